@@ -1,0 +1,47 @@
+#include "ir/graph.h"
+
+#include "common/error.h"
+
+namespace spmd::ir {
+
+std::optional<ValueId> Graph::find(const std::string& name) const {
+  for (size_t i = 0; i < nodes.size(); ++i) {
+    if (nodes[i].name == name) return static_cast<ValueId>(i);
+  }
+  return std::nullopt;
+}
+
+ValueId Graph::output(const std::string& name) const {
+  for (const auto& [n, v] : outputs) {
+    if (n == name) return v;
+  }
+  throw Error("graph has no output named '" + name + "'");
+}
+
+std::vector<ValueId> Graph::nodes_with_op(const std::string& op) const {
+  std::vector<ValueId> ids;
+  for (size_t i = 0; i < nodes.size(); ++i) {
+    if (nodes[i].op == op) ids.push_back(static_cast<ValueId>(i));
+  }
+  return ids;
+}
+
+static bool same_node(const Node& a, const Node& b) {
+  return a.op == b.op && a.inputs == b.inputs && a.attrs == b.attrs && a.type == b.type &&
+         a.name == b.name;
+}
+
+bool Graph::operator==(const Graph& other) const {
+  if (nodes.size() != other.nodes.size()) return false;
+  for (size_t i = 0; i < nodes.size(); ++i) {
+    if (!same_node(nodes[i], other.nodes[i])) return false;
+  }
+  return outputs == other.outputs && updates == other.updates && meta == other.meta;
+}
+
+std::string value_label(const Graph& g, ValueId v) {
+  const std::string& name = g.node(v).name;
+  return "%" + (name.empty() ? std::to_string(v) : name);
+}
+
+}  // namespace spmd::ir

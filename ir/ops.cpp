@@ -1,0 +1,104 @@
+#include "ir/ops.h"
+
+#include <array>
+
+#include "common/error.h"
+#include "ir/op_rules.h"
+
+namespace spmd::ir {
+namespace {
+
+using namespace rules;
+
+// The registry: every op of the IR, its arity, shape rule and gradient rule.
+constexpr std::array kOps = {
+    // Sources.
+    OpDef{"input", 0, declared, nullptr},
+    OpDef{"param", 0, declared, nullptr},
+    OpDef{"state", 0, declared, nullptr},
+    OpDef{"constant", 0, declared, nullptr},
+    // Compute.
+    OpDef{"matmul", 2, rules::matmul, d_matmul},
+    OpDef{"add", 2, binary, d_add},
+    OpDef{"sub", 2, binary, d_sub},
+    OpDef{"mul", 2, binary, d_mul},
+    OpDef{"div", 2, binary, d_div},
+    OpDef{"neg", 1, unary, d_neg},
+    OpDef{"exp", 1, unary, d_exp},
+    OpDef{"log", 1, unary, d_log},
+    OpDef{"sqrt", 1, unary, d_sqrt},
+    OpDef{"rsqrt", 1, unary, d_rsqrt},
+    OpDef{"tanh", 1, unary, d_tanh},
+    OpDef{"relu", 1, unary, d_relu},
+    OpDef{"gelu", 1, unary, d_gelu},
+    OpDef{"reduce_sum", 1, rules::reduce, d_reduce_sum},
+    OpDef{"reduce_mean", 1, rules::reduce, d_reduce_mean},
+    OpDef{"reduce_max", 1, rules::reduce, d_reduce_max},
+    OpDef{"softmax", 1, along_axis, d_softmax},
+    OpDef{"log_softmax", 1, along_axis, d_log_softmax},
+    OpDef{"layernorm", 3, rules::layernorm, d_layernorm},
+    OpDef{"transpose", 1, rules::transpose, d_transpose},
+    OpDef{"reshape", 1, rules::reshape, d_reshape},
+    OpDef{"broadcast", 1, rules::broadcast, d_broadcast},
+    OpDef{"slice", 1, rules::slice, d_slice},
+    OpDef{"concat", -1, rules::concat, d_concat},
+    OpDef{"gather", 2, rules::gather, d_gather},
+    OpDef{"causal_mask", 1, rules::causal_mask, d_causal_mask},
+    OpDef{"cross_entropy", 2, rules::cross_entropy, d_cross_entropy},
+    // Gradients.
+    OpDef{"relu_grad", 2, same_as_first, nullptr},
+    OpDef{"gelu_grad", 2, same_as_first, nullptr},
+    OpDef{"softmax_grad", 2, along_axis, nullptr},
+    OpDef{"log_softmax_grad", 2, along_axis, nullptr},
+    OpDef{"layernorm_grad", 3, rules::layernorm_grad, nullptr},
+    OpDef{"layernorm_scale_grad", 2, rules::layernorm_scale_grad, nullptr},
+    OpDef{"reduce_max_grad", 3, rules::reduce_max_grad, nullptr},
+    OpDef{"pad", 1, rules::pad, nullptr},
+    OpDef{"scatter_add", 2, rules::scatter_add, nullptr},
+    OpDef{"cross_entropy_grad", 3, rules::cross_entropy_grad, nullptr},
+    // Optimizer updates.
+    OpDef{"ema", 2, same_as_first, nullptr},
+    OpDef{"ema_sq", 2, same_as_first, nullptr},
+    OpDef{"sgd", 3, optimizer_step, nullptr},
+    OpDef{"adamw", 5, optimizer_step, nullptr},
+};
+
+}  // namespace
+
+const OpDef* find_op(std::string_view op) {
+  for (const OpDef& def : kOps) {
+    if (def.name == op) return &def;
+  }
+  return nullptr;
+}
+
+const OpDef& op_def(std::string_view op) {
+  if (const OpDef* def = find_op(op)) return *def;
+  throw Error("unknown op '" + std::string(op) + "'");
+}
+
+std::span<const OpDef> all_ops() { return kOps; }
+
+Shape broadcast_shapes(const Shape& a, const Shape& b) {
+  size_t rank = std::max(a.size(), b.size());
+  Shape out(rank);
+  for (size_t i = 0; i < rank; ++i) {
+    int64_t da = i < rank - a.size() ? 1 : a[i - (rank - a.size())];
+    int64_t db = i < rank - b.size() ? 1 : b[i - (rank - b.size())];
+    if (da != db && da != 1 && db != 1) {
+      throw Error("shapes " + to_string(a) + " and " + to_string(b) + " do not broadcast");
+    }
+    out[i] = da == 1 ? db : da;
+  }
+  return out;
+}
+
+int normalize_axis(int64_t axis, int rank) {
+  int64_t a = axis < 0 ? axis + rank : axis;
+  if (a < 0 || a >= rank) {
+    throw Error("axis " + std::to_string(axis) + " out of range for rank " + std::to_string(rank));
+  }
+  return static_cast<int>(a);
+}
+
+}  // namespace spmd::ir

@@ -1,0 +1,70 @@
+// The op registry: one entry per op, found by name in one hop. Each entry says how many
+// operands the op takes, how its result type follows from its operands (shape rule) and how
+// its gradient is built from other ops (gradient rule). Kernels are found by the same name
+// in kernels/ (kernels::Backend), sharding rules (later) in the same entry.
+//
+// Semantics, all tensors row-major, f32 unless said (i32 ids and labels):
+//   sources      input{feed} param{init=normal|zeros|ones, std} state{init=zeros}
+//                constant{value}: the node's declared type, filled with `value`
+//   matmul a,b {transpose_a, transpose_b}: a[...,M,K] x b[...,K,N] -> [...,M,N]; a transposed
+//                operand is stored with its last two axes swapped. Batch dims equal, or one
+//                operand of rank 2 shared by every batch.
+//   add sub mul div   numpy broadcasting
+//   neg exp log sqrt rsqrt tanh relu gelu   elementwise (gelu: tanh approximation)
+//   reduce_sum reduce_mean reduce_max {axes, keepdims}
+//   softmax log_softmax {axis}
+//   layernorm x,scale,bias {eps}: over the last axis; scale and bias are [D]
+//   transpose{perm}  reshape{shape}  broadcast{shape}  slice{begin,end}  concat{axis}
+//   gather table[V,D], ids:i32[...] -> [...,D]           (embedding lookup)
+//   causal_mask x[...,S,S] {fill}: x with entries above the diagonal (j > i) set to fill
+//   cross_entropy logits[...,C], labels:i32[...] -> [...]: logsumexp(logits) - logits[label]
+// Gradient ops (made by autodiff):
+//   relu_grad x,dy   gelu_grad x,dy   softmax_grad y,dy {axis}: y*(dy - sum(dy*y))
+//   log_softmax_grad y,dy {axis}: dy - exp(y)*sum(dy)
+//   layernorm_grad x,scale,dy {eps} -> dx; layernorm_scale_grad x,dy {eps} -> [D]:
+//                sum over leading axes of dy * (x - mean) * rstd
+//   reduce_max_grad x,y,dy {axes,keepdims}: dy where x equals the max y, else 0
+//   pad x {begin} -> declared type: x placed at `begin` in zeros (the gradient of slice)
+//   scatter_add ids,dy {rows} -> [rows,D]: out[ids[i]] += dy[i] (the gradient of gather)
+//   cross_entropy_grad logits,labels,dloss -> [...,C]: dloss * (softmax(logits) - onehot)
+// Optimizer ops (updates of params and state are ops, so they can be sharded like any op):
+//   ema x,g {decay,gain}: decay*x + gain*g          ema_sq x,g {decay,gain}: decay*x + gain*g*g
+//   sgd p,v,lr: p - lr*v                            (lr is a scalar input)
+//   adamw p,m,v,lr,step {beta1,beta2,eps,weight_decay}:
+//                p - lr * (m/(1-beta1^step) / (sqrt(v/(1-beta2^step)) + eps) + weight_decay*p)
+#pragma once
+
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "ir/graph.h"
+
+namespace spmd::ir {
+
+class Builder;
+
+struct OpDef {
+  std::string_view name;
+  int arity;  // number of operands, -1 for any number
+  // Result type from the operand types and the node's attributes (and, for sources,
+  // its declared type). Throws spmd::Error on a mismatch.
+  TensorType (*infer)(std::span<const TensorType> operands, const Node& node);
+  // Appends to `b` the ops computing the gradient of each operand from `dy`, the gradient
+  // of the result `y` of node `n`; -1 where an operand has none. nullptr: not differentiable.
+  std::vector<ValueId> (*grad)(Builder& b, const Node& n, ValueId y, ValueId dy);
+};
+
+// The registry entry of `op`; throws spmd::Error for an unknown op.
+const OpDef& op_def(std::string_view op);
+// nullptr for an unknown op.
+const OpDef* find_op(std::string_view op);
+// All registered ops, in a stable order.
+std::span<const OpDef> all_ops();
+
+// Shape helpers shared by shape rules, gradients and kernels.
+Shape broadcast_shapes(const Shape& a, const Shape& b);  // numpy rules; throws on mismatch
+int normalize_axis(int64_t axis, int rank);               // -1 -> rank-1; throws if out of range
+
+}  // namespace spmd::ir
