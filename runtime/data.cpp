@@ -1,0 +1,156 @@
+#include "runtime/data.h"
+
+#include <fstream>
+#include <random>
+#include <sstream>
+#include <vector>
+
+#include "common/error.h"
+
+namespace spmd::runtime {
+namespace {
+
+const ir::TensorType& feed_type(const ir::Graph& g, const std::string& feed) {
+  for (ir::ValueId v : g.nodes_with_op("input")) {
+    if (g.node(v).attrs.s("feed", "") == feed) return g.type(v);
+  }
+  throw Error("the model has no input fed '" + feed + "'");
+}
+
+// Next-token prediction on a byte string: each row is a random window of the corpus,
+// targets are the same window shifted by one byte.
+class LanguageModelData : public DataSource {
+ public:
+  LanguageModelData(std::string corpus, std::string origin, const ir::Graph& g, uint64_t seed)
+      : corpus_(std::move(corpus)), origin_(std::move(origin)), seed_(seed) {
+    const ir::Shape& shape = feed_type(g, "tokens").shape;
+    batch_ = shape.at(0);
+    seq_ = shape.at(1);
+    for (ir::ValueId v : g.nodes_with_op("param")) {
+      if (g.node(v).name == "wte") vocab_ = g.type(v).shape.at(0);
+    }
+    if (static_cast<int64_t>(corpus_.size()) < seq_ + 1) {
+      throw Error("data '" + origin_ + "' has " + std::to_string(corpus_.size()) +
+                  " bytes, fewer than seq+1 = " + std::to_string(seq_ + 1));
+    }
+  }
+
+  void fill(int64_t step, const Feeds& feeds) override {
+    std::mt19937_64 rng(seed_ * 1000003u + static_cast<uint64_t>(step));
+    std::uniform_int_distribution<int64_t> start(0, static_cast<int64_t>(corpus_.size()) - seq_ - 1);
+    int32_t* tokens = feeds.at("tokens").i32();
+    int32_t* targets = feeds.at("targets").i32();
+    for (int64_t b = 0; b < batch_; ++b) {
+      int64_t at = start(rng);
+      for (int64_t s = 0; s < seq_; ++s) {
+        tokens[b * seq_ + s] = token(at + s);
+        targets[b * seq_ + s] = token(at + s + 1);
+      }
+    }
+  }
+  int64_t items_per_step() const override { return batch_ * seq_; }
+  std::string item_name() const override { return "tokens"; }
+  std::string describe() const override {
+    return origin_ + " (" + std::to_string(corpus_.size()) + " bytes, byte tokens)";
+  }
+
+ private:
+  // Bytes fold into the vocabulary so that a model with fewer than 256 tokens still runs.
+  int32_t token(int64_t i) const { return static_cast<unsigned char>(corpus_[i]) % vocab_; }
+
+  std::string corpus_, origin_;
+  uint64_t seed_;
+  int64_t batch_ = 0, seq_ = 0, vocab_ = 256;
+};
+
+// Points drawn from N(0, I), labelled by a fixed random linear teacher: argmax(x T).
+class ClassificationData : public DataSource {
+ public:
+  ClassificationData(const ir::Graph& g, uint64_t seed) : seed_(seed) {
+    const ir::Shape& shape = feed_type(g, "features").shape;
+    batch_ = shape.at(0);
+    features_ = shape.at(1);
+    for (ir::ValueId v : g.nodes_with_op("param")) {
+      if (g.node(v).name == "head.b") classes_ = g.type(v).shape.at(0);
+    }
+    std::mt19937_64 rng(7);  // the task is the same for every seed
+    std::normal_distribution<float> normal;
+    teacher_.resize(static_cast<size_t>(features_ * classes_));
+    for (float& t : teacher_) t = normal(rng);
+  }
+
+  void fill(int64_t step, const Feeds& feeds) override {
+    std::mt19937_64 rng(seed_ * 1000003u + static_cast<uint64_t>(step));
+    std::normal_distribution<float> normal;
+    float* x = feeds.at("features").f32();
+    int32_t* labels = feeds.at("labels").i32();
+    for (int64_t b = 0; b < batch_; ++b) {
+      for (int64_t f = 0; f < features_; ++f) x[b * features_ + f] = normal(rng);
+      labels[b] = label(x + b * features_);
+    }
+  }
+  int64_t items_per_step() const override { return batch_; }
+  std::string item_name() const override { return "samples"; }
+  std::string describe() const override {
+    return "synthetic classification (" + std::to_string(features_) + " features, " +
+           std::to_string(classes_) + " classes)";
+  }
+
+ private:
+  int32_t label(const float* x) const {
+    int32_t best = 0;
+    float best_score = -1e30f;
+    for (int64_t c = 0; c < classes_; ++c) {
+      float score = 0;
+      for (int64_t f = 0; f < features_; ++f) score += x[f] * teacher_[f * classes_ + c];
+      if (score > best_score) best_score = score, best = static_cast<int32_t>(c);
+    }
+    return best;
+  }
+
+  uint64_t seed_;
+  int64_t batch_ = 0, features_ = 0, classes_ = 2;
+  std::vector<float> teacher_;
+};
+
+std::string read_file(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw Error("cannot open data file '" + path + "'");
+  std::stringstream buffer;
+  buffer << in.rdbuf();
+  return buffer.str();
+}
+
+}  // namespace
+
+std::string synthetic_corpus(size_t bytes) {
+  static const char* subjects[] = {"the cat", "a dog", "the bird", "my friend", "the old man", "a child"};
+  static const char* verbs[] = {"sees", "likes", "finds", "eats", "wants", "holds"};
+  static const char* objects[] = {"the ball", "a fish", "some bread", "the red box", "a small hat", "the tree"};
+  std::mt19937 rng(42);
+  std::uniform_int_distribution<int> pick(0, 5);
+  std::string text;
+  while (text.size() < bytes) {
+    text += std::string(subjects[pick(rng)]) + " " + verbs[pick(rng)] + " " + objects[pick(rng)] + ".\n";
+  }
+  text.resize(bytes);
+  return text;
+}
+
+std::unique_ptr<DataSource> make_data_source(const ir::Graph& g, uint64_t seed) {
+  std::string task = g.meta.s("task", "");
+  std::string data = g.meta.s("data", "synthetic");
+  if (task == "language_model") {
+    if (data == "synthetic") {
+      return std::make_unique<LanguageModelData>(synthetic_corpus(1 << 20), "synthetic corpus", g, seed);
+    }
+    return std::make_unique<LanguageModelData>(read_file(data), data, g, seed);
+  }
+  if (task == "classification") {
+    if (data != "synthetic") throw Error("a classification model reads only synthetic data, not '" + data + "'");
+    return std::make_unique<ClassificationData>(g, seed);
+  }
+  throw Error("the graph's meta 'task' is '" + task + "'; expected language_model or classification");
+}
+
+}  // namespace spmd::runtime

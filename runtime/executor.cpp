@@ -1,0 +1,142 @@
+#include "runtime/executor.h"
+
+#include <algorithm>
+#include <cstring>
+#include <new>
+
+#include "common/error.h"
+#include "runtime/init.h"
+
+namespace spmd::runtime {
+namespace {
+
+float* allocate_floats(size_t count) {
+  size_t bytes = std::max<size_t>(count * sizeof(float), MemoryPlan::kAlignment);
+  return static_cast<float*>(::operator new[](bytes, std::align_val_t(MemoryPlan::kAlignment)));
+}
+
+bool is_optimizer_op(const std::string& op) {
+  return op == "ema" || op == "ema_sq" || op == "sgd" || op == "adamw";
+}
+
+}  // namespace
+
+void Executor::AlignedDelete::operator()(float* p) const {
+  ::operator delete[](p, std::align_val_t(MemoryPlan::kAlignment));
+}
+
+Executor::Executor(ir::Graph graph, kernels::Backend& backend, uint64_t seed)
+    : graph_(std::move(graph)), backend_(backend) {
+  allocate();
+  for (ir::ValueId v = 0; v < graph_.size(); ++v) {
+    const ir::Node& n = graph_.node(v);
+    std::span<float> buffer(data_[v], static_cast<size_t>(n.type.numel()));
+    if (n.op == "param" || n.op == "state") initialize(n, seed, buffer);
+    if (n.op == "input") std::fill(buffer.begin(), buffer.end(), 0.0f);
+    if (n.op == "constant") backend_.run(n, {}, value(v));
+  }
+  prepare_launches();
+}
+
+void Executor::allocate() {
+  const int n = graph_.size();
+  std::vector<int> last_read(n, -1);
+  for (int i = 0; i < n; ++i) {
+    for (ir::ValueId v : graph_.node(i).inputs) last_read[v] = i;
+  }
+  alias_.assign(n, -1);
+  std::vector<bool> persistent(n, false);
+  for (int v = 0; v < n; ++v) {
+    const ir::Node& node = graph_.node(v);
+    persistent[v] = node.is_source();
+    if (node.op == "reshape") alias_[v] = node.inputs[0];  // a view: same bytes, new shape
+  }
+  auto root = [&](ir::ValueId v) {
+    while (alias_[v] >= 0) v = alias_[v];
+    return v;
+  };
+  for (auto [target, next] : graph_.updates) {
+    const ir::Node& op = graph_.node(next);
+    // In place when the optimizer op rewrites its own operand 0 and nothing reads the old
+    // value afterwards: saves a copy of every param and moment per step.
+    bool in_place = is_optimizer_op(op.op) && op.inputs[0] == target && alias_[next] < 0 &&
+                    std::none_of(graph_.nodes.begin() + next + 1, graph_.nodes.end(), [&](const ir::Node& later) {
+                      return std::count(later.inputs.begin(), later.inputs.end(), target) > 0;
+                    });
+    if (in_place) {
+      alias_[next] = target;
+    } else {
+      persistent[root(next)] = true;
+      copies_.emplace_back(target, next);
+    }
+  }
+  for (const auto& [name, v] : graph_.outputs) persistent[root(v)] = true;
+  std::vector<bool> transient(n);
+  for (int v = 0; v < n; ++v) transient[v] = !persistent[v] && alias_[v] < 0;
+  plan_ = plan_memory(graph_, transient, alias_);
+  arena_.reset(allocate_floats(plan_.arena_bytes / sizeof(float)));
+  data_.assign(n, nullptr);
+  for (int v = 0; v < n; ++v) {
+    if (alias_[v] >= 0) {
+      data_[v] = data_[root(v)];
+    } else if (transient[v]) {
+      data_[v] = arena_.get() + plan_.offset[v] / static_cast<ptrdiff_t>(sizeof(float));
+    } else {
+      owned_.emplace_back(allocate_floats(static_cast<size_t>(graph_.type(v).numel())));
+      data_[v] = owned_.back().get();
+      persistent_bytes_ += graph_.type(v).bytes();
+    }
+  }
+}
+
+void Executor::prepare_launches() {
+  for (ir::ValueId v = 0; v < graph_.size(); ++v) {
+    const ir::Node& n = graph_.node(v);
+    if (n.is_source() || n.op == "reshape") continue;
+    Launch launch{&n, {}, value(v)};
+    for (ir::ValueId x : n.inputs) launch.operands.push_back(value(x));
+    launches_.push_back(std::move(launch));
+  }
+}
+
+kernels::TensorRef Executor::value(ir::ValueId v) const {
+  return {graph_.type(v), data_.at(static_cast<size_t>(v))};
+}
+
+kernels::TensorRef Executor::input(const std::string& feed) const {
+  for (ir::ValueId v : graph_.nodes_with_op("input")) {
+    if (graph_.node(v).attrs.s("feed", "") == feed) return value(v);
+  }
+  throw Error("the graph has no input fed '" + feed + "'");
+}
+
+std::vector<std::string> Executor::feeds() const {
+  std::vector<std::string> names;
+  for (ir::ValueId v : graph_.nodes_with_op("input")) names.push_back(graph_.node(v).attrs.s("feed", ""));
+  return names;
+}
+
+void Executor::step() {
+  using Clock = std::chrono::steady_clock;
+  for (const Launch& l : launches_) {
+    if (!profiling_) {
+      backend_.run(*l.node, l.operands, l.out);
+      continue;
+    }
+    auto start = Clock::now();
+    backend_.run(*l.node, l.operands, l.out);
+    OpProfile& p = profile_[l.node->op];
+    p.calls += 1;
+    p.seconds += std::chrono::duration<double>(Clock::now() - start).count();
+  }
+  for (auto [target, next] : copies_) {
+    std::memcpy(data_[target], data_[next], graph_.type(target).bytes());
+  }
+}
+
+float Executor::scalar(const std::string& output) const {
+  ir::ValueId v = graph_.output(output);
+  return *data_[v];
+}
+
+}  // namespace spmd::runtime

@@ -1,0 +1,81 @@
+// The single-device executor: runs a training-step graph with one backend, step after step.
+// Params, optimizer state and inputs own buffers that live across steps; every other value
+// lives in one arena laid out by a liveness-based memory plan. Updates that can be made in
+// place (an optimizer op rewriting its own param or state) write straight into it.
+#pragma once
+
+#include <chrono>
+#include <map>
+#include <memory>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "ir/graph.h"
+#include "kernels/backend.h"
+#include "runtime/memory_plan.h"
+
+namespace spmd::runtime {
+
+struct OpProfile {
+  int64_t calls = 0;
+  double seconds = 0;
+};
+
+class Executor {
+ public:
+  // Verifies nothing (see ir::parse); allocates every buffer and initialises params from
+  // `seed`. Cost: the memory plan plus one pass over the params.
+  Executor(ir::Graph graph, kernels::Backend& backend, uint64_t seed);
+
+  // The buffer of the input fed `feed` ("tokens", "lr", ...), to be filled before step().
+  kernels::TensorRef input(const std::string& feed) const;
+  // The names of the feeds the graph reads.
+  std::vector<std::string> feeds() const;
+  // Runs every node once in order, then applies the updates.
+  void step();
+  // A scalar output's value after the last step (e.g. "loss").
+  float scalar(const std::string& output) const;
+  // Any value's buffer (valid for params and state at any time, others just after a step).
+  kernels::TensorRef value(ir::ValueId v) const;
+
+  const ir::Graph& graph() const { return graph_; }
+  const MemoryPlan& memory_plan() const { return plan_; }
+  // Bytes that live across steps: params, optimizer state, inputs, outputs.
+  size_t persistent_bytes() const { return persistent_bytes_; }
+  // Planned peak bytes of one step: persistent plus the arena.
+  size_t peak_bytes() const { return persistent_bytes_ + plan_.arena_bytes; }
+
+  // With profiling on, step() times each kernel; the totals are kept per op name.
+  void set_profiling(bool on) { profiling_ = on; }
+  const std::map<std::string, OpProfile>& profile() const { return profile_; }
+  void reset_profile() { profile_.clear(); }
+
+ private:
+  struct Launch {
+    const ir::Node* node;
+    std::vector<kernels::TensorRef> operands;
+    kernels::TensorRef out;
+  };
+  void allocate();
+  void prepare_launches();
+
+  ir::Graph graph_;
+  kernels::Backend& backend_;
+  MemoryPlan plan_;
+  std::vector<float*> data_;             // per value: its buffer
+  std::vector<ir::ValueId> alias_;        // per value: the value whose buffer it shares, or -1
+  struct AlignedDelete {
+    void operator()(float* p) const;
+  };
+  using Buffer = std::unique_ptr<float[], AlignedDelete>;  // 64-byte aligned
+  std::vector<Buffer> owned_;                              // persistent buffers
+  Buffer arena_;
+  std::vector<Launch> launches_;
+  std::vector<std::pair<ir::ValueId, ir::ValueId>> copies_;  // updates not made in place
+  size_t persistent_bytes_ = 0;
+  bool profiling_ = false;
+  std::map<std::string, OpProfile> profile_;
+};
+
+}  // namespace spmd::runtime

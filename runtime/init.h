@@ -1,0 +1,17 @@
+// Parameter and state initialisation: a param's values depend only on the seed, its name
+// and its attributes, so every run (and every way of partitioning it) starts from the
+// same global tensors.
+#pragma once
+
+#include <cstdint>
+#include <span>
+
+#include "ir/graph.h"
+
+namespace spmd::runtime {
+
+// Fills `out` (node.type.numel() floats) per the node's `init` attribute: normal(0, std),
+// zeros or ones. Cost: one random draw per element.
+void initialize(const ir::Node& node, uint64_t seed, std::span<float> out);
+
+}  // namespace spmd::runtime

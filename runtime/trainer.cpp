@@ -1,0 +1,30 @@
+#include "runtime/trainer.h"
+
+#include <chrono>
+
+namespace spmd::runtime {
+
+Trainer::Trainer(ir::Graph step_graph, kernels::Backend& backend, uint64_t seed, std::optional<double> lr)
+    : executor_(std::move(step_graph), backend, seed),
+      data_(make_data_source(executor_.graph(), seed)),
+      lr_(lr.value_or(executor_.graph().meta.f("lr", 1e-3))) {
+  for (const std::string& feed : executor_.feeds()) feeds_.emplace(feed, executor_.input(feed));
+}
+
+StepReport Trainer::step() {
+  auto start = std::chrono::steady_clock::now();
+  data_->fill(steps_done_, feeds_);
+  ++steps_done_;
+  if (auto it = feeds_.find("lr"); it != feeds_.end()) *it->second.f32() = static_cast<float>(lr_);
+  if (auto it = feeds_.find("step"); it != feeds_.end()) *it->second.f32() = static_cast<float>(steps_done_);
+  executor_.step();
+  StepReport r;
+  r.step = steps_done_;
+  r.loss = executor_.scalar("loss");
+  r.step_time_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  r.items_per_s = static_cast<double>(data_->items_per_step()) / r.step_time_s;
+  r.peak_bytes = executor_.peak_bytes();
+  return r;
+}
+
+}  // namespace spmd::runtime

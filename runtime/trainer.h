@@ -1,0 +1,41 @@
+// The training loop of one device: each step feeds the data source's batch, the learning
+// rate and the step number into the executor, runs it, and reports loss and timing.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+
+#include "runtime/data.h"
+#include "runtime/executor.h"
+
+namespace spmd::runtime {
+
+struct StepReport {
+  int64_t step = 0;          // from 1
+  double loss = 0;
+  double step_time_s = 0;    // wall time of the step, feeding included
+  double items_per_s = 0;    // tokens or samples per second
+  size_t peak_bytes = 0;     // planned peak memory of the step
+};
+
+class Trainer {
+ public:
+  // `lr` overrides the learning rate the graph was built with (meta "lr").
+  Trainer(ir::Graph step_graph, kernels::Backend& backend, uint64_t seed,
+          std::optional<double> lr = std::nullopt);
+
+  StepReport step();
+  Executor& executor() { return executor_; }
+  const Executor& executor() const { return executor_; }
+  const DataSource& data() const { return *data_; }
+
+ private:
+  Executor executor_;
+  std::unique_ptr<DataSource> data_;
+  Feeds feeds_;
+  double lr_;
+  int64_t steps_done_ = 0;
+};
+
+}  // namespace spmd::runtime

@@ -1,0 +1,14 @@
+// The subcommands of `spmd`. Each adds itself to the CLI11 app; its callback runs the command
+// and throws spmd::Error on a user's mistake (main prints it and exits 2 on every rank).
+#pragma once
+
+#include <CLI/CLI.hpp>
+
+namespace spmd::tools {
+
+void add_run_command(CLI::App& app);     // spmd run MODEL|FILE.ir: train
+void add_ir_command(CLI::App& app);      // spmd ir MODEL: print the training-step IR
+void add_topo_command(CLI::App& app);    // spmd topo: print the job's hardware tree
+void add_launch_command(CLI::App& app);  // spmd launch -np N -- ...: build and run mpirun
+
+}  // namespace spmd::tools
