@@ -1,0 +1,48 @@
+// Runs the spmd binary as a user would and captures what it prints.
+#pragma once
+
+#include <sys/wait.h>
+
+#include <cstdlib>
+#include <fstream>
+#include <sstream>
+#include <string>
+
+#include <gtest/gtest.h>
+
+namespace spmd::testing {
+
+struct Result {
+  int exit_code = -1;
+  std::string out, err;
+};
+
+inline std::string slurp(const std::string& path) {
+  std::ifstream in(path);
+  std::stringstream s;
+  s << in.rdbuf();
+  return s.str();
+}
+
+// Runs `args` through the shell with the spmd binary's path in front (or, with `raw`, as
+// given), with a time limit so that a hang fails the test instead of blocking it.
+inline Result run(const std::string& args, bool raw = false, int timeout_s = 120) {
+  std::string dir = ::testing::TempDir();
+  std::string out = dir + "cli_out.txt", err = dir + "cli_err.txt";
+  std::string cmd = "timeout " + std::to_string(timeout_s) + " " + (raw ? "" : std::string(SPMD_BINARY) + " ") +
+                    args + " >" + out + " 2>" + err;
+  int status = std::system(cmd.c_str());
+  Result r;
+  r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  r.out = slurp(out);
+  r.err = slurp(err);
+  return r;
+}
+
+inline int count_lines(const std::string& s) {
+  int n = 0;
+  for (char c : s) n += c == '\n';
+  return n;
+}
+
+}  // namespace spmd::testing
