@@ -1,0 +1,47 @@
+// The CPU Backend: finds the op's kernel in its table and runs it with the backend's own
+// oneDNN context (engine, stream, primitive cache).
+#include "kernels/backend.h"
+
+#include "common/error.h"
+#include "kernels/onednn/context.h"
+
+namespace spmd::kernels {
+namespace {
+
+class CpuBackend final : public Backend {
+ public:
+  CpuBackend() {
+    cpu::add_matmul_kernels(kernels_);
+    cpu::add_eltwise_kernels(kernels_);
+    cpu::add_binary_kernels(kernels_);
+    cpu::add_softmax_kernels(kernels_);
+    cpu::add_normalization_kernels(kernels_);
+    cpu::add_reduce_kernels(kernels_);
+    cpu::add_shape_kernels(kernels_);
+    cpu::add_embedding_kernels(kernels_);
+    cpu::add_loss_kernels(kernels_);
+    cpu::add_optimizer_kernels(kernels_);
+  }
+
+  std::string_view name() const override { return "cpu"; }
+
+  void run(const ir::Node& node, std::span<const TensorRef> operands,
+           const TensorRef& out) override {
+    auto it = kernels_.find(node.op);
+    if (it == kernels_.end()) {
+      throw Error("cpu backend: no kernel for op '" + node.op + "'" +
+                  (node.is_source() ? " (sources are fed by the runtime)" : ""));
+    }
+    it->second(context_, node, operands, out);
+  }
+
+ private:
+  cpu::KernelTable kernels_;
+  cpu::CpuContext context_;
+};
+
+}  // namespace
+
+std::unique_ptr<Backend> make_cpu_backend() { return std::make_unique<CpuBackend>(); }
+
+}  // namespace spmd::kernels

@@ -1,0 +1,80 @@
+// Unary elementwise ops through dnnl::eltwise_forward over the flat buffer, gelu's gradient
+// through dnnl::eltwise_backward, relu's gradient as a plain loop (a select).
+#include "kernels/onednn/context.h"
+#include "kernels/onednn/loops.h"
+
+namespace spmd::kernels::cpu {
+namespace {
+
+using dnnl::algorithm;
+
+// y = eltwise(x) with oneDNN's (alpha, beta) parameters.
+struct Eltwise {
+  algorithm alg;
+  float alpha, beta;
+};
+
+Eltwise eltwise_of(const std::string& op) {
+  if (op == "neg") return {algorithm::eltwise_linear, -1.f, 0.f};  // -1*x + 0
+  if (op == "exp") return {algorithm::eltwise_exp, 0.f, 0.f};
+  if (op == "log") return {algorithm::eltwise_log, 0.f, 0.f};
+  if (op == "sqrt") return {algorithm::eltwise_sqrt, 0.f, 0.f};
+  if (op == "rsqrt") return {algorithm::eltwise_pow, 1.f, -0.5f};  // 1 * x^-0.5
+  if (op == "tanh") return {algorithm::eltwise_tanh, 0.f, 0.f};
+  if (op == "relu") return {algorithm::eltwise_relu, 0.f, 0.f};
+  return {algorithm::eltwise_gelu_tanh, 0.f, 0.f};  // gelu
+}
+
+dnnl::eltwise_forward::primitive_desc forward_pd(const CpuContext& ctx, const Eltwise& e, int64_t n,
+                                                 dnnl::prop_kind prop) {
+  const dnnl::eltwise_forward::desc desc(prop, e.alg, plain_desc({n}), e.alpha, e.beta);
+  return {desc, ctx.engine()};
+}
+
+void unary(CpuContext& ctx, const ir::Node& node, std::span<const TensorRef> in,
+           const TensorRef& out) {
+  const int64_t n = out.numel();
+  const Primitive& prim = ctx.primitive(Key(node.op).add(n), [&] {
+    const auto pd = forward_pd(ctx, eltwise_of(node.op), n, dnnl::prop_kind::forward_inference);
+    return make_primitive<dnnl::eltwise_forward>(pd, {DNNL_ARG_SRC, DNNL_ARG_DST});
+  });
+  ctx.run(prim, {in[0].data, out.data});
+}
+
+// x, dy -> dy * gelu'(x).
+void gelu_grad(CpuContext& ctx, const ir::Node& node, std::span<const TensorRef> in,
+               const TensorRef& out) {
+  const int64_t n = out.numel();
+  const Primitive& prim = ctx.primitive(Key(node.op).add(n), [&] {
+    const Eltwise gelu{algorithm::eltwise_gelu_tanh, 0.f, 0.f};
+    const auto hint = forward_pd(ctx, gelu, n, dnnl::prop_kind::forward_training);
+    const dnnl::eltwise_backward::desc desc(gelu.alg, plain_desc({n}), plain_desc({n}), 0.f, 0.f);
+    const dnnl::eltwise_backward::primitive_desc pd(desc, ctx.engine(), hint);
+    return make_primitive<dnnl::eltwise_backward>(
+        pd, {DNNL_ARG_SRC, DNNL_ARG_DIFF_DST, DNNL_ARG_DIFF_SRC});
+  });
+  ctx.run(prim, {in[0].data, in[1].data, out.data});
+}
+
+// x, dy -> dy where x > 0, else 0.
+void relu_grad(CpuContext&, const ir::Node&, std::span<const TensorRef> in, const TensorRef& out) {
+  const float* x = in[0].f32();
+  const float* dy = in[1].f32();
+  float* dx = out.f32();
+  parallel_chunks(out.numel(), 1, [&](int64_t begin, int64_t end) {
+#pragma omp simd
+    for (int64_t i = begin; i < end; ++i) dx[i] = x[i] > 0.f ? dy[i] : 0.f;
+  });
+}
+
+}  // namespace
+
+void add_eltwise_kernels(KernelTable& table) {
+  for (const char* op : {"neg", "exp", "log", "sqrt", "rsqrt", "tanh", "relu", "gelu"}) {
+    table[op] = unary;
+  }
+  table["gelu_grad"] = gelu_grad;
+  table["relu_grad"] = relu_grad;
+}
+
+}  // namespace spmd::kernels::cpu
