@@ -4,31 +4,47 @@
 
 #include <cstdio>
 #include <exception>
+#include <string_view>
 
 #include "common/error.h"
 #include "tools/commands.h"
 
 namespace {
 
+bool mpi_running() {
+  int initialized = 0, finalized = 0;
+  MPI_Initialized(&initialized);
+  MPI_Finalized(&finalized);
+  return initialized && !finalized;
+}
+
 int world_size() {
   int size = 1;
-  MPI_Comm_size(MPI_COMM_WORLD, &size);
+  if (mpi_running()) MPI_Comm_size(MPI_COMM_WORLD, &size);
   return size;
+}
+
+void finalize() {
+  if (mpi_running()) MPI_Finalize();
 }
 
 // Exits the whole job with `code`: under mpirun a failing rank must not leave the others
 // waiting in a collective, so it aborts the world.
 [[noreturn]] void fail(int code) {
   if (world_size() > 1) MPI_Abort(MPI_COMM_WORLD, code);
-  MPI_Finalize();
+  finalize();
   std::exit(code);
 }
 
 }  // namespace
 
 int main(int argc, char** argv) {
-  int provided = 0;
-  MPI_Init_thread(&argc, &argv, MPI_THREAD_FUNNELED, &provided);
+  // `spmd launch` starts mpirun itself: a singleton MPI process around it would confuse it.
+  bool launching = argc > 1 && std::string_view(argv[1]) == "launch";
+  if (!launching) {
+    int provided = 0;
+    MPI_Init_thread(&argc, &argv, MPI_THREAD_FUNNELED, &provided);
+  }
   CLI::App app{"spmd: partition a training program over a cluster and run it SPMD-style"};
   app.require_subcommand(1);
   app.set_version_flag("--version", "spmd 0.1");
@@ -41,7 +57,7 @@ int main(int argc, char** argv) {
   } catch (const CLI::ParseError& e) {
     int code = app.exit(e);
     if (code != 0) fail(2);
-    MPI_Finalize();
+    finalize();
     return 0;
   } catch (const spmd::Error& e) {
     std::fprintf(stderr, "spmd: error: %s\n", e.what());
@@ -50,6 +66,6 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "spmd: internal error: %s\n", e.what());
     fail(3);
   }
-  MPI_Finalize();
+  finalize();
   return 0;
 }

@@ -1,0 +1,75 @@
+#include "launcher/hwloc_handle.h"
+
+#include <cctype>
+#include <cstdlib>
+#include <filesystem>
+#include <sstream>
+
+#include "common/error.h"
+
+namespace spmd::launcher {
+namespace {
+
+constexpr std::string_view kSyntheticPrefix = "synthetic:";
+
+HwlocTopology new_topology() {
+  hwloc_topology_t raw = nullptr;
+  if (hwloc_topology_init(&raw) != 0) throw Error("hwloc: cannot initialise a topology");
+  HwlocTopology topology(raw);
+  // KEEP_IMPORTANT keeps GPUs, NICs and storage among PCI and OS devices, and drops
+  // bridges that lead to nothing (hwloc docs, "I/O Devices").
+  hwloc_topology_set_io_types_filter(raw, HWLOC_TYPE_FILTER_KEEP_IMPORTANT);
+  return topology;
+}
+
+// hwloc wants the last level of a synthetic string to be PUs; "package:2 core:8" means one
+// PU per core.
+std::string with_pu_level(const std::string& description) {
+  std::istringstream words(description);
+  std::string word, last;
+  while (words >> word) last = word;
+  std::string type = last.substr(0, last.find(':'));
+  for (char& c : type) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  if (type == "pu" || last.empty()) return description;
+  return description + " pu:1";
+}
+
+void load_or_throw(hwloc_topology_t topology, const std::string& what) {
+  if (hwloc_topology_load(topology) != 0) throw Error("hwloc cannot load " + what);
+}
+
+}  // namespace
+
+HwlocTopology load_hwloc_topology(const std::string& spec) {
+  HwlocTopology topology = new_topology();
+  if (spec == "local") {
+    load_or_throw(topology.get(), "this machine's topology");
+  } else if (spec.starts_with(kSyntheticPrefix)) {
+    std::string description = spec.substr(kSyntheticPrefix.size());
+    if (hwloc_topology_set_synthetic(topology.get(), with_pu_level(description).c_str()) != 0)
+      throw Error("bad synthetic topology '" + description +
+                  "': hwloc cannot parse it (expected levels like 'package:2 numa:2 core:8')");
+    load_or_throw(topology.get(), "synthetic topology '" + description + "'");
+  } else {
+    std::error_code ignored;
+    if (!std::filesystem::is_regular_file(spec, ignored))
+      throw Error("topology file '" + spec +
+                  "' does not exist (expected an hwloc XML file, "
+                  "'synthetic:...' or 'local')");
+    // hwloc_topology_set_xml parses the file at once and fails on malformed XML.
+    if (hwloc_topology_set_xml(topology.get(), spec.c_str()) != 0)
+      throw Error("topology file '" + spec + "' is not a valid hwloc XML export");
+    load_or_throw(topology.get(), "topology file '" + spec + "'");
+  }
+  return topology;
+}
+
+std::string to_list_string(hwloc_const_bitmap_t bitmap) {
+  char* text = nullptr;
+  if (hwloc_bitmap_list_asprintf(&text, bitmap) < 0) return {};
+  std::string result(text);
+  std::free(text);
+  return result;
+}
+
+}  // namespace spmd::launcher

@@ -1,0 +1,21 @@
+# Runs the command after "--" and checks both its exit code (EXPECT_EXIT) and that its
+# output, stdout and stderr together, matches EXPECT_OUTPUT.
+set(command)
+set(after_separator FALSE)
+math(EXPR last_argument "${CMAKE_ARGC} - 1")
+foreach(i RANGE ${last_argument})
+  if(after_separator)
+    list(APPEND command "${CMAKE_ARGV${i}}")
+  elseif("${CMAKE_ARGV${i}}" STREQUAL "--")
+    set(after_separator TRUE)
+  endif()
+endforeach()
+execute_process(COMMAND ${command} RESULT_VARIABLE exit_code OUTPUT_VARIABLE output
+                ERROR_VARIABLE output TIMEOUT 50)
+message("${output}")
+if(NOT "${exit_code}" STREQUAL "${EXPECT_EXIT}")
+  message(FATAL_ERROR "exit code ${exit_code}, expected ${EXPECT_EXIT}")
+endif()
+if(NOT output MATCHES "${EXPECT_OUTPUT}")
+  message(FATAL_ERROR "output does not match: ${EXPECT_OUTPUT}")
+endif()

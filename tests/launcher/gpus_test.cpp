@@ -1,0 +1,68 @@
+// GPUs found as PCI devices (with or without NVML/CUDA OS devices under them), their
+// NVLink bandwidth, and CUDA_VISIBLE_DEVICES.
+#include "launcher/gpus.h"
+
+#include <gtest/gtest.h>
+
+#include "common/error.h"
+#include "launcher/hwloc_handle.h"
+#include "test_topologies.h"
+
+namespace spmd::launcher {
+namespace {
+
+using testing::topology_file;
+
+TEST(FindGpus, CountsEachGpuOnceInPciOrder) {
+  HwlocTopology dgx2 = load_hwloc_topology(topology_file("nvidiaDGX2.xml"));
+  std::vector<Gpu> gpus = find_gpus(dgx2.get());
+  ASSERT_EQ(gpus.size(), 16u);  // not the 12 NVSwitches, which are PCI bridges
+  EXPECT_EQ(gpus.front().pci_bus_id, "0000:34:00.0");
+  EXPECT_EQ(gpus.back().pci_bus_id, "0000:e7:00.0");
+  // POWER8: CUDA, OpenCL and NVML OS devices under each of the 4 PCI devices.
+  HwlocTopology power8 = load_hwloc_topology(topology_file("power8gpudistances.xml"));
+  EXPECT_EQ(find_gpus(power8.get()).size(), 4u);
+}
+
+TEST(FindGpus, PlainPciDisplayDevicesOfNvidiaAndAmdAreGpus) {
+  // Three NVIDIA 3D controllers and an AMD VGA, with no NVML or CUDA OS device, as Debian's
+  // hwloc shows GPUs; the Matrox VGA of the board is not a GPU.
+  HwlocTopology node = load_hwloc_topology(topology_file("32em64t-2n8c2t-pci-normalio.xml"));
+  std::vector<Gpu> gpus = find_gpus(node.get());
+  ASSERT_EQ(gpus.size(), 4u);
+  EXPECT_EQ(gpus[0].pci->attr->pcidev.vendor_id, 0x10de);
+  EXPECT_EQ(gpus[0].pci->attr->pcidev.class_id, 0x0302);
+  EXPECT_EQ(gpus[3].pci->attr->pcidev.vendor_id, 0x1002);
+  EXPECT_EQ(gpus[3].pci->attr->pcidev.class_id, 0x0300);
+}
+
+TEST(NvlinkBandwidth, Dgx2GpusConnectThroughNvswitches) {
+  HwlocTopology dgx2 = load_hwloc_topology(topology_file("nvidiaDGX2.xml"));
+  std::vector<Gpu> gpus = find_gpus(dgx2.get());
+  NvlinkMatrix matrix = find_nvlink_bandwidth(dgx2.get(), gpus);
+  EXPECT_TRUE(matrix.through_switch);
+  EXPECT_DOUBLE_EQ(matrix.bandwidth_Bps.at(0).at(15), 150e9);
+  EXPECT_DOUBLE_EQ(matrix.bandwidth_Bps.at(0).at(0), 0);
+}
+
+TEST(NvlinkBandwidth, Power8PairsAreDirect) {
+  HwlocTopology power8 = load_hwloc_topology(topology_file("power8gpudistances.xml"));
+  NvlinkMatrix matrix = find_nvlink_bandwidth(power8.get(), find_gpus(power8.get()));
+  EXPECT_FALSE(matrix.through_switch);
+  EXPECT_DOUBLE_EQ(matrix.bandwidth_Bps.at(0).at(1), 40e9);
+  EXPECT_DOUBLE_EQ(matrix.bandwidth_Bps.at(0).at(2), 0);
+}
+
+TEST(VisibleGpus, FollowsCudaVisibleDevices) {
+  std::vector<Gpu> four(4);
+  four[2].uuid = "GPU-1234abcd";
+  EXPECT_EQ(visible_gpus(four, nullptr), (std::vector<int>{0, 1, 2, 3}));
+  EXPECT_EQ(visible_gpus(four, "3,1"), (std::vector<int>{3, 1}));
+  EXPECT_EQ(visible_gpus(four, "GPU-1234"), (std::vector<int>{2}));
+  EXPECT_EQ(visible_gpus(four, ""), (std::vector<int>{}));
+  EXPECT_EQ(visible_gpus(four, "0,-1,2"), (std::vector<int>{0}));
+  EXPECT_THROW(visible_gpus(four, "7"), Error);
+}
+
+}  // namespace
+}  // namespace spmd::launcher

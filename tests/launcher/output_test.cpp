@@ -1,0 +1,61 @@
+// What `spmd topo` prints: the compact tree and the JSON form.
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <chrono>
+
+#include "launcher/topology.h"
+#include "test_topologies.h"
+
+namespace spmd::launcher {
+namespace {
+
+Topology dgx2_cluster(int nodes) {
+  return load_topology({testing::topology_file("nvidiaDGX2.xml"), nodes, std::nullopt});
+}
+
+TEST(TextOutput, ShowsLevelsWithUnitsAndTheFingerprint) {
+  Topology t = dgx2_cluster(2);
+  std::string text = to_text(t);
+  EXPECT_NE(text.find(fingerprint(t)), std::string::npos);
+  for (const char* shown : {"network", "100.0 Gbit/s", "12.5 GB/s", "2.00 us", "nvswitch", "1200.0 Gbit/s",
+                            "150.0 GB/s", "1.00 us", "device 1: GPU 1 (PCI 0000:36:00.0, cpuset 0-1)",
+                            "+ 1 more like it: Node 1 \"node1\" (16 devices)"})
+    EXPECT_NE(text.find(shown), std::string::npos) << shown << "\n" << text;
+}
+
+TEST(TextOutput, IdenticalNodesArePrintedOnce) {
+  std::string text = to_text(dgx2_cluster(1024));
+  EXPECT_LT(std::count(text.begin(), text.end(), '\n'), 40);
+  EXPECT_NE(text.find("+ 1023 more like it: Node 1 \"node1\" .. Node 1023 \"node1023\" (16368 devices)"),
+            std::string::npos)
+      << text;
+}
+
+TEST(JsonOutput, HasFingerprintDevicesAndLevels) {
+  Topology t = dgx2_cluster(2);
+  nlohmann::json j = to_json(t);
+  EXPECT_EQ(j.at("fingerprint"), fingerprint(t));
+  ASSERT_EQ(j.at("devices").size(), 32u);
+  const nlohmann::json& gpu = j.at("devices").at(9);
+  EXPECT_EQ(gpu.at("kind"), "gpu");
+  EXPECT_EQ(gpu.at("node"), 0);
+  EXPECT_EQ(gpu.at("package"), 1);
+  EXPECT_EQ(gpu.at("numa"), 1);
+  EXPECT_EQ(gpu.at("gpu"), 9);
+  ASSERT_EQ(j.at("levels").size(), 3u);
+  const nlohmann::json& top = j.at("levels").at(0);
+  EXPECT_EQ(top.at("name"), "cluster");
+  EXPECT_EQ(top.at("fanout"), 2);
+  EXPECT_DOUBLE_EQ(top.at("bandwidth_gbps").get<double>(), 100.0);
+  EXPECT_DOUBLE_EQ(top.at("latency_us").get<double>(), 2.0);
+}
+
+TEST(JsonOutput, CpuDevicesCarryTheirCpuset) {
+  nlohmann::json j = to_json(load_topology({"synthetic:package:2 core:2", 1, DeviceKind::core}));
+  EXPECT_EQ(j.at("devices").at(3).at("cpuset"), "3");
+  EXPECT_FALSE(j.at("devices").at(3).contains("gpu"));
+}
+
+}  // namespace
+}  // namespace spmd::launcher

@@ -1,0 +1,155 @@
+// Every file of shared/topologies loads, with the device counts hwloc's own tools report
+// (`hwloc-calc --input FILE -N core|numa|package all`, GPUs from `lstopo --input FILE`).
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <set>
+
+#include "launcher/topology.h"
+#include "test_topologies.h"
+
+namespace spmd::launcher {
+namespace {
+
+using testing::topology_file;
+
+struct FileCounts {
+  std::string file;
+  int cores, numa, packages, gpus;
+};
+
+// NUMA devices are NUMA nodes with cores, one per distinct cpuset: the Knights Landing file
+// has 8 NUMA nodes (hwloc-calc says 8) as 4 DRAM + MCDRAM pairs, so 4 devices. The
+// restricted-cpuset file keeps 10 of 16 cores, the offline file 6 cores. GPUs are PCI
+// display or 3D devices from NVIDIA or AMD: the 32-core file has 3 Tesla M2075 and a Radeon
+// (its Matrox VGA is neither vendor's); the 96-core file's only one is an ATI ES1000 server
+// display chip, which hwloc without the vendor plugins cannot tell from a compute GPU.
+const std::vector<FileCounts> kFiles = {
+    {"16-2gr2gr2n2c+misc.xml", 16, 8, 0, 0},
+    {"16amd64-8n2c-cpusets.xml", 10, 3, 6, 0},
+    {"16em64t-4s2c2t-offlines.xml", 6, 1, 4, 0},
+    {"192em64t-24n8c2t.xml", 192, 24, 24, 0},
+    {"28intel64-2p2g7c-CoDgroups.v1tov2.xml", 28, 4, 2, 0},
+    {"2intel64-1n2c-numaroot.v1tov2.xml", 2, 1, 2, 0},
+    {"32em64t-2n8c2t-pci-normalio.xml", 16, 2, 2, 4},
+    {"64intel64-fakeKNL-SNC4-hybrid.xml", 16, 4, 1, 0},
+    {"96em64t-4n4d3ca2co-pci.xml", 96, 4, 16, 1},
+    {"nvidiaDGX2.xml", 4, 2, 2, 16},
+    {"power8gpudistances.xml", 8, 2, 2, 4},
+};
+
+int count(const std::string& file, DeviceKind kind) {
+  return load_topology({topology_file(file), 1, kind}).num_devices();
+}
+
+std::vector<std::string> level_names(const Topology& t) {
+  std::vector<std::string> names;
+  for (const Level& level : t.levels()) names.push_back(level.name);
+  return names;
+}
+
+std::vector<LinkKind> link_kinds(const Topology& t) {
+  std::vector<LinkKind> kinds;
+  for (const Level& level : t.levels()) kinds.push_back(level.link_kind);
+  return kinds;
+}
+
+TEST(TopologyFiles, EveryFileInTheFolderIsCovered) {
+  std::set<std::string> covered;
+  for (const FileCounts& f : kFiles) covered.insert(f.file);
+  for (const auto& entry : std::filesystem::directory_iterator(SPMD_TOPOLOGIES_DIR)) {
+    if (entry.path().extension() == ".xml") {
+      EXPECT_TRUE(covered.contains(entry.path().filename().string())) << entry.path();
+    }
+  }
+}
+
+TEST(TopologyFiles, DeviceCountsMatchHwlocTools) {
+  for (const FileCounts& f : kFiles) {
+    SCOPED_TRACE(f.file);
+    EXPECT_EQ(count(f.file, DeviceKind::core), f.cores);
+    EXPECT_EQ(count(f.file, DeviceKind::numa), f.numa);
+    if (f.packages > 0) {
+      EXPECT_EQ(count(f.file, DeviceKind::package), f.packages);
+    }
+    if (f.gpus > 0) {
+      EXPECT_EQ(count(f.file, DeviceKind::gpu), f.gpus);
+    }
+  }
+}
+
+TEST(TopologyFiles, DefaultDeviceIsGpuWhereThereAreGpusElseNuma) {
+  for (const FileCounts& f : kFiles) {
+    Topology t = load_topology({topology_file(f.file), 1, std::nullopt});
+    EXPECT_EQ(t.device(0).kind, f.gpus > 0 ? DeviceKind::gpu : DeviceKind::numa) << f.file;
+    EXPECT_EQ(t.num_devices(), f.gpus > 0 ? f.gpus : f.numa) << f.file;
+  }
+}
+
+TEST(TopologyFiles, Dgx2Has16GpusOnNvswitchesAcrossAndWithinPackages) {
+  Topology t = load_topology({topology_file("nvidiaDGX2.xml"), 1, std::nullopt});
+  ASSERT_EQ(t.num_devices(), 16);
+  EXPECT_EQ(level_names(t), (std::vector<std::string>{"node", "package"}));
+  EXPECT_EQ(link_kinds(t), (std::vector{LinkKind::nvswitch, LinkKind::nvswitch}));
+  EXPECT_EQ(t.levels()[0].fanout, 2);
+  EXPECT_EQ(t.levels()[1].fanout, 8);
+  // 6 NVSwitch links of 25 GB/s each per V100 (hwloc's NVLinkBandwidth, in MB/s).
+  EXPECT_DOUBLE_EQ(t.levels()[0].link.bandwidth_Bps, 150e9);
+  EXPECT_EQ(t.device(3).pci_bus_id, "0000:3b:00.0");
+  EXPECT_EQ(t.device(8).package, 1);
+}
+
+TEST(TopologyFiles, Power8GpusHaveNvlinkInPackageAndPcieAcross) {
+  Topology t = load_topology({topology_file("power8gpudistances.xml"), 1, DeviceKind::gpu});
+  ASSERT_EQ(t.num_devices(), 4);
+  EXPECT_EQ(link_kinds(t), (std::vector{LinkKind::pcie, LinkKind::nvlink}));
+  EXPECT_DOUBLE_EQ(t.levels()[1].link.bandwidth_Bps, 40e9);
+  EXPECT_LT(t.levels()[0].link.bandwidth_Bps, t.levels()[1].link.bandwidth_Bps);
+}
+
+TEST(TopologyFiles, CoresOfTwoPackagesFoldTheSingleNumaLevel) {
+  Topology t = load_topology({topology_file("32em64t-2n8c2t-pci-normalio.xml"), 1, DeviceKind::core});
+  EXPECT_EQ(level_names(t), (std::vector<std::string>{"node", "package"}));
+  EXPECT_EQ(link_kinds(t), (std::vector{LinkKind::cross_package, LinkKind::shared_cache}));
+}
+
+TEST(TopologyFiles, ClusterOnDieGroupsGiveNumaLevelsInsidePackages) {
+  Topology t = load_topology({topology_file("28intel64-2p2g7c-CoDgroups.v1tov2.xml"), 1, DeviceKind::core});
+  EXPECT_EQ(level_names(t), (std::vector<std::string>{"node", "package", "numa"}));
+  EXPECT_EQ(link_kinds(t),
+            (std::vector{LinkKind::cross_package, LinkKind::cross_numa, LinkKind::shared_cache}));
+  EXPECT_EQ(t.levels()[2].fanout, 7);
+}
+
+TEST(TopologyFiles, NumaAbovePackagesIsNestedThatWay) {
+  // 4 NUMA nodes, each over 4 packages (dies) of 6 cores.
+  Topology t = load_topology({topology_file("96em64t-4n4d3ca2co-pci.xml"), 1, DeviceKind::core});
+  EXPECT_EQ(level_names(t), (std::vector<std::string>{"node", "numa", "package"}));
+  EXPECT_EQ(link_kinds(t),
+            (std::vector{LinkKind::cross_numa, LinkKind::cross_package, LinkKind::shared_cache}));
+  EXPECT_EQ(t.levels()[1].fanout, 4);
+  EXPECT_EQ(t.levels()[2].fanout, 6);
+}
+
+TEST(TopologyFiles, RestrictedCpusetGivesOnlyAllowedCores) {
+  Topology t = load_topology({topology_file("16amd64-8n2c-cpusets.xml"), 1, DeviceKind::core});
+  std::set<std::string> cpusets;
+  for (const Device& d : t.devices()) cpusets.insert(d.cpuset);
+  EXPECT_EQ(cpusets, (std::set<std::string>{"0", "1", "2", "3", "5", "6", "12", "13", "14", "15"}));
+  EXPECT_FALSE(t.levels()[1].uniform);  // packages of 1 and 2 allowed cores
+}
+
+TEST(TopologyFiles, OfflinePusAreLeftOut) {
+  Topology t = load_topology({topology_file("16em64t-4s2c2t-offlines.xml"), 1, DeviceKind::core});
+  EXPECT_EQ(t.device(1).cpuset, "4,12");  // the one core with two online PUs
+  EXPECT_EQ(t.device(5).cpuset, "15");
+}
+
+TEST(TopologyFiles, NestedGroupsWithoutPackagesGroupByNuma) {
+  Topology t = load_topology({topology_file("16-2gr2gr2n2c+misc.xml"), 1, DeviceKind::core});
+  EXPECT_EQ(level_names(t), (std::vector<std::string>{"node", "numa"}));
+  EXPECT_EQ(t.device(0).package, -1);
+}
+
+}  // namespace
+}  // namespace spmd::launcher
