@@ -6,6 +6,7 @@
 
 #include "ir/builder.h"
 #include "ir/ops.h"
+#include "ir/sharding_rule.h"
 
 namespace spmd::ir::rules {
 
@@ -35,6 +36,7 @@ TensorType pad(Types, const Node&);
 TensorType scatter_add(Types, const Node&);
 TensorType cross_entropy_grad(Types, const Node&);
 TensorType optimizer_step(Types, const Node&);  // sgd, adamw: p, moments, then scalars
+TensorType redistributed(Types, const Node&);   // the declared local shape, the operand's dtype
 
 // Gradient rules (gradients.cpp).
 using Grads = std::vector<ValueId>;
@@ -65,5 +67,21 @@ Grads d_concat(Builder&, const Node&, ValueId y, ValueId dy);
 Grads d_gather(Builder&, const Node&, ValueId y, ValueId dy);
 Grads d_causal_mask(Builder&, const Node&, ValueId y, ValueId dy);
 Grads d_cross_entropy(Builder&, const Node&, ValueId y, ValueId dy);
+
+// Sharding rules (sharding_rules.cpp).
+ShardingRule elementwise(Types, const Node&);
+ShardingRule along_axis_rule(Types, const Node&);
+ShardingRule last_axis_whole(Types, const Node&);
+ShardingRule causal_mask_rule(Types, const Node&);
+ShardingRule matmul_rule(Types, const Node&);
+ShardingRule reduce_rule(Types, const Node&);
+ShardingRule layernorm_rule(Types, const Node&);
+ShardingRule transpose_rule(Types, const Node&);
+ShardingRule reshape_rule(Types, const Node&);
+ShardingRule resize_rule(Types, const Node&);
+ShardingRule concat_rule(Types, const Node&);
+ShardingRule gather_rule(Types, const Node&);
+ShardingRule scatter_add_rule(Types, const Node&);
+ShardingRule cross_entropy_rule(Types, const Node&);
 
 }  // namespace spmd::ir::rules

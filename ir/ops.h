@@ -1,7 +1,7 @@
 // The op registry: one entry per op, found by name in one hop. Each entry says how many
 // operands the op takes, how its result type follows from its operands (shape rule) and how
-// its gradient is built from other ops (gradient rule). Kernels are found by the same name
-// in kernels/ (kernels::Backend), sharding rules (later) in the same entry.
+// its gradient is built from other ops (gradient rule) and how its dimensions may be sharded
+// (sharding rule). Kernels are found by the same name in kernels/ (kernels::Backend).
 //
 // Semantics, all tensors row-major, f32 unless said (i32 ids and labels):
 //   sources      input{feed} param{init=normal|zeros|ones, std} state{init=zeros}
@@ -32,6 +32,9 @@
 //   sgd p,v,lr: p - lr*v                            (lr is a scalar input)
 //   adamw p,m,v,lr,step {beta1,beta2,eps,weight_decay}:
 //                p - lr * (m/(1-beta1^step) / (sqrt(v/(1-beta2^step)) + eps) + weight_decay*p)
+// Collectives (only in per-device programs, run by the runtime rather than a kernel):
+//   redistribute x {from, to, global}: x's shard under layout `from` (collectives/layout.h)
+//                turned into its shard under `to`, for a tensor of shape `global`
 #pragma once
 
 #include <span>
@@ -44,6 +47,7 @@
 namespace spmd::ir {
 
 class Builder;
+struct ShardingRule;
 
 struct OpDef {
   std::string_view name;
@@ -54,6 +58,8 @@ struct OpDef {
   // Appends to `b` the ops computing the gradient of each operand from `dy`, the gradient
   // of the result `y` of node `n`; -1 where an operand has none. nullptr: not differentiable.
   std::vector<ValueId> (*grad)(Builder& b, const Node& n, ValueId y, ValueId dy);
+  // How the dimensions of operands and result relate (ir/sharding_rule.h).
+  ShardingRule (*sharding)(std::span<const TensorType> operands, const Node& node);
 };
 
 // The registry entry of `op`; throws spmd::Error for an unknown op.

@@ -261,4 +261,11 @@ TensorType optimizer_step(Types in, const Node& n) {
   return in[0];
 }
 
+TensorType redistributed(Types in, const Node& n) {
+  for (int64_t d : n.type.shape) {
+    if (d <= 0) fail(n, "dimensions must be positive");
+  }
+  return {in[0].dtype, n.type.shape};
+}
+
 }  // namespace spmd::ir::rules

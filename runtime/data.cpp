@@ -10,9 +10,13 @@
 namespace spmd::runtime {
 namespace {
 
-const ir::TensorType& feed_type(const ir::Graph& g, const std::string& feed) {
+// A source's whole shape: its own, or in a per-device program the `global` one it is a
+// shard of.
+ir::Shape global_shape(const ir::Node& n) { return n.attrs.has("global") ? n.attrs.ints("global") : n.type.shape; }
+
+ir::Shape feed_shape(const ir::Graph& g, const std::string& feed) {
   for (ir::ValueId v : g.nodes_with_op("input")) {
-    if (g.node(v).attrs.s("feed", "") == feed) return g.type(v);
+    if (g.node(v).attrs.s("feed", "") == feed) return global_shape(g.node(v));
   }
   throw Error("the model has no input fed '" + feed + "'");
 }
@@ -23,11 +27,11 @@ class LanguageModelData : public DataSource {
  public:
   LanguageModelData(std::string corpus, std::string origin, const ir::Graph& g, uint64_t seed)
       : corpus_(std::move(corpus)), origin_(std::move(origin)), seed_(seed) {
-    const ir::Shape& shape = feed_type(g, "tokens").shape;
+    ir::Shape shape = feed_shape(g, "tokens");
     batch_ = shape.at(0);
     seq_ = shape.at(1);
     for (ir::ValueId v : g.nodes_with_op("param")) {
-      if (g.node(v).name == "wte") vocab_ = g.type(v).shape.at(0);
+      if (g.node(v).name == "wte") vocab_ = global_shape(g.node(v)).at(0);
     }
     if (static_cast<int64_t>(corpus_.size()) < seq_ + 1) {
       throw Error("data '" + origin_ + "' has " + std::to_string(corpus_.size()) +
@@ -67,11 +71,11 @@ class LanguageModelData : public DataSource {
 class ClassificationData : public DataSource {
  public:
   ClassificationData(const ir::Graph& g, uint64_t seed) : seed_(seed) {
-    const ir::Shape& shape = feed_type(g, "features").shape;
+    ir::Shape shape = feed_shape(g, "features");
     batch_ = shape.at(0);
     features_ = shape.at(1);
     for (ir::ValueId v : g.nodes_with_op("param")) {
-      if (g.node(v).name == "head.b") classes_ = g.type(v).shape.at(0);
+      if (g.node(v).name == "head.b") classes_ = global_shape(g.node(v)).at(0);
     }
     std::mt19937_64 rng(7);  // the task is the same for every seed
     std::normal_distribution<float> normal;

@@ -5,6 +5,8 @@
 #include <new>
 
 #include "common/error.h"
+#include "collectives/redistribute.h"
+#include "partitioner/mesh.h"
 #include "runtime/init.h"
 
 namespace spmd::runtime {
@@ -25,17 +27,52 @@ void Executor::AlignedDelete::operator()(float* p) const {
   ::operator delete[](p, std::align_val_t(MemoryPlan::kAlignment));
 }
 
-Executor::Executor(ir::Graph graph, kernels::Backend& backend, uint64_t seed)
-    : graph_(std::move(graph)), backend_(backend) {
+Executor::Executor(ir::Graph graph, kernels::Backend& backend, uint64_t seed, collectives::Communicator* world)
+    : graph_(std::move(graph)), backend_(backend), world_(world) {
+  if (graph_.meta.has("mesh")) {
+    mesh_ = partitioner::parse_mesh(graph_.meta.s("mesh")).sizes;
+    int devices = 1;
+    for (int s : mesh_) devices *= s;
+    int ranks = world_ ? world_->size() : 1;
+    if (devices != ranks) {
+      throw Error("the program is partitioned for a mesh of " + std::to_string(devices) + " devices (" +
+                  graph_.meta.s("mesh") + "), but " + std::to_string(ranks) + " ranks run it");
+    }
+  }
   allocate();
+  initialize_sources(seed);
+  prepare_launches();
+}
+
+collectives::Layout Executor::layout_of(const ir::Node& n) const {
+  return n.attrs.has("layout") ? collectives::decode_layout(n.attrs.s("layout"))
+                               : collectives::Layout{std::vector<std::vector<int>>(n.type.shape.size()), {}};
+}
+
+void Executor::initialize_sources(uint64_t seed) {
   for (ir::ValueId v = 0; v < graph_.size(); ++v) {
     const ir::Node& n = graph_.node(v);
     std::span<float> buffer(data_[v], static_cast<size_t>(n.type.numel()));
-    if (n.op == "param" || n.op == "state") initialize(n, seed, buffer);
-    if (n.op == "input") std::fill(buffer.begin(), buffer.end(), 0.0f);
-    if (n.op == "constant") backend_.run(n, {}, value(v));
+    bool sharded = n.attrs.has("layout") && !mesh_.empty();
+    ir::Shape global = sharded ? n.attrs.ints("global") : n.type.shape;
+    if (n.op == "param" || n.op == "state") {
+      if (!sharded) {
+        initialize(n, seed, buffer);
+        continue;
+      }
+      // The whole tensor, then this device's shard of it: the same values as one device.
+      std::vector<float> whole(static_cast<size_t>(ir::numel(global)));
+      initialize(n, seed, whole);
+      collectives::extract_shard(global, mesh_, layout_of(n), rank(), whole, buffer);
+    } else if (n.op == "input") {
+      std::fill(buffer.begin(), buffer.end(), 0.0f);
+      if (sharded && global != n.type.shape) {
+        sharded_inputs_.push_back({v, std::vector<float>(static_cast<size_t>(ir::numel(global)), 0.0f)});
+      }
+    } else if (n.op == "constant") {
+      backend_.run(n, {}, value(v));
+    }
   }
-  prepare_launches();
 }
 
 void Executor::allocate() {
@@ -93,8 +130,13 @@ void Executor::prepare_launches() {
   for (ir::ValueId v = 0; v < graph_.size(); ++v) {
     const ir::Node& n = graph_.node(v);
     if (n.is_source() || n.op == "reshape") continue;
-    Launch launch{&n, {}, value(v)};
+    Launch launch{&n, {}, value(v), std::nullopt};
     for (ir::ValueId x : n.inputs) launch.operands.push_back(value(x));
+    if (n.op == "redistribute") {
+      if (mesh_.empty()) throw Error(ir::value_label(graph_, v) + ": a redistribute op needs a partitioned program");
+      launch.redistribution = Redistribution{n.attrs.ints("global"), collectives::decode_layout(n.attrs.s("from")),
+                                             collectives::decode_layout(n.attrs.s("to"))};
+    }
     launches_.push_back(std::move(launch));
   }
 }
@@ -105,7 +147,14 @@ kernels::TensorRef Executor::value(ir::ValueId v) const {
 
 kernels::TensorRef Executor::input(const std::string& feed) const {
   for (ir::ValueId v : graph_.nodes_with_op("input")) {
-    if (graph_.node(v).attrs.s("feed", "") == feed) return value(v);
+    if (graph_.node(v).attrs.s("feed", "") != feed) continue;
+    for (const ShardedInput& s : sharded_inputs_) {
+      if (s.value == v) {
+        ir::TensorType whole{graph_.type(v).dtype, graph_.node(v).attrs.ints("global")};
+        return {whole, const_cast<float*>(s.whole.data())};
+      }
+    }
+    return value(v);
   }
   throw Error("the graph has no input fed '" + feed + "'");
 }
@@ -116,15 +165,31 @@ std::vector<std::string> Executor::feeds() const {
   return names;
 }
 
+void Executor::run(const Launch& l) {
+  if (!l.redistribution) {
+    backend_.run(*l.node, l.operands, l.out);
+    return;
+  }
+  const Redistribution& r = *l.redistribution;
+  std::span<const float> in(l.operands[0].f32(), static_cast<size_t>(l.operands[0].numel()));
+  std::span<float> out(l.out.f32(), static_cast<size_t>(l.out.numel()));
+  collectives::redistribute(*world_, r.global, mesh_, r.from, r.to, in, out);
+}
+
 void Executor::step() {
   using Clock = std::chrono::steady_clock;
+  for (const ShardedInput& s : sharded_inputs_) {
+    const ir::Node& n = graph_.node(s.value);
+    std::span<float> shard(data_[s.value], static_cast<size_t>(n.type.numel()));
+    collectives::extract_shard(n.attrs.ints("global"), mesh_, layout_of(n), rank(), s.whole, shard);
+  }
   for (const Launch& l : launches_) {
     if (!profiling_) {
-      backend_.run(*l.node, l.operands, l.out);
+      run(l);
       continue;
     }
     auto start = Clock::now();
-    backend_.run(*l.node, l.operands, l.out);
+    run(l);
     OpProfile& p = profile_[l.node->op];
     p.calls += 1;
     p.seconds += std::chrono::duration<double>(Clock::now() - start).count();
@@ -132,6 +197,18 @@ void Executor::step() {
   for (auto [target, next] : copies_) {
     std::memcpy(data_[target], data_[next], graph_.type(target).bytes());
   }
+}
+
+std::vector<float> Executor::global_value(ir::ValueId v) {
+  const ir::Node& n = graph_.node(v);
+  kernels::TensorRef local = value(v);
+  std::span<const float> shard(local.f32(), static_cast<size_t>(local.numel()));
+  if (mesh_.empty() || !n.attrs.has("layout")) return {shard.begin(), shard.end()};
+  ir::Shape global = n.attrs.ints("global");
+  std::vector<float> whole(static_cast<size_t>(ir::numel(global)));
+  collectives::Layout replicated{std::vector<std::vector<int>>(global.size()), {}};
+  collectives::redistribute(*world_, global, mesh_, layout_of(n), replicated, shard, whole);
+  return whole;
 }
 
 float Executor::scalar(const std::string& output) const {

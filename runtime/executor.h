@@ -1,16 +1,24 @@
-// The single-device executor: runs a training-step graph with one backend, step after step.
+// The executor of one device: runs a training-step graph with one backend, step after step.
 // Params, optimizer state and inputs own buffers that live across steps; every other value
 // lives in one arena laid out by a liveness-based memory plan. Updates that can be made in
 // place (an optimizer op rewriting its own param or state) write straight into it.
+//
+// A per-device program (partitioner/lower.h) runs the same way on every rank of `world`:
+// its sources hold their shard (a param is initialised whole from the seed, then sliced, so
+// the global tensors equal the single-device run's), its data inputs are filled whole and
+// sliced, and its `redistribute` ops run as collectives over `world`.
 #pragma once
 
 #include <chrono>
 #include <map>
+#include <optional>
 #include <memory>
 #include <span>
 #include <string>
 #include <vector>
 
+#include "collectives/communicator.h"
+#include "collectives/layout.h"
 #include "ir/graph.h"
 #include "kernels/backend.h"
 #include "runtime/memory_plan.h"
@@ -26,9 +34,11 @@ class Executor {
  public:
   // Verifies nothing (see ir::parse); allocates every buffer and initialises params from
   // `seed`. Cost: the memory plan plus one pass over the params.
-  Executor(ir::Graph graph, kernels::Backend& backend, uint64_t seed);
+  Executor(ir::Graph graph, kernels::Backend& backend, uint64_t seed,
+           collectives::Communicator* world = nullptr);
 
-  // The buffer of the input fed `feed` ("tokens", "lr", ...), to be filled before step().
+  // The buffer of the input fed `feed` ("tokens", "lr", ...), to be filled before step():
+  // the whole (global) tensor, of which step() keeps this device's shard.
   kernels::TensorRef input(const std::string& feed) const;
   // The names of the feeds the graph reads.
   std::vector<std::string> feeds() const;
@@ -38,6 +48,9 @@ class Executor {
   float scalar(const std::string& output) const;
   // Any value's buffer (valid for params and state at any time, others just after a step).
   kernels::TensorRef value(ir::ValueId v) const;
+  // The whole tensor of a param or state, gathered from every device's shard. Collective
+  // over `world` when the value is sharded.
+  std::vector<float> global_value(ir::ValueId v);
 
   const ir::Graph& graph() const { return graph_; }
   const MemoryPlan& memory_plan() const { return plan_; }
@@ -52,16 +65,32 @@ class Executor {
   void reset_profile() { profile_.clear(); }
 
  private:
+  struct Redistribution {
+    std::vector<int64_t> global;
+    collectives::Layout from, to;
+  };
   struct Launch {
     const ir::Node* node;
     std::vector<kernels::TensorRef> operands;
     kernels::TensorRef out;
+    std::optional<Redistribution> redistribution;  // a collective rather than a kernel
+  };
+  struct ShardedInput {
+    ir::ValueId value;
+    std::vector<float> whole;  // what the data source fills
   };
   void allocate();
+  void initialize_sources(uint64_t seed);
   void prepare_launches();
+  void run(const Launch& l);
+  collectives::Layout layout_of(const ir::Node& n) const;
+  int rank() const { return world_ ? world_->rank() : 0; }
 
   ir::Graph graph_;
   kernels::Backend& backend_;
+  collectives::Communicator* world_;
+  std::vector<int> mesh_;                    // the mesh's axis sizes, empty for one device
+  std::vector<ShardedInput> sharded_inputs_;
   MemoryPlan plan_;
   std::vector<float*> data_;             // per value: its buffer
   std::vector<ir::ValueId> alias_;        // per value: the value whose buffer it shares, or -1

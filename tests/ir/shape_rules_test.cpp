@@ -3,7 +3,10 @@
 
 #include "common/error.h"
 #include "ir/builder.h"
+#include "ir/autodiff.h"
+#include "ir/models/zoo.h"
 #include "ir/ops.h"
+#include "ir/verify.h"
 
 namespace spmd::ir {
 namespace {
@@ -70,6 +73,36 @@ TEST(Registry, EveryOpHasAShapeRuleAndUnknownOpsAreErrors) {
   for (const OpDef& def : all_ops()) EXPECT_NE(def.infer, nullptr) << def.name;
   EXPECT_EQ(&op_def("matmul"), find_op("matmul"));
   EXPECT_THROW(op_def("conv3d"), Error);
+}
+
+}  // namespace
+}  // namespace spmd::ir
+
+namespace spmd::ir {
+namespace {
+
+TEST(Verify, AcceptsEveryZooTrainingStep) {
+  for (const char* spec : {"mlp", "gpt"}) {
+    EXPECT_NO_THROW(verify(training_step(build_model(spec), {}))) << spec;
+  }
+}
+
+TEST(Verify, NamesTheFirstOffendingValue) {
+  Graph g = build_model("mlp:layers=1");
+  Graph wrong_type = g;
+  wrong_type.nodes[5].type.shape = {3};
+  EXPECT_THROW(verify(wrong_type), Error);
+  Graph forward_ref = g;
+  forward_ref.nodes[4].inputs = {6, 2};
+  try {
+    verify(forward_ref);
+    FAIL();
+  } catch (const Error& e) {
+    EXPECT_EQ(std::string(e.what()).rfind("%4: operand 6 is not an earlier value", 0), 0u) << e.what();
+  }
+  Graph twice = g;
+  twice.nodes[1].name = twice.nodes[0].name;
+  EXPECT_THROW(verify(twice), Error);
 }
 
 }  // namespace

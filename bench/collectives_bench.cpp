@@ -1,0 +1,196 @@
+// The project's collective algorithms against MPI's own collectives, measured in the same
+// run: for each primitive and size (4 KiB to 64 MiB by default, in steps of 4x) the median
+// time over several repetitions, each started after a barrier and counted as the slowest
+// rank's time, of every algorithm and of MPI's collective (Algorithm::native); the ratio
+// mpi/ours (> 1: ours is faster) and the cost model's prediction.
+//
+//   mpirun -np 2 bench_collectives [--all] [--json results.json]
+#include <mpi.h>
+
+#include <algorithm>
+#include <cstdio>
+#include <fstream>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include <CLI/CLI.hpp>
+#include <nlohmann/json.hpp>
+
+#include "collectives/cost.h"
+#include "collectives/mpi/mpi_communicator.h"
+#include "collectives/primitives.h"
+#include "common/error.h"
+
+namespace {
+
+using namespace spmd::collectives;
+
+struct Options {
+  int64_t min_bytes = 4 << 10;
+  int64_t max_bytes = 64 << 20;
+  int repetitions = 11;
+  bool all = false;
+  std::string json_path;
+  std::vector<std::string> primitives = {"all_reduce", "reduce_scatter", "all_gather", "broadcast", "all_to_all"};
+  LinkCost link;
+};
+
+// Resets the buffers of one primitive at one size, and runs it with a given algorithm.
+struct Runner {
+  std::function<void()> reset;
+  std::function<void(Algorithm)> run;
+};
+
+// Buffers of `bytes` as cost.h counts them (the all-reduce's vector, the all-gather's output).
+Runner make_runner(const std::string& primitive, Communicator& comm, int64_t bytes) {
+  const int64_t n = bytes / static_cast<int64_t>(sizeof(float));
+  const int64_t block = partition(n, comm.size()).count(comm.rank());
+  auto data = std::make_shared<std::vector<float>>(n);
+  auto out = std::make_shared<std::vector<float>>(primitive == "reduce_scatter" ? block : n);
+  auto in = std::make_shared<std::vector<float>>(primitive == "all_gather" ? block : n);
+  Runner runner;
+  runner.reset = [data, in, rank = comm.rank()] {
+    std::fill(data->begin(), data->end(), 1.0f + rank);
+    std::fill(in->begin(), in->end(), 1.0f + rank);
+  };
+  Communicator* c = &comm;
+  if (primitive == "all_reduce") runner.run = [=](Algorithm a) { all_reduce(*c, *data, ReduceOp::sum, a); };
+  if (primitive == "reduce_scatter") runner.run = [=](Algorithm a) { reduce_scatter(*c, *data, *out, ReduceOp::sum, a); };
+  if (primitive == "all_gather") runner.run = [=](Algorithm a) { all_gather(*c, *in, *out, a); };
+  if (primitive == "reduce") runner.run = [=](Algorithm a) { reduce(*c, *data, 0, ReduceOp::sum, a); };
+  if (primitive == "broadcast") runner.run = [=](Algorithm a) { broadcast(*c, *data, 0, a); };
+  if (primitive == "all_to_all") runner.run = [=](Algorithm a) { all_to_all(*c, *in, *out, a); };
+  return runner;
+}
+
+// Seconds of one run on the slowest rank, all ranks starting together.
+double timed_run(MPI_Comm barrier, Runner& runner, Algorithm algo) {
+  runner.reset();
+  MPI_Barrier(barrier);
+  const double start = MPI_Wtime();
+  runner.run(algo);
+  double elapsed = MPI_Wtime() - start;
+  MPI_Allreduce(MPI_IN_PLACE, &elapsed, 1, MPI_DOUBLE, MPI_MAX, barrier);
+  return elapsed;
+}
+
+double median(std::vector<double> v) {
+  std::sort(v.begin(), v.end());
+  return v[v.size() / 2];
+}
+
+struct Row {
+  std::string primitive;
+  int64_t bytes;
+  Algorithm algorithm;
+  double ours_s, mpi_s, predicted_s;
+};
+
+// Median seconds of every algorithm of `primitive` (native first). Repetitions are
+// interleaved, each starting with a different algorithm, so that drift in the machine's load
+// and the cache state one algorithm leaves for the next hit all of them alike.
+std::vector<double> measure(MpiCommunicator& comm, const std::string& primitive, int64_t bytes,
+                            const std::vector<Algorithm>& algorithms, int repetitions) {
+  Runner runner = make_runner(primitive, comm, bytes);
+  for (Algorithm a : algorithms) timed_run(comm.handle(), runner, a);  // warm-up
+  std::vector<std::vector<double>> times(algorithms.size());
+  for (int rep = 0; rep < repetitions; ++rep) {
+    for (std::size_t j = 0; j < algorithms.size(); ++j) {
+      const std::size_t i = (j + rep) % algorithms.size();
+      times[i].push_back(timed_run(comm.handle(), runner, algorithms[i]));
+    }
+  }
+  std::vector<double> medians;
+  for (auto& t : times) medians.push_back(median(t));
+  return medians;
+}
+
+std::vector<Row> rows_for(MpiCommunicator& comm, const std::string& primitive, int64_t bytes, const Options& options) {
+  const std::vector<Algorithm> algorithms = algorithms_of(primitive);
+  const std::vector<double> medians = measure(comm, primitive, bytes, algorithms, options.repetitions);
+  std::vector<Row> rows;
+  for (std::size_t i = 1; i < algorithms.size(); ++i) {
+    rows.push_back({primitive, bytes, algorithms[i], medians[i], medians[0],
+                    predicted_seconds(primitive, algorithms[i], comm.size(), double(bytes), options.link)});
+  }
+  return rows;
+}
+
+std::string size_text(int64_t bytes) {
+  if (bytes >= (1 << 20)) return std::to_string(bytes >> 20) + " MiB";
+  return std::to_string(bytes >> 10) + " KiB";
+}
+
+void print_row(const Row& row) {
+  std::printf("%-15s %8s  %-27s %10.1f %10.1f %7.2fx %10.1f\n", row.primitive.c_str(), size_text(row.bytes).c_str(),
+              to_string(row.algorithm).c_str(), row.ours_s * 1e6, row.mpi_s * 1e6, row.mpi_s / row.ours_s,
+              row.predicted_s * 1e6);
+}
+
+nlohmann::json to_json(const Row& row, int ranks) {
+  return {{"primitive", row.primitive}, {"bytes", row.bytes}, {"ranks", ranks},
+          {"algorithm", to_string(row.algorithm)}, {"ours_s", row.ours_s}, {"mpi_s", row.mpi_s},
+          {"predicted_s", row.predicted_s}};
+}
+
+void run(const Options& options) {
+  auto comm = MpiCommunicator::world();
+  const bool printer = comm->rank() == 0;
+  if (printer) {
+    std::printf("bench_collectives: %d ranks, median of %d runs (slowest rank), times in us; "
+                "ratio = mpi / ours (> 1: ours faster)\n",
+                comm->size(), options.repetitions);
+    std::printf("%-15s %8s  %-27s %10s %10s %8s %10s\n", "primitive", "size", "algorithm", "ours", "mpi", "ratio",
+                "predicted");
+  }
+  nlohmann::json records = nlohmann::json::array();
+  for (const std::string& primitive : options.primitives) {
+    for (int64_t bytes = options.min_bytes; bytes <= options.max_bytes; bytes *= 4) {
+      const std::vector<Row> rows = rows_for(*comm, primitive, bytes, options);
+      const Row& best = *std::ranges::min_element(rows, {}, &Row::ours_s);
+      for (const Row& row : rows) {
+        if (printer && (options.all || &row == &best)) print_row(row);
+        records.push_back(to_json(row, comm->size()));
+      }
+    }
+  }
+  if (printer && !options.json_path.empty()) {
+    std::ofstream file(options.json_path);
+    if (!file) throw spmd::Error("cannot write " + options.json_path);
+    file << records.dump(2) << "\n";
+  }
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  MPI_Init(&argc, &argv);
+  Options options;
+  double latency_us = options.link.latency_s * 1e6, bandwidth_GBps = options.link.bandwidth_Bps / 1e9,
+         reduce_GBps = options.link.reduce_Bps / 1e9;
+  CLI::App app{"Collective algorithms against MPI's own collectives"};
+  app.add_flag("--all", options.all, "print every algorithm, not only the fastest of ours");
+  app.add_option("--json", options.json_path, "write every measurement to this JSON file");
+  app.add_option("--primitives", options.primitives, "which primitives")
+      ->check(CLI::IsMember({"all_reduce", "reduce_scatter", "all_gather", "broadcast", "reduce", "all_to_all"}));
+  app.add_option("--repetitions", options.repetitions, "runs per algorithm and size (median)")->check(CLI::Range(5, 1000));
+  app.add_option("--min-bytes", options.min_bytes, "smallest buffer")->check(CLI::PositiveNumber);
+  app.add_option("--max-bytes", options.max_bytes, "largest buffer")->check(CLI::PositiveNumber);
+  app.add_option("--latency-us", latency_us, "alpha of the cost model's prediction");
+  app.add_option("--bandwidth-GBps", bandwidth_GBps, "1/beta of the prediction");
+  app.add_option("--reduce-GBps", reduce_GBps, "1/gamma of the prediction");
+  int status = 0;
+  try {
+    app.parse(argc, argv);
+    options.link = {latency_us * 1e-6, bandwidth_GBps * 1e9, reduce_GBps * 1e9};
+    run(options);
+  } catch (const CLI::ParseError& e) {
+    status = app.exit(e);
+  } catch (const spmd::Error& e) {
+    std::fprintf(stderr, "bench_collectives: %s\n", e.what());
+    status = 1;
+  }
+  MPI_Finalize();
+  return status;
+}

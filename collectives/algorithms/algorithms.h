@@ -1,0 +1,36 @@
+// The project's own algorithms for each primitive, written over Communicator point-to-point
+// (Thakur, Rabenseifner and Gropp 2005). primitives.cpp validates the buffers and dispatches
+// here; these functions assume valid sizes and p > 1.
+#pragma once
+
+#include <span>
+
+#include "collectives/communicator.h"
+
+namespace spmd::collectives::algorithms {
+
+// all_reduce.cpp
+void ring_all_reduce(Communicator& comm, std::span<float> data, ReduceOp op);
+void rabenseifner_all_reduce(Communicator& comm, std::span<float> data, ReduceOp op);
+void recursive_doubling_all_reduce(Communicator& comm, std::span<float> data, ReduceOp op);
+
+// reduce_scatter.cpp
+void ring_reduce_scatter(Communicator& comm, std::span<float> data, std::span<float> out, ReduceOp op);
+void recursive_halving_reduce_scatter(Communicator& comm, std::span<float> data, std::span<float> out,
+                                      ReduceOp op);
+
+// all_gather.cpp
+void ring_all_gather(Communicator& comm, std::span<const float> in, std::span<float> out);
+void recursive_doubling_all_gather(Communicator& comm, std::span<const float> in, std::span<float> out);
+
+// broadcast.cpp
+void binomial_tree_broadcast(Communicator& comm, std::span<float> data, int root);
+void scatter_allgather_broadcast(Communicator& comm, std::span<float> data, int root);
+
+// reduce.cpp
+void binomial_tree_reduce(Communicator& comm, std::span<float> data, int root, ReduceOp op);
+
+// all_to_all.cpp
+void pairwise_all_to_all(Communicator& comm, std::span<const float> in, std::span<float> out);
+
+}  // namespace spmd::collectives::algorithms

@@ -1,0 +1,25 @@
+// All-to-all (Thakur, Rabenseifner and Gropp 2005, sec. 4.6).
+#include <algorithm>
+#include <bit>
+
+#include "collectives/algorithms/algorithms.h"
+#include "collectives/algorithms/blocks.h"
+
+namespace spmd::collectives::algorithms {
+
+// Pairwise exchange: p - 1 rounds, in round i each rank swaps one block with one peer
+// (rank XOR i when p is a power of two, so the pairs are symmetric; otherwise it sends to
+// rank + i and receives from rank - i).
+void pairwise_all_to_all(Communicator& comm, std::span<const float> in, std::span<float> out) {
+  const int p = comm.size(), r = comm.rank();
+  const BlockOffsets blocks = BlockOffsets::of(partition(in.size(), p));
+  std::ranges::copy(blocks.block(in, r), blocks.block(out, r).begin());
+  const bool power_of_two = std::has_single_bit(static_cast<unsigned>(p));
+  for (int i = 1; i < p; ++i) {
+    const int dest = power_of_two ? r ^ i : mod(r + i, p);
+    const int source = power_of_two ? r ^ i : mod(r - i, p);
+    comm.sendrecv(blocks.block(in, dest), dest, blocks.block(out, source), source);
+  }
+}
+
+}  // namespace spmd::collectives::algorithms

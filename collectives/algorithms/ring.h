@@ -1,0 +1,20 @@
+// The two halves of the ring algorithms (Thakur et al. 2005, sec. 4.2 and 4.3; Patarasuk and
+// Yuan 2009): p - 1 steps, each rank sending one block to rank + 1 and receiving one from
+// rank - 1, so every link carries (p-1)/p of the buffer: bandwidth-optimal for large messages.
+#pragma once
+
+#include <span>
+
+#include "collectives/algorithms/blocks.h"
+#include "collectives/algorithms/segmented.h"
+
+namespace spmd::collectives::algorithms {
+
+// Afterwards block `rank` of `data` holds the reduction over all ranks (other blocks: scratch).
+void ring_reduce_scatter_in_place(Communicator& comm, std::span<float> data, const BlockOffsets& blocks,
+                                  ReduceOp op, Scratch& scratch);
+// Before, rank r holds block (r - shift) mod p of `data`; afterwards every rank holds all.
+void ring_all_gather_in_place(Communicator& comm, std::span<float> data, const BlockOffsets& blocks,
+                              int shift = 0);
+
+}  // namespace spmd::collectives::algorithms

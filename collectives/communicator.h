@@ -1,0 +1,54 @@
+// A group of ranks that exchange buffers: the one interface every collective algorithm is
+// written against. The MPI backend (collectives/mpi) wraps an MPI communicator; the NCCL
+// backend (collectives/nccl) a NCCL one. Sub-groups (the ranks of one mesh axis, of one
+// node) come from split().
+#pragma once
+
+#include <chrono>
+#include <memory>
+#include <span>
+#include <string>
+
+namespace spmd::collectives {
+
+enum class ReduceOp { sum, max };
+
+class Communicator {
+ public:
+  virtual ~Communicator() = default;
+
+  virtual int rank() const = 0;
+  virtual int size() const = 0;
+  virtual std::string backend() const = 0;  // "mpi", "nccl"
+
+  // Point-to-point, the building blocks of the algorithms. A receive of another size than
+  // what the peer sent, or no progress within timeout(), throws spmd::Error naming the peer.
+  virtual void send(std::span<const float> data, int dest) = 0;
+  virtual void recv(std::span<float> data, int source) = 0;
+  // Sends to `dest` while receiving from `source`: the deadlock-free exchange of rings and
+  // butterflies. `send` and `recv` must not overlap.
+  virtual void sendrecv(std::span<const float> send, int dest, std::span<float> recv, int source) = 0;
+
+  // The ranks of this group with the same `color`, ordered by `key`. Collective: every rank
+  // of the group calls it.
+  virtual std::unique_ptr<Communicator> split(int color, int key) const = 0;
+
+  // The backend library's own collectives (Algorithm::native), with the semantics of
+  // primitives.h: the baseline our algorithms are measured against, and a fallback.
+  virtual void native_all_reduce(std::span<float> data, ReduceOp op) = 0;
+  virtual void native_reduce_scatter(std::span<const float> data, std::span<float> out, ReduceOp op) = 0;
+  virtual void native_all_gather(std::span<const float> in, std::span<float> out) = 0;
+  virtual void native_broadcast(std::span<float> data, int root) = 0;
+  virtual void native_reduce(std::span<float> data, int root, ReduceOp op) = 0;
+  virtual void native_all_to_all(std::span<const float> in, std::span<float> out) = 0;
+
+  // How long a point-to-point operation may wait for its peer before it fails (a rank that
+  // died or never joined): 60 s unless set otherwise (also SPMD_COLLECTIVE_TIMEOUT_S).
+  std::chrono::duration<double> timeout() const { return timeout_; }
+  void set_timeout(std::chrono::duration<double> t) { timeout_ = t; }
+
+ private:
+  std::chrono::duration<double> timeout_{60.0};
+};
+
+}  // namespace spmd::collectives

@@ -1,0 +1,105 @@
+// The cost of each algorithm in the alpha-beta-gamma model of Thakur, Rabenseifner and Gropp
+// (2005), sec. 4, for n bytes over p ranks, with the extra steps their non-power-of-two
+// variants take (p' = largest power of two <= p).
+#include "collectives/cost.h"
+
+#include <algorithm>
+#include <bit>
+#include <cmath>
+#include <limits>
+
+#include "common/error.h"
+
+namespace spmd::collectives {
+namespace {
+
+struct Model {
+  int p;
+  double n;  // bytes
+  double alpha, beta, gamma;
+
+  double lg() const { return std::ceil(std::log2(p)); }  // steps of a tree over p ranks
+  int active() const { return static_cast<int>(std::bit_floor(static_cast<unsigned>(p))); }  // p'
+  bool folded() const { return active() != p; }
+  double fraction(int q) const { return double(q - 1) / q; }  // (q-1)/q
+  // The fold's pre-step (n to the neighbour, reduced there) and post-step (n back).
+  double fold_cost() const { return folded() ? (alpha + n * beta + n * gamma) + (alpha + n * beta) : 0.0; }
+};
+
+// sec. 4.1: ring (p-1) steps; recursive doubling (and Bruck for non-powers of two) ceil(lg p).
+double all_gather(const Model& m, Algorithm algo) {
+  const double bandwidth = m.fraction(m.p) * m.n * m.beta;
+  if (algo == Algorithm::ring) return (m.p - 1) * m.alpha + bandwidth;
+  return m.lg() * m.alpha + bandwidth;
+}
+
+// sec. 4.1: binomial tree ceil(lg p)(alpha + n beta); van de Geijn's scatter + ring
+// all-gather (lg p + p - 1) alpha + 2 (p-1)/p n beta.
+double broadcast(const Model& m, Algorithm algo) {
+  if (algo == Algorithm::binomial_tree) return m.lg() * (m.alpha + m.n * m.beta);
+  return (m.lg() + m.p - 1) * m.alpha + 2 * m.fraction(m.p) * m.n * m.beta;
+}
+
+// sec. 4.3: ring (p-1) alpha + (p-1)/p n (beta + gamma); recursive halving lg p' alpha +
+// (p'-1)/p' n (beta + gamma), plus for non-powers of two the pre-step and a last message
+// of one block to the rank that sat out.
+double reduce_scatter(const Model& m, Algorithm algo) {
+  if (algo == Algorithm::ring) return (m.p - 1) * m.alpha + m.fraction(m.p) * m.n * (m.beta + m.gamma);
+  const int q = m.active();
+  double t = std::log2(q) * m.alpha + m.fraction(q) * m.n * (m.beta + m.gamma);
+  if (m.folded()) t += (m.alpha + m.n * (m.beta + m.gamma)) + (m.alpha + m.n / m.p * m.beta);
+  return t;
+}
+
+// sec. 4.4: ring = ring reduce-scatter + ring all-gather; Rabenseifner 2 lg p' alpha +
+// 2 (p'-1)/p' n beta + (p'-1)/p' n gamma; recursive doubling lg p' (alpha + n beta + n gamma);
+// both plus the fold for non-powers of two.
+double all_reduce(const Model& m, Algorithm algo) {
+  const int q = m.active();
+  switch (algo) {
+    case Algorithm::ring:
+      return 2 * (m.p - 1) * m.alpha + m.fraction(m.p) * m.n * (2 * m.beta + m.gamma);
+    case Algorithm::recursive_halving_doubling:
+      return 2 * std::log2(q) * m.alpha + m.fraction(q) * m.n * (2 * m.beta + m.gamma) + m.fold_cost();
+    default:
+      return std::log2(q) * (m.alpha + m.n * m.beta + m.n * m.gamma) + m.fold_cost();
+  }
+}
+
+// sec. 4.5: binomial tree ceil(lg p)(alpha + n beta + n gamma).
+double reduce(const Model& m, Algorithm) { return m.lg() * (m.alpha + m.n * m.beta + m.n * m.gamma); }
+
+// sec. 4.6: pairwise exchange, p-1 messages of n/p bytes.
+double all_to_all(const Model& m, Algorithm) { return (m.p - 1) * (m.alpha + m.n / m.p * m.beta); }
+
+double cost_of(const std::string& primitive, Algorithm algo, const Model& m) {
+  if (primitive == "all_reduce") return all_reduce(m, algo);
+  if (primitive == "reduce_scatter") return reduce_scatter(m, algo);
+  if (primitive == "all_gather") return all_gather(m, algo);
+  if (primitive == "broadcast") return broadcast(m, algo);
+  if (primitive == "reduce") return reduce(m, algo);
+  return all_to_all(m, algo);
+}
+
+}  // namespace
+
+double predicted_seconds(const std::string& primitive, Algorithm algo, int p, double bytes,
+                         const LinkCost& link) {
+  const std::vector<Algorithm> algorithms = algorithms_of(primitive);  // throws for unknown names
+  if (std::ranges::find(algorithms, algo) == algorithms.end()) {
+    throw Error("predicted_seconds: " + primitive + " has no algorithm '" + to_string(algo) + "'");
+  }
+  if (p < 1) throw Error("predicted_seconds: " + std::to_string(p) + " ranks");
+  if (bytes < 0) throw Error("predicted_seconds: negative size " + std::to_string(bytes) + " bytes");
+  const Model model{p, bytes, link.latency_s, 1.0 / link.bandwidth_Bps, 1.0 / link.reduce_Bps};
+  if (p == 1) return 0.0;
+  if (algo != Algorithm::native) return cost_of(primitive, algo, model);
+  // The backend picks among algorithms like ours; model it as picking the best of them.
+  double best = std::numeric_limits<double>::infinity();
+  for (Algorithm a : algorithms) {
+    if (a != Algorithm::native) best = std::min(best, cost_of(primitive, a, model));
+  }
+  return best;
+}
+
+}  // namespace spmd::collectives

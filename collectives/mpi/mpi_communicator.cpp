@@ -1,0 +1,242 @@
+#include "collectives/mpi/mpi_communicator.h"
+
+#include <chrono>
+#include <cstdlib>
+#include <sstream>
+
+#include "collectives/mpi/mpi_call.h"
+#include "common/error.h"
+
+namespace spmd::collectives {
+namespace {
+
+// One tag for every point-to-point message: MPI keeps messages between a pair of ranks on
+// one communicator in order, and the algorithms post them in the same order on both sides.
+constexpr int kTag = 7;
+
+std::chrono::duration<double> timeout_from_environment(std::chrono::duration<double> fallback) {
+  const char* text = std::getenv("SPMD_COLLECTIVE_TIMEOUT_S");
+  if (text == nullptr || *text == '\0') return fallback;
+  char* end = nullptr;
+  const double seconds = std::strtod(text, &end);
+  if (*end != '\0' || !(seconds > 0)) {
+    throw Error(std::string("SPMD_COLLECTIVE_TIMEOUT_S='") + text + "' is not a positive number of seconds");
+  }
+  return std::chrono::duration<double>(seconds);
+}
+
+// Up to two nonblocking transfers in flight (a send, a receive, or both, as sendrecv posts
+// them), and what to call each in an error message.
+struct Transfers {
+  struct Peer {
+    bool is_recv = false;
+    int rank = 0;
+    std::size_t floats = 0;  // expected, for a receive
+    std::string name() const { return (is_recv ? "recv from rank " : "send to rank ") + std::to_string(rank); }
+  };
+  int count = 0;
+  MPI_Request requests[2] = {MPI_REQUEST_NULL, MPI_REQUEST_NULL};
+  MPI_Status statuses[2]{};
+  Peer peers[2];
+
+  MPI_Request* add(Peer peer) {
+    peers[count] = peer;
+    return &requests[count++];
+  }
+};
+
+// Gives up on transfers that did not complete: cancelled receives complete locally; sends
+// are only released (MPI may not be able to cancel a send that already started).
+void abandon(Transfers& t) {
+  for (int i = 0; i < t.count; ++i) {
+    if (t.requests[i] == MPI_REQUEST_NULL) continue;
+    MPI_Cancel(&t.requests[i]);
+    if (t.peers[i].is_recv) {
+      MPI_Wait(&t.requests[i], MPI_STATUS_IGNORE);
+    } else {
+      MPI_Request_free(&t.requests[i]);
+    }
+  }
+}
+
+int received_floats(const MPI_Status& status) {
+  int count = 0;
+  MPI_Get_count(&status, MPI_FLOAT, &count);
+  return count;
+}
+
+// What went wrong with transfer i, which failed with `rc`.
+std::string failure(const Transfers::Peer& peer, int rc) {
+  int error_class = rc;
+  MPI_Error_class(rc, &error_class);
+  if (peer.is_recv && error_class == MPI_ERR_TRUNCATE) {
+    return "rank " + std::to_string(peer.rank) + " sent more than the " + std::to_string(peer.floats) +
+           " floats expected (" + mpi_message(rc) + ")";
+  }
+  return peer.name() + " failed: " + mpi_message(rc);
+}
+
+// The error of a failed MPI_Testall: per request when MPI reports them in the statuses.
+std::string failure(const Transfers& t, int rc) {
+  if (rc != MPI_ERR_IN_STATUS) return failure(t.peers[0], rc);
+  for (int i = 0; i < t.count; ++i) {
+    const int error = t.statuses[i].MPI_ERROR;
+    if (error != MPI_SUCCESS && error != MPI_ERR_PENDING) return failure(t.peers[i], error);
+  }
+  return failure(t.peers[0], rc);
+}
+
+// A completed receive must have brought exactly the floats the receiver expected (a longer
+// message fails earlier, with MPI_ERR_TRUNCATE).
+std::string wrong_count(const Transfers& t) {
+  for (int i = 0; i < t.count; ++i) {
+    const Transfers::Peer& peer = t.peers[i];
+    if (!peer.is_recv || received_floats(t.statuses[i]) == static_cast<int>(peer.floats)) continue;
+    return "rank " + std::to_string(peer.rank) + " sent " + std::to_string(received_floats(t.statuses[i])) +
+           " floats, expected " + std::to_string(peer.floats);
+  }
+  return "";
+}
+
+// The first transfer still pending (the receive, when sendrecv's both are: it is the one
+// waiting on its peer).
+const Transfers::Peer& stuck(const Transfers& t) {
+  for (int i = 0; i < t.count; ++i) {
+    int done = 0;
+    MPI_Request_get_status(t.requests[i], &done, MPI_STATUS_IGNORE);
+    if (!done) return t.peers[i];
+  }
+  return t.peers[0];
+}
+
+// Polls the transfers until all complete. MPI_Testall drives MPI's progress engine as a
+// blocking wait would, but lets us give up at the deadline instead of hanging on a dead
+// peer. The clock is read only every so many polls, and `where` (the error's location) is
+// only built for an error, to keep short messages cheap.
+template <class Where>
+void complete(Transfers& t, std::chrono::duration<double> timeout, const Where& where) {
+  constexpr unsigned kPollsPerClockRead = 64;
+  std::chrono::steady_clock::time_point deadline{};
+  for (unsigned polls = 1;; ++polls) {
+    int done = 0;
+    if (const int rc = MPI_Testall(t.count, t.requests, &done, t.statuses); rc != MPI_SUCCESS) {
+      const std::string message = failure(t, rc);
+      abandon(t);
+      throw Error(message + " (" + where() + ")");
+    }
+    if (done) {
+      if (const std::string message = wrong_count(t); !message.empty()) throw Error(message + " (" + where() + ")");
+      return;
+    }
+    if (polls % kPollsPerClockRead != 0) continue;
+    const auto now = std::chrono::steady_clock::now();
+    if (deadline == std::chrono::steady_clock::time_point{}) {
+      deadline = now + std::chrono::duration_cast<std::chrono::steady_clock::duration>(timeout);
+    } else if (now > deadline) {
+      std::ostringstream message;
+      message << stuck(t).name() << " timed out after " << timeout.count() << " s (" << where()
+              << "): the peer failed or is not in the same collective";
+      abandon(t);
+      throw Error(message.str());
+    }
+  }
+}
+
+}  // namespace
+
+MpiCommunicator::MpiCommunicator(MPI_Comm comm) : MpiCommunicator(comm, Owned{}) { owned_ = false; }
+
+MpiCommunicator::MpiCommunicator(MPI_Comm comm, Owned) : comm_(comm), owned_(true) {
+  int initialized = 0;
+  MPI_Initialized(&initialized);
+  if (!initialized) throw Error("MpiCommunicator: MPI is not initialized (call MPI_Init first)");
+  check(MPI_Comm_set_errhandler(comm_, MPI_ERRORS_RETURN), "MPI_Comm_set_errhandler");
+  check(MPI_Comm_rank(comm_, &rank_), "MPI_Comm_rank");
+  check(MPI_Comm_size(comm_, &size_), "MPI_Comm_size");
+  set_timeout(timeout_from_environment(timeout()));
+}
+
+std::unique_ptr<MpiCommunicator> MpiCommunicator::world() {
+  int initialized = 0;
+  MPI_Initialized(&initialized);
+  if (!initialized) throw Error("MpiCommunicator::world: MPI is not initialized (call MPI_Init first)");
+  MPI_Comm duplicate = MPI_COMM_NULL;
+  if (const int rc = MPI_Comm_dup(MPI_COMM_WORLD, &duplicate); rc != MPI_SUCCESS) {
+    throw Error("MpiCommunicator::world: MPI_Comm_dup(MPI_COMM_WORLD) failed: " + mpi_message(rc));
+  }
+  return adopt(duplicate);
+}
+
+std::unique_ptr<MpiCommunicator> MpiCommunicator::adopt(MPI_Comm comm) {
+  try {
+    return std::unique_ptr<MpiCommunicator>(new MpiCommunicator(comm, Owned{}));
+  } catch (...) {
+    MPI_Comm_free(&comm);
+    throw;
+  }
+}
+
+MpiCommunicator::~MpiCommunicator() {
+  int finalized = 0;
+  MPI_Finalized(&finalized);
+  if (owned_ && !finalized) MPI_Comm_free(&comm_);
+}
+
+std::string MpiCommunicator::where() const {
+  return "mpi communicator, rank " + std::to_string(rank_) + " of " + std::to_string(size_);
+}
+
+void MpiCommunicator::check(int rc, const std::string& what) const {
+  if (rc == MPI_SUCCESS) return;
+  throw Error(what + " failed: " + mpi_message(rc) + " (" + where() + ")");
+}
+
+void MpiCommunicator::check_peer(int peer, const char* role) const {
+  if (peer >= 0 && peer < size_) return;
+  throw Error(std::string(role) + " rank " + std::to_string(peer) + " is not in this group (" + where() + ")");
+}
+
+void MpiCommunicator::send(std::span<const float> data, int dest) {
+  check_peer(dest, "send to");
+  Transfers t;
+  check(MPI_Isend(data.data(), mpi_count(data.size(), "send"), MPI_FLOAT, dest, kTag, comm_, t.add({false, dest})),
+        "MPI_Isend to rank " + std::to_string(dest));
+  complete(t, timeout(), [this] { return where(); });
+}
+
+void MpiCommunicator::recv(std::span<float> data, int source) {
+  check_peer(source, "recv from");
+  Transfers t;
+  check(MPI_Irecv(data.data(), mpi_count(data.size(), "recv"), MPI_FLOAT, source, kTag, comm_,
+                  t.add({true, source, data.size()})),
+        "MPI_Irecv from rank " + std::to_string(source));
+  complete(t, timeout(), [this] { return where(); });
+}
+
+void MpiCommunicator::sendrecv(std::span<const float> send, int dest, std::span<float> recv, int source) {
+  check_peer(dest, "send to");
+  check_peer(source, "recv from");
+  Transfers t;
+  // The receive first, so the peer's message finds it posted.
+  check(MPI_Irecv(recv.data(), mpi_count(recv.size(), "sendrecv"), MPI_FLOAT, source, kTag, comm_,
+                  t.add({true, source, recv.size()})),
+        "MPI_Irecv from rank " + std::to_string(source));
+  if (const int rc = MPI_Isend(send.data(), mpi_count(send.size(), "sendrecv"), MPI_FLOAT, dest, kTag, comm_,
+                               t.add({false, dest}));
+      rc != MPI_SUCCESS) {
+    abandon(t);
+    check(rc, "MPI_Isend to rank " + std::to_string(dest));
+  }
+  complete(t, timeout(), [this] { return where(); });
+}
+
+std::unique_ptr<Communicator> MpiCommunicator::split(int color, int key) const {
+  if (color < 0) throw Error("split: color " + std::to_string(color) + " must be >= 0 (" + where() + ")");
+  MPI_Comm part = MPI_COMM_NULL;
+  check(MPI_Comm_split(comm_, color, key, &part), "MPI_Comm_split");
+  std::unique_ptr<MpiCommunicator> result = adopt(part);
+  result->set_timeout(timeout());
+  return result;
+}
+
+}  // namespace spmd::collectives

@@ -1,0 +1,59 @@
+// The MPI backend of Communicator. Point-to-point operations are nonblocking MPI calls
+// completed by a polling loop with a deadline, so a rank whose peer died or never sends
+// fails with an Error naming the peer instead of hanging; MPI errors are returned (the
+// communicator's error handler is set to MPI_ERRORS_RETURN) and raised as spmd::Error.
+#pragma once
+
+#include <mpi.h>
+
+#include "collectives/communicator.h"
+
+namespace spmd::collectives {
+
+class MpiCommunicator : public Communicator {
+ public:
+  // Wraps `comm` without taking ownership (sets its error handler to MPI_ERRORS_RETURN).
+  explicit MpiCommunicator(MPI_Comm comm);
+  // A duplicate of MPI_COMM_WORLD, owned, so our messages never meet anyone else's.
+  // Collective over MPI_COMM_WORLD.
+  static std::unique_ptr<MpiCommunicator> world();
+  ~MpiCommunicator() override;
+  MpiCommunicator(const MpiCommunicator&) = delete;
+  MpiCommunicator& operator=(const MpiCommunicator&) = delete;
+
+  MPI_Comm handle() const { return comm_; }
+
+  int rank() const override { return rank_; }
+  int size() const override { return size_; }
+  std::string backend() const override { return "mpi"; }
+
+  void send(std::span<const float> data, int dest) override;
+  void recv(std::span<float> data, int source) override;
+  void sendrecv(std::span<const float> send, int dest, std::span<float> recv, int source) override;
+  std::unique_ptr<Communicator> split(int color, int key) const override;
+
+  void native_all_reduce(std::span<float> data, ReduceOp op) override;
+  void native_reduce_scatter(std::span<const float> data, std::span<float> out, ReduceOp op) override;
+  void native_all_gather(std::span<const float> in, std::span<float> out) override;
+  void native_broadcast(std::span<float> data, int root) override;
+  void native_reduce(std::span<float> data, int root, ReduceOp op) override;
+  void native_all_to_all(std::span<const float> in, std::span<float> out) override;
+
+ private:
+  struct Owned {};
+  MpiCommunicator(MPI_Comm comm, Owned);
+  // Takes ownership of `comm`, a communicator we created (freed also if construction fails).
+  static std::unique_ptr<MpiCommunicator> adopt(MPI_Comm comm);
+
+  // Throws spmd::Error "<what> failed: <MPI's message> (<where>)" unless rc is MPI_SUCCESS.
+  void check(int rc, const std::string& what) const;
+  std::string where() const;
+  void check_peer(int peer, const char* role) const;
+
+  MPI_Comm comm_;
+  bool owned_;
+  int rank_ = 0;
+  int size_ = 1;
+};
+
+}  // namespace spmd::collectives

@@ -1,0 +1,149 @@
+// The primitives' entry points: check the buffers, then dispatch to the backend's own
+// collective (Algorithm::native) or to one of the project's algorithms.
+#include "collectives/primitives.h"
+
+#include <algorithm>
+#include <array>
+#include <utility>
+
+#include "collectives/algorithms/algorithms.h"
+#include "common/error.h"
+
+namespace spmd::collectives {
+namespace {
+
+constexpr std::array<std::pair<Algorithm, const char*>, 7> kAlgorithmNames{{
+    {Algorithm::native, "native"},
+    {Algorithm::ring, "ring"},
+    {Algorithm::recursive_halving_doubling, "recursive_halving_doubling"},
+    {Algorithm::recursive_doubling, "recursive_doubling"},
+    {Algorithm::binomial_tree, "binomial_tree"},
+    {Algorithm::scatter_allgather, "scatter_allgather"},
+    {Algorithm::pairwise, "pairwise"},
+}};
+
+[[noreturn]] void unsupported(const char* primitive, Algorithm algo) {
+  throw Error(std::string(primitive) + ": algorithm '" + to_string(algo) + "' is not implemented for " +
+              primitive);
+}
+
+void expect_size(const char* primitive, const char* buffer, std::size_t given, int64_t expected,
+                 const std::string& why) {
+  if (static_cast<int64_t>(given) == expected) return;
+  throw Error(std::string(primitive) + ": " + buffer + " has " + std::to_string(given) + " elements, expected " +
+              std::to_string(expected) + " (" + why + ")");
+}
+
+// The block a rank holds in reduce_scatter / all_gather must match partition(n, p).
+void expect_block(const char* primitive, const char* buffer, std::size_t given, int64_t n,
+                  const Communicator& comm) {
+  const int64_t expected = partition(n, comm.size()).count(comm.rank());
+  expect_size(primitive, buffer, given, expected,
+              "block " + std::to_string(comm.rank()) + " of " + std::to_string(n) + " elements over " +
+                  std::to_string(comm.size()) + " ranks");
+}
+
+void expect_root(const char* primitive, int root, const Communicator& comm) {
+  if (root >= 0 && root < comm.size()) return;
+  throw Error(std::string(primitive) + ": root " + std::to_string(root) + " is not a rank of this group of " +
+              std::to_string(comm.size()));
+}
+
+}  // namespace
+
+std::string to_string(Algorithm a) {
+  for (const auto& [algo, name] : kAlgorithmNames) {
+    if (algo == a) return name;
+  }
+  return "algorithm(" + std::to_string(static_cast<int>(a)) + ")";
+}
+
+Algorithm algorithm_from_string(const std::string& name) {
+  std::string known;
+  for (const auto& [algo, algo_name] : kAlgorithmNames) {
+    if (name == algo_name) return algo;
+    known += known.empty() ? algo_name : std::string(", ") + algo_name;
+  }
+  throw Error("unknown collective algorithm '" + name + "' (known: " + known + ")");
+}
+
+int64_t Partition::offset(int i) const { return i * (n / p) + std::min<int64_t>(i, n % p); }
+int64_t Partition::count(int i) const { return n / p + (i < n % p ? 1 : 0); }
+
+std::vector<Algorithm> algorithms_of(const std::string& primitive) {
+  using enum Algorithm;
+  if (primitive == "all_reduce") return {native, ring, recursive_halving_doubling, recursive_doubling};
+  if (primitive == "reduce_scatter") return {native, ring, recursive_halving_doubling};
+  if (primitive == "all_gather") return {native, ring, recursive_doubling};
+  if (primitive == "broadcast") return {native, binomial_tree, scatter_allgather};
+  if (primitive == "reduce") return {native, binomial_tree};
+  if (primitive == "all_to_all") return {native, pairwise};
+  throw Error("unknown collective primitive '" + primitive +
+              "' (known: all_reduce, reduce_scatter, all_gather, broadcast, reduce, all_to_all)");
+}
+
+void all_reduce(Communicator& comm, std::span<float> data, ReduceOp op, Algorithm algo) {
+  switch (algo) {
+    case Algorithm::native: return comm.native_all_reduce(data, op);
+    case Algorithm::ring: return algorithms::ring_all_reduce(comm, data, op);
+    case Algorithm::recursive_halving_doubling: return algorithms::rabenseifner_all_reduce(comm, data, op);
+    case Algorithm::recursive_doubling: return algorithms::recursive_doubling_all_reduce(comm, data, op);
+    default: unsupported("all_reduce", algo);
+  }
+}
+
+void reduce_scatter(Communicator& comm, std::span<float> data, std::span<float> out, ReduceOp op,
+                    Algorithm algo) {
+  expect_block("reduce_scatter", "out", out.size(), static_cast<int64_t>(data.size()), comm);
+  switch (algo) {
+    case Algorithm::native: return comm.native_reduce_scatter(data, out, op);
+    case Algorithm::ring: return algorithms::ring_reduce_scatter(comm, data, out, op);
+    case Algorithm::recursive_halving_doubling:
+      return algorithms::recursive_halving_reduce_scatter(comm, data, out, op);
+    default: unsupported("reduce_scatter", algo);
+  }
+}
+
+void all_gather(Communicator& comm, std::span<const float> in, std::span<float> out, Algorithm algo) {
+  expect_block("all_gather", "in", in.size(), static_cast<int64_t>(out.size()), comm);
+  switch (algo) {
+    case Algorithm::native: return comm.native_all_gather(in, out);
+    case Algorithm::ring: return algorithms::ring_all_gather(comm, in, out);
+    case Algorithm::recursive_doubling: return algorithms::recursive_doubling_all_gather(comm, in, out);
+    default: unsupported("all_gather", algo);
+  }
+}
+
+void broadcast(Communicator& comm, std::span<float> data, int root, Algorithm algo) {
+  expect_root("broadcast", root, comm);
+  switch (algo) {
+    case Algorithm::native: return comm.native_broadcast(data, root);
+    case Algorithm::binomial_tree: return algorithms::binomial_tree_broadcast(comm, data, root);
+    case Algorithm::scatter_allgather: return algorithms::scatter_allgather_broadcast(comm, data, root);
+    default: unsupported("broadcast", algo);
+  }
+}
+
+void reduce(Communicator& comm, std::span<float> data, int root, ReduceOp op, Algorithm algo) {
+  expect_root("reduce", root, comm);
+  switch (algo) {
+    case Algorithm::native: return comm.native_reduce(data, root, op);
+    case Algorithm::binomial_tree: return algorithms::binomial_tree_reduce(comm, data, root, op);
+    default: unsupported("reduce", algo);
+  }
+}
+
+void all_to_all(Communicator& comm, std::span<const float> in, std::span<float> out, Algorithm algo) {
+  expect_size("all_to_all", "out", out.size(), static_cast<int64_t>(in.size()), "the size of in");
+  if (in.size() % comm.size() != 0) {
+    throw Error("all_to_all: in has " + std::to_string(in.size()) + " elements, not a multiple of the " +
+                std::to_string(comm.size()) + " ranks");
+  }
+  switch (algo) {
+    case Algorithm::native: return comm.native_all_to_all(in, out);
+    case Algorithm::pairwise: return algorithms::pairwise_all_to_all(comm, in, out);
+    default: unsupported("all_to_all", algo);
+  }
+}
+
+}  // namespace spmd::collectives

@@ -1,0 +1,75 @@
+#include "collectives/schedule.h"
+
+#include <cstdio>
+
+#include "common/error.h"
+#include "launcher/topology.h"
+
+namespace spmd::collectives {
+
+std::string to_string(Primitive p) {
+  switch (p) {
+    case Primitive::all_reduce: return "all_reduce";
+    case Primitive::reduce_scatter: return "reduce_scatter";
+    case Primitive::all_gather: return "all_gather";
+    case Primitive::broadcast: return "broadcast";
+    case Primitive::reduce: return "reduce";
+    case Primitive::all_to_all: return "all_to_all";
+  }
+  return "?";
+}
+
+Primitive primitive_from_string(const std::string& name) {
+  std::string plain;
+  for (char c : name) {
+    if (c != '_' && c != '-') plain += c;
+  }
+  for (Primitive p : {Primitive::all_reduce, Primitive::reduce_scatter, Primitive::all_gather, Primitive::broadcast,
+                      Primitive::reduce, Primitive::all_to_all}) {
+    std::string candidate;
+    for (char c : to_string(p)) {
+      if (c != '_') candidate += c;
+    }
+    if (candidate == plain) return p;
+  }
+  throw Error("unknown collective '" + name +
+              "' (expected allreduce, reducescatter, allgather, broadcast, reduce or alltoall)");
+}
+
+namespace {
+
+std::string bytes_text(double bytes) {
+  const char* units[] = {"B", "KiB", "MiB", "GiB"};
+  int u = 0;
+  while (bytes >= 1024 && u < 3) bytes /= 1024, ++u;
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.4g %s", bytes, units[u]);
+  return buf;
+}
+
+std::string time_text(double s) {
+  char buf[32];
+  if (s >= 1e-3) std::snprintf(buf, sizeof buf, "%.3f ms", s * 1e3);
+  else std::snprintf(buf, sizeof buf, "%.2f us", s * 1e6);
+  return buf;
+}
+
+}  // namespace
+
+std::string describe(const Schedule& s, const launcher::Topology& t) {
+  std::string out = to_string(s.collective) + ", " + s.name + ": predicted " + time_text(s.predicted_s) + "\n";
+  int i = 0;
+  for (const Step& step : s.steps) {
+    const auto& levels = t.levels();
+    std::string span = levels.at(step.outer_level).name;
+    if (step.inner_level != step.outer_level) span += ".." + levels.at(step.inner_level).name;
+    char line[256];
+    std::snprintf(line, sizeof line, "  %d. %-14s %-26s levels %-16s %4d ranks %4d sharing  %10s  %s\n", ++i,
+                  to_string(step.primitive).c_str(), to_string(step.algorithm).c_str(), span.c_str(), step.group_size,
+                  step.concurrent, bytes_text(step.bytes).c_str(), time_text(step.predicted_s).c_str());
+    out += line;
+  }
+  return out;
+}
+
+}  // namespace spmd::collectives

@@ -1,0 +1,28 @@
+// Schedule synthesis: for a collective over a set of devices of a Topology, enumerate the
+// candidate schedules (flat over every level the devices span, and for all-reduce every
+// nesting of reduce-scatter / all-reduce / all-gather over contiguous runs of those levels,
+// with each algorithm), cost each with the levels' link models, and rank them.
+#pragma once
+
+#include <span>
+#include <vector>
+
+#include "collectives/schedule.h"
+#include "launcher/topology.h"
+
+namespace spmd::collectives {
+
+struct CollectiveRequest {
+  Primitive primitive = Primitive::all_reduce;
+  std::vector<int> devices;  // topology device ids, one per rank of the group, in rank order
+  double bytes = 0;          // the full buffer (all-reduce vector, all-gather output)
+};
+
+// Every candidate, cheapest first. Cost: O(2^levels x algorithms), a few dozen candidates
+// on real machines. Throws spmd::Error for an empty group or a device the topology lacks.
+std::vector<Schedule> synthesize(const launcher::Topology& topology, const CollectiveRequest& request);
+
+// The cheapest candidate.
+Schedule best_schedule(const launcher::Topology& topology, const CollectiveRequest& request);
+
+}  // namespace spmd::collectives

@@ -1,0 +1,27 @@
+#include "partitioner/factors.h"
+
+namespace spmd::partitioner {
+
+OpFactors op_factors(const ir::Graph& g, ir::ValueId v) {
+  OpFactors f;
+  f.rule = ir::sharding_rule(g, v);
+  const size_t n = f.rule.factor_size.size();
+  f.places.resize(n);
+  f.shardable.assign(n, true);
+  for (size_t k = 0; k < n; ++k) f.shardable[k] = f.rule.factor_kind[k] != ir::FactorKind::replicated;
+  auto visit = [&](ir::ValueId value, int operand, const std::vector<std::vector<int>>& dims) {
+    for (size_t d = 0; d < dims.size(); ++d) {
+      for (size_t i = 0; i < dims[d].size(); ++i) {
+        int factor = dims[d][i];
+        if (i == 0) f.places[factor].push_back({value, static_cast<int>(d), operand});
+        else f.shardable[factor] = false;
+      }
+    }
+  };
+  const ir::Node& node = g.node(v);
+  for (size_t i = 0; i < node.inputs.size(); ++i) visit(node.inputs[i], static_cast<int>(i), f.rule.operands[i]);
+  visit(v, -1, f.rule.result);
+  return f;
+}
+
+}  // namespace spmd::partitioner

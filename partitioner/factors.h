@@ -1,0 +1,31 @@
+// Internal: an op's sharding rule (ir/sharding_rule.h) turned into, per factor, the
+// (value, dimension) places it occupies. Shared by dimension analysis, propagation and
+// lowering so that all three read the same rule.
+#pragma once
+
+#include <vector>
+
+#include "ir/graph.h"
+#include "ir/sharding_rule.h"
+
+namespace spmd::partitioner {
+
+struct Place {
+  ir::ValueId value;
+  int dim;
+  int operand;  // index among the op's operands, -1 for the result
+};
+
+struct OpFactors {
+  ir::ShardingRule rule;
+  std::vector<std::vector<Place>> places;  // per factor
+  // Per factor: whether a mesh axis may split it. Not for replicated factors, nor for
+  // factors that are a minor part of a dimension (only the major factor of a split or
+  // merged dimension cuts it into contiguous blocks).
+  std::vector<bool> shardable;
+};
+
+// The factors of node `v` (which must not be a source). O(rank of its values).
+OpFactors op_factors(const ir::Graph& g, ir::ValueId v);
+
+}  // namespace spmd::partitioner

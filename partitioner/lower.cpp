@@ -1,0 +1,213 @@
+#include "partitioner/lower.h"
+
+#include <algorithm>
+#include <map>
+
+#include "collectives/redistribute.h"
+#include "common/error.h"
+#include "partitioner/factors.h"
+
+namespace spmd::partitioner {
+namespace {
+
+bool contains(const std::vector<int>& v, int a) { return std::find(v.begin(), v.end(), a) != v.end(); }
+
+// The sharding an op works in: per factor, the mesh axes it is split over.
+struct OpLayout {
+  std::vector<std::vector<int>> factor_axes;
+  std::vector<Sharding> operands;  // what each operand must be
+  Sharding result;                 // what the op leaves (partial over sharded reductions)
+};
+
+Sharding dims_of(const std::vector<std::vector<int>>& dims, const OpLayout& l, const OpFactors& f) {
+  Sharding s;
+  for (const auto& factors : dims) {
+    bool whole = factors.empty() || !f.shardable[factors[0]];
+    s.dims.push_back(whole ? std::vector<int>{} : l.factor_axes[factors[0]]);
+  }
+  return s;
+}
+
+bool divides(const std::vector<int>& axes, int64_t size, const Mesh& mesh) {
+  int64_t parts = 1;
+  for (int a : axes) parts *= mesh.sizes[a];
+  return size % parts == 0;
+}
+
+// Pass factors take the planned sharding of the result; each reduction factor the sharding
+// of the first operand that has one, less the axes already taken. A factor the axes do not
+// divide (the heads of a model dimension that divides) stays whole.
+OpLayout op_layout(const Plan& plan, ir::ValueId v, const OpFactors& f) {
+  OpLayout l;
+  l.factor_axes.resize(f.places.size());
+  std::vector<int> used;
+  const Sharding& planned = plan.of(v);
+  for (size_t d = 0; d < f.rule.result.size(); ++d) {
+    const auto& factors = f.rule.result[d];
+    if (factors.empty() || !f.shardable[factors[0]]) continue;
+    if (!divides(planned.dims[d], f.rule.factor_size[factors[0]], plan.mesh)) continue;
+    l.factor_axes[factors[0]] = planned.dims[d];
+    used.insert(used.end(), planned.dims[d].begin(), planned.dims[d].end());
+  }
+  for (size_t k = 0; k < f.places.size(); ++k) {
+    if (f.rule.factor_kind[k] != ir::FactorKind::reduction || !f.shardable[k]) continue;
+    for (const Place& p : f.places[k]) {
+      std::vector<int> axes;
+      for (int a : plan.of(p.value).dims[p.dim]) {
+        if (contains(used, a)) break;  // keep a prefix: the blocks must stay contiguous
+        axes.push_back(a);
+      }
+      if (axes.empty() || !divides(axes, f.rule.factor_size[k], plan.mesh)) continue;
+      l.factor_axes[k] = axes;
+      used.insert(used.end(), axes.begin(), axes.end());
+      l.result.partial.insert(l.result.partial.end(), axes.begin(), axes.end());
+      break;
+    }
+  }
+  for (const auto& dims : f.rule.operands) l.operands.push_back(dims_of(dims, l, f));
+  Sharding result = dims_of(f.rule.result, l, f);
+  result.partial = l.result.partial;
+  l.result = result;
+  return l;
+}
+
+class Lowering {
+ public:
+  Lowering(const ir::Graph& g, const Plan& plan) : g_(g), plan_(plan) {
+    out_.graph.meta = g.meta;
+    std::string mesh;
+    for (size_t a = 0; a < plan.mesh.names.size(); ++a) {
+      mesh += (a ? "," : "") + plan.mesh.names[a] + "=" + std::to_string(plan.mesh.sizes[a]);
+    }
+    out_.graph.meta.set("mesh", mesh);
+    local_.assign(g.nodes.size(), -1);
+  }
+
+  Program run() {
+    for (ir::ValueId v = 0; v < g_.size(); ++v) g_.node(v).is_source() ? source(v) : compute(v);
+    for (const auto& [name, v] : g_.outputs) out_.graph.outputs.emplace_back(name, local_[v]);
+    for (const auto& [target, next] : g_.updates) {
+      ir::ValueId moved = move(next, plan_.of(next), plan_.of(target), "the update of " + ir::value_label(g_, target) +
+                                                                          " keeps its sharding");
+      out_.graph.updates.emplace_back(local_[target], moved);
+    }
+    return std::move(out_);
+  }
+
+ private:
+  ir::TensorType local_type(ir::ValueId v, const Sharding& s) const {
+    try {
+      return {g_.type(v).dtype, collectives::local_shape(g_.type(v).shape, plan_.mesh.sizes, s)};
+    } catch (const Error& e) {
+      throw Error(ir::value_label(g_, v) + " " + ir::to_string(g_.type(v)) + ": " + e.what());
+    }
+  }
+
+  ir::ValueId add(ir::Node n) {
+    out_.graph.nodes.push_back(std::move(n));
+    return out_.graph.size() - 1;
+  }
+
+  void source(ir::ValueId v) {
+    ir::Node n = g_.node(v);
+    n.type = local_type(v, plan_.of(v));
+    n.attrs.set("global", g_.type(v).shape);
+    n.attrs.set("layout", collectives::encode(plan_.of(v)));
+    local_[v] = add(std::move(n));
+  }
+
+  // The lowered value of global `v` (held as `from`) turned into `to`.
+  ir::ValueId move(ir::ValueId v, const Sharding& from, const Sharding& to, const std::string& reason) {
+    ir::ValueId held = local_[v];
+    if (from == to) return held;
+    auto key = std::make_pair(held, collectives::encode(to));
+    if (auto it = moved_.find(key); it != moved_.end()) return it->second;
+    ir::Node n{"redistribute", {held}, {}, local_type(v, to), ""};
+    n.attrs.set("from", collectives::encode(from));
+    n.attrs.set("to", collectives::encode(to));
+    n.attrs.set("global", g_.type(v).shape);
+    n.attrs.set("reason", reason);
+    ir::ValueId at = add(std::move(n));
+    record(at, v, from, to, reason);
+    moved_[key] = at;
+    return at;
+  }
+
+  void record(ir::ValueId at, ir::ValueId v, const Sharding& from, const Sharding& to, const std::string& reason) {
+    CollectiveRecord r{at, ir::value_label(g_, v), sharding_text(from, plan_.mesh), sharding_text(to, plan_.mesh), "", 0, reason};
+    for (const auto& step : collectives::plan_redistribution(g_.type(v).shape, plan_.mesh.sizes, from, to)) {
+      r.steps += (r.steps.empty() ? "" : ", ") + step.describe();
+    }
+    for (int a = 0; a < static_cast<int>(plan_.mesh.names.size()); ++a) {
+      std::string code = "a" + std::to_string(a);
+      for (size_t at_ = r.steps.find(code); at_ != std::string::npos; at_ = r.steps.find(code)) {
+        r.steps.replace(at_, code.size(), plan_.mesh.names[a]);
+      }
+    }
+    r.bytes = std::max(local_type(v, from).bytes(), local_type(v, to).bytes());
+    out_.collectives.push_back(std::move(r));
+  }
+
+  std::string why(ir::ValueId v) const {
+    const std::string& o = plan_.origin[v];
+    return o.empty() ? "replicated by default" : "set by " + o;
+  }
+
+  void compute(ir::ValueId v) {
+    const ir::Node& global = g_.node(v);
+    OpFactors f = op_factors(g_, v);
+    OpLayout l = op_layout(plan_, v, f);
+    ir::Node n{global.op, {}, global.attrs, local_type(v, l.result), global.name};
+    for (size_t i = 0; i < global.inputs.size(); ++i) {
+      ir::ValueId x = global.inputs[i];
+      std::string reason = ir::value_label(g_, v) + " = " + global.op + " needs operand " + std::to_string(i) + " " +
+                           ir::value_label(g_, x) + " as " + sharding_text(l.operands[i], plan_.mesh) + "; it is " +
+                           sharding_text(plan_.of(x), plan_.mesh) + " (" + why(x) + ")";
+      n.inputs.push_back(move(x, plan_.of(x), l.operands[i], reason));
+    }
+    localize_attrs(n, global);
+    ir::ValueId at = add(std::move(n));
+    at = rescale_partial_mean(v, l, at);
+    local_[v] = at;
+    std::string reason = ir::value_label(g_, v) + " = " + global.op + " leaves " + sharding_text(l.result, plan_.mesh) +
+                         "; the plan holds it as " + sharding_text(plan_.of(v), plan_.mesh) + " (" + why(v) + ")";
+    local_[v] = move(v, l.result, plan_.of(v), reason);
+  }
+
+  // Attributes that spell out sizes describe the global op; the local op gets local sizes.
+  void localize_attrs(ir::Node& n, const ir::Node& global) {
+    if (n.op == "reshape" || n.op == "broadcast") n.attrs.set("shape", n.type.shape);
+    if (n.op == "slice") {
+      std::vector<int64_t> begin = global.attrs.ints("begin"), end = global.attrs.ints("end");
+      for (size_t d = 0; d < begin.size(); ++d) {
+        if (n.type.shape[d] != global.type.shape[d]) begin[d] = 0, end[d] = n.type.shape[d];
+      }
+      n.attrs.set("begin", begin);
+      n.attrs.set("end", end);
+    }
+  }
+
+  // A mean over a split dimension: each device's local mean must count for its share only,
+  // so that the partial sums add up to the global mean.
+  ir::ValueId rescale_partial_mean(ir::ValueId v, const OpLayout& l, ir::ValueId at) {
+    if (g_.node(v).op != "reduce_mean" || l.result.partial.empty()) return at;
+    double shards = 1;
+    for (int a : l.result.partial) shards *= plan_.mesh.sizes[a];
+    ir::Attrs value;
+    value.set("value", 1.0 / shards);
+    ir::ValueId c = add({"constant", {}, value, {ir::DType::f32, {}}, ""});
+    return add({"mul", {at, c}, {}, out_.graph.type(at), ""});
+  }
+
+  const ir::Graph& g_;
+  const Plan& plan_;
+  Program out_;
+  std::vector<ir::ValueId> local_;
+  std::map<std::pair<ir::ValueId, std::string>, ir::ValueId> moved_;
+};
+
+}  // namespace
+
+Program lower(const ir::Graph& g, const Plan& plan) { return Lowering(g, plan).run(); }
+
+}  // namespace spmd::partitioner

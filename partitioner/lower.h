@@ -1,0 +1,34 @@
+// SPMD lowering: the global training step and a Plan become the per-device program that
+// every rank runs. Each op computes on local shards; where an operand's planned sharding is
+// not what the op's sharding rule needs (a replicated factor, a param gathered for use under
+// ZeRO), or where the op leaves its result otherwise than planned (a partial sum from a
+// sharded reduction factor), a `redistribute` op makes the move explicit. Every such
+// collective records why it is there.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "ir/graph.h"
+#include "partitioner/plan.h"
+
+namespace spmd::partitioner {
+
+struct CollectiveRecord {
+  ir::ValueId at;           // the redistribute node in the per-device program
+  std::string value;        // the global value it moves, e.g. "%layer0.mlp.w_in"
+  std::string from, to;     // shardings, as sharding_text
+  std::string steps;        // the collectives, e.g. "all-reduce along model"
+  size_t bytes = 0;         // per device: the larger of its input and output shards
+  std::string reason;       // the op and operand whose shardings met, and the tactic behind it
+};
+
+struct Program {
+  ir::Graph graph;  // local types; sources carry `global` and `layout`; meta `mesh`
+  std::vector<CollectiveRecord> collectives;
+};
+
+// Cost: one pass over the graph. Throws spmd::Error when a sharding does not divide its value.
+Program lower(const ir::Graph& g, const Plan& plan);
+
+}  // namespace spmd::partitioner

@@ -1,0 +1,74 @@
+#include "partitioner/mesh.h"
+
+#include <charconv>
+
+#include "common/error.h"
+
+namespace spmd::partitioner {
+
+int Mesh::size() const {
+  int n = 1;
+  for (int s : sizes) n *= s;
+  return n;
+}
+
+int Mesh::axis(const std::string& name) const {
+  for (size_t i = 0; i < names.size(); ++i) {
+    if (names[i] == name) return static_cast<int>(i);
+  }
+  throw Error("mesh " + to_string() + " has no axis '" + name + "'");
+}
+
+std::string Mesh::to_string() const {
+  std::string s = "{";
+  for (size_t i = 0; i < names.size(); ++i) s += (i ? ", " : "") + names[i] + ": " + std::to_string(sizes[i]);
+  return s + "}";
+}
+
+Mesh parse_mesh(const std::string& text) {
+  Mesh m;
+  size_t start = 0;
+  while (start < text.size()) {
+    size_t end = std::min(text.find(',', start), text.size());
+    std::string item = text.substr(start, end - start);
+    size_t eq = item.find('=');
+    int size = 0;
+    auto [p, ec] = std::from_chars(item.data() + std::min(eq + 1, item.size()), item.data() + item.size(), size);
+    if (eq == std::string::npos || eq == 0 || ec != std::errc() || p != item.data() + item.size() || size < 1) {
+      throw Error("malformed mesh axis '" + item + "' in '" + text + "' (expected name=size, as data=4)");
+    }
+    m.names.push_back(item.substr(0, eq));
+    m.sizes.push_back(size);
+    start = end + 1;
+  }
+  if (m.names.empty()) throw Error("empty mesh '" + text + "'");
+  return m;
+}
+
+nlohmann::ordered_json to_json(const Mesh& m) {
+  nlohmann::ordered_json axes = nlohmann::ordered_json::array();
+  for (size_t i = 0; i < m.names.size(); ++i) axes.push_back({{"name", m.names[i]}, {"size", m.sizes[i]}});
+  return axes;
+}
+
+Mesh mesh_from_json(const nlohmann::ordered_json& j) {
+  Mesh m;
+  if (j.is_object()) {
+    for (const auto& [name, size] : j.items()) {
+      m.names.push_back(name);
+      m.sizes.push_back(size.get<int>());
+    }
+  } else {
+    for (const auto& axis : j) {
+      m.names.push_back(axis.at("name").get<std::string>());
+      m.sizes.push_back(axis.at("size").get<int>());
+    }
+  }
+  for (size_t i = 0; i < m.sizes.size(); ++i) {
+    if (m.sizes[i] < 1) throw Error("mesh axis '" + m.names[i] + "' needs a size of at least 1");
+  }
+  if (m.names.empty()) throw Error("a mesh needs at least one axis");
+  return m;
+}
+
+}  // namespace spmd::partitioner

@@ -1,0 +1,117 @@
+#include "partitioner/plan.h"
+
+#include <cstdio>
+#include <fstream>
+
+#include "common/error.h"
+
+namespace spmd::partitioner {
+
+std::string sharding_text(const Sharding& s, const Mesh& mesh) {
+  std::string out = "[";
+  for (size_t d = 0; d < s.dims.size(); ++d) {
+    if (d) out += ", ";
+    if (s.dims[d].empty()) out += "-";
+    for (size_t i = 0; i < s.dims[d].size(); ++i) out += (i ? "." : "") + mesh.names.at(s.dims[d][i]);
+  }
+  out += "]";
+  if (!s.partial.empty()) {
+    out += " partial(";
+    for (size_t i = 0; i < s.partial.size(); ++i) out += (i ? "," : "") + mesh.names.at(s.partial[i]);
+    out += ")";
+  }
+  return out;
+}
+
+Plan replicated_plan(const ir::Graph& g, const Mesh& mesh) {
+  Plan p{g.meta.s("model", ""), mesh, {}, {}};
+  for (const ir::Node& n : g.nodes) p.shardings.push_back({std::vector<std::vector<int>>(n.type.shape.size()), {}});
+  p.origin.assign(g.nodes.size(), "");
+  return p;
+}
+
+ir::Shape local_shape(const ir::Graph& g, const Plan& plan, ir::ValueId v) {
+  try {
+    return collectives::local_shape(g.type(v).shape, plan.mesh.sizes, plan.of(v));
+  } catch (const Error& e) {
+    throw Error(ir::value_label(g, v) + " " + ir::to_string(g.type(v)) + ": " + e.what());
+  }
+}
+
+nlohmann::ordered_json to_json(const Plan& plan, const ir::Graph& g) {
+  nlohmann::ordered_json values = nlohmann::ordered_json::array();
+  for (ir::ValueId v = 0; v < g.size(); ++v) {
+    const Sharding& s = plan.of(v);
+    nlohmann::ordered_json dims = nlohmann::ordered_json::array();
+    for (const auto& axes : s.dims) {
+      nlohmann::ordered_json names = nlohmann::ordered_json::array();
+      for (int a : axes) names.push_back(plan.mesh.names[a]);
+      dims.push_back(names);
+    }
+    nlohmann::ordered_json partial = nlohmann::ordered_json::array();
+    for (int a : s.partial) partial.push_back(plan.mesh.names[a]);
+    values.push_back({{"value", ir::value_label(g, v)}, {"dims", dims}, {"partial", partial}});
+  }
+  return {{"model", plan.model}, {"mesh", to_json(plan.mesh)}, {"values", values}};
+}
+
+Plan plan_from_json(const nlohmann::ordered_json& j, const ir::Graph& g) {
+  try {
+    Plan p = replicated_plan(g, mesh_from_json(j.at("mesh")));
+    std::string model = j.value("model", "");
+    if (model != g.meta.s("model", "")) {
+      throw Error("the plan is for model '" + model + "', not '" + g.meta.s("model", "") + "'");
+    }
+    const auto& values = j.at("values");
+    if (values.size() != g.nodes.size()) {
+      throw Error("the plan has " + std::to_string(values.size()) + " values, the program " + std::to_string(g.size()));
+    }
+    for (ir::ValueId v = 0; v < g.size(); ++v) {
+      const auto& entry = values[v];
+      if (entry.at("value").get<std::string>() != ir::value_label(g, v)) {
+        throw Error("value " + std::to_string(v) + " of the plan is " + entry.at("value").get<std::string>() +
+                    ", the program's is " + ir::value_label(g, v));
+      }
+      Sharding s;
+      for (const auto& axes : entry.at("dims")) {
+        s.dims.emplace_back();
+        for (const auto& name : axes) s.dims.back().push_back(p.mesh.axis(name.get<std::string>()));
+      }
+      for (const auto& name : entry.at("partial")) s.partial.push_back(p.mesh.axis(name.get<std::string>()));
+      if (s.dims.size() != g.type(v).shape.size()) {
+        throw Error(ir::value_label(g, v) + ": the sharding has " + std::to_string(s.dims.size()) + " dimensions, the value " +
+                    std::to_string(g.type(v).shape.size()));
+      }
+      p.shardings[v] = s;
+      local_shape(g, p, v);
+    }
+    return p;
+  } catch (const nlohmann::json::exception& e) {
+    throw Error(std::string("malformed plan: ") + e.what());
+  }
+}
+
+Plan read_plan(const std::string& path, const ir::Graph& g) {
+  std::ifstream in(path);
+  if (!in) throw Error("cannot open plan file '" + path + "'");
+  try {
+    return plan_from_json(nlohmann::ordered_json::parse(in), g);
+  } catch (const nlohmann::json::exception& e) {
+    throw Error(path + ": not JSON: " + e.what());
+  } catch (const Error& e) {
+    throw Error(path + ": " + e.what());
+  }
+}
+
+void write_plan(const std::string& path, const Plan& plan, const ir::Graph& g) {
+  std::string tmp = path + ".tmp";
+  {
+    std::ofstream out(tmp);
+    if (!out) throw Error("cannot write plan file '" + path + "'");
+    out << to_json(plan, g).dump(1) << "\n";
+    if (!out) throw Error("cannot write plan file '" + path + "'");
+  }
+  if (std::rename(tmp.c_str(), path.c_str()) != 0) throw Error("cannot move the plan into '" + path + "'");
+}
+
+}  // namespace spmd::partitioner

@@ -1,0 +1,128 @@
+#include "partitioner/tactics.h"
+
+#include <fnmatch.h>
+
+#include <algorithm>
+#include <fstream>
+
+#include "common/error.h"
+#include "partitioner/dimensions.h"
+#include "partitioner/propagation.h"
+
+namespace spmd::partitioner {
+namespace {
+
+// The dimensions a tactic picks directly (before propagation).
+std::vector<DimRef> targets(const ir::Graph& g, const Plan& plan, const Tactic& t, int axis) {
+  size_t colon = t.values.find(':');
+  if (colon == std::string::npos) throw Error("pattern '" + t.values + "' needs a kind, as param:layer*.w");
+  std::string kind = t.values.substr(0, colon), glob = t.values.substr(colon + 1);
+  std::vector<DimRef> out;
+  if (kind == "class") {
+    DimensionAnalysis a = analyze_dimensions(g);
+    int c = a.class_named(glob);
+    if (c < 0) throw Error("no dimension class named '" + glob + "' (see spmd analyze)");
+    for (const DimRef& m : a.classes[c].members) {
+      if (can_take(g, plan, m.value, m.dim, axis)) out.push_back(m);
+    }
+    if (out.empty()) throw Error("the axis divides no dimension of class '" + glob + "'");
+    return out;
+  }
+  if (kind != "param" && kind != "input" && kind != "state" && kind != "value") {
+    throw Error("unknown pattern kind '" + kind + "' (expected param, input, state, value or class)");
+  }
+  bool matched = false;
+  for (ir::ValueId v = 0; v < g.size(); ++v) {
+    const ir::Node& n = g.node(v);
+    if ((kind != "value" && n.op != kind) || n.name.empty() || fnmatch(glob.c_str(), n.name.c_str(), 0) != 0) continue;
+    matched = true;
+    int rank = n.type.rank();
+    if (t.dim < 0) {  // first_divisible; a value that already has the axis keeps it where it is
+      bool holds = false;
+      for (const auto& axes : plan.of(v).dims) holds = holds || std::count(axes.begin(), axes.end(), axis) > 0;
+      for (int d = 0; d < rank && !holds; ++d) {
+        if (can_take(g, plan, v, d, axis)) {
+          out.push_back({v, d});
+          break;
+        }
+      }
+      continue;
+    }
+    if (t.dim >= rank) throw Error(ir::value_label(g, v) + " has no dimension " + std::to_string(t.dim));
+    if (!can_take(g, plan, v, t.dim, axis) &&
+        std::count(plan.of(v).dims[t.dim].begin(), plan.of(v).dims[t.dim].end(), axis) == 0) {
+      throw Error("axis '" + t.axis + "' of size " + std::to_string(plan.mesh.sizes[axis]) + " cannot split dimension " +
+                  std::to_string(t.dim) + " of " + ir::value_label(g, v) + " " + ir::to_string(g.type(v)));
+    }
+    out.push_back({v, t.dim});
+  }
+  if (!matched) throw Error("pattern '" + t.values + "' matches no value");
+  return out;
+}
+
+}  // namespace
+
+std::string Tactic::describe() const {
+  std::string d = dim < 0 ? "first divisible dim" : "dim " + std::to_string(dim);
+  return values + " " + d + " -> " + axis + (scope == "all" ? "" : " (" + scope + " only)");
+}
+
+Tactics tactics_from_json(const nlohmann::ordered_json& j) {
+  Tactics out;
+  out.mesh = mesh_from_json(j.at("mesh"));
+  int i = 0;
+  for (const auto& item : j.at("tactics")) {
+    ++i;
+    try {
+      Tactic t;
+      t.values = item.at("values").get<std::string>();
+      t.axis = item.at("axis").get<std::string>();
+      t.scope = item.value("scope", "all");
+      if (t.scope != "all" && t.scope != "optimizer") throw Error("scope must be all or optimizer");
+      if (!item.contains("dim")) {
+        t.dim = 0;
+        if (t.values.rfind("class:", 0) != 0) throw Error("missing \"dim\"");
+      } else if (item.at("dim").is_string()) {
+        if (item.at("dim").get<std::string>() != "first_divisible") throw Error("dim must be a number or \"first_divisible\"");
+        t.dim = -1;
+      } else {
+        t.dim = item.at("dim").get<int>();
+        if (t.dim < 0) throw Error("dim must not be negative");
+      }
+      out.tactics.push_back(t);
+    } catch (const std::exception& e) {
+      throw Error("tactic " + std::to_string(i) + ": " + e.what());
+    }
+  }
+  return out;
+}
+
+Tactics read_tactics(const std::string& path) {
+  std::ifstream in(path);
+  if (!in) throw Error("cannot open tactics file '" + path + "'");
+  try {
+    return tactics_from_json(nlohmann::ordered_json::parse(in));
+  } catch (const nlohmann::json::exception& e) {
+    throw Error(path + ": " + e.what());
+  } catch (const Error& e) {
+    throw Error(path + ": " + e.what());
+  }
+}
+
+Plan apply_tactics(const ir::Graph& g, const Tactics& t) {
+  Plan plan = replicated_plan(g, t.mesh);
+  for (size_t i = 0; i < t.tactics.size(); ++i) {
+    const Tactic& tactic = t.tactics[i];
+    std::string name = "tactic " + std::to_string(i + 1) + " (" + tactic.describe() + ")";
+    try {
+      int axis = t.mesh.axis(tactic.axis);
+      std::vector<DimRef> seeds = targets(g, plan, tactic, axis);
+      propagate_axis(g, plan, axis, seeds, tactic.scope == "optimizer" ? Scope::optimizer : Scope::all, name);
+    } catch (const Error& e) {
+      throw Error(name + ": " + e.what());
+    }
+  }
+  return plan;
+}
+
+}  // namespace spmd::partitioner

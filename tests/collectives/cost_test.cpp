@@ -1,0 +1,94 @@
+// The alpha-beta-gamma formulas, and the choices they imply (Thakur et al. 2005, sec. 4).
+#include <gtest/gtest.h>
+
+#include "collectives/cost.h"
+#include "common/error.h"
+
+namespace spmd::collectives {
+namespace {
+
+// Only the term under test: no latency, no reduction cost.
+LinkCost bandwidth_only() { return {.latency_s = 0.0, .bandwidth_Bps = 1e9, .reduce_Bps = 1e300}; }
+LinkCost latency_only() { return {.latency_s = 1e-6, .bandwidth_Bps = 1e300, .reduce_Bps = 1e300}; }
+
+TEST(CostTest, RingAllReduceMovesTwiceTheFractionOfTheBuffer) {
+  const double n = 1 << 20;
+  for (int p : {2, 3, 8, 13}) {
+    EXPECT_DOUBLE_EQ(predicted_seconds("all_reduce", Algorithm::ring, p, n, bandwidth_only()),
+                     2.0 * (p - 1) / p * n / 1e9)
+        << p << " ranks";
+    EXPECT_DOUBLE_EQ(predicted_seconds("all_reduce", Algorithm::ring, p, n, latency_only()), 2.0 * (p - 1) * 1e-6);
+  }
+}
+
+TEST(CostTest, LatencyTermsCountTheSteps) {
+  const LinkCost link = latency_only();
+  EXPECT_DOUBLE_EQ(predicted_seconds("all_reduce", Algorithm::recursive_doubling, 8, 64, link), 3e-6);
+  EXPECT_DOUBLE_EQ(predicted_seconds("all_reduce", Algorithm::recursive_halving_doubling, 8, 64, link), 6e-6);
+  // 6 ranks fold onto 4: two more steps.
+  EXPECT_DOUBLE_EQ(predicted_seconds("all_reduce", Algorithm::recursive_doubling, 6, 64, link), 4e-6);
+  EXPECT_DOUBLE_EQ(predicted_seconds("all_gather", Algorithm::recursive_doubling, 5, 64, link), 3e-6);  // Bruck
+  EXPECT_DOUBLE_EQ(predicted_seconds("all_gather", Algorithm::ring, 5, 64, link), 4e-6);
+  EXPECT_DOUBLE_EQ(predicted_seconds("broadcast", Algorithm::binomial_tree, 5, 64, link), 3e-6);
+  EXPECT_DOUBLE_EQ(predicted_seconds("all_to_all", Algorithm::pairwise, 5, 64, link), 4e-6);
+}
+
+TEST(CostTest, NonPowerOfTwoCostsMoreThanThePowerBelow) {
+  const LinkCost link;
+  for (Algorithm a : {Algorithm::recursive_doubling, Algorithm::recursive_halving_doubling}) {
+    EXPECT_GT(predicted_seconds("all_reduce", a, 9, 1e6, link), predicted_seconds("all_reduce", a, 8, 1e6, link));
+  }
+  EXPECT_GT(predicted_seconds("reduce_scatter", Algorithm::recursive_halving_doubling, 5, 1e6, link),
+            predicted_seconds("reduce_scatter", Algorithm::recursive_halving_doubling, 4, 1e6, link));
+}
+
+// Thakur et al.'s cut-over on p = 8 with 2 us / 12.5 GB/s: recursive doubling for short
+// vectors, the bandwidth-optimal ones for long.
+TEST(CostTest, ShortAllReduceByRecursiveDoublingLongByRabenseifnerOrRing) {
+  const LinkCost link{.latency_s = 2e-6, .bandwidth_Bps = 12.5e9};
+  const auto best = [&](double bytes) {
+    Algorithm winner = Algorithm::ring;
+    for (Algorithm a : algorithms_of("all_reduce")) {
+      if (a == Algorithm::native) continue;
+      if (predicted_seconds("all_reduce", a, 8, bytes, link) < predicted_seconds("all_reduce", winner, 8, bytes, link)) {
+        winner = a;
+      }
+    }
+    return winner;
+  };
+  EXPECT_EQ(best(4096), Algorithm::recursive_doubling);
+  const Algorithm large = best(64.0 * (1 << 20));
+  EXPECT_TRUE(large == Algorithm::ring || large == Algorithm::recursive_halving_doubling) << to_string(large);
+}
+
+TEST(CostTest, BroadcastScatterAllgatherWinsForLongMessages) {
+  const LinkCost link;
+  EXPECT_LT(predicted_seconds("broadcast", Algorithm::binomial_tree, 16, 1024, link),
+            predicted_seconds("broadcast", Algorithm::scatter_allgather, 16, 1024, link));
+  EXPECT_GT(predicted_seconds("broadcast", Algorithm::binomial_tree, 16, 64e6, link),
+            predicted_seconds("broadcast", Algorithm::scatter_allgather, 16, 64e6, link));
+}
+
+TEST(CostTest, NativeIsTheBestOfTheOthers) {
+  const LinkCost link;
+  for (double bytes : {4096.0, 64e6}) {
+    EXPECT_DOUBLE_EQ(predicted_seconds("all_reduce", Algorithm::native, 8, bytes, link),
+                     std::min({predicted_seconds("all_reduce", Algorithm::ring, 8, bytes, link),
+                               predicted_seconds("all_reduce", Algorithm::recursive_doubling, 8, bytes, link),
+                               predicted_seconds("all_reduce", Algorithm::recursive_halving_doubling, 8, bytes, link)}));
+  }
+}
+
+TEST(CostTest, OneRankCostsNothing) {
+  for (const char* primitive : {"all_reduce", "reduce_scatter", "all_gather", "broadcast", "reduce", "all_to_all"}) {
+    for (Algorithm a : algorithms_of(primitive)) EXPECT_EQ(predicted_seconds(primitive, a, 1, 1e6, LinkCost{}), 0.0);
+  }
+}
+
+TEST(CostTest, UnknownPrimitiveOrAlgorithmIsAnError) {
+  EXPECT_THROW(predicted_seconds("all_scatter", Algorithm::ring, 4, 1, LinkCost{}), Error);
+  EXPECT_THROW(predicted_seconds("all_to_all", Algorithm::ring, 4, 1, LinkCost{}), Error);
+}
+
+}  // namespace
+}  // namespace spmd::collectives

@@ -1,0 +1,149 @@
+// Every pair of layouts of 2-D and 3-D tensors over the 2-axis meshes that fit the world
+// (2x2 on 4 ranks, 2x3 on 6, 4x2 on 8), redistributed and checked element by element.
+#include <gtest/gtest.h>
+#include <mpi.h>
+
+#include <functional>
+
+#include "collectives/mpi/mpi_communicator.h"
+#include "collectives/redistribute.h"
+#include "common/error.h"
+
+namespace spmd::collectives {
+namespace {
+
+int world_size() {
+  int n = 0;
+  MPI_Comm_size(MPI_COMM_WORLD, &n);
+  return n;
+}
+int world_rank() {
+  int r = 0;
+  MPI_Comm_rank(MPI_COMM_WORLD, &r);
+  return r;
+}
+
+std::vector<int> coords_of(int rank, const std::vector<int>& mesh) {
+  std::vector<int> c(mesh.size());
+  for (int a = static_cast<int>(mesh.size()) - 1; a >= 0; --a) {
+    c[a] = rank % mesh[a];
+    rank /= mesh[a];
+  }
+  return c;
+}
+
+// Every layout of a rank-`dims` tensor over two mesh axes: each axis unused, partial, or on
+// one dimension; two axes on one dimension in both orders.
+std::vector<Layout> all_layouts(int dims) {
+  std::vector<Layout> out;
+  for (int p0 = -2; p0 < dims; ++p0) {
+    for (int p1 = -2; p1 < dims; ++p1) {
+      for (int order = 0; order < (p0 >= 0 && p0 == p1 ? 2 : 1); ++order) {
+        Layout l{std::vector<std::vector<int>>(dims), {}};
+        int first = order ? 1 : 0;
+        for (int a : {first, 1 - first}) {
+          int place = a == 0 ? p0 : p1;
+          if (place == -1) l.partial.push_back(a);
+          if (place >= 0) l.dims[place].push_back(a);
+        }
+        out.push_back(l);
+      }
+    }
+  }
+  return out;
+}
+
+// This rank's shard of the tensor whose element i is i, under `l`; partial sums are split
+// as (x - (P-1)) on the first of P contributors and 1 on every other, exact in f32.
+std::vector<float> shard(const std::vector<int64_t>& global, const std::vector<int>& mesh, const Layout& l,
+                         const std::vector<int>& coords) {
+  std::vector<int64_t> local = local_shape(global, mesh, l);
+  int64_t n = 1, contributors = 1;
+  for (int64_t d : local) n *= d;
+  bool first = true;
+  for (int a : l.partial) {
+    contributors *= mesh[a];
+    first = first && coords[a] == 0;
+  }
+  std::vector<float> out(static_cast<size_t>(n));
+  for (int64_t i = 0; i < n; ++i) {
+    int64_t rest = i, flat = 0, stride = 1;
+    for (int d = static_cast<int>(local.size()) - 1; d >= 0; --d) {
+      int64_t li = rest % local[d];
+      rest /= local[d];
+      int64_t block = 0;
+      for (int a : l.dims[d]) block = block * mesh[a] + coords[a];
+      flat += (block * local[d] + li) * stride;
+      stride *= global[d];
+    }
+    out[static_cast<size_t>(i)] = static_cast<float>(first ? flat - (contributors - 1) : 1);
+  }
+  return out;
+}
+
+// Sums `data` over the partial axes of `l` (MPI's own all-reduce), turning a partial shard
+// into the plain one.
+void resolve_partial(std::vector<float>& data, const std::vector<int>& mesh, const Layout& l) {
+  std::vector<int> c = coords_of(world_rank(), mesh);
+  for (int a : l.partial) {
+    int stride = 1;
+    for (size_t b = static_cast<size_t>(a) + 1; b < mesh.size(); ++b) stride *= mesh[b];
+    MPI_Comm axis;
+    MPI_Comm_split(MPI_COMM_WORLD, world_rank() - c[a] * stride, c[a], &axis);
+    MPI_Allreduce(MPI_IN_PLACE, data.data(), static_cast<int>(data.size()), MPI_FLOAT, MPI_SUM, axis);
+    MPI_Comm_free(&axis);
+  }
+}
+
+void check_all_pairs(const std::vector<int64_t>& global, const std::vector<int>& mesh) {
+  MpiCommunicator world(MPI_COMM_WORLD);
+  std::vector<int> coords = coords_of(world.rank(), mesh);
+  std::vector<Layout> layouts = all_layouts(static_cast<int>(global.size()));
+  int checked = 0;
+  for (const Layout& from : layouts) {
+    std::vector<float> in = shard(global, mesh, from, coords);
+    for (const Layout& to : layouts) {
+      Layout plain_to{to.dims, {}};
+      std::vector<float> out(shard(global, mesh, plain_to, coords).size());
+      redistribute(world, global, mesh, from, to, in, out);
+      resolve_partial(out, mesh, to);
+      std::vector<float> expected = shard(global, mesh, plain_to, coords);
+      ASSERT_EQ(out, expected) << to_string(from) << " -> " << to_string(to) << " on rank " << world.rank();
+      ++checked;
+    }
+  }
+  EXPECT_EQ(checked, static_cast<int>(layouts.size() * layouts.size()));
+}
+
+std::vector<int> mesh_for_world() {
+  switch (world_size()) {
+    case 4: return {2, 2};
+    case 6: return {2, 3};
+    case 8: return {4, 2};
+    default: return {};
+  }
+}
+
+TEST(Redistribute, EveryPairOf2dLayouts) {
+  std::vector<int> mesh = mesh_for_world();
+  if (mesh.empty()) GTEST_SKIP() << "no two-axis mesh for " << world_size() << " ranks";
+  check_all_pairs({24, 24}, mesh);
+}
+
+TEST(Redistribute, EveryPairOf3dLayouts) {
+  std::vector<int> mesh = mesh_for_world();
+  if (mesh.empty()) GTEST_SKIP() << "no two-axis mesh for " << world_size() << " ranks";
+  check_all_pairs({24, 24, 24}, mesh);
+}
+
+TEST(Redistribute, UnevenShapesAreRejectedOnEveryRank) {
+  std::vector<int> mesh = mesh_for_world();
+  if (mesh.empty()) GTEST_SKIP();
+  MpiCommunicator world(MPI_COMM_WORLD);
+  std::vector<float> in(25), out(25);
+  EXPECT_THROW(redistribute(world, {5, 5}, mesh, {{{}, {}}, {}}, {{{0}, {}}, {}}, in, out), Error);
+}
+
+}  // namespace
+}  // namespace spmd::collectives
+
