@@ -17,9 +17,6 @@ float* allocate_floats(size_t count) {
   return static_cast<float*>(::operator new[](bytes, std::align_val_t(MemoryPlan::kAlignment)));
 }
 
-bool is_optimizer_op(const std::string& op) {
-  return op == "ema" || op == "ema_sq" || op == "sgd" || op == "adamw";
-}
 
 }  // namespace
 
@@ -77,51 +74,19 @@ void Executor::initialize_sources(uint64_t seed) {
 
 void Executor::allocate() {
   const int n = graph_.size();
-  std::vector<int> last_read(n, -1);
-  for (int i = 0; i < n; ++i) {
-    for (ir::ValueId v : graph_.node(i).inputs) last_read[v] = i;
-  }
-  alias_.assign(n, -1);
-  std::vector<bool> persistent(n, false);
-  for (int v = 0; v < n; ++v) {
-    const ir::Node& node = graph_.node(v);
-    persistent[v] = node.is_source();
-    if (node.op == "reshape") alias_[v] = node.inputs[0];  // a view: same bytes, new shape
-  }
-  auto root = [&](ir::ValueId v) {
-    while (alias_[v] >= 0) v = alias_[v];
-    return v;
-  };
-  for (auto [target, next] : graph_.updates) {
-    const ir::Node& op = graph_.node(next);
-    // In place when the optimizer op rewrites its own operand 0 and nothing reads the old
-    // value afterwards: saves a copy of every param and moment per step.
-    bool in_place = is_optimizer_op(op.op) && op.inputs[0] == target && alias_[next] < 0 &&
-                    std::none_of(graph_.nodes.begin() + next + 1, graph_.nodes.end(), [&](const ir::Node& later) {
-                      return std::count(later.inputs.begin(), later.inputs.end(), target) > 0;
-                    });
-    if (in_place) {
-      alias_[next] = target;
-    } else {
-      persistent[root(next)] = true;
-      copies_.emplace_back(target, next);
-    }
-  }
-  for (const auto& [name, v] : graph_.outputs) persistent[root(v)] = true;
-  std::vector<bool> transient(n);
-  for (int v = 0; v < n; ++v) transient[v] = !persistent[v] && alias_[v] < 0;
-  plan_ = plan_memory(graph_, transient, alias_);
-  arena_.reset(allocate_floats(plan_.arena_bytes / sizeof(float)));
+  memory_ = plan_program_memory(graph_);
+  arena_.reset(allocate_floats(memory_.arena.arena_bytes / sizeof(float)));
   data_.assign(n, nullptr);
   for (int v = 0; v < n; ++v) {
-    if (alias_[v] >= 0) {
-      data_[v] = data_[root(v)];
-    } else if (transient[v]) {
-      data_[v] = arena_.get() + plan_.offset[v] / static_cast<ptrdiff_t>(sizeof(float));
-    } else {
+    ir::ValueId root = v;
+    while (memory_.alias[root] >= 0) root = memory_.alias[root];
+    if (root != v) {
+      data_[v] = data_[root];
+    } else if (memory_.owned[v]) {
       owned_.emplace_back(allocate_floats(static_cast<size_t>(graph_.type(v).numel())));
       data_[v] = owned_.back().get();
-      persistent_bytes_ += graph_.type(v).bytes();
+    } else {
+      data_[v] = arena_.get() + memory_.arena.offset[v] / static_cast<ptrdiff_t>(sizeof(float));
     }
   }
 }
@@ -194,7 +159,7 @@ void Executor::step() {
     p.calls += 1;
     p.seconds += std::chrono::duration<double>(Clock::now() - start).count();
   }
-  for (auto [target, next] : copies_) {
+  for (auto [target, next] : memory_.copies) {
     std::memcpy(data_[target], data_[next], graph_.type(target).bytes());
   }
 }

@@ -53,11 +53,12 @@ class Executor {
   std::vector<float> global_value(ir::ValueId v);
 
   const ir::Graph& graph() const { return graph_; }
-  const MemoryPlan& memory_plan() const { return plan_; }
+  const MemoryPlan& memory_plan() const { return memory_.arena; }
+  const ProgramMemory& memory() const { return memory_; }
   // Bytes that live across steps: params, optimizer state, inputs, outputs.
-  size_t persistent_bytes() const { return persistent_bytes_; }
+  size_t persistent_bytes() const { return memory_.persistent_bytes; }
   // Planned peak bytes of one step: persistent plus the arena.
-  size_t peak_bytes() const { return persistent_bytes_ + plan_.arena_bytes; }
+  size_t peak_bytes() const { return memory_.peak_bytes(); }
 
   // With profiling on, step() times each kernel; the totals are kept per op name.
   void set_profiling(bool on) { profiling_ = on; }
@@ -91,9 +92,8 @@ class Executor {
   collectives::Communicator* world_;
   std::vector<int> mesh_;                    // the mesh's axis sizes, empty for one device
   std::vector<ShardedInput> sharded_inputs_;
-  MemoryPlan plan_;
+  ProgramMemory memory_;
   std::vector<float*> data_;             // per value: its buffer
-  std::vector<ir::ValueId> alias_;        // per value: the value whose buffer it shares, or -1
   struct AlignedDelete {
     void operator()(float* p) const;
   };
@@ -101,8 +101,6 @@ class Executor {
   std::vector<Buffer> owned_;                              // persistent buffers
   Buffer arena_;
   std::vector<Launch> launches_;
-  std::vector<std::pair<ir::ValueId, ir::ValueId>> copies_;  // updates not made in place
-  size_t persistent_bytes_ = 0;
   bool profiling_ = false;
   std::map<std::string, OpProfile> profile_;
 };

@@ -64,4 +64,58 @@ MemoryPlan plan_memory(const ir::Graph& g, const std::vector<bool>& transient,
   return plan;
 }
 
+namespace {
+
+bool is_optimizer_op(const std::string& op) { return op == "ema" || op == "ema_sq" || op == "sgd" || op == "adamw"; }
+
+}  // namespace
+
+ProgramMemory plan_program_memory(const ir::Graph& g) {
+  const int n = g.size();
+  ProgramMemory m;
+  m.alias.assign(n, -1);
+  std::vector<int> last_read(n, -1);
+  std::vector<bool> persistent(n, false);
+  for (int v = 0; v < n; ++v) {
+    const ir::Node& node = g.node(v);
+    for (ir::ValueId x : node.inputs) last_read[x] = v;
+    persistent[v] = node.is_source();
+    if (node.op == "reshape") m.alias[v] = node.inputs[0];  // a view: same bytes, new shape
+  }
+  auto root = [&](ir::ValueId v) {
+    while (m.alias[v] >= 0) v = m.alias[v];
+    return v;
+  };
+  for (auto [target, next] : g.updates) {
+    const ir::Node& op = g.node(next);
+    // In place when the optimizer op rewrites its own operand 0 and nothing reads the old
+    // value afterwards: saves a copy of every param and moment per step.
+    bool in_place = is_optimizer_op(op.op) && op.inputs[0] == target && m.alias[next] < 0 && last_read[target] <= next;
+    if (in_place) {
+      m.alias[next] = target;
+    } else {
+      persistent[root(next)] = true;
+      m.copies.emplace_back(target, next);
+    }
+  }
+  for (const auto& [name, v] : g.outputs) persistent[root(v)] = true;
+  std::vector<bool> transient(n);
+  m.owned.assign(n, false);
+  for (int v = 0; v < n; ++v) {
+    transient[v] = !persistent[v] && m.alias[v] < 0;
+    m.owned[v] = persistent[v] && m.alias[v] < 0;
+    if (m.owned[v]) m.persistent_bytes += g.type(v).bytes();
+  }
+  m.arena = plan_memory(g, transient, m.alias);
+  return m;
+}
+
+size_t ProgramMemory::owned_bytes(const ir::Graph& g, const std::string& op) const {
+  size_t bytes = 0;
+  for (ir::ValueId v = 0; v < g.size(); ++v) {
+    if (owned[v] && g.node(v).op == op) bytes += g.type(v).bytes();
+  }
+  return bytes;
+}
+
 }  // namespace spmd::runtime

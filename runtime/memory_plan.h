@@ -3,6 +3,8 @@
 #pragma once
 
 #include <cstddef>
+#include <string>
+#include <utility>
 #include <vector>
 
 #include "ir/graph.h"
@@ -23,5 +25,24 @@ struct MemoryPlan {
 // and Lee 2020). Costs O(n^2) in the number of transient values.
 MemoryPlan plan_memory(const ir::Graph& g, const std::vector<bool>& transient,
                        const std::vector<ir::ValueId>& alias);
+
+// The memory of a whole training-step program, as the executor lays it out: sources,
+// outputs and updates own buffers that live across steps; a reshape is a view of its
+// operand; an optimizer op rewriting its own param or state (with no later reader of the
+// old value) writes in place; everything else shares the arena.
+struct ProgramMemory {
+  std::vector<ir::ValueId> alias;   // per value: the value whose buffer it shares, or -1
+  std::vector<bool> owned;          // per value: has a buffer of its own, kept across steps
+  std::vector<std::pair<ir::ValueId, ir::ValueId>> copies;  // (target, value) updates not in place
+  MemoryPlan arena;
+  size_t persistent_bytes = 0;      // the owned buffers
+  size_t peak_bytes() const { return persistent_bytes + arena.arena_bytes; }
+  // Owned bytes of the values whose node has op `op` ("param", "state", "input").
+  size_t owned_bytes(const ir::Graph& g, const std::string& op) const;
+};
+
+// Cost: one pass over the graph plus plan_memory. Allocates nothing: planning a step for a
+// model too big for this machine is fine.
+ProgramMemory plan_program_memory(const ir::Graph& g);
 
 }  // namespace spmd::runtime
