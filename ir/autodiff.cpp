@@ -90,7 +90,8 @@ Graph training_step(const Graph& model, const Optimizer& opt) {
     }
     g.updates.emplace_back(p, next_p);
   }
-  return g;
+  // Gradient rules also give gradients of operands that need none (a constant's): drop them.
+  return without_dead_code(g);
 }
 
 }  // namespace spmd::ir

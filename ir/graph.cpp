@@ -44,4 +44,28 @@ std::string value_label(const Graph& g, ValueId v) {
   return "%" + (name.empty() ? std::to_string(v) : name);
 }
 
+Graph without_dead_code(const Graph& g) {
+  std::vector<bool> live(g.nodes.size(), false);
+  for (const auto& [name, v] : g.outputs) live[v] = true;
+  for (const auto& [target, next] : g.updates) live[target] = live[next] = true;
+  for (ValueId v = g.size() - 1; v >= 0; --v) {
+    if (g.node(v).is_source()) live[v] = true;
+    if (!live[v]) continue;
+    for (ValueId x : g.node(v).inputs) live[x] = true;
+  }
+  Graph out;
+  out.meta = g.meta;
+  std::vector<ValueId> renumbered(g.nodes.size(), -1);
+  for (ValueId v = 0; v < g.size(); ++v) {
+    if (!live[v]) continue;
+    Node n = g.node(v);
+    for (ValueId& x : n.inputs) x = renumbered[x];
+    renumbered[v] = out.size();
+    out.nodes.push_back(std::move(n));
+  }
+  for (const auto& [name, v] : g.outputs) out.outputs.emplace_back(name, renumbered[v]);
+  for (const auto& [target, next] : g.updates) out.updates.emplace_back(renumbered[target], renumbered[next]);
+  return out;
+}
+
 }  // namespace spmd::ir

@@ -52,4 +52,9 @@ struct Graph {
 // How a value reads in messages and in the text form: "%wq" or "%17".
 std::string value_label(const Graph& g, ValueId v);
 
+// `g` without the ops whose results nothing uses (no output, update or later live op reads
+// them); sources are kept, since they are the program's interface. Values keep their order
+// and are renumbered. O(nodes).
+Graph without_dead_code(const Graph& g);
+
 }  // namespace spmd::ir

@@ -34,40 +34,55 @@ bool divides(const std::vector<int>& axes, int64_t size, const Mesh& mesh) {
   return size % parts == 0;
 }
 
-// Pass factors take the planned sharding of the result; each reduction factor the sharding
-// of the first operand that has one, less the axes already taken. A factor the axes do not
-// divide (the heads of a model dimension that divides) stays whole.
+// The axes a factor can take from a dimension's sharding: its longest prefix that no other
+// factor holds and that divides the factor (so the blocks stay contiguous and even).
+std::vector<int> usable(const std::vector<int>& axes, const std::vector<int>& used, int64_t size, const Mesh& mesh) {
+  std::vector<int> out;
+  for (int a : axes) {
+    if (contains(used, a)) break;
+    out.push_back(a);
+  }
+  while (!out.empty() && !divides(out, size, mesh)) out.pop_back();
+  return out;
+}
+
+// Each factor first takes the sharding its operands already have (the first operand that has
+// one), so that operands, usually the big activations, move as little as possible; pass
+// factors no operand shards then take the planned sharding of the result if no other factor
+// holds those axes. A sharded reduction factor leaves the result a partial sum, which the
+// caller redistributes: ZeRO's weight gradient is computed partial over data and
+// reduce-scattered, not computed from all-gathered activations.
 OpLayout op_layout(const Plan& plan, ir::ValueId v, const OpFactors& f) {
   OpLayout l;
-  l.factor_axes.resize(f.places.size());
+  const size_t n = f.places.size();
+  l.factor_axes.resize(n);
   std::vector<int> used;
-  const Sharding& planned = plan.of(v);
-  for (size_t d = 0; d < f.rule.result.size(); ++d) {
-    const auto& factors = f.rule.result[d];
-    if (factors.empty() || !f.shardable[factors[0]]) continue;
-    if (!divides(planned.dims[d], f.rule.factor_size[factors[0]], plan.mesh)) continue;
-    l.factor_axes[factors[0]] = planned.dims[d];
-    used.insert(used.end(), planned.dims[d].begin(), planned.dims[d].end());
-  }
-  for (size_t k = 0; k < f.places.size(); ++k) {
-    if (f.rule.factor_kind[k] != ir::FactorKind::reduction || !f.shardable[k]) continue;
+  for (size_t k = 0; k < n; ++k) {
+    if (!f.shardable[k]) continue;
     for (const Place& p : f.places[k]) {
-      std::vector<int> axes;
-      for (int a : plan.of(p.value).dims[p.dim]) {
-        if (contains(used, a)) break;  // keep a prefix: the blocks must stay contiguous
-        axes.push_back(a);
-      }
-      if (axes.empty() || !divides(axes, f.rule.factor_size[k], plan.mesh)) continue;
+      if (p.operand < 0) continue;
+      std::vector<int> axes = usable(plan.of(p.value).dims[p.dim], used, f.rule.factor_size[k], plan.mesh);
+      if (axes.empty()) continue;
       l.factor_axes[k] = axes;
       used.insert(used.end(), axes.begin(), axes.end());
-      l.result.partial.insert(l.result.partial.end(), axes.begin(), axes.end());
       break;
     }
   }
+  const Sharding& planned = plan.of(v);
+  for (size_t d = 0; d < f.rule.result.size(); ++d) {
+    const auto& factors = f.rule.result[d];
+    if (factors.empty() || !f.shardable[factors[0]] || !l.factor_axes[factors[0]].empty()) continue;
+    std::vector<int> axes = usable(planned.dims[d], used, f.rule.factor_size[factors[0]], plan.mesh);
+    l.factor_axes[factors[0]] = axes;
+    used.insert(used.end(), axes.begin(), axes.end());
+  }
   for (const auto& dims : f.rule.operands) l.operands.push_back(dims_of(dims, l, f));
-  Sharding result = dims_of(f.rule.result, l, f);
-  result.partial = l.result.partial;
-  l.result = result;
+  l.result = dims_of(f.rule.result, l, f);
+  for (size_t k = 0; k < n; ++k) {
+    if (f.rule.factor_kind[k] == ir::FactorKind::reduction) {
+      l.result.partial.insert(l.result.partial.end(), l.factor_axes[k].begin(), l.factor_axes[k].end());
+    }
+  }
   return l;
 }
 

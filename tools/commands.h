@@ -10,5 +10,8 @@ void add_run_command(CLI::App& app);     // spmd run MODEL|FILE.ir: train
 void add_ir_command(CLI::App& app);      // spmd ir MODEL: print the training-step IR
 void add_topo_command(CLI::App& app);    // spmd topo: print the job's hardware tree
 void add_launch_command(CLI::App& app);  // spmd launch -np N -- ...: build and run mpirun
+void add_plan_command(CLI::App& app);    // spmd plan MODEL --strategy ...: the plan, without running
+void add_analyze_command(CLI::App& app); // spmd analyze MODEL: dimension classes and conflicts
+void add_collective_command(CLI::App& app);  // spmd collective allreduce --bytes ...: schedules
 
 }  // namespace spmd::tools

@@ -52,6 +52,9 @@ int main(int argc, char** argv) {
   spmd::tools::add_ir_command(app);
   spmd::tools::add_topo_command(app);
   spmd::tools::add_launch_command(app);
+  spmd::tools::add_plan_command(app);
+  spmd::tools::add_analyze_command(app);
+  spmd::tools::add_collective_command(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

@@ -6,7 +6,7 @@
 
 namespace spmd::tools {
 
-ProgressBar::ProgressBar(int64_t total) : total_(total), enabled_(isatty(STDOUT_FILENO) == 1) {}
+ProgressBar::ProgressBar(int64_t total) : total_(total), enabled_(total > 0 && isatty(STDOUT_FILENO) == 1) {}
 
 void ProgressBar::update(int64_t done, const std::string& status) {
   if (!enabled_) return;

@@ -9,7 +9,7 @@ namespace spmd::tools {
 
 class ProgressBar {
  public:
-  explicit ProgressBar(int64_t total);  // enabled when stdout is a terminal
+  explicit ProgressBar(int64_t total);  // enabled when stdout is a terminal and total > 0
   void update(int64_t done, const std::string& status);
   void clear();  // erases the bar before a regular line is printed
   bool enabled() const { return enabled_; }
