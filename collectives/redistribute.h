@@ -13,12 +13,18 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <span>
 #include <string>
 #include <vector>
 
 #include "collectives/communicator.h"
 #include "collectives/layout.h"
+#include "collectives/primitives.h"
+
+namespace spmd::launcher {
+class Topology;
+}
 
 namespace spmd::collectives {
 
@@ -34,9 +40,36 @@ struct RedistributionStep {
 std::vector<RedistributionStep> plan_redistribution(const std::vector<int64_t>& global, const std::vector<int>& mesh,
                                                     const Layout& from, const Layout& to);
 
-// Runs the plan on this rank: `in` is its shard under `from`, `out` receives its shard under
-// `to` (both row-major, sized by local_shape). `world` has one rank per mesh device, in
-// mesh order. Collective over `world`; the per-axis communicators are split from it.
+// Runs redistributions on this rank over `world` (one rank per mesh device, in mesh order).
+// The communicators of the mesh axes are split from `world` once, on first use, and kept.
+// Each collective along an axis runs the schedule synthesized for that axis's devices on
+// `topology` (device i = rank i of world) when one is given, else the algorithm that the
+// cost model ranks first on a flat link; the choice is kept per (axis, primitive, size).
+class Redistributor {
+ public:
+  Redistributor(Communicator& world, std::vector<int> mesh, const launcher::Topology* topology = nullptr);
+  ~Redistributor();
+  Redistributor(const Redistributor&) = delete;
+  Redistributor& operator=(const Redistributor&) = delete;
+
+  // `in` is this rank's shard under `from`; `out` receives its shard under `to` (both
+  // row-major, sized by local_shape). Collective over `world`.
+  void run(const std::vector<int64_t>& global, const Layout& from, const Layout& to, std::span<const float> in,
+           std::span<float> out);
+
+ private:
+  struct Axis;
+  Axis& along(int axis);
+  void all_reduce(int axis, std::span<float> data);
+  Algorithm choose(int axis, const std::string& primitive, double bytes);
+
+  Communicator& world_;
+  std::vector<int> mesh_, coords_;
+  const launcher::Topology* topology_;
+  std::vector<std::unique_ptr<Axis>> axes_;
+};
+
+// One redistribution with a Redistributor of its own (splits the axis communicators anew).
 void redistribute(Communicator& world, const std::vector<int64_t>& global, const std::vector<int>& mesh,
                   const Layout& from, const Layout& to, std::span<const float> in, std::span<float> out);
 

@@ -5,8 +5,11 @@
 #include <map>
 #include <memory>
 
+#include "collectives/cost.h"
 #include "collectives/primitives.h"
 #include "collectives/redistribute.h"
+#include "collectives/run_schedule.h"
+#include "collectives/synthesize.h"
 #include "common/error.h"
 
 namespace spmd::collectives {
@@ -44,65 +47,112 @@ std::vector<float> chunks_from_front(std::span<const float> in, Cut c) {
   return out;
 }
 
-class AxisCommunicators {
- public:
-  AxisCommunicators(Communicator& world, const std::vector<int>& mesh) : world_(world), mesh_(mesh) {
-    coords_ = mesh_coords(world.rank(), mesh);
-  }
-  int coord(int axis) const { return coords_[axis]; }
-  // The ranks that differ from this one only along `axis`, ordered by their coordinate.
-  Communicator& along(int axis) {
-    auto it = comms_.find(axis);
-    if (it != comms_.end()) return *it->second;
-    int stride = 1;
-    for (size_t a = static_cast<size_t>(axis) + 1; a < mesh_.size(); ++a) stride *= mesh_[a];
-    int color = world_.rank() - coords_[axis] * stride;
-    return *comms_.emplace(axis, world_.split(color, coords_[axis])).first->second;
-  }
-
- private:
-  Communicator& world_;
-  std::vector<int> mesh_, coords_;
-  std::map<int, std::unique_ptr<Communicator>> comms_;
-};
-
 }  // namespace
 
-void redistribute(Communicator& world, const std::vector<int64_t>& global, const std::vector<int>& mesh,
-                  const Layout& from, const Layout& to, std::span<const float> in, std::span<float> out) {
+struct Redistributor::Axis {
+  std::unique_ptr<Communicator> comm;
+  std::vector<int> devices;                      // world ranks along the axis, by coordinate
+  std::unique_ptr<ScheduleRunner> runner;        // with a topology
+  std::map<std::pair<std::string, double>, Schedule> schedules;
+  std::map<std::pair<std::string, double>, Algorithm> algorithms;
+};
+
+Redistributor::Redistributor(Communicator& world, std::vector<int> mesh, const launcher::Topology* topology)
+    : world_(world), mesh_(std::move(mesh)), topology_(topology) {
   int devices = 1;
-  for (int s : mesh) devices *= s;
+  for (int s : mesh_) devices *= s;
   if (devices != world.size()) {
     throw Error("a mesh of " + std::to_string(devices) + " devices cannot run on " + std::to_string(world.size()) + " ranks");
   }
-  std::vector<int64_t> shape = local_shape(global, mesh, from);
+  if (topology_ && topology_->num_devices() != world.size()) {
+    throw Error("the topology has " + std::to_string(topology_->num_devices()) + " devices, the job " +
+                std::to_string(world.size()) + " ranks");
+  }
+  coords_ = mesh_coords(world.rank(), mesh_);
+  axes_.resize(mesh_.size());
+}
+
+Redistributor::~Redistributor() = default;
+
+// The ranks that differ from this one only along `axis`, ordered by their coordinate.
+Redistributor::Axis& Redistributor::along(int axis) {
+  if (axes_[axis]) return *axes_[axis];
+  auto a = std::make_unique<Axis>();
+  int stride = 1;
+  for (size_t b = static_cast<size_t>(axis) + 1; b < mesh_.size(); ++b) stride *= mesh_[b];
+  int first = world_.rank() - coords_[axis] * stride;
+  for (int c = 0; c < mesh_[axis]; ++c) a->devices.push_back(first + c * stride);
+  a->comm = world_.split(first, coords_[axis]);
+  if (topology_) a->runner = std::make_unique<ScheduleRunner>(*a->comm, *topology_, a->devices);
+  axes_[axis] = std::move(a);
+  return *axes_[axis];
+}
+
+Algorithm Redistributor::choose(int axis, const std::string& primitive, double bytes) {
+  Axis& a = along(axis);
+  auto key = std::make_pair(primitive, bytes);
+  if (auto it = a.algorithms.find(key); it != a.algorithms.end()) return it->second;
+  Algorithm best = Algorithm::ring;
+  if (topology_) {
+    Schedule s = best_schedule(*topology_, {primitive_from_string(primitive), a.devices, bytes});
+    if (s.steps.size() == 1) best = s.steps[0].algorithm;
+  } else {
+    double best_s = -1;
+    for (Algorithm algo : algorithms_of(primitive)) {
+      if (algo == Algorithm::native) continue;
+      double t = predicted_seconds(primitive, algo, mesh_[axis], bytes, LinkCost{});
+      if (best_s < 0 || t < best_s) best_s = t, best = algo;
+    }
+  }
+  return a.algorithms[key] = best;
+}
+
+void Redistributor::all_reduce(int axis, std::span<float> data) {
+  Axis& a = along(axis);
+  double bytes = 4.0 * static_cast<double>(data.size());
+  if (!topology_) {
+    collectives::all_reduce(*a.comm, data, ReduceOp::sum, choose(axis, "all_reduce", bytes));
+    return;
+  }
+  auto key = std::make_pair(std::string("all_reduce"), bytes);
+  auto it = a.schedules.find(key);
+  if (it == a.schedules.end()) {
+    it = a.schedules.emplace(key, best_schedule(*topology_, {Primitive::all_reduce, a.devices, bytes})).first;
+  }
+  if (it->second.steps.empty()) return;  // one device: nothing to sum
+  a.runner->all_reduce(it->second, data, ReduceOp::sum);
+}
+
+void Redistributor::run(const std::vector<int64_t>& global, const Layout& from, const Layout& to,
+                        std::span<const float> in, std::span<float> out) {
+  std::vector<int64_t> shape = local_shape(global, mesh_, from);
   auto size_of = [](const std::vector<int64_t>& s) {
     int64_t n = 1;
     for (int64_t d : s) n *= d;
     return static_cast<size_t>(n);
   };
-  if (in.size() != size_of(shape) || out.size() != size_of(local_shape(global, mesh, to))) {
+  if (in.size() != size_of(shape) || out.size() != size_of(local_shape(global, mesh_, to))) {
     throw Error("redistribute: shard sizes " + std::to_string(in.size()) + " -> " + std::to_string(out.size()) +
                 " do not match the layouts " + to_string(from) + " -> " + to_string(to));
   }
-  AxisCommunicators axes(world, mesh);
   std::vector<float> cur(in.begin(), in.end());
-  for (const RedistributionStep& s : plan_redistribution(global, mesh, from, to)) {
-    const int64_t k = mesh[s.axis];
+  for (const RedistributionStep& s : plan_redistribution(global, mesh_, from, to)) {
+    const int64_t k = mesh_[s.axis];
+    const double bytes = 4.0 * static_cast<double>(cur.size());
     switch (s.kind) {
       case Kind::reduce_scatter: {
         std::vector<float> front = chunks_to_front(cur, cut(shape, s.dim, k));
         cur.assign(front.size() / k, 0.0f);
-        reduce_scatter(axes.along(s.axis), front, cur, ReduceOp::sum, Algorithm::ring);
+        reduce_scatter(*along(s.axis).comm, front, cur, ReduceOp::sum, choose(s.axis, "reduce_scatter", bytes));
         shape[s.dim] /= k;
         break;
       }
       case Kind::all_reduce:
-        all_reduce(axes.along(s.axis), cur, ReduceOp::sum, Algorithm::ring);
+        all_reduce(s.axis, cur);
         break;
       case Kind::all_to_all: {
         std::vector<float> send = chunks_to_front(cur, cut(shape, s.to_dim, k));
-        all_to_all(axes.along(s.axis), send, cur, Algorithm::pairwise);
+        all_to_all(*along(s.axis).comm, send, cur, choose(s.axis, "all_to_all", bytes));
         shape[s.to_dim] /= k;
         shape[s.dim] *= k;
         cur = chunks_from_front(cur, cut(shape, s.dim, k));
@@ -110,7 +160,7 @@ void redistribute(Communicator& world, const std::vector<int64_t>& global, const
       }
       case Kind::all_gather: {
         std::vector<float> gathered(cur.size() * k);
-        all_gather(axes.along(s.axis), cur, gathered, Algorithm::ring);
+        all_gather(*along(s.axis).comm, cur, gathered, choose(s.axis, "all_gather", bytes * k));
         shape[s.dim] *= k;
         cur = chunks_from_front(gathered, cut(shape, s.dim, k));
         break;
@@ -118,7 +168,7 @@ void redistribute(Communicator& world, const std::vector<int64_t>& global, const
       case Kind::slice: {
         Cut c = cut(shape, s.dim, k);
         std::vector<float> mine(static_cast<size_t>(c.outer * c.inner));
-        int64_t at = axes.coord(s.axis);
+        int64_t at = coords_[s.axis];
         for (int64_t o = 0; o < c.outer; ++o)
           std::copy_n(cur.begin() + (o * c.k + at) * c.inner, c.inner, mine.begin() + o * c.inner);
         cur = std::move(mine);
@@ -126,11 +176,16 @@ void redistribute(Communicator& world, const std::vector<int64_t>& global, const
         break;
       }
       case Kind::make_partial:
-        if (axes.coord(s.axis) != 0) std::fill(cur.begin(), cur.end(), 0.0f);
+        if (coords_[s.axis] != 0) std::fill(cur.begin(), cur.end(), 0.0f);
         break;
     }
   }
   std::copy(cur.begin(), cur.end(), out.begin());
+}
+
+void redistribute(Communicator& world, const std::vector<int64_t>& global, const std::vector<int>& mesh,
+                  const Layout& from, const Layout& to, std::span<const float> in, std::span<float> out) {
+  Redistributor(world, mesh).run(global, from, to, in, out);
 }
 
 }  // namespace spmd::collectives

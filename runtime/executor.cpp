@@ -24,7 +24,10 @@ void Executor::AlignedDelete::operator()(float* p) const {
   ::operator delete[](p, std::align_val_t(MemoryPlan::kAlignment));
 }
 
-Executor::Executor(ir::Graph graph, kernels::Backend& backend, uint64_t seed, collectives::Communicator* world)
+Executor::~Executor() = default;
+
+Executor::Executor(ir::Graph graph, kernels::Backend& backend, uint64_t seed, collectives::Communicator* world,
+                   const launcher::Topology* topology)
     : graph_(std::move(graph)), backend_(backend), world_(world) {
   if (graph_.meta.has("mesh")) {
     mesh_ = partitioner::parse_mesh(graph_.meta.s("mesh")).sizes;
@@ -35,6 +38,7 @@ Executor::Executor(ir::Graph graph, kernels::Backend& backend, uint64_t seed, co
       throw Error("the program is partitioned for a mesh of " + std::to_string(devices) + " devices (" +
                   graph_.meta.s("mesh") + "), but " + std::to_string(ranks) + " ranks run it");
     }
+    if (world_) redistributor_ = std::make_unique<collectives::Redistributor>(*world_, mesh_, topology);
   }
   allocate();
   initialize_sources(seed);
@@ -98,7 +102,9 @@ void Executor::prepare_launches() {
     Launch launch{&n, {}, value(v), std::nullopt};
     for (ir::ValueId x : n.inputs) launch.operands.push_back(value(x));
     if (n.op == "redistribute") {
-      if (mesh_.empty()) throw Error(ir::value_label(graph_, v) + ": a redistribute op needs a partitioned program");
+      if (!redistributor_) {
+        throw Error(ir::value_label(graph_, v) + ": a redistribute op needs a partitioned program and its ranks");
+      }
       launch.redistribution = Redistribution{n.attrs.ints("global"), collectives::decode_layout(n.attrs.s("from")),
                                              collectives::decode_layout(n.attrs.s("to"))};
     }
@@ -138,7 +144,7 @@ void Executor::run(const Launch& l) {
   const Redistribution& r = *l.redistribution;
   std::span<const float> in(l.operands[0].f32(), static_cast<size_t>(l.operands[0].numel()));
   std::span<float> out(l.out.f32(), static_cast<size_t>(l.out.numel()));
-  collectives::redistribute(*world_, r.global, mesh_, r.from, r.to, in, out);
+  redistributor_->run(r.global, r.from, r.to, in, out);
 }
 
 void Executor::step() {
@@ -168,11 +174,11 @@ std::vector<float> Executor::global_value(ir::ValueId v) {
   const ir::Node& n = graph_.node(v);
   kernels::TensorRef local = value(v);
   std::span<const float> shard(local.f32(), static_cast<size_t>(local.numel()));
-  if (mesh_.empty() || !n.attrs.has("layout")) return {shard.begin(), shard.end()};
+  if (!redistributor_ || !n.attrs.has("layout")) return {shard.begin(), shard.end()};
   ir::Shape global = n.attrs.ints("global");
   std::vector<float> whole(static_cast<size_t>(ir::numel(global)));
   collectives::Layout replicated{std::vector<std::vector<int>>(global.size()), {}};
-  collectives::redistribute(*world_, global, mesh_, layout_of(n), replicated, shard, whole);
+  redistributor_->run(global, layout_of(n), replicated, shard, whole);
   return whole;
 }
 

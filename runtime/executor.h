@@ -19,6 +19,7 @@
 
 #include "collectives/communicator.h"
 #include "collectives/layout.h"
+#include "collectives/redistribute.h"
 #include "ir/graph.h"
 #include "kernels/backend.h"
 #include "runtime/memory_plan.h"
@@ -34,8 +35,11 @@ class Executor {
  public:
   // Verifies nothing (see ir::parse); allocates every buffer and initialises params from
   // `seed`. Cost: the memory plan plus one pass over the params.
+  // `topology` (optional) is the job's hardware, device i = rank i: collectives then run the
+  // schedules synthesized for it.
   Executor(ir::Graph graph, kernels::Backend& backend, uint64_t seed,
-           collectives::Communicator* world = nullptr);
+           collectives::Communicator* world = nullptr, const launcher::Topology* topology = nullptr);
+  ~Executor();
 
   // The buffer of the input fed `feed` ("tokens", "lr", ...), to be filled before step():
   // the whole (global) tensor, of which step() keeps this device's shard.
@@ -90,6 +94,7 @@ class Executor {
   ir::Graph graph_;
   kernels::Backend& backend_;
   collectives::Communicator* world_;
+  std::unique_ptr<collectives::Redistributor> redistributor_;
   std::vector<int> mesh_;                    // the mesh's axis sizes, empty for one device
   std::vector<ShardedInput> sharded_inputs_;
   ProgramMemory memory_;

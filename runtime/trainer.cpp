@@ -5,8 +5,8 @@
 namespace spmd::runtime {
 
 Trainer::Trainer(ir::Graph step_graph, kernels::Backend& backend, uint64_t seed, std::optional<double> lr,
-                 collectives::Communicator* world)
-    : executor_(std::move(step_graph), backend, seed, world),
+                 collectives::Communicator* world, const launcher::Topology* topology)
+    : executor_(std::move(step_graph), backend, seed, world, topology),
       data_(make_data_source(executor_.graph(), seed)),
       lr_(lr.value_or(executor_.graph().meta.f("lr", 1e-3))) {
   for (const std::string& feed : executor_.feeds()) feeds_.emplace(feed, executor_.input(feed));

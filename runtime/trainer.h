@@ -24,7 +24,8 @@ class Trainer {
   // `lr` overrides the learning rate the graph was built with (meta "lr").
   // A per-device program runs over `world`, one rank per device of its mesh.
   Trainer(ir::Graph step_graph, kernels::Backend& backend, uint64_t seed,
-          std::optional<double> lr = std::nullopt, collectives::Communicator* world = nullptr);
+          std::optional<double> lr = std::nullopt, collectives::Communicator* world = nullptr,
+          const launcher::Topology* topology = nullptr);
 
   StepReport step();
   Executor& executor() { return executor_; }

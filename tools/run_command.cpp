@@ -4,12 +4,14 @@
 #include <cstdio>
 #include <fstream>
 #include <memory>
+#include <optional>
 
 #include <nlohmann/json.hpp>
 
 #include "collectives/mpi/mpi_communicator.h"
 #include "common/error.h"
 #include "kernels/backend.h"
+#include "launcher/topology.h"
 #include "partitioner/lower.h"
 #include "tools/partition_options.h"
 #include "runtime/trainer.h"
@@ -75,8 +77,12 @@ void run(const RunOptions& o) {
   const int ranks = world.size();
   const bool partitioned = ranks > 1 || o.partition.any();
   if (partitioned) g = partitioner::lower(g, choose_plan(o.partition, g, ranks)).graph;
+  // The job's hardware, so that collectives run the schedules synthesized for it.
+  std::optional<launcher::Topology> topology;
+  if (ranks > 1) topology = launcher::discover_job(MPI_COMM_WORLD);
   auto backend = kernels::make_cpu_backend();
-  runtime::Trainer trainer(g, *backend, o.seed, o.program.lr, partitioned ? &world : nullptr);
+  runtime::Trainer trainer(g, *backend, o.seed, o.program.lr, partitioned ? &world : nullptr,
+                           topology ? &*topology : nullptr);
   const bool lead = world.rank() == 0;
   std::ofstream metrics;
   if (!o.metrics.empty() && lead) {
