@@ -27,6 +27,13 @@ StepGroups step_groups(const launcher::Topology& t, std::span<const int> devices
   }
   for (auto [color, size] : size_of) g.group_size = std::max(g.group_size, size);
   for (auto [color, size] : size_of) g.uniform = g.uniform && size == g.group_size;
+  // Members of one group that share a child of the outer level (they leave it together).
+  const bool outer_is_deepest = outer_level + 1 >= static_cast<int>(t.levels().size());
+  std::map<std::pair<int, int>, int> per_child;
+  for (int r = 0; r < n; ++r) {
+    int child = outer_is_deepest ? devices[r] : t.group_of(outer_level + 1, devices[r]);
+    g.members_per_child = std::max(g.members_per_child, ++per_child[{g.color[r], child}]);
+  }
   int max_below = 0;
   for (int b : below) max_below = std::max(max_below, b + 1);
   g.groups_per_child = max_below;

@@ -15,6 +15,7 @@ struct StepGroups {
   std::vector<int> key;     // per rank: its place in that group
   int group_size = 0;       // the largest group's size
   int groups_per_child = 1; // groups with members in one child of the outer level
+  int members_per_child = 1; // members of one group inside one child of the outer level
   bool uniform = true;      // every group has group_size ranks
 };
 

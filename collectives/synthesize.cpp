@@ -10,8 +10,10 @@
 namespace spmd::collectives {
 namespace {
 
-// The link a step's transfers cross: the outer level's, its bandwidth shared by the groups
-// whose transfers leave one node at once when that link is the network (one NIC per node).
+// The link a step's transfers cross: the outer level's, its bandwidth shared by the transfers
+// that leave one node at once when that link is the network (one NIC per node): one per
+// group for a ring, which crosses each node boundary once, but every member in the node
+// for the butterflies and trees, whose rounds pair each member with one in another node.
 LinkCost step_link(const launcher::Topology& t, const Step& s) {
   const launcher::Level& level = t.levels().at(s.outer_level);
   LinkCost link;
@@ -23,7 +25,8 @@ LinkCost step_link(const launcher::Topology& t, const Step& s) {
 Step make_step(const launcher::Topology& t, const StepGroups& groups, Primitive p, Algorithm a, double bytes) {
   Step s{p, a, groups.outer_level, groups.inner_level, groups.group_size, 1, bytes, 0};
   bool shared = t.levels().at(groups.outer_level).link_kind == launcher::LinkKind::network;
-  s.concurrent = shared ? groups.groups_per_child : 1;
+  int leaving = a == Algorithm::ring ? 1 : groups.members_per_child;
+  s.concurrent = shared ? groups.groups_per_child * leaving : 1;
   s.predicted_s = predicted_seconds(to_string(p), a, s.group_size, bytes, step_link(t, s));
   return s;
 }

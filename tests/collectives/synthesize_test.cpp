@@ -1,0 +1,149 @@
+// Schedule synthesis on simulated clusters: the shapes the cost model is known to prefer
+// (nested all-reduce across nodes; latency-optimal algorithms for small messages), the
+// ordering of the candidates, and the trivial and erroneous groups.
+#include "collectives/synthesize.h"
+
+#include <gtest/gtest.h>
+
+#include <numeric>
+#include <string>
+#include <vector>
+
+#include "common/error.h"
+#include "launcher/topology.h"
+
+namespace spmd::collectives {
+namespace {
+
+constexpr double kKiB = 1024, kMiB = 1024 * kKiB, kGiB = 1024 * kMiB;
+
+const launcher::Topology& dgx2_x4() {
+  static const launcher::Topology topology =
+      launcher::load_topology({SPMD_SHARED_DIR "/topologies/nvidiaDGX2.xml", 4, launcher::DeviceKind::gpu});
+  return topology;
+}
+
+std::vector<int> first_devices(int count) {
+  std::vector<int> ids(count);
+  std::iota(ids.begin(), ids.end(), 0);
+  return ids;
+}
+
+CollectiveRequest all_reduce_of(double bytes, const launcher::Topology& topology) {
+  return {Primitive::all_reduce, first_devices(topology.num_devices()), bytes};
+}
+
+bool is_nested(const Schedule& s) { return s.name.starts_with("nested"); }
+
+const Schedule& named(const std::vector<Schedule>& candidates, const std::string& name) {
+  for (const Schedule& s : candidates) {
+    if (s.name == name) return s;
+  }
+  throw std::runtime_error("no candidate named '" + name + "'");
+}
+
+TEST(SynthesizeTest, LargeAllReduceAcrossDgx2NodesIsNested) {
+  std::vector<Schedule> candidates = synthesize(dgx2_x4(), all_reduce_of(64 * kMiB, dgx2_x4()));
+  const Schedule& chosen = candidates.front();
+  EXPECT_TRUE(is_nested(chosen)) << chosen.name;
+  EXPECT_LT(chosen.predicted_s, named(candidates, "flat ring").predicted_s);
+  // Reduce-scatter inside the nodes, all-reduce of a 1/16 shard across them, all-gather back.
+  ASSERT_GE(chosen.steps.size(), 3u);
+  EXPECT_EQ(chosen.steps.front().primitive, Primitive::reduce_scatter);
+  EXPECT_EQ(chosen.steps.back().primitive, Primitive::all_gather);
+  const Step& middle = chosen.steps[chosen.steps.size() / 2];
+  EXPECT_EQ(middle.primitive, Primitive::all_reduce);
+  EXPECT_EQ(dgx2_x4().levels().at(middle.outer_level).name, "cluster");
+  EXPECT_EQ(middle.group_size, 4);
+  EXPECT_DOUBLE_EQ(middle.bytes, 64 * kMiB / 16);
+  EXPECT_EQ(middle.concurrent, 16) << "the 16 GPUs of a node share its network link";
+}
+
+TEST(SynthesizeTest, NestedBeatsTheFlatRingAcrossDgx2NodesAtEverySize) {
+  for (double bytes = 4 * kKiB; bytes <= kGiB; bytes *= 4) {
+    std::vector<Schedule> candidates = synthesize(dgx2_x4(), all_reduce_of(bytes, dgx2_x4()));
+    EXPECT_TRUE(is_nested(candidates.front())) << bytes << " bytes: " << candidates.front().name;
+    EXPECT_LT(candidates.front().predicted_s, named(candidates, "flat ring").predicted_s) << bytes << " bytes";
+  }
+}
+
+TEST(SynthesizeTest, SmallAllReduceIsLatencyBound) {
+  std::vector<Schedule> candidates = synthesize(dgx2_x4(), all_reduce_of(4 * kKiB, dgx2_x4()));
+  const Schedule& chosen = candidates.front();
+  // Across the nodes a log-step all-reduce of the shard; the flat ring's 126 latencies lose by far.
+  EXPECT_TRUE(is_nested(chosen)) << chosen.name;
+  const Step& middle = chosen.steps[chosen.steps.size() / 2];
+  EXPECT_EQ(middle.algorithm, Algorithm::recursive_doubling) << chosen.name;
+  EXPECT_GT(named(candidates, "flat ring").predicted_s, 10 * chosen.predicted_s);
+  EXPECT_EQ(candidates.back().name, "flat ring");
+}
+
+TEST(SynthesizeTest, CandidatesAreCheapestFirst) {
+  for (Primitive p : {Primitive::all_reduce, Primitive::reduce_scatter, Primitive::all_gather, Primitive::broadcast,
+                      Primitive::reduce, Primitive::all_to_all}) {
+    for (double bytes : {4 * kKiB, 64 * kMiB}) {
+      std::vector<Schedule> candidates =
+          synthesize(dgx2_x4(), {p, first_devices(dgx2_x4().num_devices()), bytes});
+      ASSERT_FALSE(candidates.empty()) << to_string(p);
+      for (size_t i = 1; i < candidates.size(); ++i) {
+        EXPECT_LE(candidates[i - 1].predicted_s, candidates[i].predicted_s)
+            << to_string(p) << " " << bytes << " bytes: " << candidates[i - 1].name << " before " << candidates[i].name;
+      }
+      EXPECT_EQ(best_schedule(dgx2_x4(), {p, first_devices(dgx2_x4().num_devices()), bytes}).name,
+                candidates.front().name);
+    }
+  }
+}
+
+TEST(SynthesizeTest, OnlyAllReduceIsNested) {
+  for (Primitive p : {Primitive::reduce_scatter, Primitive::all_gather, Primitive::broadcast, Primitive::reduce,
+                      Primitive::all_to_all}) {
+    for (const Schedule& s : synthesize(dgx2_x4(), {p, first_devices(64), 64 * kMiB})) {
+      EXPECT_FALSE(is_nested(s)) << to_string(p) << ": " << s.name;
+      EXPECT_EQ(s.steps.size(), 1u) << s.name;
+    }
+  }
+}
+
+TEST(SynthesizeTest, TheStepsOfAScheduleAddUpToItsTime) {
+  for (const Schedule& s : synthesize(dgx2_x4(), all_reduce_of(16 * kMiB, dgx2_x4()))) {
+    double sum = 0;
+    for (const Step& step : s.steps) sum += step.predicted_s;
+    EXPECT_DOUBLE_EQ(s.predicted_s, sum) << s.name;
+  }
+}
+
+TEST(SynthesizeTest, AGroupInsideOnePackageSpansOnlyThatLevel) {
+  std::vector<Schedule> candidates = synthesize(dgx2_x4(), {Primitive::all_reduce, first_devices(8), 64 * kMiB});
+  for (const Schedule& s : candidates) {
+    EXPECT_FALSE(is_nested(s)) << s.name;
+    ASSERT_EQ(s.steps.size(), 1u);
+    EXPECT_EQ(dgx2_x4().levels().at(s.steps[0].outer_level).name, "package");
+    EXPECT_EQ(s.steps[0].group_size, 8);
+  }
+}
+
+TEST(SynthesizeTest, ASingleDeviceGetsTheTrivialSchedule) {
+  for (int device : {0, 37}) {
+    std::vector<Schedule> candidates = synthesize(dgx2_x4(), {Primitive::all_reduce, {device}, 64 * kMiB});
+    ASSERT_EQ(candidates.size(), 1u);
+    EXPECT_TRUE(candidates.front().steps.empty());
+    EXPECT_EQ(candidates.front().predicted_s, 0.0);
+  }
+}
+
+TEST(SynthesizeTest, SmallAllReduceAcrossCpuNodesIsNested) {
+  launcher::Topology cpu = launcher::load_topology({"synthetic:package:2 core:8", 16, launcher::DeviceKind::package});
+  std::vector<Schedule> candidates = synthesize(cpu, all_reduce_of(4 * kKiB, cpu));
+  EXPECT_TRUE(is_nested(candidates.front())) << candidates.front().name;
+  EXPECT_GT(named(candidates, "flat ring").predicted_s, 5 * candidates.front().predicted_s);
+}
+
+TEST(SynthesizeTest, EmptyGroupsAndUnknownDevicesAreErrors) {
+  EXPECT_THROW(synthesize(dgx2_x4(), {Primitive::all_reduce, {}, 1024}), Error);
+  EXPECT_THROW(synthesize(dgx2_x4(), {Primitive::all_reduce, {0, 64}, 1024}), Error);
+  EXPECT_THROW(synthesize(dgx2_x4(), {Primitive::all_reduce, {-1, 0}, 1024}), Error);
+}
+
+}  // namespace
+}  // namespace spmd::collectives

@@ -1,0 +1,68 @@
+// spmd run under mpirun: the partitioned run prints the single-rank run's losses, and a plan
+// that does not fit the job fails on every rank with a clear message instead of hanging.
+#include <fstream>
+
+#include <nlohmann/json.hpp>
+
+#include "tests/tools/cli.h"
+
+namespace spmd::testing {
+namespace {
+
+const char* kGpt = "gpt:layers=1,d_model=32,heads=4,seq=8,vocab=32,batch=4";
+
+std::string mpirun(int ranks, const std::string& args) {
+  return std::string(MPIEXEC) + " --oversubscribe --allow-run-as-root -x OMP_NUM_THREADS=1 -np " +
+         std::to_string(ranks) + " " + SPMD_BINARY + " " + args;
+}
+
+std::vector<double> losses(const std::string& path) {
+  std::vector<double> out;
+  std::ifstream in(path);
+  for (std::string line; std::getline(in, line);) out.push_back(nlohmann::json::parse(line).at("loss").get<double>());
+  return out;
+}
+
+TEST(PartitionedRun, PrintsTheSingleRankLosses) {
+  std::string dir = ::testing::TempDir();
+  ASSERT_EQ(run(std::string("run ") + kGpt + " --steps 4 --metrics " + dir + "one.jsonl").exit_code, 0);
+  std::vector<double> one = losses(dir + "one.jsonl");
+  for (const char* strategy : {"dp", "dp+megatron"}) {
+    Result r = run(mpirun(4, std::string("run ") + kGpt + " --steps 4 --strategy " + strategy + " --metrics " + dir + "four.jsonl"),
+                   /*raw=*/true, 120);
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    EXPECT_NE(r.out.find("partitioned: strategy " + std::string(strategy) + " on 4 ranks"), std::string::npos) << r.out;
+    EXPECT_NE(r.out.find("peak memory per rank: r0 "), std::string::npos) << r.out;
+    std::vector<double> four = losses(dir + "four.jsonl");
+    ASSERT_EQ(four.size(), one.size());
+    for (size_t i = 0; i < one.size(); ++i) EXPECT_NEAR(four[i], one[i], 1e-4 * one[i]) << strategy << " step " << i + 1;
+  }
+}
+
+TEST(PartitionedRun, AMeshOfAnotherSizeFailsOnEveryRank) {
+  std::string tactics = ::testing::TempDir() + "four.json";
+  std::ofstream(tactics) << R"({"mesh": {"data": 4}, "tactics": [{"values": "input:tokens", "dim": 0, "axis": "data"}]})";
+  Result r = run(mpirun(2, std::string("run ") + kGpt + " --steps 1 --tactics " + tactics), /*raw=*/true, 60);
+  EXPECT_NE(r.exit_code, 0);
+  EXPECT_NE(r.exit_code, 124) << "timed out: a rank hung";
+  EXPECT_NE(r.err.find("spmd: error: the mesh {data: 4} has 4 devices, but 2 ranks run the job"), std::string::npos) << r.err;
+}
+
+TEST(PartitionedRun, BadTacticsFailOnEveryRankNamingTheTactic) {
+  std::string tactics = ::testing::TempDir() + "bad.json";
+  std::ofstream(tactics) << R"({"mesh": {"model": 2}, "tactics": [{"values": "param:*.w_in", "dim": 1, "axis": "modle"}]})";
+  Result r = run(mpirun(2, std::string("run ") + kGpt + " --steps 1 --tactics " + tactics), /*raw=*/true, 60);
+  EXPECT_NE(r.exit_code, 0);
+  EXPECT_NE(r.exit_code, 124) << "timed out: a rank hung";
+  EXPECT_NE(r.err.find("tactic 1 (param:*.w_in dim 1 -> modle): mesh {model: 2} has no axis 'modle'"), std::string::npos) << r.err;
+}
+
+TEST(PartitionedRun, AStrategyThatDoesNotDivideIsAClearError) {
+  Result r = run(mpirun(3, std::string("run ") + kGpt + " --steps 1 --strategy megatron"), /*raw=*/true, 60);
+  EXPECT_NE(r.exit_code, 0);
+  EXPECT_NE(r.exit_code, 124);
+  EXPECT_NE(r.err.find("axis 'model' of size 3 cannot split dimension 1 of %layer0.attn.wq f32[32,32]"), std::string::npos) << r.err;
+}
+
+}  // namespace
+}  // namespace spmd::testing

@@ -1,0 +1,208 @@
+// `spmd collective PRIMITIVE --bytes SIZE`: the schedules synthesized for one collective on a
+// topology (simulated with --topology, else the live job), cheapest first by the cost model,
+// and the chosen one step by step. Prints once, from rank 0.
+#include <mpi.h>
+
+#include <algorithm>
+#include <charconv>
+#include <cmath>
+#include <cstdint>
+#include <cstdio>
+#include <iostream>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "collectives/schedule.h"
+#include "collectives/synthesize.h"
+#include "common/error.h"
+#include "tools/commands.h"
+#include "tools/topology_options.h"
+
+namespace spmd::tools {
+namespace {
+
+struct CollectiveOptions {
+  std::string collective;  // allreduce, reducescatter, allgather, broadcast, reduce, alltoall
+  std::string bytes;       // "64MiB", "4KiB", "1000000"
+  std::string devices;     // "0-7,16-23"; empty: every device of the topology
+  int k = 0;               // rows of the candidate table; 0: all
+  TopologyOptions topology;
+};
+
+// The multiplier of a size suffix, dd-style: K, M, G, T and KiB .. TiB are powers of 1024,
+// KB .. TB powers of 1000, B or nothing is bytes. Case-insensitive. 0 when unknown.
+double unit_factor(std::string unit) {
+  std::ranges::transform(unit, unit.begin(), [](unsigned char c) { return std::tolower(c); });
+  if (unit.empty() || unit == "b") return 1;
+  const std::string prefixes = "kmgt";
+  size_t power = prefixes.find(unit[0]);
+  if (power == std::string::npos) return 0;
+  std::string rest = unit.substr(1);
+  double base = rest == "b" ? 1000 : (rest.empty() || rest == "i" || rest == "ib") ? 1024 : 0;
+  return std::pow(base, static_cast<double>(power + 1));
+}
+
+// "64MiB" -> 67108864. Throws spmd::Error for anything but a positive number, optionally with a unit.
+double parse_size(const std::string& text) {
+  const char* first = text.data();
+  const char* last = first + text.size();
+  double number = 0;
+  auto [end, ec] = std::from_chars(first, last, number);
+  while (ec == std::errc{} && end != last && *end == ' ') ++end;  // "64 MiB"
+  double factor = ec == std::errc{} ? unit_factor(std::string(end, last)) : 0;
+  if (factor == 0 || !(number > 0) || !std::isfinite(number)) {
+    throw Error("--bytes '" + text + "' is not a size: expected a positive number of bytes, optionally " +
+                "with a unit (4KiB, 64MiB, 1GiB, 1000000)");
+  }
+  return number * factor;
+}
+
+int parse_device_id(const std::string& text, const std::string& list) {
+  int id = -1;
+  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), id);
+  if (ec != std::errc{} || end != text.data() + text.size() || id < 0 || text.empty()) {
+    throw Error("--devices '" + list + "': '" + text + "' is not a device id (expected a list like 0-7,16-23)");
+  }
+  return id;
+}
+
+// "0-3,8" -> {0, 1, 2, 3, 8}, each id below `num_devices` and listed once.
+std::vector<int> parse_device_list(const std::string& list, int num_devices) {
+  std::vector<int> ids;
+  std::vector<bool> listed(num_devices);
+  size_t start = 0;
+  while (start <= list.size()) {
+    size_t comma = std::min(list.find(',', start), list.size());
+    std::string item = list.substr(start, comma - start);
+    size_t dash = item.find('-');
+    int first = parse_device_id(item.substr(0, dash), list);
+    int last = dash == std::string::npos ? first : parse_device_id(item.substr(dash + 1), list);
+    if (last < first) throw Error("--devices '" + list + "': range '" + item + "' runs backwards");
+    for (int id = first; id <= last; ++id) {
+      if (id >= num_devices)
+        throw Error("--devices '" + list + "': device " + std::to_string(id) + " is not in the topology (" +
+                    std::to_string(num_devices) + " devices, 0-" + std::to_string(num_devices - 1) + ")");
+      if (listed[id]) throw Error("--devices '" + list + "': device " + std::to_string(id) + " is listed twice");
+      listed[id] = true;
+      ids.push_back(id);
+    }
+    start = comma + 1;
+  }
+  return ids;
+}
+
+std::vector<int> all_devices(int num_devices) {
+  std::vector<int> ids(num_devices);
+  for (int i = 0; i < num_devices; ++i) ids[i] = i;
+  return ids;
+}
+
+std::string size_text(double bytes) {
+  const char* units[] = {"B", "KiB", "MiB", "GiB", "TiB"};
+  int unit = 0;
+  while (bytes >= 1024 && unit < 4) bytes /= 1024, ++unit;
+  char text[32];
+  std::snprintf(text, sizeof text, "%.4g %s", bytes, units[unit]);
+  return text;
+}
+
+std::string time_text(double seconds) {
+  char text[32];
+  if (seconds >= 1) std::snprintf(text, sizeof text, "%.3f s", seconds);
+  else if (seconds >= 1e-3) std::snprintf(text, sizeof text, "%.3f ms", seconds * 1e3);
+  else std::snprintf(text, sizeof text, "%.2f us", seconds * 1e6);
+  return text;
+}
+
+// The runs of levels a schedule's steps span, outermost first: "cluster | node..package".
+std::string level_segments(const collectives::Schedule& schedule, const launcher::Topology& topology) {
+  std::vector<std::pair<int, int>> spans;
+  for (const collectives::Step& step : schedule.steps) spans.emplace_back(step.outer_level, step.inner_level);
+  std::ranges::sort(spans);
+  auto [last, end] = std::ranges::unique(spans);
+  spans.erase(last, end);
+  std::string text;
+  for (auto [outer, inner] : spans) {
+    if (!text.empty()) text += " | ";
+    text += topology.levels().at(outer).name;
+    if (inner != outer) text += ".." + topology.levels().at(inner).name;
+  }
+  return text.empty() ? "-" : text;
+}
+
+// The candidates, cheapest first, `k` of them (all when k is 0), with their time against the best.
+std::string candidate_table(const std::vector<collectives::Schedule>& candidates, const launcher::Topology& topology,
+                            int k) {
+  size_t rows = k > 0 ? std::min<size_t>(k, candidates.size()) : candidates.size();
+  std::vector<std::string> segments;
+  size_t width = 6;
+  for (size_t i = 0; i < rows; ++i) {
+    segments.push_back(level_segments(candidates[i], topology));
+    width = std::max(width, segments.back().size());
+  }
+  char line[512];
+  std::snprintf(line, sizeof line, "    #    predicted   vs best  %-*s  schedule\n", static_cast<int>(width), "levels");
+  std::string out = line;
+  double best = candidates.front().predicted_s;
+  for (size_t i = 0; i < rows; ++i) {
+    const collectives::Schedule& s = candidates[i];
+    double ratio = best > 0 ? s.predicted_s / best : 1.0;
+    std::snprintf(line, sizeof line, "  %3zu  %11s  %7.2fx  %-*s  %s\n", i + 1, time_text(s.predicted_s).c_str(), ratio,
+                  static_cast<int>(width), segments[i].c_str(), s.name.c_str());
+    out += line;
+  }
+  if (rows < candidates.size()) out += "  (" + std::to_string(candidates.size() - rows) + " more; --k limits the table)\n";
+  return out;
+}
+
+std::string counted(size_t count, const std::string& noun) {
+  return std::to_string(count) + " " + noun + (count == 1 ? "" : "s");
+}
+
+std::string explain(const launcher::Topology& topology, const collectives::CollectiveRequest& request,
+                    const std::vector<collectives::Schedule>& candidates, const CollectiveOptions& options) {
+  std::string group = options.devices.empty() ? "every device" : "devices " + options.devices;
+  std::string out = "Topology: " + topology_summary(topology) + "\n";
+  out += collectives::to_string(request.primitive) + " of " + size_text(request.bytes) + " over " +
+         counted(request.devices.size(), "rank") + " (" + group + "): " +
+         counted(candidates.size(), "candidate schedule") + ", cheapest first\n";
+  out += candidate_table(candidates, topology, options.k);
+  out += "Chosen: " + collectives::describe(candidates.front(), topology);
+  return out;
+}
+
+void run_collective(const CollectiveOptions& options) {
+  // Every rank checks the input and builds the topology, so that a mistake fails on all alike.
+  collectives::CollectiveRequest request;
+  request.primitive = collectives::primitive_from_string(options.collective);
+  request.bytes = parse_size(options.bytes);
+  launcher::Topology topology = topology_from(options.topology);
+  request.devices = options.devices.empty() ? all_devices(topology.num_devices())
+                                            : parse_device_list(options.devices, topology.num_devices());
+  std::vector<collectives::Schedule> candidates = collectives::synthesize(topology, request);
+  int rank = 0;
+  MPI_Comm_rank(MPI_COMM_WORLD, &rank);
+  if (rank != 0) return;
+  std::cout << explain(topology, request, candidates, options);
+  std::cout.flush();
+}
+
+}  // namespace
+
+void add_collective_command(CLI::App& app) {
+  auto* cmd = app.add_subcommand("collective",
+                                 "Explain the schedules synthesized for a collective on a topology, cheapest first");
+  auto options = std::make_shared<CollectiveOptions>();
+  cmd->add_option("collective", options->collective,
+                  "allreduce, reducescatter, allgather, broadcast, reduce or alltoall")
+      ->required();
+  cmd->add_option("--bytes", options->bytes, "The full buffer: 4KiB, 64MiB, 1GiB, 1000000 (KB, MB: powers of 1000)")
+      ->required();
+  cmd->add_option("--devices", options->devices, "The group: device ids like 0-7,16-23 (default: every device)");
+  cmd->add_option("--k", options->k, "Show only the k cheapest candidates")->check(CLI::Range(1, 1 << 20));
+  add_topology_options(*cmd, options->topology);
+  cmd->callback([options] { run_collective(*options); });
+}
+
+}  // namespace spmd::tools
