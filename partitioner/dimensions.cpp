@@ -38,7 +38,8 @@ std::string name_of(const ir::Graph& g, const DimensionClass& c, const std::map<
   static const Hint hints[] = {
       {"input", "tokens", 0, "batch"}, {"input", "features", 0, "batch"}, {"input", "tokens", 1, "sequence"},
       {"input", "features", 1, "features"}, {"param", "wte", 1, "d_model"}, {"param", "wte", 0, "vocab"},
-      {"param", "layer*.mlp.w_in", 1, "d_ff"}, {"param", "layer0.w", 1, "hidden"}, {"param", "head.b", 0, "classes"},
+      {"param", "layer*.mlp.w_in", 1, "d_ff"}, {"param", "layer*.attn.wq", 1, "heads"},
+      {"param", "layer0.w", 1, "hidden"}, {"param", "head.b", 0, "classes"},
   };
   for (const Hint& h : hints) {
     for (const DimRef& m : c.members) {
@@ -46,9 +47,16 @@ std::string name_of(const ir::Graph& g, const DimensionClass& c, const std::map<
       if (n.op == h.op && m.dim == h.dim && fnmatch(h.pattern, n.name.c_str(), 0) == 0) return h.name;
     }
   }
-  bool four_d = std::any_of(c.members.begin(), c.members.end(), [&](const DimRef& m) { return g.type(m.value).rank() == 4; });
-  if (four_d && hp.count("heads") && c.size == hp.at("heads")) return "heads";
-  if (four_d && hp.count("heads") && c.size == hp.at("d_model") / hp.at("heads")) return "head_dim";
+  // Splitting heads reshapes [B,S,D] to [B,S,H,dh]: the class of that result's dimension 2
+  // is heads, of its dimension 3 head_dim (not the key dimension of the scores, even when
+  // it has the same size).
+  auto split_dim = [&](int dim) {
+    return std::any_of(c.members.begin(), c.members.end(), [&](const DimRef& m) {
+      return m.dim == dim && g.node(m.value).op == "reshape" && g.type(m.value).rank() == 4;
+    });
+  };
+  if (hp.count("heads") && c.size == hp.at("heads") && split_dim(2)) return "heads";
+  if (hp.count("heads") && c.size == hp.at("d_model") / hp.at("heads") && split_dim(3)) return "head_dim";
   return "";
 }
 

@@ -50,7 +50,7 @@ nlohmann::ordered_json to_json(const Plan& plan, const ir::Graph& g) {
     }
     nlohmann::ordered_json partial = nlohmann::ordered_json::array();
     for (int a : s.partial) partial.push_back(plan.mesh.names[a]);
-    values.push_back({{"value", ir::value_label(g, v)}, {"dims", dims}, {"partial", partial}});
+    values.push_back({{"value", ir::value_label(g, v)}, {"dims", dims}, {"partial", partial}, {"origin", plan.origin[v]}});
   }
   return {{"model", plan.model}, {"mesh", to_json(plan.mesh)}, {"values", values}};
 }
@@ -83,6 +83,7 @@ Plan plan_from_json(const nlohmann::ordered_json& j, const ir::Graph& g) {
                     std::to_string(g.type(v).shape.size()));
       }
       p.shardings[v] = s;
+      p.origin[v] = entry.value("origin", "");
       local_shape(g, p, v);
     }
     return p;

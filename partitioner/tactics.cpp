@@ -19,12 +19,18 @@ std::vector<DimRef> targets(const ir::Graph& g, const Plan& plan, const Tactic& 
   std::string kind = t.values.substr(0, colon), glob = t.values.substr(colon + 1);
   std::vector<DimRef> out;
   if (kind == "class") {
+    // Every class of that name: alike dimensions of different layers are classes of their
+    // own (d_ff, d_ff#2, ...), and a tactic over d_ff means all of them.
     DimensionAnalysis a = analyze_dimensions(g);
-    int c = a.class_named(glob);
-    if (c < 0) throw Error("no dimension class named '" + glob + "' (see spmd analyze)");
-    for (const DimRef& m : a.classes[c].members) {
-      if (can_take(g, plan, m.value, m.dim, axis)) out.push_back(m);
+    bool named = false;
+    for (const DimensionClass& c : a.classes) {
+      if (c.name != glob && c.name.rfind(glob + "#", 0) != 0) continue;
+      named = true;
+      for (const DimRef& m : c.members) {
+        if (can_take(g, plan, m.value, m.dim, axis)) out.push_back(m);
+      }
     }
+    if (!named) throw Error("no dimension class named '" + glob + "' (see spmd analyze)");
     if (out.empty()) throw Error("the axis divides no dimension of class '" + glob + "'");
     return out;
   }

@@ -46,10 +46,9 @@ void expect_close(double a, double b, const std::string& what) {
 void check(const std::string& model, const std::string& strategy) {
   collectives::MpiCommunicator world(MPI_COMM_WORLD);
   ir::Graph g = ir::training_step(ir::build_model(model), {});
-  partitioner::Tactics tactics = partitioner::builtin_strategy(strategy, g, world.size());
   partitioner::Plan plan;
   try {
-    plan = partitioner::apply_tactics(g, tactics);
+    plan = partitioner::apply_tactics(g, partitioner::builtin_strategy(strategy, g, world.size()));
   } catch (const Error& e) {
     GTEST_SKIP() << strategy << " does not fit " << model << " on " << world.size() << " ranks: " << e.what();
   }

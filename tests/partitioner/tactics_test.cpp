@@ -114,3 +114,28 @@ TEST(Tactics, UnknownStrategyAndMissingFileAreErrors) {
 
 }  // namespace
 }  // namespace spmd::partitioner
+
+namespace spmd::partitioner {
+namespace {
+
+TEST(Tactics, AClassTacticShardsThatClassInEveryLayer) {
+  ir::Graph g = ir::training_step(ir::build_model("gpt:layers=3,d_model=32,heads=4,seq=8,vocab=16,batch=4"), {});
+  Plan plan = apply_tactics(g, tactics_from_json(nlohmann::ordered_json::parse(
+                                   R"({"mesh": {"model": 2}, "tactics": [{"values": "class:d_ff", "axis": "model"}]})")));
+  for (const char* w : {"layer0.mlp.w_in", "layer1.mlp.w_in", "layer2.mlp.w_in"}) {
+    EXPECT_EQ(sharding_text(plan.of(*g.find(w)), plan.mesh), "[-, model]") << w;
+  }
+}
+
+TEST(Tactics, MegatronNeedsWholeHeads) {
+  ir::Graph g = ir::training_step(ir::build_model("gpt:layers=1,d_model=48,heads=4,seq=8,vocab=16,batch=4"), {});
+  try {
+    builtin_strategy("megatron", g, 3);
+    FAIL();
+  } catch (const Error& e) {
+    EXPECT_STREQ(e.what(), "strategy megatron: heads=4 do not split over 3 devices of axis 'model'");
+  }
+}
+
+}  // namespace
+}  // namespace spmd::partitioner

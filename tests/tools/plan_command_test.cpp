@@ -1,0 +1,158 @@
+// spmd plan end to end: what it prints, the plan file it writes and how spmd run takes it.
+#include <cctype>
+#include <cstdio>
+#include <regex>
+#include <string>
+#include <vector>
+
+#include "tests/tools/cli.h"
+
+namespace spmd::testing {
+namespace {
+
+const char* kSmallGpt = "gpt:layers=1,d_model=32,heads=2,seq=16,vocab=64,batch=2";
+
+std::vector<std::string> lines_of(const std::string& text) {
+  std::vector<std::string> out;
+  std::istringstream in(text);
+  for (std::string line; std::getline(in, line);) out.push_back(line);
+  return out;
+}
+
+// The first line that starts with `prefix` (after the indentation), or "".
+std::string line_starting(const std::string& text, const std::string& prefix) {
+  for (const std::string& line : lines_of(text)) {
+    size_t start = line.find_first_not_of(' ');
+    if (start != std::string::npos && line.compare(start, prefix.size(), prefix) == 0) return line;
+  }
+  return "";
+}
+
+bool contains(const std::string& text, const std::string& part) { return text.find(part) != std::string::npos; }
+
+TEST(PlanCommand, MegatronShowsMeshShardingsCollectivesAndMemory) {
+  Result r = run(std::string("plan ") + kSmallGpt + " --strategy megatron --ranks 2");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_TRUE(contains(r.out, "mesh {model: 2}: 2 devices; plan from strategy megatron")) << r.out;
+  // The MLP column- then row-parallel, with the devices holding each block.
+  std::string w_in = line_starting(r.out, "%layer0.mlp.w_in ");
+  EXPECT_TRUE(std::regex_search(w_in, std::regex(R"(\[32,128\] +\[-, model\] +\[32,64\] +\[0\|1\] +tactic)"))) << w_in;
+  std::string w_out = line_starting(r.out, "%layer0.mlp.w_out ");
+  EXPECT_TRUE(contains(w_out, "[model, -]")) << w_out;
+  EXPECT_TRUE(contains(w_out, "[0][1]")) << w_out;
+  std::string wte = line_starting(r.out, "%wte ");
+  EXPECT_TRUE(contains(wte, "[-, -]")) << wte;
+  EXPECT_TRUE(contains(wte, "[0,1]")) << wte;
+  // The collectives: the row-parallel matmuls leave partial sums.
+  EXPECT_TRUE(contains(r.out, "collectives of one step (")) << r.out;
+  EXPECT_TRUE(contains(r.out, "partial(model) -> [-, -, -]  all-reduce along model")) << r.out;
+  EXPECT_TRUE(contains(r.out, " KiB\n")) << r.out;
+  // The summary.
+  EXPECT_TRUE(contains(line_starting(r.out, "communication per step:"), "collectives moving")) << r.out;
+  EXPECT_TRUE(contains(line_starting(r.out, "memory (planned): params"), "optimizer state")) << r.out;
+  EXPECT_TRUE(contains(line_starting(r.out, "activations arena"), "KiB")) << r.out;
+  EXPECT_TRUE(contains(line_starting(r.out, "peak"), "KiB")) << r.out;
+}
+
+TEST(PlanCommand, ExplainGivesEveryCollectiveAReason) {
+  Result r = run("plan gpt:layers=2,d_model=32,heads=2,seq=16,vocab=64,batch=4 --strategy dp+megatron --ranks 4 --explain");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  int collectives = 0, reasons = 0;
+  bool in_table = false;
+  for (const std::string& line : lines_of(r.out)) {
+    if (line.rfind("collectives of one step", 0) == 0) in_table = true;
+    if (line.rfind("summary", 0) == 0) in_table = false;
+    if (!in_table) continue;
+    if (line.size() > 2 && line.rfind("  ", 0) == 0 && std::isdigit(static_cast<unsigned char>(line[2]))) ++collectives;
+    if (line.rfind("      why: ", 0) == 0) {
+      ++reasons;
+      std::string why = line.substr(11);
+      EXPECT_FALSE(why.empty() || contains(why, "no reason recorded")) << line;
+    }
+  }
+  EXPECT_GT(collectives, 0) << r.out;
+  EXPECT_EQ(collectives, reasons) << r.out;
+  EXPECT_TRUE(contains(r.out, "every collective has a recorded reason")) << r.out;
+  EXPECT_TRUE(contains(r.out, "all-reduce along data")) << r.out;
+  EXPECT_TRUE(contains(r.out, "all-reduce along model")) << r.out;
+}
+
+TEST(PlanCommand, ZeroShardsParamsOverData) {
+  Result r = run(std::string("plan ") + kSmallGpt + " --strategy zero --ranks 2");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  std::string w_in = line_starting(r.out, "%layer0.mlp.w_in ");
+  EXPECT_TRUE(contains(w_in, "[data, -]")) << w_in;
+  EXPECT_TRUE(contains(w_in, "[0][1]")) << w_in;
+  EXPECT_TRUE(contains(r.out, "all-gather along data")) << r.out;
+}
+
+TEST(PlanCommand, OneDeviceWithoutRanksOutsideMpirun) {
+  Result r = run(std::string("plan ") + kSmallGpt);
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_TRUE(contains(r.out, "mesh {data: 1}: 1 device; every value replicated on one device")) << r.out;
+  EXPECT_TRUE(contains(r.out, "collectives of one step (0)")) << r.out;
+}
+
+TEST(PlanCommand, JsonPlanIsAcceptedBySpmdRun) {
+  std::string path = ::testing::TempDir() + "plan_one_rank.json";
+  std::remove(path.c_str());
+  Result r = run(std::string("plan ") + kSmallGpt + " --ranks 1 --json " + path);
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_TRUE(contains(r.out, "plan written to " + path)) << r.out;
+  Result trained = run(std::string("run ") + kSmallGpt + " --plan " + path + " --steps 2");
+  EXPECT_EQ(trained.exit_code, 0) << trained.err;
+  EXPECT_TRUE(contains(trained.out, "step     2  loss")) << trained.out;
+}
+
+TEST(PlanCommand, ShowsAPlanFileAsWritten) {
+  std::string path = ::testing::TempDir() + "plan_zero.json";
+  ASSERT_EQ(run(std::string("plan ") + kSmallGpt + " --strategy zero --ranks 2 --json " + path).exit_code, 0);
+  Result r = run(std::string("plan ") + kSmallGpt + " --plan " + path + " --ranks 2");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_TRUE(contains(r.out, "mesh {data: 2}: 2 devices; plan from file " + path)) << r.out;
+  EXPECT_TRUE(contains(line_starting(r.out, "%layer0.mlp.w_in "), "[data, -]")) << r.out;
+}
+
+TEST(PlanCommand, PlanForAnotherModelIsRefusedNamingBoth) {
+  std::string path = ::testing::TempDir() + "plan_other_model.json";
+  ASSERT_EQ(run(std::string("plan ") + kSmallGpt + " --ranks 1 --json " + path).exit_code, 0);
+  Result r = run("run mlp:hidden=16 --plan " + path + " --steps 2");
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_TRUE(contains(r.err, "gpt:batch=2,d_model=32")) << r.err;
+  EXPECT_TRUE(contains(r.err, "mlp:")) << r.err;
+}
+
+TEST(PlanCommand, MegatronOnRanksThatDoNotDivideTheHeadsFails) {
+  // gpt's 4 heads of 64 (d_model 256) do not split over 3 devices.
+  Result r = run("plan gpt --strategy megatron --ranks 3");
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_EQ(r.out, "");
+  EXPECT_TRUE(contains(r.err, "spmd: error: strategy megatron: heads=4 do not split over 3 devices of axis 'model'")) << r.err;
+}
+
+TEST(PlanCommand, UnwritableJsonFails) {
+  Result r = run(std::string("plan ") + kSmallGpt + " --ranks 1 --json /nonexistent/dir/plan.json");
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_TRUE(contains(r.err, "cannot write plan file '/nonexistent/dir/plan.json'")) << r.err;
+}
+
+TEST(PlanCommand, UnderMpirunRankZeroPrintsOnce) {
+  Result r = run(std::string(MPIEXEC) + " --oversubscribe --allow-run-as-root -np 2 " + SPMD_BINARY + " plan " +
+                     kSmallGpt + " --strategy megatron",
+                 /*raw=*/true, 60);
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_TRUE(contains(r.out, "mesh {model: 2}: 2 devices")) << r.out;
+  EXPECT_EQ(r.out.find("spmd plan"), r.out.rfind("spmd plan")) << r.out;
+}
+
+TEST(PlanCommand, UnderMpirunEveryRankFailsAlike) {
+  Result r = run(std::string(MPIEXEC) + " --oversubscribe --allow-run-as-root -np 3 " + SPMD_BINARY +
+                     " plan gpt --strategy megatron",
+                 /*raw=*/true, 60);
+  EXPECT_NE(r.exit_code, 0);
+  EXPECT_NE(r.exit_code, 124) << "timed out: a rank hung";
+  EXPECT_TRUE(contains(r.err, "strategy megatron: heads=4 do not split over 3 devices")) << r.err;
+}
+
+}  // namespace
+}  // namespace spmd::testing

@@ -1,0 +1,110 @@
+// spmd plan MODEL [--strategy NAME | --tactics FILE | --plan FILE] [--ranks N] [--json FILE]
+// [--explain]: the plan for the model on N devices, without running it: the mesh, every
+// parameter's sharding, the collectives of one step and the planned memory per device.
+// Under mpirun every rank plans (so that a mistake fails on all of them alike) and rank 0
+// prints.
+#include <mpi.h>
+
+#include <cstdio>
+#include <memory>
+#include <string>
+
+#include "common/error.h"
+#include "partitioner/lower.h"
+#include "runtime/memory_plan.h"
+#include "tools/commands.h"
+#include "tools/partition_options.h"
+#include "tools/plan_report.h"
+#include "tools/program.h"
+
+namespace spmd::tools {
+namespace {
+
+struct PlanOptions {
+  ProgramOptions program;
+  PartitionOptions partition;
+  int ranks = 0;  // 0: the MPI world's size
+  std::string json;
+  bool explain = false;
+};
+
+int world_size() {
+  int size = 1;
+  MPI_Comm_size(MPI_COMM_WORLD, &size);
+  return size;
+}
+
+int world_rank() {
+  int rank = 0;
+  MPI_Comm_rank(MPI_COMM_WORLD, &rank);
+  return rank;
+}
+
+// Every collective must say why it is there: an all-gather of a whole tensor that nobody
+// can account for is a planning bug.
+void check_explained(const partitioner::Program& program) {
+  for (size_t i = 0; i < program.collectives.size(); ++i) {
+    const auto& r = program.collectives[i];
+    if (r.reason.empty()) {
+      throw Error("collective " + std::to_string(i + 1) + " (" + r.steps + " of " + r.value + ") has no recorded reason");
+    }
+  }
+}
+
+// Rank 0 writes the file; every rank learns whether it could, so all fail alike.
+void write_plan_file(const std::string& path, const partitioner::Plan& plan, const ir::Graph& g) {
+  std::string failure;
+  if (world_rank() == 0) {
+    try {
+      partitioner::write_plan(path, plan, g);
+    } catch (const Error& e) {
+      failure = e.what();
+    }
+  }
+  int failed = failure.empty() ? 0 : 1;
+  MPI_Bcast(&failed, 1, MPI_INT, 0, MPI_COMM_WORLD);
+  if (failed) throw Error(failure.empty() ? "rank 0 could not write plan file '" + path + "'" : failure);
+}
+
+// The plan of the options; without --ranks, a mesh of another size than the world's gets a
+// hint at --ranks.
+partitioner::Plan plan_for(const PlanOptions& o, const ir::Graph& g, int ranks) {
+  try {
+    return choose_plan(o.partition, g, ranks);
+  } catch (const Error& e) {
+    if (o.ranks > 0 || std::string(e.what()).find("the mesh ") != 0) throw;
+    throw Error(std::string(e.what()) + " (--ranks N plans for N devices)");
+  }
+}
+
+void plan(const PlanOptions& o) {
+  const int ranks = o.ranks > 0 ? o.ranks : world_size();
+  ir::Graph g = load_training_step(o.program);
+  partitioner::Plan plan = plan_for(o, g, ranks);
+  partitioner::Program program = partitioner::lower(g, plan);
+  runtime::ProgramMemory memory = runtime::plan_program_memory(program.graph);
+  if (o.explain) check_explained(program);
+  if (!o.json.empty()) write_plan_file(o.json, plan, g);
+  if (world_rank() != 0) return;
+  PlanReport what{o.program.model, plan_source(o.partition, ranks), o.explain};
+  std::fputs(plan_report(what, g, plan, program, memory).c_str(), stdout);
+  if (!o.json.empty()) std::printf("\nplan written to %s (spmd run %s --plan %s)\n", o.json.c_str(),
+                                   o.program.model.c_str(), o.json.c_str());
+  std::fflush(stdout);
+}
+
+}  // namespace
+
+void add_plan_command(CLI::App& app) {
+  auto o = std::make_shared<PlanOptions>();
+  auto* cmd = app.add_subcommand("plan", "Show how a model is partitioned, without running it");
+  add_program_options(*cmd, o->program);
+  add_partition_options(*cmd, o->partition);
+  cmd->add_option("--ranks", o->ranks, "number of devices (default: the MPI world's size)")
+      ->check(CLI::PositiveNumber);
+  cmd->add_option("--json", o->json, "write the plan to this file, for spmd run --plan");
+  cmd->add_flag("--explain", o->explain, "say why each collective is there");
+  cmd->callback([o] { plan(*o); });
+}
+
+}  // namespace spmd::tools
