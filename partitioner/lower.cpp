@@ -149,7 +149,8 @@ class Lowering {
   }
 
   void record(ir::ValueId at, ir::ValueId v, const Sharding& from, const Sharding& to, const std::string& reason) {
-    CollectiveRecord r{at, ir::value_label(g_, v), sharding_text(from, plan_.mesh), sharding_text(to, plan_.mesh), "", 0, reason};
+    CollectiveRecord r{at, ir::value_label(g_, v), sharding_text(from, plan_.mesh), sharding_text(to, plan_.mesh), "", 0, reason,
+                       g_.type(v).shape, from, to};
     for (const auto& step : collectives::plan_redistribution(g_.type(v).shape, plan_.mesh.sizes, from, to)) {
       r.steps += (r.steps.empty() ? "" : ", ") + step.describe();
     }

@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "collectives/layout.h"
 #include "ir/graph.h"
 #include "partitioner/plan.h"
 
@@ -21,6 +22,8 @@ struct CollectiveRecord {
   std::string steps;        // the collectives, e.g. "all-reduce along model"
   size_t bytes = 0;         // per device: the larger of its input and output shards
   std::string reason;       // the op and operand whose shardings met, and the tactic behind it
+  std::vector<int64_t> global;                  // the value's shape
+  collectives::Layout from_layout, to_layout;   // the shardings, as layouts
 };
 
 struct Program {

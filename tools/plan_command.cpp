@@ -1,12 +1,15 @@
 // spmd plan MODEL [--strategy NAME | --tactics FILE | --plan FILE] [--ranks N] [--json FILE]
-// [--explain]: the plan for the model on N devices, without running it: the mesh, every
-// parameter's sharding, the collectives of one step and the planned memory per device.
+// [--explain] [--topology ... --nodes N]: the plan for the model on N devices, without
+// running it: the mesh, every parameter's sharding, the collectives of one step and the
+// planned memory per device; on a topology, where the mesh axes land and what each
+// collective is predicted to cost.
 // Under mpirun every rank plans (so that a mistake fails on all of them alike) and rank 0
 // prints.
 #include <mpi.h>
 
 #include <cstdio>
 #include <memory>
+#include <optional>
 #include <string>
 
 #include "common/error.h"
@@ -14,7 +17,9 @@
 #include "runtime/memory_plan.h"
 #include "tools/commands.h"
 #include "tools/partition_options.h"
+#include "tools/plan_placement.h"
 #include "tools/plan_report.h"
+#include "tools/topology_options.h"
 #include "tools/program.h"
 
 namespace spmd::tools {
@@ -23,7 +28,8 @@ namespace {
 struct PlanOptions {
   ProgramOptions program;
   PartitionOptions partition;
-  int ranks = 0;  // 0: the MPI world's size
+  TopologyOptions topology;  // with --topology: placement and predicted collective times
+  int ranks = 0;  // 0: the topology's devices with --topology, else the MPI world's size
   std::string json;
   bool explain = false;
 };
@@ -78,7 +84,9 @@ partitioner::Plan plan_for(const PlanOptions& o, const ir::Graph& g, int ranks) 
 }
 
 void plan(const PlanOptions& o) {
-  const int ranks = o.ranks > 0 ? o.ranks : world_size();
+  std::optional<launcher::Topology> topology;
+  if (!o.topology.topology.empty()) topology = topology_from(o.topology);
+  const int ranks = o.ranks > 0 ? o.ranks : topology ? topology->num_devices() : world_size();
   ir::Graph g = load_training_step(o.program);
   partitioner::Plan plan = plan_for(o, g, ranks);
   partitioner::Program program = partitioner::lower(g, plan);
@@ -88,6 +96,7 @@ void plan(const PlanOptions& o) {
   if (world_rank() != 0) return;
   PlanReport what{o.program.model, plan_source(o.partition, ranks), o.explain};
   std::fputs(plan_report(what, g, plan, program, memory).c_str(), stdout);
+  if (topology) std::fputs(placement_report(*topology, plan, program).c_str(), stdout);
   if (!o.json.empty()) std::printf("\nplan written to %s (spmd run %s --plan %s)\n", o.json.c_str(),
                                    o.program.model.c_str(), o.json.c_str());
   std::fflush(stdout);
@@ -100,8 +109,9 @@ void add_plan_command(CLI::App& app) {
   auto* cmd = app.add_subcommand("plan", "Show how a model is partitioned, without running it");
   add_program_options(*cmd, o->program);
   add_partition_options(*cmd, o->partition);
-  cmd->add_option("--ranks", o->ranks, "number of devices (default: the MPI world's size)")
+  cmd->add_option("--ranks", o->ranks, "number of devices (default: the topology's, else the MPI world's size)")
       ->check(CLI::PositiveNumber);
+  add_topology_options(*cmd, o->topology);
   cmd->add_option("--json", o->json, "write the plan to this file, for spmd run --plan");
   cmd->add_flag("--explain", o->explain, "say why each collective is there");
   cmd->callback([o] { plan(*o); });

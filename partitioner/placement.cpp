@@ -1,0 +1,65 @@
+#include "partitioner/placement.h"
+
+#include "collectives/redistribute.h"
+#include "collectives/synthesize.h"
+#include "common/error.h"
+
+namespace spmd::partitioner {
+
+std::vector<int> axis_devices(const Mesh& mesh, int axis, int rank) {
+  std::vector<int> coords = collectives::mesh_coords(rank, mesh.sizes);
+  int stride = 1;
+  for (size_t a = static_cast<size_t>(axis) + 1; a < mesh.sizes.size(); ++a) stride *= mesh.sizes[a];
+  int first = rank - coords[axis] * stride;
+  std::vector<int> devices;
+  for (int c = 0; c < mesh.sizes[axis]; ++c) devices.push_back(first + c * stride);
+  return devices;
+}
+
+std::vector<AxisPlacement> place_mesh(const Mesh& mesh, const launcher::Topology& topology) {
+  if (mesh.size() != topology.num_devices()) {
+    throw Error("the mesh " + mesh.to_string() + " has " + std::to_string(mesh.size()) + " devices, the topology " +
+                std::to_string(topology.num_devices()));
+  }
+  std::vector<AxisPlacement> out;
+  for (size_t a = 0; a < mesh.names.size(); ++a) {
+    std::vector<int> devices = axis_devices(mesh, static_cast<int>(a), 0);
+    out.push_back({mesh.names[a], mesh.sizes[a], topology.levels_spanned(devices)});
+  }
+  return out;
+}
+
+namespace {
+
+collectives::Primitive primitive_of(collectives::RedistributionStep::Kind kind) {
+  using Kind = collectives::RedistributionStep::Kind;
+  switch (kind) {
+    case Kind::reduce_scatter: return collectives::Primitive::reduce_scatter;
+    case Kind::all_gather: return collectives::Primitive::all_gather;
+    case Kind::all_to_all: return collectives::Primitive::all_to_all;
+    default: return collectives::Primitive::all_reduce;
+  }
+}
+
+}  // namespace
+
+std::vector<CollectiveCost> cost_collectives(const Program& program, const Mesh& mesh,
+                                             const launcher::Topology& topology) {
+  place_mesh(mesh, topology);
+  std::vector<CollectiveCost> out;
+  for (size_t i = 0; i < program.collectives.size(); ++i) {
+    const CollectiveRecord& r = program.collectives[i];
+    CollectiveCost cost{i, 0};
+    for (const auto& step : collectives::plan_redistribution(r.global, mesh.sizes, r.from_layout, r.to_layout)) {
+      using Kind = collectives::RedistributionStep::Kind;
+      if (step.kind == Kind::slice || step.kind == Kind::make_partial) continue;  // local
+      collectives::CollectiveRequest request{primitive_of(step.kind), axis_devices(mesh, step.axis, 0),
+                                             static_cast<double>(r.bytes)};
+      cost.predicted_s += collectives::best_schedule(topology, request).predicted_s;
+    }
+    out.push_back(cost);
+  }
+  return out;
+}
+
+}  // namespace spmd::partitioner
