@@ -17,6 +17,7 @@
 #include <CLI/CLI.hpp>
 #include <nlohmann/json.hpp>
 
+#include "common/units.h"
 #include "collectives/cost.h"
 #include "collectives/mpi/mpi_communicator.h"
 #include "collectives/primitives.h"
@@ -117,13 +118,9 @@ std::vector<Row> rows_for(MpiCommunicator& comm, const std::string& primitive, i
   return rows;
 }
 
-std::string size_text(int64_t bytes) {
-  if (bytes >= (1 << 20)) return std::to_string(bytes >> 20) + " MiB";
-  return std::to_string(bytes >> 10) + " KiB";
-}
-
 void print_row(const Row& row) {
-  std::printf("%-15s %8s  %-27s %10.1f %10.1f %7.2fx %10.1f\n", row.primitive.c_str(), size_text(row.bytes).c_str(),
+  std::printf("%-15s %8s  %-27s %10.1f %10.1f %7.2fx %10.1f\n", row.primitive.c_str(),
+              spmd::bytes_text(static_cast<double>(row.bytes)).c_str(),
               to_string(row.algorithm).c_str(), row.ours_s * 1e6, row.mpi_s * 1e6, row.mpi_s / row.ours_s,
               row.predicted_s * 1e6);
 }

@@ -18,11 +18,15 @@
 #include <CLI/CLI.hpp>
 #include <nlohmann/json.hpp>
 
+#include "common/units.h"
 #include "collectives/synthesize.h"
 #include "common/error.h"
 #include "launcher/topology.h"
 
 namespace {
+
+using spmd::bytes_text;
+using spmd::seconds_text;
 
 using spmd::collectives::Schedule;
 using spmd::launcher::Topology;
@@ -42,22 +46,6 @@ struct Row {
 };
 
 bool is_nested(const Schedule& s) { return s.name.starts_with("nested"); }
-
-std::string size_text(double bytes) {
-  const char* units[] = {"B", "KiB", "MiB", "GiB"};
-  int unit = 0;
-  while (bytes >= 1024 && unit < 3) bytes /= 1024, ++unit;
-  char text[32];
-  std::snprintf(text, sizeof text, "%g %s", bytes, units[unit]);
-  return text;
-}
-
-std::string time_text(double seconds) {
-  char text[32];
-  if (seconds >= 1e-3) std::snprintf(text, sizeof text, "%.3f ms", seconds * 1e3);
-  else std::snprintf(text, sizeof text, "%.2f us", seconds * 1e6);
-  return text;
-}
 
 // "[cluster | node..package]": the runs of levels the schedule's steps span, outermost first.
 std::string level_segments(const Schedule& s, const Topology& topology) {
@@ -115,7 +103,7 @@ Row measure(const Topology& topology, double bytes) {
     if (!is_nested(s) && !have_flat) row.best_flat = s, have_flat = true;
     if (is_nested(s) && !row.best_nested) row.best_nested = s;
   }
-  if (row.flat_ring.name.empty()) throw spmd::Error("no flat ring among the candidates for " + size_text(bytes));
+  if (row.flat_ring.name.empty()) throw spmd::Error("no flat ring among the candidates for " + bytes_text(bytes));
   row.synthesis_us = best_synthesis_us(topology, request);
   return row;
 }
@@ -138,7 +126,7 @@ std::string nested_wins(const std::vector<Row>& rows) {
     if (r.best_nested && r.best_nested->predicted_s < r.flat_ring.predicted_s) sizes.push_back(r.bytes);
   }
   if (sizes.empty()) return "at no size";
-  return size_text(sizes.front()) + " .. " + size_text(sizes.back()) + " (" + std::to_string(sizes.size()) + " of " +
+  return bytes_text(sizes.front()) + " .. " + bytes_text(sizes.back()) + " (" + std::to_string(sizes.size()) + " of " +
          std::to_string(rows.size()) + " sizes)";
 }
 
@@ -153,11 +141,11 @@ void print_table(const Cluster& cluster, const Topology& topology, const std::ve
   std::printf("%9s  %11s  %-22s  %11s  %-22s  %11s  %s\n", "size", "flat ring", "best flat", "best nested", "chosen",
               "ring/chosen", "best nested schedule (rhd: recursive halving-doubling, rd: recursive doubling)");
   for (const Row& r : rows) {
-    std::string flat = time_text(r.best_flat.predicted_s) + " " + short_name(r.best_flat, topology);
-    std::string nested = r.best_nested ? time_text(r.best_nested->predicted_s) : "-";
-    std::string chosen = time_text(r.chosen.predicted_s) + " " + chosen_kind(r.chosen, topology);
-    std::printf("%9s  %11s  %-22s  %11s  %-22s  %10.2fx  %s\n", size_text(r.bytes).c_str(),
-                time_text(r.flat_ring.predicted_s).c_str(), flat.c_str(), nested.c_str(), chosen.c_str(),
+    std::string flat = seconds_text(r.best_flat.predicted_s) + " " + short_name(r.best_flat, topology);
+    std::string nested = r.best_nested ? seconds_text(r.best_nested->predicted_s) : "-";
+    std::string chosen = seconds_text(r.chosen.predicted_s) + " " + chosen_kind(r.chosen, topology);
+    std::printf("%9s  %11s  %-22s  %11s  %-22s  %10.2fx  %s\n", bytes_text(r.bytes).c_str(),
+                seconds_text(r.flat_ring.predicted_s).c_str(), flat.c_str(), nested.c_str(), chosen.c_str(),
                 r.flat_ring.predicted_s / r.chosen.predicted_s,
                 r.best_nested ? short_name(*r.best_nested, topology).c_str() : "-");
   }

@@ -1,3 +1,4 @@
+#include "common/units.h"
 #include "collectives/schedule.h"
 
 #include <cstdio>
@@ -38,26 +39,10 @@ Primitive primitive_from_string(const std::string& name) {
 
 namespace {
 
-std::string bytes_text(double bytes) {
-  const char* units[] = {"B", "KiB", "MiB", "GiB"};
-  int u = 0;
-  while (bytes >= 1024 && u < 3) bytes /= 1024, ++u;
-  char buf[32];
-  std::snprintf(buf, sizeof buf, "%.4g %s", bytes, units[u]);
-  return buf;
-}
-
-std::string time_text(double s) {
-  char buf[32];
-  if (s >= 1e-3) std::snprintf(buf, sizeof buf, "%.3f ms", s * 1e3);
-  else std::snprintf(buf, sizeof buf, "%.2f us", s * 1e6);
-  return buf;
-}
-
 }  // namespace
 
 std::string describe(const Schedule& s, const launcher::Topology& t) {
-  std::string out = to_string(s.collective) + ", " + s.name + ": predicted " + time_text(s.predicted_s) + "\n";
+  std::string out = to_string(s.collective) + ", " + s.name + ": predicted " + seconds_text(s.predicted_s) + "\n";
   int i = 0;
   for (const Step& step : s.steps) {
     const auto& levels = t.levels();
@@ -66,7 +51,7 @@ std::string describe(const Schedule& s, const launcher::Topology& t) {
     char line[256];
     std::snprintf(line, sizeof line, "  %d. %-14s %-26s levels %-16s %4d ranks %4d sharing  %10s  %s\n", ++i,
                   to_string(step.primitive).c_str(), to_string(step.algorithm).c_str(), span.c_str(), step.group_size,
-                  step.concurrent, bytes_text(step.bytes).c_str(), time_text(step.predicted_s).c_str());
+                  step.concurrent, bytes_text(step.bytes).c_str(), seconds_text(step.predicted_s).c_str());
     out += line;
   }
   return out;

@@ -13,6 +13,7 @@
 #include <string>
 #include <vector>
 
+#include "common/units.h"
 #include "collectives/schedule.h"
 #include "collectives/synthesize.h"
 #include "common/error.h"
@@ -98,23 +99,6 @@ std::vector<int> all_devices(int num_devices) {
   return ids;
 }
 
-std::string size_text(double bytes) {
-  const char* units[] = {"B", "KiB", "MiB", "GiB", "TiB"};
-  int unit = 0;
-  while (bytes >= 1024 && unit < 4) bytes /= 1024, ++unit;
-  char text[32];
-  std::snprintf(text, sizeof text, "%.4g %s", bytes, units[unit]);
-  return text;
-}
-
-std::string time_text(double seconds) {
-  char text[32];
-  if (seconds >= 1) std::snprintf(text, sizeof text, "%.3f s", seconds);
-  else if (seconds >= 1e-3) std::snprintf(text, sizeof text, "%.3f ms", seconds * 1e3);
-  else std::snprintf(text, sizeof text, "%.2f us", seconds * 1e6);
-  return text;
-}
-
 // The runs of levels a schedule's steps span, outermost first: "cluster | node..package".
 std::string level_segments(const collectives::Schedule& schedule, const launcher::Topology& topology) {
   std::vector<std::pair<int, int>> spans;
@@ -148,7 +132,7 @@ std::string candidate_table(const std::vector<collectives::Schedule>& candidates
   for (size_t i = 0; i < rows; ++i) {
     const collectives::Schedule& s = candidates[i];
     double ratio = best > 0 ? s.predicted_s / best : 1.0;
-    std::snprintf(line, sizeof line, "  %3zu  %11s  %7.2fx  %-*s  %s\n", i + 1, time_text(s.predicted_s).c_str(), ratio,
+    std::snprintf(line, sizeof line, "  %3zu  %11s  %7.2fx  %-*s  %s\n", i + 1, seconds_text(s.predicted_s).c_str(), ratio,
                   static_cast<int>(width), segments[i].c_str(), s.name.c_str());
     out += line;
   }
@@ -164,7 +148,7 @@ std::string explain(const launcher::Topology& topology, const collectives::Colle
                     const std::vector<collectives::Schedule>& candidates, const CollectiveOptions& options) {
   std::string group = options.devices.empty() ? "every device" : "devices " + options.devices;
   std::string out = "Topology: " + topology_summary(topology) + "\n";
-  out += collectives::to_string(request.primitive) + " of " + size_text(request.bytes) + " over " +
+  out += collectives::to_string(request.primitive) + " of " + bytes_text(request.bytes) + " over " +
          counted(request.devices.size(), "rank") + " (" + group + "): " +
          counted(candidates.size(), "candidate schedule") + ", cheapest first\n";
   out += candidate_table(candidates, topology, options.k);

@@ -1,3 +1,4 @@
+#include "common/units.h"
 #include "tools/plan_placement.h"
 
 #include <algorithm>
@@ -8,13 +9,6 @@
 
 namespace spmd::tools {
 namespace {
-
-std::string time_text(double s) {
-  char buf[32];
-  if (s >= 1e-3) std::snprintf(buf, sizeof buf, "%.3f ms", s * 1e3);
-  else std::snprintf(buf, sizeof buf, "%.1f us", s * 1e6);
-  return buf;
-}
 
 std::string levels_text(const launcher::Topology& t, const std::vector<int>& levels) {
   if (levels.empty()) return "(one device)";
@@ -42,7 +36,7 @@ std::string placement_report(const launcher::Topology& t, const partitioner::Pla
   std::vector<partitioner::CollectiveCost> costs = partitioner::cost_collectives(program, plan.mesh, t);
   double total = 0;
   for (const auto& c : costs) total += c.predicted_s;
-  out += "predicted communication per step: " + time_text(total) + " over " + std::to_string(costs.size()) +
+  out += "predicted communication per step: " + seconds_text(total) + " over " + std::to_string(costs.size()) +
          " collectives, each as the schedule synthesized for its axis";
   if (costs.empty()) return out + "\n";
   std::stable_sort(costs.begin(), costs.end(), [](const auto& a, const auto& b) { return a.predicted_s > b.predicted_s; });
@@ -50,7 +44,7 @@ std::string placement_report(const launcher::Topology& t, const partitioner::Pla
   for (size_t i = 0; i < std::min(top, costs.size()); ++i) {
     const partitioner::CollectiveRecord& r = program.collectives[costs[i].record];
     char buf[256];
-    std::snprintf(buf, sizeof buf, "  %10s  %-24s %s\n", time_text(costs[i].predicted_s).c_str(), r.value.c_str(), r.steps.c_str());
+    std::snprintf(buf, sizeof buf, "  %10s  %-24s %s\n", seconds_text(costs[i].predicted_s).c_str(), r.value.c_str(), r.steps.c_str());
     out += buf;
   }
   return out;

@@ -1,3 +1,4 @@
+#include "common/units.h"
 #include "tools/plan_report.h"
 
 #include <algorithm>
@@ -232,14 +233,6 @@ std::string TextTable::text(const std::string& indent, const std::vector<std::st
     if (r > 0 && r - 1 < after.size() && !after[r - 1].empty()) out += after[r - 1];
   }
   return out;
-}
-
-std::string bytes_text(size_t bytes) {
-  const double b = static_cast<double>(bytes);
-  if (bytes < 1024) return std::to_string(bytes) + " B";
-  if (bytes < (size_t{1} << 20)) return printf_text("%.1f KiB", b / 1024);
-  if (bytes < (size_t{1} << 30)) return printf_text("%.1f MiB", b / (1 << 20));
-  return printf_text("%.2f GiB", b / (1 << 30));
 }
 
 std::string device_list(const std::vector<int>& devices) {

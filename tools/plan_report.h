@@ -27,9 +27,6 @@ class TextTable {
   std::vector<std::vector<std::string>> rows_;
 };
 
-// "512 B", "3.0 KiB", "1.5 MiB", "2.00 GiB".
-std::string bytes_text(size_t bytes);
-
 // Device ids in a compact form: runs of three or more as "0-3", others comma separated
 // ("0,2"); long lists keep their ends ("0,8,16,..,56").
 std::string device_list(const std::vector<int>& devices);

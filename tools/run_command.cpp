@@ -8,6 +8,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "common/units.h"
 #include "collectives/mpi/mpi_communicator.h"
 #include "common/error.h"
 #include "kernels/backend.h"
@@ -31,12 +32,6 @@ struct RunOptions {
   std::string metrics;
 };
 
-std::string mib(size_t bytes) {
-  char buf[32];
-  std::snprintf(buf, sizeof buf, "%.1f MiB", static_cast<double>(bytes) / (1 << 20));
-  return buf;
-}
-
 void print_header(const runtime::Trainer& t, const ir::Graph& g, const RunOptions& o, int ranks) {
   const auto& plan = t.executor().memory_plan();
   std::printf("spmd run %s  (%s, lr %g, seed %llu)\n", g.meta.s("model", o.program.model).c_str(),
@@ -48,8 +43,8 @@ void print_header(const runtime::Trainer& t, const ir::Graph& g, const RunOption
   }
   std::printf("data: %s\n", t.data().describe().c_str());
   std::printf("memory: params, state and inputs %s; activations %s planned (%s without reuse)\n",
-              mib(t.executor().persistent_bytes()).c_str(),
-              mib(plan.arena_bytes).c_str(), mib(plan.naive_bytes).c_str());
+              bytes_text(t.executor().persistent_bytes()).c_str(),
+              bytes_text(plan.arena_bytes).c_str(), bytes_text(plan.naive_bytes).c_str());
 }
 
 // Rank 0 prints every rank's planned peak: the figure that decides whether a plan fits.
@@ -59,7 +54,7 @@ void print_memory_per_rank(const runtime::Trainer& t, collectives::MpiCommunicat
   MPI_Gather(&mine, 1, MPI_UNSIGNED_LONG_LONG, all.data(), 1, MPI_UNSIGNED_LONG_LONG, 0, world.handle());
   if (world.rank() != 0 || world.size() == 1) return;
   std::string line = "peak memory per rank:";
-  for (size_t r = 0; r < all.size(); ++r) line += (r ? ", " : " ") + std::string("r") + std::to_string(r) + " " + mib(all[r]);
+  for (size_t r = 0; r < all.size(); ++r) line += (r ? ", " : " ") + std::string("r") + std::to_string(r) + " " + bytes_text(all[r]);
   std::printf("%s\n", line.c_str());
 }
 
