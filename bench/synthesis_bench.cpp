@@ -47,22 +47,6 @@ struct Row {
 
 bool is_nested(const Schedule& s) { return s.name.starts_with("nested"); }
 
-// "[cluster | node..package]": the runs of levels the schedule's steps span, outermost first.
-std::string level_segments(const Schedule& s, const Topology& topology) {
-  std::vector<std::pair<int, int>> spans;
-  for (const auto& step : s.steps) spans.emplace_back(step.outer_level, step.inner_level);
-  std::ranges::sort(spans);
-  auto [last, end] = std::ranges::unique(spans);
-  spans.erase(last, end);
-  std::string text;
-  for (auto [outer, inner] : spans) {
-    if (!text.empty()) text += " | ";
-    text += topology.levels().at(outer).name;
-    if (inner != outer) text += ".." + topology.levels().at(inner).name;
-  }
-  return "[" + text + "]";
-}
-
 // A schedule's name, short enough for a table: algorithms abbreviated (rhd: recursive
 // halving-doubling, rd: recursive doubling), and for a nested one the levels of its steps.
 std::string short_name(const Schedule& s, const Topology& topology) {
@@ -75,7 +59,7 @@ std::string short_name(const Schedule& s, const Topology& topology) {
   replace_all("recursive_doubling", "rd");
   if (!is_nested(s)) return name;
   size_t colon = name.find(": ");
-  return "nested " + level_segments(s, topology) + (colon == std::string::npos ? "" : " " + name.substr(colon + 2));
+  return "nested " + spmd::collectives::level_segments(s, topology) + (colon == std::string::npos ? "" : " " + name.substr(colon + 2));
 }
 
 double best_synthesis_us(const Topology& topology, const spmd::collectives::CollectiveRequest& request) {

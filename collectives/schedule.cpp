@@ -1,6 +1,7 @@
 #include "common/units.h"
 #include "collectives/schedule.h"
 
+#include <algorithm>
 #include <cstdio>
 
 #include "common/error.h"
@@ -55,6 +56,21 @@ std::string describe(const Schedule& s, const launcher::Topology& t) {
     out += line;
   }
   return out;
+}
+
+std::string level_segments(const Schedule& s, const launcher::Topology& topology) {
+  std::vector<std::pair<int, int>> spans;
+  for (const Step& step : s.steps) spans.emplace_back(step.outer_level, step.inner_level);
+  std::ranges::sort(spans);
+  auto [last, end] = std::ranges::unique(spans);
+  spans.erase(last, end);
+  std::string text;
+  for (auto [outer, inner] : spans) {
+    if (!text.empty()) text += " | ";
+    text += topology.levels().at(outer).name;
+    if (inner != outer) text += ".." + topology.levels().at(inner).name;
+  }
+  return text.empty() ? "-" : text;
 }
 
 }  // namespace spmd::collectives

@@ -46,4 +46,8 @@ struct Schedule {
 // A step by step explanation: primitive, algorithm, levels, group size, bytes, time.
 std::string describe(const Schedule& s, const launcher::Topology& topology);
 
+// The runs of levels a schedule's steps span, outermost first: "cluster | node..package";
+// "-" for a schedule without steps.
+std::string level_segments(const Schedule& s, const launcher::Topology& topology);
+
 }  // namespace spmd::collectives

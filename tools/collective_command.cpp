@@ -99,22 +99,6 @@ std::vector<int> all_devices(int num_devices) {
   return ids;
 }
 
-// The runs of levels a schedule's steps span, outermost first: "cluster | node..package".
-std::string level_segments(const collectives::Schedule& schedule, const launcher::Topology& topology) {
-  std::vector<std::pair<int, int>> spans;
-  for (const collectives::Step& step : schedule.steps) spans.emplace_back(step.outer_level, step.inner_level);
-  std::ranges::sort(spans);
-  auto [last, end] = std::ranges::unique(spans);
-  spans.erase(last, end);
-  std::string text;
-  for (auto [outer, inner] : spans) {
-    if (!text.empty()) text += " | ";
-    text += topology.levels().at(outer).name;
-    if (inner != outer) text += ".." + topology.levels().at(inner).name;
-  }
-  return text.empty() ? "-" : text;
-}
-
 // The candidates, cheapest first, `k` of them (all when k is 0), with their time against the best.
 std::string candidate_table(const std::vector<collectives::Schedule>& candidates, const launcher::Topology& topology,
                             int k) {
@@ -122,7 +106,7 @@ std::string candidate_table(const std::vector<collectives::Schedule>& candidates
   std::vector<std::string> segments;
   size_t width = 6;
   for (size_t i = 0; i < rows; ++i) {
-    segments.push_back(level_segments(candidates[i], topology));
+    segments.push_back(collectives::level_segments(candidates[i], topology));
     width = std::max(width, segments.back().size());
   }
   char line[512];
