@@ -16,12 +16,6 @@ using partitioner::Mesh;
 using partitioner::Plan;
 using partitioner::Sharding;
 
-std::string printf_text(const char* format, double value) {
-  char buf[64];
-  std::snprintf(buf, sizeof buf, format, value);
-  return buf;
-}
-
 // Keeps the ends of a long list around "..": the first `head` items and the last one.
 std::vector<std::string> keep_ends(const std::vector<std::string>& items, size_t limit, size_t head) {
   if (items.size() <= limit) return items;

@@ -56,7 +56,9 @@ TEST(Schedules, EveryCandidateAllReduceSumsCorrectly) {
       }
     }
   }
-  if (p > 1) EXPECT_GT(tried, 3);
+  if (p > 1) {
+    EXPECT_GT(tried, 3);
+  }
 }
 
 TEST(Schedules, NestedBeatsFlatRingAcrossNodesForLargeMessages) {

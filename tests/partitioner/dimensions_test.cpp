@@ -59,7 +59,9 @@ TEST(Dimensions, JoinsWhatAnOpsFactorsJoin) {
   // Every member is listed under its class, and the classes come largest first.
   for (size_t c = 0; c < a.classes.size(); ++c) {
     for (const DimRef& m : a.classes[c].members) EXPECT_EQ(a.class_of[m.value][m.dim], static_cast<int>(c));
-    if (c > 0) EXPECT_GE(a.classes[c - 1].members.size(), a.classes[c].members.size());
+    if (c > 0) {
+      EXPECT_GE(a.classes[c - 1].members.size(), a.classes[c].members.size());
+    }
   }
 }
 
@@ -98,7 +100,9 @@ TEST(Dimensions, AValueWithTwoDimensionsInOneClassIsAConflict) {
   EXPECT_EQ(a.class_of[gram][1], a.class_of[x][0]);
   ASSERT_TRUE(has_conflict(a, gram, "dimensions 0 and 1 of")) << a.conflicts.size();
   for (const DimensionConflict& c : a.conflicts) {
-    if (c.at == gram) EXPECT_EQ(c.class_id, a.class_of[x][0]);
+    if (c.at == gram) {
+      EXPECT_EQ(c.class_id, a.class_of[x][0]);
+    }
   }
 }
 
