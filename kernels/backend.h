@@ -41,5 +41,8 @@ std::unique_ptr<Backend> make_reference_backend();
 // layernorm, binary and reductions; OpenMP loops for the rest. Uses the process's OpenMP
 // threads (OMP_NUM_THREADS, or every core of the rank's binding).
 std::unique_ptr<Backend> make_cpu_backend();
+// Sets how many threads the CPU backend's kernels use from now on (OpenMP's count: the
+// cores of the rank's binding, or OMP_NUM_THREADS, unless set here).
+void set_cpu_threads(int threads);
 
 }  // namespace spmd::kernels

@@ -63,3 +63,14 @@ DeviceRecord rank_device(hwloc_topology_t topology, int local_rank, std::optiona
 }
 
 }  // namespace spmd::launcher
+
+namespace spmd::launcher {
+
+int processing_units(const Device& device) {
+  if (device.cpuset.empty()) return 0;
+  HwlocBitmap set(hwloc_bitmap_alloc());
+  if (hwloc_bitmap_list_sscanf(set.get(), device.cpuset.c_str()) != 0) return 0;
+  return std::max(0, hwloc_bitmap_weight(set.get()));
+}
+
+}  // namespace spmd::launcher

@@ -60,6 +60,10 @@ struct Device {
   bool operator==(const Device&) const = default;
 };
 
+// How many processing units a device's cpuset holds (0 for a GPU or an empty set). Parses
+// the cpuset with hwloc.
+int processing_units(const Device& device);
+
 // One level of the tree, top down. `fanout` is the number of children of each group at
 // this level (the largest, where `uniform` is false).
 struct Level {

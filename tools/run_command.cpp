@@ -1,7 +1,9 @@
 // spmd run MODEL|FILE.ir: trains, on one rank or partitioned over every rank of the job
 // (--strategy, --tactics, --plan; data parallel by default on several ranks), and prints
 // from rank 0 step, loss, step time and throughput; --metrics writes one JSON object per step.
+#include <algorithm>
 #include <cstdio>
+#include <cstdlib>
 #include <fstream>
 #include <memory>
 #include <optional>
@@ -66,6 +68,17 @@ nlohmann::json metrics_record(const runtime::StepReport& r, const std::string& i
           {"peak_bytes", r.peak_bytes}};
 }
 
+// Ranks bound to the same cores (mpirun --bind-to none, or --oversubscribe) would each run
+// as many kernel threads as those cores, and fight over them: give each its share instead,
+// unless OMP_NUM_THREADS says otherwise.
+void share_cores(const launcher::Topology& t, int rank) {
+  const launcher::Device& me = t.device(rank);
+  if (std::getenv("OMP_NUM_THREADS") || me.cpuset.empty()) return;
+  int sharing = 0;
+  for (const launcher::Device& d : t.devices()) sharing += d.node == me.node && d.cpuset == me.cpuset;
+  if (sharing > 1) kernels::set_cpu_threads(std::max(1, launcher::processing_units(me) / sharing));
+}
+
 void run(const RunOptions& o) {
   ir::Graph g = load_training_step(o.program);
   collectives::MpiCommunicator world(MPI_COMM_WORLD);
@@ -74,7 +87,10 @@ void run(const RunOptions& o) {
   if (partitioned) g = partitioner::lower(g, choose_plan(o.partition, g, ranks)).graph;
   // The job's hardware, so that collectives run the schedules synthesized for it.
   std::optional<launcher::Topology> topology;
-  if (ranks > 1) topology = launcher::discover_job(MPI_COMM_WORLD);
+  if (ranks > 1) {
+    topology = launcher::discover_job(MPI_COMM_WORLD);
+    share_cores(*topology, world.rank());
+  }
   auto backend = kernels::make_cpu_backend();
   runtime::Trainer trainer(g, *backend, o.seed, o.program.lr, partitioned ? &world : nullptr,
                            topology ? &*topology : nullptr);

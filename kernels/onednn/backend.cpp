@@ -2,6 +2,8 @@
 // oneDNN context (engine, stream, primitive cache).
 #include "kernels/backend.h"
 
+#include <omp.h>
+
 #include "common/error.h"
 #include "kernels/onednn/context.h"
 
@@ -43,5 +45,7 @@ class CpuBackend final : public Backend {
 }  // namespace
 
 std::unique_ptr<Backend> make_cpu_backend() { return std::make_unique<CpuBackend>(); }
+
+void set_cpu_threads(int threads) { omp_set_num_threads(threads > 0 ? threads : 1); }
 
 }  // namespace spmd::kernels

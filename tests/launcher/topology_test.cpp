@@ -63,3 +63,17 @@ TEST(SingleDevice, HasNoLevels) {
 
 }  // namespace
 }  // namespace spmd::launcher
+
+namespace spmd::launcher {
+namespace {
+
+TEST(ProcessingUnits, CountsTheCpusetInHwlocListSyntax) {
+  Device d;
+  d.cpuset = "0-3,8";
+  EXPECT_EQ(processing_units(d), 5);
+  d.cpuset = "";
+  EXPECT_EQ(processing_units(d), 0);
+}
+
+}  // namespace
+}  // namespace spmd::launcher
