@@ -29,7 +29,6 @@ ir::Graph load_training_step(const ProgramOptions& o) {
     g = ir::parse_file(o.model);
     if (g.updates.empty()) g = ir::training_step(g, opt);
   } else {
-    std::string name = o.model.substr(0, o.model.find(':'));
     throw Error("'" + o.model + "' is neither a model (known: mlp, gpt) nor an IR file");
   }
   if (!o.data.empty()) {
