@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <map>
+#include <optional>
 
 #include "collectives/redistribute.h"
 #include "common/error.h"
@@ -96,14 +97,17 @@ class Lowering {
     }
     out_.graph.meta.set("mesh", mesh);
     local_.assign(g.nodes.size(), -1);
+    pending_.assign(g.nodes.size(), std::nullopt);
   }
 
   Program run() {
     for (ir::ValueId v = 0; v < g_.size(); ++v) g_.node(v).is_source() ? source(v) : compute(v);
-    for (const auto& [name, v] : g_.outputs) out_.graph.outputs.emplace_back(name, local_[v]);
+    for (const auto& [name, v] : g_.outputs) {
+      out_.graph.outputs.emplace_back(name, move(v, held(v), plan_.of(v), "the output '" + name + "' (" + ir::value_label(g_, v) + ") is complete"));
+    }
     for (const auto& [target, next] : g_.updates) {
-      ir::ValueId moved = move(next, plan_.of(next), plan_.of(target), "the update of " + ir::value_label(g_, target) +
-                                                                          " keeps its sharding");
+      ir::ValueId moved = move(next, held(next), plan_.of(target), "the update of " + ir::value_label(g_, target) +
+                                                                       " keeps its sharding");
       out_.graph.updates.emplace_back(local_[target], moved);
     }
     return std::move(out_);
@@ -164,6 +168,23 @@ class Lowering {
     out_.collectives.push_back(std::move(r));
   }
 
+  // How the lowered value of `v` is laid out now: as planned, or a partial sum not yet
+  // reduced (see compute).
+  const Sharding& held(ir::ValueId v) const { return pending_[v] ? *pending_[v] : plan_.of(v); }
+
+  // add and sub of two partial sums over the same axes are the partial sum of the result:
+  // summing first and reducing once saves a collective (Megatron's backward adds the q, k
+  // and v input gradients).
+  bool sums_partials(ir::ValueId v, const OpLayout& l) const {
+    const ir::Node& n = g_.node(v);
+    if (n.op != "add" && n.op != "sub") return false;
+    ir::ValueId a = n.inputs[0], b = n.inputs[1];
+    if (!pending_[a] || !pending_[b] || *pending_[a] != *pending_[b]) return false;
+    if (g_.type(a) != g_.type(v) || g_.type(b) != g_.type(v)) return false;
+    return pending_[a]->dims == l.operands[0].dims && pending_[b]->dims == l.operands[1].dims &&
+           l.result.dims == pending_[a]->dims && l.result.partial.empty();
+  }
+
   std::string why(ir::ValueId v) const {
     const std::string& o = plan_.origin[v];
     return o.empty() ? "replicated by default" : "set by " + o;
@@ -173,21 +194,34 @@ class Lowering {
     const ir::Node& global = g_.node(v);
     OpFactors f = op_factors(g_, v);
     OpLayout l = op_layout(plan_, v, f);
+    if (sums_partials(v, l)) {
+      l.result = *pending_[global.inputs[0]];
+      ir::Node n{global.op, {local_[global.inputs[0]], local_[global.inputs[1]]}, global.attrs, local_type(v, l.result),
+                 global.name};
+      local_[v] = add(std::move(n));
+      pending_[v] = l.result;
+      return;
+    }
     ir::Node n{global.op, {}, global.attrs, local_type(v, l.result), global.name};
     for (size_t i = 0; i < global.inputs.size(); ++i) {
       ir::ValueId x = global.inputs[i];
       std::string reason = ir::value_label(g_, v) + " = " + global.op + " needs operand " + std::to_string(i) + " " +
                            ir::value_label(g_, x) + " as " + sharding_text(l.operands[i], plan_.mesh) + "; it is " +
-                           sharding_text(plan_.of(x), plan_.mesh) + " (" + why(x) + ")";
-      n.inputs.push_back(move(x, plan_.of(x), l.operands[i], reason));
+                           sharding_text(held(x), plan_.mesh) + " (" + why(x) + ")";
+      n.inputs.push_back(move(x, held(x), l.operands[i], reason));
     }
     localize_attrs(n, global);
     ir::ValueId at = add(std::move(n));
     at = rescale_partial_mean(v, l, at);
     local_[v] = at;
+    const Sharding& planned = plan_.of(v);
+    if (l.result.dims == planned.dims && planned.partial.empty() && !l.result.partial.empty()) {
+      pending_[v] = l.result;  // reduced where a consumer needs it whole, perhaps after a sum
+      return;
+    }
     std::string reason = ir::value_label(g_, v) + " = " + global.op + " leaves " + sharding_text(l.result, plan_.mesh) +
-                         "; the plan holds it as " + sharding_text(plan_.of(v), plan_.mesh) + " (" + why(v) + ")";
-    local_[v] = move(v, l.result, plan_.of(v), reason);
+                         "; the plan holds it as " + sharding_text(planned, plan_.mesh) + " (" + why(v) + ")";
+    local_[v] = move(v, l.result, planned, reason);
   }
 
   // Attributes that spell out sizes describe the global op; the local op gets local sizes.
@@ -219,6 +253,7 @@ class Lowering {
   const Plan& plan_;
   Program out_;
   std::vector<ir::ValueId> local_;
+  std::vector<std::optional<Sharding>> pending_;  // partial sums not yet reduced
   std::map<std::pair<ir::ValueId, std::string>, ir::ValueId> moved_;
 };
 

@@ -5,7 +5,10 @@
 // Tolerance 1e-4 relative: the devices sum partial results in another order than one device
 // does (f32 rounding, ~1e-7 per operation, compounding over a few hundred ops and 5 Adam
 // steps stays far below 1e-4), while any wrong shard, missing collective or misplaced block
-// changes results at the 1e-2 level or more.
+// changes results at the 1e-2 level or more. Parameters are compared relative to at least
+// 0.1 (an absolute 1e-5 near zero): the key biases have an exactly zero gradient (softmax
+// does not see a shift shared by all keys), so they hold only rounding noise of ~1e-6 that
+// differs with the order of the sums; trained values are 1e-3 and more.
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -63,7 +66,7 @@ void check(const std::string& model, const std::string& strategy) {
     double worst = 0;
     size_t at = 0;
     for (size_t i = 0; i < values.size(); ++i) {
-      double err = std::abs(got[i] - values[i]) / std::max(1e-2, static_cast<double>(std::abs(values[i])));
+      double err = std::abs(got[i] - values[i]) / std::max(0.1, static_cast<double>(std::abs(values[i])));
       if (err > worst) worst = err, at = i;
     }
     EXPECT_LE(worst, 1e-4) << where << ": %" << name << "[" << at << "] = " << got[at] << ", one device has " << values[at];
