@@ -57,12 +57,12 @@ TEST(Lower, ZeroReduceScattersGradientsAndGathersParamsWhereUsed) {
   }
 }
 
-TEST(Lower, MegatronAllReducesTheRowParallelOutputs) {
+TEST(Lower, MegatronAllReducesFourTimesPerLayer) {
   Lowered l = lowered("megatron", 2);
-  int all_reduces = count_steps(l.program, "all-reduce along model");
-  // Forward: attention and MLP outputs per layer; backward: the inputs of the
-  // column-parallel layers (q, k, v summed per layer may be separate) - at least 4 per layer.
-  EXPECT_GE(all_reduces, 2 * 4);
+  // As in Megatron-LM: forward, the outputs of attention and of the MLP; backward, the input
+  // gradients of attention (q, k and v summed first) and of the MLP. Nothing else moves.
+  EXPECT_EQ(count_steps(l.program, "all-reduce along model"), 2 * 4);
+  EXPECT_EQ(l.program.collectives.size(), 2u * 4);
   for (const auto& c : l.program.collectives) EXPECT_FALSE(c.reason.empty()) << c.value;
 }
 
