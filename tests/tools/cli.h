@@ -2,6 +2,7 @@
 #pragma once
 
 #include <sys/wait.h>
+#include <unistd.h>
 
 #include <cstdlib>
 #include <fstream>
@@ -27,8 +28,9 @@ inline std::string slurp(const std::string& path) {
 // Runs `args` through the shell with the spmd binary's path in front (or, with `raw`, as
 // given), with a time limit so that a hang fails the test instead of blocking it.
 inline Result run(const std::string& args, bool raw = false, int timeout_s = 120) {
-  // Per test: CTest runs the tests of this program in parallel processes.
-  std::string dir = ::testing::TempDir() + ::testing::UnitTest::GetInstance()->current_test_info()->name();
+  // Per test and process: CTest runs the tests of this program in parallel processes.
+  std::string dir = ::testing::TempDir() + ::testing::UnitTest::GetInstance()->current_test_info()->name() + "." +
+                    std::to_string(getpid());
   std::string out = dir + ".out", err = dir + ".err";
   std::string cmd = "timeout " + std::to_string(timeout_s) + " " + (raw ? "" : std::string(SPMD_BINARY) + " ") +
                     args + " >" + out + " 2>" + err;
