@@ -10,6 +10,11 @@
 namespace spmd::runtime {
 namespace {
 
+// One random stream per (seed, step, row), so that any row can be drawn alone.
+uint64_t row_seed(uint64_t seed, int64_t step, int64_t row) {
+  return (seed * 1000003u + static_cast<uint64_t>(step)) * 0x9E3779B97F4A7C15ull + static_cast<uint64_t>(row);
+}
+
 // A source's whole shape: its own, or in a per-device program the `global` one it is a
 // shard of.
 ir::Shape global_shape(const ir::Node& n) { return n.attrs.has("global") ? n.attrs.ints("global") : n.type.shape; }
@@ -40,15 +45,13 @@ class LanguageModelData : public DataSource {
   }
 
   void fill(int64_t step, const Feeds& feeds) override {
-    std::mt19937_64 rng(seed_ * 1000003u + static_cast<uint64_t>(step));
-    std::uniform_int_distribution<int64_t> start(0, static_cast<int64_t>(corpus_.size()) - seq_ - 1);
-    int32_t* tokens = feeds.at("tokens").i32();
-    int32_t* targets = feeds.at("targets").i32();
-    for (int64_t b = 0; b < batch_; ++b) {
-      int64_t at = start(rng);
-      for (int64_t s = 0; s < seq_; ++s) {
-        tokens[b * seq_ + s] = token(at + s);
-        targets[b * seq_ + s] = token(at + s + 1);
+    for (auto [feed, shift] : {std::pair{"tokens", 0}, std::pair{"targets", 1}}) {
+      auto it = feeds.find(feed);
+      if (it == feeds.end()) continue;
+      const FeedSlice& f = it->second;
+      for (int64_t r = 0; r < f.rows; ++r) {
+        int64_t at = window(step, f.row_begin + r) + shift;
+        for (int64_t s = 0; s < seq_; ++s) f.buffer.i32()[r * seq_ + s] = token(at + s);
       }
     }
   }
@@ -59,6 +62,11 @@ class LanguageModelData : public DataSource {
   }
 
  private:
+  // Where row `row` of step `step`'s batch starts in the corpus.
+  int64_t window(int64_t step, int64_t row) const {
+    std::mt19937_64 rng(row_seed(seed_, step, row));
+    return std::uniform_int_distribution<int64_t>(0, static_cast<int64_t>(corpus_.size()) - seq_ - 1)(rng);
+  }
   // Bytes fold into the vocabulary so that a model with fewer than 256 tokens still runs.
   int32_t token(int64_t i) const { return static_cast<unsigned char>(corpus_[i]) % vocab_; }
 
@@ -84,13 +92,18 @@ class ClassificationData : public DataSource {
   }
 
   void fill(int64_t step, const Feeds& feeds) override {
-    std::mt19937_64 rng(seed_ * 1000003u + static_cast<uint64_t>(step));
-    std::normal_distribution<float> normal;
-    float* x = feeds.at("features").f32();
-    int32_t* labels = feeds.at("labels").i32();
-    for (int64_t b = 0; b < batch_; ++b) {
-      for (int64_t f = 0; f < features_; ++f) x[b * features_ + f] = normal(rng);
-      labels[b] = label(x + b * features_);
+    std::vector<float> x(static_cast<size_t>(features_));
+    if (auto it = feeds.find("features"); it != feeds.end()) {
+      for (int64_t r = 0; r < it->second.rows; ++r) {
+        point(step, it->second.row_begin + r, x);
+        std::copy(x.begin(), x.end(), it->second.buffer.f32() + r * features_);
+      }
+    }
+    if (auto it = feeds.find("labels"); it != feeds.end()) {
+      for (int64_t r = 0; r < it->second.rows; ++r) {
+        point(step, it->second.row_begin + r, x);
+        it->second.buffer.i32()[r] = label(x.data());
+      }
     }
   }
   int64_t items_per_step() const override { return batch_; }
@@ -101,6 +114,12 @@ class ClassificationData : public DataSource {
   }
 
  private:
+  void point(int64_t step, int64_t row, std::vector<float>& x) const {
+    std::mt19937_64 rng(row_seed(seed_, step, row));
+    std::normal_distribution<float> normal;
+    for (float& v : x) v = normal(rng);
+  }
+
   int32_t label(const float* x) const {
     int32_t best = 0;
     float best_score = -1e30f;
@@ -126,6 +145,10 @@ std::string read_file(const std::string& path) {
 }
 
 }  // namespace
+
+FeedSlice whole(const kernels::TensorRef& buffer) {
+  return {buffer, 0, buffer.type.shape.empty() ? 1 : buffer.type.shape[0]};
+}
 
 std::string synthetic_corpus(size_t bytes) {
   static const char* subjects[] = {"the cat", "a dog", "the bird", "my friend", "the old man", "a child"};

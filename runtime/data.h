@@ -13,13 +13,21 @@
 
 namespace spmd::runtime {
 
-using Feeds = std::map<std::string, kernels::TensorRef>;  // feed name -> buffer to fill
+// Where a feed's rows go: `buffer` holds rows [row_begin, row_begin + rows) of the global
+// batch (the first dimension), all of them for a device that is not split along the batch.
+struct FeedSlice {
+  kernels::TensorRef buffer;
+  int64_t row_begin = 0;
+  int64_t rows = 0;
+};
+using Feeds = std::map<std::string, FeedSlice>;  // feed name -> what to fill
 
 class DataSource {
  public:
   virtual ~DataSource() = default;
-  // Writes the batch of step `step` (from 0) into `feeds`; the same step always gives the
-  // same batch for the same seed.
+  // Writes the rows each feed asks for of the batch of step `step` (from 0): every row is
+  // drawn on its own from (seed, step, row), so a device draws only its shard and the
+  // same step always gives the same batch for the same seed, however it is split.
   virtual void fill(int64_t step, const Feeds& feeds) = 0;
   // What one step consumes, for throughput: tokens (language model) or samples.
   virtual int64_t items_per_step() const = 0;
@@ -31,6 +39,9 @@ class DataSource {
 // built-in synthetic corpus; a classifier draws points of a fixed synthetic task.
 // Throws spmd::Error for a missing or too short file, or an unknown task.
 std::unique_ptr<DataSource> make_data_source(const ir::Graph& g, uint64_t seed);
+
+// A feed of every row of the buffer's tensor.
+FeedSlice whole(const kernels::TensorRef& buffer);
 
 // The built-in corpus: `bytes` bytes of simple, deterministic English-like sentences,
 // learnable by a small model (short words from small lists, fixed sentence shapes).

@@ -12,6 +12,16 @@
 namespace spmd::runtime {
 namespace {
 
+// A layout that splits at most the first dimension (the batch) and sums nothing: a device's
+// shard is then a block of whole rows, which the data source can write directly.
+bool rows_only(const collectives::Layout& l) {
+  if (!l.partial.empty()) return false;
+  for (size_t d = 1; d < l.dims.size(); ++d) {
+    if (!l.dims[d].empty()) return false;
+  }
+  return true;
+}
+
 float* allocate_floats(size_t count) {
   size_t bytes = std::max<size_t>(count * sizeof(float), MemoryPlan::kAlignment);
   return static_cast<float*>(::operator new[](bytes, std::align_val_t(MemoryPlan::kAlignment)));
@@ -67,7 +77,7 @@ void Executor::initialize_sources(uint64_t seed) {
       collectives::extract_shard(global, mesh_, layout_of(n), rank(), whole, buffer);
     } else if (n.op == "input") {
       std::fill(buffer.begin(), buffer.end(), 0.0f);
-      if (sharded && global != n.type.shape) {
+      if (sharded && global != n.type.shape && !rows_only(layout_of(n))) {
         sharded_inputs_.push_back({v, std::vector<float>(static_cast<size_t>(ir::numel(global)), 0.0f)});
       }
     } else if (n.op == "constant") {
@@ -116,16 +126,22 @@ kernels::TensorRef Executor::value(ir::ValueId v) const {
   return {graph_.type(v), data_.at(static_cast<size_t>(v))};
 }
 
-kernels::TensorRef Executor::input(const std::string& feed) const {
+FeedSlice Executor::input(const std::string& feed) const {
   for (ir::ValueId v : graph_.nodes_with_op("input")) {
-    if (graph_.node(v).attrs.s("feed", "") != feed) continue;
+    const ir::Node& n = graph_.node(v);
+    if (n.attrs.s("feed", "") != feed) continue;
     for (const ShardedInput& s : sharded_inputs_) {
-      if (s.value == v) {
-        ir::TensorType whole{graph_.type(v).dtype, graph_.node(v).attrs.ints("global")};
-        return {whole, const_cast<float*>(s.whole.data())};
-      }
+      if (s.value == v) return whole({{n.type.dtype, n.attrs.ints("global")}, const_cast<float*>(s.whole.data())});
     }
-    return value(v);
+    collectives::Layout layout = layout_of(n);
+    if (mesh_.empty() || !rows_only(layout) || layout.dims.empty()) return whole(value(v));
+    // A block of rows: the block index is the row-major number of the coordinates on the
+    // axes that split dimension 0.
+    std::vector<int> coords = collectives::mesh_coords(rank(), mesh_);
+    int64_t block = 0;
+    for (int a : layout.dims[0]) block = block * mesh_[a] + coords[a];
+    int64_t rows = n.type.shape[0];
+    return {value(v), block * rows, rows};
   }
   throw Error("the graph has no input fed '" + feed + "'");
 }

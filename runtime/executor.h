@@ -22,6 +22,7 @@
 #include "collectives/redistribute.h"
 #include "ir/graph.h"
 #include "kernels/backend.h"
+#include "runtime/data.h"
 #include "runtime/memory_plan.h"
 
 namespace spmd::runtime {
@@ -41,9 +42,10 @@ class Executor {
            collectives::Communicator* world = nullptr, const launcher::Topology* topology = nullptr);
   ~Executor();
 
-  // The buffer of the input fed `feed` ("tokens", "lr", ...), to be filled before step():
-  // the whole (global) tensor, of which step() keeps this device's shard.
-  kernels::TensorRef input(const std::string& feed) const;
+  // Where to write the input fed `feed` ("tokens", "lr", ...) before step(): this device's
+  // rows when it holds a block of the batch (dimension 0), else the whole tensor, of which
+  // step() keeps this device's shard.
+  FeedSlice input(const std::string& feed) const;
   // The names of the feeds the graph reads.
   std::vector<std::string> feeds() const;
   // Runs every node once in order, then applies the updates.

@@ -16,8 +16,8 @@ StepReport Trainer::step() {
   auto start = std::chrono::steady_clock::now();
   data_->fill(steps_done_, feeds_);
   ++steps_done_;
-  if (auto it = feeds_.find("lr"); it != feeds_.end()) *it->second.f32() = static_cast<float>(lr_);
-  if (auto it = feeds_.find("step"); it != feeds_.end()) *it->second.f32() = static_cast<float>(steps_done_);
+  if (auto it = feeds_.find("lr"); it != feeds_.end()) *it->second.buffer.f32() = static_cast<float>(lr_);
+  if (auto it = feeds_.find("step"); it != feeds_.end()) *it->second.buffer.f32() = static_cast<float>(steps_done_);
   executor_.step();
   StepReport r;
   r.step = steps_done_;

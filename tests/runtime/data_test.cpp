@@ -20,7 +20,7 @@ Feeds lm_feeds(Buffers& buf, const ir::Graph& g) {
   ir::TensorType t = g.type(*g.find("tokens"));
   buf.a.assign(t.numel(), -1);
   buf.b.assign(t.numel(), -1);
-  return {{"tokens", {t, buf.a.data()}}, {"targets", {t, buf.b.data()}}};
+  return {{"tokens", whole({t, buf.a.data()})}, {"targets", whole({t, buf.b.data()})}};
 }
 
 TEST(LanguageModelData, TargetsAreTokensShiftedByOneAndDeterministic) {
@@ -69,10 +69,22 @@ TEST(ClassificationData, LabelsAreInRangeAndUseEveryClass) {
   ir::TensorType xt = g.type(*g.find("features")), lt = g.type(*g.find("labels"));
   std::vector<float> x(xt.numel());
   std::vector<int32_t> labels(lt.numel());
-  make_data_source(g, 1)->fill(0, {{"features", {xt, x.data()}}, {"labels", {lt, labels.data()}}});
+  make_data_source(g, 1)->fill(0, {{"features", whole({xt, x.data()})}, {"labels", whole({lt, labels.data()})}});
   std::vector<int> counts(4);
   for (int32_t l : labels) counts.at(l)++;
   for (int c : counts) EXPECT_GT(c, 20);
+}
+
+TEST(LanguageModelData, AShardOfRowsIsThoseRowsOfTheWholeBatch) {
+  ir::Graph g = ir::build_model("gpt:seq=8,batch=6,vocab=64,d_model=8,heads=2,layers=1");
+  Buffers all;
+  auto src = make_data_source(g, 2);
+  src->fill(3, lm_feeds(all, g));
+  ir::TensorType rows{ir::DType::i32, {2, 8}};
+  std::vector<int32_t> tokens(16), targets(16);
+  src->fill(3, {{"tokens", {{rows, tokens.data()}, 4, 2}}, {"targets", {{rows, targets.data()}, 4, 2}}});
+  EXPECT_EQ(tokens, std::vector<int32_t>(all.a.begin() + 32, all.a.end()));
+  EXPECT_EQ(targets, std::vector<int32_t>(all.b.begin() + 32, all.b.end()));
 }
 
 TEST(SyntheticCorpus, IsFixedText) {
