@@ -19,6 +19,9 @@ LinkCost step_link(const launcher::Topology& t, const Step& s) {
   LinkCost link;
   link.latency_s = level.link.latency_s;
   link.bandwidth_Bps = level.link.bandwidth_Bps / s.concurrent;
+  // A GPU adds buffers at its memory's speed (hundreds of GB/s), a CPU core at a few tens.
+  bool gpus = t.num_devices() > 0 && t.device(0).kind == launcher::DeviceKind::gpu;
+  link.reduce_Bps = gpus ? 500e9 : LinkCost{}.reduce_Bps;
   return link;
 }
 
