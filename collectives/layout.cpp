@@ -102,6 +102,16 @@ std::vector<int> mesh_coords(int rank, const std::vector<int>& mesh) {
   return c;
 }
 
+std::vector<int> axis_ranks(const std::vector<int>& mesh, int axis, int rank) {
+  std::vector<int> coords = mesh_coords(rank, mesh);
+  int stride = 1;
+  for (size_t a = static_cast<size_t>(axis) + 1; a < mesh.size(); ++a) stride *= mesh[a];
+  int first = rank - coords[axis] * stride;
+  std::vector<int> ranks;
+  for (int c = 0; c < mesh[axis]; ++c) ranks.push_back(first + c * stride);
+  return ranks;
+}
+
 void extract_shard(const std::vector<int64_t>& shape, const std::vector<int>& mesh, const Layout& l, int rank,
                    std::span<const float> global, std::span<float> shard) {
   std::vector<int64_t> local = local_shape(shape, mesh, l);

@@ -33,6 +33,10 @@ Layout decode_layout(const std::string& text);
 // The coordinates of `rank` on a mesh of shape `mesh` (row-major, first axis major).
 std::vector<int> mesh_coords(int rank, const std::vector<int>& mesh);
 
+// The ranks that differ from `rank` only along `axis`, ordered by their coordinate there:
+// the group of a collective along that axis.
+std::vector<int> axis_ranks(const std::vector<int>& mesh, int axis, int rank);
+
 // Copies the shard of device `rank` out of the whole tensor `global` (row-major, shape
 // `shape`) under layout `l`, whose partial axes must be empty. O(shard size).
 void extract_shard(const std::vector<int64_t>& shape, const std::vector<int>& mesh, const Layout& l, int rank,

@@ -74,15 +74,11 @@ Redistributor::Redistributor(Communicator& world, std::vector<int> mesh, const l
 
 Redistributor::~Redistributor() = default;
 
-// The ranks that differ from this one only along `axis`, ordered by their coordinate.
 Redistributor::Axis& Redistributor::along(int axis) {
   if (axes_[axis]) return *axes_[axis];
   auto a = std::make_unique<Axis>();
-  int stride = 1;
-  for (size_t b = static_cast<size_t>(axis) + 1; b < mesh_.size(); ++b) stride *= mesh_[b];
-  int first = world_.rank() - coords_[axis] * stride;
-  for (int c = 0; c < mesh_[axis]; ++c) a->devices.push_back(first + c * stride);
-  a->comm = world_.split(first, coords_[axis]);
+  a->devices = axis_ranks(mesh_, axis, world_.rank());
+  a->comm = world_.split(a->devices.front(), coords_[axis]);
   if (topology_) a->runner = std::make_unique<ScheduleRunner>(*a->comm, *topology_, a->devices);
   axes_[axis] = std::move(a);
   return *axes_[axis];

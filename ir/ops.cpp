@@ -82,6 +82,8 @@ const OpDef& op_def(std::string_view op) {
 
 std::span<const OpDef> all_ops() { return kOps; }
 
+bool is_optimizer_update(std::string_view op) { return op == "ema" || op == "ema_sq" || op == "sgd" || op == "adamw"; }
+
 Shape broadcast_shapes(const Shape& a, const Shape& b) {
   size_t rank = std::max(a.size(), b.size());
   Shape out(rank);

@@ -69,6 +69,10 @@ const OpDef* find_op(std::string_view op);
 // All registered ops, in a stable order.
 std::span<const OpDef> all_ops();
 
+// Whether `op` is one of the optimizer's update ops (ema, ema_sq, sgd, adamw): elementwise,
+// rewriting its operand 0 (the runtime updates in place, ZeRO's propagation stays inside them).
+bool is_optimizer_update(std::string_view op);
+
 // Shape helpers shared by shape rules, gradients and kernels.
 Shape broadcast_shapes(const Shape& a, const Shape& b);  // numpy rules; throws on mismatch
 int normalize_axis(int64_t axis, int rank);               // -1 -> rank-1; throws if out of range

@@ -6,16 +6,6 @@
 
 namespace spmd::partitioner {
 
-std::vector<int> axis_devices(const Mesh& mesh, int axis, int rank) {
-  std::vector<int> coords = collectives::mesh_coords(rank, mesh.sizes);
-  int stride = 1;
-  for (size_t a = static_cast<size_t>(axis) + 1; a < mesh.sizes.size(); ++a) stride *= mesh.sizes[a];
-  int first = rank - coords[axis] * stride;
-  std::vector<int> devices;
-  for (int c = 0; c < mesh.sizes[axis]; ++c) devices.push_back(first + c * stride);
-  return devices;
-}
-
 std::vector<AxisPlacement> place_mesh(const Mesh& mesh, const launcher::Topology& topology) {
   if (mesh.size() != topology.num_devices()) {
     throw Error("the mesh " + mesh.to_string() + " has " + std::to_string(mesh.size()) + " devices, the topology " +
@@ -23,7 +13,7 @@ std::vector<AxisPlacement> place_mesh(const Mesh& mesh, const launcher::Topology
   }
   std::vector<AxisPlacement> out;
   for (size_t a = 0; a < mesh.names.size(); ++a) {
-    std::vector<int> devices = axis_devices(mesh, static_cast<int>(a), 0);
+    std::vector<int> devices = collectives::axis_ranks(mesh.sizes, static_cast<int>(a), 0);
     out.push_back({mesh.names[a], mesh.sizes[a], topology.levels_spanned(devices)});
   }
   return out;
@@ -53,7 +43,7 @@ std::vector<CollectiveCost> cost_collectives(const Program& program, const Mesh&
     for (const auto& step : collectives::plan_redistribution(r.global, mesh.sizes, r.from_layout, r.to_layout)) {
       using Kind = collectives::RedistributionStep::Kind;
       if (step.kind == Kind::slice || step.kind == Kind::make_partial) continue;  // local
-      collectives::CollectiveRequest request{primitive_of(step.kind), axis_devices(mesh, step.axis, 0),
+      collectives::CollectiveRequest request{primitive_of(step.kind), collectives::axis_ranks(mesh.sizes, step.axis, 0),
                                              static_cast<double>(r.bytes)};
       cost.predicted_s += collectives::best_schedule(topology, request).predicted_s;
     }

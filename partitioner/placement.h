@@ -14,9 +14,6 @@
 
 namespace spmd::partitioner {
 
-// The devices of `rank`'s group along `axis` (the ranks differing from it only there).
-std::vector<int> axis_devices(const Mesh& mesh, int axis, int rank);
-
 struct AxisPlacement {
   std::string axis;
   int size = 1;

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include "ir/ops.h"
 #include "partitioner/factors.h"
 
 namespace spmd::partitioner {
@@ -11,8 +12,6 @@ bool has(const Plan& plan, ir::ValueId v, int dim, int axis) {
   const auto& axes = plan.of(v).dims[dim];
   return std::find(axes.begin(), axes.end(), axis) != axes.end();
 }
-
-bool is_optimizer_op(const std::string& op) { return op == "ema" || op == "ema_sq" || op == "sgd" || op == "adamw"; }
 
 }  // namespace
 
@@ -44,7 +43,7 @@ int propagate_axis(const ir::Graph& g, Plan& plan, int axis, const std::vector<D
   for (ir::ValueId v = 0; v < g.size(); ++v) {
     const ir::Node& n = g.node(v);
     if (n.is_source() || n.op == "redistribute") continue;
-    if (scope == Scope::optimizer && !is_optimizer_op(n.op)) continue;
+    if (scope == Scope::optimizer && !ir::is_optimizer_update(n.op)) continue;
     ops.push_back(v);
     factors.push_back(op_factors(g, v));
   }

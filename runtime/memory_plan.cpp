@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <numeric>
 
+#include "ir/ops.h"
+
 namespace spmd::runtime {
 namespace {
 
@@ -64,12 +66,6 @@ MemoryPlan plan_memory(const ir::Graph& g, const std::vector<bool>& transient,
   return plan;
 }
 
-namespace {
-
-bool is_optimizer_op(const std::string& op) { return op == "ema" || op == "ema_sq" || op == "sgd" || op == "adamw"; }
-
-}  // namespace
-
 ProgramMemory plan_program_memory(const ir::Graph& g) {
   const int n = g.size();
   ProgramMemory m;
@@ -90,7 +86,7 @@ ProgramMemory plan_program_memory(const ir::Graph& g) {
     const ir::Node& op = g.node(next);
     // In place when the optimizer op rewrites its own operand 0 and nothing reads the old
     // value afterwards: saves a copy of every param and moment per step.
-    bool in_place = is_optimizer_op(op.op) && op.inputs[0] == target && m.alias[next] < 0 && last_read[target] <= next;
+    bool in_place = ir::is_optimizer_update(op.op) && op.inputs[0] == target && m.alias[next] < 0 && last_read[target] <= next;
     if (in_place) {
       m.alias[next] = target;
     } else {

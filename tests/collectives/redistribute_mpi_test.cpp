@@ -24,15 +24,6 @@ int world_rank() {
   return r;
 }
 
-std::vector<int> coords_of(int rank, const std::vector<int>& mesh) {
-  std::vector<int> c(mesh.size());
-  for (int a = static_cast<int>(mesh.size()) - 1; a >= 0; --a) {
-    c[a] = rank % mesh[a];
-    rank /= mesh[a];
-  }
-  return c;
-}
-
 // Every layout of a rank-`dims` tensor over one or two mesh axes: each axis unused, partial,
 // or on one dimension; two axes on one dimension in both orders.
 std::vector<Layout> all_layouts(int dims, int axes) {
@@ -86,12 +77,10 @@ std::vector<float> shard(const std::vector<int64_t>& global, const std::vector<i
 // Sums `data` over the partial axes of `l` (MPI's own all-reduce), turning a partial shard
 // into the plain one.
 void resolve_partial(std::vector<float>& data, const std::vector<int>& mesh, const Layout& l) {
-  std::vector<int> c = coords_of(world_rank(), mesh);
+  std::vector<int> c = mesh_coords(world_rank(), mesh);
   for (int a : l.partial) {
-    int stride = 1;
-    for (size_t b = static_cast<size_t>(a) + 1; b < mesh.size(); ++b) stride *= mesh[b];
     MPI_Comm axis;
-    MPI_Comm_split(MPI_COMM_WORLD, world_rank() - c[a] * stride, c[a], &axis);
+    MPI_Comm_split(MPI_COMM_WORLD, axis_ranks(mesh, a, world_rank()).front(), c[a], &axis);
     MPI_Allreduce(MPI_IN_PLACE, data.data(), static_cast<int>(data.size()), MPI_FLOAT, MPI_SUM, axis);
     MPI_Comm_free(&axis);
   }
@@ -99,7 +88,7 @@ void resolve_partial(std::vector<float>& data, const std::vector<int>& mesh, con
 
 void check_all_pairs(const std::vector<int64_t>& global, const std::vector<int>& mesh) {
   MpiCommunicator world(MPI_COMM_WORLD);
-  std::vector<int> coords = coords_of(world.rank(), mesh);
+  std::vector<int> coords = mesh_coords(world.rank(), mesh);
   std::vector<Layout> layouts = all_layouts(static_cast<int>(global.size()), static_cast<int>(mesh.size()));
   int checked = 0;
   for (const Layout& from : layouts) {
