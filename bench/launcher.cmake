@@ -3,4 +3,4 @@
 add_executable(bench_topology ${CMAKE_CURRENT_LIST_DIR}/topology_bench.cpp)
 target_link_libraries(bench_topology PRIVATE spmd_launcher)
 target_compile_definitions(bench_topology PRIVATE
-  SPMD_TOPOLOGIES_DIR="${PROJECT_SOURCE_DIR}/../shared/topologies")
+  SPMD_TOPOLOGIES_DIR="${PROJECT_SOURCE_DIR}/tests/data/topologies")

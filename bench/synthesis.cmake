@@ -4,4 +4,4 @@
 add_executable(bench_synthesis ${CMAKE_CURRENT_LIST_DIR}/synthesis_bench.cpp)
 target_link_libraries(bench_synthesis PRIVATE spmd_collectives CLI11::CLI11 nlohmann_json::nlohmann_json)
 target_compile_definitions(bench_synthesis PRIVATE
-  SPMD_TOPOLOGIES_DIR="${PROJECT_SOURCE_DIR}/../shared/topologies")
+  SPMD_TOPOLOGIES_DIR="${PROJECT_SOURCE_DIR}/tests/data/topologies")

@@ -132,7 +132,7 @@ struct TopologySource {
 // devices of the chosen kind and repeats the node `source.nodes` times. Needs no MPI.
 // Throws spmd::Error for a missing or malformed file, a bad synthetic string, a device kind
 // the node lacks, or fewer than one node. Costs one hwloc load (about a millisecond for the
-// files in shared/topologies) plus O(devices log devices).
+// files in tests/data/topologies) plus O(devices log devices).
 Topology load_topology(const TopologySource& source);
 
 // The live job: every rank of `comm` reads its node with hwloc, finds its binding and (on a

@@ -6,6 +6,6 @@ apt-get update
 apt-get install -y --no-install-recommends \
   cmake ninja-build g++ ccache pkg-config \
   libopenmpi-dev openmpi-bin \
-  libdnnl-dev \
+  libdnnl-dev ocl-icd-opencl-dev \
   libhwloc-dev hwloc \
   nlohmann-json3-dev libcli11-dev libgtest-dev

@@ -19,7 +19,7 @@ constexpr double kKiB = 1024, kMiB = 1024 * kKiB, kGiB = 1024 * kMiB;
 
 const launcher::Topology& dgx2_x4() {
   static const launcher::Topology topology =
-      launcher::load_topology({SPMD_SHARED_DIR "/topologies/nvidiaDGX2.xml", 4, launcher::DeviceKind::gpu});
+      launcher::load_topology({SPMD_TOPOLOGIES_DIR "/nvidiaDGX2.xml", 4, launcher::DeviceKind::gpu});
   return topology;
 }
 

@@ -1,4 +1,4 @@
-// Paths of the hwloc XML files in shared/topologies, for tests.
+// Paths of the hwloc XML files in tests/data/topologies, for tests.
 #pragma once
 
 #include <string>

@@ -1,4 +1,4 @@
-// Every file of shared/topologies loads, with the device counts hwloc's own tools report
+// Every file of tests/data/topologies loads, with the device counts hwloc's own tools report
 // (`hwloc-calc --input FILE -N core|numa|package all`, GPUs from `lstopo --input FILE`).
 #include <gtest/gtest.h>
 

@@ -5,7 +5,7 @@
 namespace spmd::testing {
 namespace {
 
-const std::string kDgx2 = SPMD_SHARED_DIR "/topologies/nvidiaDGX2.xml";
+const std::string kDgx2 = SPMD_TOPOLOGIES_DIR "/nvidiaDGX2.xml";
 
 bool contains(const std::string& text, const std::string& part) { return text.find(part) != std::string::npos; }
 

@@ -161,8 +161,8 @@ namespace spmd::testing {
 namespace {
 
 TEST(PlanCommand, OnATopologyPlacesTheAxesAndCostsTheCollectives) {
-  Result r = run(std::string("plan gpt:batch=64 --strategy dp+megatron --topology ") + SPMD_SHARED_DIR +
-                 "/topologies/nvidiaDGX2.xml --nodes 2");
+  Result r = run(std::string("plan gpt:batch=64 --strategy dp+megatron --topology ") + SPMD_TOPOLOGIES_DIR +
+                 "/nvidiaDGX2.xml --nodes 2");
   ASSERT_EQ(r.exit_code, 0) << r.err;
   EXPECT_NE(r.out.find("mesh {data: 16, model: 2}: 32 devices"), std::string::npos) << r.out;
   EXPECT_NE(r.out.find("placement on 2 nodes, 32 devices (gpu)"), std::string::npos) << r.out;
