@@ -34,4 +34,10 @@ class Attrs {
   std::map<std::string, AttrValue> values_;
 };
 
+// Checks the values of `attrs` (of an op, or a graph's meta): no real is NaN, and the reals
+// whose name fixes their meaning stay in range: std, decay, weight_decay >= 0; eps, lr > 0;
+// beta1, beta2, momentum in [0, 1); all of those and gain, value finite. Throws spmd::Error
+// "attribute NAME = VALUE: must be ..." on the first that is not.
+void check_attr_values(const Attrs& attrs);
+
 }  // namespace spmd::ir

@@ -9,6 +9,7 @@
 #include <sstream>
 
 #include "common/error.h"
+#include "common/files.h"
 #include "ir/ops.h"
 #include "ir/text.h"
 
@@ -171,7 +172,9 @@ class GraphParser {
     size_t start = p.column();
     std::string word = p.name("a statement");
     if (word == "meta") {
+      size_t at = p.column();
       g_.meta = p.attrs();
+      checked(p, at, g_.meta);
     } else if (word == "output") {
       std::string out = p.name("an output name");
       p.expect('=', "after the output name");
@@ -223,7 +226,10 @@ class GraphParser {
       do n.inputs.push_back(lookup(p));
       while (p.accept(','));
     }
-    if (p.peek('{')) n.attrs = p.attrs();
+    if (size_t at = p.column(); p.peek('{')) {
+      n.attrs = p.attrs();
+      checked(p, at, n.attrs);
+    }
     p.expect(':', "before the result type");
     size_t type_at = p.column();
     n.type = p.type();
@@ -255,7 +261,20 @@ class GraphParser {
     }
   }
 
+  // Attribute values out of range fail at the attribute list.
+  void checked(LineParser& p, size_t at, const Attrs& attrs) {
+    try {
+      check_attr_values(attrs);
+    } catch (const Error& e) {
+      p.rewind(at);
+      p.fail(e.what());
+    }
+  }
+
   void check_update(LineParser& p, ValueId target, ValueId next) {
+    for (const auto& [updated, by] : g_.updates) {
+      if (updated == target) p.fail(value_label(g_, target) + " is updated twice");
+    }
     const std::string& op = g_.node(target).op;
     if (op != "param" && op != "state") p.fail("only a param or state can be updated, not a " + op);
     if (g_.type(target) != g_.type(next)) p.fail("an update must keep the type " + to_string(g_.type(target)));
@@ -292,11 +311,7 @@ Graph parse(std::string_view text, const std::string& source) {
 }
 
 Graph parse_file(const std::string& path) {
-  std::ifstream in(path);
-  if (!in) throw Error("cannot open IR file '" + path + "'");
-  std::stringstream buffer;
-  buffer << in.rdbuf();
-  return parse(buffer.str(), path);
+  return parse(read_text_file(path, "IR file"), path);
 }
 
 }  // namespace spmd::ir

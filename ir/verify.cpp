@@ -31,6 +31,11 @@ void verify_node(const Graph& g, ValueId v, std::set<std::string>& names) {
     if (numeric) fail(g, v, "a name must not be a number");
     if (!names.insert(n.name).second) fail(g, v, "the name is used twice");
   }
+  try {
+    check_attr_values(n.attrs);
+  } catch (const Error& e) {
+    fail(g, v, e.what());
+  }
   TensorType inferred;
   try {
     inferred = def->infer(types, n);
@@ -43,17 +48,20 @@ void verify_node(const Graph& g, ValueId v, std::set<std::string>& names) {
 }  // namespace
 
 void verify(const Graph& g) {
+  check_attr_values(g.meta);
   std::set<std::string> names;
   for (ValueId v = 0; v < g.size(); ++v) verify_node(g, v, names);
   auto valid = [&](ValueId v) { return v >= 0 && v < g.size(); };
   for (const auto& [name, v] : g.outputs) {
     if (!valid(v)) throw Error("output '" + name + "' names no value");
   }
+  std::set<ValueId> updated;
   for (const auto& [target, next] : g.updates) {
     if (!valid(target) || !valid(next)) throw Error("an update names no value");
     const std::string& op = g.node(target).op;
     if (op != "param" && op != "state") fail(g, target, "only a param or state can be updated, not a " + op);
     if (g.type(target) != g.type(next)) fail(g, target, "its update " + value_label(g, next) + " has another type");
+    if (!updated.insert(target).second) fail(g, target, "is updated twice");
   }
 }
 

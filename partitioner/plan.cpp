@@ -3,7 +3,9 @@
 #include <cstdio>
 #include <fstream>
 
+#include "common/files.h"
 #include "common/error.h"
+#include "partitioner/json_fields.h"
 
 namespace spmd::partitioner {
 
@@ -57,6 +59,7 @@ nlohmann::ordered_json to_json(const Plan& plan, const ir::Graph& g) {
 
 Plan plan_from_json(const nlohmann::ordered_json& j, const ir::Graph& g) {
   try {
+    require_known_keys(j, {"mesh", "model", "values"}, "the plan");
     Plan p = replicated_plan(g, mesh_from_json(j.at("mesh")));
     std::string model = j.value("model", "");
     if (model != g.meta.s("model", "")) {
@@ -68,6 +71,7 @@ Plan plan_from_json(const nlohmann::ordered_json& j, const ir::Graph& g) {
     }
     for (ir::ValueId v = 0; v < g.size(); ++v) {
       const auto& entry = values[v];
+      require_known_keys(entry, {"value", "dims", "partial", "origin"}, "value " + std::to_string(v));
       if (entry.at("value").get<std::string>() != ir::value_label(g, v)) {
         throw Error("value " + std::to_string(v) + " of the plan is " + entry.at("value").get<std::string>() +
                     ", the program's is " + ir::value_label(g, v));
@@ -93,10 +97,9 @@ Plan plan_from_json(const nlohmann::ordered_json& j, const ir::Graph& g) {
 }
 
 Plan read_plan(const std::string& path, const ir::Graph& g) {
-  std::ifstream in(path);
-  if (!in) throw Error("cannot open plan file '" + path + "'");
+  std::string text = read_text_file(path, "plan file");
   try {
-    return plan_from_json(nlohmann::ordered_json::parse(in), g);
+    return plan_from_json(nlohmann::ordered_json::parse(text), g);
   } catch (const nlohmann::json::exception& e) {
     throw Error(path + ": not JSON: " + e.what());
   } catch (const Error& e) {
@@ -105,14 +108,7 @@ Plan read_plan(const std::string& path, const ir::Graph& g) {
 }
 
 void write_plan(const std::string& path, const Plan& plan, const ir::Graph& g) {
-  std::string tmp = path + ".tmp";
-  {
-    std::ofstream out(tmp);
-    if (!out) throw Error("cannot write plan file '" + path + "'");
-    out << to_json(plan, g).dump(1) << "\n";
-    if (!out) throw Error("cannot write plan file '" + path + "'");
-  }
-  if (std::rename(tmp.c_str(), path.c_str()) != 0) throw Error("cannot move the plan into '" + path + "'");
+  write_file_atomically(path, to_json(plan, g).dump(1) + "\n", "plan file");
 }
 
 }  // namespace spmd::partitioner

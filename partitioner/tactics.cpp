@@ -6,6 +6,8 @@
 #include <fstream>
 
 #include "common/error.h"
+#include "common/files.h"
+#include "partitioner/json_fields.h"
 #include "partitioner/dimensions.h"
 #include "partitioner/propagation.h"
 
@@ -75,12 +77,14 @@ std::string Tactic::describe() const {
 
 Tactics tactics_from_json(const nlohmann::ordered_json& j) {
   Tactics out;
+  require_known_keys(j, {"mesh", "tactics"}, "the tactics file");
   out.mesh = mesh_from_json(j.at("mesh"));
   int i = 0;
   for (const auto& item : j.at("tactics")) {
     ++i;
     try {
       Tactic t;
+      require_known_keys(item, {"values", "dim", "axis", "scope"}, "the tactic");
       t.values = item.at("values").get<std::string>();
       t.axis = item.at("axis").get<std::string>();
       t.scope = item.value("scope", "all");
@@ -104,10 +108,9 @@ Tactics tactics_from_json(const nlohmann::ordered_json& j) {
 }
 
 Tactics read_tactics(const std::string& path) {
-  std::ifstream in(path);
-  if (!in) throw Error("cannot open tactics file '" + path + "'");
+  std::string text = read_text_file(path, "tactics file");
   try {
-    return tactics_from_json(nlohmann::ordered_json::parse(in));
+    return tactics_from_json(nlohmann::ordered_json::parse(text));
   } catch (const nlohmann::json::exception& e) {
     throw Error(path + ": " + e.what());
   } catch (const Error& e) {

@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "common/error.h"
+#include "common/files.h"
 
 namespace spmd::runtime {
 namespace {
@@ -26,6 +27,18 @@ ir::Shape feed_shape(const ir::Graph& g, const std::string& feed) {
   throw Error("the model has no input fed '" + feed + "'");
 }
 
+// The rows of the table the tokens index (the embedding a gather reads them into): token
+// ids must stay below it. 0 when no gather reads the tokens.
+int64_t token_table_rows(const ir::Graph& g) {
+  for (ir::ValueId v = 0; v < g.size(); ++v) {
+    const ir::Node& n = g.node(v);
+    if (n.op != "gather" || n.inputs.size() != 2) continue;
+    const ir::Node& ids = g.node(n.inputs[1]);
+    if (ids.op == "input" && ids.attrs.s("feed", "") == "tokens") return global_shape(g.node(n.inputs[0])).at(0);
+  }
+  return 0;
+}
+
 // Next-token prediction on a byte string: each row is a random window of the corpus,
 // targets are the same window shifted by one byte.
 class LanguageModelData : public DataSource {
@@ -35,9 +48,7 @@ class LanguageModelData : public DataSource {
     ir::Shape shape = feed_shape(g, "tokens");
     batch_ = shape.at(0);
     seq_ = shape.at(1);
-    for (ir::ValueId v : g.nodes_with_op("param")) {
-      if (g.node(v).name == "wte") vocab_ = global_shape(g.node(v)).at(0);
-    }
+    if (int64_t rows = token_table_rows(g); rows > 0) vocab_ = rows;
     if (static_cast<int64_t>(corpus_.size()) < seq_ + 1) {
       throw Error("data '" + origin_ + "' has " + std::to_string(corpus_.size()) +
                   " bytes, fewer than seq+1 = " + std::to_string(seq_ + 1));
@@ -136,14 +147,6 @@ class ClassificationData : public DataSource {
   std::vector<float> teacher_;
 };
 
-std::string read_file(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) throw Error("cannot open data file '" + path + "'");
-  std::stringstream buffer;
-  buffer << in.rdbuf();
-  return buffer.str();
-}
-
 }  // namespace
 
 FeedSlice whole(const kernels::TensorRef& buffer) {
@@ -164,6 +167,31 @@ std::string synthetic_corpus(size_t bytes) {
   return text;
 }
 
+namespace {
+
+class CallbackData : public DataSource {
+ public:
+  CallbackData(FillFeeds fill, int64_t items, std::string item, std::string description)
+      : fill_(std::move(fill)), items_(items), item_(std::move(item)), description_(std::move(description)) {}
+  void fill(int64_t step, const Feeds& feeds) override { fill_(step, feeds); }
+  int64_t items_per_step() const override { return items_; }
+  std::string item_name() const override { return item_; }
+  std::string describe() const override { return description_; }
+
+ private:
+  FillFeeds fill_;
+  int64_t items_;
+  std::string item_, description_;
+};
+
+}  // namespace
+
+std::unique_ptr<DataSource> make_callback_source(FillFeeds fill, int64_t items_per_step, std::string item_name,
+                                                 std::string description) {
+  if (!fill) throw Error("the data callback is empty");
+  return std::make_unique<CallbackData>(std::move(fill), items_per_step, std::move(item_name), std::move(description));
+}
+
 std::unique_ptr<DataSource> make_data_source(const ir::Graph& g, uint64_t seed) {
   std::string task = g.meta.s("task", "");
   std::string data = g.meta.s("data", "synthetic");
@@ -171,7 +199,7 @@ std::unique_ptr<DataSource> make_data_source(const ir::Graph& g, uint64_t seed) 
     if (data == "synthetic") {
       return std::make_unique<LanguageModelData>(synthetic_corpus(1 << 20), "synthetic corpus", g, seed);
     }
-    return std::make_unique<LanguageModelData>(read_file(data), data, g, seed);
+    return std::make_unique<LanguageModelData>(read_text_file(data, "data file"), data, g, seed);
   }
   if (task == "classification") {
     if (data != "synthetic") throw Error("a classification model reads only synthetic data, not '" + data + "'");

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <string>
@@ -39,6 +40,16 @@ class DataSource {
 // built-in synthetic corpus; a classifier draws points of a fixed synthetic task.
 // Throws spmd::Error for a missing or too short file, or an unknown task.
 std::unique_ptr<DataSource> make_data_source(const ir::Graph& g, uint64_t seed);
+
+// A program's own data: `fill(step, feeds)` writes, for step `step` (from 0), the rows each
+// feed asks for (FeedSlice: this rank's rows of the global batch). It must depend only on
+// the step and the rows, so that every split of the batch trains on the same data.
+using FillFeeds = std::function<void(int64_t step, const Feeds& feeds)>;
+
+// A DataSource calling `fill`; `items_per_step` and `item_name` are for throughput.
+std::unique_ptr<DataSource> make_callback_source(FillFeeds fill, int64_t items_per_step,
+                                                 std::string item_name = "samples",
+                                                 std::string description = "the program's own data");
 
 // A feed of every row of the buffer's tensor.
 FeedSlice whole(const kernels::TensorRef& buffer);

@@ -4,7 +4,10 @@
 #include <cstring>
 #include <new>
 
+#include <unistd.h>
+
 #include "common/error.h"
+#include "common/units.h"
 #include "collectives/redistribute.h"
 #include "partitioner/mesh.h"
 #include "runtime/init.h"
@@ -27,6 +30,17 @@ float* allocate_floats(size_t count) {
   return static_cast<float*>(::operator new[](bytes, std::align_val_t(MemoryPlan::kAlignment)));
 }
 
+
+// The planned peak is known before anything is allocated: a program that cannot fit in this
+// machine's memory is the user's mistake (a model too large for one device), said in bytes,
+// not a std::bad_alloc halfway through.
+void require_memory(const ProgramMemory& memory) {
+  const uint64_t available = static_cast<uint64_t>(sysconf(_SC_PHYS_PAGES)) * static_cast<uint64_t>(sysconf(_SC_PAGESIZE));
+  if (memory.peak_bytes() <= available) return;
+  throw Error("the program needs " + bytes_text(memory.peak_bytes()) + " per device (params, state and inputs " +
+              bytes_text(memory.persistent_bytes) + ", activations " + bytes_text(memory.arena.arena_bytes) +
+              "), more than the " + bytes_text(available) + " of memory this machine has");
+}
 
 }  // namespace
 
@@ -89,6 +103,7 @@ void Executor::initialize_sources(uint64_t seed) {
 void Executor::allocate() {
   const int n = graph_.size();
   memory_ = plan_program_memory(graph_);
+  require_memory(memory_);
   arena_.reset(allocate_floats(memory_.arena.arena_bytes / sizeof(float)));
   data_.assign(n, nullptr);
   for (int v = 0; v < n; ++v) {
@@ -112,7 +127,10 @@ void Executor::prepare_launches() {
     Launch launch{&n, {}, value(v), std::nullopt};
     for (ir::ValueId x : n.inputs) launch.operands.push_back(value(x));
     if (n.op == "redistribute") {
-      if (!redistributor_) {
+      // On a mesh of one device every layout holds the whole tensor: a copy, no ranks needed.
+      int devices = 1;
+      for (int size : mesh_) devices *= size;
+      if (!redistributor_ && devices != 1) {
         throw Error(ir::value_label(graph_, v) + ": a redistribute op needs a partitioned program and its ranks");
       }
       launch.redistribution = Redistribution{n.attrs.ints("global"), collectives::decode_layout(n.attrs.s("from")),
@@ -160,6 +178,10 @@ void Executor::run(const Launch& l) {
   const Redistribution& r = *l.redistribution;
   std::span<const float> in(l.operands[0].f32(), static_cast<size_t>(l.operands[0].numel()));
   std::span<float> out(l.out.f32(), static_cast<size_t>(l.out.numel()));
+  if (!redistributor_) {
+    std::copy(in.begin(), in.end(), out.begin());
+    return;
+  }
   redistributor_->run(r.global, r.from, r.to, in, out);
 }
 

@@ -5,9 +5,10 @@
 namespace spmd::runtime {
 
 Trainer::Trainer(ir::Graph step_graph, kernels::Backend& backend, uint64_t seed, std::optional<double> lr,
-                 collectives::Communicator* world, const launcher::Topology* topology)
+                 collectives::Communicator* world, const launcher::Topology* topology,
+                 std::unique_ptr<DataSource> data)
     : executor_(std::move(step_graph), backend, seed, world, topology),
-      data_(make_data_source(executor_.graph(), seed)),
+      data_(data ? std::move(data) : make_data_source(executor_.graph(), seed)),
       lr_(lr.value_or(executor_.graph().meta.f("lr", 1e-3))) {
   for (const std::string& feed : executor_.feeds()) feeds_.emplace(feed, executor_.input(feed));
 }

@@ -22,15 +22,17 @@ struct StepReport {
 class Trainer {
  public:
   // `lr` overrides the learning rate the graph was built with (meta "lr").
-  // A per-device program runs over `world`, one rank per device of its mesh.
+  // A per-device program runs over `world`, one rank per device of its mesh. `data` feeds
+  // the inputs (null: the graph's own, make_data_source).
   Trainer(ir::Graph step_graph, kernels::Backend& backend, uint64_t seed,
           std::optional<double> lr = std::nullopt, collectives::Communicator* world = nullptr,
-          const launcher::Topology* topology = nullptr);
+          const launcher::Topology* topology = nullptr, std::unique_ptr<DataSource> data = nullptr);
 
   StepReport step();
   Executor& executor() { return executor_; }
   const Executor& executor() const { return executor_; }
   const DataSource& data() const { return *data_; }
+  int64_t steps_done() const { return steps_done_; }
 
  private:
   Executor executor_;

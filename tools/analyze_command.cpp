@@ -2,8 +2,6 @@
 // of which values must be sharded alike (the classes, each one decision of the search) and
 // where sharding a class would need a redistribution (the conflicts). Allocates no tensor;
 // under mpirun rank 0 prints.
-#include <mpi.h>
-
 #include <chrono>
 #include <cstdio>
 #include <limits>
@@ -18,7 +16,7 @@ namespace spmd::tools {
 namespace {
 
 struct AnalyzeOptions {
-  ProgramOptions program;
+  runtime::ProgramSource program;
   bool all = false;
 };
 
@@ -26,17 +24,15 @@ double seconds_since(std::chrono::steady_clock::time_point start) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
 }
 
-void analyze(const AnalyzeOptions& o) {
+void analyze(const AnalyzeOptions& o, const launcher::World& world) {
   auto start = std::chrono::steady_clock::now();
-  ir::Graph g = load_training_step(o.program);
+  ir::Graph g = load_program(o.program);
   double build_s = seconds_since(start);
   start = std::chrono::steady_clock::now();
   partitioner::DimensionAnalysis a = partitioner::analyze_dimensions(g);
   double analysis_s = seconds_since(start);
-  int rank = 0;
-  MPI_Comm_rank(MPI_COMM_WORLD, &rank);
-  if (rank != 0) return;
-  std::printf("spmd analyze %s  (%s)\n", g.meta.s("model", o.program.model).c_str(), g.meta.s("optimizer", "?").c_str());
+  if (!world.lead()) return;
+  std::printf("spmd analyze %s  (%s)\n", g.meta.s("model", o.program.describe()).c_str(), g.meta.s("optimizer", "?").c_str());
   std::printf("training step: %d values, built in %s\n\n", g.size(), duration_text(build_s).c_str());
   AnalyzeReport how;
   if (o.all) {
@@ -50,12 +46,12 @@ void analyze(const AnalyzeOptions& o) {
 
 }  // namespace
 
-void add_analyze_command(CLI::App& app) {
+void add_analyze_command(CLI::App& app, const launcher::World* world) {
   auto o = std::make_shared<AnalyzeOptions>();
   auto* cmd = app.add_subcommand("analyze", "Show the dimension classes and conflicts of a training step");
   add_program_options(*cmd, o->program);
   cmd->add_flag("--all", o->all, "list every class, one row each");
-  cmd->callback([o] { analyze(*o); });
+  cmd->callback([o, world] { analyze(*o, *world); });
 }
 
 }  // namespace spmd::tools

@@ -1,7 +1,6 @@
 // `spmd collective PRIMITIVE --bytes SIZE`: the schedules synthesized for one collective on a
 // topology (simulated with --topology, else the live job), cheapest first by the cost model,
 // and the chosen one step by step. Prints once, from rank 0.
-#include <mpi.h>
 
 #include <algorithm>
 #include <charconv>
@@ -140,25 +139,23 @@ std::string explain(const launcher::Topology& topology, const collectives::Colle
   return out;
 }
 
-void run_collective(const CollectiveOptions& options) {
+void run_collective(const CollectiveOptions& options, const launcher::World& world) {
   // Every rank checks the input and builds the topology, so that a mistake fails on all alike.
   collectives::CollectiveRequest request;
   request.primitive = collectives::primitive_from_string(options.collective);
   request.bytes = parse_size(options.bytes);
-  launcher::Topology topology = topology_from(options.topology);
+  launcher::Topology topology = topology_from(options.topology, world);
   request.devices = options.devices.empty() ? all_devices(topology.num_devices())
                                             : parse_device_list(options.devices, topology.num_devices());
   std::vector<collectives::Schedule> candidates = collectives::synthesize(topology, request);
-  int rank = 0;
-  MPI_Comm_rank(MPI_COMM_WORLD, &rank);
-  if (rank != 0) return;
+  if (!world.lead()) return;
   std::cout << explain(topology, request, candidates, options);
   std::cout.flush();
 }
 
 }  // namespace
 
-void add_collective_command(CLI::App& app) {
+void add_collective_command(CLI::App& app, const launcher::World* world) {
   auto* cmd = app.add_subcommand("collective",
                                  "Explain the schedules synthesized for a collective on a topology, cheapest first");
   auto options = std::make_shared<CollectiveOptions>();
@@ -170,7 +167,7 @@ void add_collective_command(CLI::App& app) {
   cmd->add_option("--devices", options->devices, "The group: device ids like 0-7,16-23 (default: every device)");
   cmd->add_option("--k", options->k, "Show only the k cheapest candidates")->check(CLI::Range(1, 1 << 20));
   add_topology_options(*cmd, options->topology);
-  cmd->callback([options] { run_collective(*options); });
+  cmd->callback([options, world] { run_collective(*options, *world); });
 }
 
 }  // namespace spmd::tools

@@ -9,10 +9,10 @@
 namespace spmd::tools {
 
 void add_ir_command(CLI::App& app) {
-  auto options = std::make_shared<ProgramOptions>();
+  auto options = std::make_shared<runtime::ProgramSource>();
   auto* cmd = app.add_subcommand("ir", "Print the training-step IR of a model");
   add_program_options(*cmd, *options);
-  cmd->callback([options] { std::cout << ir::print(load_training_step(*options)); });
+  cmd->callback([options] { std::cout << ir::print(load_program(*options)); });
 }
 
 }  // namespace spmd::tools

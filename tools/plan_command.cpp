@@ -5,8 +5,6 @@
 // collective is predicted to cost.
 // Under mpirun every rank plans (so that a mistake fails on all of them alike) and rank 0
 // prints.
-#include <mpi.h>
-
 #include <cstdio>
 #include <memory>
 #include <optional>
@@ -15,6 +13,7 @@
 #include "common/error.h"
 #include "partitioner/lower.h"
 #include "runtime/memory_plan.h"
+#include "tools/validators.h"
 #include "tools/commands.h"
 #include "tools/partition_options.h"
 #include "tools/plan_placement.h"
@@ -26,25 +25,13 @@ namespace spmd::tools {
 namespace {
 
 struct PlanOptions {
-  ProgramOptions program;
-  PartitionOptions partition;
+  runtime::ProgramSource program;
+  partitioner::PlanRequest partition;
   TopologyOptions topology;  // with --topology: placement and predicted collective times
-  int ranks = 0;  // 0: the topology's devices with --topology, else the MPI world's size
+  int ranks = 0;  // 0: the topology's devices with --topology, else the job's ranks
   std::string json;
   bool explain = false;
 };
-
-int world_size() {
-  int size = 1;
-  MPI_Comm_size(MPI_COMM_WORLD, &size);
-  return size;
-}
-
-int world_rank() {
-  int rank = 0;
-  MPI_Comm_rank(MPI_COMM_WORLD, &rank);
-  return rank;
-}
 
 // Every collective must say why it is there: an all-gather of a whole tensor that nobody
 // can account for is a planning bug.
@@ -57,44 +44,29 @@ void check_explained(const partitioner::Program& program) {
   }
 }
 
-// Rank 0 writes the file; every rank learns whether it could, so all fail alike.
-void write_plan_file(const std::string& path, const partitioner::Plan& plan, const ir::Graph& g) {
-  std::string failure;
-  if (world_rank() == 0) {
-    try {
-      partitioner::write_plan(path, plan, g);
-    } catch (const Error& e) {
-      failure = e.what();
-    }
-  }
-  int failed = failure.empty() ? 0 : 1;
-  MPI_Bcast(&failed, 1, MPI_INT, 0, MPI_COMM_WORLD);
-  if (failed) throw Error(failure.empty() ? "rank 0 could not write plan file '" + path + "'" : failure);
-}
-
 // The plan of the options; without --ranks, a mesh of another size than the world's gets a
 // hint at --ranks.
 partitioner::Plan plan_for(const PlanOptions& o, const ir::Graph& g, int ranks) {
   try {
-    return choose_plan(o.partition, g, ranks);
+    return partitioner::choose_plan(o.partition, g, ranks);
   } catch (const Error& e) {
     if (o.ranks > 0 || std::string(e.what()).find("the mesh ") != 0) throw;
     throw Error(std::string(e.what()) + " (--ranks N plans for N devices)");
   }
 }
 
-void plan(const PlanOptions& o) {
+void plan(const PlanOptions& o, const launcher::World& world) {
   std::optional<launcher::Topology> topology;
-  if (!o.topology.topology.empty()) topology = topology_from(o.topology);
-  const int ranks = o.ranks > 0 ? o.ranks : topology ? topology->num_devices() : world_size();
-  ir::Graph g = load_training_step(o.program);
+  if (!o.topology.topology.empty()) topology = topology_from(o.topology, world);
+  const int ranks = o.ranks > 0 ? o.ranks : topology ? topology->num_devices() : world.size();
+  ir::Graph g = load_program(o.program);
   partitioner::Plan plan = plan_for(o, g, ranks);
   partitioner::Program program = partitioner::lower(g, plan);
   runtime::ProgramMemory memory = runtime::plan_program_memory(program.graph);
   if (o.explain) check_explained(program);
-  if (!o.json.empty()) write_plan_file(o.json, plan, g);
-  if (world_rank() != 0) return;
-  PlanReport what{o.program.model, plan_source(o.partition, ranks), o.explain};
+  if (!o.json.empty()) world.on_lead([&] { partitioner::write_plan(o.json, plan, g); });
+  if (!world.lead()) return;
+  PlanReport what{o.program.describe(), o.partition.describe(ranks), o.explain};
   std::fputs(plan_report(what, g, plan, program, memory).c_str(), stdout);
   if (topology) std::fputs(placement_report(*topology, plan, program).c_str(), stdout);
   if (!o.json.empty()) std::printf("\nplan written to %s (spmd run %s --plan %s)\n", o.json.c_str(),
@@ -104,17 +76,17 @@ void plan(const PlanOptions& o) {
 
 }  // namespace
 
-void add_plan_command(CLI::App& app) {
+void add_plan_command(CLI::App& app, const launcher::World* world) {
   auto o = std::make_shared<PlanOptions>();
   auto* cmd = app.add_subcommand("plan", "Show how a model is partitioned, without running it");
   add_program_options(*cmd, o->program);
   add_partition_options(*cmd, o->partition);
   cmd->add_option("--ranks", o->ranks, "number of devices (default: the topology's, else the MPI world's size)")
-      ->check(CLI::PositiveNumber);
+      ->check(kPositive);
   add_topology_options(*cmd, o->topology);
   cmd->add_option("--json", o->json, "write the plan to this file, for spmd run --plan");
   cmd->add_flag("--explain", o->explain, "say why each collective is there");
-  cmd->callback([o] { plan(*o); });
+  cmd->callback([o, world] { plan(*o, *world); });
 }
 
 }  // namespace spmd::tools

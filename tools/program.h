@@ -1,30 +1,25 @@
-// How the commands get their training-step graph: from a zoo model spec ("gpt:layers=4")
-// or from an IR file, with the command line's optimizer and data settings applied.
+// The command-line options that say which program a command works on (MODEL, --data,
+// --optimizer, --lr), filling a runtime::ProgramSource.
 #pragma once
-
-#include <optional>
-#include <string>
 
 #include <CLI/CLI.hpp>
 
-#include "ir/autodiff.h"
-#include "ir/graph.h"
+#include "runtime/job.h"
+#include "runtime/program.h"
 
 namespace spmd::tools {
 
-struct ProgramOptions {
-  std::string model;              // zoo spec or path of an IR file
-  std::string data;               // --data FILE, empty for the graph's own
-  ir::Optimizer optimizer;        // --optimizer, --lr (a model spec only)
-  std::optional<double> lr;       // --lr as given
-};
+// Adds MODEL, --data, --optimizer and --lr to a command, writing into `source`.
+void add_program_options(CLI::App& cmd, runtime::ProgramSource& source);
 
-// Adds MODEL, --data, --optimizer and --lr to a command.
-void add_program_options(CLI::App& cmd, ProgramOptions& options);
+// runtime::load_training_step, with the flags named in its messages.
+ir::Graph load_program(const runtime::ProgramSource& source);
 
-// The training-step graph: a zoo model differentiated with the optimizer, or a parsed file
-// (differentiated too when it holds only a forward pass). Throws spmd::Error for an unknown
-// model, a missing file or malformed IR.
-ir::Graph load_training_step(const ProgramOptions& options);
+// The job described (runtime::Job's first stage), with the flags named in its messages.
+runtime::Job describe_job(const runtime::JobDescription& description);
+
+// --seed: a decimal integer from 0 to 2^64-1. Throws spmd::Error naming the flag otherwise
+// (a sign, a fraction, or a number past the range, which would otherwise saturate).
+uint64_t parse_seed(const std::string& text);
 
 }  // namespace spmd::tools

@@ -1,7 +1,5 @@
 // `spmd topo`: print the hardware tree of the live job (under mpirun, once, by rank 0) or of
 // a simulated cluster (--topology).
-#include <mpi.h>
-
 #include <iostream>
 #include <memory>
 
@@ -17,12 +15,10 @@ struct TopoOptions {
   bool json = false;
 };
 
-void run_topo(const TopoOptions& options) {
+void run_topo(const TopoOptions& options, const launcher::World& world) {
   // Every rank loads or discovers, so that a bad file fails on all of them alike.
-  launcher::Topology topology = topology_from(options.topology);
-  int rank = 0;
-  MPI_Comm_rank(MPI_COMM_WORLD, &rank);
-  if (rank != 0) return;
+  launcher::Topology topology = topology_from(options.topology, world);
+  if (!world.lead()) return;
   if (options.json)
     std::cout << launcher::to_json(topology).dump(2) << "\n";
   else
@@ -32,12 +28,12 @@ void run_topo(const TopoOptions& options) {
 
 }  // namespace
 
-void add_topo_command(CLI::App& app) {
+void add_topo_command(CLI::App& app, const launcher::World* world) {
   auto* cmd = app.add_subcommand("topo", "Print the job's hardware tree");
   auto options = std::make_shared<TopoOptions>();
   add_topology_options(*cmd, options->topology);
   cmd->add_flag("--json", options->json, "Write JSON: fingerprint, devices, levels");
-  cmd->callback([options] { run_topo(*options); });
+  cmd->callback([options, world] { run_topo(*options, *world); });
 }
 
 }  // namespace spmd::tools

@@ -1,11 +1,10 @@
 #include "tools/topology_options.h"
 
-#include <mpi.h>
-
 #include <cstdio>
 #include <optional>
 
 #include "common/error.h"
+#include "tools/validators.h"
 
 namespace spmd::tools {
 
@@ -20,14 +19,14 @@ void add_topology_options(CLI::App& cmd, TopologyOptions& options) {
                  "What one rank drives: gpu, numa, package, core or node "
                  "(default: gpu where the node has GPUs, else numa)");
   cmd.add_option("--network-gbps", options.network_gbps, "Bandwidth between nodes, Gbit/s")
-      ->check(CLI::PositiveNumber)
+      ->check(kPositive)
       ->capture_default_str();
   cmd.add_option("--network-latency-us", options.network_latency_us, "Latency between nodes, microseconds")
-      ->check(CLI::NonNegativeNumber)
+      ->check(kNonNegative)
       ->capture_default_str();
 }
 
-launcher::Topology topology_from(const TopologyOptions& options) {
+launcher::Topology topology_from(const TopologyOptions& options, const launcher::World& world) {
   std::optional<launcher::DeviceKind> device;
   if (!options.device.empty()) device = launcher::parse_device_kind(options.device);
   launcher::LinkModel network{options.network_latency_us * 1e-6, options.network_gbps * 1e9 / 8};
@@ -35,7 +34,7 @@ launcher::Topology topology_from(const TopologyOptions& options) {
     if (options.nodes_given)
       throw Error("--nodes " + std::to_string(options.nodes) +
                   " simulates a cluster: it needs --topology FILE.xml or 'synthetic:...'");
-    return launcher::discover_job(MPI_COMM_WORLD, device, network);
+    return launcher::discover_job(world.comm(), device, network);
   }
   return launcher::load_topology({options.topology, options.nodes, device, network});
 }

@@ -9,6 +9,7 @@
 #include <CLI/CLI.hpp>
 
 #include "launcher/topology.h"
+#include "launcher/world.h"
 
 namespace spmd::tools {
 
@@ -26,9 +27,9 @@ struct TopologyOptions {
 void add_topology_options(CLI::App& cmd, TopologyOptions& options);
 
 // The topology the options describe: load_topology for --topology, else discover_job over
-// MPI_COMM_WORLD (collective: every rank must call it). Throws spmd::Error for a bad file,
+// the world (collective: every rank must call it). Throws spmd::Error for a bad file,
 // synthetic string or device kind, and for --nodes without --topology.
-launcher::Topology topology_from(const TopologyOptions& options);
+launcher::Topology topology_from(const TopologyOptions& options, const launcher::World& world);
 
 // One line: "4 nodes, 64 devices (gpu): cluster 4 x network 12.5 GB/s 2 us | node 2 x ...".
 std::string topology_summary(const launcher::Topology& topology);

@@ -122,10 +122,10 @@ void complete(Transfers& t, std::chrono::duration<double> timeout, const Where& 
     if (const int rc = MPI_Testall(t.count, t.requests, &done, t.statuses); rc != MPI_SUCCESS) {
       const std::string message = failure(t, rc);
       abandon(t);
-      throw Error(message + " (" + where() + ")");
+      throw JobFailure(message + " (" + where() + ")");
     }
     if (done) {
-      if (const std::string message = wrong_count(t); !message.empty()) throw Error(message + " (" + where() + ")");
+      if (const std::string message = wrong_count(t); !message.empty()) throw JobFailure(message + " (" + where() + ")");
       return;
     }
     if (polls % kPollsPerClockRead != 0) continue;
@@ -137,7 +137,7 @@ void complete(Transfers& t, std::chrono::duration<double> timeout, const Where& 
       message << stuck(t).name() << " timed out after " << timeout.count() << " s (" << where()
               << "): the peer failed or is not in the same collective";
       abandon(t);
-      throw Error(message.str());
+      throw JobFailure(message.str());
     }
   }
 }
@@ -188,7 +188,7 @@ std::string MpiCommunicator::where() const {
 
 void MpiCommunicator::check(int rc, const std::string& what) const {
   if (rc == MPI_SUCCESS) return;
-  throw Error(what + " failed: " + mpi_message(rc) + " (" + where() + ")");
+  throw JobFailure(what + " failed: " + mpi_message(rc) + " (" + where() + ")");
 }
 
 void MpiCommunicator::check_peer(int peer, const char* role) const {

@@ -75,7 +75,7 @@ TEST(Replication, DefaultNetworkIs100GbitAnd2Microseconds) {
 }
 
 TEST(Replication, FewerThanOneNodeIsAnError) {
-  EXPECT_NE(error_of({"synthetic:core:2", 0, std::nullopt}).find("--nodes 0"), std::string::npos);
+  EXPECT_NE(error_of({"synthetic:core:2", 0, std::nullopt}).find("at least one node, not 0"), std::string::npos);
 }
 
 TEST(LoadErrors, MissingFileNamesThePath) {

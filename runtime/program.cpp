@@ -1,0 +1,48 @@
+#include "runtime/program.h"
+
+#include <cmath>
+#include <filesystem>
+
+#include "common/error.h"
+#include "common/files.h"
+#include "ir/models/zoo.h"
+#include "ir/text.h"
+#include "ir/verify.h"
+
+namespace spmd::runtime {
+namespace {
+
+ir::Graph read_graph(const std::string& model) {
+  if (ir::is_model_spec(model)) return ir::build_model(model);
+  std::error_code ec;
+  if (std::filesystem::is_directory(model, ec)) throw Error("'" + model + "' is a directory, not an IR file");
+  if (std::filesystem::exists(model, ec)) return ir::parse_file(model);
+  throw Error("'" + model + "' is neither a model (known: mlp, gpt) nor an IR file");
+}
+
+}  // namespace
+
+std::string ProgramSource::describe() const { return graph ? "a graph built in code" : model; }
+
+ir::Graph load_training_step(const ProgramSource& source) {
+  if (source.lr && !(std::isfinite(*source.lr) && *source.lr > 0)) {
+    throw Error("learning rate " + std::to_string(*source.lr) + " is not a positive finite number");
+  }
+  ir::Optimizer opt = source.optimizer;
+  if (source.lr) opt.lr = *source.lr;
+  ir::Graph g;
+  if (source.graph) {
+    ir::verify(*source.graph);
+    g = *source.graph;
+  } else {
+    g = read_graph(source.model);
+  }
+  if (g.updates.empty()) g = ir::training_step(g, opt);
+  if (!source.data_file.empty()) {
+    require_regular_file(source.data_file, "data file");
+    g.meta.set("data", source.data_file);
+  }
+  return g;
+}
+
+}  // namespace spmd::runtime

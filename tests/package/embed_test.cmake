@@ -1,0 +1,45 @@
+# cmake -P embed_test.cmake: install, build examples/embed against the package, run it on 1
+# and 2 ranks, and compare the losses it prints (relative 1e-4).
+function(check_run what)
+  execute_process(${ARGN} RESULT_VARIABLE rc OUTPUT_VARIABLE out ERROR_VARIABLE err)
+  if(NOT rc EQUAL 0)
+    message(FATAL_ERROR "${what} failed (${rc}):\n${out}\n${err}")
+  endif()
+  set(output "${out}" PARENT_SCOPE)
+endfunction()
+
+set(prefix ${WORK_DIR}/prefix)
+file(REMOVE_RECURSE ${WORK_DIR})
+check_run("cmake --install" COMMAND ${CMAKE_COMMAND} --install ${BUILD_DIR} --prefix ${prefix})
+check_run("configuring examples/embed"
+          COMMAND ${CMAKE_COMMAND} -S ${SOURCE_DIR}/examples/embed -B ${WORK_DIR}/build -G ${GENERATOR}
+                  -DCMAKE_PREFIX_PATH=${prefix})
+check_run("building examples/embed" COMMAND ${CMAKE_COMMAND} --build ${WORK_DIR}/build)
+set(mpirun ${MPIEXEC} --oversubscribe --allow-run-as-root)
+check_run("embed on 1 rank" COMMAND ${mpirun} -np 1 ${WORK_DIR}/build/embed)
+set(one "${output}")
+check_run("embed on 2 ranks" COMMAND ${mpirun} -np 2 ${WORK_DIR}/build/embed)
+set(two "${output}")
+message(STATUS "1 rank:\n${one}\n2 ranks:\n${two}")
+
+string(REGEX MATCHALL "[a-z]+ step [0-9]+ loss [-0-9.e]+" losses_one "${one}")
+string(REGEX MATCHALL "[a-z]+ step [0-9]+ loss [-0-9.e]+" losses_two "${two}")
+list(LENGTH losses_one count)
+if(NOT count EQUAL 8)
+  message(FATAL_ERROR "expected 8 loss lines (5 regression, 3 gpt), got ${count}")
+endif()
+if(NOT two MATCHES "regression: strategy dp \\(the default on several devices\\) on 2 ranks"
+   OR NOT two MATCHES "gpt: strategy megatron on 2 ranks")
+  message(FATAL_ERROR "the 2-rank run did not partition as expected")
+endif()
+foreach(i RANGE 7)
+  list(GET losses_one ${i} a)
+  list(GET losses_two ${i} b)
+  string(REGEX REPLACE ".* loss " "" la "${a}")
+  string(REGEX REPLACE ".* loss " "" lb "${b}")
+  execute_process(COMMAND awk "BEGIN { d = ${la} - ${lb}; if (d < 0) d = -d; s = ${la}; if (s < 0) s = -s;
+                                       exit !(d <= 1e-4 * (s > 1 ? s : 1)) }" RESULT_VARIABLE same)
+  if(NOT same EQUAL 0)
+    message(FATAL_ERROR "loss differs: '${a}' on 1 rank, '${b}' on 2 ranks")
+  endif()
+endforeach()

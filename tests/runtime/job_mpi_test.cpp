@@ -1,0 +1,89 @@
+// runtime::Job over the ranks of mpirun: a graph built in code, fed by the program's own
+// callback, gives on every rank count the losses and parameters of the same job run alone
+// (a Job bound to no world, in the same process), and the default plan really splits the
+// batch over the ranks.
+#include <gtest/gtest.h>
+
+#include <cmath>
+
+#include "ir/builder.h"
+#include "runtime/job.h"
+
+namespace spmd::runtime {
+namespace {
+
+ir::Graph two_layer(int64_t batch) {
+  ir::Graph g;
+  ir::Builder b(g);
+  ir::ValueId x = b.input("x", {ir::DType::f32, {batch, 6}}, "x");
+  ir::ValueId y = b.input("y", {ir::DType::f32, {batch, 1}}, "y");
+  ir::ValueId h = b.tanh(b.matmul(x, b.param("enc", {6, 10}, "normal", 0.4)));
+  ir::ValueId e = b.sub(b.matmul(h, b.param("dec", {10, 1}, "normal", 0.4)), y);
+  g.outputs.emplace_back("loss", b.reduce_mean(b.mul(e, e), {0, 1}));
+  return g;
+}
+
+void fill(int64_t step, const Feeds& feeds) {
+  const FeedSlice& x = feeds.at("x");
+  const FeedSlice& y = feeds.at("y");
+  for (int64_t r = 0; r < x.rows; ++r) {
+    int64_t row = x.row_begin + r;
+    double t = 0;
+    for (int64_t f = 0; f < 6; ++f) {
+      double v = std::sin(0.3 * static_cast<double>(step * 97 + row * 13 + f));
+      x.buffer.f32()[r * 6 + f] = static_cast<float>(v);
+      t += f % 2 ? v : -0.5 * v;
+    }
+    y.buffer.f32()[r] = static_cast<float>(std::tanh(t));
+  }
+}
+
+struct Outcome {
+  std::vector<double> losses;
+  std::vector<float> enc;
+};
+
+Outcome train(const launcher::World* world, int64_t batch) {
+  JobDescription d;
+  d.program.graph = two_layer(batch);
+  d.program.optimizer.kind = "adamw";
+  d.data = fill;
+  Job job(std::move(d));
+  job.bind({world});
+  Outcome r;
+  job.train(4, [&](const StepReport& s) { r.losses.push_back(s.loss); });
+  r.enc = job.value("enc");
+  return r;
+}
+
+TEST(JobOverRanks, EqualsTheSameJobRunAlone) {
+  launcher::World world;
+  const int64_t batch = 12 * world.size();  // every rank holds 12 rows
+  Outcome alone = train(nullptr, batch);
+  Outcome together = train(&world, batch);
+  ASSERT_EQ(alone.losses.size(), together.losses.size());
+  for (size_t i = 0; i < alone.losses.size(); ++i) {
+    EXPECT_NEAR(together.losses[i], alone.losses[i], 1e-4 * std::max(1.0, std::abs(alone.losses[i]))) << i;
+  }
+  ASSERT_EQ(alone.enc.size(), together.enc.size());
+  for (size_t i = 0; i < alone.enc.size(); ++i) EXPECT_NEAR(together.enc[i], alone.enc[i], 1e-5) << i;
+}
+
+TEST(JobOverRanks, DefaultPlanSplitsTheBatchOverEveryRank) {
+  launcher::World world;
+  JobDescription d;
+  d.program.graph = two_layer(6 * world.size());
+  d.data = fill;
+  Job job(std::move(d));
+  job.bind({&world});
+  EXPECT_EQ(job.partitioned(), world.size() > 1);
+  EXPECT_EQ(job.plan().mesh.size(), world.size());
+  const ir::Graph& program = job.partitioned() ? job.program().graph : job.training_step();
+  auto x = program.find("x");
+  ASSERT_TRUE(x);
+  EXPECT_EQ(program.type(*x).shape[0], 6);  // this rank's rows only
+  EXPECT_EQ(job.peak_bytes_per_rank().size(), static_cast<size_t>(world.size()));
+}
+
+}  // namespace
+}  // namespace spmd::runtime

@@ -1,0 +1,154 @@
+// runtime::Job on one process (no MPI): the three stages, a graph built in code with the
+// program's own data, and the mistakes each stage reports.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <set>
+
+#include "common/error.h"
+#include "ir/builder.h"
+#include "runtime/job.h"
+
+namespace spmd::runtime {
+namespace {
+
+// A linear regression with names of its own: loss = mean((x w - y)^2).
+ir::Graph regression(int64_t batch, int64_t features) {
+  ir::Graph g;
+  ir::Builder b(g);
+  ir::ValueId x = b.input("x", {ir::DType::f32, {batch, features}}, "x");
+  ir::ValueId y = b.input("y", {ir::DType::f32, {batch, 1}}, "y");
+  ir::ValueId w = b.param("fc0.weight", {features, 1}, "zeros");
+  ir::ValueId e = b.sub(b.matmul(x, w), y);
+  g.outputs.emplace_back("loss", b.reduce_mean(b.mul(e, e), {0, 1}));
+  return g;
+}
+
+// A pseudo-random number in [-1, 1) of (step, row, feature): rows independent enough that
+// the weights are identifiable from one batch.
+double noise(int64_t step, int64_t row, int64_t f) {
+  double x = std::sin(static_cast<double>(step * 7919 + row * 104729 + f * 1299709) * 12.9898) * 43758.5453;
+  return 2 * (x - std::floor(x)) - 1;
+}
+
+// y = sum of x: the weights that solve it are all ones.
+void fill_sum(int64_t step, const Feeds& feeds) {
+  const FeedSlice& x = feeds.at("x");
+  const FeedSlice& y = feeds.at("y");
+  int64_t features = x.buffer.numel() / x.rows;
+  for (int64_t r = 0; r < x.rows; ++r) {
+    double sum = 0;
+    for (int64_t f = 0; f < features; ++f) {
+      double v = noise(step, x.row_begin + r, f);
+      x.buffer.f32()[r * features + f] = static_cast<float>(v);
+      sum += v;
+    }
+    y.buffer.f32()[r] = static_cast<float>(sum);
+  }
+}
+
+JobDescription regression_job() {
+  JobDescription d;
+  d.program.graph = regression(8, 4);
+  d.program.optimizer.kind = "sgd";
+  d.program.lr = 0.1;
+  d.data = fill_sum;
+  return d;
+}
+
+TEST(Job, TrainsAGraphBuiltInCodeOnItsOwnData) {
+  Job job(regression_job());
+  job.bind();
+  std::vector<double> losses;
+  job.train(60, [&](const StepReport& r) { losses.push_back(r.loss); });
+  ASSERT_EQ(losses.size(), 60u);
+  EXPECT_LT(losses.back(), 0.05 * losses.front());
+  for (float w : job.value("fc0.weight")) EXPECT_NEAR(w, 1.0f, 0.2f);
+}
+
+TEST(Job, CallsTheDataCallbackOncePerStepWithTheStepNumber) {
+  JobDescription d = regression_job();
+  std::vector<int64_t> steps;
+  d.data = [&](int64_t step, const Feeds& feeds) {
+    steps.push_back(step);
+    EXPECT_EQ(feeds.count("x"), 1u);
+    EXPECT_EQ(feeds.at("x").rows, 8);
+    fill_sum(step, feeds);
+  };
+  Job job(std::move(d));
+  job.bind();
+  job.train(3);
+  EXPECT_EQ(steps, (std::vector<int64_t>{0, 1, 2}));
+}
+
+TEST(Job, ZooModelTrainsAsItsSpecSays) {
+  JobDescription d;
+  d.program.model = "mlp:layers=1,hidden=8,batch=4,features=4,classes=3";
+  Job job(d);
+  EXPECT_EQ(job.training_step().meta.s("model").rfind("mlp:", 0), 0u);
+  job.bind();
+  EXPECT_FALSE(job.partitioned());
+  EXPECT_EQ(job.plan().mesh.size(), 1);
+  EXPECT_TRUE(std::isfinite(job.step().loss));
+  EXPECT_EQ(job.peak_bytes_per_rank().size(), 1u);
+}
+
+TEST(Job, SameDescriptionSameLosses) {
+  auto losses = [] {
+    Job job(regression_job());
+    job.bind();
+    std::vector<double> out;
+    job.train(4, [&](const StepReport& r) { out.push_back(r.loss); });
+    return out;
+  };
+  EXPECT_EQ(losses(), losses());
+}
+
+TEST(Job, RunningBeforeBindIsAnError) {
+  Job job(regression_job());
+  EXPECT_THROW(job.step(), Error);
+  EXPECT_THROW(job.plan(), Error);
+}
+
+TEST(Job, BindingTwiceIsAnError) {
+  Job job(regression_job());
+  job.bind();
+  EXPECT_THROW(job.bind(), Error);
+}
+
+TEST(Job, RejectsANonFiniteLearningRateWhenDescribed) {
+  JobDescription d = regression_job();
+  d.program.lr = std::nan("");
+  EXPECT_THROW(Job{d}, Error);
+  d.program.lr = -1;
+  EXPECT_THROW(Job{d}, Error);
+}
+
+TEST(Job, ValueOfAnUnknownNameIsAnError) {
+  Job job(regression_job());
+  job.bind();
+  EXPECT_THROW(job.value("no.such.param"), Error);
+}
+
+TEST(Job, StrategyOnOneDevicePartitionsOnAMeshOfOne) {
+  JobDescription d;
+  d.program.model = "mlp:layers=1,hidden=8,batch=4,features=4,classes=3";
+  d.partitioning.strategy = "zero";
+  Job job(d);
+  job.bind();
+  EXPECT_TRUE(job.partitioned());
+  EXPECT_EQ(job.plan_source(), "strategy zero");
+  EXPECT_TRUE(std::isfinite(job.step().loss));
+}
+
+TEST(Job, TwoPartitioningSourcesAreAnError) {
+  JobDescription d;
+  d.program.model = "mlp";
+  d.partitioning.strategy = "dp";
+  d.partitioning.plan_file = "plan.json";
+  Job job(d);
+  EXPECT_THROW(job.bind(), Error);
+}
+
+}  // namespace
+}  // namespace spmd::runtime

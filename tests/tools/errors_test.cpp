@@ -1,0 +1,112 @@
+// Bad input as a hostile user gives it: each case one line on stderr that says what and
+// where, the documented exit code (2 a user's mistake, 3 a failure of the job), never an
+// internal error, a crash or a hang, and no file left half-written.
+#include <sys/stat.h>
+
+#include <fstream>
+
+#include "tests/tools/cli.h"
+
+namespace spmd::testing {
+namespace {
+
+const std::string kTiny = "mlp:layers=1,hidden=8,batch=4,features=4,classes=3";
+
+void expect_exit(const std::string& args, int code, const std::string& message) {
+  Result r = run(args);
+  EXPECT_EQ(r.exit_code, code) << args << "\n" << r.err;
+  EXPECT_EQ(count_lines(r.err), 1) << args << "\n" << r.err;
+  EXPECT_NE(r.err.find(message), std::string::npos) << args << "\n" << r.err;
+  EXPECT_EQ(r.err.find("internal error"), std::string::npos) << args << "\n" << r.err;
+}
+
+std::string temp_path(const std::string& name) {
+  return ::testing::TempDir() + name + "." + std::to_string(getpid());
+}
+
+std::string write_temp(const std::string& name, const std::string& text) {
+  std::string path = temp_path(name);
+  std::ofstream(path) << text;
+  return path;
+}
+
+TEST(BadInput, NotANumberLearningRateIsRejected) {
+  expect_exit("run " + kTiny + " --steps 1 --lr nan", 2, "--lr: learning rate nan is not a positive finite number");
+  expect_exit("run " + kTiny + " --steps 1 --lr -0.1", 2, "--lr: learning rate");
+}
+
+TEST(BadInput, IrAttributesOutOfRangeAreRejectedWhereTheyAre) {
+  std::string nan_std = write_temp("nan_std.ir", "spmd-ir 1\n%w = param {init=\"normal\", std=nan} : f32[2,3]\n");
+  expect_exit("run " + nan_std, 2, nan_std + ":2:12: attribute std = nan");
+  std::string negative = write_temp("neg_std.ir", "spmd-ir 1\n%w = param {init=\"normal\", std=-1} : f32[2,3]\n");
+  expect_exit("run " + negative, 2, "attribute std = -1: must be a finite number >= 0");
+  std::string meta = write_temp("meta_lr.ir", "spmd-ir 1\nmeta {lr=nan}\n");
+  expect_exit("run " + meta, 2, "attribute lr = nan");
+}
+
+TEST(BadInput, AnUpdateGivenTwiceIsRejected) {
+  std::string twice = write_temp("twice.ir",
+                                 "spmd-ir 1\n%w = param {init=\"zeros\"} : f32[2]\n%v = neg %w : f32[2]\n"
+                                 "update %w = %v\nupdate %w = %v\n");
+  expect_exit("run " + twice, 2, "is updated twice");
+}
+
+TEST(BadInput, SeedOutsideSixtyFourBitsIsRejected) {
+  expect_exit("run " + kTiny + " --steps 1 --seed -1", 2, "--seed: '-1' is not an integer from 0 to 18446744073709551615");
+  expect_exit("run " + kTiny + " --steps 1 --seed 18446744073709551616", 2, "--seed:");
+  EXPECT_EQ(run("run " + kTiny + " --steps 1 --seed 18446744073709551615").exit_code, 0);
+}
+
+TEST(BadInput, ModelTooLargeForMemorySaysTheBytesNeeded) {
+  expect_exit("run gpt:vocab=99999999999 --steps 1", 2, "the program needs");
+  expect_exit("run gpt:d_model=99999996,heads=4 --steps 1", 2, "the program needs");
+}
+
+TEST(BadInput, TooManyNodesIsAnErrorNotAnAllocationFailure) {
+  expect_exit("topo --topology synthetic:core:2 --nodes 2147483647", 2, "devices a topology may have");
+}
+
+TEST(BadInput, DirectoriesAndFifosGivenAsFilesAreNamed) {
+  std::string dir = ::testing::TempDir();
+  expect_exit("run " + kTiny + " --steps 1 --plan " + dir, 2, "plan file '" + dir + "' is a directory");
+  expect_exit("run " + kTiny + " --steps 1 --tactics " + dir, 2, "tactics file '" + dir + "' is a directory");
+  expect_exit("run gpt --steps 1 --data " + dir, 2, "--data: data file '" + dir + "' is a directory");
+  std::string fifo = temp_path("fifo");
+  ASSERT_EQ(mkfifo(fifo.c_str(), 0600), 0);
+  expect_exit("run gpt --steps 1 --data " + fifo, 2, "is not a regular file");
+  expect_exit("topo --topology " + dir, 2, dir);
+}
+
+TEST(BadInput, MetricsThatCannotBeWrittenFailTheJob) {
+  expect_exit("run " + kTiny + " --steps 2 --metrics /dev/full", 3, "writing metrics file '/dev/full' failed");
+  expect_exit("run " + kTiny + " --steps 1 --metrics /nonexistent/dir/m.jsonl", 2, "cannot write metrics file '/nonexistent/dir/m.jsonl'");
+}
+
+TEST(BadInput, AFailedRunLeavesThePreviousMetricsWhole) {
+  std::string path = write_temp("kept.jsonl", "previous\n");
+  Result r = run("run " + kTiny + " --steps 1 --lr 0.1 --seed 1 --metrics " + path + " --plan /nonexistent.json");
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_EQ(slurp(path), "previous\n");
+}
+
+TEST(BadInput, RangeErrorsAreOneShortLine) {
+  Result r = run("run " + kTiny + " --steps 0");
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_NE(r.err.find("must be a positive finite number, got '0'"), std::string::npos) << r.err;
+  EXPECT_LT(r.err.size(), 200u) << r.err;
+}
+
+TEST(BadInput, UnknownKeysInTacticsAndPlansAreNamed) {
+  std::string tactics = write_temp("typo.json",
+                                   R"({"mesh": {"data": 1}, "tactics": [{"values": "param:*", "dim": 0, "axis": "data", "scop": "optimizer"}]})");
+  expect_exit("run " + kTiny + " --steps 1 --tactics " + tactics, 2, "unknown key 'scop'");
+  std::string plan = temp_path("plan.json");
+  ASSERT_EQ(run("plan " + kTiny + " --ranks 1 --strategy dp --json " + plan).exit_code, 0);
+  std::string text = slurp(plan);
+  text.insert(text.find('{') + 1, "\"predicted_typo\": 1,");
+  std::ofstream(plan) << text;
+  expect_exit("run " + kTiny + " --steps 1 --plan " + plan, 2, "unknown key 'predicted_typo'");
+}
+
+}  // namespace
+}  // namespace spmd::testing
