@@ -36,6 +36,30 @@ TEST(FindGpus, PlainPciDisplayDevicesOfNvidiaAndAmdAreGpus) {
   EXPECT_EQ(gpus[3].pci->attr->pcidev.class_id, 0x0300);
 }
 
+TEST(FindGpus, ServerDisplayChipIsNotAGpu) {
+  // The 96-core file's only display device is an ATI ES1000 (1002:515e, VGA) on legacy PCI.
+  HwlocTopology node = load_hwloc_topology(topology_file("96em64t-4n4d3ca2co-pci.xml"));
+  EXPECT_TRUE(find_gpus(node.get()).empty());
+}
+
+TEST(FindGpus, ComputeBackendsGiveTheGpuMemory) {
+  HwlocTopology power8 = load_hwloc_topology(topology_file("power8gpudistances.xml"));
+  std::vector<Gpu> gpus = find_gpus(power8.get());
+  ASSERT_EQ(gpus.size(), 4u);
+  EXPECT_EQ(gpus[0].memory_bytes, std::int64_t{16671616} * 1024);  // CUDAGlobalMemorySize, KiB
+}
+
+TEST(IsComputeGpu, ClassBackendAndLinkDecide) {
+  EXPECT_FALSE(is_compute_gpu({0x1002, 0x0300, 0.25, false}));   // ES1000 on one PCIe 1.0 lane
+  EXPECT_FALSE(is_compute_gpu({0x1002, 0x0300, 0, false}));      // ES1000 on legacy PCI
+  EXPECT_TRUE(is_compute_gpu({0x1002, 0x0300, 15.75, false}));   // a Radeon on PCIe 3.0 x16
+  EXPECT_TRUE(is_compute_gpu({0x1002, 0x0300, 0, true}));        // a Radeon OpenCL reports
+  EXPECT_TRUE(is_compute_gpu({0x10de, 0x0302, 0, false}));       // a Tesla
+  EXPECT_TRUE(is_compute_gpu({0x1002, 0x0380, 0, false}));       // an Instinct
+  EXPECT_FALSE(is_compute_gpu({0x102b, 0x0300, 15.75, false}));  // a Matrox
+  EXPECT_FALSE(is_compute_gpu({0x10de, 0x0403, 15.75, true}));   // a GPU's HD audio function
+}
+
 TEST(NvlinkBandwidth, Dgx2GpusConnectThroughNvswitches) {
   HwlocTopology dgx2 = load_hwloc_topology(topology_file("nvidiaDGX2.xml"));
   std::vector<Gpu> gpus = find_gpus(dgx2.get());

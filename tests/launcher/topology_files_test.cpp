@@ -20,10 +20,10 @@ struct FileCounts {
 
 // NUMA devices are NUMA nodes with cores, one per distinct cpuset: the Knights Landing file
 // has 8 NUMA nodes (hwloc-calc says 8) as 4 DRAM + MCDRAM pairs, so 4 devices. The
-// restricted-cpuset file keeps 10 of 16 cores, the offline file 6 cores. GPUs are PCI
-// display or 3D devices from NVIDIA or AMD: the 32-core file has 3 Tesla M2075 and a Radeon
-// (its Matrox VGA is neither vendor's); the 96-core file's only one is an ATI ES1000 server
-// display chip, which hwloc without the vendor plugins cannot tell from a compute GPU.
+// restricted-cpuset file keeps 10 of 16 cores, the offline file 6 cores. GPUs are compute
+// devices from NVIDIA or AMD (is_compute_gpu): the 32-core file has 3 Tesla M2075 and a
+// Radeon HD 7970 that hwloc's OpenCL backend reports (its Matrox VGA is neither vendor's);
+// the 96-core file has none: its only display device is an ATI ES1000 server display chip.
 const std::vector<FileCounts> kFiles = {
     {"16-2gr2gr2n2c+misc.xml", 16, 8, 0, 0},
     {"16amd64-8n2c-cpusets.xml", 10, 3, 6, 0},
@@ -33,7 +33,7 @@ const std::vector<FileCounts> kFiles = {
     {"2intel64-1n2c-numaroot.v1tov2.xml", 2, 1, 2, 0},
     {"32em64t-2n8c2t-pci-normalio.xml", 16, 2, 2, 4},
     {"64intel64-fakeKNL-SNC4-hybrid.xml", 16, 4, 1, 0},
-    {"96em64t-4n4d3ca2co-pci.xml", 96, 4, 16, 1},
+    {"96em64t-4n4d3ca2co-pci.xml", 96, 4, 16, 0},
     {"nvidiaDGX2.xml", 4, 2, 2, 16},
     {"power8gpudistances.xml", 8, 2, 2, 4},
 };
