@@ -4,8 +4,9 @@ namespace spmd::launcher {
 namespace {
 
 nlohmann::json device_json(int id, const Device& d) {
-  nlohmann::json j{{"id", id},       {"kind", to_string(d.kind)}, {"node", d.node}, {"package", d.package},
-                   {"numa", d.numa}, {"cpuset", d.cpuset}};
+  nlohmann::json j{{"id", id},         {"kind", to_string(d.kind)},  {"node", d.node},
+                   {"package", d.package}, {"numa", d.numa},            {"groups", d.groups},
+                   {"cpuset", d.cpuset},   {"memory_bytes", d.memory_bytes}};
   if (d.kind == DeviceKind::gpu) {
     j["gpu"] = d.gpu;
     j["pci_bus_id"] = d.pci_bus_id;

@@ -4,8 +4,11 @@
 
 #include <gtest/gtest.h>
 
+#include <filesystem>
+
 #include "common/error.h"
 #include "launcher/hwloc_handle.h"
+#include "launcher/topology.h"
 #include "test_topologies.h"
 
 namespace spmd::launcher {
@@ -58,6 +61,38 @@ TEST(IsComputeGpu, ClassBackendAndLinkDecide) {
   EXPECT_TRUE(is_compute_gpu({0x1002, 0x0380, 0, false}));       // an Instinct
   EXPECT_FALSE(is_compute_gpu({0x102b, 0x0300, 15.75, false}));  // a Matrox
   EXPECT_FALSE(is_compute_gpu({0x10de, 0x0403, 15.75, true}));   // a GPU's HD audio function
+}
+
+// The file with the PUs of one package disallowed, as a job restricted by its batch
+// system sees the machine: hwloc keeps the package for its PCI devices and NUMA node.
+std::string with_package_disallowed(const std::string& file, unsigned package) {
+  hwloc_topology_t raw = nullptr;
+  hwloc_topology_init(&raw);
+  HwlocTopology topology(raw);
+  hwloc_topology_set_flags(raw, HWLOC_TOPOLOGY_FLAG_INCLUDE_DISALLOWED);
+  hwloc_topology_set_io_types_filter(raw, HWLOC_TYPE_FILTER_KEEP_ALL);
+  EXPECT_EQ(hwloc_topology_set_xml(raw, file.c_str()), 0);
+  EXPECT_EQ(hwloc_topology_load(raw), 0);
+  HwlocBitmap allowed(hwloc_bitmap_dup(hwloc_topology_get_allowed_cpuset(raw)));
+  hwloc_bitmap_andnot(allowed.get(), allowed.get(), hwloc_get_obj_by_type(raw, HWLOC_OBJ_PACKAGE, package)->cpuset);
+  EXPECT_EQ(hwloc_topology_allow(raw, allowed.get(), nullptr, HWLOC_ALLOW_FLAG_CUSTOM), 0);
+  std::string path = (std::filesystem::temp_directory_path() / "spmd-disallowed-package.xml").string();
+  EXPECT_EQ(hwloc_topology_export_xml(raw, path.c_str(), 0), 0);
+  return path;
+}
+
+TEST(GpuPlacement, GpusUnderADisallowedPackageStayInItsNumaNode) {
+  // 32 cores: package 1 holds NUMA node 1 and GPUs 1 to 3.
+  std::string path = with_package_disallowed(topology_file("32em64t-2n8c2t-pci-normalio.xml"), 1);
+  Topology t = load_topology({path, 1, DeviceKind::gpu});
+  std::filesystem::remove(path);
+  ASSERT_EQ(t.num_devices(), 4);
+  for (int gpu = 1; gpu < 4; ++gpu) {
+    EXPECT_EQ(t.device(gpu).package, 1) << gpu;
+    EXPECT_EQ(t.device(gpu).numa, 1) << gpu;
+    EXPECT_EQ(t.device(gpu).cpuset, "0-7,16-23") << gpu;  // the allowed PUs: where its rank runs
+  }
+  EXPECT_EQ(t.device(0).numa, 0);
 }
 
 TEST(NvlinkBandwidth, Dgx2GpusConnectThroughNvswitches) {
