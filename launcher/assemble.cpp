@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <map>
 #include <set>
+#include <string>
+#include <string_view>
 #include <utility>
 
 namespace spmd::launcher {
@@ -16,10 +18,19 @@ struct CandidateLevel {
   std::optional<std::pair<LinkKind, LinkModel>> link;
 };
 
+constexpr std::string_view kGroupPrefix = "group";
+
+// "group2" -> 2; -1 for the other level names.
+int group_depth_of(const std::string& level) {
+  if (!level.starts_with(kGroupPrefix)) return -1;
+  return std::stoi(level.substr(kGroupPrefix.size()));
+}
+
 int field(const Device& device, const std::string& level) {
   if (level == "node") return device.node;
   if (level == "package") return device.package;
   if (level == "numa") return device.numa;
+  if (int k = group_depth_of(level); k >= 0) return k < static_cast<int>(device.groups.size()) ? device.groups[k] : -1;
   return 0;  // cluster
 }
 
@@ -36,20 +47,35 @@ bool nests_in(const std::vector<DeviceRecord>& records, const std::string& inner
   return true;
 }
 
-// cluster > node > package > numa, with NUMA above package where packages nest in NUMA
-// nodes and not the other way (several dies sharing one memory controller), and without
-// the levels that no device has.
+// The node's own levels that some device has: hwloc's Group depths, package, NUMA node.
+std::vector<std::string> present_levels(const std::vector<DeviceRecord>& records) {
+  auto any = [&](const std::string& level) {
+    return std::any_of(records.begin(), records.end(),
+                       [&](const DeviceRecord& r) { return field(r.device, level) >= 0; });
+  };
+  size_t depths = 0;
+  for (const DeviceRecord& r : records) depths = std::max(depths, r.device.groups.size());
+  std::vector<std::string> levels;
+  for (size_t k = 0; k < depths; ++k)
+    if (std::string name = std::string(kGroupPrefix) + std::to_string(k); any(name)) levels.push_back(name);
+  for (const char* name : {"package", "numa"})
+    if (any(name)) levels.emplace_back(name);
+  return levels;
+}
+
+// cluster > node > the node's levels, each above those that nest in it and not the other
+// way: groups above packages on machines with tiers of packages, below them on
+// Cluster-on-Die packages; NUMA above package where several dies share one memory
+// controller. Adjacent swaps of strictly nested pairs; levels nested both ways (the same
+// partition) keep their order and fold into one.
 std::vector<std::string> level_order(const std::vector<DeviceRecord>& records) {
-  auto any = [&](auto has) { return std::any_of(records.begin(), records.end(), has); };
-  bool packages = any([](const DeviceRecord& r) { return r.device.package >= 0; });
-  bool numas = any([](const DeviceRecord& r) { return r.device.numa >= 0; });
+  std::vector<std::string> own = present_levels(records);
+  for (size_t pass = 0; pass < own.size(); ++pass)
+    for (size_t i = 0; i + 1 < own.size(); ++i)
+      if (nests_in(records, own[i], own[i + 1]) && !nests_in(records, own[i + 1], own[i]))
+        std::swap(own[i], own[i + 1]);
   std::vector<std::string> order{"cluster", "node"};
-  if (packages && numas && nests_in(records, "package", "numa") && !nests_in(records, "numa", "package")) {
-    order.insert(order.end(), {"numa", "package"});
-  } else {
-    if (packages) order.push_back("package");
-    if (numas) order.push_back("numa");
-  }
+  order.insert(order.end(), own.begin(), own.end());
   return order;
 }
 
@@ -125,31 +151,85 @@ void add_gpu_links(const std::vector<DeviceRecord>& records, std::vector<Candida
       }
 }
 
+// True when the devices of every group at `level` share one CPU cache.
+bool groups_share_a_cache(const std::vector<DeviceRecord>& records, const CandidateLevel& level) {
+  std::map<int, std::string> cache_of;
+  for (size_t d = 0; d < records.size(); ++d) {
+    const std::string& cache = records[d].cache;
+    auto [it, inserted] = cache_of.try_emplace(level.group_of[d], cache);
+    if (cache.empty() || it->second != cache) return false;
+  }
+  return true;
+}
+
+int name_rank(const std::string& name) {
+  if (name == "node") return 4;
+  if (name == "package") return 3;
+  if (name == "numa") return 2;
+  if (group_depth_of(name) >= 0) return 1;
+  return 0;
+}
+
+// What the children of level l's groups are: the most telling name among the levels that
+// split the devices as level l+1 does (those below it with a single child each, down to
+// the devices themselves), or "device" where the children are the devices.
+std::string children_name(const std::vector<CandidateLevel>& levels, size_t l) {
+  auto single = [&](size_t k) {
+    return std::all_of(levels[k].children.begin(), levels[k].children.end(), [](int c) { return c == 1; });
+  };
+  if (l + 1 == levels.size()) return "device";
+  std::string best = levels[l + 1].name;
+  for (size_t k = l + 1; k < levels.size() && single(k); ++k)
+    if (k + 1 < levels.size() && name_rank(levels[k + 1].name) > name_rank(best)) best = levels[k + 1].name;
+  return best;
+}
+
+// What crossing from one child of a group to another means for CPU devices, by what the
+// children are: nodes (network), packages, NUMA nodes, hwloc Groups (a tier of packages or
+// NUMA nodes beyond the socket interconnect; a die or cluster within a package; or part of
+// one NUMA node), or the devices themselves (a shared cache where there is one).
+LinkKind cpu_link_kind(const std::vector<DeviceRecord>& records, const std::vector<CandidateLevel>& levels,
+                       size_t l) {
+  std::string below = children_name(levels, l);
+  if (below == "device")
+    return groups_share_a_cache(records, levels[l]) ? LinkKind::shared_cache : LinkKind::shared_memory;
+  if (below == "package") return LinkKind::cross_package;
+  if (below == "numa") return LinkKind::cross_numa;
+  auto above = [&](const char* name) {
+    return std::any_of(levels.begin(), levels.begin() + l + 1, [&](const CandidateLevel& c) { return c.name == name; });
+  };
+  if (above("numa")) return LinkKind::shared_memory;
+  return above("package") ? LinkKind::cross_numa : LinkKind::cross_group;
+}
+
 // Between nodes: the network. Within a node, CPU devices meeting at a level are told
-// apart by the level below it: different packages, NUMA nodes, or none (shared caches).
+// apart by what the level's children are (cpu_link_kind), GPUs by their links.
 void add_links(const std::vector<DeviceRecord>& records, std::vector<CandidateLevel>& levels,
                LinkModel network) {
   bool cpu_devices = std::any_of(records.begin(), records.end(),
                                  [](const DeviceRecord& r) { return r.device.kind != DeviceKind::gpu; });
   for (size_t l = 0; l < levels.size(); ++l) {
-    std::string below = l + 1 < levels.size() ? levels[l + 1].name : "device";
-    if (below == "node") {
+    if (l + 1 < levels.size() && levels[l + 1].name == "node") {
       levels[l].link = {LinkKind::network, network};
     } else if (cpu_devices) {
-      LinkKind kind = below == "package" ? LinkKind::cross_package
-                      : below == "numa"  ? LinkKind::cross_numa
-                                         : LinkKind::shared_cache;
+      LinkKind kind = cpu_link_kind(records, levels, l);
       keep_worst(levels[l].link, kind, default_link(kind));
     }
   }
   add_gpu_links(records, levels);
 }
 
-int name_rank(const std::string& name) {
-  if (name == "node") return 3;
-  if (name == "package") return 2;
-  if (name == "numa") return 1;
-  return 0;
+// A transfer between devices that meet at a level crosses the links of the levels below it
+// as well (leaving a package crosses the dies within it), so no level is faster or of
+// lower latency than the one below: the default figures per link kind need not rank the
+// same way on every machine (cross-NUMA above cross-package, where NUMA nodes hold dies).
+void make_monotone(std::vector<Level>& levels) {
+  for (size_t l = levels.size(); l-- > 1;) {
+    LinkModel& above = levels[l - 1].link;
+    const LinkModel& below = levels[l].link;
+    above.bandwidth_Bps = std::min(above.bandwidth_Bps, below.bandwidth_Bps);
+    above.latency_s = std::max(above.latency_s, below.latency_s);
+  }
 }
 
 // Drops the levels whose groups all have one child. The group then is its only child, and
@@ -183,6 +263,7 @@ Topology assemble_topology(const std::vector<DeviceRecord>& records, std::vector
     levels.push_back({c.name, static_cast<int>(c.children.size()), *high, *low == *high, kind, model});
     group_of.push_back(std::move(c.group_of));
   }
+  make_monotone(levels);
   std::vector<Device> devices;
   devices.reserve(records.size());
   for (const DeviceRecord& r : records) devices.push_back(r.device);

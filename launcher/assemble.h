@@ -16,6 +16,7 @@ struct DeviceRecord {
   std::vector<double> nvlink_Bps;
   bool nvlink_through_switch = false;
   double pcie_Bps = 0;  // GPUs: PCIe link speed, 0 when unknown
+  std::string cache;    // CPU devices: outermost CPU cache holding them all ("L3 L#0"), or empty
 };
 
 // Groups the devices by node, package and NUMA node (NUMA above package where the node

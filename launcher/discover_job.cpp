@@ -36,7 +36,10 @@ nlohmann::json to_json(const RankDescription& r) {
           {"pci", d.pci_bus_id},
           {"nvlink", r.record.nvlink_Bps},
           {"switch", r.record.nvlink_through_switch},
-          {"pcie", r.record.pcie_Bps}};
+          {"pcie", r.record.pcie_Bps},
+          {"groups", d.groups},
+          {"memory", d.memory_bytes},
+          {"cache", r.record.cache}};
 }
 
 RankDescription from_json(const nlohmann::json& j) {
@@ -47,10 +50,13 @@ RankDescription from_json(const nlohmann::json& j) {
                      j.at("numa"),
                      j.at("cpuset"),
                      j.at("gpu"),
-                     j.at("pci")};
+                     j.at("pci"),
+                     j.at("groups").get<std::vector<int>>(),
+                     j.at("memory").get<std::int64_t>()};
   r.record.nvlink_Bps = j.at("nvlink").get<std::vector<double>>();
   r.record.nvlink_through_switch = j.at("switch");
   r.record.pcie_Bps = j.at("pcie");
+  r.record.cache = j.at("cache");
   return r;
 }
 

@@ -10,8 +10,10 @@ namespace spmd::launcher {
 namespace {
 
 std::string device_signature(const Device& d) {
+  std::string groups;
+  for (int g : d.groups) groups += std::to_string(g) + ",";
   return to_string(d.kind) + "|" + std::to_string(d.package) + "|" + std::to_string(d.numa) + "|" + d.cpuset +
-         "|" + std::to_string(d.gpu) + "|" + d.pci_bus_id;
+         "|" + std::to_string(d.gpu) + "|" + d.pci_bus_id + "|" + groups + "|" + std::to_string(d.memory_bytes);
 }
 
 void add_levels(Fnv1a& hash, const Topology& topology) {

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cctype>
 #include <cstdio>
+#include <cstdlib>
 #include <sstream>
 #include <tuple>
 
@@ -14,10 +15,25 @@ namespace {
 constexpr unsigned kVendorNvidia = 0x10de;
 constexpr unsigned kVendorAmd = 0x1002;
 
+constexpr unsigned kClassVga = 0x0300, kClass3d = 0x0302, kClassOtherDisplay = 0x0380;
+constexpr double kMinVgaLinkGBps = 2.0;  // PCIe 4.0 x1 is 1.97 GB/s
+
+// hwloc's compute backends hang co-processor OS devices (CUDA, OpenCL, Level Zero) or GPU
+// OS devices with an NVML or RSMI subtype under the PCI device; the "cardN" GPU OS devices
+// of Linux DRM come with any display and say nothing (hwloc docs, "OS devices").
+bool has_compute_backend(hwloc_obj_t pci) {
+  for (hwloc_obj_t child = pci->io_first_child; child; child = child->next_sibling) {
+    if (child->type != HWLOC_OBJ_OS_DEVICE) continue;
+    if (child->attr->osdev.type == HWLOC_OBJ_OSDEV_COPROC) return true;
+    std::string subtype = child->subtype ? child->subtype : "";
+    if (subtype == "NVML" || subtype == "RSMI") return true;
+  }
+  return false;
+}
+
 bool is_gpu(hwloc_obj_t pci) {
-  unsigned vendor = pci->attr->pcidev.vendor_id;
-  unsigned base_class = pci->attr->pcidev.class_id >> 8;  // 0x03: display (VGA, 3D, other)
-  return base_class == 0x03 && (vendor == kVendorNvidia || vendor == kVendorAmd);
+  const auto& a = pci->attr->pcidev;
+  return is_compute_gpu({a.vendor_id, a.class_id, a.linkspeed, has_compute_backend(pci)});
 }
 
 std::string bus_id(hwloc_obj_t pci) {
@@ -38,6 +54,15 @@ std::string uuid_of(hwloc_obj_t pci) {
     if (const char* uuid = hwloc_obj_get_info_by_name(child, "NVIDIAUUID")) return uuid;
   }
   return {};
+}
+
+// hwloc's CUDA and OpenCL backends give the memory in KiB (hwloc docs, "Custom string
+// infos": CUDAGlobalMemorySize, OpenCLGlobalMemorySize).
+std::int64_t memory_of(hwloc_obj_t pci) {
+  for (const char* name : {"CUDAGlobalMemorySize", "OpenCLGlobalMemorySize"})
+    for (hwloc_obj_t child = pci->io_first_child; child; child = child->next_sibling)
+      if (const char* kib = hwloc_obj_get_info_by_name(child, name)) return std::strtoll(kib, nullptr, 10) * 1024;
+  return 0;
 }
 
 // The PCI device an object of an NVLinkBandwidth matrix stands for (OS devices hang under
@@ -79,13 +104,21 @@ void add_matrix(hwloc_topology_t topology, hwloc_distances_s* distances, const s
 
 }  // namespace
 
+bool is_compute_gpu(const PciFacts& pci) {
+  if (pci.vendor_id != kVendorNvidia && pci.vendor_id != kVendorAmd) return false;
+  if ((pci.class_id >> 8) != 0x03) return false;  // not a display-class device
+  if (pci.compute_backend || pci.class_id == kClass3d || pci.class_id == kClassOtherDisplay) return true;
+  return pci.class_id == kClassVga && pci.link_GBps >= kMinVgaLinkGBps;
+}
+
 std::vector<Gpu> find_gpus(hwloc_topology_t topology) {
   std::vector<Gpu> gpus;
   for (hwloc_obj_t pci = hwloc_get_next_pcidev(topology, nullptr); pci;
        pci = hwloc_get_next_pcidev(topology, pci)) {
     if (!is_gpu(pci)) continue;
     double linkspeed_GBps = pci->attr->pcidev.linkspeed;  // hwloc reports GB/s
-    gpus.push_back({pci, bus_id(pci), uuid_of(pci), linkspeed_GBps > 0 ? linkspeed_GBps * 1e9 : 0});
+    gpus.push_back(
+        {pci, bus_id(pci), uuid_of(pci), linkspeed_GBps > 0 ? linkspeed_GBps * 1e9 : 0, memory_of(pci)});
   }
   std::sort(gpus.begin(), gpus.end(),
             [](const Gpu& a, const Gpu& b) { return bus_order(a.pci) < bus_order(b.pci); });

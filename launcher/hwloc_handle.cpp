@@ -34,8 +34,36 @@ std::string with_pu_level(const std::string& description) {
   return description + " pu:1";
 }
 
+// hwloc turns the tiers of a NUMA latency matrix into Group objects when it reads the
+// matrix from Linux, but not when it imports an XML export or a synthetic string: grouping
+// is what HWLOC_DISTANCES_ADD_FLAG_GROUP asks of hwloc_distances_add_commit (hwloc docs,
+// "Add distances between objects"). Adding the matrix again with that flag gives the same
+// groups whatever the source; hwloc inserts no group that matches an existing object, so a
+// machine already grouped stays as it is. The copy replaces the original matrix.
+void group_by_numa_latency(hwloc_topology_t topology) {
+  unsigned count = 1;
+  hwloc_distances_s* matrix = nullptr;
+  if (hwloc_distances_get_by_type(topology, HWLOC_OBJ_NUMANODE, &count, &matrix,
+                                  HWLOC_DISTANCES_KIND_MEANS_LATENCY, 0) != 0 ||
+      count == 0)
+    return;
+  const char* name = hwloc_distances_get_name(topology, matrix);
+  hwloc_distances_add_handle_t copy =
+      hwloc_distances_add_create(topology, name ? name : "NUMALatency", matrix->kind, 0);
+  // On failure add_values and add_commit free the handle themselves.
+  bool grouped = copy &&
+                 hwloc_distances_add_values(topology, copy, matrix->nbobjs, matrix->objs, matrix->values, 0) == 0 &&
+                 hwloc_distances_add_commit(topology, copy, HWLOC_DISTANCES_ADD_FLAG_GROUP) == 0;
+  if (grouped) {
+    hwloc_distances_release_remove(topology, matrix);
+  } else {
+    hwloc_distances_release(topology, matrix);
+  }
+}
+
 void load_or_throw(hwloc_topology_t topology, const std::string& what) {
   if (hwloc_topology_load(topology) != 0) throw Error("hwloc cannot load " + what);
+  group_by_numa_latency(topology);
 }
 
 }  // namespace

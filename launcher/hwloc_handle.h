@@ -20,7 +20,8 @@ struct HwlocBitmapDeleter {
 using HwlocBitmap = std::unique_ptr<hwloc_bitmap_s, HwlocBitmapDeleter>;
 
 // Loads "local" (this machine), "FILE.xml" or "synthetic:DESCRIPTION" with I/O devices
-// kept (GPUs, network cards), disallowed and offline PUs left out as hwloc does by default.
+// kept (GPUs, network cards), disallowed and offline PUs left out as hwloc does by default,
+// and the tiers of the NUMA latency matrix made Group objects as hwloc does on Linux.
 // Throws spmd::Error naming the file or string when hwloc cannot read it.
 HwlocTopology load_hwloc_topology(const std::string& spec);
 

@@ -9,11 +9,15 @@ namespace spmd::launcher {
 LinkModel default_link(LinkKind kind) {
   switch (kind) {
     case LinkKind::shared_cache:
-      return {0.1e-6, 100e9};  // cores sharing a NUMA node's caches
+      return {0.1e-6, 100e9};  // cores sharing a CPU cache (an L2 or L3 holding them all)
+    case LinkKind::shared_memory:
+      return {0.2e-6, 75e9};  // cores of one NUMA node, through its memory
     case LinkKind::cross_numa:
       return {0.3e-6, 50e9};  // between NUMA nodes of one package
     case LinkKind::cross_package:
       return {0.6e-6, 30e9};  // socket interconnect (UPI, xGMI)
+    case LinkKind::cross_group:
+      return {1.2e-6, 15e9};  // a further hop: node controllers, a second socket-interconnect tier
     case LinkKind::pcie:
       return {2e-6, 12e9};  // PCIe 3.0 x16, through the host
     case LinkKind::nvlink:
@@ -30,10 +34,14 @@ std::string to_string(LinkKind kind) {
   switch (kind) {
     case LinkKind::shared_cache:
       return "shared-cache";
+    case LinkKind::shared_memory:
+      return "shared-memory";
     case LinkKind::cross_numa:
       return "cross-numa";
     case LinkKind::cross_package:
       return "cross-package";
+    case LinkKind::cross_group:
+      return "cross-group";
     case LinkKind::pcie:
       return "pcie";
     case LinkKind::nvlink:

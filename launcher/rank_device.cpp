@@ -56,9 +56,11 @@ DeviceRecord rank_device(hwloc_topology_t topology, int local_rank, std::optiona
   HwlocBitmap set(hwloc_bitmap_alloc());
   hwloc_bitmap_list_sscanf(set.get(), binding.c_str());
   Locality where = locality_of(topology, set.get());
+  DeviceKind device_kind = kind.value_or(kind_of_binding(topology, set.get()));
   DeviceRecord record;
-  record.device = {
-      kind.value_or(kind_of_binding(topology, set.get())), 0, where.package, where.numa, binding, -1, ""};
+  record.device = {device_kind, 0, where.package, where.numa, binding, -1, "", where.groups,
+                   local_memory_share(topology, device_kind, set.get())};
+  record.cache = outer_cache(topology, set.get());
   return record;
 }
 

@@ -3,6 +3,7 @@
 #include <cstdio>
 #include <sstream>
 #include <string>
+#include <string_view>
 #include <unordered_map>
 #include <vector>
 
@@ -19,10 +20,19 @@ struct TreeNode {
   std::uint64_t shape = 0;  // equal for subtrees that print the same but for indexes
 };
 
+// ", 3.0 GiB" where the memory is known.
+std::string memory_text(std::int64_t bytes) {
+  if (bytes <= 0) return "";
+  char text[32];
+  std::snprintf(text, sizeof text, ", %.1f GiB", static_cast<double>(bytes) / (1 << 30));
+  return text;
+}
+
 std::string device_text(const Device& d) {
   if (d.kind == DeviceKind::gpu)
-    return "GPU " + std::to_string(d.gpu) + " (PCI " + d.pci_bus_id + ", cpuset " + d.cpuset + ")";
-  return to_string(d.kind) + " (cpuset " + d.cpuset + ")";
+    return "GPU " + std::to_string(d.gpu) + " (PCI " + d.pci_bus_id + ", cpuset " + d.cpuset +
+           memory_text(d.memory_bytes) + ")";
+  return to_string(d.kind) + " (cpuset " + d.cpuset + memory_text(d.memory_bytes) + ")";
 }
 
 std::uint64_t device_shape(const Device& d) {
@@ -33,6 +43,7 @@ std::uint64_t device_shape(const Device& d) {
       .add(d.cpuset)
       .add(std::int64_t{d.gpu})
       .add(d.pci_bus_id)
+      .add(d.memory_bytes)
       .value();
 }
 
@@ -69,7 +80,10 @@ std::string group_label(const Topology& t, const TreeNode& node) {
     return "Node " + std::to_string(first.node) + " \"" + t.node_names().at(first.node) + "\"";
   auto index = [](int i) { return i < 0 ? std::string("(none)") : "L#" + std::to_string(i); };
   if (name == "package") return "Package " + index(first.package);
-  return "NUMANode " + index(first.numa);
+  if (name == "numa") return "NUMANode " + index(first.numa);
+  // "group1": hwloc's Group1, the device's Group at the second Group depth of its node.
+  size_t depth = std::stoul(name.substr(std::string_view("group").size()));
+  return "Group" + std::to_string(depth) + " " + index(depth < first.groups.size() ? first.groups[depth] : -1);
 }
 
 std::string label(const Topology& t, const TreeNode& node) {

@@ -1,4 +1,5 @@
-// The hardware a job runs on, as one tree: cluster > node > package > NUMA node > device.
+// The hardware a job runs on, as one tree: cluster > node > groups > package > NUMA node >
+// device, where groups are hwloc Group objects (tiers of packages or NUMA nodes).
 //
 // The leaves are the job's devices, one per rank (a GPU, a NUMA node, a package, a core, or a
 // whole node). The inner levels group them; a level whose every group has a single child is
@@ -30,8 +31,20 @@ DeviceKind parse_device_kind(const std::string& name);
 std::string to_string(DeviceKind kind);
 
 // What carries a transfer between two devices; each kind has a default LinkModel
-// (default_link), to be replaced by measured figures.
-enum class LinkKind { shared_cache, cross_numa, cross_package, pcie, nvlink, nvswitch, network };
+// (default_link), to be replaced by measured figures. shared_memory: devices of one NUMA
+// node that share no CPU cache; cross_group: devices in different hwloc Groups of packages
+// or NUMA nodes (a further tier of the machine's interconnect).
+enum class LinkKind {
+  shared_cache,
+  shared_memory,
+  cross_numa,
+  cross_package,
+  cross_group,
+  pcie,
+  nvlink,
+  nvswitch,
+  network
+};
 std::string to_string(LinkKind kind);
 
 // Alpha-beta model of one link: moving `bytes` costs latency_s + bytes / bandwidth_Bps.
@@ -57,6 +70,13 @@ struct Device {
   std::string cpuset;      // PUs (OS indexes, hwloc list syntax "0-3,8") its kernels use
   int gpu = -1;            // GPUs: index among the node's GPUs in PCI order, else -1
   std::string pci_bus_id;  // GPUs: "0000:34:00.0", for cudaDeviceGetByPCIBusId
+  // hwloc logical indexes of the Group objects holding the device, one per Group depth of
+  // its node, outermost first (-1 at a depth where none holds it).
+  std::vector<int> groups;
+  // Memory the device has to itself: a GPU's own memory where hwloc reports it (else 0);
+  // for the others, the NUMA nodes local to its PUs (memory-only ones such as MCDRAM or HBM
+  // included), each split evenly among the devices of its kind within that NUMA node.
+  std::int64_t memory_bytes = 0;
   bool operator==(const Device&) const = default;
 };
 
@@ -65,9 +85,10 @@ struct Device {
 int processing_units(const Device& device);
 
 // One level of the tree, top down. `fanout` is the number of children of each group at
-// this level (the largest, where `uniform` is false).
+// this level (the largest, where `uniform` is false). Link figures never improve going up:
+// a level's bandwidth is at most, and its latency at least, the level's below it.
 struct Level {
-  std::string name;  // "cluster", "node", "package" or "numa"
+  std::string name;  // "cluster", "node", "group0", "group1", ... (hwloc Group depths), "package" or "numa"
   int groups = 0;    // how many groups the level has (1 for the top level)
   int fanout = 0;
   bool uniform = true;
@@ -159,8 +180,9 @@ std::uint64_t content_hash(const Topology& topology);
 std::string to_text(const Topology& topology);
 
 // Machine-readable form: {fingerprint, nodes, devices: [{id, kind, node, package, numa,
-// cpuset | gpu, pci_bus_id}], levels: [{name, groups, fanout, uniform, link,
-// bandwidth_gbps (Gbit/s), latency_us}]}.
+// groups, memory_bytes, cpuset | gpu, pci_bus_id}], levels: [{name, groups, fanout, uniform,
+// link, bandwidth_gbps (Gbit/s), latency_us}]}. Figures are rounded to 12 significant digits
+// so that they print as the decimals they stand for (0.1, not 0.09999999999999999).
 nlohmann::json to_json(const Topology& topology);
 
 }  // namespace spmd::launcher

@@ -6,15 +6,27 @@
 namespace spmd::launcher {
 namespace {
 
-DeviceRecord core(int node, int package, int numa, std::string cpuset) {
-  return {{DeviceKind::core, node, package, numa, std::move(cpuset), -1, ""}, {}, false, 0};
+DeviceRecord core(int node, int package, int numa, std::string cpuset, std::string cache = "L3 L#0",
+                  std::vector<int> groups = {}) {
+  return {{DeviceKind::core, node, package, numa, std::move(cpuset), -1, "", std::move(groups), 0},
+          {},
+          false,
+          0,
+          std::move(cache)};
+}
+
+std::vector<std::string> level_names(const Topology& t) {
+  std::vector<std::string> names;
+  for (const Level& level : t.levels()) names.push_back(level.name);
+  return names;
 }
 
 DeviceRecord gpu(int node, int package, int index, std::vector<double> nvlink) {
-  return {{DeviceKind::gpu, node, package, package, "0", index, "0000:0" + std::to_string(index) + ":00.0"},
+  return {{DeviceKind::gpu, node, package, package, "0", index, "0000:0" + std::to_string(index) + ":00.0", {}, 0},
           std::move(nvlink),
           false,
-          0};
+          0,
+          ""};
 }
 
 const LinkModel kNetwork{2e-6, 12.5e9};
@@ -25,6 +37,39 @@ TEST(Assemble, FoldsLevelsWithOneChildAndKeepsTheNodeName) {
   ASSERT_EQ(t.levels().size(), 1u);
   EXPECT_EQ(t.levels()[0].name, "node");
   EXPECT_EQ(t.levels()[0].link_kind, LinkKind::shared_cache);
+}
+
+TEST(Assemble, CoresWithoutACommonCacheShareMemory) {
+  Topology t = assemble_topology({core(0, 0, 0, "0", "L2 L#0"), core(0, 0, 0, "1", "L2 L#1")}, {"a"}, kNetwork);
+  ASSERT_EQ(t.levels().size(), 1u);
+  EXPECT_EQ(t.levels()[0].link_kind, LinkKind::shared_memory);
+  Topology no_cache = assemble_topology({core(0, 0, 0, "0", ""), core(0, 0, 0, "1", "")}, {"a"}, kNetwork);
+  EXPECT_EQ(no_cache.levels()[0].link_kind, LinkKind::shared_memory);
+}
+
+TEST(Assemble, GroupsGoAboveThePackagesTheyHoldAndBelowThoseHoldingThem) {
+  // Groups of two packages: a tier above them.
+  Topology tiers = assemble_topology({core(0, 0, 0, "0", "", {0}), core(0, 1, 1, "1", "", {0}),
+                                      core(0, 2, 2, "2", "", {1}), core(0, 3, 3, "3", "", {1})},
+                                     {"a"}, kNetwork);
+  EXPECT_EQ(level_names(tiers), (std::vector<std::string>{"node", "group0"}));
+  EXPECT_EQ(tiers.levels()[0].link_kind, LinkKind::cross_group);
+  EXPECT_EQ(tiers.levels()[1].link_kind, LinkKind::cross_package);
+  // Two groups (dies) per package, without NUMA nodes: crossing them stays in the package.
+  Topology dies = assemble_topology({core(0, 0, -1, "0", "", {0}), core(0, 0, -1, "1", "", {1}),
+                                     core(0, 1, -1, "2", "", {2}), core(0, 1, -1, "3", "", {3})},
+                                    {"a"}, kNetwork);
+  EXPECT_EQ(level_names(dies), (std::vector<std::string>{"node", "package"}));
+  EXPECT_EQ(dies.levels()[1].link_kind, LinkKind::cross_numa);
+}
+
+TEST(Assemble, ALevelIsNeverFasterThanTheOneBelow) {
+  // NUMA nodes over two dies each: crossing NUMA nodes crosses dies, at their figures.
+  Topology t = assemble_topology({core(0, 0, 0, "0"), core(0, 1, 0, "1"), core(0, 2, 1, "2"), core(0, 3, 1, "3")},
+                                 {"a"}, kNetwork);
+  EXPECT_EQ(level_names(t), (std::vector<std::string>{"node", "numa"}));
+  EXPECT_EQ(t.levels()[0].link_kind, LinkKind::cross_numa);
+  EXPECT_EQ(t.levels()[0].link, default_link(LinkKind::cross_package));
 }
 
 TEST(Assemble, DeviceIdsFollowTheInputOrder) {

@@ -57,5 +57,31 @@ TEST(JsonOutput, CpuDevicesCarryTheirCpuset) {
   EXPECT_FALSE(j.at("devices").at(3).contains("gpu"));
 }
 
+TEST(JsonOutput, NumbersAreTheDecimalsTheyStandFor) {
+  // 0.1e-6 s * 1e6 is 0.09999999999999999 in doubles; the JSON says 0.1.
+  std::string cores = to_json(load_topology({"synthetic:package:1 l2:1 core:2", 1, DeviceKind::core})).dump();
+  EXPECT_NE(cores.find("\"latency_us\":0.1,"), std::string::npos) << cores;
+  for (const char* file : {"96em64t-4n4d3ca2co-pci.xml", "power8gpudistances.xml", "nvidiaDGX2.xml"}) {
+    std::string text = to_json(load_topology({testing::topology_file(file), 2, std::nullopt})).dump();
+    EXPECT_EQ(text.find("99999"), std::string::npos) << text;
+    EXPECT_EQ(text.find("00000001"), std::string::npos) << text;
+  }
+}
+
+TEST(Output, DevicesShowTheirMemory) {
+  Topology knl = load_topology({testing::topology_file("64intel64-fakeKNL-SNC4-hybrid.xml"), 1, DeviceKind::numa});
+  EXPECT_NE(to_text(knl).find("device 0: numa (cpuset 0-3,16-19,32-35,48-51, 3.0 GiB)"), std::string::npos) << to_text(knl);
+  EXPECT_EQ(to_json(knl).at("devices").at(0).at("memory_bytes"), std::int64_t{3} << 30);
+  Topology power8 = load_topology({testing::topology_file("power8gpudistances.xml"), 1, DeviceKind::gpu});
+  EXPECT_NE(to_text(power8).find("cpuset 0-1,8-9,16-17,24-25, 15.9 GiB)"), std::string::npos) << to_text(power8);
+}
+
+TEST(Output, GroupLevelsAreNamedAsLstopoNamesThem) {
+  Topology t = load_topology({testing::topology_file("16-2gr2gr2n2c+misc.xml"), 1, DeviceKind::core});
+  std::string text = to_text(t);
+  EXPECT_NE(text.find("  Group0 L#0\n    Group1 L#0\n      NUMANode L#0"), std::string::npos) << text;
+  EXPECT_EQ(to_json(t).at("devices").at(15).at("groups"), (std::vector<int>{1, 3, 7}));
+}
+
 }  // namespace
 }  // namespace spmd::launcher

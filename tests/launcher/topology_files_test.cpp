@@ -5,6 +5,7 @@
 #include <filesystem>
 #include <set>
 
+#include "common/error.h"
 #include "launcher/topology.h"
 #include "test_topologies.h"
 
@@ -20,10 +21,10 @@ struct FileCounts {
 
 // NUMA devices are NUMA nodes with cores, one per distinct cpuset: the Knights Landing file
 // has 8 NUMA nodes (hwloc-calc says 8) as 4 DRAM + MCDRAM pairs, so 4 devices. The
-// restricted-cpuset file keeps 10 of 16 cores, the offline file 6 cores. GPUs are PCI
-// display or 3D devices from NVIDIA or AMD: the 32-core file has 3 Tesla M2075 and a Radeon
-// (its Matrox VGA is neither vendor's); the 96-core file's only one is an ATI ES1000 server
-// display chip, which hwloc without the vendor plugins cannot tell from a compute GPU.
+// restricted-cpuset file keeps 10 of 16 cores, the offline file 6 cores. GPUs are compute
+// devices from NVIDIA or AMD (is_compute_gpu): the 32-core file has 3 Tesla M2075 and a
+// Radeon HD 7970 that hwloc's OpenCL backend reports (its Matrox VGA is neither vendor's);
+// the 96-core file has none: its only display device is an ATI ES1000 server display chip.
 const std::vector<FileCounts> kFiles = {
     {"16-2gr2gr2n2c+misc.xml", 16, 8, 0, 0},
     {"16amd64-8n2c-cpusets.xml", 10, 3, 6, 0},
@@ -33,7 +34,7 @@ const std::vector<FileCounts> kFiles = {
     {"2intel64-1n2c-numaroot.v1tov2.xml", 2, 1, 2, 0},
     {"32em64t-2n8c2t-pci-normalio.xml", 16, 2, 2, 4},
     {"64intel64-fakeKNL-SNC4-hybrid.xml", 16, 4, 1, 0},
-    {"96em64t-4n4d3ca2co-pci.xml", 96, 4, 16, 1},
+    {"96em64t-4n4d3ca2co-pci.xml", 96, 4, 16, 0},
     {"nvidiaDGX2.xml", 4, 2, 2, 16},
     {"power8gpudistances.xml", 8, 2, 2, 4},
 };
@@ -114,10 +115,12 @@ TEST(TopologyFiles, CoresOfTwoPackagesFoldTheSingleNumaLevel) {
 }
 
 TEST(TopologyFiles, ClusterOnDieGroupsGiveNumaLevelsInsidePackages) {
+  // Each Cluster-on-Die Group holds one NUMA node, so the two are one level. The file
+  // describes no caches: the cores of a NUMA node share its memory, not a cache.
   Topology t = load_topology({topology_file("28intel64-2p2g7c-CoDgroups.v1tov2.xml"), 1, DeviceKind::core});
   EXPECT_EQ(level_names(t), (std::vector<std::string>{"node", "package", "numa"}));
   EXPECT_EQ(link_kinds(t),
-            (std::vector{LinkKind::cross_package, LinkKind::cross_numa, LinkKind::shared_cache}));
+            (std::vector{LinkKind::cross_package, LinkKind::cross_numa, LinkKind::shared_memory}));
   EXPECT_EQ(t.levels()[2].fanout, 7);
 }
 
@@ -129,6 +132,9 @@ TEST(TopologyFiles, NumaAbovePackagesIsNestedThatWay) {
             (std::vector{LinkKind::cross_numa, LinkKind::cross_package, LinkKind::shared_cache}));
   EXPECT_EQ(t.levels()[1].fanout, 4);
   EXPECT_EQ(t.levels()[2].fanout, 6);
+  // Leaving a NUMA node here leaves a die too: no faster than crossing dies.
+  EXPECT_LE(t.levels()[1].link.bandwidth_Bps, default_link(LinkKind::cross_package).bandwidth_Bps);
+  EXPECT_GE(t.levels()[1].link.latency_s, default_link(LinkKind::cross_package).latency_s);
 }
 
 TEST(TopologyFiles, RestrictedCpusetGivesOnlyAllowedCores) {
@@ -145,10 +151,96 @@ TEST(TopologyFiles, OfflinePusAreLeftOut) {
   EXPECT_EQ(t.device(5).cpuset, "15");
 }
 
-TEST(TopologyFiles, NestedGroupsWithoutPackagesGroupByNuma) {
+TEST(TopologyFiles, NestedGroupsGiveALevelPerTier) {
+  // Group0 (2) > Group1 (2 each) > Group2 (2 each, one NUMA node each) > 2 cores: the
+  // innermost Group is its NUMA node, the two others are tiers of their own.
   Topology t = load_topology({topology_file("16-2gr2gr2n2c+misc.xml"), 1, DeviceKind::core});
-  EXPECT_EQ(level_names(t), (std::vector<std::string>{"node", "numa"}));
+  EXPECT_EQ(level_names(t), (std::vector<std::string>{"node", "group0", "group1", "numa"}));
+  EXPECT_EQ(link_kinds(t), (std::vector{LinkKind::cross_group, LinkKind::cross_group, LinkKind::cross_numa,
+                                        LinkKind::shared_memory}));
+  for (const Level& level : t.levels()) EXPECT_EQ(level.fanout, 2) << level.name;
   EXPECT_EQ(t.device(0).package, -1);
+  EXPECT_EQ(t.device(15).groups, (std::vector<int>{1, 3, 7}));
+}
+
+TEST(TopologyFiles, NumaLatencyTiersBecomeGroupLevels) {
+  // 24 packages, one NUMA node each; the latency matrix pairs them (50 within a pair, 65
+  // or 79 across), and hwloc groups them by it: 12 Groups of 2 packages of 8 cores.
+  Topology cores = load_topology({topology_file("192em64t-24n8c2t.xml"), 1, DeviceKind::core});
+  EXPECT_EQ(level_names(cores), (std::vector<std::string>{"node", "group0", "package"}));
+  EXPECT_EQ(link_kinds(cores),
+            (std::vector{LinkKind::cross_group, LinkKind::cross_package, LinkKind::shared_cache}));
+  EXPECT_EQ(cores.levels()[0].fanout, 12);
+  EXPECT_EQ(cores.levels()[1].groups, 12);
+  EXPECT_EQ(cores.levels()[1].fanout, 2);
+  EXPECT_EQ(cores.levels()[2].fanout, 8);
+  EXPECT_GT(cores.link_between(0, 8).bandwidth_Bps, cores.link_between(0, 16).bandwidth_Bps);
+  Topology numa = load_topology({topology_file("192em64t-24n8c2t.xml"), 1, DeviceKind::numa});
+  EXPECT_EQ(level_names(numa), (std::vector<std::string>{"node", "group0"}));
+}
+
+// Every device kind that the file has, on two nodes (so that the network level is there).
+std::vector<Topology> every_topology_of(const std::string& file) {
+  std::vector<Topology> topologies;
+  for (DeviceKind kind : {DeviceKind::gpu, DeviceKind::numa, DeviceKind::package, DeviceKind::core, DeviceKind::node}) {
+    try {
+      topologies.push_back(load_topology({topology_file(file), 2, kind}));
+    } catch (const Error&) {
+      // the file has no device of this kind
+    }
+  }
+  return topologies;
+}
+
+TEST(TopologyFiles, LinkFiguresNeverImproveGoingUp) {
+  for (const FileCounts& f : kFiles) {
+    for (const Topology& t : every_topology_of(f.file)) {
+      SCOPED_TRACE(f.file + " " + to_string(t.device(0).kind));
+      for (size_t l = 1; l < t.levels().size(); ++l) {
+        const LinkModel& above = t.levels()[l - 1].link;
+        const LinkModel& below = t.levels()[l].link;
+        EXPECT_LE(above.bandwidth_Bps, below.bandwidth_Bps) << t.levels()[l - 1].name;
+        EXPECT_GE(above.latency_s, below.latency_s) << t.levels()[l - 1].name;
+      }
+    }
+  }
+}
+
+TEST(TopologyFiles, SharedCacheOnlyWhereACacheHoldsTheDevices) {
+  // 96 cores: the 6 cores of a die share its L3. Knights Landing: 4 cores of a quadrant,
+  // an L2 per 2 (the MCDRAM cache is a memory-side cache, not a CPU one). Nested groups:
+  // no caches at all.
+  auto lowest = [](const std::string& file) {
+    return load_topology({topology_file(file), 1, DeviceKind::core}).levels().back().link_kind;
+  };
+  EXPECT_EQ(lowest("96em64t-4n4d3ca2co-pci.xml"), LinkKind::shared_cache);
+  EXPECT_EQ(lowest("64intel64-fakeKNL-SNC4-hybrid.xml"), LinkKind::shared_memory);
+  EXPECT_EQ(lowest("16-2gr2gr2n2c+misc.xml"), LinkKind::shared_memory);
+}
+
+TEST(TopologyFiles, McdramIsMemoryOfTheQuadrantThatReachesIt) {
+  // Each SNC-4 quadrant has 1 GiB of DRAM and 2 GiB of MCDRAM (hwloc: NUMA nodes of one
+  // cpuset): one NUMA device of 3 GiB, shared by its 4 cores.
+  Topology numa = load_topology({topology_file("64intel64-fakeKNL-SNC4-hybrid.xml"), 1, DeviceKind::numa});
+  ASSERT_EQ(numa.num_devices(), 4);
+  for (const Device& d : numa.devices()) EXPECT_EQ(d.memory_bytes, std::int64_t{3} << 30) << d.cpuset;
+  Topology cores = load_topology({topology_file("64intel64-fakeKNL-SNC4-hybrid.xml"), 1, DeviceKind::core});
+  EXPECT_EQ(cores.device(0).memory_bytes, (std::int64_t{3} << 30) / 4);
+  Topology node = load_topology({topology_file("64intel64-fakeKNL-SNC4-hybrid.xml"), 1, DeviceKind::node});
+  EXPECT_EQ(node.device(0).memory_bytes, std::int64_t{12} << 30);
+}
+
+TEST(TopologyFiles, MemoryIsCountedOnceAcrossDevices) {
+  for (const FileCounts& f : kFiles) {
+    Topology node = load_topology({topology_file(f.file), 1, DeviceKind::node});
+    for (DeviceKind kind : {DeviceKind::numa, DeviceKind::core}) {
+      Topology t = load_topology({topology_file(f.file), 1, kind});
+      std::int64_t total = 0;
+      for (const Device& d : t.devices()) total += d.memory_bytes;
+      EXPECT_LE(total, node.device(0).memory_bytes) << f.file << " " << to_string(kind);
+      EXPECT_GE(total, node.device(0).memory_bytes * 99 / 100) << f.file << " " << to_string(kind);
+    }
+  }
 }
 
 }  // namespace
