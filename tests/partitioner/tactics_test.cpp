@@ -103,7 +103,7 @@ TEST(Tactics, ATacticThatCannotApplyNamesItself) {
   EXPECT_EQ(error_of(R"({"mesh": {"model": 2}, "tactics": [{"values": "param:wte", "axis": "model"}]})"),
             "tactic 1: missing \"dim\"");
   EXPECT_EQ(error_of(R"({"mesh": {"model": 2}, "tactics": [{"values": "class:nope", "axis": "model"}]})"),
-            "tactic 1 (class:nope dim 0 -> model): no dimension class named 'nope' (see spmd analyze)");
+            "tactic 1 (class:nope -> model): no dimension class named 'nope' (see spmd analyze)");
 }
 
 TEST(Tactics, UnknownStrategyAndMissingFileAreErrors) {
