@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <map>
+#include <tuple>
 
 #include "common/error.h"
 #include "ir/autodiff.h"
@@ -52,11 +53,16 @@ TEST(Tactics, MegatronFileShardsEveryParameterAsMegatronLm) {
   EXPECT_TRUE(heads_split);
 }
 
-TEST(Tactics, BuiltinMegatronEqualsTheFile) {
+TEST(Tactics, BuiltinStrategiesEqualTheExampleFiles) {
   ir::Graph g = step();
-  Plan file = apply_tactics(g, read_tactics(SPMD_EXAMPLES_DIR "/tactics/megatron.json"));
-  Plan builtin = apply_tactics(g, builtin_strategy("megatron", g, 2));
-  EXPECT_EQ(file.shardings, builtin.shardings);
+  const std::tuple<const char*, const char*, int> pairs[] = {
+      {"megatron.json", "megatron", 2}, {"dp_megatron.json", "dp+megatron", 4}, {"zero.json", "zero", 4}};
+  for (const auto& [file, strategy, ranks] : pairs) {
+    Plan from_file = apply_tactics(g, read_tactics(std::string(SPMD_EXAMPLES_DIR "/tactics/") + file));
+    Plan builtin = apply_tactics(g, builtin_strategy(strategy, g, ranks));
+    EXPECT_EQ(from_file.mesh, builtin.mesh) << file;
+    EXPECT_EQ(from_file.shardings, builtin.shardings) << file;
+  }
 }
 
 TEST(Tactics, DataParallelSplitsEveryBatchDimension) {
