@@ -100,7 +100,7 @@ bool splits_heads(const ir::Graph& g, ir::ValueId v) {
   const ir::Node& n = g.node(v);
   if (n.op != "reshape") return false;
   const ir::Shape &x = g.type(n.inputs[0]).shape, &y = n.type.shape;
-  return x.size() == 3 && y.size() == 4 && y[0] == x[0] && y[1] == x[1] && y[2] * y[3] == x[2] && y[2] > 1 && y[3] > 1;
+  return x.size() == 3 && y.size() == 4 && y[0] == x[0] && y[1] == x[1] && y[2] * y[3] == x[2] && y[2] > 1;
 }
 
 // Whether `v` reaches, through transposes only, a matmul of two activations batched over

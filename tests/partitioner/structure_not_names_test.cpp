@@ -125,6 +125,14 @@ TEST(Megatron, SplitsEveryOtherHiddenLayerOfAPlainMlp) {
   EXPECT_EQ(sharding_of(g, plan, "head.b"), "[-]");
 }
 
+TEST(Megatron, FindsHeadsOfASingleDimension) {
+  // head_dim 1: the reshape [B,S,D] -> [B,S,H,1] still splits out the heads.
+  ir::Graph g = zoo_step("gpt:layers=1,d_model=8,heads=8,seq=4,vocab=16,batch=2");
+  Plan plan = apply_tactics(g, builtin_strategy("megatron", g, 2));
+  EXPECT_EQ(sharding_of(g, plan, "layer0.attn.wq"), "[-, model]");
+  EXPECT_EQ(sharding_of(g, plan, "layer0.attn.wo"), "[model, -]");
+}
+
 std::string error_of(const std::string& strategy, const ir::Graph& g, int ranks) {
   try {
     builtin_strategy(strategy, g, ranks);
