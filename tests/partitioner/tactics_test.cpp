@@ -133,6 +133,15 @@ TEST(Tactics, AClassTacticShardsThatClassInEveryLayer) {
   }
 }
 
+TEST(Tactics, ANumberedClassTacticShardsThatClassOnly) {
+  ir::Graph g = ir::training_step(ir::build_model("mlp:layers=3,hidden=16"), {});
+  Plan plan = apply_tactics(g, tactics_from_json(nlohmann::ordered_json::parse(
+                                   R"({"mesh": {"model": 2}, "tactics": [{"values": "class:hidden#1", "axis": "model"}]})")));
+  EXPECT_EQ(sharding_text(plan.of(*g.find("layer0.w")), plan.mesh), "[-, model]");
+  EXPECT_EQ(sharding_text(plan.of(*g.find("layer1.w")), plan.mesh), "[model, -]");
+  EXPECT_EQ(sharding_text(plan.of(*g.find("layer2.w")), plan.mesh), "[-, -]");
+}
+
 TEST(Tactics, MegatronNeedsWholeHeads) {
   ir::Graph g = ir::training_step(ir::build_model("gpt:layers=1,d_model=48,heads=4,seq=8,vocab=16,batch=4"), {});
   try {
