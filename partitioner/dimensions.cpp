@@ -1,11 +1,10 @@
 #include "partitioner/dimensions.h"
 
 #include <algorithm>
-#include <fnmatch.h>
 #include <map>
 #include <numeric>
+#include <optional>
 
-#include "ir/models/zoo.h"
 #include "partitioner/factors.h"
 
 namespace spmd::partitioner {
@@ -27,37 +26,197 @@ class UnionFind {
   std::vector<size_t> parent_;
 };
 
-// Names from the members: what a reader of the model would call the dimension.
-std::string name_of(const ir::Graph& g, const DimensionClass& c, const std::map<std::string, int64_t>& hp) {
-  struct Hint {
-    const char* op;
-    const char* pattern;
-    int dim;
-    const char* name;
-  };
-  static const Hint hints[] = {
-      {"input", "tokens", 0, "batch"}, {"input", "features", 0, "batch"}, {"input", "tokens", 1, "sequence"},
-      {"input", "features", 1, "features"}, {"param", "wte", 1, "d_model"}, {"param", "wte", 0, "vocab"},
-      {"param", "layer*.mlp.w_in", 1, "d_ff"}, {"param", "layer*.attn.wq", 1, "heads"},
-      {"param", "layer0.w", 1, "hidden"}, {"param", "head.b", 0, "classes"},
-  };
-  for (const Hint& h : hints) {
-    for (const DimRef& m : c.members) {
-      const ir::Node& n = g.node(m.value);
-      if (n.op == h.op && m.dim == h.dim && fnmatch(h.pattern, n.name.c_str(), 0) == 0) return h.name;
+// What the roles are read from: the program, each value's users, and the classes.
+struct Structure {
+  const ir::Graph& g;
+  const DimensionAnalysis& a;
+  std::vector<std::vector<ir::ValueId>> users;
+  std::vector<std::string> role;  // per class
+
+  Structure(const ir::Graph& graph, const DimensionAnalysis& analysis)
+      : g(graph), a(analysis), users(graph.nodes.size()), role(analysis.classes.size()) {
+    for (ir::ValueId v = 0; v < g.size(); ++v) {
+      for (ir::ValueId in : g.node(v).inputs) users[in].push_back(v);
     }
   }
-  // Splitting heads reshapes [B,S,D] to [B,S,H,dh]: the class of that result's dimension 2
-  // is heads, of its dimension 3 head_dim (not the key dimension of the scores, even when
-  // it has the same size).
-  auto split_dim = [&](int dim) {
-    return std::any_of(c.members.begin(), c.members.end(), [&](const DimRef& m) {
-      return m.dim == dim && g.node(m.value).op == "reshape" && g.type(m.value).rank() == 4;
-    });
-  };
-  if (hp.count("heads") && c.size == hp.at("heads") && split_dim(2)) return "heads";
-  if (hp.count("heads") && c.size == hp.at("d_model") / hp.at("heads") && split_dim(3)) return "head_dim";
-  return "";
+  // The class of dimension `dim` of `v`, counted from the end when negative; -1 for none.
+  int class_at(ir::ValueId v, int dim) const {
+    const auto& dims = a.class_of[v];
+    if (dim < 0) dim += static_cast<int>(dims.size());
+    return dim >= 0 && dim < static_cast<int>(dims.size()) ? dims[dim] : -1;
+  }
+  // The first role found for a class stands: callers go from the surest to the loosest.
+  void assign(int c, const std::string& r) {
+    if (c >= 0 && role[c].empty()) role[c] = r;
+  }
+};
+
+bool is_data_input(const ir::Node& n) { return n.op == "input" && n.type.rank() > 0; }
+
+// The values the outputs are computed from: the forward pass of a training step.
+std::vector<bool> forward_values(const ir::Graph& g) {
+  std::vector<bool> forward(g.nodes.size(), false);
+  for (const auto& [name, v] : g.outputs) forward[v] = true;
+  for (ir::ValueId v = g.size(); v-- > 0;) {
+    if (!forward[v]) continue;
+    for (ir::ValueId in : g.node(v).inputs) forward[in] = true;
+  }
+  return forward;
+}
+
+// Whether `v` is computed from `from`. Operands come before their users, so only values
+// after `from` are searched, each once per query (`seen` holds the query's stamp).
+bool depends_on(const ir::Graph& g, ir::ValueId v, ir::ValueId from, std::vector<int>& seen, int stamp) {
+  std::vector<ir::ValueId> stack{v};
+  while (!stack.empty()) {
+    ir::ValueId x = stack.back();
+    stack.pop_back();
+    if (x == from) return true;
+    if (x < from || seen[x] == stamp) continue;
+    seen[x] = stamp;
+    for (ir::ValueId in : g.node(x).inputs) stack.push_back(in);
+  }
+  return false;
+}
+
+// The residual stream (He et al. 2016): the last dimension of x + f(x) in the forward pass.
+std::vector<bool> residual_classes(const Structure& s) {
+  std::vector<bool> out(s.a.classes.size(), false);
+  std::vector<bool> forward = forward_values(s.g);
+  std::vector<int> seen(s.g.nodes.size(), -1);
+  for (ir::ValueId v = 0; v < s.g.size(); ++v) {
+    const ir::Node& n = s.g.node(v);
+    if (!forward[v] || n.op != "add" || n.type.rank() == 0) continue;
+    ir::ValueId x = std::min(n.inputs[0], n.inputs[1]), fx = std::max(n.inputs[0], n.inputs[1]);
+    if (s.g.node(x).is_source() || s.g.type(x).shape != n.type.shape || s.g.type(fx).shape != n.type.shape) continue;
+    int c = s.class_at(v, -1);
+    if (c >= 0 && !out[c] && depends_on(s.g, fx, x, seen, v)) out[c] = true;
+  }
+  return out;
+}
+
+// [B,S,D] -> [B,S,H,dh]: one slice of the model dimension per head.
+bool splits_heads(const ir::Graph& g, ir::ValueId v) {
+  const ir::Node& n = g.node(v);
+  if (n.op != "reshape") return false;
+  const ir::Shape &x = g.type(n.inputs[0]).shape, &y = n.type.shape;
+  return x.size() == 3 && y.size() == 4 && y[0] == x[0] && y[1] == x[1] && y[2] * y[3] == x[2] && y[2] > 1;
+}
+
+// Whether `v` reaches, through transposes only, a matmul of two activations batched over
+// leading dimensions (attention's q k^T and probs v).
+bool feeds_batched_matmul(const Structure& s, ir::ValueId v) {
+  for (ir::ValueId u : s.users[v]) {
+    const ir::Node& n = s.g.node(u);
+    if (n.op == "transpose" && feeds_batched_matmul(s, u)) return true;
+    if (n.op == "matmul" && n.type.rank() >= 3 && !s.g.node(n.inputs[0]).is_source() &&
+        !s.g.node(n.inputs[1]).is_source()) {
+      return true;
+    }
+  }
+  return false;
+}
+
+void find_heads(Structure& s) {
+  for (ir::ValueId v = 0; v < s.g.size(); ++v) {
+    if (!splits_heads(s.g, v) || !feeds_batched_matmul(s, v)) continue;
+    s.assign(s.class_at(v, 2), "heads");
+    s.assign(s.class_at(v, 3), "head_dim");
+  }
+}
+
+// A dense layer x W: a param matrix W, neither operand transposed (the backward pass's
+// matmuls by W transpose one of them).
+bool is_dense(const ir::Graph& g, ir::ValueId v) {
+  const ir::Node& n = g.node(v);
+  if (n.op != "matmul" || n.attrs.i("transpose_a", 0) || n.attrs.i("transpose_b", 0)) return false;
+  const ir::Node& w = g.node(n.inputs[1]);
+  return w.op == "param" && w.type.rank() == 2 && g.node(n.inputs[0]).op != "param";
+}
+
+bool is_nonlinearity(const std::string& op) { return op == "relu" || op == "gelu" || op == "tanh"; }
+
+// The dense layer that reads dense layer `v` through its bias (if any) and a nonlinearity.
+std::optional<ir::ValueId> next_dense(const Structure& s, ir::ValueId v) {
+  std::vector<ir::ValueId> outputs{v};
+  for (ir::ValueId u : s.users[v]) {
+    const ir::Node& n = s.g.node(u);
+    if (n.op == "add" && s.g.node(n.inputs[0] == v ? n.inputs[1] : n.inputs[0]).op == "param") outputs.push_back(u);
+  }
+  for (ir::ValueId out : outputs) {
+    for (ir::ValueId act : s.users[out]) {
+      if (!is_nonlinearity(s.g.node(act).op)) continue;
+      for (ir::ValueId w : s.users[act]) {
+        if (is_dense(s.g, w) && s.g.node(w).inputs[0] == act) return w;
+      }
+    }
+  }
+  return std::nullopt;
+}
+
+// Megatron-LM's MLPs: chains of dense layers joined by nonlinearities, each link's hidden
+// class (the first layer's columns, the next one's rows). A chain whose last layer writes
+// into the residual stream is a transformer block's MLP (d_ff), else a plain MLP (hidden).
+std::vector<std::vector<int>> find_mlp_chains(Structure& s, const std::vector<bool>& residual) {
+  std::map<ir::ValueId, ir::ValueId> next;
+  std::vector<bool> has_previous(s.g.nodes.size(), false);
+  for (ir::ValueId v = 0; v < s.g.size(); ++v) {
+    if (!is_dense(s.g, v)) continue;
+    if (auto n = next_dense(s, v)) next[v] = *n, has_previous[*n] = true;
+  }
+  std::vector<std::vector<int>> chains;
+  for (const auto& [first, second] : next) {
+    if (has_previous[first]) continue;
+    std::vector<int> hidden;
+    ir::ValueId last = first;
+    for (; next.count(last); last = next.at(last)) {
+      if (int c = s.class_at(last, -1); c >= 0) hidden.push_back(c);
+    }
+    int out = s.class_at(last, -1);
+    std::string role = out >= 0 && residual[out] ? "d_ff" : "hidden";
+    for (int c : hidden) s.assign(c, role);
+    chains.push_back(hidden);
+  }
+  return chains;
+}
+
+// Token positions and the embedding's rows, from each gather of a table by ids; the logits'
+// classes from each cross-entropy.
+void find_sequence_and_vocab(Structure& s) {
+  std::vector<int64_t> table_rows;
+  for (ir::ValueId v : s.g.nodes_with_op("gather")) {
+    ir::ValueId table = s.g.node(v).inputs[0], ids = s.g.node(v).inputs[1];
+    for (int d = 1; d < s.g.type(ids).rank(); ++d) s.assign(s.class_at(ids, d), "sequence");
+    s.assign(s.class_at(table, 0), "vocab");
+    table_rows.push_back(s.g.type(table).shape[0]);
+  }
+  for (ir::ValueId v : s.g.nodes_with_op("cross_entropy")) {
+    ir::ValueId logits = s.g.node(v).inputs[0];
+    int64_t n = s.g.type(logits).shape.back();
+    bool over_table = std::find(table_rows.begin(), table_rows.end(), n) != table_rows.end();
+    s.assign(s.class_at(logits, -1), over_table ? "vocab" : "classes");
+  }
+}
+
+// Surest first: a class keeps the first role found for it.
+std::vector<std::string> find_roles(const ir::Graph& g, DimensionAnalysis& a) {
+  Structure s(g, a);
+  for (ir::ValueId v : g.nodes_with_op("input")) {
+    if (is_data_input(g.node(v))) s.assign(s.class_at(v, 0), "batch");
+  }
+  find_heads(s);
+  std::vector<bool> residual = residual_classes(s);
+  a.mlp_chains = find_mlp_chains(s, residual);
+  for (size_t c = 0; c < residual.size(); ++c) {
+    if (residual[c]) s.assign(static_cast<int>(c), "d_model");
+  }
+  find_sequence_and_vocab(s);
+  for (ir::ValueId v : g.nodes_with_op("input")) {
+    for (ir::ValueId u : s.users[v]) {
+      if (g.type(v).rank() >= 2 && g.node(u).op == "matmul" && g.node(u).inputs[0] == v) s.assign(s.class_at(v, -1), "features");
+    }
+  }
+  return s.role;
 }
 
 void find_conflicts(const ir::Graph& g, DimensionAnalysis& a) {
@@ -97,6 +256,14 @@ int DimensionAnalysis::class_named(const std::string& name) const {
   return -1;
 }
 
+std::vector<int> DimensionAnalysis::classes_with_role(const std::string& role) const {
+  std::vector<int> out;
+  for (size_t i = 0; i < classes.size(); ++i) {
+    if (classes[i].role == role) out.push_back(static_cast<int>(i));
+  }
+  return out;
+}
+
 DimensionAnalysis analyze_dimensions(const ir::Graph& g) {
   std::vector<size_t> offset(g.nodes.size() + 1, 0);
   for (size_t v = 0; v < g.nodes.size(); ++v) offset[v + 1] = offset[v] + g.nodes[v].type.shape.size();
@@ -122,7 +289,10 @@ DimensionAnalysis analyze_dimensions(const ir::Graph& g) {
       if (s[d] == 1) continue;
       size_t root = uf.find(offset[v] + d);
       auto [it, fresh] = index_of_root.emplace(root, static_cast<int>(a.classes.size()));
-      if (fresh) a.classes.push_back({"", s[d], {}});
+      if (fresh) a.classes.push_back({"", "", s[d], {}});
+      // A dimension that a reshape splits holds the class as its major factor ([B,S,D] in
+      // the heads class): the class's size is its smallest member's, the factor itself.
+      a.classes[it->second].size = std::min(a.classes[it->second].size, s[d]);
       a.classes[it->second].members.push_back({v, static_cast<int>(d)});
       a.class_of[v][d] = it->second;
     }
@@ -142,12 +312,11 @@ DimensionAnalysis analyze_dimensions(const ir::Graph& g) {
   for (auto& dims : a.class_of) {
     for (int& c : dims) c = c >= 0 ? new_index[c] : -1;
   }
-  std::map<std::string, int64_t> hp;
-  if (ir::is_model_spec(g.meta.s("model", ""))) hp = ir::parse_model_spec(g.meta.s("model", "")).params;
+  std::vector<std::string> roles = find_roles(g, a);
   std::map<std::string, int> used;
   for (size_t i = 0; i < a.classes.size(); ++i) {
-    std::string name = name_of(g, a.classes[i], hp);
-    if (name.empty()) name = "dim" + std::to_string(i);
+    a.classes[i].role = roles[i];
+    std::string name = roles[i].empty() ? "dim" + std::to_string(i) : roles[i];
     if (used[name]++) name += "#" + std::to_string(used[name]);
     a.classes[i].name = name;
   }

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <fstream>
+#include <optional>
 
 #include "common/error.h"
 #include "common/files.h"
@@ -14,28 +15,52 @@
 namespace spmd::partitioner {
 namespace {
 
+// The dimension analysis, made once for all the class tactics of a plan.
+class Classes {
+ public:
+  explicit Classes(const ir::Graph& g) : g_(g) {}
+  const DimensionAnalysis& analysis() {
+    if (!analysis_) analysis_ = analyze_dimensions(g_);
+    return *analysis_;
+  }
+
+ private:
+  const ir::Graph& g_;
+  std::optional<DimensionAnalysis> analysis_;
+};
+
+// "d_ff" names every class of that role (d_ff, d_ff#2, ...: alike dimensions of different
+// layers are classes of their own); "d_ff#2" one of them, "d_ff#1" the first (printed d_ff).
+bool class_matches(const std::string& pattern, const std::string& name) {
+  size_t hash = pattern.find('#');
+  if (hash == std::string::npos) return name == pattern || name.rfind(pattern + "#", 0) == 0;
+  if (pattern.compare(hash, std::string::npos, "#1") == 0) return name == pattern.substr(0, hash);
+  return name == pattern;
+}
+
+std::vector<DimRef> class_targets(const ir::Graph& g, const Plan& plan, const std::string& pattern, int axis,
+                                  Classes& classes) {
+  std::vector<DimRef> out;
+  bool named = false;
+  for (const DimensionClass& c : classes.analysis().classes) {
+    if (!class_matches(pattern, c.name)) continue;
+    named = true;
+    for (const DimRef& m : c.members) {
+      if (can_take(g, plan, m.value, m.dim, axis)) out.push_back(m);
+    }
+  }
+  if (!named) throw Error("no dimension class named '" + pattern + "' (see spmd analyze)");
+  if (out.empty()) throw Error("the axis divides no dimension of class '" + pattern + "'");
+  return out;
+}
+
 // The dimensions a tactic picks directly (before propagation).
-std::vector<DimRef> targets(const ir::Graph& g, const Plan& plan, const Tactic& t, int axis) {
+std::vector<DimRef> targets(const ir::Graph& g, const Plan& plan, const Tactic& t, int axis, Classes& classes) {
   size_t colon = t.values.find(':');
   if (colon == std::string::npos) throw Error("pattern '" + t.values + "' needs a kind, as param:layer*.w");
   std::string kind = t.values.substr(0, colon), glob = t.values.substr(colon + 1);
+  if (kind == "class") return class_targets(g, plan, glob, axis, classes);
   std::vector<DimRef> out;
-  if (kind == "class") {
-    // Every class of that name: alike dimensions of different layers are classes of their
-    // own (d_ff, d_ff#2, ...), and a tactic over d_ff means all of them.
-    DimensionAnalysis a = analyze_dimensions(g);
-    bool named = false;
-    for (const DimensionClass& c : a.classes) {
-      if (c.name != glob && c.name.rfind(glob + "#", 0) != 0) continue;
-      named = true;
-      for (const DimRef& m : c.members) {
-        if (can_take(g, plan, m.value, m.dim, axis)) out.push_back(m);
-      }
-    }
-    if (!named) throw Error("no dimension class named '" + glob + "' (see spmd analyze)");
-    if (out.empty()) throw Error("the axis divides no dimension of class '" + glob + "'");
-    return out;
-  }
   if (kind != "param" && kind != "input" && kind != "state" && kind != "value") {
     throw Error("unknown pattern kind '" + kind + "' (expected param, input, state, value or class)");
   }
@@ -71,8 +96,9 @@ std::vector<DimRef> targets(const ir::Graph& g, const Plan& plan, const Tactic& 
 }  // namespace
 
 std::string Tactic::describe() const {
-  std::string d = dim < 0 ? "first divisible dim" : "dim " + std::to_string(dim);
-  return values + " " + d + " -> " + axis + (scope == "all" ? "" : " (" + scope + " only)");
+  // A class names its dimensions itself.
+  std::string d = values.rfind("class:", 0) == 0 ? "" : dim < 0 ? " first divisible dim" : " dim " + std::to_string(dim);
+  return values + d + " -> " + axis + (scope == "all" ? "" : " (" + scope + " only)");
 }
 
 Tactics tactics_from_json(const nlohmann::ordered_json& j) {
@@ -120,12 +146,13 @@ Tactics read_tactics(const std::string& path) {
 
 Plan apply_tactics(const ir::Graph& g, const Tactics& t) {
   Plan plan = replicated_plan(g, t.mesh);
+  Classes classes(g);
   for (size_t i = 0; i < t.tactics.size(); ++i) {
     const Tactic& tactic = t.tactics[i];
     std::string name = "tactic " + std::to_string(i + 1) + " (" + tactic.describe() + ")";
     try {
       int axis = t.mesh.axis(tactic.axis);
-      std::vector<DimRef> seeds = targets(g, plan, tactic, axis);
+      std::vector<DimRef> seeds = targets(g, plan, tactic, axis, classes);
       propagate_axis(g, plan, axis, seeds, tactic.scope == "optimizer" ? Scope::optimizer : Scope::all, name);
     } catch (const Error& e) {
       throw Error(name + ": " + e.what());

@@ -6,12 +6,14 @@
 //   {"mesh": {"data": 2, "model": 2},
 //    "tactics": [
 //      {"values": "input:tokens", "dim": 0, "axis": "data"},
-//      {"values": "param:layer*.mlp.w_in", "dim": 1, "axis": "model"},
+//      {"values": "param:layer*.attn.w[qkv]", "dim": 1, "axis": "model"},
 //      {"values": "class:d_ff", "axis": "model"},
 //      {"values": "param:*", "dim": "first_divisible", "axis": "data", "scope": "optimizer"}]}
 //
 // Patterns are KIND:GLOB over value names (KIND: param, input, state, value; GLOB as in
-// fnmatch(3)), or class:NAME for a dimension class of spmd analyze. "dim" may be
+// fnmatch(3)), or class:NAME for a dimension class of spmd analyze (class:d_ff: the d_ff
+// class of every layer; class:d_ff#2 only that one, class:d_ff#1 the one printed d_ff); a
+// class tactic needs no "dim". "dim" may be
 // "first_divisible" (the first dimension the axis divides, values with none skipped).
 // "scope": "optimizer" keeps the propagation inside the optimizer's update (ZeRO).
 #pragma once
@@ -51,8 +53,10 @@ Plan apply_tactics(const ir::Graph& g, const Tactics& t);
 
 // The built-in strategies for `ranks` devices: dp (batch over data), megatron (attention by
 // heads and MLP column then row, over model), dp+megatron (both, on data x model), zero
-// (dp, with optimizer state, gradients and parameters sharded over data). Throws for an
-// unknown name.
+// (dp, with optimizer state, gradients and parameters sharded over data). Megatron's heads
+// and MLP hidden dimensions are the dimension analysis's classes of those roles, found from
+// the program's structure, not from names. Throws for an unknown name, and for Megatron on
+// a model with no heads or MLP to split, or whose heads or MLP columns the axis would cut.
 Tactics builtin_strategy(const std::string& name, const ir::Graph& g, int ranks);
 std::vector<std::string> builtin_strategies();
 

@@ -1,6 +1,5 @@
 #include "tools/analyze_report.h"
 
-#include <cctype>
 #include <cstdio>
 #include <map>
 
@@ -13,33 +12,13 @@ using partitioner::DimensionAnalysis;
 using partitioner::DimensionClass;
 using partitioner::DimensionConflict;
 
-// "layer*.attn.wq" of "layer17.attn.wq": the layer number left out, so that the same
-// class in every layer reads alike.
-std::string without_layer_number(const std::string& name) {
-  std::string out;
-  for (size_t i = 0; i < name.size();) {
-    out += name[i];
-    bool after_layer = out.size() >= 5 && out.compare(out.size() - 5, 5, "layer") == 0;
-    ++i;
-    if (after_layer && i < name.size() && std::isdigit(static_cast<unsigned char>(name[i]))) {
-      while (i < name.size() && std::isdigit(static_cast<unsigned char>(name[i]))) ++i;
-      out += '*';
-    }
-  }
-  return out;
-}
-
-// What a class looks like apart from its layer: size, member count and first named member
-// (or the op of its first member), so that one class per layer groups into one row.
+// What a class looks like apart from its layer: its size, role, and the op and dimension of
+// each member in graph order. One class per layer groups into one row, read from the
+// program's structure, so a model whose values are named otherwise groups alike.
 std::string class_shape(const ir::Graph& g, const DimensionClass& c) {
-  std::string key = std::to_string(c.size) + "/" + std::to_string(c.members.size()) + "/";
-  for (const partitioner::DimRef& m : c.members) {
-    if (!g.node(m.value).name.empty()) {
-      return key + without_layer_number(g.node(m.value).name) + "[" + std::to_string(m.dim) + "]";
-    }
-  }
-  const partitioner::DimRef& first = c.members.front();
-  return key + g.node(first.value).op + "[" + std::to_string(first.dim) + "]";
+  std::string key = std::to_string(c.size) + "/" + c.role + "/";
+  for (const partitioner::DimRef& m : c.members) key += g.node(m.value).op + std::to_string(m.dim) + ",";
+  return key;
 }
 
 // "d_ff" of "d_ff#7".

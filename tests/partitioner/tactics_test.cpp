@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <map>
+#include <tuple>
 
 #include "common/error.h"
 #include "ir/autodiff.h"
@@ -52,11 +53,16 @@ TEST(Tactics, MegatronFileShardsEveryParameterAsMegatronLm) {
   EXPECT_TRUE(heads_split);
 }
 
-TEST(Tactics, BuiltinMegatronEqualsTheFile) {
+TEST(Tactics, BuiltinStrategiesEqualTheExampleFiles) {
   ir::Graph g = step();
-  Plan file = apply_tactics(g, read_tactics(SPMD_EXAMPLES_DIR "/tactics/megatron.json"));
-  Plan builtin = apply_tactics(g, builtin_strategy("megatron", g, 2));
-  EXPECT_EQ(file.shardings, builtin.shardings);
+  const std::tuple<const char*, const char*, int> pairs[] = {
+      {"megatron.json", "megatron", 2}, {"dp_megatron.json", "dp+megatron", 4}, {"zero.json", "zero", 4}};
+  for (const auto& [file, strategy, ranks] : pairs) {
+    Plan from_file = apply_tactics(g, read_tactics(std::string(SPMD_EXAMPLES_DIR "/tactics/") + file));
+    Plan builtin = apply_tactics(g, builtin_strategy(strategy, g, ranks));
+    EXPECT_EQ(from_file.mesh, builtin.mesh) << file;
+    EXPECT_EQ(from_file.shardings, builtin.shardings) << file;
+  }
 }
 
 TEST(Tactics, DataParallelSplitsEveryBatchDimension) {
@@ -103,7 +109,7 @@ TEST(Tactics, ATacticThatCannotApplyNamesItself) {
   EXPECT_EQ(error_of(R"({"mesh": {"model": 2}, "tactics": [{"values": "param:wte", "axis": "model"}]})"),
             "tactic 1: missing \"dim\"");
   EXPECT_EQ(error_of(R"({"mesh": {"model": 2}, "tactics": [{"values": "class:nope", "axis": "model"}]})"),
-            "tactic 1 (class:nope dim 0 -> model): no dimension class named 'nope' (see spmd analyze)");
+            "tactic 1 (class:nope -> model): no dimension class named 'nope' (see spmd analyze)");
 }
 
 TEST(Tactics, UnknownStrategyAndMissingFileAreErrors) {
@@ -125,6 +131,15 @@ TEST(Tactics, AClassTacticShardsThatClassInEveryLayer) {
   for (const char* w : {"layer0.mlp.w_in", "layer1.mlp.w_in", "layer2.mlp.w_in"}) {
     EXPECT_EQ(sharding_text(plan.of(*g.find(w)), plan.mesh), "[-, model]") << w;
   }
+}
+
+TEST(Tactics, ANumberedClassTacticShardsThatClassOnly) {
+  ir::Graph g = ir::training_step(ir::build_model("mlp:layers=3,hidden=16"), {});
+  Plan plan = apply_tactics(g, tactics_from_json(nlohmann::ordered_json::parse(
+                                   R"({"mesh": {"model": 2}, "tactics": [{"values": "class:hidden#1", "axis": "model"}]})")));
+  EXPECT_EQ(sharding_text(plan.of(*g.find("layer0.w")), plan.mesh), "[-, model]");
+  EXPECT_EQ(sharding_text(plan.of(*g.find("layer1.w")), plan.mesh), "[model, -]");
+  EXPECT_EQ(sharding_text(plan.of(*g.find("layer2.w")), plan.mesh), "[-, -]");
 }
 
 TEST(Tactics, MegatronNeedsWholeHeads) {
