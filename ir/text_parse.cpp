@@ -257,7 +257,7 @@ class GraphParser {
 
   void check_update(LineParser& p, ValueId target, ValueId next) {
     const std::string& op = g_.node(target).op;
-    if (op != "param" && op != "state") p.fail("only a param or state can be updated, not a " + op);
+    if (op_traits(op).source != Source::initialized) p.fail("only a param or state can be updated, not a " + op);
     if (g_.type(target) != g_.type(next)) p.fail("an update must keep the type " + to_string(g_.type(target)));
   }
 

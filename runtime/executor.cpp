@@ -6,6 +6,7 @@
 
 #include "common/error.h"
 #include "collectives/redistribute.h"
+#include "ir/ops.h"
 #include "partitioner/mesh.h"
 #include "runtime/init.h"
 
@@ -66,7 +67,8 @@ void Executor::initialize_sources(uint64_t seed) {
     std::span<float> buffer(data_[v], static_cast<size_t>(n.type.numel()));
     bool sharded = n.attrs.has("layout") && !mesh_.empty();
     ir::Shape global = sharded ? n.attrs.ints("global") : n.type.shape;
-    if (n.op == "param" || n.op == "state") {
+    const ir::Source source = ir::op_traits(n.op).source;
+    if (source == ir::Source::initialized) {
       if (!sharded) {
         initialize(n, seed, buffer);
         continue;
@@ -75,12 +77,12 @@ void Executor::initialize_sources(uint64_t seed) {
       std::vector<float> whole(static_cast<size_t>(ir::numel(global)));
       initialize(n, seed, whole);
       collectives::extract_shard(global, mesh_, layout_of(n), rank(), whole, buffer);
-    } else if (n.op == "input") {
+    } else if (source == ir::Source::fed) {
       std::fill(buffer.begin(), buffer.end(), 0.0f);
       if (sharded && global != n.type.shape && !rows_only(layout_of(n))) {
         sharded_inputs_.push_back({v, std::vector<float>(static_cast<size_t>(ir::numel(global)), 0.0f)});
       }
-    } else if (n.op == "constant") {
+    } else if (source == ir::Source::constant) {
       backend_.run(n, {}, value(v));
     }
   }
@@ -108,10 +110,11 @@ void Executor::allocate() {
 void Executor::prepare_launches() {
   for (ir::ValueId v = 0; v < graph_.size(); ++v) {
     const ir::Node& n = graph_.node(v);
-    if (n.is_source() || n.op == "reshape") continue;
+    const ir::OpTraits& traits = ir::op_traits(n.op);
+    if (n.is_source() || traits.view) continue;
     Launch launch{&n, {}, value(v), std::nullopt};
     for (ir::ValueId x : n.inputs) launch.operands.push_back(value(x));
-    if (n.op == "redistribute") {
+    if (traits.collective) {
       if (!redistributor_) {
         throw Error(ir::value_label(graph_, v) + ": a redistribute op needs a partitioned program and its ranks");
       }
