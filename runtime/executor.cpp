@@ -51,6 +51,7 @@ Executor::Executor(ir::Graph graph, kernels::Backend& backend, uint64_t seed, co
     }
     if (world_) redistributor_ = std::make_unique<collectives::Redistributor>(*world_, mesh_, topology);
   }
+  check_kernels();
   allocate();
   initialize_sources(seed);
   prepare_launches();
@@ -59,6 +60,22 @@ Executor::Executor(ir::Graph graph, kernels::Backend& backend, uint64_t seed, co
 collectives::Layout Executor::layout_of(const ir::Node& n) const {
   return n.attrs.has("layout") ? collectives::decode_layout(n.attrs.s("layout"))
                                : collectives::Layout{std::vector<std::vector<int>>(n.type.shape.size()), {}};
+}
+
+// Every op a kernel computes (constants included) must have one in the backend: found now,
+// by name, rather than in the middle of a step.
+void Executor::check_kernels() const {
+  for (ir::ValueId v = 0; v < graph_.size(); ++v) {
+    const ir::Node& n = graph_.node(v);
+    if (!ir::op_traits(n.op).needs_kernel()) continue;
+    std::vector<ir::TensorType> types;
+    for (ir::ValueId x : n.inputs) types.push_back(graph_.type(x));
+    if (backend_.supports(n.op, types)) continue;
+    std::string operands;
+    for (const ir::TensorType& t : types) operands += (operands.empty() ? " on " : ", ") + ir::to_string(t);
+    throw Error(ir::value_label(graph_, v) + ": the " + std::string(backend_.name()) + " backend has no kernel for op '" +
+                n.op + "'" + operands);
+  }
 }
 
 void Executor::initialize_sources(uint64_t seed) {
