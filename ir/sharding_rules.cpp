@@ -294,4 +294,37 @@ ShardingRule sharding_rule(const Graph& g, ValueId v) {
   return sharding_rule(g.node(v), types);
 }
 
+namespace {
+
+std::string factor_name(int f) {
+  constexpr int kLetters = 'z' - 'i' + 1;
+  std::string name(1, static_cast<char>('i' + f % kLetters));
+  return f < kLetters ? name : name + std::to_string(f / kLetters);
+}
+
+std::string dims_text(const std::vector<std::vector<int>>& dims) {
+  std::string out = "[";
+  for (size_t d = 0; d < dims.size(); ++d) {
+    if (d) out += ",";
+    if (dims[d].empty()) out += "1";
+    for (size_t k = 0; k < dims[d].size(); ++k) out += (k ? "*" : "") + factor_name(dims[d][k]);
+  }
+  return out + "]";
+}
+
+}  // namespace
+
+std::string to_string(const ShardingRule& rule) {
+  std::string out = "(";
+  for (size_t i = 0; i < rule.operands.size(); ++i) out += (i ? "," : "") + dims_text(rule.operands[i]);
+  out += ")->(" + dims_text(rule.result) + ")";
+  std::string kinds;
+  for (size_t f = 0; f < rule.factor_kind.size(); ++f) {
+    if (rule.factor_kind[f] == FactorKind::pass) continue;
+    kinds += (kinds.empty() ? "" : ", ") + factor_name(static_cast<int>(f)) +
+             (rule.factor_kind[f] == FactorKind::reduction ? " reduction" : " replicated");
+  }
+  return kinds.empty() ? out : out + " {" + kinds + "}";
+}
+
 }  // namespace spmd::ir
