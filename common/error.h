@@ -1,14 +1,16 @@
 // The project's error types, and the exit codes the command gives each.
 //
-//   spmd::Error       a user's mistake: bad model text, impossible sharding, wrong rank
-//                     count, a missing or malformed file, NaN where a number is needed.
-//                     The message says what and where, and names no command-line flag
-//                     (the command adds those). `spmd` exits 2.
-//   spmd::JobFailure  the job itself failed: a peer rank died or stopped answering, MPI
-//                     reported an error, a file could not be written. `spmd` exits 3.
-//   anything else     an internal error (a bug of spmd's). `spmd` exits 4.
+//   spmd::Error          a user's mistake: bad model text, impossible sharding, wrong rank
+//                        count, a missing or malformed file, NaN where a number is needed.
+//                        The message says what and where, and names no command-line flag
+//                        (the command adds those). `spmd` exits 2.
+//   spmd::JobFailure     the job itself failed: a peer rank died or stopped answering, MPI
+//                        reported an error, a file could not be written. `spmd` exits 3.
+//   spmd::InternalError  a bug of spmd's that must fail loudly in release builds too (a
+//                        kernel table without an op it is asked for); like any other
+//                        exception, `spmd` exits 4.
 //
-// Internal invariants are asserts, not Errors.
+// Other internal invariants are asserts, not Errors.
 #pragma once
 
 #include <stdexcept>
@@ -26,6 +28,12 @@ class Error : public std::runtime_error {
 class JobFailure : public Error {
  public:
   using Error::Error;
+};
+
+// A bug of the program, not a user's mistake: a message for its developers.
+class InternalError : public std::logic_error {
+ public:
+  using std::logic_error::logic_error;
 };
 
 // The exit codes of the `spmd` command on every rank.

@@ -1,8 +1,14 @@
 #include "ir/graph.h"
 
 #include "common/error.h"
+#include "ir/ops.h"
 
 namespace spmd::ir {
+
+bool Node::is_source() const {
+  const OpDef* def = find_op(op);
+  return def && def->traits.source != Source::none;
+}
 
 std::optional<ValueId> Graph::find(const std::string& name) const {
   for (size_t i = 0; i < nodes.size(); ++i) {

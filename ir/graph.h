@@ -26,9 +26,8 @@ struct Node {
   TensorType type;               // the result's type
   std::string name;              // unique readable name, or empty (printed as %index)
 
-  bool is_source() const {
-    return op == "input" || op == "param" || op == "state" || op == "constant";
-  }
+  // Whether the op is a source (ir::OpTraits::source); false for an unknown op.
+  bool is_source() const;
 };
 
 struct Graph {

@@ -1,4 +1,5 @@
-// Internal: the shape rules and gradient rules that the registry (ops.cpp) lists per op.
+// Internal: the shape, gradient and sharding rules and the attribute localisers that the
+// registry (ops.cpp) lists per op.
 #pragma once
 
 #include <span>
@@ -13,7 +14,8 @@ namespace spmd::ir::rules {
 using Types = std::span<const TensorType>;
 
 // Shape rules (shape_rules.cpp).
-TensorType declared(Types, const Node&);
+TensorType declared(Types, const Node&);  // the node's declared type, f32
+TensorType fed(Types, const Node&);       // the node's declared type, f32 or i32 (ids, labels)
 TensorType matmul(Types, const Node&);
 TensorType binary(Types, const Node&);
 TensorType unary(Types, const Node&);
@@ -35,7 +37,8 @@ TensorType reduce_max_grad(Types, const Node&);
 TensorType pad(Types, const Node&);
 TensorType scatter_add(Types, const Node&);
 TensorType cross_entropy_grad(Types, const Node&);
-TensorType optimizer_step(Types, const Node&);  // sgd, adamw: p, moments, then scalars
+TensorType sgd_step(Types, const Node&);    // p, v, then the scalar lr
+TensorType adamw_step(Types, const Node&);  // p, m, v, then the scalars lr and step
 TensorType redistributed(Types, const Node&);   // the declared local shape, the operand's dtype
 
 // Gradient rules (gradients.cpp).
@@ -75,7 +78,10 @@ ShardingRule last_axis_whole(Types, const Node&);
 ShardingRule causal_mask_rule(Types, const Node&);
 ShardingRule matmul_rule(Types, const Node&);
 ShardingRule reduce_rule(Types, const Node&);
+ShardingRule reduce_max_rule(Types, const Node&);
+ShardingRule reduce_max_grad_rule(Types, const Node&);
 ShardingRule layernorm_rule(Types, const Node&);
+ShardingRule layernorm_scale_grad_rule(Types, const Node&);
 ShardingRule transpose_rule(Types, const Node&);
 ShardingRule reshape_rule(Types, const Node&);
 ShardingRule resize_rule(Types, const Node&);
@@ -83,5 +89,9 @@ ShardingRule concat_rule(Types, const Node&);
 ShardingRule gather_rule(Types, const Node&);
 ShardingRule scatter_add_rule(Types, const Node&);
 ShardingRule cross_entropy_rule(Types, const Node&);
+
+// Attribute localisers (OpTraits::localize, sharding_rules.cpp).
+void local_shape(Node& local, const Node& global);  // `shape` is the local result's shape
+void local_slice(Node& local, const Node& global);  // a split dimension is sliced whole
 
 }  // namespace spmd::ir::rules

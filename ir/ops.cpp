@@ -10,17 +10,18 @@ namespace {
 
 using namespace rules;
 
-// The registry: every op of the IR, its arity, shape rule, gradient rule and sharding rule.
+// The registry: every op of the IR, its arity, shape rule, gradient rule, sharding rule and
+// traits (ops.h's OpTraits; those not spelled out are the defaults).
 constexpr std::array kOps = {
     // Sources.
-    OpDef{"input", 0, declared, nullptr, elementwise},
-    OpDef{"param", 0, declared, nullptr, elementwise},
-    OpDef{"state", 0, declared, nullptr, elementwise},
-    OpDef{"constant", 0, declared, nullptr, elementwise},
+    OpDef{"input", 0, fed, nullptr, elementwise, {.source = Source::fed}},
+    OpDef{"param", 0, declared, nullptr, elementwise, {.source = Source::initialized}},
+    OpDef{"state", 0, declared, nullptr, elementwise, {.source = Source::initialized}},
+    OpDef{"constant", 0, declared, nullptr, elementwise, {.source = Source::constant}},
     // Compute.
     OpDef{"matmul", 2, rules::matmul, d_matmul, matmul_rule},
-    OpDef{"add", 2, binary, d_add, elementwise},
-    OpDef{"sub", 2, binary, d_sub, elementwise},
+    OpDef{"add", 2, binary, d_add, elementwise, {.partial_sums = PartialSums::stay_partial}},
+    OpDef{"sub", 2, binary, d_sub, elementwise, {.partial_sums = PartialSums::stay_partial}},
     OpDef{"mul", 2, binary, d_mul, elementwise},
     OpDef{"div", 2, binary, d_div, elementwise},
     OpDef{"neg", 1, unary, d_neg, elementwise},
@@ -32,15 +33,15 @@ constexpr std::array kOps = {
     OpDef{"relu", 1, unary, d_relu, elementwise},
     OpDef{"gelu", 1, unary, d_gelu, elementwise},
     OpDef{"reduce_sum", 1, rules::reduce, d_reduce_sum, reduce_rule},
-    OpDef{"reduce_mean", 1, rules::reduce, d_reduce_mean, reduce_rule},
-    OpDef{"reduce_max", 1, rules::reduce, d_reduce_max, reduce_rule},
+    OpDef{"reduce_mean", 1, rules::reduce, d_reduce_mean, reduce_rule, {.partial_sums = PartialSums::mean_rescaled}},
+    OpDef{"reduce_max", 1, rules::reduce, d_reduce_max, reduce_max_rule},
     OpDef{"softmax", 1, along_axis, d_softmax, along_axis_rule},
     OpDef{"log_softmax", 1, along_axis, d_log_softmax, along_axis_rule},
     OpDef{"layernorm", 3, rules::layernorm, d_layernorm, layernorm_rule},
     OpDef{"transpose", 1, rules::transpose, d_transpose, transpose_rule},
-    OpDef{"reshape", 1, rules::reshape, d_reshape, reshape_rule},
-    OpDef{"broadcast", 1, rules::broadcast, d_broadcast, elementwise},
-    OpDef{"slice", 1, rules::slice, d_slice, resize_rule},
+    OpDef{"reshape", 1, rules::reshape, d_reshape, reshape_rule, {.view = true, .localize = local_shape}},
+    OpDef{"broadcast", 1, rules::broadcast, d_broadcast, elementwise, {.localize = local_shape}},
+    OpDef{"slice", 1, rules::slice, d_slice, resize_rule, {.localize = local_slice}},
     OpDef{"concat", -1, rules::concat, d_concat, concat_rule},
     OpDef{"gather", 2, rules::gather, d_gather, gather_rule},
     OpDef{"causal_mask", 1, rules::causal_mask, d_causal_mask, causal_mask_rule},
@@ -51,19 +52,19 @@ constexpr std::array kOps = {
     OpDef{"softmax_grad", 2, along_axis, nullptr, along_axis_rule},
     OpDef{"log_softmax_grad", 2, along_axis, nullptr, along_axis_rule},
     OpDef{"layernorm_grad", 3, rules::layernorm_grad, nullptr, layernorm_rule},
-    OpDef{"layernorm_scale_grad", 2, rules::layernorm_scale_grad, nullptr, layernorm_rule},
-    OpDef{"reduce_max_grad", 3, rules::reduce_max_grad, nullptr, reduce_rule},
+    OpDef{"layernorm_scale_grad", 2, rules::layernorm_scale_grad, nullptr, layernorm_scale_grad_rule},
+    OpDef{"reduce_max_grad", 3, rules::reduce_max_grad, nullptr, reduce_max_grad_rule},
     OpDef{"pad", 1, rules::pad, nullptr, resize_rule},
     OpDef{"scatter_add", 2, rules::scatter_add, nullptr, scatter_add_rule},
     OpDef{"cross_entropy_grad", 3, rules::cross_entropy_grad, nullptr, cross_entropy_rule},
     // Optimizer updates.
-    OpDef{"ema", 2, same_as_first, nullptr, elementwise},
-    OpDef{"ema_sq", 2, same_as_first, nullptr, elementwise},
-    OpDef{"sgd", 3, optimizer_step, nullptr, elementwise},
-    OpDef{"adamw", 5, optimizer_step, nullptr, elementwise},
+    OpDef{"ema", 2, same_as_first, nullptr, elementwise, {.optimizer_update = true}},
+    OpDef{"ema_sq", 2, same_as_first, nullptr, elementwise, {.optimizer_update = true}},
+    OpDef{"sgd", 3, sgd_step, nullptr, elementwise, {.optimizer_update = true}},
+    OpDef{"adamw", 5, adamw_step, nullptr, elementwise, {.optimizer_update = true}},
     // Collectives of a per-device program (partitioner/lower.h), run by the runtime:
     // redistribute{from, to, global} moves a shard from one layout to another.
-    OpDef{"redistribute", 1, redistributed, nullptr, elementwise},
+    OpDef{"redistribute", 1, redistributed, nullptr, elementwise, {.collective = true}},
 };
 
 }  // namespace
@@ -82,7 +83,9 @@ const OpDef& op_def(std::string_view op) {
 
 std::span<const OpDef> all_ops() { return kOps; }
 
-bool is_optimizer_update(std::string_view op) { return op == "ema" || op == "ema_sq" || op == "sgd" || op == "adamw"; }
+const OpTraits& op_traits(std::string_view op) { return op_def(op).traits; }
+
+bool is_optimizer_update(std::string_view op) { return op_traits(op).optimizer_update; }
 
 Shape broadcast_shapes(const Shape& a, const Shape& b) {
   size_t rank = std::max(a.size(), b.size());

@@ -1,7 +1,10 @@
 // The op registry: one entry per op, found by name in one hop. Each entry says how many
 // operands the op takes, how its result type follows from its operands (shape rule) and how
-// its gradient is built from other ops (gradient rule) and how its dimensions may be sharded
-// (sharding rule). Kernels are found by the same name in kernels/ (kernels::Backend).
+// its gradient is built from other ops (gradient rule), how its dimensions may be sharded
+// (sharding rule), and the traits other modules act on (OpTraits): lowering, the runtime and
+// the kernels read an op's behaviour from its row, never by comparing its name. Kernels are
+// found by the same name in kernels/ (kernels::Backend), and every backend must implement
+// every op its runtime runs (tests/kernels/parity_test.cpp).
 //
 // Semantics, all tensors row-major, f32 unless said (i32 ids and labels):
 //   sources      input{feed} param{init=normal|zeros|ones, std} state{init=zeros}
@@ -49,6 +52,47 @@ namespace spmd::ir {
 class Builder;
 struct ShardingRule;
 
+// Where a source's value comes from (sources are the nodes without operands).
+enum class Source {
+  none,         // not a source: computed from its operands by a kernel
+  fed,          // input: written by the runtime before each step (data, lr, step)
+  initialized,  // param, state: initialised once by the runtime from the seed, then updated
+  constant,     // constant: computed once by its kernel, from its attributes
+};
+
+// How an op treats partial sums in SPMD lowering (partitioner/lower.h): values of which each
+// device holds one summand, their sum not yet taken.
+enum class PartialSums {
+  summed_first,   // a partial operand is summed (a collective) before the op runs
+  stay_partial,   // linear in its operands together (add, sub): operands partial over the
+                  // same axes give the partial sum of the result, so the sum is taken once
+  mean_rescaled,  // a mean: over a split dimension each device's local mean counts for its
+                  // share only, so its partial result is scaled by 1/shards
+};
+
+// What lowering, the runtime and the kernels need to know about an op beyond its rules.
+struct OpTraits {
+  Source source = Source::none;
+  // The result is operand 0's bytes under a new shape (reshape): no kernel runs, no buffer.
+  bool view = false;
+  // Run by the runtime as collectives over its communicators, not by a kernel (redistribute).
+  bool collective = false;
+  // An optimizer update (ema, ema_sq, sgd, adamw): elementwise, rewriting its operand 0, so
+  // the runtime may update in place and ZeRO's propagation stays inside these ops.
+  bool optimizer_update = false;
+  PartialSums partial_sums = PartialSums::summed_first;
+  // Rewrites the attributes that spell out the global op's sizes (reshape's shape, slice's
+  // bounds) for its per-device version, whose type `local.type` is already the shard's.
+  // nullptr: no attribute depends on sizes that sharding changes.
+  void (*localize)(Node& local, const Node& global) = nullptr;
+
+  // Whether a backend computes the op: every op but the sources the runtime fills, views and
+  // collectives. Each backend must implement each of these.
+  constexpr bool needs_kernel() const {
+    return (source == Source::none || source == Source::constant) && !view && !collective;
+  }
+};
+
 struct OpDef {
   std::string_view name;
   int arity;  // number of operands, -1 for any number
@@ -60,6 +104,7 @@ struct OpDef {
   std::vector<ValueId> (*grad)(Builder& b, const Node& n, ValueId y, ValueId dy);
   // How the dimensions of operands and result relate (ir/sharding_rule.h).
   ShardingRule (*sharding)(std::span<const TensorType> operands, const Node& node);
+  OpTraits traits;
 };
 
 // The registry entry of `op`; throws spmd::Error for an unknown op.
@@ -69,8 +114,9 @@ const OpDef* find_op(std::string_view op);
 // All registered ops, in a stable order.
 std::span<const OpDef> all_ops();
 
-// Whether `op` is one of the optimizer's update ops (ema, ema_sq, sgd, adamw): elementwise,
-// rewriting its operand 0 (the runtime updates in place, ZeRO's propagation stays inside them).
+// The traits of `op`; throws spmd::Error for an unknown op.
+const OpTraits& op_traits(std::string_view op);
+// Shorthand for op_traits(op).optimizer_update.
 bool is_optimizer_update(std::string_view op);
 
 // Shape helpers shared by shape rules, gradients and kernels.

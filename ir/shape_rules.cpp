@@ -39,11 +39,16 @@ std::vector<int> normalized_axes(const Node& n, int rank) {
 
 }  // namespace
 
-TensorType declared(Types, const Node& n) {
+TensorType fed(Types, const Node& n) {
   for (int64_t d : n.type.shape) {
     if (d <= 0) fail(n, "dimensions must be positive, got " + to_string(n.type.shape));
   }
-  if (n.op != "input" && n.type.dtype != DType::f32) fail(n, "must be f32");
+  return n.type;
+}
+
+TensorType declared(Types in, const Node& n) {
+  fed(in, n);
+  if (n.type.dtype != DType::f32) fail(n, "must be f32");
   return n.type;
 }
 
@@ -253,13 +258,20 @@ TensorType cross_entropy_grad(Types in, const Node& n) {
   return in[0];
 }
 
-TensorType optimizer_step(Types in, const Node& n) {
+namespace {
+
+// The first `tensors` operands of one shape (param and moments), then scalars.
+TensorType optimizer_step(Types in, const Node& n, size_t tensors) {
   require_f32(in, n);
-  size_t tensors = n.op == "sgd" ? 2 : 3;
   for (size_t i = 1; i < tensors; ++i) require_same_shape(in, n, 0, i);
   for (size_t i = tensors; i < in.size(); ++i) require_scalar(in, n, i);
   return in[0];
 }
+
+}  // namespace
+
+TensorType sgd_step(Types in, const Node& n) { return optimizer_step(in, n, 2); }
+TensorType adamw_step(Types in, const Node& n) { return optimizer_step(in, n, 3); }
 
 TensorType redistributed(Types in, const Node& n) {
   for (int64_t d : n.type.shape) {

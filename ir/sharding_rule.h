@@ -12,6 +12,7 @@
 
 #include <cstdint>
 #include <span>
+#include <string>
 #include <vector>
 
 #include "ir/graph.h"
@@ -36,5 +37,10 @@ struct ShardingRule {
 // The rule of `node` given its operands' types (from the op registry). O(rank).
 ShardingRule sharding_rule(const Node& node, std::span<const TensorType> operands);
 ShardingRule sharding_rule(const Graph& g, ValueId v);
+
+// The rule in one line, factors named i, j, k ... in the order of their ids: operands, then
+// result, each dimension its factors joined by '*' (major first) or 1 when it has none, then
+// the factors that do not pass. Matmul reads ([i,k],[k,j])->([i,j]) {k reduction}.
+std::string to_string(const ShardingRule& rule);
 
 }  // namespace spmd::ir

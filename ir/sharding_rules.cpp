@@ -80,13 +80,13 @@ ShardingRule matmul_rule(Types in, const Node& n) {
   return r;
 }
 
-ShardingRule reduce_rule(Types in, const Node& n) {
-  ShardingRule r;
-  const Shape& x = in[0].shape;
+namespace {
+
+// x -> y over `axes`; the reduced factors are of `reduced_kind`. Dimensions of x and of y.
+std::pair<Dims, Dims> reduce_dims(ShardingRule& r, const Shape& x, const Node& n, FactorKind reduced_kind) {
   std::vector<int64_t> axes;
   for (int64_t a : n.attrs.ints("axes")) axes.push_back(normalize_axis(a, static_cast<int>(x.size())));
   bool keep = n.attrs.i("keepdims", 0);
-  FactorKind reduced_kind = n.op == "reduce_max" || n.op == "reduce_max_grad" ? FactorKind::replicated : FactorKind::reduction;
   Dims xdims, ydims;
   for (size_t i = 0; i < x.size(); ++i) {
     bool reduced = std::count(axes.begin(), axes.end(), static_cast<int64_t>(i)) > 0;
@@ -95,29 +95,55 @@ ShardingRule reduce_rule(Types in, const Node& n) {
     if (!reduced) ydims.push_back({f});
     else if (keep) ydims.push_back({});
   }
-  if (n.op == "reduce_max_grad") {  // x, y, dy -> like x
-    r.operands = {xdims, ydims, ydims};
-    r.result = xdims;
-  } else {
-    r.operands = {xdims};
-    r.result = ydims;
-  }
+  return {xdims, ydims};
+}
+
+ShardingRule reduction(Types in, const Node& n, FactorKind reduced_kind) {
+  ShardingRule r;
+  auto [xdims, ydims] = reduce_dims(r, in[0].shape, n, reduced_kind);
+  r.operands = {xdims};
+  r.result = ydims;
   return r;
 }
 
-ShardingRule layernorm_rule(Types in, const Node& n) {
-  // x (and dy) [..., D]; scale and bias [D]; D whole.
+// x [..., D] (and dy), scale and bias [D]; D whole.
+ShardingRule features_whole(Types in, Dims& xdims) {
   ShardingRule r;
   const Shape& x = in[0].shape;
-  Dims xdims;
   for (int64_t d : x) xdims.push_back({r.add_factor(d, FactorKind::pass)});
   int features = xdims.back()[0];
   replicate(r, features);
   for (const TensorType& t : in) r.operands.push_back(t.shape == x ? xdims : Dims{{features}});
-  r.result = n.op == "layernorm_scale_grad" ? Dims{{features}} : xdims;
-  if (n.op == "layernorm_scale_grad") {
-    for (size_t i = 0; i + 1 < x.size(); ++i) r.factor_kind[xdims[i][0]] = FactorKind::reduction;
-  }
+  return r;
+}
+
+}  // namespace
+
+// A sum or mean over a split dimension is a partial sum; a max must see the dimension whole.
+ShardingRule reduce_rule(Types in, const Node& n) { return reduction(in, n, FactorKind::reduction); }
+ShardingRule reduce_max_rule(Types in, const Node& n) { return reduction(in, n, FactorKind::replicated); }
+
+ShardingRule reduce_max_grad_rule(Types in, const Node& n) {  // x, y, dy -> like x
+  ShardingRule r;
+  auto [xdims, ydims] = reduce_dims(r, in[0].shape, n, FactorKind::replicated);
+  r.operands = {xdims, ydims, ydims};
+  r.result = xdims;
+  return r;
+}
+
+ShardingRule layernorm_rule(Types in, const Node&) {
+  Dims xdims;
+  ShardingRule r = features_whole(in, xdims);
+  r.result = xdims;
+  return r;
+}
+
+// x, dy [..., D] -> [D]: summed over the leading dimensions.
+ShardingRule layernorm_scale_grad_rule(Types in, const Node&) {
+  Dims xdims;
+  ShardingRule r = features_whole(in, xdims);
+  r.result = Dims{xdims.back()};
+  for (size_t i = 0; i + 1 < xdims.size(); ++i) r.factor_kind[xdims[i][0]] = FactorKind::reduction;
   return r;
 }
 
@@ -241,6 +267,19 @@ ShardingRule cross_entropy_rule(Types in, const Node& n) {
   return r;
 }
 
+void local_shape(Node& local, const Node&) { local.attrs.set("shape", local.type.shape); }
+
+// A slice keeps a dimension it cuts whole (resize_rule), so a dimension whose local size
+// differs from the global one is split, not cut: the local op takes all of its shard.
+void local_slice(Node& local, const Node& global) {
+  std::vector<int64_t> begin = global.attrs.ints("begin"), end = global.attrs.ints("end");
+  for (size_t d = 0; d < begin.size(); ++d) {
+    if (local.type.shape[d] != global.type.shape[d]) begin[d] = 0, end[d] = local.type.shape[d];
+  }
+  local.attrs.set("begin", begin);
+  local.attrs.set("end", end);
+}
+
 }  // namespace spmd::ir::rules
 
 namespace spmd::ir {
@@ -253,6 +292,39 @@ ShardingRule sharding_rule(const Graph& g, ValueId v) {
   std::vector<TensorType> types;
   for (ValueId x : g.node(v).inputs) types.push_back(g.type(x));
   return sharding_rule(g.node(v), types);
+}
+
+namespace {
+
+std::string factor_name(int f) {
+  constexpr int kLetters = 'z' - 'i' + 1;
+  std::string name(1, static_cast<char>('i' + f % kLetters));
+  return f < kLetters ? name : name + std::to_string(f / kLetters);
+}
+
+std::string dims_text(const std::vector<std::vector<int>>& dims) {
+  std::string out = "[";
+  for (size_t d = 0; d < dims.size(); ++d) {
+    if (d) out += ",";
+    if (dims[d].empty()) out += "1";
+    for (size_t k = 0; k < dims[d].size(); ++k) out += (k ? "*" : "") + factor_name(dims[d][k]);
+  }
+  return out + "]";
+}
+
+}  // namespace
+
+std::string to_string(const ShardingRule& rule) {
+  std::string out = "(";
+  for (size_t i = 0; i < rule.operands.size(); ++i) out += (i ? "," : "") + dims_text(rule.operands[i]);
+  out += ")->(" + dims_text(rule.result) + ")";
+  std::string kinds;
+  for (size_t f = 0; f < rule.factor_kind.size(); ++f) {
+    if (rule.factor_kind[f] == FactorKind::pass) continue;
+    kinds += (kinds.empty() ? "" : ", ") + factor_name(static_cast<int>(f)) +
+             (rule.factor_kind[f] == FactorKind::reduction ? " reduction" : " replicated");
+  }
+  return kinds.empty() ? out : out + " {" + kinds + "}";
 }
 
 }  // namespace spmd::ir

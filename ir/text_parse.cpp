@@ -276,7 +276,7 @@ class GraphParser {
       if (updated == target) p.fail(value_label(g_, target) + " is updated twice");
     }
     const std::string& op = g_.node(target).op;
-    if (op != "param" && op != "state") p.fail("only a param or state can be updated, not a " + op);
+    if (op_traits(op).source != Source::initialized) p.fail("only a param or state can be updated, not a " + op);
     if (g_.type(target) != g_.type(next)) p.fail("an update must keep the type " + to_string(g_.type(target)));
   }
 

@@ -59,7 +59,7 @@ void verify(const Graph& g) {
   for (const auto& [target, next] : g.updates) {
     if (!valid(target) || !valid(next)) throw Error("an update names no value");
     const std::string& op = g.node(target).op;
-    if (op != "param" && op != "state") fail(g, target, "only a param or state can be updated, not a " + op);
+    if (op_traits(op).source != Source::initialized) fail(g, target, "only a param or state can be updated, not a " + op);
     if (g.type(target) != g.type(next)) fail(g, target, "its update " + value_label(g, next) + " has another type");
     if (!updated.insert(target).second) fail(g, target, "is updated twice");
   }

@@ -27,9 +27,13 @@ class Backend {
  public:
   virtual ~Backend() = default;
   virtual std::string_view name() const = 0;
+  // Whether `run` computes `op` on operands of these types. The runtime asks before it runs
+  // a program; a backend that covers only some dtypes of an op says so here.
+  virtual bool supports(std::string_view op, std::span<const ir::TensorType> operands) const = 0;
   // Computes `node`'s result into `out` (already of node.type) from `operands` (one per
   // node.inputs, same order). `out` never aliases an operand unless the op is elementwise
-  // and the runtime chose to run it in place. Throws spmd::Error for an op it lacks.
+  // and the runtime chose to run it in place. Throws spmd::InternalError naming the op and
+  // the backend for an op it lacks (no op falls through to another's kernel).
   virtual void run(const ir::Node& node, std::span<const TensorRef> operands,
                    const TensorRef& out) = 0;
 };

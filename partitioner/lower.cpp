@@ -6,6 +6,7 @@
 
 #include "collectives/redistribute.h"
 #include "common/error.h"
+#include "ir/ops.h"
 #include "partitioner/factors.h"
 
 namespace spmd::partitioner {
@@ -172,17 +173,20 @@ class Lowering {
   // reduced (see compute).
   const Sharding& held(ir::ValueId v) const { return pending_[v] ? *pending_[v] : plan_.of(v); }
 
-  // add and sub of two partial sums over the same axes are the partial sum of the result:
-  // summing first and reducing once saves a collective (Megatron's backward adds the q, k
-  // and v input gradients).
+  // An op linear in its operands together (add, sub) of partial sums over the same axes is
+  // the partial sum of its result: summing first and reducing once saves a collective
+  // (Megatron's backward adds the q, k and v input gradients).
   bool sums_partials(ir::ValueId v, const OpLayout& l) const {
     const ir::Node& n = g_.node(v);
-    if (n.op != "add" && n.op != "sub") return false;
-    ir::ValueId a = n.inputs[0], b = n.inputs[1];
-    if (!pending_[a] || !pending_[b] || *pending_[a] != *pending_[b]) return false;
-    if (g_.type(a) != g_.type(v) || g_.type(b) != g_.type(v)) return false;
-    return pending_[a]->dims == l.operands[0].dims && pending_[b]->dims == l.operands[1].dims &&
-           l.result.dims == pending_[a]->dims && l.result.partial.empty();
+    if (ir::op_traits(n.op).partial_sums != ir::PartialSums::stay_partial) return false;
+    if (!l.result.partial.empty()) return false;
+    const std::optional<Sharding>& first = pending_[n.inputs[0]];
+    for (size_t i = 0; i < n.inputs.size(); ++i) {
+      ir::ValueId x = n.inputs[i];
+      if (!pending_[x] || *pending_[x] != *first || g_.type(x) != g_.type(v)) return false;
+      if (pending_[x]->dims != l.operands[i].dims) return false;
+    }
+    return l.result.dims == first->dims;
   }
 
   std::string why(ir::ValueId v) const {
@@ -196,8 +200,8 @@ class Lowering {
     OpLayout l = op_layout(plan_, v, f);
     if (sums_partials(v, l)) {
       l.result = *pending_[global.inputs[0]];
-      ir::Node n{global.op, {local_[global.inputs[0]], local_[global.inputs[1]]}, global.attrs, local_type(v, l.result),
-                 global.name};
+      ir::Node n{global.op, {}, global.attrs, local_type(v, l.result), global.name};
+      for (ir::ValueId x : global.inputs) n.inputs.push_back(local_[x]);
       local_[v] = add(std::move(n));
       pending_[v] = l.result;
       return;
@@ -210,7 +214,7 @@ class Lowering {
                            sharding_text(held(x), plan_.mesh) + " (" + why(x) + ")";
       n.inputs.push_back(move(x, held(x), l.operands[i], reason));
     }
-    localize_attrs(n, global);
+    if (auto localize = ir::op_traits(global.op).localize) localize(n, global);
     ir::ValueId at = add(std::move(n));
     at = rescale_partial_mean(v, l, at);
     local_[v] = at;
@@ -224,23 +228,11 @@ class Lowering {
     local_[v] = move(v, l.result, planned, reason);
   }
 
-  // Attributes that spell out sizes describe the global op; the local op gets local sizes.
-  void localize_attrs(ir::Node& n, const ir::Node& global) {
-    if (n.op == "reshape" || n.op == "broadcast") n.attrs.set("shape", n.type.shape);
-    if (n.op == "slice") {
-      std::vector<int64_t> begin = global.attrs.ints("begin"), end = global.attrs.ints("end");
-      for (size_t d = 0; d < begin.size(); ++d) {
-        if (n.type.shape[d] != global.type.shape[d]) begin[d] = 0, end[d] = n.type.shape[d];
-      }
-      n.attrs.set("begin", begin);
-      n.attrs.set("end", end);
-    }
-  }
-
   // A mean over a split dimension: each device's local mean must count for its share only,
   // so that the partial sums add up to the global mean.
   ir::ValueId rescale_partial_mean(ir::ValueId v, const OpLayout& l, ir::ValueId at) {
-    if (g_.node(v).op != "reduce_mean" || l.result.partial.empty()) return at;
+    if (ir::op_traits(g_.node(v).op).partial_sums != ir::PartialSums::mean_rescaled) return at;
+    if (l.result.partial.empty()) return at;
     double shards = 1;
     for (int a : l.result.partial) shards *= plan_.mesh.sizes[a];
     ir::Attrs value;

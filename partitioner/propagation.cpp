@@ -42,8 +42,9 @@ int propagate_axis(const ir::Graph& g, Plan& plan, int axis, const std::vector<D
   std::vector<OpFactors> factors;
   for (ir::ValueId v = 0; v < g.size(); ++v) {
     const ir::Node& n = g.node(v);
-    if (n.is_source() || n.op == "redistribute") continue;
-    if (scope == Scope::optimizer && !ir::is_optimizer_update(n.op)) continue;
+    const ir::OpTraits& traits = ir::op_traits(n.op);
+    if (n.is_source() || traits.collective) continue;
+    if (scope == Scope::optimizer && !traits.optimizer_update) continue;
     ops.push_back(v);
     factors.push_back(op_factors(g, v));
   }

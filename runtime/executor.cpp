@@ -9,6 +9,7 @@
 #include "common/error.h"
 #include "common/units.h"
 #include "collectives/redistribute.h"
+#include "ir/ops.h"
 #include "partitioner/mesh.h"
 #include "runtime/init.h"
 
@@ -64,6 +65,7 @@ Executor::Executor(ir::Graph graph, kernels::Backend& backend, uint64_t seed, co
     }
     if (world_) redistributor_ = std::make_unique<collectives::Redistributor>(*world_, mesh_, topology);
   }
+  check_kernels();
   allocate();
   initialize_sources(seed);
   prepare_launches();
@@ -74,13 +76,30 @@ collectives::Layout Executor::layout_of(const ir::Node& n) const {
                                : collectives::Layout{std::vector<std::vector<int>>(n.type.shape.size()), {}};
 }
 
+// Every op a kernel computes (constants included) must have one in the backend: found now,
+// by name, rather than in the middle of a step.
+void Executor::check_kernels() const {
+  for (ir::ValueId v = 0; v < graph_.size(); ++v) {
+    const ir::Node& n = graph_.node(v);
+    if (!ir::op_traits(n.op).needs_kernel()) continue;
+    std::vector<ir::TensorType> types;
+    for (ir::ValueId x : n.inputs) types.push_back(graph_.type(x));
+    if (backend_.supports(n.op, types)) continue;
+    std::string operands;
+    for (const ir::TensorType& t : types) operands += (operands.empty() ? " on " : ", ") + ir::to_string(t);
+    throw Error(ir::value_label(graph_, v) + ": the " + std::string(backend_.name()) + " backend has no kernel for op '" +
+                n.op + "'" + operands);
+  }
+}
+
 void Executor::initialize_sources(uint64_t seed) {
   for (ir::ValueId v = 0; v < graph_.size(); ++v) {
     const ir::Node& n = graph_.node(v);
     std::span<float> buffer(data_[v], static_cast<size_t>(n.type.numel()));
     bool sharded = n.attrs.has("layout") && !mesh_.empty();
     ir::Shape global = sharded ? n.attrs.ints("global") : n.type.shape;
-    if (n.op == "param" || n.op == "state") {
+    const ir::Source source = ir::op_traits(n.op).source;
+    if (source == ir::Source::initialized) {
       if (!sharded) {
         initialize(n, seed, buffer);
         continue;
@@ -89,12 +108,12 @@ void Executor::initialize_sources(uint64_t seed) {
       std::vector<float> whole(static_cast<size_t>(ir::numel(global)));
       initialize(n, seed, whole);
       collectives::extract_shard(global, mesh_, layout_of(n), rank(), whole, buffer);
-    } else if (n.op == "input") {
+    } else if (source == ir::Source::fed) {
       std::fill(buffer.begin(), buffer.end(), 0.0f);
       if (sharded && global != n.type.shape && !rows_only(layout_of(n))) {
         sharded_inputs_.push_back({v, std::vector<float>(static_cast<size_t>(ir::numel(global)), 0.0f)});
       }
-    } else if (n.op == "constant") {
+    } else if (source == ir::Source::constant) {
       backend_.run(n, {}, value(v));
     }
   }
@@ -123,10 +142,11 @@ void Executor::allocate() {
 void Executor::prepare_launches() {
   for (ir::ValueId v = 0; v < graph_.size(); ++v) {
     const ir::Node& n = graph_.node(v);
-    if (n.is_source() || n.op == "reshape") continue;
+    const ir::OpTraits& traits = ir::op_traits(n.op);
+    if (n.is_source() || traits.view) continue;
     Launch launch{&n, {}, value(v), std::nullopt};
     for (ir::ValueId x : n.inputs) launch.operands.push_back(value(x));
-    if (n.op == "redistribute") {
+    if (traits.collective) {
       // On a mesh of one device every layout holds the whole tensor: a copy, no ranks needed.
       int devices = 1;
       for (int size : mesh_) devices *= size;

@@ -34,8 +34,10 @@ struct OpProfile {
 
 class Executor {
  public:
-  // Verifies nothing (see ir::parse); allocates every buffer and initialises params from
-  // `seed`. Cost: the memory plan plus one pass over the params.
+  // Verifies nothing (see ir::parse) but that `backend` supports every op a kernel computes
+  // (throws spmd::Error naming the op and the backend otherwise, before anything runs);
+  // allocates every buffer and initialises params from `seed`. Cost: the memory plan plus
+  // one pass over the params.
   // `topology` (optional) is the job's hardware, device i = rank i: collectives then run the
   // schedules synthesized for it.
   Executor(ir::Graph graph, kernels::Backend& backend, uint64_t seed,
@@ -86,6 +88,7 @@ class Executor {
     ir::ValueId value;
     std::vector<float> whole;  // what the data source fills
   };
+  void check_kernels() const;
   void allocate();
   void initialize_sources(uint64_t seed);
   void prepare_launches();

@@ -76,7 +76,7 @@ ProgramMemory plan_program_memory(const ir::Graph& g) {
     const ir::Node& node = g.node(v);
     for (ir::ValueId x : node.inputs) last_read[x] = v;
     persistent[v] = node.is_source();
-    if (node.op == "reshape") m.alias[v] = node.inputs[0];  // a view: same bytes, new shape
+    if (ir::op_traits(node.op).view) m.alias[v] = node.inputs[0];  // same bytes, new shape
   }
   auto root = [&](ir::ValueId v) {
     while (m.alias[v] >= 0) v = m.alias[v];
@@ -86,7 +86,7 @@ ProgramMemory plan_program_memory(const ir::Graph& g) {
     const ir::Node& op = g.node(next);
     // In place when the optimizer op rewrites its own operand 0 and nothing reads the old
     // value afterwards: saves a copy of every param and moment per step.
-    bool in_place = ir::is_optimizer_update(op.op) && op.inputs[0] == target && m.alias[next] < 0 && last_read[target] <= next;
+    bool in_place = ir::op_traits(op.op).optimizer_update && op.inputs[0] == target && m.alias[next] < 0 && last_read[target] <= next;
     if (in_place) {
       m.alias[next] = target;
     } else {

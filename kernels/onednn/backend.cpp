@@ -27,12 +27,17 @@ class CpuBackend final : public Backend {
 
   std::string_view name() const override { return "cpu"; }
 
+  // Every kernel takes the dtypes its op's shape rule admits (f32, i32 ids and labels).
+  bool supports(std::string_view op, std::span<const ir::TensorType>) const override {
+    return kernels_.contains(std::string(op));
+  }
+
   void run(const ir::Node& node, std::span<const TensorRef> operands,
            const TensorRef& out) override {
     auto it = kernels_.find(node.op);
     if (it == kernels_.end()) {
-      throw Error("cpu backend: no kernel for op '" + node.op + "'" +
-                  (node.is_source() ? " (sources are fed by the runtime)" : ""));
+      throw InternalError("cpu backend: no kernel for op '" + node.op + "'" +
+                          (node.is_source() ? " (sources are fed by the runtime)" : ""));
     }
     it->second(context_, node, operands, out);
   }

@@ -39,23 +39,16 @@ std::pair<ir::Shape, ir::Shape> merged_axes(const ir::Shape& out, const ir::Shap
   return {merged_out, merged_operand};
 }
 
-dnnl::algorithm algorithm_of(const std::string& op) {
-  if (op == "add") return dnnl::algorithm::binary_add;
-  if (op == "sub") return dnnl::algorithm::binary_sub;
-  if (op == "mul") return dnnl::algorithm::binary_mul;
-  return dnnl::algorithm::binary_div;
-}
-
 // out = a op b, run by oneDNN; false when it cannot (or only naively).
-bool run_onednn(CpuContext& ctx, const ir::Node& node, const TensorRef& a, const TensorRef& b,
-                const TensorRef& out) {
+bool run_onednn(CpuContext& ctx, dnnl::algorithm alg, const ir::Node& node, const TensorRef& a,
+                const TensorRef& b, const TensorRef& out) {
   const ir::Shape& shape = out.type.shape;
   if (padded(a.type.shape, shape.size()) != shape) return false;
   if (out.data == b.data) return false;  // oneDNN runs in place only over its first source
   const auto [dims, operand] = merged_axes(shape, padded(b.type.shape, shape.size()));
   const Primitive& prim = ctx.primitive(Key(node.op).add(dims).add(operand), [&] {
     return primitive_or_none([&] {
-      const dnnl::binary::desc desc(algorithm_of(node.op), plain_desc(dims), plain_desc(operand),
+      const dnnl::binary::desc desc(alg, plain_desc(dims), plain_desc(operand),
                                     plain_desc(dims));
       const dnnl::binary::primitive_desc pd(desc, ctx.engine());
       return make_primitive<dnnl::binary>(pd, {DNNL_ARG_SRC_0, DNNL_ARG_SRC_1, DNNL_ARG_DST});
@@ -101,21 +94,22 @@ void run_loop(const TensorRef& a, const TensorRef& b, const TensorRef& out) {
   });
 }
 
-template <typename Op, bool kCommutes>
+template <typename Op, dnnl::algorithm kAlg, bool kCommutes>
 void binary(CpuContext& ctx, const ir::Node& node, std::span<const TensorRef> in,
             const TensorRef& out) {
-  if (run_onednn(ctx, node, in[0], in[1], out)) return;
-  if (kCommutes && run_onednn(ctx, node, in[1], in[0], out)) return;
+  if (run_onednn(ctx, kAlg, node, in[0], in[1], out)) return;
+  if (kCommutes && run_onednn(ctx, kAlg, node, in[1], in[0], out)) return;
   run_loop<Op>(in[0], in[1], out);
 }
 
 }  // namespace
 
 void add_binary_kernels(KernelTable& table) {
-  table["add"] = binary<std::plus<float>, true>;
-  table["sub"] = binary<std::minus<float>, false>;
-  table["mul"] = binary<std::multiplies<float>, true>;
-  table["div"] = binary<std::divides<float>, false>;
+  using dnnl::algorithm;
+  table["add"] = binary<std::plus<float>, algorithm::binary_add, true>;
+  table["sub"] = binary<std::minus<float>, algorithm::binary_sub, false>;
+  table["mul"] = binary<std::multiplies<float>, algorithm::binary_mul, true>;
+  table["div"] = binary<std::divides<float>, algorithm::binary_div, false>;
 }
 
 }  // namespace spmd::kernels::cpu

@@ -14,16 +14,15 @@ struct Eltwise {
   float alpha, beta;
 };
 
-Eltwise eltwise_of(const std::string& op) {
-  if (op == "neg") return {algorithm::eltwise_linear, -1.f, 0.f};  // -1*x + 0
-  if (op == "exp") return {algorithm::eltwise_exp, 0.f, 0.f};
-  if (op == "log") return {algorithm::eltwise_log, 0.f, 0.f};
-  if (op == "sqrt") return {algorithm::eltwise_sqrt, 0.f, 0.f};
-  if (op == "rsqrt") return {algorithm::eltwise_pow, 1.f, -0.5f};  // 1 * x^-0.5
-  if (op == "tanh") return {algorithm::eltwise_tanh, 0.f, 0.f};
-  if (op == "relu") return {algorithm::eltwise_relu, 0.f, 0.f};
-  return {algorithm::eltwise_gelu_tanh, 0.f, 0.f};  // gelu
-}
+// Each op's (algorithm, alpha, beta), bound to its kernel when the table is filled.
+constexpr Eltwise kNeg{algorithm::eltwise_linear, -1.f, 0.f};  // -1*x + 0
+constexpr Eltwise kExp{algorithm::eltwise_exp, 0.f, 0.f};
+constexpr Eltwise kLog{algorithm::eltwise_log, 0.f, 0.f};
+constexpr Eltwise kSqrt{algorithm::eltwise_sqrt, 0.f, 0.f};
+constexpr Eltwise kRsqrt{algorithm::eltwise_pow, 1.f, -0.5f};  // 1 * x^-0.5
+constexpr Eltwise kTanh{algorithm::eltwise_tanh, 0.f, 0.f};
+constexpr Eltwise kRelu{algorithm::eltwise_relu, 0.f, 0.f};
+constexpr Eltwise kGelu{algorithm::eltwise_gelu_tanh, 0.f, 0.f};
 
 dnnl::eltwise_forward::primitive_desc forward_pd(const CpuContext& ctx, const Eltwise& e, int64_t n,
                                                  dnnl::prop_kind prop) {
@@ -31,11 +30,12 @@ dnnl::eltwise_forward::primitive_desc forward_pd(const CpuContext& ctx, const El
   return {desc, ctx.engine()};
 }
 
+template <const Eltwise& kOp>
 void unary(CpuContext& ctx, const ir::Node& node, std::span<const TensorRef> in,
            const TensorRef& out) {
   const int64_t n = out.numel();
   const Primitive& prim = ctx.primitive(Key(node.op).add(n), [&] {
-    const auto pd = forward_pd(ctx, eltwise_of(node.op), n, dnnl::prop_kind::forward_inference);
+    const auto pd = forward_pd(ctx, kOp, n, dnnl::prop_kind::forward_inference);
     return make_primitive<dnnl::eltwise_forward>(pd, {DNNL_ARG_SRC, DNNL_ARG_DST});
   });
   ctx.run(prim, {in[0].data, out.data});
@@ -46,9 +46,8 @@ void gelu_grad(CpuContext& ctx, const ir::Node& node, std::span<const TensorRef>
                const TensorRef& out) {
   const int64_t n = out.numel();
   const Primitive& prim = ctx.primitive(Key(node.op).add(n), [&] {
-    const Eltwise gelu{algorithm::eltwise_gelu_tanh, 0.f, 0.f};
-    const auto hint = forward_pd(ctx, gelu, n, dnnl::prop_kind::forward_training);
-    const dnnl::eltwise_backward::desc desc(gelu.alg, plain_desc({n}), plain_desc({n}), 0.f, 0.f);
+    const auto hint = forward_pd(ctx, kGelu, n, dnnl::prop_kind::forward_training);
+    const dnnl::eltwise_backward::desc desc(kGelu.alg, plain_desc({n}), plain_desc({n}), 0.f, 0.f);
     const dnnl::eltwise_backward::primitive_desc pd(desc, ctx.engine(), hint);
     return make_primitive<dnnl::eltwise_backward>(
         pd, {DNNL_ARG_SRC, DNNL_ARG_DIFF_DST, DNNL_ARG_DIFF_SRC});
@@ -70,9 +69,14 @@ void relu_grad(CpuContext&, const ir::Node&, std::span<const TensorRef> in, cons
 }  // namespace
 
 void add_eltwise_kernels(KernelTable& table) {
-  for (const char* op : {"neg", "exp", "log", "sqrt", "rsqrt", "tanh", "relu", "gelu"}) {
-    table[op] = unary;
-  }
+  table["neg"] = unary<kNeg>;
+  table["exp"] = unary<kExp>;
+  table["log"] = unary<kLog>;
+  table["sqrt"] = unary<kSqrt>;
+  table["rsqrt"] = unary<kRsqrt>;
+  table["tanh"] = unary<kTanh>;
+  table["relu"] = unary<kRelu>;
+  table["gelu"] = unary<kGelu>;
   table["gelu_grad"] = gelu_grad;
   table["relu_grad"] = relu_grad;
 }

@@ -146,12 +146,9 @@ void reduce_loop(const float* x, float* out, const ir::Shape& shape, const std::
   reduce_general<R>(x, out, shape, axes);
 }
 
-dnnl::algorithm algorithm_of(const std::string& op) {
-  if (op == "reduce_sum") return dnnl::algorithm::reduction_sum;
-  if (op == "reduce_mean") return dnnl::algorithm::reduction_mean;
-  return dnnl::algorithm::reduction_max;
-}
-
+// One op: oneDNN's algorithm, else the loop of `R` (Sum or Max), divided by the count for a
+// mean.
+template <dnnl::algorithm kAlg, typename R, bool kMean>
 void reduce(CpuContext& ctx, const ir::Node& node, std::span<const TensorRef> in,
             const TensorRef& out) {
   const ir::Shape& shape = in[0].type.shape;
@@ -160,17 +157,15 @@ void reduce(CpuContext& ctx, const ir::Node& node, std::span<const TensorRef> in
   if (!shape.empty()) {
     const Primitive& prim = ctx.primitive(Key(node.op).add(shape).add(kept), [&] {
       return primitive_or_none([&] {
-        const dnnl::reduction::desc desc(algorithm_of(node.op), plain_desc(shape), plain_desc(kept),
-                                         0.f, 0.f);
+        const dnnl::reduction::desc desc(kAlg, plain_desc(shape), plain_desc(kept), 0.f, 0.f);
         const dnnl::reduction::primitive_desc pd(desc, ctx.engine());
         return make_primitive<dnnl::reduction>(pd, {DNNL_ARG_SRC, DNNL_ARG_DST});
       });
     });
     if (!prim.is_naive()) return ctx.run(prim, {in[0].data, out.data});
   }
-  if (node.op == "reduce_max") return reduce_loop<Max>(in[0].f32(), out.f32(), shape, axes);
-  reduce_loop<Sum>(in[0].f32(), out.f32(), shape, axes);
-  if (node.op == "reduce_mean") {
+  reduce_loop<R>(in[0].f32(), out.f32(), shape, axes);
+  if constexpr (kMean) {
     const float inv_count = static_cast<float>(out.numel()) / static_cast<float>(in[0].numel());
     for (int64_t i = 0; i < out.numel(); ++i) out.f32()[i] *= inv_count;
   }
@@ -199,7 +194,10 @@ void reduce_max_grad(CpuContext&, const ir::Node& node, std::span<const TensorRe
 }  // namespace
 
 void add_reduce_kernels(KernelTable& table) {
-  for (const char* op : {"reduce_sum", "reduce_mean", "reduce_max"}) table[op] = reduce;
+  using dnnl::algorithm;
+  table["reduce_sum"] = reduce<algorithm::reduction_sum, Sum, false>;
+  table["reduce_mean"] = reduce<algorithm::reduction_mean, Sum, true>;
+  table["reduce_max"] = reduce<algorithm::reduction_max, Max, false>;
   table["reduce_max_grad"] = reduce_max_grad;
 }
 

@@ -32,6 +32,11 @@ class ReferenceBackend final : public Backend {
  public:
   std::string_view name() const override { return "reference"; }
 
+  // Operands are widened to double whatever their dtype.
+  bool supports(std::string_view op, std::span<const ir::TensorType>) const override {
+    return has_reference_kernel(op);
+  }
+
   void run(const ir::Node& node, std::span<const TensorRef> operands,
            const TensorRef& out) override {
     std::vector<RefTensor> wide;

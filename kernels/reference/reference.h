@@ -5,6 +5,7 @@
 
 #include <map>
 #include <span>
+#include <string_view>
 #include <vector>
 
 #include "ir/graph.h"
@@ -18,9 +19,11 @@ struct RefTensor {
 };
 
 // The result of `node` from its operands (one per node.inputs, same order), of node.type.
-// Throws spmd::Error for an unknown op and for the sources input, param and state, whose
-// values come from outside.
+// Throws spmd::InternalError for an op without a kernel, the sources input, param and state
+// included (their values come from outside).
 RefTensor eval_reference(const ir::Node& node, std::span<const RefTensor* const> operands);
+// Whether eval_reference has a kernel for `op`.
+bool has_reference_kernel(std::string_view op);
 
 // Every value of `graph`, in node order, given the values of its input, param and state
 // nodes in `sources`. Throws spmd::Error naming the node when one is missing.

@@ -1,5 +1,5 @@
-// Sources: only `constant` is computed; input, param and state are fed from outside.
-#include "common/error.h"
+// Sources: only `constant` is computed; input, param and state are fed from outside, so the
+// table has no kernel for them.
 #include "kernels/reference/ops.h"
 #include "kernels/reference/util.h"
 
@@ -14,18 +14,10 @@ RefTensor constant(const ir::Node& node, Operands) {
   return out;
 }
 
-RefTensor fed_source(const ir::Node& node, Operands) {
-  throw Error("reference backend: '" + node.op + "' is a source fed from outside" +
-              (node.name.empty() ? "" : " (%" + node.name + ")") + ", not computed");
-}
-
 }  // namespace
 
 void add_source_ops(RefTable& table) {
   table["constant"] = constant;
-  table["input"] = fed_source;
-  table["param"] = fed_source;
-  table["state"] = fed_source;
 }
 
 }  // namespace spmd::kernels::reference

@@ -3,6 +3,7 @@
 
 #include <cstring>
 
+#include "common/error.h"
 #include "ir/autodiff.h"
 #include "ir/models/zoo.h"
 #include "ir/text.h"
@@ -71,6 +72,43 @@ TEST(Executor, SgdWithMomentumTrainsToo) {
   auto cpu = kernels::make_cpu_backend();
   std::vector<double> l = losses(g, *cpu, 30);
   EXPECT_LT(l.back(), l.front());
+}
+
+// The reference backend without one op, counting the kernels it runs.
+class BackendWithout final : public kernels::Backend {
+ public:
+  explicit BackendWithout(std::string missing) : missing_(std::move(missing)) {}
+  std::string_view name() const override { return "partial"; }
+  bool supports(std::string_view op, std::span<const ir::TensorType> types) const override {
+    return op != missing_ && inner_->supports(op, types);
+  }
+  void run(const ir::Node& node, std::span<const kernels::TensorRef> in, const kernels::TensorRef& out) override {
+    ++runs;
+    inner_->run(node, in, out);
+  }
+  int runs = 0;
+
+ private:
+  std::string missing_;
+  std::unique_ptr<kernels::Backend> inner_ = kernels::make_reference_backend();
+};
+
+TEST(Executor, RefusesABackendWithoutAKernelBeforeRunningAny) {
+  ir::Graph g = ir::training_step(ir::build_model("mlp:layers=1,hidden=8,batch=4,features=3,classes=2"), {});
+  BackendWithout backend("relu");
+  try {
+    Executor e(g, backend, 0);
+    FAIL() << "the executor was built";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("the partial backend has no kernel for op 'relu' on f32[4,8]"),
+              std::string::npos)
+        << e.what();
+  }
+  EXPECT_EQ(backend.runs, 0);
+  BackendWithout complete("none");
+  Executor e(g, complete, 0);
+  e.step();
+  EXPECT_GT(complete.runs, 0);
 }
 
 }  // namespace
