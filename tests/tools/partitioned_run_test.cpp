@@ -1,5 +1,6 @@
 // spmd run under mpirun: the partitioned run prints the single-rank run's losses, and a plan
 // that does not fit the job fails on every rank with a clear message instead of hanging.
+#include <filesystem>
 #include <fstream>
 
 #include <nlohmann/json.hpp>
@@ -62,6 +63,31 @@ TEST(PartitionedRun, AStrategyThatDoesNotDivideIsAClearError) {
   EXPECT_NE(r.exit_code, 0);
   EXPECT_NE(r.exit_code, 124);
   EXPECT_NE(r.err.find("strategy megatron: heads=4 do not split over 3 devices of axis 'model'"), std::string::npos) << r.err;
+}
+
+// Every shipped tactics file runs as it is, on as many ranks as its mesh has, and gives the
+// single-rank losses.
+TEST(PartitionedRun, EveryShippedTacticsExampleTrains) {
+  std::string dir = ::testing::TempDir();
+  ASSERT_EQ(run(std::string("run ") + kGpt + " --steps 2 --metrics " + dir + "alone.jsonl").exit_code, 0);
+  std::vector<double> alone = losses(dir + "alone.jsonl");
+  int files = 0;
+  for (const auto& entry : std::filesystem::directory_iterator(std::string(SPMD_EXAMPLES_DIR) + "/tactics")) {
+    if (entry.path().extension() != ".json") continue;
+    ++files;
+    nlohmann::json mesh = nlohmann::json::parse(slurp(entry.path().string())).at("mesh");
+    int ranks = 1;
+    for (const auto& [axis, size] : mesh.items()) ranks *= size.get<int>();
+    std::string metrics = dir + entry.path().stem().string() + ".jsonl";
+    Result r = run(mpirun(ranks, std::string("run ") + kGpt + " --steps 2 --tactics " + entry.path().string() +
+                                     " --metrics " + metrics),
+                   /*raw=*/true, 120);
+    ASSERT_EQ(r.exit_code, 0) << entry.path() << "\n" << r.err;
+    std::vector<double> got = losses(metrics);
+    ASSERT_EQ(got.size(), alone.size()) << entry.path();
+    for (size_t i = 0; i < got.size(); ++i) EXPECT_NEAR(got[i], alone[i], 1e-4 * alone[i]) << entry.path() << " step " << i + 1;
+  }
+  EXPECT_GE(files, 3);
 }
 
 }  // namespace
