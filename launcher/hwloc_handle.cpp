@@ -6,6 +6,7 @@
 #include <sstream>
 
 #include "common/error.h"
+#include "common/files.h"
 
 namespace spmd::launcher {
 namespace {
@@ -80,10 +81,11 @@ HwlocTopology load_hwloc_topology(const std::string& spec) {
     load_or_throw(topology.get(), "synthetic topology '" + description + "'");
   } else {
     std::error_code ignored;
-    if (!std::filesystem::is_regular_file(spec, ignored))
+    if (!std::filesystem::exists(spec, ignored))
       throw Error("topology file '" + spec +
                   "' does not exist (expected an hwloc XML file, "
                   "'synthetic:...' or 'local')");
+    require_regular_file(spec, "topology file");  // a directory or a FIFO is named as one
     // hwloc_topology_set_xml parses the file at once and fails on malformed XML.
     if (hwloc_topology_set_xml(topology.get(), spec.c_str()) != 0)
       throw Error("topology file '" + spec + "' is not a valid hwloc XML export");

@@ -192,7 +192,7 @@ std::vector<DeviceRecord> node_devices(hwloc_topology_t topology, DeviceKind kin
     }
   }
   if (records.empty())
-    throw Error("--device " + to_string(kind) + ": " + where + " has no " + to_string(kind) +
+    throw Error("device kind " + to_string(kind) + ": " + where + " has no " + to_string(kind) +
                 " devices (it has " + describe_node(topology) + ")");
   return records;
 }

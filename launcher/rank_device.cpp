@@ -23,7 +23,7 @@ int pick_gpu(hwloc_topology_t topology, int local_rank, const char* cuda_visible
   std::vector<int> visible = visible_gpus(gpus, cuda_visible_devices);
   if (visible.size() == 1 && cuda_visible_devices) return visible[0];
   if (local_rank < static_cast<int>(visible.size())) return visible[local_rank];
-  throw Error("--device gpu: local rank " + std::to_string(local_rank) +
+  throw Error("device kind gpu: local rank " + std::to_string(local_rank) +
               " has no GPU: " + std::to_string(visible.size()) + " visible on this node (it has " +
               describe_node(topology) + "); run fewer ranks per node or use --device core");
 }
@@ -48,7 +48,7 @@ DeviceRecord rank_device(hwloc_topology_t topology, int local_rank, std::optiona
       kind ? *kind == DeviceKind::gpu : !gpus.empty() && !visible_gpus(gpus, cuda_visible_devices).empty();
   if (wants_gpu) {
     if (gpus.empty())
-      throw Error("--device gpu: this node has no GPUs (it has " + describe_node(topology) + ")");
+      throw Error("device kind gpu: this node has no GPUs (it has " + describe_node(topology) + ")");
     DeviceRecord record = gpu_record(topology, pick_gpu(topology, local_rank, cuda_visible_devices));
     record.device.cpuset = binding;
     return record;

@@ -74,7 +74,8 @@ TEST(BadInput, DirectoriesAndFifosGivenAsFilesAreNamed) {
   std::string fifo = temp_path("fifo");
   ASSERT_EQ(mkfifo(fifo.c_str(), 0600), 0);
   expect_exit("run gpt --steps 1 --data " + fifo, 2, "is not a regular file");
-  expect_exit("topo --topology " + dir, 2, dir);
+  expect_exit("topo --topology " + dir, 2, "topology file '" + dir + "' is a directory");
+  expect_exit("topo --topology " + fifo, 2, "topology file '" + fifo + "' is not a regular file");
 }
 
 TEST(BadInput, MetricsThatCannotBeWrittenFailTheJob) {
