@@ -1,11 +1,11 @@
-#include "runtime/memory_plan.h"
+#include "partitioner/memory_plan.h"
 
 #include <algorithm>
 #include <numeric>
 
 #include "ir/ops.h"
 
-namespace spmd::runtime {
+namespace spmd::partitioner {
 namespace {
 
 size_t aligned(size_t bytes) {
@@ -114,4 +114,4 @@ size_t ProgramMemory::owned_bytes(const ir::Graph& g, const std::string& op) con
   return bytes;
 }
 
-}  // namespace spmd::runtime
+}  // namespace spmd::partitioner
