@@ -57,8 +57,8 @@ const Evaluated& SearchResult::best() const {
   if (!explored.empty() && explored.front().fits) return explored.front();
   if (explored.empty() || !explored.front().error.empty()) throw Error("no plan of the search space lowers for this model");
   const Evaluated& least = explored.front();  // the smallest peak, as none fits
-  throw Error("no plan fits " + bytes_text(static_cast<double>(memory_limit)) + " per device: the smallest peak, " +
-              bytes_text(static_cast<double>(least.prediction.peak_bytes)) + ", is " + least.name + "'s");
+  throw Error("no plan fits " + bytes_text(static_cast<double>(memory_limit)) + " per device: the smallest peak is " +
+              bytes_text(static_cast<double>(least.prediction.peak_bytes)) + ", of plan " + least.name);
 }
 
 namespace {
