@@ -6,7 +6,7 @@
 // searches for the plan (partitioner/search.h) and prints the runners-up and baselines;
 // --predict prints the simulator's step time, exposed communication and peak memory.
 // Under mpirun every rank plans (so that a mistake fails on all of them alike) and rank 0
-// prints.
+// prints; --auto and --predict then cost the job's discovered topology.
 #include <cstdio>
 #include <memory>
 #include <optional>
@@ -62,7 +62,9 @@ partitioner::Plan plan_for(const PlanOptions& o, const ir::Graph& g, int ranks) 
 
 void plan(const PlanOptions& o, const launcher::World& world) {
   std::optional<launcher::Topology> topology;
-  if (!o.topology.topology.empty()) topology = topology_from(o.topology, world);
+  // Under mpirun the search and the prediction cost the discovered job (every rank asks).
+  bool discovered = (o.partition.automatic || o.predict) && o.ranks == 0 && world.size() > 1;
+  if (!o.topology.topology.empty() || discovered) topology = topology_from(o.topology, world);
   const int ranks = o.ranks > 0 ? o.ranks : topology ? topology->num_devices() : world.size();
   ir::Graph g = load_program(o.program);
   const launcher::Topology costed_on = topology ? *topology : partitioner::flat_topology(ranks);
