@@ -6,11 +6,17 @@ namespace spmd::partitioner {
 namespace {
 
 int sources(const PlanRequest& r) {
-  return !r.strategy.empty() + !r.tactics_file.empty() + !r.plan_file.empty() + r.tactics.has_value() +
+  return r.automatic + !r.strategy.empty() + !r.tactics_file.empty() + !r.plan_file.empty() + r.tactics.has_value() +
          r.plan.has_value();
 }
 
-Plan plan_of(const PlanRequest& r, const ir::Graph& g, int devices) {
+Plan searched(const PlanRequest& r, const ir::Graph& g, int devices, const launcher::Topology* topology) {
+  if (topology) return search_plan(g, *topology, r.search).best().plan;
+  return search_plan(g, flat_topology(devices), r.search).best().plan;
+}
+
+Plan plan_of(const PlanRequest& r, const ir::Graph& g, int devices, const launcher::Topology* topology) {
+  if (r.automatic) return searched(r, g, devices, topology);
   if (r.plan) return *r.plan;
   if (!r.plan_file.empty()) return read_plan(r.plan_file, g);
   if (r.tactics) return apply_tactics(g, *r.tactics);
@@ -33,6 +39,7 @@ Plan plan_of(const PlanRequest& r, const ir::Graph& g, int devices) {
 bool PlanRequest::any() const { return sources(*this) > 0; }
 
 std::string PlanRequest::describe(int devices) const {
+  if (automatic) return "the search (auto)";
   if (plan) return "a plan given in code";
   if (!plan_file.empty()) return "plan " + plan_file;
   if (tactics) return "tactics given in code";
@@ -41,9 +48,13 @@ std::string PlanRequest::describe(int devices) const {
   return devices > 1 ? "strategy dp (the default on several devices)" : "one device";
 }
 
-Plan choose_plan(const PlanRequest& request, const ir::Graph& g, int devices) {
-  if (sources(request) > 1) throw Error("give one of a strategy, tactics or a plan, not several");
-  Plan plan = plan_of(request, g, devices);
+Plan choose_plan(const PlanRequest& request, const ir::Graph& g, int devices, const launcher::Topology* topology) {
+  if (sources(request) > 1) throw Error("give one of a strategy, tactics, a plan or the search, not several");
+  if (request.automatic && topology && topology->num_devices() != devices) {
+    throw Error("the topology has " + std::to_string(topology->num_devices()) + " devices, but " +
+                std::to_string(devices) + " ranks run the job");
+  }
+  Plan plan = plan_of(request, g, devices, topology);
   if (plan.mesh.size() != devices) {
     throw Error("the mesh " + plan.mesh.to_string() + " has " + std::to_string(plan.mesh.size()) + " devices, but " +
                 std::to_string(devices) + (devices == 1 ? " rank runs" : " ranks run") + " the job");

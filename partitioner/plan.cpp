@@ -26,7 +26,7 @@ std::string sharding_text(const Sharding& s, const Mesh& mesh) {
 }
 
 Plan replicated_plan(const ir::Graph& g, const Mesh& mesh) {
-  Plan p{g.meta.s("model", ""), mesh, {}, {}};
+  Plan p{g.meta.s("model", ""), mesh, {}, {}, {}, std::nullopt};
   for (const ir::Node& n : g.nodes) p.shardings.push_back({std::vector<std::vector<int>>(n.type.shape.size()), {}});
   p.origin.assign(g.nodes.size(), "");
   return p;
@@ -54,13 +54,38 @@ nlohmann::ordered_json to_json(const Plan& plan, const ir::Graph& g) {
     for (int a : s.partial) partial.push_back(plan.mesh.names[a]);
     values.push_back({{"value", ir::value_label(g, v)}, {"dims", dims}, {"partial", partial}, {"origin", plan.origin[v]}});
   }
-  return {{"model", plan.model}, {"mesh", to_json(plan.mesh)}, {"values", values}};
+  nlohmann::ordered_json mesh = to_json(plan.mesh);
+  for (size_t a = 0; a < plan.axis_levels.size() && a < mesh.size(); ++a) mesh[a]["levels"] = plan.axis_levels[a];
+  nlohmann::ordered_json out = {{"model", plan.model}, {"mesh", mesh}};
+  if (plan.predicted) {
+    out["predicted"] = {{"step_time_s", plan.predicted->step_time_s}, {"exposed_comm_s", plan.predicted->exposed_comm_s},
+                        {"peak_bytes", plan.predicted->peak_bytes}};
+  }
+  out["values"] = values;
+  return out;
 }
+
+namespace {
+
+void read_placement_and_cost(const nlohmann::ordered_json& j, Plan& p) {
+  const auto& mesh = j.at("mesh");
+  if (mesh.is_array() && !mesh.empty() && mesh[0].contains("levels")) {
+    for (const auto& axis : mesh) p.axis_levels.push_back(axis.value("levels", std::vector<std::string>{}));
+  }
+  if (!j.contains("predicted")) return;
+  const auto& c = j.at("predicted");
+  require_known_keys(c, {"step_time_s", "exposed_comm_s", "peak_bytes"}, "the plan's predicted cost");
+  p.predicted = PlanCost{c.at("step_time_s").get<double>(), c.at("exposed_comm_s").get<double>(),
+                         c.at("peak_bytes").get<size_t>()};
+}
+
+}  // namespace
 
 Plan plan_from_json(const nlohmann::ordered_json& j, const ir::Graph& g) {
   try {
-    require_known_keys(j, {"mesh", "model", "values"}, "the plan");
+    require_known_keys(j, {"mesh", "model", "predicted", "values"}, "the plan");
     Plan p = replicated_plan(g, mesh_from_json(j.at("mesh")));
+    read_placement_and_cost(j, p);
     std::string model = j.value("model", "");
     if (model != g.meta.s("model", "")) {
       throw Error("the plan is for model '" + model + "', not '" + g.meta.s("model", "") + "'");

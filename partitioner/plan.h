@@ -2,6 +2,8 @@
 // JSON, which `spmd plan --json` writes and `spmd run --plan` reads.
 #pragma once
 
+#include <cstddef>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -20,11 +22,22 @@ using Sharding = collectives::Layout;
 // "[data, -]", "[data.model, -] partial(model)", "[]" for a replicated scalar.
 std::string sharding_text(const Sharding& s, const Mesh& mesh);
 
+// What a plan is predicted to cost per step and device (simulator.h).
+struct PlanCost {
+  double step_time_s = 0, exposed_comm_s = 0;
+  size_t peak_bytes = 0;
+  bool operator==(const PlanCost&) const = default;
+};
+
 struct Plan {
   std::string model;                 // the graph's meta `model`, to catch a plan for another model
   Mesh mesh;
   std::vector<Sharding> shardings;   // per value of the graph
   std::vector<std::string> origin;   // per value: the tactic that sharded it, "" if none did
+  // Where known: per mesh axis the names of the topology levels it spans (placement.h), and
+  // the predicted cost. Written to the JSON form as each axis's "levels" and "predicted".
+  std::vector<std::vector<std::string>> axis_levels;
+  std::optional<PlanCost> predicted;
 
   const Sharding& of(ir::ValueId v) const { return shardings.at(static_cast<size_t>(v)); }
 };

@@ -7,10 +7,10 @@
 
 #include "common/error.h"
 #include "partitioner/dimensions.h"
+#include "partitioner/strategy_parts.h"
 #include "partitioner/tactics.h"
 
 namespace spmd::partitioner {
-namespace {
 
 // Every data input (not the learning rate or step) split along its first (batch) dimension.
 void add_data_parallel(const ir::Graph& g, const std::string& axis, std::vector<Tactic>& out) {
@@ -26,10 +26,6 @@ void add_data_parallel(const ir::Graph& g, const std::string& axis, std::vector<
 // In a chain of several hidden layers every other one is split: the row-parallel layer's
 // output is summed whole before the next pair, as an axis cannot split both dimensions of
 // one weight.
-struct MegatronClasses {
-  std::vector<int> heads, hidden;
-};
-
 MegatronClasses megatron_classes(const DimensionAnalysis& a, const std::string& strategy) {
   MegatronClasses m;
   m.heads = a.classes_with_role("heads");
@@ -60,6 +56,8 @@ void check_divides(const DimensionAnalysis& a, const MegatronClasses& m, const s
   }
 }
 
+namespace {
+
 // One tactic per role whose every class is split ("class:d_ff": all layers), else one per
 // class ("class:hidden#1").
 std::vector<std::string> class_patterns(const DimensionAnalysis& a, const std::vector<int>& split) {
@@ -76,6 +74,8 @@ std::vector<std::string> class_patterns(const DimensionAnalysis& a, const std::v
   return out;
 }
 
+}  // namespace
+
 void add_megatron(const DimensionAnalysis& a, const MegatronClasses& m, const std::string& axis, int size,
                   std::vector<Tactic>& out) {
   check_divides(a, m, axis, size);
@@ -88,6 +88,8 @@ bool divides_all(const DimensionAnalysis& a, const MegatronClasses& m, int size)
   auto divides = [&](int c) { return a.classes[c].size % size == 0; };
   return std::all_of(m.heads.begin(), m.heads.end(), divides) && std::all_of(m.hidden.begin(), m.hidden.end(), divides);
 }
+
+namespace {
 
 // dp+megatron's model axis: the largest size that divides the ranks, every heads class and
 // every split MLP hidden class, among the sizes that leave a data axis of at least 2 where

@@ -32,14 +32,14 @@ void Job::bind(JobBinding binding) {
   world_ = binding.world;
   const int devices = world_ ? world_->size() : 1;
   partitioned_ = devices > 1 || description_.partitioning.any();
-  plan_ = partitioner::choose_plan(description_.partitioning, graph_, devices);
-  if (partitioned_) program_ = partitioner::lower(graph_, *plan_);
-  if (world_) comm_ = std::make_unique<collectives::MpiCommunicator>(world_->comm());
   if (binding.topology) {
     topology_ = std::make_unique<launcher::Topology>(std::move(*binding.topology));
   } else if (devices > 1) {
     topology_ = std::make_unique<launcher::Topology>(launcher::discover_job(world_->comm()));
   }
+  plan_ = partitioner::choose_plan(description_.partitioning, graph_, devices, topology_.get());
+  if (partitioned_) program_ = partitioner::lower(graph_, *plan_);
+  if (world_) comm_ = std::make_unique<collectives::MpiCommunicator>(world_->comm());
   if (binding.threads > 0) {
     kernels::set_cpu_threads(binding.threads);
   } else if (topology_) {

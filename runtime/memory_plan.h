@@ -1,48 +1,15 @@
-// A liveness-based memory plan: every value that does not live across steps gets an offset
-// in one arena, reusing the space of values that are dead by the time it is made.
+// The executor's memory plan. The planning itself (no allocation) lives in the partitioner,
+// which predicts a plan's peak memory with it; the runtime lays out its buffers with the
+// same functions, so the predicted peak is the executor's planned peak.
 #pragma once
 
-#include <cstddef>
-#include <string>
-#include <utility>
-#include <vector>
-
-#include "ir/graph.h"
+#include "partitioner/memory_plan.h"
 
 namespace spmd::runtime {
 
-struct MemoryPlan {
-  static constexpr size_t kAlignment = 64;  // one cache line; what oneDNN prefers
-  std::vector<ptrdiff_t> offset;  // per value: offset in the arena, or -1 (owned elsewhere)
-  size_t arena_bytes = 0;         // the arena's size: the planned peak of transient values
-  size_t naive_bytes = 0;         // what one buffer per transient value would take
-};
-
-// Plans the values for which `transient[v]` is true; `alias[v]` >= 0 makes v share the
-// buffer of that (earlier) value (a reshape is a view), extending its lifetime.
-// Greedy by size, first fit among buffers with overlapping lifetimes (the arena planner of
-// TensorFlow Lite, "Efficient Memory Management for Deep Neural Net Inference", Pisarchyk
-// and Lee 2020). Costs O(n^2) in the number of transient values.
-MemoryPlan plan_memory(const ir::Graph& g, const std::vector<bool>& transient,
-                       const std::vector<ir::ValueId>& alias);
-
-// The memory of a whole training-step program, as the executor lays it out: sources,
-// outputs and updates own buffers that live across steps; a reshape is a view of its
-// operand; an optimizer op rewriting its own param or state (with no later reader of the
-// old value) writes in place; everything else shares the arena.
-struct ProgramMemory {
-  std::vector<ir::ValueId> alias;   // per value: the value whose buffer it shares, or -1
-  std::vector<bool> owned;          // per value: has a buffer of its own, kept across steps
-  std::vector<std::pair<ir::ValueId, ir::ValueId>> copies;  // (target, value) updates not in place
-  MemoryPlan arena;
-  size_t persistent_bytes = 0;      // the owned buffers
-  size_t peak_bytes() const { return persistent_bytes + arena.arena_bytes; }
-  // Owned bytes of the values whose node has op `op` ("param", "state", "input").
-  size_t owned_bytes(const ir::Graph& g, const std::string& op) const;
-};
-
-// Cost: one pass over the graph plus plan_memory. Allocates nothing: planning a step for a
-// model too big for this machine is fine.
-ProgramMemory plan_program_memory(const ir::Graph& g);
+using partitioner::MemoryPlan;
+using partitioner::plan_memory;
+using partitioner::plan_program_memory;
+using partitioner::ProgramMemory;
 
 }  // namespace spmd::runtime

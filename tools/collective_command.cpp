@@ -17,6 +17,7 @@
 #include "collectives/synthesize.h"
 #include "common/error.h"
 #include "tools/commands.h"
+#include "tools/sizes.h"
 #include "tools/topology_options.h"
 
 namespace spmd::tools {
@@ -29,34 +30,6 @@ struct CollectiveOptions {
   int k = 0;               // rows of the candidate table; 0: all
   TopologyOptions topology;
 };
-
-// The multiplier of a size suffix, dd-style: K, M, G, T and KiB .. TiB are powers of 1024,
-// KB .. TB powers of 1000, B or nothing is bytes. Case-insensitive. 0 when unknown.
-double unit_factor(std::string unit) {
-  std::ranges::transform(unit, unit.begin(), [](unsigned char c) { return std::tolower(c); });
-  if (unit.empty() || unit == "b") return 1;
-  const std::string prefixes = "kmgt";
-  size_t power = prefixes.find(unit[0]);
-  if (power == std::string::npos) return 0;
-  std::string rest = unit.substr(1);
-  double base = rest == "b" ? 1000 : (rest.empty() || rest == "i" || rest == "ib") ? 1024 : 0;
-  return std::pow(base, static_cast<double>(power + 1));
-}
-
-// "64MiB" -> 67108864. Throws spmd::Error for anything but a positive number, optionally with a unit.
-double parse_size(const std::string& text) {
-  const char* first = text.data();
-  const char* last = first + text.size();
-  double number = 0;
-  auto [end, ec] = std::from_chars(first, last, number);
-  while (ec == std::errc{} && end != last && *end == ' ') ++end;  // "64 MiB"
-  double factor = ec == std::errc{} ? unit_factor(std::string(end, last)) : 0;
-  if (factor == 0 || !(number > 0) || !std::isfinite(number)) {
-    throw Error("--bytes '" + text + "' is not a size: expected a positive number of bytes, optionally " +
-                "with a unit (4KiB, 64MiB, 1GiB, 1000000)");
-  }
-  return number * factor;
-}
 
 int parse_device_id(const std::string& text, const std::string& list) {
   int id = -1;
@@ -143,7 +116,7 @@ void run_collective(const CollectiveOptions& options, const launcher::World& wor
   // Every rank checks the input and builds the topology, so that a mistake fails on all alike.
   collectives::CollectiveRequest request;
   request.primitive = collectives::primitive_from_string(options.collective);
-  request.bytes = parse_size(options.bytes);
+  request.bytes = parse_size(options.bytes, "--bytes");
   launcher::Topology topology = topology_from(options.topology, world);
   request.devices = options.devices.empty() ? all_devices(topology.num_devices())
                                             : parse_device_list(options.devices, topology.num_devices());

@@ -1,10 +1,12 @@
-// spmd plan MODEL [--strategy NAME | --tactics FILE | --plan FILE] [--ranks N] [--json FILE]
-// [--explain] [--topology ... --nodes N]: the plan for the model on N devices, without
-// running it: the mesh, every parameter's sharding, the collectives of one step and the
-// planned memory per device; on a topology, where the mesh axes land and what each
-// collective is predicted to cost.
+// spmd plan MODEL [--strategy NAME | --tactics FILE | --plan FILE | --auto] [--ranks N]
+// [--json FILE] [--explain] [--predict] [--topology ... --nodes N] [--memory-limit SIZE]
+// [--budget N]: the plan for the model on N devices, without running it: the mesh, every
+// parameter's sharding, the collectives of one step and the planned memory per device; on a
+// topology, where the mesh axes land and what each collective is predicted to cost. --auto
+// searches for the plan (partitioner/search.h) and prints the runners-up and baselines;
+// --predict prints the simulator's step time, exposed communication and peak memory.
 // Under mpirun every rank plans (so that a mistake fails on all of them alike) and rank 0
-// prints.
+// prints; --auto and --predict then cost the job's discovered topology.
 #include <cstdio>
 #include <memory>
 #include <optional>
@@ -12,12 +14,14 @@
 
 #include "common/error.h"
 #include "partitioner/lower.h"
+#include "partitioner/search.h"
 #include "runtime/memory_plan.h"
 #include "tools/validators.h"
 #include "tools/commands.h"
 #include "tools/partition_options.h"
 #include "tools/plan_placement.h"
 #include "tools/plan_report.h"
+#include "tools/plan_search_report.h"
 #include "tools/topology_options.h"
 #include "tools/program.h"
 
@@ -31,6 +35,7 @@ struct PlanOptions {
   int ranks = 0;  // 0: the topology's devices with --topology, else the job's ranks
   std::string json;
   bool explain = false;
+  bool predict = false;
 };
 
 // Every collective must say why it is there: an all-gather of a whole tensor that nobody
@@ -57,18 +62,31 @@ partitioner::Plan plan_for(const PlanOptions& o, const ir::Graph& g, int ranks) 
 
 void plan(const PlanOptions& o, const launcher::World& world) {
   std::optional<launcher::Topology> topology;
-  if (!o.topology.topology.empty()) topology = topology_from(o.topology, world);
+  // Under mpirun the search and the prediction cost the discovered job (every rank asks).
+  bool discovered = (o.partition.automatic || o.predict) && o.ranks == 0 && world.size() > 1;
+  if (!o.topology.topology.empty() || discovered) topology = topology_from(o.topology, world);
   const int ranks = o.ranks > 0 ? o.ranks : topology ? topology->num_devices() : world.size();
   ir::Graph g = load_program(o.program);
-  partitioner::Plan plan = plan_for(o, g, ranks);
+  const launcher::Topology costed_on = topology ? *topology : partitioner::flat_topology(ranks);
+  std::optional<partitioner::SearchResult> search;
+  if (o.partition.automatic) search = partitioner::search_plan(g, costed_on, o.partition.search);
+  partitioner::Plan plan = search ? search->best().plan : plan_for(o, g, ranks);
   partitioner::Program program = partitioner::lower(g, plan);
   runtime::ProgramMemory memory = runtime::plan_program_memory(program.graph);
+  const partitioner::DeviceModel device = partitioner::device_model(costed_on, o.partition.search.device);
+  partitioner::Prediction predicted;
+  if (search || o.predict) predicted = partitioner::predict_plan(plan, program, costed_on, device);
   if (o.explain) check_explained(program);
   if (!o.json.empty()) world.on_lead([&] { partitioner::write_plan(o.json, plan, g); });
   if (!world.lead()) return;
   PlanReport what{o.program.describe(), o.partition.describe(ranks), o.explain};
   std::fputs(plan_report(what, g, plan, program, memory).c_str(), stdout);
   if (topology) std::fputs(placement_report(*topology, plan, program).c_str(), stdout);
+  if (search) std::fputs(search_report(*search).c_str(), stdout);
+  if (o.predict) {
+    std::int64_t limit = o.partition.search.memory_limit > 0 ? o.partition.search.memory_limit : device.memory_bytes;
+    std::fputs(prediction_report(predicted, device, limit).c_str(), stdout);
+  }
   if (!o.json.empty()) std::printf("\nplan written to %s (spmd run %s --plan %s)\n", o.json.c_str(),
                                    o.program.model.c_str(), o.json.c_str());
   std::fflush(stdout);
@@ -86,6 +104,8 @@ void add_plan_command(CLI::App& app, const launcher::World* world) {
   add_topology_options(*cmd, o->topology);
   cmd->add_option("--json", o->json, "write the plan to this file, for spmd run --plan");
   cmd->add_flag("--explain", o->explain, "say why each collective is there");
+  cmd->add_flag("--predict", o->predict, "predict the step time, exposed communication and peak memory per device");
+  add_search_options(*cmd, o->partition.search);
   cmd->callback([o, world] { plan(*o, *world); });
 }
 

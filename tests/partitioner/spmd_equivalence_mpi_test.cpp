@@ -3,7 +3,9 @@
 // and the same final parameters as one device, and the plan shards what the strategy
 // promises (a plan that shards nothing would pass the first check and fails this one). The
 // models' sizes divide every world size the test runs on (1, 2, 3, 4, 6, 8: heads=24,
-// hidden=24 and d_ff=192, batch=24), so every strategy applies; one that throws fails.
+// hidden=24 and d_ff=192, batch=24), so every strategy applies; one that throws fails. The
+// plan the search picks (--auto) is held to the same, and every plan's predicted peak memory
+// must be the executor's planned peak.
 //
 // Tolerance 1e-4 relative: the devices sum partial results in another order than one device
 // does (f32 rounding, ~1e-7 per operation, compounding over a few hundred ops and 5 Adam
@@ -24,7 +26,9 @@
 #include "ir/autodiff.h"
 #include "ir/models/zoo.h"
 #include "kernels/backend.h"
+#include "partitioner/choose.h"
 #include "partitioner/lower.h"
+#include "partitioner/search.h"
 #include "partitioner/tactics.h"
 #include "runtime/trainer.h"
 
@@ -34,6 +38,7 @@ namespace {
 struct RunResult {
   std::vector<double> losses;
   std::map<std::string, std::vector<float>> params;
+  size_t peak_bytes = 0;  // the executor's planned peak
 };
 
 RunResult train(const ir::Graph& program, collectives::Communicator* world, const ir::Graph& global) {
@@ -41,6 +46,7 @@ RunResult train(const ir::Graph& program, collectives::Communicator* world, cons
   runtime::Trainer t(program, *cpu, 11, std::nullopt, world);
   RunResult r;
   for (int i = 0; i < 5; ++i) r.losses.push_back(t.step().loss);
+  r.peak_bytes = t.executor().peak_bytes();
   for (ir::ValueId p : global.nodes_with_op("param")) {
     const std::string& name = global.node(p).name;
     r.params[name] = t.executor().global_value(*t.executor().graph().find(name));
@@ -124,6 +130,9 @@ void expect_promises(const std::string& strategy, const ir::Graph& g, const part
   if (model && axis_size(plan, "model") > 1) EXPECT_GT(count_steps(program, "all-reduce along model"), 0) << where;
 }
 
+void expect_same_as_one_device(const ir::Graph& g, const partitioner::Plan& plan, const partitioner::Program& program,
+                               collectives::MpiCommunicator& world, const std::string& where);
+
 void check(const std::string& model, const std::string& strategy) {
   collectives::MpiCommunicator world(MPI_COMM_WORLD);
   ir::Graph g = ir::training_step(ir::build_model(model), {});
@@ -136,8 +145,28 @@ void check(const std::string& model, const std::string& strategy) {
   }
   partitioner::Program program = partitioner::lower(g, plan);
   expect_promises(strategy, g, plan, program, where);
+  expect_same_as_one_device(g, plan, program, world, where);
+}
+
+// The plan the search picks (on a node of as many cores as ranks) trains as one device does.
+void check_auto(const std::string& model) {
+  collectives::MpiCommunicator world(MPI_COMM_WORLD);
+  ir::Graph g = ir::training_step(ir::build_model(model), {});
+  std::string where = model + " auto on " + std::to_string(world.size()) + " ranks";
+  partitioner::PlanRequest request;
+  request.automatic = true;
+  partitioner::Plan plan = partitioner::choose_plan(request, g, world.size());
+  expect_same_as_one_device(g, plan, partitioner::lower(g, plan), world, where + " (" + plan.mesh.to_string() + ")");
+}
+
+// Also: the simulator's predicted peak is the executor's planned peak.
+void expect_same_as_one_device(const ir::Graph& g, const partitioner::Plan& plan, const partitioner::Program& program,
+                               collectives::MpiCommunicator& world, const std::string& where) {
   RunResult one = train(g, nullptr, g);
   RunResult many = train(program.graph, &world, g);
+  launcher::Topology flat = partitioner::flat_topology(world.size());
+  partitioner::Prediction predicted = partitioner::simulate(program, plan.mesh, flat, partitioner::device_model(flat));
+  EXPECT_EQ(predicted.peak_bytes, many.peak_bytes) << where;
   for (size_t i = 0; i < one.losses.size(); ++i) expect_close(many.losses[i], one.losses[i], where + " loss " + std::to_string(i + 1));
   for (const auto& [name, values] : one.params) {
     const auto& got = many.params.at(name);
@@ -169,6 +198,11 @@ INSTANTIATE_TEST_SUITE_P(BuiltinStrategies, SameAsOneDevice,
                            }
                            return n;
                          });
+
+TEST(SameAsOneDeviceAuto, MlpAndGpt) {
+  check_auto(kMlp);
+  check_auto(kGpt);
+}
 
 // Where Megatron cannot apply it says why: it splits attention by whole heads only.
 TEST(Megatron, RefusesToCutAHead) {

@@ -175,3 +175,39 @@ TEST(PlanCommand, OnATopologyPlacesTheAxesAndCostsTheCollectives) {
 
 }  // namespace
 }  // namespace spmd::testing
+
+namespace spmd::testing {
+namespace {
+
+TEST(PlanCommand, AutoPrintsTheChoiceTheRunnerUpAndTheBaselinesAndWritesThePrediction) {
+  std::string path = ::testing::TempDir() + "plan_auto.json";
+  std::remove(path.c_str());
+  Result r = run(std::string("plan ") + kSmallGpt + " --auto --ranks 2 --json " + path);
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_TRUE(contains(r.out, "search (exhaustive): ")) << r.out;
+  for (const char* row : {"  chosen ", "  next best ", "  baseline   dp ", "  baseline   zero ", "why: "}) {
+    EXPECT_TRUE(contains(r.out, row)) << row << "\n" << r.out;
+  }
+  std::string plan = slurp(path);
+  EXPECT_TRUE(contains(plan, "\"predicted\"") && contains(plan, "\"peak_bytes\"")) << plan;
+  EXPECT_TRUE(contains(plan, "\"levels\"")) << plan;
+}
+
+TEST(PlanCommand, PredictPrintsStepTimeExposedCommunicationAndPeak) {
+  Result r = run(std::string("plan ") + kSmallGpt + " --strategy dp --ranks 2 --predict");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_TRUE(contains(r.out, "exposed communication")) << r.out;
+  EXPECT_TRUE(contains(r.out, "peak memory ")) << r.out;
+}
+
+TEST(PlanCommand, AutoWhereNoPlanFitsExitsTwoNamingTheSmallest) {
+  Result r = run(std::string("plan ") + kSmallGpt + " --auto --ranks 2 --memory-limit 1KiB");
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_TRUE(contains(r.err, "no plan fits 1 KiB per device: the smallest peak is ")) << r.err;
+  Result bad = run(std::string("plan ") + kSmallGpt + " --auto --ranks 2 --memory-limit lots");
+  EXPECT_EQ(bad.exit_code, 2);
+  EXPECT_TRUE(contains(bad.err, "--memory-limit 'lots' is not a size")) << bad.err;
+}
+
+}  // namespace
+}  // namespace spmd::testing

@@ -1,11 +1,11 @@
-#include "runtime/memory_plan.h"
+#include "partitioner/memory_plan.h"
 
 #include <algorithm>
 #include <numeric>
 
 #include "ir/ops.h"
 
-namespace spmd::runtime {
+namespace spmd::partitioner {
 namespace {
 
 size_t aligned(size_t bytes) {
@@ -43,22 +43,27 @@ MemoryPlan plan_memory(const ir::Graph& g, const std::vector<bool>& transient,
   }
   std::stable_sort(intervals.begin(), intervals.end(),
                    [](const Interval& a, const Interval& b) { return a.bytes > b.bytes; });
-  std::vector<const Interval*> placed;
+  // Buffers placed so far, by (offset, bytes): first fit walks those whose lifetimes overlap
+  // this one in that order, without sorting them again for each buffer.
+  struct Placed {
+    size_t offset, bytes;
+    const Interval* interval;
+  };
+  std::vector<Placed> placed;
+  auto by_offset = [](const Placed& a, const Placed& b) {
+    return a.offset != b.offset ? a.offset < b.offset : a.bytes < b.bytes;
+  };
   for (const Interval& it : intervals) {
-    // Buffers already placed whose lifetimes overlap this one, by offset.
-    std::vector<std::pair<size_t, size_t>> busy;
-    for (const Interval* p : placed) {
-      if (p->first <= it.last && it.first <= p->last) busy.emplace_back(plan.offset[p->value], p->bytes);
-    }
-    std::sort(busy.begin(), busy.end());
     size_t offset = 0;
-    for (auto [start, bytes] : busy) {
-      if (start >= offset + it.bytes) break;
-      offset = std::max(offset, start + bytes);
+    for (const Placed& p : placed) {
+      if (p.interval->first > it.last || it.first > p.interval->last) continue;
+      if (p.offset >= offset + it.bytes) break;
+      offset = std::max(offset, p.offset + p.bytes);
     }
     plan.offset[it.value] = static_cast<ptrdiff_t>(offset);
     plan.arena_bytes = std::max(plan.arena_bytes, offset + it.bytes);
-    placed.push_back(&it);
+    Placed next{offset, it.bytes, &it};
+    placed.insert(std::upper_bound(placed.begin(), placed.end(), next, by_offset), next);
   }
   for (int v = 0; v < n; ++v) {
     if (alias[v] >= 0) plan.offset[v] = plan.offset[root(v)];
@@ -114,4 +119,4 @@ size_t ProgramMemory::owned_bytes(const ir::Graph& g, const std::string& op) con
   return bytes;
 }
 
-}  // namespace spmd::runtime
+}  // namespace spmd::partitioner

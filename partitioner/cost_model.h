@@ -1,0 +1,45 @@
+// The cost model of a per-device program: each op's time on the device model, and each
+// collective's time on the topology. Automap (Schaarschmidt et al. 2021) and TOAST (Alabed
+// et al.) rank partitionings with such a model instead of running them.
+#pragma once
+
+#include <map>
+#include <tuple>
+
+#include "ir/graph.h"
+#include "launcher/topology.h"
+#include "partitioner/device_model.h"
+#include "partitioner/lower.h"
+#include "partitioner/mesh.h"
+
+namespace spmd::partitioner {
+
+// The floating-point operations of node `v` of a (per-device) program, read from its op's
+// sharding rule in the registry: the op visits every point of its factors' iteration space
+// (matmul [i,k]x[k,j]: i*j*k points), one multiply-add (2 FLOP) per point where a factor is
+// contracted, one operation per point otherwise. 0 for sources, views and collectives.
+double op_flops(const ir::Graph& g, ir::ValueId v);
+
+// The bytes node `v` reads and writes: its operands and its result. 0 where op_flops is.
+double op_bytes(const ir::Graph& g, ir::ValueId v);
+
+// Roofline time: max(flops / peak, bytes / memory bandwidth).
+double op_seconds(const ir::Graph& g, ir::ValueId v, const DeviceModel& device);
+
+// Each collective of a program costed as the schedules collectives/ synthesizes for the
+// devices of its mesh axis (as placement.h does), remembered by (step kind, axis, bytes), so
+// that a search costing many programs synthesizes each schedule once.
+class CollectiveCosts {
+ public:
+  // Throws spmd::Error when the mesh and topology have different device counts.
+  CollectiveCosts(const Mesh& mesh, const launcher::Topology& topology);
+  double seconds(const CollectiveRecord& record);
+
+ private:
+  double step_seconds(int kind, int axis, double bytes);
+  Mesh mesh_;
+  const launcher::Topology& topology_;
+  std::map<std::tuple<int, int, double>, double> cache_;
+};
+
+}  // namespace spmd::partitioner

@@ -1,0 +1,62 @@
+#include "partitioner/device_model.h"
+
+#include <algorithm>
+
+namespace spmd::partitioner {
+namespace {
+
+constexpr double kGiB = 1024.0 * 1024 * 1024;
+constexpr double kCoreFlops = 32 * 2.5e9;  // AVX2: 2 FMA units x 8 f32 lanes x 2 FLOP, 2.5 GHz
+constexpr double kCoreMemoryBps = 10e9;
+
+DeviceModel gpu(const std::string& name, double gib, double tflops, double gbps) {
+  return {name, tflops * 1e12, gbps * 1e9, static_cast<std::int64_t>(gib * kGiB)};
+}
+
+DeviceModel gpu_of(const launcher::Device& d) {
+  for (const DeviceModel& m : gpu_models()) {
+    if (d.memory_bytes > 0 && m.memory_bytes == d.memory_bytes) return m;
+  }
+  DeviceModel m = *find_gpu_model("V100-SXM3-32GB");
+  if (d.memory_bytes > 0) m.memory_bytes = d.memory_bytes;
+  return m;
+}
+
+DeviceModel cpu_of(const launcher::Device& d) {
+  const int pus = std::max(1, launcher::processing_units(d));
+  return {"CPU: " + std::to_string(pus) + (pus == 1 ? " processing unit" : " processing units"), pus * kCoreFlops,
+          pus * kCoreMemoryBps, d.memory_bytes};
+}
+
+}  // namespace
+
+const std::vector<DeviceModel>& gpu_models() {
+  static const std::vector<DeviceModel> table = {
+      gpu("V100-SXM3-32GB", 32, 15.7, 900),  gpu("V100-SXM2-16GB", 16, 15.7, 900),
+      gpu("A100-SXM4-40GB", 40, 19.5, 1555), gpu("A100-SXM4-80GB", 80, 19.5, 2039),
+      gpu("H100-SXM5-80GB", 80, 66.9, 3350), gpu("H200", 141e9 / kGiB, 66.9, 4800),
+  };
+  return table;
+}
+
+const DeviceModel* find_gpu_model(const std::string& gpu_name) {
+  for (const DeviceModel& m : gpu_models()) {
+    if (gpu_name.find(m.name) != std::string::npos) return &m;
+  }
+  return nullptr;
+}
+
+DeviceModel device_model(const launcher::Topology& topology, const DeviceOverrides& overrides) {
+  DeviceModel model;
+  bool first = true;
+  for (const launcher::Device& d : topology.devices()) {
+    DeviceModel m = d.kind == launcher::DeviceKind::gpu ? gpu_of(d) : cpu_of(d);
+    if (first || m.memory_bytes < model.memory_bytes) model = m;
+    first = false;
+  }
+  if (overrides.peak_flops > 0) model.peak_flops = overrides.peak_flops;
+  if (overrides.memory_bytes > 0) model.memory_bytes = overrides.memory_bytes;
+  return model;
+}
+
+}  // namespace spmd::partitioner

@@ -1,0 +1,48 @@
+// What one device can do, for the cost model: peak f32 FLOP/s, memory bandwidth and memory
+// capacity. From the topology where it says so (a GPU's or a NUMA node's memory), else from
+// a table of device models, and overridable by the user; to be replaced by measured figures.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "launcher/topology.h"
+
+namespace spmd::partitioner {
+
+struct DeviceModel {
+  std::string name;            // "V100-SXM3-32GB", "CPU: 4 cores"
+  double peak_flops = 0;       // f32 FLOP/s
+  double memory_Bps = 0;       // bytes/s between the device and its memory
+  std::int64_t memory_bytes = 0;
+};
+
+// GPU models by the name hwloc gives them (its GPUModel info, "Tesla V100-SXM3-32GB-H"
+// matches the row "V100-SXM3-32GB"): f32 peak without tensor cores and HBM bandwidth from
+// the vendors' data sheets.
+//   V100-SXM3-32GB  32 GiB  15.7 TFLOP/s   900 GB/s
+//   V100-SXM2-16GB  16 GiB  15.7 TFLOP/s   900 GB/s
+//   A100-SXM4-40GB  40 GiB  19.5 TFLOP/s  1555 GB/s
+//   A100-SXM4-80GB  80 GiB  19.5 TFLOP/s  2039 GB/s
+//   H100-SXM5-80GB  80 GiB  66.9 TFLOP/s  3350 GB/s
+//   H200            141 GB  66.9 TFLOP/s  4800 GB/s
+const std::vector<DeviceModel>& gpu_models();
+
+// The table row whose name `gpu_name` contains; nullptr when none does.
+const DeviceModel* find_gpu_model(const std::string& gpu_name);
+
+// The user's figures, where given (0: not given).
+struct DeviceOverrides {
+  double peak_flops = 0;
+  std::int64_t memory_bytes = 0;
+};
+
+// The model of the topology's devices: the smallest memory of any device stands for all.
+// GPUs: the row of the table matching their memory where hwloc reports it, else the
+// V100-SXM3-32GB row (launcher::Device does not carry hwloc's GPU model name yet). CPU
+// devices: their NUMA-local memory, 32 f32 FLOP per cycle (two AVX2 FMA units) at 2.5 GHz
+// per processing unit, and 10 GB/s of memory bandwidth per processing unit.
+DeviceModel device_model(const launcher::Topology& topology, const DeviceOverrides& overrides = {});
+
+}  // namespace spmd::partitioner

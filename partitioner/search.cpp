@@ -1,0 +1,125 @@
+#include "partitioner/search.h"
+
+#include <algorithm>
+#include <chrono>
+
+#include "common/error.h"
+#include "common/units.h"
+#include "partitioner/lower.h"
+#include "partitioner/mcts.h"
+#include "partitioner/placement.h"
+
+namespace spmd::partitioner {
+
+Evaluator::Evaluator(const ir::Graph& g, const launcher::Topology& topology, const SearchOptions& options)
+    : graph_(g), topology_(topology), space_(g, topology.num_devices()),
+      device_(device_model(topology, options.device)),
+      limit_(options.memory_limit > 0 ? options.memory_limit : device_.memory_bytes) {}
+
+CollectiveCosts& Evaluator::costs_for(const Mesh& mesh) {
+  std::unique_ptr<CollectiveCosts>& costs = costs_[mesh.sizes];
+  if (!costs) costs = std::make_unique<CollectiveCosts>(mesh, topology_);
+  return *costs;
+}
+
+const Evaluated& Evaluator::evaluate(const Candidate& c) {
+  auto it = done_.find(c);
+  if (it != done_.end()) return it->second;
+  Evaluated e{c, c.describe(), {}, {}, false, ""};
+  try {
+    e.plan = apply_tactics(graph_, space_.tactics(c));
+    Program program = lower(graph_, e.plan);
+    e.prediction = simulate(program, device_, costs_for(e.plan.mesh));
+    e.fits = limit_ <= 0 || e.prediction.peak_bytes <= static_cast<size_t>(limit_);
+  } catch (const Error& error) {
+    e.error = error.what();
+  }
+  return done_.emplace(c, std::move(e)).first->second;
+}
+
+std::vector<Evaluated> Evaluator::explored() const {
+  std::vector<Evaluated> out;
+  for (const auto& [c, e] : done_) out.push_back(e);
+  std::stable_sort(out.begin(), out.end(), better);
+  return out;
+}
+
+bool better(const Evaluated& a, const Evaluated& b) {
+  if (a.fits != b.fits) return a.fits;
+  if (a.error.empty() != b.error.empty()) return a.error.empty();
+  if (a.fits && a.prediction.step_time_s != b.prediction.step_time_s) {
+    return a.prediction.step_time_s < b.prediction.step_time_s;
+  }
+  return a.prediction.peak_bytes < b.prediction.peak_bytes;
+}
+
+const Evaluated& SearchResult::best() const {
+  if (!explored.empty() && explored.front().fits) return explored.front();
+  if (explored.empty() || !explored.front().error.empty()) throw Error("no plan of the search space lowers for this model");
+  const Evaluated& least = explored.front();  // the smallest peak, as none fits
+  throw Error("no plan fits " + bytes_text(static_cast<double>(memory_limit)) + " per device: the smallest peak is " +
+              bytes_text(static_cast<double>(least.prediction.peak_bytes)) + ", of plan " + least.name);
+}
+
+namespace {
+
+// dp, megatron, dp+megatron for every model-axis size that divides (model innermost), zero.
+std::vector<Evaluated> baselines(Evaluator& evaluator) {
+  const SearchSpace& space = evaluator.space();
+  const int n = space.devices();
+  std::vector<Evaluated> out;
+  auto add = [&](const std::string& name, Candidate c) {
+    Evaluated e = evaluator.evaluate(c);
+    e.name = name;
+    out.push_back(std::move(e));
+  };
+  add("dp", {n, 1, false, ModelSplit::none, false});
+  for (int model = 2; model <= n; ++model) {
+    if (n % model != 0 || !space.splits(ModelSplit::megatron, model)) continue;
+    add(model == n ? "megatron" : "dp+megatron model=" + std::to_string(model),
+        {n / model, model, false, ModelSplit::megatron, false});
+  }
+  if (n > 1) add("zero", {n, 1, false, ModelSplit::none, true});
+  return out;
+}
+
+}  // namespace
+
+launcher::Topology flat_topology(int devices) {
+  return launcher::load_topology({"synthetic:core:" + std::to_string(devices), 1, launcher::DeviceKind::core});
+}
+
+Prediction predict_plan(Plan& plan, const Program& program, const launcher::Topology& topology,
+                        const DeviceModel& device) {
+  Prediction p = simulate(program, plan.mesh, topology, device);
+  plan.predicted = PlanCost{p.step_time_s, p.exposed_comm_s, p.peak_bytes};
+  plan.axis_levels.clear();
+  for (const AxisPlacement& axis : place_mesh(plan.mesh, topology)) {
+    plan.axis_levels.emplace_back();
+    for (int l : axis.levels) plan.axis_levels.back().push_back(topology.levels()[l].name);
+  }
+  return p;
+}
+
+SearchResult search_plan(const ir::Graph& g, const launcher::Topology& topology, const SearchOptions& options) {
+  auto start = std::chrono::steady_clock::now();
+  Evaluator evaluator(g, topology, options);
+  SearchResult result;
+  std::vector<Candidate> all = evaluator.space().all();
+  if (options.exhaustive || static_cast<int>(all.size()) <= options.budget) {
+    result.method = "exhaustive";
+    for (const Candidate& c : all) evaluator.evaluate(c);
+  } else {
+    result.method = "MCTS";
+    run_mcts(evaluator, options.budget, options.seed);
+  }
+  result.simulations = evaluator.simulations();
+  result.baselines = baselines(evaluator);
+  result.explored = evaluator.explored();
+  result.device = evaluator.device();
+  result.memory_limit = evaluator.memory_limit();
+  result.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  return result;
+}
+
+}  // namespace spmd::partitioner

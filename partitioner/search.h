@@ -1,0 +1,93 @@
+// The partitioner picks the plan itself: candidates of the search space (search_space.h)
+// are lowered and played by the simulator against the topology, plans over the memory
+// limit are rejected, and the fastest step wins. Monte Carlo Tree Search (mcts.h) explores
+// large spaces within a budget of simulations; small ones are searched exhaustively, which
+// is also the oracle MCTS is tested against. The built-in strategies are costed by the same
+// simulator, as baselines.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "ir/graph.h"
+#include "launcher/topology.h"
+#include "partitioner/device_model.h"
+#include "partitioner/plan.h"
+#include "partitioner/search_space.h"
+#include "partitioner/simulator.h"
+
+namespace spmd::partitioner {
+
+struct SearchOptions {
+  std::int64_t memory_limit = 0;  // per device; 0: the device model's memory
+  DeviceOverrides device;
+  int budget = 200;               // simulations MCTS may run
+  std::uint64_t seed = 1;
+  bool exhaustive = false;        // every candidate, whatever the budget
+};
+
+struct Evaluated {
+  Candidate candidate;
+  std::string name;          // the candidate's description, or the baseline's name
+  Plan plan;
+  Prediction prediction;
+  bool fits = false;         // lowered, and its peak within the memory limit
+  std::string error;         // why the candidate could not be lowered, if it could not
+};
+
+// Lowers and simulates candidates, each once.
+class Evaluator {
+ public:
+  Evaluator(const ir::Graph& g, const launcher::Topology& topology, const SearchOptions& options);
+  const SearchSpace& space() const { return space_; }
+  const DeviceModel& device() const { return device_; }
+  std::int64_t memory_limit() const { return limit_; }
+  const Evaluated& evaluate(const Candidate& c);
+  int simulations() const { return static_cast<int>(done_.size()); }
+  std::vector<Evaluated> explored() const;  // fitting ones first, fastest first
+
+ private:
+  CollectiveCosts& costs_for(const Mesh& mesh);
+  const ir::Graph& graph_;
+  const launcher::Topology& topology_;
+  SearchSpace space_;
+  DeviceModel device_;
+  std::int64_t limit_;
+  std::map<Candidate, Evaluated> done_;
+  std::map<std::vector<int>, std::unique_ptr<CollectiveCosts>> costs_;  // by mesh sizes, in order
+};
+
+// Whether `a` ranks before `b`: fitting before not fitting, then the shorter step, then the
+// smaller peak.
+bool better(const Evaluated& a, const Evaluated& b);
+
+struct SearchResult {
+  std::vector<Evaluated> explored;   // every candidate simulated, best first
+  std::vector<Evaluated> baselines;  // dp, megatron, dp+megatron per model-axis size, zero
+  DeviceModel device;
+  std::int64_t memory_limit = 0;
+  int simulations = 0;
+  double seconds = 0;                // wall time of the search
+  std::string method;                // "exhaustive" or "MCTS"
+  // The winner; throws spmd::Error when no plan fits, naming the smallest peak any plan
+  // needs and that plan.
+  const Evaluated& best() const;
+};
+
+// A node of `devices` cores: where a plan is costed when no topology is given.
+launcher::Topology flat_topology(int devices);
+
+// Simulates `program` (lowered from `plan`) on `topology`, and records in `plan` the
+// prediction and the levels each mesh axis spans.
+Prediction predict_plan(Plan& plan, const Program& program, const launcher::Topology& topology,
+                        const DeviceModel& device);
+
+// Searches `g`'s plans for `topology`'s devices: exhaustively where the space has at most
+// `options.budget` candidates or `options.exhaustive` is set, else with MCTS.
+SearchResult search_plan(const ir::Graph& g, const launcher::Topology& topology, const SearchOptions& options);
+
+}  // namespace spmd::partitioner

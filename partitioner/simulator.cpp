@@ -1,0 +1,64 @@
+#include "partitioner/simulator.h"
+
+#include <algorithm>
+#include <vector>
+
+#include "ir/ops.h"
+#include "partitioner/memory_plan.h"
+
+namespace spmd::partitioner {
+namespace {
+
+// The collective record of each redistribute node, or -1.
+std::vector<int> records_by_node(const Program& program) {
+  std::vector<int> out(program.graph.nodes.size(), -1);
+  for (size_t i = 0; i < program.collectives.size(); ++i) out.at(program.collectives[i].at) = static_cast<int>(i);
+  return out;
+}
+
+struct Streams {
+  double compute = 0, comm = 0;      // when each stream is next free
+  double compute_busy = 0, comm_busy = 0;
+};
+
+}  // namespace
+
+Prediction simulate(const Program& program, const DeviceModel& device, CollectiveCosts& costs) {
+  const ir::Graph& g = program.graph;
+  const std::vector<int> record = records_by_node(program);
+  std::vector<double> ready(g.nodes.size(), 0);
+  Streams s;
+  for (ir::ValueId v = 0; v < g.size(); ++v) {
+    const ir::Node& n = g.node(v);
+    double operands = 0;
+    for (ir::ValueId x : n.inputs) operands = std::max(operands, ready[x]);
+    if (record[v] >= 0) {
+      double t = costs.seconds(program.collectives[record[v]]);
+      s.comm = std::max(s.comm, operands) + t;
+      s.comm_busy += t;
+      ready[v] = s.comm;
+    } else if (n.is_source() || ir::op_def(n.op).traits.view) {
+      ready[v] = operands;
+    } else {
+      double t = op_seconds(g, v, device);
+      s.compute = std::max(s.compute, operands) + t;
+      s.compute_busy += t;
+      ready[v] = s.compute;
+    }
+  }
+  Prediction p;
+  p.step_time_s = std::max(s.compute, s.comm);
+  p.compute_s = s.compute_busy;
+  p.comm_s = s.comm_busy;
+  p.exposed_comm_s = std::max(0.0, p.step_time_s - s.compute_busy);
+  p.peak_bytes = plan_program_memory(g).peak_bytes();
+  return p;
+}
+
+Prediction simulate(const Program& program, const Mesh& mesh, const launcher::Topology& topology,
+                    const DeviceModel& device) {
+  CollectiveCosts costs(mesh, topology);
+  return simulate(program, device, costs);
+}
+
+}  // namespace spmd::partitioner

@@ -1,0 +1,34 @@
+// The simulator: plays one training step of a per-device program on a device model and a
+// topology, with one compute stream and one communication stream (as a GPU runs kernels on
+// one CUDA stream and NCCL on another). Ops run in program order on the compute stream, each
+// once its operands are ready; a collective starts on the communication stream once its
+// operand is ready and the stream is free, and the op using its result waits for it. The
+// reward of the search (Automap, Schaarschmidt et al. 2021) and what `spmd plan` predicts.
+#pragma once
+
+#include <cstddef>
+
+#include "launcher/topology.h"
+#include "partitioner/cost_model.h"
+#include "partitioner/device_model.h"
+#include "partitioner/lower.h"
+
+namespace spmd::partitioner {
+
+struct Prediction {
+  double step_time_s = 0;       // when the last op or collective of the step ends
+  double compute_s = 0;         // busy time of the compute stream
+  double comm_s = 0;            // busy time of the communication stream
+  double exposed_comm_s = 0;    // the step's time that compute does not cover
+  size_t peak_bytes = 0;        // per device: plan_program_memory's peak, the executor's
+};
+
+// The step of `program` (lowered on `mesh`), with its collectives costed by `costs` (for
+// that mesh). Cost: one pass over the program plus its memory plan.
+Prediction simulate(const Program& program, const DeviceModel& device, CollectiveCosts& costs);
+
+// The same with a fresh CollectiveCosts on `topology`.
+Prediction simulate(const Program& program, const Mesh& mesh, const launcher::Topology& topology,
+                    const DeviceModel& device);
+
+}  // namespace spmd::partitioner

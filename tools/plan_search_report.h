@@ -1,0 +1,19 @@
+// What `spmd plan --auto` and `--predict` add to the plan report: the search (how many
+// plans it simulated and how long it took), the chosen plan, the next best and every
+// baseline with predicted step time, exposed communication and peak memory, and why the
+// winner wins.
+#pragma once
+
+#include <string>
+
+#include "partitioner/search.h"
+
+namespace spmd::tools {
+
+std::string search_report(const partitioner::SearchResult& result);
+
+// One plan's prediction, for --predict.
+std::string prediction_report(const partitioner::Prediction& p, const partitioner::DeviceModel& device,
+                              std::int64_t memory_limit);
+
+}  // namespace spmd::tools
