@@ -38,6 +38,7 @@ TEST(Files, ReadingADirectoryOrFifoOrNothingSaysWhich) {
   EXPECT_EQ(message_of([] { read_text_file("/nonexistent/x", "plan file"); }), "plan file '/nonexistent/x' does not exist");
   EXPECT_EQ(message_of([] { read_text_file("/tmp", "plan file"); }), "plan file '/tmp' is a directory");
   std::string fifo = temp("fifo");
+  unlink(fifo.c_str());  // left by an earlier process of the same pid
   ASSERT_EQ(mkfifo(fifo.c_str(), 0600), 0);
   EXPECT_EQ(message_of([&] { read_text_file(fifo, "data file"); }), "data file '" + fifo + "' is not a regular file");
   unlink(fifo.c_str());

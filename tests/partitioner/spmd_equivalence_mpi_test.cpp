@@ -78,7 +78,9 @@ int count_steps(const partitioner::Program& p, const std::string& kind) {
 // Data parallelism: every data input split along its batch; its gradients all-reduced.
 void expect_data_parallel(const ir::Graph& g, const partitioner::Plan& plan, const std::string& where) {
   for (ir::ValueId v : g.nodes_with_op("input")) {
-    if (g.type(v).rank() > 0) EXPECT_TRUE(split_on(plan, v, 0, "data")) << where << ": %" << g.node(v).name;
+    if (g.type(v).rank() > 0) {
+      EXPECT_TRUE(split_on(plan, v, 0, "data")) << where << ": %" << g.node(v).name;
+    }
   }
 }
 
@@ -110,7 +112,9 @@ void expect_zero(const ir::Graph& g, const partitioner::Plan& plan, const std::s
         divisible = divisible || g.type(v).shape[d] % size == 0;
         split = split || split_on(plan, v, d, "data");
       }
-      if (divisible) EXPECT_TRUE(split) << where << ": %" << g.node(v).name;
+      if (divisible) {
+        EXPECT_TRUE(split) << where << ": %" << g.node(v).name;
+      }
     }
   }
 }
@@ -125,9 +129,13 @@ void expect_promises(const std::string& strategy, const ir::Graph& g, const part
   if (data && axis_size(plan, "data") > 1) {
     std::string moves = strategy == "zero" ? "reduce-scatter along data" : "all-reduce along data";
     EXPECT_GT(count_steps(program, moves), 0) << where;
-    if (strategy == "zero") EXPECT_GT(count_steps(program, "all-gather along data"), 0) << where;
+    if (strategy == "zero") {
+      EXPECT_GT(count_steps(program, "all-gather along data"), 0) << where;
+    }
   }
-  if (model && axis_size(plan, "model") > 1) EXPECT_GT(count_steps(program, "all-reduce along model"), 0) << where;
+  if (model && axis_size(plan, "model") > 1) {
+    EXPECT_GT(count_steps(program, "all-reduce along model"), 0) << where;
+  }
 }
 
 void expect_same_as_one_device(const ir::Graph& g, const partitioner::Plan& plan, const partitioner::Program& program,

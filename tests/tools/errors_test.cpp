@@ -72,10 +72,12 @@ TEST(BadInput, DirectoriesAndFifosGivenAsFilesAreNamed) {
   expect_exit("run " + kTiny + " --steps 1 --tactics " + dir, 2, "tactics file '" + dir + "' is a directory");
   expect_exit("run gpt --steps 1 --data " + dir, 2, "--data: data file '" + dir + "' is a directory");
   std::string fifo = temp_path("fifo");
+  unlink(fifo.c_str());  // left by an earlier process of the same pid
   ASSERT_EQ(mkfifo(fifo.c_str(), 0600), 0);
   expect_exit("run gpt --steps 1 --data " + fifo, 2, "is not a regular file");
   expect_exit("topo --topology " + dir, 2, "topology file '" + dir + "' is a directory");
   expect_exit("topo --topology " + fifo, 2, "topology file '" + fifo + "' is not a regular file");
+  unlink(fifo.c_str());
 }
 
 TEST(BadInput, MetricsThatCannotBeWrittenFailTheJob) {
