@@ -37,6 +37,7 @@ std::string scratch(const std::string& name) {
 struct Saved {
   std::vector<double> straight;
   std::string root;
+  std::string sharded_root;  // the same 10 steps under zero: every rank writes a quarter
 };
 
 const Saved& saved() {
@@ -50,6 +51,9 @@ const Saved& saved() {
     Result w = run(mpirun(4, std::string("run ") + kGpt + " --steps 10 --checkpoint " + r.root +
                                  " --checkpoint-every 5 --keep 3"), true, 120);
     EXPECT_EQ(w.exit_code, 0) << w.err;
+    r.sharded_root = dir + "/sharded";
+    Result z = run(mpirun(4, std::string("run ") + kGpt + " --steps 10 --strategy zero --checkpoint " + r.sharded_root), true, 120);
+    EXPECT_EQ(z.exit_code, 0) << z.err;
     return r;
   }();
   return s;
@@ -62,14 +66,15 @@ std::string copy_of_saved(const std::string& name) {
   return dir;
 }
 
-void expect_resumes(int ranks, const std::string& strategy) {
+void expect_resumes(int ranks, const std::string& strategy, bool sharded = false) {
   const Saved& s = saved();
+  const std::string root = sharded ? s.sharded_root : s.root;
   std::string metrics = scratch("resume" + std::to_string(ranks) + strategy) + ".jsonl";
-  std::string args = std::string("run ") + kGpt + " --steps 5 --resume " + s.root + " --metrics " + metrics;
+  std::string args = std::string("run ") + kGpt + " --steps 5 --resume " + root + " --metrics " + metrics;
   if (!strategy.empty()) args += " --strategy " + strategy;
   Result r = run(mpirun(ranks, args), true, 120);
   ASSERT_EQ(r.exit_code, 0) << r.err;
-  EXPECT_NE(r.out.find("resumed from '" + s.root + "/step-00000010' at step 10"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("resumed from '" + root + "/step-00000010' at step 10"), std::string::npos) << r.out;
   std::vector<double> resumed = losses(metrics);
   ASSERT_EQ(resumed.size(), 5u);
   ASSERT_EQ(s.straight.size(), 15u);
@@ -97,6 +102,11 @@ TEST(Checkpoint, ResumesOnAnyRankCountAndStrategy) {
            {4, ""}, {3, ""}, {2, "megatron"}, {1, ""}, {4, "zero"}, {4, "dp+megatron"}, {3, "megatron"}}) {
     SCOPED_TRACE(std::to_string(ranks) + " ranks " + strategy);
     expect_resumes(ranks, strategy);
+  }
+  // From blocks split over every rank to other splits.
+  for (auto [ranks, strategy] : std::vector<std::pair<int, std::string>>{{3, "megatron"}, {2, "dp+megatron"}, {1, ""}}) {
+    SCOPED_TRACE("from zero: " + std::to_string(ranks) + " ranks " + strategy);
+    expect_resumes(ranks, strategy, /*sharded=*/true);
   }
 }
 
@@ -181,6 +191,13 @@ TEST(Checkpoint, BadCheckpointsFailOnEveryRankNamingTheFile) {
 
 namespace spmd::testing {
 namespace {
+
+TEST(Checkpoint, ADirectoryThatCannotBeWrittenFailsTheJob) {
+  Result r = run(mpirun(2, std::string("run ") + kGpt + " --steps 1 --checkpoint /proc/spmd-checkpoints"), true, 60);
+  EXPECT_EQ(r.exit_code, 3) << r.err;
+  EXPECT_NE(r.err.find("cannot create checkpoint directory '/proc/spmd-checkpoints/step-00000001.tmp'"), std::string::npos)
+      << r.err;
+}
 
 const char* kSteep = "gpt:layers=1,d_model=24,heads=12,seq=8,vocab=32,batch=12 --lr 1e3 --steps 20";
 
