@@ -60,7 +60,12 @@ void Job::bind(JobBinding binding) {
   partitioned_ = devices > 1 || description_.partitioning.any();
   plan_ = partitioner::choose_plan(description_.partitioning, graph_, devices);
   if (partitioned_) program_ = partitioner::lower(graph_, *plan_);
+  if (binding.timeout_s && !(std::isfinite(*binding.timeout_s) && *binding.timeout_s > 0)) {
+    throw Error("the collective timeout " + std::to_string(*binding.timeout_s) + " s is not a positive number");
+  }
   if (world_) comm_ = std::make_unique<collectives::MpiCommunicator>(world_->comm());
+  // Before the executor splits it: the split communicators inherit the deadline.
+  if (comm_ && binding.timeout_s) comm_->set_timeout(std::chrono::duration<double>(*binding.timeout_s));
   if (binding.topology) {
     topology_ = std::make_unique<launcher::Topology>(std::move(*binding.topology));
   } else if (devices > 1) {
@@ -131,10 +136,19 @@ std::unique_ptr<DataSource> Job::make_data() const {
                               description_.data_item);
 }
 
+// A collective that fails (a peer lost or stopped) says which step it was in.
+StepReport Job::run_step() {
+  try {
+    return trainer().step();
+  } catch (const JobFailure& e) {
+    throw JobFailure("step " + std::to_string(trainer().steps_done()) + ": " + e.what());
+  }
+}
+
 StepReport Job::step() {
   const bool skipping = description_.on_nonfinite == OnNonFinite::skip;
   std::vector<std::vector<float>> before = skipping ? copy_updated(trainer().executor()) : std::vector<std::vector<float>>{};
-  StepReport r = trainer().step();
+  StepReport r = run_step();
   if (std::isfinite(r.loss)) return r;
   if (!skipping) {
     throw JobFailure("step " + std::to_string(r.step) + ": the loss is " + (std::isnan(r.loss) ? std::string("NaN") : r.loss > 0 ? "+inf" : "-inf") +

@@ -78,6 +78,9 @@ struct JobBinding {
   // Kernel threads of this rank; 0: the cores of its device, shared out among the ranks
   // bound to the same cores (runtime/threads.h).
   int threads = 0;
+  // How long any wait of a collective may last before the job fails naming the peer (a
+  // dead or stopped rank); unset: 60 s, or SPMD_COLLECTIVE_TIMEOUT_S.
+  std::optional<double> timeout_s;
 
   JobBinding() = default;
   JobBinding(const launcher::World* w) : world(w) {}  // NOLINT: bind(&world) reads well
@@ -97,7 +100,8 @@ class Job {
   bool bound() const { return trainer_ != nullptr; }
 
   // Run one step, or `steps` steps calling `on_step` after each. Collective. A loss that is
-  // not finite throws spmd::JobFailure, or skips the step (OnNonFinite).
+  // not finite throws spmd::JobFailure, or skips the step (OnNonFinite); a failed
+  // collective (a lost or stopped peer) throws spmd::JobFailure naming the step.
   StepReport step();
   void train(int64_t steps, const std::function<void(const StepReport&)>& on_step = {});
 
@@ -128,6 +132,7 @@ class Job {
 
  private:
   std::unique_ptr<DataSource> make_data() const;
+  StepReport run_step();
   void check_checkpoint_policy() const;
   std::optional<Manifest> prepare_resume();
   void finish_resume(const Manifest& m);

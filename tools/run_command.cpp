@@ -6,6 +6,7 @@
 // The job itself is runtime::Job; this file parses flags and prints.
 #include <cstdio>
 #include <memory>
+#include <optional>
 
 #include "common/units.h"
 #include "runtime/job.h"
@@ -26,6 +27,7 @@ struct RunOptions {
   std::string metrics;
   std::string seed_text = "0";
   std::string on_nonfinite = "stop";
+  std::optional<double> timeout_s;
 };
 
 void print_header(const runtime::Job& job, const RunOptions& o) {
@@ -64,7 +66,9 @@ void run(const RunOptions& o, const launcher::World& world) {
   description.seed = parse_seed(o.seed_text);
   description.on_nonfinite = o.on_nonfinite == "skip" ? runtime::OnNonFinite::skip : runtime::OnNonFinite::stop;
   runtime::Job job = describe_job(description);
-  job.bind({&world});
+  runtime::JobBinding binding(&world);
+  binding.timeout_s = o.timeout_s;
+  job.bind(binding);
   const bool lead = world.lead();
   runtime::MetricsFile metrics(lead ? o.metrics : "", job.trainer().data().item_name());
   if (lead) print_header(job, o);
@@ -126,6 +130,9 @@ void add_run_command(CLI::App& app, const launcher::World* world) {
   cmd->add_option("--on-nonfinite", o->on_nonfinite,
                   "a step whose loss is NaN or infinite: stop the job (exit 3) or skip the step")
       ->check(CLI::IsMember({"stop", "skip"}));
+  cmd->add_option("--timeout", o->timeout_s,
+                  "seconds a collective may wait for a peer before the job fails naming it (default 60)")
+      ->check(kPositive);
   cmd->add_option("--resume", o->job.resume,
                   "go on from a checkpoint, or the newest complete one in this directory, for --steps more steps");
   cmd->callback([o, world] { run(*o, *world); });

@@ -1,6 +1,7 @@
 // Checkpoints end to end: a run saved on 4 ranks goes on, on 4, 3, 2 and 1 ranks and under
 // other strategies, with the losses of an uninterrupted run; bad checkpoints fail on every
-// rank naming the file, and write nothing.
+// rank naming the file, and write nothing. Faults: a non-finite loss, a stopped peer.
+#include <chrono>
 #include <filesystem>
 #include <fstream>
 
@@ -197,6 +198,23 @@ TEST(Checkpoint, ADirectoryThatCannotBeWrittenFailsTheJob) {
   EXPECT_EQ(r.exit_code, 3) << r.err;
   EXPECT_NE(r.err.find("cannot create checkpoint directory '/proc/spmd-checkpoints/step-00000001.tmp'"), std::string::npos)
       << r.err;
+}
+
+// A stopped rank (SIGSTOP: a hung peer) ends the job at the deadline --timeout sets, every
+// surviving rank naming the peer and the step, exit 3.
+TEST(LostPeer, AStoppedRankFailsTheJobAtTheTimeout) {
+  const std::string out = scratch("stopped") + ".out";
+  const std::string script = mpirun(2, std::string("run ") + kGpt + " --steps 1000000 --log-every 1000000 --timeout 2") +
+                             " >" + out + " 2>&1 & MP=$!; until grep -q \"step \" " + out +
+                             "; do sleep 0.1; done; V=$(pgrep -P $MP | tail -1); kill -STOP $V; wait $MP; rc=$?; "
+                             "kill -KILL $V 2>/dev/null; exit $rc";
+  const auto start = std::chrono::steady_clock::now();
+  Result r = run("bash -c '" + script + "'", true, 60);
+  const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  EXPECT_EQ(r.exit_code, 3) << slurp(out);
+  EXPECT_LT(seconds, 30) << slurp(out);
+  EXPECT_NE(slurp(out).find("timed out after 2 s"), std::string::npos) << slurp(out);
+  EXPECT_NE(slurp(out).find(": step "), std::string::npos) << slurp(out);
 }
 
 const char* kSteep = "gpt:layers=1,d_model=24,heads=12,seq=8,vocab=32,batch=12 --lr 1e3 --steps 20";
