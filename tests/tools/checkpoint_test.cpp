@@ -2,6 +2,8 @@
 // other strategies, with the losses of an uninterrupted run; bad checkpoints fail on every
 // rank naming the file, and write nothing. Faults: a non-finite loss, a stopped peer.
 #include <chrono>
+#include <cstring>
+#include <map>
 #include <filesystem>
 #include <fstream>
 
@@ -215,6 +217,50 @@ TEST(LostPeer, AStoppedRankFailsTheJobAtTheTimeout) {
   EXPECT_LT(seconds, 30) << slurp(out);
   EXPECT_NE(slurp(out).find("timed out after 2 s"), std::string::npos) << slurp(out);
   EXPECT_NE(slurp(out).find(": step "), std::string::npos) << slurp(out);
+}
+
+// The floats of every value of the checkpoint at `dir` that rank 0 wrote (all of them for a
+// job whose params are replicated), by name.
+std::map<std::string, std::vector<float>> rank0_values(const std::string& dir) {
+  nlohmann::json manifest = nlohmann::json::parse(slurp(dir + "/manifest.json"));
+  std::string bytes = slurp(dir + "/rank-00000.bin");
+  std::map<std::string, std::vector<float>> values;
+  for (const auto& shard : manifest.at("files").at(0).at("shards")) {
+    std::vector<float> v(shard.at("bytes").get<size_t>() / sizeof(float));
+    std::memcpy(v.data(), bytes.data() + shard.at("offset").get<size_t>(), v.size() * sizeof(float));
+    values[shard.at("value").get<std::string>()] = std::move(v);
+  }
+  return values;
+}
+
+// torchelastic's loop for MPI jobs: rank 2 of 4 killed once step 12 is printed, the job
+// restarts from its newest checkpoint on 3 ranks and finishes all 100 steps with an
+// uninterrupted run's params. (100 steps: the kill must land before the end.)
+TEST(Restarts, AKilledRankRestartsFromTheLastCheckpointOnFewerRanks) {
+  const std::string dir = scratch("restarts");
+  fs::create_directories(dir);
+  const std::string common =
+      " run gpt:layers=1,d_model=24,heads=12,seq=8,vocab=32,batch=48 --steps 100 --log-every 1 --checkpoint ";
+  ASSERT_EQ(run(common + dir + "/straight --metrics " + dir + "/straight.jsonl").exit_code, 0);
+  std::ofstream(dir + "/job.sh") << SPMD_BINARY << " launch -np 4 --map-by numa --oversubscribe "
+      << "--bind-to numa:overload-allowed -x OMP_NUM_THREADS=1 --restarts 2 --min-ranks 3 -- spmd" << common << dir
+      << "/ckpt --checkpoint-every 5 --metrics " << dir << "/restarted.jsonl > " << dir << "/out 2>&1 &\n"
+      << "LP=$!\nuntil grep -q 'step    12' " << dir << "/out; do sleep 0.05; done\n"
+      << "MP=$(pgrep -P $LP)\nkill -KILL $(pgrep -P $MP | sed -n 3p)\nwait $LP\n";
+  Result r = run("bash " + dir + "/job.sh", true, 120);
+  const std::string out = slurp(dir + "/out");
+  ASSERT_EQ(r.exit_code, 0) << out;
+  EXPECT_NE(out.find("restart 1 of 2 on 3 ranks from " + dir + "/ckpt/step-000000"), std::string::npos) << out;
+  std::vector<double> straight = losses(dir + "/straight.jsonl"), restarted = losses(dir + "/restarted.jsonl");
+  ASSERT_EQ(straight.size(), 100u);
+  ASSERT_GE(restarted.size(), 5u);
+  for (size_t i = 1; i <= restarted.size(); ++i) EXPECT_NEAR(restarted[restarted.size() - i], straight[100 - i], 1e-4);
+  auto expected = rank0_values(dir + "/straight/step-00000100"), got = rank0_values(dir + "/ckpt/step-00000100");
+  ASSERT_EQ(expected.size(), got.size());
+  for (const auto& [name, values] : expected) {
+    ASSERT_EQ(got[name].size(), values.size()) << name;
+    for (size_t i = 0; i < values.size(); ++i) ASSERT_NEAR(got[name][i], values[i], 1e-4) << name << " " << i;
+  }
 }
 
 const char* kSteep = "gpt:layers=1,d_model=24,heads=12,seq=8,vocab=32,batch=12 --lr 1e3 --steps 20";
