@@ -30,20 +30,24 @@ World::~World() {
 }
 
 void World::on_lead(const std::function<void()>& task) const {
+  // The first byte says which kind of failure it was, so that a JobFailure stays one.
   std::string failure;
   if (lead()) {
     try {
       task();
+    } catch (const JobFailure& e) {
+      failure = std::string("J") + e.what();
     } catch (const std::exception& e) {
-      failure = e.what();
-      if (failure.empty()) failure = "rank 0 failed";
+      failure = std::string("E") + e.what();
     }
+    if (failure.size() == 1) failure += "rank 0 failed";
   }
   int length = static_cast<int>(failure.size());
   MPI_Bcast(&length, 1, MPI_INT, 0, comm_);
   failure.resize(static_cast<size_t>(length));
   if (length > 0) MPI_Bcast(failure.data(), length, MPI_CHAR, 0, comm_);
-  if (length > 0) throw Error(failure);
+  if (length > 0 && failure[0] == 'J') throw JobFailure(failure.substr(1));
+  if (length > 0) throw Error(failure.substr(1));
 }
 
 std::vector<uint64_t> World::all_gather(uint64_t value) const {

@@ -30,8 +30,8 @@ class World {
   int size() const { return size_; }
   bool lead() const { return rank_ == 0; }
 
-  // Runs `task` on rank 0 only; every rank then throws what it threw (an spmd::Error with
-  // its message) or returns. Collective: one broadcast of the outcome.
+  // Runs `task` on rank 0 only; every rank then throws what it threw (an spmd::JobFailure
+  // for a JobFailure, else an spmd::Error with its message) or returns. Collective: one broadcast of the outcome.
   void on_lead(const std::function<void()>& task) const;
   // Every rank's `value`, in rank order, on every rank. Collective: one all-gather.
   std::vector<uint64_t> all_gather(uint64_t value) const;

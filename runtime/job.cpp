@@ -1,7 +1,12 @@
 #include "runtime/job.h"
 
+#include <algorithm>
+#include <cmath>
+
 #include "collectives/mpi/mpi_communicator.h"
 #include "common/error.h"
+#include "ir/ops.h"
+#include "runtime/checkpoint.h"
 #include "runtime/threads.h"
 
 namespace spmd::runtime {
@@ -18,6 +23,26 @@ int64_t global_batch(const ir::Graph& g) {
   return 1;
 }
 
+// The params and state, which a step rewrites: copied before a step that may be undone.
+std::vector<std::vector<float>> copy_updated(const Executor& ex) {
+  std::vector<std::vector<float>> copies;
+  for (ir::ValueId v = 0; v < ex.graph().size(); ++v) {
+    if (ir::op_traits(ex.graph().node(v).op).source != ir::Source::initialized) continue;
+    kernels::TensorRef t = ex.value(v);
+    copies.emplace_back(t.f32(), t.f32() + t.numel());
+  }
+  return copies;
+}
+
+void restore_updated(const Executor& ex, const std::vector<std::vector<float>>& copies) {
+  size_t i = 0;
+  for (ir::ValueId v = 0; v < ex.graph().size(); ++v) {
+    if (ir::op_traits(ex.graph().node(v).op).source != ir::Source::initialized) continue;
+    std::copy(copies[i].begin(), copies[i].end(), ex.value(v).f32());
+    ++i;
+  }
+}
+
 }  // namespace
 
 Job::Job(JobDescription description)
@@ -29,9 +54,13 @@ Job& Job::operator=(Job&&) noexcept = default;
 
 void Job::bind(JobBinding binding) {
   if (bound()) throw Error("the job is bound already");
+  check_checkpoint_policy();
   world_ = binding.world;
   const int devices = world_ ? world_->size() : 1;
   partitioned_ = devices > 1 || description_.partitioning.any();
+  if (binding.timeout_s && !(std::isfinite(*binding.timeout_s) && *binding.timeout_s > 0)) {
+    throw Error("the collective timeout " + std::to_string(*binding.timeout_s) + " s is not a positive number");
+  }
   if (binding.topology) {
     topology_ = std::make_unique<launcher::Topology>(std::move(*binding.topology));
   } else if (devices > 1) {
@@ -40,16 +69,65 @@ void Job::bind(JobBinding binding) {
   plan_ = partitioner::choose_plan(description_.partitioning, graph_, devices, topology_.get());
   if (partitioned_) program_ = partitioner::lower(graph_, *plan_);
   if (world_) comm_ = std::make_unique<collectives::MpiCommunicator>(world_->comm());
+  // Before the executor splits it: the split communicators inherit the deadline.
+  if (comm_ && binding.timeout_s) comm_->set_timeout(std::chrono::duration<double>(*binding.timeout_s));
   if (binding.threads > 0) {
     kernels::set_cpu_threads(binding.threads);
   } else if (topology_) {
     share_cores(*topology_, rank());
   }
+  std::optional<Manifest> saved = prepare_resume();
   backend_ = kernels::make_cpu_backend();
   const ir::Graph& runs = program_ ? program_->graph : graph_;
   trainer_ = std::make_unique<Trainer>(runs, *backend_, description_.seed, description_.program.lr,
                                        partitioned_ ? comm_.get() : nullptr, topology_.get(),
                                        make_data());
+  if (saved) finish_resume(*saved);
+}
+
+void Job::check_checkpoint_policy() const {
+  const CheckpointPolicy& p = description_.checkpoint;
+  if (p.every < 0) throw Error("the checkpoint interval " + std::to_string(p.every) + " is negative");
+  if (p.every > 0 && p.dir.empty()) throw Error("checkpoints every " + std::to_string(p.every) + " steps need a directory");
+  if (p.keep < 1) throw Error("keeping " + std::to_string(p.keep) + " checkpoints: at least 1 must be kept");
+}
+
+// Rank 0 checks the whole checkpoint (its manifest against this program, every file's
+// checksum) so that a bad one fails on every rank with the same message, before anything
+// is read or written; then every rank reads the manifest. The job adopts the saved seed:
+// the data of the steps to come depends on it.
+std::optional<Manifest> Job::prepare_resume() {
+  if (description_.resume.empty()) return std::nullopt;
+  auto check = [&] {
+    Located at = locate_checkpoint(description_.resume);
+    Manifest m = read_manifest(at.path);
+    check_checkpoint_fits(at.path, m, graph_);
+    verify_checkpoint(at.path, m);
+  };
+  if (world_) {
+    world_->on_lead(check);
+  } else {
+    check();
+  }
+  Located at = locate_checkpoint(description_.resume);
+  Manifest m = read_manifest(at.path);
+  resumed_ = Resumed{at.path, m.step, at.skipped};
+  description_.seed = m.seed;
+  return m;
+}
+
+void Job::finish_resume(const Manifest& m) {
+  load_checkpoint(resumed_->path, m, trainer_->executor(), rank());
+  trainer_->resume_at(m.step);
+}
+
+std::string Job::save(const std::string& dir, int keep) {
+  if (keep < 1) throw Error("keeping " + std::to_string(keep) + " checkpoints: at least 1 must be kept");
+  CheckpointInfo info{graph_.meta.s("model", description_.program.describe()), description_.program.describe(),
+                      graph_.meta.s("optimizer", ""), trainer().steps_done(), description_.seed,
+                      topology_ ? launcher::fingerprint(*topology_) : ""};
+  last_checkpoint_ = save_checkpoint(dir, keep, trainer().executor(), rank(), world_, info);
+  return last_checkpoint_;
 }
 
 std::unique_ptr<DataSource> Job::make_data() const {
@@ -58,11 +136,35 @@ std::unique_ptr<DataSource> Job::make_data() const {
                               description_.data_item);
 }
 
-StepReport Job::step() { return trainer().step(); }
+// A collective that fails (a peer lost or stopped) says which step it was in.
+StepReport Job::run_step() {
+  try {
+    return trainer().step();
+  } catch (const JobFailure& e) {
+    throw JobFailure("step " + std::to_string(trainer().steps_done()) + ": " + e.what());
+  }
+}
+
+StepReport Job::step() {
+  const bool skipping = description_.on_nonfinite == OnNonFinite::skip;
+  std::vector<std::vector<float>> before = skipping ? copy_updated(trainer().executor()) : std::vector<std::vector<float>>{};
+  StepReport r = run_step();
+  if (std::isfinite(r.loss)) return r;
+  if (!skipping) {
+    throw JobFailure("step " + std::to_string(r.step) + ": the loss is " + (std::isnan(r.loss) ? std::string("NaN") : r.loss > 0 ? "+inf" : "-inf") +
+                     ", training stopped" +
+                     (last_checkpoint_.empty() ? "" : "; the last checkpoint, '" + last_checkpoint_ + "', is intact"));
+  }
+  restore_updated(trainer().executor(), before);
+  r.skipped = true;
+  return r;
+}
 
 void Job::train(int64_t steps, const std::function<void(const StepReport&)>& on_step) {
   for (int64_t s = 0; s < steps; ++s) {
     StepReport r = step();
+    const CheckpointPolicy& p = description_.checkpoint;
+    if (p.every > 0 && r.step % p.every == 0) r.checkpoint = save(p.dir, p.keep);
     if (on_step) on_step(r);
   }
 }

@@ -27,11 +27,31 @@
 #include "launcher/world.h"
 #include "partitioner/choose.h"
 #include "partitioner/lower.h"
+#include "runtime/checkpoint_manifest.h"
 #include "runtime/data.h"
 #include "runtime/program.h"
 #include "runtime/trainer.h"
 
 namespace spmd::runtime {
+
+// Where and how often a job saves checkpoints (runtime/checkpoint.h, docs/checkpoint.md).
+struct CheckpointPolicy {
+  std::string dir;     // checkpoints go to dir/step-NNNNNNNN
+  int64_t every = 0;   // after every `every` steps (0: only when save() is called)
+  int keep = 2;        // the newest complete checkpoints kept; older ones are removed
+};
+
+// Which checkpoint a resumed job started from.
+struct Resumed {
+  std::string path;                  // the checkpoint directory read
+  int64_t step = 0;                  // steps it had done: training goes on from step + 1
+  std::vector<std::string> skipped;  // newer checkpoints passed over as incomplete
+};
+
+// What a step whose loss is not finite (NaN, an infinity) does: stop the job (spmd::JobFailure
+// naming the step; the params are then no longer finite, the last checkpoint is intact), or
+// skip it (the params and state restored to before it, at the cost of a copy of them each step).
+enum class OnNonFinite { stop, skip };
 
 struct JobDescription {
   ProgramSource program;                 // what to train
@@ -41,6 +61,12 @@ struct JobDescription {
   // built-in source (a corpus for a language model, a synthetic task for a classifier).
   FillFeeds data;
   std::string data_item = "samples";     // what the callback's batch rows are, for throughput
+  CheckpointPolicy checkpoint;           // where train() saves checkpoints
+  // A checkpoint, or a directory of them (its newest complete one): bind() loads its params
+  // and state into this job's plan, whatever the saved one was, and training goes on from
+  // its step with its data position and seed.
+  std::string resume;
+  OnNonFinite on_nonfinite = OnNonFinite::stop;
 };
 
 struct JobBinding {
@@ -52,6 +78,9 @@ struct JobBinding {
   // Kernel threads of this rank; 0: the cores of its device, shared out among the ranks
   // bound to the same cores (runtime/threads.h).
   int threads = 0;
+  // How long any wait of a collective may last before the job fails naming the peer (a
+  // dead or stopped rank); unset: 60 s, or SPMD_COLLECTIVE_TIMEOUT_S.
+  std::optional<double> timeout_s;
 
   JobBinding() = default;
   JobBinding(const launcher::World* w) : world(w) {}  // NOLINT: bind(&world) reads well
@@ -70,9 +99,17 @@ class Job {
   void bind(JobBinding binding = {});
   bool bound() const { return trainer_ != nullptr; }
 
-  // Run one step, or `steps` steps calling `on_step` after each. Collective.
+  // Run one step, or `steps` steps calling `on_step` after each. Collective. A loss that is
+  // not finite throws spmd::JobFailure, or skips the step (OnNonFinite); a failed
+  // collective (a lost or stopped peer) throws spmd::JobFailure naming the step.
   StepReport step();
   void train(int64_t steps, const std::function<void(const StepReport&)>& on_step = {});
+
+  // Saves a checkpoint of the params and state to `dir`/step-NNNNNNNN, keeping the newest
+  // `keep`. Collective. Returns its path; throws spmd::JobFailure when it cannot be written.
+  std::string save(const std::string& dir, int keep = 2);
+  // The checkpoint bind() resumed from, if any.
+  const std::optional<Resumed>& resumed() const { return resumed_; }
 
   // The global training step (describe) and, once bound, the plan and this rank's program.
   const ir::Graph& training_step() const { return graph_; }
@@ -95,6 +132,10 @@ class Job {
 
  private:
   std::unique_ptr<DataSource> make_data() const;
+  StepReport run_step();
+  void check_checkpoint_policy() const;
+  std::optional<Manifest> prepare_resume();
+  void finish_resume(const Manifest& m);
 
   JobDescription description_;
   ir::Graph graph_;
@@ -106,6 +147,8 @@ class Job {
   bool partitioned_ = false;
   std::unique_ptr<kernels::Backend> backend_;
   std::unique_ptr<Trainer> trainer_;
+  std::optional<Resumed> resumed_;
+  std::string last_checkpoint_;
 };
 
 }  // namespace spmd::runtime

@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <memory>
 #include <optional>
+#include <string>
 
 #include "runtime/data.h"
 #include "runtime/executor.h"
@@ -17,6 +18,8 @@ struct StepReport {
   double step_time_s = 0;    // wall time of the step, feeding included
   double items_per_s = 0;    // tokens or samples per second
   size_t peak_bytes = 0;     // planned peak memory of the step
+  std::string checkpoint;    // the checkpoint written after this step, if any
+  bool skipped = false;      // the loss was not finite: the step's updates were undone
 };
 
 class Trainer {
@@ -33,6 +36,9 @@ class Trainer {
   const Executor& executor() const { return executor_; }
   const DataSource& data() const { return *data_; }
   int64_t steps_done() const { return steps_done_; }
+  // Continues as if `steps` steps had run: the next batch is step `steps`'s and the
+  // optimizer's step counter goes on from `steps` (a resumed checkpoint).
+  void resume_at(int64_t steps) { steps_done_ = steps; }
 
  private:
   Executor executor_;

@@ -16,6 +16,7 @@ void add_launch_command(CLI::App& app);  // spmd launch -np N -- ...: build and 
 void add_plan_command(CLI::App& app, const launcher::World* world);    // spmd plan MODEL --strategy ...: the plan, without running
 void add_analyze_command(CLI::App& app, const launcher::World* world); // spmd analyze MODEL: dimension classes and conflicts
 void add_lower_command(CLI::App& app, const launcher::World* world);  // spmd lower MODEL: a rank's program
+void add_checkpoint_command(CLI::App& app, const launcher::World* world);  // spmd checkpoint inspect DIR
 void add_collective_command(CLI::App& app, const launcher::World* world);  // spmd collective allreduce --bytes ...: schedules
 
 }  // namespace spmd::tools

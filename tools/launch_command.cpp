@@ -1,5 +1,7 @@
 // `spmd launch -np N [--map-by gpu|numa|package|core] [--dry-run] [mpirun options] -- CMD`:
 // build the mpirun line that binds each rank to its device, print it, and run it.
+// `--restarts N [--min-ranks M]`: when the job fails, start it again from its newest complete
+// checkpoint (tools/launch_restarts.h), up to N times.
 #include <unistd.h>
 
 #include <algorithm>
@@ -15,6 +17,7 @@
 #include "common/error.h"
 #include "launcher/launch_line.h"
 #include "tools/commands.h"
+#include "tools/launch_restarts.h"
 
 namespace spmd::tools {
 namespace {
@@ -27,6 +30,8 @@ struct LaunchOptions {
   launcher::LaunchRequest request;
   bool dry_run = false;
   std::string mpirun = SPMD_MPIEXEC;
+  int restarts = 0;
+  int min_ranks = 0;  // 0: as many as asked for
 };
 
 // CLI11 cannot name an option "-np" (mpirun's spelling), so the subcommand takes its
@@ -46,6 +51,8 @@ LaunchOptions parse_launch_arguments(std::vector<std::string> args) {
   parser.add_option("--map-by", map_by)->check(CLI::IsMember({"gpu", "numa", "package", "core"}));
   parser.add_flag("--dry-run", options.dry_run);
   parser.add_option("--mpirun", options.mpirun);
+  parser.add_option("--restarts", options.restarts)->check(CLI::NonNegativeNumber);
+  parser.add_option("--min-ranks", options.min_ranks)->check(CLI::PositiveNumber);
   std::reverse(ours.begin(), ours.end());  // CLI11 takes a vector of arguments last first
   parser.parse(ours);
   if (!map_by.empty()) options.request.map_by = launcher::parse_device_kind(map_by);
@@ -69,6 +76,28 @@ void resolve_self(std::vector<std::string>& command) {
   throw Error("cannot run '" + line[0] + "': " + std::strerror(errno));
 }
 
+// Runs the job; after a failure, again from its newest complete checkpoint on one rank
+// fewer while the minimum allows, until it succeeds or the restarts run out. Exits with
+// the last run's code.
+[[noreturn]] void run_with_restarts(LaunchOptions options, std::vector<std::string> line) {
+  const std::vector<std::string> original = options.request.command;
+  const int min_ranks = options.min_ranks > 0 ? options.min_ranks : options.request.ranks;
+  int code = run_and_wait(line);
+  for (int attempt = 1; code != 0 && attempt <= options.restarts; ++attempt) {
+    std::optional<Restart> restart = restart_command(original);
+    if (restart && restart->steps_left <= 0) std::exit(0);  // failed after its last save
+    options.request.command = restart ? restart->command : original;
+    options.request.ranks = std::max(min_ranks, options.request.ranks - 1);
+    std::cout << "spmd launch: the job failed (exit " << code << "); restart " << attempt << " of "
+              << options.restarts << " on " << options.request.ranks << " ranks"
+              << (restart ? " from " + restart->from : std::string(", from the start")) << std::endl;
+    line = launcher::mpirun_command(options.request, launcher::local_node_shape(), geteuid() == 0, options.mpirun);
+    std::cout << launcher::shell_line(line) << std::endl;
+    code = run_and_wait(line);
+  }
+  std::exit(code);
+}
+
 void run_launch(std::vector<std::string> args) {
   LaunchOptions options;
   try {
@@ -82,7 +111,9 @@ void run_launch(std::vector<std::string> args) {
   std::vector<std::string> line =
       launcher::mpirun_command(options.request, launcher::local_node_shape(), geteuid() == 0, options.mpirun);
   std::cout << launcher::shell_line(line) << std::endl;
-  if (!options.dry_run) exec(line);
+  if (options.dry_run) return;
+  if (options.restarts == 0) exec(line);
+  run_with_restarts(options, line);
 }
 
 }  // namespace
@@ -96,6 +127,9 @@ void add_launch_command(CLI::App& app) {
       "  --map-by   what one rank drives; each rank is bound to its cores\n"
       "             (default: gpu where this node has GPUs, else numa)\n"
       "  --dry-run  print the mpirun command line, do not run it\n"
+      "  --restarts N  when the job fails, start it again from the newest complete checkpoint\n"
+      "             of its --checkpoint DIR for the steps left, up to N times\n"
+      "  --min-ranks M  each restart runs on one rank fewer, down to M (default: -np)\n"
       "  Options spmd does not know are passed on to mpirun.");
   cmd->callback([cmd] { run_launch(cmd->remaining()); });
 }

@@ -1,9 +1,12 @@
 // spmd run MODEL|FILE.ir: trains, on one rank or partitioned over every rank of the job
 // (--strategy, --tactics, --plan; data parallel by default on several ranks), and prints
 // from rank 0 step, loss, step time and throughput; --metrics writes one JSON object per step.
+// --checkpoint DIR --checkpoint-every K [--keep N] saves checkpoints; --resume DIR goes on
+// from the newest complete one, on any rank count and plan, for --steps more steps.
 // The job itself is runtime::Job; this file parses flags and prints.
 #include <cstdio>
 #include <memory>
+#include <optional>
 
 #include "common/units.h"
 #include "runtime/job.h"
@@ -23,6 +26,8 @@ struct RunOptions {
   int64_t log_every = 10;
   std::string metrics;
   std::string seed_text = "0";
+  std::string on_nonfinite = "stop";
+  std::optional<double> timeout_s;
 };
 
 void print_header(const runtime::Job& job, const RunOptions& o) {
@@ -49,14 +54,26 @@ void print_memory_per_rank(const std::vector<uint64_t>& peaks) {
   std::printf("%s\n", line.c_str());
 }
 
+void print_resumed(const runtime::Resumed& r) {
+  for (const std::string& skipped : r.skipped) {
+    std::printf("checkpoint '%s' is incomplete (no manifest): using the previous complete one\n", skipped.c_str());
+  }
+  std::printf("resumed from '%s' at step %lld\n", r.path.c_str(), static_cast<long long>(r.step));
+}
+
 void run(const RunOptions& o, const launcher::World& world) {
   runtime::JobDescription description = o.job;
   description.seed = parse_seed(o.seed_text);
+  description.on_nonfinite = o.on_nonfinite == "skip" ? runtime::OnNonFinite::skip : runtime::OnNonFinite::stop;
   runtime::Job job = describe_job(description);
-  job.bind({&world});
+  runtime::JobBinding binding(&world);
+  binding.timeout_s = o.timeout_s;
+  job.bind(binding);
   const bool lead = world.lead();
   runtime::MetricsFile metrics(lead ? o.metrics : "", job.trainer().data().item_name());
   if (lead) print_header(job, o);
+  if (lead && job.resumed()) print_resumed(*job.resumed());
+  const int64_t first = job.trainer().steps_done(), last = first + o.steps;
   std::vector<uint64_t> peaks = job.peak_bytes_per_rank();
   if (lead) print_memory_per_rank(peaks);
   const std::string item = job.trainer().data().item_name();
@@ -65,17 +82,30 @@ void run(const RunOptions& o, const launcher::World& world) {
   job.train(o.steps, [&](const runtime::StepReport& r) {
     if (!lead) return;
     metrics.write(r);
-    if (r.step == 1 || r.step % o.log_every == 0 || r.step == o.steps) {
+    if (r.skipped) {
+      bar.clear();
+      std::printf("step %5lld  loss not finite: skipped, params and state as before it\n", static_cast<long long>(r.step));
+    } else if (r.step == first + 1 || r.step % o.log_every == 0 || r.step == last) {
       bar.clear();
       std::printf("step %5lld  loss %.4f  %8.1f ms  %9.0f %s/s\n", static_cast<long long>(r.step), r.loss,
                   r.step_time_s * 1e3, r.items_per_s, item.c_str());
       std::fflush(stdout);
     }
+    if (!r.checkpoint.empty()) {
+      bar.clear();
+      std::printf("checkpoint written: %s\n", r.checkpoint.c_str());
+    }
     char status[64];
     std::snprintf(status, sizeof status, "loss %.4f", r.loss);
-    bar.update(r.step, status);
+    bar.update(r.step - first, status);
   });
   bar.clear();
+  // The run's end is saved too, so that a run without an interval can be resumed.
+  const runtime::CheckpointPolicy& policy = o.job.checkpoint;
+  if (!policy.dir.empty() && (policy.every == 0 || last % policy.every != 0)) {
+    std::string path = job.save(policy.dir, policy.keep);
+    if (lead) std::printf("checkpoint written: %s\n", path.c_str());
+  }
   metrics.close();
 }
 
@@ -90,6 +120,21 @@ void add_run_command(CLI::App& app, const launcher::World* world) {
   cmd->add_option("--seed", o->seed_text, "seed of the initial parameters and the data order (0 to 2^64-1)");
   cmd->add_option("--log-every", o->log_every, "print every K steps")->check(kPositive);
   cmd->add_option("--metrics", o->metrics, "write one JSON object per step to this file");
+  auto* dir = cmd->add_option("--checkpoint", o->job.checkpoint.dir, "save checkpoints in this directory");
+  cmd->add_option("--checkpoint-every", o->job.checkpoint.every, "save a checkpoint every K steps")
+      ->check(kPositive)
+      ->needs(dir);
+  cmd->add_option("--keep", o->job.checkpoint.keep, "keep the newest N complete checkpoints (default 2)")
+      ->check(kPositive)
+      ->needs(dir);
+  cmd->add_option("--on-nonfinite", o->on_nonfinite,
+                  "a step whose loss is NaN or infinite: stop the job (exit 3) or skip the step")
+      ->check(CLI::IsMember({"stop", "skip"}));
+  cmd->add_option("--timeout", o->timeout_s,
+                  "seconds a collective may wait for a peer before the job fails naming it (default 60)")
+      ->check(kPositive);
+  cmd->add_option("--resume", o->job.resume,
+                  "go on from a checkpoint, or the newest complete one in this directory, for --steps more steps");
   cmd->callback([o, world] { run(*o, *world); });
 }
 

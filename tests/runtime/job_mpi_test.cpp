@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <filesystem>
 
 #include "ir/builder.h"
 #include "runtime/job.h"
@@ -43,12 +44,16 @@ struct Outcome {
   std::vector<float> enc;
 };
 
-Outcome train(const launcher::World* world, int64_t batch) {
+JobDescription description(int64_t batch) {
   JobDescription d;
   d.program.graph = two_layer(batch);
   d.program.optimizer.kind = "adamw";
   d.data = fill;
-  Job job(std::move(d));
+  return d;
+}
+
+Outcome train(const launcher::World* world, int64_t batch) {
+  Job job(description(batch));
   job.bind({world});
   Outcome r;
   job.train(4, [&](const StepReport& s) { r.losses.push_back(s.loss); });
@@ -83,6 +88,40 @@ TEST(JobOverRanks, DefaultPlanSplitsTheBatchOverEveryRank) {
   ASSERT_TRUE(x);
   EXPECT_EQ(program.type(*x).shape[0], 6);  // this rank's rows only
   EXPECT_EQ(job.peak_bytes_per_rank().size(), static_cast<size_t>(world.size()));
+}
+
+TEST(JobOverRanks, ResumesACheckpointSavedByAJobAlone) {
+  launcher::World world;
+  const int64_t batch = 12;  // divides over 1 to 4 ranks
+  const std::string dir = ::testing::TempDir() + "job_checkpoint.np" + std::to_string(world.size());
+  Job straight(description(batch));
+  straight.bind();
+  std::vector<double> losses;
+  straight.train(6, [&](const StepReport& s) { losses.push_back(s.loss); });
+  if (world.lead()) {
+    std::filesystem::remove_all(dir);
+    Job first(description(batch));
+    first.bind();
+    first.train(3);
+    EXPECT_EQ(first.save(dir), dir + "/step-00000003");
+  }
+  MPI_Barrier(world.comm());
+  JobDescription d = description(batch);
+  d.resume = dir;
+  Job resumed(std::move(d));
+  resumed.bind({&world});
+  ASSERT_TRUE(resumed.resumed());
+  EXPECT_EQ(resumed.resumed()->step, 3);
+  std::vector<double> after;
+  resumed.train(3, [&](const StepReport& s) {
+    after.push_back(s.loss);
+    EXPECT_EQ(s.step, 3 + static_cast<int64_t>(after.size()));
+  });
+  ASSERT_EQ(after.size(), 3u);
+  for (size_t i = 0; i < 3; ++i) EXPECT_NEAR(after[i], losses[3 + i], 1e-4 * std::max(1.0, std::abs(losses[3 + i]))) << i;
+  std::vector<float> enc = resumed.value("enc"), expected = straight.value("enc");
+  ASSERT_EQ(enc.size(), expected.size());
+  for (size_t i = 0; i < enc.size(); ++i) EXPECT_NEAR(enc[i], expected[i], 1e-5) << i;
 }
 
 }  // namespace

@@ -1,0 +1,86 @@
+// A checkpoint on disk (docs/checkpoint.md): a directory `step-NNNNNNNN` holding one shard
+// file per rank and `manifest.json`, written last by rank 0. The manifest says what the
+// files hold (each value's global shape and layout on the saved mesh, and where each
+// rank's shard of it lies in that rank's file) and a checksum per file, so a checkpoint
+// can be checked whole, and read back under any other plan.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "collectives/layout.h"
+#include "partitioner/mesh.h"
+
+namespace spmd::runtime {
+
+struct SavedValue {
+  std::string name;
+  std::string kind;  // "param" or "state"
+  std::vector<int64_t> shape;  // global, f32
+  collectives::Layout layout;  // on the saved mesh
+};
+
+struct SavedShard {
+  std::string value;
+  uint64_t offset = 0;  // bytes into the file
+  uint64_t bytes = 0;
+};
+
+struct SavedFile {
+  std::string file;  // name inside the checkpoint directory
+  int rank = 0;      // its writer, whose mesh coordinates place its shards
+  uint64_t bytes = 0;
+  uint64_t fnv64 = 0;
+  std::vector<SavedShard> shards;
+};
+
+struct Manifest {
+  std::string model;    // the graph's meta `model` (a zoo spec), or the program's description
+  std::string program;  // where the program came from: spec, IR file, "a graph built in code"
+  std::string optimizer;
+  int64_t step = 0;     // steps done; also the data position: the next batch is step `step`
+  uint64_t seed = 0;
+  partitioner::Mesh mesh;  // empty: one unpartitioned device
+  std::string topology_fingerprint;  // "" when unknown
+  std::vector<SavedValue> values;
+  std::vector<SavedFile> files;
+
+  const SavedValue* find(const std::string& name) const;
+};
+
+inline constexpr const char* kManifestName = "manifest.json";
+
+nlohmann::ordered_json to_json(const Manifest& m);
+// Reads `dir`/manifest.json; throws spmd::Error naming the file when it is missing or is
+// not a manifest.
+Manifest read_manifest(const std::string& dir);
+
+// FNV-1a 64 of `bytes`, continuing from `hash` (start: kFnvStart).
+inline constexpr uint64_t kFnvStart = 14695981039346656037ull;
+uint64_t fnv64(const void* bytes, size_t size, uint64_t hash = kFnvStart);
+
+// Checks every shard file of the checkpoint in `dir`: present, of the manifest's size, with
+// its checksum. Throws spmd::Error naming the first bad file. Cost: one read of every file.
+void verify_checkpoint(const std::string& dir, const Manifest& m);
+
+// The checkpoint directory of step `step` inside `root`: root/step-00000010.
+std::string checkpoint_path(const std::string& root, int64_t step);
+
+// Which checkpoint `--resume`-style reading of `dir` means: `dir` itself when it holds a
+// manifest, else the complete checkpoint of the highest step inside it. `skipped` names
+// newer checkpoints passed over because they have no manifest (a save that did not finish).
+// Throws spmd::Error when `dir` does not exist or holds no complete checkpoint.
+struct Located {
+  std::string path;
+  std::vector<std::string> skipped;
+};
+Located locate_checkpoint(const std::string& dir);
+
+// The complete checkpoints inside `root`, by ascending step.
+std::vector<std::string> complete_checkpoints(const std::string& root);
+
+}  // namespace spmd::runtime

@@ -1,0 +1,284 @@
+// Checkpoints end to end: a run saved on 4 ranks goes on, on 4, 3, 2 and 1 ranks and under
+// other strategies, with the losses of an uninterrupted run; bad checkpoints fail on every
+// rank naming the file, and write nothing. Faults: a non-finite loss, a stopped peer.
+#include <chrono>
+#include <cstring>
+#include <map>
+#include <filesystem>
+#include <fstream>
+
+#include <nlohmann/json.hpp>
+
+#include "tests/tools/cli.h"
+
+namespace spmd::testing {
+namespace {
+namespace fs = std::filesystem;
+
+const char* kGpt = "gpt:layers=1,d_model=24,heads=12,seq=8,vocab=32,batch=12";
+
+std::string mpirun(int ranks, const std::string& args) {
+  return std::string(MPIEXEC) + " --oversubscribe --allow-run-as-root -x OMP_NUM_THREADS=1 -np " +
+         std::to_string(ranks) + " " + SPMD_BINARY + " " + args;
+}
+
+std::vector<double> losses(const std::string& path) {
+  std::vector<double> out;
+  std::ifstream in(path);
+  for (std::string line; std::getline(in, line);) out.push_back(nlohmann::json::parse(line).at("loss").get<double>());
+  return out;
+}
+
+std::string scratch(const std::string& name) {
+  std::string dir = ::testing::TempDir() + "ckpt." + std::to_string(getpid()) + "." + name;
+  fs::remove_all(dir);
+  return dir;
+}
+
+// The uninterrupted run's 15 losses, and a checkpoint root after its first 10 steps on 4
+// ranks (step-00000005 and step-00000010), made once for the whole program.
+struct Saved {
+  std::vector<double> straight;
+  std::string root;
+  std::string sharded_root;  // the same 10 steps under zero: every rank writes a quarter
+};
+
+const Saved& saved() {
+  static Saved s = [] {
+    Saved r;
+    std::string dir = scratch("base");
+    fs::create_directories(dir);
+    EXPECT_EQ(run(std::string("run ") + kGpt + " --steps 15 --metrics " + dir + "/straight.jsonl").exit_code, 0);
+    r.straight = losses(dir + "/straight.jsonl");
+    r.root = dir + "/ckpt";
+    Result w = run(mpirun(4, std::string("run ") + kGpt + " --steps 10 --checkpoint " + r.root +
+                                 " --checkpoint-every 5 --keep 3"), true, 120);
+    EXPECT_EQ(w.exit_code, 0) << w.err;
+    r.sharded_root = dir + "/sharded";
+    Result z = run(mpirun(4, std::string("run ") + kGpt + " --steps 10 --strategy zero --checkpoint " + r.sharded_root), true, 120);
+    EXPECT_EQ(z.exit_code, 0) << z.err;
+    return r;
+  }();
+  return s;
+}
+
+// A copy of the saved checkpoints to damage.
+std::string copy_of_saved(const std::string& name) {
+  std::string dir = scratch(name);
+  fs::copy(saved().root, dir, fs::copy_options::recursive);
+  return dir;
+}
+
+void expect_resumes(int ranks, const std::string& strategy, bool sharded = false) {
+  const Saved& s = saved();
+  const std::string root = sharded ? s.sharded_root : s.root;
+  std::string metrics = scratch("resume" + std::to_string(ranks) + strategy) + ".jsonl";
+  std::string args = std::string("run ") + kGpt + " --steps 5 --resume " + root + " --metrics " + metrics;
+  if (!strategy.empty()) args += " --strategy " + strategy;
+  Result r = run(mpirun(ranks, args), true, 120);
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.out.find("resumed from '" + root + "/step-00000010' at step 10"), std::string::npos) << r.out;
+  std::vector<double> resumed = losses(metrics);
+  ASSERT_EQ(resumed.size(), 5u);
+  ASSERT_EQ(s.straight.size(), 15u);
+  for (size_t i = 0; i < 5; ++i) EXPECT_NEAR(resumed[i], s.straight[10 + i], 1e-4) << "step " << 11 + i;
+}
+
+TEST(Checkpoint, SavesEveryKStepsAndKeepsTheNewest) {
+  const Saved& s = saved();
+  EXPECT_TRUE(fs::exists(s.root + "/step-00000005/manifest.json"));
+  EXPECT_TRUE(fs::exists(s.root + "/step-00000010/manifest.json"));
+  EXPECT_TRUE(fs::exists(s.root + "/step-00000010/rank-00003.bin"));
+  EXPECT_FALSE(fs::exists(s.root + "/step-00000010.tmp"));
+  std::string root = scratch("keep");
+  Result r = run(std::string("run ") + kGpt + " --steps 4 --checkpoint " + root + " --checkpoint-every 1 --keep 2");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.out.find("checkpoint written: " + root + "/step-00000004"), std::string::npos) << r.out;
+  EXPECT_FALSE(fs::exists(root + "/step-00000002"));
+  EXPECT_TRUE(fs::exists(root + "/step-00000003/manifest.json"));
+  EXPECT_TRUE(fs::exists(root + "/step-00000004/manifest.json"));
+}
+
+// One test per plan would make the saved run once per test process: one test for all.
+TEST(Checkpoint, ResumesOnAnyRankCountAndStrategy) {
+  for (auto [ranks, strategy] : std::vector<std::pair<int, std::string>>{
+           {4, ""}, {3, ""}, {2, "megatron"}, {1, ""}, {4, "zero"}, {4, "dp+megatron"}, {3, "megatron"}}) {
+    SCOPED_TRACE(std::to_string(ranks) + " ranks " + strategy);
+    expect_resumes(ranks, strategy);
+  }
+  // From blocks split over every rank to other splits.
+  for (auto [ranks, strategy] : std::vector<std::pair<int, std::string>>{{3, "megatron"}, {2, "dp+megatron"}, {1, ""}}) {
+    SCOPED_TRACE("from zero: " + std::to_string(ranks) + " ranks " + strategy);
+    expect_resumes(ranks, strategy, /*sharded=*/true);
+  }
+}
+
+TEST(Checkpoint, InspectPrintsTheManifestAndVerifies) {
+  Result r = run("checkpoint inspect " + saved().root);
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.out.find("step: 10"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("mesh: {data: 4} on 4 ranks"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("checksums: all 4 files match"), std::string::npos) << r.out;
+}
+
+// A bad checkpoint fails on every rank with one line naming the file, exit 2, before
+// anything is written.
+void expect_bad(const std::string& resume, const std::string& message) {
+  std::string out = scratch("untouched");
+  Result r = run(mpirun(2, std::string("run ") + kGpt + " --steps 2 --resume " + resume + " --checkpoint " + out +
+                               " --checkpoint-every 1"), true, 60);
+  EXPECT_EQ(r.exit_code, 2) << r.err;
+  EXPECT_NE(r.err.find(message), std::string::npos) << r.err;
+  EXPECT_FALSE(fs::exists(out)) << "a failed resume wrote a checkpoint";
+  Result inspect = run("checkpoint inspect " + resume);
+  EXPECT_EQ(inspect.exit_code, 2);
+}
+
+void AMissingShardIsNamed() {
+  std::string dir = copy_of_saved("missing");
+  fs::remove(dir + "/step-00000010/rank-00001.bin");
+  expect_bad(dir, "checkpoint shard file '" + dir + "/step-00000010/rank-00001.bin' does not exist");
+}
+
+void ATruncatedShardIsNamed() {
+  std::string dir = copy_of_saved("truncated");
+  fs::resize_file(dir + "/step-00000010/rank-00002.bin", 100);
+  expect_bad(dir, "checkpoint shard file '" + dir + "/step-00000010/rank-00002.bin' has 100 bytes");
+}
+
+void ACorruptedShardIsNamed() {
+  std::string dir = copy_of_saved("corrupted");
+  std::fstream f(dir + "/step-00000010/rank-00000.bin", std::ios::in | std::ios::out | std::ios::binary);
+  f.seekp(17);
+  f.put('\x7f');
+  f.close();
+  expect_bad(dir, "checkpoint shard file '" + dir + "/step-00000010/rank-00000.bin' is corrupted");
+}
+
+void AnotherModelsCheckpointIsRefused() {
+  Result r = run(mpirun(2, "run gpt:layers=1,d_model=16,heads=4,seq=8,vocab=32,batch=12 --steps 1 --resume " +
+                               saved().root), true, 60);
+  EXPECT_EQ(r.exit_code, 2) << r.err;
+  EXPECT_NE(r.err.find("checkpoint '" + saved().root + "/step-00000010/manifest.json' is of another model"),
+            std::string::npos) << r.err;
+}
+
+void AHalfWrittenCheckpointIsRefused() {
+  std::string dir = copy_of_saved("half");
+  fs::remove(dir + "/step-00000010/manifest.json");
+  expect_bad(dir + "/step-00000010", "checkpoint '" + dir + "/step-00000010' is incomplete");
+}
+
+TEST(Checkpoint, AnIncompleteNewestFallsBackToThePreviousOne) {
+  std::string dir = copy_of_saved("fallback");
+  fs::remove(dir + "/step-00000010/manifest.json");
+  std::string metrics = dir + ".jsonl";
+  Result r = run(mpirun(2, std::string("run ") + kGpt + " --steps 5 --resume " + dir + " --metrics " + metrics), true, 120);
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.out.find("checkpoint '" + dir + "/step-00000010' is incomplete"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("resumed from '" + dir + "/step-00000005' at step 5"), std::string::npos) << r.out;
+  std::vector<double> resumed = losses(metrics);
+  ASSERT_EQ(resumed.size(), 5u);
+  for (size_t i = 0; i < 5; ++i) EXPECT_NEAR(resumed[i], saved().straight[5 + i], 1e-4) << "step " << 6 + i;
+}
+
+TEST(Checkpoint, BadCheckpointsFailOnEveryRankNamingTheFile) {
+  for (auto check : {AMissingShardIsNamed, ATruncatedShardIsNamed, ACorruptedShardIsNamed,
+                     AnotherModelsCheckpointIsRefused, AHalfWrittenCheckpointIsRefused}) {
+    check();
+  }
+}
+
+}  // namespace
+}  // namespace spmd::testing
+
+namespace spmd::testing {
+namespace {
+
+TEST(Checkpoint, ADirectoryThatCannotBeWrittenFailsTheJob) {
+  Result r = run(mpirun(2, std::string("run ") + kGpt + " --steps 1 --checkpoint /proc/spmd-checkpoints"), true, 60);
+  EXPECT_EQ(r.exit_code, 3) << r.err;
+  EXPECT_NE(r.err.find("cannot create checkpoint directory '/proc/spmd-checkpoints/step-00000001.tmp'"), std::string::npos)
+      << r.err;
+}
+
+// A stopped rank (SIGSTOP: a hung peer) ends the job at the deadline --timeout sets, every
+// surviving rank naming the peer and the step, exit 3.
+TEST(LostPeer, AStoppedRankFailsTheJobAtTheTimeout) {
+  const std::string out = scratch("stopped") + ".out";
+  const std::string script = mpirun(2, std::string("run ") + kGpt + " --steps 1000000 --log-every 1000000 --timeout 2") +
+                             " >" + out + " 2>&1 & MP=$!; until grep -q \"step \" " + out +
+                             "; do sleep 0.1; done; V=$(pgrep -P $MP | tail -1); kill -STOP $V; wait $MP; rc=$?; "
+                             "kill -KILL $V 2>/dev/null; exit $rc";
+  const auto start = std::chrono::steady_clock::now();
+  Result r = run("bash -c '" + script + "'", true, 60);
+  const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  EXPECT_EQ(r.exit_code, 3) << slurp(out);
+  EXPECT_LT(seconds, 30) << slurp(out);
+  EXPECT_NE(slurp(out).find("timed out after 2 s"), std::string::npos) << slurp(out);
+  EXPECT_NE(slurp(out).find(": step "), std::string::npos) << slurp(out);
+}
+
+// The floats of every value of the checkpoint at `dir` that rank 0 wrote (all of them for a
+// job whose params are replicated), by name.
+std::map<std::string, std::vector<float>> rank0_values(const std::string& dir) {
+  nlohmann::json manifest = nlohmann::json::parse(slurp(dir + "/manifest.json"));
+  std::string bytes = slurp(dir + "/rank-00000.bin");
+  std::map<std::string, std::vector<float>> values;
+  for (const auto& shard : manifest.at("files").at(0).at("shards")) {
+    std::vector<float> v(shard.at("bytes").get<size_t>() / sizeof(float));
+    std::memcpy(v.data(), bytes.data() + shard.at("offset").get<size_t>(), v.size() * sizeof(float));
+    values[shard.at("value").get<std::string>()] = std::move(v);
+  }
+  return values;
+}
+
+// torchelastic's loop for MPI jobs: rank 2 of 4 killed once step 12 is printed, the job
+// restarts from its newest checkpoint on 3 ranks and finishes all 100 steps with an
+// uninterrupted run's params. (100 steps: the kill must land before the end.)
+TEST(Restarts, AKilledRankRestartsFromTheLastCheckpointOnFewerRanks) {
+  const std::string dir = scratch("restarts");
+  fs::create_directories(dir);
+  const std::string common =
+      " run gpt:layers=1,d_model=24,heads=12,seq=8,vocab=32,batch=48 --steps 100 --log-every 1 --checkpoint ";
+  ASSERT_EQ(run(common + dir + "/straight --metrics " + dir + "/straight.jsonl").exit_code, 0);
+  std::ofstream(dir + "/job.sh") << SPMD_BINARY << " launch -np 4 --map-by numa --oversubscribe "
+      << "--bind-to numa:overload-allowed -x OMP_NUM_THREADS=1 --restarts 2 --min-ranks 3 -- spmd" << common << dir
+      << "/ckpt --checkpoint-every 5 --metrics " << dir << "/restarted.jsonl > " << dir << "/out 2>&1 &\n"
+      << "LP=$!\nuntil grep -q 'step    12' " << dir << "/out; do sleep 0.05; done\n"
+      << "MP=$(pgrep -P $LP)\nkill -KILL $(pgrep -P $MP | sed -n 3p)\nwait $LP\n";
+  Result r = run("bash " + dir + "/job.sh", true, 120);
+  const std::string out = slurp(dir + "/out");
+  ASSERT_EQ(r.exit_code, 0) << out;
+  EXPECT_NE(out.find("restart 1 of 2 on 3 ranks from " + dir + "/ckpt/step-000000"), std::string::npos) << out;
+  std::vector<double> straight = losses(dir + "/straight.jsonl"), restarted = losses(dir + "/restarted.jsonl");
+  ASSERT_EQ(straight.size(), 100u);
+  ASSERT_GE(restarted.size(), 5u);
+  for (size_t i = 1; i <= restarted.size(); ++i) EXPECT_NEAR(restarted[restarted.size() - i], straight[100 - i], 1e-4);
+  auto expected = rank0_values(dir + "/straight/step-00000100"), got = rank0_values(dir + "/ckpt/step-00000100");
+  ASSERT_EQ(expected.size(), got.size());
+  for (const auto& [name, values] : expected) {
+    ASSERT_EQ(got[name].size(), values.size()) << name;
+    for (size_t i = 0; i < values.size(); ++i) ASSERT_NEAR(got[name][i], values[i], 1e-4) << name << " " << i;
+  }
+}
+
+const char* kSteep = "gpt:layers=1,d_model=24,heads=12,seq=8,vocab=32,batch=12 --lr 1e3 --steps 20";
+
+TEST(NonFiniteLoss, StopsTheJobAndKeepsTheLastCheckpoint) {
+  std::string root = scratch("nan");
+  Result r = run(std::string("run ") + kSteep + " --checkpoint " + root + " --checkpoint-every 1");
+  EXPECT_EQ(r.exit_code, 3) << r.out << r.err;
+  EXPECT_NE(r.err.find("the loss is NaN, training stopped; the last checkpoint, '" + root + "/step-"), std::string::npos)
+      << r.err;
+  EXPECT_EQ(run("checkpoint inspect " + root).exit_code, 0);
+}
+
+TEST(NonFiniteLoss, SkipsTheStepWhenAsked) {
+  Result r = run(std::string("run ") + kSteep + " --on-nonfinite skip");
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.out.find("loss not finite: skipped"), std::string::npos) << r.out;
+}
+
+}  // namespace
+}  // namespace spmd::testing
