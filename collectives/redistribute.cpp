@@ -111,4 +111,14 @@ std::vector<RedistributionStep> plan_redistribution(const std::vector<int64_t>& 
   return steps;
 }
 
+Primitive primitive_of(RedistributionStep::Kind kind) {
+  using Kind = RedistributionStep::Kind;
+  switch (kind) {
+    case Kind::reduce_scatter: return Primitive::reduce_scatter;
+    case Kind::all_gather: return Primitive::all_gather;
+    case Kind::all_to_all: return Primitive::all_to_all;
+    default: return Primitive::all_reduce;
+  }
+}
+
 }  // namespace spmd::collectives

@@ -21,6 +21,7 @@
 #include "collectives/communicator.h"
 #include "collectives/layout.h"
 #include "collectives/primitives.h"
+#include "collectives/schedule.h"
 
 namespace spmd::launcher {
 class Topology;
@@ -35,6 +36,10 @@ struct RedistributionStep {
   int to_dim = -1;  // all-to-all: the dimension newly split
   std::string describe() const;
 };
+
+// The collective a communicating step runs (slice and make_partial move no data and cost
+// nothing; they map to all-reduce only so that every kind has an answer).
+Primitive primitive_of(RedistributionStep::Kind kind);
 
 // The steps from `from` to `to`, in the order they run. Cost: O(axes x dims) steps.
 std::vector<RedistributionStep> plan_redistribution(const std::vector<int64_t>& global, const std::vector<int>& mesh,

@@ -19,16 +19,6 @@ bool computes(const ir::Graph& g, ir::ValueId v) {
 
 double tensor_bytes(const ir::TensorType& t) { return static_cast<double>(t.bytes()); }
 
-collectives::Primitive primitive_of(collectives::RedistributionStep::Kind kind) {
-  using Kind = collectives::RedistributionStep::Kind;
-  switch (kind) {
-    case Kind::reduce_scatter: return collectives::Primitive::reduce_scatter;
-    case Kind::all_gather: return collectives::Primitive::all_gather;
-    case Kind::all_to_all: return collectives::Primitive::all_to_all;
-    default: return collectives::Primitive::all_reduce;
-  }
-}
-
 }  // namespace
 
 double op_flops(const ir::Graph& g, ir::ValueId v) {
@@ -71,7 +61,7 @@ double CollectiveCosts::step_seconds(int kind, int axis, double bytes) {
   auto key = std::make_tuple(kind, axis, bytes);
   auto it = cache_.find(key);
   if (it != cache_.end()) return it->second;
-  collectives::CollectiveRequest request{primitive_of(static_cast<collectives::RedistributionStep::Kind>(kind)),
+  collectives::CollectiveRequest request{collectives::primitive_of(static_cast<collectives::RedistributionStep::Kind>(kind)),
                                          collectives::axis_ranks(mesh_.sizes, axis, 0), bytes};
   double s = collectives::best_schedule(topology_, request).predicted_s;
   cache_.emplace(key, s);

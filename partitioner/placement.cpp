@@ -19,20 +19,6 @@ std::vector<AxisPlacement> place_mesh(const Mesh& mesh, const launcher::Topology
   return out;
 }
 
-namespace {
-
-collectives::Primitive primitive_of(collectives::RedistributionStep::Kind kind) {
-  using Kind = collectives::RedistributionStep::Kind;
-  switch (kind) {
-    case Kind::reduce_scatter: return collectives::Primitive::reduce_scatter;
-    case Kind::all_gather: return collectives::Primitive::all_gather;
-    case Kind::all_to_all: return collectives::Primitive::all_to_all;
-    default: return collectives::Primitive::all_reduce;
-  }
-}
-
-}  // namespace
-
 std::vector<CollectiveCost> cost_collectives(const Program& program, const Mesh& mesh,
                                              const launcher::Topology& topology) {
   place_mesh(mesh, topology);
@@ -43,7 +29,7 @@ std::vector<CollectiveCost> cost_collectives(const Program& program, const Mesh&
     for (const auto& step : collectives::plan_redistribution(r.global, mesh.sizes, r.from_layout, r.to_layout)) {
       using Kind = collectives::RedistributionStep::Kind;
       if (step.kind == Kind::slice || step.kind == Kind::make_partial) continue;  // local
-      collectives::CollectiveRequest request{primitive_of(step.kind), collectives::axis_ranks(mesh.sizes, step.axis, 0),
+      collectives::CollectiveRequest request{collectives::primitive_of(step.kind), collectives::axis_ranks(mesh.sizes, step.axis, 0),
                                              static_cast<double>(r.bytes)};
       cost.predicted_s += collectives::best_schedule(topology, request).predicted_s;
     }

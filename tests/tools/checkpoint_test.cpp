@@ -17,17 +17,6 @@ namespace fs = std::filesystem;
 
 const char* kGpt = "gpt:layers=1,d_model=24,heads=12,seq=8,vocab=32,batch=12";
 
-std::string mpirun(int ranks, const std::string& args) {
-  return std::string(MPIEXEC) + " --oversubscribe --allow-run-as-root -x OMP_NUM_THREADS=1 -np " +
-         std::to_string(ranks) + " " + SPMD_BINARY + " " + args;
-}
-
-std::vector<double> losses(const std::string& path) {
-  std::vector<double> out;
-  std::ifstream in(path);
-  for (std::string line; std::getline(in, line);) out.push_back(nlohmann::json::parse(line).at("loss").get<double>());
-  return out;
-}
 
 std::string scratch(const std::string& name) {
   std::string dir = ::testing::TempDir() + "ckpt." + std::to_string(getpid()) + "." + name;
@@ -49,7 +38,7 @@ const Saved& saved() {
     std::string dir = scratch("base");
     fs::create_directories(dir);
     EXPECT_EQ(run(std::string("run ") + kGpt + " --steps 15 --metrics " + dir + "/straight.jsonl").exit_code, 0);
-    r.straight = losses(dir + "/straight.jsonl");
+    r.straight = metrics_losses(dir + "/straight.jsonl");
     r.root = dir + "/ckpt";
     Result w = run(mpirun(4, std::string("run ") + kGpt + " --steps 10 --checkpoint " + r.root +
                                  " --checkpoint-every 5 --keep 3"), true, 120);
@@ -78,7 +67,7 @@ void expect_resumes(int ranks, const std::string& strategy, bool sharded = false
   Result r = run(mpirun(ranks, args), true, 120);
   ASSERT_EQ(r.exit_code, 0) << r.err;
   EXPECT_NE(r.out.find("resumed from '" + root + "/step-00000010' at step 10"), std::string::npos) << r.out;
-  std::vector<double> resumed = losses(metrics);
+  std::vector<double> resumed = metrics_losses(metrics);
   ASSERT_EQ(resumed.size(), 5u);
   ASSERT_EQ(s.straight.size(), 15u);
   for (size_t i = 0; i < 5; ++i) EXPECT_NEAR(resumed[i], s.straight[10 + i], 1e-4) << "step " << 11 + i;
@@ -177,7 +166,7 @@ TEST(Checkpoint, AnIncompleteNewestFallsBackToThePreviousOne) {
   ASSERT_EQ(r.exit_code, 0) << r.err;
   EXPECT_NE(r.out.find("checkpoint '" + dir + "/step-00000010' is incomplete"), std::string::npos) << r.out;
   EXPECT_NE(r.out.find("resumed from '" + dir + "/step-00000005' at step 5"), std::string::npos) << r.out;
-  std::vector<double> resumed = losses(metrics);
+  std::vector<double> resumed = metrics_losses(metrics);
   ASSERT_EQ(resumed.size(), 5u);
   for (size_t i = 0; i < 5; ++i) EXPECT_NEAR(resumed[i], saved().straight[5 + i], 1e-4) << "step " << 6 + i;
 }
@@ -251,7 +240,7 @@ TEST(Restarts, AKilledRankRestartsFromTheLastCheckpointOnFewerRanks) {
   const std::string out = slurp(dir + "/out");
   ASSERT_EQ(r.exit_code, 0) << out;
   EXPECT_NE(out.find("restart 1 of 2 on 3 ranks from " + dir + "/ckpt/step-000000"), std::string::npos) << out;
-  std::vector<double> straight = losses(dir + "/straight.jsonl"), restarted = losses(dir + "/restarted.jsonl");
+  std::vector<double> straight = metrics_losses(dir + "/straight.jsonl"), restarted = metrics_losses(dir + "/restarted.jsonl");
   ASSERT_EQ(straight.size(), 100u);
   ASSERT_GE(restarted.size(), 5u);
   for (size_t i = 1; i <= restarted.size(); ++i) EXPECT_NEAR(restarted[restarted.size() - i], straight[100 - i], 1e-4);

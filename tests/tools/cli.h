@@ -8,8 +8,10 @@
 #include <fstream>
 #include <sstream>
 #include <string>
+#include <vector>
 
 #include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
 
 namespace spmd::testing {
 
@@ -40,6 +42,21 @@ inline Result run(const std::string& args, bool raw = false, int timeout_s = 120
   r.out = slurp(out);
   r.err = slurp(err);
   return r;
+}
+
+// `args` for the spmd binary under mpirun on `ranks` ranks, one OpenMP thread each: run it
+// with run(..., /*raw=*/true).
+inline std::string mpirun(int ranks, const std::string& args) {
+  return std::string(MPIEXEC) + " --oversubscribe --allow-run-as-root -x OMP_NUM_THREADS=1 -np " +
+         std::to_string(ranks) + " " + SPMD_BINARY + " " + args;
+}
+
+// The "loss" of every record of a --metrics file, in order.
+inline std::vector<double> metrics_losses(const std::string& path) {
+  std::vector<double> out;
+  std::ifstream in(path);
+  for (std::string line; std::getline(in, line);) out.push_back(nlohmann::json::parse(line).at("loss").get<double>());
+  return out;
 }
 
 inline int count_lines(const std::string& s) {

@@ -12,29 +12,18 @@ namespace {
 
 const char* kGpt = "gpt:layers=1,d_model=32,heads=4,seq=8,vocab=32,batch=4";
 
-std::string mpirun(int ranks, const std::string& args) {
-  return std::string(MPIEXEC) + " --oversubscribe --allow-run-as-root -x OMP_NUM_THREADS=1 -np " +
-         std::to_string(ranks) + " " + SPMD_BINARY + " " + args;
-}
-
-std::vector<double> losses(const std::string& path) {
-  std::vector<double> out;
-  std::ifstream in(path);
-  for (std::string line; std::getline(in, line);) out.push_back(nlohmann::json::parse(line).at("loss").get<double>());
-  return out;
-}
 
 TEST(PartitionedRun, PrintsTheSingleRankLosses) {
   std::string dir = ::testing::TempDir();
   ASSERT_EQ(run(std::string("run ") + kGpt + " --steps 4 --metrics " + dir + "one.jsonl").exit_code, 0);
-  std::vector<double> one = losses(dir + "one.jsonl");
+  std::vector<double> one = metrics_losses(dir + "one.jsonl");
   for (const char* strategy : {"dp", "dp+megatron"}) {
     Result r = run(mpirun(4, std::string("run ") + kGpt + " --steps 4 --strategy " + strategy + " --metrics " + dir + "four.jsonl"),
                    /*raw=*/true, 120);
     ASSERT_EQ(r.exit_code, 0) << r.err;
     EXPECT_NE(r.out.find("partitioned: strategy " + std::string(strategy) + " on 4 ranks"), std::string::npos) << r.out;
     EXPECT_NE(r.out.find("peak memory per rank: r0 "), std::string::npos) << r.out;
-    std::vector<double> four = losses(dir + "four.jsonl");
+    std::vector<double> four = metrics_losses(dir + "four.jsonl");
     ASSERT_EQ(four.size(), one.size());
     for (size_t i = 0; i < one.size(); ++i) EXPECT_NEAR(four[i], one[i], 1e-4 * one[i]) << strategy << " step " << i + 1;
   }
@@ -70,7 +59,7 @@ TEST(PartitionedRun, AStrategyThatDoesNotDivideIsAClearError) {
 TEST(PartitionedRun, EveryShippedTacticsExampleTrains) {
   std::string dir = ::testing::TempDir();
   ASSERT_EQ(run(std::string("run ") + kGpt + " --steps 2 --metrics " + dir + "alone.jsonl").exit_code, 0);
-  std::vector<double> alone = losses(dir + "alone.jsonl");
+  std::vector<double> alone = metrics_losses(dir + "alone.jsonl");
   int files = 0;
   for (const auto& entry : std::filesystem::directory_iterator(std::string(SPMD_EXAMPLES_DIR) + "/tactics")) {
     if (entry.path().extension() != ".json") continue;
@@ -83,7 +72,7 @@ TEST(PartitionedRun, EveryShippedTacticsExampleTrains) {
                                      " --metrics " + metrics),
                    /*raw=*/true, 120);
     ASSERT_EQ(r.exit_code, 0) << entry.path() << "\n" << r.err;
-    std::vector<double> got = losses(metrics);
+    std::vector<double> got = metrics_losses(metrics);
     ASSERT_EQ(got.size(), alone.size()) << entry.path();
     for (size_t i = 0; i < got.size(); ++i) EXPECT_NEAR(got[i], alone[i], 1e-4 * alone[i]) << entry.path() << " step " << i + 1;
   }
