@@ -94,25 +94,29 @@ void Job::check_checkpoint_policy() const {
 
 // Rank 0 checks the whole checkpoint (its manifest against this program, every file's
 // checksum) so that a bad one fails on every rank with the same message, before anything
-// is read or written; then every rank reads the manifest. The job adopts the saved seed:
+// is read or written; then every other rank reads the manifest. The job adopts the saved seed:
 // the data of the steps to come depends on it.
 std::optional<Manifest> Job::prepare_resume() {
   if (description_.resume.empty()) return std::nullopt;
+  std::optional<Located> at;
+  std::optional<Manifest> m;
   auto check = [&] {
-    Located at = locate_checkpoint(description_.resume);
-    Manifest m = read_manifest(at.path);
-    check_checkpoint_fits(at.path, m, graph_);
-    verify_checkpoint(at.path, m);
+    at = locate_checkpoint(description_.resume);
+    m = read_manifest(at->path);
+    check_checkpoint_fits(at->path, *m, graph_);
+    verify_checkpoint(at->path, *m);
   };
   if (world_) {
     world_->on_lead(check);
   } else {
     check();
   }
-  Located at = locate_checkpoint(description_.resume);
-  Manifest m = read_manifest(at.path);
-  resumed_ = Resumed{at.path, m.step, at.skipped};
-  description_.seed = m.seed;
+  if (!m) {  // the other ranks, once rank 0 found the checkpoint good
+    at = locate_checkpoint(description_.resume);
+    m = read_manifest(at->path);
+  }
+  resumed_ = Resumed{at->path, m->step, at->skipped};
+  description_.seed = m->seed;
   return m;
 }
 

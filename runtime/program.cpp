@@ -14,8 +14,8 @@ namespace {
 
 ir::Graph read_graph(const std::string& model) {
   if (ir::is_model_spec(model)) return ir::build_model(model);
+  // parse_file names a directory or a FIFO as such (read_text_file).
   std::error_code ec;
-  if (std::filesystem::is_directory(model, ec)) throw Error("'" + model + "' is a directory, not an IR file");
   if (std::filesystem::exists(model, ec)) return ir::parse_file(model);
   throw Error("'" + model + "' is neither a model (known: mlp, gpt) nor an IR file");
 }
