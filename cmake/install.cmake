@@ -20,9 +20,9 @@ install(TARGETS ${spmd_module_targets} spmd_library EXPORT spmdTargets
         LIBRARY DESTINATION ${CMAKE_INSTALL_LIBDIR})
 install(TARGETS spmd RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR})
 
-# The NCCL backend links CUDA::cudart, which the package must find again.
+# The CUDA kernels and the NCCL backend link CUDA's libraries, which the package must find again.
 get_target_property(collectives_definitions spmd_collectives INTERFACE_COMPILE_DEFINITIONS)
-set(SPMD_PACKAGE_NEEDS_CUDA FALSE)
+set(SPMD_PACKAGE_NEEDS_CUDA ${SPMD_CUDA_KERNELS})
 if("SPMD_HAVE_NCCL" IN_LIST collectives_definitions)
   set(SPMD_PACKAGE_NEEDS_CUDA TRUE)
 endif()

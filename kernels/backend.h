@@ -1,13 +1,18 @@
 // The kernel interface the runtime calls: one Backend per device kind. A backend computes a
 // node's result from its operands' buffers. Buffers are dense, row-major, 4-byte elements
-// (f32 or i32 per the tensor's type). Sources (input, param, state) are filled by the runtime;
-// `constant` is a kernel like any other.
+// (f32 or i32 per the tensor's type), in the backend's memory: host memory for the CPU and
+// reference backends, the GPU's for the CUDA one (allocate(), copy_in(), copy_out()).
+// Sources (input, param, state) are filled by the runtime; `constant` is a kernel like any
+// other. Kernels may run asynchronously: synchronize() waits for them.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <memory>
 #include <span>
+#include <string>
 #include <string_view>
+#include <utility>
 
 #include "ir/graph.h"
 
@@ -36,6 +41,45 @@ class Backend {
   // the backend for an op it lacks (no op falls through to another's kernel).
   virtual void run(const ir::Node& node, std::span<const TensorRef> operands,
                    const TensorRef& out) = 0;
+
+  // Where run() reads and writes: false for host memory (the default), true for an
+  // accelerator's memory, which only this backend's kernels and copies may touch.
+  virtual bool device_memory() const { return false; }
+  // `bytes` of this backend's memory, 64-byte aligned (at least one byte is allocated), and
+  // its release. Throws spmd::Error saying how much was asked when it cannot be had.
+  virtual void* allocate(size_t bytes);
+  virtual void release(void* buffer) noexcept;
+  // Copies between host memory and this backend's memory, after every kernel run before
+  // (copy_out waits for them). Host backends memcpy.
+  virtual void copy_in(void* backend_dst, const void* host_src, size_t bytes);
+  virtual void copy_out(void* host_dst, const void* backend_src, size_t bytes);
+  // Copies within this backend's memory, ordered with its kernels.
+  virtual void copy_within(void* dst, const void* src, size_t bytes);
+  // Waits for every kernel run so far, and reports what they found wrong (an id out of range
+  // on a device that cannot throw from a kernel) as spmd::Error. Free on host backends.
+  virtual void synchronize() {}
+};
+
+// A buffer of a backend's memory, released with it.
+class BackendBuffer {
+ public:
+  BackendBuffer() = default;
+  BackendBuffer(Backend& backend, size_t bytes) : backend_(&backend), data_(backend.allocate(bytes)) {}
+  BackendBuffer(BackendBuffer&& o) noexcept : backend_(o.backend_), data_(o.data_) { o.data_ = nullptr; }
+  BackendBuffer& operator=(BackendBuffer&& o) noexcept {
+    std::swap(backend_, o.backend_);
+    std::swap(data_, o.data_);
+    return *this;
+  }
+  ~BackendBuffer() {
+    if (data_) backend_->release(data_);
+  }
+  void* get() const { return data_; }
+  float* f32() const { return static_cast<float*>(data_); }
+
+ private:
+  Backend* backend_ = nullptr;
+  void* data_ = nullptr;
 };
 
 // The plain C++ backend every other backend is tested against: float64 accumulation,
@@ -45,6 +89,16 @@ std::unique_ptr<Backend> make_reference_backend();
 // layernorm, binary and reductions; OpenMP loops for the rest. Uses the process's OpenMP
 // threads (OMP_NUM_THREADS, or every core of the rank's binding).
 std::unique_ptr<Backend> make_cpu_backend();
+// The CUDA backend: cuBLAS for matmul (TF32 off, so results match the CPU's f32), CUDA
+// kernels for every other op, all on one stream of GPU `device` (a CUDA ordinal). Throws
+// spmd::Error when the build has no CUDA backend or the device cannot be used.
+std::unique_ptr<Backend> make_cuda_backend(int device = 0);
+// The GPUs this process can use (0 when the build has no CUDA backend or the machine no GPU);
+// `why`, when given, receives the reason there are none.
+int cuda_device_count(std::string* why = nullptr);
+// The CUDA ordinal of the GPU at PCI bus id `pci_bus_id` ("0000:3b:00.0", as hwloc names
+// it), or -1 when no visible GPU has it.
+int cuda_device_by_pci_bus_id(const std::string& pci_bus_id);
 // Sets how many threads the CPU backend's kernels use from now on (OpenMP's count: the
 // cores of the rank's binding, or OMP_NUM_THREADS, unless set here).
 void set_cpu_threads(int threads);

@@ -18,10 +18,10 @@ std::vector<Held> held_values(const ir::Graph& g, const Executor* ex) {
     const ir::Node& n = g.node(v);
     if (ir::op_traits(n.op).source != ir::Source::initialized) continue;
     const bool sharded = partitioned && n.attrs.has("layout");
-    Held h{&n, sharded ? n.attrs.ints("global") : n.type.shape,
+    Held h{v, &n, sharded ? n.attrs.ints("global") : n.type.shape,
            sharded ? collectives::decode_layout(n.attrs.s("layout"))
                    : collectives::Layout{std::vector<std::vector<int>>(n.type.shape.size()), {}},
-           ex ? ex->value(v) : kernels::TensorRef{}};
+           ex ? ex->host_value(v) : kernels::TensorRef{}};
     held.push_back(std::move(h));
   }
   return held;

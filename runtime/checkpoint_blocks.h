@@ -14,8 +14,10 @@
 namespace spmd::runtime {
 
 // A param or state of the running program: its global shape, its layout on the mesh, and
-// this rank's block of it (no buffer when no executor is given).
+// this rank's block of it in host memory (no buffer when no executor is given; on a device
+// backend a host copy, which load_checkpoint commits back).
 struct Held {
+  ir::ValueId id;
   const ir::Node* node;
   std::vector<int64_t> global;
   collectives::Layout layout;

@@ -99,6 +99,7 @@ void load_checkpoint(const std::string& path, const Manifest& m, Executor& ex, i
     if (filled[h.node->name] != h.data.numel()) {
       throw Error("checkpoint '" + path + "' does not cover this rank's block of '" + h.node->name + "'");
     }
+    ex.commit_host_value(h.id);
   }
 }
 

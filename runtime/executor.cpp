@@ -26,16 +26,11 @@ bool rows_only(const collectives::Layout& l) {
   return true;
 }
 
-float* allocate_floats(size_t count) {
-  size_t bytes = std::max<size_t>(count * sizeof(float), MemoryPlan::kAlignment);
-  return static_cast<float*>(::operator new[](bytes, std::align_val_t(MemoryPlan::kAlignment)));
-}
-
-
 // The planned peak is known before anything is allocated: a program that cannot fit in this
 // machine's memory is the user's mistake (a model too large for one device), said in bytes,
 // not a std::bad_alloc halfway through.
-void require_memory(const ProgramMemory& memory) {
+void require_memory(const ProgramMemory& memory, const kernels::Backend& backend) {
+  if (backend.device_memory()) return;  // the device's allocator says what it lacks
   const uint64_t available = static_cast<uint64_t>(sysconf(_SC_PHYS_PAGES)) * static_cast<uint64_t>(sysconf(_SC_PAGESIZE));
   if (memory.peak_bytes() <= available) return;
   throw Error("the program needs " + bytes_text(memory.peak_bytes()) + " per device (params, state and inputs " +
@@ -44,10 +39,6 @@ void require_memory(const ProgramMemory& memory) {
 }
 
 }  // namespace
-
-void Executor::AlignedDelete::operator()(float* p) const {
-  ::operator delete[](p, std::align_val_t(MemoryPlan::kAlignment));
-}
 
 Executor::~Executor() = default;
 
@@ -92,38 +83,46 @@ void Executor::check_kernels() const {
   }
 }
 
+// Sources are made in host memory (the buffer itself on a host backend) and copied in.
 void Executor::initialize_sources(uint64_t seed) {
   for (ir::ValueId v = 0; v < graph_.size(); ++v) {
     const ir::Node& n = graph_.node(v);
-    std::span<float> buffer(data_[v], static_cast<size_t>(n.type.numel()));
+    const ir::Source source = ir::op_traits(n.op).source;
+    if (source == ir::Source::constant) {
+      backend_.run(n, {}, value(v));
+      continue;
+    }
+    if (source != ir::Source::initialized && source != ir::Source::fed) continue;
+    kernels::TensorRef host = host_value(v);
+    std::span<float> buffer(host.f32(), static_cast<size_t>(n.type.numel()));
     bool sharded = n.attrs.has("layout") && !mesh_.empty();
     ir::Shape global = sharded ? n.attrs.ints("global") : n.type.shape;
-    const ir::Source source = ir::op_traits(n.op).source;
     if (source == ir::Source::initialized) {
       if (!sharded) {
         initialize(n, seed, buffer);
-        continue;
+      } else {
+        // The whole tensor, then this device's shard of it: the same values as one device.
+        std::vector<float> whole(static_cast<size_t>(ir::numel(global)));
+        initialize(n, seed, whole);
+        collectives::extract_shard(global, mesh_, layout_of(n), rank(), whole, buffer);
       }
-      // The whole tensor, then this device's shard of it: the same values as one device.
-      std::vector<float> whole(static_cast<size_t>(ir::numel(global)));
-      initialize(n, seed, whole);
-      collectives::extract_shard(global, mesh_, layout_of(n), rank(), whole, buffer);
-    } else if (source == ir::Source::fed) {
+    } else {
       std::fill(buffer.begin(), buffer.end(), 0.0f);
       if (sharded && global != n.type.shape && !rows_only(layout_of(n))) {
         sharded_inputs_.push_back({v, std::vector<float>(static_cast<size_t>(ir::numel(global)), 0.0f)});
       }
-    } else if (source == ir::Source::constant) {
-      backend_.run(n, {}, value(v));
+      if (backend_.device_memory()) staged_inputs_[v] = host_copies_[v];
     }
+    commit_host_value(v);
+    host_copies_.erase(v);
   }
 }
 
 void Executor::allocate() {
   const int n = graph_.size();
   memory_ = plan_program_memory(graph_);
-  require_memory(memory_);
-  arena_.reset(allocate_floats(memory_.arena.arena_bytes / sizeof(float)));
+  require_memory(memory_, backend_);
+  arena_ = kernels::BackendBuffer(backend_, memory_.arena.arena_bytes);
   data_.assign(n, nullptr);
   for (int v = 0; v < n; ++v) {
     ir::ValueId root = v;
@@ -131,10 +130,10 @@ void Executor::allocate() {
     if (root != v) {
       data_[v] = data_[root];
     } else if (memory_.owned[v]) {
-      owned_.emplace_back(allocate_floats(static_cast<size_t>(graph_.type(v).numel())));
-      data_[v] = owned_.back().get();
+      owned_.emplace_back(backend_, graph_.type(v).bytes());
+      data_[v] = owned_.back().f32();
     } else {
-      data_[v] = arena_.get() + memory_.arena.offset[v] / static_cast<ptrdiff_t>(sizeof(float));
+      data_[v] = arena_.f32() + memory_.arena.offset[v] / static_cast<ptrdiff_t>(sizeof(float));
     }
   }
 }
@@ -164,6 +163,21 @@ kernels::TensorRef Executor::value(ir::ValueId v) const {
   return {graph_.type(v), data_.at(static_cast<size_t>(v))};
 }
 
+kernels::TensorRef Executor::host_value(ir::ValueId v) const {
+  if (!backend_.device_memory()) return value(v);
+  std::vector<float>& copy = host_copies_[v];
+  copy.resize(static_cast<size_t>(graph_.type(v).numel()));
+  backend_.copy_out(copy.data(), data_.at(static_cast<size_t>(v)), graph_.type(v).bytes());
+  return {graph_.type(v), copy.data()};
+}
+
+void Executor::commit_host_value(ir::ValueId v) {
+  if (!backend_.device_memory()) return;
+  auto it = host_copies_.find(v);
+  if (it == host_copies_.end()) throw InternalError("commit_host_value of a value never taken with host_value");
+  backend_.copy_in(data_.at(static_cast<size_t>(v)), it->second.data(), graph_.type(v).bytes());
+}
+
 FeedSlice Executor::input(const std::string& feed) const {
   for (ir::ValueId v : graph_.nodes_with_op("input")) {
     const ir::Node& n = graph_.node(v);
@@ -171,15 +185,17 @@ FeedSlice Executor::input(const std::string& feed) const {
     for (const ShardedInput& s : sharded_inputs_) {
       if (s.value == v) return whole({{n.type.dtype, n.attrs.ints("global")}, const_cast<float*>(s.whole.data())});
     }
+    kernels::TensorRef buffer = value(v);
+    if (auto it = staged_inputs_.find(v); it != staged_inputs_.end()) buffer.data = const_cast<float*>(it->second.data());
     collectives::Layout layout = layout_of(n);
-    if (mesh_.empty() || !rows_only(layout) || layout.dims.empty()) return whole(value(v));
+    if (mesh_.empty() || !rows_only(layout) || layout.dims.empty()) return whole(buffer);
     // A block of rows: the block index is the row-major number of the coordinates on the
     // axes that split dimension 0.
     std::vector<int> coords = collectives::mesh_coords(rank(), mesh_);
     int64_t block = 0;
     for (int a : layout.dims[0]) block = block * mesh_[a] + coords[a];
     int64_t rows = n.type.shape[0];
-    return {value(v), block * rows, rows};
+    return {buffer, block * rows, rows};
   }
   throw Error("the graph has no input fed '" + feed + "'");
 }
@@ -196,22 +212,33 @@ void Executor::run(const Launch& l) {
     return;
   }
   const Redistribution& r = *l.redistribution;
-  std::span<const float> in(l.operands[0].f32(), static_cast<size_t>(l.operands[0].numel()));
-  std::span<float> out(l.out.f32(), static_cast<size_t>(l.out.numel()));
   if (!redistributor_) {
-    std::copy(in.begin(), in.end(), out.begin());
+    backend_.copy_within(l.out.data, l.operands[0].data, l.out.type.bytes());
     return;
   }
+  if (!backend_.device_memory()) {
+    std::span<const float> in(l.operands[0].f32(), static_cast<size_t>(l.operands[0].numel()));
+    std::span<float> out(l.out.f32(), static_cast<size_t>(l.out.numel()));
+    redistributor_->run(r.global, r.from, r.to, in, out);
+    return;
+  }
+  // The collectives run on host memory: stage the operand out and the result back in.
+  std::vector<float> in(static_cast<size_t>(l.operands[0].numel())), out(static_cast<size_t>(l.out.numel()));
+  backend_.copy_out(in.data(), l.operands[0].data, l.operands[0].type.bytes());
   redistributor_->run(r.global, r.from, r.to, in, out);
+  backend_.copy_in(l.out.data, out.data(), l.out.type.bytes());
 }
 
 void Executor::step() {
   using Clock = std::chrono::steady_clock;
   for (const ShardedInput& s : sharded_inputs_) {
     const ir::Node& n = graph_.node(s.value);
-    std::span<float> shard(data_[s.value], static_cast<size_t>(n.type.numel()));
+    auto staged = staged_inputs_.find(s.value);
+    float* host = staged == staged_inputs_.end() ? data_[s.value] : staged->second.data();
+    std::span<float> shard(host, static_cast<size_t>(n.type.numel()));
     collectives::extract_shard(n.attrs.ints("global"), mesh_, layout_of(n), rank(), s.whole, shard);
   }
+  for (const auto& [v, host] : staged_inputs_) backend_.copy_in(data_[v], host.data(), graph_.type(v).bytes());
   for (const Launch& l : launches_) {
     if (!profiling_) {
       run(l);
@@ -219,18 +246,18 @@ void Executor::step() {
     }
     auto start = Clock::now();
     run(l);
+    backend_.synchronize();  // a device's kernels are timed when they are done
     OpProfile& p = profile_[l.node->op];
     p.calls += 1;
     p.seconds += std::chrono::duration<double>(Clock::now() - start).count();
   }
-  for (auto [target, next] : memory_.copies) {
-    std::memcpy(data_[target], data_[next], graph_.type(target).bytes());
-  }
+  for (auto [target, next] : memory_.copies) backend_.copy_within(data_[target], data_[next], graph_.type(target).bytes());
+  backend_.synchronize();
 }
 
 std::vector<float> Executor::global_value(ir::ValueId v) {
   const ir::Node& n = graph_.node(v);
-  kernels::TensorRef local = value(v);
+  kernels::TensorRef local = host_value(v);
   std::span<const float> shard(local.f32(), static_cast<size_t>(local.numel()));
   if (!redistributor_ || !n.attrs.has("layout")) return {shard.begin(), shard.end()};
   ir::Shape global = n.attrs.ints("global");
@@ -241,8 +268,9 @@ std::vector<float> Executor::global_value(ir::ValueId v) {
 }
 
 float Executor::scalar(const std::string& output) const {
-  ir::ValueId v = graph_.output(output);
-  return *data_[v];
+  float x = 0;
+  backend_.copy_out(&x, data_[graph_.output(output)], sizeof x);
+  return x;
 }
 
 }  // namespace spmd::runtime

@@ -3,6 +3,10 @@
 // lives in one arena laid out by a liveness-based memory plan. Updates that can be made in
 // place (an optimizer op rewriting its own param or state) write straight into it.
 //
+// The buffers are in the backend's memory: host memory for the CPU backend, the GPU's for the
+// CUDA one. Inputs are then written to host staging buffers that step() copies in, and
+// host_value() / commit_host_value() move a value between the two.
+//
 // A per-device program (partitioner/lower.h) runs the same way on every rank of `world`:
 // its sources hold their shard (a param is initialised whole from the seed, then sliced, so
 // the global tensors equal the single-device run's), its data inputs are filled whole and
@@ -50,12 +54,20 @@ class Executor {
   FeedSlice input(const std::string& feed) const;
   // The names of the feeds the graph reads.
   std::vector<std::string> feeds() const;
-  // Runs every node once in order, then applies the updates.
+  // Runs every node once in order, then applies the updates; returns when they are done
+  // (throws what the backend's kernels found wrong, such as an id out of range).
   void step();
-  // A scalar output's value after the last step (e.g. "loss").
+  // A scalar output's value after the last step (e.g. "loss"). On a device backend, one
+  // small copy.
   float scalar(const std::string& output) const;
-  // Any value's buffer (valid for params and state at any time, others just after a step).
+  // Any value's buffer in the backend's memory (valid for params and state at any time,
+  // others just after a step).
   kernels::TensorRef value(ir::ValueId v) const;
+  // The value's buffer in host memory: the buffer itself on a host backend, else a host copy
+  // made now (one transfer). Writes to it reach the backend at commit_host_value(v).
+  kernels::TensorRef host_value(ir::ValueId v) const;
+  void commit_host_value(ir::ValueId v);
+  const kernels::Backend& backend() const { return backend_; }
   // The whole tensor of a param or state, gathered from every device's shard. Collective
   // over `world` when the value is sharded.
   std::vector<float> global_value(ir::ValueId v);
@@ -103,13 +115,12 @@ class Executor {
   std::vector<int> mesh_;                    // the mesh's axis sizes, empty for one device
   std::vector<ShardedInput> sharded_inputs_;
   ProgramMemory memory_;
-  std::vector<float*> data_;             // per value: its buffer
-  struct AlignedDelete {
-    void operator()(float* p) const;
-  };
-  using Buffer = std::unique_ptr<float[], AlignedDelete>;  // 64-byte aligned
-  std::vector<Buffer> owned_;                              // persistent buffers
-  Buffer arena_;
+  std::vector<float*> data_;                   // per value: its buffer, in the backend's memory
+  std::vector<kernels::BackendBuffer> owned_;  // persistent buffers
+  kernels::BackendBuffer arena_;
+  // Device backends: inputs' host staging, and host copies handed out by host_value().
+  std::map<ir::ValueId, std::vector<float>> staged_inputs_;
+  mutable std::map<ir::ValueId, std::vector<float>> host_copies_;
   std::vector<Launch> launches_;
   bool profiling_ = false;
   std::map<std::string, OpProfile> profile_;

@@ -7,6 +7,7 @@
 #include "common/error.h"
 #include "ir/ops.h"
 #include "runtime/checkpoint.h"
+#include "runtime/device_choice.h"
 #include "runtime/threads.h"
 
 namespace spmd::runtime {
@@ -28,17 +29,18 @@ std::vector<std::vector<float>> copy_updated(const Executor& ex) {
   std::vector<std::vector<float>> copies;
   for (ir::ValueId v = 0; v < ex.graph().size(); ++v) {
     if (ir::op_traits(ex.graph().node(v).op).source != ir::Source::initialized) continue;
-    kernels::TensorRef t = ex.value(v);
+    kernels::TensorRef t = ex.host_value(v);
     copies.emplace_back(t.f32(), t.f32() + t.numel());
   }
   return copies;
 }
 
-void restore_updated(const Executor& ex, const std::vector<std::vector<float>>& copies) {
+void restore_updated(Executor& ex, const std::vector<std::vector<float>>& copies) {
   size_t i = 0;
   for (ir::ValueId v = 0; v < ex.graph().size(); ++v) {
     if (ir::op_traits(ex.graph().node(v).op).source != ir::Source::initialized) continue;
-    std::copy(copies[i].begin(), copies[i].end(), ex.value(v).f32());
+    std::copy(copies[i].begin(), copies[i].end(), ex.host_value(v).f32());
+    ex.commit_host_value(v);
     ++i;
   }
 }
@@ -77,7 +79,7 @@ void Job::bind(JobBinding binding) {
     share_cores(*topology_, rank());
   }
   std::optional<Manifest> saved = prepare_resume();
-  backend_ = kernels::make_cpu_backend();
+  backend_ = make_rank_backend(binding.device, topology_.get(), rank());
   const ir::Graph& runs = program_ ? program_->graph : graph_;
   trainer_ = std::make_unique<Trainer>(runs, *backend_, description_.seed, description_.program.lr,
                                        partitioned_ ? comm_.get() : nullptr, topology_.get(),

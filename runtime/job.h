@@ -81,6 +81,9 @@ struct JobBinding {
   // How long any wait of a collective may last before the job fails naming the peer (a
   // dead or stopped rank); unset: 60 s, or SPMD_COLLECTIVE_TIMEOUT_S.
   std::optional<double> timeout_s;
+  // Where the kernels run: "cpu", "gpu" (the rank's GPU), or "auto": the GPU where the
+  // rank's device is one (runtime/device_choice.h).
+  std::string device = "auto";
 
   JobBinding() = default;
   JobBinding(const launcher::World* w) : world(w) {}  // NOLINT: bind(&world) reads well

@@ -28,6 +28,7 @@ struct RunOptions {
   std::string seed_text = "0";
   std::string on_nonfinite = "stop";
   std::optional<double> timeout_s;
+  std::string device = "auto";
 };
 
 void print_header(const runtime::Job& job, const RunOptions& o) {
@@ -41,6 +42,7 @@ void print_header(const runtime::Job& job, const RunOptions& o) {
                 job.ranks() == 1 ? "rank" : "ranks", job.plan().mesh.to_string().c_str());
   }
   std::printf("data: %s\n", job.trainer().data().describe().c_str());
+  std::printf("kernels: %s\n", std::string(ex.backend().name()).c_str());
   std::printf("memory: params, state and inputs %s; activations %s planned (%s without reuse)\n",
               bytes_text(ex.persistent_bytes()).c_str(), bytes_text(ex.memory_plan().arena_bytes).c_str(),
               bytes_text(ex.memory_plan().naive_bytes).c_str());
@@ -68,6 +70,7 @@ void run(const RunOptions& o, const launcher::World& world) {
   runtime::Job job = describe_job(description);
   runtime::JobBinding binding(&world);
   binding.timeout_s = o.timeout_s;
+  binding.device = o.device;
   job.bind(binding);
   const bool lead = world.lead();
   runtime::MetricsFile metrics(lead ? o.metrics : "", job.trainer().data().item_name());
@@ -130,6 +133,10 @@ void add_run_command(CLI::App& app, const launcher::World* world) {
   cmd->add_option("--on-nonfinite", o->on_nonfinite,
                   "a step whose loss is NaN or infinite: stop the job (exit 3) or skip the step")
       ->check(CLI::IsMember({"stop", "skip"}));
+  cmd->add_option("--device", o->device,
+                  "where the kernels run: cpu, gpu (the rank's GPU, CUDA and cuBLAS), or auto: the GPU where the "
+                  "rank's device is one (default)")
+      ->check(CLI::IsMember({"cpu", "gpu", "auto"}));
   cmd->add_option("--timeout", o->timeout_s,
                   "seconds a collective may wait for a peer before the job fails naming it (default 60)")
       ->check(kPositive);

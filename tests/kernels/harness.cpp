@@ -54,11 +54,19 @@ ir::Node make_node(const std::string& op, const std::vector<HostTensor>& operand
   return make_node(op, types, std::move(attrs), declared);
 }
 
+// Operands and result go through the backend's own memory (the GPU's for the CUDA backend).
 HostTensor run(Backend& backend, const ir::Node& node, const std::vector<HostTensor>& operands) {
+  std::vector<BackendBuffer> buffers;
   std::vector<TensorRef> refs;
-  for (const HostTensor& t : operands) refs.push_back(t.ref());
+  for (const HostTensor& t : operands) {
+    buffers.emplace_back(backend, t.type.bytes());
+    backend.copy_in(buffers.back().get(), t.words.data(), t.type.bytes());
+    refs.push_back({t.type, buffers.back().get()});
+  }
   HostTensor out(node.type);
-  backend.run(node, refs, out.ref());
+  BackendBuffer result(backend, node.type.bytes());
+  backend.run(node, refs, {node.type, result.get()});
+  backend.copy_out(out.words.data(), result.get(), node.type.bytes());
   return out;
 }
 
@@ -82,6 +90,30 @@ HostTensor run(Backend& backend, const ir::Node& node, const std::vector<HostTen
   return ::testing::AssertionSuccess();
 }
 
+void PrintTo(const BackendUnderTest& b, std::ostream* os) { *os << b.name; }
+
+namespace {
+bool always(std::string*) { return true; }
+bool has_gpu(std::string* why) { return cuda_device_count(why) > 0; }
+std::unique_ptr<Backend> first_gpu() { return make_cuda_backend(0); }
+}  // namespace
+
+const std::vector<BackendUnderTest>& backends_under_test() {
+  static const std::vector<BackendUnderTest> backends = {
+#ifdef SPMD_HAVE_CPU_BACKEND
+      {"cpu", make_cpu_backend, always},
+#endif
+#ifdef SPMD_HAVE_CUDA
+      {"cuda", first_gpu, has_gpu},
+#endif
+  };
+  (void)always;
+  (void)has_gpu;
+  (void)first_gpu;
+  return backends;
+}
+
+#ifdef SPMD_HAVE_CPU_BACKEND
 ::testing::AssertionResult cpu_matches_reference(const ir::Node& node,
                                                  const std::vector<HostTensor>& operands,
                                                  Tolerance tol) {
@@ -97,6 +129,8 @@ HostTensor run(Backend& backend, const ir::Node& node, const std::vector<HostTen
   }
   return result;
 }
+
+#endif
 
 ir::Attrs attrs(std::initializer_list<std::pair<const char*, ir::AttrValue>> values) {
   ir::Attrs a;

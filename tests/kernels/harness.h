@@ -5,6 +5,8 @@
 #include <gtest/gtest.h>
 
 #include <cstdint>
+#include <memory>
+#include <ostream>
 #include <random>
 #include <string>
 #include <vector>
@@ -62,10 +64,29 @@ struct Tolerance {
 ::testing::AssertionResult all_close(const HostTensor& actual, const HostTensor& expected,
                                      Tolerance tol = {});
 
+// A backend every backend-wide test (parity, training step) runs: those this build has.
+struct BackendUnderTest {
+  const char* name;
+  std::unique_ptr<Backend> (*make)();
+  // Whether it can run here; a test of one that cannot is skipped with `why`.
+  bool (*available)(std::string* why);
+};
+void PrintTo(const BackendUnderTest& b, std::ostream* os);
+const std::vector<BackendUnderTest>& backends_under_test();
+// Skips the current test, saying why, when `b` cannot run on this machine (no GPU).
+#define SPMD_SKIP_IF_UNAVAILABLE(b)                                                         \
+  do {                                                                                     \
+    std::string why_unavailable;                                                           \
+    if (!(b).available(&why_unavailable)) GTEST_SKIP() << (b).name << ": " << why_unavailable; \
+  } while (false)
+
+#ifdef SPMD_HAVE_CPU_BACKEND
 // Runs `node` through the CPU and the reference backends and compares them.
 ::testing::AssertionResult cpu_matches_reference(const ir::Node& node,
                                                  const std::vector<HostTensor>& operands,
                                                  Tolerance tol = {});
+
+#endif
 
 // Shorthands for attributes.
 ir::Attrs attrs(std::initializer_list<std::pair<const char*, ir::AttrValue>> values);

@@ -1,7 +1,8 @@
 // Every backend against the float64 reference on every op of the registry (ggml's
 // test-backend-ops): for each op a backend must compute (ir::OpTraits::needs_kernel), each
 // example of tests/support/op_cases.h is drawn at random, run on the backend and on the
-// reference, and compared within the kernels' usual tolerance. An op added to the registry
+// reference, and compared within the kernels' usual tolerance. The backends are those of
+// harness.h's list (the CUDA one is skipped where no GPU is present). An op added to the registry
 // without examples, or without a kernel in some backend, fails here.
 #include <gtest/gtest.h>
 
@@ -23,18 +24,6 @@ namespace {
 
 using spmd::testing::OpCase;
 using spmd::testing::OperandSpec;
-
-struct BackendUnderTest {
-  const char* name;
-  std::unique_ptr<Backend> (*make)();
-};
-
-void PrintTo(const BackendUnderTest& b, std::ostream* os) { *os << b.name; }
-
-// The backends compared with the reference: a new one (CUDA) is one more line.
-const std::vector<BackendUnderTest> kBackends = {
-    {"cpu", make_cpu_backend},
-};
 
 std::vector<std::string> ops_needing_kernels() {
   std::vector<std::string> names;
@@ -77,6 +66,7 @@ class BackendParity : public ::testing::TestWithParam<std::tuple<BackendUnderTes
 
 TEST_P(BackendParity, MatchesTheReferenceOnEveryExample) {
   const auto& [under_test, op] = GetParam();
+  SPMD_SKIP_IF_UNAVAILABLE(under_test);
   const std::vector<OpCase> cases = spmd::testing::op_cases(op);
   ASSERT_FALSE(cases.empty()) << "op '" << op << "' has no examples in tests/support/op_cases.cpp";
   std::unique_ptr<Backend> backend = under_test.make();
@@ -94,7 +84,7 @@ TEST_P(BackendParity, MatchesTheReferenceOnEveryExample) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Registry, BackendParity,
-                         ::testing::Combine(::testing::ValuesIn(kBackends),
+                         ::testing::Combine(::testing::ValuesIn(backends_under_test()),
                                             ::testing::ValuesIn(ops_needing_kernels())),
                          [](const auto& info) {
                            return std::string(std::get<0>(info.param).name) + "_" + std::get<1>(info.param);

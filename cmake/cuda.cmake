@@ -1,0 +1,21 @@
+# The CUDA toolkit, found the standard way (find_package(CUDAToolkit), enable_language(CUDA)).
+# Sets SPMD_CUDA_KERNELS when nvcc and cuBLAS are there; the CPU build never needs them.
+set(SPMD_CUDA_KERNELS FALSE)
+if(SPMD_WITH_CUDA OR SPMD_GPU_ONLY)
+  find_package(CUDAToolkit QUIET)
+  include(CheckLanguage)
+  check_language(CUDA)
+  if(CUDAToolkit_FOUND AND CMAKE_CUDA_COMPILER AND TARGET CUDA::cublas)
+    if(NOT DEFINED CMAKE_CUDA_ARCHITECTURES)
+      # Hopper's machine code, and PTX from Turing on that the driver compiles for the rest.
+      set(CMAKE_CUDA_ARCHITECTURES 75-virtual 90-real)
+    endif()
+    enable_language(CUDA)
+    set(CMAKE_CUDA_STANDARD 17)
+    set(CMAKE_CUDA_STANDARD_REQUIRED ON)
+    set(SPMD_CUDA_KERNELS TRUE)
+    message(STATUS "kernels: CUDA backend with nvcc ${CMAKE_CUDA_COMPILER_VERSION} for ${CMAKE_CUDA_ARCHITECTURES}")
+  else()
+    message(STATUS "kernels: no CUDA toolkit (nvcc and cuBLAS), building without the CUDA backend")
+  endif()
+endif()
