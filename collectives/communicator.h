@@ -5,6 +5,7 @@
 #pragma once
 
 #include <chrono>
+#include <cstddef>
 #include <memory>
 #include <span>
 #include <string>
@@ -12,6 +13,9 @@
 namespace spmd::collectives {
 
 enum class ReduceOp { sum, max };
+
+// A buffer of floats in a communicator's memory, freed by its own deleter.
+using CommBuffer = std::unique_ptr<float[], void (*)(float*)>;
 
 class Communicator {
  public:
@@ -41,6 +45,17 @@ class Communicator {
   virtual void native_broadcast(std::span<float> data, int root) = 0;
   virtual void native_reduce(std::span<float> data, int root, ReduceOp op) = 0;
   virtual void native_all_to_all(std::span<const float> in, std::span<float> out) = 0;
+
+  // Where the buffers this communicator moves live: host memory (MPI) or the GPU's (NCCL).
+  // The algorithms combine, copy and take scratch only through the three calls below, so
+  // the same code runs on either; the host versions are plain loops, memcpy and new[].
+  virtual bool device_memory() const { return false; }
+  // acc[i] = acc[i] op in[i] (same sizes).
+  virtual void combine(std::span<float> acc, std::span<const float> in, ReduceOp op);
+  // to = from (same sizes, not overlapping).
+  virtual void copy(std::span<const float> from, std::span<float> to);
+  // `n` floats of this communicator's memory, uninitialised.
+  virtual CommBuffer allocate(std::size_t n);
 
   // How long a point-to-point operation may wait for its peer before it fails (a rank that
   // died or never joined): 60 s unless set otherwise (also SPMD_COLLECTIVE_TIMEOUT_S).

@@ -35,7 +35,9 @@ void ScheduleRunner::all_reduce(const Schedule& schedule, std::span<float> data,
   };
   std::vector<Slice> widths;
   Slice mine{0, data.size()};
-  std::vector<float> scratch;
+  // In the communicators' memory (the GPU's for NCCL), as large as the first slice can be.
+  CommBuffer taken = group_.allocate(std::max<size_t>(data.size(), 1));
+  std::span<float> scratch;
   for (const Step& step : schedule.steps) {
     Communicator& c = step_communicator(step);
     std::span<float> slice = data.subspan(mine.offset, mine.count);
@@ -43,13 +45,14 @@ void ScheduleRunner::all_reduce(const Schedule& schedule, std::span<float> data,
       collectives::all_reduce(c, slice, op, step.algorithm);
     } else if (step.primitive == Primitive::reduce_scatter) {
       Partition part = partition(static_cast<int64_t>(mine.count), c.size());
-      scratch.resize(static_cast<size_t>(part.count(c.rank())));
+      scratch = std::span<float>(taken.get(), static_cast<size_t>(part.count(c.rank())));
       collectives::reduce_scatter(c, slice, scratch, op, step.algorithm);
       widths.push_back(mine);
       mine = {mine.offset + static_cast<size_t>(part.offset(c.rank())), scratch.size()};
-      std::copy(scratch.begin(), scratch.end(), data.begin() + static_cast<ptrdiff_t>(mine.offset));
+      c.copy(scratch, data.subspan(mine.offset, scratch.size()));
     } else if (step.primitive == Primitive::all_gather) {
-      scratch.assign(slice.begin(), slice.end());
+      scratch = std::span<float>(taken.get(), slice.size());
+      c.copy(slice, scratch);
       mine = widths.back();
       widths.pop_back();
       collectives::all_gather(c, scratch, data.subspan(mine.offset, mine.count), step.algorithm);

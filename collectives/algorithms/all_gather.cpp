@@ -10,7 +10,7 @@ namespace spmd::collectives::algorithms {
 
 void ring_all_gather(Communicator& comm, std::span<const float> in, std::span<float> out) {
   const BlockOffsets blocks = BlockOffsets::of(partition(out.size(), comm.size()));
-  std::ranges::copy(in, blocks.block(out, comm.rank()).begin());
+  comm.copy(in, blocks.block(out, comm.rank()));
   ring_all_gather_in_place(comm, out, blocks);
 }
 
@@ -30,7 +30,7 @@ int64_t wrapped_size(const Partition& cut, int first, int count) {
 void bruck_all_gather(Communicator& comm, std::span<const float> in, std::span<float> out) {
   const int p = comm.size(), r = comm.rank();
   const Partition cut = partition(out.size(), p);
-  std::ranges::copy(in, out.begin());
+  comm.copy(in, out.first(in.size()));
   int64_t held = static_cast<int64_t>(in.size());
   for (int distance = 1; distance < p; distance *= 2) {
     const int count = std::min(distance, p - distance);
@@ -54,7 +54,7 @@ void recursive_doubling_all_gather(Communicator& comm, std::span<const float> in
     return;
   }
   const BlockOffsets blocks = BlockOffsets::of(partition(out.size(), p));
-  std::ranges::copy(in, blocks.block(out, comm.rank()).begin());
+  comm.copy(in, blocks.block(out, comm.rank()));
   doubling_all_gather(comm, Fold(p), out, blocks);
 }
 

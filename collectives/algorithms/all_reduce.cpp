@@ -8,7 +8,7 @@ namespace spmd::collectives::algorithms {
 // Ring reduce-scatter followed by ring all-gather: 2(p-1) steps, 2(p-1)/p n bytes per rank.
 void ring_all_reduce(Communicator& comm, std::span<float> data, ReduceOp op) {
   const BlockOffsets blocks = BlockOffsets::of(partition(data.size(), comm.size()));
-  Scratch scratch(blocks.largest());
+  Scratch scratch(comm, blocks.largest());
   ring_reduce_scatter_in_place(comm, data, blocks, op, scratch);
   ring_all_gather_in_place(comm, data, blocks);
 }
@@ -17,7 +17,7 @@ void ring_all_reduce(Communicator& comm, std::span<float> data, ReduceOp op) {
 // p' ranks, 2 lg p' steps and 2(p'-1)/p' n bytes, plus the fold for non-powers of two.
 void rabenseifner_all_reduce(Communicator& comm, std::span<float> data, ReduceOp op) {
   const Fold fold(comm.size());
-  Scratch scratch(data.size());
+  Scratch scratch(comm, data.size());
   fold_in(comm, fold, data, op, scratch);
   if (!fold.sits_out(comm.rank())) {
     const BlockOffsets blocks = BlockOffsets::of(partition(data.size(), fold.active()));
@@ -31,7 +31,7 @@ void rabenseifner_all_reduce(Communicator& comm, std::span<float> data, ReduceOp
 // group it now represents; fewest steps, for short messages.
 void recursive_doubling_all_reduce(Communicator& comm, std::span<float> data, ReduceOp op) {
   const Fold fold(comm.size());
-  Scratch scratch(data.size());
+  Scratch scratch(comm, data.size());
   fold_in(comm, fold, data, op, scratch);
   if (const int me = fold.folded_rank(comm.rank()); me >= 0) {
     for (int distance = 1; distance < fold.active(); distance *= 2) {

@@ -13,7 +13,7 @@ namespace spmd::collectives::algorithms {
 void pairwise_all_to_all(Communicator& comm, std::span<const float> in, std::span<float> out) {
   const int p = comm.size(), r = comm.rank();
   const BlockOffsets blocks = BlockOffsets::of(partition(in.size(), p));
-  std::ranges::copy(blocks.block(in, r), blocks.block(out, r).begin());
+  comm.copy(blocks.block(in, r), blocks.block(out, r));
   const bool power_of_two = std::has_single_bit(static_cast<unsigned>(p));
   for (int i = 1; i < p; ++i) {
     const int dest = power_of_two ? r ^ i : mod(r + i, p);

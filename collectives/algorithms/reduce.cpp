@@ -11,7 +11,7 @@ namespace spmd::collectives::algorithms {
 void binomial_tree_reduce(Communicator& comm, std::span<float> data, int root, ReduceOp op) {
   const int p = comm.size();
   const int me = mod(comm.rank() - root, p);
-  Scratch scratch(data.size());
+  Scratch scratch(comm, data.size());
   for (int mask = 1; mask < p; mask *= 2) {
     if (me & mask) {
       send_segmented(comm, data, mod(me - mask + root, p));

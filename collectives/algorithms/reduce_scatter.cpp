@@ -10,9 +10,9 @@ namespace spmd::collectives::algorithms {
 // p-1 steps of the ring; rank r's block is complete after the last one.
 void ring_reduce_scatter(Communicator& comm, std::span<float> data, std::span<float> out, ReduceOp op) {
   const BlockOffsets blocks = BlockOffsets::of(partition(data.size(), comm.size()));
-  Scratch scratch(blocks.largest());
+  Scratch scratch(comm, blocks.largest());
   ring_reduce_scatter_in_place(comm, data, blocks, op, scratch);
-  std::ranges::copy(blocks.block(data, comm.rank()), out.begin());
+  comm.copy(blocks.block(std::span<const float>(data), comm.rank()), out);
 }
 
 namespace {
@@ -35,7 +35,7 @@ void recursive_halving_reduce_scatter(Communicator& comm, std::span<float> data,
   const Partition cut = partition(data.size(), comm.size());
   const BlockOffsets blocks = BlockOffsets::of(cut);
   const Fold fold(comm.size());
-  Scratch scratch(data.size());
+  Scratch scratch(comm, data.size());
   fold_in(comm, fold, data, op, scratch);
   if (fold.sits_out(rank)) {
     comm.recv(out, rank + 1);
@@ -43,7 +43,7 @@ void recursive_halving_reduce_scatter(Communicator& comm, std::span<float> data,
   }
   halving_reduce_scatter(comm, fold, data, folded_blocks(fold, cut), op, scratch);
   if (fold.in_pair(rank)) comm.send(blocks.block(std::span<const float>(data), rank - 1), rank - 1);
-  std::ranges::copy(blocks.block(data, rank), out.begin());
+  comm.copy(blocks.block(std::span<const float>(data), rank), out);
 }
 
 }  // namespace spmd::collectives::algorithms

@@ -2,7 +2,6 @@
 
 #include <algorithm>
 
-#include "collectives/algorithms/combine.h"
 
 namespace spmd::collectives::algorithms {
 namespace {
@@ -17,9 +16,9 @@ std::span<T> segment(std::span<T> data, std::size_t k) {
 
 }  // namespace
 
-Scratch::Scratch(std::size_t largest_block) {
+Scratch::Scratch(Communicator& comm, std::size_t largest_block) {
   const std::size_t floats = std::min(largest_block, kSegmentFloats);
-  if (floats > kInlineFloats) heap_ = std::make_unique_for_overwrite<float[]>(floats);
+  if (floats > kInlineFloats || comm.device_memory()) taken_ = comm.allocate(std::max<std::size_t>(floats, 1));
 }
 
 void send_segmented(Communicator& comm, std::span<const float> data, int dest) {
@@ -33,7 +32,7 @@ void recv_reduce(Communicator& comm, std::span<float> acc, int source, ReduceOp 
     const std::span<float> target = segment(acc, k);
     const std::span<float> received = scratch.first(target.size());
     comm.recv(received, source);
-    combine(target, received, op);
+    comm.combine(target, received, op);
   }
 }
 
@@ -56,7 +55,7 @@ void sendrecv_reduce(Communicator& comm, std::span<const float> send, int dest, 
     } else {
       comm.recv(received, source);
     }
-    combine(target, received, op);
+    comm.combine(target, received, op);
   }
 }
 

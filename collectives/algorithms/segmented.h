@@ -16,17 +16,18 @@ namespace spmd::collectives::algorithms {
 
 inline constexpr std::size_t kSegmentFloats = std::size_t{1} << 17;  // 512 KiB
 
-// Scratch for one collective call, sized for the largest block it will receive (at most a
-// segment). Short messages use the inline buffer: no allocation on the latency-bound path.
+// Scratch for one collective call, in the communicator's memory, sized for the largest block
+// it will receive (at most a segment). Short messages on the host use the inline buffer: no
+// allocation on the latency-bound path.
 class Scratch {
  public:
-  explicit Scratch(std::size_t largest_block);
-  std::span<float> first(std::size_t n) { return {heap_ ? heap_.get() : inline_, n}; }
+  Scratch(Communicator& comm, std::size_t largest_block);
+  std::span<float> first(std::size_t n) { return {taken_ ? taken_.get() : inline_, n}; }
 
  private:
   static constexpr std::size_t kInlineFloats = 1024;
   float inline_[kInlineFloats];
-  std::unique_ptr<float[]> heap_;
+  CommBuffer taken_{nullptr, [](float*) {}};
 };
 
 // Sends `data` to `dest` in segments (the peer calls recv_reduce or sendrecv_reduce).

@@ -3,9 +3,11 @@
 #include <cuda_runtime.h>
 #include <nccl.h>
 
+#include <algorithm>
 #include <chrono>
 #include <sstream>
 
+#include "collectives/nccl/combine.h"
 #include "collectives/primitives.h"
 #include "common/error.h"
 
@@ -78,6 +80,26 @@ class NcclCommunicator : public Communicator {
     synchronize("ncclReduce");
   }
   void native_all_to_all(std::span<const float> in, std::span<float> out) override;
+
+  // The algorithms' buffers are device memory: they combine with a kernel and copy with
+  // cudaMemcpyAsync, on the stream the transfers use, and return when it is done.
+  bool device_memory() const override { return true; }
+  void combine(std::span<float> acc, std::span<const float> in, ReduceOp op) override {
+    nccl::launch_combine(stream_, acc.data(), in.data(), acc.size(), op == ReduceOp::max);
+    check_cuda(cudaGetLastError(), "combine kernel");
+    synchronize("combine");
+  }
+  void copy(std::span<const float> from, std::span<float> to) override {
+    if (from.empty() || from.data() == to.data()) return;
+    check_cuda(cudaMemcpyAsync(to.data(), from.data(), from.size_bytes(), cudaMemcpyDeviceToDevice, stream_),
+               "cudaMemcpyAsync");
+    synchronize("copy");
+  }
+  CommBuffer allocate(std::size_t n) override {
+    void* p = nullptr;
+    check_cuda(cudaMalloc(&p, std::max<std::size_t>(n, 1) * sizeof(float)), "cudaMalloc of scratch");
+    return CommBuffer(static_cast<float*>(p), [](float* q) { cudaFree(q); });
+  }
 
  private:
   std::string where() const {

@@ -32,9 +32,20 @@ inline unsigned warp_blocks_for(int64_t lines) {
   for (int64_t line = (blockIdx.x * int64_t(blockDim.x) + threadIdx.x) / kWarp; line < (lines); \
        line += int64_t(gridDim.x) * blockDim.x / kWarp)
 
-// The position `walk` reads for flat index i of its shape.
+// The position `walk` reads for flat index i of its shape. Division is what costs here, and
+// 64-bit division is emulated in many instructions: below 2^32 it is done in 32 bits.
 __device__ inline int64_t strided_offset(const StridedIndex& walk, int64_t i) {
   int64_t offset = walk.offset;
+  if (i < (int64_t{1} << 32)) {
+    uint32_t j = static_cast<uint32_t>(i);
+    for (int d = walk.rank - 1; d >= 0; --d) {
+      const uint32_t size = static_cast<uint32_t>(walk.shape[d]);  // < 2^32: it divides into j's range
+      const uint32_t q = j / size;
+      offset += static_cast<int64_t>(j - q * size) * walk.stride[d];
+      j = q;
+    }
+    return offset;
+  }
   for (int d = walk.rank - 1; d >= 0; --d) {
     const int64_t size = walk.shape[d];
     offset += (i % size) * walk.stride[d];

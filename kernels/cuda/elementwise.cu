@@ -54,9 +54,23 @@ __global__ void binary_broadcast_kernel(const float* a, StridedIndex ia, const f
   SPMD_GRID_STRIDE(i, n) y[i] = apply<F>(a[strided_offset(ia, i)], b[strided_offset(ib, i)]);
 }
 
+// Row and column of element i within its trailing [seq, seq] block; 32-bit division where it
+// suffices (64-bit division is emulated in many instructions).
+__device__ inline void row_col(int64_t i, int64_t seq, int64_t& row, int64_t& col) {
+  if (i < (int64_t{1} << 32)) {
+    const uint32_t j = static_cast<uint32_t>(i), s = static_cast<uint32_t>(seq), line = j / s;
+    col = j - line * s;
+    row = line % s;
+    return;
+  }
+  col = i % seq;
+  row = (i / seq) % seq;
+}
+
 __global__ void causal_mask_kernel(const float* x, float* y, int64_t n, int64_t seq, float fill) {
   SPMD_GRID_STRIDE(i, n) {
-    const int64_t row = (i / seq) % seq, col = i % seq;
+    int64_t row, col;
+    row_col(i, seq, row, col);
     y[i] = col > row ? fill : x[i];
   }
 }

@@ -68,12 +68,13 @@ void launch_softmax(cudaStream_t s, bool log, const float* x, float* y, Lines li
 void launch_softmax_grad(cudaStream_t s, bool log, const float* y, const float* dy, float* dx, Lines lines);
 
 // Over `rows` rows of `d` elements: layernorm, its input gradient, and its scale gradient
-// (`stats` is scratch of 2 * rows floats).
+// (`scratch`: device memory of layernorm_scale_grad_scratch_bytes).
 void launch_layernorm(cudaStream_t s, const float* x, const float* scale, const float* bias, float* y,
                       int64_t rows, int64_t d, float eps);
 void launch_layernorm_grad(cudaStream_t s, const float* x, const float* scale, const float* dy, float* dx,
                            int64_t rows, int64_t d, float eps);
-void launch_layernorm_scale_grad(cudaStream_t s, const float* x, const float* dy, float* dscale, float* stats,
+int64_t layernorm_scale_grad_scratch_bytes(int64_t rows, int64_t d);
+void launch_layernorm_scale_grad(cudaStream_t s, const float* x, const float* dy, float* dscale, void* scratch,
                                  int64_t rows, int64_t d, float eps);
 
 // table[rows, d], ids[n] -> y[n, d]; ids[n], dy[n, d] -> y[rows, d] (+=, zeroed first).

@@ -43,8 +43,8 @@ void layernorm_grad(CudaContext& ctx, const ir::Node& node, std::span<const Tens
 void layernorm_scale_grad(CudaContext& ctx, const ir::Node& node, std::span<const TensorRef> in,
                           const TensorRef& out) {
   const int64_t d = in[0].type.shape.back(), rows = in[0].numel() / d;
-  float* stats = static_cast<float*>(ctx.scratch(static_cast<size_t>(2 * rows) * sizeof(float)));
-  launch_layernorm_scale_grad(ctx.stream, in[0].f32(), in[1].f32(), out.f32(), stats, rows, d, eps_of(node));
+  void* scratch = ctx.scratch(static_cast<size_t>(layernorm_scale_grad_scratch_bytes(rows, d)));
+  launch_layernorm_scale_grad(ctx.stream, in[0].f32(), in[1].f32(), out.f32(), scratch, rows, d, eps_of(node));
 }
 
 void cross_entropy(CudaContext& ctx, const ir::Node&, std::span<const TensorRef> in, const TensorRef& out) {

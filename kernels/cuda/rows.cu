@@ -106,15 +106,29 @@ __global__ void row_stats_kernel(const float* x, float* stats, int64_t rows, int
   }
 }
 
-// One thread per column: neighbouring threads read neighbouring elements of each row.
-__global__ void layernorm_scale_grad_kernel(const float* x, const float* dy, const float* stats, float* dscale,
-                                            int64_t rows, int64_t d) {
+// The rows are cut into gridDim.y chunks, each summed by its own threads into `partial`
+// (one double per chunk and column; neighbouring threads read neighbouring elements of a
+// row), then the chunks are summed in order: enough threads for a few columns and many rows.
+constexpr int64_t kScaleGradChunks = 128;
+
+__global__ void layernorm_scale_partial_kernel(const float* x, const float* dy, const float* stats, double* partial,
+                                               int64_t rows, int64_t d) {
+  const int64_t j = blockIdx.x * int64_t(blockDim.x) + threadIdx.x;
+  if (j >= d) return;
+  const int64_t per_chunk = (rows + gridDim.y - 1) / gridDim.y;
+  const int64_t begin = blockIdx.y * per_chunk, end = begin + per_chunk < rows ? begin + per_chunk : rows;
+  double sum = 0.0;
+  for (int64_t r = begin; r < end; ++r) {
+    sum += static_cast<double>(dy[r * d + j]) * (x[r * d + j] - stats[2 * r]) * stats[2 * r + 1];
+  }
+  partial[blockIdx.y * d + j] = sum;
+}
+
+__global__ void sum_chunks_kernel(const double* partial, int64_t chunks, float* out, int64_t d) {
   SPMD_GRID_STRIDE(j, d) {
     double sum = 0.0;
-    for (int64_t r = 0; r < rows; ++r) {
-      sum += static_cast<double>(dy[r * d + j]) * (x[r * d + j] - stats[2 * r]) * stats[2 * r + 1];
-    }
-    dscale[j] = static_cast<float>(sum);
+    for (int64_t c = 0; c < chunks; ++c) sum += partial[c * d + j];
+    out[j] = static_cast<float>(sum);
   }
 }
 
@@ -173,10 +187,19 @@ void launch_layernorm_grad(cudaStream_t s, const float* x, const float* scale, c
   layernorm_grad_kernel<<<warp_blocks_for(rows), kThreads, 0, s>>>(x, scale, dy, dx, rows, d, eps);
 }
 
-void launch_layernorm_scale_grad(cudaStream_t s, const float* x, const float* dy, float* dscale, float* stats,
+int64_t layernorm_scale_grad_scratch_bytes(int64_t rows, int64_t d) {
+  return 2 * rows * static_cast<int64_t>(sizeof(float)) + kScaleGradChunks * d * static_cast<int64_t>(sizeof(double));
+}
+
+void launch_layernorm_scale_grad(cudaStream_t s, const float* x, const float* dy, float* dscale, void* scratch,
                                  int64_t rows, int64_t d, float eps) {
+  double* partial = static_cast<double*>(scratch);
+  float* stats = reinterpret_cast<float*>(partial + kScaleGradChunks * d);
+  const int64_t chunks = rows < kScaleGradChunks ? (rows < 1 ? 1 : rows) : kScaleGradChunks;
   row_stats_kernel<<<warp_blocks_for(rows), kThreads, 0, s>>>(x, stats, rows, d, eps);
-  layernorm_scale_grad_kernel<<<blocks_for(d), kThreads, 0, s>>>(x, dy, stats, dscale, rows, d);
+  const dim3 grid(static_cast<unsigned>((d + kThreads - 1) / kThreads), static_cast<unsigned>(chunks));
+  layernorm_scale_partial_kernel<<<grid, kThreads, 0, s>>>(x, dy, stats, partial, rows, d);
+  sum_chunks_kernel<<<blocks_for(d), kThreads, 0, s>>>(partial, chunks, dscale, d);
 }
 
 void launch_cross_entropy(cudaStream_t s, const float* logits, const int32_t* labels, float* loss, int64_t n,
