@@ -28,9 +28,8 @@ Plan plan_of(const PlanRequest& r, const ir::Graph& g, int devices, const launch
       throw Error(what.rfind(r.tactics_file, 0) == 0 ? what : r.tactics_file + ": " + what);
     }
   }
-  if (!r.strategy.empty() || devices > 1) {
-    return apply_tactics(g, builtin_strategy(r.strategy.empty() ? "dp" : r.strategy, g, devices));
-  }
+  if (!r.strategy.empty()) return apply_tactics(g, builtin_strategy(r.strategy, g, devices));
+  if (devices > 1) return searched(r, g, devices, topology);
   return replicated_plan(g, {{"data"}, {1}});
 }
 
@@ -45,12 +44,12 @@ std::string PlanRequest::describe(int devices) const {
   if (tactics) return "tactics given in code";
   if (!tactics_file.empty()) return "tactics " + tactics_file;
   if (!strategy.empty()) return "strategy " + strategy;
-  return devices > 1 ? "strategy dp (the default on several devices)" : "one device";
+  return devices > 1 ? "the search (auto, the default on several devices)" : "one device";
 }
 
 Plan choose_plan(const PlanRequest& request, const ir::Graph& g, int devices, const launcher::Topology* topology) {
   if (sources(request) > 1) throw Error("give one of a strategy, tactics, a plan or the search, not several");
-  if (request.automatic && topology && topology->num_devices() != devices) {
+  if ((request.automatic || !request.any()) && devices > 1 && topology && topology->num_devices() != devices) {
     throw Error("the topology has " + std::to_string(topology->num_devices()) + " devices, but " +
                 std::to_string(devices) + " ranks run the job");
   }

@@ -1,8 +1,8 @@
 // Which plan a job runs: the policy every client shares (the command, an embedding
 // program). Exactly one source of decisions: a plan (file or in code), tactics (file or in
 // code), a built-in strategy by name, the search (search.h: the plan predicted fastest among
-// those that fit the devices' memory), or none: then data parallel on several devices and
-// the replicated plan on one.
+// those that fit the devices' memory), or none: then the search on several devices and the
+// replicated plan on one.
 #pragma once
 
 #include <optional>

@@ -1,5 +1,7 @@
 #include "partitioner/mcts.h"
 
+#include <chrono>
+
 #include <cmath>
 #include <limits>
 #include <memory>
@@ -98,9 +100,14 @@ class Mcts {
 
 }  // namespace
 
-void run_mcts(Evaluator& evaluator, int budget, std::uint64_t seed) {
+void run_mcts(Evaluator& evaluator, int budget, std::uint64_t seed, double deadline_s) {
+  using Clock = std::chrono::steady_clock;
+  const auto deadline = Clock::now() + std::chrono::duration<double>(deadline_s);
   Mcts mcts(evaluator, seed);
-  for (int i = 0; i < budget && !mcts.finished(); ++i) mcts.iterate();
+  for (int i = 0; i < budget && !mcts.finished(); ++i) {
+    if (deadline_s > 0 && Clock::now() > deadline) break;
+    mcts.iterate();
+  }
 }
 
 }  // namespace spmd::partitioner

@@ -13,6 +13,7 @@
 
 namespace spmd::partitioner {
 
-void run_mcts(Evaluator& evaluator, int budget, std::uint64_t seed);
+// Stops after `budget` simulations, or at `deadline_s` seconds from now when above 0.
+void run_mcts(Evaluator& evaluator, int budget, std::uint64_t seed, double deadline_s = 0);
 
 }  // namespace spmd::partitioner

@@ -111,7 +111,7 @@ SearchResult search_plan(const ir::Graph& g, const launcher::Topology& topology,
     for (const Candidate& c : all) evaluator.evaluate(c);
   } else {
     result.method = "MCTS";
-    run_mcts(evaluator, options.budget, options.seed);
+    run_mcts(evaluator, options.budget, options.seed, options.budget_seconds);
   }
   result.simulations = evaluator.simulations();
   result.baselines = baselines(evaluator);

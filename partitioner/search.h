@@ -26,6 +26,9 @@ struct SearchOptions {
   std::int64_t memory_limit = 0;  // per device; 0: the device model's memory
   DeviceOverrides device;
   int budget = 200;               // simulations MCTS may run
+  // Seconds the search may take, on top of the simulations; 0: no limit. A time budget
+  // makes the result depend on the machine's speed: the same seed may give another plan.
+  double budget_seconds = 0;
   std::uint64_t seed = 1;
   bool exhaustive = false;        // every candidate, whatever the budget
 };

@@ -68,7 +68,13 @@ void Job::bind(JobBinding binding) {
   } else if (devices > 1) {
     topology_ = std::make_unique<launcher::Topology>(launcher::discover_job(world_->comm()));
   }
-  plan_ = partitioner::choose_plan(description_.partitioning, graph_, devices, topology_.get());
+  const partitioner::PlanRequest& asked = description_.partitioning;
+  if (devices > 1 && (asked.automatic || !asked.any()) && asked.search.budget_seconds > 0) {
+    // Every rank searches: a clock could stop them at different plans.
+    throw Error("a search budget in seconds would let the ranks stop at different plans: give the search a number "
+                "of simulations on several ranks");
+  }
+  plan_ = partitioner::choose_plan(asked, graph_, devices, topology_.get());
   if (partitioned_) program_ = partitioner::lower(graph_, *plan_);
   if (world_) comm_ = std::make_unique<collectives::MpiCommunicator>(world_->comm());
   // Before the executor splits it: the split communicators inherit the deadline.

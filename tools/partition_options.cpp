@@ -1,10 +1,41 @@
 #include "tools/partition_options.h"
 
+#include <cmath>
+#include <limits>
+#include <string>
+
 #include "partitioner/tactics.h"
 #include "tools/sizes.h"
 #include "tools/validators.h"
 
 namespace spmd::tools {
+
+namespace {
+
+// "200": simulations; "30s" or "1.5s": seconds (the simulations then unbounded).
+void parse_budget(const std::string& text, partitioner::SearchOptions& o) {
+  const bool seconds = !text.empty() && text.back() == 's';
+  const std::string number = seconds ? text.substr(0, text.size() - 1) : text;
+  size_t used = 0;
+  double value = 0;
+  try {
+    value = std::stod(number, &used);
+  } catch (const std::exception&) {
+    used = 0;
+  }
+  const bool whole = value == static_cast<double>(static_cast<int>(value));
+  if (used != number.size() || !(value > 0) || !std::isfinite(value) || (!seconds && (!whole || value > 1e9))) {
+    throw CLI::ValidationError("--budget", "'" + text + "' is neither a number of simulations (200) nor seconds (30s)");
+  }
+  if (seconds) {
+    o.budget_seconds = value;
+    o.budget = std::numeric_limits<int>::max();
+  } else {
+    o.budget = static_cast<int>(value);
+  }
+}
+
+}  // namespace
 
 void add_partition_options(CLI::App& cmd, partitioner::PlanRequest& o) {
   std::string strategies;
@@ -31,7 +62,9 @@ void add_search_options(CLI::App& cmd, partitioner::SearchOptions& o) {
   size("--device-memory", o.device.memory_bytes, "memory of one device, in place of the topology's: 32GiB");
   cmd.add_option("--device-flops", o.device.peak_flops, "peak FLOP/s of one device (default: from the topology)")
       ->check(kPositive);
-  cmd.add_option("--budget", o.budget, "simulations the search may run (default 200)")->check(kPositive);
+  cmd.add_option_function<std::string>(
+      "--budget", [&o](const std::string& text) { parse_budget(text, o); },
+      "how long the search may go on: N simulations (default 200), or seconds (30s)");
   cmd.add_option("--seed-search", o.seed, "seed of the tree search (default 1)");
   cmd.add_flag("--exhaustive", o.exhaustive, "simulate every candidate plan, whatever the budget");
 }

@@ -1,5 +1,5 @@
 // spmd run MODEL|FILE.ir: trains, on one rank or partitioned over every rank of the job
-// (--strategy, --tactics, --plan; data parallel by default on several ranks), and prints
+// (--strategy, --tactics, --plan, --auto; the search by default on several ranks), and prints
 // from rank 0 step, loss, step time and throughput; --metrics writes one JSON object per step.
 // --checkpoint DIR --checkpoint-every K [--keep N] saves checkpoints; --resume DIR goes on
 // from the newest complete one, on any rank count and plan, for --steps more steps.
@@ -119,6 +119,7 @@ void add_run_command(CLI::App& app, const launcher::World* world) {
   auto* cmd = app.add_subcommand("run", "Train a model (zoo spec or IR file)");
   add_program_options(*cmd, o->job.program);
   add_partition_options(*cmd, o->job.partitioning);
+  add_search_options(*cmd, o->job.partitioning.search);
   cmd->add_option("--steps", o->steps, "training steps")->check(kPositive);
   cmd->add_option("--seed", o->seed_text, "seed of the initial parameters and the data order (0 to 2^64-1)");
   cmd->add_option("--log-every", o->log_every, "print every K steps")->check(kPositive);

@@ -1,7 +1,7 @@
 // Embedding spmd: two training jobs run from C++ on the ranks of `mpirun`.
 //
 // 1. A regression model built in code, with names of its own, fed by the program's own
-//    data callback: data parallel over the ranks (the default on several ranks).
+//    data callback: the plan the search picks for the ranks (the default on several ranks).
 // 2. The zoo's GPT, split with the Megatron strategy.
 //
 // Each prints its losses from rank 0; they are those of the single-rank run.

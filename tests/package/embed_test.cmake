@@ -28,7 +28,7 @@ list(LENGTH losses_one count)
 if(NOT count EQUAL 8)
   message(FATAL_ERROR "expected 8 loss lines (5 regression, 3 gpt), got ${count}")
 endif()
-if(NOT two MATCHES "regression: strategy dp \\(the default on several devices\\) on 2 ranks"
+if(NOT two MATCHES "regression: the search \\(auto, the default on several devices\\) on 2 ranks"
    OR NOT two MATCHES "gpt: strategy megatron on 2 ranks")
   message(FATAL_ERROR "the 2-rank run did not partition as expected")
 endif()

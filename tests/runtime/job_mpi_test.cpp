@@ -74,7 +74,7 @@ TEST(JobOverRanks, EqualsTheSameJobRunAlone) {
   for (size_t i = 0; i < alone.enc.size(); ++i) EXPECT_NEAR(together.enc[i], alone.enc[i], 1e-5) << i;
 }
 
-TEST(JobOverRanks, DefaultPlanSplitsTheBatchOverEveryRank) {
+TEST(JobOverRanks, DefaultPlanOnSeveralRanksIsTheSearchsAndEveryRankAgrees) {
   launcher::World world;
   JobDescription d;
   d.program.graph = two_layer(6 * world.size());
@@ -83,11 +83,17 @@ TEST(JobOverRanks, DefaultPlanSplitsTheBatchOverEveryRank) {
   job.bind({&world});
   EXPECT_EQ(job.partitioned(), world.size() > 1);
   EXPECT_EQ(job.plan().mesh.size(), world.size());
-  const ir::Graph& program = job.partitioned() ? job.program().graph : job.training_step();
-  auto x = program.find("x");
-  ASSERT_TRUE(x);
-  EXPECT_EQ(program.type(*x).shape[0], 6);  // this rank's rows only
   EXPECT_EQ(job.peak_bytes_per_rank().size(), static_cast<size_t>(world.size()));
+  if (world.size() == 1) return;
+  // The same plan as an explicit --auto on the same topology, and the same on every rank.
+  partitioner::PlanRequest automatic;
+  automatic.automatic = true;
+  const partitioner::Plan searched =
+      partitioner::choose_plan(automatic, job.training_step(), world.size(), job.topology());
+  EXPECT_EQ(partitioner::to_json(searched, job.training_step()).dump(),
+            partitioner::to_json(job.plan(), job.training_step()).dump());
+  const uint64_t hash = std::hash<std::string>{}(partitioner::to_json(job.plan(), job.training_step()).dump());
+  for (uint64_t h : world.all_gather(hash)) EXPECT_EQ(h, hash);
 }
 
 TEST(JobOverRanks, ResumesACheckpointSavedByAJobAlone) {

@@ -229,7 +229,8 @@ TEST(Restarts, AKilledRankRestartsFromTheLastCheckpointOnFewerRanks) {
   const std::string dir = scratch("restarts");
   fs::create_directories(dir);
   const std::string common =
-      " run gpt:layers=1,d_model=24,heads=12,seq=8,vocab=32,batch=48 --steps 100 --log-every 1 --checkpoint ";
+      " run gpt:layers=1,d_model=24,heads=12,seq=8,vocab=32,batch=48 --strategy dp --steps 100 --log-every 1 "
+      "--checkpoint ";
   ASSERT_EQ(run(common + dir + "/straight --metrics " + dir + "/straight.jsonl").exit_code, 0);
   std::ofstream(dir + "/job.sh") << SPMD_BINARY << " launch -np 4 --map-by numa --oversubscribe "
       << "--bind-to numa:overload-allowed -x OMP_NUM_THREADS=1 --restarts 2 --min-ranks 3 -- spmd" << common << dir

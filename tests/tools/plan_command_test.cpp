@@ -209,5 +209,28 @@ TEST(PlanCommand, AutoWhereNoPlanFitsExitsTwoNamingTheSmallest) {
   EXPECT_TRUE(contains(bad.err, "--memory-limit 'lots' is not a size")) << bad.err;
 }
 
+TEST(PlanCommand, BudgetTakesSimulationsOrSeconds) {
+  Result seconds = run(std::string("plan ") + kSmallGpt + " --auto --ranks 4 --budget 0.5s");
+  EXPECT_EQ(seconds.exit_code, 0) << seconds.err;
+  Result simulations = run(std::string("plan ") + kSmallGpt + " --auto --ranks 4 --budget 3");
+  EXPECT_EQ(simulations.exit_code, 0) << simulations.err;
+  for (const char* bad : {"soon", "0", "-2s", "1.5", "nans"}) {
+    Result r = run(std::string("plan ") + kSmallGpt + " --auto --ranks 4 --budget " + bad);
+    EXPECT_EQ(r.exit_code, 2) << bad;
+    EXPECT_TRUE(contains(r.err, "is neither a number of simulations (200) nor seconds (30s)")) << bad << ": " << r.err;
+  }
+}
+
+// Without a partitioning flag several ranks run the search's plan; a budget in seconds is
+// refused there (the ranks could stop at different plans), a number of simulations is not.
+TEST(RunCommand, SeveralRanksSearchByDefaultWithTheSearchFlagsOfPlan) {
+  Result r = run(mpirun(2, std::string("run ") + kSmallGpt + " --steps 2 --budget 20 --memory-limit 1GiB"), true);
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_TRUE(contains(r.out, "partitioned: the search (auto, the default on several devices) on 2 ranks")) << r.out;
+  Result timed = run(mpirun(2, std::string("run ") + kSmallGpt + " --steps 2 --budget 1s"), true);
+  EXPECT_EQ(timed.exit_code, 2);
+  EXPECT_TRUE(contains(timed.err, "a search budget in seconds would let the ranks stop at different plans")) << timed.err;
+}
+
 }  // namespace
 }  // namespace spmd::testing

@@ -1,0 +1,93 @@
+// The simulator's predictions against this machine: for each plan runnable on the ranks of
+// this job (mlp and gpt; dp, megatron, zero, auto where they apply), the predicted step time
+// and peak memory per device next to the measured median step time and the executor's
+// planned peak, with their ratios. Run under mpirun for each rank count, e.g.
+//   for n in 1 2 4; do mpirun -np $n build/bench/bench_prediction; done
+// The predictions use the device model's default figures until a profile calibrates them.
+#include <algorithm>
+#include <cstdio>
+#include <string>
+#include <vector>
+
+#include <CLI/CLI.hpp>
+
+#include "common/error.h"
+#include "launcher/world.h"
+#include "partitioner/device_model.h"
+#include "partitioner/memory_plan.h"
+#include "partitioner/search.h"
+#include "runtime/job.h"
+
+namespace {
+
+using namespace spmd;
+
+struct Row {
+  std::string model, plan;
+  double predicted_s = 0, measured_s = 0;
+  double predicted_peak = 0, planned_peak = 0;
+};
+
+double median(std::vector<double> v) {
+  std::sort(v.begin(), v.end());
+  return v.empty() ? 0 : v[v.size() / 2];
+}
+
+std::optional<Row> measure(const launcher::World& world, const std::string& model, const std::string& strategy,
+                           int steps) {
+  runtime::JobDescription d;
+  d.program.model = model;
+  if (strategy == "auto") {
+    d.partitioning.automatic = true;
+  } else {
+    d.partitioning.strategy = strategy;
+  }
+  runtime::Job job(std::move(d));
+  try {
+    job.bind({&world});
+  } catch (const Error&) {
+    return std::nullopt;  // the strategy does not apply to this model on these ranks
+  }
+  std::vector<double> times;
+  job.train(steps + 2, [&](const runtime::StepReport& r) {
+    if (r.step > 2) times.push_back(r.step_time_s);
+  });
+  const launcher::Topology topology = job.topology() ? *job.topology() : partitioner::flat_topology(world.size());
+  partitioner::Plan plan = job.plan();
+  const partitioner::Program program =
+      job.partitioned() ? job.program() : partitioner::lower(job.training_step(), plan);
+  const partitioner::Prediction p =
+      partitioner::predict_plan(plan, program, topology, partitioner::device_model(topology));
+  std::vector<uint64_t> peaks = job.peak_bytes_per_rank();
+  return Row{model, strategy, p.step_time_s, median(times), static_cast<double>(p.peak_bytes),
+             static_cast<double>(*std::max_element(peaks.begin(), peaks.end()))};
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  launcher::World world;
+  CLI::App app("Predicted against measured step time and peak memory for the plans runnable here");
+  int steps = 7;
+  std::vector<std::string> models = {"mlp", "gpt"};
+  app.add_option("--steps", steps, "timed steps per plan (median)");
+  app.add_option("--models", models, "models to run");
+  CLI11_PARSE(app, argc, argv);
+  std::vector<Row> rows;
+  for (const std::string& model : models) {
+    for (const char* strategy : {"dp", "megatron", "zero", "auto"}) {
+      if (auto row = measure(world, model, strategy, steps)) rows.push_back(*row);
+    }
+  }
+  if (!world.lead()) return 0;
+  std::printf("%d rank(s); step time and peak per device, predicted against measured (median of %d steps)\n",
+              world.size(), steps);
+  std::printf("%-6s %-9s %12s %12s %7s %12s %12s %7s\n", "model", "plan", "pred ms", "meas ms", "ratio", "pred MiB",
+              "exec MiB", "ratio");
+  for (const Row& r : rows) {
+    std::printf("%-6s %-9s %12.2f %12.2f %7.2f %12.2f %12.2f %7.3f\n", r.model.c_str(), r.plan.c_str(),
+                r.predicted_s * 1e3, r.measured_s * 1e3, r.predicted_s / r.measured_s, r.predicted_peak / 1048576.0,
+                r.planned_peak / 1048576.0, r.predicted_peak / r.planned_peak);
+  }
+  return 0;
+}
