@@ -22,10 +22,20 @@ DeviceModel gpu_of(const launcher::Device& d) {
   return m;
 }
 
-DeviceModel cpu_of(const launcher::Device& d) {
+// A CPU device's PUs, shared evenly by the `sharing` ranks bound to the same ones (ranks
+// oversubscribed onto fewer cores run each other's share of the time).
+DeviceModel cpu_of(const launcher::Device& d, int sharing) {
   const int pus = std::max(1, launcher::processing_units(d));
-  return {"CPU: " + std::to_string(pus) + (pus == 1 ? " processing unit" : " processing units"), pus * kCoreFlops,
-          pus * kCoreMemoryBps, d.memory_bytes};
+  std::string name = "CPU: " + std::to_string(pus) + (pus == 1 ? " processing unit" : " processing units");
+  if (sharing > 1) name += " shared by " + std::to_string(sharing) + " ranks";
+  return {name, pus * kCoreFlops / sharing, pus * kCoreMemoryBps / sharing, d.memory_bytes};
+}
+
+// How many devices of `topology` run on exactly `d`'s PUs (itself included).
+int sharing_of(const launcher::Topology& topology, const launcher::Device& d) {
+  int n = 0;
+  for (const launcher::Device& e : topology.devices()) n += e.node == d.node && e.cpuset == d.cpuset;
+  return std::max(1, n);
 }
 
 }  // namespace
@@ -50,8 +60,8 @@ DeviceModel device_model(const launcher::Topology& topology, const DeviceOverrid
   DeviceModel model;
   bool first = true;
   for (const launcher::Device& d : topology.devices()) {
-    DeviceModel m = d.kind == launcher::DeviceKind::gpu ? gpu_of(d) : cpu_of(d);
-    if (first || m.memory_bytes < model.memory_bytes) model = m;
+    DeviceModel m = d.kind == launcher::DeviceKind::gpu ? gpu_of(d) : cpu_of(d, sharing_of(topology, d));
+    if (first || m.memory_bytes < model.memory_bytes || (m.memory_bytes == model.memory_bytes && m.peak_flops < model.peak_flops)) model = m;
     first = false;
   }
   if (overrides.peak_flops > 0) model.peak_flops = overrides.peak_flops;

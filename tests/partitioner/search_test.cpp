@@ -50,6 +50,17 @@ TEST(DeviceModel, DgxTwoGpusAreV100sAndOverridesWin) {
   EXPECT_EQ(o.memory_bytes, 1 << 30);
 }
 
+TEST(DeviceModel, RanksOversubscribedOnTheSameCoresShareTheirSpeed) {
+  launcher::Device two_cores;
+  two_cores.kind = launcher::DeviceKind::core;
+  two_cores.cpuset = "0-1";
+  const DeviceModel alone = device_model(launcher::Topology({two_cores}, {"n"}, {}, {}));
+  const DeviceModel shared = device_model(launcher::Topology({two_cores, two_cores, two_cores, two_cores}, {"n"}, {}, {}));
+  EXPECT_DOUBLE_EQ(shared.peak_flops * 4, alone.peak_flops);
+  EXPECT_DOUBLE_EQ(shared.memory_Bps * 4, alone.memory_Bps);
+  EXPECT_NE(shared.name.find("shared by 4 ranks"), std::string::npos) << shared.name;
+}
+
 TEST(Simulator, StepIsBoundedByItsStreams) {
   ir::Graph g = step_of(kGpt);
   launcher::Topology t = flat_topology(4);
