@@ -15,6 +15,7 @@
 #include "launcher/world.h"
 #include "partitioner/device_model.h"
 #include "partitioner/memory_plan.h"
+#include "partitioner/profile.h"
 #include "partitioner/search.h"
 #include "runtime/job.h"
 
@@ -24,7 +25,7 @@ using namespace spmd;
 
 struct Row {
   std::string model, plan;
-  double predicted_s = 0, measured_s = 0;
+  double predicted_s = 0, measured_s = 0, profiled_s = 0;
   double predicted_peak = 0, planned_peak = 0;
 };
 
@@ -34,7 +35,7 @@ double median(std::vector<double> v) {
 }
 
 std::optional<Row> measure(const launcher::World& world, const std::string& model, const std::string& strategy,
-                           int steps) {
+                           int steps, const std::string& profile) {
   runtime::JobDescription d;
   d.program.model = model;
   if (strategy == "auto") {
@@ -59,8 +60,14 @@ std::optional<Row> measure(const launcher::World& world, const std::string& mode
   const partitioner::Prediction p =
       partitioner::predict_plan(plan, program, topology, partitioner::device_model(topology));
   std::vector<uint64_t> peaks = job.peak_bytes_per_rank();
-  return Row{model, strategy, p.step_time_s, median(times), static_cast<double>(p.peak_bytes),
-             static_cast<double>(*std::max_element(peaks.begin(), peaks.end()))};
+  Row row{model, strategy, p.step_time_s, median(times), 0, static_cast<double>(p.peak_bytes),
+          static_cast<double>(*std::max_element(peaks.begin(), peaks.end()))};
+  if (!profile.empty()) {  // the same plan costed with the measured figures
+    partitioner::Profiled m = partitioner::apply_profile(partitioner::read_profile(profile), profile, topology);
+    row.profiled_s = partitioner::predict_plan(plan, program, m.topology, partitioner::device_model(m.topology, m.device))
+                         .step_time_s;
+  }
+  return row;
 }
 
 }  // namespace
@@ -70,24 +77,27 @@ int main(int argc, char** argv) {
   CLI::App app("Predicted against measured step time and peak memory for the plans runnable here");
   int steps = 7;
   std::vector<std::string> models = {"mlp", "gpt"};
+  std::string profile;
+  app.add_option("--profile", profile, "also cost each plan with this profile's measured figures (spmd profile)");
   app.add_option("--steps", steps, "timed steps per plan (median)");
   app.add_option("--models", models, "models to run");
   CLI11_PARSE(app, argc, argv);
   std::vector<Row> rows;
   for (const std::string& model : models) {
     for (const char* strategy : {"dp", "megatron", "zero", "auto"}) {
-      if (auto row = measure(world, model, strategy, steps)) rows.push_back(*row);
+      if (auto row = measure(world, model, strategy, steps, profile)) rows.push_back(*row);
     }
   }
   if (!world.lead()) return 0;
   std::printf("%d rank(s); step time and peak per device, predicted against measured (median of %d steps)\n",
               world.size(), steps);
-  std::printf("%-6s %-9s %12s %12s %7s %12s %12s %7s\n", "model", "plan", "pred ms", "meas ms", "ratio", "pred MiB",
-              "exec MiB", "ratio");
+  std::printf("%-6s %-9s %10s %10s %7s %10s %7s %10s %10s %7s\n", "model", "plan", "meas ms", "pred ms", "ratio",
+              "profiled", "ratio", "pred MiB", "exec MiB", "ratio");
   for (const Row& r : rows) {
-    std::printf("%-6s %-9s %12.2f %12.2f %7.2f %12.2f %12.2f %7.3f\n", r.model.c_str(), r.plan.c_str(),
-                r.predicted_s * 1e3, r.measured_s * 1e3, r.predicted_s / r.measured_s, r.predicted_peak / 1048576.0,
-                r.planned_peak / 1048576.0, r.predicted_peak / r.planned_peak);
+    std::printf("%-6s %-9s %10.2f %10.2f %7.2f %10.2f %7.2f %10.2f %10.2f %7.3f\n", r.model.c_str(), r.plan.c_str(),
+                r.measured_s * 1e3, r.predicted_s * 1e3, r.predicted_s / r.measured_s, r.profiled_s * 1e3,
+                r.profiled_s / r.measured_s, r.predicted_peak / 1048576.0, r.planned_peak / 1048576.0,
+                r.predicted_peak / r.planned_peak);
   }
   return 0;
 }

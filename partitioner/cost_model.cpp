@@ -1,5 +1,7 @@
 #include "partitioner/cost_model.h"
 
+#include <cmath>
+
 #include <algorithm>
 
 #include "collectives/redistribute.h"
@@ -38,8 +40,27 @@ double op_bytes(const ir::Graph& g, ir::ValueId v) {
   return bytes;
 }
 
+namespace {
+
+// The FLOP/s a problem of `flops` reaches: the measured curve, interpolated in log(size)
+// and held flat beyond its ends; the peak without one.
+double flops_rate(const DeviceModel& device, double flops) {
+  const auto& curve = device.flops_by_size;
+  if (curve.empty()) return device.peak_flops;
+  if (flops <= curve.front().first) return curve.front().second;
+  for (size_t i = 1; i < curve.size(); ++i) {
+    if (flops > curve[i].first) continue;
+    const double t = std::log(flops / curve[i - 1].first) / std::log(curve[i].first / curve[i - 1].first);
+    return curve[i - 1].second + t * (curve[i].second - curve[i - 1].second);
+  }
+  return curve.back().second;
+}
+
+}  // namespace
+
 double op_seconds(const ir::Graph& g, ir::ValueId v, const DeviceModel& device) {
-  return std::max(op_flops(g, v) / device.peak_flops, op_bytes(g, v) / device.memory_Bps);
+  const double flops = op_flops(g, v);
+  return device.op_latency_s + std::max(flops / flops_rate(device, flops), op_bytes(g, v) / device.memory_Bps);
 }
 
 CollectiveCosts::CollectiveCosts(const Mesh& mesh, const launcher::Topology& topology)

@@ -66,6 +66,9 @@ DeviceModel device_model(const launcher::Topology& topology, const DeviceOverrid
   }
   if (overrides.peak_flops > 0) model.peak_flops = overrides.peak_flops;
   if (overrides.memory_bytes > 0) model.memory_bytes = overrides.memory_bytes;
+  if (overrides.memory_Bps > 0) model.memory_Bps = overrides.memory_Bps;
+  if (overrides.op_latency_s > 0) model.op_latency_s = overrides.op_latency_s;
+  if (!overrides.flops_by_size.empty()) model.flops_by_size = overrides.flops_by_size;
   return model;
 }
 

@@ -5,6 +5,8 @@
 
 #include <cstdint>
 #include <string>
+#include <utility>
+#include <vector>
 #include <vector>
 
 #include "launcher/topology.h"
@@ -16,6 +18,11 @@ struct DeviceModel {
   double peak_flops = 0;       // f32 FLOP/s
   double memory_Bps = 0;       // bytes/s between the device and its memory
   std::int64_t memory_bytes = 0;
+  // Measured (a profile): the fixed cost of running one kernel, and the FLOP/s reached by
+  // problems of a given size, (FLOP per call, FLOP/s) by increasing size, in place of
+  // peak_flops (small problems do not reach the peak).
+  double op_latency_s = 0;
+  std::vector<std::pair<double, double>> flops_by_size;
 };
 
 // GPU models by the name hwloc gives them (its GPUModel info, "Tesla V100-SXM3-32GB-H"
@@ -36,6 +43,9 @@ const DeviceModel* find_gpu_model(const std::string& gpu_name);
 struct DeviceOverrides {
   double peak_flops = 0;
   std::int64_t memory_bytes = 0;
+  double memory_Bps = 0;  // measured (a profile), in place of the model's
+  double op_latency_s = 0;
+  std::vector<std::pair<double, double>> flops_by_size;
 };
 
 // The model of the topology's devices: the smallest memory of any device stands for all.

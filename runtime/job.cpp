@@ -8,6 +8,7 @@
 #include "ir/ops.h"
 #include "runtime/checkpoint.h"
 #include "runtime/device_choice.h"
+#include "partitioner/profile.h"
 #include "runtime/threads.h"
 
 namespace spmd::runtime {
@@ -68,6 +69,8 @@ void Job::bind(JobBinding binding) {
   } else if (devices > 1) {
     topology_ = std::make_unique<launcher::Topology>(launcher::discover_job(world_->comm()));
   }
+  if (topology_) fingerprint_ = launcher::fingerprint(*topology_);
+  if (!binding.profile.empty()) apply_profile(binding.profile, devices);
   const partitioner::PlanRequest& asked = description_.partitioning;
   if (devices > 1 && (asked.automatic || !asked.any()) && asked.search.budget_seconds > 0) {
     // Every rank searches: a clock could stop them at different plans.
@@ -91,6 +94,17 @@ void Job::bind(JobBinding binding) {
                                        partitioned_ ? comm_.get() : nullptr, topology_.get(),
                                        make_data());
   if (saved) finish_resume(*saved);
+}
+
+// The profile's figures replace the defaults: the plan is costed, and the collectives'
+// schedules synthesized, with the measured links and device throughput.
+void Job::apply_profile(const std::string& path, int devices) {
+  const launcher::Topology base = topology_ ? *topology_ : partitioner::flat_topology(devices);
+  partitioner::Profiled p = partitioner::apply_profile(partitioner::read_profile(path), path, base,
+                                                       description_.partitioning.search.device);
+  description_.partitioning.search.device = p.device;
+  profile_notes_ = std::move(p.said);
+  if (topology_ || devices > 1) topology_ = std::make_unique<launcher::Topology>(std::move(p.topology));
 }
 
 void Job::check_checkpoint_policy() const {
@@ -137,7 +151,7 @@ std::string Job::save(const std::string& dir, int keep) {
   if (keep < 1) throw Error("keeping " + std::to_string(keep) + " checkpoints: at least 1 must be kept");
   CheckpointInfo info{graph_.meta.s("model", description_.program.describe()), description_.program.describe(),
                       graph_.meta.s("optimizer", ""), trainer().steps_done(), description_.seed,
-                      topology_ ? launcher::fingerprint(*topology_) : ""};
+                      fingerprint_};
   last_checkpoint_ = save_checkpoint(dir, keep, trainer().executor(), rank(), world_, info);
   return last_checkpoint_;
 }

@@ -84,6 +84,9 @@ struct JobBinding {
   // Where the kernels run: "cpu", "gpu" (the rank's GPU), or "auto": the GPU where the
   // rank's device is one (runtime/device_choice.h).
   std::string device = "auto";
+  // A profile written by `spmd profile` (partitioner/profile.h): its measured figures
+  // replace the cost model's defaults for planning and for the collectives' schedules.
+  std::string profile;
 
   JobBinding() = default;
   JobBinding(const launcher::World* w) : world(w) {}  // NOLINT: bind(&world) reads well
@@ -113,6 +116,8 @@ class Job {
   std::string save(const std::string& dir, int keep = 2);
   // The checkpoint bind() resumed from, if any.
   const std::optional<Resumed>& resumed() const { return resumed_; }
+  // What the profile changed, one line per figure (empty without a profile).
+  const std::vector<std::string>& profile_notes() const { return profile_notes_; }
 
   // The global training step (describe) and, once bound, the plan and this rank's program.
   const ir::Graph& training_step() const { return graph_; }
@@ -136,6 +141,7 @@ class Job {
  private:
   std::unique_ptr<DataSource> make_data() const;
   StepReport run_step();
+  void apply_profile(const std::string& path, int devices);
   void check_checkpoint_policy() const;
   std::optional<Manifest> prepare_resume();
   void finish_resume(const Manifest& m);
@@ -151,6 +157,8 @@ class Job {
   std::unique_ptr<kernels::Backend> backend_;
   std::unique_ptr<Trainer> trainer_;
   std::optional<Resumed> resumed_;
+  std::vector<std::string> profile_notes_;
+  std::string fingerprint_;  // of the hardware as discovered, for checkpoints
   std::string last_checkpoint_;
 };
 

@@ -17,6 +17,7 @@ void add_plan_command(CLI::App& app, const launcher::World* world);    // spmd p
 void add_analyze_command(CLI::App& app, const launcher::World* world); // spmd analyze MODEL: dimension classes and conflicts
 void add_lower_command(CLI::App& app, const launcher::World* world);  // spmd lower MODEL: a rank's program
 void add_checkpoint_command(CLI::App& app, const launcher::World* world);  // spmd checkpoint inspect DIR
+void add_profile_command(CLI::App& app, const launcher::World* world);  // spmd profile: measure kernels and links
 void add_collective_command(CLI::App& app, const launcher::World* world);  // spmd collective allreduce --bytes ...: schedules
 
 }  // namespace spmd::tools

@@ -29,6 +29,7 @@ int main(int argc, char** argv) {
   spmd::tools::add_analyze_command(app, w);
   spmd::tools::add_collective_command(app, w);
   spmd::tools::add_checkpoint_command(app, w);
+  spmd::tools::add_profile_command(app, w);
   // A failing rank must not leave the others waiting in a collective: World::abort ends
   // the whole job with the code.
   auto fail = [&](int code) {

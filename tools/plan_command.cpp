@@ -13,6 +13,7 @@
 #include <string>
 
 #include "common/error.h"
+#include "partitioner/profile.h"
 #include "partitioner/lower.h"
 #include "partitioner/search.h"
 #include "runtime/memory_plan.h"
@@ -36,6 +37,7 @@ struct PlanOptions {
   std::string json;
   bool explain = false;
   bool predict = false;
+  std::string profile;
 };
 
 // Every collective must say why it is there: an all-gather of a whole tensor that nobody
@@ -67,13 +69,22 @@ void plan(const PlanOptions& o, const launcher::World& world) {
   if (!o.topology.topology.empty() || discovered) topology = topology_from(o.topology, world);
   const int ranks = o.ranks > 0 ? o.ranks : topology ? topology->num_devices() : world.size();
   ir::Graph g = load_program(o.program);
-  const launcher::Topology costed_on = topology ? *topology : partitioner::flat_topology(ranks);
+  launcher::Topology costed_on = topology ? *topology : partitioner::flat_topology(ranks);
+  std::vector<std::string> profile_notes;
+  PlanOptions with_profile = o;
+  if (!o.profile.empty()) {
+    partitioner::Profiled p = partitioner::apply_profile(partitioner::read_profile(o.profile), o.profile, costed_on,
+                                                         o.partition.search.device);
+    costed_on = std::move(p.topology);
+    with_profile.partition.search.device = p.device;
+    profile_notes = std::move(p.said);
+  }
   std::optional<partitioner::SearchResult> search;
-  if (o.partition.automatic) search = partitioner::search_plan(g, costed_on, o.partition.search);
+  if (o.partition.automatic) search = partitioner::search_plan(g, costed_on, with_profile.partition.search);
   partitioner::Plan plan = search ? search->best().plan : plan_for(o, g, ranks);
   partitioner::Program program = partitioner::lower(g, plan);
   runtime::ProgramMemory memory = runtime::plan_program_memory(program.graph);
-  const partitioner::DeviceModel device = partitioner::device_model(costed_on, o.partition.search.device);
+  const partitioner::DeviceModel device = partitioner::device_model(costed_on, with_profile.partition.search.device);
   partitioner::Prediction predicted;
   if (search || o.predict) predicted = partitioner::predict_plan(plan, program, costed_on, device);
   if (o.explain) check_explained(program);
@@ -83,6 +94,7 @@ void plan(const PlanOptions& o, const launcher::World& world) {
   std::fputs(plan_report(what, g, plan, program, memory).c_str(), stdout);
   if (topology) std::fputs(placement_report(*topology, plan, program).c_str(), stdout);
   if (search) std::fputs(search_report(*search).c_str(), stdout);
+  for (const std::string& note : profile_notes) std::printf("profile: %s\n", note.c_str());
   if (o.predict) {
     std::int64_t limit = o.partition.search.memory_limit > 0 ? o.partition.search.memory_limit : device.memory_bytes;
     std::fputs(prediction_report(predicted, device, limit).c_str(), stdout);
@@ -106,6 +118,7 @@ void add_plan_command(CLI::App& app, const launcher::World* world) {
   cmd->add_flag("--explain", o->explain, "say why each collective is there");
   cmd->add_flag("--predict", o->predict, "predict the step time, exposed communication and peak memory per device");
   add_search_options(*cmd, o->partition.search);
+  cmd->add_option("--profile", o->profile, "a profile from spmd profile: measured figures for the cost model");
   cmd->callback([o, world] { plan(*o, *world); });
 }
 

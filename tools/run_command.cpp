@@ -29,6 +29,7 @@ struct RunOptions {
   std::string on_nonfinite = "stop";
   std::optional<double> timeout_s;
   std::string device = "auto";
+  std::string profile;
 };
 
 void print_header(const runtime::Job& job, const RunOptions& o) {
@@ -71,11 +72,15 @@ void run(const RunOptions& o, const launcher::World& world) {
   runtime::JobBinding binding(&world);
   binding.timeout_s = o.timeout_s;
   binding.device = o.device;
+  binding.profile = o.profile;
   job.bind(binding);
   const bool lead = world.lead();
   runtime::MetricsFile metrics(lead ? o.metrics : "", job.trainer().data().item_name());
   if (lead) print_header(job, o);
   if (lead && job.resumed()) print_resumed(*job.resumed());
+  if (lead) {
+    for (const std::string& note : job.profile_notes()) std::printf("profile: %s\n", note.c_str());
+  }
   const int64_t first = job.trainer().steps_done(), last = first + o.steps;
   std::vector<uint64_t> peaks = job.peak_bytes_per_rank();
   if (lead) print_memory_per_rank(peaks);
@@ -138,6 +143,7 @@ void add_run_command(CLI::App& app, const launcher::World* world) {
                   "where the kernels run: cpu, gpu (the rank's GPU, CUDA and cuBLAS), or auto: the GPU where the "
                   "rank's device is one (default)")
       ->check(CLI::IsMember({"cpu", "gpu", "auto"}));
+  cmd->add_option("--profile", o->profile, "a profile from spmd profile: measured figures for the cost model");
   cmd->add_option("--timeout", o->timeout_s,
                   "seconds a collective may wait for a peer before the job fails naming it (default 60)")
       ->check(kPositive);

@@ -1,0 +1,124 @@
+#include "partitioner/profile.h"
+
+#include <cmath>
+#include <cstdio>
+#include <nlohmann/json.hpp>
+
+#include "common/error.h"
+#include "common/files.h"
+
+namespace spmd::partitioner {
+namespace {
+
+double positive(const nlohmann::json& j, const char* key, const std::string& where) {
+  if (!j.contains(key) || !j.at(key).is_number()) throw Error(where + ": '" + key + "' is missing or not a number");
+  const double v = j.at(key).get<double>();
+  if (!(v > 0) || !std::isfinite(v)) throw Error(where + ": '" + key + "' must be a positive number");
+  return v;
+}
+
+std::string figure(const char* format, double value) {
+  char text[64];
+  std::snprintf(text, sizeof text, format, value);
+  return text;
+}
+
+// The same tree with other link figures on some levels.
+launcher::Topology with_levels(const launcher::Topology& t, std::vector<launcher::Level> levels) {
+  std::vector<std::vector<int>> group_of(levels.size(), std::vector<int>(t.num_devices()));
+  for (size_t l = 0; l < levels.size(); ++l) {
+    for (int d = 0; d < t.num_devices(); ++d) group_of[l][d] = t.group_of(static_cast<int>(l), d);
+  }
+  return launcher::Topology(t.devices(), t.node_names(), std::move(levels), std::move(group_of));
+}
+
+}  // namespace
+
+Profile read_profile(const std::string& path) {
+  nlohmann::json j;
+  try {
+    j = nlohmann::json::parse(read_text_file(path, "profile"));
+  } catch (const nlohmann::json::exception& e) {
+    throw Error("profile '" + path + "' is not JSON: " + e.what());
+  }
+  const std::string where = "profile '" + path + "'";
+  if (!j.is_object() || !j.contains("fingerprint") || !j.at("fingerprint").is_string()) {
+    throw Error(where + ": 'fingerprint' is missing or not a string");
+  }
+  Profile p;
+  p.fingerprint = j.at("fingerprint").get<std::string>();
+  p.matmul_flops = positive(j, "matmul_flops", where);
+  p.memory_Bps = positive(j, "memory_Bps", where);
+  p.op_latency_s = positive(j, "op_latency_s", where);
+  if (j.contains("matmul_by_size")) {
+    for (const auto& point : j.at("matmul_by_size")) {
+      const std::string at = where + ", matmul_by_size";
+      p.matmul_by_size.emplace_back(positive(point, "flops", at), positive(point, "flops_per_s", at));
+    }
+  }
+  if (j.contains("levels")) {
+    for (const auto& l : j.at("levels")) {
+      if (!l.contains("name") || !l.at("name").is_string()) throw Error(where + ": a level has no 'name'");
+      const std::string at = where + ", level '" + l.at("name").get<std::string>() + "'";
+      p.levels.push_back({l.at("name").get<std::string>(), positive(l, "latency_s", at), positive(l, "bandwidth_Bps", at),
+                          l.value("fit_error", 0.0)});
+    }
+  }
+  return p;
+}
+
+void write_profile(const std::string& path, const Profile& p) {
+  nlohmann::ordered_json levels = nlohmann::ordered_json::array();
+  for (const LevelProfile& l : p.levels) {
+    levels.push_back({{"name", l.name}, {"latency_s", l.latency_s}, {"bandwidth_Bps", l.bandwidth_Bps},
+                      {"fit_error", l.fit_error}});
+  }
+  nlohmann::ordered_json curve = nlohmann::ordered_json::array();
+  for (const auto& [flops, rate] : p.matmul_by_size) curve.push_back({{"flops", flops}, {"flops_per_s", rate}});
+  nlohmann::ordered_json j = {{"fingerprint", p.fingerprint},   {"matmul_flops", p.matmul_flops},
+                              {"memory_Bps", p.memory_Bps},     {"op_latency_s", p.op_latency_s},
+                              {"matmul_by_size", curve},        {"levels", levels}};
+  write_file_atomically(path, j.dump(1) + "\n", "profile");
+}
+
+Profiled apply_profile(const Profile& profile, const std::string& path, const launcher::Topology& topology,
+                       DeviceOverrides base) {
+  Profiled out{topology, base, {}};
+  const std::string mine = launcher::fingerprint(topology);
+  const bool same = mine == profile.fingerprint;
+  std::vector<launcher::Level> levels = topology.levels();
+  int matched = 0;
+  for (launcher::Level& level : levels) {
+    const LevelProfile* measured = nullptr;
+    for (const LevelProfile& l : profile.levels) measured = l.name == level.name ? &l : measured;
+    if (!measured) {
+      out.said.push_back("level " + level.name + ": default link (not in the profile)");
+      continue;
+    }
+    level.link = {measured->latency_s, measured->bandwidth_Bps};
+    ++matched;
+    out.said.push_back("level " + level.name + ": " + figure("%.2f us", measured->latency_s * 1e6) + ", " +
+                       figure("%.2f GB/s", measured->bandwidth_Bps / 1e9) + " measured");
+  }
+  if (!same && matched == 0 && !levels.empty()) {
+    throw Error("profile '" + path + "' was measured on another topology (fingerprint " + profile.fingerprint +
+                ", this job's is " + mine + ") and shares none of its levels: run spmd profile on this job");
+  }
+  if (!same) {
+    out.said.insert(out.said.begin(), "profile '" + path + "' was measured on another topology (fingerprint " +
+                                          profile.fingerprint + ", this job's is " + mine +
+                                          "): its figures are used where the level names match");
+  }
+  out.topology = with_levels(topology, std::move(levels));
+  if (base.peak_flops <= 0) out.device.peak_flops = profile.matmul_flops;
+  if (base.memory_Bps <= 0) out.device.memory_Bps = profile.memory_Bps;
+  if (base.peak_flops <= 0) out.device.flops_by_size = profile.matmul_by_size;
+  out.device.op_latency_s = profile.op_latency_s;
+  out.said.push_back("device: matmul " + figure("%.1f GFLOP/s", out.device.peak_flops / 1e9) + " at best, memory " +
+                     figure("%.1f GB/s", out.device.memory_Bps / 1e9) + ", " +
+                     figure("%.1f us", out.device.op_latency_s * 1e6) + " per kernel" +
+                     (base.peak_flops > 0 || base.memory_Bps > 0 ? " (the user's figures win)" : " measured"));
+  return out;
+}
+
+}  // namespace spmd::partitioner

@@ -1,0 +1,52 @@
+// A profile of the hardware, measured by `spmd profile` (runtime/profile_run.h), that the
+// cost model takes in place of its default figures: the device's matmul and memory-bound
+// throughput, and each topology level's link (latency and bandwidth fitted to measured
+// transfers). Stored as JSON, keyed by the fingerprint of the topology it was measured on.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "launcher/topology.h"
+#include "partitioner/device_model.h"
+
+namespace spmd::partitioner {
+
+struct LevelProfile {
+  std::string name;          // the topology level, as `spmd topo` names it
+  double latency_s = 0;      // alpha of t = alpha + bytes / bandwidth, least squares
+  double bandwidth_Bps = 0;  // 1 / beta
+  double fit_error = 0;      // relative RMS error of the fit over the measured sizes
+};
+
+struct Profile {
+  std::string fingerprint;  // launcher::fingerprint of the topology measured
+  double matmul_flops = 0;  // f32 FLOP/s of the backend's matmul, best over the shapes tried
+  double memory_Bps = 0;    // bytes/s moved by an elementwise op on data beyond the caches
+  double op_latency_s = 0;  // a kernel on one element: the fixed cost of an op
+  std::vector<std::pair<double, double>> matmul_by_size;  // (FLOP per call, FLOP/s), by size
+  std::vector<LevelProfile> levels;
+};
+
+// Reads and writes the JSON form (written atomically). Throws spmd::Error naming the file
+// and the field for a missing file, bad JSON, a missing or non-positive figure.
+Profile read_profile(const std::string& path);
+void write_profile(const std::string& path, const Profile& profile);
+
+// What a profile changes: the topology with measured links on the levels it has, the
+// device figures to use, and one line per decision ("matmul 45.1 GFLOP/s measured", "level
+// node: 2.1 us, 9.8 GB/s measured", "level cluster: default").
+struct Profiled {
+  launcher::Topology topology;
+  DeviceOverrides device;
+  std::vector<std::string> said;
+};
+
+// Applies `profile` (read from `path`, for messages) to `topology`. A profile of another
+// topology (another fingerprint) is used for the levels of the same name only, and said
+// so; one that shares no level name is refused with spmd::Error. `base` keeps the user's
+// own figures, which win over measured ones.
+Profiled apply_profile(const Profile& profile, const std::string& path, const launcher::Topology& topology,
+                       DeviceOverrides base = {});
+
+}  // namespace spmd::partitioner

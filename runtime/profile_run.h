@@ -1,0 +1,28 @@
+// `spmd profile`: measures the hardware the job runs on into a partitioner::Profile. Every
+// rank times its backend's matmul (M = N = K from 128 to 1024) and an elementwise add on
+// 64 MiB; for each level of the topology, rank 0 and the first rank whose lowest common group
+// with it is at that level ping-pong messages from 4 KiB to `max_bytes`, and the latency and
+// bandwidth are fitted to the times by least squares (t = alpha + bytes / bandwidth). Then
+// every algorithm of all-reduce and all-gather over all ranks at the same sizes, for the
+// table. Collective over the world; about a second per level on a workstation.
+#pragma once
+
+#include <string>
+
+#include "collectives/communicator.h"
+#include "kernels/backend.h"
+#include "launcher/topology.h"
+#include "partitioner/profile.h"
+
+namespace spmd::runtime {
+
+struct ProfileRun {
+  partitioner::Profile profile;  // the same on every rank (rank 0's kernel figures)
+  std::string table;             // nccl-tests style tables and the fits, for rank 0 to print
+};
+
+// Measures with `comm` (the job's ranks, rank i = device i of `topology`).
+ProfileRun measure_profile(collectives::Communicator& comm, const launcher::Topology& topology,
+                           kernels::Backend& backend, double max_bytes = 16 << 20);
+
+}  // namespace spmd::runtime
