@@ -22,7 +22,7 @@ class Communicator {
   virtual std::string backend() const = 0;  // "mpi", "nccl"
 
   // Point-to-point, the building blocks of the algorithms. A receive of another size than
-  // what the peer sent, or no progress within timeout(), throws spmd::Error naming the peer.
+  // what the peer sent, or no progress within timeout(), throws spmd::JobFailure naming the peer.
   virtual void send(std::span<const float> data, int dest) = 0;
   virtual void recv(std::span<float> data, int source) = 0;
   // Sends to `dest` while receiving from `source`: the deadlock-free exchange of rings and
@@ -42,8 +42,9 @@ class Communicator {
   virtual void native_reduce(std::span<float> data, int root, ReduceOp op) = 0;
   virtual void native_all_to_all(std::span<const float> in, std::span<float> out) = 0;
 
-  // How long a point-to-point operation may wait for its peer before it fails (a rank that
-  // died or never joined): 60 s unless set otherwise (also SPMD_COLLECTIVE_TIMEOUT_S).
+  // How long any operation, point-to-point or native collective, may wait for its peers
+  // before it fails with spmd::JobFailure (a rank that died or never joined): 60 s unless
+  // set otherwise (also SPMD_COLLECTIVE_TIMEOUT_S).
   std::chrono::duration<double> timeout() const { return timeout_; }
   void set_timeout(std::chrono::duration<double> t) { timeout_ = t; }
 
