@@ -1,7 +1,11 @@
 #include "launcher/mpi_wait.h"
 
+#include <sched.h>
+
+#include <algorithm>
 #include <cstdlib>
 #include <sstream>
+#include <thread>
 
 #include "common/error.h"
 
@@ -10,8 +14,12 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
-// The clock is read only every so many polls, to keep short waits cheap.
+// The back-off schedule of wait_all (its header says why these figures).
+constexpr unsigned kSpinPolls = 1024;
+constexpr unsigned kYieldPolls = 1024;
 constexpr unsigned kPollsPerClockRead = 64;
+constexpr std::chrono::microseconds kFirstSleep{1};
+constexpr std::chrono::microseconds kLongestSleep{1000};
 
 std::string where(MPI_Comm comm) {
   int rank = 0, size = 1;
@@ -39,12 +47,20 @@ Seconds collective_timeout(std::optional<Seconds> timeout) {
 
 WaitOutcome wait_all(std::span<MPI_Request> requests, MPI_Status* statuses, Seconds timeout) {
   Clock::time_point deadline{};  // set at the first clock read: a short wait reads none
+  std::chrono::microseconds sleep = kFirstSleep;
   for (unsigned polls = 1;; ++polls) {
     int done = 0;
     const int rc = MPI_Testall(static_cast<int>(requests.size()), requests.data(), &done, statuses);
     if (rc != MPI_SUCCESS) return {rc, false};
     if (done) return {};
-    if (polls % kPollsPerClockRead != 0) continue;
+    if (polls <= kSpinPolls) {
+      if (polls % kPollsPerClockRead != 0) continue;
+    } else if (polls <= kSpinPolls + kYieldPolls) {
+      sched_yield();
+    } else {
+      std::this_thread::sleep_for(sleep);
+      sleep = std::min(sleep * 2, kLongestSleep);
+    }
     const Clock::time_point now = Clock::now();
     if (deadline == Clock::time_point{}) {
       deadline = now + std::chrono::duration_cast<Clock::duration>(timeout);

@@ -3,6 +3,8 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <sys/resource.h>
+
 #include <chrono>
 #include <cstdlib>
 #include <thread>
@@ -129,6 +131,24 @@ TEST_F(ErrorsTest, SplitTimesOut) {
     return;
   }
   EXPECT_THAT(error_of([&] { comm().split(0, rank()); }), HasSubstr("split: the ranks meeting to split timed out"));
+}
+
+// A rank waiting for a peer that does not come backs off: well under a core.
+TEST_F(ErrorsTest, AWaitingRankLeavesItsCoreToOthers) {
+  if (size() < 2) GTEST_SKIP() << "needs 2 ranks";
+  comm().set_timeout(std::chrono::seconds(1));
+  if (rank() != 1) return;
+  rusage before{}, after{};
+  getrusage(RUSAGE_THREAD, &before);
+  const auto start = std::chrono::steady_clock::now();
+  std::vector<float> buffer(4);
+  error_of([&] { comm().recv(buffer, 0); });
+  getrusage(RUSAGE_THREAD, &after);
+  auto cpu = [](const rusage& u) {
+    return u.ru_utime.tv_sec + u.ru_stime.tv_sec + 1e-6 * (u.ru_utime.tv_usec + u.ru_stime.tv_usec);
+  };
+  const double wall = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  EXPECT_LT(cpu(after) - cpu(before), 0.2 * wall) << cpu(after) - cpu(before) << " s of CPU in " << wall << " s";
 }
 
 TEST_F(ErrorsTest, TimeoutFromEnvironment) {

@@ -1,7 +1,9 @@
 // World's agreements under mpirun (1 to 3 ranks): what they carry, and that every wait has a
-// deadline: a rank that never joins fails the others with spmd::JobFailure naming it.
+// deadline: a rank that never joins fails the others with spmd::JobFailure naming it, and a
+// waiting rank leaves its core to others meanwhile.
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
+#include <sys/resource.h>
 
 #include <chrono>
 #include <cstdint>
@@ -31,6 +33,14 @@ std::string failure_of(Action action) {
 
 double seconds_since(Clock::time_point start) {
   return std::chrono::duration<double>(Clock::now() - start).count();
+}
+
+// CPU seconds this thread has used.
+double thread_cpu_seconds() {
+  rusage usage{};
+  getrusage(RUSAGE_THREAD, &usage);
+  return usage.ru_utime.tv_sec + usage.ru_stime.tv_sec +
+         1e-6 * (usage.ru_utime.tv_usec + usage.ru_stime.tv_usec);
 }
 
 // A World per test on a private duplicate, so a test that times out leaves nothing behind
@@ -91,6 +101,19 @@ TEST_F(WorldTest, ARankZeroThatNeverReportsFailsTheOthersAtTheDeadline) {
   if (world.lead()) return;
   const std::string message = failure_of([&] { world.on_lead([] {}, "writing the plan"); });
   EXPECT_THAT(message, HasSubstr("writing the plan: rank 0 did not report within 0.5 s"));
+}
+
+// While it waits for a peer that does not come, a rank polls with back-off: well under a
+// core (a spinning wait would use the whole second).
+TEST_F(WorldTest, AWaitingRankLeavesItsCoreToOthers) {
+  if (world.size() < 2) GTEST_SKIP() << "needs 2 ranks";
+  world.set_timeout(std::chrono::seconds(1));
+  if (world.rank() == 1) return;
+  const double cpu_before = thread_cpu_seconds();
+  const Clock::time_point start = Clock::now();
+  failure_of([&] { world.all_gather(7); });
+  const double cpu = thread_cpu_seconds() - cpu_before, wall = seconds_since(start);
+  EXPECT_LT(cpu, 0.2 * wall) << cpu << " s of CPU in " << wall << " s of waiting";
 }
 
 }  // namespace
