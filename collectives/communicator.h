@@ -26,7 +26,7 @@ class Communicator {
   virtual std::string backend() const = 0;  // "mpi", "nccl"
 
   // Point-to-point, the building blocks of the algorithms. A receive of another size than
-  // what the peer sent, or no progress within timeout(), throws spmd::Error naming the peer.
+  // what the peer sent, or no progress within timeout(), throws spmd::JobFailure naming the peer.
   virtual void send(std::span<const float> data, int dest) = 0;
   virtual void recv(std::span<float> data, int source) = 0;
   // Sends to `dest` while receiving from `source`: the deadlock-free exchange of rings and
@@ -57,8 +57,9 @@ class Communicator {
   // `n` floats of this communicator's memory, uninitialised.
   virtual CommBuffer allocate(std::size_t n);
 
-  // How long a point-to-point operation may wait for its peer before it fails (a rank that
-  // died or never joined): 60 s unless set otherwise (also SPMD_COLLECTIVE_TIMEOUT_S).
+  // How long any operation, point-to-point or native collective, may wait for its peers
+  // before it fails with spmd::JobFailure (a rank that died or never joined): 60 s unless
+  // set otherwise (also SPMD_COLLECTIVE_TIMEOUT_S).
   std::chrono::duration<double> timeout() const { return timeout_; }
   void set_timeout(std::chrono::duration<double> t) { timeout_ = t; }
 

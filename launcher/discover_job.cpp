@@ -1,5 +1,7 @@
 // The live job: each rank describes its device, the ranks exchange the descriptions, and
-// every rank assembles the same tree from them.
+// every rank assembles the same tree from them. Every exchange is a nonblocking collective
+// completed within the deadline (launcher/mpi_wait.h): a rank that never comes fails the
+// others instead of hanging them.
 #include <algorithm>
 #include <cstdint>
 #include <cstdlib>
@@ -8,6 +10,7 @@
 #include "common/error.h"
 #include "launcher/assemble.h"
 #include "launcher/hwloc_handle.h"
+#include "launcher/mpi_wait.h"
 #include "launcher/rank_device.h"
 #include "launcher/topology.h"
 
@@ -68,21 +71,25 @@ std::string host_name() {
 }
 
 // The lowest rank of `comm` on this node (ranks that share memory), and this rank's
-// index among them.
-std::pair<int, int> node_leader_and_local_rank(MPI_Comm comm) {
+// index among them. MPI_Comm_split_type has no nonblocking form: the ranks first meet at a
+// barrier with a deadline, so that one that never comes fails the others there.
+std::pair<int, int> node_leader_and_local_rank(MPI_Comm comm, Seconds timeout) {
   int rank = 0;
   MPI_Comm_rank(comm, &rank);
+  arrive_together(comm, timeout, "topology discovery: the ranks meeting to split by node");
   MPI_Comm local;
   MPI_Comm_split_type(comm, MPI_COMM_TYPE_SHARED, rank, MPI_INFO_NULL, &local);
   int local_rank = 0, leader = 0;
   MPI_Comm_rank(local, &local_rank);
-  MPI_Allreduce(&rank, &leader, 1, MPI_INT, MPI_MIN, local);
+  MPI_Request request = MPI_REQUEST_NULL;
+  complete_collective(MPI_Iallreduce(&rank, &leader, 1, MPI_INT, MPI_MIN, local, &request), request, local,
+                      timeout, "topology discovery: all-reduce of each node's lowest rank");
   MPI_Comm_free(&local);
   return {leader, local_rank};
 }
 
-RankDescription describe_this_rank(MPI_Comm comm, std::optional<DeviceKind> kind) {
-  auto [leader, local_rank] = node_leader_and_local_rank(comm);
+RankDescription describe_this_rank(MPI_Comm comm, std::optional<DeviceKind> kind, Seconds timeout) {
+  auto [leader, local_rank] = node_leader_and_local_rank(comm, timeout);
   RankDescription me{host_name(), leader, "", {}};
   try {
     HwlocTopology node = load_hwloc_topology("local");
@@ -93,16 +100,19 @@ RankDescription describe_this_rank(MPI_Comm comm, std::optional<DeviceKind> kind
   return me;
 }
 
-std::vector<RankDescription> all_gather(MPI_Comm comm, const RankDescription& mine) {
+std::vector<RankDescription> all_gather(MPI_Comm comm, const RankDescription& mine, Seconds timeout) {
   std::vector<std::uint8_t> bytes = nlohmann::json::to_msgpack(to_json(mine));
   int size = 0, my_length = static_cast<int>(bytes.size());
   MPI_Comm_size(comm, &size);
   std::vector<int> lengths(size), offsets(size);
-  MPI_Allgather(&my_length, 1, MPI_INT, lengths.data(), 1, MPI_INT, comm);
+  MPI_Request request = MPI_REQUEST_NULL;
+  complete_collective(MPI_Iallgather(&my_length, 1, MPI_INT, lengths.data(), 1, MPI_INT, comm, &request),
+                      request, comm, timeout, "topology discovery: all-gather of the description lengths");
   for (int r = 1; r < size; ++r) offsets[r] = offsets[r - 1] + lengths[r - 1];
   std::vector<std::uint8_t> all(offsets.back() + lengths.back());
-  MPI_Allgatherv(bytes.data(), my_length, MPI_BYTE, all.data(), lengths.data(), offsets.data(), MPI_BYTE,
-                 comm);
+  complete_collective(MPI_Iallgatherv(bytes.data(), my_length, MPI_BYTE, all.data(), lengths.data(),
+                                      offsets.data(), MPI_BYTE, comm, &request),
+                      request, comm, timeout, "topology discovery: all-gather of the ranks' devices");
   std::vector<RankDescription> ranks;
   for (int r = 0; r < size; ++r)
     ranks.push_back(from_json(
@@ -133,20 +143,25 @@ Topology assemble_job(const std::vector<RankDescription>& ranks, LinkModel netwo
   return assemble_topology(records, std::move(node_names), network);
 }
 
-void check_all_agree(MPI_Comm comm, const Topology& topology) {
+void check_all_agree(MPI_Comm comm, const Topology& topology, Seconds timeout) {
   std::uint64_t hash = content_hash(topology), low = 0, high = 0;
-  MPI_Allreduce(&hash, &low, 1, MPI_UINT64_T, MPI_MIN, comm);
-  MPI_Allreduce(&hash, &high, 1, MPI_UINT64_T, MPI_MAX, comm);
+  MPI_Request request = MPI_REQUEST_NULL;
+  complete_collective(MPI_Iallreduce(&hash, &low, 1, MPI_UINT64_T, MPI_MIN, comm, &request), request, comm,
+                      timeout, "topology discovery: all-reduce of the trees' lowest hash");
+  complete_collective(MPI_Iallreduce(&hash, &high, 1, MPI_UINT64_T, MPI_MAX, comm, &request), request, comm,
+                      timeout, "topology discovery: all-reduce of the trees' highest hash");
   if (low != high) throw Error("ranks built different topologies (content hashes differ)");
 }
 
 }  // namespace
 
-Topology discover_job(MPI_Comm comm, std::optional<DeviceKind> device, LinkModel network) {
-  std::vector<RankDescription> ranks = all_gather(comm, describe_this_rank(comm, device));
+Topology discover_job(MPI_Comm comm, std::optional<DeviceKind> device, LinkModel network,
+                      std::optional<Seconds> timeout) {
+  const Seconds deadline = collective_timeout(timeout);
+  std::vector<RankDescription> ranks = all_gather(comm, describe_this_rank(comm, device, deadline), deadline);
   throw_first_failure(ranks);
   Topology topology = assemble_job(ranks, network);
-  check_all_agree(comm, topology);
+  check_all_agree(comm, topology, deadline);
   return topology;
 }
 

@@ -14,6 +14,7 @@
 
 #include <mpi.h>
 
+#include <chrono>
 #include <cstdint>
 #include <nlohmann/json.hpp>
 #include <optional>
@@ -161,9 +162,14 @@ Topology load_topology(const TopologySource& source);
 // descriptions (one MPI_Allgatherv) and each builds the same Topology, device i = rank i.
 // Collective over `comm`. Checks by a hash that all ranks built the same tree. A failure on
 // any rank (e.g. `device` is gpu on a node without GPUs) throws spmd::Error on every rank
-// with that rank's reason, so none is left waiting.
+// with that rank's reason, so none is left waiting. Every wait lasts at most `timeout`
+// (unset: SPMD_COLLECTIVE_TIMEOUT_S, else 60 s): a rank that does not come throws
+// spmd::JobFailure naming the exchange on the others. Cost: one hwloc load per rank, a
+// barrier, three small collectives and the all-gather of the descriptions (a few hundred
+// bytes per rank).
 Topology discover_job(MPI_Comm comm, std::optional<DeviceKind> device = std::nullopt,
-                      LinkModel network = TopologySource{}.network);
+                      LinkModel network = TopologySource{}.network,
+                      std::optional<std::chrono::duration<double>> timeout = std::nullopt);
 
 // A stable name of the topology's shape, 16 hex digits: it changes when nodes, devices,
 // levels or link models change, and does not when only the numbering of ranks or nodes (or

@@ -2,11 +2,76 @@
 
 #include <cstdio>
 #include <cstdlib>
+#include <sstream>
 #include <string>
 
 #include "common/error.h"
 
 namespace spmd::launcher {
+namespace {
+
+// One tag per kind of agreement, on the World's private communicator.
+constexpr int kOutcomeTag = 1;
+constexpr int kGatherTag = 2;
+
+// The messages of one step of an agreement, each with the rank it goes to or comes from.
+// Room for `capacity` messages is reserved up front, so the requests add() hands to MPI
+// stay where they are.
+struct Exchange {
+  std::vector<MPI_Request> requests;
+  std::vector<int> peers;
+  std::vector<bool> receives;
+
+  explicit Exchange(int capacity) { requests.reserve(static_cast<size_t>(capacity)); }
+  MPI_Request* add(int peer, bool receive) {
+    requests.push_back(MPI_REQUEST_NULL);
+    peers.push_back(peer);
+    receives.push_back(receive);
+    return &requests.back();
+  }
+};
+
+// Posts one message (MPI_Isend or MPI_Irecv, given as `post`), or throws its MPI error.
+template <class Post>
+void post_or_fail(const Post& post, const std::string& what, const std::string& where) {
+  if (const int rc = post(); rc != MPI_SUCCESS)
+    throw JobFailure(what + " failed: " + mpi_message(rc) + " (" + where + ")");
+}
+
+std::string rank_list(const std::vector<int>& ranks) {
+  std::string text = ranks.size() == 1 ? "rank " : "ranks ";
+  for (size_t i = 0; i < ranks.size(); ++i) text += (i ? ", " : "") + std::to_string(ranks[i]);
+  return text;
+}
+
+// Completes the exchange within `timeout`. Returns the ranks it was left waiting for (none
+// when it completed), after giving up on their messages: receives are cancelled (they
+// complete locally), sends released (MPI may not cancel one already under way). Throws
+// spmd::JobFailure for an MPI error.
+std::vector<int> complete(Exchange& x, Seconds timeout, const std::string& what, const std::string& where) {
+  const WaitOutcome outcome = wait_all(x.requests, MPI_STATUSES_IGNORE, timeout);
+  if (outcome.done()) return {};
+  std::vector<int> missing;
+  for (size_t i : pending(x.requests)) {
+    missing.push_back(x.peers[i]);
+    MPI_Cancel(&x.requests[i]);
+    if (x.receives[i]) {
+      MPI_Wait(&x.requests[i], MPI_STATUS_IGNORE);
+    } else {
+      MPI_Request_free(&x.requests[i]);
+    }
+  }
+  if (!outcome.timed_out) throw JobFailure(what + " failed: " + mpi_message(outcome.rc) + " (" + where + ")");
+  return missing;
+}
+
+std::string seconds(Seconds s) {
+  std::ostringstream text;
+  text << s.count() << " s";
+  return text.str();
+}
+
+}  // namespace
 
 bool mpi_running() {
   int initialised = 0, finalised = 0;
@@ -23,15 +88,25 @@ World::World(MPI_Comm comm) : comm_(comm) {
   }
   MPI_Comm_rank(comm_, &rank_);
   MPI_Comm_size(comm_, &size_);
+  timeout_ = collective_timeout();
+  MPI_Request request = MPI_REQUEST_NULL;
+  complete_collective(MPI_Comm_idup(comm_, &own_, &request), request, comm_, timeout_,
+                      "joining the job (duplicating its communicator)");
+  MPI_Comm_set_errhandler(own_, MPI_ERRORS_RETURN);
 }
 
 World::~World() {
-  if (initialised_here_ && mpi_running()) MPI_Finalize();
+  if (!mpi_running()) return;
+  if (own_ != MPI_COMM_NULL) MPI_Comm_free(&own_);
+  if (initialised_here_) MPI_Finalize();
 }
 
-void World::on_lead(const std::function<void()>& task) const {
+std::string World::where() const { return "rank " + std::to_string(rank_) + " of " + std::to_string(size_); }
+
+void World::on_lead(const std::function<void()>& task, const std::string& what) const {
   // The first byte says which kind of failure it was, so that a JobFailure stays one.
   std::string failure;
+  int length = 0;
   if (lead()) {
     try {
       task();
@@ -41,18 +116,78 @@ void World::on_lead(const std::function<void()>& task) const {
       failure = std::string("E") + e.what();
     }
     if (failure.size() == 1) failure += "rank 0 failed";
+    length = static_cast<int>(failure.size());
+    Exchange x(2 * size_);
+    for (int r = 1; r < size_; ++r) {
+      post_or_fail([&] { return MPI_Isend(&length, 1, MPI_INT, r, kOutcomeTag, own_, x.add(r, false)); },
+                   what, where());
+      if (length == 0) continue;
+      post_or_fail(
+          [&] { return MPI_Isend(failure.data(), length, MPI_CHAR, r, kOutcomeTag, own_, x.add(r, false)); },
+          what, where());
+    }
+    if (std::vector<int> missing = complete(x, timeout_, what, where()); !missing.empty()) {
+      throw JobFailure(what + ": " + rank_list(missing) + " did not take rank 0's outcome within " +
+                       seconds(timeout_) + " (" + where() + ")");
+    }
+  } else {
+    // The length, then the text: two waits, each with the whole deadline.
+    for (int part = 0; part < 2 && !(part == 1 && length == 0); ++part) {
+      if (part == 1) failure.resize(static_cast<size_t>(length));
+      Exchange x(1);
+      post_or_fail(
+          [&] {
+            return part == 0
+                       ? MPI_Irecv(&length, 1, MPI_INT, 0, kOutcomeTag, own_, x.add(0, true))
+                       : MPI_Irecv(failure.data(), length, MPI_CHAR, 0, kOutcomeTag, own_, x.add(0, true));
+          },
+          what, where());
+      if (!complete(x, timeout_, what, where()).empty()) {
+        throw JobFailure(what + ": rank 0 did not report within " + seconds(timeout_) + " (" + where() +
+                         "): it failed, stopped, or its task took longer than the timeout");
+      }
+    }
   }
-  int length = static_cast<int>(failure.size());
-  MPI_Bcast(&length, 1, MPI_INT, 0, comm_);
-  failure.resize(static_cast<size_t>(length));
-  if (length > 0) MPI_Bcast(failure.data(), length, MPI_CHAR, 0, comm_);
   if (length > 0 && failure[0] == 'J') throw JobFailure(failure.substr(1));
   if (length > 0) throw Error(failure.substr(1));
 }
 
-std::vector<uint64_t> World::all_gather(uint64_t value) const {
+std::vector<uint64_t> World::all_gather(uint64_t value, const std::string& what) const {
+  const std::string label = "all-gather of " + what;
   std::vector<uint64_t> all(static_cast<size_t>(size_));
-  MPI_Allgather(&value, 1, MPI_UINT64_T, all.data(), 1, MPI_UINT64_T, comm_);
+  all[static_cast<size_t>(rank_)] = value;
+  if (lead()) {
+    Exchange in(size_), out(size_);
+    for (int r = 1; r < size_; ++r) {
+      post_or_fail([&] { return MPI_Irecv(&all[r], 1, MPI_UINT64_T, r, kGatherTag, own_, in.add(r, true)); },
+                   label, where());
+    }
+    if (std::vector<int> missing = complete(in, timeout_, label, where()); !missing.empty()) {
+      throw JobFailure(label + ": " + rank_list(missing) + " did not arrive within " + seconds(timeout_) +
+                       " (" + where() + ")");
+    }
+    for (int r = 1; r < size_; ++r) {
+      post_or_fail(
+          [&] { return MPI_Isend(all.data(), size_, MPI_UINT64_T, r, kGatherTag, own_, out.add(r, false)); },
+          label, where());
+    }
+    if (std::vector<int> missing = complete(out, timeout_, label, where()); !missing.empty()) {
+      throw JobFailure(label + ": " + rank_list(missing) + " did not take the result within " +
+                       seconds(timeout_) + " (" + where() + ")");
+    }
+    return all;
+  }
+  // Both messages in one wait: rank 0 answers only once every rank has sent.
+  Exchange x(2);
+  post_or_fail([&] { return MPI_Isend(&value, 1, MPI_UINT64_T, 0, kGatherTag, own_, x.add(0, false)); },
+               label, where());
+  post_or_fail(
+      [&] { return MPI_Irecv(all.data(), size_, MPI_UINT64_T, 0, kGatherTag, own_, x.add(0, true)); }, label,
+      where());
+  if (!complete(x, timeout_, label, where()).empty()) {
+    throw JobFailure(label + ": rank 0 did not send the result within " + seconds(timeout_) + " (" + where() +
+                     "): it or another rank failed, or stopped");
+  }
   return all;
 }
 

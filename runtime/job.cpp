@@ -64,10 +64,13 @@ void Job::bind(JobBinding binding) {
   if (binding.timeout_s && !(std::isfinite(*binding.timeout_s) && *binding.timeout_s > 0)) {
     throw Error("the collective timeout " + std::to_string(*binding.timeout_s) + " s is not a positive number");
   }
+  // The world's own agreements (resume checks, checkpoints) wait as long as collectives.
+  if (world_ && binding.timeout_s) world_->set_timeout(launcher::Seconds(*binding.timeout_s));
   if (binding.topology) {
     topology_ = std::make_unique<launcher::Topology>(std::move(*binding.topology));
   } else if (devices > 1) {
-    topology_ = std::make_unique<launcher::Topology>(launcher::discover_job(world_->comm()));
+    topology_ = std::make_unique<launcher::Topology>(launcher::discover_job(
+        world_->comm(), std::nullopt, launcher::TopologySource{}.network, world_->timeout()));
   }
   if (topology_) fingerprint_ = launcher::fingerprint(*topology_);
   if (!binding.profile.empty()) apply_profile(binding.profile, devices);
@@ -129,7 +132,7 @@ std::optional<Manifest> Job::prepare_resume() {
     verify_checkpoint(at->path, *m);
   };
   if (world_) {
-    world_->on_lead(check);
+    world_->on_lead(check, "checking the checkpoint to resume from");
   } else {
     check();
   }
@@ -222,7 +225,7 @@ const Trainer& Job::trainer() const {
 
 std::vector<uint64_t> Job::peak_bytes_per_rank() const {
   uint64_t mine = trainer().executor().peak_bytes();
-  return world_ ? world_->all_gather(mine) : std::vector<uint64_t>{mine};
+  return world_ ? world_->all_gather(mine, "the planned peak memory") : std::vector<uint64_t>{mine};
 }
 
 std::vector<float> Job::value(const std::string& name) {

@@ -79,7 +79,8 @@ struct JobBinding {
   // bound to the same cores (runtime/threads.h).
   int threads = 0;
   // How long any wait of a collective may last before the job fails naming the peer (a
-  // dead or stopped rank); unset: 60 s, or SPMD_COLLECTIVE_TIMEOUT_S.
+  // dead or stopped rank), discovery and the world's agreements included (bind sets it on
+  // the world); unset: 60 s, or SPMD_COLLECTIVE_TIMEOUT_S.
   std::optional<double> timeout_s;
   // Where the kernels run: "cpu", "gpu" (the rank's GPU), or "auto": the GPU where the
   // rank's device is one (runtime/device_choice.h).

@@ -82,9 +82,10 @@ void resolve_self(std::vector<std::string>& command) {
 [[noreturn]] void run_with_restarts(LaunchOptions options, std::vector<std::string> line) {
   const std::vector<std::string> original = options.request.command;
   const int min_ranks = options.min_ranks > 0 ? options.min_ranks : options.request.ranks;
+  const std::optional<int64_t> last_step = final_step(original);  // before the job moves its checkpoints on
   int code = run_and_wait(line);
   for (int attempt = 1; code != 0 && attempt <= options.restarts; ++attempt) {
-    std::optional<Restart> restart = restart_command(original);
+    std::optional<Restart> restart = restart_command(original, last_step);
     if (restart && restart->steps_left <= 0) std::exit(0);  // failed after its last save
     options.request.command = restart ? restart->command : original;
     options.request.ranks = std::max(min_ranks, options.request.ranks - 1);

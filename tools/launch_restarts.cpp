@@ -38,17 +38,28 @@ void set_option(std::vector<std::string>& command, const std::string& name, cons
 
 }  // namespace
 
-std::optional<Restart> restart_command(const std::vector<std::string>& command) {
+std::optional<int64_t> final_step(const std::vector<std::string>& command) {
+  auto steps_at = find_option(command, "--steps");
+  if (!steps_at) return std::nullopt;
+  const int64_t steps = std::stoll(value_at(command, *steps_at, "--steps"));
+  auto resume_at = find_option(command, "--resume");
+  if (!resume_at) return steps;
+  // `spmd run --resume` goes on from the newest complete checkpoint, for --steps more.
+  const runtime::Located from = runtime::locate_checkpoint(value_at(command, *resume_at, "--resume"));
+  return runtime::read_manifest(from.path).step + steps;
+}
+
+std::optional<Restart> restart_command(const std::vector<std::string>& command,
+                                       std::optional<int64_t> last_step) {
   auto dir_at = find_option(command, "--checkpoint");
   if (!dir_at) return std::nullopt;
   const std::string dir = value_at(command, *dir_at, "--checkpoint");
   if (runtime::complete_checkpoints(dir).empty()) return std::nullopt;
   runtime::Located at = runtime::locate_checkpoint(dir);
   const int64_t done = runtime::read_manifest(at.path).step;
-  auto steps_at = find_option(command, "--steps");
-  if (!steps_at) throw Error("a job restarted from checkpoints needs --steps: the steps it has left are counted from it");
-  const int64_t total = std::stoll(value_at(command, *steps_at, "--steps"));
-  Restart r{command, at.path, total - done};
+  if (!last_step)
+    throw Error("a job restarted from checkpoints needs --steps: the steps it has left are counted from it");
+  Restart r{command, at.path, *last_step - done};
   set_option(r.command, "--steps", std::to_string(r.steps_left));
   set_option(r.command, "--resume", dir);
   return r;

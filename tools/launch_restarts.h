@@ -11,16 +11,25 @@
 
 namespace spmd::tools {
 
+// The step a job's command ends at: its `--steps` more than the step of the checkpoint its
+// `--resume` starts from (0 without one); nullopt without `--steps`. Read before the job
+// first runs: `--resume` may name the directory the job saves into, whose newest
+// checkpoint then moves on. Throws spmd::Error when the checkpoint to resume from cannot
+// be read. Cost: one manifest read, with --resume.
+std::optional<int64_t> final_step(const std::vector<std::string>& command);
+
 // The command of a restart: `command` (a `spmd run ... --checkpoint DIR --steps N` line)
-// resuming from the newest complete checkpoint in DIR with the steps left. Nullopt when the
-// command names no checkpoint directory or it holds no complete checkpoint yet (the
-// restart then starts over).
+// resuming from the newest complete checkpoint in DIR with the steps left to `last_step`
+// (final_step of the command as first run). Nullopt when the command names no checkpoint
+// directory or it holds no complete checkpoint yet (the restart then starts over). Throws
+// spmd::Error when there is a checkpoint but no `last_step` to count from.
 struct Restart {
   std::vector<std::string> command;
   std::string from;
   int64_t steps_left = 0;
 };
-std::optional<Restart> restart_command(const std::vector<std::string>& command);
+std::optional<Restart> restart_command(const std::vector<std::string>& command,
+                                       std::optional<int64_t> last_step);
 
 // Runs `line` as a child process and waits for it: its exit code (128 + signal when killed).
 int run_and_wait(const std::vector<std::string>& line);

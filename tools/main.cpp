@@ -15,7 +15,17 @@ int main(int argc, char** argv) {
   // `spmd launch` starts mpirun itself: a singleton MPI process around it would confuse it.
   const bool launching = argc > 1 && std::string_view(argv[1]) == "launch";
   std::optional<spmd::launcher::World> world;
-  if (!launching) world.emplace();
+  try {
+    if (!launching) world.emplace();
+  } catch (const spmd::Error& e) {
+    // A bad SPMD_COLLECTIVE_TIMEOUT_S, or a rank that never joined: every rank is told the
+    // same (the environment is the job's), or is ended with the job.
+    const bool failure = dynamic_cast<const spmd::JobFailure*>(&e) != nullptr;
+    std::fprintf(stderr, "spmd: %s: %s\n", failure ? "job failed" : "error", e.what());
+    const int code = failure ? spmd::kExitJobFailure : spmd::kExitUserError;
+    if (spmd::launcher::mpi_running()) MPI_Abort(MPI_COMM_WORLD, code);
+    return code;
+  }
   const spmd::launcher::World* w = world ? &*world : nullptr;
   CLI::App app{"spmd: partition a training program over a cluster and run it SPMD-style"};
   app.require_subcommand(1);

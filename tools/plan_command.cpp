@@ -88,7 +88,7 @@ void plan(const PlanOptions& o, const launcher::World& world) {
   partitioner::Prediction predicted;
   if (search || o.predict) predicted = partitioner::predict_plan(plan, program, costed_on, device);
   if (o.explain) check_explained(program);
-  if (!o.json.empty()) world.on_lead([&] { partitioner::write_plan(o.json, plan, g); });
+  if (!o.json.empty()) world.on_lead([&] { partitioner::write_plan(o.json, plan, g); }, "writing the plan");
   if (!world.lead()) return;
   PlanReport what{o.program.describe(), o.partition.describe(ranks), o.explain};
   std::fputs(plan_report(what, g, plan, program, memory).c_str(), stdout);

@@ -34,7 +34,7 @@ launcher::Topology topology_from(const TopologyOptions& options, const launcher:
     if (options.nodes_given)
       throw Error("--nodes " + std::to_string(options.nodes) +
                   " simulates a cluster: it needs --topology FILE.xml or 'synthetic:...'");
-    return launcher::discover_job(world.comm(), device, network);
+    return launcher::discover_job(world.comm(), device, network, world.timeout());
   }
   return launcher::load_topology({options.topology, options.nodes, device, network});
 }

@@ -9,15 +9,11 @@
 
 #include "collectives/communicator.h"
 #include "common/error.h"
+#include "launcher/mpi_wait.h"
 
 namespace spmd::collectives {
 
-inline std::string mpi_message(int rc) {
-  char text[MPI_MAX_ERROR_STRING];
-  int length = 0;
-  if (MPI_Error_string(rc, text, &length) != MPI_SUCCESS) return "MPI error code " + std::to_string(rc);
-  return std::string(text, length);
-}
+using launcher::mpi_message;
 
 inline int mpi_count(std::size_t n, const char* what) {
   if (n > static_cast<std::size_t>(INT_MAX)) {

@@ -1,8 +1,8 @@
 #include "collectives/mpi/mpi_communicator.h"
 
 #include <chrono>
-#include <cstdlib>
 #include <sstream>
+#include <vector>
 
 #include "collectives/mpi/mpi_call.h"
 #include "common/error.h"
@@ -13,17 +13,6 @@ namespace {
 // One tag for every point-to-point message: MPI keeps messages between a pair of ranks on
 // one communicator in order, and the algorithms post them in the same order on both sides.
 constexpr int kTag = 7;
-
-std::chrono::duration<double> timeout_from_environment(std::chrono::duration<double> fallback) {
-  const char* text = std::getenv("SPMD_COLLECTIVE_TIMEOUT_S");
-  if (text == nullptr || *text == '\0') return fallback;
-  char* end = nullptr;
-  const double seconds = std::strtod(text, &end);
-  if (*end != '\0' || !(seconds > 0)) {
-    throw Error(std::string("SPMD_COLLECTIVE_TIMEOUT_S='") + text + "' is not a positive number of seconds");
-  }
-  return std::chrono::duration<double>(seconds);
-}
 
 // Up to two nonblocking transfers in flight (a send, a receive, or both, as sendrecv posts
 // them), and what to call each in an error message.
@@ -101,45 +90,32 @@ std::string wrong_count(const Transfers& t) {
 // The first transfer still pending (the receive, when sendrecv's both are: it is the one
 // waiting on its peer).
 const Transfers::Peer& stuck(const Transfers& t) {
-  for (int i = 0; i < t.count; ++i) {
-    int done = 0;
-    MPI_Request_get_status(t.requests[i], &done, MPI_STATUS_IGNORE);
-    if (!done) return t.peers[i];
-  }
-  return t.peers[0];
+  const std::vector<std::size_t> waiting = launcher::pending(std::span(t.requests, t.count));
+  return t.peers[waiting.empty() ? 0 : waiting.front()];
 }
 
-// Polls the transfers until all complete. MPI_Testall drives MPI's progress engine as a
-// blocking wait would, but lets us give up at the deadline instead of hanging on a dead
-// peer. The clock is read only every so many polls, and `where` (the error's location) is
-// only built for an error, to keep short messages cheap.
+// Completes the transfers within the deadline (launcher::wait_all, the one polling loop),
+// checking what arrived. `where` (the error's location) is only built for an error, to keep
+// short messages cheap.
 template <class Where>
 void complete(Transfers& t, std::chrono::duration<double> timeout, const Where& where) {
-  constexpr unsigned kPollsPerClockRead = 64;
-  std::chrono::steady_clock::time_point deadline{};
-  for (unsigned polls = 1;; ++polls) {
-    int done = 0;
-    if (const int rc = MPI_Testall(t.count, t.requests, &done, t.statuses); rc != MPI_SUCCESS) {
-      const std::string message = failure(t, rc);
-      abandon(t);
+  const launcher::WaitOutcome outcome =
+      launcher::wait_all(std::span(t.requests, t.count), t.statuses, timeout);
+  if (outcome.done()) {
+    if (const std::string message = wrong_count(t); !message.empty())
       throw JobFailure(message + " (" + where() + ")");
-    }
-    if (done) {
-      if (const std::string message = wrong_count(t); !message.empty()) throw JobFailure(message + " (" + where() + ")");
-      return;
-    }
-    if (polls % kPollsPerClockRead != 0) continue;
-    const auto now = std::chrono::steady_clock::now();
-    if (deadline == std::chrono::steady_clock::time_point{}) {
-      deadline = now + std::chrono::duration_cast<std::chrono::steady_clock::duration>(timeout);
-    } else if (now > deadline) {
-      std::ostringstream message;
-      message << stuck(t).name() << " timed out after " << timeout.count() << " s (" << where()
-              << "): the peer failed or is not in the same collective";
-      abandon(t);
-      throw JobFailure(message.str());
-    }
+    return;
   }
+  if (!outcome.timed_out) {
+    const std::string message = failure(t, outcome.rc);
+    abandon(t);
+    throw JobFailure(message + " (" + where() + ")");
+  }
+  std::ostringstream message;
+  message << stuck(t).name() << " timed out after " << timeout.count() << " s (" << where()
+          << "): the peer failed or is not in the same collective";
+  abandon(t);
+  throw JobFailure(message.str());
 }
 
 }  // namespace
@@ -153,7 +129,7 @@ MpiCommunicator::MpiCommunicator(MPI_Comm comm, Owned) : comm_(comm), owned_(tru
   check(MPI_Comm_set_errhandler(comm_, MPI_ERRORS_RETURN), "MPI_Comm_set_errhandler");
   check(MPI_Comm_rank(comm_, &rank_), "MPI_Comm_rank");
   check(MPI_Comm_size(comm_, &size_), "MPI_Comm_size");
-  set_timeout(timeout_from_environment(timeout()));
+  set_timeout(launcher::collective_timeout(timeout()));
 }
 
 std::unique_ptr<MpiCommunicator> MpiCommunicator::world() {
@@ -161,9 +137,10 @@ std::unique_ptr<MpiCommunicator> MpiCommunicator::world() {
   MPI_Initialized(&initialized);
   if (!initialized) throw Error("MpiCommunicator::world: MPI is not initialized (call MPI_Init first)");
   MPI_Comm duplicate = MPI_COMM_NULL;
-  if (const int rc = MPI_Comm_dup(MPI_COMM_WORLD, &duplicate); rc != MPI_SUCCESS) {
-    throw Error("MpiCommunicator::world: MPI_Comm_dup(MPI_COMM_WORLD) failed: " + mpi_message(rc));
-  }
+  MPI_Request request = MPI_REQUEST_NULL;
+  launcher::complete_collective(MPI_Comm_idup(MPI_COMM_WORLD, &duplicate, &request), request, MPI_COMM_WORLD,
+                                launcher::collective_timeout(),
+                                "MpiCommunicator::world: duplicating MPI_COMM_WORLD");
   return adopt(duplicate);
 }
 
@@ -232,6 +209,9 @@ void MpiCommunicator::sendrecv(std::span<const float> send, int dest, std::span<
 
 std::unique_ptr<Communicator> MpiCommunicator::split(int color, int key) const {
   if (color < 0) throw Error("split: color " + std::to_string(color) + " must be >= 0 (" + where() + ")");
+  // MPI_Comm_split has no nonblocking form: a barrier with the deadline first, so that a
+  // rank that never comes fails the others there rather than hanging them in the split.
+  launcher::arrive_together(comm_, timeout(), "split: the ranks meeting to split");
   MPI_Comm part = MPI_COMM_NULL;
   check(MPI_Comm_split(comm_, color, key, &part), "MPI_Comm_split");
   std::unique_ptr<MpiCommunicator> result = adopt(part);

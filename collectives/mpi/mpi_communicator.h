@@ -1,7 +1,9 @@
-// The MPI backend of Communicator. Point-to-point operations are nonblocking MPI calls
-// completed by a polling loop with a deadline, so a rank whose peer died or never sends
-// fails with an Error naming the peer instead of hanging; MPI errors are returned (the
-// communicator's error handler is set to MPI_ERRORS_RETURN) and raised as spmd::Error.
+// The MPI backend of Communicator. Every operation, point-to-point and native collective,
+// is a nonblocking MPI call completed by launcher::wait_all (a polling loop that backs off
+// and gives up at timeout()), so a rank whose peer died or never sends fails with an
+// spmd::JobFailure naming the peer (or, for a collective, the operation) instead of hanging;
+// a split first meets at a barrier with the deadline. MPI errors are returned (the
+// communicator's error handler is set to MPI_ERRORS_RETURN) and raised as spmd::JobFailure.
 #pragma once
 
 #include <mpi.h>
@@ -15,7 +17,7 @@ class MpiCommunicator : public Communicator {
   // Wraps `comm` without taking ownership (sets its error handler to MPI_ERRORS_RETURN).
   explicit MpiCommunicator(MPI_Comm comm);
   // A duplicate of MPI_COMM_WORLD, owned, so our messages never meet anyone else's.
-  // Collective over MPI_COMM_WORLD.
+  // Collective over MPI_COMM_WORLD, within SPMD_COLLECTIVE_TIMEOUT_S (else 60 s).
   static std::unique_ptr<MpiCommunicator> world();
   ~MpiCommunicator() override;
   MpiCommunicator(const MpiCommunicator&) = delete;

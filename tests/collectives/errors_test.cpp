@@ -3,7 +3,11 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <sys/resource.h>
+
+#include <chrono>
 #include <cstdlib>
+#include <thread>
 
 #include "collectives/nccl/nccl_communicator.h"
 #include "collectives/primitives.h"
@@ -89,6 +93,62 @@ TEST_F(ErrorsTest, MissingMessageTimesOut) {
     const std::vector<float> data(4);
     EXPECT_THAT(error_of([&] { comm().sendrecv(data, 0, buffer, 0); }), HasSubstr("timed out"));
   }
+}
+
+// Rank 1 comes to the all-reduce after the deadline: the others fail with spmd::JobFailure
+// naming the operation. MPI cannot cancel a collective, so their buffer stays MPI's
+// (static) until rank 1 completes it.
+TEST_F(ErrorsTest, NativeCollectiveTimesOut) {
+  if (size() < 2) GTEST_SKIP() << "needs 2 ranks";
+  comm().set_timeout(std::chrono::milliseconds(500));
+  static std::vector<float> data(16, 1.0f);
+  if (rank() == 1) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(1500));
+    comm().set_timeout(std::chrono::seconds(30));
+    comm().native_all_reduce(data, ReduceOp::sum);
+    return;
+  }
+  try {
+    comm().native_all_reduce(data, ReduceOp::sum);
+    ADD_FAILURE() << "no spmd::JobFailure thrown";
+  } catch (const JobFailure& e) {
+    EXPECT_THAT(e.what(), HasSubstr("MPI_Iallreduce timed out after 0.5 s"));
+  }
+}
+
+// A rank that never joins a split fails the others at the deadline instead of hanging
+// them in MPI_Comm_split; it joins their barrier late, so nothing is left pending.
+TEST_F(ErrorsTest, SplitTimesOut) {
+  if (size() < 2) GTEST_SKIP() << "needs 2 ranks";
+  comm().set_timeout(std::chrono::milliseconds(500));
+  if (rank() == 1) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(1500));
+    // The late rank joins with the nonblocking form too: Open MPI 4.1 left an MPI_Ibarrier
+    // unmatched by a blocking MPI_Barrier here.
+    MPI_Request request = MPI_REQUEST_NULL;
+    MPI_Ibarrier(comm().handle(), &request);
+    MPI_Wait(&request, MPI_STATUS_IGNORE);
+    return;
+  }
+  EXPECT_THAT(error_of([&] { comm().split(0, rank()); }), HasSubstr("split: the ranks meeting to split timed out"));
+}
+
+// A rank waiting for a peer that does not come backs off: well under a core.
+TEST_F(ErrorsTest, AWaitingRankLeavesItsCoreToOthers) {
+  if (size() < 2) GTEST_SKIP() << "needs 2 ranks";
+  comm().set_timeout(std::chrono::seconds(1));
+  if (rank() != 1) return;
+  rusage before{}, after{};
+  getrusage(RUSAGE_THREAD, &before);
+  const auto start = std::chrono::steady_clock::now();
+  std::vector<float> buffer(4);
+  error_of([&] { comm().recv(buffer, 0); });
+  getrusage(RUSAGE_THREAD, &after);
+  auto cpu = [](const rusage& u) {
+    return u.ru_utime.tv_sec + u.ru_stime.tv_sec + 1e-6 * (u.ru_utime.tv_usec + u.ru_stime.tv_usec);
+  };
+  const double wall = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  EXPECT_LT(cpu(after) - cpu(before), 0.2 * wall) << cpu(after) - cpu(before) << " s of CPU in " << wall << " s";
 }
 
 TEST_F(ErrorsTest, TimeoutFromEnvironment) {

@@ -1,9 +1,13 @@
 // discover_job under mpirun (1 to 4 ranks): one leaf per rank, the same tree on every rank,
-// and a failure on one rank reported on all of them.
+// a failure on one rank reported on all of them, and a rank that does not come noticed at
+// the deadline.
 #include <gtest/gtest.h>
 #include <mpi.h>
 
+#include <chrono>
 #include <cstdint>
+#include <string>
+#include <thread>
 #include <vector>
 
 #include "common/error.h"
@@ -65,6 +69,34 @@ TEST(DiscoverJob, AFailingRankFailsEveryRankWithItsReason) {
     EXPECT_NE(std::string(e.what()).find("failed on rank 0"), std::string::npos) << e.what();
     EXPECT_NE(std::string(e.what()).find("no GPUs"), std::string::npos) << e.what();
   }
+}
+
+// Rank 1 comes late to discovery: the others fail at the deadline with spmd::JobFailure
+// naming the exchange. Rank 1 then meets their barrier, so nothing is left pending.
+TEST(DiscoverJob, ARankThatDoesNotComeFailsTheOthersAtTheDeadline) {
+  if (world_size() < 2) GTEST_SKIP() << "needs 2 ranks";
+  MPI_Comm comm = MPI_COMM_NULL;
+  MPI_Comm_dup(MPI_COMM_WORLD, &comm);
+  if (world_rank() == 1) {
+    std::this_thread::sleep_for(std::chrono::seconds(2));
+    // The late rank joins with the nonblocking form too: Open MPI 4.1 left an MPI_Ibarrier
+    // unmatched by a blocking MPI_Barrier here.
+    MPI_Request request = MPI_REQUEST_NULL;
+    MPI_Ibarrier(comm, &request);
+    MPI_Wait(&request, MPI_STATUS_IGNORE);
+  } else {
+    const auto start = std::chrono::steady_clock::now();
+    try {
+      discover_job(comm, std::nullopt, TopologySource{}.network, std::chrono::seconds(1));
+      ADD_FAILURE() << "expected a JobFailure";
+    } catch (const JobFailure& e) {
+      EXPECT_NE(std::string(e.what()).find("topology discovery: the ranks meeting to split by node timed out after 1 s"),
+                std::string::npos)
+          << e.what();
+    }
+    EXPECT_LT(std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count(), 1.9);
+  }
+  MPI_Barrier(MPI_COMM_WORLD);
 }
 
 }  // namespace

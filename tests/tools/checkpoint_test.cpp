@@ -208,6 +208,25 @@ TEST(LostPeer, AStoppedRankFailsTheJobAtTheTimeout) {
   EXPECT_NE(slurp(out).find(": step "), std::string::npos) << slurp(out);
 }
 
+// A rank stopped while the job sets up (its header printed, the model's params being
+// initialised) ends the job at the deadline too, exit 3. Without a deadline on setup's
+// agreements rank 0 waited for it forever.
+TEST(LostPeer, ARankStoppedDuringSetupFailsTheJobAtTheTimeout) {
+  const std::string out = scratch("stopped-in-setup") + ".out";
+  const std::string script = mpirun(2, "run gpt:d_model=1024 --steps 2 --timeout 2") + " >" + out +
+                             " 2>&1 & MP=$!; until grep -q \"^data: \" " + out +
+                             "; do sleep 0.05; done; V=$(pgrep -P $MP | tail -1); kill -STOP $V; wait $MP; rc=$?; "
+                             "kill -KILL $V 2>/dev/null; exit $rc";
+  const auto start = std::chrono::steady_clock::now();
+  Result r = run("bash -c '" + script + "'", true, 90);
+  const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  EXPECT_EQ(r.exit_code, 3) << slurp(out);
+  EXPECT_LT(seconds, 60) << slurp(out);
+  const std::string text = slurp(out);
+  EXPECT_NE(text.find("spmd: job failed on rank "), std::string::npos) << text;
+  EXPECT_TRUE(text.find("did not") != std::string::npos || text.find("timed out") != std::string::npos) << text;
+}
+
 // The floats of every value of the checkpoint at `dir` that rank 0 wrote (all of them for a
 // job whose params are replicated), by name.
 std::map<std::string, std::vector<float>> rank0_values(const std::string& dir) {

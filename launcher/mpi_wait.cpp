@@ -1,0 +1,109 @@
+#include "launcher/mpi_wait.h"
+
+#include <sched.h>
+
+#include <algorithm>
+#include <cstdlib>
+#include <sstream>
+#include <thread>
+
+#include "common/error.h"
+
+namespace spmd::launcher {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+// The back-off schedule of wait_all (its header says why these figures).
+constexpr unsigned kSpinPolls = 1024;
+constexpr unsigned kYieldPolls = 1024;
+constexpr unsigned kPollsPerClockRead = 64;
+constexpr std::chrono::microseconds kFirstSleep{1};
+constexpr std::chrono::microseconds kLongestSleep{1000};
+
+std::string where(MPI_Comm comm) {
+  int rank = 0, size = 1;
+  MPI_Comm_rank(comm, &rank);
+  MPI_Comm_size(comm, &size);
+  return "rank " + std::to_string(rank) + " of " + std::to_string(size);
+}
+
+}  // namespace
+
+Seconds collective_timeout(Seconds fallback) {
+  const char* text = std::getenv("SPMD_COLLECTIVE_TIMEOUT_S");
+  if (text == nullptr || *text == '\0') return fallback;
+  char* end = nullptr;
+  const double seconds = std::strtod(text, &end);
+  if (*end != '\0' || !(seconds > 0)) {
+    throw Error(std::string("SPMD_COLLECTIVE_TIMEOUT_S='") + text + "' is not a positive number of seconds");
+  }
+  return Seconds(seconds);
+}
+
+Seconds collective_timeout(std::optional<Seconds> timeout) {
+  return timeout ? *timeout : collective_timeout();
+}
+
+WaitOutcome wait_all(std::span<MPI_Request> requests, MPI_Status* statuses, Seconds timeout) {
+  Clock::time_point deadline{};  // set at the first clock read: a short wait reads none
+  std::chrono::microseconds sleep = kFirstSleep;
+  for (unsigned polls = 1;; ++polls) {
+    int done = 0;
+    const int rc = MPI_Testall(static_cast<int>(requests.size()), requests.data(), &done, statuses);
+    if (rc != MPI_SUCCESS) return {rc, false};
+    if (done) return {};
+    if (polls <= kSpinPolls) {
+      if (polls % kPollsPerClockRead != 0) continue;
+    } else if (polls <= kSpinPolls + kYieldPolls) {
+      sched_yield();
+    } else {
+      std::this_thread::sleep_for(sleep);
+      sleep = std::min(sleep * 2, kLongestSleep);
+    }
+    const Clock::time_point now = Clock::now();
+    if (deadline == Clock::time_point{}) {
+      deadline = now + std::chrono::duration_cast<Clock::duration>(timeout);
+    } else if (now > deadline) {
+      return {MPI_SUCCESS, true};
+    }
+  }
+}
+
+std::vector<std::size_t> pending(std::span<const MPI_Request> requests) {
+  std::vector<std::size_t> out;
+  for (std::size_t i = 0; i < requests.size(); ++i) {
+    int done = 1;
+    if (requests[i] != MPI_REQUEST_NULL) MPI_Request_get_status(requests[i], &done, MPI_STATUS_IGNORE);
+    if (!done) out.push_back(i);
+  }
+  return out;
+}
+
+std::string mpi_message(int rc) {
+  char text[MPI_MAX_ERROR_STRING];
+  int length = 0;
+  if (MPI_Error_string(rc, text, &length) != MPI_SUCCESS) return "MPI error code " + std::to_string(rc);
+  return std::string(text, length);
+}
+
+void complete_collective(int posted, MPI_Request& request, MPI_Comm comm, Seconds timeout,
+                         const std::string& what) {
+  if (posted != MPI_SUCCESS)
+    throw JobFailure(what + " failed: " + mpi_message(posted) + " (" + where(comm) + ")");
+  const WaitOutcome outcome = wait_all(std::span(&request, 1), MPI_STATUSES_IGNORE, timeout);
+  if (outcome.done()) return;
+  if (!outcome.timed_out)
+    throw JobFailure(what + " failed: " + mpi_message(outcome.rc) + " (" + where(comm) + ")");
+  std::ostringstream message;
+  message << what << " timed out after " << timeout.count() << " s (" << where(comm)
+          << "): a rank failed, stopped, or is not in the same collective";
+  throw JobFailure(message.str());
+}
+
+void arrive_together(MPI_Comm comm, Seconds timeout, const std::string& what) {
+  MPI_Request request = MPI_REQUEST_NULL;
+  complete_collective(MPI_Ibarrier(comm, &request), request, comm, timeout, what);
+}
+
+}  // namespace spmd::launcher

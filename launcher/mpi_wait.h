@@ -1,0 +1,69 @@
+// Waiting for MPI with a deadline: the one polling loop of spmd. A blocking MPI call waits
+// forever for a peer that died or stopped; every wait of ours is instead a nonblocking call
+// completed here, which gives up at a deadline so that the job fails with a message naming
+// what it waited for, and which backs off while it waits so that a rank waiting for a slow
+// or stopped peer leaves its core to others (ranks often share cores with their threads).
+#pragma once
+
+#include <mpi.h>
+
+#include <chrono>
+#include <optional>
+#include <span>
+#include <string>
+#include <vector>
+
+namespace spmd::launcher {
+
+using Seconds = std::chrono::duration<double>;
+
+// The deadline of a wait where the caller sets none: SPMD_COLLECTIVE_TIMEOUT_S when it is
+// set, else `fallback` (60 s). Throws spmd::Error when the variable is not a positive
+// number of seconds. Cost: one getenv.
+Seconds collective_timeout(Seconds fallback = Seconds(60.0));
+// `timeout` when given, else collective_timeout().
+Seconds collective_timeout(std::optional<Seconds> timeout);
+
+// What became of a wait: every request completed, MPI_Testall returned an error (`rc`), or
+// the deadline passed first (the requests still pending are left to the caller).
+struct WaitOutcome {
+  int rc = MPI_SUCCESS;
+  bool timed_out = false;
+  bool done() const { return rc == MPI_SUCCESS && !timed_out; }
+};
+
+// Polls `requests` with MPI_Testall (which drives MPI's progress as a blocking wait would)
+// until all complete, MPI reports an error, or `timeout` passes; `statuses` as for
+// MPI_Testall (MPI_STATUSES_IGNORE, or one per request). Backs off as the wait grows: the
+// first 1,024 polls spin (a transfer under way completes at once), the next 1,024 yield
+// the core between polls, then it sleeps between polls, from 1 us doubling to 1 ms, so a
+// long wait costs about a thousand polls a second and next to no CPU, and adds at most
+// 1 ms to a wait that has already lasted milliseconds. Reads the clock every 64 polls
+// while spinning, at every poll after.
+WaitOutcome wait_all(std::span<MPI_Request> requests, MPI_Status* statuses, Seconds timeout);
+
+// The indexes of `requests` that have not completed (MPI_Request_get_status: nothing is
+// freed), to name the peers a timed-out wait was left waiting for. O(requests).
+std::vector<std::size_t> pending(std::span<const MPI_Request> requests);
+
+// MPI's text for an error code.
+std::string mpi_message(int rc);
+
+// Completes `request`, a nonblocking collective of `comm` (MPI_Iallreduce, MPI_Ibcast, ...)
+// that the call returning `posted` started, within `timeout`, or throws spmd::JobFailure:
+// "<what> failed: <MPI's message> (rank r of n)" (also when `posted` is an error), or
+// "<what> timed out after T s (rank r of n): a rank failed, stopped, or is not in the same
+// collective" (MPI does not say which). MPI cannot cancel a collective, so after a timeout
+// the request stays pending: the buffers it was given must outlive it, and `comm` serves no
+// further collective; the job is meant to end. Cost: wait_all's. Written
+// complete_collective(MPI_Iallreduce(..., &request), request, comm, timeout, what).
+void complete_collective(int posted, MPI_Request& request, MPI_Comm comm, Seconds timeout,
+                         const std::string& what);
+
+// Every rank of `comm` has reached this point within `timeout` (an MPI_Ibarrier), else
+// spmd::JobFailure as complete_collective says. Put before an MPI call that has no
+// nonblocking form (MPI_Comm_split), so that a missing rank is noticed at a deadline rather
+// than by hanging in it. Cost: one barrier.
+void arrive_together(MPI_Comm comm, Seconds timeout, const std::string& what);
+
+}  // namespace spmd::launcher
