@@ -51,6 +51,8 @@ inline std::string mpirun(int ranks, const std::string& args) {
          std::to_string(ranks) + " " + SPMD_BINARY + " " + args;
 }
 
+inline bool contains(const std::string& text, const std::string& part) { return text.find(part) != std::string::npos; }
+
 // The "loss" of every record of a --metrics file, in order.
 inline std::vector<double> metrics_losses(const std::string& path) {
   std::vector<double> out;

@@ -7,7 +7,6 @@ namespace {
 
 const std::string kDgx2 = SPMD_TOPOLOGIES_DIR "/nvidiaDGX2.xml";
 
-bool contains(const std::string& text, const std::string& part) { return text.find(part) != std::string::npos; }
 
 int count_of(const std::string& text, const std::string& part) {
   int n = 0;

@@ -28,7 +28,6 @@ std::string line_starting(const std::string& text, const std::string& prefix) {
   return "";
 }
 
-bool contains(const std::string& text, const std::string& part) { return text.find(part) != std::string::npos; }
 
 TEST(PlanCommand, MegatronShowsMeshShardingsCollectivesAndMemory) {
   Result r = run(std::string("plan ") + kSmallGpt + " --strategy megatron --ranks 2");

@@ -1,0 +1,110 @@
+// Profiles: the JSON round trip, bad files named with their field, and what applying one
+// changes: measured links on the levels it has, the device's figures, a profile of another
+// topology used only where level names match (and said), one sharing nothing refused; the
+// cost model's per-kernel latency and matmul curve.
+#include <gtest/gtest.h>
+
+#include <cstdio>
+#include <fstream>
+
+#include "common/error.h"
+#include "ir/autodiff.h"
+#include "ir/models/zoo.h"
+#include "partitioner/cost_model.h"
+#include "partitioner/profile.h"
+#include "partitioner/search.h"
+
+namespace spmd::partitioner {
+namespace {
+
+launcher::Topology two_packages() {
+  launcher::TopologySource source;
+  source.spec = "synthetic:package:2 core:2";
+  source.nodes = 2;
+  source.device = launcher::DeviceKind::core;
+  return launcher::load_topology(source);
+}
+
+Profile measured_on(const launcher::Topology& t) {
+  Profile p;
+  p.fingerprint = launcher::fingerprint(t);
+  p.matmul_flops = 2e11;
+  p.memory_Bps = 3e10;
+  p.op_latency_s = 5e-6;
+  p.matmul_by_size = {{1e3, 1e9}, {1e9, 1e11}};
+  p.levels = {{"package", 1e-6, 2e10, 0.05}};
+  return p;
+}
+
+std::string temp(const char* name) { return ::testing::TempDir() + name; }
+
+TEST(Profile, RoundTripsThroughItsJson) {
+  const Profile p = measured_on(two_packages());
+  write_profile(temp("profile.json"), p);
+  const Profile back = read_profile(temp("profile.json"));
+  EXPECT_EQ(back.fingerprint, p.fingerprint);
+  EXPECT_EQ(back.matmul_flops, p.matmul_flops);
+  EXPECT_EQ(back.op_latency_s, p.op_latency_s);
+  EXPECT_EQ(back.matmul_by_size, p.matmul_by_size);
+  ASSERT_EQ(back.levels.size(), 1u);
+  EXPECT_EQ(back.levels[0].bandwidth_Bps, 2e10);
+}
+
+TEST(Profile, ABadFileIsNamedWithItsField) {
+  std::ofstream(temp("bad_profile.json")) << R"({"fingerprint": "x", "matmul_flops": -1, "memory_Bps": 1, "op_latency_s": 1})";
+  try {
+    read_profile(temp("bad_profile.json"));
+    FAIL();
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("bad_profile.json': 'matmul_flops' must be a positive number"), std::string::npos)
+        << e.what();
+  }
+  std::ofstream(temp("not_json.json")) << "{";
+  EXPECT_THROW(read_profile(temp("not_json.json")), Error);
+}
+
+TEST(Profile, AppliedItReplacesTheLinksItMeasuredAndTheDevicesFigures) {
+  const launcher::Topology t = two_packages();
+  const Profiled p = apply_profile(measured_on(t), "p.json", t);
+  for (size_t l = 0; l < t.levels().size(); ++l) {
+    const launcher::Level& level = p.topology.levels()[l];
+    if (level.name == "package") {
+      EXPECT_EQ(level.link.bandwidth_Bps, 2e10);
+    } else {
+      EXPECT_EQ(level.link, t.levels()[l].link) << level.name;  // not measured: the default stays
+    }
+  }
+  const DeviceModel d = device_model(p.topology, p.device);
+  EXPECT_EQ(d.peak_flops, 2e11);
+  EXPECT_EQ(d.memory_Bps, 3e10);
+  EXPECT_EQ(d.op_latency_s, 5e-6);
+  bool said_default = false;
+  for (const std::string& s : p.said) said_default = said_default || s.find("default link") != std::string::npos;
+  EXPECT_TRUE(said_default);
+}
+
+TEST(Profile, OfAnotherTopologyItIsUsedWhereLevelsMatchOrRefused) {
+  const launcher::Topology t = two_packages();
+  Profile other = measured_on(t);
+  other.fingerprint = "0000000000000000";
+  const Profiled p = apply_profile(other, "p.json", t);
+  EXPECT_NE(p.said.front().find("was measured on another topology"), std::string::npos) << p.said.front();
+  other.levels = {{"rack", 1e-6, 2e10, 0}};
+  EXPECT_THROW(apply_profile(other, "p.json", t), Error);
+}
+
+TEST(CostModel, AMeasuredKernelLatencyAndMatmulCurveCostEveryOp) {
+  const ir::Graph g = ir::training_step(ir::build_model("mlp:layers=2,hidden=16,batch=8,features=8,classes=4"), {});
+  DeviceModel fast{"test", 1e12, 1e12, 1 << 30};
+  DeviceModel slow = fast;
+  slow.op_latency_s = 1e-3;
+  slow.flops_by_size = {{1.0, 1e6}, {1e12, 1e6}};  // a megaflop per second whatever the size
+  for (ir::ValueId v = 0; v < g.size(); ++v) {
+    EXPECT_GE(op_seconds(g, v, slow), 1e-3);
+    EXPECT_NEAR(op_seconds(g, v, slow), 1e-3 + std::max(op_flops(g, v) / 1e6, op_bytes(g, v) / 1e12), 1e-12);
+    EXPECT_LT(op_seconds(g, v, fast), 1e-3);
+  }
+}
+
+}  // namespace
+}  // namespace spmd::partitioner

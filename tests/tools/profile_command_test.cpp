@@ -1,0 +1,43 @@
+// spmd profile under mpirun writes a profile that spmd plan and spmd run then use, saying
+// which figures were measured; a profile that is not one is refused with exit 2.
+#include <gtest/gtest.h>
+
+#include <fstream>
+#include <nlohmann/json.hpp>
+
+#include "tests/tools/cli.h"
+
+namespace spmd::testing {
+namespace {
+
+TEST(ProfileCommand, WritesAProfileThatPlanAndRunUse) {
+  const std::string path = ::testing::TempDir() + "spmd_profile.json";
+  std::remove(path.c_str());
+  Result r = run(mpirun(2, "profile --max-bytes 64KiB --out " + path), true);
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_TRUE(contains(r.out, "fit: latency ")) << r.out;
+  EXPECT_TRUE(contains(r.out, "busbw (GB/s)")) << r.out;
+  const nlohmann::json j = nlohmann::json::parse(slurp(path));
+  EXPECT_GT(j.at("matmul_flops").get<double>(), 0);
+  EXPECT_GT(j.at("op_latency_s").get<double>(), 0);
+  ASSERT_EQ(j.at("levels").size(), 1u);  // the two ranks of one node
+
+  Result plan = run(mpirun(2, "plan mlp --auto --predict --profile " + path), true);
+  ASSERT_EQ(plan.exit_code, 0) << plan.err;
+  EXPECT_TRUE(contains(plan.out, "profile: level node: ")) << plan.out;
+  EXPECT_TRUE(contains(plan.out, "profile: device: matmul ")) << plan.out;
+  Result train = run(mpirun(2, "run mlp --steps 2 --profile " + path), true);
+  ASSERT_EQ(train.exit_code, 0) << train.err;
+  EXPECT_TRUE(contains(train.out, "profile: level node: ")) << train.out;
+}
+
+TEST(ProfileCommand, AFileThatIsNoProfileIsRefused) {
+  const std::string path = ::testing::TempDir() + "not_a_profile.json";
+  std::ofstream(path) << "{\"fingerprint\": \"x\"}";
+  Result r = run("run mlp --steps 1 --profile " + path);
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_TRUE(contains(r.err, "'matmul_flops' is missing or not a number")) << r.err;
+}
+
+}  // namespace
+}  // namespace spmd::testing
