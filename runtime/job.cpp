@@ -174,14 +174,36 @@ StepReport Job::run_step() {
   }
 }
 
+// What is not finite after a step, agreed by every rank (one small all-gather): the loss, or
+// else the first param that a NaN or infinite gradient spoiled (each rank scans its shards:
+// one pass over its params, a host copy of them on a GPU). Empty when all is finite.
+std::string Job::nonfinite_after(const StepReport& r) const {
+  if (!std::isfinite(r.loss)) return std::string("the loss is ") + (std::isnan(r.loss) ? "NaN" : r.loss > 0 ? "+inf" : "-inf");
+  const Executor& ex = trainer().executor();
+  uint64_t mine = 0;  // 1 + the ValueId of this rank's first spoiled param
+  for (ir::ValueId v = 0; v < ex.graph().size() && mine == 0; ++v) {
+    if (ex.graph().node(v).op != "param") continue;
+    const kernels::TensorRef t = ex.host_value(v);
+    if (!std::all_of(t.f32(), t.f32() + t.numel(), [](float x) { return std::isfinite(x); })) mine = v + 1;
+  }
+  const std::vector<uint64_t> all = world_ ? world_->all_gather(mine) : std::vector<uint64_t>{mine};
+  for (size_t rank = 0; rank < all.size(); ++rank) {
+    if (all[rank] == 0) continue;
+    return "param '" + ex.graph().node(static_cast<ir::ValueId>(all[rank] - 1)).name +
+           "' is no longer finite (its gradient was NaN or infinite" +
+           (all.size() > 1 ? ", on rank " + std::to_string(rank) : "") + ")";
+  }
+  return "";
+}
+
 StepReport Job::step() {
   const bool skipping = description_.on_nonfinite == OnNonFinite::skip;
   std::vector<std::vector<float>> before = skipping ? copy_updated(trainer().executor()) : std::vector<std::vector<float>>{};
   StepReport r = run_step();
-  if (std::isfinite(r.loss)) return r;
+  const std::string bad = nonfinite_after(r);
+  if (bad.empty()) return r;
   if (!skipping) {
-    throw JobFailure("step " + std::to_string(r.step) + ": the loss is " + (std::isnan(r.loss) ? std::string("NaN") : r.loss > 0 ? "+inf" : "-inf") +
-                     ", training stopped" +
+    throw JobFailure("step " + std::to_string(r.step) + ": " + bad + ", training stopped" +
                      (last_checkpoint_.empty() ? "" : "; the last checkpoint, '" + last_checkpoint_ + "', is intact"));
   }
   restore_updated(trainer().executor(), before);

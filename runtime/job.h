@@ -48,9 +48,10 @@ struct Resumed {
   std::vector<std::string> skipped;  // newer checkpoints passed over as incomplete
 };
 
-// What a step whose loss is not finite (NaN, an infinity) does: stop the job (spmd::JobFailure
-// naming the step; the params are then no longer finite, the last checkpoint is intact), or
-// skip it (the params and state restored to before it, at the cost of a copy of them each step).
+// What a step whose loss, or a gradient, is not finite (NaN, an infinity; a gradient shows in
+// the param it spoiled, which every step checks) does: stop the job (spmd::JobFailure naming
+// the step and the loss or param; the last checkpoint is intact), or skip it (the params and
+// state restored to before it, at the cost of a copy of them each step).
 enum class OnNonFinite { stop, skip };
 
 struct JobDescription {
@@ -142,6 +143,7 @@ class Job {
  private:
   std::unique_ptr<DataSource> make_data() const;
   StepReport run_step();
+  std::string nonfinite_after(const StepReport& r) const;
   void apply_profile(const std::string& path, int devices);
   void check_checkpoint_policy() const;
   std::optional<Manifest> prepare_resume();

@@ -116,6 +116,45 @@ TEST(Job, BindingTwiceIsAnError) {
   EXPECT_THROW(job.bind(), Error);
 }
 
+// loss = sum(sqrt(w * x)) with x fed zeros: the loss is 0, finite, but its gradient
+// x * 0.5 / sqrt(w * x) = 0 * inf is NaN, so the step spoils w.
+JobDescription finite_loss_nan_gradient() {
+  ir::Graph g;
+  ir::Builder b(g);
+  ir::ValueId x = b.input("x", {ir::DType::f32, {2, 3}}, "x");
+  ir::ValueId w = b.param("scale", {2, 3}, "ones");
+  g.outputs.emplace_back("loss", b.reduce_sum(b.sqrt(b.mul(w, x)), {0, 1}));
+  JobDescription d;
+  d.program.graph = std::move(g);
+  d.program.optimizer.kind = "sgd";
+  d.data = [](int64_t, const Feeds& feeds) {
+    const FeedSlice& f = feeds.at("x");
+    std::fill(f.buffer.f32(), f.buffer.f32() + f.buffer.numel(), 0.0f);
+  };
+  return d;
+}
+
+TEST(Job, AFiniteLossWithANonFiniteGradientStopsAtThatStepNamingTheParam) {
+  Job job(finite_loss_nan_gradient());
+  job.bind();
+  try {
+    job.step();
+    FAIL() << "a NaN gradient went unnoticed";
+  } catch (const JobFailure& e) {
+    EXPECT_STREQ(e.what(), "step 1: param 'scale' is no longer finite (its gradient was NaN or infinite), training stopped");
+  }
+}
+
+TEST(Job, ANonFiniteGradientIsSkippedWhenAskedAndTheParamKept) {
+  JobDescription d = finite_loss_nan_gradient();
+  d.on_nonfinite = OnNonFinite::skip;
+  Job job(std::move(d));
+  job.bind();
+  const StepReport r = job.step();
+  EXPECT_TRUE(r.skipped);
+  for (float v : job.value("scale")) EXPECT_EQ(v, 1.0f);
+}
+
 TEST(Job, RejectsANonFiniteLearningRateWhenDescribed) {
   JobDescription d = regression_job();
   d.program.lr = std::nan("");
