@@ -14,6 +14,7 @@
 #include "tools/validators.h"
 #include "tools/commands.h"
 #include "tools/partition_options.h"
+#include "tools/stop_signal.h"
 #include "tools/program.h"
 #include "tools/progress.h"
 
@@ -87,7 +88,10 @@ void run(const RunOptions& o, const launcher::World& world) {
   const std::string item = job.trainer().data().item_name();
   // Under mpirun stdout is a pipe or pty of mpirun's, whatever the user's terminal: no bar.
   ProgressBar bar(lead && world.size() == 1 ? o.steps : 0);
+  if (world.size() > 1) say_why_when_stopped(world.rank());
+  note_step(first);
   job.train(o.steps, [&](const runtime::StepReport& r) {
+    note_step(r.step);
     if (!lead) return;
     metrics.write(r);
     if (r.skipped) {

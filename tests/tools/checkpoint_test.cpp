@@ -208,6 +208,24 @@ TEST(LostPeer, AStoppedRankFailsTheJobAtTheTimeout) {
   EXPECT_NE(slurp(out).find(": step "), std::string::npos) << slurp(out);
 }
 
+// A killed rank (SIGKILL) ends the job at once (mpirun stops the others), and every
+// surviving rank says which rank it is and at which step it was stopped, exit 3.
+TEST(LostPeer, SurvivorsOfAKilledRankSayAtWhichStepTheyStopped) {
+  const std::string out = scratch("killed") + ".out";
+  const std::string script = mpirun(3, std::string("run ") + kGpt + " --strategy dp --steps 1000000 --log-every 1") +
+                             " >" + out + " 2>&1 & MP=$!; until grep -q \"step     3\" " + out +
+                             "; do sleep 0.05; done; kill -KILL $(pgrep -P $MP | tail -1); wait $MP; exit $?";
+  const auto start = std::chrono::steady_clock::now();
+  Result r = run("bash -c '" + script + "'", true, 60);
+  const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  const std::string text = slurp(out);
+  EXPECT_NE(r.exit_code, 0) << text;
+  EXPECT_LT(seconds, 30) << text;
+  for (const char* rank : {"spmd: rank 0 stopped by mpirun at step ", "spmd: rank 1 stopped by mpirun at step "}) {
+    EXPECT_NE(text.find(rank), std::string::npos) << rank << "\n" << text;
+  }
+}
+
 // A rank stopped while the job sets up (its header printed, the model's params being
 // initialised) ends the job at the deadline too, exit 3. Without a deadline on setup's
 // agreements rank 0 waited for it forever.

@@ -1,0 +1,59 @@
+#include "tools/stop_signal.h"
+
+#include <atomic>
+#include <csignal>
+#include <cstring>
+
+#include <unistd.h>
+
+#include "common/error.h"
+
+namespace spmd::tools {
+namespace {
+
+std::atomic<int64_t> g_step{0};
+int g_rank = 0;
+
+// Appends the decimal digits of `v` to `out` at `at`; no allocation, no locale.
+size_t put_number(char* out, size_t at, int64_t v) {
+  char digits[24];
+  size_t n = 0;
+  do {
+    digits[n++] = static_cast<char>('0' + v % 10);
+    v /= 10;
+  } while (v > 0 && n < sizeof digits);
+  while (n > 0) out[at++] = digits[--n];
+  return at;
+}
+
+size_t put_text(char* out, size_t at, const char* text) {
+  const size_t n = std::strlen(text);
+  std::memcpy(out + at, text, n);
+  return at + n;
+}
+
+void on_term(int) {
+  char message[256];
+  size_t at = put_text(message, 0, "spmd: rank ");
+  at = put_number(message, at, g_rank);
+  at = put_text(message, at, " stopped by mpirun at step ");
+  at = put_number(message, at, g_step.load(std::memory_order_relaxed));
+  at = put_text(message, at, ": another rank was lost or the job was cancelled (mpirun names the rank)\n");
+  ssize_t ignored = write(STDERR_FILENO, message, at);
+  (void)ignored;
+  _exit(kExitJobFailure);
+}
+
+}  // namespace
+
+void say_why_when_stopped(int rank) {
+  g_rank = rank;
+  struct sigaction action {};
+  action.sa_handler = on_term;
+  sigemptyset(&action.sa_mask);
+  sigaction(SIGTERM, &action, nullptr);
+}
+
+void note_step(int64_t step) { g_step.store(step, std::memory_order_relaxed); }
+
+}  // namespace spmd::tools
