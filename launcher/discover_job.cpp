@@ -42,6 +42,7 @@ nlohmann::json to_json(const RankDescription& r) {
           {"pcie", r.record.pcie_Bps},
           {"groups", d.groups},
           {"memory", d.memory_bytes},
+          {"model", d.model},
           {"cache", r.record.cache}};
 }
 
@@ -55,7 +56,8 @@ RankDescription from_json(const nlohmann::json& j) {
                      j.at("gpu"),
                      j.at("pci"),
                      j.at("groups").get<std::vector<int>>(),
-                     j.at("memory").get<std::int64_t>()};
+                     j.at("memory").get<std::int64_t>(),
+                     j.at("model").get<std::string>()};
   r.record.nvlink_Bps = j.at("nvlink").get<std::vector<double>>();
   r.record.nvlink_through_switch = j.at("switch");
   r.record.pcie_Bps = j.at("pcie");

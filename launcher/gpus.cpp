@@ -65,6 +65,15 @@ std::int64_t memory_of(hwloc_obj_t pci) {
   return 0;
 }
 
+// The model name hwloc's GPU backends give (the "GPUModel" info of the PCI device's OS
+// devices), empty when none does.
+std::string model_of(hwloc_obj_t pci) {
+  for (hwloc_obj_t child = pci->io_first_child; child; child = child->next_sibling) {
+    if (const char* model = hwloc_obj_get_info_by_name(child, "GPUModel")) return model;
+  }
+  return {};
+}
+
 // The PCI device an object of an NVLinkBandwidth matrix stands for (OS devices hang under
 // their PCI device).
 hwloc_obj_t pci_of(hwloc_obj_t obj) {
@@ -118,7 +127,7 @@ std::vector<Gpu> find_gpus(hwloc_topology_t topology) {
     if (!is_gpu(pci)) continue;
     double linkspeed_GBps = pci->attr->pcidev.linkspeed;  // hwloc reports GB/s
     gpus.push_back(
-        {pci, bus_id(pci), uuid_of(pci), linkspeed_GBps > 0 ? linkspeed_GBps * 1e9 : 0, memory_of(pci)});
+        {pci, bus_id(pci), uuid_of(pci), linkspeed_GBps > 0 ? linkspeed_GBps * 1e9 : 0, memory_of(pci), model_of(pci)});
   }
   std::sort(gpus.begin(), gpus.end(),
             [](const Gpu& a, const Gpu& b) { return bus_order(a.pci) < bus_order(b.pci); });

@@ -19,6 +19,7 @@ struct Gpu {
   std::string uuid;           // "GPU-..." where the NVML plugin reports it, else empty
   double pcie_Bps = 0;        // PCIe link speed from hwloc, 0 when unknown
   std::int64_t memory_bytes = 0;  // from the CUDA or OpenCL backend of hwloc, 0 when unknown
+  std::string model;              // hwloc's "GPUModel" ("Tesla V100-SXM3-32GB-H"), else empty
 };
 
 // What decides whether a PCI device is a GPU.

@@ -23,6 +23,7 @@ nlohmann::json device_json(int id, const Device& d) {
   if (d.kind == DeviceKind::gpu) {
     j["gpu"] = d.gpu;
     j["pci_bus_id"] = d.pci_bus_id;
+    if (!d.model.empty()) j["model"] = d.model;
   }
   return j;
 }

@@ -159,7 +159,7 @@ DeviceRecord gpu_record(hwloc_topology_t topology, int index) {
   DeviceRecord record;
   record.device = {DeviceKind::gpu, 0, where.package, where.numa,
                    to_list_string(nearest_allowed_cpuset(topology, host)), index, gpu.pci_bus_id, where.groups,
-                   gpu.memory_bytes};
+                   gpu.memory_bytes, gpu.model};
   NvlinkMatrix nvlink = find_nvlink_bandwidth(topology, gpus);
   if (!nvlink.bandwidth_Bps.empty()) record.nvlink_Bps = nvlink.bandwidth_Bps[index];
   record.nvlink_through_switch = nvlink.through_switch;

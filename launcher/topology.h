@@ -78,6 +78,7 @@ struct Device {
   // for the others, the NUMA nodes local to its PUs (memory-only ones such as MCDRAM or HBM
   // included), each split evenly among the devices of its kind within that NUMA node.
   std::int64_t memory_bytes = 0;
+  std::string model;  // GPUs: the model name hwloc reports ("Tesla V100-SXM3-32GB-H"), else empty
   bool operator==(const Device&) const = default;
 };
 
@@ -186,7 +187,7 @@ std::uint64_t content_hash(const Topology& topology);
 std::string to_text(const Topology& topology);
 
 // Machine-readable form: {fingerprint, nodes, devices: [{id, kind, node, package, numa,
-// groups, memory_bytes, cpuset | gpu, pci_bus_id}], levels: [{name, groups, fanout, uniform,
+// groups, memory_bytes, cpuset | gpu, pci_bus_id, model}], levels: [{name, groups, fanout, uniform,
 // link, bandwidth_gbps (Gbit/s), latency_us}]}. Figures are rounded to 12 significant digits
 // so that they print as the decimals they stand for (0.1, not 0.09999999999999999).
 nlohmann::json to_json(const Topology& topology);

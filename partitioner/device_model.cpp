@@ -13,7 +13,13 @@ DeviceModel gpu(const std::string& name, double gib, double tflops, double gbps)
   return {name, tflops * 1e12, gbps * 1e9, static_cast<std::int64_t>(gib * kGiB)};
 }
 
+// The table's row for the model hwloc names, else the row of the GPU's memory, else V100.
 DeviceModel gpu_of(const launcher::Device& d) {
+  if (const DeviceModel* named = find_gpu_model(d.model)) {
+    DeviceModel m = *named;
+    if (d.memory_bytes > 0) m.memory_bytes = d.memory_bytes;
+    return m;
+  }
   for (const DeviceModel& m : gpu_models()) {
     if (d.memory_bytes > 0 && m.memory_bytes == d.memory_bytes) return m;
   }

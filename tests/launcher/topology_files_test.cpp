@@ -97,6 +97,7 @@ TEST(TopologyFiles, Dgx2Has16GpusOnNvswitchesAcrossAndWithinPackages) {
   // 6 NVSwitch links of 25 GB/s each per V100 (hwloc's NVLinkBandwidth, in MB/s).
   EXPECT_DOUBLE_EQ(t.levels()[0].link.bandwidth_Bps, 150e9);
   EXPECT_EQ(t.device(3).pci_bus_id, "0000:3b:00.0");
+  EXPECT_EQ(t.device(3).model, "Tesla V100-SXM3-32GB-H");  // hwloc's GPUModel
   EXPECT_EQ(t.device(8).package, 1);
 }
 
