@@ -97,8 +97,12 @@ class Executor {
   // since `origin` (a point every rank of a job takes together, so that ranks line up);
   // nullopt turns it off. Cost per launch: two clock reads and, on a device backend, a
   // synchronisation (the kernels are timed when they are done); memory: one LaunchTime per
-  // launch per step until take_timeline().
-  void set_timeline(std::optional<std::chrono::steady_clock::time_point> origin) { timeline_origin_ = origin; }
+  // launch per step until take_timeline(). Forgets launches not taken (those of a step that
+  // failed).
+  void set_timeline(std::optional<std::chrono::steady_clock::time_point> origin) {
+    timeline_origin_ = origin;
+    timeline_.clear();
+  }
   // The launches timed since the last call, in order, and forgets them.
   std::vector<LaunchTime> take_timeline() { return std::exchange(timeline_, {}); }
 
