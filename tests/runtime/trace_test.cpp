@@ -63,7 +63,9 @@ TEST(Trace, SlicesAreCompleteEventsInMicrosecondsOnTheirStream) {
 TEST(Trace, NegativeDurationIsWrittenAsZero) {
   TraceProcess p{0, "rank 0", {{"add", Stream::compute, 1.0, -1e-9, {}}}};
   for (const nlohmann::json& e : trace_events(p)) {
-    if (e["ph"] == "X") EXPECT_EQ(e["dur"].get<double>(), 0);
+    if (e["ph"] == "X") {
+      EXPECT_EQ(e["dur"].get<double>(), 0);
+    }
   }
 }
 
