@@ -31,7 +31,7 @@ const TraceRecorder::Label& TraceRecorder::label(ir::ValueId v) const {
   if (int i = record_[static_cast<size_t>(v)]; i >= 0) {
     const partitioner::CollectiveRecord* r = &collectives_[static_cast<size_t>(i)];
     if (!r->steps.empty()) l.name = r->steps;
-    l.args["value"] = r->value;  // the global value it moves, which the program names
+    l.args["moves"] = r->value;  // the global value, which the program names
     l.args["bytes"] = r->bytes;
     l.args["from"] = r->from;
     l.args["to"] = r->to;

@@ -38,10 +38,10 @@ class TraceRecorder {
   // compute thread around its kernels, each redistribution on the communication thread.
   // Every slice of an op is named by the op (a redistribution by the collectives it runs,
   // "all-reduce along data") with args op, value (the value it computes, as
-  // ir::value_label writes it; for a redistribution the global value it moves), bytes (what
-  // it reads and writes; for a redistribution the larger of its shards, with its from and to
-  // shardings), flops, step, and reason where the lowering gave one. Cost: linear in the
-  // recorded launches.
+  // ir::value_label writes it), bytes (what it reads and writes; for a redistribution the
+  // larger of its shards, with the global value it moves and its from and to shardings),
+  // flops, step, and reason where the lowering gave one. Cost: linear in the recorded
+  // launches.
   TraceProcess measured(int rank) const;
   // The predicted step `step` ("predicted", pid = `pid`), laid at the first launch of every
   // recorded step so that measured and predicted start together.
