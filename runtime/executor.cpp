@@ -143,7 +143,7 @@ void Executor::prepare_launches() {
     const ir::Node& n = graph_.node(v);
     const ir::OpTraits& traits = ir::op_traits(n.op);
     if (n.is_source() || traits.view) continue;
-    Launch launch{&n, {}, value(v), std::nullopt};
+    Launch launch{v, &n, {}, value(v), std::nullopt};
     for (ir::ValueId x : n.inputs) launch.operands.push_back(value(x));
     if (traits.collective) {
       // On a mesh of one device every layout holds the whole tensor: a copy, no ranks needed.
@@ -240,16 +240,23 @@ void Executor::step() {
   }
   for (const auto& [v, host] : staged_inputs_) backend_.copy_in(data_[v], host.data(), graph_.type(v).bytes());
   for (const Launch& l : launches_) {
-    if (!profiling_) {
+    if (!profiling_ && !timeline_origin_) {
       run(l);
       continue;
     }
     auto start = Clock::now();
     run(l);
     backend_.synchronize();  // a device's kernels are timed when they are done
-    OpProfile& p = profile_[l.node->op];
-    p.calls += 1;
-    p.seconds += std::chrono::duration<double>(Clock::now() - start).count();
+    auto end = Clock::now();
+    if (profiling_) {
+      OpProfile& p = profile_[l.node->op];
+      p.calls += 1;
+      p.seconds += std::chrono::duration<double>(end - start).count();
+    }
+    if (timeline_origin_) {
+      timeline_.push_back({l.id, std::chrono::duration<double>(start - *timeline_origin_).count(),
+                           std::chrono::duration<double>(end - *timeline_origin_).count()});
+    }
   }
   for (auto [target, next] : memory_.copies) backend_.copy_within(data_[target], data_[next], graph_.type(target).bytes());
   backend_.synchronize();

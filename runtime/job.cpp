@@ -1,15 +1,22 @@
 #include "runtime/job.h"
 
 #include <algorithm>
+#include <chrono>
 #include <cmath>
 
 #include "collectives/mpi/mpi_communicator.h"
+#include "collectives/primitives.h"
 #include "common/error.h"
+#include "common/files.h"
 #include "ir/ops.h"
+#include "partitioner/profile.h"
+#include "partitioner/search.h"
 #include "runtime/checkpoint.h"
 #include "runtime/device_choice.h"
-#include "partitioner/profile.h"
+#include "runtime/exposed_comm.h"
+#include "runtime/text_gather.h"
 #include "runtime/threads.h"
+#include "runtime/trace.h"
 
 namespace spmd::runtime {
 namespace {
@@ -97,6 +104,17 @@ void Job::bind(JobBinding binding) {
                                        partitioned_ ? comm_.get() : nullptr, topology_.get(),
                                        make_data());
   if (saved) finish_resume(*saved);
+  predicted_ = predicted_step();
+  for (const PredictedLaunch& l : predicted_) predicted_step_time_s_ = std::max(predicted_step_time_s_, l.start_s + l.duration_s);
+  origin_ = std::chrono::steady_clock::now();
+  if (!description_.trace.empty()) start_trace();
+}
+
+// Timing a launch costs two clock reads on the host, but a synchronisation after each
+// kernel on a device: there only one step in kTimedEvery is timed, unless traced.
+bool Job::timed_step(int64_t step) const {
+  constexpr int64_t kTimedEvery = 10;
+  return trace_ || !backend_->device_memory() || step % kTimedEvery == 0;
 }
 
 // The profile's figures replace the defaults: the plan is costed, and the collectives'
@@ -159,6 +177,49 @@ std::string Job::save(const std::string& dir, int keep) {
   return last_checkpoint_;
 }
 
+// The trace's times count from a point the ranks take together: each takes it as it
+// leaves a one-float all-reduce, so that their timelines line up to within its latency.
+// The file is tried now, so that a missing directory fails before training rather than
+// after it.
+void Job::start_trace() {
+  auto try_file = [&] { AtomicFile(description_.trace, "trace file"); };
+  world_ ? world_->on_lead(try_file, "opening the trace file") : try_file();
+  if (world_ && ranks() > 1) {
+    float together = 0;
+    collectives::all_reduce(*comm_, {&together, 1}, collectives::ReduceOp::sum, collectives::Algorithm::recursive_doubling);
+  }
+  origin_ = std::chrono::steady_clock::now();
+  trace_ = std::make_unique<TraceRecorder>(trainer().executor().graph(),
+                                           program_ ? program_->collectives : std::vector<partitioner::CollectiveRecord>{},
+                                           origin_);
+}
+
+// The simulator's step of the program this rank runs, on the job's topology (a node of
+// that many cores when it has none, as the plan search assumes) and device model.
+std::vector<PredictedLaunch> Job::predicted_step() const {
+  const partitioner::Mesh& mesh = plan().mesh;
+  std::optional<launcher::Topology> flat;
+  const launcher::Topology* topology = topology_.get();
+  if (!topology || topology->num_devices() != mesh.size()) topology = &flat.emplace(partitioner::flat_topology(mesh.size()));
+  partitioner::CollectiveCosts costs(mesh, *topology);
+  const partitioner::DeviceModel device = partitioner::device_model(*topology, description_.partitioning.search.device);
+  if (program_) return predicted_timeline(*program_, device, costs);
+  return predicted_timeline(partitioner::Program{graph_, {}}, device, costs);
+}
+
+void Job::write_trace() {
+  if (!trace_) throw Error("the job has no trace file to write");
+  const std::string mine = trace_events(trace_->measured(rank())).dump();
+  const std::vector<std::string> all = world_ && ranks() > 1 ? gather_text(*comm_, mine) : std::vector<std::string>{mine};
+  auto write = [&] {
+    std::vector<nlohmann::json> events;
+    for (const std::string& text : all) events.push_back(nlohmann::json::parse(text));
+    events.push_back(trace_events(trace_->predicted(ranks(), predicted_)));
+    write_file_atomically(description_.trace, trace_document(events).dump() + "\n", "trace file");
+  };
+  world_ ? world_->on_lead(write, "writing the trace file") : write();
+}
+
 std::unique_ptr<DataSource> Job::make_data() const {
   if (!description_.data) return nullptr;
   return make_callback_source(description_.data, global_batch(program_ ? program_->graph : graph_),
@@ -199,7 +260,16 @@ std::string Job::nonfinite_after(const StepReport& r) const {
 StepReport Job::step() {
   const bool skipping = description_.on_nonfinite == OnNonFinite::skip;
   std::vector<std::vector<float>> before = skipping ? copy_updated(trainer().executor()) : std::vector<std::vector<float>>{};
+  Executor& ex = trainer().executor();
+  const bool timed = timed_step(trainer().steps_done() + 1);
+  ex.set_timeline(timed ? std::optional(origin_) : std::nullopt);
+  const auto start = std::chrono::steady_clock::now();
   StepReport r = run_step();
+  const auto end = std::chrono::steady_clock::now();
+  std::vector<LaunchTime> launches = ex.take_timeline();
+  r.predicted_step_time_s = predicted_step_time_s_;
+  if (timed) r.exposed_comm_s = exposed_comm_seconds(ex.graph(), launches);
+  if (trace_) trace_->add_step(r.step, r.loss, start, end, std::move(launches));
   const std::string bad = nonfinite_after(r);
   if (bad.empty()) return r;
   if (!skipping) {
@@ -218,6 +288,7 @@ void Job::train(int64_t steps, const std::function<void(const StepReport&)>& on_
     if (p.every > 0 && r.step % p.every == 0) r.checkpoint = save(p.dir, p.keep);
     if (on_step) on_step(r);
   }
+  if (trace_) write_trace();
 }
 
 const partitioner::Plan& Job::plan() const {

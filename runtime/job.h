@@ -9,11 +9,13 @@
 //      the plan chosen for that many devices and lowered to this rank's program, buffers
 //      allocated and params initialised. Collective over the world.
 //   3. run: job.step() or job.train(n, on_step), collective over the world; every rank gets
-//      the same StepReport (loss of the global batch).
+//      the same StepReport (loss of the global batch). With JobDescription::trace, train()
+//      ends by writing a trace of the steps run.
 //
 // The `spmd run` command is this class behind flags.
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -29,7 +31,9 @@
 #include "partitioner/lower.h"
 #include "runtime/checkpoint_manifest.h"
 #include "runtime/data.h"
+#include "runtime/predicted_timeline.h"
 #include "runtime/program.h"
+#include "runtime/trace_recorder.h"
 #include "runtime/trainer.h"
 
 namespace spmd::runtime {
@@ -68,6 +72,12 @@ struct JobDescription {
   // its step with its data position and seed.
   std::string resume;
   OnNonFinite on_nonfinite = OnNonFinite::stop;
+  // Where to write a Chrome / Perfetto trace (runtime/trace.h) of the steps the job runs:
+  // every rank's ops and collectives as measured, and the simulator's step beside them.
+  // train() writes it when it returns, write_trace() whenever called; empty: no trace.
+  // Tracing times every launch (two clock reads, and on a GPU a synchronisation after each
+  // kernel) and keeps each launch's times until the file is written.
+  std::string trace;
 };
 
 struct JobBinding {
@@ -109,13 +119,21 @@ class Job {
 
   // Run one step, or `steps` steps calling `on_step` after each. Collective. A loss that is
   // not finite throws spmd::JobFailure, or skips the step (OnNonFinite); a failed
-  // collective (a lost or stopped peer) throws spmd::JobFailure naming the step.
+  // collective (a lost or stopped peer) throws spmd::JobFailure naming the step. Each report
+  // carries the cost model's predicted step time, and the measured exposed communication
+  // of the steps whose launches are timed: every step on a host backend or with a trace,
+  // every tenth on a device (timing a GPU's kernels synchronises after each).
   StepReport step();
   void train(int64_t steps, const std::function<void(const StepReport&)>& on_step = {});
 
   // Saves a checkpoint of the params and state to `dir`/step-NNNNNNNN, keeping the newest
   // `keep`. Collective. Returns its path; throws spmd::JobFailure when it cannot be written.
   std::string save(const std::string& dir, int keep = 2);
+  // Writes the trace of every step run so far to JobDescription::trace: rank 0 writes the
+  // file atomically, with every other rank's events, gathered once (each wait with the
+  // collective deadline). Collective. Throws spmd::Error when the job has no trace file,
+  // spmd::JobFailure (on every rank) when it cannot be written.
+  void write_trace();
   // The checkpoint bind() resumed from, if any.
   const std::optional<Resumed>& resumed() const { return resumed_; }
   // What the profile changed, one line per figure (empty without a profile).
@@ -131,6 +149,9 @@ class Job {
   int rank() const;
   int ranks() const;
   const launcher::Topology* topology() const { return topology_.get(); }
+  // The cost model's time of one step of this rank's program (partitioner/simulator.h), on
+  // the job's topology and device model. Set by bind().
+  double predicted_step_time_s() const { return predicted_step_time_s_; }
   Trainer& trainer();
   const Trainer& trainer() const;
 
@@ -148,6 +169,9 @@ class Job {
   void check_checkpoint_policy() const;
   std::optional<Manifest> prepare_resume();
   void finish_resume(const Manifest& m);
+  void start_trace();
+  std::vector<PredictedLaunch> predicted_step() const;
+  bool timed_step(int64_t step) const;
 
   JobDescription description_;
   ir::Graph graph_;
@@ -163,6 +187,10 @@ class Job {
   std::vector<std::string> profile_notes_;
   std::string fingerprint_;  // of the hardware as discovered, for checkpoints
   std::string last_checkpoint_;
+  std::vector<PredictedLaunch> predicted_;  // the cost model's step of this rank's program
+  double predicted_step_time_s_ = 0;
+  std::chrono::steady_clock::time_point origin_;  // of the launches' times
+  std::unique_ptr<TraceRecorder> trace_;
 };
 
 }  // namespace spmd::runtime

@@ -3,11 +3,14 @@
 namespace spmd::runtime {
 
 nlohmann::json metrics_record(const StepReport& r, const std::string& item) {
-  return {{"step", r.step},
-          {"loss", r.loss},
-          {"step_time_s", r.step_time_s},
-          {item + "_per_s", r.items_per_s},
-          {"peak_bytes", r.peak_bytes}};
+  nlohmann::json j = {{"step", r.step},
+                      {"loss", r.loss},
+                      {"step_time_s", r.step_time_s},
+                      {item + "_per_s", r.items_per_s},
+                      {"peak_bytes", r.peak_bytes}};
+  if (r.predicted_step_time_s) j["predicted_step_time_s"] = *r.predicted_step_time_s;
+  if (r.exposed_comm_s) j["exposed_comm_s"] = *r.exposed_comm_s;
+  return j;
 }
 
 MetricsFile::MetricsFile(const std::string& path, std::string item) : item_(std::move(item)) {

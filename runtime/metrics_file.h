@@ -1,5 +1,6 @@
 // Per-step metrics as JSON Lines, one object per step: step, loss, step_time_s,
-// <item>_per_s (tokens_per_s or samples_per_s) and peak_bytes. Written under a temporary
+// <item>_per_s (tokens_per_s or samples_per_s) and peak_bytes, and where the step has them
+// predicted_step_time_s and exposed_comm_s (StepReport). Written under a temporary
 // name and moved into place by close(), so a reader never sees a torn file.
 #pragma once
 

@@ -20,6 +20,11 @@ struct StepReport {
   size_t peak_bytes = 0;     // planned peak memory of the step
   std::string checkpoint;    // the checkpoint written after this step, if any
   bool skipped = false;      // the loss was not finite: the step's updates were undone
+  // Set by runtime::Job: the cost model's time of one step of the job's plan
+  // (partitioner/simulator.h), and, on a step whose launches were timed, the measured part
+  // of the step that its kernels did not cover (runtime/exposed_comm.h).
+  std::optional<double> predicted_step_time_s;
+  std::optional<double> exposed_comm_s;
 };
 
 class Trainer {

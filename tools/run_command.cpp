@@ -3,6 +3,7 @@
 // from rank 0 step, loss, step time and throughput; --metrics writes one JSON object per step.
 // --checkpoint DIR --checkpoint-every K [--keep N] saves checkpoints; --resume DIR goes on
 // from the newest complete one, on any rank count and plan, for --steps more steps.
+// --trace FILE writes a Chrome / Perfetto trace of the run (runtime/trace.h).
 // The job itself is runtime::Job; this file parses flags and prints.
 #include <cstdio>
 #include <memory>
@@ -133,6 +134,9 @@ void add_run_command(CLI::App& app, const launcher::World* world) {
   cmd->add_option("--seed", o->seed_text, "seed of the initial parameters and the data order (0 to 2^64-1)");
   cmd->add_option("--log-every", o->log_every, "print every K steps")->check(kPositive);
   cmd->add_option("--metrics", o->metrics, "write one JSON object per step to this file");
+  cmd->add_option("--trace", o->job.trace,
+                  "write a Chrome / Perfetto trace (JSON) of every step to this file: each rank's ops and collectives "
+                  "as measured, and the cost model's prediction");
   auto* dir = cmd->add_option("--checkpoint", o->job.checkpoint.dir, "save checkpoints in this directory");
   cmd->add_option("--checkpoint-every", o->job.checkpoint.every, "save a checkpoint every K steps")
       ->check(kPositive)

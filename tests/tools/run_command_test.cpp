@@ -27,13 +27,29 @@ TEST(RunCommand, WritesOneMetricsRecordPerStep) {
   ASSERT_EQ(r.exit_code, 0) << r.err;
   auto records = metrics(path);
   ASSERT_EQ(records.size(), 4u);
-  for (const char* key : {"step", "loss", "step_time_s", "tokens_per_s", "peak_bytes"}) {
+  for (const char* key : {"step", "loss", "step_time_s", "tokens_per_s", "peak_bytes", "predicted_step_time_s",
+                          "exposed_comm_s"}) {
     EXPECT_TRUE(records[0].contains(key)) << key;
   }
   EXPECT_EQ(records[3]["step"], 4);
   EXPECT_NE(r.out.find("step     1  loss"), std::string::npos) << r.out;
   // A non-terminal stdout gets no progress bar.
   EXPECT_EQ(r.out.find('\r'), std::string::npos);
+}
+
+// Data parallel on 2 ranks: the gradients' all-reduces are predicted and measured.
+TEST(RunCommand, TwoRanksReportPredictedStepTimeAndExposedCommunication) {
+  std::string path = ::testing::TempDir() + "m2.jsonl";
+  Result r = run(mpirun(2, std::string("run ") + kSmallGpt + " --steps 2 --metrics " + path), /*raw=*/true);
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  auto records = metrics(path);
+  ASSERT_EQ(records.size(), 2u);
+  for (const auto& record : records) {
+    EXPECT_GT(record.at("predicted_step_time_s").get<double>(), 0) << record;
+    EXPECT_GT(record.at("exposed_comm_s").get<double>(), 0) << record;
+    EXPECT_LT(record.at("exposed_comm_s").get<double>(), record.at("step_time_s").get<double>()) << record;
+  }
+  EXPECT_EQ(records[0]["predicted_step_time_s"], records[1]["predicted_step_time_s"]);
 }
 
 TEST(RunCommand, MlpReportsSamplesPerSecond) {
