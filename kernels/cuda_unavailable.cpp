@@ -5,7 +5,8 @@
 namespace spmd::kernels {
 
 namespace {
-constexpr const char* kNoCuda = "this build has no CUDA backend (configure with the CUDA toolkit and SPMD_WITH_CUDA=ON)";
+constexpr const char* kNoCuda =
+    "this build has no GPU backend: configure it with the CUDA toolkit (nvcc, cuBLAS) and SPMD_WITH_CUDA=ON";
 }
 
 std::unique_ptr<Backend> make_cuda_backend(int) { throw Error(kNoCuda); }
