@@ -93,7 +93,7 @@ void Executor::initialize_sources(uint64_t seed) {
       continue;
     }
     if (source != ir::Source::initialized && source != ir::Source::fed) continue;
-    kernels::TensorRef host = host_value(v);
+    kernels::TensorRef host = host_buffer(v);
     std::span<float> buffer(host.f32(), static_cast<size_t>(n.type.numel()));
     bool sharded = n.attrs.has("layout") && !mesh_.empty();
     ir::Shape global = sharded ? n.attrs.ints("global") : n.type.shape;
@@ -163,12 +163,17 @@ kernels::TensorRef Executor::value(ir::ValueId v) const {
   return {graph_.type(v), data_.at(static_cast<size_t>(v))};
 }
 
-kernels::TensorRef Executor::host_value(ir::ValueId v) const {
+kernels::TensorRef Executor::host_buffer(ir::ValueId v) const {
   if (!backend_.device_memory()) return value(v);
   std::vector<float>& copy = host_copies_[v];
   copy.resize(static_cast<size_t>(graph_.type(v).numel()));
-  backend_.copy_out(copy.data(), data_.at(static_cast<size_t>(v)), graph_.type(v).bytes());
   return {graph_.type(v), copy.data()};
+}
+
+kernels::TensorRef Executor::host_value(ir::ValueId v) const {
+  kernels::TensorRef host = host_buffer(v);
+  if (backend_.device_memory()) backend_.copy_out(host.data, data_.at(static_cast<size_t>(v)), graph_.type(v).bytes());
+  return host;
 }
 
 void Executor::commit_host_value(ir::ValueId v) {

@@ -123,6 +123,8 @@ class Executor {
     std::vector<float> whole;  // what the data source fills
   };
   void check_kernels() const;
+  // The value's host buffer (its own on a host backend), without copying anything into it.
+  kernels::TensorRef host_buffer(ir::ValueId v) const;
   void allocate();
   void initialize_sources(uint64_t seed);
   void prepare_launches();
