@@ -17,6 +17,7 @@
 #include <CLI/CLI.hpp>
 #include <nlohmann/json.hpp>
 
+#include "common/stats.h"
 #include "common/units.h"
 #include "collectives/cost.h"
 #include "collectives/mpi/mpi_communicator.h"
@@ -26,6 +27,7 @@
 namespace {
 
 using namespace spmd::collectives;
+using spmd::median;
 
 struct Options {
   int64_t min_bytes = 4 << 10;
@@ -74,11 +76,6 @@ double timed_run(MPI_Comm barrier, Runner& runner, Algorithm algo) {
   double elapsed = MPI_Wtime() - start;
   MPI_Allreduce(MPI_IN_PLACE, &elapsed, 1, MPI_DOUBLE, MPI_MAX, barrier);
   return elapsed;
-}
-
-double median(std::vector<double> v) {
-  std::sort(v.begin(), v.end());
-  return v[v.size() / 2];
 }
 
 struct Row {

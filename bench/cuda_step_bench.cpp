@@ -16,6 +16,7 @@
 #include <string>
 #include <vector>
 
+#include "common/stats.h"
 #include "common/error.h"
 #include "ir/autodiff.h"
 #include "ir/models/zoo.h"
@@ -26,11 +27,6 @@ namespace {
 
 using namespace spmd;
 using Clock = std::chrono::steady_clock;
-
-double median(std::vector<double> v) {
-  std::sort(v.begin(), v.end());
-  return v.empty() ? 0 : v[v.size() / 2];
-}
 
 // The ids' bound: no gather table and no cross-entropy has fewer rows or classes.
 int32_t id_bound(const ir::Graph& g) {

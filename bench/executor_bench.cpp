@@ -14,6 +14,7 @@
 #include <CLI/CLI.hpp>
 #include <oneapi/dnnl/dnnl.hpp>
 
+#include "common/stats.h"
 #include "ir/autodiff.h"
 #include "ir/builder.h"
 #include "ir/models/zoo.h"
@@ -25,11 +26,6 @@ namespace {
 
 using namespace spmd;
 using Clock = std::chrono::steady_clock;
-
-double median(std::vector<double> v) {
-  std::sort(v.begin(), v.end());
-  return v[v.size() / 2];
-}
 
 // Median over `runs` of the mean time of `iters` calls of `fn`.
 double time_median(const std::function<void()>& fn, int runs, int iters) {

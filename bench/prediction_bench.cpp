@@ -11,6 +11,7 @@
 
 #include <CLI/CLI.hpp>
 
+#include "common/stats.h"
 #include "common/error.h"
 #include "launcher/world.h"
 #include "partitioner/device_model.h"
@@ -28,11 +29,6 @@ struct Row {
   double predicted_s = 0, measured_s = 0, profiled_s = 0;
   double predicted_peak = 0, planned_peak = 0;
 };
-
-double median(std::vector<double> v) {
-  std::sort(v.begin(), v.end());
-  return v.empty() ? 0 : v[v.size() / 2];
-}
 
 std::optional<Row> measure(const launcher::World& world, const std::string& model, const std::string& strategy,
                            int steps, const std::string& profile) {

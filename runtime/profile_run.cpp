@@ -1,3 +1,4 @@
+#include "common/stats.h"
 #include "runtime/profile_run.h"
 
 #include <algorithm>
@@ -15,11 +16,6 @@ namespace {
 using Clock = std::chrono::steady_clock;
 
 double seconds_since(Clock::time_point start) { return std::chrono::duration<double>(Clock::now() - start).count(); }
-
-double median(std::vector<double> v) {
-  std::sort(v.begin(), v.end());
-  return v[v.size() / 2];
-}
 
 // Median of 5 timed runs of `fn` after one warm-up.
 template <class F>
