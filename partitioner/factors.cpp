@@ -1,5 +1,7 @@
 #include "partitioner/factors.h"
 
+#include "ir/ops.h"
+
 namespace spmd::partitioner {
 
 OpFactors op_factors(const ir::Graph& g, ir::ValueId v) {
@@ -22,6 +24,12 @@ OpFactors op_factors(const ir::Graph& g, ir::ValueId v) {
   for (size_t i = 0; i < node.inputs.size(); ++i) visit(node.inputs[i], static_cast<int>(i), f.rule.operands[i]);
   visit(v, -1, f.rule.result);
   return f;
+}
+
+FactorTable::FactorTable(const ir::Graph& g) : factors_(g.nodes.size()) {
+  for (ir::ValueId v = 0; v < g.size(); ++v) {
+    if (!g.node(v).is_source() && !ir::op_traits(g.node(v).op).collective) factors_[v] = op_factors(g, v);
+  }
 }
 
 }  // namespace spmd::partitioner

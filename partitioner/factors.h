@@ -28,4 +28,16 @@ struct OpFactors {
 // The factors of node `v` (which must not be a source). O(rank of its values).
 OpFactors op_factors(const ir::Graph& g, ir::ValueId v);
 
+// The factors of every op of a graph, computed once: propagation runs after every tactic,
+// and the search applies hundreds of candidates' tactics to one graph. Cost: one
+// op_factors per node that is neither a source nor a collective.
+class FactorTable {
+ public:
+  explicit FactorTable(const ir::Graph& g);
+  const OpFactors& of(ir::ValueId v) const { return factors_.at(static_cast<size_t>(v)); }
+
+ private:
+  std::vector<OpFactors> factors_;  // empty for sources and collectives
+};
+
 }  // namespace spmd::partitioner

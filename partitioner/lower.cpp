@@ -7,6 +7,7 @@
 #include "collectives/redistribute.h"
 #include "common/error.h"
 #include "ir/ops.h"
+#include "ir/rematerialize.h"
 #include "partitioner/factors.h"
 
 namespace spmd::partitioner {
@@ -90,7 +91,7 @@ OpLayout op_layout(const Plan& plan, ir::ValueId v, const OpFactors& f) {
 
 class Lowering {
  public:
-  Lowering(const ir::Graph& g, const Plan& plan) : g_(g), plan_(plan) {
+  Lowering(const ir::Graph& g, const Plan& plan, const FactorTable* table) : g_(g), plan_(plan), table_(table) {
     out_.graph.meta = g.meta;
     std::string mesh;
     for (size_t a = 0; a < plan.mesh.names.size(); ++a) {
@@ -196,7 +197,9 @@ class Lowering {
 
   void compute(ir::ValueId v) {
     const ir::Node& global = g_.node(v);
-    OpFactors f = op_factors(g_, v);
+    std::optional<OpFactors> computed;
+    if (!table_) computed = op_factors(g_, v);
+    const OpFactors& f = table_ ? table_->of(v) : *computed;
     OpLayout l = op_layout(plan_, v, f);
     if (sums_partials(v, l)) {
       l.result = *pending_[global.inputs[0]];
@@ -243,6 +246,7 @@ class Lowering {
 
   const ir::Graph& g_;
   const Plan& plan_;
+  const FactorTable* table_;
   Program out_;
   std::vector<ir::ValueId> local_;
   std::vector<std::optional<Sharding>> pending_;  // partial sums not yet reduced
@@ -251,6 +255,25 @@ class Lowering {
 
 }  // namespace
 
-Program lower(const ir::Graph& g, const Plan& plan) { return Lowering(g, plan).run(); }
+Program rematerialize(const Program& p) {
+  ir::Rematerialized r = ir::rematerialize(p.graph);
+  Program out{std::move(r.graph), {}, r.recomputed};
+  std::vector<int> record(p.graph.nodes.size(), -1);
+  for (size_t i = 0; i < p.collectives.size(); ++i) record[p.collectives[i].at] = static_cast<int>(i);
+  for (ir::ValueId v = 0; v < out.graph.size(); ++v) {
+    ir::ValueId from = r.origin[v];
+    if (record[from] < 0) continue;
+    CollectiveRecord c = p.collectives[record[from]];
+    if (r.moved[from] != v) c.reason = "recomputed for backward: " + c.reason;
+    c.at = v;
+    out.collectives.push_back(std::move(c));
+  }
+  return out;
+}
+
+Program lower(const ir::Graph& g, const Plan& plan, const FactorTable* table) {
+  Program program = Lowering(g, plan, table).run();
+  return plan.rematerialize ? partitioner::rematerialize(program) : program;
+}
 
 }  // namespace spmd::partitioner

@@ -15,6 +15,8 @@
 
 namespace spmd::partitioner {
 
+class FactorTable;
+
 struct CollectiveRecord {
   ir::ValueId at;           // the redistribute node in the per-device program
   std::string value;        // the global value it moves, e.g. "%layer0.mlp.w_in"
@@ -29,9 +31,17 @@ struct CollectiveRecord {
 struct Program {
   ir::Graph graph;  // local types; sources carry `global` and `layout`; meta `mesh`
   std::vector<CollectiveRecord> collectives;
+  int recomputed = 0;  // ops copied to recompute activations for backward (rematerialize())
 };
 
 // Cost: one pass over the graph. Throws spmd::Error when a sharding does not divide its value.
-Program lower(const ir::Graph& g, const Plan& plan);
+// With plan.rematerialize, the result of rematerialize() below.
+// `table` (factors.h), when given, holds `g`'s op factors, so they are not computed again.
+Program lower(const ir::Graph& g, const Plan& plan, const FactorTable* table = nullptr);
+
+// `p` recomputing activations for backward (ir/rematerialize.h). It runs on the per-device
+// program, so a recomputed segment repeats its collectives too (Megatron's all-reduces,
+// ZeRO's gathers of params); their records say "recomputed for backward". Cost: O(nodes).
+Program rematerialize(const Program& p);
 
 }  // namespace spmd::partitioner

@@ -45,9 +45,10 @@ MemoryPlan plan_memory(const ir::Graph& g, const std::vector<bool>& transient,
                    [](const Interval& a, const Interval& b) { return a.bytes > b.bytes; });
   // Buffers placed so far, by (offset, bytes): first fit walks those whose lifetimes overlap
   // this one in that order, without sorting them again for each buffer.
+  // The lifetime is copied in, not pointed to: the walk reads it for every placed buffer.
   struct Placed {
     size_t offset, bytes;
-    const Interval* interval;
+    int first, last;
   };
   std::vector<Placed> placed;
   auto by_offset = [](const Placed& a, const Placed& b) {
@@ -56,13 +57,13 @@ MemoryPlan plan_memory(const ir::Graph& g, const std::vector<bool>& transient,
   for (const Interval& it : intervals) {
     size_t offset = 0;
     for (const Placed& p : placed) {
-      if (p.interval->first > it.last || it.first > p.interval->last) continue;
+      if (p.first > it.last || it.first > p.last) continue;
       if (p.offset >= offset + it.bytes) break;
       offset = std::max(offset, p.offset + p.bytes);
     }
     plan.offset[it.value] = static_cast<ptrdiff_t>(offset);
     plan.arena_bytes = std::max(plan.arena_bytes, offset + it.bytes);
-    Placed next{offset, it.bytes, &it};
+    Placed next{offset, it.bytes, it.first, it.last};
     placed.insert(std::upper_bound(placed.begin(), placed.end(), next, by_offset), next);
   }
   for (int v = 0; v < n; ++v) {

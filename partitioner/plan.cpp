@@ -57,6 +57,7 @@ nlohmann::ordered_json to_json(const Plan& plan, const ir::Graph& g) {
   nlohmann::ordered_json mesh = to_json(plan.mesh);
   for (size_t a = 0; a < plan.axis_levels.size() && a < mesh.size(); ++a) mesh[a]["levels"] = plan.axis_levels[a];
   nlohmann::ordered_json out = {{"model", plan.model}, {"mesh", mesh}};
+  if (plan.rematerialize) out["rematerialize"] = true;
   if (plan.predicted) {
     out["predicted"] = {{"step_time_s", plan.predicted->step_time_s}, {"exposed_comm_s", plan.predicted->exposed_comm_s},
                         {"peak_bytes", plan.predicted->peak_bytes}};
@@ -83,8 +84,9 @@ void read_placement_and_cost(const nlohmann::ordered_json& j, Plan& p) {
 
 Plan plan_from_json(const nlohmann::ordered_json& j, const ir::Graph& g) {
   try {
-    require_known_keys(j, {"mesh", "model", "predicted", "values"}, "the plan");
+    require_known_keys(j, {"mesh", "model", "predicted", "rematerialize", "values"}, "the plan");
     Plan p = replicated_plan(g, mesh_from_json(j.at("mesh")));
+    p.rematerialize = j.value("rematerialize", false);
     read_placement_and_cost(j, p);
     std::string model = j.value("model", "");
     if (model != g.meta.s("model", "")) {

@@ -38,6 +38,9 @@ struct Plan {
   // the predicted cost. Written to the JSON form as each axis's "levels" and "predicted".
   std::vector<std::vector<std::string>> axis_levels;
   std::optional<PlanCost> predicted;
+  // Whether the per-device program recomputes activations for backward instead of keeping
+  // them (ir/rematerialize.h): "rematerialize": true in the JSON form.
+  bool rematerialize = false;
 
   const Sharding& of(ir::ValueId v) const { return shardings.at(static_cast<size_t>(v)); }
 };

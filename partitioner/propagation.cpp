@@ -27,7 +27,7 @@ bool can_take(const ir::Graph& g, const Plan& plan, ir::ValueId v, int dim, int 
 }
 
 int propagate_axis(const ir::Graph& g, Plan& plan, int axis, const std::vector<DimRef>& seeds, Scope scope,
-                   const std::string& origin) {
+                   const std::string& origin, const FactorTable* table) {
   int added = 0;
   auto give = [&](ir::ValueId v, int dim) {
     plan.shardings[v].dims[dim].push_back(axis);
@@ -39,18 +39,20 @@ int propagate_axis(const ir::Graph& g, Plan& plan, int axis, const std::vector<D
   }
   // Rules are computed once; the ops that can carry the axis are fixed by the scope.
   std::vector<ir::ValueId> ops;
-  std::vector<OpFactors> factors;
+  std::vector<OpFactors> computed;
+  std::vector<const OpFactors*> factors;
   for (ir::ValueId v = 0; v < g.size(); ++v) {
     const ir::Node& n = g.node(v);
     const ir::OpTraits& traits = ir::op_traits(n.op);
     if (n.is_source() || traits.collective) continue;
     if (scope == Scope::optimizer && !traits.optimizer_update) continue;
     ops.push_back(v);
-    factors.push_back(op_factors(g, v));
+    if (!table) computed.push_back(op_factors(g, v));
   }
+  for (size_t i = 0; i < ops.size(); ++i) factors.push_back(table ? &table->of(ops[i]) : &computed[i]);
   auto visit = [&](size_t i) {
     bool changed = false;
-    const OpFactors& f = factors[i];
+    const OpFactors& f = *factors[i];
     for (size_t k = 0; k < f.places.size(); ++k) {
       if (!f.shardable[k]) continue;
       const auto& places = f.places[k];

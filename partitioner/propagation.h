@@ -14,6 +14,8 @@
 
 namespace spmd::partitioner {
 
+class FactorTable;
+
 struct DimRef {
   ir::ValueId value;
   int dim;
@@ -26,9 +28,10 @@ enum class Scope {
 
 // Appends `axis` to the dimensions of `seeds` (which the caller has checked) and spreads it;
 // marks every value it reaches with `origin`. Returns the number of dimensions that got it.
-// Cost: O(passes x nodes), a few passes in practice.
+// Cost: O(passes x nodes), a few passes in practice, plus the ops' factors when no `table`
+// (factors.h) of them is given.
 int propagate_axis(const ir::Graph& g, Plan& plan, int axis, const std::vector<DimRef>& seeds, Scope scope,
-                   const std::string& origin);
+                   const std::string& origin, const FactorTable* table = nullptr);
 
 // Whether `axis` can be added to dimension `dim` of `v` under `plan`: not yet used by the
 // value, and dividing what is left of the dimension.

@@ -12,7 +12,7 @@
 namespace spmd::partitioner {
 
 Evaluator::Evaluator(const ir::Graph& g, const launcher::Topology& topology, const SearchOptions& options)
-    : graph_(g), topology_(topology), space_(g, topology.num_devices()),
+    : graph_(g), topology_(topology), space_(g, topology.num_devices()), analysis_(g),
       device_(device_model(topology, options.device)),
       limit_(options.memory_limit > 0 ? options.memory_limit : device_.memory_bytes) {}
 
@@ -22,14 +22,29 @@ CollectiveCosts& Evaluator::costs_for(const Mesh& mesh) {
   return *costs;
 }
 
+const Evaluator::Lowered& Evaluator::lowered(const Candidate& without_recompute) {
+  constexpr size_t kKept = 8;
+  auto it = lowered_.find(without_recompute);
+  if (it != lowered_.end()) return it->second;
+  Plan plan = apply_tactics(analysis_, space_.tactics(without_recompute));
+  Program program = lower(graph_, plan, &analysis_.factors);
+  if (lowered_order_.size() == kKept) lowered_.erase(lowered_order_.front()), lowered_order_.pop_front();
+  lowered_order_.push_back(without_recompute);
+  return lowered_.emplace(without_recompute, Lowered{std::move(plan), std::move(program)}).first->second;
+}
+
 const Evaluated& Evaluator::evaluate(const Candidate& c) {
   auto it = done_.find(c);
   if (it != done_.end()) return it->second;
   Evaluated e{c, c.describe(), {}, {}, false, ""};
   try {
-    e.plan = apply_tactics(graph_, space_.tactics(c));
-    Program program = lower(graph_, e.plan);
-    e.prediction = simulate(program, device_, costs_for(e.plan.mesh));
+    Candidate base = c;
+    base.recompute = false;
+    const Lowered& l = lowered(base);
+    e.plan = l.plan;
+    e.plan.rematerialize = c.recompute;
+    e.prediction = c.recompute ? simulate(rematerialize(l.program), device_, costs_for(e.plan.mesh))
+                               : simulate(l.program, device_, costs_for(e.plan.mesh));
     e.fits = limit_ <= 0 || e.prediction.peak_bytes <= static_cast<size_t>(limit_);
   } catch (const Error& error) {
     e.error = error.what();

@@ -7,6 +7,7 @@
 #pragma once
 
 #include <cstdint>
+#include <deque>
 #include <map>
 #include <memory>
 #include <optional>
@@ -16,9 +17,11 @@
 #include "ir/graph.h"
 #include "launcher/topology.h"
 #include "partitioner/device_model.h"
+#include "partitioner/lower.h"
 #include "partitioner/plan.h"
 #include "partitioner/search_space.h"
 #include "partitioner/simulator.h"
+#include "partitioner/tactics.h"
 
 namespace spmd::partitioner {
 
@@ -42,7 +45,8 @@ struct Evaluated {
   std::string error;         // why the candidate could not be lowered, if it could not
 };
 
-// Lowers and simulates candidates, each once.
+// Lowers and simulates candidates, each once. A candidate and its twin that recomputes
+// activations share their tactics and lowering: the last few lowered are kept for the twin.
 class Evaluator {
  public:
   Evaluator(const ir::Graph& g, const launcher::Topology& topology, const SearchOptions& options);
@@ -55,12 +59,20 @@ class Evaluator {
 
  private:
   CollectiveCosts& costs_for(const Mesh& mesh);
+  struct Lowered {
+    Plan plan;
+    Program program;
+  };
+  const Lowered& lowered(const Candidate& without_recompute);
   const ir::Graph& graph_;
   const launcher::Topology& topology_;
   SearchSpace space_;
+  GraphAnalysis analysis_;  // shared by every candidate's tactics and lowering
   DeviceModel device_;
   std::int64_t limit_;
   std::map<Candidate, Evaluated> done_;
+  std::map<Candidate, Lowered> lowered_;
+  std::deque<Candidate> lowered_order_;  // oldest first; a few kept, as each holds a program
   std::map<std::vector<int>, std::unique_ptr<CollectiveCosts>> costs_;  // by mesh sizes, in order
 };
 

@@ -10,7 +10,8 @@ std::string Candidate::describe() const {
   if (model > 1) model_axis += std::string(" (") + splits[static_cast<int>(split)] + ")";
   std::string out = model == 1 ? data_axis : data == 1 ? model_axis
                     : model_outer ? model_axis + " x " + data_axis : data_axis + " x " + model_axis;
-  return zero ? out + ", zero" : out;
+  if (zero || zero_model) out += zero_model ? (zero ? ", zero on data+model" : ", zero on model") : ", zero";
+  return recompute ? out + ", recompute" : out;
 }
 
 SearchSpace::SearchSpace(const ir::Graph& g, int devices) : graph_(g), analysis_(analyze_dimensions(g)), devices_(devices) {
@@ -52,9 +53,13 @@ std::vector<Candidate> SearchSpace::options(const Candidate& partial, int level)
       if (c.model > 1 && splits(s, c.model)) out.push_back((c.split = s, c));
     }
     if (out.empty()) out.push_back(partial);
-  } else {
+  } else if (level == 3) {
     out.push_back(c);
     if (c.data > 1) out.push_back((c.zero = true, c));
+    if (c.model > 1) out.push_back((c.zero = c.data > 1, c.zero_model = true, c));
+  } else {
+    out.push_back(c);
+    out.push_back((c.recompute = true, c));
   }
   return out;
 }
@@ -82,10 +87,12 @@ Tactics SearchSpace::tactics(const Candidate& c) const {
   if (t.mesh.names.empty()) t.mesh = {{"data"}, {1}};
   if (c.data > 1) add_data_parallel(graph_, "data", t.tactics);
   if (c.model > 1) add_megatron(analysis_, classes(c.split), "model", c.model, t.tactics);
-  if (c.zero) {
-    t.tactics.push_back({"state:*", -1, "data", "optimizer"});
-    t.tactics.push_back({"param:*", -1, "data", "optimizer"});
+  for (const char* axis : {"data", "model"}) {
+    if (!(axis[0] == 'd' ? c.zero : c.zero_model)) continue;
+    t.tactics.push_back({"state:*", -1, axis, "optimizer"});
+    t.tactics.push_back({"param:*", -1, axis, "optimizer"});
   }
+  t.rematerialize = c.recompute;
   return t;
 }
 

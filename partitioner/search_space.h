@@ -3,8 +3,11 @@
 // (placement puts the last axis on the innermost levels of the topology, see placement.h),
 // which dimension classes of the analysis the model axis splits (Megatron's heads and MLP
 // hidden classes together, or either alone), and whether parameters, gradients and
-// optimizer state are sharded over the data axis (ZeRO-3, Rajbhandari et al. 2020). Each
-// decision is a level of the search tree; a full path is a Candidate, which becomes tactics.
+// optimizer state are sharded over the data axis (ZeRO-3, Rajbhandari et al. 2020) or over
+// both axes (what the model axis does not split is then sharded over it too), and
+// whether activations are recomputed for backward (Chen et al. 2016; ir/rematerialize.h).
+// Each decision is a level of the search tree; a full path is a Candidate, which becomes
+// tactics.
 #pragma once
 
 #include <compare>
@@ -24,8 +27,10 @@ struct Candidate {
   int data = 1, model = 1;
   bool model_outer = false;  // the model axis first, so on the outer levels
   ModelSplit split = ModelSplit::none;
-  bool zero = false;
-  std::string describe() const;  // "data=4 x model=16 (heads+mlp), zero"
+  bool zero = false;        // params, gradients and optimizer state sharded over data
+  bool zero_model = false;  // ... and over model, where the model axis does not split them
+  bool recompute = false;
+  std::string describe() const;  // "data=4 x model=16 (heads+mlp), zero, recompute"
   auto operator<=>(const Candidate&) const = default;
 };
 
@@ -33,7 +38,7 @@ class SearchSpace {
  public:
   // The space for `g` on `devices` devices. Cost: one dimension analysis.
   SearchSpace(const ir::Graph& g, int devices);
-  static constexpr int kLevels = 4;  // model size, axis order, model split, zero
+  static constexpr int kLevels = 5;  // model size, axis order, model split, zero, recompute
   // The choices at `level` after the decisions of `partial` on the levels above; never empty.
   std::vector<Candidate> options(const Candidate& partial, int level) const;
   // Every full candidate, in a fixed order.

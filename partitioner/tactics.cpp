@@ -18,14 +18,16 @@ namespace {
 // The dimension analysis, made once for all the class tactics of a plan.
 class Classes {
  public:
-  explicit Classes(const ir::Graph& g) : g_(g) {}
+  explicit Classes(const ir::Graph& g, const DimensionAnalysis* known = nullptr) : g_(g), known_(known) {}
   const DimensionAnalysis& analysis() {
+    if (known_) return *known_;
     if (!analysis_) analysis_ = analyze_dimensions(g_);
     return *analysis_;
   }
 
  private:
   const ir::Graph& g_;
+  const DimensionAnalysis* known_;
   std::optional<DimensionAnalysis> analysis_;
 };
 
@@ -103,8 +105,10 @@ std::string Tactic::describe() const {
 
 Tactics tactics_from_json(const nlohmann::ordered_json& j) {
   Tactics out;
-  require_known_keys(j, {"mesh", "tactics"}, "the tactics file");
+  require_known_keys(j, {"mesh", "tactics", "rematerialize"}, "the tactics file");
   out.mesh = mesh_from_json(j.at("mesh"));
+  if (j.contains("rematerialize") && !j.at("rematerialize").is_boolean()) throw Error("\"rematerialize\" must be true or false");
+  out.rematerialize = j.value("rematerialize", false);
   int i = 0;
   for (const auto& item : j.at("tactics")) {
     ++i;
@@ -144,21 +148,31 @@ Tactics read_tactics(const std::string& path) {
   }
 }
 
-Plan apply_tactics(const ir::Graph& g, const Tactics& t) {
+namespace {
+
+Plan apply(const ir::Graph& g, const Tactics& t, const GraphAnalysis* known) {
   Plan plan = replicated_plan(g, t.mesh);
-  Classes classes(g);
+  plan.rematerialize = t.rematerialize;
+  Classes classes(g, known ? &known->dimensions : nullptr);
   for (size_t i = 0; i < t.tactics.size(); ++i) {
     const Tactic& tactic = t.tactics[i];
     std::string name = "tactic " + std::to_string(i + 1) + " (" + tactic.describe() + ")";
     try {
       int axis = t.mesh.axis(tactic.axis);
       std::vector<DimRef> seeds = targets(g, plan, tactic, axis, classes);
-      propagate_axis(g, plan, axis, seeds, tactic.scope == "optimizer" ? Scope::optimizer : Scope::all, name);
+      propagate_axis(g, plan, axis, seeds, tactic.scope == "optimizer" ? Scope::optimizer : Scope::all, name,
+                     known ? &known->factors : nullptr);
     } catch (const Error& e) {
       throw Error(name + ": " + e.what());
     }
   }
   return plan;
 }
+
+}  // namespace
+
+Plan apply_tactics(const ir::Graph& g, const Tactics& t) { return apply(g, t, nullptr); }
+
+Plan apply_tactics(const GraphAnalysis& a, const Tactics& t) { return apply(a.graph, t, &a); }
 
 }  // namespace spmd::partitioner

@@ -8,7 +8,8 @@
 //      {"values": "input:tokens", "dim": 0, "axis": "data"},
 //      {"values": "param:layer*.attn.w[qkv]", "dim": 1, "axis": "model"},
 //      {"values": "class:d_ff", "axis": "model"},
-//      {"values": "param:*", "dim": "first_divisible", "axis": "data", "scope": "optimizer"}]}
+//      {"values": "param:*", "dim": "first_divisible", "axis": "data", "scope": "optimizer"}],
+//    "rematerialize": true}
 //
 // Patterns are KIND:GLOB over value names (KIND: param, input, state, value; GLOB as in
 // fnmatch(3)), or class:NAME for a dimension class of spmd analyze (class:d_ff: the d_ff
@@ -16,6 +17,7 @@
 // class tactic needs no "dim". "dim" may be
 // "first_divisible" (the first dimension the axis divides, values with none skipped).
 // "scope": "optimizer" keeps the propagation inside the optimizer's update (ZeRO).
+// "rematerialize" (optional, default false) recomputes activations for backward.
 #pragma once
 
 #include <string>
@@ -24,6 +26,8 @@
 #include <nlohmann/json.hpp>
 
 #include "ir/graph.h"
+#include "partitioner/dimensions.h"
+#include "partitioner/factors.h"
 #include "partitioner/mesh.h"
 #include "partitioner/plan.h"
 
@@ -40,6 +44,7 @@ struct Tactic {
 struct Tactics {
   Mesh mesh;
   std::vector<Tactic> tactics;
+  bool rematerialize = false;  // recompute activations for backward (plan.h)
 };
 
 // Reads a tactics file; malformed JSON or fields are spmd::Errors naming the file and tactic.
@@ -50,6 +55,17 @@ Tactics tactics_from_json(const nlohmann::ordered_json& j);
 // A tactic that cannot apply (unknown axis, a pattern that matches nothing, a dimension the
 // axis does not divide) is an spmd::Error naming it ("tactic 2 (...): ...").
 Plan apply_tactics(const ir::Graph& g, const Tactics& t);
+
+// What applying many tactics to one graph can compute once (the search does, for every
+// candidate): the ops' factors and the dimension analysis. Cost: one analysis of the graph.
+struct GraphAnalysis {
+  explicit GraphAnalysis(const ir::Graph& g) : graph(g), factors(g), dimensions(analyze_dimensions(g)) {}
+  const ir::Graph& graph;
+  FactorTable factors;
+  DimensionAnalysis dimensions;
+};
+// The same plan as apply_tactics(a.graph, t), without computing the analysis again.
+Plan apply_tactics(const GraphAnalysis& a, const Tactics& t);
 
 // The built-in strategies for `ranks` devices: dp (batch over data), megatron (attention by
 // heads and MLP column then row, over model), dp+megatron (both, on data x model), zero

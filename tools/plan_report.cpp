@@ -197,6 +197,10 @@ std::string summary_section(const partitioner::Program& program, const runtime::
   for (const auto& [kind, nb] : by_kind) {
     out += "    " + kind + ": " + std::to_string(nb.first) + ", " + bytes_text(nb.second) + "\n";
   }
+  if (program.recomputed > 0) {
+    out += "  recomputation: " + std::to_string(program.recomputed) +
+           " ops run again in backward, in place of the activations they would keep\n";
+  }
   const ir::Graph& g = program.graph;
   size_t params = memory.owned_bytes(g, "param"), state = memory.owned_bytes(g, "state");
   size_t inputs = memory.owned_bytes(g, "input");

@@ -7,6 +7,7 @@
 #include "ir/models/zoo.h"
 #include "ir/verify.h"
 #include "partitioner/lower.h"
+#include "partitioner/memory_plan.h"
 #include "partitioner/tactics.h"
 
 namespace spmd::partitioner {
@@ -99,6 +100,28 @@ TEST(Plan, JsonRoundTripsAndRejectsAnotherModel) {
     EXPECT_NE(std::string(e.what()).find("the plan is for model 'gpt:batch=4,d_model=32,heads=4,layers=2"), std::string::npos)
         << e.what();
   }
+}
+
+// A tactics file asks for recomputation; the plan file keeps the choice; the program then
+// holds fewer bytes: with seq 64, the attention scores of every layer dominate what forward
+// leaves for backward, and recomputation keeps only the residual stream between layers.
+TEST(Lower, RecomputationFromTacticsToPlanFileToAProgramOfSmallerPeak) {
+  ir::Graph g = ir::training_step(ir::build_model("gpt:layers=4,d_model=32,heads=4,seq=64,vocab=16,batch=4"), {});
+  Tactics t = tactics_from_json(nlohmann::ordered_json::parse(
+      R"({"mesh": {"data": 1}, "tactics": [], "rematerialize": true})"));
+  Plan plan = apply_tactics(g, t);
+  ASSERT_TRUE(plan.rematerialize);
+  Plan back = plan_from_json(to_json(plan, g), g);
+  EXPECT_TRUE(back.rematerialize);
+  Program recomputing = lower(g, back);
+  back.rematerialize = false;
+  EXPECT_FALSE(plan_from_json(to_json(back, g), g).rematerialize);
+  Program keeping = lower(g, back);
+  EXPECT_NO_THROW(ir::verify(recomputing.graph));
+  size_t kept = plan_program_memory(keeping.graph).peak_bytes(), recomputed = plan_program_memory(recomputing.graph).peak_bytes();
+  EXPECT_LT(recomputed, kept * 3 / 4) << recomputed << " bytes recomputing, " << kept << " keeping";
+  EXPECT_THROW(tactics_from_json(nlohmann::ordered_json::parse(R"({"mesh": {"data": 1}, "tactics": [], "rematerialize": 1})")),
+               Error);
 }
 
 }  // namespace

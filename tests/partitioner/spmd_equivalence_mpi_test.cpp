@@ -102,15 +102,16 @@ void expect_megatron(const ir::Graph& g, const partitioner::Plan& plan, const st
   EXPECT_GE(found, 2) << where;
 }
 
-// ZeRO: every param and optimizer state split along a dimension the data axis divides.
-void expect_zero(const ir::Graph& g, const partitioner::Plan& plan, const std::string& where) {
-  int size = axis_size(plan, "data");
+// ZeRO: every param and optimizer state split along a dimension the axis divides.
+void expect_zero(const ir::Graph& g, const partitioner::Plan& plan, const std::string& where,
+                 const std::string& axis = "data") {
+  int size = axis_size(plan, axis);
   for (const char* kind : {"param", "state"}) {
     for (ir::ValueId v : g.nodes_with_op(kind)) {
       bool divisible = false, split = false;
       for (int d = 0; d < g.type(v).rank(); ++d) {
         divisible = divisible || g.type(v).shape[d] % size == 0;
-        split = split || split_on(plan, v, d, "data");
+        split = split || split_on(plan, v, d, axis);
       }
       if (divisible) {
         EXPECT_TRUE(split) << where << ": %" << g.node(v).name;
@@ -154,6 +155,46 @@ void check(const std::string& model, const std::string& strategy) {
   partitioner::Program program = partitioner::lower(g, plan);
   expect_promises(strategy, g, plan, program, where);
   expect_same_as_one_device(g, plan, program, world, where);
+}
+
+// Recomputing activations for backward changes where they come from, not what is computed:
+// the program recomputes (more nodes; with several ranks its records say which collectives
+// are repeated for backward) and trains as one device does.
+void check_recomputed(const std::string& model, const std::string& strategy) {
+  collectives::MpiCommunicator world(MPI_COMM_WORLD);
+  ir::Graph g = ir::training_step(ir::build_model(model), {});
+  std::string where = model + " " + strategy + " recomputing on " + std::to_string(world.size()) + " ranks";
+  partitioner::Plan plan = partitioner::apply_tactics(g, partitioner::builtin_strategy(strategy, g, world.size()));
+  partitioner::Program kept = partitioner::lower(g, plan);
+  plan.rematerialize = true;
+  partitioner::Program program = partitioner::lower(g, plan);
+  EXPECT_GT(program.graph.size(), kept.graph.size()) << where;
+  int repeated = 0;
+  for (const auto& c : program.collectives) repeated += c.reason.rfind("recomputed for backward: ", 0) == 0;
+  // ZeRO gathers a layer's params again for its backward (as FSDP does). Megatron's
+  // all-reduces are not repeated: their results feed only the residual adds, whose sums are
+  // the checkpoints, and backward reads none of them.
+  if (world.size() > 1 && strategy == std::string("zero")) {
+    EXPECT_GT(repeated, 0) << where;
+  }
+  expect_promises(strategy, g, plan, program, where);
+  expect_same_as_one_device(g, plan, program, world, where);
+}
+
+// The search's widest sharding: the whole mesh a model axis (Megatron), what it does not
+// split sharded over it too (ZeRO on the model axis), activations recomputed.
+void check_zero_on_model_axis(const std::string& model) {
+  collectives::MpiCommunicator world(MPI_COMM_WORLD);
+  if (world.size() == 1) GTEST_SKIP() << "one rank has no model axis";
+  ir::Graph g = ir::training_step(ir::build_model(model), {});
+  std::string where = model + " zero on model on " + std::to_string(world.size()) + " ranks";
+  partitioner::SearchSpace space(g, world.size());
+  partitioner::Candidate c{1, world.size(), false, partitioner::ModelSplit::megatron, false, true, true};
+  partitioner::Plan plan = partitioner::apply_tactics(g, space.tactics(c));
+  EXPECT_TRUE(plan.rematerialize) << where;
+  expect_megatron(g, plan, where);
+  expect_zero(g, plan, where, "model");
+  expect_same_as_one_device(g, plan, partitioner::lower(g, plan), world, where);
 }
 
 // The plan the search picks (on a node of as many cores as ranks) trains as one device does.
@@ -206,6 +247,12 @@ INSTANTIATE_TEST_SUITE_P(BuiltinStrategies, SameAsOneDevice,
                            }
                            return n;
                          });
+
+TEST(SameAsOneDeviceRecomputed, ZeroAndDpMegatron) {
+  for (const char* strategy : {"dp", "zero", "dp+megatron"}) check_recomputed(kGpt, strategy);
+}
+
+TEST(SameAsOneDeviceZeroOnModelAxis, Gpt) { check_zero_on_model_axis(kGpt); }
 
 TEST(SameAsOneDeviceAuto, MlpAndGpt) {
   check_auto(kMlp);
