@@ -1,5 +1,6 @@
 #include "partitioner/mcts.h"
 
+#include <algorithm>
 #include <chrono>
 
 #include <cmath>
@@ -17,7 +18,8 @@ struct TreeNode {
   std::vector<Candidate> untried;
   std::vector<std::unique_ptr<TreeNode>> children;
   int visits = 0;
-  double reward = 0;
+  // The shortest step of a fitting plan played below; infinite while none fits.
+  double best_s = std::numeric_limits<double>::infinity();
   bool done = false;  // every leaf below was played
 };
 
@@ -29,14 +31,18 @@ std::unique_ptr<TreeNode> make_node(const SearchSpace& space, const Candidate& c
   return node;
 }
 
-// UCT: the child maximising mean reward + c sqrt(ln N / n), first of equals; done ones skipped.
-TreeNode* select_child(TreeNode& node) {
-  constexpr double kExploration = 1.4142135623730951;
+// UCT for a single player who wants the best leaf, not the best average (single-player MCTS,
+// Schadd et al. 2008, values a subtree by its best playout): the child maximising
+// shortest step overall / shortest step below it + c sqrt(ln N / n), first of equals; done
+// ones skipped. The reward is taken against the best step known now, not when it was played.
+TreeNode* select_child(TreeNode& node, double best_s) {
+  constexpr double kExploration = 0.5;
   TreeNode* best = nullptr;
   double best_score = -std::numeric_limits<double>::infinity();
   for (auto& child : node.children) {
     if (child->done) continue;
-    double score = child->reward / child->visits + kExploration * std::sqrt(std::log(node.visits) / child->visits);
+    double reward = std::isfinite(child->best_s) && child->best_s > 0 ? best_s / child->best_s : 0;
+    double score = reward + kExploration * std::sqrt(std::log(node.visits) / child->visits);
     if (score > best_score) best_score = score, best = child.get();
   }
   return best;
@@ -52,7 +58,7 @@ class Mcts {
   void iterate() {
     std::vector<TreeNode*> path{root_.get()};
     while (path.back()->level < SearchSpace::kLevels && path.back()->untried.empty()) {
-      path.push_back(select_child(*path.back()));
+      path.push_back(select_child(*path.back(), best_s_));
     }
     TreeNode* node = path.back();
     if (!node->untried.empty()) {
@@ -62,8 +68,10 @@ class Mcts {
       node->children.push_back(make_node(evaluator_.space(), c, node->level + 1));
       path.push_back(node->children.back().get());
     }
-    double r = reward(evaluator_.evaluate(rollout(*path.back())));
-    for (TreeNode* n : path) ++n->visits, n->reward += r;
+    const Evaluated& e = evaluator_.evaluate(rollout(*path.back()));
+    double step_s = e.fits ? e.prediction.step_time_s : std::numeric_limits<double>::infinity();
+    best_s_ = std::min(best_s_, step_s);
+    for (TreeNode* n : path) ++n->visits, n->best_s = std::min(n->best_s, step_s);
     mark_done(path);
   }
 
@@ -75,12 +83,6 @@ class Mcts {
       c = options[std::uniform_int_distribution<size_t>(0, options.size() - 1)(rng_)];
     }
     return c;
-  }
-
-  double reward(const Evaluated& e) {
-    if (!e.fits) return 0;
-    best_s_ = std::min(best_s_, e.prediction.step_time_s);
-    return e.prediction.step_time_s > 0 ? best_s_ / e.prediction.step_time_s : 1;
   }
 
   static void mark_done(const std::vector<TreeNode*>& path) {
@@ -104,7 +106,10 @@ void run_mcts(Evaluator& evaluator, int budget, std::uint64_t seed, double deadl
   using Clock = std::chrono::steady_clock;
   const auto deadline = Clock::now() + std::chrono::duration<double>(deadline_s);
   Mcts mcts(evaluator, seed);
-  for (int i = 0; i < budget && !mcts.finished(); ++i) {
+  // An iteration that ends on a leaf played before costs no simulation; the cap on
+  // iterations only guards against a tree that keeps choosing those.
+  const int until = evaluator.simulations() + budget;
+  for (int i = 0; i < 20 * budget && evaluator.simulations() < until && !mcts.finished(); ++i) {
     if (deadline_s > 0 && Clock::now() > deadline) break;
     mcts.iterate();
   }

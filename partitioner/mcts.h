@@ -2,9 +2,11 @@
 // et al. 2021), with the UCT rule for choosing a child (Kocsis and Szepesvari 2006, "Bandit
 // based Monte-Carlo Planning"): each iteration descends by the upper confidence bound,
 // expands one untried decision, completes the path at random, and backs the simulator's
-// reward up the path. The reward of a plan over the memory limit (or that does not lower) is
-// 0; of one that fits, the shortest step seen so far over its step, so 1 for the best.
-// Deterministic for a seed; stops after `budget` iterations or when every leaf was played.
+// step time up the path. A subtree's reward is the shortest step known over the shortest
+// step played in it (1 for the subtree holding the best plan so far; 0 while no plan in it
+// fits the memory limit or lowers): the best playout, not the average, since one plan is
+// wanted (single-player MCTS, Schadd et al. 2008).
+// Deterministic for a seed; stops after `budget` simulations or when every leaf was played.
 #pragma once
 
 #include <cstdint>

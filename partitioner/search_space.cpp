@@ -10,7 +10,13 @@ std::string Candidate::describe() const {
   if (model > 1) model_axis += std::string(" (") + splits[static_cast<int>(split)] + ")";
   std::string out = model == 1 ? data_axis : data == 1 ? model_axis
                     : model_outer ? model_axis + " x " + data_axis : data_axis + " x " + model_axis;
-  if (zero || zero_model) out += zero_model ? (zero ? ", zero on data+model" : ", zero on model") : ", zero";
+  if (zero_group > 0) {
+    std::string group = "replica=" + std::to_string(data / zero_group) + " x data=" + std::to_string(zero_group);
+    out.replace(out.find(data_axis), data_axis.size(), group);
+    out += ", zero within data";
+  } else if (zero || zero_model) {
+    out += zero_model ? (zero ? ", zero on data+model" : ", zero on model") : ", zero";
+  }
   return recompute ? out + ", recompute" : out;
 }
 
@@ -56,6 +62,10 @@ std::vector<Candidate> SearchSpace::options(const Candidate& partial, int level)
   } else if (level == 3) {
     out.push_back(c);
     if (c.data > 1) out.push_back((c.zero = true, c));
+    for (int group = 2; group < c.data; ++group) {
+      if (c.data % group == 0) out.push_back((c.zero = true, c.zero_group = group, c));
+    }
+    c.zero = false, c.zero_group = 0;
     if (c.model > 1) out.push_back((c.zero = c.data > 1, c.zero_model = true, c));
   } else {
     out.push_back(c);
@@ -82,10 +92,13 @@ Tactics SearchSpace::tactics(const Candidate& c) const {
   auto axis = [&](const std::string& name, int size) {
     if (size > 1) t.mesh.names.push_back(name), t.mesh.sizes.push_back(size);
   };
-  if (c.model_outer) axis("model", c.model), axis("data", c.data);
-  else axis("data", c.data), axis("model", c.model);
+  // The data axis is "replica" x "data" under hybrid sharding, the replicas outermost.
+  const int inner = c.zero_group > 0 ? c.zero_group : c.data, replicas = c.data / inner;
+  if (c.model_outer) axis("model", c.model), axis("replica", replicas), axis("data", inner);
+  else axis("replica", replicas), axis("data", inner), axis("model", c.model);
   if (t.mesh.names.empty()) t.mesh = {{"data"}, {1}};
-  if (c.data > 1) add_data_parallel(graph_, "data", t.tactics);
+  if (replicas > 1) add_data_parallel(graph_, "replica", t.tactics);
+  if (inner > 1) add_data_parallel(graph_, "data", t.tactics);
   if (c.model > 1) add_megatron(analysis_, classes(c.split), "model", c.model, t.tactics);
   for (const char* axis : {"data", "model"}) {
     if (!(axis[0] == 'd' ? c.zero : c.zero_model)) continue;

@@ -3,8 +3,10 @@
 // (placement puts the last axis on the innermost levels of the topology, see placement.h),
 // which dimension classes of the analysis the model axis splits (Megatron's heads and MLP
 // hidden classes together, or either alone), and whether parameters, gradients and
-// optimizer state are sharded over the data axis (ZeRO-3, Rajbhandari et al. 2020) or over
-// both axes (what the model axis does not split is then sharded over it too), and
+// optimizer state are sharded over the data axis (ZeRO-3, Rajbhandari et al. 2020), over an
+// inner group of it while the outer part replicates (hybrid sharding, as FSDP's
+// HYBRID_SHARD and ZeRO++: a third mesh axis, "replica", outside "data"), or over both axes
+// (what the model axis does not split is then sharded over it too), and
 // whether activations are recomputed for backward (Chen et al. 2016; ir/rematerialize.h).
 // Each decision is a level of the search tree; a full path is a Candidate, which becomes
 // tactics.
@@ -29,6 +31,9 @@ struct Candidate {
   ModelSplit split = ModelSplit::none;
   bool zero = false;        // params, gradients and optimizer state sharded over data
   bool zero_model = false;  // ... and over model, where the model axis does not split them
+  // With zero: shard over an inner group of the data axis of this many devices, replicate
+  // over the rest (the "replica" axis, outside "data"); 0 for the whole data axis.
+  int zero_group = 0;
   bool recompute = false;
   std::string describe() const;  // "data=4 x model=16 (heads+mlp), zero, recompute"
   auto operator<=>(const Candidate&) const = default;

@@ -93,12 +93,12 @@ TEST(Search, MctsReachesTheExhaustiveOptimumAndIsDeterministic) {
   launcher::Topology t = launcher::load_topology({"synthetic:package:2 core:4", 1, launcher::DeviceKind::core});
   SearchResult exhaustive = search_plan(g, t, small_search());
   ASSERT_GT(exhaustive.simulations, 10);
-  const int budget = exhaustive.simulations;  // iterations: some replay a leaf played before
-  for (std::uint64_t seed : {1, 2}) {
+  const int budget = exhaustive.simulations * 2 / 3;  // MCTS must find it without playing everything
+  for (std::uint64_t seed : {1, 2, 3, 4, 5}) {
     Evaluator a(g, t, {}), b(g, t, {});
     run_mcts(a, budget, seed);
     run_mcts(b, budget, seed);
-    EXPECT_LT(a.simulations(), exhaustive.simulations);  // it found the optimum without playing everything
+    EXPECT_LE(a.simulations(), budget);
     EXPECT_EQ(a.explored().front().candidate, exhaustive.best().candidate)
         << "seed " << seed << ": " << a.explored().front().name << " " << a.explored().front().prediction.step_time_s
         << " s against " << exhaustive.best().name << " " << exhaustive.best().prediction.step_time_s << " s, "

@@ -189,12 +189,41 @@ void check_zero_on_model_axis(const std::string& model) {
   ir::Graph g = ir::training_step(ir::build_model(model), {});
   std::string where = model + " zero on model on " + std::to_string(world.size()) + " ranks";
   partitioner::SearchSpace space(g, world.size());
-  partitioner::Candidate c{1, world.size(), false, partitioner::ModelSplit::megatron, false, true, true};
+  partitioner::Candidate c{.data = 1, .model = world.size(), .split = partitioner::ModelSplit::megatron,
+                           .zero_model = true, .recompute = true};
   partitioner::Plan plan = partitioner::apply_tactics(g, space.tactics(c));
   EXPECT_TRUE(plan.rematerialize) << where;
   expect_megatron(g, plan, where);
   expect_zero(g, plan, where, "model");
   expect_same_as_one_device(g, plan, partitioner::lower(g, plan), world, where);
+}
+
+// Hybrid sharding (FSDP's HYBRID_SHARD): ZeRO within groups of 2 devices of the data axis,
+// replicated over the "replica" axis outside them; on 8 ranks with a model axis of 2 too,
+// a mesh of three axes. Params are split over "data" and never over "replica", and the
+// gradients' sums go along both.
+void check_hybrid_sharding(const std::string& model) {
+  collectives::MpiCommunicator world(MPI_COMM_WORLD);
+  const int n = world.size();
+  if (n % 2 != 0 || n < 4) GTEST_SKIP() << "needs a data axis of at least 2 groups of 2";
+  ir::Graph g = ir::training_step(ir::build_model(model), {});
+  const int model_axis = n == 8 ? 2 : 1;
+  std::string where = model + " hybrid sharding on " + std::to_string(n) + " ranks";
+  partitioner::SearchSpace space(g, n);
+  partitioner::Candidate c{.data = n / model_axis, .model = model_axis, .split = partitioner::ModelSplit::megatron,
+                           .zero = true, .zero_group = 2, .recompute = true};
+  partitioner::Plan plan = partitioner::apply_tactics(g, space.tactics(c));
+  EXPECT_EQ(plan.mesh.size(), n) << where;
+  EXPECT_EQ(plan.mesh.names.size(), n == 8 ? 3u : 2u) << where << ": " << plan.mesh.to_string();
+  EXPECT_EQ(axis_size(plan, "data"), 2) << where;
+  expect_zero(g, plan, where, "data");
+  for (ir::ValueId v : g.nodes_with_op("param")) {
+    for (int d = 0; d < g.type(v).rank(); ++d) EXPECT_FALSE(split_on(plan, v, d, "replica")) << where << " %" << g.node(v).name;
+  }
+  partitioner::Program program = partitioner::lower(g, plan);
+  EXPECT_GT(count_steps(program, "along replica"), 0) << where;
+  EXPECT_GT(count_steps(program, "reduce-scatter along data"), 0) << where;
+  expect_same_as_one_device(g, plan, program, world, where);
 }
 
 // The plan the search picks (on a node of as many cores as ranks) trains as one device does.
@@ -253,6 +282,8 @@ TEST(SameAsOneDeviceRecomputed, ZeroAndDpMegatron) {
 }
 
 TEST(SameAsOneDeviceZeroOnModelAxis, Gpt) { check_zero_on_model_axis(kGpt); }
+
+TEST(SameAsOneDeviceHybridSharding, Gpt) { check_hybrid_sharding(kGpt); }
 
 TEST(SameAsOneDeviceAuto, MlpAndGpt) {
   check_auto(kMlp);
