@@ -85,6 +85,19 @@ TEST(PlanCommand, ZeroShardsParamsOverData) {
   EXPECT_TRUE(contains(r.out, "all-gather along data")) << r.out;
 }
 
+// A tactics file that asks for recomputation: the plan says how much is recomputed, and the
+// ZeRO gathers repeated for backward say why; its JSON keeps the choice.
+TEST(PlanCommand, RecomputationIsShownAndKeptInThePlanFile) {
+  std::string path = ::testing::TempDir() + "plan_recompute.json";
+  std::string tactics = std::string(SPMD_EXAMPLES_DIR) + "/tactics/zero_recompute.json";
+  Result r = run(std::string("plan ") + kSmallGpt + " --tactics " + tactics + " --ranks 4 --explain --json " + path);
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_TRUE(contains(r.out, "recomputation: ")) << r.out;
+  EXPECT_TRUE(contains(r.out, "ops run again in backward")) << r.out;
+  EXPECT_TRUE(contains(r.out, "recomputed for backward: ")) << r.out;
+  EXPECT_TRUE(contains(slurp(path), "\"rematerialize\": true")) << slurp(path);
+}
+
 TEST(PlanCommand, OneDeviceWithoutRanksOutsideMpirun) {
   Result r = run(std::string("plan ") + kSmallGpt);
   ASSERT_EQ(r.exit_code, 0) << r.err;
