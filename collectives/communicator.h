@@ -24,6 +24,10 @@ class Communicator {
   virtual int rank() const = 0;
   virtual int size() const = 0;
   virtual std::string backend() const = 0;  // "mpi", "nccl"
+  // Whether another thread than the one that made it may call it (one at a time): what
+  // a communication stream needs (runtime/comm_stream.h). MPI: a thread level of at least
+  // MPI_THREAD_SERIALIZED.
+  virtual bool callable_from_another_thread() const { return false; }
 
   // Point-to-point, the building blocks of the algorithms. A receive of another size than
   // what the peer sent, or no progress within timeout(), throws spmd::JobFailure naming the peer.

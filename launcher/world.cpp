@@ -83,7 +83,9 @@ bool mpi_running() {
 World::World(MPI_Comm comm) : comm_(comm) {
   if (!mpi_running()) {
     int provided = 0;
-    MPI_Init_thread(nullptr, nullptr, MPI_THREAD_FUNNELED, &provided);
+    // Serialized: the executor's communication stream runs collectives on its own thread
+    // while the main thread computes, never both calling MPI at once.
+    MPI_Init_thread(nullptr, nullptr, MPI_THREAD_SERIALIZED, &provided);
     initialised_here_ = true;
   }
   MPI_Comm_rank(comm_, &rank_);

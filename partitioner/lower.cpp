@@ -9,6 +9,7 @@
 #include "ir/ops.h"
 #include "ir/rematerialize.h"
 #include "partitioner/factors.h"
+#include "partitioner/schedule.h"
 
 namespace spmd::partitioner {
 namespace {
@@ -271,9 +272,14 @@ Program rematerialize(const Program& p) {
   return out;
 }
 
+Program lower_ops(const ir::Graph& g, const Plan& plan, const FactorTable* table) { return Lowering(g, plan, table).run(); }
+
+Program finish_lowering(const Program& lowered, bool rematerialize) {
+  return schedule_for_overlap(rematerialize ? partitioner::rematerialize(lowered) : lowered);
+}
+
 Program lower(const ir::Graph& g, const Plan& plan, const FactorTable* table) {
-  Program program = Lowering(g, plan, table).run();
-  return plan.rematerialize ? partitioner::rematerialize(program) : program;
+  return finish_lowering(lower_ops(g, plan, table), plan.rematerialize);
 }
 
 }  // namespace spmd::partitioner

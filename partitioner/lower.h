@@ -35,9 +35,14 @@ struct Program {
 };
 
 // Cost: one pass over the graph. Throws spmd::Error when a sharding does not divide its value.
-// With plan.rematerialize, the result of rematerialize() below.
+// With plan.rematerialize, the result of rematerialize() below; then scheduled for overlap
+// (schedule.h).
 // `table` (factors.h), when given, holds `g`'s op factors, so they are not computed again.
 Program lower(const ir::Graph& g, const Plan& plan, const FactorTable* table = nullptr);
+// lower() in two stages, for the search, which lowers a plan once for its twins with and
+// without recomputation: the ops and collectives, then rematerialization and scheduling.
+Program lower_ops(const ir::Graph& g, const Plan& plan, const FactorTable* table = nullptr);
+Program finish_lowering(const Program& lowered, bool rematerialize);
 
 // `p` recomputing activations for backward (ir/rematerialize.h). It runs on the per-device
 // program, so a recomputed segment repeats its collectives too (Megatron's all-reduces,

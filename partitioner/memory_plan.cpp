@@ -4,6 +4,7 @@
 #include <numeric>
 
 #include "ir/ops.h"
+#include "partitioner/schedule.h"
 
 namespace spmd::partitioner {
 namespace {
@@ -21,7 +22,7 @@ struct Interval {
 }  // namespace
 
 MemoryPlan plan_memory(const ir::Graph& g, const std::vector<bool>& transient,
-                       const std::vector<ir::ValueId>& alias) {
+                       const std::vector<ir::ValueId>& alias, const std::vector<int>& live_until) {
   const int n = g.size();
   auto root = [&](ir::ValueId v) {
     while (alias[v] >= 0) v = alias[v];
@@ -32,6 +33,7 @@ MemoryPlan plan_memory(const ir::Graph& g, const std::vector<bool>& transient,
   for (int i = 0; i < n; ++i) {
     for (ir::ValueId v : g.node(i).inputs) last[root(v)] = std::max(last[root(v)], i);
   }
+  for (size_t v = 0; v < live_until.size(); ++v) last[root(v)] = std::max(last[root(v)], live_until[v]);
   std::vector<Interval> intervals;
   MemoryPlan plan;
   plan.offset.assign(n, -1);
@@ -108,7 +110,14 @@ ProgramMemory plan_program_memory(const ir::Graph& g) {
     m.owned[v] = persistent[v] && m.alias[v] < 0;
     if (m.owned[v]) m.persistent_bytes += g.type(v).bytes();
   }
-  m.arena = plan_memory(g, transient, m.alias);
+  std::vector<int> live_until(n, -1);
+  for (int v = 0; v < n; ++v) {
+    if (!ir::op_traits(g.node(v).op).collective) continue;
+    ir::ValueId wait = collective_wait_point(g, m.alias, v);
+    live_until[v] = std::max(live_until[v], wait);
+    live_until[g.node(v).inputs.at(0)] = std::max(live_until[g.node(v).inputs.at(0)], wait);
+  }
+  m.arena = plan_memory(g, transient, m.alias, live_until);
   return m;
 }
 

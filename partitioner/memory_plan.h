@@ -22,14 +22,18 @@ struct MemoryPlan {
 // buffer of that (earlier) value (a reshape is a view), extending its lifetime.
 // Greedy by size, first fit among buffers with overlapping lifetimes (the arena planner of
 // TensorFlow Lite, "Efficient Memory Management for Deep Neural Net Inference", Pisarchyk
-// and Lee 2020). Costs O(n^2) in the number of transient values.
+// and Lee 2020). Costs O(n^2) in the number of transient values. `live_until[v]`, where
+// given, is a node index the buffer of v must outlive at least (an asynchronous
+// collective's operand and result, until the runtime waits for it).
 MemoryPlan plan_memory(const ir::Graph& g, const std::vector<bool>& transient,
-                       const std::vector<ir::ValueId>& alias);
+                       const std::vector<ir::ValueId>& alias, const std::vector<int>& live_until = {});
 
 // The memory of a whole training-step program, as the executor lays it out: sources,
 // outputs and updates own buffers that live across steps; a reshape is a view of its
 // operand; an optimizer op rewriting its own param or state (with no later reader of the
-// old value) writes in place; everything else shares the arena.
+// old value) writes in place; everything else shares the arena. A collective runs
+// asynchronously: its operand and result stay live until the runtime waits for it
+// (schedule.h's collective_wait_point).
 struct ProgramMemory {
   std::vector<ir::ValueId> alias;   // per value: the value whose buffer it shares, or -1
   std::vector<bool> owned;          // per value: has a buffer of its own, kept across steps

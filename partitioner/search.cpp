@@ -27,7 +27,7 @@ const Evaluator::Lowered& Evaluator::lowered(const Candidate& without_recompute)
   auto it = lowered_.find(without_recompute);
   if (it != lowered_.end()) return it->second;
   Plan plan = apply_tactics(analysis_, space_.tactics(without_recompute));
-  Program program = lower(graph_, plan, &analysis_.factors);
+  Program program = lower_ops(graph_, plan, &analysis_.factors);
   if (lowered_order_.size() == kKept) lowered_.erase(lowered_order_.front()), lowered_order_.pop_front();
   lowered_order_.push_back(without_recompute);
   return lowered_.emplace(without_recompute, Lowered{std::move(plan), std::move(program)}).first->second;
@@ -43,8 +43,7 @@ const Evaluated& Evaluator::evaluate(const Candidate& c) {
     const Lowered& l = lowered(base);
     e.plan = l.plan;
     e.plan.rematerialize = c.recompute;
-    e.prediction = c.recompute ? simulate(rematerialize(l.program), device_, costs_for(e.plan.mesh))
-                               : simulate(l.program, device_, costs_for(e.plan.mesh));
+    e.prediction = simulate(finish_lowering(l.program, c.recompute), device_, costs_for(e.plan.mesh));
     e.fits = limit_ <= 0 || e.prediction.peak_bytes <= static_cast<size_t>(limit_);
   } catch (const Error& error) {
     e.error = error.what();

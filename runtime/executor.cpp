@@ -11,6 +11,7 @@
 #include "collectives/redistribute.h"
 #include "ir/ops.h"
 #include "partitioner/mesh.h"
+#include "partitioner/schedule.h"
 #include "runtime/init.h"
 
 namespace spmd::runtime {
@@ -60,6 +61,7 @@ Executor::Executor(ir::Graph graph, kernels::Backend& backend, uint64_t seed, co
   allocate();
   initialize_sources(seed);
   prepare_launches();
+  set_overlap(true);
 }
 
 collectives::Layout Executor::layout_of(const ir::Node& n) const {
@@ -159,6 +161,22 @@ void Executor::prepare_launches() {
   }
 }
 
+void Executor::set_overlap(bool on) {
+  if (comm_stream_) comm_stream_->wait_all();
+  comm_stream_.reset();
+  bool possible = redistributor_ && world_->callable_from_another_thread() && !backend_.device_memory();
+  if (!on || !possible) return;
+  std::vector<int> launch_of(graph_.nodes.size(), -1);
+  for (size_t i = 0; i < launches_.size(); ++i) launch_of[launches_[i].id] = static_cast<int>(i);
+  wait_before_.assign(launches_.size(), -1);
+  for (size_t i = 0; i < launches_.size(); ++i) {
+    if (!launches_[i].redistribution) continue;
+    ir::ValueId wait = partitioner::collective_wait_point(graph_, memory_.alias, launches_[i].id);
+    if (wait < graph_.size()) wait_before_.at(launch_of.at(wait)) = static_cast<int>(i);  // later ones win: FIFO
+  }
+  comm_stream_ = std::make_unique<CommStream>();
+}
+
 kernels::TensorRef Executor::value(ir::ValueId v) const {
   return {graph_.type(v), data_.at(static_cast<size_t>(v))};
 }
@@ -244,27 +262,47 @@ void Executor::step() {
     collectives::extract_shard(n.attrs.ints("global"), mesh_, layout_of(n), rank(), s.whole, shard);
   }
   for (const auto& [v, host] : staged_inputs_) backend_.copy_in(data_[v], host.data(), graph_.type(v).bytes());
-  for (const Launch& l : launches_) {
-    if (!profiling_ && !timeline_origin_) {
-      run(l);
-      continue;
-    }
-    auto start = Clock::now();
-    run(l);
-    backend_.synchronize();  // a device's kernels are timed when they are done
-    auto end = Clock::now();
-    if (profiling_) {
-      OpProfile& p = profile_[l.node->op];
-      p.calls += 1;
-      p.seconds += std::chrono::duration<double>(end - start).count();
-    }
-    if (timeline_origin_) {
-      timeline_.push_back({l.id, std::chrono::duration<double>(start - *timeline_origin_).count(),
-                           std::chrono::duration<double>(end - *timeline_origin_).count()});
+  const bool timed = profiling_ || timeline_origin_;
+  const Clock::time_point origin = timeline_origin_.value_or(Clock::now());
+  if (comm_stream_) comm_stream_->wait_all();  // what a failed step left queued
+  step_times_.assign(timed ? launches_.size() : 0, LaunchTime{});
+  std::vector<std::int64_t> tickets(launches_.size(), 0);
+  for (size_t i = 0; i < launches_.size(); ++i) {
+    const Launch& l = launches_[i];
+    LaunchTime* slot = timed ? &step_times_[i] : nullptr;
+    if (comm_stream_ && wait_before_[i] >= 0) comm_stream_->wait(tickets[wait_before_[i]]);
+    if (comm_stream_ && l.redistribution) {
+      tickets[i] = comm_stream_->submit([this, &l, slot, origin] { timed_run(l, slot, origin); });
+    } else {
+      timed_run(l, slot, origin);
     }
   }
+  if (comm_stream_) comm_stream_->wait_all();
+  if (timed) record_times();
   for (auto [target, next] : memory_.copies) backend_.copy_within(data_[target], data_[next], graph_.type(target).bytes());
   backend_.synchronize();
+}
+
+void Executor::timed_run(const Launch& l, LaunchTime* slot, std::chrono::steady_clock::time_point origin) {
+  using Clock = std::chrono::steady_clock;
+  if (!slot) return run(l);
+  auto start = Clock::now();
+  run(l);
+  backend_.synchronize();  // a device's kernels are timed when they are done
+  auto end = Clock::now();
+  *slot = {l.id, std::chrono::duration<double>(start - origin).count(), std::chrono::duration<double>(end - origin).count()};
+}
+
+void Executor::record_times() {
+  for (size_t i = 0; i < launches_.size(); ++i) {
+    const LaunchTime& t = step_times_[i];
+    if (profiling_) {
+      OpProfile& p = profile_[launches_[i].node->op];
+      p.calls += 1;
+      p.seconds += t.end_s - t.start_s;
+    }
+    if (timeline_origin_) timeline_.push_back(t);
+  }
 }
 
 std::vector<float> Executor::global_value(ir::ValueId v) {

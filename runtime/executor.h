@@ -10,7 +10,11 @@
 // A per-device program (partitioner/lower.h) runs the same way on every rank of `world`:
 // its sources hold their shard (a param is initialised whole from the seed, then sliced, so
 // the global tensors equal the single-device run's), its data inputs are filled whole and
-// sliced, and its `redistribute` ops run as collectives over `world`.
+// sliced, and its `redistribute` ops run as collectives over `world`: on a host backend,
+// with a communicator callable from another thread, on a communication stream (its own
+// thread), so that they overlap the kernels that follow; the executor waits for one only
+// where its result is read or its bytes rewritten (partitioner/schedule.h), and the memory
+// plan keeps its buffers alive until then.
 #pragma once
 
 #include <chrono>
@@ -27,6 +31,7 @@
 #include "collectives/redistribute.h"
 #include "ir/graph.h"
 #include "kernels/backend.h"
+#include "runtime/comm_stream.h"
 #include "runtime/data.h"
 #include "runtime/memory_plan.h"
 
@@ -106,6 +111,12 @@ class Executor {
   // The launches timed since the last call, in order, and forgets them.
   std::vector<LaunchTime> take_timeline() { return std::exchange(timeline_, {}); }
 
+  // Whether collectives run on a communication stream, overlapping compute (on by default
+  // where possible, see above); off runs them in program order on the caller's thread.
+  // Between steps only.
+  void set_overlap(bool on);
+  bool overlaps_communication() const { return comm_stream_ != nullptr; }
+
  private:
   struct Redistribution {
     std::vector<int64_t> global;
@@ -129,6 +140,9 @@ class Executor {
   void initialize_sources(uint64_t seed);
   void prepare_launches();
   void run(const Launch& l);
+  // run(l), timed into `slot` (relative to `origin`) when given.
+  void timed_run(const Launch& l, LaunchTime* slot, std::chrono::steady_clock::time_point origin);
+  void record_times();
   collectives::Layout layout_of(const ir::Node& n) const;
   int rank() const { return world_ ? world_->rank() : 0; }
 
@@ -146,6 +160,10 @@ class Executor {
   std::map<ir::ValueId, std::vector<float>> staged_inputs_;
   mutable std::map<ir::ValueId, std::vector<float>> host_copies_;
   std::vector<Launch> launches_;
+  // Per launch: the last collective launch that must be done before it runs, or -1.
+  std::vector<int> wait_before_;
+  std::unique_ptr<CommStream> comm_stream_;
+  std::vector<LaunchTime> step_times_;  // per launch, when timed; written by both threads
   bool profiling_ = false;
   std::map<std::string, OpProfile> profile_;
   std::optional<std::chrono::steady_clock::time_point> timeline_origin_;

@@ -219,4 +219,10 @@ std::unique_ptr<Communicator> MpiCommunicator::split(int color, int key) const {
   return result;
 }
 
+bool MpiCommunicator::callable_from_another_thread() const {
+  int level = MPI_THREAD_SINGLE;
+  MPI_Query_thread(&level);
+  return level >= MPI_THREAD_SERIALIZED;
+}
+
 }  // namespace spmd::collectives

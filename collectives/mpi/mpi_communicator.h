@@ -28,6 +28,7 @@ class MpiCommunicator : public Communicator {
   int rank() const override { return rank_; }
   int size() const override { return size_; }
   std::string backend() const override { return "mpi"; }
+  bool callable_from_another_thread() const override;
 
   void send(std::span<const float> data, int dest) override;
   void recv(std::span<float> data, int source) override;

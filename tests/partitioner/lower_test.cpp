@@ -2,11 +2,14 @@
 // shapes that are the planned shards.
 #include <gtest/gtest.h>
 
+#include <algorithm>
+
 #include "common/error.h"
 #include "ir/autodiff.h"
 #include "ir/models/zoo.h"
 #include "ir/verify.h"
 #include "partitioner/lower.h"
+#include "ir/ops.h"
 #include "partitioner/memory_plan.h"
 #include "partitioner/tactics.h"
 
@@ -100,6 +103,47 @@ TEST(Plan, JsonRoundTripsAndRejectsAnotherModel) {
     EXPECT_NE(std::string(e.what()).find("the plan is for model 'gpt:batch=4,d_model=32,heads=4,layers=2"), std::string::npos)
         << e.what();
   }
+}
+
+// The last node of backward: neither a source, a collective nor an optimizer update.
+ir::ValueId last_backward_op(const ir::Graph& g) {
+  ir::ValueId last = -1;
+  for (ir::ValueId v = 0; v < g.size(); ++v) {
+    const ir::OpTraits& t = ir::op_traits(g.node(v).op);
+    if (!g.node(v).is_source() && !t.collective && !t.optimizer_update) last = v;
+  }
+  return last;
+}
+
+// Scheduled for overlap, data parallelism all-reduces each gradient as soon as backward has
+// it, so most go out before backward ends; collectives keep their relative order, and a
+// ZeRO gather of a param stays at its first use.
+TEST(Schedule, GradientCollectivesAreIssuedDuringBackward) {
+  Lowered l = lowered("dp", 4);
+  const ir::Graph& p = l.program.graph;
+  EXPECT_NO_THROW(ir::verify(p));
+  ir::ValueId last = last_backward_op(p);
+  int before = 0;
+  for (const auto& c : l.program.collectives) {
+    ASSERT_EQ(p.node(c.at).op, "redistribute");
+    before += c.at < last;
+  }
+  EXPECT_GT(before, static_cast<int>(l.program.collectives.size()) / 2) << before << " of " << l.program.collectives.size();
+  for (size_t i = 1; i < l.program.collectives.size(); ++i) EXPECT_LT(l.program.collectives[i - 1].at, l.program.collectives[i].at);
+  Lowered z = lowered("zero", 4);
+  const ir::Graph& zp = z.program.graph;
+  int gathers = 0;
+  for (const auto& c : z.program.collectives) {
+    if (c.steps.find("all-gather") == std::string::npos) continue;
+    ++gathers;
+    EXPECT_EQ(zp.node(zp.node(c.at).inputs[0]).op, "param") << c.value;
+    // The first op after it (past the other gathers) reads it: it is where it is used.
+    ir::ValueId next = c.at + 1;
+    while (ir::op_traits(zp.node(next).op).collective) ++next;
+    const auto& reads = zp.node(next).inputs;
+    EXPECT_NE(std::find(reads.begin(), reads.end(), c.at), reads.end()) << c.value << " is not gathered where it is used";
+  }
+  EXPECT_GT(gathers, 0);
 }
 
 // A tactics file asks for recomputation; the plan file keeps the choice; the program then

@@ -1,0 +1,71 @@
+#include "partitioner/schedule.h"
+
+#include <algorithm>
+
+#include "ir/ops.h"
+
+namespace spmd::partitioner {
+namespace {
+
+bool is_collective(const ir::Graph& g, ir::ValueId v) { return ir::op_traits(g.node(v).op).collective; }
+
+}  // namespace
+
+Program schedule_for_overlap(const Program& p) {
+  const ir::Graph& g = p.graph;
+  const size_t n = g.nodes.size();
+  // The collectives to place right after each producer, in program order.
+  std::vector<std::vector<ir::ValueId>> after(n);
+  std::vector<bool> hoisted(n, false);
+  for (ir::ValueId v = 0; v < g.size(); ++v) {
+    if (!is_collective(g, v)) continue;
+    ir::ValueId operand = g.node(v).inputs.at(0);
+    if (g.node(operand).is_source() || is_collective(g, operand)) continue;
+    after[operand].push_back(v);
+    hoisted[v] = true;
+  }
+  std::vector<ir::ValueId> order;
+  order.reserve(n);
+  for (ir::ValueId v = 0; v < g.size(); ++v) {
+    if (hoisted[v]) continue;
+    order.push_back(v);
+    for (ir::ValueId c : after[v]) order.push_back(c);
+  }
+  std::vector<ir::ValueId> moved(n, -1);
+  for (size_t i = 0; i < order.size(); ++i) moved[order[i]] = static_cast<ir::ValueId>(i);
+  Program out{ir::Graph{}, p.collectives, p.recomputed};
+  out.graph.meta = g.meta;
+  out.graph.nodes.reserve(n);
+  for (ir::ValueId v : order) {
+    ir::Node node = g.node(v);
+    for (ir::ValueId& x : node.inputs) x = moved[x];
+    out.graph.nodes.push_back(std::move(node));
+  }
+  for (const auto& [name, v] : g.outputs) out.graph.outputs.emplace_back(name, moved[v]);
+  for (const auto& [target, value] : g.updates) out.graph.updates.emplace_back(moved[target], moved[value]);
+  for (CollectiveRecord& r : out.collectives) r.at = moved[r.at];
+  std::stable_sort(out.collectives.begin(), out.collectives.end(),
+                   [](const CollectiveRecord& a, const CollectiveRecord& b) { return a.at < b.at; });
+  return out;
+}
+
+ir::ValueId collective_wait_point(const ir::Graph& g, const std::vector<ir::ValueId>& alias, ir::ValueId c) {
+  auto root = [&](ir::ValueId v) {
+    while (alias[v] >= 0) v = alias[v];
+    return v;
+  };
+  const ir::ValueId result = root(c), operand = root(g.node(c).inputs.at(0));
+  for (ir::ValueId v = c + 1; v < g.size(); ++v) {
+    const ir::Node& node = g.node(v);
+    const ir::OpTraits& traits = ir::op_traits(node.op);
+    if (node.is_source() || traits.collective || traits.view) continue;
+    ir::ValueId written = root(v);
+    if (written == result || written == operand) return v;
+    for (ir::ValueId x : node.inputs) {
+      if (root(x) == result) return v;
+    }
+  }
+  return g.size();
+}
+
+}  // namespace spmd::partitioner

@@ -1,0 +1,26 @@
+// Scheduling for overlap: the per-device program issues each collective as soon as its
+// operand is final, so that the runtime, which runs collectives asynchronously
+// (runtime/executor.h) and waits only where their results are read, overlaps them with the
+// compute that follows: data parallelism's gradient reductions go out during backward, layer
+// by layer in reverse (PyTorch DDP's overlap, Li et al. 2020, without its buckets). A
+// collective of a source (ZeRO's gather of a param) stays where lowering put it, just
+// before its first use: hoisting it would keep every gathered param alive for the whole step.
+#pragma once
+
+#include "partitioner/lower.h"
+
+namespace spmd::partitioner {
+
+// `p` with each collective of a computed operand moved to just after that operand's
+// producer (after any collective already there, keeping the collectives' relative order, so
+// every rank issues them alike). Cost: O(nodes).
+Program schedule_for_overlap(const Program& p);
+
+// Where the runtime must have finished collective `c` of `g`: the first later node, not a
+// collective (the communication stream runs them in order), that reads its result (through
+// any view) or writes its operand's or its result's bytes (an in-place update); g.size()
+// when none does before the step ends. `alias` is the memory plan's (view -> viewed value).
+// Cost: O(nodes after c).
+ir::ValueId collective_wait_point(const ir::Graph& g, const std::vector<ir::ValueId>& alias, ir::ValueId c);
+
+}  // namespace spmd::partitioner
