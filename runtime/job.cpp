@@ -103,6 +103,7 @@ void Job::bind(JobBinding binding) {
   trainer_ = std::make_unique<Trainer>(runs, *backend_, description_.seed, description_.program.lr,
                                        partitioned_ ? comm_.get() : nullptr, topology_.get(),
                                        make_data());
+  trainer_->executor().set_overlap(description_.overlap);
   if (saved) finish_resume(*saved);
   predicted_ = predicted_step();
   for (const PredictedLaunch& l : predicted_) predicted_step_time_s_ = std::max(predicted_step_time_s_, l.start_s + l.duration_s);

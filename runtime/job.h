@@ -78,6 +78,9 @@ struct JobDescription {
   // Tracing times every launch (two clock reads, and on a GPU a synchronisation after each
   // kernel) and keeps each launch's times until the file is written.
   std::string trace;
+  // Whether collectives overlap compute where they can (executor.h); false runs them in
+  // program order, blocking: what `spmd run --no-overlap` measures against.
+  bool overlap = true;
 };
 
 struct JobBinding {

@@ -137,6 +137,8 @@ void add_run_command(CLI::App& app, const launcher::World* world) {
   cmd->add_option("--trace", o->job.trace,
                   "write a Chrome / Perfetto trace (JSON) of every step to this file: each rank's ops and collectives "
                   "as measured, and the cost model's prediction");
+  cmd->add_flag("--overlap,!--no-overlap", o->job.overlap,
+                "run collectives on their own thread, overlapping compute (the default), or in program order");
   auto* dir = cmd->add_option("--checkpoint", o->job.checkpoint.dir, "save checkpoints in this directory");
   cmd->add_option("--checkpoint-every", o->job.checkpoint.every, "save a checkpoint every K steps")
       ->check(kPositive)

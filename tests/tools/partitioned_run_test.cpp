@@ -79,5 +79,20 @@ TEST(PartitionedRun, EveryShippedTacticsExampleTrains) {
   EXPECT_GE(files, 4);
 }
 
+// Collectives overlapping compute (the default) change when they run, not what they give:
+// the same losses as in program order.
+TEST(PartitionedRun, OverlapGivesTheLossesOfProgramOrder) {
+  std::string dir = ::testing::TempDir();
+  for (const char* flag : {"--overlap", "--no-overlap"}) {
+    Result r = run(mpirun(2, std::string("run ") + kGpt + " --steps 3 --strategy zero " + flag + " --metrics " + dir +
+                                 (flag + 2) + ".jsonl"),
+                   /*raw=*/true, 120);
+    ASSERT_EQ(r.exit_code, 0) << flag << "\n" << r.err;
+  }
+  std::vector<double> overlapped = metrics_losses(dir + "overlap.jsonl"), ordered = metrics_losses(dir + "no-overlap.jsonl");
+  ASSERT_EQ(overlapped.size(), 3u);
+  EXPECT_EQ(overlapped, ordered);
+}
+
 }  // namespace
 }  // namespace spmd::testing
