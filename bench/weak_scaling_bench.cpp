@@ -1,0 +1,82 @@
+// bench_weak_scaling: data parallelism (dp and zero) keeping each rank's batch fixed, against
+// one rank alone with that batch, with the collectives overlapping compute and in program
+// order (`spmd run --no-overlap`). Efficiency is one rank's median step time over the job's;
+// the exposed communication is the part of a step its kernels did not cover
+// (runtime/exposed_comm.h). The single-rank baseline is measured in the same run, by rank 0
+// alone while the others wait. Run under mpirun for each rank count, e.g.
+//   for n in 2 4; do mpirun -np $n build/bench/bench_weak_scaling; done
+// Each rank computes on one kernel thread, as the ranks of this machine share its cores.
+#include <cstdio>
+#include <string>
+#include <vector>
+
+#include <CLI/CLI.hpp>
+
+#include "common/stats.h"
+#include "launcher/world.h"
+#include "runtime/job.h"
+
+namespace {
+
+using namespace spmd;
+
+struct Measured {
+  double step_s = 0, exposed_s = 0;  // medians
+};
+
+Measured measure(const launcher::World* world, const std::string& model, const std::string& strategy, bool overlap,
+                 int steps) {
+  runtime::JobDescription d;
+  d.program.model = model;
+  if (!strategy.empty()) d.partitioning.strategy = strategy;
+  d.overlap = overlap;
+  runtime::Job job(std::move(d));
+  runtime::JobBinding binding{world};
+  binding.threads = 1;
+  job.bind(std::move(binding));
+  std::vector<double> times, exposed;
+  job.train(steps + 3, [&](const runtime::StepReport& r) {
+    if (r.step <= 3) return;  // warm-up
+    times.push_back(r.step_time_s);
+    if (r.exposed_comm_s) exposed.push_back(*r.exposed_comm_s);
+  });
+  return {median(times), exposed.empty() ? 0 : median(exposed)};
+}
+
+std::string gpt(int batch, const std::string& shape) { return "gpt:" + shape + ",batch=" + std::to_string(batch); }
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  launcher::World world;
+  CLI::App app("Weak scaling of data parallelism against one rank, with and without overlap");
+  int steps = 15, per_rank = 8;
+  std::string shape = "layers=2,d_model=256,heads=4,seq=128,vocab=256";
+  app.add_option("--steps", steps, "timed steps per run (median)");
+  app.add_option("--per-rank-batch", per_rank, "each rank's batch");
+  app.add_option("--gpt", shape, "the gpt's shape, without its batch");
+  CLI11_PARSE(app, argc, argv);
+  Measured alone;
+  if (world.lead()) alone = measure(nullptr, gpt(per_rank, shape), "", true, steps);
+  world.all_gather(0, "the end of the single-rank baseline");
+  struct Row {
+    std::string strategy;
+    bool overlap;
+    Measured m;
+  };
+  std::vector<Row> rows;
+  for (const char* strategy : {"dp", "zero"}) {
+    for (bool overlap : {false, true}) {
+      rows.push_back({strategy, overlap, measure(&world, gpt(per_rank * world.size(), shape), strategy, overlap, steps)});
+    }
+  }
+  if (!world.lead()) return 0;
+  std::printf("gpt %s, batch %d per rank; one rank alone: %.2f ms a step (median of %d)\n", shape.c_str(), per_rank,
+              alone.step_s * 1e3, steps);
+  std::printf("%5s %-5s %-8s %10s %11s %12s\n", "ranks", "plan", "overlap", "step ms", "efficiency", "exposed ms");
+  for (const Row& r : rows) {
+    std::printf("%5d %-5s %-8s %10.2f %10.1f%% %12.2f\n", world.size(), r.strategy.c_str(), r.overlap ? "on" : "off",
+                r.m.step_s * 1e3, 100 * alone.step_s / r.m.step_s, r.m.exposed_s * 1e3);
+  }
+  return 0;
+}
