@@ -23,7 +23,7 @@ struct Streams {
 
 }  // namespace
 
-Prediction simulate(const Program& program, const DeviceModel& device, CollectiveCosts& costs) {
+Prediction simulate(const Program& program, const DeviceModel& device, CollectiveCosts& costs, bool overlap) {
   const ir::Graph& g = program.graph;
   const std::vector<int> record = records_by_node(program);
   std::vector<double> ready(g.nodes.size(), 0);
@@ -35,6 +35,7 @@ Prediction simulate(const Program& program, const DeviceModel& device, Collectiv
     if (record[v] >= 0) {
       double t = costs.seconds(program.collectives[record[v]]);
       s.comm = std::max(s.comm, operands) + t;
+      if (!overlap) s.comm = std::max(s.comm, s.compute + t), s.compute = s.comm;
       s.comm_busy += t;
       ready[v] = s.comm;
     } else if (n.is_source() || ir::op_def(n.op).traits.view) {

@@ -24,8 +24,10 @@ struct Prediction {
 };
 
 // The step of `program` (lowered on `mesh`), with its collectives costed by `costs` (for
-// that mesh). Cost: one pass over the program plus its memory plan.
-Prediction simulate(const Program& program, const DeviceModel& device, CollectiveCosts& costs);
+// that mesh). Cost: one pass over the program plus its memory plan. Without `overlap`, a
+// collective also holds the compute stream (the runtime's `--no-overlap`, and device
+// backends): what overlapping saves.
+Prediction simulate(const Program& program, const DeviceModel& device, CollectiveCosts& costs, bool overlap = true);
 
 // The same with a fresh CollectiveCosts on `topology`.
 Prediction simulate(const Program& program, const Mesh& mesh, const launcher::Topology& topology,

@@ -82,6 +82,26 @@ TEST(Simulator, StepIsBoundedByItsStreams) {
   EXPECT_DOUBLE_EQ(p.step_time_s, p.compute_s);
 }
 
+// Collectives holding the compute stream (no overlap) add their whole time to the step;
+// on their own stream, data parallelism's gradient reductions issued during backward hide
+// part of theirs.
+TEST(Simulator, OverlapHidesPartOfDataParallelCommunication) {
+  ir::Graph g = step_of(kGpt);
+  launcher::Topology t = flat_topology(4);
+  DeviceModel device = device_model(t);
+  for (const char* strategy : {"dp", "megatron", "zero"}) {
+    Plan plan = apply_tactics(g, builtin_strategy(strategy, g, 4));
+    Program program = lower(g, plan);
+    CollectiveCosts costs(plan.mesh, t);
+    Prediction on = simulate(program, device, costs, true), off = simulate(program, device, costs, false);
+    EXPECT_NEAR(off.step_time_s, off.compute_s + off.comm_s, 1e-9 * off.step_time_s) << strategy;
+    EXPECT_LE(on.step_time_s, off.step_time_s) << strategy;
+    if (std::string(strategy) == "dp") {
+      EXPECT_LT(on.exposed_comm_s, off.exposed_comm_s) << strategy;
+    }
+  }
+}
+
 SearchOptions small_search() {
   SearchOptions o;
   o.exhaustive = true;
