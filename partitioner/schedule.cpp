@@ -24,10 +24,22 @@ Program schedule_for_overlap(const Program& p) {
     after[operand].push_back(v);
     hoisted[v] = true;
   }
+  // Collectives of sources (ZeRO's gathers of params), each prefetched one ahead: the slot
+  // of the k-th issues the (k+1)-th, so it runs while the op reading the k-th computes.
+  std::vector<ir::ValueId> of_sources;
+  for (ir::ValueId v = 0; v < g.size(); ++v) {
+    if (is_collective(g, v) && !hoisted[v]) of_sources.push_back(v);
+  }
   std::vector<ir::ValueId> order;
   order.reserve(n);
+  size_t next_source = 0;
   for (ir::ValueId v = 0; v < g.size(); ++v) {
     if (hoisted[v]) continue;
+    if (is_collective(g, v)) {
+      if (next_source == 0) order.push_back(of_sources[next_source++]);
+      if (next_source < of_sources.size()) order.push_back(of_sources[next_source++]);
+      continue;
+    }
     order.push_back(v);
     for (ir::ValueId c : after[v]) order.push_back(c);
   }

@@ -3,8 +3,10 @@
 // (runtime/executor.h) and waits only where their results are read, overlaps them with the
 // compute that follows: data parallelism's gradient reductions go out during backward, layer
 // by layer in reverse (PyTorch DDP's overlap, Li et al. 2020, without its buckets). A
-// collective of a source (ZeRO's gather of a param) stays where lowering put it, just
-// before its first use: hoisting it would keep every gathered param alive for the whole step.
+// collective of a source (ZeRO's gather of a param) is prefetched one ahead: issued where
+// lowering put the one before it (just before that one's first use), so it runs while that
+// use computes, as FSDP prefetches; hoisting it further would keep every gathered param
+// alive for the whole step.
 #pragma once
 
 #include "partitioner/lower.h"
@@ -12,8 +14,8 @@
 namespace spmd::partitioner {
 
 // `p` with each collective of a computed operand moved to just after that operand's
-// producer (after any collective already there, keeping the collectives' relative order, so
-// every rank issues them alike). Cost: O(nodes).
+// producer (after any collective already there), and each collective of a source one slot
+// ahead among those; every rank issues them alike. Cost: O(nodes).
 Program schedule_for_overlap(const Program& p);
 
 // Where the runtime must have finished collective `c` of `g`: the first later node, not a
