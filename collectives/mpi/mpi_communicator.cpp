@@ -156,7 +156,16 @@ std::unique_ptr<MpiCommunicator> MpiCommunicator::adopt(MPI_Comm comm) {
 MpiCommunicator::~MpiCommunicator() {
   int finalized = 0;
   MPI_Finalized(&finalized);
-  if (owned_ && !finalized) MPI_Comm_free(&comm_);
+  if (owned_ && !finalized && !abandoned_) MPI_Comm_free(&comm_);
+}
+
+void MpiCommunicator::complete_in_time(int posted, MPI_Request& request, const std::string& what) const {
+  try {
+    launcher::complete_collective(posted, request, comm_, timeout(), what);
+  } catch (...) {
+    if (request != MPI_REQUEST_NULL) abandoned_ = true;
+    throw;
+  }
 }
 
 std::string MpiCommunicator::where() const {
@@ -211,7 +220,8 @@ std::unique_ptr<Communicator> MpiCommunicator::split(int color, int key) const {
   if (color < 0) throw Error("split: color " + std::to_string(color) + " must be >= 0 (" + where() + ")");
   // MPI_Comm_split has no nonblocking form: a barrier with the deadline first, so that a
   // rank that never comes fails the others there rather than hanging them in the split.
-  launcher::arrive_together(comm_, timeout(), "split: the ranks meeting to split");
+  MPI_Request barrier = MPI_REQUEST_NULL;
+  complete_in_time(MPI_Ibarrier(comm_, &barrier), barrier, "split: the ranks meeting to split");
   MPI_Comm part = MPI_COMM_NULL;
   check(MPI_Comm_split(comm_, color, key, &part), "MPI_Comm_split");
   std::unique_ptr<MpiCommunicator> result = adopt(part);

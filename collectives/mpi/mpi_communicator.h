@@ -52,9 +52,14 @@ class MpiCommunicator : public Communicator {
   void check(int rc, const std::string& what) const;
   std::string where() const;
   void check_peer(int peer, const char* role) const;
+  // launcher::complete_collective on this communicator within timeout(). A collective that
+  // timed out stays pending (MPI can neither cancel nor free it), so the communicator is
+  // then never freed: Open MPI would go on progressing the operation on freed memory.
+  void complete_in_time(int posted, MPI_Request& request, const std::string& what) const;
 
   MPI_Comm comm_;
   bool owned_;
+  mutable bool abandoned_ = false;  // a nonblocking collective on it timed out
   int rank_ = 0;
   int size_ = 1;
 };
