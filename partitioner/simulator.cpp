@@ -23,7 +23,8 @@ struct Streams {
 
 }  // namespace
 
-Prediction simulate(const Program& program, const DeviceModel& device, CollectiveCosts& costs, bool overlap) {
+Prediction simulate(const Program& program, const DeviceModel& device, CollectiveCosts& costs, bool overlap,
+                    std::vector<SimulatedLaunch>* launches) {
   const ir::Graph& g = program.graph;
   const std::vector<int> record = records_by_node(program);
   std::vector<double> ready(g.nodes.size(), 0);
@@ -34,17 +35,21 @@ Prediction simulate(const Program& program, const DeviceModel& device, Collectiv
     for (ir::ValueId x : n.inputs) operands = std::max(operands, ready[x]);
     if (record[v] >= 0) {
       double t = costs.seconds(program.collectives[record[v]]);
-      s.comm = std::max(s.comm, operands) + t;
-      if (!overlap) s.comm = std::max(s.comm, s.compute + t), s.compute = s.comm;
+      double start = overlap ? std::max(s.comm, operands) : std::max({s.comm, operands, s.compute});
+      s.comm = start + t;
+      if (!overlap) s.compute = s.comm;
       s.comm_busy += t;
       ready[v] = s.comm;
+      if (launches) launches->push_back({v, true, start, t});
     } else if (n.is_source() || ir::op_def(n.op).traits.view) {
       ready[v] = operands;
     } else {
       double t = op_seconds(g, v, device);
-      s.compute = std::max(s.compute, operands) + t;
+      double start = std::max(s.compute, operands);
+      s.compute = start + t;
       s.compute_busy += t;
       ready[v] = s.compute;
+      if (launches) launches->push_back({v, false, start, t});
     }
   }
   Prediction p;

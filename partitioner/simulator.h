@@ -7,6 +7,7 @@
 #pragma once
 
 #include <cstddef>
+#include <vector>
 
 #include "launcher/topology.h"
 #include "partitioner/cost_model.h"
@@ -27,7 +28,15 @@ struct Prediction {
 // that mesh). Cost: one pass over the program plus its memory plan. Without `overlap`, a
 // collective also holds the compute stream (the runtime's `--no-overlap`, and device
 // backends): what overlapping saves.
-Prediction simulate(const Program& program, const DeviceModel& device, CollectiveCosts& costs, bool overlap = true);
+// `launches`, when given, receives every op's and collective's start and duration (sources
+// and views take no time and are left out), for a trace (runtime/predicted_timeline.h).
+struct SimulatedLaunch {
+  ir::ValueId node;
+  bool communication = false;  // on the communication stream
+  double start_s = 0, duration_s = 0;
+};
+Prediction simulate(const Program& program, const DeviceModel& device, CollectiveCosts& costs, bool overlap = true,
+                    std::vector<SimulatedLaunch>* launches = nullptr);
 
 // The same with a fresh CollectiveCosts on `topology`.
 Prediction simulate(const Program& program, const Mesh& mesh, const launcher::Topology& topology,

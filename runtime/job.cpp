@@ -204,7 +204,7 @@ std::vector<PredictedLaunch> Job::predicted_step() const {
   if (!topology || topology->num_devices() != mesh.size()) topology = &flat.emplace(partitioner::flat_topology(mesh.size()));
   partitioner::CollectiveCosts costs(mesh, *topology);
   const partitioner::DeviceModel device = partitioner::device_model(*topology, description_.partitioning.search.device);
-  if (program_) return predicted_timeline(*program_, device, costs);
+  if (program_) return predicted_timeline(*program_, device, costs, trainer_->executor().overlaps_communication());
   return predicted_timeline(partitioner::Program{graph_, {}}, device, costs);
 }
 

@@ -18,13 +18,12 @@ struct PredictedLaunch {
   double start_s = 0, duration_s = 0;  // since the step's start
 };
 
-// One step of `program` played by partitioner::simulate's rule (ops in program order on the
-// compute stream once their operands are ready, each collective on the communication stream
-// once its operand is ready and the stream is free), each launch kept with its times; the
-// latest end is simulate()'s step_time_s. Sources and views take no time and are left out.
-// Cost: one pass over the program.
+// One step of `program` as partitioner::simulate plays it (with the collectives
+// overlapping compute or not, as the executor runs them), each launch kept with its times;
+// the latest end is simulate()'s step_time_s. Sources and views are left out. Cost: one
+// simulation (a pass over the program and its memory plan).
 std::vector<PredictedLaunch> predicted_timeline(const partitioner::Program& program,
                                                 const partitioner::DeviceModel& device,
-                                                partitioner::CollectiveCosts& costs);
+                                                partitioner::CollectiveCosts& costs, bool overlap = true);
 
 }  // namespace spmd::runtime
