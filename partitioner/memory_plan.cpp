@@ -111,9 +111,10 @@ ProgramMemory plan_program_memory(const ir::Graph& g) {
     if (m.owned[v]) m.persistent_bytes += g.type(v).bytes();
   }
   std::vector<int> live_until(n, -1);
+  const std::vector<ir::ValueId> waits = collective_wait_points(g, m.alias);
   for (int v = 0; v < n; ++v) {
-    if (!ir::op_traits(g.node(v).op).collective) continue;
-    ir::ValueId wait = collective_wait_point(g, m.alias, v);
+    if (waits[v] < 0) continue;
+    ir::ValueId wait = waits[v];
     live_until[v] = std::max(live_until[v], wait);
     live_until[g.node(v).inputs.at(0)] = std::max(live_until[g.node(v).inputs.at(0)], wait);
   }

@@ -33,7 +33,7 @@ MemoryPlan plan_memory(const ir::Graph& g, const std::vector<bool>& transient,
 // operand; an optimizer op rewriting its own param or state (with no later reader of the
 // old value) writes in place; everything else shares the arena. A collective runs
 // asynchronously: its operand and result stay live until the runtime waits for it
-// (schedule.h's collective_wait_point).
+// (schedule.h's collective_wait_points).
 struct ProgramMemory {
   std::vector<ir::ValueId> alias;   // per value: the value whose buffer it shares, or -1
   std::vector<bool> owned;          // per value: has a buffer of its own, kept across steps

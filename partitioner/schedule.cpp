@@ -1,6 +1,7 @@
 #include "partitioner/schedule.h"
 
 #include <algorithm>
+#include <unordered_map>
 
 #include "ir/ops.h"
 
@@ -61,23 +62,37 @@ Program schedule_for_overlap(const Program& p) {
   return out;
 }
 
-ir::ValueId collective_wait_point(const ir::Graph& g, const std::vector<ir::ValueId>& alias, ir::ValueId c) {
+std::vector<ir::ValueId> collective_wait_points(const ir::Graph& g, const std::vector<ir::ValueId>& alias) {
   auto root = [&](ir::ValueId v) {
     while (alias[v] >= 0) v = alias[v];
     return v;
   };
-  const ir::ValueId result = root(c), operand = root(g.node(c).inputs.at(0));
-  for (ir::ValueId v = c + 1; v < g.size(); ++v) {
+  std::vector<ir::ValueId> wait(g.nodes.size(), -1);
+  // The collectives not waited for yet, by the root of their result and of their operand.
+  std::unordered_map<ir::ValueId, std::vector<ir::ValueId>> by_result, by_operand;
+  auto resolve = [&](std::unordered_map<ir::ValueId, std::vector<ir::ValueId>>& pending, ir::ValueId key, ir::ValueId at) {
+    auto it = pending.find(key);
+    if (it == pending.end()) return;
+    for (ir::ValueId c : it->second) {
+      if (wait[c] == g.size()) wait[c] = at;  // else waited for already, through the other map
+    }
+    pending.erase(it);
+  };
+  for (ir::ValueId v = 0; v < g.size(); ++v) {
     const ir::Node& node = g.node(v);
     const ir::OpTraits& traits = ir::op_traits(node.op);
-    if (node.is_source() || traits.collective || traits.view) continue;
-    ir::ValueId written = root(v);
-    if (written == result || written == operand) return v;
-    for (ir::ValueId x : node.inputs) {
-      if (root(x) == result) return v;
+    if (traits.collective) {
+      wait[v] = g.size();
+      by_result[root(v)].push_back(v);
+      by_operand[root(node.inputs.at(0))].push_back(v);
+      continue;
     }
+    if (node.is_source() || traits.view) continue;
+    for (ir::ValueId x : node.inputs) resolve(by_result, root(x), v);
+    resolve(by_result, root(v), v);
+    resolve(by_operand, root(v), v);
   }
-  return g.size();
+  return wait;
 }
 
 }  // namespace spmd::partitioner

@@ -18,11 +18,11 @@ namespace spmd::partitioner {
 // ahead among those; every rank issues them alike. Cost: O(nodes).
 Program schedule_for_overlap(const Program& p);
 
-// Where the runtime must have finished collective `c` of `g`: the first later node, not a
-// collective (the communication stream runs them in order), that reads its result (through
-// any view) or writes its operand's or its result's bytes (an in-place update); g.size()
-// when none does before the step ends. `alias` is the memory plan's (view -> viewed value).
-// Cost: O(nodes after c).
-ir::ValueId collective_wait_point(const ir::Graph& g, const std::vector<ir::ValueId>& alias, ir::ValueId c);
+// Per node of `g`: for a collective, where the runtime must have finished it: the first
+// later node, not a collective (the communication stream runs them in order), that reads
+// its result (through any view) or writes its operand's or its result's bytes (an in-place
+// update), g.size() when none does before the step ends; -1 for other nodes. `alias` is the
+// memory plan's (view -> viewed value). Cost: one pass over the graph.
+std::vector<ir::ValueId> collective_wait_points(const ir::Graph& g, const std::vector<ir::ValueId>& alias);
 
 }  // namespace spmd::partitioner

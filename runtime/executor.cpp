@@ -169,9 +169,10 @@ void Executor::set_overlap(bool on) {
   std::vector<int> launch_of(graph_.nodes.size(), -1);
   for (size_t i = 0; i < launches_.size(); ++i) launch_of[launches_[i].id] = static_cast<int>(i);
   wait_before_.assign(launches_.size(), -1);
+  const std::vector<ir::ValueId> waits = partitioner::collective_wait_points(graph_, memory_.alias);
   for (size_t i = 0; i < launches_.size(); ++i) {
     if (!launches_[i].redistribution) continue;
-    ir::ValueId wait = partitioner::collective_wait_point(graph_, memory_.alias, launches_[i].id);
+    ir::ValueId wait = waits[launches_[i].id];
     if (wait < graph_.size()) wait_before_.at(launch_of.at(wait)) = static_cast<int>(i);  // later ones win: FIFO
   }
   comm_stream_ = std::make_unique<CommStream>();

@@ -13,6 +13,7 @@
 #include "partitioner/lower.h"
 #include "ir/ops.h"
 #include "partitioner/memory_plan.h"
+#include "partitioner/schedule.h"
 #include "partitioner/tactics.h"
 
 namespace spmd::partitioner {
@@ -154,6 +155,41 @@ TEST(Schedule, GradientCollectivesAreIssuedDuringBackward) {
     EXPECT_LE(std::distance(from, to), 1) << "%" << gather << " is gathered long before its use at %" << reader;
   }
   EXPECT_GT(gathers, 0);
+}
+
+// The wait points of the one-pass walk are those of the definition, node by node: the first
+// later op (not a collective, source or view) reading the result's bytes or rewriting the
+// result's or the operand's.
+TEST(Schedule, WaitPointsFollowTheirDefinition) {
+  for (const char* strategy : {"dp", "zero", "dp+megatron"}) {
+    Lowered l = lowered(strategy, 4);
+    Plan recomputing = l.plan;
+    recomputing.rematerialize = true;
+    for (const Program& program : {l.program, lower(l.global, recomputing)}) {
+      const ir::Graph& g = program.graph;
+      const ProgramMemory memory = plan_program_memory(g);
+      auto root = [&](ir::ValueId v) {
+        while (memory.alias[v] >= 0) v = memory.alias[v];
+        return v;
+      };
+      std::vector<ir::ValueId> waits = collective_wait_points(g, memory.alias);
+      for (ir::ValueId c = 0; c < g.size(); ++c) {
+        if (!ir::op_traits(g.node(c).op).collective) {
+          EXPECT_EQ(waits[c], -1);
+          continue;
+        }
+        ir::ValueId expected = g.size();
+        for (ir::ValueId v = c + 1; v < g.size() && expected == g.size(); ++v) {
+          const ir::OpTraits& t = ir::op_traits(g.node(v).op);
+          if (g.node(v).is_source() || t.collective || t.view) continue;
+          bool hit = root(v) == root(c) || root(v) == root(g.node(c).inputs[0]);
+          for (ir::ValueId x : g.node(v).inputs) hit = hit || root(x) == root(c);
+          if (hit) expected = v;
+        }
+        EXPECT_EQ(waits[c], expected) << strategy << " %" << c;
+      }
+    }
+  }
 }
 
 // A tactics file asks for recomputation; the plan file keeps the choice; the program then
