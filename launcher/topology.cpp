@@ -4,6 +4,8 @@
 #include <limits>
 #include <utility>
 
+#include "common/error.h"
+
 namespace spmd::launcher {
 
 Topology::Topology(std::vector<Device> devices, std::vector<std::string> node_names,
@@ -25,6 +27,16 @@ int Topology::common_level(int a, int b) const {
 LinkModel Topology::link_between(int a, int b) const {
   if (a == b) return {0.0, std::numeric_limits<double>::infinity()};
   return levels_.at(common_level(a, b)).link;
+}
+
+Topology Topology::with_links(const std::vector<LinkModel>& links) const {
+  if (links.size() != levels_.size()) {
+    throw Error("link figures for " + std::to_string(links.size()) + " levels, but the topology has " +
+                std::to_string(levels_.size()));
+  }
+  Topology t = *this;
+  for (size_t l = 0; l < links.size(); ++l) t.levels_[l].link = links[l];
+  return t;
 }
 
 std::vector<int> Topology::levels_spanned(std::span<const int> device_ids) const {

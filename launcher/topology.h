@@ -127,6 +127,9 @@ class Topology {
   // children of one group), top down: the levels a collective over the group crosses.
   // O(levels * n log n).
   std::vector<int> levels_spanned(std::span<const int> device_ids) const;
+  // The same tree with other link figures: `links[l]` for level l (one per level). What a
+  // measured profile or a refitted cost model changes. O(levels x devices).
+  Topology with_links(const std::vector<LinkModel>& links) const;
 
   bool operator==(const Topology&) const = default;
 

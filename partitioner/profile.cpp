@@ -23,15 +23,6 @@ std::string figure(const char* format, double value) {
   return text;
 }
 
-// The same tree with other link figures on some levels.
-launcher::Topology with_levels(const launcher::Topology& t, std::vector<launcher::Level> levels) {
-  std::vector<std::vector<int>> group_of(levels.size(), std::vector<int>(t.num_devices()));
-  for (size_t l = 0; l < levels.size(); ++l) {
-    for (int d = 0; d < t.num_devices(); ++d) group_of[l][d] = t.group_of(static_cast<int>(l), d);
-  }
-  return launcher::Topology(t.devices(), t.node_names(), std::move(levels), std::move(group_of));
-}
-
 }  // namespace
 
 Profile read_profile(const std::string& path) {
@@ -86,21 +77,22 @@ Profiled apply_profile(const Profile& profile, const std::string& path, const la
   Profiled out{topology, base, {}};
   const std::string mine = launcher::fingerprint(topology);
   const bool same = mine == profile.fingerprint;
-  std::vector<launcher::Level> levels = topology.levels();
+  std::vector<launcher::LinkModel> links;
   int matched = 0;
-  for (launcher::Level& level : levels) {
+  for (const launcher::Level& level : topology.levels()) {
+    links.push_back(level.link);
     const LevelProfile* measured = nullptr;
     for (const LevelProfile& l : profile.levels) measured = l.name == level.name ? &l : measured;
     if (!measured) {
       out.said.push_back("level " + level.name + ": default link (not in the profile)");
       continue;
     }
-    level.link = {measured->latency_s, measured->bandwidth_Bps};
+    links.back() = {measured->latency_s, measured->bandwidth_Bps};
     ++matched;
     out.said.push_back("level " + level.name + ": " + figure("%.2f us", measured->latency_s * 1e6) + ", " +
                        figure("%.2f GB/s", measured->bandwidth_Bps / 1e9) + " measured");
   }
-  if (!same && matched == 0 && !levels.empty()) {
+  if (!same && matched == 0 && !links.empty()) {
     throw Error("profile '" + path + "' was measured on another topology (fingerprint " + profile.fingerprint +
                 ", this job's is " + mine + ") and shares none of its levels: run spmd profile on this job");
   }
@@ -109,7 +101,7 @@ Profiled apply_profile(const Profile& profile, const std::string& path, const la
                                           profile.fingerprint + ", this job's is " + mine +
                                           "): its figures are used where the level names match");
   }
-  out.topology = with_levels(topology, std::move(levels));
+  out.topology = topology.with_links(links);
   if (base.peak_flops <= 0) out.device.peak_flops = profile.matmul_flops;
   if (base.memory_Bps <= 0) out.device.memory_Bps = profile.memory_Bps;
   if (base.peak_flops <= 0) out.device.flops_by_size = profile.matmul_by_size;

@@ -81,6 +81,7 @@ void Job::bind(JobBinding binding) {
   }
   if (topology_) fingerprint_ = launcher::fingerprint(*topology_);
   if (!binding.profile.empty()) apply_profile(binding.profile, devices);
+  check_replan_policy(devices);
   const partitioner::PlanRequest& asked = description_.partitioning;
   if (devices > 1 && (asked.automatic || !asked.any()) && asked.search.budget_seconds > 0) {
     // Every rank searches: a clock could stop them at different plans.
@@ -105,8 +106,9 @@ void Job::bind(JobBinding binding) {
                                        make_data());
   trainer_->executor().set_overlap(description_.overlap);
   if (saved) finish_resume(*saved);
-  predicted_ = predicted_step();
-  for (const PredictedLaunch& l : predicted_) predicted_step_time_s_ = std::max(predicted_step_time_s_, l.start_s + l.duration_s);
+  if (topology_) base_topology_ = *topology_;
+  base_device_ = description_.partitioning.search.device;
+  set_prediction();
   origin_ = std::chrono::steady_clock::now();
   if (!description_.trace.empty()) start_trace();
 }
@@ -195,15 +197,15 @@ void Job::start_trace() {
                                            origin_);
 }
 
-// The simulator's step of the program this rank runs, on the job's topology (a node of
-// that many cores when it has none, as the plan search assumes) and device model.
-std::vector<PredictedLaunch> Job::predicted_step() const {
+// The simulator's step of the program this rank runs, on `topology` (a node of that many
+// cores when there is none, as the plan search assumes) and the device of `device`.
+std::vector<PredictedLaunch> Job::predicted_step(const launcher::Topology* topology,
+                                                 const partitioner::DeviceOverrides& device_figures) const {
   const partitioner::Mesh& mesh = plan().mesh;
   std::optional<launcher::Topology> flat;
-  const launcher::Topology* topology = topology_.get();
   if (!topology || topology->num_devices() != mesh.size()) topology = &flat.emplace(partitioner::flat_topology(mesh.size()));
   partitioner::CollectiveCosts costs(mesh, *topology);
-  const partitioner::DeviceModel device = partitioner::device_model(*topology, description_.partitioning.search.device);
+  const partitioner::DeviceModel device = partitioner::device_model(*topology, device_figures);
   if (program_) return predicted_timeline(*program_, device, costs, trainer_->executor().overlaps_communication());
   return predicted_timeline(partitioner::Program{graph_, {}}, device, costs);
 }
@@ -272,7 +274,11 @@ StepReport Job::step() {
   if (timed) r.exposed_comm_s = exposed_comm_seconds(ex.graph(), launches);
   if (trace_) trace_->add_step(r.step, r.loss, start, end, std::move(launches));
   const std::string bad = nonfinite_after(r);
-  if (bad.empty()) return r;
+  if (bad.empty()) {
+    sample(r, launches, timed);
+    end_of_window(r);
+    return r;
+  }
   if (!skipping) {
     throw JobFailure("step " + std::to_string(r.step) + ": " + bad + ", training stopped" +
                      (last_checkpoint_.empty() ? "" : "; the last checkpoint, '" + last_checkpoint_ + "', is intact"));
@@ -302,7 +308,9 @@ const partitioner::Program& Job::program() const {
   return *program_;
 }
 
-std::string Job::plan_source() const { return description_.partitioning.describe(ranks()); }
+std::string Job::plan_source() const {
+  return plan_source_.empty() ? description_.partitioning.describe(ranks()) : plan_source_;
+}
 
 int Job::rank() const { return world_ ? world_->rank() : 0; }
 int Job::ranks() const { return world_ ? world_->size() : 1; }

@@ -33,6 +33,7 @@
 #include "runtime/data.h"
 #include "runtime/predicted_timeline.h"
 #include "runtime/program.h"
+#include "runtime/replan.h"
 #include "runtime/trace_recorder.h"
 #include "runtime/trainer.h"
 
@@ -81,6 +82,10 @@ struct JobDescription {
   // Whether collectives overlap compute where they can (executor.h); false runs them in
   // program order, blocking: what `spmd run --no-overlap` measures against.
   bool overlap = true;
+  // Whether, when and on what predicted gain the job re-plans while it trains (replan.h):
+  // never by default. A re-planning job cannot also write a trace (a trace follows one
+  // program).
+  ReplanPolicy replan;
 };
 
 struct JobBinding {
@@ -137,6 +142,9 @@ class Job {
   // collective deadline). Collective. Throws spmd::Error when the job has no trace file,
   // spmd::JobFailure (on every rank) when it cannot be written.
   void write_trace();
+  // Every re-planning decision so far, and every switch's realized gain (replan.h), in
+  // order; each step's report carries those made after it.
+  const std::vector<ReplanReport>& replans() const { return replans_; }
   // The checkpoint bind() resumed from, if any.
   const std::optional<Resumed>& resumed() const { return resumed_; }
   // What the profile changed, one line per figure (empty without a profile).
@@ -173,8 +181,15 @@ class Job {
   std::optional<Manifest> prepare_resume();
   void finish_resume(const Manifest& m);
   void start_trace();
-  std::vector<PredictedLaunch> predicted_step() const;
+  std::vector<PredictedLaunch> predicted_step(const launcher::Topology* topology,
+                                              const partitioner::DeviceOverrides& device) const;
   bool timed_step(int64_t step) const;
+  void check_replan_policy(int devices) const;
+  void set_prediction();
+  void sample(const StepReport& r, const std::vector<LaunchTime>& launches, bool timed);
+  void end_of_window(StepReport& r);
+  ReplanReport replan();
+  void switch_plan(partitioner::Plan next, const partitioner::Refitted& model);
 
   JobDescription description_;
   ir::Graph graph_;
@@ -194,6 +209,20 @@ class Job {
   double predicted_step_time_s_ = 0;
   std::chrono::steady_clock::time_point origin_;  // of the launches' times
   std::unique_ptr<TraceRecorder> trace_;
+  // Re-planning: the model as bound (topology and device figures; launches are sampled
+  // against it, so that each refit starts from it rather than from the last refit), the
+  // running plan's samples, its steps so far, the refitted cost model (its topology for
+  // costing only: the executor's is topology_), the switch awaiting its realized gain, and
+  // every report.
+  std::optional<launcher::Topology> base_topology_;
+  partitioner::DeviceOverrides base_device_;
+  std::optional<PlanSamples> samples_;
+  int64_t plan_steps_ = 0;
+  bool replanned_ = false;
+  std::optional<partitioner::Refitted> refit_;
+  std::optional<ReplanReport> switched_;
+  std::vector<ReplanReport> replans_;
+  std::string plan_source_;  // set when a switch replaced the plan asked for
 };
 
 }  // namespace spmd::runtime

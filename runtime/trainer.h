@@ -9,6 +9,7 @@
 
 #include "runtime/data.h"
 #include "runtime/executor.h"
+#include "runtime/replan.h"
 
 namespace spmd::runtime {
 
@@ -25,6 +26,8 @@ struct StepReport {
   // of the step that its kernels did not cover (runtime/exposed_comm.h).
   std::optional<double> predicted_step_time_s;
   std::optional<double> exposed_comm_s;
+  // Set by runtime::Job when it re-plans (replan.h): the decisions made after this step.
+  std::vector<ReplanReport> replans;
 };
 
 class Trainer {

@@ -6,9 +6,11 @@
 // --trace FILE writes a Chrome / Perfetto trace of the run (runtime/trace.h).
 // The job itself is runtime::Job; this file parses flags and prints.
 #include <cstdio>
+#include <limits>
 #include <memory>
 #include <optional>
 
+#include "common/error.h"
 #include "common/units.h"
 #include "runtime/job.h"
 #include "runtime/metrics_file.h"
@@ -32,7 +34,38 @@ struct RunOptions {
   std::optional<double> timeout_s;
   std::string device = "auto";
   std::string profile;
+  std::string replan = "never";
+  std::string replan_threshold = "10%";
 };
+
+// "10%" or "0.1": the fraction a re-planning gain must exceed.
+double parse_fraction(const std::string& text) {
+  try {
+    size_t used = 0;
+    const double v = std::stod(text, &used);
+    if (used == text.size() && v >= 0) return v;
+    if (used + 1 == text.size() && text.back() == '%' && v >= 0) return v / 100;
+  } catch (const std::exception&) {
+  }
+  throw Error("--replan-threshold '" + text + "' is neither a percentage (10%) nor a fraction (0.1) of 0 or more");
+}
+
+// What a re-planning decided, as the log's lines.
+void print_replan(const runtime::ReplanReport& r) {
+  using Kind = runtime::ReplanReport::Kind;
+  if (r.kind == Kind::realized) {
+    std::printf("re-planned: %s\n", r.why.c_str());
+    return;
+  }
+  std::printf("re-plan after step %lld: model refitted to the measured launches: %s\n", static_cast<long long>(r.step),
+              r.fit.c_str());
+  std::printf("  running %s: %.2f ms measured, %.2f ms predicted by the refitted model\n", r.from.c_str(),
+              r.measured_s * 1e3, r.predicted_from_s * 1e3);
+  if (r.predicted_to_s > 0) {
+    std::printf("  best found %s: %.2f ms predicted\n", r.to.c_str(), r.predicted_to_s * 1e3);
+  }
+  std::printf("  %s\n", r.why.c_str());
+}
 
 void print_header(const runtime::Job& job, const RunOptions& o) {
   const ir::Graph& g = job.training_step();
@@ -70,6 +103,8 @@ void run(const RunOptions& o, const launcher::World& world) {
   runtime::JobDescription description = o.job;
   description.seed = parse_seed(o.seed_text);
   description.on_nonfinite = o.on_nonfinite == "skip" ? runtime::OnNonFinite::skip : runtime::OnNonFinite::stop;
+  description.replan.when = runtime::parse_replan(o.replan);
+  description.replan.threshold = parse_fraction(o.replan_threshold);
   runtime::Job job = describe_job(description);
   runtime::JobBinding binding(&world);
   binding.timeout_s = o.timeout_s;
@@ -104,6 +139,8 @@ void run(const RunOptions& o, const launcher::World& world) {
                   r.step_time_s * 1e3, r.items_per_s, item.c_str());
       std::fflush(stdout);
     }
+    if (!r.replans.empty()) bar.clear();
+    for (const runtime::ReplanReport& replan : r.replans) print_replan(replan);
     if (!r.checkpoint.empty()) {
       bar.clear();
       std::printf("checkpoint written: %s\n", r.checkpoint.c_str());
@@ -154,6 +191,16 @@ void add_run_command(CLI::App& app, const launcher::World* world) {
                   "rank's device is one (default)")
       ->check(CLI::IsMember({"cpu", "gpu", "auto"}));
   cmd->add_option("--profile", o->profile, "a profile from spmd profile: measured figures for the cost model");
+  cmd->add_option("--replan", o->replan,
+                  "re-plan while training: the cost model refitted to the measured kernels and collectives, the "
+                  "plans searched again, and the job switched to the best when it is predicted faster by the "
+                  "threshold; never (default), once after the first warm-up, or always after every one")
+      ->check(CLI::IsMember({"never", "once", "always"}));
+  cmd->add_option("--replan-threshold", o->replan_threshold,
+                  "the predicted gain a new plan needs for the job to switch to it: 10% (default) or 0.1");
+  cmd->add_option("--replan-after", o->job.replan.after,
+                  "steps a plan runs before it is re-planned, the first not measured (default 5, at least 2)")
+      ->check(CLI::Range(int64_t{2}, std::numeric_limits<int64_t>::max()));
   cmd->add_option("--timeout", o->timeout_s,
                   "seconds a collective may wait for a peer before the job fails naming it (default 60)")
       ->check(kPositive);

@@ -1,0 +1,101 @@
+#include "partitioner/refit.h"
+
+#include <cmath>
+#include <cstdio>
+
+namespace spmd::partitioner {
+namespace {
+
+double relative_rms(std::span<const TimedLaunch> launches, double scale, double offset) {
+  double sum = 0;
+  int n = 0;
+  for (const TimedLaunch& l : launches) {
+    if (!(l.predicted_s > 0) || !(l.measured_s > 0)) continue;
+    const double e = (scale * l.predicted_s + offset - l.measured_s) / l.measured_s;
+    sum += e * e;
+    ++n;
+  }
+  return n ? std::sqrt(sum / n) : 0;
+}
+
+std::string fit_text(const TimeFit& f) {
+  char text[96];
+  if (f.launches == 0) return "not measured";
+  std::string line;
+  std::snprintf(text, sizeof text, "%.2fx", f.scale);
+  line = text;
+  if (f.offset_s > 0) {
+    std::snprintf(text, sizeof text, " + %.1f us", f.offset_s * 1e6);
+    line += text;
+  }
+  std::snprintf(text, sizeof text, " (fit error %.0f%% over %d launches)", f.error * 100, f.launches);
+  return line + text;
+}
+
+}  // namespace
+
+TimeFit fit_times(std::span<const TimedLaunch> launches, bool with_offset) {
+  // Weighted by 1 / measured^2: the relative error is minimised, so that the many small
+  // launches (whose time is mostly the fixed cost) count as much as the few large ones.
+  TimeFit fit;
+  double sw = 0, sx = 0, sy = 0, sxx = 0, sxy = 0;
+  for (const TimedLaunch& l : launches) {
+    if (!(l.predicted_s > 0) || !(l.measured_s > 0) || !std::isfinite(l.measured_s)) continue;
+    const double w = 1 / (l.measured_s * l.measured_s);
+    sw += w;
+    sx += w * l.predicted_s;
+    sy += w * l.measured_s;
+    sxx += w * l.predicted_s * l.predicted_s;
+    sxy += w * l.predicted_s * l.measured_s;
+    ++fit.launches;
+  }
+  if (fit.launches == 0) return fit;
+  const double det = sw * sxx - sx * sx;
+  const bool line = with_offset && fit.launches > 1 && det > 1e-12 * sw * sxx;
+  if (line) {
+    fit.scale = (sw * sxy - sx * sy) / det;
+    fit.offset_s = (sy - fit.scale * sx) / sw;
+  }
+  if (!line || fit.offset_s < 0 || fit.scale <= 0) {
+    fit.scale = sxy / sxx;  // through the origin
+    fit.offset_s = 0;
+  }
+  fit.error = relative_rms(launches, fit.scale, fit.offset_s);
+  return fit;
+}
+
+TimeFit mean_fit(std::span<const TimeFit> fits) {
+  TimeFit mean;
+  double weight = 0, scale = 0, offset = 0, error = 0;
+  for (const TimeFit& f : fits) {
+    scale += f.launches * f.scale;
+    offset += f.launches * f.offset_s;
+    error += f.launches * f.error;
+    weight += f.launches;
+    mean.launches += f.launches;
+  }
+  if (weight == 0) return mean;
+  mean.scale = scale / weight;
+  mean.offset_s = offset / weight;
+  mean.error = error / weight;
+  return mean;
+}
+
+Refitted refit(const launcher::Topology& topology, const DeviceModel& device, const DeviceOverrides& overrides,
+               const TimeFit& kernels, const TimeFit& collectives) {
+  DeviceOverrides d = overrides;
+  const double k = kernels.scale;
+  d.peak_flops = device.peak_flops / k;
+  d.memory_Bps = device.memory_Bps / k;
+  d.op_latency_s = device.op_latency_s * k + kernels.offset_s;
+  d.flops_by_size = device.flops_by_size;
+  for (auto& [flop, rate] : d.flops_by_size) rate /= k;
+  std::vector<launcher::LinkModel> links;
+  const double c = collectives.scale;
+  for (const launcher::Level& level : topology.levels()) {
+    links.push_back({level.link.latency_s * c, level.link.bandwidth_Bps / c});
+  }
+  return {topology.with_links(links), d, "kernels " + fit_text(kernels) + "; collectives " + fit_text(collectives)};
+}
+
+}  // namespace spmd::partitioner

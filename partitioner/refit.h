@@ -1,0 +1,58 @@
+// Refitting the cost model to what a running job measured: the runtime times every kernel
+// and collective of its steps, pairs each with the simulator's prediction of it, and fits
+//   measured = scale x predicted + offset
+// by least squares, once for kernels and once for collectives. The fitted lines become a
+// device model and link figures that predict what was measured, for every plan, so the
+// search can re-plan against the hardware as it really runs (hardware in the loop).
+#pragma once
+
+#include <span>
+#include <string>
+#include <vector>
+
+#include "launcher/topology.h"
+#include "partitioner/device_model.h"
+
+namespace spmd::partitioner {
+
+// One launch: what the simulator predicted for it and what it took, in seconds.
+struct TimedLaunch {
+  double predicted_s = 0;
+  double measured_s = 0;
+};
+
+// measured = scale x predicted + offset_s. `error` is the relative RMS error of the fit over
+// its launches; `launches` how many it saw. Scale 1 and offset 0 when it saw none.
+struct TimeFit {
+  double scale = 1;
+  double offset_s = 0;
+  double error = 0;
+  int launches = 0;
+};
+
+// Least squares of the relative error over `launches`, the offset kept at zero or above (a negative one would
+// predict negative times for small launches: then the line through the origin is fitted);
+// without `with_offset`, the line through the origin (a scale alone). Launches predicted
+// to take no time are left out. Cost: O(launches).
+TimeFit fit_times(std::span<const TimedLaunch> launches, bool with_offset = true);
+
+// The mean of several ranks' fits, each weighted by its launches: what every rank of a job
+// agrees on when each fitted its own launches.
+TimeFit mean_fit(std::span<const TimeFit> fits);
+
+// The device model and links that predict the fitted times.
+//  - Kernels: peak FLOP/s, memory bandwidth and the measured matmul curve divided by the
+//    kernels' scale; the fixed cost of a kernel becomes scale x the old one + the offset.
+//  - Collectives: each level's link latency times the collectives' scale, its bandwidth
+//    divided by it; their fit should have no offset (a collective sends several messages:
+//    an offset per collective has no place in the per-message latency), any is ignored.
+// `overrides` are the figures the job ran with; the result replaces them.
+struct Refitted {
+  launcher::Topology topology;
+  DeviceOverrides device;
+  std::string said;  // "kernels 1.32x + 4.1 us, collectives 2.50x"
+};
+Refitted refit(const launcher::Topology& topology, const DeviceModel& device, const DeviceOverrides& overrides,
+               const TimeFit& kernels, const TimeFit& collectives);
+
+}  // namespace spmd::partitioner

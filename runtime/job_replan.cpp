@@ -1,0 +1,215 @@
+// runtime::Job's re-planning while it trains (replan.h): sampling each step, the decision
+// at the end of a plan's warm-up window, and the switch to a new plan.
+#include <bit>
+#include <cmath>
+#include <cstdio>
+
+#include "common/error.h"
+#include "partitioner/search.h"
+#include "partitioner/simulator.h"
+#include "runtime/job.h"
+#include "runtime/reshard.h"
+
+namespace spmd::runtime {
+namespace {
+
+std::string ms(double seconds) {
+  char text[32];
+  std::snprintf(text, sizeof text, "%.2f ms", seconds * 1e3);
+  return text;
+}
+
+std::string us(double seconds) {
+  char text[32];
+  std::snprintf(text, sizeof text, "%.1f us", seconds * 1e6);
+  return text;
+}
+
+std::string percent(double fraction) {
+  char text[32];
+  std::snprintf(text, sizeof text, "%.0f%%", fraction * 100);
+  return text;
+}
+
+// The same figure on every rank: each rank's, gathered bit for bit, averaged in rank order.
+double agreed_mean(const launcher::World* world, double mine) {
+  if (!world || world->size() == 1) return mine;
+  double sum = 0;
+  for (uint64_t bits : world->all_gather(std::bit_cast<uint64_t>(mine), "a re-planning figure")) {
+    sum += std::bit_cast<double>(bits);
+  }
+  return sum / world->size();
+}
+
+partitioner::TimeFit agreed_fit(const launcher::World* world, const partitioner::TimeFit& mine) {
+  if (!world || world->size() == 1) return mine;
+  std::vector<partitioner::TimeFit> fits(world->size());
+  auto gather = [&](double partitioner::TimeFit::*field, double value) {
+    const std::vector<uint64_t> all = world->all_gather(std::bit_cast<uint64_t>(value), "a re-planning figure");
+    for (size_t r = 0; r < all.size(); ++r) fits[r].*field = std::bit_cast<double>(all[r]);
+  };
+  gather(&partitioner::TimeFit::scale, mine.scale);
+  gather(&partitioner::TimeFit::offset_s, mine.offset_s);
+  gather(&partitioner::TimeFit::error, mine.error);
+  const std::vector<uint64_t> counts = world->all_gather(static_cast<uint64_t>(mine.launches), "a re-planning figure");
+  for (size_t r = 0; r < counts.size(); ++r) fits[r].launches = static_cast<int>(counts[r]);
+  return partitioner::mean_fit(fits);
+}
+
+bool same_plan(const partitioner::Plan& a, const partitioner::Plan& b) {
+  return a.mesh.to_string() == b.mesh.to_string() && a.shardings == b.shardings && a.rematerialize == b.rematerialize;
+}
+
+}  // namespace
+
+void Job::check_replan_policy(int devices) const {
+  const ReplanPolicy& p = description_.replan;
+  if (p.when == Replan::never) return;
+  if (p.after < 2) {
+    throw Error("re-planning after " + std::to_string(p.after) +
+                " steps: at least 2 are needed (a plan's first step is not measured)");
+  }
+  if (!(p.threshold >= 0) || !std::isfinite(p.threshold)) {
+    throw Error("the re-planning threshold " + std::to_string(p.threshold) + " is not a fraction of 0 or more");
+  }
+  if (!description_.trace.empty()) {
+    throw Error("a trace follows one program: it cannot be written by a job that re-plans (--replan " +
+                std::string(to_string(p.when)) + ")");
+  }
+  if (devices > 1 && description_.partitioning.search.budget_seconds > 0) {
+    throw Error("a search budget in seconds would let the ranks re-plan differently: give the search a number of "
+                "simulations on several ranks");
+  }
+}
+
+// The step the cost model predicts, and, when the job re-plans, a fresh window of samples
+// paired with it.
+void Job::set_prediction() {
+  predicted_ = predicted_step(refit_ ? &refit_->topology : topology_.get(), description_.partitioning.search.device);
+  predicted_step_time_s_ = 0;
+  for (const PredictedLaunch& l : predicted_) predicted_step_time_s_ = std::max(predicted_step_time_s_, l.start_s + l.duration_s);
+  plan_steps_ = 0;
+  if (description_.replan.when == Replan::never) return;
+  const launcher::Topology* base = base_topology_ ? &*base_topology_ : nullptr;
+  samples_.emplace(trainer().executor().graph(), refit_ ? predicted_step(base, base_device_) : predicted_);
+}
+
+// A plan's first step warms buffers and caches up: it is not a sample.
+void Job::sample(const StepReport& r, const std::vector<LaunchTime>& launches, bool timed) {
+  if (!samples_ || ++plan_steps_ == 1) return;
+  timed ? samples_->add(launches, r.step_time_s) : samples_->add_untimed(r.step_time_s);
+}
+
+void Job::end_of_window(StepReport& r) {
+  if (!samples_ || plan_steps_ < description_.replan.after) return;
+  const double measured = agreed_mean(world_, samples_->median_step_s());
+  if (switched_) {
+    ReplanReport done = *std::exchange(switched_, std::nullopt);
+    done.kind = ReplanReport::Kind::realized;
+    done.step = r.step;
+    done.realized_s = measured;
+    const double gain = 1 - measured / done.measured_s, promised = done.predicted_gain();
+    done.why = "steps " + std::to_string(r.step - plan_steps_ + 2) + "-" + std::to_string(r.step) + " took " +
+               ms(measured) + " (median) against " + ms(done.measured_s) + " before the switch: " +
+               (gain >= 0 ? percent(gain) + " faster" : percent(-gain) + " slower") + ", " + percent(promised) +
+               " predicted";
+    replans_.push_back(done);
+    r.replans.push_back(done);
+  }
+  if (description_.replan.when == Replan::always || !replanned_) {
+    replanned_ = true;
+    ReplanReport decided = replan();
+    decided.step = r.step;
+    replans_.push_back(decided);
+    r.replans.push_back(decided);
+    if (decided.kind == ReplanReport::Kind::switched) switched_ = decided;
+  }
+  set_prediction();  // a new window, on the plan now running and the refitted model
+  if (description_.replan.when == Replan::once && !switched_) samples_.reset();  // nothing left to measure
+}
+
+// Refits the model to this window's launches (every rank's, averaged, so that every rank
+// searches the same model and finds the same plan), costs the running plan under it, and
+// searches again. Switches when the best plan found beats the running one by the threshold.
+ReplanReport Job::replan() {
+  ReplanReport report;
+  report.measured_s = agreed_mean(world_, samples_->median_step_s());
+  const partitioner::TimeFit kernels = agreed_fit(world_, partitioner::fit_times(samples_->kernels()));
+  const partitioner::TimeFit collectives = agreed_fit(world_, partitioner::fit_times(samples_->collectives(), false));
+  const launcher::Topology base = base_topology_ && base_topology_->num_devices() == ranks()
+                                      ? *base_topology_
+                                      : partitioner::flat_topology(ranks());
+  partitioner::SearchOptions options = description_.partitioning.search;
+  const partitioner::DeviceModel device = partitioner::device_model(base, base_device_);
+  partitioner::Refitted model = partitioner::refit(base, device, base_device_, kernels, collectives);
+  const partitioner::Program running = program_ ? *program_ : partitioner::Program{graph_, {}};
+  partitioner::CollectiveCosts costs(plan().mesh, model.topology);
+  const bool overlap = trainer().executor().overlaps_communication();
+  auto predict_running = [&] {
+    return partitioner::simulate(running, partitioner::device_model(model.topology, model.device), costs, overlap)
+        .step_time_s;
+  };
+  report.predicted_from_s = predict_running();
+  // What the launches do not explain (the executor's own work between them, feeding the
+  // batch) is spread over the kernels as a fixed cost of each, so that the refitted model
+  // predicts the running plan's step as measured; plans of fewer kernels then gain by it.
+  int64_t kernels_per_step = 0;
+  for (const PredictedLaunch& l : predicted_) kernels_per_step += l.stream == Stream::compute;
+  const double residual = report.measured_s - report.predicted_from_s;
+  if (residual > 0 && kernels_per_step > 0) {
+    const double each = residual / static_cast<double>(kernels_per_step);
+    model.device.op_latency_s = partitioner::device_model(model.topology, model.device).op_latency_s + each;
+    model.said += "; " + us(each) + " per kernel between launches";
+    report.predicted_from_s = predict_running();
+  }
+  report.fit = model.said;
+  options.device = model.device;
+  report.from = plan_source() + ", mesh " + plan().mesh.to_string();
+  description_.partitioning.search.device = model.device;
+  refit_ = model;
+  partitioner::SearchResult found = partitioner::search_plan(graph_, model.topology, options);
+  const partitioner::Evaluated* best = nullptr;
+  for (const partitioner::Evaluated& e : found.explored) best = !best && e.fits ? &e : best;
+  if (!best) {
+    report.to = report.from;
+    report.why = "kept: no searched plan fits the devices' memory";
+    return report;
+  }
+  report.to = best->name + ", mesh " + best->plan.mesh.to_string();
+  report.predicted_to_s = best->prediction.step_time_s;
+  const double gain = report.predicted_gain(), threshold = description_.replan.threshold;
+  if (same_plan(best->plan, plan())) {
+    report.why = "kept: the running plan is the best found";
+  } else if (gain <= threshold) {
+    report.why = "kept: the best plan found (" + report.to + ") is predicted " + percent(gain) +
+                 " faster, not more than the threshold of " + percent(threshold);
+  } else {
+    report.kind = ReplanReport::Kind::switched;
+    report.why = "switched: " + report.to + " is predicted " + percent(gain) + " faster than " + report.from +
+                 " (" + ms(report.predicted_to_s) + " against " + ms(report.predicted_from_s) + ")";
+    switch_plan(best->plan, model);
+  }
+  return report;
+}
+
+// Lowers the new plan, builds its executor beside the running one, moves params and state
+// over, and drops the old one: for the time of the move a rank holds both programs' params
+// and state. The new program runs on the refitted topology, so its collectives' schedules
+// are synthesized for the links as measured.
+void Job::switch_plan(partitioner::Plan next, const partitioner::Refitted& model) {
+  auto topology = std::make_unique<launcher::Topology>(model.topology);
+  partitioner::Program program = partitioner::lower(graph_, next);
+  auto trainer = std::make_unique<Trainer>(program.graph, *backend_, description_.seed, description_.program.lr,
+                                           comm_.get(), topology.get(), make_data());
+  trainer->executor().set_overlap(description_.overlap);
+  reshard(trainer_->executor(), trainer->executor(), comm_.get(), topology.get());
+  trainer->resume_at(trainer_->steps_done());
+  plan_source_ = "the search, re-planned at step " + std::to_string(trainer_->steps_done());
+  trainer_ = std::move(trainer);
+  topology_ = std::move(topology);
+  plan_ = std::move(next);
+  program_ = std::move(program);
+  partitioned_ = true;
+}
+
+}  // namespace spmd::runtime
