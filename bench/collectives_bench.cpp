@@ -2,12 +2,16 @@
 // run: for each primitive and size (4 KiB to 64 MiB by default, in steps of 4x) the median
 // time over several repetitions, each started after a barrier and counted as the slowest
 // rank's time, of every algorithm and of MPI's collective (Algorithm::native); the ratio
-// mpi/ours (> 1: ours is faster) and the cost model's prediction.
+// mpi/ours (> 1: ours is faster) and the cost model's prediction. With --profile (written by
+// `spmd profile` on the same ranks) each row also gets the prediction from the profile's
+// fitted figures, the error of both against the measurement, and a last line counts the
+// rows each predicts within 15%: the cost model before and after calibration.
 //
-//   mpirun -np 2 bench_collectives [--all] [--json results.json]
+//   mpirun -np 2 bench_collectives [--all] [--json results.json] [--profile spmd-profile.json]
 #include <mpi.h>
 
 #include <algorithm>
+#include <cmath>
 #include <cstdio>
 #include <fstream>
 #include <functional>
@@ -20,9 +24,11 @@
 #include "common/stats.h"
 #include "common/units.h"
 #include "collectives/cost.h"
+#include "collectives/cost_fit.h"
 #include "collectives/mpi/mpi_communicator.h"
 #include "collectives/primitives.h"
 #include "common/error.h"
+#include "partitioner/profile.h"
 
 namespace {
 
@@ -37,6 +43,8 @@ struct Options {
   std::string json_path;
   std::vector<std::string> primitives = {"all_reduce", "reduce_scatter", "all_gather", "broadcast", "all_to_all"};
   LinkCost link;
+  std::string profile_path;
+  std::vector<spmd::launcher::MeasuredAlgorithm> measured;  // the profile's, for the job's ranks
 };
 
 // Resets the buffers of one primitive at one size, and runs it with a given algorithm.
@@ -83,6 +91,7 @@ struct Row {
   int64_t bytes;
   Algorithm algorithm;
   double ours_s, mpi_s, predicted_s;
+  double profiled_s = 0;  // from the profile's fitted figures (0: none)
 };
 
 // Median seconds of every algorithm of `primitive` (native first). Repetitions are
@@ -109,23 +118,49 @@ std::vector<Row> rows_for(MpiCommunicator& comm, const std::string& primitive, i
   const std::vector<double> medians = measure(comm, primitive, bytes, algorithms, options.repetitions);
   std::vector<Row> rows;
   for (std::size_t i = 1; i < algorithms.size(); ++i) {
-    rows.push_back({primitive, bytes, algorithms[i], medians[i], medians[0],
-                    predicted_seconds(primitive, algorithms[i], comm.size(), double(bytes), options.link)});
+    Row row{primitive, bytes, algorithms[i], medians[i], medians[0],
+            predicted_seconds(primitive, algorithms[i], comm.size(), double(bytes), options.link)};
+    if (const auto* band = measured_band(options.measured, primitive, algorithms[i], double(bytes))) {
+      row.profiled_s = measured_seconds(*band, algorithms[i], comm.size(), double(bytes));
+    }
+    rows.push_back(row);
   }
   return rows;
 }
 
-void print_row(const Row& row) {
-  std::printf("%-15s %8s  %-27s %10.1f %10.1f %7.2fx %10.1f\n", row.primitive.c_str(),
+double error(double predicted, double measured) { return std::abs(predicted - measured) / measured; }
+
+void print_row(const Row& row, bool profiled) {
+  std::printf("%-15s %8s  %-27s %10.1f %10.1f %7.2fx %10.1f", row.primitive.c_str(),
               spmd::bytes_text(static_cast<double>(row.bytes)).c_str(),
               to_string(row.algorithm).c_str(), row.ours_s * 1e6, row.mpi_s * 1e6, row.mpi_s / row.ours_s,
               row.predicted_s * 1e6);
+  if (profiled) {
+    std::printf(" %6.0f%% %10.1f %6.0f%%", 100 * error(row.predicted_s, row.ours_s), row.profiled_s * 1e6,
+                100 * error(row.profiled_s, row.ours_s));
+  }
+  std::printf("\n");
+}
+
+// How many rows each prediction puts within 15% of the measurement, and the worst error.
+void print_summary(const std::vector<Row>& rows) {
+  int before = 0, after = 0;
+  double worst_before = 0, worst_after = 0;
+  for (const Row& r : rows) {
+    before += error(r.predicted_s, r.ours_s) <= 0.15;
+    after += error(r.profiled_s, r.ours_s) <= 0.15;
+    worst_before = std::max(worst_before, error(r.predicted_s, r.ours_s));
+    worst_after = std::max(worst_after, error(r.profiled_s, r.ours_s));
+  }
+  std::printf("within 15%% of measured: default figures %d of %zu rows (worst %.0f%% off), profile %d of %zu "
+              "(worst %.0f%% off)\n",
+              before, rows.size(), 100 * worst_before, after, rows.size(), 100 * worst_after);
 }
 
 nlohmann::json to_json(const Row& row, int ranks) {
   return {{"primitive", row.primitive}, {"bytes", row.bytes}, {"ranks", ranks},
           {"algorithm", to_string(row.algorithm)}, {"ours_s", row.ours_s}, {"mpi_s", row.mpi_s},
-          {"predicted_s", row.predicted_s}};
+          {"predicted_s", row.predicted_s}, {"profiled_s", row.profiled_s}};
 }
 
 void run(const Options& options) {
@@ -135,20 +170,25 @@ void run(const Options& options) {
     std::printf("bench_collectives: %d ranks, median of %d runs (slowest rank), times in us; "
                 "ratio = mpi / ours (> 1: ours faster)\n",
                 comm->size(), options.repetitions);
-    std::printf("%-15s %8s  %-27s %10s %10s %8s %10s\n", "primitive", "size", "algorithm", "ours", "mpi", "ratio",
+    std::printf("%-15s %8s  %-27s %10s %10s %8s %10s", "primitive", "size", "algorithm", "ours", "mpi", "ratio",
                 "predicted");
+    if (!options.measured.empty()) std::printf(" %7s %10s %7s", "err", "profiled", "err");
+    std::printf("\n");
   }
   nlohmann::json records = nlohmann::json::array();
+  std::vector<Row> all_rows;
   for (const std::string& primitive : options.primitives) {
     for (int64_t bytes = options.min_bytes; bytes <= options.max_bytes; bytes *= 4) {
       const std::vector<Row> rows = rows_for(*comm, primitive, bytes, options);
       const Row& best = *std::ranges::min_element(rows, {}, &Row::ours_s);
       for (const Row& row : rows) {
-        if (printer && (options.all || &row == &best)) print_row(row);
+        if (printer && (options.all || &row == &best)) print_row(row, !options.measured.empty());
         records.push_back(to_json(row, comm->size()));
+        all_rows.push_back(row);
       }
     }
   }
+  if (printer && !options.measured.empty()) print_summary(all_rows);
   if (printer && !options.json_path.empty()) {
     std::ofstream file(options.json_path);
     if (!file) throw spmd::Error("cannot write " + options.json_path);
@@ -157,6 +197,15 @@ void run(const Options& options) {
 }
 
 }  // namespace
+
+// The profile's collectives: those of its level that has any (they were measured over all
+// the ranks of the job that wrote it).
+std::vector<spmd::launcher::MeasuredAlgorithm> measured_collectives(const std::string& path) {
+  for (const spmd::partitioner::LevelProfile& l : spmd::partitioner::read_profile(path).levels) {
+    if (!l.algorithms.empty()) return l.algorithms;
+  }
+  throw spmd::Error("profile '" + path + "' has no measured collectives: run spmd profile on 2 ranks or more");
+}
 
 int main(int argc, char** argv) {
   MPI_Init(&argc, &argv);
@@ -174,10 +223,14 @@ int main(int argc, char** argv) {
   app.add_option("--latency-us", latency_us, "alpha of the cost model's prediction");
   app.add_option("--bandwidth-GBps", bandwidth_GBps, "1/beta of the prediction");
   app.add_option("--reduce-GBps", reduce_GBps, "1/gamma of the prediction");
+  app.add_option("--profile", options.profile_path,
+                 "a profile from spmd profile on these ranks: predict from its fitted figures too, and count the "
+                 "rows each prediction gets within 15%");
   int status = 0;
   try {
     app.parse(argc, argv);
     options.link = {latency_us * 1e-6, bandwidth_GBps * 1e9, reduce_GBps * 1e9};
+    if (!options.profile_path.empty()) options.measured = measured_collectives(options.profile_path);
     run(options);
   } catch (const CLI::ParseError& e) {
     status = app.exit(e);

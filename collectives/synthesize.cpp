@@ -4,6 +4,7 @@
 #include <map>
 
 #include "collectives/cost.h"
+#include "collectives/cost_fit.h"
 #include "collectives/step_groups.h"
 #include "common/error.h"
 
@@ -30,7 +31,13 @@ Step make_step(const launcher::Topology& t, const StepGroups& groups, Primitive 
   bool shared = t.levels().at(groups.outer_level).link_kind == launcher::LinkKind::network;
   int leaving = a == Algorithm::ring ? 1 : groups.members_per_child;
   s.concurrent = shared ? groups.groups_per_child * leaving : 1;
-  s.predicted_s = predicted_seconds(to_string(p), a, s.group_size, bytes, step_link(t, s));
+  // The algorithm's own figures on the step's outer level, where a profile measured them.
+  const auto& algorithms = t.levels().at(s.outer_level).algorithms;
+  if (const launcher::MeasuredAlgorithm* m = measured_band(algorithms, to_string(p), a, bytes)) {
+    s.predicted_s = measured_seconds(*m, a, s.group_size, bytes, s.concurrent);
+  } else {
+    s.predicted_s = predicted_seconds(to_string(p), a, s.group_size, bytes, step_link(t, s));
+  }
   return s;
 }
 

@@ -1,7 +1,8 @@
 // Schedule synthesis: for a collective over a set of devices of a Topology, enumerate the
 // candidate schedules (flat over every level the devices span, and for all-reduce every
 // nesting of reduce-scatter / all-reduce / all-gather over contiguous runs of those levels,
-// with each algorithm), cost each with the levels' link models, and rank them.
+// with each algorithm), cost each with the levels' link models (or, for an algorithm a
+// profile measured on a level, with its own fitted figures there), and rank them.
 #pragma once
 
 #include <span>

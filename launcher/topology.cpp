@@ -39,6 +39,12 @@ Topology Topology::with_links(const std::vector<LinkModel>& links) const {
   return t;
 }
 
+Topology Topology::with_algorithms(int level, std::vector<MeasuredAlgorithm> algorithms) const {
+  Topology t = *this;
+  t.levels_.at(static_cast<size_t>(level)).algorithms = std::move(algorithms);
+  return t;
+}
+
 std::vector<int> Topology::levels_spanned(std::span<const int> device_ids) const {
   std::vector<int> spanned;
   for (size_t l = 0; l < levels_.size(); ++l) {

@@ -60,6 +60,21 @@ struct LinkModel {
 // replaced by measurements. The network default is 100 Gbit/s and 2 us (see TopologySource).
 LinkModel default_link(LinkKind kind);
 
+// A collective algorithm's own figures on a level, measured (`spmd profile` fits alpha,
+// beta and gamma to its times over sizes, collectives/cost_fit.h): they cost that algorithm
+// there in place of the link's latency and bandwidth.
+struct MeasuredAlgorithm {
+  std::string primitive;  // "all_reduce", "reduce_scatter", "all_gather", "broadcast", "reduce", "all_to_all"
+  std::string algorithm;  // "ring", "recursive_doubling", ... (collectives::to_string)
+  // The band of buffer sizes these figures hold for (a protocol or a cache changes the
+  // line): up to this many bytes, 0 for any larger size. An algorithm may have several
+  // bands, smallest first.
+  double up_to_bytes = 0;
+  double alpha_s = 0, beta_s_per_byte = 0, gamma_s_per_byte = 0;
+  double fit_error = 0;   // relative RMS error of the fit over the band
+  bool operator==(const MeasuredAlgorithm&) const = default;
+};
+
 // One leaf of the tree. Indexes are hwloc logical indexes within the device's node, so they
 // read the same as `lstopo` on that node; -1 where the device spans several packages or
 // NUMA nodes (or the machine has none).
@@ -96,6 +111,7 @@ struct Level {
   bool uniform = true;
   LinkKind link_kind = LinkKind::network;
   LinkModel link;  // between two devices whose lowest common group is at this level
+  std::vector<MeasuredAlgorithm> algorithms;  // measured collectives across this level, if any
   bool operator==(const Level&) const = default;
 };
 
@@ -130,6 +146,8 @@ class Topology {
   // The same tree with other link figures: `links[l]` for level l (one per level). What a
   // measured profile or a refitted cost model changes. O(levels x devices).
   Topology with_links(const std::vector<LinkModel>& links) const;
+  // The same tree with measured collective algorithms on level `level` (replacing any).
+  Topology with_algorithms(int level, std::vector<MeasuredAlgorithm> algorithms) const;
 
   bool operator==(const Topology&) const = default;
 

@@ -17,6 +17,32 @@ double positive(const nlohmann::json& j, const char* key, const std::string& whe
   return v;
 }
 
+double non_negative(const nlohmann::json& j, const char* key, const std::string& where) {
+  if (!j.contains(key) || !j.at(key).is_number()) throw Error(where + ": '" + key + "' is missing or not a number");
+  const double v = j.at(key).get<double>();
+  if (!(v >= 0) || !std::isfinite(v)) throw Error(where + ": '" + key + "' must be a number of 0 or more");
+  return v;
+}
+
+std::string text(const nlohmann::json& j, const char* key, const std::string& where) {
+  if (!j.contains(key) || !j.at(key).is_string()) throw Error(where + ": '" + key + "' is missing or not a string");
+  return j.at(key).get<std::string>();
+}
+
+// A level's measured collective algorithms (optional: older profiles have none).
+std::vector<launcher::MeasuredAlgorithm> read_algorithms(const nlohmann::json& level, const std::string& where) {
+  std::vector<launcher::MeasuredAlgorithm> out;
+  if (!level.contains("algorithms")) return out;
+  for (const auto& a : level.at("algorithms")) {
+    const std::string at = where + ", an algorithm";
+    out.push_back({text(a, "primitive", at), text(a, "algorithm", at), a.value("up_to_bytes", 0.0),
+                   non_negative(a, "alpha_s", at),
+                   non_negative(a, "beta_s_per_byte", at), non_negative(a, "gamma_s_per_byte", at),
+                   a.value("fit_error", 0.0)});
+  }
+  return out;
+}
+
 std::string figure(const char* format, double value) {
   char text[64];
   std::snprintf(text, sizeof text, format, value);
@@ -52,7 +78,7 @@ Profile read_profile(const std::string& path) {
       if (!l.contains("name") || !l.at("name").is_string()) throw Error(where + ": a level has no 'name'");
       const std::string at = where + ", level '" + l.at("name").get<std::string>() + "'";
       p.levels.push_back({l.at("name").get<std::string>(), positive(l, "latency_s", at), positive(l, "bandwidth_Bps", at),
-                          l.value("fit_error", 0.0)});
+                          l.value("fit_error", 0.0), read_algorithms(l, at)});
     }
   }
   return p;
@@ -61,8 +87,15 @@ Profile read_profile(const std::string& path) {
 void write_profile(const std::string& path, const Profile& p) {
   nlohmann::ordered_json levels = nlohmann::ordered_json::array();
   for (const LevelProfile& l : p.levels) {
+    nlohmann::ordered_json algorithms = nlohmann::ordered_json::array();
+    for (const launcher::MeasuredAlgorithm& a : l.algorithms) {
+      algorithms.push_back({{"primitive", a.primitive}, {"algorithm", a.algorithm}, {"up_to_bytes", a.up_to_bytes},
+                            {"alpha_s", a.alpha_s},
+                            {"beta_s_per_byte", a.beta_s_per_byte}, {"gamma_s_per_byte", a.gamma_s_per_byte},
+                            {"fit_error", a.fit_error}});
+    }
     levels.push_back({{"name", l.name}, {"latency_s", l.latency_s}, {"bandwidth_Bps", l.bandwidth_Bps},
-                      {"fit_error", l.fit_error}});
+                      {"fit_error", l.fit_error}, {"algorithms", algorithms}});
   }
   nlohmann::ordered_json curve = nlohmann::ordered_json::array();
   for (const auto& [flops, rate] : p.matmul_by_size) curve.push_back({{"flops", flops}, {"flops_per_s", rate}});
@@ -90,7 +123,11 @@ Profiled apply_profile(const Profile& profile, const std::string& path, const la
     links.back() = {measured->latency_s, measured->bandwidth_Bps};
     ++matched;
     out.said.push_back("level " + level.name + ": " + figure("%.2f us", measured->latency_s * 1e6) + ", " +
-                       figure("%.2f GB/s", measured->bandwidth_Bps / 1e9) + " measured");
+                       figure("%.2f GB/s", measured->bandwidth_Bps / 1e9) + " measured" +
+                       (measured->algorithms.empty()
+                            ? std::string()
+                            : ", and collective algorithms with their own fitted figures (" +
+                                  std::to_string(measured->algorithms.size()) + " size bands)"));
   }
   if (!same && matched == 0 && !links.empty()) {
     throw Error("profile '" + path + "' was measured on another topology (fingerprint " + profile.fingerprint +
@@ -102,6 +139,13 @@ Profiled apply_profile(const Profile& profile, const std::string& path, const la
                                           "): its figures are used where the level names match");
   }
   out.topology = topology.with_links(links);
+  for (size_t l = 0; l < topology.levels().size(); ++l) {
+    for (const LevelProfile& measured : profile.levels) {
+      if (measured.name == topology.levels()[l].name && !measured.algorithms.empty()) {
+        out.topology = out.topology.with_algorithms(static_cast<int>(l), measured.algorithms);
+      }
+    }
+  }
   if (base.peak_flops <= 0) out.device.peak_flops = profile.matmul_flops;
   if (base.memory_Bps <= 0) out.device.memory_Bps = profile.memory_Bps;
   if (base.peak_flops <= 0) out.device.flops_by_size = profile.matmul_by_size;

@@ -17,6 +17,9 @@ struct LevelProfile {
   double latency_s = 0;      // alpha of t = alpha + bytes / bandwidth, least squares
   double bandwidth_Bps = 0;  // 1 / beta
   double fit_error = 0;      // relative RMS error of the fit over the measured sizes
+  // Each collective algorithm measured over the job's ranks across this level, with its own
+  // alpha, beta and gamma: the schedules' costs there (collectives/synthesize.h).
+  std::vector<launcher::MeasuredAlgorithm> algorithms;
 };
 
 struct Profile {
@@ -33,7 +36,8 @@ struct Profile {
 Profile read_profile(const std::string& path);
 void write_profile(const std::string& path, const Profile& profile);
 
-// What a profile changes: the topology with measured links on the levels it has, the
+// What a profile changes: the topology with measured links (and collective algorithms) on
+// the levels it has, the
 // device figures to use, and one line per decision ("matmul 45.1 GFLOP/s measured", "level
 // node: 2.1 us, 9.8 GB/s measured", "level cluster: default").
 struct Profiled {

@@ -1,4 +1,5 @@
 #include "common/stats.h"
+#include "common/units.h"
 #include "runtime/profile_run.h"
 
 #include <algorithm>
@@ -7,7 +8,9 @@
 #include <cstdio>
 #include <vector>
 
+#include "collectives/cost_fit.h"
 #include "collectives/primitives.h"
+#include "collectives/timing.h"
 #include "ir/ops.h"
 
 namespace spmd::runtime {
@@ -132,31 +135,84 @@ partitioner::LevelProfile measure_level(collectives::Communicator& comm, const s
   return l;
 }
 
-// nccl-tests style: time, algorithm and bus bandwidth of every algorithm per size.
-void collective_tables(collectives::Communicator& comm, double max_bytes, std::string& table) {
-  const int p = comm.size();
-  for (const char* primitive : {"all_reduce", "all_gather"}) {
-    table += std::string(primitive) + " over " + std::to_string(p) + " ranks\n" +
-             line("  %-22s %12s %12s %12s %12s\n", "algorithm", "size (B)", "time (us)", "algbw (GB/s)", "busbw (GB/s)");
-    for (collectives::Algorithm a : collectives::algorithms_of(primitive)) {
-      for (double bytes : sizes_up_to(max_bytes)) {
-        const size_t n = static_cast<size_t>(bytes / 4);
-        std::vector<float> data(n, 1.f), out(n);
-        const size_t block = (n + p - 1) / p;
-        std::vector<float> mine(std::min(n, block * (comm.rank() + 1)) - std::min(n, block * comm.rank()));
-        const double s = timed([&] {
-          if (std::string(primitive) == "all_reduce") {
-            collectives::all_reduce(comm, data, collectives::ReduceOp::sum, a);
-          } else {
-            collectives::all_gather(comm, mine, out, a);
-          }
-        });
-        const double factor = std::string(primitive) == "all_reduce" ? 2.0 * (p - 1) / p : (p - 1.0) / p;
-        table += line("  %-22s %12.0f %12.2f %12.2f %12.2f\n", collectives::to_string(a).c_str(), bytes, s * 1e6,
-                      bytes / s / 1e9, bytes / s / 1e9 * factor);
+// The slowest rank's median time of each algorithm at each size: times[a][i]. At each size
+// the algorithms' runs are interleaved, each repetition starting with another, so that drift
+// in the machine's load and the cache state one leaves for the next hit all of them alike
+// (as bench_collectives does).
+std::vector<std::vector<double>> interleaved_times(collectives::Communicator& comm, collectives::Primitive primitive,
+                                                   const std::vector<collectives::Algorithm>& algorithms,
+                                                   const std::vector<double>& sizes) {
+  std::vector<std::vector<double>> times(algorithms.size());
+  for (double bytes : sizes) {
+    std::vector<collectives::CollectiveRun> runs;
+    for (collectives::Algorithm a : algorithms) runs.push_back(collectives::collective_run(comm, primitive, a, bytes));
+    for (const collectives::CollectiveRun& r : runs) collectives::time_once(comm, r);  // warm-up
+    // Small collectives vary most from run to run, and cost least to repeat.
+    const int repetitions = bytes <= (1 << 20) ? 15 : 7;
+    std::vector<std::vector<double>> samples(algorithms.size());
+    for (int rep = 0; rep < repetitions; ++rep) {
+      for (size_t j = 0; j < runs.size(); ++j) {
+        const size_t k = (j + static_cast<size_t>(rep)) % runs.size();
+        samples[k].push_back(collectives::time_once(comm, runs[k]));
       }
     }
+    for (size_t k = 0; k < runs.size(); ++k) times[k].push_back(median(samples[k]));
   }
+  return times;
+}
+
+// One algorithm's rows of the nccl-tests style table (size, time, algbw, busbw), the line
+// alpha-beta-gamma fit over all sizes with its error, and its bands (cost_fit.h), which
+// give the measured times back and interpolate between them.
+std::vector<launcher::MeasuredAlgorithm> fit_algorithm(const std::string& primitive, collectives::Algorithm a, int p,
+                                                       const std::vector<double>& sizes, const std::vector<double>& times,
+                                                       double busbw_factor, std::string& table) {
+  std::vector<collectives::CostTerms> terms;
+  for (size_t i = 0; i < sizes.size(); ++i) {
+    terms.push_back(collectives::cost_terms(primitive, a, p, sizes[i]));
+    table += line("  %-26s %12.0f %12.2f %12.2f %12.2f\n", collectives::to_string(a).c_str(), sizes[i], times[i] * 1e6,
+                  sizes[i] / times[i] / 1e9, sizes[i] / times[i] / 1e9 * busbw_factor);
+  }
+  const collectives::FittedCost f = collectives::fit_cost(terms, times);
+  const std::vector<collectives::FittedBand> bands = collectives::fit_cost_bands(sizes, terms, times);
+  table += line("  %-26s fit: alpha %.2f us, beta %.3f ns/KB, gamma %.3f ns/KB, rms error %.1f%%; kept as %zu bands\n",
+                collectives::to_string(a).c_str(), f.alpha_s * 1e6, f.beta_s_per_byte * 1e12, f.gamma_s_per_byte * 1e12,
+                f.error * 100, bands.size());
+  std::vector<launcher::MeasuredAlgorithm> out;
+  for (const collectives::FittedBand& b : bands) {
+    out.push_back({primitive, collectives::to_string(a), b.up_to_bytes, b.cost.alpha_s, b.cost.beta_s_per_byte,
+                   b.cost.gamma_s_per_byte, b.cost.error});
+  }
+  return out;
+}
+
+// Every algorithm of every primitive over all ranks, timed and fitted. Every rank gets the
+// same times (each is the slowest rank's), so the same fits.
+std::vector<launcher::MeasuredAlgorithm> collective_tables(collectives::Communicator& comm, double max_bytes,
+                                                           std::string& table) {
+  using collectives::Primitive;
+  const int p = comm.size();
+  const std::vector<double> sizes = sizes_up_to(max_bytes);
+  std::vector<launcher::MeasuredAlgorithm> fitted;
+  for (Primitive primitive : {Primitive::all_reduce, Primitive::reduce_scatter, Primitive::all_gather,
+                              Primitive::broadcast, Primitive::all_to_all}) {
+    const std::string name = collectives::to_string(primitive);
+    table += name + " over " + std::to_string(p) + " ranks (slowest rank, median of 7 to 15 runs)\n" +
+             line("  %-26s %12s %12s %12s %12s\n", "algorithm", "size (B)", "time (us)", "algbw (GB/s)", "busbw (GB/s)");
+    // nccl-tests' bus bandwidth factors: what each rank's link carries per byte of buffer.
+    const double factor = primitive == Primitive::all_reduce ? 2.0 * (p - 1) / p
+                          : primitive == Primitive::broadcast ? 1.0
+                                                               : (p - 1.0) / p;
+    std::vector<collectives::Algorithm> algorithms;
+    for (collectives::Algorithm a : collectives::algorithms_of(name)) {
+      if (a != collectives::Algorithm::native) algorithms.push_back(a);
+    }
+    const std::vector<std::vector<double>> times = interleaved_times(comm, primitive, algorithms, sizes);
+    for (size_t k = 0; k < algorithms.size(); ++k) {
+      for (auto& band : fit_algorithm(name, algorithms[k], p, sizes, times[k], factor, table)) fitted.push_back(band);
+    }
+  }
+  return fitted;
 }
 
 }  // namespace
@@ -173,7 +229,16 @@ ProfileRun measure_profile(collectives::Communicator& comm, const launcher::Topo
     const std::string& name = topology.levels()[l].name;
     run.profile.levels.push_back(measure_level(comm, name, peer, max_bytes, run.table));
   }
-  if (comm.size() > 1) collective_tables(comm, max_bytes, run.table);
+  if (comm.size() > 1) {
+    // The collectives span the job's outermost level: their fits belong to it.
+    std::vector<int> all(static_cast<size_t>(topology.num_devices()));
+    for (int d = 0; d < topology.num_devices(); ++d) all[static_cast<size_t>(d)] = d;
+    const std::vector<int> spanned = topology.levels_spanned(all);
+    std::vector<launcher::MeasuredAlgorithm> fitted = collective_tables(comm, max_bytes, run.table);
+    for (partitioner::LevelProfile& l : run.profile.levels) {
+      if (!spanned.empty() && l.name == topology.levels()[spanned.front()].name) l.algorithms = fitted;
+    }
+  }
   // Every rank holds rank 0's kernel figures and the fits (only rank 0 and each peer timed
   // the levels): one broadcast of the numbers.
   std::vector<float> figures = {static_cast<float>(run.profile.matmul_flops / 1e9),

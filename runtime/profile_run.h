@@ -3,8 +3,10 @@
 // 64 MiB; for each level of the topology, rank 0 and the first rank whose lowest common group
 // with it is at that level ping-pong messages from 4 KiB to `max_bytes`, and the latency and
 // bandwidth are fitted to the times by least squares (t = alpha + bytes / bandwidth). Then
-// every algorithm of all-reduce and all-gather over all ranks at the same sizes, for the
-// table. Collective over the world; about a second per level on a workstation.
+// every algorithm of all-reduce, reduce-scatter, all-gather, broadcast and all-to-all over
+// all ranks at the same sizes (the slowest rank's time), for the tables, with alpha, beta and
+// gamma fitted to each algorithm's times: the outermost level's measured algorithms.
+// Collective over the world; a few seconds on a workstation.
 #pragma once
 
 #include <string>

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "common/error.h"
+#include "collectives/cost_fit.h"
 #include "launcher/topology.h"
 
 namespace spmd::collectives {
@@ -143,6 +144,23 @@ TEST(SynthesizeTest, EmptyGroupsAndUnknownDevicesAreErrors) {
   EXPECT_THROW(synthesize(dgx2_x4(), {Primitive::all_reduce, {}, 1024}), Error);
   EXPECT_THROW(synthesize(dgx2_x4(), {Primitive::all_reduce, {0, 64}, 1024}), Error);
   EXPECT_THROW(synthesize(dgx2_x4(), {Primitive::all_reduce, {-1, 0}, 1024}), Error);
+}
+
+TEST(SynthesizeTest, AnAlgorithmMeasuredOnALevelIsCostedByItsOwnFigures) {
+  const launcher::Topology t = launcher::load_topology({"synthetic:package:2 core:2", 1, launcher::DeviceKind::core});
+  const CollectiveRequest request = all_reduce_of(1 * kMiB, t);
+  const std::vector<int> spanned = t.levels_spanned(request.devices);
+  // Measured: the ring is slow on the outermost level's link (a millisecond of latency).
+  const launcher::MeasuredAlgorithm slow_ring{"all_reduce", "ring", 0, 1e-3, 1e-9, 0, 0};
+  const launcher::Topology measured = t.with_algorithms(spanned.front(), {slow_ring});
+  const Schedule before = named(synthesize(t, request), "flat ring");
+  const Schedule after = named(synthesize(measured, request), "flat ring");
+  EXPECT_NEAR(after.predicted_s, measured_seconds(slow_ring, Algorithm::ring, 4, 1 * kMiB), 1e-12);
+  EXPECT_GT(after.predicted_s, 10 * before.predicted_s);
+  EXPECT_NE(synthesize(measured, request).front().name, "flat ring");  // no longer the cheapest
+  // Another algorithm, not measured, keeps the link's figures.
+  EXPECT_EQ(named(synthesize(measured, request), "flat recursive_doubling").predicted_s,
+            named(synthesize(t, request), "flat recursive_doubling").predicted_s);
 }
 
 }  // namespace

@@ -32,7 +32,8 @@ Profile measured_on(const launcher::Topology& t) {
   p.memory_Bps = 3e10;
   p.op_latency_s = 5e-6;
   p.matmul_by_size = {{1e3, 1e9}, {1e9, 1e11}};
-  p.levels = {{"package", 1e-6, 2e10, 0.05}};
+  p.levels = {{"package", 1e-6, 2e10, 0.05, {{"all_reduce", "ring", 65536, 3e-6, 2e-10, 1e-10, 0.04},
+                                            {"all_reduce", "ring", 0, 9e-6, 4e-10, 1e-10, 0.02}}}};
   return p;
 }
 
@@ -48,6 +49,7 @@ TEST(Profile, RoundTripsThroughItsJson) {
   EXPECT_EQ(back.matmul_by_size, p.matmul_by_size);
   ASSERT_EQ(back.levels.size(), 1u);
   EXPECT_EQ(back.levels[0].bandwidth_Bps, 2e10);
+  EXPECT_EQ(back.levels[0].algorithms, p.levels[0].algorithms);
 }
 
 TEST(Profile, ABadFileIsNamedWithItsField) {
@@ -70,8 +72,10 @@ TEST(Profile, AppliedItReplacesTheLinksItMeasuredAndTheDevicesFigures) {
     const launcher::Level& level = p.topology.levels()[l];
     if (level.name == "package") {
       EXPECT_EQ(level.link.bandwidth_Bps, 2e10);
+      EXPECT_EQ(level.algorithms.size(), 2u);  // the measured collectives go with the level
     } else {
       EXPECT_EQ(level.link, t.levels()[l].link) << level.name;  // not measured: the default stays
+      EXPECT_TRUE(level.algorithms.empty()) << level.name;
     }
   }
   const DeviceModel d = device_model(p.topology, p.device);

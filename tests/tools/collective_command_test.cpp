@@ -96,5 +96,22 @@ TEST(CollectiveCommand, BadInputFailsEveryRankUnderMpirun) {
   EXPECT_TRUE(contains(r.err, "topology file '/no/such.xml' does not exist")) << r.err;
 }
 
+TEST(CollectiveCommand, OnTheLiveJobEachCandidateIsMeasuredBesideItsPrediction) {
+  std::string mpirun = std::string(MPIEXEC) + " --oversubscribe --allow-run-as-root -np 2 " + SPMD_BINARY;
+  Result r = run(mpirun + " collective allgather --bytes 64KiB --measure", /*raw=*/true, 60);
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_TRUE(contains(r.out, "measured on this job: the slowest rank's time")) << r.out;
+  EXPECT_TRUE(contains(r.out, "   measured    error  ")) << r.out;
+  // The ring's row carries its measured time and the prediction's error in percent.
+  const size_t ring = r.out.find("flat ring\n");
+  ASSERT_NE(ring, std::string::npos) << r.out;
+  const std::string row = r.out.substr(r.out.rfind('\n', ring) + 1, ring - r.out.rfind('\n', ring));
+  EXPECT_EQ(count_of(row, " us"), 2) << row;
+  EXPECT_EQ(count_of(row, "%"), 1) << row;
+  r = run(mpirun + " collective allgather --bytes 64KiB --measure --topology " + kDgx2, /*raw=*/true, 60);
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_TRUE(contains(r.err, "--measure runs the collective on the live job")) << r.err;
+}
+
 }  // namespace
 }  // namespace spmd::testing

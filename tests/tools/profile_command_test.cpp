@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <fstream>
+#include <set>
 #include <nlohmann/json.hpp>
 
 #include "tests/tools/cli.h"
@@ -21,6 +22,20 @@ TEST(ProfileCommand, WritesAProfileThatPlanAndRunUse) {
   EXPECT_GT(j.at("matmul_flops").get<double>(), 0);
   EXPECT_GT(j.at("op_latency_s").get<double>(), 0);
   ASSERT_EQ(j.at("levels").size(), 1u);  // the two ranks of one node
+  // Every algorithm of the five primitives, fitted on that level: bands between the sizes.
+  std::set<std::string> fitted;
+  for (const auto& a : j.at("levels")[0].at("algorithms")) {
+    fitted.insert(a.at("primitive").get<std::string>() + " " + a.at("algorithm").get<std::string>());
+    EXPECT_GE(a.at("alpha_s").get<double>(), 0);
+  }
+  EXPECT_EQ(fitted.size(), 10u);
+  EXPECT_TRUE(fitted.count("all_to_all pairwise")) << r.out;
+  EXPECT_TRUE(contains(r.out, "pairwise                   fit: alpha ")) << r.out;
+
+  Result measured = run(mpirun(2, "collective allreduce --bytes 16KiB --profile " + path), true);
+  ASSERT_EQ(measured.exit_code, 0) << measured.err;
+  EXPECT_TRUE(contains(measured.out, "collective algorithms with their own fitted figures")) << measured.out;
+  EXPECT_TRUE(contains(measured.out, "   measured    error  ")) << measured.out;
 
   Result plan = run(mpirun(2, "plan mlp --auto --predict --profile " + path), true);
   ASSERT_EQ(plan.exit_code, 0) << plan.err;

@@ -1,0 +1,140 @@
+#include "collectives/cost_fit.h"
+
+#include <array>
+#include <cmath>
+#include <limits>
+
+#include "collectives/cost.h"
+#include "common/error.h"
+
+namespace spmd::collectives {
+namespace {
+
+constexpr double kInfinity = std::numeric_limits<double>::infinity();
+
+std::array<double, 3> as_array(const CostTerms& t) { return {t.messages, t.bytes, t.reduced}; }
+
+// Solves the k x k system a x = b (k <= 3) by Gaussian elimination with partial pivoting;
+// false when it is singular.
+bool solve(std::array<std::array<double, 3>, 3> a, std::array<double, 3> b, int k, std::array<double, 3>& x) {
+  for (int c = 0; c < k; ++c) {
+    int pivot = c;
+    for (int r = c + 1; r < k; ++r) pivot = std::abs(a[r][c]) > std::abs(a[pivot][c]) ? r : pivot;
+    if (!(std::abs(a[pivot][c]) > 0)) return false;
+    std::swap(a[c], a[pivot]);
+    std::swap(b[c], b[pivot]);
+    for (int r = c + 1; r < k; ++r) {
+      const double f = a[r][c] / a[c][c];
+      for (int j = c; j < k; ++j) a[r][j] -= f * a[c][j];
+      b[r] -= f * b[c];
+    }
+  }
+  for (int c = k - 1; c >= 0; --c) {
+    double s = b[c];
+    for (int j = c + 1; j < k; ++j) s -= a[c][j] * x[j];
+    x[c] = s / a[c][c];
+  }
+  return true;
+}
+
+double relative_rms(std::span<const CostTerms> terms, std::span<const double> seconds, const FittedCost& f) {
+  double sum = 0;
+  int n = 0;
+  for (size_t i = 0; i < terms.size(); ++i) {
+    if (!(seconds[i] > 0) || !std::isfinite(seconds[i])) continue;
+    const double e = (f.seconds(terms[i]) - seconds[i]) / seconds[i];
+    sum += e * e;
+    ++n;
+  }
+  return n ? std::sqrt(sum / n) : 0;
+}
+
+// The weighted least squares over the figures in `mask` (bit j: figure j), the others zero,
+// alpha fixed at `alpha` when that is not negative (and bit 0 then unset).
+bool fit_subset(std::span<const CostTerms> terms, std::span<const double> seconds, unsigned mask, double alpha,
+                FittedCost& out) {
+  std::array<int, 3> used{};
+  int k = 0;
+  for (int j = 0; j < 3; ++j) {
+    if (mask & (1u << j)) used[k++] = j;
+  }
+  std::array<std::array<double, 3>, 3> a{};
+  std::array<double, 3> b{}, x{};
+  for (size_t i = 0; i < terms.size(); ++i) {
+    if (!(seconds[i] > 0) || !std::isfinite(seconds[i])) continue;
+    const double w = 1 / (seconds[i] * seconds[i]);
+    const std::array<double, 3> t = as_array(terms[i]);
+    const double rest = seconds[i] - (alpha >= 0 ? alpha * terms[i].messages : 0);
+    for (int r = 0; r < k; ++r) {
+      for (int c = 0; c < k; ++c) a[r][c] += w * t[used[r]] * t[used[c]];
+      b[r] += w * t[used[r]] * rest;
+    }
+  }
+  if (!solve(a, b, k, x)) return false;
+  std::array<double, 3> figures{alpha >= 0 ? alpha : 0, 0, 0};
+  for (int r = 0; r < k; ++r) {
+    if (!(x[r] >= 0) || !std::isfinite(x[r])) return false;
+    figures[used[r]] = x[r];
+  }
+  out = {figures[0], figures[1], figures[2], 0};
+  out.error = relative_rms(terms, seconds, out);
+  return true;
+}
+
+}  // namespace
+
+CostTerms cost_terms(const std::string& primitive, Algorithm algo, int p, double bytes) {
+  if (algo == Algorithm::native) throw Error("cost_terms: the backend's own " + primitive + " has no fixed terms");
+  return {predicted_seconds(primitive, algo, p, bytes, {1.0, kInfinity, kInfinity}),
+          predicted_seconds(primitive, algo, p, bytes, {0.0, 1.0, kInfinity}),
+          predicted_seconds(primitive, algo, p, bytes, {0.0, kInfinity, 1.0})};
+}
+
+FittedCost fit_cost(std::span<const CostTerms> terms, std::span<const double> seconds, double alpha) {
+  if (terms.size() != seconds.size()) throw Error("fit_cost: " + std::to_string(terms.size()) + " terms for " +
+                                                  std::to_string(seconds.size()) + " times");
+  FittedCost best;
+  best.error = kInfinity;
+  for (unsigned mask = alpha >= 0 ? 2 : 1; mask < 8; mask += alpha >= 0 ? 2 : 1) {
+    FittedCost f;
+    if (fit_subset(terms, seconds, mask, alpha, f) && f.error < best.error) best = f;
+  }
+  if (!std::isfinite(best.error)) {  // nothing fits: all figures zero (but a given alpha)
+    best = {alpha >= 0 ? alpha : 0, 0, 0, 0};
+    best.error = relative_rms(terms, seconds, best);
+  }
+  return best;
+}
+
+std::vector<FittedBand> fit_cost_bands(std::span<const double> bytes, std::span<const CostTerms> terms,
+                                       std::span<const double> seconds) {
+  const size_t n = bytes.size();
+  if (terms.size() != n || seconds.size() != n) {
+    throw Error("fit_cost_bands: " + std::to_string(n) + " sizes, " + std::to_string(terms.size()) + " terms and " +
+                std::to_string(seconds.size()) + " times");
+  }
+  if (n < 3) return {{0, fit_cost(terms, seconds)}};
+  std::vector<FittedBand> out;
+  for (size_t k = 0; k + 1 < n; ++k) {
+    const double up_to = k + 2 < n ? bytes[k + 1] : 0;
+    out.push_back({up_to, fit_cost(terms.subspan(k, 2), seconds.subspan(k, 2))});
+  }
+  return out;
+}
+
+const launcher::MeasuredAlgorithm* measured_band(const std::vector<launcher::MeasuredAlgorithm>& algorithms,
+                                                 const std::string& primitive, Algorithm algo, double bytes) {
+  for (const launcher::MeasuredAlgorithm& m : algorithms) {
+    if (m.primitive == primitive && m.algorithm == to_string(algo) && (m.up_to_bytes == 0 || bytes <= m.up_to_bytes)) {
+      return &m;
+    }
+  }
+  return nullptr;
+}
+
+double measured_seconds(const launcher::MeasuredAlgorithm& band, Algorithm algo, int p, double bytes, int concurrent) {
+  const CostTerms t = cost_terms(band.primitive, algo, p, bytes);
+  return t.messages * band.alpha_s + t.bytes * band.beta_s_per_byte * concurrent + t.reduced * band.gamma_s_per_byte;
+}
+
+}  // namespace spmd::collectives

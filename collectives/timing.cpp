@@ -1,0 +1,72 @@
+#include "collectives/timing.h"
+
+#include <algorithm>
+#include <chrono>
+#include <memory>
+#include <vector>
+
+#include "common/error.h"
+#include "common/stats.h"
+
+namespace spmd::collectives {
+
+double time_once(Communicator& comm, const CollectiveRun& c) {
+  using Clock = std::chrono::steady_clock;
+  c.prepare();
+  float together = 0;
+  comm.native_all_reduce({&together, 1}, ReduceOp::sum);
+  const auto start = Clock::now();
+  c.run();
+  float elapsed = static_cast<float>(std::chrono::duration<double>(Clock::now() - start).count());
+  comm.native_all_reduce({&elapsed, 1}, ReduceOp::max);
+  return elapsed;
+}
+
+double time_collective(Communicator& comm, const CollectiveRun& c, int repetitions) {
+  c.prepare();
+  c.run();
+  std::vector<double> times;
+  for (int r = 0; r < repetitions; ++r) times.push_back(time_once(comm, c));
+  return median(times);
+}
+
+CollectiveRun collective_run(Communicator& comm, Primitive primitive, Algorithm algo, double bytes) {
+  const size_t n = static_cast<size_t>(bytes / sizeof(float));
+  const Partition blocks = partition(static_cast<int64_t>(n), comm.size());
+  const size_t block = static_cast<size_t>(blocks.count(comm.rank()));
+  auto data = std::make_shared<std::vector<float>>(n);
+  auto in = std::make_shared<std::vector<float>>(primitive == Primitive::all_gather ? block : n);
+  auto out = std::make_shared<std::vector<float>>(primitive == Primitive::reduce_scatter ? block : n);
+  const float value = 1.0f + static_cast<float>(comm.rank());
+  CollectiveRun c;
+  c.prepare = [data, in, value] {
+    std::fill(data->begin(), data->end(), value);
+    std::fill(in->begin(), in->end(), value);
+  };
+  Communicator* g = &comm;
+  switch (primitive) {
+    case Primitive::all_reduce: c.run = [=] { all_reduce(*g, *data, ReduceOp::sum, algo); }; break;
+    case Primitive::reduce_scatter: c.run = [=] { reduce_scatter(*g, *data, *out, ReduceOp::sum, algo); }; break;
+    case Primitive::all_gather: c.run = [=] { all_gather(*g, *in, *out, algo); }; break;
+    case Primitive::broadcast: c.run = [=] { broadcast(*g, *data, 0, algo); }; break;
+    case Primitive::reduce: c.run = [=] { reduce(*g, *data, 0, ReduceOp::sum, algo); }; break;
+    case Primitive::all_to_all: c.run = [=] { all_to_all(*g, *in, *out, algo); }; break;
+  }
+  return c;
+}
+
+CollectiveRun schedule_run(ScheduleRunner& runner, const Schedule& schedule, double bytes) {
+  if (schedule.collective == Primitive::all_reduce) {
+    auto data = std::make_shared<std::vector<float>>(static_cast<size_t>(bytes / sizeof(float)));
+    const float value = 1.0f + static_cast<float>(runner.group().rank());
+    return {[data, value] { std::fill(data->begin(), data->end(), value); },
+            [&runner, &schedule, data] { runner.all_reduce(schedule, *data, ReduceOp::sum); }};
+  }
+  if (schedule.steps.size() != 1) {
+    throw Error("schedule '" + schedule.name + "' of " + to_string(schedule.collective) + " has " +
+                std::to_string(schedule.steps.size()) + " steps: only all-reduce schedules run step by step");
+  }
+  return collective_run(runner.group(), schedule.collective, schedule.steps.front().algorithm, bytes);
+}
+
+}  // namespace spmd::collectives

@@ -1,0 +1,42 @@
+// Timing collectives on the live job, the way nccl-tests and OSU's benchmarks do: every rank
+// starts together, a run counts as its slowest rank's time, and the median of several runs
+// after a warm-up is reported. What `spmd profile` fits its figures to and what
+// `spmd collective` prints beside the cost model's prediction.
+#pragma once
+
+#include <functional>
+
+#include "collectives/communicator.h"
+#include "collectives/primitives.h"
+#include "collectives/run_schedule.h"
+#include "collectives/schedule.h"
+
+namespace spmd::collectives {
+
+// One collective ready to time: `prepare` rewrites its buffers (as a fresh run finds them),
+// `run` runs it.
+struct CollectiveRun {
+  std::function<void()> prepare;
+  std::function<void()> run;
+};
+
+// Median seconds of `c.run` on the slowest rank of `comm` over `repetitions` runs after one
+// warm-up, each after `c.prepare` (not timed); the ranks line up before each run on a
+// one-float all-reduce (the backend's own) and agree on its slowest time with another, so
+// every rank returns the same figure. Collective over `comm`.
+double time_collective(Communicator& comm, const CollectiveRun& c, int repetitions = 5);
+
+// One timed run of `c` as above (prepared, lined up, the slowest rank's seconds), for callers
+// that interleave several collectives' runs so that drift in the machine's load hits all alike.
+double time_once(Communicator& comm, const CollectiveRun& c);
+
+// `primitive` with `algo` over all of `comm` on a buffer of `bytes` (the full buffer, as
+// cost.h counts it); the buffers are allocated now and kept by the returned functions.
+CollectiveRun collective_run(Communicator& comm, Primitive primitive, Algorithm algo, double bytes);
+
+// A synthesized schedule over `runner`'s group: an all-reduce schedule step by step, any
+// other (flat, one step) as its primitive with the step's algorithm. `runner` and
+// `schedule` must outlive the result.
+CollectiveRun schedule_run(ScheduleRunner& runner, const Schedule& schedule, double bytes);
+
+}  // namespace spmd::collectives
