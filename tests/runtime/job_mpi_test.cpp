@@ -7,37 +7,15 @@
 #include <cmath>
 #include <filesystem>
 
-#include "ir/builder.h"
 #include "runtime/job.h"
+#include "tests/runtime/regression_job.h"
 
 namespace spmd::runtime {
 namespace {
 
-ir::Graph two_layer(int64_t batch) {
-  ir::Graph g;
-  ir::Builder b(g);
-  ir::ValueId x = b.input("x", {ir::DType::f32, {batch, 6}}, "x");
-  ir::ValueId y = b.input("y", {ir::DType::f32, {batch, 1}}, "y");
-  ir::ValueId h = b.tanh(b.matmul(x, b.param("enc", {6, 10}, "normal", 0.4)));
-  ir::ValueId e = b.sub(b.matmul(h, b.param("dec", {10, 1}, "normal", 0.4)), y);
-  g.outputs.emplace_back("loss", b.reduce_mean(b.mul(e, e), {0, 1}));
-  return g;
-}
+ir::Graph two_layer(int64_t batch) { return testing::two_layer(batch, 6, 10, 0.4); }
 
-void fill(int64_t step, const Feeds& feeds) {
-  const FeedSlice& x = feeds.at("x");
-  const FeedSlice& y = feeds.at("y");
-  for (int64_t r = 0; r < x.rows; ++r) {
-    int64_t row = x.row_begin + r;
-    double t = 0;
-    for (int64_t f = 0; f < 6; ++f) {
-      double v = std::sin(0.3 * static_cast<double>(step * 97 + row * 13 + f));
-      x.buffer.f32()[r * 6 + f] = static_cast<float>(v);
-      t += f % 2 ? v : -0.5 * v;
-    }
-    y.buffer.f32()[r] = static_cast<float>(std::tanh(t));
-  }
-}
+const FillFeeds fill = testing::regression_data(6);
 
 struct Outcome {
   std::vector<double> losses;

@@ -7,44 +7,22 @@
 
 #include <cmath>
 
-#include "ir/builder.h"
 #include "kernels/backend.h"
 #include "partitioner/lower.h"
 #include "partitioner/tactics.h"
 #include "collectives/mpi/mpi_communicator.h"
 #include "runtime/job.h"
 #include "runtime/reshard.h"
+#include "tests/runtime/regression_job.h"
 
 namespace spmd::runtime {
 namespace {
 
 constexpr int64_t kFeatures = 12, kHidden = 24;  // split 2, 3 and 4 ways
 
-ir::Graph two_layer(int64_t batch) {
-  ir::Graph g;
-  ir::Builder b(g);
-  ir::ValueId x = b.input("x", {ir::DType::f32, {batch, kFeatures}}, "x");
-  ir::ValueId y = b.input("y", {ir::DType::f32, {batch, 1}}, "y");
-  ir::ValueId h = b.tanh(b.matmul(x, b.param("enc", {kFeatures, kHidden}, "normal", 0.3)));
-  ir::ValueId e = b.sub(b.matmul(h, b.param("dec", {kHidden, 1}, "normal", 0.3)), y);
-  g.outputs.emplace_back("loss", b.reduce_mean(b.mul(e, e), {0, 1}));
-  return g;
-}
+ir::Graph two_layer(int64_t batch) { return testing::two_layer(batch, kFeatures, kHidden, 0.3); }
 
-void fill(int64_t step, const Feeds& feeds) {
-  const FeedSlice& x = feeds.at("x");
-  const FeedSlice& y = feeds.at("y");
-  for (int64_t r = 0; r < x.rows; ++r) {
-    const int64_t row = x.row_begin + r;
-    double t = 0;
-    for (int64_t f = 0; f < kFeatures; ++f) {
-      const double v = std::sin(0.3 * static_cast<double>(step * 97 + row * 13 + f));
-      x.buffer.f32()[r * kFeatures + f] = static_cast<float>(v);
-      t += f % 2 ? v : -0.5 * v;
-    }
-    y.buffer.f32()[r] = static_cast<float>(std::tanh(t));
-  }
-}
+const FillFeeds fill = testing::regression_data(kFeatures);
 
 // ZeRO over the data axis with every activation recomputed for backward: params gathered
 // twice a step and the forward run twice, where plain data parallelism does neither.
