@@ -92,6 +92,7 @@ struct Row {
   Algorithm algorithm;
   double ours_s, mpi_s, predicted_s;
   double profiled_s = 0;  // from the profile's fitted figures (0: none)
+  bool chosen = false;    // the one the runtime would run at this size (with the profile)
 };
 
 // Median seconds of every algorithm of `primitive` (native first). Repetitions are
@@ -113,17 +114,25 @@ std::vector<double> measure(MpiCommunicator& comm, const std::string& primitive,
   return medians;
 }
 
+// Every algorithm's row; with a profile, MPI's own as a row too, and the one the profile
+// predicts fastest marked chosen: what synthesis picks for a flat group (synthesize.h).
 std::vector<Row> rows_for(MpiCommunicator& comm, const std::string& primitive, int64_t bytes, const Options& options) {
   const std::vector<Algorithm> algorithms = algorithms_of(primitive);
   const std::vector<double> medians = measure(comm, primitive, bytes, algorithms, options.repetitions);
   std::vector<Row> rows;
-  for (std::size_t i = 1; i < algorithms.size(); ++i) {
+  const bool profiled = !options.measured.empty();
+  for (std::size_t i = profiled ? 0 : 1; i < algorithms.size(); ++i) {
     Row row{primitive, bytes, algorithms[i], medians[i], medians[0],
             predicted_seconds(primitive, algorithms[i], comm.size(), double(bytes), options.link)};
     if (const auto* band = measured_band(options.measured, primitive, algorithms[i], double(bytes))) {
       row.profiled_s = measured_seconds(*band, algorithms[i], comm.size(), double(bytes));
     }
     rows.push_back(row);
+  }
+  if (profiled) {
+    Row* fastest = nullptr;
+    for (Row& r : rows) fastest = r.profiled_s > 0 && (!fastest || r.profiled_s < fastest->profiled_s) ? &r : fastest;
+    if (fastest) fastest->chosen = true;
   }
   return rows;
 }
@@ -136,8 +145,8 @@ void print_row(const Row& row, bool profiled) {
               to_string(row.algorithm).c_str(), row.ours_s * 1e6, row.mpi_s * 1e6, row.mpi_s / row.ours_s,
               row.predicted_s * 1e6);
   if (profiled) {
-    std::printf(" %6.0f%% %10.1f %6.0f%%", 100 * error(row.predicted_s, row.ours_s), row.profiled_s * 1e6,
-                100 * error(row.profiled_s, row.ours_s));
+    std::printf(" %6.0f%% %10.1f %6.0f%% %s", 100 * error(row.predicted_s, row.ours_s), row.profiled_s * 1e6,
+                100 * error(row.profiled_s, row.ours_s), row.chosen ? "chosen" : "");
   }
   std::printf("\n");
 }
@@ -155,12 +164,23 @@ void print_summary(const std::vector<Row>& rows) {
   std::printf("within 15%% of measured: default figures %d of %zu rows (worst %.0f%% off), profile %d of %zu "
               "(worst %.0f%% off)\n",
               before, rows.size(), 100 * worst_before, after, rows.size(), 100 * worst_after);
+  // The runtime's choice against MPI's own, per primitive and size.
+  int sizes = 0, as_fast = 0;
+  double worst = 1e9;
+  for (const Row& r : rows) {
+    if (!r.chosen) continue;
+    ++sizes;
+    as_fast += r.mpi_s / r.ours_s >= 1.0;
+    worst = std::min(worst, r.mpi_s / r.ours_s);
+  }
+  std::printf("the choice (ours or MPI's, by the profile): at least MPI's speed at %d of %d sizes, worst %.2fx\n",
+              as_fast, sizes, worst);
 }
 
 nlohmann::json to_json(const Row& row, int ranks) {
   return {{"primitive", row.primitive}, {"bytes", row.bytes}, {"ranks", ranks},
           {"algorithm", to_string(row.algorithm)}, {"ours_s", row.ours_s}, {"mpi_s", row.mpi_s},
-          {"predicted_s", row.predicted_s}, {"profiled_s", row.profiled_s}};
+          {"predicted_s", row.predicted_s}, {"profiled_s", row.profiled_s}, {"chosen", row.chosen}};
 }
 
 void run(const Options& options) {
@@ -180,9 +200,11 @@ void run(const Options& options) {
   for (const std::string& primitive : options.primitives) {
     for (int64_t bytes = options.min_bytes; bytes <= options.max_bytes; bytes *= 4) {
       const std::vector<Row> rows = rows_for(*comm, primitive, bytes, options);
-      const Row& best = *std::ranges::min_element(rows, {}, &Row::ours_s);
+      const Row& best = *std::ranges::min_element(rows, {}, [](const Row& r) {
+        return r.algorithm == Algorithm::native ? 1e300 : r.ours_s;  // the fastest of ours
+      });
       for (const Row& row : rows) {
-        if (printer && (options.all || &row == &best)) print_row(row, !options.measured.empty());
+        if (printer && (options.all || &row == &best || row.chosen)) print_row(row, !options.measured.empty());
         records.push_back(to_json(row, comm->size()));
         all_rows.push_back(row);
       }

@@ -16,9 +16,10 @@
 
 namespace spmd::collectives {
 
-// The model's three terms for `primitive` with `algo` (not native: the backend's choice has
-// no fixed terms) over `p` ranks for a buffer of `bytes`. Throws spmd::Error as
-// predicted_seconds does, and for native.
+// The model's three terms for `primitive` with `algo` over `p` ranks for a buffer of
+// `bytes`. The backend's own collective (native) picks its algorithm per call and has no
+// terms of its own: it gets those of our first algorithm of the primitive, a shape for its
+// measured bands to scale by. Throws spmd::Error as predicted_seconds does.
 struct CostTerms {
   double messages = 0;  // multiplies alpha
   double bytes = 0;     // multiplies beta

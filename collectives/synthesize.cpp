@@ -51,8 +51,11 @@ Schedule finish(Schedule s, std::string name) {
 void add_flat(const launcher::Topology& t, const CollectiveRequest& r, const std::vector<int>& spanned,
               std::vector<Schedule>& out) {
   StepGroups groups = step_groups(t, r.devices, spanned.front(), spanned.back());
+  const auto& measured = t.levels().at(groups.outer_level).algorithms;
   for (Algorithm a : algorithms_of(to_string(r.primitive))) {
-    if (a == Algorithm::native) continue;
+    // The backend's own collective is a candidate where a profile measured it at this size:
+    // where ours are slower on this hardware, it wins (unmeasured, nothing says it would).
+    if (a == Algorithm::native && !measured_band(measured, to_string(r.primitive), a, r.bytes)) continue;
     Schedule s{r.primitive, {make_step(t, groups, r.primitive, a, r.bytes)}, 0, ""};
     out.push_back(finish(std::move(s), "flat " + to_string(a)));
   }

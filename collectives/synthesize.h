@@ -2,7 +2,10 @@
 // candidate schedules (flat over every level the devices span, and for all-reduce every
 // nesting of reduce-scatter / all-reduce / all-gather over contiguous runs of those levels,
 // with each algorithm), cost each with the levels' link models (or, for an algorithm a
-// profile measured on a level, with its own fitted figures there), and rank them.
+// profile measured on a level, with its own fitted figures there), and rank them. The
+// backend's own collective (Algorithm::native, MPI's or NCCL's) is a flat candidate where a
+// profile measured it: the choice of ours or the backend's is then made per size, on this
+// hardware's times, and recorded in the schedule ("flat native").
 #pragma once
 
 #include <span>

@@ -203,10 +203,8 @@ std::vector<launcher::MeasuredAlgorithm> collective_tables(collectives::Communic
     const double factor = primitive == Primitive::all_reduce ? 2.0 * (p - 1) / p
                           : primitive == Primitive::broadcast ? 1.0
                                                                : (p - 1.0) / p;
-    std::vector<collectives::Algorithm> algorithms;
-    for (collectives::Algorithm a : collectives::algorithms_of(name)) {
-      if (a != collectives::Algorithm::native) algorithms.push_back(a);
-    }
+    // The backend's own collective too: where it beats ours, synthesis picks it.
+    const std::vector<collectives::Algorithm> algorithms = collectives::algorithms_of(name);
     const std::vector<std::vector<double>> times = interleaved_times(comm, primitive, algorithms, sizes);
     for (size_t k = 0; k < algorithms.size(); ++k) {
       for (auto& band : fit_algorithm(name, algorithms[k], p, sizes, times[k], factor, table)) fitted.push_back(band);

@@ -4,8 +4,9 @@
 // with it is at that level ping-pong messages from 4 KiB to `max_bytes`, and the latency and
 // bandwidth are fitted to the times by least squares (t = alpha + bytes / bandwidth). Then
 // every algorithm of all-reduce, reduce-scatter, all-gather, broadcast and all-to-all over
-// all ranks at the same sizes (the slowest rank's time), for the tables, with alpha, beta and
-// gamma fitted to each algorithm's times: the outermost level's measured algorithms.
+// all ranks at the same sizes (the slowest rank's time), the backend's own among them, for
+// the tables, with alpha, beta and gamma fitted to each algorithm's times: the outermost
+// level's measured algorithms, from which synthesis picks ours or the backend's per size.
 // Collective over the world; a few seconds on a workstation.
 #pragma once
 

@@ -163,5 +163,21 @@ TEST(SynthesizeTest, AnAlgorithmMeasuredOnALevelIsCostedByItsOwnFigures) {
             named(synthesize(t, request), "flat recursive_doubling").predicted_s);
 }
 
+TEST(SynthesizeTest, TheBackendsOwnCollectiveIsChosenWhereItWasMeasuredFaster) {
+  const launcher::Topology t = launcher::load_topology({"synthetic:package:2 core:2", 1, launcher::DeviceKind::core});
+  const CollectiveRequest request{Primitive::all_gather, first_devices(4), 1 * kMiB};
+  for (const Schedule& s : synthesize(t, request)) EXPECT_NE(s.name, "flat native");  // not measured: no candidate
+  const int outer = t.levels_spanned(request.devices).front();
+  // Measured: MPI's all-gather fast up to 2 MiB, slow above; ours as the link says.
+  const launcher::Topology measured = t.with_algorithms(
+      outer, {{"all_gather", "native", 2 * kMiB, 1e-7, 1e-13, 0, 0}, {"all_gather", "native", 0, 1e-2, 1e-8, 0, 0}});
+  const std::vector<Schedule> small = synthesize(measured, request);
+  EXPECT_EQ(small.front().name, "flat native");
+  ASSERT_EQ(small.front().steps.size(), 1u);
+  EXPECT_EQ(small.front().steps.front().algorithm, Algorithm::native);
+  const std::vector<Schedule> large = synthesize(measured, {Primitive::all_gather, first_devices(4), 64 * kMiB});
+  EXPECT_NE(large.front().name, "flat native");
+}
+
 }  // namespace
 }  // namespace spmd::collectives
