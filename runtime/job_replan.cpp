@@ -142,7 +142,8 @@ ReplanReport Job::replan() {
   partitioner::SearchOptions options = description_.partitioning.search;
   const partitioner::DeviceModel device = partitioner::device_model(base, base_device_);
   partitioner::Refitted model = partitioner::refit(base, device, base_device_, kernels, collectives);
-  const partitioner::Program running = program_ ? *program_ : partitioner::Program{graph_, {}};
+  std::optional<partitioner::Program> whole;  // an unpartitioned job's program: the step itself
+  const partitioner::Program& running = program_ ? *program_ : whole.emplace(partitioner::Program{graph_, {}});
   partitioner::CollectiveCosts costs(plan().mesh, model.topology);
   const bool overlap = trainer().executor().overlaps_communication();
   auto predict_running = [&] {

@@ -1,6 +1,7 @@
 #include "runtime/reshard.h"
 
 #include <algorithm>
+#include <map>
 #include <optional>
 
 #include "collectives/redistribute.h"
@@ -97,14 +98,13 @@ void exchange_blocks(const Held& old, const std::vector<int>& old_mesh, const He
   }
 }
 
-const Held& counterpart(const std::vector<Held>& old, const Held& now) {
-  for (const Held& h : old) {
-    if (h.node->name != now.node->name) continue;
-    if (h.global != now.global || h.node->op != now.node->op) break;
-    return h;
+const Held& counterpart(const std::map<std::string, const Held*>& old, const Held& now) {
+  auto it = old.find(now.node->name);
+  if (it == old.end() || it->second->global != now.global || it->second->node->op != now.node->op) {
+    throw Error("the new plan's program holds " + now.node->op + " '" + now.node->name +
+                "', which the running program does not hold with that shape");
   }
-  throw Error("the new plan's program holds " + now.node->op + " '" + now.node->name +
-              "', which the running program does not hold with that shape");
+  return *it->second;
 }
 
 }  // namespace
@@ -117,11 +117,13 @@ void reshard(const Executor& from, Executor& to, collectives::Communicator* worl
     throw Error("the new plan's program holds " + std::to_string(now.size()) + " params and states, the running one " +
                 std::to_string(old.size()));
   }
+  std::map<std::string, const Held*> by_name;
+  for (const Held& h : old) by_name.emplace(h.node->name, &h);
   const bool alone = !world || world->size() == 1;
   std::optional<collectives::Redistributor> along_axes;
   if (!alone && old_mesh == new_mesh) along_axes.emplace(*world, new_mesh, topology);
   for (const Held& h : now) {
-    const Held& was = counterpart(old, h);
+    const Held& was = counterpart(by_name, h);
     if (alone) {
       std::copy_n(was.data.f32(), h.data.numel(), h.data.f32());
     } else if (along_axes) {
