@@ -6,6 +6,7 @@
 #include <chrono>
 #include <cmath>
 #include <cstdio>
+#include <functional>
 #include <vector>
 
 #include "collectives/cost_fit.h"
@@ -40,9 +41,14 @@ std::string line(const char* format, auto... values) {
 }
 
 // The best matmul FLOP/s over square problems, and an elementwise add's bytes/s.
-void measure_kernels(kernels::Backend& backend, partitioner::Profile& p, std::string& table) {
+// Every rank measures at once, each size started together (`together`): ranks sharing cores
+// then load them alike, as training does, and no rank times a kernel while another is
+// between sizes.
+void measure_kernels(kernels::Backend& backend, partitioner::Profile& p, std::string& table,
+                     const std::function<void()>& together) {
   table += "kernels (this rank's backend, " + std::string(backend.name()) + ")\n";
   for (int64_t n : {16, 32, 64, 128, 256, 512, 1024}) {
+    together();
     const ir::TensorType t{ir::DType::f32, {n, n}};
     ir::Node node{"matmul", {0, 1}, {}, t, "mm"};
     kernels::BackendBuffer a(backend, t.bytes()), b(backend, t.bytes()), c(backend, t.bytes());
@@ -59,6 +65,7 @@ void measure_kernels(kernels::Backend& backend, partitioner::Profile& p, std::st
     p.matmul_by_size.emplace_back(2.0 * n * n * n, flops);
     table += line("  matmul %5lld^3   %9.3f ms  %8.1f GFLOP/s\n", static_cast<long long>(n), s * 1e3, flops / 1e9);
   }
+  together();
   const int64_t count = int64_t{16} << 20;  // 64 MiB per operand: beyond any cache
   const ir::TensorType t{ir::DType::f32, {count}};
   ir::Node add{"add", {0, 1}, {}, t, "add"};
@@ -219,7 +226,10 @@ ProfileRun measure_profile(collectives::Communicator& comm, const launcher::Topo
                            kernels::Backend& backend, double max_bytes) {
   ProfileRun run;
   run.profile.fingerprint = launcher::fingerprint(topology);
-  measure_kernels(backend, run.profile, run.table);
+  measure_kernels(backend, run.profile, run.table, [&comm] {
+    float line_up = 0;
+    comm.native_all_reduce({&line_up, 1}, collectives::ReduceOp::sum);
+  });
   for (int l = 0; l < static_cast<int>(topology.levels().size()); ++l) {
     int peer = -1;
     for (int d = 1; d < topology.num_devices() && peer < 0; ++d) peer = topology.common_level(0, d) == l ? d : -1;
