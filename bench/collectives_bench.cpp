@@ -14,26 +14,25 @@
 #include <cmath>
 #include <cstdio>
 #include <fstream>
-#include <functional>
 #include <string>
 #include <vector>
 
 #include <CLI/CLI.hpp>
 #include <nlohmann/json.hpp>
 
-#include "common/stats.h"
 #include "common/units.h"
 #include "collectives/cost.h"
 #include "collectives/cost_fit.h"
 #include "collectives/mpi/mpi_communicator.h"
 #include "collectives/primitives.h"
+#include "collectives/schedule.h"
+#include "collectives/timing.h"
 #include "common/error.h"
 #include "partitioner/profile.h"
 
 namespace {
 
 using namespace spmd::collectives;
-using spmd::median;
 
 struct Options {
   int64_t min_bytes = 4 << 10;
@@ -47,45 +46,6 @@ struct Options {
   std::vector<spmd::launcher::MeasuredAlgorithm> measured;  // the profile's, for the job's ranks
 };
 
-// Resets the buffers of one primitive at one size, and runs it with a given algorithm.
-struct Runner {
-  std::function<void()> reset;
-  std::function<void(Algorithm)> run;
-};
-
-// Buffers of `bytes` as cost.h counts them (the all-reduce's vector, the all-gather's output).
-Runner make_runner(const std::string& primitive, Communicator& comm, int64_t bytes) {
-  const int64_t n = bytes / static_cast<int64_t>(sizeof(float));
-  const int64_t block = partition(n, comm.size()).count(comm.rank());
-  auto data = std::make_shared<std::vector<float>>(n);
-  auto out = std::make_shared<std::vector<float>>(primitive == "reduce_scatter" ? block : n);
-  auto in = std::make_shared<std::vector<float>>(primitive == "all_gather" ? block : n);
-  Runner runner;
-  runner.reset = [data, in, rank = comm.rank()] {
-    std::fill(data->begin(), data->end(), 1.0f + rank);
-    std::fill(in->begin(), in->end(), 1.0f + rank);
-  };
-  Communicator* c = &comm;
-  if (primitive == "all_reduce") runner.run = [=](Algorithm a) { all_reduce(*c, *data, ReduceOp::sum, a); };
-  if (primitive == "reduce_scatter") runner.run = [=](Algorithm a) { reduce_scatter(*c, *data, *out, ReduceOp::sum, a); };
-  if (primitive == "all_gather") runner.run = [=](Algorithm a) { all_gather(*c, *in, *out, a); };
-  if (primitive == "reduce") runner.run = [=](Algorithm a) { reduce(*c, *data, 0, ReduceOp::sum, a); };
-  if (primitive == "broadcast") runner.run = [=](Algorithm a) { broadcast(*c, *data, 0, a); };
-  if (primitive == "all_to_all") runner.run = [=](Algorithm a) { all_to_all(*c, *in, *out, a); };
-  return runner;
-}
-
-// Seconds of one run on the slowest rank, all ranks starting together.
-double timed_run(MPI_Comm barrier, Runner& runner, Algorithm algo) {
-  runner.reset();
-  MPI_Barrier(barrier);
-  const double start = MPI_Wtime();
-  runner.run(algo);
-  double elapsed = MPI_Wtime() - start;
-  MPI_Allreduce(MPI_IN_PLACE, &elapsed, 1, MPI_DOUBLE, MPI_MAX, barrier);
-  return elapsed;
-}
-
 struct Row {
   std::string primitive;
   int64_t bytes;
@@ -95,23 +55,13 @@ struct Row {
   bool chosen = false;    // the one the runtime would run at this size (with the profile)
 };
 
-// Median seconds of every algorithm of `primitive` (native first). Repetitions are
-// interleaved, each starting with a different algorithm, so that drift in the machine's load
-// and the cache state one algorithm leaves for the next hit all of them alike.
+// Median seconds of every algorithm of `primitive` (native first), each run the slowest
+// rank's, the algorithms interleaved (collectives/timing.h).
 std::vector<double> measure(MpiCommunicator& comm, const std::string& primitive, int64_t bytes,
                             const std::vector<Algorithm>& algorithms, int repetitions) {
-  Runner runner = make_runner(primitive, comm, bytes);
-  for (Algorithm a : algorithms) timed_run(comm.handle(), runner, a);  // warm-up
-  std::vector<std::vector<double>> times(algorithms.size());
-  for (int rep = 0; rep < repetitions; ++rep) {
-    for (std::size_t j = 0; j < algorithms.size(); ++j) {
-      const std::size_t i = (j + rep) % algorithms.size();
-      times[i].push_back(timed_run(comm.handle(), runner, algorithms[i]));
-    }
-  }
-  std::vector<double> medians;
-  for (auto& t : times) medians.push_back(median(t));
-  return medians;
+  std::vector<CollectiveRun> runs;
+  for (Algorithm a : algorithms) runs.push_back(collective_run(comm, primitive_from_string(primitive), a, double(bytes)));
+  return time_interleaved(comm, runs, repetitions);
 }
 
 // Every algorithm's row; with a profile, MPI's own as a row too, and the one the profile

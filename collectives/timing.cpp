@@ -32,27 +32,41 @@ double time_collective(Communicator& comm, const CollectiveRun& c, int repetitio
 
 CollectiveRun collective_run(Communicator& comm, Primitive primitive, Algorithm algo, double bytes) {
   const size_t n = static_cast<size_t>(bytes / sizeof(float));
-  const Partition blocks = partition(static_cast<int64_t>(n), comm.size());
-  const size_t block = static_cast<size_t>(blocks.count(comm.rank()));
-  auto data = std::make_shared<std::vector<float>>(n);
+  const size_t block = static_cast<size_t>(partition(static_cast<int64_t>(n), comm.size()).count(comm.rank()));
+  // Only the buffers the primitive uses: the input (whole, or this rank's block for an
+  // all-gather) and, where the result does not overwrite it, the output.
+  const bool separate_out = primitive == Primitive::reduce_scatter || primitive == Primitive::all_gather ||
+                            primitive == Primitive::all_to_all;
   auto in = std::make_shared<std::vector<float>>(primitive == Primitive::all_gather ? block : n);
-  auto out = std::make_shared<std::vector<float>>(primitive == Primitive::reduce_scatter ? block : n);
+  auto out = std::make_shared<std::vector<float>>(
+      !separate_out ? 0 : primitive == Primitive::reduce_scatter ? block : n);
   const float value = 1.0f + static_cast<float>(comm.rank());
   CollectiveRun c;
-  c.prepare = [data, in, value] {
-    std::fill(data->begin(), data->end(), value);
-    std::fill(in->begin(), in->end(), value);
-  };
+  c.prepare = [in, value] { std::fill(in->begin(), in->end(), value); };
   Communicator* g = &comm;
   switch (primitive) {
-    case Primitive::all_reduce: c.run = [=] { all_reduce(*g, *data, ReduceOp::sum, algo); }; break;
-    case Primitive::reduce_scatter: c.run = [=] { reduce_scatter(*g, *data, *out, ReduceOp::sum, algo); }; break;
+    case Primitive::all_reduce: c.run = [=] { all_reduce(*g, *in, ReduceOp::sum, algo); }; break;
+    case Primitive::reduce_scatter: c.run = [=] { reduce_scatter(*g, *in, *out, ReduceOp::sum, algo); }; break;
     case Primitive::all_gather: c.run = [=] { all_gather(*g, *in, *out, algo); }; break;
-    case Primitive::broadcast: c.run = [=] { broadcast(*g, *data, 0, algo); }; break;
-    case Primitive::reduce: c.run = [=] { reduce(*g, *data, 0, ReduceOp::sum, algo); }; break;
+    case Primitive::broadcast: c.run = [=] { broadcast(*g, *in, 0, algo); }; break;
+    case Primitive::reduce: c.run = [=] { reduce(*g, *in, 0, ReduceOp::sum, algo); }; break;
     case Primitive::all_to_all: c.run = [=] { all_to_all(*g, *in, *out, algo); }; break;
   }
   return c;
+}
+
+std::vector<double> time_interleaved(Communicator& comm, const std::vector<CollectiveRun>& runs, int repetitions) {
+  for (const CollectiveRun& r : runs) time_once(comm, r);  // warm-up
+  std::vector<std::vector<double>> samples(runs.size());
+  for (int rep = 0; rep < repetitions; ++rep) {
+    for (size_t j = 0; j < runs.size(); ++j) {
+      const size_t k = (j + static_cast<size_t>(rep)) % runs.size();
+      samples[k].push_back(time_once(comm, runs[k]));
+    }
+  }
+  std::vector<double> medians;
+  for (const std::vector<double>& s : samples) medians.push_back(median(s));
+  return medians;
 }
 
 CollectiveRun schedule_run(ScheduleRunner& runner, const Schedule& schedule, double bytes) {

@@ -5,6 +5,7 @@
 #pragma once
 
 #include <functional>
+#include <vector>
 
 #include "collectives/communicator.h"
 #include "collectives/primitives.h"
@@ -30,8 +31,14 @@ double time_collective(Communicator& comm, const CollectiveRun& c, int repetitio
 // that interleave several collectives' runs so that drift in the machine's load hits all alike.
 double time_once(Communicator& comm, const CollectiveRun& c);
 
+// Median seconds of each of `runs` as above, their runs interleaved: a warm-up of each, then
+// `repetitions` rounds, each round starting with another run, so that drift in the
+// machine's load and the cache state one leaves for the next hit all of them alike. What
+// `spmd profile` and bench_collectives time algorithms against each other with.
+std::vector<double> time_interleaved(Communicator& comm, const std::vector<CollectiveRun>& runs, int repetitions);
+
 // `primitive` with `algo` over all of `comm` on a buffer of `bytes` (the full buffer, as
-// cost.h counts it); the buffers are allocated now and kept by the returned functions.
+// cost.h counts it); the buffers it uses are allocated now and kept by the functions.
 CollectiveRun collective_run(Communicator& comm, Primitive primitive, Algorithm algo, double bytes);
 
 // A synthesized schedule over `runner`'s group: an all-reduce schedule step by step, any

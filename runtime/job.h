@@ -188,7 +188,7 @@ class Job {
   void set_prediction();
   void sample(const StepReport& r, const std::vector<LaunchTime>& launches, bool timed);
   void end_of_window(StepReport& r);
-  ReplanReport replan();
+  ReplanReport replan(double measured_s);
   void switch_plan(partitioner::Plan next, const partitioner::Refitted& model);
 
   JobDescription description_;

@@ -118,7 +118,7 @@ void Job::end_of_window(StepReport& r) {
   }
   if (description_.replan.when == Replan::always || !replanned_) {
     replanned_ = true;
-    ReplanReport decided = replan();
+    ReplanReport decided = replan(measured);
     decided.step = r.step;
     replans_.push_back(decided);
     r.replans.push_back(decided);
@@ -129,11 +129,11 @@ void Job::end_of_window(StepReport& r) {
 }
 
 // Refits the model to this window's launches (every rank's, averaged, so that every rank
-// searches the same model and finds the same plan), costs the running plan under it, and
-// searches again. Switches when the best plan found beats the running one by the threshold.
-ReplanReport Job::replan() {
+// searches the same model and finds the same plan; `measured_s` is the window's median
+// step, agreed the same way), costs the running plan under it, and searches again. Switches when the best plan found beats the running one by the threshold.
+ReplanReport Job::replan(double measured_s) {
   ReplanReport report;
-  report.measured_s = agreed_mean(world_, samples_->median_step_s());
+  report.measured_s = measured_s;
   const partitioner::TimeFit kernels = agreed_fit(world_, partitioner::fit_times(samples_->kernels()));
   const partitioner::TimeFit collectives = agreed_fit(world_, partitioner::fit_times(samples_->collectives(), false));
   const launcher::Topology base = base_topology_ && base_topology_->num_devices() == ranks()

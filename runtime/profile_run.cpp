@@ -142,10 +142,8 @@ partitioner::LevelProfile measure_level(collectives::Communicator& comm, const s
   return l;
 }
 
-// The slowest rank's median time of each algorithm at each size: times[a][i]. At each size
-// the algorithms' runs are interleaved, each repetition starting with another, so that drift
-// in the machine's load and the cache state one leaves for the next hit all of them alike
-// (as bench_collectives does).
+// The slowest rank's median time of each algorithm at each size, times[a][i], the
+// algorithms interleaved at each size (collectives/timing.h).
 std::vector<std::vector<double>> interleaved_times(collectives::Communicator& comm, collectives::Primitive primitive,
                                                    const std::vector<collectives::Algorithm>& algorithms,
                                                    const std::vector<double>& sizes) {
@@ -153,17 +151,9 @@ std::vector<std::vector<double>> interleaved_times(collectives::Communicator& co
   for (double bytes : sizes) {
     std::vector<collectives::CollectiveRun> runs;
     for (collectives::Algorithm a : algorithms) runs.push_back(collectives::collective_run(comm, primitive, a, bytes));
-    for (const collectives::CollectiveRun& r : runs) collectives::time_once(comm, r);  // warm-up
     // Small collectives vary most from run to run, and cost least to repeat.
-    const int repetitions = bytes <= (1 << 20) ? 15 : 7;
-    std::vector<std::vector<double>> samples(algorithms.size());
-    for (int rep = 0; rep < repetitions; ++rep) {
-      for (size_t j = 0; j < runs.size(); ++j) {
-        const size_t k = (j + static_cast<size_t>(rep)) % runs.size();
-        samples[k].push_back(collectives::time_once(comm, runs[k]));
-      }
-    }
-    for (size_t k = 0; k < runs.size(); ++k) times[k].push_back(median(samples[k]));
+    const std::vector<double> medians = collectives::time_interleaved(comm, runs, bytes <= (1 << 20) ? 15 : 7);
+    for (size_t k = 0; k < runs.size(); ++k) times[k].push_back(medians[k]);
   }
   return times;
 }

@@ -22,13 +22,7 @@ struct Outcome {
   std::vector<float> enc;
 };
 
-JobDescription description(int64_t batch) {
-  JobDescription d;
-  d.program.graph = two_layer(batch);
-  d.program.optimizer.kind = "adamw";
-  d.data = fill;
-  return d;
-}
+JobDescription description(int64_t batch) { return testing::regression_job(batch, 6, 10, 0.4); }
 
 Outcome train(const launcher::World* world, int64_t batch) {
   Job job(description(batch));

@@ -20,8 +20,6 @@ namespace {
 
 constexpr int64_t kFeatures = 12, kHidden = 24;  // split 2, 3 and 4 ways
 
-ir::Graph two_layer(int64_t batch) { return testing::two_layer(batch, kFeatures, kHidden, 0.3); }
-
 const FillFeeds fill = testing::regression_data(kFeatures);
 
 // ZeRO over the data axis with every activation recomputed for backward: params gathered
@@ -36,13 +34,7 @@ partitioner::Tactics poor_tactics(int ranks) {
   return t;
 }
 
-JobDescription description(int64_t batch) {
-  JobDescription d;
-  d.program.graph = two_layer(batch);
-  d.program.optimizer.kind = "adamw";
-  d.data = fill;
-  return d;
-}
+JobDescription description(int64_t batch) { return testing::regression_job(batch, kFeatures, kHidden, 0.3); }
 
 struct Outcome {
   std::vector<double> losses;

@@ -9,6 +9,7 @@
 
 #include "ir/builder.h"
 #include "runtime/data.h"
+#include "runtime/job.h"
 
 namespace spmd::runtime::testing {
 
@@ -39,6 +40,15 @@ inline FillFeeds regression_data(int64_t features) {
       y.buffer.f32()[r] = static_cast<float>(std::tanh(t));
     }
   };
+}
+
+// The job: the two-layer network trained by AdamW on that data.
+inline JobDescription regression_job(int64_t batch, int64_t features, int64_t hidden, double scale) {
+  JobDescription d;
+  d.program.graph = two_layer(batch, features, hidden, scale);
+  d.program.optimizer.kind = "adamw";
+  d.data = regression_data(features);
+  return d;
 }
 
 }  // namespace spmd::runtime::testing
