@@ -69,11 +69,45 @@ constexpr std::array kOps = {
 
 }  // namespace
 
-const OpDef* find_op(std::string_view op) {
-  for (const OpDef& def : kOps) {
-    if (def.name == op) return &def;
+namespace {
+
+// An open-addressed table of the registry, hashed on the name's length and three of its
+// characters: every pass over a program looks up each node's op (the search lowers and
+// simulates thousands of programs of tens of thousands of nodes), and hashing every
+// character costs more than this.
+class OpIndex {
+ public:
+  OpIndex() {
+    slots_.fill(nullptr);
+    for (const OpDef& def : kOps) {
+      size_t i = hash(def.name);
+      while (slots_[i]) i = (i + 1) % kSlots;
+      slots_[i] = &def;
+    }
   }
-  return nullptr;
+  const OpDef* find(std::string_view name) const {
+    for (size_t i = hash(name); slots_[i]; i = (i + 1) % kSlots) {
+      if (slots_[i]->name == name) return slots_[i];
+    }
+    return nullptr;
+  }
+
+ private:
+  static constexpr size_t kSlots = 256;  // over twice the registry, so probes stay short
+  static_assert(kOps.size() * 2 <= kSlots);
+  static size_t hash(std::string_view s) {
+    if (s.empty()) return 0;
+    const auto c = [&](size_t i) { return static_cast<size_t>(static_cast<unsigned char>(s[i])); };
+    return (s.size() * 131 + c(0) * 31 + c(s.size() / 2) * 7 + c(s.size() - 1)) % kSlots;
+  }
+  std::array<const OpDef*, kSlots> slots_;
+};
+
+}  // namespace
+
+const OpDef* find_op(std::string_view op) {
+  static const OpIndex index;
+  return index.find(op);
 }
 
 const OpDef& op_def(std::string_view op) {

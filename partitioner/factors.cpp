@@ -26,9 +26,24 @@ OpFactors op_factors(const ir::Graph& g, ir::ValueId v) {
   return f;
 }
 
-FactorTable::FactorTable(const ir::Graph& g) : factors_(g.nodes.size()) {
+FactorTable::FactorTable(const ir::Graph& g) : factors_(g.nodes.size()), first_placing_(g.nodes.size() + 1, 0) {
   for (ir::ValueId v = 0; v < g.size(); ++v) {
-    if (!g.node(v).is_source() && !ir::op_traits(g.node(v).op).collective) factors_[v] = op_factors(g, v);
+    if (g.node(v).is_source() || ir::op_traits(g.node(v).op).collective) continue;
+    factors_[v] = op_factors(g, v);
+    ops_.push_back(v);
+  }
+  for (ir::ValueId op : ops_) {
+    for (const auto& places : factors_[op].places) {
+      for (const Place& p : places) ++first_placing_[p.value + 1];
+    }
+  }
+  for (size_t v = 0; v < g.nodes.size(); ++v) first_placing_[v + 1] += first_placing_[v];
+  placing_.resize(first_placing_.back());
+  std::vector<size_t> next(first_placing_.begin(), first_placing_.end() - 1);
+  for (ir::ValueId op : ops_) {
+    for (const auto& places : factors_[op].places) {
+      for (const Place& p : places) placing_[next[p.value]++] = op;
+    }
   }
 }
 

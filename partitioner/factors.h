@@ -3,6 +3,7 @@
 // lowering so that all three read the same rule.
 #pragma once
 
+#include <span>
 #include <vector>
 
 #include "ir/graph.h"
@@ -30,14 +31,25 @@ OpFactors op_factors(const ir::Graph& g, ir::ValueId v);
 
 // The factors of every op of a graph, computed once: propagation runs after every tactic,
 // and the search applies hundreds of candidates' tactics to one graph. Cost: one
-// op_factors per node that is neither a source nor a collective.
+// op_factors per node that is neither a source nor a collective, and an index of which ops
+// place each value.
 class FactorTable {
  public:
   explicit FactorTable(const ir::Graph& g);
   const OpFactors& of(ir::ValueId v) const { return factors_.at(static_cast<size_t>(v)); }
+  // The ops that have factors (neither sources nor collectives), in graph order.
+  const std::vector<ir::ValueId>& ops() const { return ops_; }
+  // The ops whose factors place value `v`, as an operand or as their result: the only ops
+  // whose view of the plan changes when v's sharding does.
+  std::span<const ir::ValueId> placing(ir::ValueId v) const {
+    return {placing_.data() + first_placing_[v], placing_.data() + first_placing_[v + 1]};
+  }
 
  private:
   std::vector<OpFactors> factors_;  // empty for sources and collectives
+  std::vector<ir::ValueId> ops_;
+  std::vector<ir::ValueId> placing_;  // by value (CSR): the ops of first_placing_[v] onwards
+  std::vector<size_t> first_placing_;
 };
 
 }  // namespace spmd::partitioner

@@ -213,6 +213,10 @@ class Lowering {
     ir::Node n{global.op, {}, global.attrs, local_type(v, l.result), global.name};
     for (size_t i = 0; i < global.inputs.size(); ++i) {
       ir::ValueId x = global.inputs[i];
+      if (held(x) == l.operands[i]) {  // no move, so no reason to write
+        n.inputs.push_back(local_[x]);
+        continue;
+      }
       std::string reason = ir::value_label(g_, v) + " = " + global.op + " needs operand " + std::to_string(i) + " " +
                            ir::value_label(g_, x) + " as " + sharding_text(l.operands[i], plan_.mesh) + "; it is " +
                            sharding_text(held(x), plan_.mesh) + " (" + why(x) + ")";
@@ -227,6 +231,7 @@ class Lowering {
       pending_[v] = l.result;  // reduced where a consumer needs it whole, perhaps after a sum
       return;
     }
+    if (l.result == planned) return;
     std::string reason = ir::value_label(g_, v) + " = " + global.op + " leaves " + sharding_text(l.result, plan_.mesh) +
                          "; the plan holds it as " + sharding_text(planned, plan_.mesh) + " (" + why(v) + ")";
     local_[v] = move(v, l.result, planned, reason);

@@ -1,6 +1,7 @@
 #include "partitioner/memory_plan.h"
 
 #include <algorithm>
+#include <cstdint>
 #include <numeric>
 
 #include "ir/ops.h"
@@ -17,6 +18,75 @@ struct Interval {
   ir::ValueId value;
   int first, last;  // node indices between which the buffer is live
   size_t bytes;
+};
+
+// The buffers placed so far, in (offset, bytes) order, held in runs of at most 2 * kRun so
+// that an insertion moves one run, not the whole list (a B-tree's leaves, without the
+// tree). Each run knows the hull of its buffers' lifetimes, so first fit passes over a run
+// whose buffers are all dead or unborn during the new buffer's lifetime in one comparison.
+class PlacedBuffers {
+ public:
+  struct Placed {
+    size_t offset, bytes;
+    int first, last;  // the lifetime is copied in: first fit reads it for every buffer
+  };
+
+  explicit PlacedBuffers(int nodes) : bucket_(std::max(1, (nodes + 63) / 64)) {}
+
+  // The lowest offset where `bytes` fit beside every placed buffer live at some node of
+  // [first, last]: 0 or the end of one of them. Θ(placed buffers) at worst.
+  size_t first_fit(int first, int last, size_t bytes) const {
+    size_t offset = 0;
+    const uint64_t live = span_mask(first, last);
+    for (const Run& run : runs_) {
+      if (!(run.live & live)) continue;
+      for (const Placed& p : run.buffers) {
+        if (p.first > last || first > p.last) continue;
+        if (p.offset >= offset + bytes) return offset;
+        offset = std::max(offset, p.offset + p.bytes);
+      }
+    }
+    return offset;
+  }
+
+  void insert(const Placed& next) {
+    auto after = [](const Placed& a, const Placed& b) {
+      return a.offset != b.offset ? a.offset < b.offset : a.bytes < b.bytes;
+    };
+    auto run = std::upper_bound(runs_.begin(), runs_.end(), next,
+                                [&](const Placed& x, const Run& r) { return after(x, r.buffers.back()); });
+    if (run == runs_.end()) run = runs_.empty() ? runs_.emplace(runs_.end()) : std::prev(runs_.end());
+    run->buffers.insert(std::upper_bound(run->buffers.begin(), run->buffers.end(), next, after), next);
+    run->live |= span_mask(next.first, next.last);
+    if (run->buffers.size() > 2 * kRun) split(run);
+  }
+
+ private:
+  static constexpr size_t kRun = 32;
+  struct Run {
+    std::vector<Placed> buffers;
+    uint64_t live = 0;  // bit b: some buffer is live during the b-th 64th of the program
+  };
+
+  uint64_t span_mask(int first, int last) const {
+    const int lo = first / bucket_, hi = last / bucket_;
+    const uint64_t upto_hi = hi >= 63 ? ~uint64_t{0} : (uint64_t{2} << hi) - 1;
+    return upto_hi & ~((uint64_t{1} << lo) - 1);
+  }
+
+  void split(std::vector<Run>::iterator run) {
+    Run upper;
+    upper.buffers.assign(run->buffers.begin() + kRun, run->buffers.end());
+    run->buffers.resize(kRun);
+    for (Run* r : {&*run, &upper}) {
+      r->live = 0;
+      for (const Placed& p : r->buffers) r->live |= span_mask(p.first, p.last);
+    }
+    runs_.insert(std::next(run), std::move(upper));
+  }
+
+  int bucket_;  // nodes per bit of a run's `live`
+  std::vector<Run> runs_;
 };
 
 }  // namespace
@@ -45,28 +115,12 @@ MemoryPlan plan_memory(const ir::Graph& g, const std::vector<bool>& transient,
   }
   std::stable_sort(intervals.begin(), intervals.end(),
                    [](const Interval& a, const Interval& b) { return a.bytes > b.bytes; });
-  // Buffers placed so far, by (offset, bytes): first fit walks those whose lifetimes overlap
-  // this one in that order, without sorting them again for each buffer.
-  // The lifetime is copied in, not pointed to: the walk reads it for every placed buffer.
-  struct Placed {
-    size_t offset, bytes;
-    int first, last;
-  };
-  std::vector<Placed> placed;
-  auto by_offset = [](const Placed& a, const Placed& b) {
-    return a.offset != b.offset ? a.offset < b.offset : a.bytes < b.bytes;
-  };
+  PlacedBuffers placed(n);
   for (const Interval& it : intervals) {
-    size_t offset = 0;
-    for (const Placed& p : placed) {
-      if (p.first > it.last || it.first > p.last) continue;
-      if (p.offset >= offset + it.bytes) break;
-      offset = std::max(offset, p.offset + p.bytes);
-    }
+    size_t offset = placed.first_fit(it.first, it.last, it.bytes);
     plan.offset[it.value] = static_cast<ptrdiff_t>(offset);
     plan.arena_bytes = std::max(plan.arena_bytes, offset + it.bytes);
-    Placed next{offset, it.bytes, it.first, it.last};
-    placed.insert(std::upper_bound(placed.begin(), placed.end(), next, by_offset), next);
+    placed.insert({offset, it.bytes, it.first, it.last});
   }
   for (int v = 0; v < n; ++v) {
     if (alias[v] >= 0) plan.offset[v] = plan.offset[root(v)];

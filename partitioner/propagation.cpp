@@ -1,6 +1,7 @@
 #include "partitioner/propagation.h"
 
 #include <algorithm>
+#include <optional>
 
 #include "ir/ops.h"
 #include "partitioner/factors.h"
@@ -37,22 +38,21 @@ int propagate_axis(const ir::Graph& g, Plan& plan, int axis, const std::vector<D
   for (const DimRef& s : seeds) {
     if (!has(plan, s.value, s.dim, axis) && can_take(g, plan, s.value, s.dim, axis)) give(s.value, s.dim);
   }
-  // Rules are computed once; the ops that can carry the axis are fixed by the scope.
+  std::optional<FactorTable> own;
+  if (!table) table = &own.emplace(g);
+  // The ops that can carry the axis are fixed by the scope.
   std::vector<ir::ValueId> ops;
-  std::vector<OpFactors> computed;
-  std::vector<const OpFactors*> factors;
-  for (ir::ValueId v = 0; v < g.size(); ++v) {
-    const ir::Node& n = g.node(v);
-    const ir::OpTraits& traits = ir::op_traits(n.op);
-    if (n.is_source() || traits.collective) continue;
-    if (scope == Scope::optimizer && !traits.optimizer_update) continue;
-    ops.push_back(v);
-    if (!table) computed.push_back(op_factors(g, v));
+  for (ir::ValueId v : table->ops()) {
+    if (scope != Scope::optimizer || ir::op_traits(g.node(v).op).optimizer_update) ops.push_back(v);
   }
-  for (size_t i = 0; i < ops.size(); ++i) factors.push_back(table ? &table->of(ops[i]) : &computed[i]);
+  // An op is visited only when a value it places changed since its last visit: a visit
+  // reads nothing else, so skipping a clean op gives what the full sweep gives.
+  std::vector<char> dirty(g.nodes.size(), 1);
   auto visit = [&](size_t i) {
+    if (!dirty[ops[i]]) return false;
+    dirty[ops[i]] = 0;
     bool changed = false;
-    const OpFactors& f = *factors[i];
+    const OpFactors& f = table->of(ops[i]);
     for (size_t k = 0; k < f.places.size(); ++k) {
       if (!f.shardable[k]) continue;
       const auto& places = f.places[k];
@@ -61,6 +61,7 @@ int propagate_axis(const ir::Graph& g, Plan& plan, int axis, const std::vector<D
       for (const Place& p : places) {
         if (!has(plan, p.value, p.dim, axis) && can_take(g, plan, p.value, p.dim, axis)) {
           give(p.value, p.dim);
+          for (ir::ValueId op : table->placing(p.value)) dirty[op] = 1;
           changed = true;
         }
       }

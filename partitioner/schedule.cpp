@@ -12,8 +12,8 @@ bool is_collective(const ir::Graph& g, ir::ValueId v) { return ir::op_traits(g.n
 
 }  // namespace
 
-Program schedule_for_overlap(const Program& p) {
-  const ir::Graph& g = p.graph;
+Program schedule_for_overlap(Program p) {
+  ir::Graph& g = p.graph;
   const size_t n = g.nodes.size();
   // The collectives to place right after each producer, in program order.
   std::vector<std::vector<ir::ValueId>> after(n);
@@ -46,11 +46,11 @@ Program schedule_for_overlap(const Program& p) {
   }
   std::vector<ir::ValueId> moved(n, -1);
   for (size_t i = 0; i < order.size(); ++i) moved[order[i]] = static_cast<ir::ValueId>(i);
-  Program out{ir::Graph{}, p.collectives, p.recomputed};
-  out.graph.meta = g.meta;
+  Program out{ir::Graph{}, std::move(p.collectives), std::move(p.recomputed)};
+  out.graph.meta = std::move(g.meta);
   out.graph.nodes.reserve(n);
   for (ir::ValueId v : order) {
-    ir::Node node = g.node(v);
+    ir::Node node = std::move(g.nodes[v]);
     for (ir::ValueId& x : node.inputs) x = moved[x];
     out.graph.nodes.push_back(std::move(node));
   }

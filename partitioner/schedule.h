@@ -15,8 +15,9 @@ namespace spmd::partitioner {
 
 // `p` with each collective of a computed operand moved to just after that operand's
 // producer (after any collective already there), and each collective of a source one slot
-// ahead among those; every rank issues them alike. Cost: O(nodes).
-Program schedule_for_overlap(const Program& p);
+// ahead among those; every rank issues them alike. Cost: O(nodes); the nodes are moved
+// out of `p`, so passing a temporary copies none.
+Program schedule_for_overlap(Program p);
 
 // Per node of `g`: for a collective, where the runtime must have finished it: the first
 // later node, not a collective (the communication stream runs them in order), that reads

@@ -93,13 +93,13 @@ TEST(Profile, OfAnotherTopologyItIsUsedWhereLevelsMatchOrRefused) {
   other.fingerprint = "0000000000000000";
   const Profiled p = apply_profile(other, "p.json", t);
   EXPECT_NE(p.said.front().find("was measured on another topology"), std::string::npos) << p.said.front();
-  other.levels = {{"rack", 1e-6, 2e10, 0}};
+  other.levels = {{"rack", 1e-6, 2e10, 0, {}}};
   EXPECT_THROW(apply_profile(other, "p.json", t), Error);
 }
 
 TEST(CostModel, AMeasuredKernelLatencyAndMatmulCurveCostEveryOp) {
   const ir::Graph g = ir::training_step(ir::build_model("mlp:layers=2,hidden=16,batch=8,features=8,classes=4"), {});
-  DeviceModel fast{"test", 1e12, 1e12, 1 << 30};
+  DeviceModel fast{"test", 1e12, 1e12, 1 << 30, 0, {}};
   DeviceModel slow = fast;
   slow.op_latency_s = 1e-3;
   slow.flops_by_size = {{1.0, 1e6}, {1e12, 1e6}};  // a megaflop per second whatever the size

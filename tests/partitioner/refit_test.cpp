@@ -66,7 +66,9 @@ TEST(Refit, TheRefittedModelPredictsTheFittedTimes) {
   EXPECT_EQ(refitted.memory_bytes, 1 << 30);  // the user's figures stay
   for (ir::ValueId v = 0; v < g.size(); ++v) {
     const double before = op_seconds(g, v, device);
-    if (before > 0) EXPECT_NEAR(op_seconds(g, v, refitted), 3.0 * before + 5e-6, 1e-9 * before + 1e-15) << v;
+    if (before > 0) {
+      EXPECT_NEAR(op_seconds(g, v, refitted), 3.0 * before + 5e-6, 1e-9 * before + 1e-15) << v;
+    }
   }
   ASSERT_EQ(r.topology.levels().size(), t.levels().size());
   for (size_t l = 0; l < t.levels().size(); ++l) {

@@ -116,7 +116,9 @@ TEST(Replan, APoorPlanIsLeftForTheOneTheRefittedModelFindsFasterAndTrainingGoesO
   EXPECT_FALSE(got.plan.rematerialize == got.poor.rematerialize && got.plan.shardings == got.poor.shardings);
   EXPECT_EQ(got.plan.mesh.size(), world.size());
   EXPECT_TRUE(got.holds_its_shards);
-  if (world.size() > 1) EXPECT_TRUE(got.shards_something);
+  if (world.size() > 1) {
+    EXPECT_TRUE(got.shards_something);
+  }
 }
 
 TEST(Replan, AGainUnderTheThresholdKeepsThePlan) {
