@@ -22,8 +22,8 @@ struct Interval {
 
 // The buffers placed so far, in (offset, bytes) order, held in runs of at most 2 * kRun so
 // that an insertion moves one run, not the whole list (a B-tree's leaves, without the
-// tree). Each run knows the hull of its buffers' lifetimes, so first fit passes over a run
-// whose buffers are all dead or unborn during the new buffer's lifetime in one comparison.
+// tree). Each run knows in which 64ths of the program some buffer of it is live, so first
+// fit passes over a run with no buffer live near the new buffer's lifetime in one test.
 class PlacedBuffers {
  public:
   struct Placed {
