@@ -41,14 +41,21 @@ const Evaluated& Evaluator::evaluate(const Candidate& c) {
     Candidate base = c;
     base.recompute = false;
     const Lowered& l = lowered(base);
-    e.plan = l.plan;
-    e.plan.rematerialize = c.recompute;
-    e.prediction = simulate(finish_lowering(l.program, c.recompute), device_, costs_for(e.plan.mesh));
+    e.prediction = simulate(finish_lowering(l.program, c.recompute), device_, costs_for(l.plan.mesh));
     e.fits = limit_ <= 0 || e.prediction.peak_bytes <= static_cast<size_t>(limit_);
   } catch (const Error& error) {
     e.error = error.what();
   }
   return done_.emplace(c, std::move(e)).first->second;
+}
+
+Plan Evaluator::plan_of(const Candidate& c) {
+  Candidate base = c;
+  base.recompute = false;
+  auto it = lowered_.find(base);
+  Plan plan = it != lowered_.end() ? it->second.plan : apply_tactics(analysis_, space_.tactics(base));
+  plan.rematerialize = c.recompute;
+  return plan;
 }
 
 std::vector<Evaluated> Evaluator::explored() const {
@@ -130,6 +137,9 @@ SearchResult search_plan(const ir::Graph& g, const launcher::Topology& topology,
   result.simulations = evaluator.simulations();
   result.baselines = baselines(evaluator);
   result.explored = evaluator.explored();
+  if (!result.explored.empty() && result.explored.front().error.empty()) {
+    result.explored.front().plan = evaluator.plan_of(result.explored.front().candidate);
+  }
   result.device = evaluator.device();
   result.memory_limit = evaluator.memory_limit();
   result.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();

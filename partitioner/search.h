@@ -39,6 +39,8 @@ struct SearchOptions {
 struct Evaluated {
   Candidate candidate;
   std::string name;          // the candidate's description, or the baseline's name
+  // The plan: in a SearchResult, of the best (explored.front()) only, since every plan
+  // held would cost memory of the program's size; Evaluator::plan_of gives any other's.
   Plan plan;
   Prediction prediction;
   bool fits = false;         // lowered, and its peak within the memory limit
@@ -53,7 +55,11 @@ class Evaluator {
   const SearchSpace& space() const { return space_; }
   const DeviceModel& device() const { return device_; }
   std::int64_t memory_limit() const { return limit_; }
+  // The candidate lowered and simulated, once (later calls return the first result).
   const Evaluated& evaluate(const Candidate& c);
+  // The candidate's plan: its tactics applied again (a propagation) unless it is among the
+  // last few lowered.
+  Plan plan_of(const Candidate& c);
   int simulations() const { return static_cast<int>(done_.size()); }
   std::vector<Evaluated> explored() const;  // fitting ones first, fastest first
 

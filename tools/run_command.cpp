@@ -124,7 +124,12 @@ void run(const RunOptions& o, const launcher::World& world) {
   const std::string item = job.trainer().data().item_name();
   // Under mpirun stdout is a pipe or pty of mpirun's, whatever the user's terminal: no bar.
   ProgressBar bar(lead && world.size() == 1 ? o.steps : 0);
-  if (world.size() > 1) say_why_when_stopped(world.rank());
+  std::optional<launcher::PeerBoard> board;
+  if (world.size() > 1) say_why_when_stopped(world.rank(), &board.emplace(world));
+  // Leaving this scope, by the end of training or by an error of this rank's own, is no loss.
+  struct Unwatch {
+    ~Unwatch() { stop_watching_peers(); }
+  } unwatch;
   note_step(first);
   job.train(o.steps, [&](const runtime::StepReport& r) {
     note_step(r.step);

@@ -12,6 +12,7 @@ namespace spmd::tools {
 namespace {
 
 std::atomic<int64_t> g_step{0};
+std::atomic<launcher::PeerBoard*> g_board{nullptr};
 int g_rank = 0;
 
 // Appends the decimal digits of `v` to `out` at `at`; no allocation, no locale.
@@ -33,12 +34,28 @@ size_t put_text(char* out, size_t at, const char* text) {
 }
 
 void on_term(int) {
-  char message[256];
+  launcher::PeerBoard* board = g_board.load();
+  launcher::PeerBoard::Lost lost[4];
+  size_t found = 0;
+  if (board) {
+    board->mark_stopping();  // first: a peer reading the board now must not take us for lost
+    found = board->lost(lost, 4);
+  }
+  char message[512];
   size_t at = put_text(message, 0, "spmd: rank ");
   at = put_number(message, at, g_rank);
   at = put_text(message, at, " stopped by mpirun at step ");
   at = put_number(message, at, g_step.load(std::memory_order_relaxed));
-  at = put_text(message, at, ": another rank was lost or the job was cancelled (mpirun names the rank)\n");
+  if (found == 0) {
+    at = put_text(message, at, ": another rank was lost or the job was cancelled (mpirun names the rank)\n");
+  }
+  for (size_t i = 0; i < found; ++i) {
+    at = put_text(message, at, i == 0 ? ": rank " : ", rank ");
+    at = put_number(message, at, lost[i].rank);
+    at = put_text(message, at, " (pid ");
+    at = put_number(message, at, lost[i].pid);
+    at = put_text(message, at, i + 1 == found ? ", on this host) was lost\n" : ", on this host)");
+  }
   ssize_t ignored = write(STDERR_FILENO, message, at);
   (void)ignored;
   _exit(kExitJobFailure);
@@ -46,12 +63,17 @@ void on_term(int) {
 
 }  // namespace
 
-void say_why_when_stopped(int rank) {
+void say_why_when_stopped(int rank, launcher::PeerBoard* board) {
   g_rank = rank;
+  g_board.store(board);
   struct sigaction action {};
   action.sa_handler = on_term;
   sigemptyset(&action.sa_mask);
   sigaction(SIGTERM, &action, nullptr);
+}
+
+void stop_watching_peers() {
+  if (launcher::PeerBoard* board = g_board.exchange(nullptr)) board->mark_done();
 }
 
 void note_step(int64_t step) { g_step.store(step, std::memory_order_relaxed); }

@@ -209,21 +209,38 @@ TEST(LostPeer, AStoppedRankFailsTheJobAtTheTimeout) {
 }
 
 // A killed rank (SIGKILL) ends the job at once (mpirun stops the others), and every
-// surviving rank says which rank it is and at which step it was stopped, exit 3.
-TEST(LostPeer, SurvivorsOfAKilledRankSayAtWhichStepTheyStopped) {
+// surviving rank says which rank it is, at which step it was stopped, and which rank was
+// lost (by its pid, the one the script killed), exit 3.
+TEST(LostPeer, SurvivorsOfAKilledRankNameItAndTheStepTheyStoppedAt) {
   const std::string out = scratch("killed") + ".out";
   const std::string script = mpirun(3, std::string("run ") + kGpt + " --strategy dp --steps 1000000 --log-every 1") +
                              " >" + out + " 2>&1 & MP=$!; until grep -q \"step     3\" " + out +
-                             "; do sleep 0.05; done; kill -KILL $(pgrep -P $MP | tail -1); wait $MP; exit $?";
+                             "; do sleep 0.05; done; V=$(pgrep -P $MP | tail -1); echo $V >" + out + ".pid" +
+                             "; kill -KILL $V; wait $MP; exit $?";
   const auto start = std::chrono::steady_clock::now();
   Result r = run("bash -c '" + script + "'", true, 60);
   const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   const std::string text = slurp(out);
   EXPECT_NE(r.exit_code, 0) << text;
   EXPECT_LT(seconds, 30) << text;
-  for (const char* rank : {"spmd: rank 0 stopped by mpirun at step ", "spmd: rank 1 stopped by mpirun at step "}) {
-    EXPECT_NE(text.find(rank), std::string::npos) << rank << "\n" << text;
+  std::string pid = slurp(out + ".pid");
+  pid = pid.substr(0, pid.find('\n'));
+  ASSERT_FALSE(pid.empty()) << text;
+  // The survivors are the two ranks other than the lost one, each naming it by its pid.
+  const std::string lost = " (pid " + pid + ", on this host) was lost";
+  const size_t named = text.find(lost);
+  ASSERT_NE(named, std::string::npos) << lost << "\n" << text;
+  const std::string lost_rank = text.substr(text.rfind("rank ", named) + 5, named - text.rfind("rank ", named) - 5);
+  int survivors = 0;
+  for (const char* rank : {"0", "1", "2"}) {
+    if (lost_rank == rank) continue;
+    const std::string line = std::string("spmd: rank ") + rank + " stopped by mpirun at step ";
+    const size_t at = text.find(line);
+    ASSERT_NE(at, std::string::npos) << line << "\n" << text;
+    EXPECT_NE(text.substr(at, text.find('\n', at) - at).find(": rank " + lost_rank + lost), std::string::npos) << text;
+    ++survivors;
   }
+  EXPECT_EQ(survivors, 2) << "lost rank '" << lost_rank << "'\n" << text;
 }
 
 // A rank stopped while the job sets up (its header printed, the model's params being
