@@ -6,6 +6,7 @@
 #include <string>
 
 #include "common/error.h"
+#include "launcher/watchdog.h"
 
 namespace spmd::launcher {
 namespace {
@@ -81,8 +82,11 @@ bool mpi_running() {
 }
 
 World::World(MPI_Comm comm) : comm_(comm) {
+  timeout_ = collective_timeout();
   if (!mpi_running()) {
     int provided = 0;
+    // MPI_Init waits for every rank to start, with no deadline of its own.
+    Watchdog watchdog("MPI_Init (joining the job)", timeout_);
     // Serialized: the executor's communication stream runs collectives on its own thread
     // while the main thread computes, never both calling MPI at once.
     MPI_Init_thread(nullptr, nullptr, MPI_THREAD_SERIALIZED, &provided);
@@ -90,7 +94,6 @@ World::World(MPI_Comm comm) : comm_(comm) {
   }
   MPI_Comm_rank(comm_, &rank_);
   MPI_Comm_size(comm_, &size_);
-  timeout_ = collective_timeout();
   MPI_Request request = MPI_REQUEST_NULL;
   complete_collective(MPI_Comm_idup(comm_, &own_, &request), request, comm_, timeout_,
                       "joining the job (duplicating its communicator)");
@@ -99,6 +102,8 @@ World::World(MPI_Comm comm) : comm_(comm) {
 
 World::~World() {
   if (!mpi_running()) return;
+  // MPI_Finalize waits for every rank to finish, with no deadline of its own.
+  Watchdog watchdog("MPI_Finalize (leaving the job)", timeout_);
   if (own_ != MPI_COMM_NULL) MPI_Comm_free(&own_);
   if (initialised_here_) MPI_Finalize();
 }
