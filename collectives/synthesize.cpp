@@ -129,6 +129,12 @@ std::vector<Schedule> synthesize(const launcher::Topology& t, const CollectiveRe
     }
   }
   std::stable_sort(out.begin(), out.end(), [](const Schedule& a, const Schedule& b) { return a.predicted_s < b.predicted_s; });
+  auto native = std::find_if(out.begin(), out.end(), [](const Schedule& s) {
+    return s.steps.size() == 1 && s.steps.front().algorithm == Algorithm::native;
+  });
+  if (native != out.end() && out.front().predicted_s > native->predicted_s * (1 - kNativeMargin)) {
+    std::rotate(out.begin(), native, native + 1);
+  }
   return out;
 }
 

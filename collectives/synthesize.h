@@ -5,7 +5,10 @@
 // profile measured on a level, with its own fitted figures there), and rank them. The
 // backend's own collective (Algorithm::native, MPI's or NCCL's) is a flat candidate where a
 // profile measured it: the choice of ours or the backend's is then made per size, on this
-// hardware's times, and recorded in the schedule ("flat native").
+// hardware's times, and recorded in the schedule ("flat native"). Ours replaces the
+// backend's only when predicted faster by more than kNativeMargin: closer than that, the
+// profile cannot tell the two apart (its repeated runs differ by as much on a shared
+// machine), and the backend's own is kept.
 #pragma once
 
 #include <span>
@@ -22,7 +25,12 @@ struct CollectiveRequest {
   double bytes = 0;          // the full buffer (all-reduce vector, all-gather output)
 };
 
-// Every candidate, cheapest first. Cost: O(2^levels x algorithms), a few dozen candidates
+// How much faster than the backend's own collective ours must be predicted to be chosen
+// over it (where a profile measured the backend's).
+inline constexpr double kNativeMargin = 0.10;
+
+// Every candidate, cheapest first, except that the backend's own comes first when no other
+// is predicted faster than it by more than kNativeMargin. Cost: O(2^levels x algorithms), a few dozen candidates
 // on real machines. Throws spmd::Error for an empty group or a device the topology lacks.
 std::vector<Schedule> synthesize(const launcher::Topology& topology, const CollectiveRequest& request);
 
