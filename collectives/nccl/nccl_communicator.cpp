@@ -10,6 +10,7 @@
 #include "collectives/nccl/combine.h"
 #include "collectives/primitives.h"
 #include "common/error.h"
+#include "launcher/mpi_wait.h"
 
 namespace spmd::collectives {
 namespace {
@@ -187,10 +188,12 @@ void NcclCommunicator::native_all_to_all(std::span<const float> in, std::span<fl
 }
 
 // The rank's index among the ranks of its node, to choose its GPU.
-int node_local_rank(MPI_Comm comm) {
+// MPI_Comm_split_type has no nonblocking form: the ranks meet first within the deadline.
+int node_local_rank(MPI_Comm comm, launcher::Seconds timeout) {
   MPI_Comm node = MPI_COMM_NULL;
   int rank = 0;
   MPI_Comm_rank(comm, &rank);
+  launcher::arrive_together(comm, timeout, "NCCL: the ranks meeting to split by node");
   if (MPI_Comm_split_type(comm, MPI_COMM_TYPE_SHARED, rank, MPI_INFO_NULL, &node) != MPI_SUCCESS) return rank;
   int local = 0;
   MPI_Comm_rank(node, &local);
@@ -209,7 +212,8 @@ std::unique_ptr<Communicator> make_nccl_communicator(MPI_Comm comm) {
   int rank = 0, size = 1;
   MPI_Comm_rank(comm, &rank);
   MPI_Comm_size(comm, &size);
-  const int device = node_local_rank(comm) % devices;
+  const launcher::Seconds timeout = launcher::collective_timeout();
+  const int device = node_local_rank(comm, timeout) % devices;
   check_cuda(cudaSetDevice(device), "cudaSetDevice(" + std::to_string(device) + ")");
   // Rank 0's id, and whether it got one: every rank must leave together if it did not.
   struct {
@@ -217,9 +221,9 @@ std::unique_ptr<Communicator> make_nccl_communicator(MPI_Comm comm) {
     int ok = 1;
   } shared;
   if (rank == 0) shared.ok = ncclGetUniqueId(&shared.id) == ncclSuccess;
-  if (MPI_Bcast(&shared, sizeof shared, MPI_BYTE, 0, comm) != MPI_SUCCESS) {
-    throw Error("NCCL: broadcast of the NCCL id failed");
-  }
+  MPI_Request request = MPI_REQUEST_NULL;
+  launcher::complete_collective(MPI_Ibcast(&shared, sizeof shared, MPI_BYTE, 0, comm, &request), request, comm, timeout,
+                                "NCCL: broadcast of the NCCL id");
   if (!shared.ok) throw Error("NCCL: ncclGetUniqueId failed on rank 0");
   const ncclUniqueId& id = shared.id;
   ncclComm_t nccl = nullptr;
