@@ -44,11 +44,16 @@ Program schedule_for_overlap(Program p) {
     order.push_back(v);
     for (ir::ValueId c : after[v]) order.push_back(c);
   }
-  std::vector<ir::ValueId> moved(n, -1);
+  return in_order(std::move(p), order);
+}
+
+Program in_order(Program p, const std::vector<ir::ValueId>& order) {
+  ir::Graph& g = p.graph;
+  std::vector<ir::ValueId> moved(g.nodes.size(), -1);
   for (size_t i = 0; i < order.size(); ++i) moved[order[i]] = static_cast<ir::ValueId>(i);
-  Program out{ir::Graph{}, std::move(p.collectives), std::move(p.recomputed)};
+  Program out{ir::Graph{}, std::move(p.collectives), p.recomputed};
   out.graph.meta = std::move(g.meta);
-  out.graph.nodes.reserve(n);
+  out.graph.nodes.reserve(order.size());
   for (ir::ValueId v : order) {
     ir::Node node = std::move(g.nodes[v]);
     for (ir::ValueId& x : node.inputs) x = moved[x];

@@ -19,6 +19,10 @@ namespace spmd::partitioner {
 // out of `p`, so passing a temporary copies none.
 Program schedule_for_overlap(Program p);
 
+// `p` with its nodes in `order` (a permutation that keeps every operand before its users),
+// operands, outputs, updates and collective records renumbered. Cost: O(nodes).
+Program in_order(Program p, const std::vector<ir::ValueId>& order);
+
 // Per node of `g`: for a collective, where the runtime must have finished it: the first
 // later node, not a collective (the communication stream runs them in order), that reads
 // its result (through any view) or writes its operand's or its result's bytes (an in-place

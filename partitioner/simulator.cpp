@@ -16,6 +16,23 @@ std::vector<int> records_by_node(const Program& program) {
   return out;
 }
 
+// A bucket (bucket.h) is one collective: the flat all-reduce of its members' buffers
+// together, over the same axes. The record of that collective, for the bucket whose first
+// member is node `first`.
+CollectiveRecord bucket_record(const Program& program, const std::vector<int>& record, ir::ValueId first) {
+  const ir::Graph& g = program.graph;
+  const int64_t bucket = g.node(first).attrs.i("bucket");
+  CollectiveRecord r = program.collectives[record[first]];
+  size_t bytes = 0;
+  for (ir::ValueId m = first; m < g.size() && g.node(m).attrs.i("bucket", -1) == bucket; ++m) bytes += g.type(m).bytes();
+  r.global = {static_cast<int64_t>(bytes / 4)};
+  const std::vector<std::vector<int>> whole(1);  // one dimension, split over no axis
+  r.from_layout = {whole, r.from_layout.partial};
+  r.to_layout = {whole, {}};
+  r.bytes = bytes;
+  return r;
+}
+
 struct Streams {
   double compute = 0, comm = 0;      // when each stream is next free
   double compute_busy = 0, comm_busy = 0;
@@ -34,7 +51,16 @@ Prediction simulate(const Program& program, const DeviceModel& device, Collectiv
     double operands = 0;
     for (ir::ValueId x : n.inputs) operands = std::max(operands, ready[x]);
     if (record[v] >= 0) {
-      double t = costs.seconds(program.collectives[record[v]]);
+      const int64_t bucket = n.attrs.i("bucket", -1);
+      const bool later_member = bucket >= 0 && v > 0 && g.node(v - 1).attrs.i("bucket", -1) == bucket;
+      if (later_member) {  // issued with the first member, done with it
+        ready[v] = ready[v - 1];
+        continue;
+      }
+      for (ir::ValueId m = v + 1; bucket >= 0 && m < g.size() && g.node(m).attrs.i("bucket", -1) == bucket; ++m) {
+        for (ir::ValueId x : g.node(m).inputs) operands = std::max(operands, ready[x]);  // it waits for them all
+      }
+      double t = costs.seconds(bucket >= 0 ? bucket_record(program, record, v) : program.collectives[record[v]]);
       double start = overlap ? std::max(s.comm, operands) : std::max({s.comm, operands, s.compute});
       s.comm = start + t;
       if (!overlap) s.compute = s.comm;

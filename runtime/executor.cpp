@@ -145,7 +145,7 @@ void Executor::prepare_launches() {
     const ir::Node& n = graph_.node(v);
     const ir::OpTraits& traits = ir::op_traits(n.op);
     if (n.is_source() || traits.view) continue;
-    Launch launch{v, &n, {}, value(v), std::nullopt};
+    Launch launch{v, &n, {}, value(v), std::nullopt, {}, std::nullopt, false};
     for (ir::ValueId x : n.inputs) launch.operands.push_back(value(x));
     if (traits.collective) {
       // On a mesh of one device every layout holds the whole tensor: a copy, no ranks needed.
@@ -158,6 +158,28 @@ void Executor::prepare_launches() {
                                              collectives::decode_layout(n.attrs.s("to"))};
     }
     launches_.push_back(std::move(launch));
+  }
+  group_buckets();
+}
+
+// Consecutive collectives of one bucket are issued by the first; on a host backend as one
+// flat all-reduce over the same axes, elsewhere one after another.
+void Executor::group_buckets() {
+  for (size_t i = 0; i < launches_.size(); ++i) {
+    Launch& first = launches_[i];
+    const int64_t bucket = first.redistribution ? first.node->attrs.i("bucket", -1) : -1;
+    if (bucket < 0 || first.issued_with_bucket) continue;
+    size_t floats = static_cast<size_t>(first.out.numel());
+    for (size_t j = i + 1; j < launches_.size() && launches_[j].redistribution &&
+                           launches_[j].node->attrs.i("bucket", -1) == bucket;
+         ++j) {
+      first.bucket_rest.push_back(j);
+      launches_[j].issued_with_bucket = true;
+      floats += static_cast<size_t>(launches_[j].out.numel());
+    }
+    const collectives::Layout& from = first.redistribution->from;
+    const std::vector<std::vector<int>> whole(1);  // one dimension, split over no axis
+    first.bucket = Redistribution{{static_cast<int64_t>(floats)}, {whole, from.partial}, {whole, {}}};
   }
 }
 
@@ -231,6 +253,35 @@ std::vector<std::string> Executor::feeds() const {
 }
 
 void Executor::run(const Launch& l) {
+  if (l.issued_with_bucket) return;
+  if (l.bucket) return run_bucket(l);
+  run_one(l);
+}
+
+void Executor::run_bucket(const Launch& first) {
+  if (!redistributor_ || backend_.device_memory()) {
+    run_one(first);
+    for (size_t j : first.bucket_rest) run_one(launches_[j]);
+    return;
+  }
+  std::vector<float> packed(static_cast<size_t>(first.bucket->global[0])), reduced(packed.size());
+  std::vector<const Launch*> members{&first};
+  for (size_t j : first.bucket_rest) members.push_back(&launches_[j]);
+  size_t at = 0;
+  for (const Launch* m : members) {
+    const float* in = m->operands[0].f32();
+    std::copy(in, in + m->operands[0].numel(), packed.begin() + static_cast<ptrdiff_t>(at));
+    at += static_cast<size_t>(m->operands[0].numel());
+  }
+  redistributor_->run(first.bucket->global, first.bucket->from, first.bucket->to, packed, reduced);
+  at = 0;
+  for (const Launch* m : members) {
+    std::copy_n(reduced.begin() + static_cast<ptrdiff_t>(at), m->out.numel(), m->out.f32());
+    at += static_cast<size_t>(m->out.numel());
+  }
+}
+
+void Executor::run_one(const Launch& l) {
   if (!l.redistribution) {
     backend_.run(*l.node, l.operands, l.out);
     return;

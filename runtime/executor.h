@@ -128,6 +128,12 @@ class Executor {
     std::vector<kernels::TensorRef> operands;
     kernels::TensorRef out;
     std::optional<Redistribution> redistribution;  // a collective rather than a kernel
+    // A gradient bucket (partitioner/bucket.h), on its first member: the launches issued
+    // with it, and the one flat all-reduce of their buffers side by side. The others run
+    // nothing of their own.
+    std::vector<size_t> bucket_rest;
+    std::optional<Redistribution> bucket;
+    bool issued_with_bucket = false;
   };
   struct ShardedInput {
     ir::ValueId value;
@@ -139,7 +145,10 @@ class Executor {
   void allocate();
   void initialize_sources(uint64_t seed);
   void prepare_launches();
+  void group_buckets();
   void run(const Launch& l);
+  void run_one(const Launch& l);
+  void run_bucket(const Launch& first);
   // run(l), timed into `slot` (relative to `origin`) when given.
   void timed_run(const Launch& l, LaunchTime* slot, std::chrono::steady_clock::time_point origin);
   void record_times();

@@ -9,6 +9,7 @@
 #include "common/error.h"
 #include "common/files.h"
 #include "ir/ops.h"
+#include "partitioner/bucket.h"
 #include "partitioner/profile.h"
 #include "partitioner/search.h"
 #include "runtime/checkpoint.h"
@@ -89,7 +90,7 @@ void Job::bind(JobBinding binding) {
                 "of simulations on several ranks");
   }
   plan_ = partitioner::choose_plan(asked, graph_, devices, topology_.get());
-  if (partitioned_) program_ = partitioner::lower(graph_, *plan_);
+  if (partitioned_) program_ = lowered(*plan_, topology_.get());
   if (world_) comm_ = std::make_unique<collectives::MpiCommunicator>(world_->comm());
   // Before the executor splits it: the split communicators inherit the deadline.
   if (comm_ && binding.timeout_s) comm_->set_timeout(std::chrono::duration<double>(*binding.timeout_s));
@@ -199,6 +200,23 @@ void Job::start_trace() {
 
 // The simulator's step of the program this rank runs, on `topology` (a node of that many
 // cores when there is none, as the plan search assumes) and the device of `device`.
+partitioner::Program Job::lowered(const partitioner::Plan& plan, const launcher::Topology* topology) {
+  partitioner::Program program = partitioner::lower(graph_, plan);
+  bucket_bytes_ = description_.bucket_bytes;
+  if (bucket_bytes_ < 0) {
+    bucket_bytes_ = 0;
+    if (!description_.overlap) return program;  // waiting for a bucket to fill gains nothing then
+    std::optional<launcher::Topology> flat;
+    if (!topology || topology->num_devices() != plan.mesh.size()) {
+      topology = &flat.emplace(partitioner::flat_topology(plan.mesh.size()));
+    }
+    partitioner::CollectiveCosts costs(plan.mesh, *topology);
+    const partitioner::DeviceModel device = partitioner::device_model(*topology, description_.partitioning.search.device);
+    bucket_bytes_ = partitioner::bucket_size(program, device, costs);
+  }
+  return partitioner::bucket_all_reduces(std::move(program), bucket_bytes_);
+}
+
 std::vector<PredictedLaunch> Job::predicted_step(const launcher::Topology* topology,
                                                  const partitioner::DeviceOverrides& device_figures) const {
   const partitioner::Mesh& mesh = plan().mesh;

@@ -82,6 +82,9 @@ struct JobDescription {
   // Whether collectives overlap compute where they can (executor.h); false runs them in
   // program order, blocking: what `spmd run --no-overlap` measures against.
   bool overlap = true;
+  // Gradient buckets (partitioner/bucket.h): the largest bucket in bytes per device, 0 for
+  // none, or negative for the size the cost model predicts fastest (with overlap on).
+  double bucket_bytes = -1;
   // Whether, when and on what predicted gain the job re-plans while it trains (replan.h):
   // never by default. A re-planning job cannot also write a trace (a trace follows one
   // program).
@@ -163,6 +166,10 @@ class Job {
   // The cost model's time of one step of this rank's program (partitioner/simulator.h), on
   // the job's topology and device model. Set by bind().
   double predicted_step_time_s() const { return predicted_step_time_s_; }
+  // The gradient bucket size the program runs with (0: none), and whether the cost model
+  // chose it. Set by bind().
+  double bucket_bytes() const { return bucket_bytes_; }
+  bool bucket_chosen() const { return description_.bucket_bytes < 0; }
   Trainer& trainer();
   const Trainer& trainer() const;
 
@@ -190,6 +197,9 @@ class Job {
   void end_of_window(StepReport& r);
   ReplanReport replan(double measured_s);
   void switch_plan(partitioner::Plan next, const partitioner::Refitted& model);
+  // `plan` lowered for this job's ranks, its gradients bucketed (the size given, or chosen
+  // on `topology`, into bucket_bytes_).
+  partitioner::Program lowered(const partitioner::Plan& plan, const launcher::Topology* topology);
 
   JobDescription description_;
   ir::Graph graph_;
@@ -207,6 +217,7 @@ class Job {
   std::string last_checkpoint_;
   std::vector<PredictedLaunch> predicted_;  // the cost model's step of this rank's program
   double predicted_step_time_s_ = 0;
+  double bucket_bytes_ = 0;
   std::chrono::steady_clock::time_point origin_;  // of the launches' times
   std::unique_ptr<TraceRecorder> trace_;
   // Re-planning: the model as bound (topology and device figures; launches are sampled

@@ -199,7 +199,7 @@ ReplanReport Job::replan(double measured_s) {
 // are synthesized for the links as measured.
 void Job::switch_plan(partitioner::Plan next, const partitioner::Refitted& model) {
   auto topology = std::make_unique<launcher::Topology>(model.topology);
-  partitioner::Program program = partitioner::lower(graph_, next);
+  partitioner::Program program = lowered(next, topology.get());
   auto trainer = std::make_unique<Trainer>(program.graph, *backend_, description_.seed, description_.program.lr,
                                            comm_.get(), topology.get(), make_data());
   trainer->executor().set_overlap(description_.overlap);

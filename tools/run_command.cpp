@@ -20,6 +20,7 @@
 #include "tools/stop_signal.h"
 #include "tools/program.h"
 #include "tools/progress.h"
+#include "tools/sizes.h"
 
 namespace spmd::tools {
 namespace {
@@ -36,7 +37,15 @@ struct RunOptions {
   std::string profile;
   std::string replan = "never";
   std::string replan_threshold = "10%";
+  std::string bucket = "auto";
 };
+
+// "auto" (the cost model's choice), "none" or a size ("4MiB").
+double parse_bucket(const std::string& text) {
+  if (text == "auto") return -1;
+  if (text == "none") return 0;
+  return parse_size(text, "--bucket");
+}
 
 // "10%" or "0.1": the fraction a re-planning gain must exceed.
 double parse_fraction(const std::string& text) {
@@ -77,6 +86,10 @@ void print_header(const runtime::Job& job, const RunOptions& o) {
     std::printf("partitioned: %s on %d %s, mesh %s\n", job.plan_source().c_str(), job.ranks(),
                 job.ranks() == 1 ? "rank" : "ranks", job.plan().mesh.to_string().c_str());
   }
+  if (job.partitioned()) {
+    const std::string size = job.bucket_bytes() > 0 ? "up to " + bytes_text(job.bucket_bytes()) : "none";
+    std::printf("gradient buckets: %s%s\n", size.c_str(), job.bucket_chosen() ? " (the cost model's choice)" : "");
+  }
   std::printf("data: %s\n", job.trainer().data().describe().c_str());
   std::printf("kernels: %s\n", std::string(ex.backend().name()).c_str());
   std::printf("memory: params, state and inputs %s; activations %s planned (%s without reuse)\n",
@@ -105,6 +118,7 @@ void run(const RunOptions& o, const launcher::World& world) {
   description.on_nonfinite = o.on_nonfinite == "skip" ? runtime::OnNonFinite::skip : runtime::OnNonFinite::stop;
   description.replan.when = runtime::parse_replan(o.replan);
   description.replan.threshold = parse_fraction(o.replan_threshold);
+  description.bucket_bytes = parse_bucket(o.bucket);
   runtime::Job job = describe_job(description);
   runtime::JobBinding binding(&world);
   binding.timeout_s = o.timeout_s;
@@ -179,6 +193,9 @@ void add_run_command(CLI::App& app, const launcher::World* world) {
   cmd->add_option("--trace", o->job.trace,
                   "write a Chrome / Perfetto trace (JSON) of every step to this file: each rank's ops and collectives "
                   "as measured, and the cost model's prediction");
+  cmd->add_option("--bucket", o->bucket,
+                  "gradient buckets: fuse all-reduces into collectives of up to this size (\"4MiB\"), \"none\", or "
+                  "\"auto\": the size the cost model predicts fastest (the default)");
   cmd->add_flag("--overlap,!--no-overlap", o->job.overlap,
                 "run collectives on their own thread, overlapping compute (the default), or in program order");
   auto* dir = cmd->add_option("--checkpoint", o->job.checkpoint.dir, "save checkpoints in this directory");

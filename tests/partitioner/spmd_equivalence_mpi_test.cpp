@@ -20,12 +20,14 @@
 
 #include <algorithm>
 #include <cmath>
+#include <set>
 
 #include "collectives/mpi/mpi_communicator.h"
 #include "common/error.h"
 #include "ir/autodiff.h"
 #include "ir/models/zoo.h"
 #include "kernels/backend.h"
+#include "partitioner/bucket.h"
 #include "partitioner/choose.h"
 #include "partitioner/lower.h"
 #include "partitioner/search.h"
@@ -294,6 +296,32 @@ TEST(SameAsOneDeviceHybridSharding, Gpt) { check_hybrid_sharding(kGpt); }
 TEST(SameAsOneDeviceAuto, MlpAndGpt) {
   check_auto(kMlp);
   check_auto(kGpt);
+}
+
+// Gradient buckets (bucket.h) fuse the all-reduces of dp and dp+megatron into fewer, larger
+// collectives over the same axes: the run still equals one device's, and on several ranks
+// the program really has buckets of several members.
+TEST(SameAsOneDeviceBucketed, DpAndDpMegatron) {
+  collectives::MpiCommunicator world(MPI_COMM_WORLD);
+  ir::Graph g = ir::training_step(ir::build_model(kGpt), {});
+  for (const char* strategy : {"dp", "dp+megatron"}) {
+    const std::string where = std::string(strategy) + " bucketed on " + std::to_string(world.size()) + " ranks";
+    partitioner::PlanRequest request;
+    request.strategy = strategy;
+    partitioner::Plan plan = partitioner::choose_plan(request, g, world.size());
+    partitioner::Program program = partitioner::bucket_all_reduces(partitioner::lower(g, plan), 1 << 20);
+    std::set<int64_t> buckets;
+    for (const ir::Node& n : program.graph.nodes) {
+      if (n.attrs.has("bucket")) buckets.insert(n.attrs.i("bucket"));
+    }
+    const size_t members = std::count_if(program.graph.nodes.begin(), program.graph.nodes.end(),
+                                         [](const ir::Node& n) { return n.attrs.has("bucket"); });
+    if (world.size() > 1 && plan.mesh.size() > 1 && plan.mesh.sizes.front() > 1) {
+      EXPECT_FALSE(buckets.empty()) << where;
+      EXPECT_GT(members, buckets.size()) << where;  // each bucket fuses several
+    }
+    expect_same_as_one_device(g, plan, program, world, where);
+  }
 }
 
 // Where Megatron cannot apply it says why: it splits attention by whole heads only.

@@ -94,6 +94,31 @@ TEST(PartitionedRun, OverlapGivesTheLossesOfProgramOrder) {
   EXPECT_EQ(overlapped, ordered);
 }
 
+// --bucket fuses the gradients' all-reduces into buckets, says so in the header, and trains
+// as without; a size that is not one is refused in one line.
+TEST(PartitionedRun, GradientBucketsKeepTheLossesAndTheHeaderSaysTheirSize) {
+  const std::string dir = ::testing::TempDir();
+  for (const char* bucket : {"none", "64KiB"}) {
+    Result r = run(mpirun(2, std::string("run ") + kGpt + " --steps 3 --strategy dp --bucket " + bucket + " --metrics " +
+                                 dir + "bucket-" + bucket + ".jsonl"),
+                   /*raw=*/true, 120);
+    ASSERT_EQ(r.exit_code, 0) << bucket << "\n" << r.err;
+    const std::string said = std::string(bucket) == "none" ? "gradient buckets: none\n" : "gradient buckets: up to 64 KiB\n";
+    EXPECT_NE(r.out.find(said), std::string::npos) << r.out;
+  }
+  const std::vector<double> plain = metrics_losses(dir + "bucket-none.jsonl");
+  const std::vector<double> bucketed = metrics_losses(dir + "bucket-64KiB.jsonl");
+  ASSERT_EQ(plain.size(), 3u);
+  ASSERT_EQ(bucketed.size(), 3u);
+  for (size_t i = 0; i < plain.size(); ++i) EXPECT_NEAR(bucketed[i], plain[i], 1e-4 * std::abs(plain[i])) << i;
+  Result auto_chosen = run(mpirun(2, std::string("run ") + kGpt + " --steps 1 --strategy dp"), /*raw=*/true, 120);
+  ASSERT_EQ(auto_chosen.exit_code, 0) << auto_chosen.err;
+  EXPECT_NE(auto_chosen.out.find(" (the cost model's choice)\n"), std::string::npos) << auto_chosen.out;
+  Result bad = run(std::string("run ") + kGpt + " --steps 1 --bucket lots");
+  EXPECT_NE(bad.exit_code, 0);
+  EXPECT_NE(bad.err.find("--bucket 'lots' is not a size"), std::string::npos) << bad.err;
+}
+
 TEST(PartitionedRun, ReplanningSwitchesAPoorPlanSaysWhyAndKeepsTheLosses) {
   const std::string dir = ::testing::TempDir(), tactics = dir + "poor.json";
   std::ofstream(tactics) << R"({"mesh": {"data": 2}, "rematerialize": true, "tactics": [

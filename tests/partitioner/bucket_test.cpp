@@ -1,0 +1,92 @@
+// Gradient buckets (partitioner/bucket.h): which collectives a bucket takes, where they go,
+// and the cost model's choice of their size.
+#include <gtest/gtest.h>
+
+#include <set>
+
+#include "ir/autodiff.h"
+#include "ir/ops.h"
+#include "ir/models/zoo.h"
+#include "partitioner/bucket.h"
+#include "partitioner/choose.h"
+#include "partitioner/search.h"
+#include "partitioner/simulator.h"
+
+namespace spmd::partitioner {
+namespace {
+
+const char* kGpt = "gpt:layers=2,d_model=48,heads=24,seq=8,vocab=32,batch=24";
+
+Program lowered_dp(int devices) {
+  const ir::Graph g = ir::training_step(ir::build_model(kGpt), {});
+  PlanRequest request;
+  request.strategy = "dp";
+  return lower(g, choose_plan(request, g, devices));
+}
+
+int collectives(const Program& p) {
+  int n = 0;
+  for (ir::ValueId v = 0; v < p.graph.size(); ++v) n += ir::op_traits(p.graph.node(v).op).collective ? 1 : 0;
+  return n;
+}
+
+TEST(Buckets, FuseConsecutiveAllReducesWithinTheSizeAndKeepEveryOperandBeforeItsUsers) {
+  const Program plain = lowered_dp(4);
+  const double size = 16 * 1024;
+  const Program bucketed = bucket_all_reduces(plain, size);
+  ASSERT_EQ(bucketed.graph.size(), plain.graph.size());
+  EXPECT_EQ(collectives(bucketed), collectives(plain));
+  EXPECT_EQ(bucketed.collectives.size(), plain.collectives.size());
+  std::map<int64_t, std::vector<ir::ValueId>> members;
+  for (ir::ValueId v = 0; v < bucketed.graph.size(); ++v) {
+    const ir::Node& n = bucketed.graph.node(v);
+    for (ir::ValueId x : n.inputs) EXPECT_LT(x, v) << ir::value_label(bucketed.graph, v);
+    if (n.attrs.has("bucket")) members[n.attrs.i("bucket")].push_back(v);
+  }
+  ASSERT_FALSE(members.empty());
+  for (const auto& [bucket, nodes] : members) {
+    EXPECT_GE(nodes.size(), 2u) << "bucket " << bucket;
+    double bytes = 0;
+    for (size_t i = 0; i < nodes.size(); ++i) {
+      EXPECT_TRUE(bucketable(bucketed.graph, nodes[i]));
+      if (i > 0) {
+        EXPECT_EQ(nodes[i], nodes[i - 1] + 1) << "bucket " << bucket << ": members side by side";
+      }
+      bytes += static_cast<double>(bucketed.graph.type(nodes[i]).bytes());
+    }
+    EXPECT_LE(bytes, size) << "bucket " << bucket;
+  }
+  // Every record still points at its redistribute node.
+  for (const CollectiveRecord& r : bucketed.collectives) {
+    EXPECT_TRUE(ir::op_traits(bucketed.graph.node(r.at).op).collective) << r.value;
+  }
+}
+
+TEST(Buckets, NoneLeavesTheProgramAsItIs) {
+  const Program plain = lowered_dp(4);
+  EXPECT_EQ(bucket_all_reduces(plain, 0).graph, plain.graph);
+}
+
+// On a network where every message costs a millisecond, one collective per bucket instead
+// of one per gradient wins, and the cost model says so; where messages cost nothing extra,
+// it keeps none.
+TEST(Buckets, TheCostModelChoosesABucketWhereEachMessageIsCostly) {
+  const Program plain = lowered_dp(4);
+  const launcher::Topology flat = flat_topology(4);
+  std::vector<launcher::LinkModel> slow(flat.levels().size(), {1e-3, 1e9});
+  const launcher::Topology costly = flat.with_links(slow);
+  const Mesh mesh{{"data"}, {4}};
+  CollectiveCosts costs(mesh, costly);
+  const DeviceModel device = device_model(costly);
+  const double size = bucket_size(plain, device, costs);
+  EXPECT_GT(size, 0);
+  EXPECT_LT(simulate(bucket_all_reduces(plain, size), device, costs).step_time_s,
+            simulate(plain, device, costs).step_time_s);
+  std::vector<launcher::LinkModel> free_messages(flat.levels().size(), {0, 1e9});
+  const launcher::Topology free_topology = flat.with_links(free_messages);  // outlives the costs
+  CollectiveCosts cheap(mesh, free_topology);
+  EXPECT_EQ(bucket_size(plain, device, cheap), 0);
+}
+
+}  // namespace
+}  // namespace spmd::partitioner
