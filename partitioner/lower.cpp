@@ -279,8 +279,8 @@ Program rematerialize(const Program& p) {
 
 Program lower_ops(const ir::Graph& g, const Plan& plan, const FactorTable* table) { return Lowering(g, plan, table).run(); }
 
-Program finish_lowering(const Program& lowered, bool rematerialize) {
-  return schedule_for_overlap(rematerialize ? partitioner::rematerialize(lowered) : lowered);
+Program finish_lowering(const Program& lowered, bool rematerialize, int prefetch) {
+  return schedule_for_overlap(rematerialize ? partitioner::rematerialize(lowered) : lowered, prefetch);
 }
 
 Program lower(const ir::Graph& g, const Plan& plan, const FactorTable* table) {

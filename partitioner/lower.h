@@ -42,7 +42,7 @@ Program lower(const ir::Graph& g, const Plan& plan, const FactorTable* table = n
 // lower() in two stages, for the search, which lowers a plan once for its twins with and
 // without recomputation: the ops and collectives, then rematerialization and scheduling.
 Program lower_ops(const ir::Graph& g, const Plan& plan, const FactorTable* table = nullptr);
-Program finish_lowering(const Program& lowered, bool rematerialize);
+Program finish_lowering(const Program& lowered, bool rematerialize, int prefetch = 1);
 
 // `p` recomputing activations for backward (ir/rematerialize.h). It runs on the per-device
 // program, so a recomputed segment repeats its collectives too (Megatron's all-reduces,

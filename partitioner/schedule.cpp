@@ -12,7 +12,7 @@ bool is_collective(const ir::Graph& g, ir::ValueId v) { return ir::op_traits(g.n
 
 }  // namespace
 
-Program schedule_for_overlap(Program p) {
+Program schedule_for_overlap(Program p, int prefetch) {
   ir::Graph& g = p.graph;
   const size_t n = g.nodes.size();
   // The collectives to place right after each producer, in program order.
@@ -25,22 +25,29 @@ Program schedule_for_overlap(Program p) {
     after[operand].push_back(v);
     hoisted[v] = true;
   }
-  // Collectives of sources (ZeRO's gathers of params), each prefetched one ahead: the slot
-  // of the k-th issues the (k+1)-th, so it runs while the op reading the k-th computes.
+  // Collectives of sources (ZeRO's gathers of params), each prefetched `prefetch` ahead: the
+  // slot of the k-th issues up to the (k+prefetch)-th, so they run while the ops reading
+  // the ones before compute (FSDP's forward prefetch, deeper when the cost model says so).
   std::vector<ir::ValueId> of_sources;
   for (ir::ValueId v = 0; v < g.size(); ++v) {
     if (is_collective(g, v) && !hoisted[v]) of_sources.push_back(v);
   }
   std::vector<ir::ValueId> order;
   order.reserve(n);
-  size_t next_source = 0;
+  std::vector<bool> placed(n, false);  // a source issued early, with the gather of it
+  size_t next_source = 0, slot = 0;
   for (ir::ValueId v = 0; v < g.size(); ++v) {
     if (hoisted[v]) continue;
-    if (is_collective(g, v)) {
-      if (next_source == 0) order.push_back(of_sources[next_source++]);
-      if (next_source < of_sources.size()) order.push_back(of_sources[next_source++]);
+    if (is_collective(g, v)) {  // the slot of a source's collective, issued already or now
+      const size_t upto = std::min(of_sources.size(), slot++ + 1 + static_cast<size_t>(std::max(prefetch, 0)));
+      for (; next_source < upto; ++next_source) {
+        const ir::ValueId gather = of_sources[next_source], source = g.node(gather).inputs.at(0);
+        if (source > v && !placed[source]) order.push_back(source), placed[source] = true;  // a source has no operands
+        order.push_back(gather);
+      }
       continue;
     }
+    if (placed[v]) continue;
     order.push_back(v);
     for (ir::ValueId c : after[v]) order.push_back(c);
   }

@@ -14,10 +14,11 @@
 namespace spmd::partitioner {
 
 // `p` with each collective of a computed operand moved to just after that operand's
-// producer (after any collective already there), and each collective of a source one slot
-// ahead among those; every rank issues them alike. Cost: O(nodes); the nodes are moved
+// producer (after any collective already there), and each collective of a source issued
+// `prefetch` slots ahead among those (1: while the op reading the one before computes; 0:
+// at its own first use); every rank issues them alike. Cost: O(nodes); the nodes are moved
 // out of `p`, so passing a temporary copies none.
-Program schedule_for_overlap(Program p);
+Program schedule_for_overlap(Program p, int prefetch = 1);
 
 // `p` with its nodes in `order` (a permutation that keeps every operand before its users),
 // operands, outputs, updates and collective records renumbered. Cost: O(nodes).

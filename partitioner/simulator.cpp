@@ -61,7 +61,9 @@ Prediction simulate(const Program& program, const DeviceModel& device, Collectiv
         for (ir::ValueId x : g.node(m).inputs) operands = std::max(operands, ready[x]);  // it waits for them all
       }
       double t = costs.seconds(bucket >= 0 ? bucket_record(program, record, v) : program.collectives[record[v]]);
-      double start = overlap ? std::max(s.comm, operands) : std::max({s.comm, operands, s.compute});
+      // Issued when the main thread reaches it in program order (its kernels run there, so
+      // at the compute stream's time), then run when the communication stream is free.
+      double start = std::max({s.comm, operands, s.compute});
       s.comm = start + t;
       if (!overlap) s.compute = s.comm;
       s.comm_busy += t;

@@ -25,9 +25,11 @@ struct Prediction {
 };
 
 // The step of `program` (lowered on `mesh`), with its collectives costed by `costs` (for
-// that mesh). Cost: one pass over the program plus its memory plan. Without `overlap`, a
-// collective also holds the compute stream (the runtime's `--no-overlap`, and device
-// backends): what overlapping saves.
+// that mesh). Cost: one pass over the program plus its memory plan. A collective starts
+// once the ops before it in program order have run (the runtime's main thread issues it
+// there), its operand is ready and the communication stream is free, so where the schedule
+// puts it matters (schedule.h). Without `overlap`, it also holds the compute stream (the
+// runtime's `--no-overlap`, and device backends): what overlapping saves.
 // `launches`, when given, receives every op's and collective's start and duration (sources
 // and views take no time and are left out), for a trace (runtime/predicted_timeline.h).
 struct SimulatedLaunch {

@@ -10,6 +10,7 @@
 #include "common/files.h"
 #include "ir/ops.h"
 #include "partitioner/bucket.h"
+#include "partitioner/prefetch.h"
 #include "partitioner/profile.h"
 #include "partitioner/search.h"
 #include "runtime/checkpoint.h"
@@ -201,18 +202,22 @@ void Job::start_trace() {
 // The simulator's step of the program this rank runs, on `topology` (a node of that many
 // cores when there is none, as the plan search assumes) and the device of `device`.
 partitioner::Program Job::lowered(const partitioner::Plan& plan, const launcher::Topology* topology) {
-  partitioner::Program program = partitioner::lower(graph_, plan);
+  std::optional<launcher::Topology> flat;
+  if (!topology || topology->num_devices() != plan.mesh.size()) {
+    topology = &flat.emplace(partitioner::flat_topology(plan.mesh.size()));
+  }
+  partitioner::CollectiveCosts costs(plan.mesh, *topology);
+  const partitioner::DeviceModel device = partitioner::device_model(*topology, description_.partitioning.search.device);
+  const partitioner::Program ops = partitioner::lower_ops(graph_, plan);
+  const std::int64_t asked = description_.partitioning.search.memory_limit;
+  prefetch_ = description_.prefetch >= 0 ? description_.prefetch
+                                         : partitioner::prefetch_depth(ops, plan.rematerialize, device, costs,
+                                                                       asked > 0 ? asked : device.memory_bytes);
+  partitioner::Program program = partitioner::finish_lowering(ops, plan.rematerialize, prefetch_);
   bucket_bytes_ = description_.bucket_bytes;
   if (bucket_bytes_ < 0) {
-    bucket_bytes_ = 0;
-    if (!description_.overlap) return program;  // waiting for a bucket to fill gains nothing then
-    std::optional<launcher::Topology> flat;
-    if (!topology || topology->num_devices() != plan.mesh.size()) {
-      topology = &flat.emplace(partitioner::flat_topology(plan.mesh.size()));
-    }
-    partitioner::CollectiveCosts costs(plan.mesh, *topology);
-    const partitioner::DeviceModel device = partitioner::device_model(*topology, description_.partitioning.search.device);
-    bucket_bytes_ = partitioner::bucket_size(program, device, costs);
+    // Waiting for a bucket to fill gains nothing when every collective blocks anyway.
+    bucket_bytes_ = description_.overlap ? partitioner::bucket_size(program, device, costs) : 0;
   }
   return partitioner::bucket_all_reduces(std::move(program), bucket_bytes_);
 }

@@ -85,6 +85,9 @@ struct JobDescription {
   // Gradient buckets (partitioner/bucket.h): the largest bucket in bytes per device, 0 for
   // none, or negative for the size the cost model predicts fastest (with overlap on).
   double bucket_bytes = -1;
+  // How many of ZeRO's param gathers ahead are issued (partitioner/prefetch.h), or negative
+  // for the depth the cost model predicts fastest within the device's memory.
+  int prefetch = -1;
   // Whether, when and on what predicted gain the job re-plans while it trains (replan.h):
   // never by default. A re-planning job cannot also write a trace (a trace follows one
   // program).
@@ -170,6 +173,9 @@ class Job {
   // chose it. Set by bind().
   double bucket_bytes() const { return bucket_bytes_; }
   bool bucket_chosen() const { return description_.bucket_bytes < 0; }
+  // The depth ZeRO's gathers are prefetched to, and whether the cost model chose it.
+  int prefetch() const { return prefetch_; }
+  bool prefetch_chosen() const { return description_.prefetch < 0; }
   Trainer& trainer();
   const Trainer& trainer() const;
 
@@ -218,6 +224,7 @@ class Job {
   std::vector<PredictedLaunch> predicted_;  // the cost model's step of this rank's program
   double predicted_step_time_s_ = 0;
   double bucket_bytes_ = 0;
+  int prefetch_ = 1;
   std::chrono::steady_clock::time_point origin_;  // of the launches' times
   std::unique_ptr<TraceRecorder> trace_;
   // Re-planning: the model as bound (topology and device figures; launches are sampled

@@ -38,7 +38,20 @@ struct RunOptions {
   std::string replan = "never";
   std::string replan_threshold = "10%";
   std::string bucket = "auto";
+  std::string prefetch = "auto";
 };
+
+// "auto" (the cost model's choice) or a depth (0, 1, 2, ...).
+int parse_prefetch(const std::string& text) {
+  if (text == "auto") return -1;
+  try {
+    size_t used = 0;
+    const int depth = std::stoi(text, &used);
+    if (used == text.size() && depth >= 0) return depth;
+  } catch (const std::exception&) {
+  }
+  throw Error("--prefetch '" + text + "' is not a depth: expected auto or a whole number >= 0");
+}
 
 // "auto" (the cost model's choice), "none" or a size ("4MiB").
 double parse_bucket(const std::string& text) {
@@ -89,6 +102,7 @@ void print_header(const runtime::Job& job, const RunOptions& o) {
   if (job.partitioned()) {
     const std::string size = job.bucket_bytes() > 0 ? "up to " + bytes_text(job.bucket_bytes()) : "none";
     std::printf("gradient buckets: %s%s\n", size.c_str(), job.bucket_chosen() ? " (the cost model's choice)" : "");
+    std::printf("param gathers prefetched: %d ahead%s\n", job.prefetch(), job.prefetch_chosen() ? " (the cost model's choice)" : "");
   }
   std::printf("data: %s\n", job.trainer().data().describe().c_str());
   std::printf("kernels: %s\n", std::string(ex.backend().name()).c_str());
@@ -119,6 +133,7 @@ void run(const RunOptions& o, const launcher::World& world) {
   description.replan.when = runtime::parse_replan(o.replan);
   description.replan.threshold = parse_fraction(o.replan_threshold);
   description.bucket_bytes = parse_bucket(o.bucket);
+  description.prefetch = parse_prefetch(o.prefetch);
   runtime::Job job = describe_job(description);
   runtime::JobBinding binding(&world);
   binding.timeout_s = o.timeout_s;
@@ -196,6 +211,9 @@ void add_run_command(CLI::App& app, const launcher::World* world) {
   cmd->add_option("--bucket", o->bucket,
                   "gradient buckets: fuse all-reduces into collectives of up to this size (\"4MiB\"), \"none\", or "
                   "\"auto\": the size the cost model predicts fastest (the default)");
+  cmd->add_option("--prefetch", o->prefetch,
+                  "issue ZeRO's param gathers this many ahead (0: at first use), or \"auto\": the depth the cost model "
+                  "predicts fastest within the device's memory (the default)");
   cmd->add_flag("--overlap,!--no-overlap", o->job.overlap,
                 "run collectives on their own thread, overlapping compute (the default), or in program order");
   auto* dir = cmd->add_option("--checkpoint", o->job.checkpoint.dir, "save checkpoints in this directory");

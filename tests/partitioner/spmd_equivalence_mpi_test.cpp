@@ -324,6 +324,18 @@ TEST(SameAsOneDeviceBucketed, DpAndDpMegatron) {
   }
 }
 
+// ZeRO with its param gathers issued four ahead instead of one (prefetch.h) still equals one
+// device: only when the gathers run changes.
+TEST(SameAsOneDevicePrefetched, ZeroFourAhead) {
+  collectives::MpiCommunicator world(MPI_COMM_WORLD);
+  ir::Graph g = ir::training_step(ir::build_model(kGpt), {});
+  partitioner::PlanRequest request;
+  request.strategy = "zero";
+  partitioner::Plan plan = partitioner::choose_plan(request, g, world.size());
+  const partitioner::Program program = partitioner::finish_lowering(partitioner::lower_ops(g, plan), false, 4);
+  expect_same_as_one_device(g, plan, program, world, "zero prefetched 4 ahead on " + std::to_string(world.size()) + " ranks");
+}
+
 // Where Megatron cannot apply it says why: it splits attention by whole heads only.
 TEST(Megatron, RefusesToCutAHead) {
   collectives::MpiCommunicator world(MPI_COMM_WORLD);

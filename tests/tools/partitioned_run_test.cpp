@@ -119,6 +119,23 @@ TEST(PartitionedRun, GradientBucketsKeepTheLossesAndTheHeaderSaysTheirSize) {
   EXPECT_NE(bad.err.find("--bucket 'lots' is not a size"), std::string::npos) << bad.err;
 }
 
+// --prefetch issues ZeRO's param gathers that many ahead: the header says the depth, and
+// the losses are those of any other depth; a depth that is not one is refused in one line.
+TEST(PartitionedRun, PrefetchDepthKeepsTheLossesAndTheHeaderSaysIt) {
+  const std::string dir = ::testing::TempDir();
+  for (const char* depth : {"0", "4"}) {
+    Result r = run(mpirun(2, std::string("run ") + kGpt + " --steps 3 --strategy zero --prefetch " + depth +
+                                 " --metrics " + dir + "prefetch-" + depth + ".jsonl"),
+                   /*raw=*/true, 120);
+    ASSERT_EQ(r.exit_code, 0) << depth << "\n" << r.err;
+    EXPECT_NE(r.out.find(std::string("param gathers prefetched: ") + depth + " ahead\n"), std::string::npos) << r.out;
+  }
+  EXPECT_EQ(metrics_losses(dir + "prefetch-0.jsonl"), metrics_losses(dir + "prefetch-4.jsonl"));
+  Result bad = run(std::string("run ") + kGpt + " --steps 1 --prefetch -2");
+  EXPECT_NE(bad.exit_code, 0);
+  EXPECT_NE(bad.err.find("--prefetch '-2' is not a depth"), std::string::npos) << bad.err;
+}
+
 TEST(PartitionedRun, ReplanningSwitchesAPoorPlanSaysWhyAndKeepsTheLosses) {
   const std::string dir = ::testing::TempDir(), tactics = dir + "poor.json";
   std::ofstream(tactics) << R"({"mesh": {"data": 2}, "rematerialize": true, "tactics": [
