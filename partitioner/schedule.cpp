@@ -34,22 +34,32 @@ Program schedule_for_overlap(Program p, int prefetch) {
   }
   std::vector<ir::ValueId> order;
   order.reserve(n);
-  std::vector<bool> placed(n, false);  // a source issued early, with the gather of it
+  std::vector<bool> emitted(n, false);
+  auto emit = [&](ir::ValueId x) {
+    order.push_back(x);
+    emitted[x] = true;
+  };
+  // The k-th slot (where lowering put of_sources[k]) issues of_sources[k] if not yet, and up
+  // to `prefetch` more: a param's node goes along (a source reads nothing); a collective of
+  // a collective not issued yet stops the prefetch there.
   size_t next_source = 0, slot = 0;
   for (ir::ValueId v = 0; v < g.size(); ++v) {
     if (hoisted[v]) continue;
-    if (is_collective(g, v)) {  // the slot of a source's collective, issued already or now
-      const size_t upto = std::min(of_sources.size(), slot++ + 1 + static_cast<size_t>(std::max(prefetch, 0)));
+    if (is_collective(g, v)) {
+      const size_t own = slot++, upto = std::min(of_sources.size(), own + 1 + static_cast<size_t>(std::max(prefetch, 0)));
       for (; next_source < upto; ++next_source) {
-        const ir::ValueId gather = of_sources[next_source], source = g.node(gather).inputs.at(0);
-        if (source > v && !placed[source]) order.push_back(source), placed[source] = true;  // a source has no operands
-        order.push_back(gather);
+        const ir::ValueId gather = of_sources[next_source], operand = g.node(gather).inputs.at(0);
+        if (!emitted[operand]) {
+          if (!g.node(operand).is_source() && next_source > own) break;
+          emit(operand);
+        }
+        emit(gather);
       }
       continue;
     }
-    if (placed[v]) continue;
-    order.push_back(v);
-    for (ir::ValueId c : after[v]) order.push_back(c);
+    if (emitted[v]) continue;
+    emit(v);
+    for (ir::ValueId c : after[v]) emit(c);
   }
   return in_order(std::move(p), order);
 }
