@@ -4,24 +4,18 @@
 
 #include <set>
 
-#include "ir/autodiff.h"
 #include "ir/ops.h"
-#include "ir/models/zoo.h"
 #include "partitioner/bucket.h"
-#include "partitioner/choose.h"
 #include "partitioner/search.h"
 #include "partitioner/simulator.h"
+#include "tests/partitioner/small_gpt.h"
 
 namespace spmd::partitioner {
 namespace {
 
-const char* kGpt = "gpt:layers=2,d_model=48,heads=24,seq=8,vocab=32,batch=24";
-
 Program lowered_dp(int devices) {
-  const ir::Graph g = ir::training_step(ir::build_model(kGpt), {});
-  PlanRequest request;
-  request.strategy = "dp";
-  return lower(g, choose_plan(request, g, devices));
+  const ir::Graph g = small_gpt_step();
+  return lower(g, strategy_plan(g, "dp", devices));
 }
 
 int collectives(const Program& p) {

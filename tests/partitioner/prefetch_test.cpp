@@ -3,24 +3,18 @@
 
 #include <algorithm>
 
-#include "ir/autodiff.h"
-#include "ir/models/zoo.h"
 #include "ir/ops.h"
-#include "partitioner/choose.h"
 #include "partitioner/prefetch.h"
 #include "partitioner/search.h"
 #include "partitioner/simulator.h"
+#include "tests/partitioner/small_gpt.h"
 
 namespace spmd::partitioner {
 namespace {
 
-const char* kGpt = "gpt:layers=2,d_model=48,heads=24,seq=8,vocab=32,batch=24";
-
 Program zero_ops(int devices) {
-  const ir::Graph g = ir::training_step(ir::build_model(kGpt), {});
-  PlanRequest request;
-  request.strategy = "zero";
-  return lower_ops(g, choose_plan(request, g, devices));
+  const ir::Graph g = small_gpt_step();
+  return lower_ops(g, strategy_plan(g, "zero", devices));
 }
 
 // The most gathers of params in flight at once: issued, their result not yet read.
