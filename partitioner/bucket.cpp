@@ -88,6 +88,20 @@ Program bucket_all_reduces(Program p, double bucket_bytes) {
   return in_order(std::move(p), order);
 }
 
+BucketCollective bucket_at(const ir::Graph& g, ir::ValueId first) {
+  const int64_t bucket = g.node(first).attrs.i("bucket");
+  BucketCollective b;
+  for (ir::ValueId m = first; m < g.size() && g.node(m).attrs.i("bucket", -1) == bucket; ++m) {
+    b.members.push_back(m);
+    b.bytes += g.type(m).bytes();
+  }
+  const std::vector<std::vector<int>> whole(1);  // one dimension, split over no axis
+  b.global = {static_cast<int64_t>(b.bytes / 4)};
+  b.from = {whole, collectives::decode_layout(g.node(first).attrs.s("from")).partial};
+  b.to = {whole, {}};
+  return b;
+}
+
 std::vector<double> bucket_sizes_tried() {
   std::vector<double> sizes{0};
   for (double s = 256.0 * 1024; s <= 64.0 * 1024 * 1024; s *= 4) sizes.push_back(s);

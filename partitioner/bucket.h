@@ -8,6 +8,7 @@
 
 #include <vector>
 
+#include "collectives/layout.h"
 #include "partitioner/cost_model.h"
 #include "partitioner/device_model.h"
 #include "partitioner/lower.h"
@@ -25,6 +26,17 @@ bool bucketable(const ir::Graph& g, ir::ValueId v);
 // collective and the simulator costs them so. A bucket closes early where an op reads a
 // member's result. 0 leaves `p` as it is. Cost: O(nodes).
 Program bucket_all_reduces(Program p, double bucket_bytes);
+
+// The one collective a bucket runs as: its members (the consecutive nodes marked with the
+// bucket of `first`, its first member), and the flat all-reduce of their buffers side by
+// side over the same axes. O(members).
+struct BucketCollective {
+  std::vector<ir::ValueId> members;
+  std::vector<int64_t> global;  // {floats of all members}
+  collectives::Layout from, to;
+  size_t bytes = 0;
+};
+BucketCollective bucket_at(const ir::Graph& g, ir::ValueId first);
 
 // The bucket sizes bucket_size() tries: none (0), then 256 KiB to 64 MiB by fourfold steps.
 std::vector<double> bucket_sizes_tried();

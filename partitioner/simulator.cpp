@@ -1,9 +1,11 @@
 #include "partitioner/simulator.h"
 
 #include <algorithm>
+#include <optional>
 #include <vector>
 
 #include "ir/ops.h"
+#include "partitioner/bucket.h"
 #include "partitioner/memory_plan.h"
 
 namespace spmd::partitioner {
@@ -16,20 +18,14 @@ std::vector<int> records_by_node(const Program& program) {
   return out;
 }
 
-// A bucket (bucket.h) is one collective: the flat all-reduce of its members' buffers
-// together, over the same axes. The record of that collective, for the bucket whose first
+// A bucket (bucket.h) is one collective: the record of it, for the bucket whose first
 // member is node `first`.
-CollectiveRecord bucket_record(const Program& program, const std::vector<int>& record, ir::ValueId first) {
-  const ir::Graph& g = program.graph;
-  const int64_t bucket = g.node(first).attrs.i("bucket");
-  CollectiveRecord r = program.collectives[record[first]];
-  size_t bytes = 0;
-  for (ir::ValueId m = first; m < g.size() && g.node(m).attrs.i("bucket", -1) == bucket; ++m) bytes += g.type(m).bytes();
-  r.global = {static_cast<int64_t>(bytes / 4)};
-  const std::vector<std::vector<int>> whole(1);  // one dimension, split over no axis
-  r.from_layout = {whole, r.from_layout.partial};
-  r.to_layout = {whole, {}};
-  r.bytes = bytes;
+CollectiveRecord bucket_record(const Program& program, const std::vector<int>& record, const BucketCollective& b) {
+  CollectiveRecord r = program.collectives[record[b.members.front()]];
+  r.global = b.global;
+  r.from_layout = b.from;
+  r.to_layout = b.to;
+  r.bytes = b.bytes;
   return r;
 }
 
@@ -57,10 +53,12 @@ Prediction simulate(const Program& program, const DeviceModel& device, Collectiv
         ready[v] = ready[v - 1];
         continue;
       }
-      for (ir::ValueId m = v + 1; bucket >= 0 && m < g.size() && g.node(m).attrs.i("bucket", -1) == bucket; ++m) {
+      std::optional<BucketCollective> b;
+      if (bucket >= 0) b = bucket_at(g, v);
+      for (ir::ValueId m : b ? b->members : std::vector<ir::ValueId>{}) {
         for (ir::ValueId x : g.node(m).inputs) operands = std::max(operands, ready[x]);  // it waits for them all
       }
-      double t = costs.seconds(bucket >= 0 ? bucket_record(program, record, v) : program.collectives[record[v]]);
+      double t = costs.seconds(b ? bucket_record(program, record, *b) : program.collectives[record[v]]);
       // Issued when the main thread reaches it in program order (its kernels run there, so
       // at the compute stream's time), then run when the communication stream is free.
       double start = std::max({s.comm, operands, s.compute});

@@ -10,6 +10,7 @@
 #include "common/units.h"
 #include "collectives/redistribute.h"
 #include "ir/ops.h"
+#include "partitioner/bucket.h"
 #include "partitioner/mesh.h"
 #include "partitioner/schedule.h"
 #include "runtime/init.h"
@@ -167,19 +168,13 @@ void Executor::prepare_launches() {
 void Executor::group_buckets() {
   for (size_t i = 0; i < launches_.size(); ++i) {
     Launch& first = launches_[i];
-    const int64_t bucket = first.redistribution ? first.node->attrs.i("bucket", -1) : -1;
-    if (bucket < 0 || first.issued_with_bucket) continue;
-    size_t floats = static_cast<size_t>(first.out.numel());
-    for (size_t j = i + 1; j < launches_.size() && launches_[j].redistribution &&
-                           launches_[j].node->attrs.i("bucket", -1) == bucket;
-         ++j) {
+    if (!first.redistribution || first.issued_with_bucket || !first.node->attrs.has("bucket")) continue;
+    const partitioner::BucketCollective b = partitioner::bucket_at(graph_, first.id);
+    for (size_t j = i + 1; j < i + b.members.size(); ++j) {  // the members are consecutive launches
       first.bucket_rest.push_back(j);
       launches_[j].issued_with_bucket = true;
-      floats += static_cast<size_t>(launches_[j].out.numel());
     }
-    const collectives::Layout& from = first.redistribution->from;
-    const std::vector<std::vector<int>> whole(1);  // one dimension, split over no axis
-    first.bucket = Redistribution{{static_cast<int64_t>(floats)}, {whole, from.partial}, {whole, {}}};
+    first.bucket = Redistribution{b.global, b.from, b.to};
   }
 }
 
