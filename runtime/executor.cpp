@@ -146,7 +146,7 @@ void Executor::prepare_launches() {
     const ir::Node& n = graph_.node(v);
     const ir::OpTraits& traits = ir::op_traits(n.op);
     if (n.is_source() || traits.view) continue;
-    Launch launch{v, &n, {}, value(v), std::nullopt, {}, std::nullopt, false};
+    Launch launch{v, &n, {}, value(v), std::nullopt, {}, std::nullopt, {}, {}, false};
     for (ir::ValueId x : n.inputs) launch.operands.push_back(value(x));
     if (traits.collective) {
       // On a mesh of one device every layout holds the whole tensor: a copy, no ranks needed.
@@ -259,7 +259,10 @@ void Executor::run_bucket(const Launch& first) {
     for (size_t j : first.bucket_rest) run_one(launches_[j]);
     return;
   }
-  std::vector<float> packed(static_cast<size_t>(first.bucket->global[0])), reduced(packed.size());
+  std::vector<float>& packed = first.packed;
+  std::vector<float>& reduced = first.reduced;
+  packed.resize(static_cast<size_t>(first.bucket->global[0]));  // once: the first step's
+  reduced.resize(packed.size());
   std::vector<const Launch*> members{&first};
   for (size_t j : first.bucket_rest) members.push_back(&launches_[j]);
   size_t at = 0;

@@ -133,6 +133,9 @@ class Executor {
     // nothing of their own.
     std::vector<size_t> bucket_rest;
     std::optional<Redistribution> bucket;
+    // Its members' operands packed side by side, and the reduced result: allocated at the
+    // first step, reused by every later one (scratch of a const launch, hence mutable).
+    mutable std::vector<float> packed, reduced;
     bool issued_with_bucket = false;
   };
   struct ShardedInput {
