@@ -37,7 +37,7 @@ void cluster(const std::string& name, const launcher::Topology& t, const ir::Gra
       partitioner::Prediction off = partitioner::simulate(program, device, costs, false);
       const double bucket = partitioner::bucket_size(program, device, costs);
       partitioner::Prediction bucketed =
-          partitioner::simulate(partitioner::bucket_all_reduces(program, bucket), device, costs, true);
+          partitioner::simulate(partitioner::bucket_gradients(program, bucket), device, costs, true);
       const std::string size = bucket > 0 ? std::to_string(static_cast<int>(bucket / 1024)) + " KiB" : "none";
       const partitioner::Program ops = partitioner::lower_ops(g, plan);
       const int depth = partitioner::prefetch_depth(ops, plan.rematerialize, device, costs, device.memory_bytes);

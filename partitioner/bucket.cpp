@@ -1,28 +1,61 @@
 #include "partitioner/bucket.h"
 
+#include <algorithm>
 #include <limits>
+#include <optional>
 
 #include "collectives/layout.h"
+#include "common/error.h"
 #include "ir/ops.h"
 #include "partitioner/schedule.h"
 #include "partitioner/simulator.h"
 
 namespace spmd::partitioner {
 
-bool bucketable(const ir::Graph& g, ir::ValueId v) {
+namespace {
+
+// What a bucketable collective is: its partial axes, and the axes its result adds to
+// dimension 0 (none for an all-reduce); nullopt when no bucket may take it.
+struct Kind {
+  std::vector<int> partial, scattered;
+  bool operator==(const Kind&) const = default;
+};
+
+std::optional<Kind> kind_of(const ir::Graph& g, ir::ValueId v) {
   const ir::Node& n = g.node(v);
-  if (!ir::op_traits(n.op).collective) return false;
+  if (!ir::op_traits(n.op).collective) return std::nullopt;
   const ir::Node& operand = g.node(n.inputs.at(0));
-  if (operand.is_source() || ir::op_traits(operand.op).collective) return false;
+  if (operand.is_source() || ir::op_traits(operand.op).collective) return std::nullopt;
   const collectives::Layout from = collectives::decode_layout(n.attrs.s("from"));
   const collectives::Layout to = collectives::decode_layout(n.attrs.s("to"));
-  return !from.partial.empty() && to.partial.empty() && from.dims == to.dims;
+  if (from.partial.empty() || !to.partial.empty() || from.dims.size() != to.dims.size()) return std::nullopt;
+  if (from.dims == to.dims) return Kind{from.partial, {}};
+  if (!std::equal(from.dims.begin() + 1, from.dims.end(), to.dims.begin() + 1)) return std::nullopt;
+  const std::vector<int>& before = from.dims[0];
+  const std::vector<int>& after = to.dims[0];
+  if (after.size() != before.size() + from.partial.size() || !std::equal(before.begin(), before.end(), after.begin())) {
+    return std::nullopt;
+  }
+  std::vector<int> scattered(after.begin() + static_cast<ptrdiff_t>(before.size()), after.end());
+  std::vector<int> sorted_partial = from.partial, sorted_scattered = scattered;
+  std::sort(sorted_partial.begin(), sorted_partial.end());
+  std::sort(sorted_scattered.begin(), sorted_scattered.end());
+  if (sorted_partial != sorted_scattered) return std::nullopt;  // every partial axis splits dim 0
+  return Kind{from.partial, scattered};
 }
+
+size_t operand_bytes(const ir::Graph& g, ir::ValueId v) {
+  return std::max(g.type(g.node(v).inputs.at(0)).bytes(), g.type(v).bytes());
+}
+
+}  // namespace
+
+bool bucketable(const ir::Graph& g, ir::ValueId v) { return kind_of(g, v).has_value(); }
 
 namespace {
 
 // Each node's bucket (-1 for none), and each bucket's members in program order: greedy in
-// program order, a bucket closing when the next member's axes differ, when it would
+// program order, a bucket closing when the next member's kind differs, when it would
 // outgrow `bucket_bytes`, or where an op reads one of its members.
 struct Buckets {
   std::vector<int> of;
@@ -32,7 +65,7 @@ struct Buckets {
 Buckets group(const ir::Graph& g, double bucket_bytes) {
   Buckets b{std::vector<int>(g.nodes.size(), -1), {}};
   std::vector<ir::ValueId> open;
-  std::string open_axes;
+  Kind open_kind;
   double open_bytes = 0;
   auto close = [&] {
     if (open.size() > 1) {
@@ -44,14 +77,13 @@ Buckets group(const ir::Graph& g, double bucket_bytes) {
   };
   std::vector<char> in_open(g.nodes.size(), 0);
   for (ir::ValueId v = 0; v < g.size(); ++v) {
-    const double bytes = static_cast<double>(g.type(v).bytes());
-    if (bucketable(g, v) && bytes < bucket_bytes) {
-      const std::string& from = g.node(v).attrs.s("from");
-      const std::string axes = from.substr(from.find(';'));  // the partial axes: the group
-      if (!open.empty() && (axes != open_axes || open_bytes + bytes > bucket_bytes)) close();
+    const std::optional<Kind> kind = ir::op_traits(g.node(v).op).collective ? kind_of(g, v) : std::nullopt;
+    const double bytes = kind ? static_cast<double>(operand_bytes(g, v)) : 0;
+    if (kind && bytes < bucket_bytes) {
+      if (!open.empty() && (*kind != open_kind || open_bytes + bytes > bucket_bytes)) close();
       open.push_back(v);
       in_open[v] = 1;
-      open_axes = axes;
+      open_kind = *kind;
       open_bytes += bytes;
       continue;
     }
@@ -68,7 +100,7 @@ Buckets group(const ir::Graph& g, double bucket_bytes) {
 
 }  // namespace
 
-Program bucket_all_reduces(Program p, double bucket_bytes) {
+Program bucket_gradients(Program p, double bucket_bytes) {
   if (bucket_bytes <= 0) return p;
   const Buckets b = group(p.graph, bucket_bytes);
   if (b.members.empty()) return p;
@@ -90,15 +122,19 @@ Program bucket_all_reduces(Program p, double bucket_bytes) {
 
 BucketCollective bucket_at(const ir::Graph& g, ir::ValueId first) {
   const int64_t bucket = g.node(first).attrs.i("bucket");
+  const std::optional<Kind> kind = kind_of(g, first);
+  if (!kind) throw InternalError(ir::value_label(g, first) + " is marked as a bucket's member but cannot be one");
   BucketCollective b;
+  int64_t floats = 0;
   for (ir::ValueId m = first; m < g.size() && g.node(m).attrs.i("bucket", -1) == bucket; ++m) {
     b.members.push_back(m);
-    b.bytes += g.type(m).bytes();
+    b.bytes += operand_bytes(g, m);
+    floats += g.type(g.node(m).inputs.at(0)).numel();
   }
-  const std::vector<std::vector<int>> whole(1);  // one dimension, split over no axis
-  b.global = {static_cast<int64_t>(b.bytes / 4)};
-  b.from = {whole, collectives::decode_layout(g.node(first).attrs.s("from")).partial};
-  b.to = {whole, {}};
+  b.blocks = g.type(g.node(first).inputs.at(0)).numel() / std::max<int64_t>(1, g.type(first).numel());
+  b.global = {floats};
+  b.from = {{{}}, kind->partial};  // one dimension, split over no axis
+  b.to = {{kind->scattered}, {}};
   return b;
 }
 
@@ -111,7 +147,7 @@ std::vector<double> bucket_sizes_tried() {
 double bucket_size(const Program& p, const DeviceModel& device, CollectiveCosts& costs) {
   double best = 0, best_s = std::numeric_limits<double>::infinity();
   for (double size : bucket_sizes_tried()) {
-    const double s = simulate(bucket_all_reduces(p, size), device, costs).step_time_s;
+    const double s = simulate(bucket_gradients(p, size), device, costs).step_time_s;
     if (s < best_s * (1 - 1e-9)) best = size, best_s = s;  // a larger bucket must gain
   }
   return best;

@@ -3,7 +3,11 @@
 // collective over their concatenation, as PyTorch DDP's buckets (Li et al., "PyTorch
 // Distributed: Experiences on Accelerating Data Parallel Training", VLDB 2020): one
 // collective's fixed cost instead of one per gradient, at the price of the first gradient
-// waiting for the bucket to fill. The cost model chooses the bucket size.
+// waiting for the bucket to fill. ZeRO's reduce-scatters (a partial sum made whole and
+// split over the same axes along dimension 0) bucket the same way, their blocks
+// interleaved so one flat reduce-scatter leaves each device its block of every member, as
+// FSDP's flat parameters (Zhao et al., "PyTorch FSDP", VLDB 2023). The cost model chooses
+// the bucket size.
 #pragma once
 
 #include <vector>
@@ -15,26 +19,31 @@
 
 namespace spmd::partitioner {
 
-// Whether node `v` is an all-reduce a bucket may take: a redistribute of a computed value
-// from a partial sum to the same sharding, not partial. O(its layout's text).
+// Whether node `v` is a collective a bucket may take: a redistribute of a computed value
+// from a partial sum to the same sharding, not partial (an all-reduce), or to the same
+// sharding with the partial axes added to dimension 0's (a reduce-scatter along dim 0).
+// O(its layout's text).
 bool bucketable(const ir::Graph& g, ir::ValueId v);
 
-// `p` with its bucketable all-reduces grouped, in program order, into buckets of at most
-// `bucket_bytes` (per device; a larger one is a bucket of its own) over the same axes: the
-// members of a bucket move to just after its last member's producer, side by side, each
-// with the attribute `bucket` (the bucket's index), so the runtime issues them as one
-// collective and the simulator costs them so. A bucket closes early where an op reads a
-// member's result. 0 leaves `p` as it is. Cost: O(nodes).
-Program bucket_all_reduces(Program p, double bucket_bytes);
+// `p` with its bucketable collectives grouped, in program order, into buckets of at most
+// `bucket_bytes` (per device, the operands' bytes; a larger one is a bucket of its own) of
+// one kind over the same axes: the members of a bucket move to just after its last
+// member's producer, side by side, each with the attribute `bucket` (the bucket's index),
+// so the runtime issues them as one collective and the simulator costs them so. A bucket
+// closes early where an op reads a member's result. 0 leaves `p` as it is. Cost: O(nodes).
+Program bucket_gradients(Program p, double bucket_bytes);
 
 // The one collective a bucket runs as: its members (the consecutive nodes marked with the
-// bucket of `first`, its first member), and the flat all-reduce of their buffers side by
-// side over the same axes. O(members).
+// bucket of `first`, its first member), and the flat collective over the same axes of a
+// buffer of `blocks` blocks, block b holding every member's b-th block of rows side by
+// side (one block for an all-reduce: the operands side by side). Device i of the
+// reduce-scatter's group keeps block i: each member's result, side by side. O(members).
 struct BucketCollective {
   std::vector<ir::ValueId> members;
-  std::vector<int64_t> global;  // {floats of all members}
+  int64_t blocks = 1;           // the operand's blocks: the devices a reduce-scatter splits over
+  std::vector<int64_t> global;  // {floats of all members' operands}
   collectives::Layout from, to;
-  size_t bytes = 0;
+  size_t bytes = 0;             // per device: the larger of input and output, as a record's
 };
 BucketCollective bucket_at(const ir::Graph& g, ir::ValueId first);
 

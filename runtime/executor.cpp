@@ -146,7 +146,7 @@ void Executor::prepare_launches() {
     const ir::Node& n = graph_.node(v);
     const ir::OpTraits& traits = ir::op_traits(n.op);
     if (n.is_source() || traits.view) continue;
-    Launch launch{v, &n, {}, value(v), std::nullopt, {}, std::nullopt, {}, {}, false};
+    Launch launch{v, &n, {}, value(v), std::nullopt, {}, std::nullopt, 1, {}, {}, false};
     for (ir::ValueId x : n.inputs) launch.operands.push_back(value(x));
     if (traits.collective) {
       // On a mesh of one device every layout holds the whole tensor: a copy, no ranks needed.
@@ -175,6 +175,7 @@ void Executor::group_buckets() {
       launches_[j].issued_with_bucket = true;
     }
     first.bucket = Redistribution{b.global, b.from, b.to};
+    first.bucket_blocks = b.blocks;
   }
 }
 
@@ -259,23 +260,27 @@ void Executor::run_bucket(const Launch& first) {
     for (size_t j : first.bucket_rest) run_one(launches_[j]);
     return;
   }
+  // Block b of the flat buffer holds every member's b-th block of rows, side by side; the
+  // flat collective leaves this device its block: each member's result, side by side.
   std::vector<float>& packed = first.packed;
   std::vector<float>& reduced = first.reduced;
+  const int64_t blocks = first.bucket_blocks;
   packed.resize(static_cast<size_t>(first.bucket->global[0]));  // once: the first step's
-  reduced.resize(packed.size());
+  reduced.resize(packed.size() / static_cast<size_t>(blocks));
   std::vector<const Launch*> members{&first};
   for (size_t j : first.bucket_rest) members.push_back(&launches_[j]);
-  size_t at = 0;
-  for (const Launch* m : members) {
-    const float* in = m->operands[0].f32();
-    std::copy(in, in + m->operands[0].numel(), packed.begin() + static_cast<ptrdiff_t>(at));
-    at += static_cast<size_t>(m->operands[0].numel());
+  float* to = packed.data();
+  for (int64_t block = 0; block < blocks; ++block) {
+    for (const Launch* m : members) {
+      const int64_t n = m->out.numel();
+      to = std::copy_n(m->operands[0].f32() + block * n, n, to);
+    }
   }
   redistributor_->run(first.bucket->global, first.bucket->from, first.bucket->to, packed, reduced);
-  at = 0;
+  const float* from = reduced.data();
   for (const Launch* m : members) {
-    std::copy_n(reduced.begin() + static_cast<ptrdiff_t>(at), m->out.numel(), m->out.f32());
-    at += static_cast<size_t>(m->out.numel());
+    std::copy_n(from, m->out.numel(), m->out.f32());
+    from += m->out.numel();
   }
 }
 

@@ -129,11 +129,12 @@ class Executor {
     kernels::TensorRef out;
     std::optional<Redistribution> redistribution;  // a collective rather than a kernel
     // A gradient bucket (partitioner/bucket.h), on its first member: the launches issued
-    // with it, and the one flat all-reduce of their buffers side by side. The others run
-    // nothing of their own.
+    // with it, and the one flat collective of their buffers (BucketCollective: its blocks
+    // of rows interleaved). The others run nothing of their own.
     std::vector<size_t> bucket_rest;
     std::optional<Redistribution> bucket;
-    // Its members' operands packed side by side, and the reduced result: allocated at the
+    int64_t bucket_blocks = 1;
+    // Its members' operands packed, and the reduced result: allocated at the
     // first step, reused by every later one (scratch of a const launch, hence mutable).
     mutable std::vector<float> packed, reduced;
     bool issued_with_bucket = false;

@@ -219,7 +219,7 @@ partitioner::Program Job::lowered(const partitioner::Plan& plan, const launcher:
     // Waiting for a bucket to fill gains nothing when every collective blocks anyway.
     bucket_bytes_ = description_.overlap ? partitioner::bucket_size(program, device, costs) : 0;
   }
-  return partitioner::bucket_all_reduces(std::move(program), bucket_bytes_);
+  return partitioner::bucket_gradients(std::move(program), bucket_bytes_);
 }
 
 std::vector<PredictedLaunch> Job::predicted_step(const launcher::Topology* topology,

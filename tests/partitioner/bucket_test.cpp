@@ -27,7 +27,7 @@ int collectives(const Program& p) {
 TEST(Buckets, FuseConsecutiveAllReducesWithinTheSizeAndKeepEveryOperandBeforeItsUsers) {
   const Program plain = lowered_dp(4);
   const double size = 16 * 1024;
-  const Program bucketed = bucket_all_reduces(plain, size);
+  const Program bucketed = bucket_gradients(plain, size);
   ASSERT_EQ(bucketed.graph.size(), plain.graph.size());
   EXPECT_EQ(collectives(bucketed), collectives(plain));
   EXPECT_EQ(bucketed.collectives.size(), plain.collectives.size());
@@ -46,7 +46,7 @@ TEST(Buckets, FuseConsecutiveAllReducesWithinTheSizeAndKeepEveryOperandBeforeIts
       if (i > 0) {
         EXPECT_EQ(nodes[i], nodes[i - 1] + 1) << "bucket " << bucket << ": members side by side";
       }
-      bytes += static_cast<double>(bucketed.graph.type(nodes[i]).bytes());
+      bytes += static_cast<double>(bucketed.graph.type(bucketed.graph.node(nodes[i]).inputs[0]).bytes());
     }
     EXPECT_LE(bytes, size) << "bucket " << bucket;
   }
@@ -58,7 +58,7 @@ TEST(Buckets, FuseConsecutiveAllReducesWithinTheSizeAndKeepEveryOperandBeforeIts
 
 TEST(Buckets, NoneLeavesTheProgramAsItIs) {
   const Program plain = lowered_dp(4);
-  EXPECT_EQ(bucket_all_reduces(plain, 0).graph, plain.graph);
+  EXPECT_EQ(bucket_gradients(plain, 0).graph, plain.graph);
 }
 
 // On a network where every message costs a millisecond, one collective per bucket instead
@@ -74,12 +74,42 @@ TEST(Buckets, TheCostModelChoosesABucketWhereEachMessageIsCostly) {
   const DeviceModel device = device_model(costly);
   const double size = bucket_size(plain, device, costs);
   EXPECT_GT(size, 0);
-  EXPECT_LT(simulate(bucket_all_reduces(plain, size), device, costs).step_time_s,
+  EXPECT_LT(simulate(bucket_gradients(plain, size), device, costs).step_time_s,
             simulate(plain, device, costs).step_time_s);
   std::vector<launcher::LinkModel> free_messages(flat.levels().size(), {0, 1e9});
   const launcher::Topology free_topology = flat.with_links(free_messages);  // outlives the costs
   CollectiveCosts cheap(mesh, free_topology);
   EXPECT_EQ(bucket_size(plain, device, cheap), 0);
+}
+
+// ZeRO's gradients are reduce-scattered along dimension 0: they bucket apart from the
+// all-reduces, as one flat reduce-scatter over the data axis whose blocks interleave the
+// members' blocks of rows, so each device's block is its block of every member.
+TEST(Buckets, ZeroReduceScattersBucketAsOneFlatReduceScatter) {
+  const ir::Graph g = small_gpt_step();
+  const Program bucketed = bucket_gradients(lower(g, strategy_plan(g, "zero", 4)), 1 << 20);
+  int scatter_buckets = 0;
+  for (ir::ValueId v = 0; v < bucketed.graph.size(); ++v) {
+    const ir::Node& n = bucketed.graph.node(v);
+    if (!n.attrs.has("bucket") || (v > 0 && bucketed.graph.node(v - 1).attrs.i("bucket", -1) == n.attrs.i("bucket"))) {
+      continue;  // not a bucket's first member
+    }
+    const BucketCollective b = bucket_at(bucketed.graph, v);
+    int64_t floats = 0;
+    for (ir::ValueId m : b.members) {
+      const int64_t in = bucketed.graph.type(bucketed.graph.node(m).inputs[0]).numel();
+      EXPECT_EQ(in, bucketed.graph.type(m).numel() * b.blocks) << "one kind per bucket: " << ir::value_label(bucketed.graph, m);
+      floats += in;
+    }
+    EXPECT_EQ(b.global, std::vector<int64_t>{floats});
+    EXPECT_EQ(b.from, (collectives::Layout{{{}}, {0}}));
+    if (b.blocks > 1) {
+      ++scatter_buckets;
+      EXPECT_EQ(b.blocks, 4);
+      EXPECT_EQ(b.to, (collectives::Layout{{{0}}, {}}));
+    }
+  }
+  EXPECT_GT(scatter_buckets, 0);
 }
 
 }  // namespace

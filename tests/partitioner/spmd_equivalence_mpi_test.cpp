@@ -298,18 +298,19 @@ TEST(SameAsOneDeviceAuto, MlpAndGpt) {
   check_auto(kGpt);
 }
 
-// Gradient buckets (bucket.h) fuse the all-reduces of dp and dp+megatron into fewer, larger
-// collectives over the same axes: the run still equals one device's, and on several ranks
-// the program really has buckets of several members.
-TEST(SameAsOneDeviceBucketed, DpAndDpMegatron) {
+// Gradient buckets (bucket.h) fuse the all-reduces of dp and dp+megatron, and ZeRO's
+// reduce-scatters, into fewer, larger collectives over the same axes: the run still equals
+// one device's, and on several ranks the program really has buckets of several members
+// (for ZeRO, a reduce-scatter bucket over every rank: its blocks interleaved).
+TEST(SameAsOneDeviceBucketed, DpDpMegatronAndZero) {
   collectives::MpiCommunicator world(MPI_COMM_WORLD);
   ir::Graph g = ir::training_step(ir::build_model(kGpt), {});
-  for (const char* strategy : {"dp", "dp+megatron"}) {
+  for (const char* strategy : {"dp", "dp+megatron", "zero"}) {
     const std::string where = std::string(strategy) + " bucketed on " + std::to_string(world.size()) + " ranks";
     partitioner::PlanRequest request;
     request.strategy = strategy;
     partitioner::Plan plan = partitioner::choose_plan(request, g, world.size());
-    partitioner::Program program = partitioner::bucket_all_reduces(partitioner::lower(g, plan), 1 << 20);
+    partitioner::Program program = partitioner::bucket_gradients(partitioner::lower(g, plan), 1 << 20);
     std::set<int64_t> buckets;
     for (const ir::Node& n : program.graph.nodes) {
       if (n.attrs.has("bucket")) buckets.insert(n.attrs.i("bucket"));
@@ -319,6 +320,15 @@ TEST(SameAsOneDeviceBucketed, DpAndDpMegatron) {
     if (world.size() > 1 && plan.mesh.size() > 1 && plan.mesh.sizes.front() > 1) {
       EXPECT_FALSE(buckets.empty()) << where;
       EXPECT_GT(members, buckets.size()) << where;  // each bucket fuses several
+    }
+    if (std::string(strategy) == "zero" && world.size() > 1) {
+      int64_t most_blocks = 1;
+      for (ir::ValueId v = 0; v < program.graph.size(); ++v) {
+        if (program.graph.node(v).attrs.has("bucket")) {
+          most_blocks = std::max(most_blocks, partitioner::bucket_at(program.graph, v).blocks);
+        }
+      }
+      EXPECT_EQ(most_blocks, world.size()) << where << ": a reduce-scatter bucket over every rank";
     }
     expect_same_as_one_device(g, plan, program, world, where);
   }
