@@ -10,6 +10,7 @@
 // the bucket size.
 #pragma once
 
+#include <cstdint>
 #include <vector>
 
 #include "collectives/layout.h"
@@ -50,8 +51,10 @@ BucketCollective bucket_at(const ir::Graph& g, ir::ValueId first);
 // The bucket sizes bucket_size() tries: none (0), then 256 KiB to 64 MiB by fourfold steps.
 std::vector<double> bucket_sizes_tried();
 
-// The bucket size under which `p` simulates fastest on `device` with `costs` (overlap on),
-// 0 when no bucket helps. Cost: one bucketing and simulation per size tried.
-double bucket_size(const Program& p, const DeviceModel& device, CollectiveCosts& costs);
+// The bucket size under which `p` simulates fastest on `device` with `costs` (overlap on)
+// among those whose peak stays within `memory_limit` bytes (none when <= 0), 0 when no
+// bucket helps. Cost: one bucketing and simulation per size tried, none when `p` has fewer
+// than two bucketable collectives.
+double bucket_size(const Program& p, const DeviceModel& device, CollectiveCosts& costs, std::int64_t memory_limit = 0);
 
 }  // namespace spmd::partitioner

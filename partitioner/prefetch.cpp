@@ -11,6 +11,11 @@ std::vector<int> prefetch_depths_tried() { return {1, 0, 2, 4, 8}; }
 
 int prefetch_depth(const Program& lowered, bool rematerialize, const DeviceModel& device, CollectiveCosts& costs,
                    std::int64_t memory_limit) {
+  bool gathers_params = false;  // what the depth moves
+  for (const CollectiveRecord& r : lowered.collectives) {
+    gathers_params = gathers_params || lowered.graph.node(lowered.graph.node(r.at).inputs.at(0)).is_source();
+  }
+  if (!gathers_params) return 1;
   int best = 1;
   double best_s = std::numeric_limits<double>::infinity();
   for (int depth : prefetch_depths_tried()) {

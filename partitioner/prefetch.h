@@ -19,7 +19,8 @@ std::vector<int> prefetch_depths_tried();
 // The depth under which `lowered` (lower_ops' program; rematerialized first when
 // `rematerialize`) simulates fastest on `device` with `costs`, among those whose peak stays
 // within `memory_limit` bytes (none when <= 0); 1 when none fits or on a tie with it.
-// Cost: one finish_lowering and simulation per depth tried.
+// Cost: one finish_lowering and simulation per depth tried, none when `lowered` gathers no
+// param.
 int prefetch_depth(const Program& lowered, bool rematerialize, const DeviceModel& device, CollectiveCosts& costs,
                    std::int64_t memory_limit);
 

@@ -8,6 +8,7 @@
 #include "partitioner/lower.h"
 #include "partitioner/mcts.h"
 #include "partitioner/placement.h"
+#include "partitioner/tuning.h"
 
 namespace spmd::partitioner {
 
@@ -56,6 +57,27 @@ Plan Evaluator::plan_of(const Candidate& c) {
   Plan plan = it != lowered_.end() ? it->second.plan : apply_tactics(analysis_, space_.tactics(base));
   plan.rematerialize = c.recompute;
   return plan;
+}
+
+void Evaluator::tune(Evaluated& e) {
+  if (e.tuned || !e.error.empty() || !e.fits) return;  // a schedule only adds to a peak
+  auto it = tuned_.find(e.candidate);
+  if (it == tuned_.end()) {
+    Candidate base = e.candidate;
+    base.recompute = false;
+    const Lowered& l = lowered(base);
+    Evaluated t = e;
+    TunedProgram program = tune_schedule(l.program, e.candidate.recompute, device_, costs_for(l.plan.mesh), limit_);
+    t.prediction = program.prediction;
+    t.fits = limit_ <= 0 || t.prediction.peak_bytes <= static_cast<size_t>(limit_);
+    t.tuned = true;
+    t.prefetch = program.prefetch;
+    t.bucket_bytes = program.bucket_bytes;
+    it = tuned_.emplace(e.candidate, std::move(t)).first;
+  }
+  const std::string name = e.name;  // a baseline keeps its own
+  e = it->second;
+  e.name = name;
 }
 
 std::vector<Evaluated> Evaluator::explored() const {
@@ -137,6 +159,16 @@ SearchResult search_plan(const ir::Graph& g, const launcher::Topology& topology,
   result.simulations = evaluator.simulations();
   result.baselines = baselines(evaluator);
   result.explored = evaluator.explored();
+  // The fastest few and the baselines costed as a job runs them (the baselines among the
+  // explored too, so the winner is never slower than one); a schedule can only gain, so
+  // the others stay behind unless tuning lifts one of these over them.
+  if (options.tuned > 0) {
+    for (Evaluated& b : result.baselines) evaluator.tune(b);
+  }
+  for (int i = 0; i < static_cast<int>(result.explored.size()); ++i) {
+    if (i < options.tuned || evaluator.was_tuned(result.explored[i].candidate)) evaluator.tune(result.explored[i]);
+  }
+  std::stable_sort(result.explored.begin(), result.explored.end(), better);
   if (!result.explored.empty() && result.explored.front().error.empty()) {
     result.explored.front().plan = evaluator.plan_of(result.explored.front().candidate);
   }

@@ -34,6 +34,10 @@ struct SearchOptions {
   double budget_seconds = 0;
   std::uint64_t seed = 1;
   bool exhaustive = false;        // every candidate, whatever the budget
+  // How many of the fastest fitting candidates are costed again with the schedule a job
+  // runs them with (tuning.h: prefetch depth, gradient buckets) before the winner is
+  // taken, as is every fitting baseline: up to 13 simulations each.
+  int tuned = 4;
 };
 
 struct Evaluated {
@@ -45,6 +49,11 @@ struct Evaluated {
   Prediction prediction;
   bool fits = false;         // lowered, and its peak within the memory limit
   std::string error;         // why the candidate could not be lowered, if it could not
+  // Whether `prediction` is of the program a job runs (tuning.h), with these choices; else
+  // of the program as lowered (gathers one ahead, no buckets), which costs one simulation.
+  bool tuned = false;
+  int prefetch = 1;
+  double bucket_bytes = 0;
 };
 
 // Lowers and simulates candidates, each once. A candidate and its twin that recomputes
@@ -60,6 +69,10 @@ class Evaluator {
   // The candidate's plan: its tactics applied again (a propagation) unless it is among the
   // last few lowered.
   Plan plan_of(const Candidate& c);
+  // `e` (an evaluated candidate) costed again with the schedule a job runs it with: its
+  // prediction, fit and choices replaced (tuning.h). Once per candidate; up to 13 simulations.
+  void tune(Evaluated& e);
+  bool was_tuned(const Candidate& c) const { return tuned_.count(c) > 0; }
   int simulations() const { return static_cast<int>(done_.size()); }
   std::vector<Evaluated> explored() const;  // fitting ones first, fastest first
 
@@ -77,6 +90,7 @@ class Evaluator {
   DeviceModel device_;
   std::int64_t limit_;
   std::map<Candidate, Evaluated> done_;
+  std::map<Candidate, Evaluated> tuned_;
   std::map<Candidate, Lowered> lowered_;
   std::deque<Candidate> lowered_order_;  // oldest first; a few kept, as each holds a program
   std::map<std::vector<int>, std::unique_ptr<CollectiveCosts>> costs_;  // by mesh sizes, in order

@@ -9,10 +9,9 @@
 #include "common/error.h"
 #include "common/files.h"
 #include "ir/ops.h"
-#include "partitioner/bucket.h"
-#include "partitioner/prefetch.h"
 #include "partitioner/profile.h"
 #include "partitioner/search.h"
+#include "partitioner/tuning.h"
 #include "runtime/checkpoint.h"
 #include "runtime/device_choice.h"
 #include "runtime/exposed_comm.h"
@@ -209,17 +208,13 @@ partitioner::Program Job::lowered(const partitioner::Plan& plan, const launcher:
   partitioner::CollectiveCosts costs(plan.mesh, *topology);
   const partitioner::DeviceModel device = partitioner::device_model(*topology, description_.partitioning.search.device);
   const partitioner::Program ops = partitioner::lower_ops(graph_, plan);
-  const std::int64_t asked = description_.partitioning.search.memory_limit;
-  prefetch_ = description_.prefetch >= 0 ? description_.prefetch
-                                         : partitioner::prefetch_depth(ops, plan.rematerialize, device, costs,
-                                                                       asked > 0 ? asked : device.memory_bytes);
-  partitioner::Program program = partitioner::finish_lowering(ops, plan.rematerialize, prefetch_);
-  bucket_bytes_ = description_.bucket_bytes;
-  if (bucket_bytes_ < 0) {
-    // Waiting for a bucket to fill gains nothing when every collective blocks anyway.
-    bucket_bytes_ = description_.overlap ? partitioner::bucket_size(program, device, costs) : 0;
-  }
-  return partitioner::bucket_gradients(std::move(program), bucket_bytes_);
+  const std::int64_t limit = description_.partitioning.search.memory_limit;
+  partitioner::TunedProgram tuned =
+      partitioner::tune_schedule(ops, plan.rematerialize, device, costs, limit > 0 ? limit : device.memory_bytes,
+                                 {description_.prefetch, description_.bucket_bytes, description_.overlap});
+  prefetch_ = tuned.prefetch;
+  bucket_bytes_ = tuned.bucket_bytes;
+  return std::move(tuned.program);
 }
 
 std::vector<PredictedLaunch> Job::predicted_step(const launcher::Topology* topology,

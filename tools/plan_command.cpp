@@ -16,6 +16,7 @@
 #include "partitioner/profile.h"
 #include "partitioner/lower.h"
 #include "partitioner/search.h"
+#include "partitioner/tuning.h"
 #include "runtime/memory_plan.h"
 #include "tools/validators.h"
 #include "tools/commands.h"
@@ -82,11 +83,20 @@ void plan(const PlanOptions& o, const launcher::World& world) {
   std::optional<partitioner::SearchResult> search;
   if (o.partition.automatic) search = partitioner::search_plan(g, costed_on, with_profile.partition.search);
   partitioner::Plan plan = search ? search->best().plan : plan_for(o, g, ranks);
-  partitioner::Program program = partitioner::lower(g, plan);
-  runtime::ProgramMemory memory = runtime::plan_program_memory(program.graph);
   const partitioner::DeviceModel device = partitioner::device_model(costed_on, with_profile.partition.search.device);
+  const std::int64_t limit = o.partition.search.memory_limit > 0 ? o.partition.search.memory_limit : device.memory_bytes;
+  partitioner::Program program = partitioner::lower_ops(g, plan);
+  std::optional<partitioner::TunedProgram> tuned;
   partitioner::Prediction predicted;
-  if (search || o.predict) predicted = partitioner::predict_plan(plan, program, costed_on, device);
+  if (search || o.predict) {  // costed as a job runs it: its gathers' depth and buckets chosen
+    partitioner::CollectiveCosts costs(plan.mesh, costed_on);
+    tuned = partitioner::tune_schedule(program, plan.rematerialize, device, costs, limit);
+    program = std::move(tuned->program);
+    predicted = partitioner::predict_plan(plan, program, costed_on, device);
+  } else {
+    program = partitioner::finish_lowering(program, plan.rematerialize);
+  }
+  runtime::ProgramMemory memory = runtime::plan_program_memory(program.graph);
   if (o.explain) check_explained(program);
   if (!o.json.empty()) world.on_lead([&] { partitioner::write_plan(o.json, plan, g); }, "writing the plan");
   if (!world.lead()) return;
@@ -95,10 +105,7 @@ void plan(const PlanOptions& o, const launcher::World& world) {
   if (topology) std::fputs(placement_report(*topology, plan, program).c_str(), stdout);
   if (search) std::fputs(search_report(*search).c_str(), stdout);
   for (const std::string& note : profile_notes) std::printf("profile: %s\n", note.c_str());
-  if (o.predict) {
-    std::int64_t limit = o.partition.search.memory_limit > 0 ? o.partition.search.memory_limit : device.memory_bytes;
-    std::fputs(prediction_report(predicted, device, limit).c_str(), stdout);
-  }
+  if (o.predict) std::fputs(prediction_report(predicted, device, limit, tuned->prefetch, tuned->bucket_bytes).c_str(), stdout);
   if (!o.json.empty()) std::printf("\nplan written to %s (spmd run %s --plan %s)\n", o.json.c_str(),
                                    o.program.model.c_str(), o.json.c_str());
   std::fflush(stdout);

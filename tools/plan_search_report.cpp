@@ -25,12 +25,13 @@ std::string device_text(const partitioner::DeviceModel& d) {
 
 void add_row(TextTable& table, const std::string& label, const Evaluated& e) {
   if (!e.error.empty()) {
-    table.add({label, e.name, "-", "-", "-", "does not lower: " + e.error});
+    table.add({label, e.name, "-", "-", "-", "does not lower: " + e.error, ""});
     return;
   }
   const auto& p = e.prediction;
   table.add({label, e.name, seconds_text(p.step_time_s), seconds_text(p.exposed_comm_s),
-             bytes_text(static_cast<double>(p.peak_bytes)), e.fits ? "yes" : "no"});
+             bytes_text(static_cast<double>(p.peak_bytes)), e.fits ? "yes" : "no",
+             e.tuned ? schedule_text(e.prefetch, e.bucket_bytes) : "as lowered"});
 }
 
 // "1.2 ms more compute", "3.4 us less exposed communication".
@@ -56,7 +57,7 @@ std::string search_report(const partitioner::SearchResult& r) {
   std::string out = "\nsearch (" + r.method + "): " + std::to_string(r.simulations) + " plans simulated in " +
                     seconds_text(r.seconds) + " on " + device_text(r.device) + ", memory limit " +
                     bytes_text(static_cast<double>(r.memory_limit)) + " per device\n";
-  TextTable table({"", "plan", "step", "exposed comm", "peak/device", "fits"});
+  TextTable table({"", "plan", "step", "exposed comm", "peak/device", "fits", "schedule"});
   const Evaluated& best = r.best();
   add_row(table, "chosen", best);
   if (r.explored.size() > 1) add_row(table, "next best", r.explored[1]);
@@ -70,9 +71,14 @@ std::string search_report(const partitioner::SearchResult& r) {
   return out + "\n";
 }
 
+std::string schedule_text(int prefetch, double bucket_bytes) {
+  std::string out = prefetch == 0 ? "gathers at first use" : "gathers " + std::to_string(prefetch) + " ahead";
+  return out + (bucket_bytes > 0 ? ", buckets up to " + bytes_text(bucket_bytes) : ", no buckets");
+}
+
 std::string prediction_report(const partitioner::Prediction& p, const partitioner::DeviceModel& device,
-                              std::int64_t memory_limit) {
-  std::string out = "\npredicted on " + device_text(device) + ":\n";
+                              std::int64_t memory_limit, int prefetch, double bucket_bytes) {
+  std::string out = "\npredicted on " + device_text(device) + ", " + schedule_text(prefetch, bucket_bytes) + ":\n";
   out += "  step " + seconds_text(p.step_time_s) + ": compute " + seconds_text(p.compute_s) + ", communication " +
          seconds_text(p.comm_s) + ", exposed communication " + seconds_text(p.exposed_comm_s) + "\n";
   out += "  peak memory " + bytes_text(static_cast<double>(p.peak_bytes)) + " per device";

@@ -11,6 +11,7 @@
 #include "partitioner/placement.h"
 #include "partitioner/search.h"
 #include "partitioner/tactics.h"
+#include "partitioner/tuning.h"
 
 namespace spmd::partitioner {
 namespace {
@@ -111,7 +112,9 @@ SearchOptions small_search() {
 TEST(Search, MctsReachesTheExhaustiveOptimumAndIsDeterministic) {
   ir::Graph g = step_of(kGpt);
   launcher::Topology t = launcher::load_topology({"synthetic:package:2 core:4", 1, launcher::DeviceKind::core});
-  SearchResult exhaustive = search_plan(g, t, small_search());
+  SearchOptions untuned = small_search();
+  untuned.tuned = 0;  // the oracle of the search space itself, as MCTS's Evaluator costs it
+  SearchResult exhaustive = search_plan(g, t, untuned);
   ASSERT_GT(exhaustive.simulations, 10);
   const int budget = exhaustive.simulations * 2 / 3;  // MCTS must find it without playing everything
   for (std::uint64_t seed : {1, 2, 3, 4, 5}) {
@@ -148,6 +151,25 @@ TEST(Search, BaselinesAreCostedAlongside) {
   for (const Evaluated& b : r.baselines) names.push_back(b.name);
   EXPECT_EQ(names, (std::vector<std::string>{"dp", "dp+megatron model=2", "megatron", "zero"}));
   for (const Evaluated& b : r.baselines) EXPECT_GE(b.prediction.step_time_s, r.best().prediction.step_time_s);
+}
+
+// The winner and the baselines are costed as a job runs them (tuning.h): the winner's
+// prediction is tune_schedule's for its plan, and no faster than the plan as lowered.
+TEST(Search, TheWinnerIsCostedWithTheScheduleAJobChooses) {
+  ir::Graph g = step_of(kGpt);
+  const launcher::Topology t = dgx2(1);
+  SearchResult r = search_plan(g, t, small_search());
+  const Evaluated& best = r.best();
+  ASSERT_TRUE(best.tuned);
+  for (const Evaluated& b : r.baselines) EXPECT_EQ(b.tuned, b.fits) << b.name;
+  Plan plan = best.plan;
+  CollectiveCosts costs(plan.mesh, t);
+  const DeviceModel device = device_model(t);
+  const TunedProgram job = tune_schedule(lower_ops(g, plan), plan.rematerialize, device, costs, r.memory_limit);
+  EXPECT_EQ(job.prefetch, best.prefetch);
+  EXPECT_EQ(job.bucket_bytes, best.bucket_bytes);
+  EXPECT_DOUBLE_EQ(job.prediction.step_time_s, best.prediction.step_time_s);
+  EXPECT_LE(best.prediction.step_time_s, simulate(lower(g, plan), device, costs).step_time_s);
 }
 
 TEST(Plan, JsonKeepsThePredictionAndTheAxisLevels) {

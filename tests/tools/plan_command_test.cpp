@@ -200,6 +200,9 @@ TEST(PlanCommand, AutoPrintsTheChoiceTheRunnerUpAndTheBaselinesAndWritesThePredi
   for (const char* row : {"  chosen ", "  next best ", "  baseline   dp ", "  baseline   zero ", "why: "}) {
     EXPECT_TRUE(contains(r.out, row)) << row << "\n" << r.out;
   }
+  // The winner is costed with the schedule a job runs it with, and says it.
+  const std::string chosen = r.out.substr(r.out.find("  chosen "));
+  EXPECT_TRUE(contains(chosen.substr(0, chosen.find('\n')), " ahead, ")) << r.out;
   std::string plan = slurp(path);
   EXPECT_TRUE(contains(plan, "\"predicted\"") && contains(plan, "\"peak_bytes\"")) << plan;
   EXPECT_TRUE(contains(plan, "\"levels\"")) << plan;
@@ -210,6 +213,7 @@ TEST(PlanCommand, PredictPrintsStepTimeExposedCommunicationAndPeak) {
   ASSERT_EQ(r.exit_code, 0) << r.err;
   EXPECT_TRUE(contains(r.out, "exposed communication")) << r.out;
   EXPECT_TRUE(contains(r.out, "peak memory ")) << r.out;
+  EXPECT_TRUE(contains(r.out, ", gathers 1 ahead, ")) << r.out;  // the schedule it is costed with
 }
 
 TEST(PlanCommand, AutoWhereNoPlanFitsExitsTwoNamingTheSmallest) {

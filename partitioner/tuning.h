@@ -1,0 +1,41 @@
+// The schedule a lowered plan runs with beyond its collectives: how far ahead ZeRO's param
+// gathers are issued (prefetch.h) and the size of the gradient buckets (bucket.h), each as
+// asked or as the cost model chooses. A Job runs its program so, `spmd plan --predict`
+// costs it so, and the search re-costs its fastest candidates so, which is what makes
+// their predictions the runtime's.
+#pragma once
+
+#include <cstdint>
+
+#include "partitioner/cost_model.h"
+#include "partitioner/device_model.h"
+#include "partitioner/lower.h"
+#include "partitioner/simulator.h"
+
+namespace spmd::partitioner {
+
+struct ScheduleChoice {
+  int prefetch = -1;         // gathers issued this many ahead; negative: the cost model's choice
+  double bucket_bytes = -1;  // the largest bucket (0: none); negative: the cost model's choice
+  // With overlap off every collective blocks, so waiting for a bucket to fill gains
+  // nothing: the chosen size is then none.
+  bool overlap = true;
+};
+
+struct TunedProgram {
+  Program program;  // finished (rematerialized, scheduled) and bucketed
+  int prefetch = 1;
+  double bucket_bytes = 0;
+  Prediction prediction;  // of `program`
+};
+
+// `lowered` (lower_ops' program; rematerialized first when `rematerialize`) finished with
+// `asked`'s prefetch depth and bucketed with its bucket size, the cost model's choice of
+// each where negative, within `memory_limit` bytes per device (none when <= 0): the depth
+// first, then the bucket size on that program. Cost: up to 5 finish_lowering and
+// simulations for the depth, 7 bucketings and simulations for the size, where the program
+// has what they act on (gathers of params; two bucketable collectives), and one more.
+TunedProgram tune_schedule(const Program& lowered, bool rematerialize, const DeviceModel& device,
+                           CollectiveCosts& costs, std::int64_t memory_limit, ScheduleChoice asked = {});
+
+}  // namespace spmd::partitioner

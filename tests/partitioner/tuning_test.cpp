@@ -1,0 +1,79 @@
+// The schedule a lowered plan runs with (tuning.h): the choices asked are kept, the cost
+// model's are never slower than the program as lowered and stay within the memory limit.
+#include <gtest/gtest.h>
+
+#include "partitioner/search.h"
+#include "partitioner/simulator.h"
+#include "partitioner/tuning.h"
+#include "tests/partitioner/small_gpt.h"
+
+namespace spmd::partitioner {
+namespace {
+
+// The mesh's devices on links where each message costs `latency_s` (the costs keep a
+// reference to the topology, so all three live together).
+struct Costed {
+  Costed(const Mesh& mesh, double latency_s)
+      : topology(flat_topology(mesh.size())
+                     .with_links(std::vector<launcher::LinkModel>(flat_topology(mesh.size()).levels().size(),
+                                                                  {latency_s, 1e9}))),
+        costs(mesh, topology),
+        device(device_model(topology)) {}
+  launcher::Topology topology;
+  CollectiveCosts costs;
+  DeviceModel device;
+};
+
+bool has_buckets(const Program& p) {
+  for (const ir::Node& n : p.graph.nodes) {
+    if (n.attrs.has("bucket")) return true;
+  }
+  return false;
+}
+
+TEST(TuneSchedule, KeepsTheChoicesAskedFor) {
+  const ir::Graph g = small_gpt_step();
+  const Plan plan = strategy_plan(g, "zero", 4);
+  Costed c(plan.mesh, 1e-5);
+  const TunedProgram t = tune_schedule(lower_ops(g, plan), false, c.device, c.costs, 0, {4, 1 << 20});
+  EXPECT_EQ(t.prefetch, 4);
+  EXPECT_EQ(t.bucket_bytes, 1 << 20);
+  EXPECT_TRUE(has_buckets(t.program));
+  const TunedProgram none = tune_schedule(lower_ops(g, plan), false, c.device, c.costs, 0, {0, 0});
+  EXPECT_EQ(none.prefetch, 0);
+  EXPECT_FALSE(has_buckets(none.program));
+  EXPECT_EQ(none.program.graph, finish_lowering(lower_ops(g, plan), false, 0).graph);
+}
+
+TEST(TuneSchedule, TheCostModelsChoiceIsNeverSlowerThanAsLoweredAndFitsTheLimit) {
+  const ir::Graph g = small_gpt_step();
+  for (const char* strategy : {"dp", "zero", "dp+megatron"}) {
+    const Plan plan = strategy_plan(g, strategy, 4);
+    Costed c(plan.mesh, 1e-3);  // costly messages: buckets and deeper gathers pay
+    const Prediction lowered = simulate(lower(g, plan), c.device, c.costs);
+    const TunedProgram t = tune_schedule(lower_ops(g, plan), false, c.device, c.costs, 0);
+    EXPECT_LE(t.prediction.step_time_s, lowered.step_time_s) << strategy;
+    EXPECT_DOUBLE_EQ(t.prediction.step_time_s, simulate(t.program, c.device, c.costs).step_time_s) << strategy;
+    if (std::string(strategy) != "dp+megatron") {
+      EXPECT_LT(t.prediction.step_time_s, lowered.step_time_s) << strategy << ": buckets gain here";
+      EXPECT_GT(t.bucket_bytes, 0) << strategy;
+    }
+    const auto limit = static_cast<std::int64_t>(lowered.peak_bytes);
+    const TunedProgram within = tune_schedule(lower_ops(g, plan), false, c.device, c.costs, limit);
+    EXPECT_LE(within.prediction.peak_bytes, lowered.peak_bytes) << strategy;
+  }
+}
+
+TEST(TuneSchedule, WithoutOverlapNoBucketIsChosen) {
+  const ir::Graph g = small_gpt_step();
+  const Plan plan = strategy_plan(g, "dp", 4);
+  Costed c(plan.mesh, 1e-3);
+  ScheduleChoice blocking;
+  blocking.overlap = false;
+  const TunedProgram t = tune_schedule(lower_ops(g, plan), false, c.device, c.costs, 0, blocking);
+  EXPECT_EQ(t.bucket_bytes, 0);
+  EXPECT_FALSE(has_buckets(t.program));
+}
+
+}  // namespace
+}  // namespace spmd::partitioner
