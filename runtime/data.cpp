@@ -1,5 +1,6 @@
 #include "runtime/data.h"
 
+#include <algorithm>
 #include <fstream>
 #include <random>
 #include <sstream>
@@ -15,6 +16,26 @@ namespace {
 uint64_t row_seed(uint64_t seed, int64_t step, int64_t row) {
   return (seed * 1000003u + static_cast<uint64_t>(step)) * 0x9E3779B97F4A7C15ull + static_cast<uint64_t>(row);
 }
+
+// SplitMix64 (Steele, Lea and Flood, "Fast splittable pseudorandom number generators",
+// OOPSLA 2014) as a standard random bit generator: a row's stream costs one word of state,
+// where a Mersenne Twister seeded per row regenerates 312 words before its first number.
+class RowRandom {
+ public:
+  using result_type = uint64_t;
+  explicit RowRandom(uint64_t seed) : state_(seed) {}
+  static constexpr result_type min() { return 0; }
+  static constexpr result_type max() { return ~result_type{0}; }
+  result_type operator()() {
+    uint64_t z = (state_ += 0x9E3779B97F4A7C15ull);
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+    return z ^ (z >> 31);
+  }
+
+ private:
+  uint64_t state_;
+};
 
 // A source's whole shape: its own, or in a per-device program the `global` one it is a
 // shard of.
@@ -37,6 +58,21 @@ int64_t token_table_rows(const ir::Graph& g) {
     if (ids.op == "input" && ids.attrs.s("feed", "") == "tokens") return global_shape(g.node(n.inputs[0])).at(0);
   }
   return 0;
+}
+
+// The classes the labels take: the last dimension of the scores an op reads beside them
+// (an operand one dimension longer than the labels, whole along it); 2 when none does.
+int64_t class_count(const ir::Graph& g) {
+  for (ir::ValueId labels : g.nodes_with_op("input")) {
+    if (g.node(labels).attrs.s("feed", "") != "labels") continue;
+    for (const ir::Node& reader : g.nodes) {
+      if (std::find(reader.inputs.begin(), reader.inputs.end(), labels) == reader.inputs.end()) continue;
+      for (ir::ValueId x : reader.inputs) {
+        if (g.type(x).rank() == g.type(labels).rank() + 1) return g.type(x).shape.back();
+      }
+    }
+  }
+  return 2;
 }
 
 // Next-token prediction on a byte string: each row is a random window of the corpus,
@@ -75,7 +111,7 @@ class LanguageModelData : public DataSource {
  private:
   // Where row `row` of step `step`'s batch starts in the corpus.
   int64_t window(int64_t step, int64_t row) const {
-    std::mt19937_64 rng(row_seed(seed_, step, row));
+    RowRandom rng(row_seed(seed_, step, row));
     return std::uniform_int_distribution<int64_t>(0, static_cast<int64_t>(corpus_.size()) - seq_ - 1)(rng);
   }
   // Bytes fold into the vocabulary so that a model with fewer than 256 tokens still runs.
@@ -93,9 +129,7 @@ class ClassificationData : public DataSource {
     ir::Shape shape = feed_shape(g, "features");
     batch_ = shape.at(0);
     features_ = shape.at(1);
-    for (ir::ValueId v : g.nodes_with_op("param")) {
-      if (g.node(v).name == "head.b") classes_ = global_shape(g.node(v)).at(0);
-    }
+    classes_ = class_count(g);
     std::mt19937_64 rng(7);  // the task is the same for every seed
     std::normal_distribution<float> normal;
     teacher_.resize(static_cast<size_t>(features_ * classes_));
@@ -126,7 +160,7 @@ class ClassificationData : public DataSource {
 
  private:
   void point(int64_t step, int64_t row, std::vector<float>& x) const {
-    std::mt19937_64 rng(row_seed(seed_, step, row));
+    RowRandom rng(row_seed(seed_, step, row));
     std::normal_distribution<float> normal;
     for (float& v : x) v = normal(rng);
   }

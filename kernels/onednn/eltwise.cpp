@@ -1,7 +1,7 @@
-// Unary elementwise ops through dnnl::eltwise_forward over the flat buffer, gelu's gradient
-// through dnnl::eltwise_backward, relu's gradient as a plain loop (a select).
+// Unary elementwise ops through dnnl::eltwise_forward over the flat buffer, gelu's and
+// relu's gradients through dnnl::eltwise_backward (branch-free: a plain select loop on
+// random signs mispredicts half its branches).
 #include "kernels/onednn/context.h"
-#include "kernels/onednn/loops.h"
 
 namespace spmd::kernels::cpu {
 namespace {
@@ -41,29 +41,18 @@ void unary(CpuContext& ctx, const ir::Node& node, std::span<const TensorRef> in,
   ctx.run(prim, {in[0].data, out.data});
 }
 
-// x, dy -> dy * gelu'(x).
-void gelu_grad(CpuContext& ctx, const ir::Node& node, std::span<const TensorRef> in,
-               const TensorRef& out) {
+// x, dy -> dy * f'(x), for f = kOp's algorithm (its gradient from the forward's source).
+template <const Eltwise& kOp>
+void grad(CpuContext& ctx, const ir::Node& node, std::span<const TensorRef> in, const TensorRef& out) {
   const int64_t n = out.numel();
   const Primitive& prim = ctx.primitive(Key(node.op).add(n), [&] {
-    const auto hint = forward_pd(ctx, kGelu, n, dnnl::prop_kind::forward_training);
-    const dnnl::eltwise_backward::desc desc(kGelu.alg, plain_desc({n}), plain_desc({n}), 0.f, 0.f);
+    const auto hint = forward_pd(ctx, kOp, n, dnnl::prop_kind::forward_training);
+    const dnnl::eltwise_backward::desc desc(kOp.alg, plain_desc({n}), plain_desc({n}), kOp.alpha, kOp.beta);
     const dnnl::eltwise_backward::primitive_desc pd(desc, ctx.engine(), hint);
     return make_primitive<dnnl::eltwise_backward>(
         pd, {DNNL_ARG_SRC, DNNL_ARG_DIFF_DST, DNNL_ARG_DIFF_SRC});
   });
   ctx.run(prim, {in[0].data, in[1].data, out.data});
-}
-
-// x, dy -> dy where x > 0, else 0.
-void relu_grad(CpuContext&, const ir::Node&, std::span<const TensorRef> in, const TensorRef& out) {
-  const float* x = in[0].f32();
-  const float* dy = in[1].f32();
-  float* dx = out.f32();
-  parallel_chunks(out.numel(), 1, [&](int64_t begin, int64_t end) {
-#pragma omp simd
-    for (int64_t i = begin; i < end; ++i) dx[i] = x[i] > 0.f ? dy[i] : 0.f;
-  });
 }
 
 }  // namespace
@@ -77,8 +66,8 @@ void add_eltwise_kernels(KernelTable& table) {
   table["tanh"] = unary<kTanh>;
   table["relu"] = unary<kRelu>;
   table["gelu"] = unary<kGelu>;
-  table["gelu_grad"] = gelu_grad;
-  table["relu_grad"] = relu_grad;
+  table["gelu_grad"] = grad<kGelu>;
+  table["relu_grad"] = grad<kRelu>;
 }
 
 }  // namespace spmd::kernels::cpu
