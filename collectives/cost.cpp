@@ -8,6 +8,7 @@
 #include <cmath>
 #include <limits>
 
+#include "collectives/algorithms/segmented.h"
 #include "common/error.h"
 
 namespace spmd::collectives {
@@ -34,9 +35,15 @@ double all_gather(const Model& m, Algorithm algo) {
 }
 
 // sec. 4.1: binomial tree ceil(lg p)(alpha + n beta); van de Geijn's scatter + ring
-// all-gather (lg p + p - 1) alpha + 2 (p-1)/p n beta.
+// all-gather (lg p + p - 1) alpha + 2 (p-1)/p n beta. The pipelined chain: p - 2 + s steps
+// of one segment each, s = the segments of kSegmentFloats floats.
 double broadcast(const Model& m, Algorithm algo) {
   if (algo == Algorithm::binomial_tree) return m.lg() * (m.alpha + m.n * m.beta);
+  if (algo == Algorithm::pipelined_chain) {
+    const double segment = std::min(m.n, 4.0 * static_cast<double>(algorithms::kSegmentFloats));
+    const double segments = std::max(1.0, std::ceil(m.n / (4.0 * static_cast<double>(algorithms::kSegmentFloats))));
+    return (m.p - 2 + segments) * (m.alpha + segment * m.beta);
+  }
   return (m.lg() + m.p - 1) * m.alpha + 2 * m.fraction(m.p) * m.n * m.beta;
 }
 

@@ -12,13 +12,14 @@
 namespace spmd::collectives {
 namespace {
 
-constexpr std::array<std::pair<Algorithm, const char*>, 7> kAlgorithmNames{{
+constexpr std::array<std::pair<Algorithm, const char*>, 8> kAlgorithmNames{{
     {Algorithm::native, "native"},
     {Algorithm::ring, "ring"},
     {Algorithm::recursive_halving_doubling, "recursive_halving_doubling"},
     {Algorithm::recursive_doubling, "recursive_doubling"},
     {Algorithm::binomial_tree, "binomial_tree"},
     {Algorithm::scatter_allgather, "scatter_allgather"},
+    {Algorithm::pipelined_chain, "pipelined_chain"},
     {Algorithm::pairwise, "pairwise"},
 }};
 
@@ -75,7 +76,7 @@ std::vector<Algorithm> algorithms_of(const std::string& primitive) {
   if (primitive == "all_reduce") return {native, ring, recursive_halving_doubling, recursive_doubling};
   if (primitive == "reduce_scatter") return {native, ring, recursive_halving_doubling};
   if (primitive == "all_gather") return {native, ring, recursive_doubling};
-  if (primitive == "broadcast") return {native, binomial_tree, scatter_allgather};
+  if (primitive == "broadcast") return {native, binomial_tree, scatter_allgather, pipelined_chain};
   if (primitive == "reduce") return {native, binomial_tree};
   if (primitive == "all_to_all") return {native, pairwise};
   throw Error("unknown collective primitive '" + primitive +
@@ -120,6 +121,7 @@ void broadcast(Communicator& comm, std::span<float> data, int root, Algorithm al
     case Algorithm::native: return comm.native_broadcast(data, root);
     case Algorithm::binomial_tree: return algorithms::binomial_tree_broadcast(comm, data, root);
     case Algorithm::scatter_allgather: return algorithms::scatter_allgather_broadcast(comm, data, root);
+    case Algorithm::pipelined_chain: return algorithms::pipelined_chain_broadcast(comm, data, root);
     default: unsupported("broadcast", algo);
   }
 }

@@ -24,6 +24,7 @@ enum class Algorithm {
   recursive_doubling,          // all-reduce, all-gather: latency-optimal for small messages
   binomial_tree,               // broadcast, reduce
   scatter_allgather,           // broadcast of large messages (van de Geijn)
+  pipelined_chain,             // broadcast of large messages in segments down a chain of ranks
   pairwise,                    // all-to-all: p-1 rounds of pairwise exchange
 };
 

@@ -1,6 +1,9 @@
-// Broadcast (Thakur, Rabenseifner and Gropp 2005, sec. 4.1).
+// Broadcast (Thakur, Rabenseifner and Gropp 2005, sec. 4.1), and the pipelined chain.
+#include <algorithm>
+
 #include "collectives/algorithms/algorithms.h"
 #include "collectives/algorithms/ring.h"
+#include "collectives/algorithms/segmented.h"
 
 namespace spmd::collectives::algorithms {
 
@@ -53,6 +56,34 @@ void scatter_allgather_broadcast(Communicator& comm, std::span<float> data, int 
   const BlockOffsets blocks = BlockOffsets::of(partition(data.size(), comm.size()));
   binomial_scatter(comm, data, blocks, root);
   ring_all_gather_in_place(comm, data, blocks, root);
+}
+
+// A chain root -> root+1 -> ... in segments of kSegmentFloats: each rank forwards segment
+// s while it receives segment s+1, so after the chain fills every link carries a segment
+// at once: (p - 2 + segments)(alpha + segment beta), about n beta for long messages whatever
+// p (the pipelined ring broadcast of NCCL; Traff and Ripke, "Optimal broadcast for fully
+// connected processor-node networks", JPDC 2008, analyse its segment size).
+void pipelined_chain_broadcast(Communicator& comm, std::span<float> data, int root) {
+  const int p = comm.size();
+  if (p == 1) return;
+  const int me = mod(comm.rank() - root, p);
+  const int previous = mod(me - 1 + root, p), next = mod(me + 1 + root, p);
+  const std::size_t segments = std::max<std::size_t>(1, (data.size() + kSegmentFloats - 1) / kSegmentFloats);
+  auto segment = [&](std::size_t s) {
+    const std::size_t begin = std::min(data.size(), s * kSegmentFloats);
+    return data.subspan(begin, std::min(kSegmentFloats, data.size() - begin));
+  };
+  if (me == 0) {
+    for (std::size_t s = 0; s < segments; ++s) comm.send(segment(s), next);
+    return;
+  }
+  comm.recv(segment(0), previous);
+  if (me == p - 1) {
+    for (std::size_t s = 1; s < segments; ++s) comm.recv(segment(s), previous);
+    return;
+  }
+  for (std::size_t s = 1; s < segments; ++s) comm.sendrecv(segment(s - 1), next, segment(s), previous);
+  comm.send(segment(segments - 1), next);
 }
 
 }  // namespace spmd::collectives::algorithms

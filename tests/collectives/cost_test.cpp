@@ -69,6 +69,20 @@ TEST(CostTest, BroadcastScatterAllgatherWinsForLongMessages) {
             predicted_seconds("broadcast", Algorithm::scatter_allgather, 16, 64e6, link));
 }
 
+// The pipelined chain moves a long message about once over every link at the same time: it
+// beats van de Geijn's 2 (p-1)/p n beta there, and loses to the tree where p - 2 latencies
+// of filling the chain dominate.
+TEST(CostTest, BroadcastPipelinedChainWinsForLongMessagesOverManyRanks) {
+  const LinkCost link;
+  EXPECT_LT(predicted_seconds("broadcast", Algorithm::pipelined_chain, 16, 64e6, link),
+            predicted_seconds("broadcast", Algorithm::scatter_allgather, 16, 64e6, link));
+  EXPECT_GT(predicted_seconds("broadcast", Algorithm::pipelined_chain, 16, 1024, link),
+            predicted_seconds("broadcast", Algorithm::binomial_tree, 16, 1024, link));
+  // One segment's steps: p - 1 of them, the whole message each.
+  EXPECT_DOUBLE_EQ(predicted_seconds("broadcast", Algorithm::pipelined_chain, 5, 64, link),
+                   4 * (link.latency_s + 64 / link.bandwidth_Bps));
+}
+
 TEST(CostTest, NativeIsTheBestOfTheOthers) {
   const LinkCost link;
   for (double bytes : {4096.0, 64e6}) {
