@@ -63,6 +63,11 @@ double op_seconds(const ir::Graph& g, ir::ValueId v, const DeviceModel& device) 
   return device.op_latency_s + std::max(flops / flops_rate(device, flops), op_bytes(g, v) / device.memory_Bps);
 }
 
+bool compute_bound(const ir::Graph& g, ir::ValueId v, const DeviceModel& device) {
+  const double flops = op_flops(g, v);
+  return flops > 0 && flops / flops_rate(device, flops) >= op_bytes(g, v) / device.memory_Bps;
+}
+
 CollectiveCosts::CollectiveCosts(const Mesh& mesh, const launcher::Topology& topology)
     : mesh_(mesh), topology_(topology) {
   place_mesh(mesh, topology);

@@ -26,6 +26,10 @@ double op_bytes(const ir::Graph& g, ir::ValueId v);
 // Roofline time: max(flops / peak, bytes / memory bandwidth).
 double op_seconds(const ir::Graph& g, ir::ValueId v, const DeviceModel& device);
 
+// Whether the roofline's compute term is the larger for node `v` on `device` (a matmul of
+// any size, say), rather than its memory term (an elementwise op).
+bool compute_bound(const ir::Graph& g, ir::ValueId v, const DeviceModel& device);
+
 // Each collective of a program costed as the schedules collectives/ synthesizes for the
 // devices of its mesh axis (as placement.h does), remembered by (step kind, axis, bytes), so
 // that a search costing many programs synthesizes each schedule once.

@@ -82,20 +82,24 @@ TimeFit mean_fit(std::span<const TimeFit> fits) {
 }
 
 Refitted refit(const launcher::Topology& topology, const DeviceModel& device, const DeviceOverrides& overrides,
-               const TimeFit& kernels, const TimeFit& collectives) {
+               const KernelFits& kernels, const TimeFit& collectives) {
   DeviceOverrides d = overrides;
-  const double k = kernels.scale;
-  d.peak_flops = device.peak_flops / k;
-  d.memory_Bps = device.memory_Bps / k;
-  d.op_latency_s = device.op_latency_s * k + kernels.offset_s;
+  const double compute = kernels.compute.scale, memory = kernels.memory.scale;
+  const TimeFit both[] = {kernels.compute, kernels.memory};
+  const TimeFit mean = mean_fit(both);
+  d.peak_flops = device.peak_flops / compute;
+  d.memory_Bps = device.memory_Bps / memory;
+  d.op_latency_s = device.op_latency_s * mean.scale + mean.offset_s;
   d.flops_by_size = device.flops_by_size;
-  for (auto& [flop, rate] : d.flops_by_size) rate /= k;
+  for (auto& [flop, rate] : d.flops_by_size) rate /= compute;
   std::vector<launcher::LinkModel> links;
   const double c = collectives.scale;
   for (const launcher::Level& level : topology.levels()) {
     links.push_back({level.link.latency_s * c, level.link.bandwidth_Bps / c});
   }
-  return {topology.with_links(links), d, "kernels " + fit_text(kernels) + "; collectives " + fit_text(collectives)};
+  return {topology.with_links(links), d,
+          "compute-bound kernels " + fit_text(kernels.compute) + "; memory-bound kernels " + fit_text(kernels.memory) +
+              "; collectives " + fit_text(collectives)};
 }
 
 }  // namespace spmd::partitioner

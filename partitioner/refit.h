@@ -1,7 +1,8 @@
 // Refitting the cost model to what a running job measured: the runtime times every kernel
 // and collective of its steps, pairs each with the simulator's prediction of it, and fits
 //   measured = scale x predicted + offset
-// by least squares, once for kernels and once for collectives. The fitted lines become a
+// by least squares, once per class of launch: kernels the roofline finds compute-bound,
+// kernels it finds memory-bound, and collectives. The fitted lines become a
 // device model and link figures that predict what was measured, for every plan, so the
 // search can re-plan against the hardware as it really runs (hardware in the loop).
 #pragma once
@@ -40,9 +41,15 @@ TimeFit fit_times(std::span<const TimedLaunch> launches, bool with_offset = true
 // agrees on when each fitted its own launches.
 TimeFit mean_fit(std::span<const TimeFit> fits);
 
+// The two fits of kernels: compute-bound ones (cost_model.h's compute_bound) and the rest.
+struct KernelFits {
+  TimeFit compute, memory;
+};
+
 // The device model and links that predict the fitted times.
-//  - Kernels: peak FLOP/s, memory bandwidth and the measured matmul curve divided by the
-//    kernels' scale; the fixed cost of a kernel becomes scale x the old one + the offset.
+//  - Kernels: peak FLOP/s and the measured matmul curve divided by the compute-bound
+//    kernels' scale, memory bandwidth by the memory-bound ones'; the fixed cost of a
+//    kernel becomes the two fits' mean scale x the old one + their mean offset.
 //  - Collectives: each level's link latency times the collectives' scale, its bandwidth
 //    divided by it; their fit should have no offset (a collective sends several messages:
 //    an offset per collective has no place in the per-message latency), any is ignored.
@@ -50,9 +57,9 @@ TimeFit mean_fit(std::span<const TimeFit> fits);
 struct Refitted {
   launcher::Topology topology;
   DeviceOverrides device;
-  std::string said;  // "kernels 1.32x + 4.1 us, collectives 2.50x"
+  std::string said;  // "compute-bound kernels 1.32x + 4.1 us (...); memory-bound kernels ...; collectives 2.50x"
 };
 Refitted refit(const launcher::Topology& topology, const DeviceModel& device, const DeviceOverrides& overrides,
-               const TimeFit& kernels, const TimeFit& collectives);
+               const KernelFits& kernels, const TimeFit& collectives);
 
 }  // namespace spmd::partitioner

@@ -91,7 +91,13 @@ void Job::set_prediction() {
   plan_steps_ = 0;
   if (description_.replan.when == Replan::never) return;
   const launcher::Topology* base = base_topology_ ? &*base_topology_ : nullptr;
-  samples_.emplace(trainer().executor().graph(), refit_ ? predicted_step(base, base_device_) : predicted_);
+  // The kernels sorted by the roofline of the model the samples are paired with.
+  const launcher::Topology* on = refit_ ? base : topology_.get();
+  const partitioner::DeviceOverrides& figures = refit_ ? base_device_ : description_.partitioning.search.device;
+  std::optional<launcher::Topology> flat;
+  if (!on || on->num_devices() != plan().mesh.size()) on = &flat.emplace(partitioner::flat_topology(plan().mesh.size()));
+  samples_.emplace(trainer().executor().graph(), refit_ ? predicted_step(base, base_device_) : predicted_,
+                   partitioner::device_model(*on, figures));
 }
 
 // A plan's first step warms buffers and caches up: it is not a sample.
@@ -134,7 +140,8 @@ void Job::end_of_window(StepReport& r) {
 ReplanReport Job::replan(double measured_s) {
   ReplanReport report;
   report.measured_s = measured_s;
-  const partitioner::TimeFit kernels = agreed_fit(world_, partitioner::fit_times(samples_->kernels()));
+  const partitioner::KernelFits kernels{agreed_fit(world_, partitioner::fit_times(samples_->compute_kernels())),
+                                        agreed_fit(world_, partitioner::fit_times(samples_->memory_kernels()))};
   const partitioner::TimeFit collectives = agreed_fit(world_, partitioner::fit_times(samples_->collectives(), false));
   const launcher::Topology base = base_topology_ && base_topology_->num_devices() == ranks()
                                       ? *base_topology_

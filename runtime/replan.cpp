@@ -4,6 +4,7 @@
 
 #include "common/error.h"
 #include "ir/ops.h"
+#include "partitioner/cost_model.h"
 
 namespace spmd::runtime {
 
@@ -23,16 +24,27 @@ Replan parse_replan(const std::string& text) {
   throw Error("re-planning '" + text + "' is none of never, once, always");
 }
 
-PlanSamples::PlanSamples(const ir::Graph& graph, const std::vector<PredictedLaunch>& predicted)
-    : predicted_s_(graph.size(), 0), collective_(graph.size(), false) {
+PlanSamples::PlanSamples(const ir::Graph& graph, const std::vector<PredictedLaunch>& predicted,
+                         const partitioner::DeviceModel& device)
+    : predicted_s_(graph.size(), 0), class_(graph.size(), Class::memory) {
   for (const PredictedLaunch& l : predicted) predicted_s_.at(l.node) += l.duration_s;
-  for (ir::ValueId v = 0; v < graph.size(); ++v) collective_[v] = ir::op_traits(graph.node(v).op).collective;
+  for (ir::ValueId v = 0; v < graph.size(); ++v) {
+    if (ir::op_traits(graph.node(v).op).collective) {
+      class_[v] = Class::collective;
+    } else if (partitioner::compute_bound(graph, v, device)) {
+      class_[v] = Class::compute;
+    }
+  }
 }
 
 void PlanSamples::add(const std::vector<LaunchTime>& launches, double step_s) {
   for (const LaunchTime& l : launches) {
     const partitioner::TimedLaunch t{predicted_s_.at(l.node), l.end_s - l.start_s};
-    (collective_.at(l.node) ? collectives_ : kernels_).push_back(t);
+    switch (class_.at(l.node)) {
+      case Class::compute: compute_kernels_.push_back(t); break;
+      case Class::memory: memory_kernels_.push_back(t); break;
+      case Class::collective: collectives_.push_back(t); break;
+    }
   }
   steps_.push_back(step_s);
 }

@@ -55,20 +55,24 @@ struct ReplanReport {
 // time of the same node, kernels and collectives apart, and each step's wall time.
 class PlanSamples {
  public:
-  // `predicted`: the simulator's step of `graph` (predicted_timeline).
-  PlanSamples(const ir::Graph& graph, const std::vector<PredictedLaunch>& predicted);
+  // `predicted`: the simulator's step of `graph` (predicted_timeline) on `device`, whose
+  // roofline sorts the kernels into compute-bound and memory-bound.
+  PlanSamples(const ir::Graph& graph, const std::vector<PredictedLaunch>& predicted,
+              const partitioner::DeviceModel& device);
   // One timed step's launches (the executor's timeline), and its wall time.
   void add(const std::vector<LaunchTime>& launches, double step_s);
   // A step whose launches were not timed (a device backend times one in ten).
   void add_untimed(double step_s) { steps_.push_back(step_s); }
-  const std::vector<partitioner::TimedLaunch>& kernels() const { return kernels_; }
+  const std::vector<partitioner::TimedLaunch>& compute_kernels() const { return compute_kernels_; }
+  const std::vector<partitioner::TimedLaunch>& memory_kernels() const { return memory_kernels_; }
   const std::vector<partitioner::TimedLaunch>& collectives() const { return collectives_; }
   double median_step_s() const;  // 0 without steps
 
  private:
   std::vector<double> predicted_s_;  // per node, 0 where nothing runs
-  std::vector<bool> collective_;     // per node
-  std::vector<partitioner::TimedLaunch> kernels_, collectives_;
+  enum class Class : char { compute, memory, collective };
+  std::vector<Class> class_;  // per node
+  std::vector<partitioner::TimedLaunch> compute_kernels_, memory_kernels_, collectives_;
   std::vector<double> steps_;
 };
 

@@ -53,29 +53,48 @@ TEST(Refit, RanksFitsAreAveragedByTheirLaunches) {
   EXPECT_EQ(mean.launches, 4);
 }
 
-TEST(Refit, TheRefittedModelPredictsTheFittedTimes) {
-  const ir::Graph g = ir::training_step(ir::build_model("mlp:layers=2,hidden=16,batch=8,features=8,classes=4"), {});
+// (Matmuls of 128 and 64 are compute-bound on the default CPU's roofline, its elementwise
+// ops memory-bound.) Compute-bound kernels measured 3x their prediction and memory-bound ones 1.5x, each plus
+// 5 us: the refitted model's peak FLOP/s carries the first, its bandwidth the second, and
+// every kernel is predicted as its class's line says.
+TEST(Refit, TheRefittedModelPredictsEachClassOfKernelAsFitted) {
+  const ir::Graph g = ir::training_step(ir::build_model("mlp:layers=2,hidden=128,batch=64,features=8,classes=4"), {});
   const launcher::Topology t = flat_topology(4);
   DeviceModel device = device_model(t);
   device.op_latency_s = 2e-6;
   DeviceOverrides asked;
   asked.memory_bytes = 1 << 30;
-  const TimeFit kernels{3.0, 5e-6, 0, 10}, collectives{2.0, 0, 0, 10};
+  const KernelFits kernels{{3.0, 5e-6, 0, 10}, {1.5, 5e-6, 0, 10}};
+  const TimeFit collectives{2.0, 0, 0, 10};
   const Refitted r = refit(t, device, asked, kernels, collectives);
   const DeviceModel refitted = device_model(r.topology, r.device);
   EXPECT_EQ(refitted.memory_bytes, 1 << 30);  // the user's figures stay
+  EXPECT_DOUBLE_EQ(refitted.peak_flops, device.peak_flops / 3.0);
+  EXPECT_DOUBLE_EQ(refitted.memory_Bps, device.memory_Bps / 1.5);
+  const double latency = 2.25 * device.op_latency_s + 5e-6;  // the classes' mean line
+  int compute = 0, memory = 0;
   for (ir::ValueId v = 0; v < g.size(); ++v) {
     const double before = op_seconds(g, v, device);
-    if (before > 0) {
-      EXPECT_NEAR(op_seconds(g, v, refitted), 3.0 * before + 5e-6, 1e-9 * before + 1e-15) << v;
+    if (!(before > 0)) continue;
+    const double work = before - device.op_latency_s;
+    const bool compute_class = compute_bound(g, v, device);
+    (compute_class ? compute : memory)++;
+    if (compute_class) {  // 3x its flops term, which stays the larger
+      EXPECT_NEAR(op_seconds(g, v, refitted), latency + 3.0 * work, 1e-9 * before) << v;
+    } else {  // 1.5x its bytes term, unless 3x the flops term now passes it
+      const double flops_s = op_flops(g, v) / device.peak_flops;
+      EXPECT_NEAR(op_seconds(g, v, refitted), latency + std::max(1.5 * work, 3.0 * flops_s), 1e-9 * before) << v;
     }
   }
+  EXPECT_GT(compute, 0);
+  EXPECT_GT(memory, 0);
   ASSERT_EQ(r.topology.levels().size(), t.levels().size());
   for (size_t l = 0; l < t.levels().size(); ++l) {
     EXPECT_NEAR(r.topology.levels()[l].link.transfer_seconds(1e6), 2.0 * t.levels()[l].link.transfer_seconds(1e6),
                 1e-15);
   }
-  EXPECT_NE(r.said.find("kernels 3.00x + 5.0 us"), std::string::npos) << r.said;
+  EXPECT_NE(r.said.find("compute-bound kernels 3.00x + 5.0 us"), std::string::npos) << r.said;
+  EXPECT_NE(r.said.find("memory-bound kernels 1.50x + 5.0 us"), std::string::npos) << r.said;
   EXPECT_NE(r.said.find("collectives 2.00x"), std::string::npos) << r.said;
 }
 

@@ -146,7 +146,7 @@ TEST(PartitionedRun, ReplanningSwitchesAPoorPlanSaysWhyAndKeepsTheLosses) {
                                " --replan once --replan-after 3 --replan-threshold 0% --metrics " + dir + "replan.jsonl"),
                  /*raw=*/true, 120);
   ASSERT_EQ(r.exit_code, 0) << r.err;
-  EXPECT_NE(r.out.find("re-plan after step 3: model refitted to the measured launches: kernels "), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("re-plan after step 3: model refitted to the measured launches: compute-bound kernels "), std::string::npos) << r.out;
   EXPECT_NE(r.out.find("  running tactics " + tactics + ", mesh {data: 2}: "), std::string::npos) << r.out;
   EXPECT_NE(r.out.find("  switched: "), std::string::npos) << r.out;
   EXPECT_NE(r.out.find("re-planned: steps 5-6 took "), std::string::npos) << r.out;

@@ -28,8 +28,9 @@ TEST(ProfileCommand, WritesAProfileThatPlanAndRunUse) {
     fitted.insert(a.at("primitive").get<std::string>() + " " + a.at("algorithm").get<std::string>());
     EXPECT_GE(a.at("alpha_s").get<double>(), 0);
   }
-  EXPECT_EQ(fitted.size(), 15u);
+  EXPECT_EQ(fitted.size(), 16u);
   EXPECT_TRUE(fitted.count("all_reduce native")) << r.out;
+  EXPECT_TRUE(fitted.count("broadcast pipelined_chain")) << r.out;
   EXPECT_TRUE(fitted.count("all_to_all pairwise")) << r.out;
   EXPECT_TRUE(contains(r.out, "pairwise                   fit: alpha ")) << r.out;
 
