@@ -28,6 +28,7 @@
 #include "collectives/schedule.h"
 #include "collectives/timing.h"
 #include "common/error.h"
+#include "launcher/world.h"
 #include "partitioner/profile.h"
 
 namespace {
@@ -180,7 +181,7 @@ std::vector<spmd::launcher::MeasuredAlgorithm> measured_collectives(const std::s
 }
 
 int main(int argc, char** argv) {
-  MPI_Init(&argc, &argv);
+  const spmd::launcher::World job;  // MPI started and finished within the collective deadline
   Options options;
   double latency_us = options.link.latency_s * 1e6, bandwidth_GBps = options.link.bandwidth_Bps / 1e9,
          reduce_GBps = options.link.reduce_Bps / 1e9;
@@ -210,6 +211,5 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "bench_collectives: %s\n", e.what());
     status = 1;
   }
-  MPI_Finalize();
   return status;
 }
