@@ -81,8 +81,8 @@ bool mpi_running() {
   return initialised && !finalised;
 }
 
-World::World(MPI_Comm comm) : comm_(comm) {
-  timeout_ = collective_timeout();
+World::World(MPI_Comm comm, std::optional<Seconds> timeout) : comm_(comm) {
+  timeout_ = collective_timeout(timeout);
   if (!mpi_running()) {
     int provided = 0;
     // MPI_Init waits for every rank to start, with no deadline of its own.

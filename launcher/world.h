@@ -17,6 +17,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -29,10 +30,12 @@ class World {
   // Joins the MPI job, calling MPI_Init_thread (funneled) if MPI is not initialised yet;
   // `comm` is the job's communicator (MPI_COMM_WORLD unless the embedding program runs
   // spmd on a sub-communicator). Duplicates `comm` for its own messages (MPI_Comm_idup,
-  // within the deadline). Throws spmd::Error when SPMD_COLLECTIVE_TIMEOUT_S is not a number
-  // of seconds, spmd::JobFailure when a rank does not join in time. Cost: MPI's start-up
-  // when it initialises, and one duplication.
-  explicit World(MPI_Comm comm = MPI_COMM_WORLD);
+  // within the deadline). The deadline is `timeout` where given, else
+  // SPMD_COLLECTIVE_TIMEOUT_S, else 60 s: MPI_Init and MPI_Finalize have it too (a
+  // watchdog ends the rank). Throws spmd::Error when SPMD_COLLECTIVE_TIMEOUT_S is not a
+  // number of seconds, spmd::JobFailure when a rank does not join in time. Cost: MPI's
+  // start-up when it initialises, and one duplication.
+  explicit World(MPI_Comm comm = MPI_COMM_WORLD, std::optional<Seconds> timeout = std::nullopt);
   // Finalises MPI if this World initialised it.
   ~World();
   World(const World&) = delete;

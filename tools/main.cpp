@@ -3,20 +3,47 @@
 // (common/error.h), the same on every rank: 0 success, 2 a user's mistake, 3 a failure of
 // the job (a lost or hung peer, an MPI or file system error), 4 an internal error.
 #include <cstdio>
+#include <cstdlib>
 #include <exception>
 #include <optional>
+#include <string>
 #include <string_view>
 
 #include "common/error.h"
 #include "launcher/world.h"
 #include "tools/commands.h"
 
+namespace {
+
+// The value of `--timeout` on the command line, when it is a positive number of seconds:
+// the deadline of joining the job (MPI_Init), which starts before the flags are parsed.
+// Anything else is left to the parser, which refuses it in one line.
+std::optional<spmd::launcher::Seconds> timeout_flag(int argc, char** argv) {
+  for (int i = 1; i < argc; ++i) {
+    std::string_view arg = argv[i];
+    std::string value;
+    if (arg == "--timeout" && i + 1 < argc) {
+      value = argv[i + 1];
+    } else if (arg.starts_with("--timeout=")) {
+      value = arg.substr(std::string_view("--timeout=").size());
+    } else {
+      continue;
+    }
+    char* end = nullptr;
+    const double seconds = std::strtod(value.c_str(), &end);
+    if (!value.empty() && *end == '\0' && seconds > 0) return spmd::launcher::Seconds(seconds);
+  }
+  return std::nullopt;
+}
+
+}  // namespace
+
 int main(int argc, char** argv) {
   // `spmd launch` starts mpirun itself: a singleton MPI process around it would confuse it.
   const bool launching = argc > 1 && std::string_view(argv[1]) == "launch";
   std::optional<spmd::launcher::World> world;
   try {
-    if (!launching) world.emplace();
+    if (!launching) world.emplace(MPI_COMM_WORLD, timeout_flag(argc, argv));
   } catch (const spmd::Error& e) {
     // A bad SPMD_COLLECTIVE_TIMEOUT_S, or a rank that never joined: every rank is told the
     // same (the environment is the job's), or is ended with the job.

@@ -265,18 +265,22 @@ TEST(LostPeer, ARankStoppedDuringSetupFailsTheJobAtTheTimeout) {
 // A rank that starts late (here 30 s after the others) holds the others in MPI_Init, which
 // has no deadline of its own: the watchdog ends them at the job's deadline, exit 3, and
 // mpirun then ends the late one.
+// The deadline of joining comes from SPMD_COLLECTIVE_TIMEOUT_S or from `--timeout`, which
+// the command line gives before MPI starts.
 TEST(LostPeer, ARankThatNeverStartsFailsTheJobAtTheDeadlineOfMpiInit) {
-  const std::string late = "if [ \"$OMPI_COMM_WORLD_RANK\" = 1 ]; then sleep 30; fi; exec " + std::string(SPMD_BINARY) +
-                           " run mlp --steps 2";
-  const std::string command = std::string(MPIEXEC) +
-                              " --oversubscribe --allow-run-as-root -x SPMD_COLLECTIVE_TIMEOUT_S=2 -np 2 bash -c '" +
-                              late + "'";
-  const auto start = std::chrono::steady_clock::now();
-  Result r = run(command, true, 90);
-  const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-  EXPECT_NE(r.exit_code, 0) << r.out << r.err;
-  EXPECT_LT(seconds, 20) << r.out << r.err;
-  EXPECT_NE(r.err.find("spmd: MPI_Init (joining the job) did not finish within 2 s"), std::string::npos) << r.err;
+  for (const char* deadline : {"-x SPMD_COLLECTIVE_TIMEOUT_S=2 -np 2 bash -c '", "-np 2 bash -c '"}) {
+    const std::string flag = std::string(deadline).find("-x") == std::string::npos ? " --timeout 2" : "";
+    const std::string late = "if [ \"$OMPI_COMM_WORLD_RANK\" = 1 ]; then sleep 30; fi; exec " +
+                             std::string(SPMD_BINARY) + " run mlp --steps 2" + flag;
+    const std::string command = std::string(MPIEXEC) + " --oversubscribe --allow-run-as-root " + deadline + late + "'";
+    const auto start = std::chrono::steady_clock::now();
+    Result r = run(command, true, 90);
+    const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    EXPECT_NE(r.exit_code, 0) << r.out << r.err;
+    EXPECT_LT(seconds, 20) << flag << r.out << r.err;
+    EXPECT_NE(r.err.find("spmd: MPI_Init (joining the job) did not finish within 2 s"), std::string::npos)
+        << flag << r.err;
+  }
 }
 
 // The floats of every value of the checkpoint at `dir` that rank 0 wrote (all of them for a
