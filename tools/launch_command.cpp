@@ -83,20 +83,24 @@ void resolve_self(std::vector<std::string>& command) {
   const std::vector<std::string> original = options.request.command;
   const int min_ranks = options.min_ranks > 0 ? options.min_ranks : options.request.ranks;
   const std::optional<int64_t> last_step = final_step(original);  // before the job moves its checkpoints on
-  int code = run_and_wait(line);
-  for (int attempt = 1; code != 0 && attempt <= options.restarts; ++attempt) {
+  JobRun run = run_and_watch(line);
+  for (int attempt = 1; run.code != 0 && attempt <= options.restarts; ++attempt) {
     std::optional<Restart> restart = restart_command(original, last_step);
     if (restart && restart->steps_left <= 0) std::exit(0);  // failed after its last save
     options.request.command = restart ? restart->command : original;
     options.request.ranks = std::max(min_ranks, options.request.ranks - 1);
-    std::cout << "spmd launch: the job failed (exit " << code << "); restart " << attempt << " of "
+    std::cout << "spmd launch: the job failed (exit " << run.code << ")"
+              << (run.lost ? ": rank " + std::to_string(run.lost->rank) + " was lost on node " + run.lost->node + " (" +
+                                 run.lost->how + ")"
+                           : std::string())
+              << "; restart " << attempt << " of "
               << options.restarts << " on " << options.request.ranks << " ranks"
               << (restart ? " from " + restart->from : std::string(", from the start")) << std::endl;
     line = launcher::mpirun_command(options.request, launcher::local_node_shape(), geteuid() == 0, options.mpirun);
     std::cout << launcher::shell_line(line) << std::endl;
-    code = run_and_wait(line);
+    run = run_and_watch(line);
   }
-  std::exit(code);
+  std::exit(run.code);
 }
 
 void run_launch(std::vector<std::string> args) {

@@ -31,7 +31,24 @@ struct Restart {
 std::optional<Restart> restart_command(const std::vector<std::string>& command,
                                        std::optional<int64_t> last_step);
 
-// Runs `line` as a child process and waits for it: its exit code (128 + signal when killed).
-int run_and_wait(const std::vector<std::string>& line);
+// A rank the job lost, as mpirun reports it ("mpirun noticed that process rank 2 with PID
+// 4242 on node n3 exited on signal 9 (Killed)."; prterun says the same): which rank, on
+// which node, and how it ended. Wherever the rank ran, mpirun knows, so this names a rank
+// lost on another host too.
+struct LostRank {
+  int rank = -1;
+  std::string node, how;  // "n3", "signal 9 (Killed)"
+};
+std::optional<LostRank> lost_rank_in(const std::string& line);
+
+// Runs `line` (an mpirun command) as a child process and waits for it, passing its standard
+// error through line by line: its exit code (128 + signal when killed), and the rank it
+// reported lost, if it did. The child's exit is polled, so a descendant that keeps the
+// stream open cannot hold the wait.
+struct JobRun {
+  int code = 0;
+  std::optional<LostRank> lost;
+};
+JobRun run_and_watch(const std::vector<std::string>& line);
 
 }  // namespace spmd::tools

@@ -316,6 +316,7 @@ TEST(Restarts, AKilledRankRestartsFromTheLastCheckpointOnFewerRanks) {
   const std::string out = slurp(dir + "/out");
   ASSERT_EQ(r.exit_code, 0) << out;
   EXPECT_NE(out.find("restart 1 of 2 on 3 ranks from " + dir + "/ckpt/step-000000"), std::string::npos) << out;
+  EXPECT_NE(out.find(" was lost on node "), std::string::npos) << out;  // as mpirun reported it
   std::vector<double> straight = metrics_losses(dir + "/straight.jsonl"), restarted = metrics_losses(dir + "/restarted.jsonl");
   ASSERT_EQ(straight.size(), 100u);
   ASSERT_GE(restarted.size(), 5u);

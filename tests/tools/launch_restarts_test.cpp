@@ -55,5 +55,18 @@ TEST(Restarts, AFreshJobRestartsForTheStepsItHasLeft) {
       << r.out;
 }
 
+// A rank killed by a signal: mpirun reports it, and the restart line names the rank, its
+// node and the signal (mpirun's own report still reaches standard error).
+TEST(Restarts, TheRestartNamesTheRankMpirunReportsLost) {
+  const std::string dir = scratch("lost");
+  std::ofstream(dir + "/job.sh") << "if [ -e " << dir << "/failed ]; then echo \"job: $*\"; else touch "
+                                 << dir << "/failed; kill -KILL $$; fi\n";
+  Result r = run("launch -np 1 --oversubscribe --restarts 1 -- bash " + dir + "/job.sh");
+  ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
+  EXPECT_NE(r.out.find("): rank 0 was lost on node "), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find(" (signal 9 (Killed)); restart 1 of 1"), std::string::npos) << r.out;
+  EXPECT_NE(r.err.find("noticed that process rank 0 with PID"), std::string::npos) << r.err;
+}
+
 }  // namespace
 }  // namespace spmd::testing
