@@ -11,23 +11,10 @@
 
 #include "common/error.h"
 #include "runtime/checkpoint_manifest.h"
+#include "tools/command_line.h"
 
 namespace spmd::tools {
 namespace {
-
-// The value of `--name V` or `--name=V` in `command`, and where it is; exact names only
-// (`--checkpoint` is not `--checkpoint-every`).
-std::optional<size_t> find_option(const std::vector<std::string>& command, const std::string& name) {
-  for (size_t i = 0; i < command.size(); ++i) {
-    if (command[i] == name && i + 1 < command.size()) return i;
-    if (command[i].rfind(name + "=", 0) == 0) return i;
-  }
-  return std::nullopt;
-}
-
-std::string value_at(const std::vector<std::string>& command, size_t i, const std::string& name) {
-  return command[i] == name ? command[i + 1] : command[i].substr(name.size() + 1);
-}
 
 // Sets `--name value`, replacing any the command has.
 void set_option(std::vector<std::string>& command, const std::string& name, const std::string& value) {

@@ -8,9 +8,11 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "common/error.h"
 #include "launcher/world.h"
+#include "tools/command_line.h"
 #include "tools/commands.h"
 
 namespace {
@@ -19,21 +21,14 @@ namespace {
 // the deadline of joining the job (MPI_Init), which starts before the flags are parsed.
 // Anything else is left to the parser, which refuses it in one line.
 std::optional<spmd::launcher::Seconds> timeout_flag(int argc, char** argv) {
-  for (int i = 1; i < argc; ++i) {
-    std::string_view arg = argv[i];
-    std::string value;
-    if (arg == "--timeout" && i + 1 < argc) {
-      value = argv[i + 1];
-    } else if (arg.starts_with("--timeout=")) {
-      value = arg.substr(std::string_view("--timeout=").size());
-    } else {
-      continue;
-    }
-    char* end = nullptr;
-    const double seconds = std::strtod(value.c_str(), &end);
-    if (!value.empty() && *end == '\0' && seconds > 0) return spmd::launcher::Seconds(seconds);
-  }
-  return std::nullopt;
+  const std::vector<std::string> args(argv + 1, argv + argc);
+  const std::optional<size_t> at = spmd::tools::find_option(args, "--timeout");
+  if (!at) return std::nullopt;
+  const std::string value = spmd::tools::value_at(args, *at, "--timeout");
+  char* end = nullptr;
+  const double seconds = std::strtod(value.c_str(), &end);
+  if (value.empty() || *end != '\0' || !(seconds > 0)) return std::nullopt;
+  return spmd::launcher::Seconds(seconds);
 }
 
 }  // namespace
