@@ -144,6 +144,12 @@ Prediction predict_plan(Plan& plan, const Program& program, const launcher::Topo
   return p;
 }
 
+const launcher::Topology& topology_or_flat(const launcher::Topology* topology, int devices,
+                                           std::optional<launcher::Topology>& flat) {
+  if (topology && topology->num_devices() == devices) return *topology;
+  return flat.emplace(flat_topology(devices));
+}
+
 SearchResult search_plan(const ir::Graph& g, const launcher::Topology& topology, const SearchOptions& options) {
   auto start = std::chrono::steady_clock::now();
   Evaluator evaluator(g, topology, options);

@@ -116,6 +116,12 @@ struct SearchResult {
 // A node of `devices` cores: where a plan is costed when no topology is given.
 launcher::Topology flat_topology(int devices);
 
+// Where a plan of `devices` devices is costed: `topology` when it has that many, else (none
+// given, or another count) flat_topology(devices), made in `flat`, which must outlive the
+// result. Cost: a copy of nothing when `topology` serves.
+const launcher::Topology& topology_or_flat(const launcher::Topology* topology, int devices,
+                                           std::optional<launcher::Topology>& flat);
+
 // Simulates `program` (lowered from `plan`) on `topology`, and records in `plan` the
 // prediction and the levels each mesh axis spans.
 Prediction predict_plan(Plan& plan, const Program& program, const launcher::Topology& topology,

@@ -202,11 +202,9 @@ void Job::start_trace() {
 // cores when there is none, as the plan search assumes) and the device of `device`.
 partitioner::Program Job::lowered(const partitioner::Plan& plan, const launcher::Topology* topology) {
   std::optional<launcher::Topology> flat;
-  if (!topology || topology->num_devices() != plan.mesh.size()) {
-    topology = &flat.emplace(partitioner::flat_topology(plan.mesh.size()));
-  }
-  partitioner::CollectiveCosts costs(plan.mesh, *topology);
-  const partitioner::DeviceModel device = partitioner::device_model(*topology, description_.partitioning.search.device);
+  const launcher::Topology& on = partitioner::topology_or_flat(topology, plan.mesh.size(), flat);
+  partitioner::CollectiveCosts costs(plan.mesh, on);
+  const partitioner::DeviceModel device = partitioner::device_model(on, description_.partitioning.search.device);
   const partitioner::Program ops = partitioner::lower_ops(graph_, plan);
   const std::int64_t limit = description_.partitioning.search.memory_limit;
   partitioner::TunedProgram tuned =
@@ -221,9 +219,9 @@ std::vector<PredictedLaunch> Job::predicted_step(const launcher::Topology* topol
                                                  const partitioner::DeviceOverrides& device_figures) const {
   const partitioner::Mesh& mesh = plan().mesh;
   std::optional<launcher::Topology> flat;
-  if (!topology || topology->num_devices() != mesh.size()) topology = &flat.emplace(partitioner::flat_topology(mesh.size()));
-  partitioner::CollectiveCosts costs(mesh, *topology);
-  const partitioner::DeviceModel device = partitioner::device_model(*topology, device_figures);
+  const launcher::Topology& on = partitioner::topology_or_flat(topology, mesh.size(), flat);
+  partitioner::CollectiveCosts costs(mesh, on);
+  const partitioner::DeviceModel device = partitioner::device_model(on, device_figures);
   if (program_) return predicted_timeline(*program_, device, costs, trainer_->executor().overlaps_communication());
   return predicted_timeline(partitioner::Program{graph_, {}}, device, costs);
 }

@@ -92,12 +92,11 @@ void Job::set_prediction() {
   if (description_.replan.when == Replan::never) return;
   const launcher::Topology* base = base_topology_ ? &*base_topology_ : nullptr;
   // The kernels sorted by the roofline of the model the samples are paired with.
-  const launcher::Topology* on = refit_ ? base : topology_.get();
   const partitioner::DeviceOverrides& figures = refit_ ? base_device_ : description_.partitioning.search.device;
   std::optional<launcher::Topology> flat;
-  if (!on || on->num_devices() != plan().mesh.size()) on = &flat.emplace(partitioner::flat_topology(plan().mesh.size()));
+  const launcher::Topology& on = partitioner::topology_or_flat(refit_ ? base : topology_.get(), plan().mesh.size(), flat);
   samples_.emplace(trainer().executor().graph(), refit_ ? predicted_step(base, base_device_) : predicted_,
-                   partitioner::device_model(*on, figures));
+                   partitioner::device_model(on, figures));
 }
 
 // A plan's first step warms buffers and caches up: it is not a sample.
@@ -143,9 +142,9 @@ ReplanReport Job::replan(double measured_s) {
   const partitioner::KernelFits kernels{agreed_fit(world_, partitioner::fit_times(samples_->compute_kernels())),
                                         agreed_fit(world_, partitioner::fit_times(samples_->memory_kernels()))};
   const partitioner::TimeFit collectives = agreed_fit(world_, partitioner::fit_times(samples_->collectives(), false));
-  const launcher::Topology base = base_topology_ && base_topology_->num_devices() == ranks()
-                                      ? *base_topology_
-                                      : partitioner::flat_topology(ranks());
+  std::optional<launcher::Topology> flat;
+  const launcher::Topology& base =
+      partitioner::topology_or_flat(base_topology_ ? &*base_topology_ : nullptr, ranks(), flat);
   partitioner::SearchOptions options = description_.partitioning.search;
   const partitioner::DeviceModel device = partitioner::device_model(base, base_device_);
   partitioner::Refitted model = partitioner::refit(base, device, base_device_, kernels, collectives);
