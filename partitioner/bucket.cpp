@@ -77,7 +77,7 @@ Buckets group(const ir::Graph& g, double bucket_bytes) {
   };
   std::vector<char> in_open(g.nodes.size(), 0);
   for (ir::ValueId v = 0; v < g.size(); ++v) {
-    const std::optional<Kind> kind = ir::op_traits(g.node(v).op).collective ? kind_of(g, v) : std::nullopt;
+    const std::optional<Kind> kind = kind_of(g, v);
     const double bytes = kind ? static_cast<double>(operand_bytes(g, v)) : 0;
     if (kind && bytes < bucket_bytes) {
       if (!open.empty() && (*kind != open_kind || open_bytes + bytes > bucket_bytes)) close();
