@@ -2,4 +2,4 @@
 add_executable(partitioner_unit_tests dimensions_test.cpp structure_not_names_test.cpp)
 target_include_directories(partitioner_unit_tests PRIVATE ${PROJECT_SOURCE_DIR})
 target_link_libraries(partitioner_unit_tests PRIVATE spmd_partitioner GTest::gtest_main)
-gtest_discover_tests(partitioner_unit_tests PROPERTIES LABELS unit)
+spmd_unit_tests(partitioner_unit_tests)
