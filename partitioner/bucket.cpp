@@ -144,7 +144,8 @@ std::vector<double> bucket_sizes_tried() {
   return sizes;
 }
 
-double bucket_size(const Program& p, const DeviceModel& device, CollectiveCosts& costs, std::int64_t memory_limit) {
+double bucket_size(const Program& p, const DeviceModel& device, CollectiveCosts& costs, std::int64_t memory_limit,
+                   std::optional<Prediction>* chosen) {
   int bucketable_collectives = 0;
   for (const CollectiveRecord& r : p.collectives) bucketable_collectives += bucketable(p.graph, r.at) ? 1 : 0;
   if (bucketable_collectives < 2) return 0;
@@ -152,7 +153,10 @@ double bucket_size(const Program& p, const DeviceModel& device, CollectiveCosts&
   for (double size : bucket_sizes_tried()) {
     const Prediction prediction = simulate(bucket_gradients(p, size), device, costs);
     if (memory_limit > 0 && prediction.peak_bytes > static_cast<size_t>(memory_limit) && size > 0) continue;
-    if (prediction.step_time_s < best_s * (1 - 1e-9)) best = size, best_s = prediction.step_time_s;  // a larger one must gain
+    if (prediction.step_time_s < best_s * (1 - 1e-9)) {  // a larger one must gain
+      best = size, best_s = prediction.step_time_s;
+      if (chosen) *chosen = prediction;
+    }
   }
   return best;
 }

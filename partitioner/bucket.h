@@ -11,12 +11,14 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <vector>
 
 #include "collectives/layout.h"
 #include "partitioner/cost_model.h"
 #include "partitioner/device_model.h"
 #include "partitioner/lower.h"
+#include "partitioner/simulator.h"
 
 namespace spmd::partitioner {
 
@@ -53,8 +55,10 @@ std::vector<double> bucket_sizes_tried();
 
 // The bucket size under which `p` simulates fastest on `device` with `costs` (overlap on)
 // among those whose peak stays within `memory_limit` bytes (none when <= 0), 0 when no
-// bucket helps. Cost: one bucketing and simulation per size tried, none when `p` has fewer
-// than two bucketable collectives.
-double bucket_size(const Program& p, const DeviceModel& device, CollectiveCosts& costs, std::int64_t memory_limit = 0);
+// bucket helps. Where `chosen` is given and sizes were tried, the chosen size's prediction
+// goes there (else it is left alone). Cost: one bucketing and simulation per size tried,
+// none when `p` has fewer than two bucketable collectives.
+double bucket_size(const Program& p, const DeviceModel& device, CollectiveCosts& costs, std::int64_t memory_limit = 0,
+                   std::optional<Prediction>* chosen = nullptr);
 
 }  // namespace spmd::partitioner

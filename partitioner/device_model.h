@@ -7,7 +7,6 @@
 #include <string>
 #include <utility>
 #include <vector>
-#include <vector>
 
 #include "launcher/topology.h"
 
@@ -54,5 +53,9 @@ struct DeviceOverrides {
 // devices: their NUMA-local memory, 32 f32 FLOP per cycle (two AVX2 FMA units) at 2.5 GHz
 // per processing unit, and 10 GB/s of memory bandwidth per processing unit.
 DeviceModel device_model(const launcher::Topology& topology, const DeviceOverrides& overrides = {});
+
+// The memory per device a plan must fit in: `asked` where positive (--memory-limit), else
+// the device's memory.
+std::int64_t memory_limit(std::int64_t asked, const DeviceModel& device);
 
 }  // namespace spmd::partitioner

@@ -26,7 +26,9 @@ std::string sharding_text(const Sharding& s, const Mesh& mesh) {
 }
 
 Plan replicated_plan(const ir::Graph& g, const Mesh& mesh) {
-  Plan p{g.meta.s("model", ""), mesh, {}, {}, {}, std::nullopt};
+  Plan p;
+  p.model = g.meta.s("model", "");
+  p.mesh = mesh;
   for (const ir::Node& n : g.nodes) p.shardings.push_back({std::vector<std::vector<int>>(n.type.shape.size()), {}});
   p.origin.assign(g.nodes.size(), "");
   return p;
@@ -58,6 +60,9 @@ nlohmann::ordered_json to_json(const Plan& plan, const ir::Graph& g) {
   for (size_t a = 0; a < plan.axis_levels.size() && a < mesh.size(); ++a) mesh[a]["levels"] = plan.axis_levels[a];
   nlohmann::ordered_json out = {{"model", plan.model}, {"mesh", mesh}};
   if (plan.rematerialize) out["rematerialize"] = true;
+  if (plan.schedule) {
+    out["schedule"] = {{"prefetch", plan.schedule->prefetch}, {"bucket_bytes", plan.schedule->bucket_bytes}};
+  }
   if (plan.predicted) {
     out["predicted"] = {{"step_time_s", plan.predicted->step_time_s}, {"exposed_comm_s", plan.predicted->exposed_comm_s},
                         {"peak_bytes", plan.predicted->peak_bytes}};
@@ -73,6 +78,14 @@ void read_placement_and_cost(const nlohmann::ordered_json& j, Plan& p) {
   if (mesh.is_array() && !mesh.empty() && mesh[0].contains("levels")) {
     for (const auto& axis : mesh) p.axis_levels.push_back(axis.value("levels", std::vector<std::string>{}));
   }
+  if (j.contains("schedule")) {
+    const auto& s = j.at("schedule");
+    require_known_keys(s, {"prefetch", "bucket_bytes"}, "the plan's schedule");
+    p.schedule = PlanSchedule{s.at("prefetch").get<int>(), s.at("bucket_bytes").get<double>()};
+    if (p.schedule->prefetch < 0 || !(p.schedule->bucket_bytes >= 0)) {
+      throw Error("the plan's schedule needs a prefetch depth and a bucket size of at least 0");
+    }
+  }
   if (!j.contains("predicted")) return;
   const auto& c = j.at("predicted");
   require_known_keys(c, {"step_time_s", "exposed_comm_s", "peak_bytes"}, "the plan's predicted cost");
@@ -84,7 +97,7 @@ void read_placement_and_cost(const nlohmann::ordered_json& j, Plan& p) {
 
 Plan plan_from_json(const nlohmann::ordered_json& j, const ir::Graph& g) {
   try {
-    require_known_keys(j, {"mesh", "model", "predicted", "rematerialize", "values"}, "the plan");
+    require_known_keys(j, {"mesh", "model", "predicted", "rematerialize", "schedule", "values"}, "the plan");
     Plan p = replicated_plan(g, mesh_from_json(j.at("mesh")));
     p.rematerialize = j.value("rematerialize", false);
     read_placement_and_cost(j, p);

@@ -29,6 +29,15 @@ struct PlanCost {
   bool operator==(const PlanCost&) const = default;
 };
 
+// The schedule a plan was costed with beyond its collectives (tuning.h): ZeRO's gathers of
+// params issued `prefetch` ahead, gradient buckets of at most `bucket_bytes` per device (0:
+// none). A Job runs it unless told otherwise.
+struct PlanSchedule {
+  int prefetch = 1;
+  double bucket_bytes = 0;
+  bool operator==(const PlanSchedule&) const = default;
+};
+
 struct Plan {
   std::string model;                 // the graph's meta `model`, to catch a plan for another model
   Mesh mesh;
@@ -41,6 +50,9 @@ struct Plan {
   // Whether the per-device program recomputes activations for backward instead of keeping
   // them (ir/rematerialize.h): "rematerialize": true in the JSON form.
   bool rematerialize = false;
+  // Where the plan was costed (the search's winner, `spmd plan --predict`): the schedule it
+  // was costed with, "schedule" in the JSON form.
+  std::optional<PlanSchedule> schedule;
 
   const Sharding& of(ir::ValueId v) const { return shardings.at(static_cast<size_t>(v)); }
 };

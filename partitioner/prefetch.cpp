@@ -9,20 +9,26 @@ namespace spmd::partitioner {
 // One ahead first: FSDP's default, kept unless another depth is predicted faster.
 std::vector<int> prefetch_depths_tried() { return {1, 0, 2, 4, 8}; }
 
-int prefetch_depth(const Program& lowered, bool rematerialize, const DeviceModel& device, CollectiveCosts& costs,
-                   std::int64_t memory_limit) {
-  bool gathers_params = false;  // what the depth moves
+bool gathers_params(const Program& lowered) {
   for (const CollectiveRecord& r : lowered.collectives) {
-    gathers_params = gathers_params || lowered.graph.node(lowered.graph.node(r.at).inputs.at(0)).is_source();
+    if (lowered.graph.node(lowered.graph.node(r.at).inputs.at(0)).is_source()) return true;
   }
-  if (!gathers_params) return 1;
+  return false;
+}
+
+int prefetch_depth(const Program& lowered, bool rematerialize, const DeviceModel& device, CollectiveCosts& costs,
+                   std::int64_t memory_limit, std::optional<Prediction>* chosen) {
+  if (!gathers_params(lowered)) return 1;
   int best = 1;
   double best_s = std::numeric_limits<double>::infinity();
+  std::optional<Prediction> best_prediction, first;
   for (int depth : prefetch_depths_tried()) {
     const Prediction p = simulate(finish_lowering(lowered, rematerialize, depth), device, costs);
+    if (!first) first = p;  // depth 1's, kept where no depth fits
     if (memory_limit > 0 && p.peak_bytes > static_cast<size_t>(memory_limit)) continue;
-    if (p.step_time_s < best_s * (1 - 1e-9)) best = depth, best_s = p.step_time_s;  // another one must gain
+    if (p.step_time_s < best_s * (1 - 1e-9)) best = depth, best_s = p.step_time_s, best_prediction = p;  // another one must gain
   }
+  if (chosen) *chosen = best_prediction ? best_prediction : first;
   return best;
 }
 

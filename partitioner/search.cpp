@@ -15,7 +15,7 @@ namespace spmd::partitioner {
 Evaluator::Evaluator(const ir::Graph& g, const launcher::Topology& topology, const SearchOptions& options)
     : graph_(g), topology_(topology), space_(g, topology.num_devices()), analysis_(g),
       device_(device_model(topology, options.device)),
-      limit_(options.memory_limit > 0 ? options.memory_limit : device_.memory_bytes) {}
+      limit_(partitioner::memory_limit(options.memory_limit, device_)) {}
 
 CollectiveCosts& Evaluator::costs_for(const Mesh& mesh) {
   std::unique_ptr<CollectiveCosts>& costs = costs_[mesh.sizes];
@@ -37,7 +37,9 @@ const Evaluator::Lowered& Evaluator::lowered(const Candidate& without_recompute)
 const Evaluated& Evaluator::evaluate(const Candidate& c) {
   auto it = done_.find(c);
   if (it != done_.end()) return it->second;
-  Evaluated e{c, c.describe(), {}, {}, false, ""};
+  Evaluated e;
+  e.candidate = c;
+  e.name = c.describe();
   try {
     Candidate base = c;
     base.recompute = false;
@@ -56,11 +58,12 @@ Plan Evaluator::plan_of(const Candidate& c) {
   auto it = lowered_.find(base);
   Plan plan = it != lowered_.end() ? it->second.plan : apply_tactics(analysis_, space_.tactics(base));
   plan.rematerialize = c.recompute;
+  if (auto t = tuned_.find(c); t != tuned_.end()) plan.schedule = t->second.schedule;
   return plan;
 }
 
 void Evaluator::tune(Evaluated& e) {
-  if (e.tuned || !e.error.empty() || !e.fits) return;  // a schedule only adds to a peak
+  if (e.schedule || !e.error.empty() || !e.fits) return;  // a schedule only adds to a peak
   auto it = tuned_.find(e.candidate);
   if (it == tuned_.end()) {
     Candidate base = e.candidate;
@@ -70,9 +73,8 @@ void Evaluator::tune(Evaluated& e) {
     TunedProgram program = tune_schedule(l.program, e.candidate.recompute, device_, costs_for(l.plan.mesh), limit_);
     t.prediction = program.prediction;
     t.fits = limit_ <= 0 || t.prediction.peak_bytes <= static_cast<size_t>(limit_);
-    t.tuned = true;
-    t.prefetch = program.prefetch;
-    t.bucket_bytes = program.bucket_bytes;
+    t.schedule = program.schedule;
+    t.gathers_params = program.gathers_params;
     it = tuned_.emplace(e.candidate, std::move(t)).first;
   }
   const std::string name = e.name;  // a baseline keeps its own
@@ -135,13 +137,17 @@ launcher::Topology flat_topology(int devices) {
 Prediction predict_plan(Plan& plan, const Program& program, const launcher::Topology& topology,
                         const DeviceModel& device) {
   Prediction p = simulate(program, plan.mesh, topology, device);
+  record_prediction(plan, p, topology);
+  return p;
+}
+
+void record_prediction(Plan& plan, const Prediction& p, const launcher::Topology& topology) {
   plan.predicted = PlanCost{p.step_time_s, p.exposed_comm_s, p.peak_bytes};
   plan.axis_levels.clear();
   for (const AxisPlacement& axis : place_mesh(plan.mesh, topology)) {
     plan.axis_levels.emplace_back();
     for (int l : axis.levels) plan.axis_levels.back().push_back(topology.levels()[l].name);
   }
-  return p;
 }
 
 const launcher::Topology& topology_or_flat(const launcher::Topology* topology, int devices,
@@ -176,7 +182,9 @@ SearchResult search_plan(const ir::Graph& g, const launcher::Topology& topology,
   }
   std::stable_sort(result.explored.begin(), result.explored.end(), better);
   if (!result.explored.empty() && result.explored.front().error.empty()) {
-    result.explored.front().plan = evaluator.plan_of(result.explored.front().candidate);
+    Evaluated& best = result.explored.front();
+    best.plan = evaluator.plan_of(best.candidate);
+    record_prediction(best.plan, best.prediction, topology);
   }
   result.device = evaluator.device();
   result.memory_limit = evaluator.memory_limit();

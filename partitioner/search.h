@@ -45,15 +45,15 @@ struct Evaluated {
   std::string name;          // the candidate's description, or the baseline's name
   // The plan: in a SearchResult, of the best (explored.front()) only, since every plan
   // held would cost memory of the program's size; Evaluator::plan_of gives any other's.
+  // The best's carries its schedule, prediction and axis levels.
   Plan plan;
   Prediction prediction;
   bool fits = false;         // lowered, and its peak within the memory limit
   std::string error;         // why the candidate could not be lowered, if it could not
-  // Whether `prediction` is of the program a job runs (tuning.h), with these choices; else
-  // of the program as lowered (gathers one ahead, no buckets), which costs one simulation.
-  bool tuned = false;
-  int prefetch = 1;
-  double bucket_bytes = 0;
+  // Where set, `prediction` is of the program a job runs (tuning.h), with this schedule;
+  // else of the program as lowered (gathers one ahead, no buckets), one simulation.
+  std::optional<PlanSchedule> schedule;
+  bool gathers_params = false;  // (where tuned) whether the program gathers params at all
 };
 
 // Lowers and simulates candidates, each once. A candidate and its twin that recomputes
@@ -67,7 +67,7 @@ class Evaluator {
   // The candidate lowered and simulated, once (later calls return the first result).
   const Evaluated& evaluate(const Candidate& c);
   // The candidate's plan: its tactics applied again (a propagation) unless it is among the
-  // last few lowered.
+  // last few lowered; with its schedule where it was tuned.
   Plan plan_of(const Candidate& c);
   // `e` (an evaluated candidate) costed again with the schedule a job runs it with: its
   // prediction, fit and choices replaced (tuning.h). Once per candidate; up to 13 simulations.
@@ -122,8 +122,11 @@ launcher::Topology flat_topology(int devices);
 const launcher::Topology& topology_or_flat(const launcher::Topology* topology, int devices,
                                            std::optional<launcher::Topology>& flat);
 
-// Simulates `program` (lowered from `plan`) on `topology`, and records in `plan` the
-// prediction and the levels each mesh axis spans.
+// Records in `plan` the prediction `p` of its program and the levels of `topology` each
+// mesh axis spans. Cost: a placement of the mesh.
+void record_prediction(Plan& plan, const Prediction& p, const launcher::Topology& topology);
+
+// Simulates `program` (lowered from `plan`) on `topology`, and records the prediction.
 Prediction predict_plan(Plan& plan, const Program& program, const launcher::Topology& topology,
                         const DeviceModel& device);
 

@@ -8,14 +8,25 @@ namespace spmd::partitioner {
 TunedProgram tune_schedule(const Program& lowered, bool rematerialize, const DeviceModel& device,
                            CollectiveCosts& costs, std::int64_t memory_limit, ScheduleChoice asked) {
   TunedProgram t;
-  t.prefetch = asked.prefetch >= 0 ? asked.prefetch
-                                   : prefetch_depth(lowered, rematerialize, device, costs, memory_limit);
-  Program program = finish_lowering(lowered, rematerialize, t.prefetch);
-  t.bucket_bytes = asked.bucket_bytes >= 0 ? asked.bucket_bytes
-                   : asked.overlap         ? bucket_size(program, device, costs, memory_limit)
-                                           : 0;
-  t.program = bucket_gradients(std::move(program), t.bucket_bytes);
-  t.prediction = simulate(t.program, device, costs, asked.overlap);
+  t.gathers_params = gathers_params(lowered);
+  // The prediction of the program the choices end with, where one of them simulated it
+  // (both simulate with overlap on).
+  std::optional<Prediction> depth_chosen, size_chosen;
+  t.schedule.prefetch = asked.prefetch >= 0 ? asked.prefetch
+                                            : prefetch_depth(lowered, rematerialize, device, costs, memory_limit,
+                                                             &depth_chosen);
+  Program program = finish_lowering(lowered, rematerialize, t.schedule.prefetch);
+  t.schedule.bucket_bytes = asked.bucket_bytes >= 0 ? asked.bucket_bytes
+                            : asked.overlap ? bucket_size(program, device, costs, memory_limit, &size_chosen)
+                                            : 0;
+  t.program = bucket_gradients(std::move(program), t.schedule.bucket_bytes);
+  if (asked.overlap && size_chosen) {
+    t.prediction = *size_chosen;
+  } else if (asked.overlap && depth_chosen && t.schedule.bucket_bytes == 0) {
+    t.prediction = *depth_chosen;
+  } else {
+    t.prediction = simulate(t.program, device, costs, asked.overlap);
+  }
   return t;
 }
 

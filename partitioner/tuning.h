@@ -23,9 +23,9 @@ struct ScheduleChoice {
 };
 
 struct TunedProgram {
-  Program program;  // finished (rematerialized, scheduled) and bucketed
-  int prefetch = 1;
-  double bucket_bytes = 0;
+  Program program;        // finished (rematerialized, scheduled) and bucketed
+  PlanSchedule schedule;  // the depth and bucket size it was finished with
+  bool gathers_params = false;  // whether there was anything for the depth to move
   Prediction prediction;  // of `program`
 };
 
@@ -34,7 +34,8 @@ struct TunedProgram {
 // each where negative, within `memory_limit` bytes per device (none when <= 0): the depth
 // first, then the bucket size on that program. Cost: up to 5 finish_lowering and
 // simulations for the depth, 7 bucketings and simulations for the size, where the program
-// has what they act on (gathers of params; two bucketable collectives), and one more.
+// has what they act on (gathers of params; two bucketable collectives); one more only
+// where neither choice simulated the program it ends with.
 TunedProgram tune_schedule(const Program& lowered, bool rematerialize, const DeviceModel& device,
                            CollectiveCosts& costs, std::int64_t memory_limit, ScheduleChoice asked = {});
 

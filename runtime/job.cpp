@@ -206,12 +206,23 @@ partitioner::Program Job::lowered(const partitioner::Plan& plan, const launcher:
   partitioner::CollectiveCosts costs(plan.mesh, on);
   const partitioner::DeviceModel device = partitioner::device_model(on, description_.partitioning.search.device);
   const partitioner::Program ops = partitioner::lower_ops(graph_, plan);
-  const std::int64_t limit = description_.partitioning.search.memory_limit;
-  partitioner::TunedProgram tuned =
-      partitioner::tune_schedule(ops, plan.rematerialize, device, costs, limit > 0 ? limit : device.memory_bytes,
-                                 {description_.prefetch, description_.bucket_bytes, description_.overlap});
-  prefetch_ = tuned.prefetch;
-  bucket_bytes_ = tuned.bucket_bytes;
+  // What the job asks for, else what the plan was costed with (a search's winner, a plan
+  // file), else the cost model's choice.
+  partitioner::ScheduleChoice asked{description_.prefetch, description_.bucket_bytes, description_.overlap};
+  prefetch_source_ = asked.prefetch >= 0 ? ScheduleSource::asked
+                     : plan.schedule     ? ScheduleSource::plan
+                                         : ScheduleSource::cost_model;
+  bucket_source_ = asked.bucket_bytes >= 0 || !asked.overlap ? ScheduleSource::asked
+                   : plan.schedule                           ? ScheduleSource::plan
+                                                             : ScheduleSource::cost_model;
+  if (prefetch_source_ == ScheduleSource::plan) asked.prefetch = plan.schedule->prefetch;
+  if (bucket_source_ == ScheduleSource::plan) asked.bucket_bytes = plan.schedule->bucket_bytes;
+  partitioner::TunedProgram tuned = partitioner::tune_schedule(
+      ops, plan.rematerialize, device, costs,
+      partitioner::memory_limit(description_.partitioning.search.memory_limit, device), asked);
+  prefetch_ = tuned.schedule.prefetch;
+  bucket_bytes_ = tuned.schedule.bucket_bytes;
+  gathers_params_ = tuned.gathers_params;
   return std::move(tuned.program);
 }
 
@@ -322,6 +333,15 @@ const partitioner::Plan& Job::plan() const {
 const partitioner::Program& Job::program() const {
   if (!program_) throw Error("the job runs unpartitioned: it has no per-device program");
   return *program_;
+}
+
+const char* to_string(Job::ScheduleSource s) {
+  switch (s) {
+    case Job::ScheduleSource::asked: return "asked";
+    case Job::ScheduleSource::plan: return "the plan's";
+    case Job::ScheduleSource::cost_model: return "the cost model's choice";
+  }
+  return "?";
 }
 
 std::string Job::plan_source() const {

@@ -169,13 +169,18 @@ class Job {
   // The cost model's time of one step of this rank's program (partitioner/simulator.h), on
   // the job's topology and device model. Set by bind().
   double predicted_step_time_s() const { return predicted_step_time_s_; }
-  // The gradient bucket size the program runs with (0: none), and whether the cost model
-  // chose it. Set by bind().
+  // Who chose each part of the program's schedule: "asked" (the description), "the plan's"
+  // (the schedule the plan was costed with: a search's winner, a plan file) or "the cost
+  // model's choice" (made at bind).
+  enum class ScheduleSource { asked, plan, cost_model };
+  // The gradient bucket size the program runs with (0: none), and who chose it. Set by bind().
   double bucket_bytes() const { return bucket_bytes_; }
-  bool bucket_chosen() const { return description_.bucket_bytes < 0; }
-  // The depth ZeRO's gathers are prefetched to, and whether the cost model chose it.
+  ScheduleSource bucket_source() const { return bucket_source_; }
+  // The depth ZeRO's gathers are prefetched to and who chose it; whether the program gathers
+  // params at all. Set by bind().
   int prefetch() const { return prefetch_; }
-  bool prefetch_chosen() const { return description_.prefetch < 0; }
+  ScheduleSource prefetch_source() const { return prefetch_source_; }
+  bool gathers_params() const { return gathers_params_; }
   Trainer& trainer();
   const Trainer& trainer() const;
 
@@ -224,6 +229,8 @@ class Job {
   std::vector<PredictedLaunch> predicted_;  // the cost model's step of this rank's program
   double predicted_step_time_s_ = 0;
   double bucket_bytes_ = 0;
+  bool gathers_params_ = false;
+  ScheduleSource bucket_source_ = ScheduleSource::cost_model, prefetch_source_ = ScheduleSource::cost_model;
   int prefetch_ = 1;
   std::chrono::steady_clock::time_point origin_;  // of the launches' times
   std::unique_ptr<TraceRecorder> trace_;
@@ -242,5 +249,8 @@ class Job {
   std::vector<ReplanReport> replans_;
   std::string plan_source_;  // set when a switch replaced the plan asked for
 };
+
+// "asked", "the plan's", "the cost model's choice".
+const char* to_string(Job::ScheduleSource s);
 
 }  // namespace spmd::runtime

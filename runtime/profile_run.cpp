@@ -112,7 +112,7 @@ partitioner::LevelProfile fit(const std::string& name, const std::vector<double>
   alpha = std::max(alpha, 1e-8);
   double err = 0;
   for (size_t i = 0; i < bytes.size(); ++i) err += std::pow((alpha + beta * bytes[i] - t[i]) / t[i], 2);
-  return {name, alpha, 1.0 / beta, std::sqrt(err / n)};
+  return {name, alpha, 1.0 / beta, std::sqrt(err / n), {}};
 }
 
 // Rank 0 and `peer` ping-pong; the others wait at the end. One-way time = round trip / 2.

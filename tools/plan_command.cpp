@@ -84,15 +84,19 @@ void plan(const PlanOptions& o, const launcher::World& world) {
   if (o.partition.automatic) search = partitioner::search_plan(g, costed_on, with_profile.partition.search);
   partitioner::Plan plan = search ? search->best().plan : plan_for(o, g, ranks);
   const partitioner::DeviceModel device = partitioner::device_model(costed_on, with_profile.partition.search.device);
-  const std::int64_t limit = o.partition.search.memory_limit > 0 ? o.partition.search.memory_limit : device.memory_bytes;
+  const std::int64_t limit = partitioner::memory_limit(o.partition.search.memory_limit, device);
   partitioner::Program program = partitioner::lower_ops(g, plan);
   std::optional<partitioner::TunedProgram> tuned;
   partitioner::Prediction predicted;
   if (search || o.predict) {  // costed as a job runs it: its gathers' depth and buckets chosen
     partitioner::CollectiveCosts costs(plan.mesh, costed_on);
-    tuned = partitioner::tune_schedule(program, plan.rematerialize, device, costs, limit);
+    partitioner::ScheduleChoice asked;  // the plan's schedule where it has one (a plan file)
+    if (plan.schedule) asked.prefetch = plan.schedule->prefetch, asked.bucket_bytes = plan.schedule->bucket_bytes;
+    tuned = partitioner::tune_schedule(program, plan.rematerialize, device, costs, limit, asked);
     program = std::move(tuned->program);
-    predicted = partitioner::predict_plan(plan, program, costed_on, device);
+    predicted = tuned->prediction;
+    plan.schedule = tuned->schedule;
+    partitioner::record_prediction(plan, predicted, costed_on);
   } else {
     program = partitioner::finish_lowering(program, plan.rematerialize);
   }
@@ -105,7 +109,7 @@ void plan(const PlanOptions& o, const launcher::World& world) {
   if (topology) std::fputs(placement_report(*topology, plan, program).c_str(), stdout);
   if (search) std::fputs(search_report(*search).c_str(), stdout);
   for (const std::string& note : profile_notes) std::printf("profile: %s\n", note.c_str());
-  if (o.predict) std::fputs(prediction_report(predicted, device, limit, tuned->prefetch, tuned->bucket_bytes).c_str(), stdout);
+  if (o.predict) std::fputs(prediction_report(predicted, device, limit, tuned->schedule, tuned->gathers_params).c_str(), stdout);
   if (!o.json.empty()) std::printf("\nplan written to %s (spmd run %s --plan %s)\n", o.json.c_str(),
                                    o.program.model.c_str(), o.json.c_str());
   std::fflush(stdout);

@@ -31,7 +31,7 @@ void add_row(TextTable& table, const std::string& label, const Evaluated& e) {
   const auto& p = e.prediction;
   table.add({label, e.name, seconds_text(p.step_time_s), seconds_text(p.exposed_comm_s),
              bytes_text(static_cast<double>(p.peak_bytes)), e.fits ? "yes" : "no",
-             e.tuned ? schedule_text(e.prefetch, e.bucket_bytes) : "as lowered"});
+             e.schedule ? schedule_text(*e.schedule, e.gathers_params) : "as lowered"});
 }
 
 // "1.2 ms more compute", "3.4 us less exposed communication".
@@ -71,14 +71,17 @@ std::string search_report(const partitioner::SearchResult& r) {
   return out + "\n";
 }
 
-std::string schedule_text(int prefetch, double bucket_bytes) {
-  std::string out = prefetch == 0 ? "gathers at first use" : "gathers " + std::to_string(prefetch) + " ahead";
-  return out + (bucket_bytes > 0 ? ", buckets up to " + bytes_text(bucket_bytes) : ", no buckets");
+std::string schedule_text(const partitioner::PlanSchedule& s, bool gathers_params) {
+  std::string out = !gathers_params  ? "no param gathers"
+                    : s.prefetch == 0 ? "gathers at first use"
+                                      : "gathers " + std::to_string(s.prefetch) + " ahead";
+  return out + (s.bucket_bytes > 0 ? ", buckets up to " + bytes_text(s.bucket_bytes) : ", no buckets");
 }
 
 std::string prediction_report(const partitioner::Prediction& p, const partitioner::DeviceModel& device,
-                              std::int64_t memory_limit, int prefetch, double bucket_bytes) {
-  std::string out = "\npredicted on " + device_text(device) + ", " + schedule_text(prefetch, bucket_bytes) + ":\n";
+                              std::int64_t memory_limit, const partitioner::PlanSchedule& schedule,
+                              bool gathers_params) {
+  std::string out = "\npredicted on " + device_text(device) + ", " + schedule_text(schedule, gathers_params) + ":\n";
   out += "  step " + seconds_text(p.step_time_s) + ": compute " + seconds_text(p.compute_s) + ", communication " +
          seconds_text(p.comm_s) + ", exposed communication " + seconds_text(p.exposed_comm_s) + "\n";
   out += "  peak memory " + bytes_text(static_cast<double>(p.peak_bytes)) + " per device";

@@ -101,8 +101,14 @@ void print_header(const runtime::Job& job, const RunOptions& o) {
   }
   if (job.partitioned()) {
     const std::string size = job.bucket_bytes() > 0 ? "up to " + bytes_text(job.bucket_bytes()) : "none";
-    std::printf("gradient buckets: %s%s\n", size.c_str(), job.bucket_chosen() ? " (the cost model's choice)" : "");
-    std::printf("param gathers prefetched: %d ahead%s\n", job.prefetch(), job.prefetch_chosen() ? " (the cost model's choice)" : "");
+    auto who = [](runtime::Job::ScheduleSource s) {
+      return s == runtime::Job::ScheduleSource::asked ? std::string() : std::string(" (") + runtime::to_string(s) + ")";
+    };
+    std::printf("gradient buckets: %s%s\n", size.c_str(), who(job.bucket_source()).c_str());
+    if (job.gathers_params()) {
+      std::printf("param gathers prefetched: %d ahead%s\n", job.prefetch(),
+                  who(job.prefetch_source()).c_str());
+    }
   }
   std::printf("data: %s\n", job.trainer().data().describe().c_str());
   std::printf("kernels: %s\n", std::string(ex.backend().name()).c_str());

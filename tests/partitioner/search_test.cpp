@@ -160,14 +160,19 @@ TEST(Search, TheWinnerIsCostedWithTheScheduleAJobChooses) {
   const launcher::Topology t = dgx2(1);
   SearchResult r = search_plan(g, t, small_search());
   const Evaluated& best = r.best();
-  ASSERT_TRUE(best.tuned);
-  for (const Evaluated& b : r.baselines) EXPECT_EQ(b.tuned, b.fits) << b.name;
+  ASSERT_TRUE(best.schedule.has_value());
+  for (const Evaluated& b : r.baselines) EXPECT_EQ(b.schedule.has_value(), b.fits) << b.name;
   Plan plan = best.plan;
+  EXPECT_EQ(plan.schedule, best.schedule) << "the plan carries the schedule it was costed with";
+  ASSERT_TRUE(plan.predicted.has_value());
+  EXPECT_DOUBLE_EQ(plan.predicted->step_time_s, best.prediction.step_time_s);
   CollectiveCosts costs(plan.mesh, t);
   const DeviceModel device = device_model(t);
   const TunedProgram job = tune_schedule(lower_ops(g, plan), plan.rematerialize, device, costs, r.memory_limit);
-  EXPECT_EQ(job.prefetch, best.prefetch);
-  EXPECT_EQ(job.bucket_bytes, best.bucket_bytes);
+  EXPECT_EQ(job.schedule, *best.schedule);
+  const TunedProgram planned = tune_schedule(lower_ops(g, plan), plan.rematerialize, device, costs, r.memory_limit,
+                                             {plan.schedule->prefetch, plan.schedule->bucket_bytes});
+  EXPECT_DOUBLE_EQ(planned.prediction.step_time_s, best.prediction.step_time_s) << "running the plan's schedule";
   EXPECT_DOUBLE_EQ(job.prediction.step_time_s, best.prediction.step_time_s);
   EXPECT_LE(best.prediction.step_time_s, simulate(lower(g, plan), device, costs).step_time_s);
 }
@@ -177,12 +182,19 @@ TEST(Plan, JsonKeepsThePredictionAndTheAxisLevels) {
   launcher::Topology t = dgx2(1);
   Plan plan = apply_tactics(g, builtin_strategy("dp+megatron", g, 16));
   Prediction p = predict_plan(plan, lower(g, plan), t, device_model(t));
+  plan.schedule = PlanSchedule{8, 1 << 20};
   Plan back = plan_from_json(to_json(plan, g), g);
+  EXPECT_EQ(back.schedule, plan.schedule);
   ASSERT_TRUE(back.predicted.has_value());
   EXPECT_EQ(back.predicted->peak_bytes, p.peak_bytes);
   EXPECT_DOUBLE_EQ(back.predicted->step_time_s, p.step_time_s);
   EXPECT_EQ(back.axis_levels, plan.axis_levels);
   EXPECT_EQ(back.axis_levels.size(), 2u);
+  nlohmann::ordered_json bad = to_json(plan, g);
+  bad["schedule"]["prefetch"] = -2;
+  EXPECT_THROW(plan_from_json(bad, g), Error);
+  bad["schedule"] = {{"prefetch", 1}, {"bucket_bytes", 0}, {"depth", 3}};
+  EXPECT_THROW(plan_from_json(bad, g), Error);
 }
 
 }  // namespace

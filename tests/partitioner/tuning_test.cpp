@@ -36,11 +36,12 @@ TEST(TuneSchedule, KeepsTheChoicesAskedFor) {
   const Plan plan = strategy_plan(g, "zero", 4);
   Costed c(plan.mesh, 1e-5);
   const TunedProgram t = tune_schedule(lower_ops(g, plan), false, c.device, c.costs, 0, {4, 1 << 20});
-  EXPECT_EQ(t.prefetch, 4);
-  EXPECT_EQ(t.bucket_bytes, 1 << 20);
+  EXPECT_EQ(t.schedule.prefetch, 4);
+  EXPECT_EQ(t.schedule.bucket_bytes, 1 << 20);
+  EXPECT_TRUE(t.gathers_params);
   EXPECT_TRUE(has_buckets(t.program));
   const TunedProgram none = tune_schedule(lower_ops(g, plan), false, c.device, c.costs, 0, {0, 0});
-  EXPECT_EQ(none.prefetch, 0);
+  EXPECT_EQ(none.schedule.prefetch, 0);
   EXPECT_FALSE(has_buckets(none.program));
   EXPECT_EQ(none.program.graph, finish_lowering(lower_ops(g, plan), false, 0).graph);
 }
@@ -56,7 +57,7 @@ TEST(TuneSchedule, TheCostModelsChoiceIsNeverSlowerThanAsLoweredAndFitsTheLimit)
     EXPECT_DOUBLE_EQ(t.prediction.step_time_s, simulate(t.program, c.device, c.costs).step_time_s) << strategy;
     if (std::string(strategy) != "dp+megatron") {
       EXPECT_LT(t.prediction.step_time_s, lowered.step_time_s) << strategy << ": buckets gain here";
-      EXPECT_GT(t.bucket_bytes, 0) << strategy;
+      EXPECT_GT(t.schedule.bucket_bytes, 0) << strategy;
     }
     const auto limit = static_cast<std::int64_t>(lowered.peak_bytes);
     const TunedProgram within = tune_schedule(lower_ops(g, plan), false, c.device, c.costs, limit);
@@ -71,8 +72,10 @@ TEST(TuneSchedule, WithoutOverlapNoBucketIsChosen) {
   ScheduleChoice blocking;
   blocking.overlap = false;
   const TunedProgram t = tune_schedule(lower_ops(g, plan), false, c.device, c.costs, 0, blocking);
-  EXPECT_EQ(t.bucket_bytes, 0);
+  EXPECT_EQ(t.schedule.bucket_bytes, 0);
   EXPECT_FALSE(has_buckets(t.program));
+  EXPECT_FALSE(t.gathers_params) << "data parallelism gathers no param";
+  EXPECT_DOUBLE_EQ(t.prediction.step_time_s, simulate(t.program, c.device, c.costs, false).step_time_s);
 }
 
 }  // namespace

@@ -202,9 +202,11 @@ TEST(PlanCommand, AutoPrintsTheChoiceTheRunnerUpAndTheBaselinesAndWritesThePredi
   }
   // The winner is costed with the schedule a job runs it with, and says it.
   const std::string chosen = r.out.substr(r.out.find("  chosen "));
-  EXPECT_TRUE(contains(chosen.substr(0, chosen.find('\n')), " ahead, ")) << r.out;
+  const std::string row = chosen.substr(0, chosen.find('\n'));
+  EXPECT_TRUE(contains(row, " ahead, ") || contains(row, "no param gathers, ")) << r.out;
   std::string plan = slurp(path);
   EXPECT_TRUE(contains(plan, "\"predicted\"") && contains(plan, "\"peak_bytes\"")) << plan;
+  EXPECT_TRUE(contains(plan, "\"schedule\"") && contains(plan, "\"bucket_bytes\"")) << plan;
   EXPECT_TRUE(contains(plan, "\"levels\"")) << plan;
 }
 
@@ -213,7 +215,11 @@ TEST(PlanCommand, PredictPrintsStepTimeExposedCommunicationAndPeak) {
   ASSERT_EQ(r.exit_code, 0) << r.err;
   EXPECT_TRUE(contains(r.out, "exposed communication")) << r.out;
   EXPECT_TRUE(contains(r.out, "peak memory ")) << r.out;
-  EXPECT_TRUE(contains(r.out, ", gathers 1 ahead, ")) << r.out;  // the schedule it is costed with
+  // The schedule it is costed with: data parallelism has no param to gather, ZeRO has.
+  EXPECT_TRUE(contains(r.out, ", no param gathers, ")) << r.out;
+  Result zero = run(std::string("plan ") + kSmallGpt + " --strategy zero --ranks 2 --predict");
+  ASSERT_EQ(zero.exit_code, 0) << zero.err;
+  EXPECT_TRUE(contains(zero.out, " ahead, ") || contains(zero.out, ", gathers at first use, ")) << zero.out;
 }
 
 TEST(PlanCommand, AutoWhereNoPlanFitsExitsTwoNamingTheSmallest) {
