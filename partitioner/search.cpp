@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <limits>
 
 #include "common/error.h"
 #include "common/units.h"
@@ -172,13 +173,25 @@ SearchResult search_plan(const ir::Graph& g, const launcher::Topology& topology,
   result.baselines = baselines(evaluator);
   result.explored = evaluator.explored();
   // The fastest few and the baselines costed as a job runs them (the baselines among the
-  // explored too, so the winner is never slower than one); a schedule can only gain, so
-  // the others stay behind unless tuning lifts one of these over them.
+  // explored too, so the winner is never slower than one). A schedule only hides
+  // communication, never compute, so a candidate whose compute alone is no faster than the
+  // best tuned step cannot win: the rest are tuned while they still could (a bound).
   if (options.tuned > 0) {
     for (Evaluated& b : result.baselines) evaluator.tune(b);
   }
+  double best_tuned_s = std::numeric_limits<double>::infinity();
+  for (const Evaluated& b : result.baselines) {
+    if (b.schedule) best_tuned_s = std::min(best_tuned_s, b.prediction.step_time_s);
+  }
+  int tuned = 0;
   for (int i = 0; i < static_cast<int>(result.explored.size()); ++i) {
-    if (i < options.tuned || evaluator.was_tuned(result.explored[i].candidate)) evaluator.tune(result.explored[i]);
+    Evaluated& e = result.explored[i];
+    const bool may_win = options.tuned > 0 && e.prediction.compute_s < best_tuned_s && tuned < options.tuned_at_most;
+    if (!(i < options.tuned || may_win || evaluator.was_tuned(e.candidate))) continue;
+    const bool fresh = !evaluator.was_tuned(e.candidate);
+    evaluator.tune(e);
+    tuned += fresh && e.schedule;
+    if (e.schedule) best_tuned_s = std::min(best_tuned_s, e.prediction.step_time_s);
   }
   std::stable_sort(result.explored.begin(), result.explored.end(), better);
   if (!result.explored.empty() && result.explored.front().error.empty()) {

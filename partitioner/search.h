@@ -36,8 +36,11 @@ struct SearchOptions {
   bool exhaustive = false;        // every candidate, whatever the budget
   // How many of the fastest fitting candidates are costed again with the schedule a job
   // runs them with (tuning.h: prefetch depth, gradient buckets) before the winner is
-  // taken, as is every fitting baseline: up to 13 simulations each.
+  // taken, as is every fitting baseline: up to 13 simulations each. Beyond them, so is
+  // any whose compute alone (which no schedule shortens) is faster than the best tuned
+  // step so far, up to `tuned_at_most` in all.
   int tuned = 4;
+  int tuned_at_most = 16;
 };
 
 struct Evaluated {

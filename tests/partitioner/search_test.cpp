@@ -177,6 +177,29 @@ TEST(Search, TheWinnerIsCostedWithTheScheduleAJobChooses) {
   EXPECT_LE(best.prediction.step_time_s, simulate(lower(g, plan), device, costs).step_time_s);
 }
 
+// A schedule hides communication, never compute: every candidate left as lowered has
+// compute alone no faster than the winner's step, so no tuning could have made it win;
+// and no more are tuned than `tuned_at_most` (besides the baselines).
+TEST(Search, EveryCandidateThatCouldWinIsTuned) {
+  ir::Graph g = step_of(kGpt);
+  SearchOptions o = small_search();
+  o.tuned = 1;
+  o.tuned_at_most = 1000;
+  const SearchResult r = search_plan(g, dgx2(1), o);
+  int tuned = 0;
+  for (const Evaluated& e : r.explored) {
+    tuned += e.schedule.has_value();
+    if (e.fits && !e.schedule) EXPECT_GE(e.prediction.compute_s, r.best().prediction.step_time_s) << e.name;
+  }
+  EXPECT_GT(tuned, 1) << "beyond the one asked for, those that could still win";
+  o.tuned_at_most = 3;
+  const SearchResult capped = search_plan(g, dgx2(1), o);
+  int capped_tuned = 0;
+  for (const Evaluated& e : capped.explored) capped_tuned += e.schedule.has_value();
+  EXPECT_LE(capped_tuned, o.tuned_at_most + static_cast<int>(capped.baselines.size()));
+  EXPECT_LE(r.best().prediction.step_time_s, capped.best().prediction.step_time_s);
+}
+
 TEST(Plan, JsonKeepsThePredictionAndTheAxisLevels) {
   ir::Graph g = step_of(kGpt);
   launcher::Topology t = dgx2(1);
