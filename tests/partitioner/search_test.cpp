@@ -189,7 +189,9 @@ TEST(Search, EveryCandidateThatCouldWinIsTuned) {
   int tuned = 0;
   for (const Evaluated& e : r.explored) {
     tuned += e.schedule.has_value();
-    if (e.fits && !e.schedule) EXPECT_GE(e.prediction.compute_s, r.best().prediction.step_time_s) << e.name;
+    if (e.fits && !e.schedule) {
+      EXPECT_GE(e.prediction.compute_s, r.best().prediction.step_time_s) << e.name;
+    }
   }
   EXPECT_GT(tuned, 1) << "beyond the one asked for, those that could still win";
   o.tuned_at_most = 3;
