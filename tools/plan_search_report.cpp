@@ -25,7 +25,7 @@ std::string device_text(const partitioner::DeviceModel& d) {
 
 void add_row(TextTable& table, const std::string& label, const Evaluated& e) {
   if (!e.error.empty()) {
-    table.add({label, e.name, "-", "-", "-", "does not lower: " + e.error, ""});
+    table.add({label, e.name, "-", "-", "-", "no", "does not lower (below)"});  // the reason is long
     return;
   }
   const auto& p = e.prediction;
@@ -41,10 +41,15 @@ std::string more_or_less(double difference, const std::string& what) {
 
 // Why `winner` beats `other`, in one clause.
 std::string why(const Evaluated& winner, const Evaluated& other) {
-  if (!other.error.empty()) return other.name + " does not lower";
+  if (!other.error.empty()) return other.name + " does not lower: " + other.error;
   if (!other.fits) return other.name + " needs " + bytes_text(static_cast<double>(other.prediction.peak_bytes)) +
                           " per device, over the limit";
   const auto &w = winner.prediction, &o = other.prediction;
+  if (o.step_time_s <= w.step_time_s * (1 + 1e-9)) {
+    return other.name + " ties (the same predicted step" +
+           (o.peak_bytes > w.peak_bytes ? ", with " + bytes_text(static_cast<double>(o.peak_bytes)) + " of peak)"
+                                        : "; either would do)");
+  }
   std::string out = other.name + " is " + percent(o.step_time_s / w.step_time_s - 1) + " slower (";
   out += more_or_less(o.compute_s - w.compute_s, "compute") + ", " +
          more_or_less(o.exposed_comm_s - w.exposed_comm_s, "exposed communication");
@@ -63,12 +68,13 @@ std::string search_report(const partitioner::SearchResult& r) {
   if (r.explored.size() > 1) add_row(table, "next best", r.explored[1]);
   for (const Evaluated& b : r.baselines) add_row(table, "baseline", b);
   out += table.text("  ");
-  out += "why: " + best.name + " is predicted fastest among the plans that fit";
-  if (r.explored.size() > 1) out += "; " + why(best, r.explored[1]);
+  // One line per plan it beats: a reason why one does not lower can be long.
+  out += "why: " + best.name + " is predicted fastest among the plans that fit:\n";
+  if (r.explored.size() > 1) out += "  " + why(best, r.explored[1]) + "\n";
   for (const Evaluated& b : r.baselines) {
-    if (b.candidate != best.candidate) out += "; " + why(best, b);
+    if (b.candidate != best.candidate) out += "  " + why(best, b) + "\n";
   }
-  return out + "\n";
+  return out;
 }
 
 std::string schedule_text(const partitioner::PlanSchedule& s, bool gathers_params) {

@@ -222,6 +222,18 @@ TEST(PlanCommand, PredictPrintsStepTimeExposedCommunicationAndPeak) {
   EXPECT_TRUE(contains(zero.out, " ahead, ") || contains(zero.out, ", gathers at first use, ")) << zero.out;
 }
 
+// The why section gives one line per plan the winner beats, and for a baseline that does
+// not lower (dp over more ranks than the batch has rows) its reason.
+TEST(PlanCommand, AutoSaysWhyTheWinnerBeatsEachPlanOnItsOwnLine) {
+  Result r = run(std::string("plan ") + kSmallGpt + " --auto --ranks 4");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const std::string why = r.out.substr(r.out.find("why: "));
+  EXPECT_TRUE(contains(why, "\n  dp does not lower: tactic 1 (input:tokens dim 0 -> data): axis 'data' of size 4 cannot split"))
+      << r.out;
+  EXPECT_TRUE(contains(r.out, "does not lower (below)")) << r.out;
+  EXPECT_TRUE(contains(why, "\n  dp+megatron model=2 is ")) << r.out;
+}
+
 TEST(PlanCommand, AutoWhereNoPlanFitsExitsTwoNamingTheSmallest) {
   Result r = run(std::string("plan ") + kSmallGpt + " --auto --ranks 2 --memory-limit 1KiB");
   EXPECT_EQ(r.exit_code, 2);
