@@ -90,10 +90,13 @@ int main(int argc, char** argv) {
   std::printf("%-6s %-9s %10s %10s %7s %10s %7s %10s %10s %7s\n", "model", "plan", "meas ms", "pred ms", "ratio",
               "profiled", "ratio", "pred MiB", "exec MiB", "ratio");
   for (const Row& r : rows) {
-    std::printf("%-6s %-9s %10.2f %10.2f %7.2f %10.2f %7.2f %10.2f %10.2f %7.3f\n", r.model.c_str(), r.plan.c_str(),
-                r.measured_s * 1e3, r.predicted_s * 1e3, r.predicted_s / r.measured_s, r.profiled_s * 1e3,
-                r.profiled_s / r.measured_s, r.predicted_peak / 1048576.0, r.planned_peak / 1048576.0,
-                r.predicted_peak / r.planned_peak);
+    char profiled[32] = "         -       -";  // no profile given
+    if (!profile.empty()) {
+      std::snprintf(profiled, sizeof profiled, "%10.2f %7.2f", r.profiled_s * 1e3, r.profiled_s / r.measured_s);
+    }
+    std::printf("%-6s %-9s %10.2f %10.2f %7.2f %s %10.2f %10.2f %7.3f\n", r.model.c_str(), r.plan.c_str(),
+                r.measured_s * 1e3, r.predicted_s * 1e3, r.predicted_s / r.measured_s, profiled,
+                r.predicted_peak / 1048576.0, r.planned_peak / 1048576.0, r.predicted_peak / r.planned_peak);
   }
   return 0;
 }

@@ -141,12 +141,25 @@ void Executor::allocate() {
   }
 }
 
+int Executor::collectives_across_ranks() const {
+  return static_cast<int>(std::count_if(launches_.begin(), launches_.end(),
+                                        [](const Launch& l) { return l.redistribution && !l.local; }));
+}
+
+bool Executor::over_one_device(const collectives::Layout& layout) const {
+  auto one = [&](int axis) { return mesh_.at(static_cast<size_t>(axis)) == 1; };
+  for (const std::vector<int>& axes : layout.dims) {
+    if (!std::all_of(axes.begin(), axes.end(), one)) return false;
+  }
+  return std::all_of(layout.partial.begin(), layout.partial.end(), one);
+}
+
 void Executor::prepare_launches() {
   for (ir::ValueId v = 0; v < graph_.size(); ++v) {
     const ir::Node& n = graph_.node(v);
     const ir::OpTraits& traits = ir::op_traits(n.op);
     if (n.is_source() || traits.view) continue;
-    Launch launch{v, &n, {}, value(v), std::nullopt, {}, std::nullopt, 1, {}, {}, false};
+    Launch launch{v, &n, {}, value(v), std::nullopt, false, {}, std::nullopt, 1, {}, {}, false};
     for (ir::ValueId x : n.inputs) launch.operands.push_back(value(x));
     if (traits.collective) {
       // On a mesh of one device every layout holds the whole tensor: a copy, no ranks needed.
@@ -157,6 +170,8 @@ void Executor::prepare_launches() {
       }
       launch.redistribution = Redistribution{n.attrs.ints("global"), collectives::decode_layout(n.attrs.s("from")),
                                              collectives::decode_layout(n.attrs.s("to"))};
+      launch.local = devices == 1 || (over_one_device(launch.redistribution->from) &&
+                                      over_one_device(launch.redistribution->to));
     }
     launches_.push_back(std::move(launch));
   }
@@ -168,7 +183,7 @@ void Executor::prepare_launches() {
 void Executor::group_buckets() {
   for (size_t i = 0; i < launches_.size(); ++i) {
     Launch& first = launches_[i];
-    if (!first.redistribution || first.issued_with_bucket || !first.node->attrs.has("bucket")) continue;
+    if (!first.redistribution || first.local || first.issued_with_bucket || !first.node->attrs.has("bucket")) continue;
     const partitioner::BucketCollective b = partitioner::bucket_at(graph_, first.id);
     for (size_t j = i + 1; j < i + b.members.size(); ++j) {  // the members are consecutive launches
       first.bucket_rest.push_back(j);
@@ -290,7 +305,7 @@ void Executor::run_one(const Launch& l) {
     return;
   }
   const Redistribution& r = *l.redistribution;
-  if (!redistributor_) {
+  if (!redistributor_ || l.local) {
     backend_.copy_within(l.out.data, l.operands[0].data, l.out.type.bytes());
     return;
   }
@@ -326,7 +341,7 @@ void Executor::step() {
     const Launch& l = launches_[i];
     LaunchTime* slot = timed ? &step_times_[i] : nullptr;
     if (comm_stream_ && wait_before_[i] >= 0) comm_stream_->wait(tickets[wait_before_[i]]);
-    if (comm_stream_ && l.redistribution) {
+    if (comm_stream_ && l.redistribution && !l.local) {
       tickets[i] = comm_stream_->submit([this, &l, slot, origin] { timed_run(l, slot, origin); });
     } else {
       timed_run(l, slot, origin);

@@ -116,6 +116,9 @@ class Executor {
   // Between steps only.
   void set_overlap(bool on);
   bool overlaps_communication() const { return comm_stream_ != nullptr; }
+  // How many of the program's collectives move data between ranks: those over mesh axes
+  // of one device each are copies on the compute stream. O(launches).
+  int collectives_across_ranks() const;
 
  private:
   struct Redistribution {
@@ -128,6 +131,9 @@ class Executor {
     std::vector<kernels::TensorRef> operands;
     kernels::TensorRef out;
     std::optional<Redistribution> redistribution;  // a collective rather than a kernel
+    // A collective over mesh axes of one device each (a mesh of one device, an axis of size
+    // 1): its result is its operand, copied in place on the compute stream, no ranks asked.
+    bool local = false;
     // A gradient bucket (partitioner/bucket.h), on its first member: the launches issued
     // with it, and the one flat collective of their buffers (BucketCollective: its blocks
     // of rows interleaved). The others run nothing of their own.
@@ -144,6 +150,8 @@ class Executor {
     std::vector<float> whole;  // what the data source fills
   };
   void check_kernels() const;
+  // Whether every mesh axis `layout` names has one device.
+  bool over_one_device(const collectives::Layout& layout) const;
   // The value's host buffer (its own on a host backend), without copying anything into it.
   kernels::TensorRef host_buffer(ir::ValueId v) const;
   void allocate();
