@@ -61,7 +61,9 @@ nlohmann::ordered_json to_json(const Plan& plan, const ir::Graph& g) {
   nlohmann::ordered_json out = {{"model", plan.model}, {"mesh", mesh}};
   if (plan.rematerialize) out["rematerialize"] = true;
   if (plan.schedule) {
-    out["schedule"] = {{"prefetch", plan.schedule->prefetch}, {"bucket_bytes", plan.schedule->bucket_bytes}};
+    // Bytes are whole: written as an integer, as every other size in the file.
+    out["schedule"] = {{"prefetch", plan.schedule->prefetch},
+                       {"bucket_bytes", static_cast<std::int64_t>(plan.schedule->bucket_bytes)}};
   }
   if (plan.predicted) {
     out["predicted"] = {{"step_time_s", plan.predicted->step_time_s}, {"exposed_comm_s", plan.predicted->exposed_comm_s},
