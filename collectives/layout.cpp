@@ -19,6 +19,14 @@ std::string to_string(const Layout& l) {
   return s;
 }
 
+bool within_one_device(const Layout& l, const std::vector<int>& mesh) {
+  auto one = [&](int axis) { return mesh.at(static_cast<size_t>(axis)) == 1; };
+  for (const std::vector<int>& axes : l.dims) {
+    if (!std::all_of(axes.begin(), axes.end(), one)) return false;
+  }
+  return std::all_of(l.partial.begin(), l.partial.end(), one);
+}
+
 std::vector<int64_t> local_shape(const std::vector<int64_t>& global, const std::vector<int>& mesh, const Layout& l) {
   if (l.dims.size() != global.size()) {
     throw Error("layout " + to_string(l) + " has " + std::to_string(l.dims.size()) + " dimensions, the tensor " +

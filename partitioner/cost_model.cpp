@@ -73,6 +73,11 @@ CollectiveCosts::CollectiveCosts(const Mesh& mesh, const launcher::Topology& top
   place_mesh(mesh, topology);
 }
 
+bool CollectiveCosts::across_devices(const CollectiveRecord& r) const {
+  return mesh_.size() > 1 && !(collectives::within_one_device(r.from_layout, mesh_.sizes) &&
+                               collectives::within_one_device(r.to_layout, mesh_.sizes));
+}
+
 double CollectiveCosts::seconds(const CollectiveRecord& r) {
   double total = 0;
   for (const auto& step : collectives::plan_redistribution(r.global, mesh_.sizes, r.from_layout, r.to_layout)) {

@@ -38,6 +38,9 @@ class CollectiveCosts {
   // Throws spmd::Error when the mesh and topology have different device counts.
   CollectiveCosts(const Mesh& mesh, const launcher::Topology& topology);
   double seconds(const CollectiveRecord& record);
+  // Whether the collective moves data between devices: not when both layouts name only
+  // mesh axes of one device (the runtime copies it in place). O(axes named).
+  bool across_devices(const CollectiveRecord& record) const;
 
  private:
   double step_seconds(int kind, int axis, double bytes);

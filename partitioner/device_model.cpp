@@ -10,7 +10,7 @@ constexpr double kCoreFlops = 32 * 2.5e9;  // AVX2: 2 FMA units x 8 f32 lanes x 
 constexpr double kCoreMemoryBps = 10e9;
 
 DeviceModel gpu(const std::string& name, double gib, double tflops, double gbps) {
-  return {name, tflops * 1e12, gbps * 1e9, static_cast<std::int64_t>(gib * kGiB), 0, {}};
+  return {name, tflops * 1e12, gbps * 1e9, static_cast<std::int64_t>(gib * kGiB), 0, {}, 0};
 }
 
 // The table's row for the model hwloc names, else the row of the GPU's memory, else V100.
@@ -34,7 +34,7 @@ DeviceModel cpu_of(const launcher::Device& d, int sharing) {
   const int pus = std::max(1, launcher::processing_units(d));
   std::string name = "CPU: " + std::to_string(pus) + (pus == 1 ? " processing unit" : " processing units");
   if (sharing > 1) name += " shared by " + std::to_string(sharing) + " ranks";
-  return {name, pus * kCoreFlops / sharing, pus * kCoreMemoryBps / sharing, d.memory_bytes, 0, {}};
+  return {name, pus * kCoreFlops / sharing, pus * kCoreMemoryBps / sharing, d.memory_bytes, 0, {}, 0};
 }
 
 // How many devices of `topology` run on exactly `d`'s PUs (itself included).
@@ -75,6 +75,7 @@ DeviceModel device_model(const launcher::Topology& topology, const DeviceOverrid
   if (overrides.memory_Bps > 0) model.memory_Bps = overrides.memory_Bps;
   if (overrides.op_latency_s > 0) model.op_latency_s = overrides.op_latency_s;
   if (!overrides.flops_by_size.empty()) model.flops_by_size = overrides.flops_by_size;
+  if (overrides.handoff_s > 0) model.handoff_s = overrides.handoff_s;
   return model;
 }
 

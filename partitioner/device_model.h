@@ -22,6 +22,10 @@ struct DeviceModel {
   // peak_flops (small problems do not reach the peak).
   double op_latency_s = 0;
   std::vector<std::pair<double, double>> flops_by_size;
+  // Measured (a profile): the round trip of handing a collective to the runtime's
+  // communication thread and learning it is done (runtime/comm_stream.h), paid by every
+  // overlapped collective on a host backend: half before it starts, half after it ends.
+  double handoff_s = 0;
 };
 
 // GPU models by the name hwloc gives them (its GPUModel info, "Tesla V100-SXM3-32GB-H"
@@ -45,6 +49,7 @@ struct DeviceOverrides {
   double memory_Bps = 0;  // measured (a profile), in place of the model's
   double op_latency_s = 0;
   std::vector<std::pair<double, double>> flops_by_size;
+  double handoff_s = 0;
 };
 
 // The model of the topology's devices: the smallest memory of any device stands for all.

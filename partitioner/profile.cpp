@@ -67,6 +67,7 @@ Profile read_profile(const std::string& path) {
   p.matmul_flops = positive(j, "matmul_flops", where);
   p.memory_Bps = positive(j, "memory_Bps", where);
   p.op_latency_s = positive(j, "op_latency_s", where);
+  if (j.contains("handoff_s")) p.handoff_s = non_negative(j, "handoff_s", where);  // older profiles have none
   if (j.contains("matmul_by_size")) {
     for (const auto& point : j.at("matmul_by_size")) {
       const std::string at = where + ", matmul_by_size";
@@ -101,6 +102,7 @@ void write_profile(const std::string& path, const Profile& p) {
   for (const auto& [flops, rate] : p.matmul_by_size) curve.push_back({{"flops", flops}, {"flops_per_s", rate}});
   nlohmann::ordered_json j = {{"fingerprint", p.fingerprint},   {"matmul_flops", p.matmul_flops},
                               {"memory_Bps", p.memory_Bps},     {"op_latency_s", p.op_latency_s},
+                              {"handoff_s", p.handoff_s},
                               {"matmul_by_size", curve},        {"levels", levels}};
   write_file_atomically(path, j.dump(1) + "\n", "profile");
 }
@@ -150,9 +152,11 @@ Profiled apply_profile(const Profile& profile, const std::string& path, const la
   if (base.memory_Bps <= 0) out.device.memory_Bps = profile.memory_Bps;
   if (base.peak_flops <= 0) out.device.flops_by_size = profile.matmul_by_size;
   out.device.op_latency_s = profile.op_latency_s;
+  out.device.handoff_s = profile.handoff_s;
   out.said.push_back("device: matmul " + figure("%.1f GFLOP/s", out.device.peak_flops / 1e9) + " at best, memory " +
                      figure("%.1f GB/s", out.device.memory_Bps / 1e9) + ", " +
-                     figure("%.1f us", out.device.op_latency_s * 1e6) + " per kernel" +
+                     figure("%.1f us", out.device.op_latency_s * 1e6) + " per kernel, " +
+                     figure("%.1f us", out.device.handoff_s * 1e6) + " per hand-off to the communication thread" +
                      (base.peak_flops > 0 || base.memory_Bps > 0 ? " (the user's figures win)" : " measured"));
   return out;
 }

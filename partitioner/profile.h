@@ -27,6 +27,7 @@ struct Profile {
   double matmul_flops = 0;  // f32 FLOP/s of the backend's matmul, best over the shapes tried
   double memory_Bps = 0;    // bytes/s moved by an elementwise op on data beyond the caches
   double op_latency_s = 0;  // a kernel on one element: the fixed cost of an op
+  double handoff_s = 0;     // a collective's round trip to the communication thread; 0: not measured
   std::vector<std::pair<double, double>> matmul_by_size;  // (FLOP per call, FLOP/s), by size
   std::vector<LevelProfile> levels;
 };

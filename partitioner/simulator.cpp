@@ -58,14 +58,18 @@ Prediction simulate(const Program& program, const DeviceModel& device, Collectiv
       for (ir::ValueId m : b ? b->members : std::vector<ir::ValueId>{}) {
         for (ir::ValueId x : g.node(m).inputs) operands = std::max(operands, ready[x]);  // it waits for them all
       }
-      double t = costs.seconds(b ? bucket_record(program, record, *b) : program.collectives[record[v]]);
+      const CollectiveRecord& r = b ? bucket_record(program, record, *b) : program.collectives[record[v]];
+      double t = costs.seconds(r);
       // Issued when the main thread reaches it in program order (its kernels run there, so
-      // at the compute stream's time), then run when the communication stream is free.
-      double start = std::max({s.comm, operands, s.compute});
+      // at the compute stream's time), then run when the communication stream is free;
+      // overlapped, it reaches that thread and its result comes back a half hand-off late
+      // (not one that moves nothing: the runtime copies it in place).
+      const double half_handoff = overlap && costs.across_devices(r) ? device.handoff_s / 2 : 0;
+      double start = std::max({s.comm, operands, s.compute + half_handoff});
       s.comm = start + t;
       if (!overlap) s.compute = s.comm;
       s.comm_busy += t;
-      ready[v] = s.comm;
+      ready[v] = s.comm + half_handoff;
       if (launches) launches->push_back({v, true, start, t});
     } else if (n.is_source() || ir::op_def(n.op).traits.view) {
       ready[v] = operands;

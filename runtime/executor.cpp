@@ -146,14 +146,6 @@ int Executor::collectives_across_ranks() const {
                                         [](const Launch& l) { return l.redistribution && !l.local; }));
 }
 
-bool Executor::over_one_device(const collectives::Layout& layout) const {
-  auto one = [&](int axis) { return mesh_.at(static_cast<size_t>(axis)) == 1; };
-  for (const std::vector<int>& axes : layout.dims) {
-    if (!std::all_of(axes.begin(), axes.end(), one)) return false;
-  }
-  return std::all_of(layout.partial.begin(), layout.partial.end(), one);
-}
-
 void Executor::prepare_launches() {
   for (ir::ValueId v = 0; v < graph_.size(); ++v) {
     const ir::Node& n = graph_.node(v);
@@ -170,8 +162,8 @@ void Executor::prepare_launches() {
       }
       launch.redistribution = Redistribution{n.attrs.ints("global"), collectives::decode_layout(n.attrs.s("from")),
                                              collectives::decode_layout(n.attrs.s("to"))};
-      launch.local = devices == 1 || (over_one_device(launch.redistribution->from) &&
-                                      over_one_device(launch.redistribution->to));
+      launch.local = devices == 1 || (collectives::within_one_device(launch.redistribution->from, mesh_) &&
+                                      collectives::within_one_device(launch.redistribution->to, mesh_));
     }
     launches_.push_back(std::move(launch));
   }

@@ -150,8 +150,6 @@ class Executor {
     std::vector<float> whole;  // what the data source fills
   };
   void check_kernels() const;
-  // Whether every mesh axis `layout` names has one device.
-  bool over_one_device(const collectives::Layout& layout) const;
   // The value's host buffer (its own on a host backend), without copying anything into it.
   kernels::TensorRef host_buffer(ir::ValueId v) const;
   void allocate();

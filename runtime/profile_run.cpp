@@ -13,6 +13,7 @@
 #include "collectives/primitives.h"
 #include "collectives/timing.h"
 #include "ir/ops.h"
+#include "runtime/comm_stream.h"
 
 namespace spmd::runtime {
 namespace {
@@ -88,6 +89,17 @@ void measure_kernels(kernels::Backend& backend, partitioner::Profile& p, std::st
     backend.synchronize();
   }) / 100;
   table += line("  add 1 element    %9.3f us  (the fixed cost of a kernel)\n", p.op_latency_s * 1e6);
+}
+
+// The round trip of an empty work through a communication stream: what every overlapped
+// collective pays on top of its own time (partitioner::DeviceModel::handoff_s).
+void measure_handoff(partitioner::Profile& p, std::string& table) {
+  CommStream stream;
+  p.handoff_s = timed([&] {
+    for (int i = 0; i < 100; ++i) stream.wait(stream.submit([] {}));
+  }) / 100;
+  table += line("  hand-off         %9.3f us  (a collective to the communication thread and back)\n",
+                p.handoff_s * 1e6);
 }
 
 std::vector<double> sizes_up_to(double max_bytes) {
@@ -220,6 +232,7 @@ ProfileRun measure_profile(collectives::Communicator& comm, const launcher::Topo
     float line_up = 0;
     comm.native_all_reduce({&line_up, 1}, collectives::ReduceOp::sum);
   });
+  measure_handoff(run.profile, run.table);
   for (int l = 0; l < static_cast<int>(topology.levels().size()); ++l) {
     int peer = -1;
     for (int d = 1; d < topology.num_devices() && peer < 0; ++d) peer = topology.common_level(0, d) == l ? d : -1;
@@ -241,7 +254,8 @@ ProfileRun measure_profile(collectives::Communicator& comm, const launcher::Topo
   // the levels): one broadcast of the numbers.
   std::vector<float> figures = {static_cast<float>(run.profile.matmul_flops / 1e9),
                                 static_cast<float>(run.profile.memory_Bps / 1e9),
-                                static_cast<float>(run.profile.op_latency_s * 1e9)};
+                                static_cast<float>(run.profile.op_latency_s * 1e9),
+                                static_cast<float>(run.profile.handoff_s * 1e9)};
   for (const auto& [flops, rate] : run.profile.matmul_by_size) figures.push_back(static_cast<float>(rate / 1e9));
   for (const partitioner::LevelProfile& l : run.profile.levels) {
     figures.insert(figures.end(), {static_cast<float>(l.latency_s * 1e9), static_cast<float>(l.bandwidth_Bps / 1e9),
@@ -251,7 +265,8 @@ ProfileRun measure_profile(collectives::Communicator& comm, const launcher::Topo
   run.profile.matmul_flops = figures[0] * 1e9;
   run.profile.memory_Bps = figures[1] * 1e9;
   run.profile.op_latency_s = figures[2] / 1e9;
-  size_t at = 3;
+  run.profile.handoff_s = figures[3] / 1e9;
+  size_t at = 4;
   for (auto& point : run.profile.matmul_by_size) point.second = figures[at++] * 1e9;
   for (partitioner::LevelProfile& l : run.profile.levels) {
     l.latency_s = figures[at++] / 1e9;

@@ -31,6 +31,7 @@ Profile measured_on(const launcher::Topology& t) {
   p.matmul_flops = 2e11;
   p.memory_Bps = 3e10;
   p.op_latency_s = 5e-6;
+  p.handoff_s = 2e-5;
   p.matmul_by_size = {{1e3, 1e9}, {1e9, 1e11}};
   p.levels = {{"package", 1e-6, 2e10, 0.05, {{"all_reduce", "ring", 65536, 3e-6, 2e-10, 1e-10, 0.04},
                                             {"all_reduce", "ring", 0, 9e-6, 4e-10, 1e-10, 0.02}}}};
@@ -46,6 +47,7 @@ TEST(Profile, RoundTripsThroughItsJson) {
   EXPECT_EQ(back.fingerprint, p.fingerprint);
   EXPECT_EQ(back.matmul_flops, p.matmul_flops);
   EXPECT_EQ(back.op_latency_s, p.op_latency_s);
+  EXPECT_EQ(back.handoff_s, p.handoff_s);
   EXPECT_EQ(back.matmul_by_size, p.matmul_by_size);
   ASSERT_EQ(back.levels.size(), 1u);
   EXPECT_EQ(back.levels[0].bandwidth_Bps, 2e10);
@@ -82,6 +84,7 @@ TEST(Profile, AppliedItReplacesTheLinksItMeasuredAndTheDevicesFigures) {
   EXPECT_EQ(d.peak_flops, 2e11);
   EXPECT_EQ(d.memory_Bps, 3e10);
   EXPECT_EQ(d.op_latency_s, 5e-6);
+  EXPECT_EQ(d.handoff_s, 2e-5);
   bool said_default = false;
   for (const std::string& s : p.said) said_default = said_default || s.find("default link") != std::string::npos;
   EXPECT_TRUE(said_default);

@@ -103,6 +103,32 @@ TEST(Simulator, OverlapHidesPartOfDataParallelCommunication) {
   }
 }
 
+// Overlapped, each collective that moves data pays the hand-off to the communication
+// thread and back (half before it starts, half after it ends); run in order, none does;
+// and one over an axis of one device, which the runtime copies in place, never does.
+TEST(Simulator, OverlappedCollectivesPayTheHandOff) {
+  ir::Graph g = step_of(kGpt);
+  launcher::Topology t = flat_topology(4);
+  DeviceModel device = device_model(t);
+  DeviceModel slow_handoff = device;
+  slow_handoff.handoff_s = 1e-3;  // far above the step's own times: it shows
+  Plan plan = apply_tactics(g, builtin_strategy("megatron", g, 4));
+  Program program = lower(g, plan);
+  CollectiveCosts costs(plan.mesh, t);
+  const Prediction on = simulate(program, device, costs, true);
+  const Prediction handed = simulate(program, slow_handoff, costs, true);
+  EXPECT_GT(handed.step_time_s, on.step_time_s + 0.5e-3) << "at least the last collective's half";
+  EXPECT_DOUBLE_EQ(handed.comm_s, on.comm_s);
+  EXPECT_DOUBLE_EQ(simulate(program, slow_handoff, costs, false).step_time_s,
+                   simulate(program, device, costs, false).step_time_s);
+  Plan one = apply_tactics(g, builtin_strategy("zero", g, 1));
+  Program local = lower(g, one);
+  ASSERT_FALSE(local.collectives.empty());
+  CollectiveCosts alone(one.mesh, flat_topology(1));
+  EXPECT_DOUBLE_EQ(simulate(local, slow_handoff, alone, true).step_time_s,
+                   simulate(local, device, alone, true).step_time_s);
+}
+
 SearchOptions small_search() {
   SearchOptions o;
   o.exhaustive = true;

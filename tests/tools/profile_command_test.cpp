@@ -21,6 +21,7 @@ TEST(ProfileCommand, WritesAProfileThatPlanAndRunUse) {
   const nlohmann::json j = nlohmann::json::parse(slurp(path));
   EXPECT_GT(j.at("matmul_flops").get<double>(), 0);
   EXPECT_GT(j.at("op_latency_s").get<double>(), 0);
+  EXPECT_GT(j.at("handoff_s").get<double>(), 0);
   ASSERT_EQ(j.at("levels").size(), 1u);  // the two ranks of one node
   // Every algorithm of the five primitives, MPI's own included, fitted on that level.
   std::set<std::string> fitted;
