@@ -23,9 +23,10 @@ std::string to_string(const Layout& l);  // "[{0,1}, {}] partial{...}" style: "[
 // axis is used twice.
 std::vector<int64_t> local_shape(const std::vector<int64_t>& global, const std::vector<int>& mesh, const Layout& l);
 
-// Whether every mesh axis `l` names has one device: such a layout is the whole tensor on
-// every device, and a redistribution between two of them moves nothing. O(axes named).
-bool within_one_device(const Layout& l, const std::vector<int>& mesh);
+// Whether redistributing from `from` to `to` on `mesh` moves data between devices: not on a
+// mesh of one device, nor where both layouts name only axes of one device (each is then
+// the whole tensor on every device). O(axes named).
+bool moves_between_devices(const Layout& from, const Layout& to, const std::vector<int>& mesh);
 
 // A compact text form for attributes and files: dims separated by ',', the axes of one dim
 // by '.' ('-' for none), the partial axes after ';': "0.1,-;2" is [a0.a1, -] partial over

@@ -74,8 +74,7 @@ CollectiveCosts::CollectiveCosts(const Mesh& mesh, const launcher::Topology& top
 }
 
 bool CollectiveCosts::across_devices(const CollectiveRecord& r) const {
-  return mesh_.size() > 1 && !(collectives::within_one_device(r.from_layout, mesh_.sizes) &&
-                               collectives::within_one_device(r.to_layout, mesh_.sizes));
+  return collectives::moves_between_devices(r.from_layout, r.to_layout, mesh_.sizes);
 }
 
 double CollectiveCosts::seconds(const CollectiveRecord& r) {

@@ -162,8 +162,8 @@ void Executor::prepare_launches() {
       }
       launch.redistribution = Redistribution{n.attrs.ints("global"), collectives::decode_layout(n.attrs.s("from")),
                                              collectives::decode_layout(n.attrs.s("to"))};
-      launch.local = devices == 1 || (collectives::within_one_device(launch.redistribution->from, mesh_) &&
-                                      collectives::within_one_device(launch.redistribution->to, mesh_));
+      launch.local =
+          !collectives::moves_between_devices(launch.redistribution->from, launch.redistribution->to, mesh_);
     }
     launches_.push_back(std::move(launch));
   }

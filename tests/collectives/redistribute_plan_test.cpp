@@ -28,6 +28,18 @@ TEST(RedistributionPlan, ElementaryConversionsUseOneCollective) {
   EXPECT_TRUE(kinds(rep, rep).empty());
 }
 
+// Layouts naming only axes of one device are the whole tensor everywhere: moving between
+// them moves nothing, as on a mesh of one device; an axis of two devices moves data.
+TEST(RedistributionPlan, AxesOfOneDeviceMoveNothingBetweenDevices) {
+  const Layout rep{{{}, {}}, {}}, on_first{{{0}, {}}, {}}, partial_first{{{}, {}}, {0}}, on_second{{{1}, {}}, {}};
+  EXPECT_FALSE(moves_between_devices(partial_first, on_first, {1, 2}));
+  EXPECT_FALSE(moves_between_devices(on_first, rep, {1, 2}));
+  EXPECT_TRUE(moves_between_devices(on_second, rep, {1, 2}));
+  EXPECT_TRUE(moves_between_devices(on_first, on_second, {1, 2}));
+  EXPECT_FALSE(moves_between_devices(on_first, rep, {1}));
+  EXPECT_FALSE(moves_between_devices(on_first, rep, {}));  // no mesh: one device
+}
+
 TEST(RedistributionPlan, ShrinksBeforeItGathers) {
   // [a0, -] -> [-, a1]: slice by a1 first, so the gather of a0 moves a quarter of the tensor.
   EXPECT_EQ(kinds({{{0}, {}}, {}}, {{{}, {1}}, {}}), (std::vector<Kind>{Kind::slice, Kind::all_gather}));
