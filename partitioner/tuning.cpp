@@ -5,6 +5,13 @@
 
 namespace spmd::partitioner {
 
+ScheduleChoice with_plan_schedule(ScheduleChoice asked, const Plan& plan) {
+  if (!plan.schedule) return asked;
+  if (asked.prefetch < 0) asked.prefetch = plan.schedule->prefetch;
+  if (asked.bucket_bytes < 0 && asked.overlap) asked.bucket_bytes = plan.schedule->bucket_bytes;
+  return asked;
+}
+
 TunedProgram tune_schedule(const Program& lowered, bool rematerialize, const DeviceModel& device,
                            CollectiveCosts& costs, std::int64_t memory_limit, ScheduleChoice asked) {
   TunedProgram t;

@@ -29,6 +29,11 @@ struct TunedProgram {
   Prediction prediction;  // of `program`
 };
 
+// `asked` with each part it leaves to the cost model (negative) taken from the schedule
+// `plan` was costed with, where it has one (the search's winner, a plan file); the bucket
+// size only with overlap on, as without it none is chosen. O(1).
+ScheduleChoice with_plan_schedule(ScheduleChoice asked, const Plan& plan);
+
 // `lowered` (lower_ops' program; rematerialized first when `rematerialize`) finished with
 // `asked`'s prefetch depth and bucketed with its bucket size, the cost model's choice of
 // each where negative, within `memory_limit` bytes per device (none when <= 0): the depth

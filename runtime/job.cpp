@@ -215,11 +215,10 @@ partitioner::Program Job::lowered(const partitioner::Plan& plan, const launcher:
   bucket_source_ = asked.bucket_bytes >= 0 || !asked.overlap ? ScheduleSource::asked
                    : plan.schedule                           ? ScheduleSource::plan
                                                              : ScheduleSource::cost_model;
-  if (prefetch_source_ == ScheduleSource::plan) asked.prefetch = plan.schedule->prefetch;
-  if (bucket_source_ == ScheduleSource::plan) asked.bucket_bytes = plan.schedule->bucket_bytes;
   partitioner::TunedProgram tuned = partitioner::tune_schedule(
       ops, plan.rematerialize, device, costs,
-      partitioner::memory_limit(description_.partitioning.search.memory_limit, device), asked);
+      partitioner::memory_limit(description_.partitioning.search.memory_limit, device),
+      partitioner::with_plan_schedule(asked, plan));
   prefetch_ = tuned.schedule.prefetch;
   bucket_bytes_ = tuned.schedule.bucket_bytes;
   gathers_params_ = tuned.gathers_params;

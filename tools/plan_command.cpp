@@ -90,9 +90,8 @@ void plan(const PlanOptions& o, const launcher::World& world) {
   partitioner::Prediction predicted;
   if (search || o.predict) {  // costed as a job runs it: its gathers' depth and buckets chosen
     partitioner::CollectiveCosts costs(plan.mesh, costed_on);
-    partitioner::ScheduleChoice asked;  // the plan's schedule where it has one (a plan file)
-    if (plan.schedule) asked.prefetch = plan.schedule->prefetch, asked.bucket_bytes = plan.schedule->bucket_bytes;
-    tuned = partitioner::tune_schedule(program, plan.rematerialize, device, costs, limit, asked);
+    tuned = partitioner::tune_schedule(program, plan.rematerialize, device, costs, limit,
+                                       partitioner::with_plan_schedule({}, plan));
     program = std::move(tuned->program);
     predicted = tuned->prediction;
     plan.schedule = tuned->schedule;

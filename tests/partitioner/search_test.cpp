@@ -198,7 +198,8 @@ TEST(Search, TheWinnerIsCostedWithTheScheduleAJobChooses) {
   const TunedProgram job = tune_schedule(lower_ops(g, plan), plan.rematerialize, device, costs, r.memory_limit);
   EXPECT_EQ(job.schedule, *best.schedule);
   const TunedProgram planned = tune_schedule(lower_ops(g, plan), plan.rematerialize, device, costs, r.memory_limit,
-                                             {plan.schedule->prefetch, plan.schedule->bucket_bytes});
+                                             with_plan_schedule({}, plan));
+  EXPECT_EQ(planned.schedule, *plan.schedule);
   EXPECT_DOUBLE_EQ(planned.prediction.step_time_s, best.prediction.step_time_s) << "running the plan's schedule";
   EXPECT_DOUBLE_EQ(job.prediction.step_time_s, best.prediction.step_time_s);
   EXPECT_LE(best.prediction.step_time_s, simulate(lower(g, plan), device, costs).step_time_s);

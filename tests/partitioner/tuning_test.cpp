@@ -65,6 +65,23 @@ TEST(TuneSchedule, TheCostModelsChoiceIsNeverSlowerThanAsLoweredAndFitsTheLimit)
   }
 }
 
+// A plan's schedule fills what was left to the cost model, never what was asked for, and
+// gives no bucket size with overlap off.
+TEST(TuneSchedule, APlansScheduleFillsWhatWasNotAskedFor) {
+  Plan plan;
+  EXPECT_EQ(with_plan_schedule({}, plan).prefetch, -1) << "no schedule: the cost model chooses";
+  plan.schedule = PlanSchedule{4, 1 << 20};
+  const ScheduleChoice filled = with_plan_schedule({}, plan);
+  EXPECT_EQ(filled.prefetch, 4);
+  EXPECT_EQ(filled.bucket_bytes, 1 << 20);
+  const ScheduleChoice kept = with_plan_schedule({0, 0}, plan);
+  EXPECT_EQ(kept.prefetch, 0);
+  EXPECT_EQ(kept.bucket_bytes, 0);
+  ScheduleChoice blocking;
+  blocking.overlap = false;
+  EXPECT_LT(with_plan_schedule(blocking, plan).bucket_bytes, 0);
+}
+
 TEST(TuneSchedule, WithoutOverlapNoBucketIsChosen) {
   const ir::Graph g = small_gpt_step();
   const Plan plan = strategy_plan(g, "dp", 4);
