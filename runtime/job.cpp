@@ -124,7 +124,12 @@ bool Job::timed_step(int64_t step) const {
 // The profile's figures replace the defaults: the plan is costed, and the collectives'
 // schedules synthesized, with the measured links and device throughput.
 void Job::apply_profile(const std::string& path, int devices) {
-  const launcher::Topology base = topology_ ? *topology_ : partitioner::flat_topology(devices);
+  // A rank alone has no topology to plan on, but its profile was taken on the one
+  // `spmd profile` discovers: that one is compared, so that a profile of this very job matches.
+  const launcher::Topology base = topology_ ? *topology_
+                                  : world_  ? launcher::discover_job(world_->comm(), std::nullopt,
+                                                                     launcher::TopologySource{}.network, world_->timeout())
+                                            : partitioner::flat_topology(devices);
   partitioner::Profiled p = partitioner::apply_profile(partitioner::read_profile(path), path, base,
                                                        description_.partitioning.search.device);
   description_.partitioning.search.device = p.device;

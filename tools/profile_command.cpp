@@ -8,6 +8,7 @@
 #include "launcher/topology.h"
 #include "runtime/device_choice.h"
 #include "runtime/profile_run.h"
+#include "runtime/threads.h"
 #include "tools/commands.h"
 #include "tools/sizes.h"
 
@@ -23,6 +24,8 @@ struct ProfileOptions {
 void profile(const ProfileOptions& o, const launcher::World& world) {
   const launcher::Topology topology = launcher::discover_job(world.comm());
   collectives::MpiCommunicator comm(world.comm());
+  // The kernels are timed with the threads a job of these ranks runs them with.
+  runtime::share_cores(topology, world.rank());
   auto backend = runtime::make_rank_backend(o.device, &topology, world.rank());
   const runtime::ProfileRun run = runtime::measure_profile(comm, topology, *backend, o.max_bytes);
   world.on_lead([&] { partitioner::write_profile(o.out, run.profile); });

@@ -49,6 +49,18 @@ TEST(ProfileCommand, WritesAProfileThatPlanAndRunUse) {
   EXPECT_TRUE(contains(train.out, "profile: level node: ")) << train.out;
 }
 
+// A rank alone plans on no topology, yet its own profile is of this very job.
+TEST(ProfileCommand, ARankAlonesProfileIsOfItsOwnJob) {
+  const std::string path = ::testing::TempDir() + "spmd_profile_np1.json";
+  std::remove(path.c_str());
+  Result r = run("profile --max-bytes 4KiB --out " + path);
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  Result train = run("run mlp --steps 1 --profile " + path);
+  ASSERT_EQ(train.exit_code, 0) << train.err;
+  EXPECT_TRUE(contains(train.out, "profile: device: matmul ")) << train.out;
+  EXPECT_FALSE(contains(train.out, "another topology")) << train.out;
+}
+
 TEST(ProfileCommand, AFileThatIsNoProfileIsRefused) {
   const std::string path = ::testing::TempDir() + "not_a_profile.json";
   std::ofstream(path) << "{\"fingerprint\": \"x\"}";
