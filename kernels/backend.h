@@ -58,6 +58,10 @@ class Backend {
   // Waits for every kernel run so far, and reports what they found wrong (an id out of range
   // on a device that cannot throw from a kernel) as spmd::Error. Free on host backends.
   virtual void synchronize() {}
+  // Whether every element of every f32 tensor of `tensors` (this backend's memory) is finite,
+  // neither NaN nor infinite: what a job asks of its params after each step. One pass over
+  // them, without copying them out (a device reads back one word).
+  virtual bool all_finite(std::span<const TensorRef> tensors);
 };
 
 // A buffer of a backend's memory, released with it.

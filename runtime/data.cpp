@@ -136,19 +136,25 @@ class ClassificationData : public DataSource {
     for (float& t : teacher_) t = normal(rng);
   }
 
+  // A row both feeds hold is drawn once: the draw, not the copy, is most of a step's feeding.
   void fill(int64_t step, const Feeds& feeds) override {
     std::vector<float> x(static_cast<size_t>(features_));
-    if (auto it = feeds.find("features"); it != feeds.end()) {
-      for (int64_t r = 0; r < it->second.rows; ++r) {
-        point(step, it->second.row_begin + r, x);
-        std::copy(x.begin(), x.end(), it->second.buffer.f32() + r * features_);
-      }
+    auto features = feeds.find("features");
+    auto labels = feeds.find("labels");
+    const FeedSlice* f = features == feeds.end() ? nullptr : &features->second;
+    const FeedSlice* l = labels == feeds.end() ? nullptr : &labels->second;
+    auto labelled = [l](int64_t row) { return l && row >= l->row_begin && row < l->row_begin + l->rows; };
+    for (int64_t r = 0; f && r < f->rows; ++r) {
+      const int64_t row = f->row_begin + r;
+      point(step, row, x);
+      std::copy(x.begin(), x.end(), f->buffer.f32() + r * features_);
+      if (labelled(row)) l->buffer.i32()[row - l->row_begin] = label(x.data());
     }
-    if (auto it = feeds.find("labels"); it != feeds.end()) {
-      for (int64_t r = 0; r < it->second.rows; ++r) {
-        point(step, it->second.row_begin + r, x);
-        it->second.buffer.i32()[r] = label(x.data());
-      }
+    for (int64_t r = 0; l && r < l->rows; ++r) {
+      const int64_t row = l->row_begin + r;
+      if (f && row >= f->row_begin && row < f->row_begin + f->rows) continue;
+      point(step, row, x);
+      l->buffer.i32()[r] = label(x.data());
     }
   }
   int64_t items_per_step() const override { return batch_; }

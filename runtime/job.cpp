@@ -275,11 +275,19 @@ StepReport Job::run_step() {
 std::string Job::nonfinite_after(const StepReport& r) const {
   if (!std::isfinite(r.loss)) return std::string("the loss is ") + (std::isnan(r.loss) ? "NaN" : r.loss > 0 ? "+inf" : "-inf");
   const Executor& ex = trainer().executor();
-  uint64_t mine = 0;  // 1 + the ValueId of this rank's first spoiled param
-  for (ir::ValueId v = 0; v < ex.graph().size() && mine == 0; ++v) {
+  std::vector<ir::ValueId> params;
+  std::vector<kernels::TensorRef> buffers;
+  for (ir::ValueId v = 0; v < ex.graph().size(); ++v) {
     if (ex.graph().node(v).op != "param") continue;
-    const kernels::TensorRef t = ex.host_value(v);
-    if (!std::all_of(t.f32(), t.f32() + t.numel(), [](float x) { return std::isfinite(x); })) mine = v + 1;
+    params.push_back(v);
+    buffers.push_back(ex.value(v));
+  }
+  uint64_t mine = 0;  // 1 + the ValueId of this rank's first spoiled param
+  // One pass over them all every step; only a spoiled step looks for which.
+  if (!backend_->all_finite(buffers)) {
+    for (size_t k = 0; k < params.size() && mine == 0; ++k) {
+      if (!backend_->all_finite({&buffers[k], 1})) mine = params[k] + 1;
+    }
   }
   const std::vector<uint64_t> all = world_ ? world_->all_gather(mine) : std::vector<uint64_t>{mine};
   for (size_t rank = 0; rank < all.size(); ++rank) {

@@ -120,6 +120,19 @@ class CudaBackend final : public Backend {
     }
   }
 
+  // One flag for all the tensors, one word read back.
+  bool all_finite(std::span<const TensorRef> tensors) override {
+    int* flag = static_cast<int*>(ctx_.scratch(sizeof(int)));
+    check(cudaMemsetAsync(flag, 0, sizeof(int), ctx_.stream), "cudaMemsetAsync");
+    for (const TensorRef& t : tensors) {
+      if (t.type.dtype == ir::DType::f32) cuda::launch_flag_nonfinite(ctx_.stream, t.f32(), t.numel(), flag);
+    }
+    check(cudaGetLastError(), "the finiteness check");
+    int found = 0;
+    copy_out(&found, flag, sizeof found);
+    return found == 0;
+  }
+
   void synchronize() override {
     check(cudaStreamSynchronize(ctx_.stream), "the stream's kernels");
     cuda::ErrorReport report{};

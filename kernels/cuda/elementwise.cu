@@ -79,6 +79,12 @@ __global__ void fill_kernel(uint32_t* y, int64_t n, uint32_t bits) {
   SPMD_GRID_STRIDE(i, n) y[i] = bits;
 }
 
+__global__ void flag_nonfinite_kernel(const float* x, int64_t n, int* flag) {
+  SPMD_GRID_STRIDE(i, n) {
+    if (!isfinite(x[i])) *flag = 1;  // every writer writes the same word: no atomic needed
+  }
+}
+
 template <Unary F>
 void unary(cudaStream_t s, const float* x, float* y, int64_t n) {
   unary_kernel<F><<<blocks_for(n), kThreads, 0, s>>>(x, y, n);
@@ -131,6 +137,10 @@ void launch_causal_mask(cudaStream_t s, const float* x, float* y, int64_t n, int
 
 void launch_fill(cudaStream_t s, void* y, int64_t n, uint32_t bits) {
   fill_kernel<<<blocks_for(n), kThreads, 0, s>>>(static_cast<uint32_t*>(y), n, bits);
+}
+
+void launch_flag_nonfinite(cudaStream_t s, const float* x, int64_t n, int* flag) {
+  if (n > 0) flag_nonfinite_kernel<<<blocks_for(n), kThreads, 0, s>>>(x, n, flag);
 }
 
 }  // namespace spmd::kernels::cuda

@@ -45,6 +45,8 @@ void launch_binary(cudaStream_t s, Binary f, const float* a, const StridedIndex*
 void launch_causal_mask(cudaStream_t s, const float* x, float* y, int64_t n, int64_t seq, float fill);
 // n 32-bit words set to `bits` (a float's or an int's).
 void launch_fill(cudaStream_t s, void* y, int64_t n, uint32_t bits);
+// *flag = 1 when one of x's n floats is NaN or infinite (left as it is otherwise).
+void launch_flag_nonfinite(cudaStream_t s, const float* x, int64_t n, int* flag);
 
 // y[i] = x[walk(i)] over y's n 32-bit words (transpose, broadcast, slice).
 void launch_gather_strided(cudaStream_t s, const void* x, const StridedIndex& walk, void* y, int64_t n);

@@ -75,6 +75,26 @@ TEST(ClassificationData, LabelsAreInRangeAndUseEveryClass) {
   for (int c : counts) EXPECT_GT(c, 20);
 }
 
+// Features and labels may be sharded differently (one feed split, the other whole): a
+// row's label is still its point's, whichever feed holds the row.
+TEST(ClassificationData, ShardsOfEitherFeedAreThoseRowsOfTheWholeBatch) {
+  ir::Graph g = ir::build_model("mlp:batch=8,classes=3,features=4");
+  ir::TensorType xt = g.type(*g.find("features")), lt = g.type(*g.find("labels"));
+  std::vector<float> x(xt.numel());
+  std::vector<int32_t> labels(lt.numel());
+  auto src = make_data_source(g, 3);
+  src->fill(2, {{"features", whole({xt, x.data()})}, {"labels", whole({lt, labels.data()})}});
+  std::vector<float> some_x(4 * 4);
+  std::vector<int32_t> some_labels(5, -1);
+  src->fill(2, {{"features", {{{ir::DType::f32, {4, 4}}, some_x.data()}, 0, 4}},
+                {"labels", {{{ir::DType::i32, {5}}, some_labels.data()}, 3, 5}}});
+  EXPECT_EQ(some_x, std::vector<float>(x.begin(), x.begin() + 16));
+  EXPECT_EQ(some_labels, std::vector<int32_t>(labels.begin() + 3, labels.end()));
+  std::vector<int32_t> only_labels(2, -1);
+  src->fill(2, {{"labels", {{{ir::DType::i32, {2}}, only_labels.data()}, 6, 2}}});
+  EXPECT_EQ(only_labels, std::vector<int32_t>(labels.begin() + 6, labels.end()));
+}
+
 TEST(LanguageModelData, AShardOfRowsIsThoseRowsOfTheWholeBatch) {
   ir::Graph g = ir::build_model("gpt:seq=8,batch=6,vocab=64,d_model=8,heads=2,layers=1");
   Buffers all;
