@@ -35,8 +35,10 @@ bool compute_bound(const ir::Graph& g, ir::ValueId v, const DeviceModel& device)
 // that a search costing many programs synthesizes each schedule once.
 class CollectiveCosts {
  public:
-  // Throws spmd::Error when the mesh and topology have different device counts.
+  // Throws spmd::Error when the mesh and topology have different device counts. The
+  // topology is referred to, not copied: it must outlive the costs, so a temporary is refused.
   CollectiveCosts(const Mesh& mesh, const launcher::Topology& topology);
+  CollectiveCosts(const Mesh& mesh, launcher::Topology&& topology) = delete;
   double seconds(const CollectiveRecord& record);
   // Whether the collective moves data between devices: not when both layouts name only
   // mesh axes of one device (the runtime copies it in place). O(axes named).

@@ -124,7 +124,7 @@ TEST(Simulator, OverlappedCollectivesPayTheHandOff) {
   Plan one = apply_tactics(g, builtin_strategy("zero", g, 1));
   Program local = lower(g, one);
   ASSERT_FALSE(local.collectives.empty());
-  const launcher::Topology single = flat_topology(1);  // CollectiveCosts keeps a reference to it
+  const launcher::Topology single = flat_topology(1);
   CollectiveCosts alone(one.mesh, single);
   EXPECT_DOUBLE_EQ(simulate(local, slow_handoff, alone, true).step_time_s,
                    simulate(local, device, alone, true).step_time_s);
