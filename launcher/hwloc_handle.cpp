@@ -35,6 +35,28 @@ std::string with_pu_level(const std::string& description) {
   return description + " pu:1";
 }
 
+// hwloc inserts each object of a synthetic topology by comparing its cpuset with its
+// siblings', which takes time growing with the cube of the processing units (8,000 in a
+// level take 40 s): refused above this, where a machine file and --nodes go further.
+constexpr double kMostSyntheticPus = 4096;
+
+// The processing units a synthetic description makes: the product of its levels' counts
+// ("package:2 core:8" makes 16). 0 when a level's count is not read (hwloc then judges).
+double synthetic_pus(const std::string& description) {
+  std::istringstream words(description);
+  std::string word;
+  double pus = 1;
+  while (words >> word) {
+    const size_t colon = word.find(':');
+    if (colon == std::string::npos) return 0;
+    char* end = nullptr;
+    const double count = std::strtod(word.c_str() + colon + 1, &end);
+    if (end == word.c_str() + colon + 1 || !(count >= 1)) return 0;
+    pus *= count;
+  }
+  return pus;
+}
+
 // hwloc turns the tiers of a NUMA latency matrix into Group objects when it reads the
 // matrix from Linux, but not when it imports an XML export or a synthetic string: grouping
 // is what HWLOC_DISTANCES_ADD_FLAG_GROUP asks of hwloc_distances_add_commit (hwloc docs,
@@ -75,6 +97,11 @@ HwlocTopology load_hwloc_topology(const std::string& spec) {
     load_or_throw(topology.get(), "this machine's topology");
   } else if (spec.starts_with(kSyntheticPrefix)) {
     std::string description = spec.substr(kSyntheticPrefix.size());
+    if (const double pus = synthetic_pus(description); pus > kMostSyntheticPus) {
+      throw Error("synthetic topology '" + description + "' has " + std::to_string(static_cast<long long>(pus)) +
+                  " processing units, over the " + std::to_string(static_cast<int>(kMostSyntheticPus)) +
+                  " hwloc builds in reasonable time: describe one node and give --nodes");
+    }
     if (hwloc_topology_set_synthetic(topology.get(), with_pu_level(description).c_str()) != 0)
       throw Error("bad synthetic topology '" + description +
                   "': hwloc cannot parse it (expected levels like 'package:2 numa:2 core:8')");

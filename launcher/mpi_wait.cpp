@@ -35,8 +35,9 @@ Seconds collective_timeout(Seconds fallback) {
   if (text == nullptr || *text == '\0') return fallback;
   char* end = nullptr;
   const double seconds = std::strtod(text, &end);
-  if (*end != '\0' || !(seconds > 0)) {
-    throw Error(std::string("SPMD_COLLECTIVE_TIMEOUT_S='") + text + "' is not a positive number of seconds");
+  if (*end != '\0' || !valid_timeout(seconds)) {
+    throw Error(std::string("SPMD_COLLECTIVE_TIMEOUT_S='") + text + "' is not a number of seconds from 0 to " +
+                std::to_string(static_cast<int64_t>(kLongestTimeoutS)));
   }
   return Seconds(seconds);
 }

@@ -17,6 +17,12 @@ namespace spmd::launcher {
 
 using Seconds = std::chrono::duration<double>;
 
+// The longest deadline a wait takes, about 11.6 days: a longer one (or an infinite one)
+// would overflow the clock's arithmetic and end the wait at once.
+inline constexpr double kLongestTimeoutS = 1e6;
+// Whether `seconds` is a deadline a wait takes: positive, finite, at most kLongestTimeoutS.
+inline bool valid_timeout(double seconds) { return seconds > 0 && seconds <= kLongestTimeoutS; }
+
 // The deadline of a wait where the caller sets none: SPMD_COLLECTIVE_TIMEOUT_S when it is
 // set, else `fallback` (60 s). Throws spmd::Error when the variable is not a positive
 // number of seconds. Cost: one getenv.

@@ -103,7 +103,9 @@ size_t PeerBoard::lost(Lost* out, size_t capacity) const {
   for (int r = 0; r < size_ && found < capacity; ++r) {
     const int64_t pid = slots_[r].pid.load();
     if (r == rank_ || pid <= 0 || slots_[r].state.load() != kRunning) continue;
-    if (gone(pid)) out[found++] = {r, pid};
+    // The state is read again once the process is seen gone: a peer stopped by the same
+    // signal marks itself stopping before it exits, maybe between the two reads.
+    if (gone(pid) && slots_[r].state.load() == kRunning) out[found++] = {r, pid};
   }
   return found;
 }

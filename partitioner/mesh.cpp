@@ -51,23 +51,45 @@ nlohmann::ordered_json to_json(const Mesh& m) {
   return axes;
 }
 
+namespace {
+
+// Far beyond any machine, yet small enough that the mesh's device count stays an int.
+constexpr int64_t kMostDevices = int64_t{1} << 24;
+
+// An axis size as written: a whole number from 1 up, read without wrapping or truncating.
+int axis_size(const nlohmann::ordered_json& size, const std::string& name) {
+  if (!size.is_number_integer() || (size.is_number_unsigned() && size.get<uint64_t>() > kMostDevices) ||
+      size.get<int64_t>() < 1 || size.get<int64_t>() > kMostDevices) {
+    throw Error("mesh axis '" + name + "' has size " + size.dump() + ": a size is a whole number from 1 to " +
+                std::to_string(kMostDevices));
+  }
+  return static_cast<int>(size.get<int64_t>());
+}
+
+}  // namespace
+
 Mesh mesh_from_json(const nlohmann::ordered_json& j) {
   Mesh m;
   if (j.is_object()) {
     for (const auto& [name, size] : j.items()) {
       m.names.push_back(name);
-      m.sizes.push_back(size.get<int>());
+      m.sizes.push_back(axis_size(size, name));
+    }
+  } else if (j.is_array()) {
+    for (const auto& axis : j) {
+      if (!axis.is_object()) throw Error("a mesh axis is " + axis.dump() + ", not {\"name\": ..., \"size\": ...}");
+      m.names.push_back(axis.at("name").get<std::string>());
+      m.sizes.push_back(axis_size(axis.at("size"), m.names.back()));
     }
   } else {
-    for (const auto& axis : j) {
-      m.names.push_back(axis.at("name").get<std::string>());
-      m.sizes.push_back(axis.at("size").get<int>());
-    }
-  }
-  for (size_t i = 0; i < m.sizes.size(); ++i) {
-    if (m.sizes[i] < 1) throw Error("mesh axis '" + m.names[i] + "' needs a size of at least 1");
+    throw Error("a mesh is " + j.dump() + ", not an object of axis sizes or an array of axes");
   }
   if (m.names.empty()) throw Error("a mesh needs at least one axis");
+  int64_t devices = 1;
+  for (int size : m.sizes) {
+    devices *= size;
+    if (devices > kMostDevices) throw Error("mesh " + j.dump() + " has more than " + std::to_string(kMostDevices) + " devices");
+  }
   return m;
 }
 

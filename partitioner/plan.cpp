@@ -124,6 +124,11 @@ Plan plan_from_json(const nlohmann::ordered_json& j, const ir::Graph& g) {
         for (const auto& name : axes) s.dims.back().push_back(p.mesh.axis(name.get<std::string>()));
       }
       for (const auto& name : entry.at("partial")) s.partial.push_back(p.mesh.axis(name.get<std::string>()));
+      // A source is fed or initialised whole on every device: a partial sum it is not.
+      if (!s.partial.empty() && g.node(v).is_source()) {
+        throw Error(ir::value_label(g, v) + " is a " + g.node(v).op + ": it cannot be partial over '" +
+                    p.mesh.names[static_cast<size_t>(s.partial[0])] + "'");
+      }
       if (s.dims.size() != g.type(v).shape.size()) {
         throw Error(ir::value_label(g, v) + ": the sharding has " + std::to_string(s.dims.size()) + " dimensions, the value " +
                     std::to_string(g.type(v).shape.size()));

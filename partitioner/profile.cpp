@@ -2,6 +2,7 @@
 
 #include <cmath>
 #include <cstdio>
+#include <functional>
 #include <nlohmann/json.hpp>
 
 #include "common/error.h"
@@ -104,6 +105,20 @@ void write_profile(const std::string& path, const Profile& p) {
                               {"memory_Bps", p.memory_Bps},     {"op_latency_s", p.op_latency_s},
                               {"handoff_s", p.handoff_s},
                               {"matmul_by_size", curve},        {"levels", levels}};
+  // A figure that is not a number would be written as null, and the profile read back
+  // refused: refused now instead, with the file it would replace left as it is.
+  std::function<void(const nlohmann::ordered_json&, const std::string&)> finite = [&](const auto& v, const std::string& at) {
+    if (v.is_number_float() && !std::isfinite(v.template get<double>())) {
+      throw Error("profile for '" + path + "': " + at + " is " + std::to_string(v.template get<double>()) + ", not a finite figure (a fit of too few sizes?)");
+    }
+    if (v.is_object()) {
+      for (const auto& [key, item] : v.items()) finite(item, at.empty() ? key : at + "." + key);
+    }
+    if (v.is_array()) {
+      for (size_t i = 0; i < v.size(); ++i) finite(v[i], at + "[" + std::to_string(i) + "]");
+    }
+  };
+  finite(j, "");
   write_file_atomically(path, j.dump(1) + "\n", "profile");
 }
 

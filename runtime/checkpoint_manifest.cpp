@@ -1,6 +1,9 @@
 #include "runtime/checkpoint_manifest.h"
 
 #include <algorithm>
+#include <charconv>
+#include <map>
+#include <set>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
@@ -19,7 +22,84 @@ std::string hex(uint64_t x) {
   return text;
 }
 
-uint64_t from_hex(const std::string& text) { return std::stoull(text, nullptr, 16); }
+// A file's checksum as written: 16 hex digits.
+uint64_t from_hex(const std::string& text, const std::string& file) {
+  uint64_t value = 0;
+  const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value, 16);
+  if (text.size() != 16 || ec != std::errc() || end != text.data() + text.size()) {
+    throw Error("the fnv64 of file '" + file + "' is '" + text + "', not 16 hex digits");
+  }
+  return value;
+}
+
+// What a manifest must say to be read back at all: a step and a data position that agree, an
+// optimizer this program knows, values once each with a layout of the saved mesh, and files
+// of the saved ranks whose shards are each one block of a known value, inside the file and
+// apart from the others. O(values + shards).
+void check_manifest(const Manifest& m, const nlohmann::ordered_json& j) {
+  if (m.step < 0) throw Error("step " + std::to_string(m.step) + " is negative");
+  if (j.contains("data_position") && j.at("data_position").get<int64_t>() != m.step) {
+    throw Error("data_position " + j.at("data_position").dump() + " is not the step, " + std::to_string(m.step));
+  }
+  if (m.optimizer != "adamw" && m.optimizer != "sgd") throw Error("optimizer '" + m.optimizer + "' is not adamw or sgd");
+  const int ranks = m.mesh.size();
+  if (j.contains("ranks") && j.at("ranks").get<int64_t>() != ranks) {
+    throw Error("ranks " + j.at("ranks").dump() + " is not the mesh's " + std::to_string(ranks));
+  }
+  std::map<std::string, std::vector<int64_t>> blocks;  // value -> its block's shape on the saved mesh
+  for (const SavedValue& v : m.values) {
+    const std::string what = v.kind + " '" + v.name + "'";
+    if (v.kind != "param" && v.kind != "state") throw Error("value '" + v.name + "' is of kind '" + v.kind + "'");
+    for (int64_t d : v.shape) {
+      if (d <= 0) throw Error(what + " has a dimension of " + std::to_string(d));
+    }
+    if (v.layout.dims.size() != v.shape.size() || !v.layout.partial.empty()) {
+      throw Error(what + " has layout " + collectives::to_string(v.layout) + ", not one of its " +
+                  std::to_string(v.shape.size()) + " dimensions");
+    }
+    for (const auto& axes : v.layout.dims) {
+      for (int a : axes) {
+        if (a < 0 || a >= static_cast<int>(m.mesh.sizes.size())) throw Error(what + " is laid over an axis the mesh lacks");
+      }
+    }
+    if (!blocks.emplace(v.name, collectives::local_shape(v.shape, m.mesh.sizes, v.layout)).second) {
+      throw Error("value '" + v.name + "' is listed twice");
+    }
+  }
+  std::set<std::string> names;
+  for (const SavedFile& f : m.files) {
+    if (f.file.empty() || f.file.find('/') != std::string::npos || f.file == "." || f.file == "..") {
+      throw Error("file name '" + f.file + "' is not a name inside the checkpoint directory");
+    }
+    if (!names.insert(f.file).second) throw Error("file '" + f.file + "' is listed twice");
+    if (f.rank < 0 || f.rank >= ranks) {
+      throw Error("file '" + f.file + "' is of rank " + std::to_string(f.rank) + ", not one of the " + std::to_string(ranks));
+    }
+    std::vector<std::pair<uint64_t, uint64_t>> spans;  // [offset, end) of each shard
+    std::set<std::string> held;
+    for (const SavedShard& s : f.shards) {
+      const std::string what = "the shard of '" + s.value + "' in file '" + f.file + "'";
+      auto block = blocks.find(s.value);
+      if (block == blocks.end()) throw Error(what + " is of no value the manifest lists");
+      if (!held.insert(s.value).second) throw Error(what + " is listed twice");
+      uint64_t expected = sizeof(float);
+      for (int64_t d : block->second) expected *= static_cast<uint64_t>(d);
+      if (s.bytes != expected) {
+        throw Error(what + " has " + std::to_string(s.bytes) + " bytes, its block " + std::to_string(expected));
+      }
+      if (s.offset > f.bytes || s.bytes > f.bytes - s.offset) {
+        throw Error(what + " ends past the file's " + std::to_string(f.bytes) + " bytes");
+      }
+      spans.emplace_back(s.offset, s.offset + s.bytes);
+    }
+    std::sort(spans.begin(), spans.end());
+    for (size_t k = 1; k < spans.size(); ++k) {
+      if (spans[k].first < spans[k - 1].second) {
+        throw Error("two shards of file '" + f.file + "' overlap at byte " + std::to_string(spans[k].first));
+      }
+    }
+  }
+}
 
 nlohmann::ordered_json value_json(const SavedValue& v) {
   return {{"name", v.name}, {"kind", v.kind}, {"dtype", "f32"}, {"shape", v.shape},
@@ -44,18 +124,24 @@ Manifest manifest_from_json(const nlohmann::ordered_json& j) {
   if (!j.at("mesh").empty()) m.mesh = partitioner::mesh_from_json(j.at("mesh"));
   m.topology_fingerprint = j.at("topology_fingerprint").get<std::string>();
   for (const auto& v : j.at("values")) {
+    if (v.at("dtype").get<std::string>() != "f32") {
+      throw Error("value '" + v.at("name").get<std::string>() + "' is of dtype '" + v.at("dtype").get<std::string>() +
+                  "': a checkpoint holds f32 values");
+    }
     m.values.push_back({v.at("name").get<std::string>(), v.at("kind").get<std::string>(),
                         v.at("shape").get<std::vector<int64_t>>(),
                         collectives::decode_layout(v.at("layout").get<std::string>())});
   }
   for (const auto& f : j.at("files")) {
-    SavedFile file{f.at("file").get<std::string>(), f.at("rank").get<int>(), f.at("bytes").get<uint64_t>(),
-                   from_hex(f.at("fnv64").get<std::string>()), {}};
+    const std::string name = f.at("file").get<std::string>();
+    SavedFile file{name, f.at("rank").get<int>(), f.at("bytes").get<uint64_t>(),
+                   from_hex(f.at("fnv64").get<std::string>(), name), {}};
     for (const auto& s : f.at("shards")) {
       file.shards.push_back({s.at("value").get<std::string>(), s.at("offset").get<uint64_t>(), s.at("bytes").get<uint64_t>()});
     }
     m.files.push_back(std::move(file));
   }
+  check_manifest(m, j);
   return m;
 }
 
@@ -69,7 +155,10 @@ std::optional<int64_t> step_of(const std::string& name, bool& temporary) {
   if (rest.empty() || !std::all_of(rest.begin(), rest.end(), [](char c) { return c >= '0' && c <= '9'; })) {
     return std::nullopt;
   }
-  return std::stoll(rest);
+  int64_t step = 0;
+  const auto [end, ec] = std::from_chars(rest.data(), rest.data() + rest.size(), step);
+  if (ec != std::errc() || end != rest.data() + rest.size()) return std::nullopt;  // not a step this writes
+  return step;
 }
 
 bool has_manifest(const fs::path& dir) {
@@ -142,7 +231,10 @@ std::string checkpoint_path(const std::string& root, int64_t step) {
   return (fs::path(root) / name).string();
 }
 
-std::vector<std::string> complete_checkpoints(const std::string& root) {
+namespace {
+
+// The complete checkpoints inside `root` with their steps, by ascending step.
+std::vector<std::pair<int64_t, std::string>> complete_steps(const std::string& root) {
   std::vector<std::pair<int64_t, std::string>> found;
   std::error_code ec;
   for (const auto& entry : fs::directory_iterator(root, ec)) {
@@ -151,9 +243,21 @@ std::vector<std::string> complete_checkpoints(const std::string& root) {
     if (step && !temporary && has_manifest(entry.path())) found.emplace_back(*step, entry.path().string());
   }
   std::sort(found.begin(), found.end());
+  return found;
+}
+
+}  // namespace
+
+std::vector<std::string> complete_checkpoints(const std::string& root) {
   std::vector<std::string> paths;
-  for (auto& [step, path] : found) paths.push_back(path);
+  for (auto& [step, path] : complete_steps(root)) paths.push_back(path);
   return paths;
+}
+
+std::optional<int64_t> newest_checkpoint_step(const std::string& root) {
+  const auto found = complete_steps(root);
+  if (found.empty()) return std::nullopt;
+  return found.back().first;
 }
 
 Located locate_checkpoint(const std::string& dir) {

@@ -82,5 +82,8 @@ Located locate_checkpoint(const std::string& dir);
 
 // The complete checkpoints inside `root`, by ascending step.
 std::vector<std::string> complete_checkpoints(const std::string& root);
+// The step of the newest complete checkpoint inside `root`, read from its directory's name;
+// nullopt when there is none (or no `root`). One listing of `root`.
+std::optional<int64_t> newest_checkpoint_step(const std::string& root);
 
 }  // namespace spmd::runtime

@@ -69,8 +69,9 @@ void Job::bind(JobBinding binding) {
   world_ = binding.world;
   const int devices = world_ ? world_->size() : 1;
   partitioned_ = devices > 1 || description_.partitioning.any();
-  if (binding.timeout_s && !(std::isfinite(*binding.timeout_s) && *binding.timeout_s > 0)) {
-    throw Error("the collective timeout " + std::to_string(*binding.timeout_s) + " s is not a positive number");
+  if (binding.timeout_s && !launcher::valid_timeout(*binding.timeout_s)) {
+    throw Error("the collective timeout " + std::to_string(*binding.timeout_s) + " s is not from 0 to " +
+                std::to_string(static_cast<int64_t>(launcher::kLongestTimeoutS)) + " s");
   }
   // The world's own agreements (resume checks, checkpoints) wait as long as collectives.
   if (world_ && binding.timeout_s) world_->set_timeout(launcher::Seconds(*binding.timeout_s));
@@ -100,6 +101,7 @@ void Job::bind(JobBinding binding) {
     share_cores(*topology_, rank());
   }
   std::optional<Manifest> saved = prepare_resume();
+  check_checkpoint_directory(saved ? saved->step : 0);
   backend_ = make_rank_backend(binding.device, topology_.get(), rank());
   const ir::Graph& runs = program_ ? program_->graph : graph_;
   trainer_ = std::make_unique<Trainer>(runs, *backend_, description_.seed, description_.program.lr,
@@ -172,9 +174,40 @@ std::optional<Manifest> Job::prepare_resume() {
   return m;
 }
 
+// Keeping the last N checkpoints goes by step: a directory that holds a checkpoint ahead of
+// this run's first step is another run's, and the checkpoints this one writes would be the
+// oldest, deleted as soon as written. Refused before the first step, on every rank.
+void Job::check_checkpoint_directory(int64_t first_step) const {
+  const CheckpointPolicy& p = description_.checkpoint;
+  if (p.dir.empty()) return;
+  auto check = [&] {
+    const std::optional<int64_t> newest = newest_checkpoint_step(p.dir);
+    if (!newest || *newest <= first_step) return;
+    throw Error("checkpoint directory '" + p.dir + "' holds a checkpoint of step " + std::to_string(*newest) +
+                ", ahead of this run's step " + std::to_string(first_step) +
+                ": it is another run's (resume it with --resume " + p.dir + ", or give an empty directory)");
+  };
+  world_ ? world_->on_lead(check, "checking the checkpoint directory") : check();
+}
+
 void Job::finish_resume(const Manifest& m) {
   load_checkpoint(resumed_->path, m, trainer_->executor(), rank());
   trainer_->resume_at(m.step);
+  // A checkpoint's checksums vouch for its bytes, not for its numbers: a NaN saved is
+  // refused here, on every rank, rather than taken for a gradient's at the first step.
+  const Executor& ex = trainer_->executor();
+  uint64_t mine = 0;  // 1 + the ValueId of this rank's first value that is not finite
+  for (ir::ValueId v = 0; v < ex.graph().size() && mine == 0; ++v) {
+    const std::string& op = ex.graph().node(v).op;
+    const kernels::TensorRef value = ex.value(v);
+    if ((op == "param" || op == "state") && !backend_->all_finite({&value, 1})) mine = v + 1;
+  }
+  const std::vector<uint64_t> all = world_ ? world_->all_gather(mine) : std::vector<uint64_t>{mine};
+  for (uint64_t bad : all) {
+    if (bad == 0) continue;
+    const ir::Node& n = ex.graph().node(static_cast<ir::ValueId>(bad - 1));
+    throw Error("checkpoint '" + resumed_->path + "' holds " + n.op + " '" + n.name + "' with a NaN or infinite value");
+  }
 }
 
 std::string Job::save(const std::string& dir, int keep) {

@@ -197,6 +197,7 @@ class Job {
   void apply_profile(const std::string& path, int devices);
   void check_checkpoint_policy() const;
   std::optional<Manifest> prepare_resume();
+  void check_checkpoint_directory(int64_t first_step) const;
   void finish_resume(const Manifest& m);
   void start_trace();
   std::vector<PredictedLaunch> predicted_step(const launcher::Topology* topology,

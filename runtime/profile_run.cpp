@@ -12,6 +12,7 @@
 #include "collectives/cost_fit.h"
 #include "collectives/primitives.h"
 #include "collectives/timing.h"
+#include "common/error.h"
 #include "ir/ops.h"
 #include "runtime/comm_stream.h"
 
@@ -226,6 +227,11 @@ std::vector<launcher::MeasuredAlgorithm> collective_tables(collectives::Communic
 
 ProfileRun measure_profile(collectives::Communicator& comm, const launcher::Topology& topology,
                            kernels::Backend& backend, double max_bytes) {
+  if (!(max_bytes >= kProfileLeastMaxBytes && max_bytes <= kProfileMostMaxBytes)) {
+    throw Error("the largest message to time, " + bytes_text(max_bytes) + ", is not from " +
+                bytes_text(kProfileLeastMaxBytes) + " (two sizes to fit a line through) to " +
+                bytes_text(kProfileMostMaxBytes));
+  }
   ProfileRun run;
   run.profile.fingerprint = launcher::fingerprint(topology);
   measure_kernels(backend, run.profile, run.table, [&comm] {

@@ -24,7 +24,12 @@ struct ProfileRun {
   std::string table;             // nccl-tests style tables and the fits, for rank 0 to print
 };
 
-// Measures with `comm` (the job's ranks, rank i = device i of `topology`).
+// The range `max_bytes` may take: two sizes at least, to fit a line through, and at most
+// what a rank can hold a few times over without taking the machine's memory.
+inline constexpr double kProfileLeastMaxBytes = 16 << 10, kProfileMostMaxBytes = 1 << 30;
+
+// Measures with `comm` (the job's ranks, rank i = device i of `topology`). Throws
+// spmd::Error, before measuring anything, when `max_bytes` is outside the range above.
 ProfileRun measure_profile(collectives::Communicator& comm, const launcher::Topology& topology,
                            kernels::Backend& backend, double max_bytes = 16 << 20);
 

@@ -2,6 +2,8 @@
 
 #include <cmath>
 #include <filesystem>
+#include <limits>
+#include <sstream>
 
 #include "common/error.h"
 #include "common/files.h"
@@ -20,13 +22,24 @@ ir::Graph read_graph(const std::string& model) {
   throw Error("'" + model + "' is neither a model (known: mlp, gpt) nor an IR file");
 }
 
+// A number as a person writes it: 0.1, 1e+39, nan.
+std::string number_text(double x) {
+  std::ostringstream text;
+  text << x;
+  return text.str();
+}
+
 }  // namespace
 
 std::string ProgramSource::describe() const { return graph ? "a graph built in code" : model; }
 
 ir::Graph load_training_step(const ProgramSource& source) {
   if (source.lr && !(std::isfinite(*source.lr) && *source.lr > 0)) {
-    throw Error("learning rate " + std::to_string(*source.lr) + " is not a positive finite number");
+    throw Error("learning rate " + number_text(*source.lr) + " is not a positive finite number");
+  }
+  // The step computes in f32: a rate beyond its range would be infinite there.
+  if (source.lr && *source.lr > std::numeric_limits<float>::max()) {
+    throw Error("learning rate " + number_text(*source.lr) + " is beyond the largest f32");
   }
   ir::Optimizer opt = source.optimizer;
   if (source.lr) opt.lr = *source.lr;

@@ -18,6 +18,7 @@
 #include "launcher/launch_line.h"
 #include "tools/commands.h"
 #include "tools/launch_restarts.h"
+#include "tools/validators.h"
 
 namespace spmd::tools {
 namespace {
@@ -51,8 +52,8 @@ LaunchOptions parse_launch_arguments(std::vector<std::string> args) {
   parser.add_option("--map-by", map_by)->check(CLI::IsMember({"gpu", "numa", "package", "core"}));
   parser.add_flag("--dry-run", options.dry_run);
   parser.add_option("--mpirun", options.mpirun);
-  parser.add_option("--restarts", options.restarts)->check(CLI::NonNegativeNumber);
-  parser.add_option("--min-ranks", options.min_ranks)->check(CLI::PositiveNumber);
+  parser.add_option("--restarts", options.restarts)->check(kNonNegative);
+  parser.add_option("--min-ranks", options.min_ranks)->check(kPositive);
   std::reverse(ours.begin(), ours.end());  // CLI11 takes a vector of arguments last first
   parser.parse(ours);
   if (!map_by.empty()) options.request.map_by = launcher::parse_device_kind(map_by);
@@ -78,13 +79,14 @@ void resolve_self(std::vector<std::string>& command) {
 
 // Runs the job; after a failure, again from its newest complete checkpoint on one rank
 // fewer while the minimum allows, until it succeeds or the restarts run out. Exits with
-// the last run's code.
+// the last run's code. A user's mistake (exit 2: a bad flag, model or file) is not a
+// failure a restart can mend: it ends the launch at once.
 [[noreturn]] void run_with_restarts(LaunchOptions options, std::vector<std::string> line) {
   const std::vector<std::string> original = options.request.command;
   const int min_ranks = options.min_ranks > 0 ? options.min_ranks : options.request.ranks;
   const std::optional<int64_t> last_step = final_step(original);  // before the job moves its checkpoints on
   JobRun run = run_and_watch(line);
-  for (int attempt = 1; run.code != 0 && attempt <= options.restarts; ++attempt) {
+  for (int attempt = 1; run.code != 0 && run.code != kExitUserError && attempt <= options.restarts; ++attempt) {
     std::optional<Restart> restart = restart_command(original, last_step);
     if (restart && restart->steps_left <= 0) std::exit(0);  // failed after its last save
     options.request.command = restart ? restart->command : original;

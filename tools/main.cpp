@@ -17,18 +17,32 @@
 
 namespace {
 
-// The value of `--timeout` on the command line, when it is a positive number of seconds:
-// the deadline of joining the job (MPI_Init), which starts before the flags are parsed.
-// Anything else is left to the parser, which refuses it in one line.
+// The value of `spmd run --timeout` when it is a deadline a wait takes: the deadline of
+// joining the job (MPI_Init), which starts before the flags are parsed. Anything else is
+// left to the parser, which refuses it in one line (another command has no such flag).
 std::optional<spmd::launcher::Seconds> timeout_flag(int argc, char** argv) {
+  if (argc < 2 || std::string_view(argv[1]) != "run") return std::nullopt;
   const std::vector<std::string> args(argv + 1, argv + argc);
   const std::optional<size_t> at = spmd::tools::find_option(args, "--timeout");
   if (!at) return std::nullopt;
   const std::string value = spmd::tools::value_at(args, *at, "--timeout");
   char* end = nullptr;
   const double seconds = std::strtod(value.c_str(), &end);
-  if (value.empty() || *end != '\0' || !(seconds > 0)) return std::nullopt;
+  if (value.empty() || *end != '\0' || !spmd::launcher::valid_timeout(seconds)) return std::nullopt;
   return spmd::launcher::Seconds(seconds);
+}
+
+// A parser's complaint as one line, with where to read more: CLI11's own runs over two.
+std::string parse_error_line(const CLI::App& app, const CLI::ParseError& e, int argc, char** argv) {
+  if (argc > 1 && argv[1][0] != '-') {
+    bool known = false;
+    for (const CLI::App* command : app.get_subcommands([](const CLI::App*) { return true; })) {
+      known = known || command->get_name() == argv[1];
+    }
+    if (!known) return std::string("unknown command '") + argv[1] + "' (spmd --help lists them)";
+    return std::string(e.what()) + " (spmd " + argv[1] + " --help)";
+  }
+  return std::string(e.what()) + " (spmd --help)";
 }
 
 }  // namespace
@@ -71,8 +85,9 @@ int main(int argc, char** argv) {
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
-    if (app.exit(e) != 0) fail(spmd::kExitUserError);
-    return 0;
+    if (e.get_exit_code() == 0) return app.exit(e);  // --help, --version
+    std::fprintf(stderr, "spmd: error: %s\n", parse_error_line(app, e, argc, argv).c_str());
+    fail(spmd::kExitUserError);
   } catch (const spmd::JobFailure& e) {
     std::fprintf(stderr, "spmd: job failed on rank %d: %s\n", world ? world->rank() : 0, e.what());
     fail(spmd::kExitJobFailure);

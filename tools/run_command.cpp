@@ -249,7 +249,7 @@ void add_run_command(CLI::App& app, const launcher::World* world) {
       ->check(CLI::Range(int64_t{2}, std::numeric_limits<int64_t>::max()));
   cmd->add_option("--timeout", o->timeout_s,
                   "seconds a collective may wait for a peer before the job fails naming it (default 60)")
-      ->check(kPositive);
+      ->check(kTimeout);
   cmd->add_option("--resume", o->job.resume,
                   "go on from a checkpoint, or the newest complete one in this directory, for --steps more steps");
   cmd->callback([o, world] { run(*o, *world); });

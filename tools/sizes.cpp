@@ -35,7 +35,13 @@ double parse_size(const std::string& text, const std::string& option) {
     throw Error(option + " '" + text + "' is not a size: expected a positive number of bytes, optionally " +
                 "with a unit (4KiB, 64MiB, 1GiB, 1000000)");
   }
-  return number * factor;
+  // Whole bytes, from one byte to far beyond any memory or message (an exbibyte).
+  constexpr double kMostBytes = 1152921504606846976.0;  // 2^60
+  const double bytes = number * factor;
+  if (bytes < 1 || bytes > kMostBytes) {
+    throw Error(option + " '" + text + "' is " + (bytes < 1 ? "less than a byte" : "more than an exbibyte (2^60 bytes)"));
+  }
+  return std::round(bytes);
 }
 
 }  // namespace spmd::tools

@@ -4,9 +4,12 @@
 #pragma once
 
 #include <cmath>
+#include <cstdlib>
 #include <string>
 
 #include <CLI/CLI.hpp>
+
+#include "launcher/mpi_wait.h"
 
 namespace spmd::tools {
 
@@ -33,5 +36,16 @@ inline CLI::Validator number_check(bool allow_zero) {
 inline const CLI::Validator kPositive = number_check(false);
 // A finite number >= 0 (latencies, ranks).
 inline const CLI::Validator kNonNegative = number_check(true);
+
+// A deadline in seconds that a wait takes (launcher::valid_timeout).
+inline const CLI::Validator kTimeout(
+    [](std::string& text) -> std::string {
+      char* end = nullptr;
+      const double seconds = std::strtod(text.c_str(), &end);
+      if (!text.empty() && *end == '\0' && launcher::valid_timeout(seconds)) return "";
+      return "must be a number of seconds from 0 to " + std::to_string(static_cast<long long>(launcher::kLongestTimeoutS)) +
+             ", got '" + text + "'";
+    },
+    "SECONDS");
 
 }  // namespace spmd::tools

@@ -2,7 +2,10 @@
 // other strategies, with the losses of an uninterrupted run; bad checkpoints fail on every
 // rank naming the file, and write nothing. Faults: a non-finite loss, a stopped peer.
 #include <chrono>
+#include <cstdio>
 #include <cstring>
+#include <functional>
+#include <limits>
 #include <map>
 #include <filesystem>
 #include <fstream>
@@ -171,11 +174,92 @@ TEST(Checkpoint, AnIncompleteNewestFallsBackToThePreviousOne) {
   for (size_t i = 0; i < 5; ++i) EXPECT_NEAR(resumed[i], saved().straight[5 + i], 1e-4) << "step " << 6 + i;
 }
 
+// The newest manifest of a copy of the saved checkpoints, edited by `edit`.
+std::string with_manifest(const std::string& name, const std::function<void(nlohmann::json&)>& edit) {
+  std::string dir = copy_of_saved(name);
+  const std::string path = dir + "/step-00000010/manifest.json";
+  nlohmann::json m = nlohmann::json::parse(std::ifstream(path));
+  edit(m);
+  std::ofstream(path) << m.dump(1);
+  return dir;
+}
+
+// A manifest whose figures do not add up is refused before any shard is read: its checksums
+// cover the shard files, not itself.
+void AManifestThatDoesNotAddUpIsNamed() {
+  const std::string where = "/step-00000010/manifest.json' is not a valid manifest: ";
+  std::string dir = with_manifest("overlap", [](nlohmann::json& m) {
+    m["files"][0]["shards"][2]["offset"] = m["files"][0]["shards"][1]["offset"];
+  });
+  expect_bad(dir, dir + where + "two shards of file 'rank-00000.bin' overlap at byte ");
+  dir = with_manifest("step", [](nlohmann::json& m) { m["step"] = -5; });
+  expect_bad(dir, dir + where + "step -5 is negative");
+  dir = with_manifest("checksum", [](nlohmann::json& m) { m["files"][1]["fnv64"] = "zz"; });
+  expect_bad(dir, dir + where + "the fnv64 of file 'rank-00001.bin' is 'zz', not 16 hex digits");
+  dir = with_manifest("outside", [](nlohmann::json& m) { m["files"][1]["file"] = "../rank-00001.bin"; });
+  expect_bad(dir, dir + where + "file name '../rank-00001.bin' is not a name inside the checkpoint directory");
+  dir = with_manifest("dtype", [](nlohmann::json& m) { m["values"][0]["dtype"] = "q7"; });
+  expect_bad(dir, dir + where + "value 'wpe' is of dtype 'q7': a checkpoint holds f32 values");
+}
+
 TEST(Checkpoint, BadCheckpointsFailOnEveryRankNamingTheFile) {
   for (auto check : {AMissingShardIsNamed, ATruncatedShardIsNamed, ACorruptedShardIsNamed,
-                     AnotherModelsCheckpointIsRefused, AHalfWrittenCheckpointIsRefused}) {
+                     AnotherModelsCheckpointIsRefused, AHalfWrittenCheckpointIsRefused,
+                     AManifestThatDoesNotAddUpIsNamed}) {
     check();
   }
+}
+
+// FNV-1a 64 of a whole file, as the manifest records it.
+std::string fnv64_of(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  uint64_t hash = 14695981039346656037ull;
+  for (char c; in.get(c);) hash = (hash ^ static_cast<unsigned char>(c)) * 1099511628211ull;
+  char text[17];
+  std::snprintf(text, sizeof text, "%016llx", static_cast<unsigned long long>(hash));
+  return text;
+}
+
+// Checksums vouch for a shard's bytes, not its numbers: a NaN saved (with its checksum made
+// to match) is refused on every rank at resume, naming the value, exit 2.
+TEST(Checkpoint, ANaNSavedIsRefusedAtResume) {
+  std::string dir = copy_of_saved("nan");
+  const std::string shard = dir + "/step-00000010/rank-00000.bin";
+  {
+    std::fstream f(shard, std::ios::in | std::ios::out | std::ios::binary);
+    const float nan = std::numeric_limits<float>::quiet_NaN();
+    f.write(reinterpret_cast<const char*>(&nan), sizeof nan);  // wpe's first element
+  }
+  const std::string manifest = dir + "/step-00000010/manifest.json";
+  nlohmann::json m = nlohmann::json::parse(std::ifstream(manifest));
+  m["files"][0]["fnv64"] = fnv64_of(shard);
+  std::ofstream(manifest) << m.dump(1);
+  Result r = run(mpirun(2, std::string("run ") + kGpt + " --steps 1 --resume " + dir), true, 60);
+  EXPECT_EQ(r.exit_code, 2) << r.err;
+  EXPECT_NE(r.err.find("checkpoint '" + dir + "/step-00000010' holds param 'wpe' with a NaN or infinite value"),
+            std::string::npos)
+      << r.err;
+}
+
+// Keeping the newest N goes by step: a fresh run writing where another run's later steps
+// lie would have its own checkpoints deleted as soon as written. It is refused, before any
+// step, and the directory left as it was; a name that is no step this writes is passed over.
+TEST(Checkpoint, AFreshRunIntoAnotherRunsDirectoryIsRefused) {
+  std::string dir = copy_of_saved("reused");
+  fs::create_directories(dir + "/step-99999999999999999999");
+  Result r = run(mpirun(2, std::string("run ") + kGpt + " --steps 3 --checkpoint " + dir + " --checkpoint-every 1"),
+                 true, 60);
+  EXPECT_EQ(r.exit_code, 2) << r.err;
+  EXPECT_NE(r.err.find("checkpoint directory '" + dir + "' holds a checkpoint of step 10, ahead of this run's step 0"),
+            std::string::npos)
+      << r.err;
+  EXPECT_FALSE(fs::exists(dir + "/step-00000001"));
+  Result inspect = run("checkpoint inspect " + dir);
+  EXPECT_EQ(inspect.exit_code, 0) << inspect.err;
+  EXPECT_NE(inspect.out.find("step: 10"), std::string::npos) << inspect.out;
+  Result resumed = run(std::string("run ") + kGpt + " --steps 1 --resume " + dir + " --checkpoint " + dir);
+  EXPECT_EQ(resumed.exit_code, 0) << resumed.err;
+  EXPECT_TRUE(fs::exists(dir + "/step-00000011/manifest.json"));
 }
 
 }  // namespace

@@ -5,6 +5,8 @@
 
 #include <fstream>
 
+#include <nlohmann/json.hpp>
+
 #include "tests/tools/cli.h"
 
 namespace spmd::testing {
@@ -97,6 +99,60 @@ TEST(BadInput, RangeErrorsAreOneShortLine) {
   EXPECT_EQ(r.exit_code, 2);
   EXPECT_NE(r.err.find("must be a positive finite number, got '0'"), std::string::npos) << r.err;
   EXPECT_LT(r.err.size(), 200u) << r.err;
+}
+
+// What the parser refuses reads like every other error: one line, "spmd: error:", and
+// where to read more.
+TEST(BadInput, ParserErrorsAreOneLineSayingWhereToReadMore) {
+  expect_exit("run " + kTiny + " --steps -3", 2, "spmd: error: --steps: must be a positive finite number, got '-3'");
+  expect_exit("run " + kTiny + " --steps -3", 2, "(spmd run --help)");
+  expect_exit("run " + kTiny + " --stesp 3", 2, "spmd: error: The following arguments were not expected: 3 --stesp");
+  expect_exit("bogus", 2, "spmd: error: unknown command 'bogus' (spmd --help lists them)");
+  expect_exit("launch -np 2 --restarts -1 -- spmd run mlp", 2, "must be a finite number >= 0, got '-1'");
+  EXPECT_EQ(run("run --help").exit_code, 0);
+}
+
+// A deadline past what the clock can add (or an infinite one) would end every wait at once.
+TEST(BadInput, ATimeoutBeyondTheClocksReachIsRefused) {
+  for (const char* timeout : {"inf", "1e10", "nan", "0"}) {
+    expect_exit("run " + kTiny + " --steps 1 --timeout " + timeout, 2, "--timeout: must be a number of seconds from 0 to 1000000");
+  }
+  expect_exit("ir " + kTiny + " --timeout 10", 2, "spmd: error: The following argument");
+}
+
+// Sizes are whole bytes, from one to an exbibyte: 0.5 is no memory limit, 1e300TiB no size.
+TEST(BadInput, SizesBelowAByteOrBeyondAnyMemoryAreRefused) {
+  expect_exit("plan " + kTiny + " --ranks 2 --auto --memory-limit 0.5", 2, "--memory-limit '0.5' is less than a byte");
+  expect_exit("plan " + kTiny + " --ranks 2 --auto --memory-limit 1e20", 2, "--memory-limit '1e20' is more than an exbibyte");
+  expect_exit("collective allreduce --bytes 1e300TiB --topology synthetic:core:2", 2, "--bytes '1e300TiB' is more than an exbibyte");
+}
+
+// A learning rate that f32 cannot hold would make the first update infinite.
+TEST(BadInput, ALearningRateBeyondFloat32IsRefused) {
+  expect_exit("run " + kTiny + " --steps 1 --lr 1e39", 2, "--lr: learning rate 1e+39 is beyond the largest f32");
+  expect_exit("run " + kTiny + " --steps 1 --lr 1e39", 2, "is beyond the largest f32");
+}
+
+// hwloc builds a synthetic topology in time growing with the cube of its processing units.
+TEST(BadInput, AHugeSyntheticTopologyIsRefusedAtOnce) {
+  expect_exit("topo --topology synthetic:core:100000", 2,
+              "synthetic topology 'core:100000' has 100000 processing units, over the 4096");
+  expect_exit("plan " + kTiny + " --ranks 100000 --strategy dp", 2, "has 100000 processing units");
+}
+
+// A plan file is checked against what it can mean: a param is initialised whole, so it is no
+// partial sum, and a mesh size is a whole number that fits.
+TEST(BadInput, PlanFilesThatCannotHoldAreRefused) {
+  std::string plan = temp_path("partial_plan.json");
+  ASSERT_EQ(run("plan " + kTiny + " --ranks 1 --strategy dp --json " + plan).exit_code, 0);
+  nlohmann::json j = nlohmann::json::parse(slurp(plan));
+  j["values"][2]["partial"] = {"data"};
+  std::ofstream(plan) << j.dump();
+  expect_exit("run " + kTiny + " --steps 1 --plan " + plan, 2, "%layer0.w is a param: it cannot be partial over 'data'");
+  j["values"][2]["partial"] = nlohmann::json::array();
+  j["mesh"][0]["size"] = 4294967298;
+  std::ofstream(plan) << j.dump();
+  expect_exit("run " + kTiny + " --steps 1 --plan " + plan, 2, "mesh axis 'data' has size 4294967298: a size is a whole number");
 }
 
 TEST(BadInput, UnknownKeysInTacticsAndPlansAreNamed) {

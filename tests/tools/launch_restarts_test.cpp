@@ -68,5 +68,19 @@ TEST(Restarts, TheRestartNamesTheRankMpirunReportsLost) {
   EXPECT_NE(r.err.find("noticed that process rank 0 with PID"), std::string::npos) << r.err;
 }
 
+// A user's mistake (exit 2) fails every attempt the same way: it is not restarted.
+TEST(Restarts, AUsersMistakeIsNotRestarted) {
+  const std::string dir = scratch("mistake");
+  std::ofstream(dir + "/job.sh") << "echo attempt >> " << dir << "/attempts; exit 2\n";
+  Result r = run("launch -np 1 --oversubscribe --restarts 3 -- bash " + dir + "/job.sh");
+  EXPECT_EQ(r.exit_code, 2) << r.out << r.err;
+  EXPECT_EQ(r.out.find("restart 1 of 3"), std::string::npos) << r.out;
+  std::ifstream attempts(dir + "/attempts");
+  std::string line;
+  int count = 0;
+  while (std::getline(attempts, line)) ++count;
+  EXPECT_EQ(count, 1);
+}
+
 }  // namespace
 }  // namespace spmd::testing

@@ -53,12 +53,26 @@ TEST(ProfileCommand, WritesAProfileThatPlanAndRunUse) {
 TEST(ProfileCommand, ARankAlonesProfileIsOfItsOwnJob) {
   const std::string path = ::testing::TempDir() + "spmd_profile_np1.json";
   std::remove(path.c_str());
-  Result r = run("profile --max-bytes 4KiB --out " + path);
+  Result r = run("profile --max-bytes 16KiB --out " + path);
   ASSERT_EQ(r.exit_code, 0) << r.err;
   Result train = run("run mlp --steps 1 --profile " + path);
   ASSERT_EQ(train.exit_code, 0) << train.err;
   EXPECT_TRUE(contains(train.out, "profile: device: matmul ")) << train.out;
   EXPECT_FALSE(contains(train.out, "another topology")) << train.out;
+}
+
+// One size fits no line, and 64 GiB would take the machine's memory: both refused before
+// anything is measured, and the profile already there is kept.
+TEST(ProfileCommand, ALargestMessageOutsideItsRangeIsRefusedAndTheOldProfileKept) {
+  const std::string path = ::testing::TempDir() + "kept_profile.json";
+  std::ofstream(path) << "a profile";
+  for (const char* size : {"8KiB", "64GiB"}) {
+    Result r = run(mpirun(2, std::string("profile --max-bytes ") + size + " --out " + path), true);
+    EXPECT_EQ(r.exit_code, 2) << size << r.err;
+    EXPECT_TRUE(contains(r.err, "spmd: error: the largest message to time, ")) << r.err;
+    EXPECT_TRUE(contains(r.err, "is not from 16 KiB (two sizes to fit a line through) to 1 GiB")) << r.err;
+  }
+  EXPECT_EQ(slurp(path), "a profile");
 }
 
 TEST(ProfileCommand, AFileThatIsNoProfileIsRefused) {
