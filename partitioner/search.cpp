@@ -101,7 +101,11 @@ bool better(const Evaluated& a, const Evaluated& b) {
 
 const Evaluated& SearchResult::best() const {
   if (!explored.empty() && explored.front().fits) return explored.front();
-  if (explored.empty() || !explored.front().error.empty()) throw Error("no plan of the search space lowers for this model");
+  if (explored.empty()) throw Error("no plan of the search space lowers for this model: the space is empty");
+  if (!explored.front().error.empty()) {  // every one failed: the first's reason stands for them
+    throw Error("no plan of the search space lowers for this model (" + explored.front().name + ": " +
+                explored.front().error + ")");
+  }
   const Evaluated& least = explored.front();  // the smallest peak, as none fits
   throw Error("no plan fits " + bytes_text(static_cast<double>(memory_limit)) + " per device: the smallest peak is " +
               bytes_text(static_cast<double>(least.prediction.peak_bytes)) + ", of plan " + least.name);

@@ -140,6 +140,13 @@ TEST(BadInput, AHugeSyntheticTopologyIsRefusedAtOnce) {
   expect_exit("plan " + kTiny + " --ranks 100000 --strategy dp", 2, "has 100000 processing units");
 }
 
+// Where no plan lowers at all (a batch of 4 rows over 3 ranks), the reason is given.
+TEST(BadInput, ASearchWhereNothingLowersSaysWhy) {
+  expect_exit("plan " + kTiny + " --ranks 3 --auto", 2,
+              "no plan of the search space lowers for this model (data=3: tactic 1 (input:features dim 0 -> data): "
+              "axis 'data' of size 3 cannot split dimension 0 of %features f32[4,4])");
+}
+
 // A plan file is checked against what it can mean: a param is initialised whole, so it is no
 // partial sum, and a mesh size is a whole number that fits.
 TEST(BadInput, PlanFilesThatCannotHoldAreRefused) {
