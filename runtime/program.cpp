@@ -50,7 +50,13 @@ ir::Graph load_training_step(const ProgramSource& source) {
   } else {
     g = read_graph(source.model);
   }
-  if (g.updates.empty()) g = ir::training_step(g, opt);
+  if (g.updates.empty()) {
+    try {
+      g = ir::training_step(g, opt);
+    } catch (const Error& e) {  // what the program lacks for training: say which program
+      throw Error(source.describe() + ": " + e.what());
+    }
+  }
   if (!source.data_file.empty()) {
     require_regular_file(source.data_file, "data file");
     g.meta.set("data", source.data_file);

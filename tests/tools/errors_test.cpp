@@ -46,6 +46,11 @@ TEST(BadInput, IrAttributesOutOfRangeAreRejectedWhereTheyAre) {
   expect_exit("run " + meta, 2, "attribute lr = nan");
 }
 
+TEST(BadInput, AProgramThatCannotTrainIsNamed) {
+  std::string no_loss = write_temp("no_loss.ir", "spmd-ir 1\n%w = param {init=\"zeros\"} : f32[2]\n");
+  expect_exit("run " + no_loss + " --steps 1", 2, no_loss + ": graph has no output named 'loss'");
+}
+
 TEST(BadInput, AnUpdateGivenTwiceIsRejected) {
   std::string twice = write_temp("twice.ir",
                                  "spmd-ir 1\n%w = param {init=\"zeros\"} : f32[2]\n%v = neg %w : f32[2]\n"
