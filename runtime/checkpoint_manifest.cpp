@@ -33,9 +33,10 @@ uint64_t from_hex(const std::string& text, const std::string& file) {
 }
 
 // What a manifest must say to be read back at all: a step and a data position that agree, an
-// optimizer this program knows, values once each with a layout of the saved mesh, and files
-// of the saved ranks whose shards are each one block of a known value, inside the file and
-// apart from the others. O(values + shards).
+// optimizer this program knows, values once each with a layout of the saved mesh, files of
+// distinct saved ranks whose shards are each one block of a known value, inside the file and
+// apart from the others, and as many blocks of each value as its layout cuts it into (a
+// replicated copy is written once). O(values + shards).
 void check_manifest(const Manifest& m, const nlohmann::ordered_json& j) {
   if (m.step < 0) throw Error("step " + std::to_string(m.step) + " is negative");
   if (j.contains("data_position") && j.at("data_position").get<int64_t>() != m.step) {
@@ -67,6 +68,8 @@ void check_manifest(const Manifest& m, const nlohmann::ordered_json& j) {
     }
   }
   std::set<std::string> names;
+  std::set<int> writers;
+  std::map<std::string, int64_t> shards_of;
   for (const SavedFile& f : m.files) {
     if (f.file.empty() || f.file.find('/') != std::string::npos || f.file == "." || f.file == "..") {
       throw Error("file name '" + f.file + "' is not a name inside the checkpoint directory");
@@ -75,6 +78,7 @@ void check_manifest(const Manifest& m, const nlohmann::ordered_json& j) {
     if (f.rank < 0 || f.rank >= ranks) {
       throw Error("file '" + f.file + "' is of rank " + std::to_string(f.rank) + ", not one of the " + std::to_string(ranks));
     }
+    if (!writers.insert(f.rank).second) throw Error("two files are of rank " + std::to_string(f.rank));
     std::vector<std::pair<uint64_t, uint64_t>> spans;  // [offset, end) of each shard
     std::set<std::string> held;
     for (const SavedShard& s : f.shards) {
@@ -82,6 +86,7 @@ void check_manifest(const Manifest& m, const nlohmann::ordered_json& j) {
       auto block = blocks.find(s.value);
       if (block == blocks.end()) throw Error(what + " is of no value the manifest lists");
       if (!held.insert(s.value).second) throw Error(what + " is listed twice");
+      ++shards_of[s.value];
       uint64_t expected = sizeof(float);
       for (int64_t d : block->second) expected *= static_cast<uint64_t>(d);
       if (s.bytes != expected) {
@@ -97,6 +102,16 @@ void check_manifest(const Manifest& m, const nlohmann::ordered_json& j) {
       if (spans[k].first < spans[k - 1].second) {
         throw Error("two shards of file '" + f.file + "' overlap at byte " + std::to_string(spans[k].first));
       }
+    }
+  }
+  for (const SavedValue& v : m.values) {
+    int64_t blocks = 1;
+    for (const auto& axes : v.layout.dims) {
+      for (int a : axes) blocks *= m.mesh.sizes[static_cast<size_t>(a)];
+    }
+    if (shards_of[v.name] != blocks) {
+      throw Error(v.kind + " '" + v.name + "' has " + std::to_string(shards_of[v.name]) + " shards in the files, its layout " +
+                  std::to_string(blocks));
     }
   }
 }

@@ -200,6 +200,8 @@ void AManifestThatDoesNotAddUpIsNamed() {
   expect_bad(dir, dir + where + "file name '../rank-00001.bin' is not a name inside the checkpoint directory");
   dir = with_manifest("dtype", [](nlohmann::json& m) { m["values"][0]["dtype"] = "q7"; });
   expect_bad(dir, dir + where + "value 'wpe' is of dtype 'q7': a checkpoint holds f32 values");
+  dir = with_manifest("files", [](nlohmann::json& m) { m["files"] = nlohmann::json::array(); });
+  expect_bad(dir, dir + where + "param 'wpe' has 0 shards in the files, its layout ");
 }
 
 TEST(Checkpoint, BadCheckpointsFailOnEveryRankNamingTheFile) {
