@@ -1,10 +1,12 @@
 #include "partitioner/profile.h"
 
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <functional>
 #include <nlohmann/json.hpp>
 
+#include "collectives/primitives.h"
 #include "common/error.h"
 #include "common/files.h"
 
@@ -36,7 +38,17 @@ std::vector<launcher::MeasuredAlgorithm> read_algorithms(const nlohmann::json& l
   if (!level.contains("algorithms")) return out;
   for (const auto& a : level.at("algorithms")) {
     const std::string at = where + ", an algorithm";
-    out.push_back({text(a, "primitive", at), text(a, "algorithm", at), a.value("up_to_bytes", 0.0),
+    const std::string primitive = text(a, "primitive", at), algorithm = text(a, "algorithm", at);
+    std::vector<std::string> known;
+    try {
+      for (collectives::Algorithm k : collectives::algorithms_of(primitive)) known.push_back(collectives::to_string(k));
+    } catch (const Error& e) {  // a primitive of no known name
+      throw Error(at + ": " + e.what());
+    }
+    if (std::find(known.begin(), known.end(), algorithm) == known.end()) {
+      throw Error(at + ": '" + algorithm + "' is no algorithm of " + primitive);
+    }
+    out.push_back({primitive, algorithm, a.contains("up_to_bytes") ? non_negative(a, "up_to_bytes", at) : 0.0,
                    non_negative(a, "alpha_s", at),
                    non_negative(a, "beta_s_per_byte", at), non_negative(a, "gamma_s_per_byte", at),
                    a.value("fit_error", 0.0)});

@@ -1,6 +1,7 @@
 #include "ir/models/zoo.h"
 
 #include <charconv>
+#include <set>
 
 #include "common/error.h"
 
@@ -59,6 +60,7 @@ ModelSpec parse_model_spec(const std::string& spec) {
   ModelSpec out{name, entry->defaults};
   if (name.size() == spec.size()) return out;
   std::string rest = spec.substr(name.size() + 1);
+  std::set<std::string> given;
   size_t start = 0;
   while (start <= rest.size()) {
     size_t end = std::min(rest.find(',', start), rest.size());
@@ -75,6 +77,7 @@ ModelSpec parse_model_spec(const std::string& spec) {
     if (eq == std::string::npos || ec != std::errc() || p != item.data() + item.size() || value <= 0) {
       throw Error("model '" + name + "': '" + item + "' needs a positive integer, as " + key + "=4");
     }
+    if (!given.insert(key).second) throw Error("model '" + name + "': '" + key + "' is given twice");
     out.params[key] = value;
   }
   return out;

@@ -30,6 +30,7 @@ TEST(ModelSpec, RejectsUnknownModelsAndHyperParameters) {
             "model 'gpt': unknown hyper-parameter 'depth' (known: batch, d_model, heads, layers, seq, vocab)");
   EXPECT_EQ(error_of("mlp:layers=x"), "model 'mlp': 'layers=x' needs a positive integer, as layers=4");
   EXPECT_EQ(error_of("mlp:layers=0"), "model 'mlp': 'layers=0' needs a positive integer, as layers=4");
+  EXPECT_EQ(error_of("gpt:layers=1,layers=2"), "model 'gpt': 'layers' is given twice");
   EXPECT_THROW(build_model("gpt:d_model=10,heads=4"), Error);
 }
 

@@ -67,6 +67,27 @@ TEST(Profile, ABadFileIsNamedWithItsField) {
   EXPECT_THROW(read_profile(temp("not_json.json")), Error);
 }
 
+// A measured algorithm is one synthesis knows, over sizes from 0 up: another would be kept
+// and never chosen, or chosen for sizes that do not exist.
+TEST(Profile, AnAlgorithmOfNoKnownNameOrSizeIsRefused) {
+  const std::string head = R"({"fingerprint": "x", "matmul_flops": 1, "memory_Bps": 1, "op_latency_s": 1,
+    "levels": [{"name": "node", "latency_s": 1e-6, "bandwidth_Bps": 1e9, "algorithms": [)";
+  const std::string tail = R"(, "alpha_s": 1e-6, "beta_s_per_byte": 1e-9, "gamma_s_per_byte": 0}]}]})";
+  const std::vector<std::pair<std::string, std::string>> cases = {
+      {R"({"primitive": "all_reduce", "algorithm": "telepathy", "up_to_bytes": 1)", "'telepathy' is no algorithm of all_reduce"},
+      {R"({"primitive": "gossip", "algorithm": "ring", "up_to_bytes": 1)", "unknown collective primitive 'gossip'"},
+      {R"({"primitive": "all_reduce", "algorithm": "ring", "up_to_bytes": -1)", "'up_to_bytes' must be"}};
+  for (const auto& [algorithm, message] : cases) {
+    std::ofstream(temp("bad_algorithm.json")) << head + algorithm + tail;
+    try {
+      read_profile(temp("bad_algorithm.json"));
+      ADD_FAILURE() << algorithm;
+    } catch (const Error& e) {
+      EXPECT_NE(std::string(e.what()).find(message), std::string::npos) << e.what();
+    }
+  }
+}
+
 TEST(Profile, AppliedItReplacesTheLinksItMeasuredAndTheDevicesFigures) {
   const launcher::Topology t = two_packages();
   const Profiled p = apply_profile(measured_on(t), "p.json", t);
