@@ -195,19 +195,33 @@ void Job::finish_resume(const Manifest& m) {
   trainer_->resume_at(m.step);
   // A checkpoint's checksums vouch for its bytes, not for its numbers: a NaN saved is
   // refused here, on every rank, rather than taken for a gradient's at the first step.
-  const Executor& ex = trainer_->executor();
-  uint64_t mine = 0;  // 1 + the ValueId of this rank's first value that is not finite
-  for (ir::ValueId v = 0; v < ex.graph().size() && mine == 0; ++v) {
-    const std::string& op = ex.graph().node(v).op;
-    const kernels::TensorRef value = ex.value(v);
-    if ((op == "param" || op == "state") && !backend_->all_finite({&value, 1})) mine = v + 1;
-  }
-  const std::vector<uint64_t> all = world_ ? world_->all_gather(mine) : std::vector<uint64_t>{mine};
-  for (uint64_t bad : all) {
-    if (bad == 0) continue;
-    const ir::Node& n = ex.graph().node(static_cast<ir::ValueId>(bad - 1));
+  if (std::optional<Spoiled> bad = first_spoiled(/*states=*/true)) {
+    const ir::Node& n = trainer_->executor().graph().node(bad->value);
     throw Error("checkpoint '" + resumed_->path + "' holds " + n.op + " '" + n.name + "' with a NaN or infinite value");
   }
+}
+
+std::optional<Job::Spoiled> Job::first_spoiled(bool states) const {
+  const Executor& ex = trainer().executor();
+  std::vector<ir::ValueId> held;
+  std::vector<kernels::TensorRef> buffers;
+  for (ir::ValueId v = 0; v < ex.graph().size(); ++v) {
+    const std::string& op = ex.graph().node(v).op;
+    if (op != "param" && !(states && op == "state")) continue;
+    held.push_back(v);
+    buffers.push_back(ex.value(v));
+  }
+  uint64_t mine = 0;  // 1 + the ValueId of this rank's first spoiled value
+  if (!backend_->all_finite(buffers)) {
+    for (size_t k = 0; k < held.size() && mine == 0; ++k) {
+      if (!backend_->all_finite({&buffers[k], 1})) mine = held[k] + 1;
+    }
+  }
+  const std::vector<uint64_t> all = world_ ? world_->all_gather(mine) : std::vector<uint64_t>{mine};
+  for (size_t rank = 0; rank < all.size(); ++rank) {
+    if (all[rank] != 0) return Spoiled{static_cast<int>(rank), static_cast<ir::ValueId>(all[rank] - 1)};
+  }
+  return std::nullopt;
 }
 
 std::string Job::save(const std::string& dir, int keep) {
@@ -307,29 +321,11 @@ StepReport Job::run_step() {
 // one pass over its params, a host copy of them on a GPU). Empty when all is finite.
 std::string Job::nonfinite_after(const StepReport& r) const {
   if (!std::isfinite(r.loss)) return std::string("the loss is ") + (std::isnan(r.loss) ? "NaN" : r.loss > 0 ? "+inf" : "-inf");
-  const Executor& ex = trainer().executor();
-  std::vector<ir::ValueId> params;
-  std::vector<kernels::TensorRef> buffers;
-  for (ir::ValueId v = 0; v < ex.graph().size(); ++v) {
-    if (ex.graph().node(v).op != "param") continue;
-    params.push_back(v);
-    buffers.push_back(ex.value(v));
-  }
-  uint64_t mine = 0;  // 1 + the ValueId of this rank's first spoiled param
-  // One pass over them all every step; only a spoiled step looks for which.
-  if (!backend_->all_finite(buffers)) {
-    for (size_t k = 0; k < params.size() && mine == 0; ++k) {
-      if (!backend_->all_finite({&buffers[k], 1})) mine = params[k] + 1;
-    }
-  }
-  const std::vector<uint64_t> all = world_ ? world_->all_gather(mine) : std::vector<uint64_t>{mine};
-  for (size_t rank = 0; rank < all.size(); ++rank) {
-    if (all[rank] == 0) continue;
-    return "param '" + ex.graph().node(static_cast<ir::ValueId>(all[rank] - 1)).name +
-           "' is no longer finite (its gradient was NaN or infinite" +
-           (all.size() > 1 ? ", on rank " + std::to_string(rank) : "") + ")";
-  }
-  return "";
+  const std::optional<Spoiled> bad = first_spoiled(/*states=*/false);
+  if (!bad) return "";
+  return "param '" + trainer().executor().graph().node(bad->value).name +
+         "' is no longer finite (its gradient was NaN or infinite" +
+         (ranks() > 1 ? ", on rank " + std::to_string(bad->rank) : "") + ")";
 }
 
 StepReport Job::step() {

@@ -194,6 +194,14 @@ class Job {
   std::unique_ptr<DataSource> make_data() const;
   StepReport run_step();
   std::string nonfinite_after(const StepReport& r) const;
+  // The first param (and state, where asked) that is not finite, on the lowest rank that
+  // has one; every rank gets the same answer. One all_finite pass over them, a search only
+  // where one is spoiled, and one all-gather of the world.
+  struct Spoiled {
+    int rank;
+    ir::ValueId value;
+  };
+  std::optional<Spoiled> first_spoiled(bool states) const;
   void apply_profile(const std::string& path, int devices);
   void check_checkpoint_policy() const;
   std::optional<Manifest> prepare_resume();
