@@ -104,7 +104,7 @@ struct OpDef {
   std::vector<ValueId> (*grad)(Builder& b, const Node& n, ValueId y, ValueId dy);
   // How the dimensions of operands and result relate (ir/sharding_rule.h).
   ShardingRule (*sharding)(std::span<const TensorType> operands, const Node& node);
-  OpTraits traits;
+  OpTraits traits{};  // none unless the row says: most rows name no trait
 };
 
 // The registry entry of `op`; throws spmd::Error for an unknown op.

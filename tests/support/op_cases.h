@@ -24,8 +24,8 @@ struct OperandSpec {
 
 struct OpCase {
   std::vector<OperandSpec> operands;
-  ir::Attrs attrs;
-  std::optional<ir::TensorType> declared;  // for ops whose result type is declared
+  ir::Attrs attrs{};
+  std::optional<ir::TensorType> declared{};  // for ops whose result type is declared
 };
 
 // The examples of `op`: small shapes of odd sizes, covering its variants (transposes,
