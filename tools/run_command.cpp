@@ -5,6 +5,7 @@
 // from the newest complete one, on any rank count and plan, for --steps more steps.
 // --trace FILE writes a Chrome / Perfetto trace of the run (runtime/trace.h).
 // The job itself is runtime::Job; this file parses flags and prints.
+#include <cmath>
 #include <cstdio>
 #include <limits>
 #include <memory>
@@ -65,8 +66,8 @@ double parse_fraction(const std::string& text) {
   try {
     size_t used = 0;
     const double v = std::stod(text, &used);
-    if (used == text.size() && v >= 0) return v;
-    if (used + 1 == text.size() && text.back() == '%' && v >= 0) return v / 100;
+    if (std::isfinite(v) && used == text.size() && v >= 0) return v;
+    if (std::isfinite(v) && used + 1 == text.size() && text.back() == '%' && v >= 0) return v / 100;
   } catch (const std::exception&) {
   }
   throw Error("--replan-threshold '" + text + "' is neither a percentage (10%) nor a fraction (0.1) of 0 or more");

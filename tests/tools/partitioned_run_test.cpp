@@ -180,6 +180,11 @@ TEST(PartitionedRun, BadReplanningFlagsAreOneLineErrors) {
   EXPECT_EQ(r.exit_code, 2);
   EXPECT_NE(r.err.find("--replan-threshold 'fast' is neither a percentage (10%) nor a fraction (0.1)"), std::string::npos)
       << r.err;
+  for (const char* threshold : {"inf%", "inf", "nan"}) {
+    r = run(std::string("run ") + kGpt + " --steps 1 --replan once --replan-threshold " + threshold);
+    EXPECT_EQ(r.exit_code, 2) << threshold;
+    EXPECT_NE(r.err.find("is neither a percentage"), std::string::npos) << r.err;
+  }
   r = run(std::string("run ") + kGpt + " --steps 1 --replan once --trace " + ::testing::TempDir() + "t.json");
   EXPECT_EQ(r.exit_code, 2);
   EXPECT_NE(r.err.find("a trace follows one program"), std::string::npos) << r.err;
