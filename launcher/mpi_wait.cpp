@@ -30,16 +30,22 @@ std::string where(MPI_Comm comm) {
 
 }  // namespace
 
+std::optional<Seconds> parse_timeout(const std::string& text) {
+  char* end = nullptr;
+  const double seconds = std::strtod(text.c_str(), &end);
+  if (text.empty() || *end != '\0' || !valid_timeout(seconds)) return std::nullopt;
+  return Seconds(seconds);
+}
+
 Seconds collective_timeout(Seconds fallback) {
   const char* text = std::getenv("SPMD_COLLECTIVE_TIMEOUT_S");
   if (text == nullptr || *text == '\0') return fallback;
-  char* end = nullptr;
-  const double seconds = std::strtod(text, &end);
-  if (*end != '\0' || !valid_timeout(seconds)) {
+  const std::optional<Seconds> seconds = parse_timeout(text);
+  if (!seconds) {
     throw Error(std::string("SPMD_COLLECTIVE_TIMEOUT_S='") + text + "' is not a number of seconds from 0 to " +
                 std::to_string(static_cast<int64_t>(kLongestTimeoutS)));
   }
-  return Seconds(seconds);
+  return *seconds;
 }
 
 Seconds collective_timeout(std::optional<Seconds> timeout) {

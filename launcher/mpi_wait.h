@@ -22,6 +22,8 @@ using Seconds = std::chrono::duration<double>;
 inline constexpr double kLongestTimeoutS = 1e6;
 // Whether `seconds` is a deadline a wait takes: positive, finite, at most kLongestTimeoutS.
 inline bool valid_timeout(double seconds) { return seconds > 0 && seconds <= kLongestTimeoutS; }
+// `text` read whole as a number of seconds, when it is a valid timeout; nullopt otherwise.
+std::optional<Seconds> parse_timeout(const std::string& text);
 
 // The deadline of a wait where the caller sets none: SPMD_COLLECTIVE_TIMEOUT_S when it is
 // set, else `fallback` (60 s). Throws spmd::Error when the variable is not a positive

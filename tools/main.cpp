@@ -25,11 +25,7 @@ std::optional<spmd::launcher::Seconds> timeout_flag(int argc, char** argv) {
   const std::vector<std::string> args(argv + 1, argv + argc);
   const std::optional<size_t> at = spmd::tools::find_option(args, "--timeout");
   if (!at) return std::nullopt;
-  const std::string value = spmd::tools::value_at(args, *at, "--timeout");
-  char* end = nullptr;
-  const double seconds = std::strtod(value.c_str(), &end);
-  if (value.empty() || *end != '\0' || !spmd::launcher::valid_timeout(seconds)) return std::nullopt;
-  return spmd::launcher::Seconds(seconds);
+  return spmd::launcher::parse_timeout(spmd::tools::value_at(args, *at, "--timeout"));
 }
 
 // A parser's complaint as one line, with where to read more: CLI11's own runs over two.

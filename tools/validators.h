@@ -4,7 +4,6 @@
 #pragma once
 
 #include <cmath>
-#include <cstdlib>
 #include <string>
 
 #include <CLI/CLI.hpp>
@@ -40,9 +39,7 @@ inline const CLI::Validator kNonNegative = number_check(true);
 // A deadline in seconds that a wait takes (launcher::valid_timeout).
 inline const CLI::Validator kTimeout(
     [](std::string& text) -> std::string {
-      char* end = nullptr;
-      const double seconds = std::strtod(text.c_str(), &end);
-      if (!text.empty() && *end == '\0' && launcher::valid_timeout(seconds)) return "";
+      if (launcher::parse_timeout(text)) return "";
       return "must be a number of seconds from 0 to " + std::to_string(static_cast<long long>(launcher::kLongestTimeoutS)) +
              ", got '" + text + "'";
     },
