@@ -143,16 +143,16 @@ class ClassificationData : public DataSource {
     auto labels = feeds.find("labels");
     const FeedSlice* f = features == feeds.end() ? nullptr : &features->second;
     const FeedSlice* l = labels == feeds.end() ? nullptr : &labels->second;
-    auto labelled = [l](int64_t row) { return l && row >= l->row_begin && row < l->row_begin + l->rows; };
+    auto holds = [](const FeedSlice* s, int64_t row) { return s && row >= s->row_begin && row < s->row_begin + s->rows; };
     for (int64_t r = 0; f && r < f->rows; ++r) {
       const int64_t row = f->row_begin + r;
       point(step, row, x);
       std::copy(x.begin(), x.end(), f->buffer.f32() + r * features_);
-      if (labelled(row)) l->buffer.i32()[row - l->row_begin] = label(x.data());
+      if (holds(l, row)) l->buffer.i32()[row - l->row_begin] = label(x.data());
     }
     for (int64_t r = 0; l && r < l->rows; ++r) {
       const int64_t row = l->row_begin + r;
-      if (f && row >= f->row_begin && row < f->row_begin + f->rows) continue;
+      if (holds(f, row)) continue;
       point(step, row, x);
       l->buffer.i32()[r] = label(x.data());
     }
