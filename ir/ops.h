@@ -80,6 +80,9 @@ struct OpTraits {
   // An optimizer update (ema, ema_sq, sgd, adamw): elementwise, rewriting its operand 0, so
   // the runtime may update in place and ZeRO's propagation stays inside these ops.
   bool optimizer_update = false;
+  // An elementwise nonlinearity (relu, gelu, tanh): the dimension analysis reads dense layers
+  // joined by one as an MLP, whose hidden dimension Megatron splits.
+  bool activation = false;
   PartialSums partial_sums = PartialSums::summed_first;
   // Rewrites the attributes that spell out the global op's sizes (reshape's shape, slice's
   // bounds) for its per-device version, whose type `local.type` is already the shard's.

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cctype>
+#include <charconv>
 #include <cstdio>
 #include <cstdlib>
 #include <sstream>
@@ -165,8 +166,9 @@ std::vector<int> visible_gpus(const std::vector<Gpu>& gpus, const char* cuda_vis
       for (size_t i = 0; i < gpus.size(); ++i)
         if (gpus[i].uuid.starts_with(entry)) found = static_cast<int>(i);
     } else if (std::all_of(entry.begin(), entry.end(), ::isdigit)) {
-      int index = std::stoi(entry);
-      if (index < static_cast<int>(gpus.size())) found = index;
+      int index = -1;  // past an int: no such GPU
+      std::from_chars(entry.data(), entry.data() + entry.size(), index);
+      if (index >= 0 && index < static_cast<int>(gpus.size())) found = index;
     } else if (entry == "-1" || entry == "NoDevFiles") {
       break;  // CUDA stops at an invalid entry: nothing after it is visible
     }

@@ -5,6 +5,7 @@
 #include <numeric>
 #include <optional>
 
+#include "ir/ops.h"
 #include "partitioner/factors.h"
 
 namespace spmd::partitioner {
@@ -134,8 +135,6 @@ bool is_dense(const ir::Graph& g, ir::ValueId v) {
   return w.op == "param" && w.type.rank() == 2 && g.node(n.inputs[0]).op != "param";
 }
 
-bool is_nonlinearity(const std::string& op) { return op == "relu" || op == "gelu" || op == "tanh"; }
-
 // The dense layer that reads dense layer `v` through its bias (if any) and a nonlinearity.
 std::optional<ir::ValueId> next_dense(const Structure& s, ir::ValueId v) {
   std::vector<ir::ValueId> outputs{v};
@@ -145,7 +144,7 @@ std::optional<ir::ValueId> next_dense(const Structure& s, ir::ValueId v) {
   }
   for (ir::ValueId out : outputs) {
     for (ir::ValueId act : s.users[out]) {
-      if (!is_nonlinearity(s.g.node(act).op)) continue;
+      if (!ir::op_traits(s.g.node(act).op).activation) continue;
       for (ir::ValueId w : s.users[act]) {
         if (is_dense(s.g, w) && s.g.node(w).inputs[0] == act) return w;
       }

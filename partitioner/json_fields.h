@@ -2,7 +2,10 @@
 // "scope" must not silently drop ZeRO's scoping), reported by name.
 #pragma once
 
+#include <cmath>
+#include <cstdint>
 #include <initializer_list>
+#include <limits>
 #include <string>
 #include <string_view>
 
@@ -29,6 +32,22 @@ inline void require_known_keys(const nlohmann::ordered_json& j, std::initializer
     }
     throw Error(where + " has an unknown key '" + key + "' (expected " + expected + ")");
   }
+}
+
+// The whole number `j` holds, within [least, most]: nlohmann's get<int>() would truncate
+// 1.5 to 1 and wrap 4294967298 to 2. Throws "<what> must be a whole number from L to M, got
+// X" otherwise.
+template <typename Int>
+Int whole_number(const nlohmann::ordered_json& j, const std::string& what, Int least = std::numeric_limits<Int>::min(),
+                 Int most = std::numeric_limits<Int>::max()) {
+  // A long double holds every int64 and uint64 exactly (x86's 64-bit mantissa).
+  const long double x = j.is_number_unsigned() ? static_cast<long double>(j.get<uint64_t>())
+                        : j.is_number_integer() ? static_cast<long double>(j.get<int64_t>())
+                        : j.is_number_float()   ? static_cast<long double>(j.get<double>())
+                                                : std::nanl("");
+  if (std::isfinite(x) && x == std::floor(x) && x >= least && x <= most) return static_cast<Int>(x);
+  throw Error(what + " must be a whole number from " + std::to_string(least) + " to " + std::to_string(most) + ", got " +
+              j.dump());
 }
 
 }  // namespace spmd::partitioner

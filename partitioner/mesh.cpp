@@ -3,6 +3,7 @@
 #include <charconv>
 
 #include "common/error.h"
+#include "partitioner/json_fields.h"
 
 namespace spmd::partitioner {
 
@@ -58,12 +59,7 @@ constexpr int64_t kMostDevices = int64_t{1} << 24;
 
 // An axis size as written: a whole number from 1 up, read without wrapping or truncating.
 int axis_size(const nlohmann::ordered_json& size, const std::string& name) {
-  if (!size.is_number_integer() || (size.is_number_unsigned() && size.get<uint64_t>() > kMostDevices) ||
-      size.get<int64_t>() < 1 || size.get<int64_t>() > kMostDevices) {
-    throw Error("mesh axis '" + name + "' has size " + size.dump() + ": a size is a whole number from 1 to " +
-                std::to_string(kMostDevices));
-  }
-  return static_cast<int>(size.get<int64_t>());
+  return static_cast<int>(whole_number<int64_t>(size, "the size of mesh axis '" + name + "'", 1, kMostDevices));
 }
 
 }  // namespace

@@ -83,7 +83,7 @@ void read_placement_and_cost(const nlohmann::ordered_json& j, Plan& p) {
   if (j.contains("schedule")) {
     const auto& s = j.at("schedule");
     require_known_keys(s, {"prefetch", "bucket_bytes"}, "the plan's schedule");
-    p.schedule = PlanSchedule{s.at("prefetch").get<int>(), s.at("bucket_bytes").get<double>()};
+    p.schedule = PlanSchedule{whole_number<int>(s.at("prefetch"), "the plan's prefetch depth"), s.at("bucket_bytes").get<double>()};
     if (p.schedule->prefetch < 0 || !(p.schedule->bucket_bytes >= 0)) {
       throw Error("the plan's schedule needs a prefetch depth and a bucket size of at least 0");
     }
@@ -92,7 +92,7 @@ void read_placement_and_cost(const nlohmann::ordered_json& j, Plan& p) {
   const auto& c = j.at("predicted");
   require_known_keys(c, {"step_time_s", "exposed_comm_s", "peak_bytes"}, "the plan's predicted cost");
   p.predicted = PlanCost{c.at("step_time_s").get<double>(), c.at("exposed_comm_s").get<double>(),
-                         c.at("peak_bytes").get<size_t>()};
+                         whole_number<size_t>(c.at("peak_bytes"), "the plan's predicted peak_bytes")};
 }
 
 }  // namespace

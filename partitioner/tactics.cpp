@@ -126,8 +126,7 @@ Tactics tactics_from_json(const nlohmann::ordered_json& j) {
         if (item.at("dim").get<std::string>() != "first_divisible") throw Error("dim must be a number or \"first_divisible\"");
         t.dim = -1;
       } else {
-        t.dim = item.at("dim").get<int>();
-        if (t.dim < 0) throw Error("dim must not be negative");
+        t.dim = whole_number<int>(item.at("dim"), "dim", 0);
       }
       out.tactics.push_back(t);
     } catch (const std::exception& e) {

@@ -11,6 +11,7 @@
 
 #include "common/error.h"
 #include "common/files.h"
+#include "partitioner/json_fields.h"
 
 namespace spmd::runtime {
 namespace fs = std::filesystem;
@@ -32,22 +33,10 @@ uint64_t from_hex(const std::string& text, const std::string& file) {
   return value;
 }
 
-// What a manifest must say to be read back at all: a step and a data position that agree, an
-// optimizer this program knows, values once each with a layout of the saved mesh, files of
-// distinct saved ranks whose shards are each one block of a known value, inside the file and
-// apart from the others, and as many blocks of each value as its layout cuts it into (a
-// replicated copy is written once). O(values + shards).
-void check_manifest(const Manifest& m, const nlohmann::ordered_json& j) {
-  if (m.step < 0) throw Error("step " + std::to_string(m.step) + " is negative");
-  if (j.contains("data_position") && j.at("data_position").get<int64_t>() != m.step) {
-    throw Error("data_position " + j.at("data_position").dump() + " is not the step, " + std::to_string(m.step));
-  }
-  if (m.optimizer != "adamw" && m.optimizer != "sgd") throw Error("optimizer '" + m.optimizer + "' is not adamw or sgd");
-  const int ranks = m.mesh.size();
-  if (j.contains("ranks") && j.at("ranks").get<int64_t>() != ranks) {
-    throw Error("ranks " + j.at("ranks").dump() + " is not the mesh's " + std::to_string(ranks));
-  }
-  std::map<std::string, std::vector<int64_t>> blocks;  // value -> its block's shape on the saved mesh
+// Each value's block shape on the saved mesh, its values checked: param or state, listed
+// once, of positive dimensions, laid over axes the mesh has.
+std::map<std::string, std::vector<int64_t>> value_blocks(const Manifest& m) {
+  std::map<std::string, std::vector<int64_t>> blocks;
   for (const SavedValue& v : m.values) {
     const std::string what = v.kind + " '" + v.name + "'";
     if (v.kind != "param" && v.kind != "state") throw Error("value '" + v.name + "' is of kind '" + v.kind + "'");
@@ -67,6 +56,55 @@ void check_manifest(const Manifest& m, const nlohmann::ordered_json& j) {
       throw Error("value '" + v.name + "' is listed twice");
     }
   }
+  return blocks;
+}
+
+// One file's shards: each one block of a listed value, once, inside the file, apart from the
+// others. Counts the shards of each value into `shards_of`.
+void check_shards(const SavedFile& f, const std::map<std::string, std::vector<int64_t>>& blocks,
+                  std::map<std::string, int64_t>& shards_of) {
+  std::vector<std::pair<uint64_t, uint64_t>> spans;  // [offset, end) of each shard
+  std::set<std::string> held;
+  for (const SavedShard& s : f.shards) {
+    const std::string what = "the shard of '" + s.value + "' in file '" + f.file + "'";
+    auto block = blocks.find(s.value);
+    if (block == blocks.end()) throw Error(what + " is of no value the manifest lists");
+    if (!held.insert(s.value).second) throw Error(what + " is listed twice");
+    ++shards_of[s.value];
+    uint64_t expected = sizeof(float);
+    for (int64_t d : block->second) expected *= static_cast<uint64_t>(d);
+    if (s.bytes != expected) {
+      throw Error(what + " has " + std::to_string(s.bytes) + " bytes, its block " + std::to_string(expected));
+    }
+    if (s.offset > f.bytes || s.bytes > f.bytes - s.offset) {
+      throw Error(what + " ends past the file's " + std::to_string(f.bytes) + " bytes");
+    }
+    spans.emplace_back(s.offset, s.offset + s.bytes);
+  }
+  std::sort(spans.begin(), spans.end());
+  for (size_t k = 1; k < spans.size(); ++k) {
+    if (spans[k].first < spans[k - 1].second) {
+      throw Error("two shards of file '" + f.file + "' overlap at byte " + std::to_string(spans[k].first));
+    }
+  }
+}
+
+// What a manifest must say to be read back at all: a step and a data position that agree, an
+// optimizer this program knows, values once each with a layout of the saved mesh, files of
+// distinct saved ranks whose shards are each one block of a known value, inside the file and
+// apart from the others, and as many blocks of each value as its layout cuts it into (a
+// replicated copy is written once). O(values + shards).
+void check_manifest(const Manifest& m, const nlohmann::ordered_json& j) {
+  if (m.step < 0) throw Error("step " + std::to_string(m.step) + " is negative");
+  if (j.contains("data_position") && partitioner::whole_number<int64_t>(j.at("data_position"), "data_position") != m.step) {
+    throw Error("data_position " + j.at("data_position").dump() + " is not the step, " + std::to_string(m.step));
+  }
+  if (m.optimizer != "adamw" && m.optimizer != "sgd") throw Error("optimizer '" + m.optimizer + "' is not adamw or sgd");
+  const int ranks = m.mesh.size();
+  if (j.contains("ranks") && partitioner::whole_number<int64_t>(j.at("ranks"), "ranks") != ranks) {
+    throw Error("ranks " + j.at("ranks").dump() + " is not the mesh's " + std::to_string(ranks));
+  }
+  const auto blocks = value_blocks(m);
   std::set<std::string> names;
   std::set<int> writers;
   std::map<std::string, int64_t> shards_of;
@@ -79,39 +117,16 @@ void check_manifest(const Manifest& m, const nlohmann::ordered_json& j) {
       throw Error("file '" + f.file + "' is of rank " + std::to_string(f.rank) + ", not one of the " + std::to_string(ranks));
     }
     if (!writers.insert(f.rank).second) throw Error("two files are of rank " + std::to_string(f.rank));
-    std::vector<std::pair<uint64_t, uint64_t>> spans;  // [offset, end) of each shard
-    std::set<std::string> held;
-    for (const SavedShard& s : f.shards) {
-      const std::string what = "the shard of '" + s.value + "' in file '" + f.file + "'";
-      auto block = blocks.find(s.value);
-      if (block == blocks.end()) throw Error(what + " is of no value the manifest lists");
-      if (!held.insert(s.value).second) throw Error(what + " is listed twice");
-      ++shards_of[s.value];
-      uint64_t expected = sizeof(float);
-      for (int64_t d : block->second) expected *= static_cast<uint64_t>(d);
-      if (s.bytes != expected) {
-        throw Error(what + " has " + std::to_string(s.bytes) + " bytes, its block " + std::to_string(expected));
-      }
-      if (s.offset > f.bytes || s.bytes > f.bytes - s.offset) {
-        throw Error(what + " ends past the file's " + std::to_string(f.bytes) + " bytes");
-      }
-      spans.emplace_back(s.offset, s.offset + s.bytes);
-    }
-    std::sort(spans.begin(), spans.end());
-    for (size_t k = 1; k < spans.size(); ++k) {
-      if (spans[k].first < spans[k - 1].second) {
-        throw Error("two shards of file '" + f.file + "' overlap at byte " + std::to_string(spans[k].first));
-      }
-    }
+    check_shards(f, blocks, shards_of);
   }
   for (const SavedValue& v : m.values) {
-    int64_t blocks = 1;
+    int64_t cut = 1;  // the blocks its layout cuts it into
     for (const auto& axes : v.layout.dims) {
-      for (int a : axes) blocks *= m.mesh.sizes[static_cast<size_t>(a)];
+      for (int a : axes) cut *= m.mesh.sizes[static_cast<size_t>(a)];
     }
-    if (shards_of[v.name] != blocks) {
+    if (shards_of[v.name] != cut) {
       throw Error(v.kind + " '" + v.name + "' has " + std::to_string(shards_of[v.name]) + " shards in the files, its layout " +
-                  std::to_string(blocks));
+                  std::to_string(cut));
     }
   }
 }
@@ -133,8 +148,8 @@ Manifest manifest_from_json(const nlohmann::ordered_json& j) {
   m.model = j.at("model").get<std::string>();
   m.program = j.at("program").get<std::string>();
   m.optimizer = j.at("optimizer").get<std::string>();
-  m.step = j.at("step").get<int64_t>();
-  m.seed = j.at("seed").get<uint64_t>();
+  m.step = partitioner::whole_number<int64_t>(j.at("step"), "step");
+  m.seed = partitioner::whole_number<uint64_t>(j.at("seed"), "seed");
   // An unpartitioned job saves no mesh: one device holding every value whole.
   if (!j.at("mesh").empty()) m.mesh = partitioner::mesh_from_json(j.at("mesh"));
   m.topology_fingerprint = j.at("topology_fingerprint").get<std::string>();
@@ -149,10 +164,14 @@ Manifest manifest_from_json(const nlohmann::ordered_json& j) {
   }
   for (const auto& f : j.at("files")) {
     const std::string name = f.at("file").get<std::string>();
-    SavedFile file{name, f.at("rank").get<int>(), f.at("bytes").get<uint64_t>(),
+    const std::string at = "file '" + name + "': ";
+    SavedFile file{name, partitioner::whole_number<int>(f.at("rank"), at + "rank", 0),
+                   partitioner::whole_number<uint64_t>(f.at("bytes"), at + "bytes"),
                    from_hex(f.at("fnv64").get<std::string>(), name), {}};
     for (const auto& s : f.at("shards")) {
-      file.shards.push_back({s.at("value").get<std::string>(), s.at("offset").get<uint64_t>(), s.at("bytes").get<uint64_t>()});
+      file.shards.push_back({s.at("value").get<std::string>(),
+                             partitioner::whole_number<uint64_t>(s.at("offset"), at + "a shard's offset"),
+                             partitioner::whole_number<uint64_t>(s.at("bytes"), at + "a shard's bytes")});
     }
     m.files.push_back(std::move(file));
   }
@@ -277,7 +296,8 @@ std::optional<int64_t> newest_checkpoint_step(const std::string& root) {
 
 Located locate_checkpoint(const std::string& dir) {
   std::error_code ec;
-  if (!fs::is_directory(dir, ec)) throw Error("checkpoint directory '" + dir + "' does not exist");
+  if (!fs::exists(dir, ec)) throw Error("checkpoint directory '" + dir + "' does not exist");
+  if (!fs::is_directory(dir, ec)) throw Error("checkpoint '" + dir + "' is a file, not a checkpoint directory");
   if (has_manifest(dir)) return {dir, {}};
   bool temporary = false;
   if (step_of(fs::path(dir).lexically_normal().filename().string(), temporary) ||

@@ -301,10 +301,16 @@ void Job::write_trace() {
   world_ ? world_->on_lead(write, "writing the trace file") : write();
 }
 
+// The user's callback, else the data the graph's meta asks for; what the graph cannot be fed
+// names the model (an IR file's path).
 std::unique_ptr<DataSource> Job::make_data() const {
-  if (!description_.data) return nullptr;
-  return make_callback_source(description_.data, global_batch(program_ ? program_->graph : graph_),
-                              description_.data_item);
+  const ir::Graph& runs = program_ ? program_->graph : graph_;
+  if (description_.data) return make_callback_source(description_.data, global_batch(runs), description_.data_item);
+  try {
+    return make_data_source(runs, description_.seed);
+  } catch (const Error& e) {
+    throw Error(description_.program.model + ": " + e.what());
+  }
 }
 
 // A collective that fails (a peer lost or stopped) says which step it was in.

@@ -25,6 +25,7 @@
 #include "tools/commands.h"
 #include "tools/sizes.h"
 #include "tools/topology_options.h"
+#include "tools/validators.h"
 
 namespace spmd::tools {
 namespace {
@@ -190,7 +191,7 @@ void add_collective_command(CLI::App& app, const launcher::World* world) {
   cmd->add_option("--bytes", options->bytes, "The full buffer: 4KiB, 64MiB, 1GiB, 1000000 (KB, MB: powers of 1000)")
       ->required();
   cmd->add_option("--devices", options->devices, "The group: device ids like 0-7,16-23 (default: every device)");
-  cmd->add_option("--k", options->k, "Show only the k cheapest candidates")->check(CLI::Range(1, 1 << 20));
+  cmd->add_option("--k", options->k, "Show only the k cheapest candidates")->check(count_check(1, 1 << 20));
   cmd->add_option("--profile", options->profile,
                   "a profile from spmd profile: cost the schedules with its measured figures, and on the live job "
                   "run each one and print its measured time beside the prediction");

@@ -48,12 +48,12 @@ LaunchOptions parse_launch_arguments(std::vector<std::string> args) {
   CLI::App parser{"spmd launch"};
   parser.allow_extras();
   std::string map_by;
-  parser.add_option("-n,--np", options.request.ranks)->required();
+  parser.add_option("-n,--np", options.request.ranks)->required()->check(kRankCount);
   parser.add_option("--map-by", map_by)->check(CLI::IsMember({"gpu", "numa", "package", "core"}));
   parser.add_flag("--dry-run", options.dry_run);
   parser.add_option("--mpirun", options.mpirun);
-  parser.add_option("--restarts", options.restarts)->check(kNonNegative);
-  parser.add_option("--min-ranks", options.min_ranks)->check(kPositive);
+  parser.add_option("--restarts", options.restarts)->check(count_check(0, 1 << 20));
+  parser.add_option("--min-ranks", options.min_ranks)->check(kRankCount);
   std::reverse(ours.begin(), ours.end());  // CLI11 takes a vector of arguments last first
   parser.parse(ours);
   if (!map_by.empty()) options.request.map_by = launcher::parse_device_kind(map_by);

@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <charconv>
 #include <cstring>
 #include <regex>
 
@@ -31,7 +32,12 @@ void set_option(std::vector<std::string>& command, const std::string& name, cons
 std::optional<int64_t> final_step(const std::vector<std::string>& command) {
   auto steps_at = find_option(command, "--steps");
   if (!steps_at) return std::nullopt;
-  const int64_t steps = std::stoll(value_at(command, *steps_at, "--steps"));
+  const std::string text = value_at(command, *steps_at, "--steps");
+  int64_t steps = 0;
+  auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), steps);
+  if (error != std::errc() || end != text.data() + text.size() || steps < 1) {
+    throw Error("spmd launch: the job's --steps '" + text + "' is not a whole number of steps");
+  }
   auto resume_at = find_option(command, "--resume");
   if (!resume_at) return steps;
   // `spmd run --resume` goes on from the newest complete checkpoint, for --steps more.

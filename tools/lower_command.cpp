@@ -61,8 +61,8 @@ void add_lower_command(CLI::App& app, const launcher::World* world) {
   auto* cmd = app.add_subcommand("lower", "Print the per-device program one rank runs (IR text)");
   add_program_options(*cmd, o->program);
   add_partition_options(*cmd, o->partition);
-  cmd->add_option("--ranks", o->ranks, "number of devices (default: the job's ranks)")->check(CLI::Range(1, 1 << 20));
-  cmd->add_option("--rank", o->rank, "the rank whose program to print (default 0)")->check(kNonNegative);
+  cmd->add_option("--ranks", o->ranks, "number of devices (default: the job's ranks)")->check(kRankCount);
+  cmd->add_option("--rank", o->rank, "the rank whose program to print (default 0)")->check(count_check(0, int64_t{1} << 24));
   cmd->callback([o, world] { lower(*o, *world); });
 }
 

@@ -122,7 +122,7 @@ void add_plan_command(CLI::App& app, const launcher::World* world) {
   add_program_options(*cmd, o->program);
   add_partition_options(*cmd, o->partition);
   cmd->add_option("--ranks", o->ranks, "number of devices (default: the topology's, else the job's ranks)")
-      ->check(kPositive);
+      ->check(kRankCount);
   add_topology_options(*cmd, o->topology);
   cmd->add_option("--json", o->json, "write the plan to this file, for spmd run --plan");
   cmd->add_flag("--explain", o->explain, "say why each collective is there");

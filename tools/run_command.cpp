@@ -208,9 +208,9 @@ void add_run_command(CLI::App& app, const launcher::World* world) {
   add_program_options(*cmd, o->job.program);
   add_partition_options(*cmd, o->job.partitioning);
   add_search_options(*cmd, o->job.partitioning.search);
-  cmd->add_option("--steps", o->steps, "training steps")->check(kPositive);
+  cmd->add_option("--steps", o->steps, "training steps")->check(kStepCount);
   cmd->add_option("--seed", o->seed_text, "seed of the initial parameters and the data order (0 to 2^64-1)");
-  cmd->add_option("--log-every", o->log_every, "print every K steps")->check(kPositive);
+  cmd->add_option("--log-every", o->log_every, "print every K steps")->check(kStepCount);
   cmd->add_option("--metrics", o->metrics, "write one JSON object per step to this file");
   cmd->add_option("--trace", o->job.trace,
                   "write a Chrome / Perfetto trace (JSON) of every step to this file: each rank's ops and collectives "
@@ -225,10 +225,10 @@ void add_run_command(CLI::App& app, const launcher::World* world) {
                 "run collectives on their own thread, overlapping compute (the default), or in program order");
   auto* dir = cmd->add_option("--checkpoint", o->job.checkpoint.dir, "save checkpoints in this directory");
   cmd->add_option("--checkpoint-every", o->job.checkpoint.every, "save a checkpoint every K steps")
-      ->check(kPositive)
+      ->check(kStepCount)
       ->needs(dir);
   cmd->add_option("--keep", o->job.checkpoint.keep, "keep the newest N complete checkpoints (default 2)")
-      ->check(kPositive)
+      ->check(kStepCount)
       ->needs(dir);
   cmd->add_option("--on-nonfinite", o->on_nonfinite,
                   "a step whose loss is NaN or infinite: stop the job (exit 3) or skip the step")
@@ -247,7 +247,7 @@ void add_run_command(CLI::App& app, const launcher::World* world) {
                   "the predicted gain a new plan needs for the job to switch to it: 10% (default) or 0.1");
   cmd->add_option("--replan-after", o->job.replan.after,
                   "steps a plan runs before it is re-planned, the first not measured (default 5, at least 2)")
-      ->check(CLI::Range(int64_t{2}, std::numeric_limits<int64_t>::max()));
+      ->check(count_check(2, int64_t{1} << 53));
   cmd->add_option("--timeout", o->timeout_s,
                   "seconds a collective may wait for a peer before the job fails naming it (default 60)")
       ->check(kTimeout);

@@ -14,7 +14,8 @@ void add_topology_options(CLI::App& cmd, TopologyOptions& options) {
                  "'synthetic:package:2 numa:2 core:8', or 'local' (this machine)");
   cmd.add_option_function<int>(
          "--nodes", [&options](int n) { options.nodes = n, options.nodes_given = true; },
-         "With --topology: repeat the node N times behind the network");
+         "With --topology: repeat the node N times behind the network")
+      ->check(kRankCount);
   cmd.add_option("--device", options.device,
                  "What one rank drives: gpu, numa, package, core or node "
                  "(default: gpu where the node has GPUs, else numa)");

@@ -3,7 +3,9 @@
 // NaN fails both.
 #pragma once
 
+#include <charconv>
 #include <cmath>
+#include <cstdint>
 #include <string>
 
 #include <CLI/CLI.hpp>
@@ -35,6 +37,27 @@ inline CLI::Validator number_check(bool allow_zero) {
 inline const CLI::Validator kPositive = number_check(false);
 // A finite number >= 0 (latencies, ranks).
 inline const CLI::Validator kNonNegative = number_check(true);
+
+// A whole number written in decimal, from `least` to `most`. CLI11 alone reads "010" as octal
+// 8 and "0x10" as 16, and clamps 99999999999999999999 to 2^63-1.
+inline CLI::Validator count_check(int64_t least, int64_t most) {
+  return CLI::Validator(
+      [least, most](std::string& text) -> std::string {
+        int64_t n = 0;
+        const char* end = text.data() + text.size();
+        auto [at, error] = std::from_chars(text.data(), end, n);
+        const bool decimal = !text.empty() && (text.size() == 1 || text[0] != '0');
+        if (decimal && error == std::errc() && at == end && n >= least && n <= most) return "";
+        return "must be a whole number from " + std::to_string(least) + " to " + std::to_string(most) + ", got '" +
+               text + "'";
+      },
+      "INT in [" + std::to_string(least) + " - " + std::to_string(most) + "]");
+}
+
+// Counts of steps: up to 2^53, the whole numbers a JSON reader's double holds (metrics files).
+inline const CLI::Validator kStepCount = count_check(1, int64_t{1} << 53);
+// Counts of ranks, devices and nodes: far beyond any machine, yet an int's worth of devices.
+inline const CLI::Validator kRankCount = count_check(1, int64_t{1} << 24);
 
 // A deadline in seconds that a wait takes (launcher::valid_timeout).
 inline const CLI::Validator kTimeout(

@@ -3,6 +3,8 @@
 // rewrite attributes for a shard) is sound for every op so marked.
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <cmath>
 #include <map>
 #include <random>
 
@@ -97,6 +99,28 @@ TEST(OpTraits, AnOpWhosePartialSumsStayPartialIsLinearInItsOperandsTogether) {
     for (size_t i = 0; i < whole.data.size(); ++i)
       EXPECT_NEAR(whole.data[i], a.data[i] + b.data[i], 1e-12) << def.name;
   }
+}
+
+// The analysis reads dense layers joined by an activation as an MLP: an activation is one
+// elementwise operand, and not linear (else the two layers would be one).
+TEST(OpTraits, AnActivationIsElementwiseAndNotLinear) {
+  std::mt19937 rng(7);
+  int activations = 0;
+  for (const OpDef& def : all_ops()) {
+    if (!def.traits.activation) continue;
+    ++activations;
+    EXPECT_EQ(def.arity, 1) << def.name;
+    const TensorType t{DType::f32, {4, 6}};
+    const Node n = testing::case_node(def.name, {{{t}}, {}, {}});
+    EXPECT_EQ(n.type, t) << def.name;
+    kernels::RefTensor a = random(rng, t), b = random(rng, t), sum = a;
+    for (size_t i = 0; i < sum.data.size(); ++i) sum.data[i] += b.data[i];
+    const kernels::RefTensor whole = eval(n, {sum}), fa = eval(n, {a}), fb = eval(n, {b});
+    double largest_gap = 0;
+    for (size_t i = 0; i < whole.data.size(); ++i) largest_gap = std::max(largest_gap, std::abs(whole.data[i] - fa.data[i] - fb.data[i]));
+    EXPECT_GT(largest_gap, 1e-3) << def.name << " is linear";
+  }
+  EXPECT_GE(activations, 3);
 }
 
 Node sharded(const std::string& op, Attrs attrs, TensorType global, Shape local) {

@@ -121,6 +121,7 @@ TEST(VisibleGpus, FollowsCudaVisibleDevices) {
   EXPECT_EQ(visible_gpus(four, ""), (std::vector<int>{}));
   EXPECT_EQ(visible_gpus(four, "0,-1,2"), (std::vector<int>{0}));
   EXPECT_THROW(visible_gpus(four, "7"), Error);
+  EXPECT_THROW(visible_gpus(four, "99999999999"), Error);  // past an int: named, not out_of_range
 }
 
 }  // namespace

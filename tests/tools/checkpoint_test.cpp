@@ -202,12 +202,21 @@ void AManifestThatDoesNotAddUpIsNamed() {
   expect_bad(dir, dir + where + "value 'wpe' is of dtype 'q7': a checkpoint holds f32 values");
   dir = with_manifest("files", [](nlohmann::json& m) { m["files"] = nlohmann::json::array(); });
   expect_bad(dir, dir + where + "param 'wpe' has 0 shards in the files, its layout ");
+  dir = with_manifest("rank", [](nlohmann::json& m) { m["files"][1]["rank"] = 4294967296ull; });
+  expect_bad(dir, dir + where + "file 'rank-00001.bin': rank must be a whole number from 0 to 2147483647, got 4294967296");
+}
+
+// --resume takes a directory: a file given instead is called what it is.
+void AFileIsNoCheckpointDirectory() {
+  std::string dir = copy_of_saved("file");
+  expect_bad(dir + "/step-00000010/manifest.json",
+             "checkpoint '" + dir + "/step-00000010/manifest.json' is a file, not a checkpoint directory");
 }
 
 TEST(Checkpoint, BadCheckpointsFailOnEveryRankNamingTheFile) {
   for (auto check : {AMissingShardIsNamed, ATruncatedShardIsNamed, ACorruptedShardIsNamed,
                      AnotherModelsCheckpointIsRefused, AHalfWrittenCheckpointIsRefused,
-                     AManifestThatDoesNotAddUpIsNamed}) {
+                     AManifestThatDoesNotAddUpIsNamed, AFileIsNoCheckpointDirectory}) {
     check();
   }
 }

@@ -51,6 +51,17 @@ TEST(BadInput, AProgramThatCannotTrainIsNamed) {
   expect_exit("run " + no_loss + " --steps 1", 2, no_loss + ": graph has no output named 'loss'");
 }
 
+// An IR file from elsewhere whose inputs are not those its task feeds: the file is named.
+TEST(BadInput, AnInputTheDataCannotFeedNamesTheFile) {
+  Result ir = run("ir " + kTiny);
+  ASSERT_EQ(ir.exit_code, 0) << ir.err;
+  std::string text = ir.out;
+  const std::string features = "feed=\"features\"";
+  text.replace(text.find(features), features.size(), "feed=\"pixels\"");
+  std::string path = write_temp("pixels.ir", text);
+  expect_exit("run " + path + " --steps 1", 2, path + ": the model has no input fed 'features'");
+}
+
 TEST(BadInput, AnUpdateGivenTwiceIsRejected) {
   std::string twice = write_temp("twice.ir",
                                  "spmd-ir 1\n%w = param {init=\"zeros\"} : f32[2]\n%v = neg %w : f32[2]\n"
@@ -70,7 +81,7 @@ TEST(BadInput, ModelTooLargeForMemorySaysTheBytesNeeded) {
 }
 
 TEST(BadInput, TooManyNodesIsAnErrorNotAnAllocationFailure) {
-  expect_exit("topo --topology synthetic:core:2 --nodes 2147483647", 2, "devices a topology may have");
+  expect_exit("topo --topology synthetic:core:2 --nodes 16777216", 2, "devices a topology may have");
 }
 
 TEST(BadInput, DirectoriesAndFifosGivenAsFilesAreNamed) {
@@ -102,18 +113,29 @@ TEST(BadInput, AFailedRunLeavesThePreviousMetricsWhole) {
 TEST(BadInput, RangeErrorsAreOneShortLine) {
   Result r = run("run " + kTiny + " --steps 0");
   EXPECT_EQ(r.exit_code, 2);
-  EXPECT_NE(r.err.find("must be a positive finite number, got '0'"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("must be a whole number from 1 to 9007199254740992, got '0'"), std::string::npos) << r.err;
   EXPECT_LT(r.err.size(), 200u) << r.err;
+}
+
+// A count is a decimal whole number: CLI11 alone would read 010 as octal 8 and clamp a count
+// past int64 to its largest value.
+TEST(BadInput, CountsAreDecimalWholeNumbersThatFit) {
+  for (const char* steps : {"010", "0x10", "99999999999999999999", "1.5", "1e3", " 3"}) {
+    expect_exit("run " + kTiny + " --steps '" + steps + "'", 2,
+                std::string("--steps: must be a whole number from 1 to 9007199254740992, got '") + steps + "'");
+  }
+  expect_exit("plan " + kTiny + " --ranks 0", 2, "--ranks: must be a whole number from 1 to 16777216, got '0'");
+  expect_exit("topo --topology 'synthetic:core:2' --nodes 08", 2, "--nodes: must be a whole number from 1 to 16777216");
 }
 
 // What the parser refuses reads like every other error: one line, "spmd: error:", and
 // where to read more.
 TEST(BadInput, ParserErrorsAreOneLineSayingWhereToReadMore) {
-  expect_exit("run " + kTiny + " --steps -3", 2, "spmd: error: --steps: must be a positive finite number, got '-3'");
+  expect_exit("run " + kTiny + " --steps -3", 2, "spmd: error: --steps: must be a whole number from 1 to 9007199254740992, got '-3'");
   expect_exit("run " + kTiny + " --steps -3", 2, "(spmd run --help)");
   expect_exit("run " + kTiny + " --stesp 3", 2, "spmd: error: The following arguments were not expected: 3 --stesp");
   expect_exit("bogus", 2, "spmd: error: unknown command 'bogus' (spmd --help lists them)");
-  expect_exit("launch -np 2 --restarts -1 -- spmd run mlp", 2, "must be a finite number >= 0, got '-1'");
+  expect_exit("launch -np 2 --restarts -1 -- spmd run mlp", 2, "must be a whole number from 0 to 1048576, got '-1'");
   EXPECT_EQ(run("run --help").exit_code, 0);
 }
 
@@ -164,7 +186,15 @@ TEST(BadInput, PlanFilesThatCannotHoldAreRefused) {
   j["values"][2]["partial"] = nlohmann::json::array();
   j["mesh"][0]["size"] = 4294967298;
   std::ofstream(plan) << j.dump();
-  expect_exit("run " + kTiny + " --steps 1 --plan " + plan, 2, "mesh axis 'data' has size 4294967298: a size is a whole number");
+  expect_exit("run " + kTiny + " --steps 1 --plan " + plan, 2, "the size of mesh axis 'data' must be a whole number from 1 to 16777216, got 4294967298");
+}
+
+// A count in a tactics file is read whole: 4294967296 is not dimension 0.
+TEST(BadInput, WholeNumbersInTacticsAreNotWrapped) {
+  std::string tactics = write_temp("wrap.json",
+                                   R"({"mesh": {"data": 1}, "tactics": [{"values": "param:*", "dim": 4294967296, "axis": "data"}]})");
+  expect_exit("run " + kTiny + " --steps 1 --tactics " + tactics, 2,
+              "dim must be a whole number from 0 to 2147483647, got 4294967296");
 }
 
 TEST(BadInput, UnknownKeysInTacticsAndPlansAreNamed) {

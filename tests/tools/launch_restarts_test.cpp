@@ -82,5 +82,14 @@ TEST(Restarts, AUsersMistakeIsNotRestarted) {
   EXPECT_EQ(count, 1);
 }
 
+// The job's step count is read to count the steps a restart has left: one that is no
+// number is named before anything runs.
+TEST(Restarts, AJobsStepCountThatIsNoNumberIsNamed) {
+  Result r = run("launch -np 1 --oversubscribe --restarts 1 -- spmd run mlp --steps abc --checkpoint " +
+                 scratch("nonumber") + "/saved");
+  EXPECT_EQ(r.exit_code, 2) << r.out << r.err;
+  EXPECT_NE(r.err.find("spmd launch: the job's --steps 'abc' is not a whole number of steps"), std::string::npos) << r.err;
+}
+
 }  // namespace
 }  // namespace spmd::testing
