@@ -2,6 +2,7 @@
 #include "collectives/communicator.h"
 
 #include <algorithm>
+#include <limits>
 
 #include "collectives/algorithms/combine.h"
 
@@ -13,8 +14,37 @@ void Communicator::combine(std::span<float> acc, std::span<const float> in, Redu
 
 void Communicator::copy(std::span<const float> from, std::span<float> to) { std::ranges::copy(from, to.begin()); }
 
+namespace {
+// Spare buffers a pool keeps: a collective takes at most two at once.
+constexpr std::size_t kSpareBuffers = 4;
+}  // namespace
+
 CommBuffer Communicator::allocate(std::size_t n) {
-  return CommBuffer(new float[n], [](float* p) { delete[] p; });
+  std::lock_guard<std::mutex> lock(pool_mutex_);
+  auto fits = std::ranges::min_element(spare_, {}, [n](const Spare& s) {  // the smallest that holds n
+    return s.floats >= n ? s.floats : std::numeric_limits<std::size_t>::max();
+  });
+  Spare taken;
+  if (fits != spare_.end() && fits->floats >= n) {
+    taken = std::move(*fits);
+    spare_.erase(fits);
+  } else {
+    taken = {std::make_unique_for_overwrite<float[]>(n), n};
+  }
+  float* p = taken.data.get();
+  lent_.push_back(std::move(taken));
+  return CommBuffer(p, {[](void* self, float* q) { static_cast<Communicator*>(self)->give_back(q); }, this});
+}
+
+void Communicator::give_back(float* p) {
+  std::lock_guard<std::mutex> lock(pool_mutex_);
+  auto it = std::ranges::find_if(lent_, [p](const Spare& s) { return s.data.get() == p; });
+  if (it == lent_.end()) return;
+  spare_.push_back(std::move(*it));
+  lent_.erase(it);
+  if (spare_.size() > kSpareBuffers) {  // keep the largest
+    spare_.erase(std::ranges::min_element(spare_, {}, &Spare::floats));
+  }
 }
 
 }  // namespace spmd::collectives

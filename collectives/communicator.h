@@ -7,15 +7,26 @@
 #include <chrono>
 #include <cstddef>
 #include <memory>
+#include <mutex>
 #include <span>
 #include <string>
+#include <vector>
 
 namespace spmd::collectives {
 
 enum class ReduceOp { sum, max };
 
-// A buffer of floats in a communicator's memory, freed by its own deleter.
-using CommBuffer = std::unique_ptr<float[], void (*)(float*)>;
+// Gives a CommBuffer back: `release(context, p)`; nothing when `release` is null.
+struct CommBufferRelease {
+  void (*release)(void* context, float* p) = nullptr;
+  void* context = nullptr;
+  void operator()(float* p) const {
+    if (release) release(context, p);
+  }
+};
+
+// A buffer of floats in a communicator's memory, given back by its own deleter.
+using CommBuffer = std::unique_ptr<float[], CommBufferRelease>;
 
 class Communicator {
  public:
@@ -52,13 +63,16 @@ class Communicator {
 
   // Where the buffers this communicator moves live: host memory (MPI) or the GPU's (NCCL).
   // The algorithms combine, copy and take scratch only through the three calls below, so
-  // the same code runs on either; the host versions are plain loops, memcpy and new[].
+  // the same code runs on either; the host versions are plain loops, memcpy and a pool.
   virtual bool device_memory() const { return false; }
   // acc[i] = acc[i] op in[i] (same sizes).
   virtual void combine(std::span<float> acc, std::span<const float> in, ReduceOp op);
   // to = from (same sizes, not overlapping).
   virtual void copy(std::span<const float> from, std::span<float> to);
-  // `n` floats of this communicator's memory, uninitialised.
+  // `n` floats of this communicator's memory, uninitialised, valid while the communicator
+  // lives. On the host, from a pool of the buffers given back: once warm a collective's
+  // scratch allocates nothing (fresh pages fault in one by one: at a few hundred KiB that
+  // costs more than the transfer). The pool keeps the few largest buffers returned.
   virtual CommBuffer allocate(std::size_t n);
 
   // How long any operation, point-to-point or native collective, may wait for its peers
@@ -68,7 +82,15 @@ class Communicator {
   void set_timeout(std::chrono::duration<double> t) { timeout_ = t; }
 
  private:
+  struct Spare {
+    std::unique_ptr<float[]> data;
+    std::size_t floats = 0;
+  };
+  void give_back(float* p);
+
   std::chrono::duration<double> timeout_{60.0};
+  std::mutex pool_mutex_;  // a communicator may serve two threads one after the other
+  std::vector<Spare> spare_, lent_;
 };
 
 }  // namespace spmd::collectives

@@ -13,6 +13,7 @@
 #pragma once
 
 #include <cstdint>
+#include <initializer_list>
 #include <memory>
 #include <span>
 #include <string>
@@ -58,7 +59,8 @@ class Redistributor {
   Redistributor& operator=(const Redistributor&) = delete;
 
   // `in` is this rank's shard under `from`; `out` receives its shard under `to` (both
-  // row-major, sized by local_shape). Collective over `world`.
+  // row-major, sized by local_shape). Collective over `world`. One run at a time: the
+  // runs share this object's scratch (the runtime runs them all on one stream).
   void run(const std::vector<int64_t>& global, const Layout& from, const Layout& to, std::span<const float> in,
            std::span<float> out);
 
@@ -67,11 +69,22 @@ class Redistributor {
   Axis& along(int axis);
   void all_reduce(int axis, std::span<float> data);
   Algorithm choose(int axis, const std::string& primitive, double bytes);
+  // Where a step writes `n` floats: `out` for the last step's result when it fits and is not
+  // read, else a scratch buffer none of `still_read` lies in.
+  std::span<float> buffer(size_t n, std::span<float> out, bool last,
+                          std::initializer_list<std::span<const float>> still_read);
+  bool owned(std::span<const float> span) const;  // lies in a scratch buffer
+  // `span` where it may be written: in place when it is scratch, else copied into scratch.
+  std::span<float> writable(std::span<const float> span);
 
   Communicator& world_;
   std::vector<int> mesh_, coords_;
   const launcher::Topology* topology_;
   std::vector<std::unique_ptr<Axis>> axes_;
+  // Staging kept from run to run: once warm a redistribution allocates nothing (a fresh
+  // page faults in on first touch; at a few hundred KiB the faults cost more than the
+  // transfer). Grows to the largest run's needs.
+  std::vector<float> scratch_[3];
 };
 
 // One redistribution with a Redistributor of its own (splits the axis communicators anew).

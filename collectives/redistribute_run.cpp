@@ -30,21 +30,21 @@ Cut cut(const std::vector<int64_t>& shape, int dim, int64_t k) {
 }
 
 // [outer, k, inner] -> [k, outer, inner]
-std::vector<float> chunks_to_front(std::span<const float> in, Cut c) {
-  std::vector<float> out(in.size());
+void chunks_to_front(std::span<const float> in, Cut c, std::span<float> out) {
   for (int64_t o = 0; o < c.outer; ++o)
     for (int64_t k = 0; k < c.k; ++k)
       std::copy_n(in.begin() + (o * c.k + k) * c.inner, c.inner, out.begin() + (k * c.outer + o) * c.inner);
-  return out;
 }
 
 // [k, outer, inner] -> [outer, k, inner]
-std::vector<float> chunks_from_front(std::span<const float> in, Cut c) {
-  std::vector<float> out(in.size());
+void chunks_from_front(std::span<const float> in, Cut c, std::span<float> out) {
   for (int64_t k = 0; k < c.k; ++k)
     for (int64_t o = 0; o < c.outer; ++o)
       std::copy_n(in.begin() + (k * c.outer + o) * c.inner, c.inner, out.begin() + (o * c.k + k) * c.inner);
-  return out;
+}
+
+bool overlaps(std::span<const float> a, std::span<const float> b) {
+  return !a.empty() && !b.empty() && a.data() < b.data() + b.size() && b.data() < a.data() + a.size();
 }
 
 }  // namespace
@@ -131,52 +131,127 @@ void Redistributor::run(const std::vector<int64_t>& global, const Layout& from, 
     throw Error("redistribute: shard sizes " + std::to_string(in.size()) + " -> " + std::to_string(out.size()) +
                 " do not match the layouts " + to_string(from) + " -> " + to_string(to));
   }
-  std::vector<float> cur(in.begin(), in.end());
-  for (const RedistributionStep& s : plan_redistribution(global, mesh_, from, to)) {
+  const std::vector<RedistributionStep> steps = plan_redistribution(global, mesh_, from, to);
+  std::span<const float> cur = in;
+  for (size_t i = 0; i < steps.size(); ++i) {
+    const RedistributionStep& s = steps[i];
+    const bool last = i + 1 == steps.size();
     const int64_t k = mesh_[s.axis];
     const double bytes = 4.0 * static_cast<double>(cur.size());
     switch (s.kind) {
       case Kind::reduce_scatter: {
-        std::vector<float> front = chunks_to_front(cur, cut(shape, s.dim, k));
-        cur.assign(front.size() / k, 0.0f);
-        reduce_scatter(*along(s.axis).comm, front, cur, ReduceOp::sum, choose(s.axis, "reduce_scatter", bytes));
+        // Summed in place: the chunks, in order (as they lie when nothing is outside them).
+        const Cut c = cut(shape, s.dim, k);
+        std::span<float> front;
+        if (c.outer > 1) {
+          front = buffer(cur.size(), out, false, {cur});
+          chunks_to_front(cur, c, front);
+        } else {
+          front = writable(cur);
+        }
+        std::span<float> mine = buffer(cur.size() / static_cast<size_t>(k), out, last, {front});
+        reduce_scatter(*along(s.axis).comm, front, mine, ReduceOp::sum, choose(s.axis, "reduce_scatter", bytes));
+        cur = mine;
         shape[s.dim] /= k;
         break;
       }
-      case Kind::all_reduce:
-        all_reduce(s.axis, cur);
+      case Kind::all_reduce: {
+        std::span<float> sum = owned(cur) ? writable(cur) : buffer(cur.size(), out, last, {cur});
+        if (sum.data() != cur.data()) std::copy(cur.begin(), cur.end(), sum.begin());
+        all_reduce(s.axis, sum);
+        cur = sum;
         break;
+      }
       case Kind::all_to_all: {
-        std::vector<float> send = chunks_to_front(cur, cut(shape, s.to_dim, k));
-        all_to_all(*along(s.axis).comm, send, cur, choose(s.axis, "all_to_all", bytes));
+        std::span<const float> send = cur;
+        if (const Cut c = cut(shape, s.to_dim, k); c.outer > 1) {
+          std::span<float> moved = buffer(cur.size(), out, false, {cur});
+          chunks_to_front(cur, c, moved);
+          send = moved;
+        }
         shape[s.to_dim] /= k;
         shape[s.dim] *= k;
-        cur = chunks_from_front(cur, cut(shape, s.dim, k));
+        const Cut back = cut(shape, s.dim, k);
+        std::span<float> received = buffer(cur.size(), out, last && back.outer == 1, {cur, send});
+        all_to_all(*along(s.axis).comm, send, received, choose(s.axis, "all_to_all", bytes));
+        cur = received;
+        if (back.outer > 1) {
+          std::span<float> ordered = buffer(cur.size(), out, last, {cur});
+          chunks_from_front(cur, back, ordered);
+          cur = ordered;
+        }
         break;
       }
       case Kind::all_gather: {
-        std::vector<float> gathered(cur.size() * k);
-        all_gather(*along(s.axis).comm, cur, gathered, choose(s.axis, "all_gather", bytes * k));
         shape[s.dim] *= k;
-        cur = chunks_from_front(gathered, cut(shape, s.dim, k));
+        const Cut c = cut(shape, s.dim, k);
+        std::span<float> gathered = buffer(cur.size() * static_cast<size_t>(k), out, last && c.outer == 1, {cur});
+        all_gather(*along(s.axis).comm, cur, gathered, choose(s.axis, "all_gather", bytes * static_cast<double>(k)));
+        cur = gathered;
+        if (c.outer > 1) {
+          std::span<float> ordered = buffer(cur.size(), out, last, {cur});
+          chunks_from_front(cur, c, ordered);
+          cur = ordered;
+        }
         break;
       }
       case Kind::slice: {
-        Cut c = cut(shape, s.dim, k);
-        std::vector<float> mine(static_cast<size_t>(c.outer * c.inner));
-        int64_t at = coords_[s.axis];
-        for (int64_t o = 0; o < c.outer; ++o)
-          std::copy_n(cur.begin() + (o * c.k + at) * c.inner, c.inner, mine.begin() + o * c.inner);
-        cur = std::move(mine);
+        const Cut c = cut(shape, s.dim, k);
+        const int64_t at = coords_[s.axis];
+        if (c.outer == 1) {  // this device's chunk is one run of the tensor: a view
+          cur = cur.subspan(static_cast<size_t>(at * c.inner), static_cast<size_t>(c.inner));
+        } else {
+          std::span<float> mine = buffer(static_cast<size_t>(c.outer * c.inner), out, last, {cur});
+          for (int64_t o = 0; o < c.outer; ++o)
+            std::copy_n(cur.begin() + (o * c.k + at) * c.inner, c.inner, mine.begin() + o * c.inner);
+          cur = mine;
+        }
         shape[s.dim] /= k;
         break;
       }
       case Kind::make_partial:
-        if (coords_[s.axis] != 0) std::fill(cur.begin(), cur.end(), 0.0f);
+        if (coords_[s.axis] != 0) {
+          std::span<float> zeros = buffer(cur.size(), out, last, {cur});
+          std::fill(zeros.begin(), zeros.end(), 0.0f);
+          cur = zeros;
+        }
         break;
     }
   }
-  std::copy(cur.begin(), cur.end(), out.begin());
+  if (cur.data() != out.data()) std::copy(cur.begin(), cur.end(), out.begin());
+}
+
+std::span<float> Redistributor::buffer(size_t n, std::span<float> out, bool last,
+                                       std::initializer_list<std::span<const float>> still_read) {
+  auto free_of_reads = [&](std::span<const float> b) {
+    for (std::span<const float> r : still_read) {
+      if (overlaps(b, r)) return false;
+    }
+    return true;
+  };
+  if (last && out.size() == n && free_of_reads(out)) return out;
+  for (std::vector<float>& s : scratch_) {
+    if (!free_of_reads(s)) continue;
+    if (s.size() < n) s.resize(n);
+    return {s.data(), n};
+  }
+  throw InternalError("redistribute: every scratch buffer is still read");
+}
+
+bool Redistributor::owned(std::span<const float> span) const {
+  for (const std::vector<float>& s : scratch_) {
+    if (overlaps(span, s)) return true;
+  }
+  return false;
+}
+
+std::span<float> Redistributor::writable(std::span<const float> span) {
+  for (std::vector<float>& s : scratch_) {
+    if (overlaps(span, s)) return {s.data() + (span.data() - s.data()), span.size()};
+  }
+  std::span<float> copy = buffer(span.size(), {}, false, {span});
+  std::copy(span.begin(), span.end(), copy.begin());
+  return copy;
 }
 
 void redistribute(Communicator& world, const std::vector<int64_t>& global, const std::vector<int>& mesh,

@@ -27,7 +27,7 @@ class Scratch {
  private:
   static constexpr std::size_t kInlineFloats = 1024;
   float inline_[kInlineFloats];
-  CommBuffer taken_{nullptr, [](float*) {}};
+  CommBuffer taken_;
 };
 
 // Sends `data` to `dest` in segments (the peer calls recv_reduce or sendrecv_reduce).

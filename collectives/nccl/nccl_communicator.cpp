@@ -99,7 +99,7 @@ class NcclCommunicator : public Communicator {
   CommBuffer allocate(std::size_t n) override {
     void* p = nullptr;
     check_cuda(cudaMalloc(&p, std::max<std::size_t>(n, 1) * sizeof(float)), "cudaMalloc of scratch");
-    return CommBuffer(static_cast<float*>(p), [](float* q) { cudaFree(q); });
+    return CommBuffer(static_cast<float*>(p), {[](void*, float* q) { cudaFree(q); }, nullptr});
   }
 
  private:
