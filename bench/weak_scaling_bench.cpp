@@ -3,7 +3,7 @@
 // order (`spmd run --no-overlap`). Efficiency is one rank's median step time over the job's;
 // the exposed communication is the part of a step its kernels did not cover
 // (runtime/exposed_comm.h). The single-rank baseline is measured in the same run, by rank 0
-// alone while the others wait. Run under mpirun for each rank count, e.g.
+// alone while the others wait, interleaved with the rows (--repeats). Run under mpirun for each rank count, e.g.
 //   for n in 2 4; do mpirun -np $n build/bench/bench_weak_scaling; done
 // Each rank computes on one kernel thread, as the ranks of this machine share its cores.
 #include <cstdio>
@@ -50,29 +50,41 @@ std::string gpt(int batch, const std::string& shape) { return "gpt:" + shape + "
 int main(int argc, char** argv) {
   launcher::World world;
   CLI::App app("Weak scaling of data parallelism against one rank, with and without overlap");
-  int steps = 15, per_rank = 8;
+  int steps = 15, per_rank = 8, repeats = 3;
   std::string shape = "layers=2,d_model=256,heads=4,seq=128,vocab=256";
   app.add_option("--steps", steps, "timed steps per run (median)");
   app.add_option("--per-rank-batch", per_rank, "each rank's batch");
   app.add_option("--gpt", shape, "the gpt's shape, without its batch");
+  app.add_option("--repeats", repeats, "times the baseline and every row are measured, interleaved (median)")
+      ->check(CLI::Range(1, 100));
   CLI11_PARSE(app, argc, argv);
-  Measured alone;
-  if (world.lead()) alone = measure(nullptr, gpt(per_rank, shape), "", true, steps);
-  world.all_gather(0, "the end of the single-rank baseline");
+  // The baseline and the rows interleaved, `repeats` times: the machine's speed drifts over
+  // seconds, and each figure is the median of its repeats.
   struct Row {
     std::string strategy;
     bool overlap;
     Measured m;
+    std::vector<double> step_s, exposed_s;
   };
   std::vector<Row> rows;
   for (const char* strategy : {"dp", "zero"}) {
-    for (bool overlap : {false, true}) {
-      rows.push_back({strategy, overlap, measure(&world, gpt(per_rank * world.size(), shape), strategy, overlap, steps)});
+    for (bool overlap : {false, true}) rows.push_back({strategy, overlap, {}, {}, {}});
+  }
+  std::vector<double> alone_s;
+  for (int r = 0; r < repeats; ++r) {
+    if (world.lead()) alone_s.push_back(measure(nullptr, gpt(per_rank, shape), "", true, steps).step_s);
+    world.all_gather(0, "the end of the single-rank baseline");
+    for (Row& row : rows) {
+      Measured m = measure(&world, gpt(per_rank * world.size(), shape), row.strategy, row.overlap, steps);
+      row.step_s.push_back(m.step_s);
+      row.exposed_s.push_back(m.exposed_s);
     }
   }
+  Measured alone{world.lead() ? median(alone_s) : 0, 0};
+  for (Row& row : rows) row.m = {median(row.step_s), median(row.exposed_s)};
   if (!world.lead()) return 0;
-  std::printf("gpt %s, batch %d per rank; one rank alone: %.2f ms a step (median of %d)\n", shape.c_str(), per_rank,
-              alone.step_s * 1e3, steps);
+  std::printf("gpt %s, batch %d per rank; one rank alone: %.2f ms a step (median of %d steps, of %d repeats)\n",
+              shape.c_str(), per_rank, alone.step_s * 1e3, steps, repeats);
   std::printf("%5s %-5s %-8s %10s %11s %12s\n", "ranks", "plan", "overlap", "step ms", "efficiency", "exposed ms");
   for (const Row& r : rows) {
     std::printf("%5d %-5s %-8s %10.2f %10.1f%% %12.2f\n", world.size(), r.strategy.c_str(), r.overlap ? "on" : "off",
