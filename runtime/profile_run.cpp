@@ -36,16 +36,32 @@ double timed(F&& fn) {
   return median(t);
 }
 
+// Seconds per run of `fn` sustained over at least 50 ms of wall time (and 5 runs), after
+// one warm-up: ranks that share a core take turns in time slices of a few ms, so a short
+// run finds the core to itself and a median of them is each rank's whole-core rate, while
+// a training step gets its share only. On cores of its own it equals the median's rate.
+template <class F>
+double sustained(F&& fn) {
+  fn();
+  const auto start = Clock::now();
+  int runs = 0;
+  do {
+    fn();
+    ++runs;
+  } while (runs < 5 || seconds_since(start) < 0.05);
+  return seconds_since(start) / runs;
+}
+
 std::string line(const char* format, auto... values) {
   char text[256];
   std::snprintf(text, sizeof text, format, values...);
   return text;
 }
 
-// The best matmul FLOP/s over square problems, and an elementwise add's bytes/s.
-// Every rank measures at once, each size started together (`together`): ranks sharing cores
-// then load them alike, as training does, and no rank times a kernel while another is
-// between sizes.
+// The best matmul FLOP/s over square problems, and an elementwise add's bytes/s, each
+// sustained. Every rank measures at once, each size started together (`together`): ranks
+// sharing cores then load them alike, as training does, and no rank times a kernel while
+// another is between sizes.
 void measure_kernels(kernels::Backend& backend, partitioner::Profile& p, std::string& table,
                      const std::function<void()>& together) {
   table += "kernels (this rank's backend, " + std::string(backend.name()) + ")\n";
@@ -58,7 +74,7 @@ void measure_kernels(kernels::Backend& backend, partitioner::Profile& p, std::st
     backend.copy_in(a.get(), ones.data(), t.bytes());
     backend.copy_in(b.get(), ones.data(), t.bytes());
     const kernels::TensorRef in[] = {{t, a.get()}, {t, b.get()}};
-    const double s = timed([&] {
+    const double s = sustained([&] {
       backend.run(node, in, {t, c.get()});
       backend.synchronize();
     });
@@ -76,7 +92,7 @@ void measure_kernels(kernels::Backend& backend, partitioner::Profile& p, std::st
   backend.copy_in(x.get(), zeros.data(), t.bytes());
   backend.copy_in(y.get(), zeros.data(), t.bytes());
   const kernels::TensorRef in[] = {{t, x.get()}, {t, y.get()}};
-  const double s = timed([&] {
+  const double s = sustained([&] {
     backend.run(add, in, {t, z.get()});
     backend.synchronize();
   });
@@ -85,7 +101,7 @@ void measure_kernels(kernels::Backend& backend, partitioner::Profile& p, std::st
   const ir::TensorType one{ir::DType::f32, {1}};
   ir::Node tiny{"add", {0, 1}, {}, one, "tiny"};
   const kernels::TensorRef tiny_in[] = {{one, x.get()}, {one, y.get()}};
-  p.op_latency_s = timed([&] {
+  p.op_latency_s = sustained([&] {
     for (int i = 0; i < 100; ++i) backend.run(tiny, tiny_in, {one, z.get()});
     backend.synchronize();
   }) / 100;
