@@ -7,6 +7,7 @@
 #include "collectives/layout.h"
 #include "common/error.h"
 #include "ir/ops.h"
+#include "partitioner/memory_plan.h"
 #include "partitioner/schedule.h"
 #include "partitioner/simulator.h"
 
@@ -151,12 +152,13 @@ double bucket_size(const Program& p, const DeviceModel& device, CollectiveCosts&
   if (bucketable_collectives < 2) return 0;
   double best = 0, best_s = std::numeric_limits<double>::infinity();
   for (double size : bucket_sizes_tried()) {
-    const Prediction prediction = simulate(bucket_gradients(p, size), device, costs);
+    const Program bucketed = bucket_gradients(p, size);
+    Prediction prediction = simulate_time(bucketed, device, costs);
+    if (!(prediction.step_time_s < best_s * (1 - 1e-9))) continue;  // a larger one must gain
+    prediction.peak_bytes = plan_program_memory(bucketed.graph).peak_bytes();  // only for a size that would win
     if (memory_limit > 0 && prediction.peak_bytes > static_cast<size_t>(memory_limit) && size > 0) continue;
-    if (prediction.step_time_s < best_s * (1 - 1e-9)) {  // a larger one must gain
-      best = size, best_s = prediction.step_time_s;
-      if (chosen) *chosen = prediction;
-    }
+    best = size, best_s = prediction.step_time_s;
+    if (chosen) *chosen = prediction;
   }
   return best;
 }

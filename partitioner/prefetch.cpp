@@ -2,6 +2,7 @@
 
 #include <limits>
 
+#include "partitioner/memory_plan.h"
 #include "partitioner/simulator.h"
 
 namespace spmd::partitioner {
@@ -23,10 +24,13 @@ int prefetch_depth(const Program& lowered, bool rematerialize, const DeviceModel
   double best_s = std::numeric_limits<double>::infinity();
   std::optional<Prediction> best_prediction, first;
   for (int depth : prefetch_depths_tried()) {
-    const Prediction p = simulate(finish_lowering(lowered, rematerialize, depth), device, costs);
+    const Program program = finish_lowering(lowered, rematerialize, depth);
+    Prediction p = simulate_time(program, device, costs);
+    const bool gains = p.step_time_s < best_s * (1 - 1e-9);  // another one must gain
+    if (!first || gains) p.peak_bytes = plan_program_memory(program.graph).peak_bytes();  // only where it counts
     if (!first) first = p;  // depth 1's, kept where no depth fits
-    if (memory_limit > 0 && p.peak_bytes > static_cast<size_t>(memory_limit)) continue;
-    if (p.step_time_s < best_s * (1 - 1e-9)) best = depth, best_s = p.step_time_s, best_prediction = p;  // another one must gain
+    if (!gains || (memory_limit > 0 && p.peak_bytes > static_cast<size_t>(memory_limit))) continue;
+    best = depth, best_s = p.step_time_s, best_prediction = p;
   }
   if (chosen) *chosen = best_prediction ? best_prediction : first;
   return best;

@@ -36,8 +36,8 @@ struct Streams {
 
 }  // namespace
 
-Prediction simulate(const Program& program, const DeviceModel& device, CollectiveCosts& costs, bool overlap,
-                    std::vector<SimulatedLaunch>* launches) {
+Prediction simulate_time(const Program& program, const DeviceModel& device, CollectiveCosts& costs, bool overlap,
+                         std::vector<SimulatedLaunch>* launches) {
   const ir::Graph& g = program.graph;
   const std::vector<int> record = records_by_node(program);
   std::vector<double> ready(g.nodes.size(), 0);
@@ -87,7 +87,13 @@ Prediction simulate(const Program& program, const DeviceModel& device, Collectiv
   p.compute_s = s.compute_busy;
   p.comm_s = s.comm_busy;
   p.exposed_comm_s = std::max(0.0, p.step_time_s - s.compute_busy);
-  p.peak_bytes = plan_program_memory(g).peak_bytes();
+  return p;
+}
+
+Prediction simulate(const Program& program, const DeviceModel& device, CollectiveCosts& costs, bool overlap,
+                    std::vector<SimulatedLaunch>* launches) {
+  Prediction p = simulate_time(program, device, costs, overlap, launches);
+  p.peak_bytes = plan_program_memory(program.graph).peak_bytes();
   return p;
 }
 

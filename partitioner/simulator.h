@@ -40,6 +40,12 @@ struct SimulatedLaunch {
 Prediction simulate(const Program& program, const DeviceModel& device, CollectiveCosts& costs, bool overlap = true,
                     std::vector<SimulatedLaunch>* launches = nullptr);
 
+// The same without the memory plan (peak_bytes left 0): one pass over the program. The
+// memory plan is the larger part of a simulation's cost, and a tuner needs the peak only of
+// a choice that would win.
+Prediction simulate_time(const Program& program, const DeviceModel& device, CollectiveCosts& costs,
+                         bool overlap = true, std::vector<SimulatedLaunch>* launches = nullptr);
+
 // The same with a fresh CollectiveCosts on `topology`.
 Prediction simulate(const Program& program, const Mesh& mesh, const launcher::Topology& topology,
                     const DeviceModel& device);

@@ -6,6 +6,8 @@
 #include "common/error.h"
 #include "ir/autodiff.h"
 #include "ir/models/zoo.h"
+#include "ir/ops.h"
+#include "ir/sharding_rule.h"
 #include "partitioner/cost_model.h"
 #include "partitioner/mcts.h"
 #include "partitioner/placement.h"
@@ -38,6 +40,37 @@ TEST(CostModel, MatmulFlopsAreTwoPerPointOfItsIterationSpace) {
   EXPECT_GT(seen, 0);
   ir::ValueId param = g.nodes_with_op("param").front();
   EXPECT_EQ(op_flops(g, param), 0);
+}
+
+// op_flops remembers problems by op and shapes: what it answers, for every op of two models
+// asked in turn and again in reverse, is what the op's sharding rule counts.
+TEST(CostModel, RememberedFlopsAreTheRulesOwn) {
+  const std::vector<ir::Graph> graphs = {step_of(kGpt), step_of("gpt:layers=1,d_model=16,heads=2,seq=4,vocab=8,batch=2"),
+                                         step_of("mlp:layers=2,hidden=16,batch=8,features=4,classes=3")};
+  auto expected = [](const ir::Graph& g, ir::ValueId v) {
+    const ir::Node& n = g.node(v);
+    const ir::OpTraits& t = ir::op_traits(n.op);
+    if (n.is_source() || t.view || t.collective) return 0.0;
+    const ir::ShardingRule rule = ir::sharding_rule(g, v);
+    double points = 1;
+    bool contracts = false;
+    for (size_t f = 0; f < rule.factor_size.size(); ++f) {
+      points *= static_cast<double>(rule.factor_size[f]);
+      contracts = contracts || rule.factor_kind[f] == ir::FactorKind::reduction;
+    }
+    return contracts && n.inputs.size() > 1 ? 2 * points : points;
+  };
+  int checked = 0;
+  for (int pass = 0; pass < 2; ++pass) {
+    for (const ir::Graph& g : graphs) {
+      for (ir::ValueId i = 0; i < g.size(); ++i) {
+        const ir::ValueId v = pass == 0 ? i : g.size() - 1 - i;
+        EXPECT_EQ(op_flops(g, v), expected(g, v)) << ir::value_label(g, v);
+        ++checked;
+      }
+    }
+  }
+  EXPECT_GT(checked, 200);
 }
 
 TEST(DeviceModel, DgxTwoGpusAreV100sAndOverridesWin) {
