@@ -60,7 +60,7 @@ TEST(Restarts, AFreshJobRestartsForTheStepsItHasLeft) {
 TEST(Restarts, TheRestartNamesTheRankMpirunReportsLost) {
   const std::string dir = scratch("lost");
   std::ofstream(dir + "/job.sh") << "if [ -e " << dir << "/failed ]; then echo \"job: $*\"; else touch "
-                                 << dir << "/failed; kill -KILL $$; fi\n";
+                                 << dir << "/failed; sleep 0.5; kill -KILL $$; fi\n";  // killed while running, as a lost rank is
   Result r = run("launch -np 1 --oversubscribe --restarts 1 -- bash " + dir + "/job.sh");
   ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
   EXPECT_NE(r.out.find("): rank 0 was lost on node "), std::string::npos) << r.out;
