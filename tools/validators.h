@@ -35,7 +35,7 @@ inline CLI::Validator number_check(bool allow_zero) {
 
 // A positive finite number (counts, rates, sizes).
 inline const CLI::Validator kPositive = number_check(false);
-// A finite number >= 0 (latencies, ranks).
+// A finite number >= 0 (latencies).
 inline const CLI::Validator kNonNegative = number_check(true);
 
 // A whole number written in decimal, from `least` to `most`. CLI11 alone reads "010" as octal
