@@ -3,6 +3,7 @@
 #include <limits>
 
 #include "partitioner/memory_plan.h"
+#include "partitioner/schedule.h"
 #include "partitioner/simulator.h"
 
 namespace spmd::partitioner {
@@ -23,8 +24,11 @@ int prefetch_depth(const Program& lowered, bool rematerialize, const DeviceModel
   int best = 1;
   double best_s = std::numeric_limits<double>::infinity();
   std::optional<Prediction> best_prediction, first;
+  // Recomputation does not depend on the depth: done once for every depth tried.
+  const Program recomputed = rematerialize ? partitioner::rematerialize(lowered) : Program{};
+  const Program& unscheduled = rematerialize ? recomputed : lowered;
   for (int depth : prefetch_depths_tried()) {
-    const Program program = finish_lowering(lowered, rematerialize, depth);
+    const Program program = schedule_for_overlap(unscheduled, depth);
     Prediction p = simulate_time(program, device, costs);
     const bool gains = p.step_time_s < best_s * (1 - 1e-9);  // another one must gain
     if (!first || gains) p.peak_bytes = plan_program_memory(program.graph).peak_bytes();  // only where it counts

@@ -22,8 +22,8 @@ std::vector<int> prefetch_depths_tried();
 // `rematerialize`) simulates fastest on `device` with `costs`, among those whose peak stays
 // within `memory_limit` bytes (none when <= 0); 1 when none fits or on a tie with it. Where
 // `chosen` is given and depths were tried, the chosen depth's prediction goes there (else
-// it is left alone). Cost: one finish_lowering and simulation per depth tried, none when
-// `lowered` gathers no param.
+// it is left alone). Cost: one rematerialization, then one scheduling and simulation per
+// depth tried; none when `lowered` gathers no param.
 int prefetch_depth(const Program& lowered, bool rematerialize, const DeviceModel& device, CollectiveCosts& costs,
                    std::int64_t memory_limit, std::optional<Prediction>* chosen = nullptr);
 

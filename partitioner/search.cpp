@@ -25,12 +25,22 @@ CollectiveCosts& Evaluator::costs_for(const Mesh& mesh) {
 }
 
 const Evaluator::Lowered& Evaluator::lowered(const Candidate& without_recompute) {
-  constexpr size_t kKept = 8;
+  // Programs kept, in nodes: about 200 MiB of them (a node of a lowered program holds about
+  // 800 bytes), a dozen of a 96-layer GPT's; enough that a twin evaluated later or a plan
+  // tuned after the search is rarely lowered twice.
+  constexpr size_t kKeptNodes = size_t{1} << 18;
   auto it = lowered_.find(without_recompute);
   if (it != lowered_.end()) return it->second;
   Plan plan = apply_tactics(analysis_, space_.tactics(without_recompute));
   Program program = lower_ops(graph_, plan, &analysis_.factors);
-  if (lowered_order_.size() == kKept) lowered_.erase(lowered_order_.front()), lowered_order_.pop_front();
+  const size_t nodes = program.graph.nodes.size();
+  while (!lowered_order_.empty() && lowered_nodes_ + nodes > kKeptNodes) {
+    auto oldest = lowered_.find(lowered_order_.front());
+    lowered_nodes_ -= oldest->second.program.graph.nodes.size();
+    lowered_.erase(oldest);
+    lowered_order_.pop_front();
+  }
+  lowered_nodes_ += nodes;
   lowered_order_.push_back(without_recompute);
   return lowered_.emplace(without_recompute, Lowered{std::move(plan), std::move(program)}).first->second;
 }
@@ -113,14 +123,16 @@ const Evaluated& SearchResult::best() const {
 
 namespace {
 
-// dp, megatron, dp+megatron for every model-axis size that divides (model innermost), zero.
-std::vector<Evaluated> baselines(Evaluator& evaluator) {
+// dp, megatron, dp+megatron for every model-axis size that divides (model innermost), zero;
+// each tuned (`tune`) as soon as it is evaluated, while its lowering is still kept.
+std::vector<Evaluated> baselines(Evaluator& evaluator, bool tune) {
   const SearchSpace& space = evaluator.space();
   const int n = space.devices();
   std::vector<Evaluated> out;
   auto add = [&](const std::string& name, Candidate c) {
     Evaluated e = evaluator.evaluate(c);
     e.name = name;
+    if (tune) evaluator.tune(e);
     out.push_back(std::move(e));
   };
   add("dp", {n, 1, false, ModelSplit::none, false});
@@ -174,15 +186,12 @@ SearchResult search_plan(const ir::Graph& g, const launcher::Topology& topology,
     run_mcts(evaluator, options.budget, options.seed, options.budget_seconds);
   }
   result.simulations = evaluator.simulations();
-  result.baselines = baselines(evaluator);
+  result.baselines = baselines(evaluator, options.tuned > 0);
   result.explored = evaluator.explored();
   // The fastest few and the baselines costed as a job runs them (the baselines among the
   // explored too, so the winner is never slower than one). A schedule only hides
   // communication, never compute, so a candidate whose compute alone is no faster than the
   // best tuned step cannot win: the rest are tuned while they still could (a bound).
-  if (options.tuned > 0) {
-    for (Evaluated& b : result.baselines) evaluator.tune(b);
-  }
   double best_tuned_s = std::numeric_limits<double>::infinity();
   for (const Evaluated& b : result.baselines) {
     if (b.schedule) best_tuned_s = std::min(best_tuned_s, b.prediction.step_time_s);

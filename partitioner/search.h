@@ -95,7 +95,8 @@ class Evaluator {
   std::map<Candidate, Evaluated> done_;
   std::map<Candidate, Evaluated> tuned_;
   std::map<Candidate, Lowered> lowered_;
-  std::deque<Candidate> lowered_order_;  // oldest first; a few kept, as each holds a program
+  std::deque<Candidate> lowered_order_;  // oldest first; a bounded number of nodes kept
+  size_t lowered_nodes_ = 0;             // in the programs of lowered_
   std::map<std::vector<int>, std::unique_ptr<CollectiveCosts>> costs_;  // by mesh sizes, in order
 };
 

@@ -2,6 +2,7 @@
 
 #include "partitioner/bucket.h"
 #include "partitioner/prefetch.h"
+#include "partitioner/schedule.h"
 
 namespace spmd::partitioner {
 
@@ -19,10 +20,13 @@ TunedProgram tune_schedule(const Program& lowered, bool rematerialize, const Dev
   // The prediction of the program the choices end with, where one of them simulated it
   // (both simulate with overlap on).
   std::optional<Prediction> depth_chosen, size_chosen;
+  // Recomputation does not depend on the schedule: done once, before every choice.
+  const Program recomputed = rematerialize ? partitioner::rematerialize(lowered) : Program{};
+  const Program& unscheduled = rematerialize ? recomputed : lowered;
   t.schedule.prefetch = asked.prefetch >= 0 ? asked.prefetch
-                                            : prefetch_depth(lowered, rematerialize, device, costs, memory_limit,
+                                            : prefetch_depth(unscheduled, false, device, costs, memory_limit,
                                                              &depth_chosen);
-  Program program = finish_lowering(lowered, rematerialize, t.schedule.prefetch);
+  Program program = schedule_for_overlap(unscheduled, t.schedule.prefetch);
   t.schedule.bucket_bytes = asked.bucket_bytes >= 0 ? asked.bucket_bytes
                             : asked.overlap ? bucket_size(program, device, costs, memory_limit, &size_chosen)
                                             : 0;

@@ -37,8 +37,8 @@ ScheduleChoice with_plan_schedule(ScheduleChoice asked, const Plan& plan);
 // `lowered` (lower_ops' program; rematerialized first when `rematerialize`) finished with
 // `asked`'s prefetch depth and bucketed with its bucket size, the cost model's choice of
 // each where negative, within `memory_limit` bytes per device (none when <= 0): the depth
-// first, then the bucket size on that program. Cost: up to 5 finish_lowering and
-// simulations for the depth, 7 bucketings and simulations for the size, where the program
+// first, then the bucket size on that program. Cost: one rematerialization; up to 5
+// schedulings and simulations for the depth, 7 bucketings and simulations for the size, where the program
 // has what they act on (gathers of params; two bucketable collectives); one more only
 // where neither choice simulated the program it ends with.
 TunedProgram tune_schedule(const Program& lowered, bool rematerialize, const DeviceModel& device,
