@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cstdint>
+#include <optional>
 #include <unordered_map>
 #include <vector>
 
@@ -26,13 +27,45 @@ double tensor_bytes(const ir::TensorType& t) { return static_cast<double>(t.byte
 
 // The points of an op's iteration space (the product of its rule's factor sizes), doubled
 // for a contraction of two operands.
-double rule_flops(const ir::Graph& g, ir::ValueId v) {
-  ir::ShardingRule rule = ir::sharding_rule(g, v);
+double rule_flops(const ir::ShardingRule& rule, const ir::Node& n) {
   double points = 1;
   for (int64_t size : rule.factor_size) points *= static_cast<double>(size);
   bool contracts = std::any_of(rule.factor_kind.begin(), rule.factor_kind.end(),
                                [](ir::FactorKind k) { return k == ir::FactorKind::reduction; });
-  return contracts && g.node(v).inputs.size() > 1 ? 2 * points : points;
+  return contracts && n.inputs.size() > 1 ? 2 * points : points;
+}
+
+std::vector<bool> factors_of(const std::vector<std::vector<int>>& dims, size_t factors) {
+  std::vector<bool> in(factors, false);
+  for (const auto& dim : dims) {
+    for (int f : dim) in[static_cast<size_t>(f)] = true;
+  }
+  return in;
+}
+
+// The GEMM of a rule of two operands: factors contracted between them make k, those of both
+// operands and the result the batch, those of one operand only m (the first) or n (the second).
+std::optional<GemmShape> rule_gemm(const ir::ShardingRule& rule) {
+  if (rule.operands.size() != 2) return std::nullopt;
+  const size_t factors = rule.factor_size.size();
+  const std::vector<bool> a = factors_of(rule.operands[0], factors), b = factors_of(rule.operands[1], factors);
+  GemmShape s;
+  bool contracted = false;
+  for (size_t f = 0; f < factors; ++f) {
+    const double size = static_cast<double>(rule.factor_size[f]);
+    if (rule.factor_kind[f] == ir::FactorKind::reduction) {
+      if (!(a[f] && b[f])) return std::nullopt;  // reduced within one operand: no contraction
+      s.k *= size, contracted = true;
+    } else if (a[f] && b[f]) {
+      s.batch *= size;
+    } else if (a[f]) {
+      s.m *= size;
+    } else if (b[f]) {
+      s.n *= size;
+    }
+  }
+  if (!contracted) return std::nullopt;
+  return s;
 }
 
 // A problem as its op and the shapes of its operands and result, which fix its iteration
@@ -49,14 +82,19 @@ struct ProblemHash {
   }
 };
 
-}  // namespace
+// What the cost model reads of an op's rule.
+struct Problem {
+  double flops = 0;
+  std::optional<GemmShape> gemm;
+};
 
-double op_flops(const ir::Graph& g, ir::ValueId v) {
-  if (!computes(g, v)) return 0;
+const Problem& problem_of(const ir::Graph& g, ir::ValueId v) {
+  static const Problem none;
+  if (!computes(g, v)) return none;
   // A search asks the same few thousand problems of every plan it simulates: building a
   // sharding rule for each was a tenth of its time. Kept per thread, keyed by shapes.
-  thread_local std::unordered_map<ProblemKey, double, ProblemHash> known;
-  thread_local ProblemKey key;
+  thread_local std::unordered_map<ProblemKey, Problem, ProblemHash> known;
+  ProblemKey key;
   const ir::Node& n = g.node(v);
   key.words.assign({static_cast<int64_t>(ir::find_op(n.op) - ir::all_ops().data()), n.type.rank()});
   key.words.insert(key.words.end(), n.type.shape.begin(), n.type.shape.end());
@@ -65,8 +103,31 @@ double op_flops(const ir::Graph& g, ir::ValueId v) {
     key.words.insert(key.words.end(), g.type(x).shape.begin(), g.type(x).shape.end());
   }
   if (auto it = known.find(key); it != known.end()) return it->second;
-  return known.emplace(key, rule_flops(g, v)).first->second;
+  const ir::ShardingRule rule = ir::sharding_rule(g, v);
+  return known.emplace(key, Problem{rule_flops(rule, n), rule_gemm(rule)}).first->second;
 }
+
+// The FLOP/s the op's problem reaches: a contraction's from the matmul rates by shape where
+// measured, else the rate of its size on the measured curve, else the peak.
+double flops_rate(const DeviceModel& device, const Problem& p) {
+  if (p.gemm && !device.flops_by_shape.empty()) return device.flops_by_shape.rate(p.gemm->m, p.gemm->n, p.gemm->k);
+  return rate_at(device.flops_by_size, p.flops, device.peak_flops);
+}
+
+double compute_seconds(const DeviceModel& device, const Problem& p) {
+  return p.flops > 0 ? p.flops / flops_rate(device, p) : 0;
+}
+
+double memory_seconds(const ir::Graph& g, ir::ValueId v, const DeviceModel& device) {
+  const double bytes = op_bytes(g, v);
+  return bytes > 0 ? bytes / device.memory_Bps : 0;
+}
+
+}  // namespace
+
+double op_flops(const ir::Graph& g, ir::ValueId v) { return problem_of(g, v).flops; }
+
+std::optional<GemmShape> gemm_shape(const ir::Graph& g, ir::ValueId v) { return problem_of(g, v).gemm; }
 
 double op_bytes(const ir::Graph& g, ir::ValueId v) {
   if (!computes(g, v)) return 0;
@@ -75,32 +136,13 @@ double op_bytes(const ir::Graph& g, ir::ValueId v) {
   return bytes;
 }
 
-namespace {
-
-// The FLOP/s a problem of `flops` reaches: the measured curve, interpolated in log(size)
-// and held flat beyond its ends; the peak without one.
-double flops_rate(const DeviceModel& device, double flops) {
-  const auto& curve = device.flops_by_size;
-  if (curve.empty()) return device.peak_flops;
-  if (flops <= curve.front().first) return curve.front().second;
-  for (size_t i = 1; i < curve.size(); ++i) {
-    if (flops > curve[i].first) continue;
-    const double t = std::log(flops / curve[i - 1].first) / std::log(curve[i].first / curve[i - 1].first);
-    return curve[i - 1].second + t * (curve[i].second - curve[i - 1].second);
-  }
-  return curve.back().second;
-}
-
-}  // namespace
-
 double op_seconds(const ir::Graph& g, ir::ValueId v, const DeviceModel& device) {
-  const double flops = op_flops(g, v);
-  return device.op_latency_s + std::max(flops / flops_rate(device, flops), op_bytes(g, v) / device.memory_Bps);
+  return device.op_latency_s + std::max(compute_seconds(device, problem_of(g, v)), memory_seconds(g, v, device));
 }
 
 bool compute_bound(const ir::Graph& g, ir::ValueId v, const DeviceModel& device) {
-  const double flops = op_flops(g, v);
-  return flops > 0 && flops / flops_rate(device, flops) >= op_bytes(g, v) / device.memory_Bps;
+  const Problem& p = problem_of(g, v);
+  return p.flops > 0 && compute_seconds(device, p) >= memory_seconds(g, v, device);
 }
 
 CollectiveCosts::CollectiveCosts(const Mesh& mesh, const launcher::Topology& topology)

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <map>
+#include <optional>
 #include <tuple>
 
 #include "ir/graph.h"
@@ -23,7 +24,21 @@ double op_flops(const ir::Graph& g, ir::ValueId v);
 // The bytes node `v` reads and writes: its operands and its result. 0 where op_flops is.
 double op_bytes(const ir::Graph& g, ir::ValueId v);
 
-// Roofline time: max(flops / peak, bytes / memory bandwidth).
+// `batch` independent products [m,k] x [k,n].
+struct GemmShape {
+  double batch = 1, m = 1, n = 1, k = 1;
+  bool operator==(const GemmShape&) const = default;
+};
+
+// The GEMM node `v` performs, read from its op's sharding rule: for an op of two operands
+// with factors contracted between them (a matmul, batched or with a broadcast operand), k
+// is those factors, the batch the factors of both operands, m those of the first operand
+// only, n those of the second only. None for any other op. Remembered as op_flops is.
+std::optional<GemmShape> gemm_shape(const ir::Graph& g, ir::ValueId v);
+
+// Roofline time: the device's fixed cost per kernel + max(flops / FLOP/s, bytes / memory
+// bandwidth), the FLOP/s the measured one for the problem where the device model has it (a
+// GEMM's shape, else its size), else the peak.
 double op_seconds(const ir::Graph& g, ir::ValueId v, const DeviceModel& device);
 
 // Whether the roofline's compute term is the larger for node `v` on `device` (a matmul of

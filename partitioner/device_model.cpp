@@ -10,7 +10,10 @@ constexpr double kCoreFlops = 32 * 2.5e9;  // AVX2: 2 FMA units x 8 f32 lanes x 
 constexpr double kCoreMemoryBps = 10e9;
 
 DeviceModel gpu(const std::string& name, double gib, double tflops, double gbps) {
-  return {name, tflops * 1e12, gbps * 1e9, static_cast<std::int64_t>(gib * kGiB), 0, {}, 0};
+  DeviceModel m;
+  m.name = name, m.peak_flops = tflops * 1e12, m.memory_Bps = gbps * 1e9;
+  m.memory_bytes = static_cast<std::int64_t>(gib * kGiB);
+  return m;
 }
 
 // The table's row for the model hwloc names, else the row of the GPU's memory, else V100.
@@ -34,7 +37,10 @@ DeviceModel cpu_of(const launcher::Device& d, int sharing) {
   const int pus = std::max(1, launcher::processing_units(d));
   std::string name = "CPU: " + std::to_string(pus) + (pus == 1 ? " processing unit" : " processing units");
   if (sharing > 1) name += " shared by " + std::to_string(sharing) + " ranks";
-  return {name, pus * kCoreFlops / sharing, pus * kCoreMemoryBps / sharing, d.memory_bytes, 0, {}, 0};
+  DeviceModel m;
+  m.name = name, m.peak_flops = pus * kCoreFlops / sharing, m.memory_Bps = pus * kCoreMemoryBps / sharing;
+  m.memory_bytes = d.memory_bytes;
+  return m;
 }
 
 // How many devices of `topology` run on exactly `d`'s PUs (itself included).
@@ -76,6 +82,7 @@ DeviceModel device_model(const launcher::Topology& topology, const DeviceOverrid
   if (overrides.op_latency_s > 0) model.op_latency_s = overrides.op_latency_s;
   if (!overrides.flops_by_size.empty()) model.flops_by_size = overrides.flops_by_size;
   if (overrides.handoff_s > 0) model.handoff_s = overrides.handoff_s;
+  if (!overrides.flops_by_shape.empty()) model.flops_by_shape = overrides.flops_by_shape;
   return model;
 }
 

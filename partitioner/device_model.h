@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "launcher/topology.h"
+#include "partitioner/kernel_rates.h"
 
 namespace spmd::partitioner {
 
@@ -21,11 +22,14 @@ struct DeviceModel {
   // problems of a given size, (FLOP per call, FLOP/s) by increasing size, in place of
   // peak_flops (small problems do not reach the peak).
   double op_latency_s = 0;
-  std::vector<std::pair<double, double>> flops_by_size;
+  RateCurve flops_by_size;
   // Measured (a profile): the round trip of handing a collective to the runtime's
   // communication thread and learning it is done (runtime/comm_stream.h), paid by every
   // overlapped collective on a host backend: half before it starts, half after it ends.
   double handoff_s = 0;
+  // Measured (a profile): matmul FLOP/s by m, n and k, in place of flops_by_size for ops
+  // that contract two operands (kernel_rates.h).
+  GemmRates flops_by_shape;
 };
 
 // GPU models by the name hwloc gives them (its GPUModel info, "Tesla V100-SXM3-32GB-H"
@@ -48,8 +52,9 @@ struct DeviceOverrides {
   std::int64_t memory_bytes = 0;
   double memory_Bps = 0;  // measured (a profile), in place of the model's
   double op_latency_s = 0;
-  std::vector<std::pair<double, double>> flops_by_size;
+  RateCurve flops_by_size;
   double handoff_s = 0;
+  GemmRates flops_by_shape;
 };
 
 // The model of the topology's devices: the smallest memory of any device stands for all.

@@ -87,6 +87,18 @@ Profile read_profile(const std::string& path) {
       p.matmul_by_size.emplace_back(positive(point, "flops", at), positive(point, "flops_per_s", at));
     }
   }
+  if (j.contains("matmul_by_shape")) {
+    const std::string at = where + ", matmul_by_shape";
+    for (const auto& point : j.at("matmul_by_shape")) {
+      p.matmul_by_shape.push_back({positive(point, "m", at), positive(point, "n", at), positive(point, "k", at),
+                                   positive(point, "flops_per_s", at)});
+    }
+    try {
+      GemmRates{p.matmul_by_shape};
+    } catch (const Error& e) {
+      throw Error(at + ": " + e.what());
+    }
+  }
   if (j.contains("levels")) {
     for (const auto& l : j.at("levels")) {
       if (!l.contains("name") || !l.at("name").is_string()) throw Error(where + ": a level has no 'name'");
@@ -113,10 +125,15 @@ void write_profile(const std::string& path, const Profile& p) {
   }
   nlohmann::ordered_json curve = nlohmann::ordered_json::array();
   for (const auto& [flops, rate] : p.matmul_by_size) curve.push_back({{"flops", flops}, {"flops_per_s", rate}});
+  nlohmann::ordered_json grid = nlohmann::ordered_json::array();
+  for (const GemmPoint& g : p.matmul_by_shape) {
+    grid.push_back({{"m", g.m}, {"n", g.n}, {"k", g.k}, {"flops_per_s", g.flops_per_s}});
+  }
   nlohmann::ordered_json j = {{"fingerprint", p.fingerprint},   {"matmul_flops", p.matmul_flops},
                               {"memory_Bps", p.memory_Bps},     {"op_latency_s", p.op_latency_s},
                               {"handoff_s", p.handoff_s},
-                              {"matmul_by_size", curve},        {"levels", levels}};
+                              {"matmul_by_size", curve},        {"matmul_by_shape", grid},
+                              {"levels", levels}};
   // A figure that is not a number would be written as null, and the profile read back
   // refused: refused now instead, with the file it would replace left as it is.
   std::function<void(const nlohmann::ordered_json&, const std::string&)> finite = [&](const auto& v, const std::string& at) {
@@ -178,10 +195,14 @@ Profiled apply_profile(const Profile& profile, const std::string& path, const la
   if (base.peak_flops <= 0) out.device.peak_flops = profile.matmul_flops;
   if (base.memory_Bps <= 0) out.device.memory_Bps = profile.memory_Bps;
   if (base.peak_flops <= 0) out.device.flops_by_size = profile.matmul_by_size;
+  if (base.peak_flops <= 0) out.device.flops_by_shape = GemmRates(profile.matmul_by_shape);
   out.device.op_latency_s = profile.op_latency_s;
   out.device.handoff_s = profile.handoff_s;
-  out.said.push_back("device: matmul " + figure("%.1f GFLOP/s", out.device.peak_flops / 1e9) + " at best, memory " +
-                     figure("%.1f GB/s", out.device.memory_Bps / 1e9) + ", " +
+  const std::string by_shape = out.device.flops_by_shape.empty()
+                                   ? ""
+                                   : " (by m, n and k over " + std::to_string(profile.matmul_by_shape.size()) + " shapes)";
+  out.said.push_back("device: matmul " + figure("%.1f GFLOP/s", out.device.peak_flops / 1e9) + " at best" + by_shape +
+                     ", memory " + figure("%.1f GB/s", out.device.memory_Bps / 1e9) + " beyond the caches, " +
                      figure("%.1f us", out.device.op_latency_s * 1e6) + " per kernel, " +
                      figure("%.1f us", out.device.handoff_s * 1e6) + " per hand-off to the communication thread" +
                      (base.peak_flops > 0 || base.memory_Bps > 0 ? " (the user's figures win)" : " measured"));

@@ -29,6 +29,9 @@ struct Profile {
   double op_latency_s = 0;  // a kernel on one element: the fixed cost of an op
   double handoff_s = 0;     // a collective's round trip to the communication thread; 0: not measured
   std::vector<std::pair<double, double>> matmul_by_size;  // (FLOP per call, FLOP/s), by size
+  // Matmul FLOP/s on a grid of m, n and k (kernel_rates.h), of the work beyond
+  // op_latency_s; empty in older profiles.
+  std::vector<GemmPoint> matmul_by_shape;
   std::vector<LevelProfile> levels;
 };
 

@@ -92,6 +92,7 @@ Refitted refit(const launcher::Topology& topology, const DeviceModel& device, co
   d.op_latency_s = device.op_latency_s * mean.scale + mean.offset_s;
   d.flops_by_size = device.flops_by_size;
   for (auto& [flop, rate] : d.flops_by_size) rate /= compute;
+  d.flops_by_shape = device.flops_by_shape.scaled(1 / compute);
   std::vector<launcher::LinkModel> links;
   const double c = collectives.scale;
   for (const launcher::Level& level : topology.levels()) {

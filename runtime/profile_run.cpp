@@ -15,6 +15,7 @@
 #include "common/error.h"
 #include "ir/ops.h"
 #include "runtime/comm_stream.h"
+#include "runtime/profile_kernels.h"
 
 namespace spmd::runtime {
 namespace {
@@ -36,76 +37,10 @@ double timed(F&& fn) {
   return median(t);
 }
 
-// Seconds per run of `fn` sustained over at least 50 ms of wall time (and 5 runs), after
-// one warm-up: ranks that share a core take turns in time slices of a few ms, so a short
-// run finds the core to itself and a median of them is each rank's whole-core rate, while
-// a training step gets its share only. On cores of its own it equals the median's rate.
-template <class F>
-double sustained(F&& fn) {
-  fn();
-  const auto start = Clock::now();
-  int runs = 0;
-  do {
-    fn();
-    ++runs;
-  } while (runs < 5 || seconds_since(start) < 0.05);
-  return seconds_since(start) / runs;
-}
-
 std::string line(const char* format, auto... values) {
   char text[256];
   std::snprintf(text, sizeof text, format, values...);
   return text;
-}
-
-// The best matmul FLOP/s over square problems, and an elementwise add's bytes/s, each
-// sustained. Every rank measures at once, each size started together (`together`): ranks
-// sharing cores then load them alike, as training does, and no rank times a kernel while
-// another is between sizes.
-void measure_kernels(kernels::Backend& backend, partitioner::Profile& p, std::string& table,
-                     const std::function<void()>& together) {
-  table += "kernels (this rank's backend, " + std::string(backend.name()) + ")\n";
-  for (int64_t n : {16, 32, 64, 128, 256, 512, 1024}) {
-    together();
-    const ir::TensorType t{ir::DType::f32, {n, n}};
-    ir::Node node{"matmul", {0, 1}, {}, t, "mm"};
-    kernels::BackendBuffer a(backend, t.bytes()), b(backend, t.bytes()), c(backend, t.bytes());
-    std::vector<float> ones(static_cast<size_t>(n * n), 0.5f);
-    backend.copy_in(a.get(), ones.data(), t.bytes());
-    backend.copy_in(b.get(), ones.data(), t.bytes());
-    const kernels::TensorRef in[] = {{t, a.get()}, {t, b.get()}};
-    const double s = sustained([&] {
-      backend.run(node, in, {t, c.get()});
-      backend.synchronize();
-    });
-    const double flops = 2.0 * n * n * n / s;
-    p.matmul_flops = std::max(p.matmul_flops, flops);
-    p.matmul_by_size.emplace_back(2.0 * n * n * n, flops);
-    table += line("  matmul %5lld^3   %9.3f ms  %8.1f GFLOP/s\n", static_cast<long long>(n), s * 1e3, flops / 1e9);
-  }
-  together();
-  const int64_t count = int64_t{16} << 20;  // 64 MiB per operand: beyond any cache
-  const ir::TensorType t{ir::DType::f32, {count}};
-  ir::Node add{"add", {0, 1}, {}, t, "add"};
-  kernels::BackendBuffer x(backend, t.bytes()), y(backend, t.bytes()), z(backend, t.bytes());
-  std::vector<float> zeros(static_cast<size_t>(count), 0.f);
-  backend.copy_in(x.get(), zeros.data(), t.bytes());
-  backend.copy_in(y.get(), zeros.data(), t.bytes());
-  const kernels::TensorRef in[] = {{t, x.get()}, {t, y.get()}};
-  const double s = sustained([&] {
-    backend.run(add, in, {t, z.get()});
-    backend.synchronize();
-  });
-  p.memory_Bps = 3.0 * static_cast<double>(t.bytes()) / s;
-  table += line("  add 64 MiB       %9.3f ms  %8.1f GB/s\n", s * 1e3, p.memory_Bps / 1e9);
-  const ir::TensorType one{ir::DType::f32, {1}};
-  ir::Node tiny{"add", {0, 1}, {}, one, "tiny"};
-  const kernels::TensorRef tiny_in[] = {{one, x.get()}, {one, y.get()}};
-  p.op_latency_s = sustained([&] {
-    for (int i = 0; i < 100; ++i) backend.run(tiny, tiny_in, {one, z.get()});
-    backend.synchronize();
-  }) / 100;
-  table += line("  add 1 element    %9.3f us  (the fixed cost of a kernel)\n", p.op_latency_s * 1e6);
 }
 
 // The round trip of an empty work through a communication stream: what every overlapped
@@ -279,6 +214,7 @@ ProfileRun measure_profile(collectives::Communicator& comm, const launcher::Topo
                                 static_cast<float>(run.profile.op_latency_s * 1e9),
                                 static_cast<float>(run.profile.handoff_s * 1e9)};
   for (const auto& [flops, rate] : run.profile.matmul_by_size) figures.push_back(static_cast<float>(rate / 1e9));
+  for (const partitioner::GemmPoint& g : run.profile.matmul_by_shape) figures.push_back(static_cast<float>(g.flops_per_s / 1e9));
   for (const partitioner::LevelProfile& l : run.profile.levels) {
     figures.insert(figures.end(), {static_cast<float>(l.latency_s * 1e9), static_cast<float>(l.bandwidth_Bps / 1e9),
                                    static_cast<float>(l.fit_error)});
@@ -290,6 +226,7 @@ ProfileRun measure_profile(collectives::Communicator& comm, const launcher::Topo
   run.profile.handoff_s = figures[3] / 1e9;
   size_t at = 4;
   for (auto& point : run.profile.matmul_by_size) point.second = figures[at++] * 1e9;
+  for (partitioner::GemmPoint& g : run.profile.matmul_by_shape) g.flops_per_s = figures[at++] * 1e9;
   for (partitioner::LevelProfile& l : run.profile.levels) {
     l.latency_s = figures[at++] / 1e9;
     l.bandwidth_Bps = figures[at++] * 1e9;

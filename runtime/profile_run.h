@@ -1,6 +1,6 @@
 // `spmd profile`: measures the hardware the job runs on into a partitioner::Profile. Every
-// rank times its backend's matmul (M = N = K from 128 to 1024) and an elementwise add on
-// 64 MiB; for each level of the topology, rank 0 and the first rank whose lowest common group
+// rank times its backend's kernels (profile_kernels.h: a kernel's fixed cost, an elementwise
+// add by size, matmul by m, n and k); for each level of the topology, rank 0 and the first rank whose lowest common group
 // with it is at that level ping-pong messages from 4 KiB to `max_bytes`, and the latency and
 // bandwidth are fitted to the times by least squares (t = alpha + bytes / bandwidth). Then
 // every algorithm of all-reduce, reduce-scatter, all-gather, broadcast and all-to-all over

@@ -33,6 +33,7 @@ Profile measured_on(const launcher::Topology& t) {
   p.op_latency_s = 5e-6;
   p.handoff_s = 2e-5;
   p.matmul_by_size = {{1e3, 1e9}, {1e9, 1e11}};
+  p.matmul_by_shape = {{16, 16, 16, 1e9}, {16, 16, 1024, 4e9}};
   p.levels = {{"package", 1e-6, 2e10, 0.05, {{"all_reduce", "ring", 65536, 3e-6, 2e-10, 1e-10, 0.04},
                                             {"all_reduce", "ring", 0, 9e-6, 4e-10, 1e-10, 0.02}}}};
   return p;
@@ -49,6 +50,7 @@ TEST(Profile, RoundTripsThroughItsJson) {
   EXPECT_EQ(back.op_latency_s, p.op_latency_s);
   EXPECT_EQ(back.handoff_s, p.handoff_s);
   EXPECT_EQ(back.matmul_by_size, p.matmul_by_size);
+  EXPECT_EQ(back.matmul_by_shape, p.matmul_by_shape);
   ASSERT_EQ(back.levels.size(), 1u);
   EXPECT_EQ(back.levels[0].bandwidth_Bps, 2e10);
   EXPECT_EQ(back.levels[0].algorithms, p.levels[0].algorithms);
@@ -65,6 +67,21 @@ TEST(Profile, ABadFileIsNamedWithItsField) {
   }
   std::ofstream(temp("not_json.json")) << "{";
   EXPECT_THROW(read_profile(temp("not_json.json")), Error);
+  const std::string head = R"({"fingerprint": "x", "matmul_flops": 1, "memory_Bps": 1, "op_latency_s": 1, )";
+  const std::vector<std::pair<std::string, std::string>> cases = {
+      {R"("matmul_by_shape": [{"m": 16, "n": 16, "k": 16, "flops_per_s": 1}, {"m": 64, "n": 16, "k": 64, "flops_per_s": 1}]})",
+       "bad_rates.json', matmul_by_shape: the matmul rates are no grid"},
+      {R"("matmul_by_shape": [{"m": 16, "n": 16, "k": 0, "flops_per_s": 1}]})",
+       "bad_rates.json', matmul_by_shape: 'k' must be a positive number"}};
+  for (const auto& [rates, message] : cases) {
+    std::ofstream(temp("bad_rates.json")) << head + rates;
+    try {
+      read_profile(temp("bad_rates.json"));
+      ADD_FAILURE() << rates;
+    } catch (const Error& e) {
+      EXPECT_NE(std::string(e.what()).find(message), std::string::npos) << e.what();
+    }
+  }
 }
 
 // A measured algorithm is one synthesis knows, over sizes from 0 up: another would be kept
@@ -106,6 +123,7 @@ TEST(Profile, AppliedItReplacesTheLinksItMeasuredAndTheDevicesFigures) {
   EXPECT_EQ(d.memory_Bps, 3e10);
   EXPECT_EQ(d.op_latency_s, 5e-6);
   EXPECT_EQ(d.handoff_s, 2e-5);
+  EXPECT_EQ(d.flops_by_shape.points(), measured_on(t).matmul_by_shape);
   bool said_default = false;
   for (const std::string& s : p.said) said_default = said_default || s.find("default link") != std::string::npos;
   EXPECT_TRUE(said_default);
@@ -123,7 +141,8 @@ TEST(Profile, OfAnotherTopologyItIsUsedWhereLevelsMatchOrRefused) {
 
 TEST(CostModel, AMeasuredKernelLatencyAndMatmulCurveCostEveryOp) {
   const ir::Graph g = ir::training_step(ir::build_model("mlp:layers=2,hidden=16,batch=8,features=8,classes=4"), {});
-  DeviceModel fast{"test", 1e12, 1e12, 1 << 30, 0, {}};
+  DeviceModel fast;
+  fast.name = "test", fast.peak_flops = 1e12, fast.memory_Bps = 1e12, fast.memory_bytes = 1 << 30;
   DeviceModel slow = fast;
   slow.op_latency_s = 1e-3;
   slow.flops_by_size = {{1.0, 1e6}, {1e12, 1e6}};  // a megaflop per second whatever the size

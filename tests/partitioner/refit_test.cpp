@@ -98,5 +98,15 @@ TEST(Refit, TheRefittedModelPredictsEachClassOfKernelAsFitted) {
   EXPECT_NE(r.said.find("collectives 2.00x"), std::string::npos) << r.said;
 }
 
+// Measured matmul rates by shape scale with the compute-bound class, as the peak does.
+TEST(Refit, MeasuredMatmulRatesByShapeScaleWithTheComputeBoundClass) {
+  const launcher::Topology t = flat_topology(2);
+  DeviceModel device = device_model(t);
+  device.flops_by_shape = GemmRates({{16, 16, 16, 1e9}, {16, 16, 1024, 4e9}});
+  const Refitted r = refit(t, device, {}, {{2.0, 0, 0, 10}, {4.0, 0, 0, 10}}, {});
+  const DeviceModel refitted = device_model(r.topology, r.device);
+  EXPECT_DOUBLE_EQ(refitted.flops_by_shape.rate(16, 16, 128), device.flops_by_shape.rate(16, 16, 128) / 2);
+}
+
 }  // namespace
 }  // namespace spmd::partitioner

@@ -1,0 +1,26 @@
+// The kernel half of `spmd profile` (profile_run.h): what a kernel costs on this rank's
+// backend, each figure sustained as a training step sees it.
+//  - The fixed cost of a kernel: an add of one element.
+//  - Memory bandwidth: an add on 64 MiB per operand, beyond any cache.
+//  - Matmul by shape: every [m,k] x [k,n] with m, n and k from 16 to 1024 (x4 steps), the
+//    FLOP/s the cost model reads per GEMM shape (partitioner/kernel_rates.h).
+// Matmul rates are of the work beyond the fixed cost. About 4 s.
+#pragma once
+
+#include <functional>
+#include <string>
+
+#include "kernels/backend.h"
+#include "partitioner/profile.h"
+
+namespace spmd::runtime {
+
+// Fills `p`'s op_latency_s, memory_Bps, matmul_flops, matmul_by_size (the
+// grid's m = n = k points) and matmul_by_shape, and appends their tables to `table`. Every
+// rank measures at once, each problem started together (`together`): ranks sharing cores
+// then load them alike, as training does, and no rank times a kernel while another is
+// between problems.
+void measure_kernels(kernels::Backend& backend, partitioner::Profile& p, std::string& table,
+                     const std::function<void()>& together);
+
+}  // namespace spmd::runtime

@@ -1,0 +1,64 @@
+// The cost model reads a GEMM's shape from its op's sharding rule (batched, broadcast,
+// transposed), and with measured rates costs a contraction by its shape: two matmuls of
+// equal FLOP differ where their k does.
+#include <gtest/gtest.h>
+
+#include "ir/builder.h"
+#include "partitioner/cost_model.h"
+
+namespace spmd::partitioner {
+namespace {
+
+struct Problems {
+  ir::Graph g;
+  ir::ValueId plain, batched, broadcast, transposed, skinny_k, square_k, add, sum;
+};
+
+Problems problems() {
+  Problems p;
+  ir::Builder b(p.g);
+  p.plain = b.matmul(b.param("a", {32, 8}), b.param("b", {8, 16}));
+  p.batched = b.matmul(b.param("c", {4, 32, 8}), b.param("d", {4, 8, 16}));
+  p.broadcast = b.matmul(b.param("e", {2, 32, 8}), b.param("f", {8, 16}));
+  p.transposed = b.matmul(b.param("g", {8, 32}), b.param("h", {16, 8}), true, true);
+  p.skinny_k = b.matmul(b.param("i", {1024, 16}), b.param("j", {16, 1024}));
+  p.square_k = b.matmul(b.param("k", {128, 1024}), b.param("l", {1024, 128}));
+  const ir::ValueId x = b.param("x", {256});
+  p.add = b.add(x, x);
+  p.sum = b.reduce_sum(x, {0});
+  return p;
+}
+
+TEST(CostModel, AGemmsShapeIsReadFromItsRule) {
+  const Problems p = problems();
+  EXPECT_EQ(gemm_shape(p.g, p.plain), (GemmShape{1, 32, 16, 8}));
+  EXPECT_EQ(gemm_shape(p.g, p.batched), (GemmShape{4, 32, 16, 8}));
+  EXPECT_EQ(gemm_shape(p.g, p.broadcast), (GemmShape{1, 64, 16, 8}));  // the batch of one operand is rows
+  EXPECT_EQ(gemm_shape(p.g, p.transposed), (GemmShape{1, 32, 16, 8}));
+  EXPECT_FALSE(gemm_shape(p.g, p.add));
+  EXPECT_FALSE(gemm_shape(p.g, p.sum));  // reduced within one operand
+  EXPECT_FALSE(gemm_shape(p.g, 0));      // a param
+}
+
+// 1 GFLOP/s at k = 16, 4 at k = 1024: [1024,16]x[16,1024] and [128,1024]x[1024,128] have
+// the same FLOP, and the first takes four times as long.
+TEST(CostModel, MeasuredRatesCostAContractionByItsShape) {
+  const Problems p = problems();
+  ASSERT_EQ(op_flops(p.g, p.skinny_k), op_flops(p.g, p.square_k));
+  std::vector<GemmPoint> grid;
+  for (double m : {16.0, 1024.0}) {
+    for (double n : {16.0, 1024.0}) {
+      for (double k : {16.0, 1024.0}) grid.push_back({m, n, k, k == 16 ? 1e9 : 4e9});
+    }
+  }
+  DeviceModel d;
+  d.peak_flops = 1e12, d.memory_Bps = 1e15;
+  EXPECT_DOUBLE_EQ(op_seconds(p.g, p.skinny_k, d), op_seconds(p.g, p.square_k, d));  // the peak alone
+  d.flops_by_shape = GemmRates(grid);
+  EXPECT_DOUBLE_EQ(op_seconds(p.g, p.skinny_k, d), op_flops(p.g, p.skinny_k) / 1e9);
+  EXPECT_DOUBLE_EQ(op_seconds(p.g, p.square_k, d), op_flops(p.g, p.square_k) / 4e9);
+  EXPECT_TRUE(compute_bound(p.g, p.skinny_k, d));
+}
+
+}  // namespace
+}  // namespace spmd::partitioner
