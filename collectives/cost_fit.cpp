@@ -1,5 +1,6 @@
 #include "collectives/cost_fit.h"
 
+#include <algorithm>
 #include <array>
 #include <cmath>
 #include <limits>
@@ -11,6 +12,7 @@ namespace spmd::collectives {
 namespace {
 
 constexpr double kInfinity = std::numeric_limits<double>::infinity();
+constexpr double kExact = 1e-9;  // a fit's relative error that counts as giving its points back
 
 std::array<double, 3> as_array(const CostTerms& t) { return {t.messages, t.bytes, t.reduced}; }
 
@@ -52,7 +54,7 @@ double relative_rms(std::span<const CostTerms> terms, std::span<const double> se
 // The weighted least squares over the figures in `mask` (bit j: figure j), the others zero,
 // alpha fixed at `alpha` when that is not negative (and bit 0 then unset).
 bool fit_subset(std::span<const CostTerms> terms, std::span<const double> seconds, unsigned mask, double alpha,
-                FittedCost& out) {
+                FittedCost& out, bool alpha_may_be_negative = false) {
   std::array<int, 3> used{};
   int k = 0;
   for (int j = 0; j < 3; ++j) {
@@ -73,7 +75,8 @@ bool fit_subset(std::span<const CostTerms> terms, std::span<const double> second
   if (!solve(a, b, k, x)) return false;
   std::array<double, 3> figures{alpha >= 0 ? alpha : 0, 0, 0};
   for (int r = 0; r < k; ++r) {
-    if (!(x[r] >= 0) || !std::isfinite(x[r])) return false;
+    const bool may_be_negative = alpha_may_be_negative && used[r] == 0;
+    if (!(x[r] >= 0 || may_be_negative) || !std::isfinite(x[r])) return false;
     figures[used[r]] = x[r];
   }
   out = {figures[0], figures[1], figures[2], 0};
@@ -118,7 +121,22 @@ std::vector<FittedBand> fit_cost_bands(std::span<const double> bytes, std::span<
   std::vector<FittedBand> out;
   for (size_t k = 0; k + 1 < n; ++k) {
     const double up_to = k + 2 < n ? bytes[k + 1] : 0;
-    out.push_back({up_to, fit_cost(terms.subspan(k, 2), seconds.subspan(k, 2))});
+    const auto band_terms = terms.subspan(k, 2);
+    const auto band_seconds = seconds.subspan(k, 2);
+    FittedCost cost = fit_cost(band_terms, band_seconds);
+    // A time that grows faster than its size between two sizes (a buffer that stops fitting
+    // in a cache) lies on a line of negative alpha, which non-negative figures miss at both
+    // ends. A band above the first starts at a measured size, so it may take that line: its
+    // times run from one measured time to the next, and grow beyond the last.
+    FittedCost exact;
+    for (unsigned mask : {3u, 5u}) {  // alpha with beta, else alpha with gamma
+      if (k > 0 && cost.error > kExact && fit_subset(band_terms, band_seconds, mask, -1, exact, true) &&
+          exact.error <= kExact) {
+        cost = exact;
+        break;
+      }
+    }
+    out.push_back({up_to, cost});
   }
   return out;
 }
@@ -135,7 +153,9 @@ const launcher::MeasuredAlgorithm* measured_band(const std::vector<launcher::Mea
 
 double measured_seconds(const launcher::MeasuredAlgorithm& band, Algorithm algo, int p, double bytes, int concurrent) {
   const CostTerms t = cost_terms(band.primitive, algo, p, bytes);
-  return t.messages * band.alpha_s + t.bytes * band.beta_s_per_byte * concurrent + t.reduced * band.gamma_s_per_byte;
+  // A band's alpha may be negative (fit_cost_bands): never a time below zero, whatever the size.
+  return std::max(0.0, t.messages * band.alpha_s + t.bytes * band.beta_s_per_byte * concurrent +
+                           t.reduced * band.gamma_s_per_byte);
 }
 
 }  // namespace spmd::collectives

@@ -57,7 +57,10 @@ struct FittedBand {
 // The measured sizes (ascending, each with its terms and time) as bands between consecutive
 // sizes, each band's figures through its two points (fit_cost on them): the model then
 // gives every measured time back and interpolates between them, the first band extends to
-// the smallest sizes and the last to the largest. With fewer than three sizes, one band of
+// the smallest sizes and the last to the largest. Where a time grows faster than its size
+// between two sizes (a buffer that outgrows a cache), the line through them has a negative
+// alpha: a band above the first takes it (its times stay between its measured ones, and
+// grow beyond the last); the first keeps non-negative figures, as it extends to size 0. With fewer than three sizes, one band of
 // fit_cost over them all. Cost: O(sizes).
 std::vector<FittedBand> fit_cost_bands(std::span<const double> bytes, std::span<const CostTerms> terms,
                                        std::span<const double> seconds);

@@ -27,6 +27,13 @@ double non_negative(const nlohmann::json& j, const char* key, const std::string&
   return v;
 }
 
+double finite(const nlohmann::json& j, const char* key, const std::string& where) {
+  if (!j.contains(key) || !j.at(key).is_number()) throw Error(where + ": '" + key + "' is missing or not a number");
+  const double v = j.at(key).get<double>();
+  if (!std::isfinite(v)) throw Error(where + ": '" + key + "' must be a finite number");
+  return v;
+}
+
 std::string text(const nlohmann::json& j, const char* key, const std::string& where) {
   if (!j.contains(key) || !j.at(key).is_string()) throw Error(where + ": '" + key + "' is missing or not a string");
   return j.at(key).get<std::string>();
@@ -48,8 +55,12 @@ std::vector<launcher::MeasuredAlgorithm> read_algorithms(const nlohmann::json& l
     if (std::find(known.begin(), known.end(), algorithm) == known.end()) {
       throw Error(at + ": '" + algorithm + "' is no algorithm of " + primitive);
     }
+    // A band above an algorithm's first starts at a measured size, so its alpha may be
+    // negative (collectives/cost_fit.h, fit_cost_bands); the first's extends to size 0.
+    const bool above_first = !out.empty() && out.back().primitive == primitive && out.back().algorithm == algorithm &&
+                             out.back().up_to_bytes > 0;
     out.push_back({primitive, algorithm, a.contains("up_to_bytes") ? non_negative(a, "up_to_bytes", at) : 0.0,
-                   non_negative(a, "alpha_s", at),
+                   above_first ? finite(a, "alpha_s", at) : non_negative(a, "alpha_s", at),
                    non_negative(a, "beta_s_per_byte", at), non_negative(a, "gamma_s_per_byte", at),
                    a.value("fit_error", 0.0)});
   }

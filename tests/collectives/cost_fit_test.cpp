@@ -96,5 +96,31 @@ TEST(CostFit, BandsGiveEveryMeasuredTimeBackAndInterpolateBetween) {
   EXPECT_EQ(measured_band(measured, "all_reduce", Algorithm::ring, 4096), nullptr);
 }
 
+// A buffer that outgrows a cache: from 4 MiB to 16 MiB the time grows 14x. The line through
+// those two times has a negative alpha, which the band above the first takes, so that it
+// still gives both back; the first band keeps non-negative figures, and no size costs less
+// than nothing.
+TEST(CostFit, ABandWhoseTimeOutgrowsItsSizeStillGivesItsTimesBack) {
+  const std::vector<double> sizes = {1 << 20, 4 << 20, 16 << 20};
+  const std::vector<double> seconds = {130e-6, 520e-6, 7300e-6};
+  std::vector<CostTerms> terms;
+  for (double bytes : sizes) terms.push_back(cost_terms("broadcast", Algorithm::scatter_allgather, 2, bytes));
+  const std::vector<FittedBand> bands = fit_cost_bands(sizes, terms, seconds);
+  ASSERT_EQ(bands.size(), 2u);
+  EXPECT_GE(bands[0].cost.alpha_s, 0);
+  EXPECT_LT(bands[1].cost.alpha_s, 0);
+  std::vector<launcher::MeasuredAlgorithm> measured;
+  for (const FittedBand& b : bands) {
+    measured.push_back({"broadcast", "scatter_allgather", b.up_to_bytes, b.cost.alpha_s, b.cost.beta_s_per_byte,
+                        b.cost.gamma_s_per_byte, b.cost.error});
+  }
+  for (size_t i = 0; i < sizes.size(); ++i) {
+    const launcher::MeasuredAlgorithm* band = measured_band(measured, "broadcast", Algorithm::scatter_allgather, sizes[i]);
+    EXPECT_NEAR(measured_seconds(*band, Algorithm::scatter_allgather, 2, sizes[i]), seconds[i], 1e-9 * seconds[i]);
+  }
+  EXPECT_GT(measured_seconds(measured[1], Algorithm::scatter_allgather, 2, 64 << 20), seconds[2]);  // grows beyond
+  EXPECT_EQ(measured_seconds(measured[1], Algorithm::scatter_allgather, 2, 1024), 0);  // never below zero
+}
+
 }  // namespace
 }  // namespace spmd::collectives

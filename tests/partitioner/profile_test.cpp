@@ -93,7 +93,9 @@ TEST(Profile, AnAlgorithmOfNoKnownNameOrSizeIsRefused) {
   const std::vector<std::pair<std::string, std::string>> cases = {
       {R"({"primitive": "all_reduce", "algorithm": "telepathy", "up_to_bytes": 1)", "'telepathy' is no algorithm of all_reduce"},
       {R"({"primitive": "gossip", "algorithm": "ring", "up_to_bytes": 1)", "unknown collective primitive 'gossip'"},
-      {R"({"primitive": "all_reduce", "algorithm": "ring", "up_to_bytes": -1)", "'up_to_bytes' must be"}};
+      {R"({"primitive": "all_reduce", "algorithm": "ring", "up_to_bytes": -1)", "'up_to_bytes' must be"},
+      {R"({"primitive": "all_reduce", "algorithm": "ring", "up_to_bytes": 1, "alpha_s": -1e-6, "beta_s_per_byte": 1e-9, "gamma_s_per_byte": 0}, {"primitive": "all_reduce", "algorithm": "ring", "up_to_bytes": 4)",
+       "'alpha_s' must be a number of 0 or more"}};
   for (const auto& [algorithm, message] : cases) {
     std::ofstream(temp("bad_algorithm.json")) << head + algorithm + tail;
     try {
@@ -103,6 +105,10 @@ TEST(Profile, AnAlgorithmOfNoKnownNameOrSizeIsRefused) {
       EXPECT_NE(std::string(e.what()).find(message), std::string::npos) << e.what();
     }
   }
+  // A band above the first starts at a measured size: its alpha may be negative.
+  std::ofstream(temp("later_band.json"))
+      << head + R"({"primitive": "all_reduce", "algorithm": "ring", "up_to_bytes": 1, "alpha_s": 1e-6, "beta_s_per_byte": 1e-9, "gamma_s_per_byte": 0}, {"primitive": "all_reduce", "algorithm": "ring", "up_to_bytes": 0, "alpha_s": -1e-6, "beta_s_per_byte": 1e-9, "gamma_s_per_byte": 0}]}]})";
+  EXPECT_EQ(read_profile(temp("later_band.json")).levels.at(0).algorithms.at(1).alpha_s, -1e-6);
 }
 
 TEST(Profile, AppliedItReplacesTheLinksItMeasuredAndTheDevicesFigures) {
