@@ -25,13 +25,16 @@ CollectiveCosts& Evaluator::costs_for(const Mesh& mesh) {
 }
 
 const Evaluator::Lowered& Evaluator::lowered(const Candidate& without_recompute) {
+  auto it = lowered_.find(without_recompute);
+  if (it != lowered_.end()) return it->second;
+  return keep(without_recompute, apply_tactics(analysis_, space_.tactics(without_recompute)));
+}
+
+const Evaluator::Lowered& Evaluator::keep(const Candidate& without_recompute, Plan plan) {
   // Programs kept, in nodes: about 200 MiB of them (a node of a lowered program holds about
   // 800 bytes), a dozen of a 96-layer GPT's; enough that a twin evaluated later or a plan
   // tuned after the search is rarely lowered twice.
   constexpr size_t kKeptNodes = size_t{1} << 18;
-  auto it = lowered_.find(without_recompute);
-  if (it != lowered_.end()) return it->second;
-  Plan plan = apply_tactics(analysis_, space_.tactics(without_recompute));
   Program program = lower_ops(graph_, plan, &analysis_.factors);
   const size_t nodes = program.graph.nodes.size();
   while (!lowered_order_.empty() && lowered_nodes_ + nodes > kKeptNodes) {
@@ -45,21 +48,50 @@ const Evaluator::Lowered& Evaluator::lowered(const Candidate& without_recompute)
   return lowered_.emplace(without_recompute, Lowered{std::move(plan), std::move(program)}).first->second;
 }
 
-const Evaluated& Evaluator::evaluate(const Candidate& c) {
+size_t Evaluator::source_bytes(const Plan& plan) const {
+  size_t bytes = 0;
+  for (ir::ValueId v = 0; v < graph_.size(); ++v) {
+    if (graph_.node(v).is_source()) bytes += static_cast<size_t>(ir::numel(local_shape(graph_, plan, v))) * 4;
+  }
+  return bytes;
+}
+
+const Evaluated& Evaluator::evaluate(const Candidate& c, bool fully) {
   auto it = done_.find(c);
-  if (it != done_.end()) return it->second;
+  if (it != done_.end() && !(fully && it->second.over_by_sources)) return it->second;
   Evaluated e;
   e.candidate = c;
   e.name = c.describe();
   try {
     Candidate base = c;
     base.recompute = false;
-    const Lowered& l = lowered(base);
-    e.prediction = simulate(finish_lowering(l.program, c.recompute), device_, costs_for(l.plan.mesh));
-    e.fits = limit_ <= 0 || e.prediction.peak_bytes <= static_cast<size_t>(limit_);
+    const Lowered* l = nullptr;
+    if (auto kept = lowered_.find(base); kept != lowered_.end()) l = &kept->second;
+    if (!l && !fully && limit_ > 0) {
+      auto over = over_by_sources_.find(base);
+      if (over == over_by_sources_.end()) {
+        Plan plan = apply_tactics(analysis_, space_.tactics(base));
+        const size_t sources = source_bytes(plan);
+        if (sources <= static_cast<size_t>(limit_)) {
+          l = &keep(base, std::move(plan));
+        } else {
+          over = over_by_sources_.emplace(base, sources).first;
+        }
+      }
+      if (!l) {
+        e.over_by_sources = true;
+        e.prediction.peak_bytes = over->second;
+      }
+    }
+    if (!e.over_by_sources) {
+      if (!l) l = &lowered(base);
+      e.prediction = simulate(finish_lowering(l->program, c.recompute), device_, costs_for(l->plan.mesh));
+      e.fits = limit_ <= 0 || e.prediction.peak_bytes <= static_cast<size_t>(limit_);
+    }
   } catch (const Error& error) {
     e.error = error.what();
   }
+  if (it != done_.end()) return it->second = std::move(e);
   return done_.emplace(c, std::move(e)).first->second;
 }
 
@@ -130,7 +162,7 @@ std::vector<Evaluated> baselines(Evaluator& evaluator, bool tune) {
   const int n = space.devices();
   std::vector<Evaluated> out;
   auto add = [&](const std::string& name, Candidate c) {
-    Evaluated e = evaluator.evaluate(c);
+    Evaluated e = evaluator.evaluate(c, true);  // shown with all its figures
     e.name = name;
     if (tune) evaluator.tune(e);
     out.push_back(std::move(e));
@@ -143,6 +175,20 @@ std::vector<Evaluated> baselines(Evaluator& evaluator, bool tune) {
   }
   if (n > 1) add("zero", {n, 1, false, ModelSplit::none, true});
   return out;
+}
+
+// The candidate of least peak among those that do not fit is shown (as the next best, or
+// as the least a device would need): it must be costed, not bounded by its sources. A
+// bound is never above the peak, so once the least is costed it is the least.
+void settle_least_peak(Evaluator& evaluator, std::vector<Evaluated>& explored) {
+  for (;;) {
+    Evaluated* least = nullptr;
+    for (Evaluated& e : explored) {
+      if (!e.fits && e.error.empty() && (!least || e.prediction.peak_bytes < least->prediction.peak_bytes)) least = &e;
+    }
+    if (!least || !least->over_by_sources) return;
+    *least = evaluator.evaluate(least->candidate, true);
+  }
 }
 
 }  // namespace
@@ -206,6 +252,7 @@ SearchResult search_plan(const ir::Graph& g, const launcher::Topology& topology,
     tuned += fresh && e.schedule;
     if (e.schedule) best_tuned_s = std::min(best_tuned_s, e.prediction.step_time_s);
   }
+  settle_least_peak(evaluator, result.explored);
   std::stable_sort(result.explored.begin(), result.explored.end(), better);
   if (!result.explored.empty() && result.explored.front().error.empty()) {
     Evaluated& best = result.explored.front();

@@ -204,6 +204,50 @@ TEST(Search, RejectsPlansOverTheLimitAndNamesTheSmallest) {
   }
 }
 
+// A candidate whose params, state and inputs alone are over the limit is not lowered: its
+// bound is over the limit and never above its peak costed in full. The baselines are
+// costed in full all the same, and the least peak a search names where nothing fits is the
+// least of every candidate costed in full.
+TEST(Search, CandidatesOverTheLimitByTheirSourcesAloneAreBoundedNotLowered) {
+  ir::Graph g = step_of(kGpt);
+  const launcher::Topology t = flat_topology(4);
+  SearchOptions options;
+  options.memory_limit = std::int64_t{1} << 40;
+  Evaluator unlimited(g, t, options);
+  size_t least = SIZE_MAX, most = 0;
+  for (const Candidate& c : unlimited.space().all()) {
+    least = std::min(least, unlimited.evaluate(c).prediction.peak_bytes);
+    most = std::max(most, unlimited.evaluate(c).prediction.peak_bytes);
+  }
+  int over = 0;
+  for (const size_t limit : {least / 4, least - 1, (least + most) / 2}) {
+    options.memory_limit = static_cast<std::int64_t>(limit);
+    Evaluator bounded(g, t, options);
+    for (const Candidate& c : bounded.space().all()) {
+      const Evaluated e = bounded.evaluate(c);
+      if (!e.over_by_sources) {
+        EXPECT_EQ(e.prediction.peak_bytes, unlimited.evaluate(c).prediction.peak_bytes) << e.name;
+        continue;
+      }
+      ++over;
+      EXPECT_FALSE(e.fits) << e.name;
+      EXPECT_GT(e.prediction.peak_bytes, limit) << e.name;
+      EXPECT_LE(e.prediction.peak_bytes, unlimited.evaluate(c).prediction.peak_bytes) << e.name;
+      const Evaluated full = bounded.evaluate(c, true);
+      EXPECT_FALSE(full.over_by_sources);
+      EXPECT_EQ(full.prediction.peak_bytes, unlimited.evaluate(c).prediction.peak_bytes) << e.name;
+    }
+  }
+  EXPECT_GT(over, 0);
+  SearchOptions o = small_search();
+  o.memory_limit = static_cast<std::int64_t>(least) - 1;
+  SearchResult r = search_plan(g, t, o);
+  for (const Evaluated& b : r.baselines) EXPECT_FALSE(b.over_by_sources) << b.name;
+  ASSERT_FALSE(r.explored.front().over_by_sources);
+  EXPECT_EQ(r.explored.front().prediction.peak_bytes, least);
+  EXPECT_THROW(r.best(), Error);
+}
+
 TEST(Search, BaselinesAreCostedAlongside) {
   ir::Graph g = step_of(kGpt);
   SearchResult r = search_plan(g, flat_topology(4), small_search());
