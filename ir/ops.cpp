@@ -43,7 +43,7 @@ constexpr std::array kOps = {
     OpDef{"broadcast", 1, rules::broadcast, d_broadcast, elementwise, {.localize = local_shape}},
     OpDef{"slice", 1, rules::slice, d_slice, resize_rule, {.localize = local_slice}},
     OpDef{"concat", -1, rules::concat, d_concat, concat_rule},
-    OpDef{"gather", 2, rules::gather, d_gather, gather_rule},
+    OpDef{"gather", 2, rules::gather, d_gather, gather_rule, {.lookup = true}},
     OpDef{"causal_mask", 1, rules::causal_mask, d_causal_mask, causal_mask_rule},
     OpDef{"cross_entropy", 2, rules::cross_entropy, d_cross_entropy, cross_entropy_rule},
     // Gradients.
@@ -55,7 +55,7 @@ constexpr std::array kOps = {
     OpDef{"layernorm_scale_grad", 2, rules::layernorm_scale_grad, nullptr, layernorm_scale_grad_rule},
     OpDef{"reduce_max_grad", 3, rules::reduce_max_grad, nullptr, reduce_max_grad_rule},
     OpDef{"pad", 1, rules::pad, nullptr, resize_rule},
-    OpDef{"scatter_add", 2, rules::scatter_add, nullptr, scatter_add_rule},
+    OpDef{"scatter_add", 2, rules::scatter_add, nullptr, scatter_add_rule, {.lookup = true}},
     OpDef{"cross_entropy_grad", 3, rules::cross_entropy_grad, nullptr, cross_entropy_rule},
     // Optimizer updates.
     OpDef{"ema", 2, same_as_first, nullptr, elementwise, {.optimizer_update = true}},

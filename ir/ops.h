@@ -83,6 +83,10 @@ struct OpTraits {
   // An elementwise nonlinearity (relu, gelu, tanh): the dimension analysis reads dense layers
   // joined by one as an MLP, whose hidden dimension Megatron splits.
   bool activation = false;
+  // Reads (gather) or writes (scatter_add) rows of a table by index: its work is the rows it
+  // moves, so the table's rows, its rule's replicated factor found in one place only, are
+  // looked up, not iterated over (the cost model's FLOP), and nothing is contracted.
+  bool lookup = false;
   PartialSums partial_sums = PartialSums::summed_first;
   // Rewrites the attributes that spell out the global op's sizes (reshape's shape, slice's
   // bounds) for its per-device version, whose type `local.type` is already the shard's.

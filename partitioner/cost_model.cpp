@@ -25,22 +25,42 @@ bool computes(const ir::Graph& g, ir::ValueId v) {
 
 double tensor_bytes(const ir::TensorType& t) { return static_cast<double>(t.bytes()); }
 
-// The points of an op's iteration space (the product of its rule's factor sizes), doubled
-// for a contraction of two operands.
-double rule_flops(const ir::ShardingRule& rule, const ir::Node& n) {
-  double points = 1;
-  for (int64_t size : rule.factor_size) points *= static_cast<double>(size);
-  bool contracts = std::any_of(rule.factor_kind.begin(), rule.factor_kind.end(),
-                               [](ir::FactorKind k) { return k == ir::FactorKind::reduction; });
-  return contracts && n.inputs.size() > 1 ? 2 * points : points;
-}
-
 std::vector<bool> factors_of(const std::vector<std::vector<int>>& dims, size_t factors) {
   std::vector<bool> in(factors, false);
   for (const auto& dim : dims) {
     for (int f : dim) in[static_cast<size_t>(f)] = true;
   }
   return in;
+}
+
+// Per factor: whether a lookup op (OpTraits::lookup) addresses it by index instead of
+// iterating over it: a replicated factor found in one place only (the table's rows).
+std::vector<bool> looked_up(const ir::ShardingRule& rule) {
+  const size_t factors = rule.factor_size.size();
+  std::vector<int> places(factors, 0);
+  for (const auto& operand : rule.operands) {
+    const std::vector<bool> in = factors_of(operand, factors);
+    for (size_t f = 0; f < factors; ++f) places[f] += in[f];
+  }
+  const std::vector<bool> in_result = factors_of(rule.result, factors);
+  std::vector<bool> out(factors, false);
+  for (size_t f = 0; f < factors; ++f) {
+    out[f] = rule.factor_kind[f] == ir::FactorKind::replicated && places[f] + in_result[f] == 1;
+  }
+  return out;
+}
+
+// The points of an op's iteration space (the product of its rule's factor sizes, less the
+// rows a lookup addresses), doubled for a contraction of two operands (a multiply-add).
+double rule_flops(const ir::ShardingRule& rule, const ir::Node& n, bool lookup) {
+  const std::vector<bool> skipped = lookup ? looked_up(rule) : std::vector<bool>(rule.factor_size.size(), false);
+  double points = 1;
+  for (size_t f = 0; f < rule.factor_size.size(); ++f) {
+    if (!skipped[f]) points *= static_cast<double>(rule.factor_size[f]);
+  }
+  bool contracts = std::any_of(rule.factor_kind.begin(), rule.factor_kind.end(),
+                               [](ir::FactorKind k) { return k == ir::FactorKind::reduction; });
+  return contracts && n.inputs.size() > 1 && !lookup ? 2 * points : points;
 }
 
 // The GEMM of a rule of two operands: factors contracted between them make k, those of both
@@ -104,7 +124,9 @@ const Problem& problem_of(const ir::Graph& g, ir::ValueId v) {
   }
   if (auto it = known.find(key); it != known.end()) return it->second;
   const ir::ShardingRule rule = ir::sharding_rule(g, v);
-  return known.emplace(key, Problem{rule_flops(rule, n), rule_gemm(rule)}).first->second;
+  const bool lookup = ir::op_traits(n.op).lookup;
+  return known.emplace(key, Problem{rule_flops(rule, n, lookup), lookup ? std::nullopt : rule_gemm(rule)})
+      .first->second;
 }
 
 // The FLOP/s the op's problem reaches: a contraction's from the matmul rates by shape where

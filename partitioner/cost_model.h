@@ -18,7 +18,9 @@ namespace spmd::partitioner {
 // The floating-point operations of node `v` of a (per-device) program, read from its op's
 // sharding rule in the registry: the op visits every point of its factors' iteration space
 // (matmul [i,k]x[k,j]: i*j*k points), one multiply-add (2 FLOP) per point where a factor is
-// contracted, one operation per point otherwise. 0 for sources, views and collectives.
+// contracted, one operation per point otherwise; a lookup (ir::OpTraits::lookup: gather,
+// scatter_add) visits the rows it moves, not the table's. 0 for sources, views and
+// collectives.
 double op_flops(const ir::Graph& g, ir::ValueId v);
 
 // The bytes node `v` reads and writes: its operands and its result. 0 where op_flops is.

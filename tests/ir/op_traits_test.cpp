@@ -101,6 +101,31 @@ TEST(OpTraits, AnOpWhosePartialSumsStayPartialIsLinearInItsOperandsTogether) {
   }
 }
 
+// A lookup's rule has the table's rows as one replicated factor found in one place only (an
+// operand's or the result's first dimension), which the cost model does not iterate.
+TEST(OpTraits, ALookupsTableRowsAreAReplicatedFactorInOnePlace) {
+  int lookups = 0;
+  for (const OpDef& def : all_ops()) {
+    if (!def.traits.lookup) continue;
+    ++lookups;
+    for (const testing::OpCase& c : testing::op_cases(def.name)) {
+      const Node n = testing::case_node(def.name, c);
+      const ShardingRule rule = sharding_rule(n, types_of(c));
+      int rows = 0;
+      for (size_t f = 0; f < rule.factor_size.size(); ++f) {
+        int places = 0;
+        for (const auto& dims : rule.operands) {
+          for (const auto& dim : dims) places += std::count(dim.begin(), dim.end(), static_cast<int>(f));
+        }
+        for (const auto& dim : rule.result) places += std::count(dim.begin(), dim.end(), static_cast<int>(f));
+        rows += rule.factor_kind[f] == FactorKind::replicated && places == 1;
+      }
+      EXPECT_EQ(rows, 1) << def.name;
+    }
+  }
+  EXPECT_EQ(lookups, 2);
+}
+
 // The analysis reads dense layers joined by an activation as an MLP: an activation is one
 // elementwise operand, and not linear (else the two layers would be one).
 TEST(OpTraits, AnActivationIsElementwiseAndNotLinear) {

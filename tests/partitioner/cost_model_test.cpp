@@ -40,6 +40,23 @@ TEST(CostModel, AGemmsShapeIsReadFromItsRule) {
   EXPECT_FALSE(gemm_shape(p.g, 0));      // a param
 }
 
+// A lookup moves rows: gather's FLOP is its result's points, not the table's rows times
+// them; scatter_add's its updates' points, one add each. Neither is a GEMM.
+TEST(CostModel, ALookupCountsTheRowsItMovesNotTheTable) {
+  ir::Graph g;
+  ir::Builder b(g);
+  const ir::ValueId table = b.param("table", {1000, 8});
+  const ir::ValueId ids = b.input("ids", {ir::DType::i32, {4}}, "ids");
+  const ir::ValueId rows = b.gather(table, ids);
+  ir::Attrs a;
+  a.set("rows", int64_t{1000});
+  const ir::ValueId summed = b.op("scatter_add", {ids, rows}, a);
+  EXPECT_EQ(op_flops(g, rows), 4 * 8);
+  EXPECT_EQ(op_flops(g, summed), 4 * 8);
+  EXPECT_FALSE(gemm_shape(g, rows));
+  EXPECT_FALSE(gemm_shape(g, summed));
+}
+
 // 1 GFLOP/s at k = 16, 4 at k = 1024: [1024,16]x[16,1024] and [128,1024]x[1024,128] have
 // the same FLOP, and the first takes four times as long.
 TEST(CostModel, MeasuredRatesCostAContractionByItsShape) {

@@ -55,10 +55,14 @@ TEST(CostModel, RememberedFlopsAreTheRulesOwn) {
     double points = 1;
     bool contracts = false;
     for (size_t f = 0; f < rule.factor_size.size(); ++f) {
+      int places = 0;  // a lookup's table rows: replicated, in one place only, not iterated
+      for (const auto& dims : rule.operands) places += std::count(dims.begin(), dims.end(), std::vector<int>{static_cast<int>(f)});
+      places += std::count(rule.result.begin(), rule.result.end(), std::vector<int>{static_cast<int>(f)});
+      if (t.lookup && rule.factor_kind[f] == ir::FactorKind::replicated && places == 1) continue;
       points *= static_cast<double>(rule.factor_size[f]);
       contracts = contracts || rule.factor_kind[f] == ir::FactorKind::reduction;
     }
-    return contracts && n.inputs.size() > 1 ? 2 * points : points;
+    return contracts && n.inputs.size() > 1 && !t.lookup ? 2 * points : points;
   };
   int checked = 0;
   for (int pass = 0; pass < 2; ++pass) {
