@@ -83,6 +83,8 @@ DeviceModel device_model(const launcher::Topology& topology, const DeviceOverrid
   if (!overrides.flops_by_size.empty()) model.flops_by_size = overrides.flops_by_size;
   if (overrides.handoff_s > 0) model.handoff_s = overrides.handoff_s;
   if (!overrides.flops_by_shape.empty()) model.flops_by_shape = overrides.flops_by_shape;
+  if (overrides.sync_wait_s > 0) model.sync_wait_s = overrides.sync_wait_s;
+  if (overrides.sync_wait_fraction > 0) model.sync_wait_fraction = overrides.sync_wait_fraction;
   return model;
 }
 

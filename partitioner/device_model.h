@@ -30,6 +30,13 @@ struct DeviceModel {
   // Measured (a profile): matmul FLOP/s by m, n and k, in place of flops_by_size for ops
   // that contract two operands (kernel_rates.h).
   GemmRates flops_by_shape;
+  // Measured (a profile): what a collective between devices waits for the slowest rank
+  // beyond its own time, sync_wait_s + sync_wait_fraction x the compute since the previous
+  // one: ranks' kernels take unequal times (system noise; Hoefler et al. 2010, "Characterizing
+  // the influence of system noise on large-scale applications by simulation"), and every
+  // collective waits for the last to arrive. 0 where not measured.
+  double sync_wait_s = 0;
+  double sync_wait_fraction = 0;
 };
 
 // GPU models by the name hwloc gives them (its GPUModel info, "Tesla V100-SXM3-32GB-H"
@@ -55,6 +62,7 @@ struct DeviceOverrides {
   RateCurve flops_by_size;
   double handoff_s = 0;
   GemmRates flops_by_shape;
+  double sync_wait_s = 0, sync_wait_fraction = 0;
 };
 
 // The model of the topology's devices: the smallest memory of any device stands for all.

@@ -92,6 +92,8 @@ Profile read_profile(const std::string& path) {
   p.memory_Bps = positive(j, "memory_Bps", where);
   p.op_latency_s = positive(j, "op_latency_s", where);
   if (j.contains("handoff_s")) p.handoff_s = non_negative(j, "handoff_s", where);  // older profiles have none
+  if (j.contains("sync_wait_s")) p.sync_wait_s = non_negative(j, "sync_wait_s", where);
+  if (j.contains("sync_wait_fraction")) p.sync_wait_fraction = non_negative(j, "sync_wait_fraction", where);
   if (j.contains("matmul_by_size")) {
     for (const auto& point : j.at("matmul_by_size")) {
       const std::string at = where + ", matmul_by_size";
@@ -142,7 +144,8 @@ void write_profile(const std::string& path, const Profile& p) {
   }
   nlohmann::ordered_json j = {{"fingerprint", p.fingerprint},   {"matmul_flops", p.matmul_flops},
                               {"memory_Bps", p.memory_Bps},     {"op_latency_s", p.op_latency_s},
-                              {"handoff_s", p.handoff_s},
+                              {"handoff_s", p.handoff_s},       {"sync_wait_s", p.sync_wait_s},
+                              {"sync_wait_fraction", p.sync_wait_fraction},
                               {"matmul_by_size", curve},        {"matmul_by_shape", grid},
                               {"levels", levels}};
   // A figure that is not a number would be written as null, and the profile read back
@@ -209,13 +212,18 @@ Profiled apply_profile(const Profile& profile, const std::string& path, const la
   if (base.peak_flops <= 0) out.device.flops_by_shape = GemmRates(profile.matmul_by_shape);
   out.device.op_latency_s = profile.op_latency_s;
   out.device.handoff_s = profile.handoff_s;
+  out.device.sync_wait_s = profile.sync_wait_s;
+  out.device.sync_wait_fraction = profile.sync_wait_fraction;
   const std::string by_shape = out.device.flops_by_shape.empty()
                                    ? ""
                                    : " (by m, n and k over " + std::to_string(profile.matmul_by_shape.size()) + " shapes)";
   out.said.push_back("device: matmul " + figure("%.1f GFLOP/s", out.device.peak_flops / 1e9) + " at best" + by_shape +
                      ", memory " + figure("%.1f GB/s", out.device.memory_Bps / 1e9) + " beyond the caches, " +
                      figure("%.1f us", out.device.op_latency_s * 1e6) + " per kernel, " +
-                     figure("%.1f us", out.device.handoff_s * 1e6) + " per hand-off to the communication thread" +
+                     figure("%.1f us", out.device.handoff_s * 1e6) + " per hand-off to the communication thread, " +
+                     figure("%.1f us", out.device.sync_wait_s * 1e6) + " + " +
+                     figure("%.1f%%", out.device.sync_wait_fraction * 100) +
+                     " of the compute since the last for a collective to wait for the slowest rank" +
                      (base.peak_flops > 0 || base.memory_Bps > 0 ? " (the user's figures win)" : " measured"));
   return out;
 }

@@ -28,6 +28,9 @@ struct Profile {
   double memory_Bps = 0;    // bytes/s moved by an elementwise op on data beyond the caches
   double op_latency_s = 0;  // a kernel on one element: the fixed cost of an op
   double handoff_s = 0;     // a collective's round trip to the communication thread; 0: not measured
+  // What a collective waits for the slowest rank: sync_wait_s + sync_wait_fraction x the
+  // compute since the previous one (device_model.h); 0: not measured (older profiles, 1 rank).
+  double sync_wait_s = 0, sync_wait_fraction = 0;
   std::vector<std::pair<double, double>> matmul_by_size;  // (FLOP per call, FLOP/s), by size
   // Matmul FLOP/s on a grid of m, n and k (kernel_rates.h), of the work beyond
   // op_latency_s; empty in older profiles.

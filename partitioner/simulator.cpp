@@ -32,6 +32,7 @@ CollectiveRecord bucket_record(const Program& program, const std::vector<int>& r
 struct Streams {
   double compute = 0, comm = 0;      // when each stream is next free
   double compute_busy = 0, comm_busy = 0;
+  double since_sync = 0;             // compute since the last collective between devices
 };
 
 }  // namespace
@@ -64,8 +65,12 @@ Prediction simulate_time(const Program& program, const DeviceModel& device, Coll
       // at the compute stream's time), then run when the communication stream is free;
       // overlapped, it reaches that thread and its result comes back a half hand-off late
       // (not one that moves nothing: the runtime copies it in place).
-      const double half_handoff = overlap && costs.across_devices(r) ? device.handoff_s / 2 : 0;
-      double start = std::max({s.comm, operands, s.compute + half_handoff});
+      const bool between_devices = costs.across_devices(r);
+      const double half_handoff = overlap && between_devices ? device.handoff_s / 2 : 0;
+      // Between devices, it waits for the slowest rank too (device_model.h's sync_wait).
+      const double wait = between_devices ? device.sync_wait_s + device.sync_wait_fraction * s.since_sync : 0;
+      if (between_devices) s.since_sync = 0;
+      double start = std::max({s.comm, operands, s.compute + half_handoff}) + wait;
       s.comm = start + t;
       if (!overlap) s.compute = s.comm;
       s.comm_busy += t;
@@ -78,6 +83,7 @@ Prediction simulate_time(const Program& program, const DeviceModel& device, Coll
       double start = std::max(s.compute, operands);
       s.compute = start + t;
       s.compute_busy += t;
+      s.since_sync += t;
       ready[v] = s.compute;
       if (launches) launches->push_back({v, false, start, t});
     }

@@ -32,6 +32,8 @@ Profile measured_on(const launcher::Topology& t) {
   p.memory_Bps = 3e10;
   p.op_latency_s = 5e-6;
   p.handoff_s = 2e-5;
+  p.sync_wait_s = 3e-6;
+  p.sync_wait_fraction = 0.1;
   p.matmul_by_size = {{1e3, 1e9}, {1e9, 1e11}};
   p.matmul_by_shape = {{16, 16, 16, 1e9}, {16, 16, 1024, 4e9}};
   p.levels = {{"package", 1e-6, 2e10, 0.05, {{"all_reduce", "ring", 65536, 3e-6, 2e-10, 1e-10, 0.04},
@@ -49,6 +51,8 @@ TEST(Profile, RoundTripsThroughItsJson) {
   EXPECT_EQ(back.matmul_flops, p.matmul_flops);
   EXPECT_EQ(back.op_latency_s, p.op_latency_s);
   EXPECT_EQ(back.handoff_s, p.handoff_s);
+  EXPECT_EQ(back.sync_wait_s, p.sync_wait_s);
+  EXPECT_EQ(back.sync_wait_fraction, p.sync_wait_fraction);
   EXPECT_EQ(back.matmul_by_size, p.matmul_by_size);
   EXPECT_EQ(back.matmul_by_shape, p.matmul_by_shape);
   ASSERT_EQ(back.levels.size(), 1u);
@@ -129,6 +133,8 @@ TEST(Profile, AppliedItReplacesTheLinksItMeasuredAndTheDevicesFigures) {
   EXPECT_EQ(d.memory_Bps, 3e10);
   EXPECT_EQ(d.op_latency_s, 5e-6);
   EXPECT_EQ(d.handoff_s, 2e-5);
+  EXPECT_EQ(d.sync_wait_s, 3e-6);
+  EXPECT_EQ(d.sync_wait_fraction, 0.1);
   EXPECT_EQ(d.flops_by_shape.points(), measured_on(t).matmul_by_shape);
   bool said_default = false;
   for (const std::string& s : p.said) said_default = said_default || s.find("default link") != std::string::npos;

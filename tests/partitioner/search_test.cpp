@@ -140,6 +140,48 @@ TEST(Simulator, OverlapHidesPartOfDataParallelCommunication) {
   }
 }
 
+// Without overlap, each collective between devices waits for the slowest rank: the fixed
+// wait once per collective, the fraction of the compute since the previous one once over
+// the step (every op's compute counted once); a program whose collectives stay on one
+// device waits for no one.
+TEST(Simulator, CollectivesBetweenDevicesWaitForTheSlowestRank) {
+  ir::Graph g = step_of(kGpt);
+  launcher::Topology t = flat_topology(4);
+  DeviceModel device = device_model(t);
+  DeviceModel noisy = device;
+  noisy.sync_wait_s = 1e-4;
+  noisy.sync_wait_fraction = 0.25;
+  Plan plan = apply_tactics(g, builtin_strategy("dp", g, 4));
+  Program program = lower(g, plan);
+  CollectiveCosts costs(plan.mesh, t);
+  int between = 0;
+  double compute_before_last = 0;
+  std::vector<SimulatedLaunch> launches;
+  const Prediction quiet = simulate(program, device, costs, false, &launches);
+  for (const SimulatedLaunch& l : launches) {
+    if (!l.communication) {
+      compute_before_last += l.duration_s;
+      continue;
+    }
+    for (const CollectiveRecord& r : program.collectives) {
+      if (r.at != l.node || !costs.across_devices(r)) continue;
+      ++between;
+      compute_before_last = 0;  // the waits cover the compute up to here
+    }
+  }
+  ASSERT_GT(between, 0);
+  const Prediction waited = simulate(program, noisy, costs, false);
+  EXPECT_NEAR(waited.step_time_s,
+              quiet.step_time_s + between * 1e-4 + 0.25 * (quiet.compute_s - compute_before_last),
+              1e-9 * waited.step_time_s);
+  EXPECT_DOUBLE_EQ(waited.compute_s, quiet.compute_s);
+  Plan one = apply_tactics(g, builtin_strategy("zero", g, 1));
+  Program local = lower(g, one);
+  const launcher::Topology single = flat_topology(1);
+  CollectiveCosts alone(one.mesh, single);
+  EXPECT_DOUBLE_EQ(simulate(local, noisy, alone, false).step_time_s, simulate(local, device, alone, false).step_time_s);
+}
+
 // Overlapped, each collective that moves data pays the hand-off to the communication
 // thread and back (half before it starts, half after it ends); run in order, none does;
 // and one over an axis of one device, which the runtime copies in place, never does.

@@ -18,10 +18,12 @@ TEST(ProfileCommand, WritesAProfileThatPlanAndRunUse) {
   ASSERT_EQ(r.exit_code, 0) << r.err;
   EXPECT_TRUE(contains(r.out, "fit: latency ")) << r.out;
   EXPECT_TRUE(contains(r.out, "busbw (GB/s)")) << r.out;
+  EXPECT_TRUE(contains(r.out, "sync wait: ")) << r.out;
   const nlohmann::json j = nlohmann::json::parse(slurp(path));
   EXPECT_GT(j.at("matmul_flops").get<double>(), 0);
   EXPECT_GT(j.at("op_latency_s").get<double>(), 0);
   EXPECT_GT(j.at("handoff_s").get<double>(), 0);
+  EXPECT_GE(j.at("sync_wait_fraction").get<double>(), 0);
   ASSERT_EQ(j.at("levels").size(), 1u);  // the two ranks of one node
   // Every algorithm of the five primitives, MPI's own included, fitted on that level.
   std::set<std::string> fitted;

@@ -1,0 +1,92 @@
+#include "runtime/profile_sync.h"
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <functional>
+#include <vector>
+
+#include "common/stats.h"
+#include "ir/graph.h"
+
+namespace spmd::runtime {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+double seconds_between(Clock::time_point a, Clock::time_point b) { return std::chrono::duration<double>(b - a).count(); }
+
+struct Rounds {
+  double stretch_s = 0;  // this rank's kernels per round
+  double wait_s = 0;     // per round, beyond the kernels and a lined-up all-reduce
+};
+
+// `rounds` rounds of `matmuls` matmuls then an all-reduce of one float.
+Rounds play(collectives::Communicator& comm, const std::function<void()>& matmul, int matmuls, int rounds,
+            double lined_up_s) {
+  float one = 1;
+  comm.native_all_reduce({&one, 1}, collectives::ReduceOp::sum);
+  double kernels = 0;
+  const Clock::time_point start = Clock::now();
+  for (int r = 0; r < rounds; ++r) {
+    const Clock::time_point a = Clock::now();
+    for (int m = 0; m < matmuls; ++m) matmul();
+    kernels += seconds_between(a, Clock::now());
+    comm.native_all_reduce({&one, 1}, collectives::ReduceOp::sum);
+  }
+  const double total = seconds_between(start, Clock::now());
+  return {kernels / rounds, std::max(0.0, (total - kernels) / rounds - lined_up_s)};
+}
+
+}  // namespace
+
+void measure_sync_wait(collectives::Communicator& comm, kernels::Backend& backend, partitioner::Profile& p,
+                       std::string& table) {
+  if (comm.size() < 2) return;
+  const ir::TensorType t{ir::DType::f32, {64, 64}};
+  const ir::Node node{"matmul", {0, 1}, {}, t, "mm"};
+  kernels::BackendBuffer a(backend, t.bytes()), b(backend, t.bytes()), c(backend, t.bytes());
+  const std::vector<float> halves(static_cast<size_t>(t.numel()), 0.5f);
+  backend.copy_in(a.get(), halves.data(), t.bytes());
+  backend.copy_in(b.get(), halves.data(), t.bytes());
+  const kernels::TensorRef in[] = {{t, a.get()}, {t, b.get()}};
+  const std::function<void()> matmul = [&] {
+    backend.run(node, in, {t, c.get()});
+    backend.synchronize();
+  };
+  // An all-reduce of ranks already lined up, and how many matmuls make about 1 ms (rank
+  // 0's count, so that every rank does the same work).
+  float one = 1;
+  comm.native_all_reduce({&one, 1}, collectives::ReduceOp::sum);
+  // The median, as the profile's collective tables time them: the wait is the rest.
+  std::vector<double> lined_up(200);
+  for (double& s : lined_up) {
+    const Clock::time_point a = Clock::now();
+    comm.native_all_reduce({&one, 1}, collectives::ReduceOp::sum);
+    s = seconds_between(a, Clock::now());
+  }
+  const double lined_up_s = median(lined_up);
+  const Clock::time_point start = Clock::now();
+  for (int m = 0; m < 50; ++m) matmul();
+  float per_ms = static_cast<float>(std::clamp(1e-3 / (seconds_between(start, Clock::now()) / 50), 2.0, 1e4));
+  comm.native_broadcast({&per_ms, 1}, 0);
+  const Rounds short_rounds = play(comm, matmul, 1, 1000, lined_up_s);
+  const Rounds long_rounds = play(comm, matmul, static_cast<int>(per_ms), 150, lined_up_s);
+  // The mean over ranks of each figure.
+  float figures[] = {static_cast<float>(short_rounds.stretch_s), static_cast<float>(short_rounds.wait_s),
+                     static_cast<float>(long_rounds.stretch_s), static_cast<float>(long_rounds.wait_s)};
+  comm.native_all_reduce(figures, collectives::ReduceOp::sum);
+  for (float& f : figures) f /= static_cast<float>(comm.size());
+  const double fraction = std::max(0.0, static_cast<double>(figures[3] - figures[1]) / (figures[2] - figures[0]));
+  p.sync_wait_fraction = fraction;
+  p.sync_wait_s = std::max(0.0, figures[1] - fraction * figures[0]);
+  char text[320];
+  std::snprintf(text, sizeof text,
+                "  sync wait: %.1f us after %.1f us of kernels, %.1f us after %.1f us (an all-reduce lined up: %.1f us)"
+                ": %.1f us + %.1f%% of the compute since the last collective\n",
+                figures[1] * 1e6, figures[0] * 1e6, figures[3] * 1e6, figures[2] * 1e6, lined_up_s * 1e6,
+                p.sync_wait_s * 1e6, p.sync_wait_fraction * 100);
+  table += text;
+}
+
+}  // namespace spmd::runtime
