@@ -17,25 +17,32 @@ using Clock = std::chrono::steady_clock;
 double seconds_between(Clock::time_point a, Clock::time_point b) { return std::chrono::duration<double>(b - a).count(); }
 
 struct Rounds {
-  double stretch_s = 0;  // this rank's kernels per round
-  double wait_s = 0;     // per round, beyond the kernels and a lined-up all-reduce
+  double stretch_s = 0;  // kernels per round, the median over rounds of the ranks' mean
+  double wait_s = 0;     // per round beyond the kernels and a lined-up all-reduce, likewise
 };
 
-// `rounds` rounds of `matmuls` matmuls then an all-reduce of one float.
+// `rounds` rounds of `matmuls` matmuls then an all-reduce of one float. Per round, the
+// ranks' mean (the slowest rank waits least, the fastest most), then the median over
+// rounds, as the profile's tables take theirs: a burst of noise on one round does not stand
+// for every collective.
 Rounds play(collectives::Communicator& comm, const std::function<void()>& matmul, int matmuls, int rounds,
             double lined_up_s) {
   float one = 1;
   comm.native_all_reduce({&one, 1}, collectives::ReduceOp::sum);
-  double kernels = 0;
-  const Clock::time_point start = Clock::now();
+  std::vector<float> kernels(static_cast<size_t>(rounds)), waits(static_cast<size_t>(rounds));
   for (int r = 0; r < rounds; ++r) {
     const Clock::time_point a = Clock::now();
     for (int m = 0; m < matmuls; ++m) matmul();
-    kernels += seconds_between(a, Clock::now());
+    const Clock::time_point b = Clock::now();
     comm.native_all_reduce({&one, 1}, collectives::ReduceOp::sum);
+    kernels[static_cast<size_t>(r)] = static_cast<float>(seconds_between(a, b));
+    waits[static_cast<size_t>(r)] = static_cast<float>(seconds_between(b, Clock::now()) - lined_up_s);
   }
-  const double total = seconds_between(start, Clock::now());
-  return {kernels / rounds, std::max(0.0, (total - kernels) / rounds - lined_up_s)};
+  comm.native_all_reduce(kernels, collectives::ReduceOp::sum);
+  comm.native_all_reduce(waits, collectives::ReduceOp::sum);
+  const double ranks = comm.size();
+  return {median(std::vector<double>(kernels.begin(), kernels.end())) / ranks,
+          std::max(0.0, median(std::vector<double>(waits.begin(), waits.end())) / ranks)};
 }
 
 }  // namespace
@@ -72,12 +79,8 @@ void measure_sync_wait(collectives::Communicator& comm, kernels::Backend& backen
   comm.native_broadcast({&per_ms, 1}, 0);
   const Rounds short_rounds = play(comm, matmul, 1, 1000, lined_up_s);
   const Rounds long_rounds = play(comm, matmul, static_cast<int>(per_ms), 150, lined_up_s);
-  // The mean over ranks of each figure.
-  float figures[] = {static_cast<float>(short_rounds.stretch_s), static_cast<float>(short_rounds.wait_s),
-                     static_cast<float>(long_rounds.stretch_s), static_cast<float>(long_rounds.wait_s)};
-  comm.native_all_reduce(figures, collectives::ReduceOp::sum);
-  for (float& f : figures) f /= static_cast<float>(comm.size());
-  const double fraction = std::max(0.0, static_cast<double>(figures[3] - figures[1]) / (figures[2] - figures[0]));
+  const double figures[] = {short_rounds.stretch_s, short_rounds.wait_s, long_rounds.stretch_s, long_rounds.wait_s};
+  const double fraction = std::max(0.0, (figures[3] - figures[1]) / (figures[2] - figures[0]));
   p.sync_wait_fraction = fraction;
   p.sync_wait_s = std::max(0.0, figures[1] - fraction * figures[0]);
   char text[320];

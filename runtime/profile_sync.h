@@ -14,9 +14,10 @@ namespace spmd::runtime {
 
 // Every rank runs matmuls for a stretch, then all-reduces one float, round after round: the
 // time per round beyond its own kernels and the median all-reduce of ranks already lined up
-// (as the profile's tables time collectives) is the wait. Stretches of one 64^3 matmul and of about 1 ms fit wait = a + w x stretch, and the
-// ranks' mean is kept (the slowest rank waits least, the fastest most: their mean is what
-// each collective adds to a step). Collective over `comm`; about 0.3 s. Nothing on one rank.
+// (as the profile's tables time collectives) is the wait. Per round the ranks' mean (the
+// slowest rank waits least, the fastest most: their mean is what each collective adds to a
+// step), then the median over rounds. Stretches of one 64^3 matmul and of about 1 ms fit
+// wait = a + w x stretch. Collective over `comm`; about 0.3 s. Nothing on one rank.
 void measure_sync_wait(collectives::Communicator& comm, kernels::Backend& backend, partitioner::Profile& p,
                        std::string& table);
 
