@@ -31,7 +31,9 @@ double time_collective(Communicator& comm, const CollectiveRun& c, int repetitio
 }
 
 CollectiveRun collective_run(Communicator& comm, Primitive primitive, Algorithm algo, double bytes) {
-  const size_t n = static_cast<size_t>(bytes / sizeof(float));
+  size_t n = static_cast<size_t>(bytes / sizeof(float));
+  const size_t ranks = static_cast<size_t>(comm.size());
+  if (primitive == Primitive::all_to_all && n >= ranks) n -= n % ranks;  // a whole block per rank
   const size_t block = static_cast<size_t>(partition(static_cast<int64_t>(n), comm.size()).count(comm.rank()));
   // Only the buffers the primitive uses: the input (whole, or this rank's block for an
   // all-gather) and, where the result does not overwrite it, the output.

@@ -38,7 +38,9 @@ double time_once(Communicator& comm, const CollectiveRun& c);
 std::vector<double> time_interleaved(Communicator& comm, const std::vector<CollectiveRun>& runs, int repetitions);
 
 // `primitive` with `algo` over all of `comm` on a buffer of `bytes` (the full buffer, as
-// cost.h counts it); the buffers it uses are allocated now and kept by the functions.
+// cost.h counts it; an all-to-all's rounded down to a whole block per rank, which it needs:
+// 4 KiB over 3 ranks is 1,020 floats); the buffers it uses are allocated now and kept by
+// the functions.
 CollectiveRun collective_run(Communicator& comm, Primitive primitive, Algorithm algo, double bytes);
 
 // A synthesized schedule over `runner`'s group: an all-reduce schedule step by step, any

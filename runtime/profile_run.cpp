@@ -191,7 +191,7 @@ ProfileRun measure_profile(collectives::Communicator& comm, const launcher::Topo
     comm.native_all_reduce({&line_up, 1}, collectives::ReduceOp::sum);
   });
   measure_handoff(run.profile, run.table);
-  measure_sync_wait(comm, backend, run.profile, run.table);
+  measure_sync_wait(comm, topology, backend, run.profile, run.table);
   for (int l = 0; l < static_cast<int>(topology.levels().size()); ++l) {
     int peer = -1;
     for (int d = 1; d < topology.num_devices() && peer < 0; ++d) peer = topology.common_level(0, d) == l ? d : -1;

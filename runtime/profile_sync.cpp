@@ -16,6 +16,16 @@ using Clock = std::chrono::steady_clock;
 
 double seconds_between(Clock::time_point a, Clock::time_point b) { return std::chrono::duration<double>(b - a).count(); }
 
+bool ranks_share_cores(const launcher::Topology& topology) {
+  const auto& devices = topology.devices();
+  for (size_t i = 0; i < devices.size(); ++i) {
+    for (size_t j = i + 1; j < devices.size(); ++j) {
+      if (devices[i].node == devices[j].node && devices[i].cpuset == devices[j].cpuset) return true;
+    }
+  }
+  return false;
+}
+
 struct Rounds {
   double stretch_s = 0;  // kernels per round, the median over rounds of the ranks' mean
   double wait_s = 0;     // per round beyond the kernels and a lined-up all-reduce, likewise
@@ -47,9 +57,13 @@ Rounds play(collectives::Communicator& comm, const std::function<void()>& matmul
 
 }  // namespace
 
-void measure_sync_wait(collectives::Communicator& comm, kernels::Backend& backend, partitioner::Profile& p,
-                       std::string& table) {
+void measure_sync_wait(collectives::Communicator& comm, const launcher::Topology& topology,
+                       kernels::Backend& backend, partitioner::Profile& p, std::string& table) {
   if (comm.size() < 2) return;
+  if (ranks_share_cores(topology)) {
+    table += "  sync wait: not measured (ranks share cores: the kernels' rates hold the turns they take)\n";
+    return;
+  }
   const ir::TensorType t{ir::DType::f32, {64, 64}};
   const ir::Node node{"matmul", {0, 1}, {}, t, "mm"};
   kernels::BackendBuffer a(backend, t.bytes()), b(backend, t.bytes()), c(backend, t.bytes());

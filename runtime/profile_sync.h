@@ -8,6 +8,7 @@
 
 #include "collectives/communicator.h"
 #include "kernels/backend.h"
+#include "launcher/topology.h"
 #include "partitioner/profile.h"
 
 namespace spmd::runtime {
@@ -17,8 +18,11 @@ namespace spmd::runtime {
 // (as the profile's tables time collectives) is the wait. Per round the ranks' mean (the
 // slowest rank waits least, the fastest most: their mean is what each collective adds to a
 // step), then the median over rounds. Stretches of one 64^3 matmul and of about 1 ms fit
-// wait = a + w x stretch. Collective over `comm`; about 0.3 s. Nothing on one rank.
-void measure_sync_wait(collectives::Communicator& comm, kernels::Backend& backend, partitioner::Profile& p,
-                       std::string& table);
+// wait = a + w x stretch. Collective over `comm`; about 0.3 s. Nothing on one rank, nor
+// where ranks share cores (`topology`'s devices of one node with one cpuset): they then take
+// turns on the cores, which the kernels' sustained rates already hold, and the rounds would
+// count those turns again (4 ranks on 2 cores measured 120%).
+void measure_sync_wait(collectives::Communicator& comm, const launcher::Topology& topology,
+                       kernels::Backend& backend, partitioner::Profile& p, std::string& table);
 
 }  // namespace spmd::runtime
