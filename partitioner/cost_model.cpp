@@ -114,7 +114,7 @@ const Problem& problem_of(const ir::Graph& g, ir::ValueId v) {
   // A search asks the same few thousand problems of every plan it simulates: building a
   // sharding rule for each was a tenth of its time. Kept per thread, keyed by shapes.
   thread_local std::unordered_map<ProblemKey, Problem, ProblemHash> known;
-  ProblemKey key;
+  thread_local ProblemKey key;  // its words' storage kept from call to call
   const ir::Node& n = g.node(v);
   key.words.assign({static_cast<int64_t>(ir::find_op(n.op) - ir::all_ops().data()), n.type.rank()});
   key.words.insert(key.words.end(), n.type.shape.begin(), n.type.shape.end());
