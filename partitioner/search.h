@@ -95,6 +95,8 @@ class Evaluator {
     Program program;
   };
   const Lowered& lowered(const Candidate& without_recompute);
+  // `plan` lowered (lower_ops) and kept, the oldest kept dropped while they hold more than
+  // their bound of nodes.
   const Lowered& keep(const Candidate& without_recompute, Plan plan);
   // The bytes the plan's sources (params, state, inputs) take per device: a lower bound of
   // any lowering's peak. O(values).

@@ -6,13 +6,14 @@
 #include <vector>
 
 #include "ir/graph.h"
+#include "runtime/profile_text.h"
 
 namespace spmd::runtime {
 namespace {
 
-using Clock = std::chrono::steady_clock;
-
-double seconds_since(Clock::time_point start) { return std::chrono::duration<double>(Clock::now() - start).count(); }
+using profile_text::Clock;
+using profile_text::line;
+using profile_text::seconds_since;
 
 // Seconds per run of `fn` sustained over at least 50 ms of wall time (and 5 runs), after
 // one warm-up: ranks that share a core take turns in time slices of a few ms, so a short
@@ -28,12 +29,6 @@ double sustained(F&& fn) {
     ++runs;
   } while (runs < 5 || seconds_since(start) < 0.05);
   return seconds_since(start) / runs;
-}
-
-std::string line(const char* format, auto... values) {
-  char text[256];
-  std::snprintf(text, sizeof text, format, values...);
-  return text;
 }
 
 // The time of a kernel's work: `s` less the fixed cost, at least a tenth of `s` (where the

@@ -17,13 +17,14 @@
 #include "runtime/comm_stream.h"
 #include "runtime/profile_kernels.h"
 #include "runtime/profile_sync.h"
+#include "runtime/profile_text.h"
 
 namespace spmd::runtime {
 namespace {
 
-using Clock = std::chrono::steady_clock;
-
-double seconds_since(Clock::time_point start) { return std::chrono::duration<double>(Clock::now() - start).count(); }
+using profile_text::Clock;
+using profile_text::line;
+using profile_text::seconds_since;
 
 // Median of 5 timed runs of `fn` after one warm-up.
 template <class F>
@@ -36,12 +37,6 @@ double timed(F&& fn) {
     t.push_back(seconds_since(start));
   }
   return median(t);
-}
-
-std::string line(const char* format, auto... values) {
-  char text[256];
-  std::snprintf(text, sizeof text, format, values...);
-  return text;
 }
 
 // The round trip of an empty work through a communication stream: what every overlapped

@@ -8,13 +8,13 @@
 
 #include "common/stats.h"
 #include "ir/graph.h"
+#include "runtime/profile_text.h"
 
 namespace spmd::runtime {
 namespace {
 
-using Clock = std::chrono::steady_clock;
-
-double seconds_between(Clock::time_point a, Clock::time_point b) { return std::chrono::duration<double>(b - a).count(); }
+using profile_text::Clock;
+using profile_text::seconds_between;
 
 bool ranks_share_cores(const launcher::Topology& topology) {
   const auto& devices = topology.devices();
@@ -97,13 +97,11 @@ void measure_sync_wait(collectives::Communicator& comm, const launcher::Topology
   const double fraction = std::max(0.0, (figures[3] - figures[1]) / (figures[2] - figures[0]));
   p.sync_wait_fraction = fraction;
   p.sync_wait_s = std::max(0.0, figures[1] - fraction * figures[0]);
-  char text[320];
-  std::snprintf(text, sizeof text,
-                "  sync wait: %.1f us after %.1f us of kernels, %.1f us after %.1f us (an all-reduce lined up: %.1f us)"
-                ": %.1f us + %.1f%% of the compute since the last collective\n",
-                figures[1] * 1e6, figures[0] * 1e6, figures[3] * 1e6, figures[2] * 1e6, lined_up_s * 1e6,
-                p.sync_wait_s * 1e6, p.sync_wait_fraction * 100);
-  table += text;
+  table += profile_text::line(
+      "  sync wait: %.1f us after %.1f us of kernels, %.1f us after %.1f us (an all-reduce lined up: %.1f us)"
+      ": %.1f us + %.1f%% of the compute since the last collective\n",
+      figures[1] * 1e6, figures[0] * 1e6, figures[3] * 1e6, figures[2] * 1e6, lined_up_s * 1e6, p.sync_wait_s * 1e6,
+      p.sync_wait_fraction * 100);
 }
 
 }  // namespace spmd::runtime
