@@ -160,8 +160,8 @@ void run(const RunOptions& o, const launcher::World& world) {
   const std::string item = job.trainer().data().item_name();
   // Under mpirun stdout is a pipe or pty of mpirun's, whatever the user's terminal: no bar.
   ProgressBar bar(lead && world.size() == 1 ? o.steps : 0);
-  std::optional<launcher::PeerBoard> board;
-  if (world.size() > 1) say_why_when_stopped(world.rank(), &board.emplace(world));
+  std::unique_ptr<launcher::PeerWatch> watch;
+  if (world.size() > 1) say_why_when_stopped(world.rank(), (watch = launcher::PeerWatch::join(world)).get());
   // Leaving this scope, by the end of training or by an error of this rank's own, is no loss.
   struct Unwatch {
     ~Unwatch() { stop_watching_peers(); }

@@ -12,7 +12,7 @@ namespace spmd::tools {
 namespace {
 
 std::atomic<int64_t> g_step{0};
-std::atomic<launcher::PeerBoard*> g_board{nullptr};
+std::atomic<launcher::PeerWatch*> g_watch{nullptr};
 int g_rank = 0;
 
 // Appends the decimal digits of `v` to `out` at `at`; no allocation, no locale.
@@ -34,14 +34,16 @@ size_t put_text(char* out, size_t at, const char* text) {
 }
 
 void on_term(int) {
-  launcher::PeerBoard* board = g_board.load();
-  launcher::PeerBoard::Lost lost[4];
+  launcher::PeerWatch* watch = g_watch.load();
+  launcher::PeerWatch::Lost lost[4];
   size_t found = 0;
-  if (board) {
-    board->mark_stopping();  // first: a peer reading the board now must not take us for lost
-    found = board->lost(lost, 4);
+  if (watch) {
+    watch->mark_leaving();  // first: a peer whose connection to us ends must not take us for lost
+    // The news of a loss travels about as fast as mpirun's order to stop, which sends
+    // SIGKILL a second after SIGTERM: wait a little for it.
+    found = watch->lost(lost, 4, 0.3);
   }
-  char message[512];
+  char message[1024];  // four lost ranks with hosts of 63 characters fit
   size_t at = put_text(message, 0, "spmd: rank ");
   at = put_number(message, at, g_rank);
   at = put_text(message, at, " stopped by mpirun at step ");
@@ -54,7 +56,14 @@ void on_term(int) {
     at = put_number(message, at, lost[i].rank);
     at = put_text(message, at, " (pid ");
     at = put_number(message, at, lost[i].pid);
-    at = put_text(message, at, i + 1 == found ? ", on this host) was lost\n" : ", on this host)");
+    if (lost[i].this_host) {
+      at = put_text(message, at, ", on this host)");
+    } else {
+      at = put_text(message, at, ", on host ");
+      at = put_text(message, at, lost[i].host);
+      at = put_text(message, at, ")");
+    }
+    at = put_text(message, at, i + 1 == found ? " was lost\n" : "");
   }
   ssize_t ignored = write(STDERR_FILENO, message, at);
   (void)ignored;
@@ -63,9 +72,9 @@ void on_term(int) {
 
 }  // namespace
 
-void say_why_when_stopped(int rank, launcher::PeerBoard* board) {
+void say_why_when_stopped(int rank, launcher::PeerWatch* watch) {
   g_rank = rank;
-  g_board.store(board);
+  g_watch.store(watch);
   struct sigaction action {};
   action.sa_handler = on_term;
   sigemptyset(&action.sa_mask);
@@ -73,7 +82,7 @@ void say_why_when_stopped(int rank, launcher::PeerBoard* board) {
 }
 
 void stop_watching_peers() {
-  if (launcher::PeerBoard* board = g_board.exchange(nullptr)) board->mark_done();
+  if (launcher::PeerWatch* watch = g_watch.exchange(nullptr)) watch->mark_leaving();
 }
 
 void note_step(int64_t step) { g_step.store(step, std::memory_order_relaxed); }

@@ -3,6 +3,7 @@
 // rank naming the file, and write nothing. Faults: a non-finite loss, a stopped peer.
 #include <chrono>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <functional>
 #include <limits>
@@ -336,6 +337,40 @@ TEST(LostPeer, SurvivorsOfAKilledRankNameItAndTheStepTheyStoppedAt) {
     ++survivors;
   }
   EXPECT_EQ(survivors, 2) << "lost rank '" << lost_rank << "'\n" << text;
+}
+
+// A rank of another host is named with that host: here rank 2 runs in its own UTS
+// namespace under the host name "node-b", so it shares no host name with its peers, as on
+// a second machine. Killed, it is named by both survivors with its pid and host. Skipped
+// where this user cannot make a namespace.
+TEST(LostPeer, SurvivorsNameAKilledRankOfAnotherHostWithThatHost) {
+  if (std::system("unshare --uts true >/dev/null 2>&1") != 0) GTEST_SKIP() << "unshare --uts is not permitted here";
+  const std::string dir = scratch("elsewhere");
+  fs::create_directories(dir);
+  const std::string wrapper = dir + "/as-node-b.sh", out = dir + "/out";
+  std::ofstream(wrapper) << "#!/bin/bash\n"
+                            "[ \"$OMPI_COMM_WORLD_RANK\" = 2 ] && exec unshare --uts sh -c 'hostname node-b && exec \"$0\" \"$@\"' \"$@\"\n"
+                            "exec \"$@\"\n";
+  fs::permissions(wrapper, fs::perms::owner_all);
+  const std::string line = std::string(MPIEXEC) + " --oversubscribe --allow-run-as-root -x OMP_NUM_THREADS=1 -np 3 " + wrapper +
+                           " " + SPMD_BINARY + " run " + kGpt + " --strategy dp --steps 1000000 --log-every 1";
+  const std::string script = line + " >" + out + " 2>&1 & MP=$!; until grep -q \"step     3\" " + out +
+                             "; do sleep 0.05; done; for p in $(pgrep -P $MP); do [ \"$(readlink /proc/$p/ns/uts)\" != " +
+                             "\"$(readlink /proc/self/ns/uts)\" ] && V=$p; done; echo $V >" + out + ".pid; kill -KILL $V; wait $MP";
+  Result r = run("bash -c '" + script + "'", true, 60);
+  const std::string text = slurp(out);
+  EXPECT_NE(r.exit_code, 0) << text;
+  std::string pid = slurp(out + ".pid");
+  pid = pid.substr(0, pid.find('\n'));
+  ASSERT_FALSE(pid.empty()) << text;
+  for (const char* rank : {"0", "1"}) {
+    const std::string said = std::string("spmd: rank ") + rank + " stopped by mpirun at step ";
+    const size_t at = text.find(said);
+    ASSERT_NE(at, std::string::npos) << said << "\n" << text;
+    EXPECT_NE(text.substr(at, text.find('\n', at) - at).find(": rank 2 (pid " + pid + ", on host node-b) was lost"),
+              std::string::npos)
+        << text;
+  }
 }
 
 // A rank stopped while the job sets up (its header printed, the model's params being

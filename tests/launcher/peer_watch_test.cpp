@@ -1,0 +1,171 @@
+// The peer watch across processes, without MPI: a rank is a forked process holding its own
+// watch, connected over TCP as under a job. A rank killed (SIGKILL, as mpirun's user or the
+// kernel does) is named by every survivor with its pid, through rank 0's relay or, for
+// rank 0 itself, directly; a rank that says it is leaving is not lost.
+#include <gtest/gtest.h>
+
+#include <chrono>
+#include <cstring>
+#include <functional>
+#include <thread>
+
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "common/error.h"
+#include "launcher/peer_watch.h"
+
+namespace spmd::launcher {
+namespace {
+
+// The address travels through a pipe as port, count, addresses.
+void send_address(int fd, const WatchAddress& at) {
+  const uint32_t head[2] = {at.port, static_cast<uint32_t>(at.ipv4.size())};
+  ASSERT_EQ(write(fd, head, sizeof head), static_cast<ssize_t>(sizeof head));
+  const ssize_t bytes = static_cast<ssize_t>(at.ipv4.size() * sizeof(uint32_t));
+  ASSERT_EQ(write(fd, at.ipv4.data(), static_cast<size_t>(bytes)), bytes);
+}
+
+WatchAddress receive_address(int fd) {
+  uint32_t head[2] = {};
+  WatchAddress at;
+  if (read(fd, head, sizeof head) != static_cast<ssize_t>(sizeof head)) return at;
+  at.port = static_cast<uint16_t>(head[0]);
+  at.ipv4.resize(head[1]);
+  const ssize_t bytes = static_cast<ssize_t>(head[1] * sizeof(uint32_t));
+  if (read(fd, at.ipv4.data(), static_cast<size_t>(bytes)) != bytes) at.ipv4.clear();
+  return at;
+}
+
+// A process forked before any watch (so before any thread) that runs `body` with the
+// read end of `to_child` and the write end of `from_child`, then exits.
+struct Child {
+  pid_t pid = -1;
+  int to_child[2] = {-1, -1}, from_child[2] = {-1, -1};
+  explicit Child(const std::function<void(int in, int out)>& body) {
+    if (pipe(to_child) != 0 || pipe(from_child) != 0) return;
+    pid = fork();
+    if (pid == 0) {
+      close(to_child[1]);
+      close(from_child[0]);
+      try {
+        body(to_child[0], from_child[1]);
+      } catch (...) {
+        _exit(1);
+      }
+      _exit(0);
+    }
+    close(to_child[0]);
+    close(from_child[1]);
+  }
+  ~Child() {
+    if (pid > 0 && waitpid(pid, nullptr, WNOHANG) == 0) {
+      kill(pid, SIGKILL);
+      waitpid(pid, nullptr, 0);
+    }
+    close(to_child[1]);
+    close(from_child[0]);
+  }
+  void kill_now() {
+    kill(pid, SIGKILL);
+    waitpid(pid, nullptr, 0);
+    pid = -1;
+  }
+};
+
+bool heard_all(const PeerWatch& watch, int ranks) {
+  for (int i = 0; i < 500 && watch.heard() < ranks; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  return watch.heard() == ranks;
+}
+
+// Rank 2 of 3 in a child: connects, says it is ready, then waits for what the test does to it.
+void rank_two(int in, int out, bool leave_cleanly) {
+  std::unique_ptr<PeerWatch> watch = PeerWatch::member(2, 3, receive_address(in));
+  (void)!write(out, "r", 1);
+  char go = 0;
+  (void)!read(in, &go, 1);
+  if (leave_cleanly) watch.reset();
+  else pause();
+}
+
+TEST(PeerWatch, ARankKilledIsNamedByEverySurvivorWithItsPid) {
+  Child child([](int in, int out) { rank_two(in, out, false); });
+  ASSERT_GT(child.pid, 0);
+  std::unique_ptr<PeerWatch> lead = PeerWatch::lead(3);
+  send_address(child.to_child[1], lead->address());
+  std::unique_ptr<PeerWatch> one = PeerWatch::member(1, 3, lead->address());
+  char ready = 0;
+  ASSERT_EQ(read(child.from_child[0], &ready, 1), 1);
+  ASSERT_TRUE(heard_all(*lead, 3));
+  PeerWatch::Lost lost[4];
+  EXPECT_EQ(lead->lost(lost, 4), 0u);
+  EXPECT_EQ(one->lost(lost, 4), 0u);
+
+  const pid_t killed = child.pid;
+  child.kill_now();
+  for (const PeerWatch* survivor : {lead.get(), one.get()}) {
+    ASSERT_EQ(survivor->lost(lost, 4, 10.0), 1u);
+    EXPECT_EQ(lost[0].rank, 2);
+    EXPECT_EQ(lost[0].pid, killed);
+    EXPECT_TRUE(lost[0].this_host);
+    EXPECT_GT(std::strlen(lost[0].host), 0u);
+  }
+}
+
+TEST(PeerWatch, ARankThatSaysItIsLeavingIsNotLost) {
+  Child child([](int in, int out) { rank_two(in, out, true); });
+  ASSERT_GT(child.pid, 0);
+  std::unique_ptr<PeerWatch> lead = PeerWatch::lead(3);
+  send_address(child.to_child[1], lead->address());
+  std::unique_ptr<PeerWatch> one = PeerWatch::member(1, 3, lead->address());
+  char ready = 0;
+  ASSERT_EQ(read(child.from_child[0], &ready, 1), 1);
+  ASSERT_TRUE(heard_all(*lead, 3));
+  ASSERT_EQ(write(child.to_child[1], "g", 1), 1);
+  int status = 0;
+  ASSERT_EQ(waitpid(child.pid, &status, 0), child.pid);
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+  PeerWatch::Lost lost[4];
+  EXPECT_EQ(lead->lost(lost, 4, 0.5), 0u);
+  EXPECT_EQ(one->lost(lost, 4, 0.2), 0u);
+  one->mark_leaving();  // rank 1 leaves too: its end is no loss either
+  one.reset();
+  EXPECT_EQ(lead->lost(lost, 4, 0.5), 0u);
+}
+
+TEST(PeerWatch, RankZerosLossIsSeenDirectly) {
+  Child child([](int, int out) {
+    std::unique_ptr<PeerWatch> lead = PeerWatch::lead(2);
+    send_address(out, lead->address());
+    pause();
+  });
+  ASSERT_GT(child.pid, 0);
+  std::unique_ptr<PeerWatch> one = PeerWatch::member(1, 2, receive_address(child.from_child[0]));
+  ASSERT_TRUE(heard_all(*one, 2));  // rank 0's hello came back
+  const pid_t killed = child.pid;
+  child.kill_now();
+  PeerWatch::Lost lost[4];
+  ASSERT_EQ(one->lost(lost, 4, 10.0), 1u);
+  EXPECT_EQ(lost[0].rank, 0);
+  EXPECT_EQ(lost[0].pid, killed);
+}
+
+TEST(PeerWatch, ARankThatCannotReachRankZeroSaysWhereItTried) {
+  uint16_t port = 0;
+  {
+    std::unique_ptr<PeerWatch> gone = PeerWatch::lead(2);
+    port = gone->address().port;
+  }  // closed: nothing listens there now
+  try {
+    PeerWatch::member(1, 2, WatchAddress{port, {0x7f000001u}}, 0.5);
+    FAIL() << "connected to a closed port";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("cannot reach rank 0's peer watch at 127.0.0.1:" + std::to_string(port)),
+              std::string::npos)
+        << e.what();
+  }
+}
+
+}  // namespace
+}  // namespace spmd::launcher
