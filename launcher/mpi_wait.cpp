@@ -19,7 +19,7 @@ constexpr unsigned kSpinPolls = 1024;
 constexpr unsigned kYieldPolls = 1024;
 constexpr unsigned kPollsPerClockRead = 64;
 constexpr std::chrono::microseconds kFirstSleep{1};
-constexpr std::chrono::microseconds kLongestSleep{1000};
+constexpr std::chrono::microseconds kLongestSleep{100};
 
 std::string where(MPI_Comm comm) {
   int rank = 0, size = 1;

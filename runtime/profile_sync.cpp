@@ -87,26 +87,40 @@ void measure_sync_wait(collectives::Communicator& comm, const launcher::Topology
     s = seconds_between(a, Clock::now());
   }
   const double lined_up_s = median(lined_up);
-  const Clock::time_point start = Clock::now();
-  for (int m = 0; m < 50; ++m) matmul();
-  float per_ms = static_cast<float>(std::clamp(1e-3 / (seconds_between(start, Clock::now()) / 50), 2.0, 1e4));
+  // Each matmul timed alone, the median kept: one slow start (50 timed together once
+  // gave a count of 2, and a long stretch hardly longer than a short one) does not set it.
+  std::vector<double> one_matmul(50);
+  for (double& s : one_matmul) {
+    const Clock::time_point a = Clock::now();
+    matmul();
+    s = seconds_between(a, Clock::now());
+  }
+  float per_ms = static_cast<float>(std::clamp(1e-3 / median(one_matmul), 2.0, 1e4));
   comm.native_broadcast({&per_ms, 1}, 0);
   const Rounds short_rounds = play(comm, matmul, 1, 1000, lined_up_s);
-  // Three runs of the long stretches, the one of median wait kept: a burst of noise over
+  // Five runs of the long stretches, the one of median wait kept: a burst of noise over
   // most of one run's rounds had made the wait 97% of the stretch, against 8-20% in others.
   std::vector<Rounds> long_runs;
-  for (int run = 0; run < 3; ++run) long_runs.push_back(play(comm, matmul, static_cast<int>(per_ms), 100, lined_up_s));
+  for (int run = 0; run < 5; ++run) long_runs.push_back(play(comm, matmul, static_cast<int>(per_ms), 100, lined_up_s));
   std::sort(long_runs.begin(), long_runs.end(), [](const Rounds& x, const Rounds& y) { return x.wait_s < y.wait_s; });
-  const Rounds long_rounds = long_runs[1];
+  const Rounds long_rounds = long_runs[2];
   const double figures[] = {short_rounds.stretch_s, short_rounds.wait_s, long_rounds.stretch_s, long_rounds.wait_s};
   const double fraction = std::max(0.0, (figures[3] - figures[1]) / (figures[2] - figures[0]));
+  const std::string measured = profile_text::line(
+      "  sync wait: %.1f us after %.1f us of kernels, %.1f us after %.1f us (an all-reduce lined up: %.1f us)",
+      figures[1] * 1e6, figures[0] * 1e6, figures[3] * 1e6, figures[2] * 1e6, lined_up_s * 1e6);
+  // Ranks doing the same work wait on average half their difference: a wait beyond the
+  // stretch itself means one rank ran at a third of the other's speed, a stall of the
+  // machine's rather than the noise a step meets. Such a figure is said, not kept.
+  if (figures[2] < 4 * figures[0] || fraction > 1.0) {
+    table += measured + profile_text::line(": %.0f%% of the stretch, not kept (the machine stalled a rank; profile again)\n",
+                                           fraction * 100);
+    return;
+  }
   p.sync_wait_fraction = fraction;
   p.sync_wait_s = std::max(0.0, figures[1] - fraction * figures[0]);
-  table += profile_text::line(
-      "  sync wait: %.1f us after %.1f us of kernels, %.1f us after %.1f us (an all-reduce lined up: %.1f us)"
-      ": %.1f us + %.1f%% of the compute since the last collective\n",
-      figures[1] * 1e6, figures[0] * 1e6, figures[3] * 1e6, figures[2] * 1e6, lined_up_s * 1e6, p.sync_wait_s * 1e6,
-      p.sync_wait_fraction * 100);
+  table += measured + profile_text::line(": %.1f us + %.1f%% of the compute since the last collective\n",
+                                         p.sync_wait_s * 1e6, p.sync_wait_fraction * 100);
 }
 
 }  // namespace spmd::runtime

@@ -17,8 +17,10 @@ namespace spmd::runtime {
 // time per round beyond its own kernels and the median all-reduce of ranks already lined up
 // (as the profile's tables time collectives) is the wait. Per round the ranks' mean (the
 // slowest rank waits least, the fastest most: their mean is what each collective adds to a
-// step), then the median over rounds. Stretches of one 64^3 matmul and of about 1 ms (three
-// runs of them, the median run kept) fit wait = a + w x stretch. Collective over `comm`; about 0.4 s. Nothing on one rank, nor
+// step), then the median over rounds. Stretches of one 64^3 matmul and of about 1 ms (five
+// runs of them, the median run kept) fit wait = a + w x stretch. A fit beyond the stretch
+// itself (one rank at a third of the other's speed: a stall, not noise) is said in `table`
+// and not kept. Collective over `comm`; about 0.6 s. Nothing on one rank, nor
 // where ranks share cores (`topology`'s devices of one node with one cpuset): they then take
 // turns on the cores, which the kernels' sustained rates already hold, and the rounds would
 // count those turns again (4 ranks on 2 cores measured 120%).
