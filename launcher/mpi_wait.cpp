@@ -19,7 +19,9 @@ constexpr unsigned kSpinPolls = 1024;
 constexpr unsigned kYieldPolls = 1024;
 constexpr unsigned kPollsPerClockRead = 64;
 constexpr std::chrono::microseconds kFirstSleep{1};
-constexpr std::chrono::microseconds kLongestSleep{100};
+constexpr std::chrono::microseconds kLongestShortSleep{100};
+constexpr std::chrono::milliseconds kLongWait{10};
+constexpr std::chrono::microseconds kLongestSleep{1000};
 
 std::string where(MPI_Comm comm) {
   int rank = 0, size = 1;
@@ -53,8 +55,8 @@ Seconds collective_timeout(std::optional<Seconds> timeout) {
 }
 
 WaitOutcome wait_all(std::span<MPI_Request> requests, MPI_Status* statuses, Seconds timeout) {
-  Clock::time_point deadline{};  // set at the first clock read: a short wait reads none
-  std::chrono::microseconds sleep = kFirstSleep;
+  Clock::time_point deadline{}, long_wait{};  // set at the first clock read: a short wait reads none
+  std::chrono::microseconds sleep = kFirstSleep, longest_sleep = kLongestShortSleep;
   for (unsigned polls = 1;; ++polls) {
     int done = 0;
     const int rc = MPI_Testall(static_cast<int>(requests.size()), requests.data(), &done, statuses);
@@ -66,13 +68,16 @@ WaitOutcome wait_all(std::span<MPI_Request> requests, MPI_Status* statuses, Seco
       sched_yield();
     } else {
       std::this_thread::sleep_for(sleep);
-      sleep = std::min(sleep * 2, kLongestSleep);
+      sleep = std::min(sleep * 2, longest_sleep);
     }
     const Clock::time_point now = Clock::now();
     if (deadline == Clock::time_point{}) {
       deadline = now + std::chrono::duration_cast<Clock::duration>(timeout);
+      long_wait = now + kLongWait;
     } else if (now > deadline) {
       return {MPI_SUCCESS, true};
+    } else if (now > long_wait) {
+      longest_sleep = kLongestSleep;
     }
   }
 }

@@ -44,13 +44,13 @@ struct WaitOutcome {
 // until all complete, MPI reports an error, or `timeout` passes; `statuses` as for
 // MPI_Testall (MPI_STATUSES_IGNORE, or one per request). Backs off as the wait grows: the
 // first 1,024 polls spin (a transfer under way completes at once), the next 1,024 yield
-// the core between polls, then it sleeps between polls, from 1 us doubling to 100 us, so
-// a long wait costs about ten thousand polls a second (a few percent of a core) and adds at
-// most about 100 us. Not 1 ms: a rank asleep does not progress its share of a collective,
-// so its peers waited for its sleep too, and two ranks' waits grew into each other (on 2
-// ranks, 4 of 11 profiles measured the wait for a peer at 19-211% of the stretch before it,
-// against 2-15% in all 11 with 100 us). Reads the clock every 64 polls while spinning, at
-// every poll after.
+// the core between polls, then it sleeps between polls, from 1 us doubling to 100 us, and
+// once the wait has lasted 10 ms up to 1 ms: a long wait (a stopped peer) costs about a
+// thousand polls a second and a few percent of a core. Not 1 ms from the start: a rank asleep
+// does not progress its share of a collective, so its peers waited for its sleep too, and
+// two ranks' waits grew into each other (on 2 ranks, 4 of 11 profiles measured the wait for
+// a peer at 19-211% of the stretch before it, against 2-15% in all 11 with 100 us). Reads
+// the clock every 64 polls while spinning, at every poll after.
 WaitOutcome wait_all(std::span<MPI_Request> requests, MPI_Status* statuses, Seconds timeout);
 
 // The indexes of `requests` that have not completed (MPI_Request_get_status: nothing is
