@@ -277,6 +277,12 @@ Program rematerialize(const Program& p) {
   return out;
 }
 
+const Program& rematerialized_if(const Program& p, bool recompute, Program& storage) {
+  if (!recompute) return p;
+  storage = rematerialize(p);
+  return storage;
+}
+
 Program lower_ops(const ir::Graph& g, const Plan& plan, const FactorTable* table) { return Lowering(g, plan, table).run(); }
 
 Program finish_lowering(const Program& lowered, bool rematerialize, int prefetch) {

@@ -48,5 +48,8 @@ Program finish_lowering(const Program& lowered, bool rematerialize, int prefetch
 // program, so a recomputed segment repeats its collectives too (Megatron's all-reduces,
 // ZeRO's gathers of params); their records say "recomputed for backward". Cost: O(nodes).
 Program rematerialize(const Program& p);
+// rematerialize(p) into `storage` and a reference to it when `recompute`, else `p` itself
+// (no copy): for callers that schedule one unscheduled program several ways.
+const Program& rematerialized_if(const Program& p, bool recompute, Program& storage);
 
 }  // namespace spmd::partitioner

@@ -25,8 +25,8 @@ int prefetch_depth(const Program& lowered, bool rematerialize, const DeviceModel
   double best_s = std::numeric_limits<double>::infinity();
   std::optional<Prediction> best_prediction, first;
   // Recomputation does not depend on the depth: done once for every depth tried.
-  const Program recomputed = rematerialize ? partitioner::rematerialize(lowered) : Program{};
-  const Program& unscheduled = rematerialize ? recomputed : lowered;
+  Program recomputed;
+  const Program& unscheduled = rematerialized_if(lowered, rematerialize, recomputed);
   for (int depth : prefetch_depths_tried()) {
     const Program program = schedule_for_overlap(unscheduled, depth);
     Prediction p = simulate_time(program, device, costs);

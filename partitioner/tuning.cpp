@@ -21,8 +21,8 @@ TunedProgram tune_schedule(const Program& lowered, bool rematerialize, const Dev
   // (both simulate with overlap on).
   std::optional<Prediction> depth_chosen, size_chosen;
   // Recomputation does not depend on the schedule: done once, before every choice.
-  const Program recomputed = rematerialize ? partitioner::rematerialize(lowered) : Program{};
-  const Program& unscheduled = rematerialize ? recomputed : lowered;
+  Program recomputed;
+  const Program& unscheduled = rematerialized_if(lowered, rematerialize, recomputed);
   t.schedule.prefetch = asked.prefetch >= 0 ? asked.prefetch
                                             : prefetch_depth(unscheduled, false, device, costs, memory_limit,
                                                              &depth_chosen);
