@@ -40,6 +40,7 @@ DeviceModel cpu_of(const launcher::Device& d, int sharing) {
   DeviceModel m;
   m.name = name, m.peak_flops = pus * kCoreFlops / sharing, m.memory_Bps = pus * kCoreMemoryBps / sharing;
   m.memory_bytes = d.memory_bytes;
+  m.comm_shares_core = launcher::processing_units(d) > 0 && pus <= sharing;  // unknown PUs: not assumed
   return m;
 }
 

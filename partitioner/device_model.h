@@ -37,6 +37,10 @@ struct DeviceModel {
   // collective waits for the last to arrive. 0 where not measured.
   double sync_wait_s = 0;
   double sync_wait_fraction = 0;
+  // The runtime's communication thread has no core of its own: a CPU device of one
+  // processing unit per rank. It then runs only while the main thread waits (a thread woken
+  // on a busy core waits for it), so collectives overlap nothing (simulator.h).
+  bool comm_shares_core = false;
 };
 
 // GPU models by the name hwloc gives them (its GPUModel info, "Tesla V100-SXM3-32GB-H"

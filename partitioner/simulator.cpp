@@ -1,7 +1,9 @@
 #include "partitioner/simulator.h"
 
 #include <algorithm>
+#include <deque>
 #include <optional>
+#include <unordered_set>
 #include <vector>
 
 #include "ir/ops.h"
@@ -35,65 +37,147 @@ struct Streams {
   double since_sync = 0;             // compute since the last collective between devices
 };
 
+// One pass over the program in its order, as the runtime's main thread issues it.
+class Playback {
+ public:
+  Playback(const Program& program, const DeviceModel& device, CollectiveCosts& costs, bool overlap,
+           std::vector<SimulatedLaunch>* launches)
+      : program_(program), g_(program.graph), device_(device), costs_(costs), overlap_(overlap),
+        // One core for both threads: the communication thread runs only while the main
+        // thread waits (a thread woken on a busy core waits for it), so a collective is
+        // played where its result is first read, or at the step's end.
+        lazy_(overlap && device.comm_shares_core), launches_(launches), record_(records_by_node(program)),
+        ready_(g_.nodes.size(), 0) {}
+
+  Prediction run() {
+    for (ir::ValueId v = 0; v < g_.size(); ++v) {
+      const ir::Node& n = g_.node(v);
+      if (record_[v] >= 0) {
+        issue(v);
+      } else if (n.is_source() || ir::op_def(n.op).traits.view) {
+        // A view of a result still pending waits with it: reading a view is reading it.
+        const bool waits = std::any_of(n.inputs.begin(), n.inputs.end(), [&](ir::ValueId x) { return unplayed(x); });
+        if (waits) unplayed_views_.insert(v);
+        else ready_[v] = operands(v);
+      } else {
+        for (ir::ValueId x : n.inputs) resolve(x);
+        compute(v);
+      }
+    }
+    play_until(g_.size());
+    for (ir::ValueId v : std::vector<ir::ValueId>(unplayed_views_.begin(), unplayed_views_.end())) resolve(v);
+    Prediction p;
+    p.step_time_s = std::max(s_.compute, s_.comm);
+    p.compute_s = s_.compute_busy;
+    p.comm_s = s_.comm_busy;
+    p.exposed_comm_s = std::max(0.0, p.step_time_s - s_.compute_busy);
+    return p;
+  }
+
+ private:
+  struct Issued {
+    ir::ValueId node;
+    double at;  // the main thread's time when it issued it
+  };
+
+  double operands(ir::ValueId v) const {
+    double t = 0;
+    for (ir::ValueId x : g_.node(v).inputs) t = std::max(t, ready_[x]);
+    return t;
+  }
+
+  void compute(ir::ValueId v) {
+    const double t = op_seconds(g_, v, device_);
+    const double start = std::max(s_.compute, operands(v));
+    s_.compute = start + t;
+    s_.compute_busy += t;
+    s_.since_sync += t;
+    ready_[v] = s_.compute;
+    if (launches_) launches_->push_back({v, false, start, t});
+  }
+
+  void issue(ir::ValueId v) {
+    pending_.push_back({v, s_.compute});
+    pending_node_.insert(v);
+    if (!lazy_) play_until(v);
+  }
+
+  bool unplayed(ir::ValueId x) const { return pending_node_.count(x) || unplayed_views_.count(x); }
+
+  // Makes ready_[x] final: plays the collective `x` is, or that it views, with those before it.
+  void resolve(ir::ValueId x) {
+    if (pending_node_.count(x)) return play_until(x);
+    if (!unplayed_views_.erase(x)) return;
+    for (ir::ValueId y : g_.node(x).inputs) resolve(y);
+    ready_[x] = operands(x);
+  }
+
+  // Plays the issued collectives in order, up to and including node `v` (every one when
+  // `v` is past the program's end; none when `v` is not pending).
+  void play_until(ir::ValueId v) {
+    if (v < g_.size() && !pending_node_.count(v)) return;
+    while (!pending_.empty()) {
+      const Issued i = pending_.front();
+      pending_.pop_front();
+      pending_node_.erase(i.node);
+      play(i);
+      if (i.node == v) return;
+    }
+  }
+
+  void play(const Issued& i) {
+    const ir::ValueId v = i.node;
+    const ir::Node& n = g_.node(v);
+    const int64_t bucket = n.attrs.i("bucket", -1);
+    if (bucket >= 0 && v > 0 && g_.node(v - 1).attrs.i("bucket", -1) == bucket) {
+      ready_[v] = ready_[v - 1];  // issued with the first member, done with it
+      return;
+    }
+    std::optional<BucketCollective> b;
+    if (bucket >= 0) b = bucket_at(g_, v);
+    for (ir::ValueId m : b ? b->members : std::vector<ir::ValueId>{v})
+      for (ir::ValueId x : g_.node(m).inputs) resolve(x);
+    double ready = operands(v);
+    for (ir::ValueId m : b ? b->members : std::vector<ir::ValueId>{}) ready = std::max(ready, operands(m));  // it waits for them all
+    const CollectiveRecord& r = b ? bucket_record(program_, record_, *b) : program_.collectives[record_[v]];
+    const double t = costs_.seconds(r);
+    // Issued when the main thread reaches it in program order (its kernels run there, so
+    // at the compute stream's time), then run when the communication stream is free;
+    // overlapped, it reaches that thread and its result comes back a half hand-off late
+    // (not one that moves nothing: the runtime copies it in place).
+    const bool between_devices = costs_.across_devices(r);
+    const double half_handoff = overlap_ && between_devices ? device_.handoff_s / 2 : 0;
+    // Between devices, it waits for the slowest rank too (device_model.h's sync_wait).
+    const double wait = between_devices ? device_.sync_wait_s + device_.sync_wait_fraction * s_.since_sync : 0;
+    if (between_devices) s_.since_sync = 0;
+    // Played lazily, it runs once the main thread waits: after the compute issued so far.
+    const double issued = lazy_ ? s_.compute : i.at;
+    const double start = std::max({s_.comm, ready, issued + half_handoff}) + wait;
+    s_.comm = start + t;
+    if (!overlap_ || lazy_) s_.compute = std::max(s_.compute, s_.comm);
+    s_.comm_busy += t;
+    ready_[v] = s_.comm + half_handoff;
+    if (launches_) launches_->push_back({v, true, start, t});
+  }
+
+  const Program& program_;
+  const ir::Graph& g_;
+  const DeviceModel& device_;
+  CollectiveCosts& costs_;
+  const bool overlap_, lazy_;
+  std::vector<SimulatedLaunch>* launches_;
+  const std::vector<int> record_;
+  std::vector<double> ready_;
+  std::deque<Issued> pending_;
+  std::unordered_set<ir::ValueId> pending_node_, unplayed_views_;
+  Streams s_;
+};
+
 }  // namespace
 
 Prediction simulate_time(const Program& program, const DeviceModel& device, CollectiveCosts& costs, bool overlap,
                          std::vector<SimulatedLaunch>* launches) {
-  const ir::Graph& g = program.graph;
-  const std::vector<int> record = records_by_node(program);
-  std::vector<double> ready(g.nodes.size(), 0);
-  Streams s;
-  for (ir::ValueId v = 0; v < g.size(); ++v) {
-    const ir::Node& n = g.node(v);
-    double operands = 0;
-    for (ir::ValueId x : n.inputs) operands = std::max(operands, ready[x]);
-    if (record[v] >= 0) {
-      const int64_t bucket = n.attrs.i("bucket", -1);
-      const bool later_member = bucket >= 0 && v > 0 && g.node(v - 1).attrs.i("bucket", -1) == bucket;
-      if (later_member) {  // issued with the first member, done with it
-        ready[v] = ready[v - 1];
-        continue;
-      }
-      std::optional<BucketCollective> b;
-      if (bucket >= 0) b = bucket_at(g, v);
-      for (ir::ValueId m : b ? b->members : std::vector<ir::ValueId>{}) {
-        for (ir::ValueId x : g.node(m).inputs) operands = std::max(operands, ready[x]);  // it waits for them all
-      }
-      const CollectiveRecord& r = b ? bucket_record(program, record, *b) : program.collectives[record[v]];
-      double t = costs.seconds(r);
-      // Issued when the main thread reaches it in program order (its kernels run there, so
-      // at the compute stream's time), then run when the communication stream is free;
-      // overlapped, it reaches that thread and its result comes back a half hand-off late
-      // (not one that moves nothing: the runtime copies it in place).
-      const bool between_devices = costs.across_devices(r);
-      const double half_handoff = overlap && between_devices ? device.handoff_s / 2 : 0;
-      // Between devices, it waits for the slowest rank too (device_model.h's sync_wait).
-      const double wait = between_devices ? device.sync_wait_s + device.sync_wait_fraction * s.since_sync : 0;
-      if (between_devices) s.since_sync = 0;
-      double start = std::max({s.comm, operands, s.compute + half_handoff}) + wait;
-      s.comm = start + t;
-      if (!overlap) s.compute = s.comm;
-      s.comm_busy += t;
-      ready[v] = s.comm + half_handoff;
-      if (launches) launches->push_back({v, true, start, t});
-    } else if (n.is_source() || ir::op_def(n.op).traits.view) {
-      ready[v] = operands;
-    } else {
-      double t = op_seconds(g, v, device);
-      double start = std::max(s.compute, operands);
-      s.compute = start + t;
-      s.compute_busy += t;
-      s.since_sync += t;
-      ready[v] = s.compute;
-      if (launches) launches->push_back({v, false, start, t});
-    }
-  }
-  Prediction p;
-  p.step_time_s = std::max(s.compute, s.comm);
-  p.compute_s = s.compute_busy;
-  p.comm_s = s.comm_busy;
-  p.exposed_comm_s = std::max(0.0, p.step_time_s - s.compute_busy);
-  return p;
+  return Playback(program, device, costs, overlap, launches).run();
 }
 
 Prediction simulate(const Program& program, const DeviceModel& device, CollectiveCosts& costs, bool overlap,

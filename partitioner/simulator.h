@@ -29,7 +29,10 @@ struct Prediction {
 // once the ops before it in program order have run (the runtime's main thread issues it
 // there), its operand is ready and the communication stream is free, so where the schedule
 // puts it matters (schedule.h). Without `overlap`, it also holds the compute stream (the
-// runtime's `--no-overlap`, and device backends): what overlapping saves.
+// runtime's `--no-overlap`, and device backends): what overlapping saves. On a device whose
+// communication thread shares the main thread's core (DeviceModel::comm_shares_core), a
+// collective is played only where its result is first read (through any view), or at the
+// step's end, and holds the core: the thread runs only while the main thread waits.
 // `launches`, when given, receives every op's and collective's start and duration (sources
 // and views take no time and are left out), for a trace (runtime/predicted_timeline.h).
 struct SimulatedLaunch {

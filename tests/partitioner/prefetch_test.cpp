@@ -63,7 +63,8 @@ TEST(Prefetch, TheCostModelGoesDeeperWhereGathersAreSlowAndStaysWithinTheMemoryL
   const launcher::Topology slow = flat.with_links(std::vector<launcher::LinkModel>(flat.levels().size(), {1e-5, 1e9}));
   const Mesh mesh{{"data"}, {4}};
   CollectiveCosts costs(mesh, slow);
-  const DeviceModel device = device_model(slow);
+  DeviceModel device = device_model(slow);
+  device.comm_shares_core = false;  // prefetching hides gathers only behind a core's compute
   const int depth = prefetch_depth(ops, false, device, costs, 0);
   EXPECT_GT(depth, 1);
   EXPECT_LT(simulate(finish_lowering(ops, false, depth), device, costs).step_time_s,

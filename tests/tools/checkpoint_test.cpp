@@ -428,18 +428,19 @@ std::map<std::string, std::vector<float>> rank0_values(const std::string& dir) {
 }
 
 // torchelastic's loop for MPI jobs: rank 2 of 4 killed once step 12 is printed, the job
-// restarts from its newest checkpoint on 3 ranks and finishes all 100 steps with an
-// uninterrupted run's params. (100 steps: the kill must land before the end.)
+// restarts from its newest checkpoint on 3 ranks and finishes all 400 steps with an
+// uninterrupted run's params. (400 steps: the kill must land before the end. An mlp: a
+// GPT's key bias has no gradient but rounding's, which AdamW scales up to whole steps, so
+// its value after runs on 3 and on 4 ranks differs by up to the learning rate.)
 TEST(Restarts, AKilledRankRestartsFromTheLastCheckpointOnFewerRanks) {
   const std::string dir = scratch("restarts");
   fs::create_directories(dir);
   const std::string common =
-      " run gpt:layers=1,d_model=24,heads=12,seq=8,vocab=32,batch=48 --strategy dp --steps 100 --log-every 1 "
-      "--checkpoint ";
+      " run mlp:batch=48 --strategy dp --steps 400 --log-every 1 --checkpoint ";
   ASSERT_EQ(run(common + dir + "/straight --metrics " + dir + "/straight.jsonl").exit_code, 0);
   std::ofstream(dir + "/job.sh") << SPMD_BINARY << " launch -np 4 --map-by numa --oversubscribe "
       << "--bind-to numa:overload-allowed -x OMP_NUM_THREADS=1 --restarts 2 --min-ranks 3 -- spmd" << common << dir
-      << "/ckpt --checkpoint-every 5 --metrics " << dir << "/restarted.jsonl > " << dir << "/out 2>&1 &\n"
+      << "/ckpt --checkpoint-every 10 --metrics " << dir << "/restarted.jsonl > " << dir << "/out 2>&1 &\n"
       << "LP=$!\nuntil grep -q 'step    12' " << dir << "/out; do sleep 0.05; done\n"
       << "MP=$(pgrep -P $LP)\nkill -KILL $(pgrep -P $MP | sed -n 3p)\nwait $LP\n";
   Result r = run("bash " + dir + "/job.sh", true, 120);
@@ -448,10 +449,10 @@ TEST(Restarts, AKilledRankRestartsFromTheLastCheckpointOnFewerRanks) {
   EXPECT_NE(out.find("restart 1 of 2 on 3 ranks from " + dir + "/ckpt/step-000000"), std::string::npos) << out;
   EXPECT_NE(out.find(" was lost on node "), std::string::npos) << out;  // as mpirun reported it
   std::vector<double> straight = metrics_losses(dir + "/straight.jsonl"), restarted = metrics_losses(dir + "/restarted.jsonl");
-  ASSERT_EQ(straight.size(), 100u);
-  ASSERT_GE(restarted.size(), 5u);
-  for (size_t i = 1; i <= restarted.size(); ++i) EXPECT_NEAR(restarted[restarted.size() - i], straight[100 - i], 1e-4);
-  auto expected = rank0_values(dir + "/straight/step-00000100"), got = rank0_values(dir + "/ckpt/step-00000100");
+  ASSERT_EQ(straight.size(), 400u);
+  ASSERT_GE(restarted.size(), 10u);
+  for (size_t i = 1; i <= restarted.size(); ++i) EXPECT_NEAR(restarted[restarted.size() - i], straight[400 - i], 1e-4);
+  auto expected = rank0_values(dir + "/straight/step-00000400"), got = rank0_values(dir + "/ckpt/step-00000400");
   ASSERT_EQ(expected.size(), got.size());
   for (const auto& [name, values] : expected) {
     ASSERT_EQ(got[name].size(), values.size()) << name;
