@@ -3,7 +3,6 @@
 #include <algorithm>
 #include <deque>
 #include <optional>
-#include <unordered_set>
 #include <vector>
 
 #include "ir/ops.h"
@@ -47,7 +46,7 @@ class Playback {
         // thread waits (a thread woken on a busy core waits for it), so a collective is
         // played where its result is first read, or at the step's end.
         lazy_(overlap && device.comm_shares_core), launches_(launches), record_(records_by_node(program)),
-        ready_(g_.nodes.size(), 0) {}
+        ready_(g_.nodes.size(), 0), waiting_(g_.nodes.size(), kReady) {}
 
   Prediction run() {
     for (ir::ValueId v = 0; v < g_.size(); ++v) {
@@ -57,7 +56,7 @@ class Playback {
       } else if (n.is_source() || ir::op_def(n.op).traits.view) {
         // A view of a result still pending waits with it: reading a view is reading it.
         const bool waits = std::any_of(n.inputs.begin(), n.inputs.end(), [&](ir::ValueId x) { return unplayed(x); });
-        if (waits) unplayed_views_.insert(v);
+        if (waits) waiting_[v] = kUnplayedView;
         else ready_[v] = operands(v);
       } else {
         for (ir::ValueId x : n.inputs) resolve(x);
@@ -65,7 +64,7 @@ class Playback {
       }
     }
     play_until(g_.size());
-    for (ir::ValueId v : std::vector<ir::ValueId>(unplayed_views_.begin(), unplayed_views_.end())) resolve(v);
+    for (ir::ValueId v = 0; v < g_.size(); ++v) resolve(v);  // views read by nothing
     Prediction p;
     p.step_time_s = std::max(s_.compute, s_.comm);
     p.compute_s = s_.compute_busy;
@@ -75,6 +74,8 @@ class Playback {
   }
 
  private:
+  enum Waiting : char { kReady, kPending, kUnplayedView };  // a node's ready_ is final once kReady
+
   struct Issued {
     ir::ValueId node;
     double at;  // the main thread's time when it issued it
@@ -98,16 +99,17 @@ class Playback {
 
   void issue(ir::ValueId v) {
     pending_.push_back({v, s_.compute});
-    pending_node_.insert(v);
+    waiting_[v] = kPending;
     if (!lazy_) play_until(v);
   }
 
-  bool unplayed(ir::ValueId x) const { return pending_node_.count(x) || unplayed_views_.count(x); }
+  bool unplayed(ir::ValueId x) const { return waiting_[x] != kReady; }
 
   // Makes ready_[x] final: plays the collective `x` is, or that it views, with those before it.
   void resolve(ir::ValueId x) {
-    if (pending_node_.count(x)) return play_until(x);
-    if (!unplayed_views_.erase(x)) return;
+    if (waiting_[x] == kPending) return play_until(x);
+    if (waiting_[x] != kUnplayedView) return;
+    waiting_[x] = kReady;
     for (ir::ValueId y : g_.node(x).inputs) resolve(y);
     ready_[x] = operands(x);
   }
@@ -115,11 +117,11 @@ class Playback {
   // Plays the issued collectives in order, up to and including node `v` (every one when
   // `v` is past the program's end; none when `v` is not pending).
   void play_until(ir::ValueId v) {
-    if (v < g_.size() && !pending_node_.count(v)) return;
+    if (v < g_.size() && waiting_[v] != kPending) return;
     while (!pending_.empty()) {
       const Issued i = pending_.front();
       pending_.pop_front();
-      pending_node_.erase(i.node);
+      waiting_[i.node] = kReady;
       play(i);
       if (i.node == v) return;
     }
@@ -169,7 +171,7 @@ class Playback {
   const std::vector<int> record_;
   std::vector<double> ready_;
   std::deque<Issued> pending_;
-  std::unordered_set<ir::ValueId> pending_node_, unplayed_views_;
+  std::vector<Waiting> waiting_;
   Streams s_;
 };
 
