@@ -89,15 +89,24 @@ void rank_two(int in, int out, bool leave_cleanly) {
   else pause();
 }
 
+// A job of three: rank 0 and rank 1 here, rank 2 in `child`, every rank heard by rank 0.
+struct ThreeRanks {
+  std::unique_ptr<PeerWatch> lead, one;
+  explicit ThreeRanks(Child& child) {
+    lead = PeerWatch::lead(3);
+    send_address(child.to_child[1], lead->address());
+    one = PeerWatch::member(1, 3, lead->address());
+    char ready = 0;
+    EXPECT_EQ(read(child.from_child[0], &ready, 1), 1);
+    EXPECT_TRUE(heard_all(*lead, 3));
+  }
+};
+
 TEST(PeerWatch, ARankKilledIsNamedByEverySurvivorWithItsPid) {
   Child child([](int in, int out) { rank_two(in, out, false); });
   ASSERT_GT(child.pid, 0);
-  std::unique_ptr<PeerWatch> lead = PeerWatch::lead(3);
-  send_address(child.to_child[1], lead->address());
-  std::unique_ptr<PeerWatch> one = PeerWatch::member(1, 3, lead->address());
-  char ready = 0;
-  ASSERT_EQ(read(child.from_child[0], &ready, 1), 1);
-  ASSERT_TRUE(heard_all(*lead, 3));
+  auto [lead, one] = ThreeRanks(child);
+  ASSERT_FALSE(HasFailure());
   PeerWatch::Lost lost[4];
   EXPECT_EQ(lead->lost(lost, 4), 0u);
   EXPECT_EQ(one->lost(lost, 4), 0u);
@@ -116,12 +125,8 @@ TEST(PeerWatch, ARankKilledIsNamedByEverySurvivorWithItsPid) {
 TEST(PeerWatch, ARankThatSaysItIsLeavingIsNotLost) {
   Child child([](int in, int out) { rank_two(in, out, true); });
   ASSERT_GT(child.pid, 0);
-  std::unique_ptr<PeerWatch> lead = PeerWatch::lead(3);
-  send_address(child.to_child[1], lead->address());
-  std::unique_ptr<PeerWatch> one = PeerWatch::member(1, 3, lead->address());
-  char ready = 0;
-  ASSERT_EQ(read(child.from_child[0], &ready, 1), 1);
-  ASSERT_TRUE(heard_all(*lead, 3));
+  auto [lead, one] = ThreeRanks(child);
+  ASSERT_FALSE(HasFailure());
   ASSERT_EQ(write(child.to_child[1], "g", 1), 1);
   int status = 0;
   ASSERT_EQ(waitpid(child.pid, &status, 0), child.pid);
