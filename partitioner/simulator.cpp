@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <deque>
 #include <optional>
+#include <span>
 #include <vector>
 
 #include "ir/ops.h"
@@ -137,10 +138,12 @@ class Playback {
     }
     std::optional<BucketCollective> b;
     if (bucket >= 0) b = bucket_at(g_, v);
-    for (ir::ValueId m : b ? b->members : std::vector<ir::ValueId>{v})
+    // It waits for every member of its bucket.
+    const std::span<const ir::ValueId> members = b ? std::span<const ir::ValueId>(b->members) : std::span<const ir::ValueId>(&v, 1);
+    for (ir::ValueId m : members)
       for (ir::ValueId x : g_.node(m).inputs) resolve(x);
-    double ready = operands(v);
-    for (ir::ValueId m : b ? b->members : std::vector<ir::ValueId>{}) ready = std::max(ready, operands(m));  // it waits for them all
+    double ready = 0;
+    for (ir::ValueId m : members) ready = std::max(ready, operands(m));
     const CollectiveRecord& r = b ? bucket_record(program_, record_, *b) : program_.collectives[record_[v]];
     const double t = costs_.seconds(r);
     // Issued when the main thread reaches it in program order (its kernels run there, so
