@@ -234,7 +234,15 @@ void PeerWatch::watch_as_lead() {
     if ((poll(polled.data(), polled.size(), -1) < 0 && errno != EINTR) || polled[0].revents) break;
     if (polled[1].revents & POLLIN) {
       const int fd = accept4(listen_fd_, nullptr, nullptr, SOCK_CLOEXEC);
-      if (fd >= 0) readers.push_back({fd});
+      if (fd >= 0) {
+        readers.push_back({fd});
+      } else if (errno != EINTR && errno != EAGAIN && errno != ECONNABORTED) {
+        // Out of descriptors or memory: the socket would stay readable and poll() spin.
+        std::fprintf(stderr, "spmd: rank 0's peer watch stops accepting (%s): later ranks' losses go unnamed\n",
+                     std::strerror(errno));
+        close(listen_fd_);
+        listen_fd_ = -1;  // poll() skips a negative descriptor
+      }
     }
     for (size_t i = readers.size(); i-- > 0;) {
       if (!polled[i + 2].revents) continue;
@@ -248,6 +256,10 @@ void PeerWatch::watch_as_lead() {
         s.fd.store(r.fd);
         s.state.store(kRunning);
         send_frame(r.fd, hello);
+        if (heard() == ranks_ && listen_fd_ >= 0) {  // every rank is in: nothing more to accept
+          close(listen_fd_);
+          listen_fd_ = -1;
+        }
         if (leaving_.load()) send_frame(r.fd, frame('S', 0, self.pid.load(), self.host));
       } else if (got == 1 && r.f.kind == 'S' && r.rank > 0) {
         slots_[static_cast<size_t>(r.rank)].state.store(kLeft);

@@ -1,7 +1,8 @@
 // Which rank was lost, on any host. When a rank dies, Open MPI's mpirun stops every other
 // rank (SIGTERM, then SIGKILL a second later) before any collective could notice, so a
 // survivor learns nothing from MPI. A PeerWatch keeps a TCP connection from every rank to
-// rank 0 (a star: rank 0 holds ranks - 1 sockets, each other rank one), watched by a
+// rank 0 (a star: rank 0 holds ranks - 1 sockets, and stops listening once every rank is
+// in; each other rank holds one), watched by a
 // thread that sleeps in poll(). A rank that leaves on its own says so first; the kernel
 // closes a killed process's sockets at once, so a connection that ends unannounced is a
 // lost rank. Rank 0 tells the others which rank it lost; the others see rank 0's own loss
