@@ -77,11 +77,6 @@ class Playback {
  private:
   enum Waiting : char { kReady, kPending, kUnplayedView };  // a node's ready_ is final once kReady
 
-  struct Issued {
-    ir::ValueId node;
-    double at;  // the main thread's time when it issued it
-  };
-
   double operands(ir::ValueId v) const {
     double t = 0;
     for (ir::ValueId x : g_.node(v).inputs) t = std::max(t, ready_[x]);
@@ -99,7 +94,7 @@ class Playback {
   }
 
   void issue(ir::ValueId v) {
-    pending_.push_back({v, s_.compute});
+    pending_.push_back(v);
     waiting_[v] = kPending;
     if (!lazy_) play_until(v);
   }
@@ -120,16 +115,17 @@ class Playback {
   void play_until(ir::ValueId v) {
     if (v < g_.size() && waiting_[v] != kPending) return;
     while (!pending_.empty()) {
-      const Issued i = pending_.front();
+      const ir::ValueId next = pending_.front();
       pending_.pop_front();
-      waiting_[i.node] = kReady;
-      play(i);
-      if (i.node == v) return;
+      waiting_[next] = kReady;
+      play(next);
+      if (next == v) return;
     }
   }
 
-  void play(const Issued& i) {
-    const ir::ValueId v = i.node;
+  // Plays collective `v` now: the main thread has just issued it (played at once), or, played
+  // lazily, waits for it (after the compute issued so far); either way at s_.compute.
+  void play(ir::ValueId v) {
     const ir::Node& n = g_.node(v);
     const int64_t bucket = n.attrs.i("bucket", -1);
     if (bucket >= 0 && v > 0 && g_.node(v - 1).attrs.i("bucket", -1) == bucket) {
@@ -155,9 +151,7 @@ class Playback {
     // Between devices, it waits for the slowest rank too (device_model.h's sync_wait).
     const double wait = between_devices ? device_.sync_wait_s + device_.sync_wait_fraction * s_.since_sync : 0;
     if (between_devices) s_.since_sync = 0;
-    // Played lazily, it runs once the main thread waits: after the compute issued so far.
-    const double issued = lazy_ ? s_.compute : i.at;
-    const double start = std::max({s_.comm, ready, issued + half_handoff}) + wait;
+    const double start = std::max({s_.comm, ready, s_.compute + half_handoff}) + wait;
     s_.comm = start + t;
     if (!overlap_ || lazy_) s_.compute = std::max(s_.compute, s_.comm);
     s_.comm_busy += t;
@@ -173,7 +167,7 @@ class Playback {
   std::vector<SimulatedLaunch>* launches_;
   const std::vector<int> record_;
   std::vector<double> ready_;
-  std::deque<Issued> pending_;
+  std::deque<ir::ValueId> pending_;  // issued, not yet played, in order
   std::vector<Waiting> waiting_;
   Streams s_;
 };
