@@ -228,6 +228,7 @@ void PeerWatch::watch_as_lead() {
   std::vector<pollfd> polled;
   const Slot& self = slots_[0];
   const Frame hello = frame('H', 0, self.pid.load(), self.host);
+  int joined = 0;  // ranks whose hello came
   for (;;) {
     polled.assign({{wake_[0], POLLIN, 0}, {listen_fd_, POLLIN, 0}});
     for (const Reader& r : readers) polled.push_back({r.fd, POLLIN, 0});
@@ -254,9 +255,9 @@ void PeerWatch::watch_as_lead() {
         s.pid.store(r.f.pid);
         std::memcpy(s.host, r.f.host, sizeof s.host - 1);
         s.fd.store(r.fd);
-        s.state.store(kRunning);
+        joined += s.state.exchange(kRunning) == kUnknown;
         send_frame(r.fd, hello);
-        if (heard() == ranks_ && listen_fd_ >= 0) {  // every rank is in: nothing more to accept
+        if (joined == ranks_ - 1 && listen_fd_ >= 0) {  // every rank is in: nothing more to accept
           close(listen_fd_);
           listen_fd_ = -1;
         }
