@@ -1,5 +1,6 @@
 #include "launcher/peer_watch.h"
 
+#include <algorithm>
 #include <cerrno>
 #include <csignal>
 #include <cstdio>
@@ -20,11 +21,14 @@ namespace spmd::launcher {
 
 namespace {
 
-enum State : int { kUnknown = 0, kRunning = 1, kLeft = 2, kLost = 3 };
+enum State : int { kUnknown = 0, kRunning = 1, kLeft = 2, kLost = 3, kStopped = 4 };
 
 // One message on a watch connection; every frame has this size, so a reader only counts bytes.
 struct Frame {
-  char kind;  // 'H' hello (rank, pid, host of the sender), 'S' leaving, 'L' lost (the rank named)
+  // 'H' hello (rank, pid, host of the sender), 'S' leaving, 'L' lost (the rank named); a
+  // probe: 'P' asked of rank 0 (pid: how long to wait for answers, ns), 'Q' its ping, 'A' the
+  // answer, 'U' a rank that did not answer (named), 'D' the probe's end.
+  char kind;
   char unused[3];
   int32_t rank;
   int64_t pid;
@@ -78,6 +82,12 @@ struct Reader {
     return 1;
   }
 };
+
+int64_t now_ns() {
+  timespec t{};
+  clock_gettime(CLOCK_MONOTONIC, &t);
+  return int64_t{t.tv_sec} * 1'000'000'000 + t.tv_nsec;
+}
 
 }  // namespace
 
@@ -199,8 +209,10 @@ size_t PeerWatch::lost(Lost* out, size_t capacity, double wait_s) const {
     size_t found = 0;
     for (int r = 0; r < ranks_ && found < capacity; ++r) {
       const Slot& s = slots_[static_cast<size_t>(r)];
-      if (r == rank_ || s.state.load() != kLost) continue;
+      const int state = s.state.load();
+      if (r == rank_ || (state != kLost && state != kStopped)) continue;
       Lost& l = out[found++];
+      l.stopped = state == kStopped;
       l.rank = r;
       l.pid = s.pid.load();
       std::memcpy(l.host, s.host, sizeof l.host);
@@ -212,15 +224,85 @@ size_t PeerWatch::lost(Lost* out, size_t capacity, double wait_s) const {
   }
 }
 
-void PeerWatch::relay_lost(int rank) {
+// Tells every other running rank that `rank` is lost ('L') or stopped ('U'), then marks it
+// so here: known here only once told everywhere, since a handler that reads it may exit at once.
+void PeerWatch::relay(char kind, int rank, int state) {
   Slot& s = slots_[static_cast<size_t>(rank)];
-  const Frame f = frame('L', rank, s.pid.load(), s.host);
+  const Frame f = frame(kind, rank, s.pid.load(), s.host);
   for (size_t r = 1; r < static_cast<size_t>(ranks_); ++r) {
     if (static_cast<int>(r) == rank || slots_[r].state.load() != kRunning) continue;
     if (const int fd = slots_[r].fd.load(); fd >= 0) send_frame(fd, f);
   }
-  // Known here only once told everywhere: a handler that reads it may exit at once.
-  s.state.store(kLost);
+  s.state.store(state);
+}
+
+PeerWatch::Lost PeerWatch::lost_entry(int rank) const {
+  const Slot& s = slots_[static_cast<size_t>(rank)];
+  Lost l{};
+  l.rank = rank;
+  l.pid = s.pid.load();
+  std::memcpy(l.host, s.host, sizeof l.host);
+  l.this_host = std::strncmp(s.host, slots_[static_cast<size_t>(rank_)].host, sizeof s.host) == 0;
+  l.stopped = s.state.load() == kStopped;
+  return l;
+}
+
+// Rank 0's thread: pings every running rank, unless a probe is under way already.
+void PeerWatch::start_probe() {
+  if (probe_end_ns_ != 0) return;
+  answered_.assign(static_cast<size_t>(ranks_), 1);
+  const Slot& self = slots_[0];
+  const Frame ping = frame('Q', 0, self.pid.load(), self.host);
+  for (size_t r = 1; r < static_cast<size_t>(ranks_); ++r) {
+    const int fd = slots_[r].fd.load();
+    if (slots_[r].state.load() != kRunning || fd < 0) continue;
+    answered_[r] = 0;
+    send_frame(fd, ping);
+  }
+  probe_end_ns_ = now_ns() + probe_wait_ns_.load();
+}
+
+// Rank 0's thread: once the probe's time is up, names the ranks that did not answer to
+// every rank and ends the probe. True when it ended one.
+bool PeerWatch::end_probe_if_due() {
+  if (probe_end_ns_ == 0 || now_ns() < probe_end_ns_) return false;
+  for (int r = 1; r < ranks_; ++r) {
+    if (!answered_[static_cast<size_t>(r)] && slots_[static_cast<size_t>(r)].state.load() == kRunning) relay('U', r, kStopped);
+  }
+  const Slot& self = slots_[0];
+  const Frame done = frame('D', 0, self.pid.load(), self.host);
+  for (size_t r = 1; r < static_cast<size_t>(ranks_); ++r) {
+    if (const int fd = slots_[r].fd.load(); fd >= 0 && slots_[r].state.load() == kRunning) send_frame(fd, done);
+  }
+  probe_end_ns_ = 0;
+  probes_done_.fetch_add(1);
+  return true;
+}
+
+std::vector<PeerWatch::Lost> PeerWatch::unresponsive(double wait_s) {
+  const uint64_t before = probes_done_.load();
+  const auto wait_ns = static_cast<int64_t>(wait_s * 1e9);
+  if (rank_ == 0) {
+    probe_wait_ns_.store(wait_ns);
+    if (write(wake_[1], "p", 1) != 1) return {};
+  } else {
+    const Slot& self = slots_[static_cast<size_t>(rank_)];
+    if (to_lead_fd_ >= 0) send_frame(to_lead_fd_, frame('P', rank_, wait_ns, self.host));
+  }
+  // Rank 0's result comes after its wait; a rank 0 that sends none in a second more is silent.
+  const int64_t give_up = now_ns() + wait_ns + 1'000'000'000;
+  while (probes_done_.load() == before && now_ns() < give_up) {
+    const timespec step{0, 5'000'000};
+    nanosleep(&step, nullptr);
+  }
+  Slot& lead = slots_[0];
+  int running = kRunning;
+  if (rank_ != 0 && probes_done_.load() == before) lead.state.compare_exchange_strong(running, kStopped);
+  std::vector<Lost> out;
+  for (int r = 0; r < ranks_; ++r) {
+    if (r != rank_ && slots_[static_cast<size_t>(r)].state.load() == kStopped) out.push_back(lost_entry(r));
+  }
+  return out;
 }
 
 void PeerWatch::watch_as_lead() {
@@ -232,7 +314,13 @@ void PeerWatch::watch_as_lead() {
   for (;;) {
     polled.assign({{wake_[0], POLLIN, 0}, {listen_fd_, POLLIN, 0}});
     for (const Reader& r : readers) polled.push_back({r.fd, POLLIN, 0});
-    if ((poll(polled.data(), polled.size(), -1) < 0 && errno != EINTR) || polled[0].revents) break;
+    const int timeout_ms = probe_end_ns_ == 0 ? -1 : static_cast<int>(std::max<int64_t>(0, probe_end_ns_ - now_ns()) / 1'000'000 + 1);
+    if (poll(polled.data(), polled.size(), timeout_ms) < 0 && errno != EINTR) break;
+    if (polled[0].revents) {  // 'p': this rank asks for a probe; anything else: stop
+      char why = 'x';
+      if (read(wake_[0], &why, 1) != 1 || why != 'p') break;
+      start_probe();
+    }
     if (polled[1].revents & POLLIN) {
       const int fd = accept4(listen_fd_, nullptr, nullptr, SOCK_CLOEXEC);
       if (fd >= 0) {
@@ -264,16 +352,22 @@ void PeerWatch::watch_as_lead() {
         if (leaving_.load()) send_frame(r.fd, frame('S', 0, self.pid.load(), self.host));
       } else if (got == 1 && r.f.kind == 'S' && r.rank > 0) {
         slots_[static_cast<size_t>(r.rank)].state.store(kLeft);
+      } else if (got == 1 && r.f.kind == 'P' && r.rank > 0) {
+        if (probe_end_ns_ == 0) probe_wait_ns_.store(std::clamp<int64_t>(r.f.pid, 0, 60'000'000'000));
+        start_probe();
+      } else if (got == 1 && r.f.kind == 'A' && r.rank > 0 && static_cast<size_t>(r.rank) < answered_.size()) {
+        answered_[static_cast<size_t>(r.rank)] = 1;
       }
       if (got >= 0) continue;
       if (r.rank > 0) {
         Slot& s = slots_[static_cast<size_t>(r.rank)];
-        if (s.state.load() == kRunning) relay_lost(r.rank);
+        if (s.state.load() == kRunning) relay('L', r.rank, kLost);
         s.fd.store(-1);
       }
       close(r.fd);
       readers.erase(readers.begin() + static_cast<std::ptrdiff_t>(i));
     }
+    end_probe_if_due();
   }
   for (const Reader& r : readers)
     if (r.rank <= 0) close(r.fd);  // the others are their slot's, closed with the watch
@@ -296,14 +390,24 @@ void PeerWatch::watch_as_member() {
     if (got == 0) continue;
     if (r.f.rank < 0 || r.f.rank >= ranks_) continue;
     Slot& s = slots_[static_cast<size_t>(r.f.rank)];
-    if (r.f.kind == 'H' || r.f.kind == 'L') {
+    if (r.f.kind == 'H' || r.f.kind == 'L' || r.f.kind == 'U') {
       s.pid.store(r.f.pid);
       std::memcpy(s.host, r.f.host, sizeof s.host - 1);
-      s.state.store(r.f.kind == 'H' ? kRunning : kLost);
+      s.state.store(r.f.kind == 'H' ? kRunning : r.f.kind == 'L' ? kLost : kStopped);
     } else if (r.f.kind == 'S' && r.f.rank == 0) {
       lead.state.store(kLeft);
+    } else if (r.f.kind == 'Q') {
+      const Slot& self = slots_[static_cast<size_t>(rank_)];
+      send_frame(to_lead_fd_, frame('A', rank_, self.pid.load(), self.host));
+    } else if (r.f.kind == 'D') {
+      probes_done_.fetch_add(1);
     }
   }
+}
+
+std::string describe(const PeerWatch::Lost& rank) {
+  return "rank " + std::to_string(rank.rank) + " (pid " + std::to_string(rank.pid) + ", on " +
+         (rank.this_host ? std::string("this host") : "host " + std::string(rank.host)) + ")";
 }
 
 }  // namespace spmd::launcher

@@ -10,8 +10,14 @@
 // learnt, waiting a moment for the news (it travels as fast as mpirun's order to stop).
 //
 // Lifecycle: rank 0 listens (`lead`), the others connect (`member`) to the addresses it
-// published; `join(World)` does both, exchanging the addresses by the World's agreements. Connections carry fixed 80-byte frames: hello (rank, pid, host), leaving,
-// and lost (relayed by rank 0).
+// published; `join(World)` does both, exchanging the addresses by the World's agreements.
+// Connections carry fixed 80-byte frames: hello (rank, pid, host), leaving, lost (relayed by
+// rank 0), and the frames of a probe.
+//
+// A stopped rank (SIGSTOP, a hung host) keeps its connection open: only asking finds it. A
+// rank whose collective timed out calls `unresponsive()`: rank 0 pings every rank, and the
+// ones whose watch thread does not answer in time are stopped; rank 0 tells every rank so,
+// and their signal handlers name it as they name a lost one.
 #pragma once
 
 #include <atomic>
@@ -40,6 +46,7 @@ class PeerWatch {
     int64_t pid;
     char host[64];
     bool this_host;
+    bool stopped;  // it did not answer a probe (unresponsive()), rather than its connection ending
   };
 
   // Collective over `world` (two or more ranks): rank 0 listens, publishes its address by
@@ -70,6 +77,12 @@ class PeerWatch {
   // The ranks known lost, up to `capacity` of them, into `out`; returns how many. When none
   // is known yet, waits up to `wait_s` for news. Async-signal-safe: atomic loads, nanosleep.
   size_t lost(Lost* out, size_t capacity, double wait_s = 0) const;
+  // The ranks that do not answer: rank 0 pings every rank still running and waits `wait_s`
+  // for the answers, then tells every rank which were silent (lost() names them too, as
+  // stopped). On another rank, a rank 0 that sends no result within wait_s + 1 s is itself
+  // the silent one. Blocks for about wait_s; not async-signal-safe. Probes asked for at
+  // once (every rank of a timed-out collective) share one.
+  std::vector<Lost> unresponsive(double wait_s = 0.5);
 
  private:
   struct Slot;
@@ -77,7 +90,10 @@ class PeerWatch {
   void start();
   void watch_as_lead();
   void watch_as_member();
-  void relay_lost(int rank);
+  void relay(char kind, int rank, int state);
+  void start_probe();
+  bool end_probe_if_due();
+  Lost lost_entry(int rank) const;
 
   int rank_ = 0, ranks_ = 0;
   WatchAddress address_;
@@ -85,8 +101,17 @@ class PeerWatch {
   int listen_fd_ = -1, to_lead_fd_ = -1;
   int wake_[2] = {-1, -1};  // a pipe that ends the thread's poll
   std::atomic<bool> leaving_{false};
+  // Probes: how many have ended here (rank 0: run; others: results received), and on rank 0
+  // the one under way (its thread's alone): its end, and who answered.
+  std::atomic<uint64_t> probes_done_{0};
+  std::atomic<int64_t> probe_wait_ns_{500'000'000};
+  int64_t probe_end_ns_ = 0;  // 0: none under way
+  std::vector<char> answered_;
   struct Thread;
   std::unique_ptr<Thread> thread_;
 };
+
+// "rank 2 (pid 4711, on host node-b)", or "(pid 4711, on this host)".
+std::string describe(const PeerWatch::Lost& rank);
 
 }  // namespace spmd::launcher

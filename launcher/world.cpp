@@ -1,7 +1,13 @@
 #include "launcher/world.h"
 
+#include <algorithm>
+#include <atomic>
+#include <csignal>
 #include <cstdio>
 #include <cstdlib>
+#include <span>
+
+#include <unistd.h>
 #include <sstream>
 #include <string>
 
@@ -14,6 +20,8 @@ namespace {
 // One tag per kind of agreement, on the World's private communicator.
 constexpr int kOutcomeTag = 1;
 constexpr int kGatherTag = 2;
+// How long a rank ending on bad input waits for the others to end with it.
+constexpr Seconds kPartingWait{1.0};
 
 // The messages of one step of an agreement, each with the rank it goes to or comes from.
 // Room for `capacity` messages is reserved up front, so the requests add() hands to MPI
@@ -65,6 +73,13 @@ std::vector<int> complete(Exchange& x, Seconds timeout, const std::string& what,
   if (!outcome.timed_out) throw JobFailure(what + " failed: " + mpi_message(outcome.rc) + " (" + where + ")");
   return missing;
 }
+
+// The code a rank that is ending on its own exits with when mpirun's SIGTERM comes first:
+// once one rank aborts, mpirun stops the others, and a rank that has said why it ends
+// keeps its own code, quietly.
+std::atomic<int> g_ending_code{kExitJobFailure};
+
+void exit_with_own_code(int) { _exit(g_ending_code.load()); }
 
 std::string seconds(Seconds s) {
   std::ostringstream text;
@@ -201,7 +216,26 @@ std::vector<uint64_t> World::all_gather(uint64_t value, const std::string& what)
 void World::abort(int code) const {
   std::fflush(stdout);
   std::fflush(stderr);
-  if (size_ > 1 && mpi_running()) MPI_Abort(comm_, code);
+  if (size_ > 1 && mpi_running()) {
+    g_ending_code.store(code);
+    struct sigaction action {};
+    action.sa_handler = exit_with_own_code;
+    sigemptyset(&action.sa_mask);
+    sigaction(SIGTERM, &action, nullptr);
+    // Bad input every rank found (the ranks agree on it: a bad checkpoint, a plan that
+    // does not fit) ends them all at once: wait a moment for the others, so that none is
+    // stopped by the first one's abort before it has said why. Not for a failure of the
+    // job: another thread of this rank may be inside MPI, or a peer never come.
+    if (code == kExitUserError) {
+      MPI_Request request = MPI_REQUEST_NULL;
+      if (MPI_Ibarrier(own_, &request) == MPI_SUCCESS) {
+        if (!wait_all(std::span(&request, 1), MPI_STATUSES_IGNORE, std::min(timeout_, kPartingWait)).done()) {
+          MPI_Request_free(&request);
+        }
+      }
+    }
+    MPI_Abort(comm_, code);
+  }
   if (initialised_here_ && mpi_running()) MPI_Finalize();
   std::exit(code);
 }

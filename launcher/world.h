@@ -57,7 +57,10 @@ class World {
   // sends 8 bytes to rank 0, which sends all 8 x ranks back to each.
   std::vector<uint64_t> all_gather(uint64_t value, const std::string& what = "a figure of every rank") const;
   // Ends the whole job with `code` (MPI_Abort on several ranks, so no rank is left waiting
-  // in a collective; plain exit on one). Flushes stdout and stderr first.
+  // in a collective; plain exit on one). Flushes stdout and stderr first. From then on a
+  // SIGTERM (mpirun ending the job) exits quietly with `code`. For bad input
+  // (kExitUserError), which every rank finds, it first waits up to a second for the other
+  // ranks to end too, so that each exits with the code rather than mpirun's signal.
   [[noreturn]] void abort(int code) const;
 
   // How long any wait of the World may last: SPMD_COLLECTIVE_TIMEOUT_S, else 60 s, unless

@@ -22,6 +22,8 @@ struct CheckpointInfo {
   int64_t step = 0;
   uint64_t seed = 0;
   std::string topology_fingerprint;
+  uint64_t model_fnv64 = 0;  // model_checksum of the global training step
+  std::string model_ir;      // its forward pass where no zoo spec rebuilds it, else ""
 };
 
 // Writes checkpoint `root`/step-NNNNNNNN of `ex`'s params and state: the files under
@@ -35,6 +37,10 @@ std::string save_checkpoint(const std::string& root, int keep, const Executor& e
 // Throws spmd::Error naming `path`'s manifest unless it holds exactly the params and state
 // of `program` (a per-device program or a global graph), with the same global shapes.
 void check_checkpoint_fits(const std::string& path, const Manifest& m, const ir::Graph& program);
+// Throws spmd::Error naming `path`'s manifest when it records a model checksum and it is not
+// `global_step`'s (model_checksum): another model of the same params' shapes, such as a GPT
+// with other heads.
+void check_same_model(const std::string& path, const Manifest& m, const ir::Graph& global_step);
 
 // Fills `ex`'s params and state from the checkpoint at `path`, reading only the parts of
 // the shard files that this rank's blocks need. Not collective. Throws spmd::Error naming a

@@ -1,6 +1,7 @@
 // Loading under any plan: each rank reads, from each saved shard, the runs that fall in its
 // own blocks.
 #include <algorithm>
+#include <cstdio>
 #include <filesystem>
 #include <map>
 
@@ -74,6 +75,17 @@ void check_checkpoint_fits(const std::string& path, const Manifest& m, const ir:
     throw Error(where + " is of another model (" + m.model + "): it holds " + std::to_string(m.values.size()) +
                 " params and states, this program " + std::to_string(held.size()));
   }
+}
+
+void check_same_model(const std::string& path, const Manifest& m, const ir::Graph& global_step) {
+  if (m.model_fnv64 == 0) return;  // written before checkpoints recorded it
+  const uint64_t mine = model_checksum(global_step);
+  if (m.model_fnv64 == mine) return;
+  char text[80];
+  std::snprintf(text, sizeof text, " (model checksum %016llx, this program's %016llx)",
+                static_cast<unsigned long long>(m.model_fnv64), static_cast<unsigned long long>(mine));
+  throw Error("checkpoint '" + (fs::path(path) / kManifestName).string() + "' is of another model (" + m.model +
+              "): its params have this program's shapes, but its forward pass differs" + text);
 }
 
 void load_checkpoint(const std::string& path, const Manifest& m, Executor& ex, int rank) {

@@ -11,6 +11,7 @@
 
 #include "common/error.h"
 #include "common/files.h"
+#include "ir/text.h"
 #include "partitioner/json_fields.h"
 
 namespace spmd::runtime {
@@ -147,6 +148,8 @@ Manifest manifest_from_json(const nlohmann::ordered_json& j) {
   Manifest m;
   m.model = j.at("model").get<std::string>();
   m.program = j.at("program").get<std::string>();
+  if (j.contains("model_fnv64")) m.model_fnv64 = from_hex(j.at("model_fnv64").get<std::string>(), "the model");
+  if (j.contains("model_ir")) m.model_ir = j.at("model_ir").get<std::string>();
   m.optimizer = j.at("optimizer").get<std::string>();
   m.step = partitioner::whole_number<int64_t>(j.at("step"), "step");
   m.seed = partitioner::whole_number<uint64_t>(j.at("seed"), "seed");
@@ -213,11 +216,40 @@ nlohmann::ordered_json to_json(const Manifest& m) {
   nlohmann::ordered_json values = nlohmann::ordered_json::array(), files = nlohmann::ordered_json::array();
   for (const SavedValue& v : m.values) values.push_back(value_json(v));
   for (const SavedFile& f : m.files) files.push_back(file_json(f));
-  return {{"format", "spmd-checkpoint 1"}, {"model", m.model},   {"program", m.program},
-          {"optimizer", m.optimizer},      {"step", m.step},     {"data_position", m.step},
-          {"seed", m.seed},                {"mesh", partitioner::to_json(m.mesh)},
-          {"ranks", m.mesh.size()},        {"topology_fingerprint", m.topology_fingerprint},
-          {"values", values},              {"files", files}};
+  nlohmann::ordered_json j = {{"format", "spmd-checkpoint 1"}, {"model", m.model}, {"program", m.program}};
+  if (m.model_fnv64 != 0) j["model_fnv64"] = hex(m.model_fnv64);
+  if (!m.model_ir.empty()) j["model_ir"] = m.model_ir;
+  j.update(nlohmann::ordered_json{{"optimizer", m.optimizer},      {"step", m.step},     {"data_position", m.step},
+                                  {"seed", m.seed},                {"mesh", partitioner::to_json(m.mesh)},
+                                  {"ranks", m.mesh.size()},        {"topology_fingerprint", m.topology_fingerprint},
+                                  {"values", values},              {"files", files}});
+  return j;
+}
+
+ir::Graph forward_pass(const ir::Graph& g) {
+  const ir::ValueId loss = g.output("loss");
+  std::vector<char> used(static_cast<size_t>(loss) + 1, 0);
+  used[static_cast<size_t>(loss)] = 1;
+  for (ir::ValueId v = loss; v >= 0; --v) {
+    if (!used[static_cast<size_t>(v)]) continue;
+    for (ir::ValueId in : g.node(v).inputs) used[static_cast<size_t>(in)] = 1;
+  }
+  ir::Graph f;
+  std::vector<ir::ValueId> renumbered(used.size(), -1);
+  for (ir::ValueId v = 0; v <= loss; ++v) {
+    if (!used[static_cast<size_t>(v)]) continue;
+    ir::Node n = g.node(v);
+    for (ir::ValueId& in : n.inputs) in = renumbered[static_cast<size_t>(in)];
+    renumbered[static_cast<size_t>(v)] = f.size();
+    f.nodes.push_back(std::move(n));
+  }
+  f.outputs = {{"loss", renumbered[static_cast<size_t>(loss)]}};
+  return f;
+}
+
+uint64_t model_checksum(const ir::Graph& training_step) {
+  const std::string text = ir::print(forward_pass(training_step));
+  return fnv64(text.data(), text.size());
 }
 
 Manifest read_manifest(const std::string& dir) {

@@ -13,6 +13,7 @@
 #include <nlohmann/json.hpp>
 
 #include "collectives/layout.h"
+#include "ir/graph.h"
 #include "partitioner/mesh.h"
 
 namespace spmd::runtime {
@@ -41,6 +42,11 @@ struct SavedFile {
 struct Manifest {
   std::string model;    // the graph's meta `model` (a zoo spec), or the program's description
   std::string program;  // where the program came from: spec, IR file, "a graph built in code"
+  // The model's computation (model_checksum), to tell apart models of the same shapes; 0
+  // in a manifest without it (not checked). `model_ir`: the forward pass's IR where `model`
+  // is no zoo spec that rebuilds it, else "".
+  uint64_t model_fnv64 = 0;
+  std::string model_ir;
   std::string optimizer;
   int64_t step = 0;     // steps done; also the data position: the next batch is step `step`
   uint64_t seed = 0;
@@ -62,6 +68,13 @@ Manifest read_manifest(const std::string& dir);
 // FNV-1a 64 of `bytes`, continuing from `hash` (start: kFnvStart).
 inline constexpr uint64_t kFnvStart = 14695981039346656037ull;
 uint64_t fnv64(const void* bytes, size_t size, uint64_t hash = kFnvStart);
+
+// The forward pass of a global training step: what its loss depends on, renumbered, without
+// meta, gradients or optimizer (a checkpoint resumes under another learning rate).
+ir::Graph forward_pass(const ir::Graph& training_step);
+// FNV-1a 64 of the forward pass's printed IR: equal for the same model under any plan,
+// rank count or optimizer. O(size of the graph).
+uint64_t model_checksum(const ir::Graph& training_step);
 
 // Checks every shard file of the checkpoint in `dir`: present, of the manifest's size, with
 // its checksum. Throws spmd::Error naming the first bad file. Cost: one read of every file.

@@ -95,7 +95,8 @@ void publish(const std::string& root, const std::string& tmp, const std::string&
 
 Manifest make_manifest(const CheckpointInfo& info, const ir::Graph& g, const std::vector<Held>& held,
                        const std::vector<uint64_t>& bytes, const std::vector<uint64_t>& hashes) {
-  Manifest m{info.model, info.program, info.optimizer, info.step, info.seed, {}, info.topology_fingerprint, {}, {}};
+  Manifest m{info.model, info.program, info.model_fnv64, info.model_ir, info.optimizer, info.step, info.seed, {},
+             info.topology_fingerprint, {}, {}};
   if (g.meta.has("mesh")) m.mesh = partitioner::parse_mesh(g.meta.s("mesh"));
   for (const Held& h : held) m.values.push_back({h.node->name, h.node->op, h.global, h.layout});
   for (size_t r = 0; r < bytes.size(); ++r) {

@@ -9,6 +9,7 @@
 #include "common/error.h"
 #include "common/files.h"
 #include "ir/ops.h"
+#include "ir/text.h"
 #include "partitioner/profile.h"
 #include "partitioner/search.h"
 #include "partitioner/tuning.h"
@@ -158,6 +159,7 @@ std::optional<Manifest> Job::prepare_resume() {
     at = locate_checkpoint(description_.resume);
     m = read_manifest(at->path);
     check_checkpoint_fits(at->path, *m, graph_);
+    check_same_model(at->path, *m, graph_);
     verify_checkpoint(at->path, *m);
   };
   if (world_) {
@@ -228,7 +230,8 @@ std::string Job::save(const std::string& dir, int keep) {
   if (keep < 1) throw Error("keeping " + std::to_string(keep) + " checkpoints: at least 1 must be kept");
   CheckpointInfo info{graph_.meta.s("model", description_.program.describe()), description_.program.describe(),
                       graph_.meta.s("optimizer", ""), trainer().steps_done(), description_.seed,
-                      fingerprint_};
+                      fingerprint_, model_checksum(graph_), {}};
+  if (!graph_.meta.has("model")) info.model_ir = ir::print(forward_pass(graph_));
   last_checkpoint_ = save_checkpoint(dir, keep, trainer().executor(), rank(), world_, info);
   return last_checkpoint_;
 }

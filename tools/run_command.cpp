@@ -13,6 +13,7 @@
 
 #include "common/error.h"
 #include "common/units.h"
+#include "launcher/peer_watch.h"
 #include "runtime/job.h"
 #include "runtime/metrics_file.h"
 #include "tools/validators.h"
@@ -133,6 +134,17 @@ void print_resumed(const runtime::Resumed& r) {
   std::printf("resumed from '%s' at step %lld\n", r.path.c_str(), static_cast<long long>(r.step));
 }
 
+// "; rank 1 (pid 4711, on this host) does not answer: stopped or hung", from a probe of
+// every rank (PeerWatch::unresponsive); "" when every rank answers or nothing watches.
+std::string silent_ranks(launcher::PeerWatch* watch) {
+  if (!watch) return "";
+  const std::vector<launcher::PeerWatch::Lost> silent = watch->unresponsive();
+  std::string text;
+  for (const launcher::PeerWatch::Lost& rank : silent) text += (text.empty() ? "; " : ", ") + launcher::describe(rank);
+  if (!text.empty()) text += silent.size() == 1 ? " does not answer: stopped or hung" : " do not answer: stopped or hung";
+  return text;
+}
+
 void run(const RunOptions& o, const launcher::World& world) {
   runtime::JobDescription description = o.job;
   description.seed = parse_seed(o.seed_text);
@@ -167,7 +179,7 @@ void run(const RunOptions& o, const launcher::World& world) {
     ~Unwatch() { stop_watching_peers(); }
   } unwatch;
   note_step(first);
-  job.train(o.steps, [&](const runtime::StepReport& r) {
+  auto on_step = [&](const runtime::StepReport& r) {
     note_step(r.step);
     if (!lead) return;
     metrics.write(r);
@@ -189,13 +201,19 @@ void run(const RunOptions& o, const launcher::World& world) {
     char status[64];
     std::snprintf(status, sizeof status, "loss %.4f", r.loss);
     bar.update(r.step - first, status);
-  });
-  bar.clear();
-  // The run's end is saved too, so that a run without an interval can be resumed.
-  const runtime::CheckpointPolicy& policy = o.job.checkpoint;
-  if (!policy.dir.empty() && (policy.every == 0 || last % policy.every != 0)) {
-    std::string path = job.save(policy.dir, policy.keep);
-    if (lead) std::printf("checkpoint written: %s\n", path.c_str());
+  };
+  try {
+    job.train(o.steps, on_step);
+    bar.clear();
+    // The run's end is saved too, so that a run without an interval can be resumed.
+    const runtime::CheckpointPolicy& policy = o.job.checkpoint;
+    if (!policy.dir.empty() && (policy.every == 0 || last % policy.every != 0)) {
+      std::string path = job.save(policy.dir, policy.keep);
+      if (lead) std::printf("checkpoint written: %s\n", path.c_str());
+    }
+  } catch (const JobFailure& e) {
+    // A collective that timed out knows only that some rank did not come: ask which.
+    throw JobFailure(e.what() + silent_ranks(watch.get()));
   }
   metrics.close();
 }

@@ -63,8 +63,9 @@ void on_term(int) {
       at = put_text(message, at, lost[i].host);
       at = put_text(message, at, ")");
     }
-    at = put_text(message, at, i + 1 == found ? " was lost\n" : "");
+    at = put_text(message, at, lost[i].stopped ? " stopped answering" : " was lost");
   }
+  if (found > 0) at = put_text(message, at, "\n");
   ssize_t ignored = write(STDERR_FILENO, message, at);
   (void)ignored;
   _exit(kExitJobFailure);

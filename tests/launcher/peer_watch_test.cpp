@@ -1,12 +1,15 @@
 // The peer watch across processes, without MPI: a rank is a forked process holding its own
 // watch, connected over TCP as under a job. A rank killed (SIGKILL, as mpirun's user or the
 // kernel does) is named by every survivor with its pid, through rank 0's relay or, for
-// rank 0 itself, directly; a rank that says it is leaving is not lost.
+// rank 0 itself, directly; a rank that says it is leaving is not lost; a stopped rank is
+// found by a probe.
 #include <gtest/gtest.h>
 
 #include <chrono>
 #include <cstring>
 #include <functional>
+#include <string>
+#include <vector>
 #include <thread>
 
 #include <signal.h>
@@ -154,6 +157,58 @@ TEST(PeerWatch, RankZerosLossIsSeenDirectly) {
   ASSERT_EQ(one->lost(lost, 4, 10.0), 1u);
   EXPECT_EQ(lost[0].rank, 0);
   EXPECT_EQ(lost[0].pid, killed);
+}
+
+// A stopped rank (SIGSTOP: a hung peer) keeps its connection: a probe finds it, asked by
+// any rank, and every survivor then names it, as stopped.
+TEST(PeerWatch, AStoppedRankIsFoundByAProbeAndNamedByEverySurvivor) {
+  Child child([](int in, int out) { rank_two(in, out, false); });
+  ASSERT_GT(child.pid, 0);
+  auto [lead, one] = ThreeRanks(child);
+  ASSERT_FALSE(HasFailure());
+  EXPECT_TRUE(one->unresponsive(0.3).empty()) << "every rank answers while all run";
+  EXPECT_TRUE(lead->unresponsive(0.3).empty());
+
+  ASSERT_EQ(kill(child.pid, SIGSTOP), 0);
+  const std::vector<PeerWatch::Lost> silent = one->unresponsive(0.3);
+  ASSERT_EQ(silent.size(), 1u);
+  EXPECT_EQ(silent[0].rank, 2);
+  EXPECT_EQ(silent[0].pid, child.pid);
+  EXPECT_TRUE(silent[0].stopped);
+  EXPECT_EQ(describe(silent[0]), "rank 2 (pid " + std::to_string(child.pid) + ", on this host)");
+  PeerWatch::Lost lost[4];
+  for (const PeerWatch* survivor : {lead.get(), one.get()}) {
+    ASSERT_EQ(survivor->lost(lost, 4, 1.0), 1u);
+    EXPECT_EQ(lost[0].rank, 2);
+    EXPECT_TRUE(lost[0].stopped);
+  }
+  // Killed now (mpirun ends it once the job fails): it stays named as stopped, not lost twice.
+  child.kill_now();
+  std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  ASSERT_EQ(one->lost(lost, 4), 1u);
+  EXPECT_TRUE(lost[0].stopped);
+}
+
+// Rank 0 stopped: the rank that asks gets no result, and names rank 0.
+TEST(PeerWatch, AStoppedRankZeroIsNamedByTheRankThatAsked) {
+  Child child([](int, int out) {
+    std::unique_ptr<PeerWatch> lead = PeerWatch::lead(2);
+    send_address(out, lead->address());
+    pause();
+  });
+  ASSERT_GT(child.pid, 0);
+  std::unique_ptr<PeerWatch> one = PeerWatch::member(1, 2, receive_address(child.from_child[0]));
+  ASSERT_TRUE(heard_all(*one, 2));
+  EXPECT_TRUE(one->unresponsive(0.2).empty());
+  ASSERT_EQ(kill(child.pid, SIGSTOP), 0);
+  const auto start = std::chrono::steady_clock::now();
+  const std::vector<PeerWatch::Lost> silent = one->unresponsive(0.2);
+  const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  ASSERT_EQ(silent.size(), 1u);
+  EXPECT_EQ(silent[0].rank, 0);
+  EXPECT_EQ(silent[0].pid, child.pid);
+  EXPECT_TRUE(silent[0].stopped);
+  EXPECT_LT(seconds, 3.0);
 }
 
 TEST(PeerWatch, ARankThatCannotReachRankZeroSaysWhereItTried) {

@@ -3,6 +3,11 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <filesystem>
+#include <string>
+#include <vector>
+
+#include <unistd.h>
 #include <set>
 
 #include "common/error.h"
@@ -102,6 +107,46 @@ TEST(Job, SameDescriptionSameLosses) {
     return out;
   };
   EXPECT_EQ(losses(), losses());
+}
+
+// The Job API's checkpoints: train() saves every K steps and keeps the newest N; a graph
+// built in code has its forward pass in the manifest (no zoo spec rebuilds it); a job that
+// resumes there goes on with an uninterrupted run's losses.
+TEST(Job, TrainSavesEveryKStepsKeepsTheNewestAndResumesThere) {
+  const std::string dir = ::testing::TempDir() + "job-checkpoints." + std::to_string(getpid());
+  std::filesystem::remove_all(dir);
+  std::vector<double> straight;
+  {
+    Job job(regression_job());
+    job.bind();
+    job.train(8, [&](const StepReport& r) { straight.push_back(r.loss); });
+  }
+  JobDescription d = regression_job();
+  d.checkpoint = {dir, 2, 2};
+  {
+    Job job(d);
+    job.bind();
+    job.train(6);
+  }
+  EXPECT_FALSE(std::filesystem::exists(dir + "/step-00000002"));
+  EXPECT_TRUE(std::filesystem::exists(dir + "/step-00000004/manifest.json"));
+  const Manifest m = read_manifest(dir + "/step-00000006");
+  EXPECT_EQ(m.step, 6);
+  EXPECT_NE(m.model_fnv64, 0u);
+  EXPECT_NE(m.model_ir.find("%fc0.weight = param"), std::string::npos) << m.model_ir;
+
+  JobDescription again = regression_job();
+  again.resume = dir;
+  Job resumed(again);
+  resumed.bind();
+  ASSERT_TRUE(resumed.resumed());
+  EXPECT_EQ(resumed.resumed()->step, 6);
+  std::vector<double> losses;
+  resumed.train(2, [&](const StepReport& r) { losses.push_back(r.loss); });
+  ASSERT_EQ(losses.size(), 2u);
+  EXPECT_NEAR(losses[0], straight[6], 1e-6);
+  EXPECT_NEAR(losses[1], straight[7], 1e-6);
+  std::filesystem::remove_all(dir);
 }
 
 TEST(Job, RunningBeforeBindIsAnError) {
