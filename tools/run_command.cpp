@@ -145,7 +145,7 @@ std::string silent_ranks(launcher::PeerWatch* watch) {
   return text;
 }
 
-void run(const RunOptions& o, const launcher::World& world) {
+void train_and_report(const RunOptions& o, const launcher::World& world) {
   runtime::JobDescription description = o.job;
   description.seed = parse_seed(o.seed_text);
   description.on_nonfinite = o.on_nonfinite == "skip" ? runtime::OnNonFinite::skip : runtime::OnNonFinite::stop;
@@ -172,12 +172,6 @@ void run(const RunOptions& o, const launcher::World& world) {
   const std::string item = job.trainer().data().item_name();
   // Under mpirun stdout is a pipe or pty of mpirun's, whatever the user's terminal: no bar.
   ProgressBar bar(lead && world.size() == 1 ? o.steps : 0);
-  std::unique_ptr<launcher::PeerWatch> watch;
-  if (world.size() > 1) say_why_when_stopped(world.rank(), (watch = launcher::PeerWatch::join(world)).get());
-  // Leaving this scope, by the end of training or by an error of this rank's own, is no loss.
-  struct Unwatch {
-    ~Unwatch() { stop_watching_peers(); }
-  } unwatch;
   note_step(first);
   auto on_step = [&](const runtime::StepReport& r) {
     note_step(r.step);
@@ -202,20 +196,31 @@ void run(const RunOptions& o, const launcher::World& world) {
     std::snprintf(status, sizeof status, "loss %.4f", r.loss);
     bar.update(r.step - first, status);
   };
-  try {
-    job.train(o.steps, on_step);
-    bar.clear();
-    // The run's end is saved too, so that a run without an interval can be resumed.
-    const runtime::CheckpointPolicy& policy = o.job.checkpoint;
-    if (!policy.dir.empty() && (policy.every == 0 || last % policy.every != 0)) {
-      std::string path = job.save(policy.dir, policy.keep);
-      if (lead) std::printf("checkpoint written: %s\n", path.c_str());
-    }
-  } catch (const JobFailure& e) {
-    // A collective that timed out knows only that some rank did not come: ask which.
-    throw JobFailure(e.what() + silent_ranks(watch.get()));
+  job.train(o.steps, on_step);
+  bar.clear();
+  // The run's end is saved too, so that a run without an interval can be resumed.
+  const runtime::CheckpointPolicy& policy = o.job.checkpoint;
+  if (!policy.dir.empty() && (policy.every == 0 || last % policy.every != 0)) {
+    std::string path = job.save(policy.dir, policy.keep);
+    if (lead) std::printf("checkpoint written: %s\n", path.c_str());
   }
   metrics.close();
+}
+
+// Watched from the start, setup included: a rank lost or stopped is named by the others.
+void run(const RunOptions& o, const launcher::World& world) {
+  std::unique_ptr<launcher::PeerWatch> watch;
+  if (world.size() > 1) say_why_when_stopped(world.rank(), (watch = launcher::PeerWatch::join(world)).get());
+  // Leaving this scope, by the end of training or by an error of this rank's own, is no loss.
+  struct Unwatch {
+    ~Unwatch() { stop_watching_peers(); }
+  } unwatch;
+  try {
+    train_and_report(o, world);
+  } catch (const JobFailure& e) {
+    // A wait that timed out knows only that some rank did not come: ask which.
+    throw JobFailure(e.what() + silent_ranks(watch.get()));
+  }
 }
 
 }  // namespace

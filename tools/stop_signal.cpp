@@ -11,7 +11,7 @@
 namespace spmd::tools {
 namespace {
 
-std::atomic<int64_t> g_step{0};
+std::atomic<int64_t> g_step{-1};  // -1: setting up, before the first step
 std::atomic<launcher::PeerWatch*> g_watch{nullptr};
 int g_rank = 0;
 
@@ -46,8 +46,13 @@ void on_term(int) {
   char message[1024];  // four lost ranks with hosts of 63 characters fit
   size_t at = put_text(message, 0, "spmd: rank ");
   at = put_number(message, at, g_rank);
-  at = put_text(message, at, " stopped by mpirun at step ");
-  at = put_number(message, at, g_step.load(std::memory_order_relaxed));
+  const int64_t step = g_step.load(std::memory_order_relaxed);
+  if (step < 0) {
+    at = put_text(message, at, " stopped by mpirun while setting up");
+  } else {
+    at = put_text(message, at, " stopped by mpirun at step ");
+    at = put_number(message, at, step);
+  }
   if (found == 0) {
     at = put_text(message, at, ": another rank was lost or the job was cancelled (mpirun names the rank)\n");
   }

@@ -11,8 +11,9 @@
 namespace spmd::tools {
 
 // From now on, SIGTERM makes this rank print "spmd: rank R stopped by mpirun at step N:
-// rank L (pid P, on this host) was lost" ("on host H" for another host; when `watch`
-// learns of no loss within 0.3 s, "another rank was lost or the job was cancelled") to
+// rank L (pid P, on this host) was lost" ("on host H" for another host; "stopped
+// answering" for a rank a probe found silent; "while setting up" before the first step;
+// when `watch` learns of nothing within 0.3 s, "another rank was lost or the job was cancelled") to
 // stderr and exit with the job-failure code (3). Async-signal-safe: atomic stores, the
 // watch's sends and reads, write() and _exit(). `watch` may be null; it must outlive the
 // handler's use, or be let go by stop_watching_peers().

@@ -478,22 +478,26 @@ TEST(LostPeer, SurvivorsNameAKilledRankOfAnotherHostWithThatHost) {
 }
 
 // A rank stopped while the job sets up (its header printed, the model's params being
-// initialised) ends the job at the deadline too, exit 3. Without a deadline on setup's
+// initialised) ends the job at the deadline too, exit 3, named by the survivor. Without a deadline on setup's
 // agreements rank 0 waited for it forever.
 TEST(LostPeer, ARankStoppedDuringSetupFailsTheJobAtTheTimeout) {
   const std::string out = scratch("stopped-in-setup") + ".out";
   const std::string script = mpirun(2, "run gpt:d_model=1024 --steps 2 --timeout 2") + " >" + out +
-                             " 2>&1 & MP=$!; until grep -q \"^data: \" " + out +
-                             "; do sleep 0.05; done; V=$(pgrep -P $MP | tail -1); kill -STOP $V; wait $MP; rc=$?; "
-                             "kill -KILL $V 2>/dev/null; exit $rc";
+                             " 2>&1 & MP=$!; until grep -q \"^data: \" " + out + "; do sleep 0.05; done; " + find_rank(1) +
+                             "echo $V >" + out + ".pid; kill -STOP $V; wait $MP; rc=$?; kill -KILL $V 2>/dev/null; exit $rc";
   const auto start = std::chrono::steady_clock::now();
   Result r = run("bash -c '" + script + "'", true, 90);
   const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   EXPECT_EQ(r.exit_code, 3) << slurp(out);
   EXPECT_LT(seconds, 30) << slurp(out);
   const std::string text = slurp(out);
-  EXPECT_NE(text.find("spmd: job failed on rank "), std::string::npos) << text;
+  EXPECT_NE(text.find("spmd: job failed on rank 0"), std::string::npos) << text;
   EXPECT_TRUE(text.find("did not") != std::string::npos || text.find("timed out") != std::string::npos) << text;
+  std::string pid = slurp(out + ".pid");
+  pid = pid.substr(0, pid.find('\n'));
+  EXPECT_NE(survivor_line(text, 0).find("; rank 1 (pid " + pid + ", on this host) does not answer: stopped or hung"),
+            std::string::npos)
+      << text;
 }
 
 // A rank that starts late (here 30 s after the others) holds the others in MPI_Init, which
