@@ -142,7 +142,7 @@ double compute_seconds(const DeviceModel& device, const Problem& p) {
 
 double memory_seconds(const ir::Graph& g, ir::ValueId v, const DeviceModel& device) {
   const double bytes = op_bytes(g, v);
-  return bytes > 0 ? bytes / device.memory_Bps : 0;
+  return bytes > 0 ? bytes / rate_at(device.bytes_by_size, bytes, device.memory_Bps) : 0;
 }
 
 }  // namespace

@@ -33,7 +33,7 @@ DeviceModel gpu_of(const launcher::Device& d) {
 
 // A CPU device's PUs, shared evenly by the `sharing` ranks bound to the same ones (ranks
 // oversubscribed onto fewer cores run each other's share of the time).
-DeviceModel cpu_of(const launcher::Device& d, int sharing) {
+DeviceModel cpu_of(const launcher::Device& d, int sharing, const DeviceOverrides& measured) {
   const int pus = std::max(1, launcher::processing_units(d));
   std::string name = "CPU: " + std::to_string(pus) + (pus == 1 ? " processing unit" : " processing units");
   if (sharing > 1) name += " shared by " + std::to_string(sharing) + " ranks";
@@ -41,6 +41,12 @@ DeviceModel cpu_of(const launcher::Device& d, int sharing) {
   m.name = name, m.peak_flops = pus * kCoreFlops / sharing, m.memory_Bps = pus * kCoreMemoryBps / sharing;
   m.memory_bytes = d.memory_bytes;
   m.comm_shares_core = launcher::processing_units(d) > 0 && pus <= sharing;  // unknown PUs: not assumed
+  if (measured.cpu_flops > 0) {
+    m.peak_flops = measured.cpu_flops / sharing;
+    for (const auto& [size, rate] : measured.cpu_flops_by_size) m.flops_by_size.emplace_back(size, rate / sharing);
+  }
+  for (const auto& [size, rate] : measured.cpu_bytes_by_size) m.bytes_by_size.emplace_back(size, rate / sharing);
+  if (!m.bytes_by_size.empty()) m.memory_Bps = m.bytes_by_size.back().second;
   return m;
 }
 
@@ -73,7 +79,7 @@ DeviceModel device_model(const launcher::Topology& topology, const DeviceOverrid
   DeviceModel model;
   bool first = true;
   for (const launcher::Device& d : topology.devices()) {
-    DeviceModel m = d.kind == launcher::DeviceKind::gpu ? gpu_of(d) : cpu_of(d, sharing_of(topology, d));
+    DeviceModel m = d.kind == launcher::DeviceKind::gpu ? gpu_of(d) : cpu_of(d, sharing_of(topology, d), overrides);
     if (first || m.memory_bytes < model.memory_bytes || (m.memory_bytes == model.memory_bytes && m.peak_flops < model.peak_flops)) model = m;
     first = false;
   }

@@ -30,6 +30,10 @@ struct DeviceModel {
   // Measured (a profile): matmul FLOP/s by m, n and k, in place of flops_by_size for ops
   // that contract two operands (kernel_rates.h).
   GemmRates flops_by_shape;
+  // Measured (at bind, without a profile): bytes/s of memory-bound ops by the bytes they
+  // move, (bytes per call, bytes/s) by increasing size, in place of memory_Bps: data
+  // within the caches moves many times faster than data from memory.
+  RateCurve bytes_by_size;
   // Measured (a profile): what a collective between devices waits for the slowest rank
   // beyond its own time, sync_wait_s + sync_wait_fraction x the compute since the previous
   // one: ranks' kernels take unequal times (system noise; Hoefler et al. 2010, "Characterizing
@@ -67,13 +71,21 @@ struct DeviceOverrides {
   double handoff_s = 0;
   GemmRates flops_by_shape;
   double sync_wait_s = 0, sync_wait_fraction = 0;
+  // Measured in place of the table's guess for a CPU device (a job bound without a
+  // profile: runtime/profile_kernels.h), by a rank alone on its cores: matmul FLOP/s at
+  // best and by size, shared out among the ranks bound to the same PUs as the guess is.
+  // The user's and a profile's figures win over these.
+  double cpu_flops = 0;
+  RateCurve cpu_flops_by_size;
+  RateCurve cpu_bytes_by_size;  // memory-bound ops' bytes/s by bytes moved
 };
 
 // The model of the topology's devices: the smallest memory of any device stands for all.
 // GPUs: the row of the table matching their memory where hwloc reports it, else the
 // V100-SXM3-32GB row (launcher::Device does not carry hwloc's GPU model name yet). CPU
 // devices: their NUMA-local memory, 32 f32 FLOP per cycle (two AVX2 FMA units) at 2.5 GHz
-// per processing unit, and 10 GB/s of memory bandwidth per processing unit.
+// per processing unit (or the measured cpu_flops), and 10 GB/s of memory bandwidth per
+// processing unit.
 DeviceModel device_model(const launcher::Topology& topology, const DeviceOverrides& overrides = {});
 
 // The memory per device a plan must fit in: `asked` where positive (--memory-limit), else

@@ -1,6 +1,8 @@
 #include "runtime/job.h"
 
 #include <algorithm>
+#include <bit>
+#include <cstdio>
 #include <chrono>
 #include <cmath>
 
@@ -16,6 +18,7 @@
 #include "runtime/checkpoint.h"
 #include "runtime/device_choice.h"
 #include "runtime/exposed_comm.h"
+#include "runtime/profile_kernels.h"
 #include "runtime/text_gather.h"
 #include "runtime/threads.h"
 #include "runtime/trace.h"
@@ -83,7 +86,17 @@ void Job::bind(JobBinding binding) {
         world_->comm(), std::nullopt, launcher::TopologySource{}.network, world_->timeout()));
   }
   if (topology_) fingerprint_ = launcher::fingerprint(*topology_);
-  if (!binding.profile.empty()) apply_profile(binding.profile, devices);
+  if (binding.threads > 0) {
+    kernels::set_cpu_threads(binding.threads);
+  } else if (topology_) {
+    share_cores(*topology_, rank());
+  }
+  backend_ = make_rank_backend(binding.device, topology_.get(), rank());
+  if (!binding.profile.empty()) {
+    apply_profile(binding.profile, devices);
+  } else if (binding.calibrate) {
+    calibrate_device();
+  }
   check_replan_policy(devices);
   const partitioner::PlanRequest& asked = description_.partitioning;
   if (devices > 1 && (asked.automatic || !asked.any()) && asked.search.budget_seconds > 0) {
@@ -96,14 +109,8 @@ void Job::bind(JobBinding binding) {
   if (world_) comm_ = std::make_unique<collectives::MpiCommunicator>(world_->comm());
   // Before the executor splits it: the split communicators inherit the deadline.
   if (comm_ && binding.timeout_s) comm_->set_timeout(std::chrono::duration<double>(*binding.timeout_s));
-  if (binding.threads > 0) {
-    kernels::set_cpu_threads(binding.threads);
-  } else if (topology_) {
-    share_cores(*topology_, rank());
-  }
   std::optional<Manifest> saved = prepare_resume();
   check_checkpoint_directory(saved ? saved->step : 0);
-  backend_ = make_rank_backend(binding.device, topology_.get(), rank());
   const ir::Graph& runs = program_ ? program_->graph : graph_;
   trainer_ = std::make_unique<Trainer>(runs, *backend_, description_.seed, description_.program.lr,
                                        partitioned_ ? comm_.get() : nullptr, topology_.get(),
@@ -122,6 +129,49 @@ void Job::bind(JobBinding binding) {
 bool Job::timed_step(int64_t step) const {
   constexpr int64_t kTimedEvery = 10;
   return trace_ || !backend_->device_memory() || step % kTimedEvery == 0;
+}
+
+// Without a profile the device table's CPU rate is a guess (a clock and a vector width),
+// 3x off on some machines. As FlexFlow measures each operator on the device before its
+// search (Jia et al. 2019, "Beyond Data and Model Parallelism for Deep Neural Networks"),
+// rank 0 measures its kernels for about 30 ms while the others wait (so that it has its
+// cores to itself where ranks share them), and every rank takes its figures, so that all
+// plan alike. The user's figures win; a GPU keeps its table row.
+void Job::calibrate_device() {
+  partitioner::DeviceOverrides& d = description_.partitioning.search.device;
+  if (d.peak_flops > 0 || backend_->device_memory()) return;
+  partitioner::Profile p;
+  partitioner::RateCurve bytes;
+  std::vector<double> figures;  // latency, best FLOP/s, then (size, rate) pairs: 3 of FLOP, 3 of bytes
+  auto measure = [&] {
+    measure_kernels_briefly(*backend_, p, bytes);
+    figures = {p.op_latency_s, p.matmul_flops};
+    for (const auto& [size, rate] : p.matmul_by_size) figures.insert(figures.end(), {size, rate});
+    for (const auto& [size, rate] : bytes) figures.insert(figures.end(), {size, rate});
+    figures.resize(14, 0.0);
+  };
+  if (world_ && world_->size() > 1) {
+    world_->on_lead(measure, "measuring the kernels");
+    figures.resize(14, 0.0);
+    for (double& x : figures) {
+      x = std::bit_cast<double>(world_->all_gather(std::bit_cast<uint64_t>(x), "rank 0's kernel figures").front());
+    }
+  } else {
+    measure();
+  }
+  if (d.op_latency_s <= 0) d.op_latency_s = figures[0];
+  d.cpu_flops = figures[1];
+  d.cpu_flops_by_size.clear();
+  d.cpu_bytes_by_size.clear();
+  for (size_t i = 2; i + 1 < figures.size(); i += 2) {
+    if (figures[i] > 0 && figures[i + 1] > 0) (i < 8 ? d.cpu_flops_by_size : d.cpu_bytes_by_size).emplace_back(figures[i], figures[i + 1]);
+  }
+  char note[200];
+  std::snprintf(note, sizeof note,
+                "matmul %.1f GFLOP/s at best, memory %.1f GB/s in the caches and %.1f GB/s beyond, %.1f us per kernel, "
+                "measured at start (no profile)",
+                d.cpu_flops / 1e9, figures[11] / 1e9, figures[13] / 1e9, d.op_latency_s * 1e6);
+  device_note_ = note;
 }
 
 // The profile's figures replace the defaults: the plan is costed, and the collectives'

@@ -165,6 +165,7 @@ void train_and_report(const RunOptions& o, const launcher::World& world) {
   if (lead && job.resumed()) print_resumed(*job.resumed());
   if (lead) {
     for (const std::string& note : job.profile_notes()) std::printf("profile: %s\n", note.c_str());
+    if (!job.device_note().empty()) std::printf("device: %s\n", job.device_note().c_str());
   }
   const int64_t first = job.trainer().steps_done(), last = first + o.steps;
   std::vector<uint64_t> peaks = job.peak_bytes_per_rank();

@@ -104,6 +104,42 @@ TEST(DeviceModel, RanksOversubscribedOnTheSameCoresShareTheirSpeed) {
   EXPECT_NE(shared.name.find("shared by 4 ranks"), std::string::npos) << shared.name;
 }
 
+// A CPU's rates measured at bind replace the table's guess, shared out among ranks on the
+// same cores as the guess is; a memory-bound op reads its bytes/s by the bytes it moves;
+// the user's figure wins, and a GPU keeps its row.
+TEST(DeviceModel, MeasuredCpuRatesReplaceTheGuessAndAreSharedOut) {
+  launcher::Device two_cores;
+  two_cores.kind = launcher::DeviceKind::core;
+  two_cores.cpuset = "0-1";
+  DeviceOverrides measured;
+  measured.cpu_flops = 200e9;
+  measured.cpu_flops_by_size = {{1e6, 50e9}, {1e9, 200e9}};
+  measured.cpu_bytes_by_size = {{1e5, 100e9}, {1e8, 20e9}};
+  const DeviceModel alone = device_model(launcher::Topology({two_cores}, {"n"}, {}, {}), measured);
+  EXPECT_DOUBLE_EQ(alone.peak_flops, 200e9);
+  EXPECT_DOUBLE_EQ(alone.memory_Bps, 20e9) << "beyond the caches: the largest size's rate";
+  const DeviceModel shared = device_model(launcher::Topology({two_cores, two_cores}, {"n"}, {}, {}), measured);
+  EXPECT_DOUBLE_EQ(shared.peak_flops, 100e9);
+  ASSERT_EQ(shared.flops_by_size.size(), 2u);
+  EXPECT_DOUBLE_EQ(shared.flops_by_size[0].second, 25e9);
+  EXPECT_DOUBLE_EQ(shared.bytes_by_size[0].second, 50e9);
+
+  // An add of 4096 floats moves 48 KiB: in the caches, at the small size's rate, where the
+  // table's one bandwidth would take it at the memory's.
+  ir::Graph g;
+  const ir::TensorType t{ir::DType::f32, {4096}};
+  g.nodes.push_back({"input", {}, {}, t, "a"});
+  g.nodes.push_back({"input", {}, {}, t, "b"});
+  g.nodes.push_back({"add", {0, 1}, {}, t, "sum"});
+  EXPECT_DOUBLE_EQ(op_seconds(g, 2, alone), 3.0 * 4096 * 4 / 100e9);
+
+  measured.peak_flops = 1e9;  // the user's
+  EXPECT_DOUBLE_EQ(device_model(launcher::Topology({two_cores}, {"n"}, {}, {}), measured).peak_flops, 1e9);
+  EXPECT_DOUBLE_EQ(device_model(dgx2(1), measured).peak_flops, 1e9);
+  measured.peak_flops = 0;
+  EXPECT_DOUBLE_EQ(device_model(dgx2(1), measured).peak_flops, 15.7e12) << "a GPU keeps its table row";
+}
+
 // A rank of one processing unit leaves its communication thread no core of its own; a rank
 // of several has one; a device whose processing units are unknown is not assumed to share.
 TEST(DeviceModel, ARankOfOneProcessingUnitSharesItWithItsCommunicationThread) {

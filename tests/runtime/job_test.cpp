@@ -149,6 +149,20 @@ TEST(Job, TrainSavesEveryKStepsKeepsTheNewestAndResumesThere) {
   std::filesystem::remove_all(dir);
 }
 
+// Without a profile, bind measures the kernels (the device table's CPU rate is a guess)
+// and says what it found; asked not to, it keeps the table's figures and says nothing.
+TEST(Job, WithoutAProfileBindMeasuresTheKernels) {
+  Job measured(regression_job());
+  measured.bind();
+  EXPECT_NE(measured.device_note().find("GFLOP/s at best"), std::string::npos) << measured.device_note();
+  EXPECT_NE(measured.device_note().find("measured at start (no profile)"), std::string::npos);
+  Job table(regression_job());
+  JobBinding binding;
+  binding.calibrate = false;
+  table.bind(binding);
+  EXPECT_TRUE(table.device_note().empty()) << table.device_note();
+}
+
 TEST(Job, RunningBeforeBindIsAnError) {
   Job job(regression_job());
   EXPECT_THROW(job.step(), Error);
