@@ -3,7 +3,7 @@
 // and peak memory per device next to the measured median step time and the executor's
 // planned peak, with their ratios. Run under mpirun for each rank count, e.g.
 //   for n in 1 2 4; do mpirun -np $n build/bench/bench_prediction; done
-// The predictions use the device model's default figures; with --profile each plan is run a
+// The predictions use the figures each job measures at bind (Job::bind: no profile); with --profile each plan is run a
 // second time bound with the profile (as `spmd run --profile` runs it), its own prediction
 // beside its own measured time.
 #include <algorithm>
