@@ -142,12 +142,15 @@ TEST(PeerWatch, ARankThatSaysItIsLeavingIsNotLost) {
   EXPECT_EQ(lead->lost(lost, 4, 0.5), 0u);
 }
 
+// Rank 0 of 2 in a child, which waits for what the test does to it.
+void rank_zero_of_two(int, int out) {
+  std::unique_ptr<PeerWatch> lead = PeerWatch::lead(2);
+  send_address(out, lead->address());
+  pause();
+}
+
 TEST(PeerWatch, RankZerosLossIsSeenDirectly) {
-  Child child([](int, int out) {
-    std::unique_ptr<PeerWatch> lead = PeerWatch::lead(2);
-    send_address(out, lead->address());
-    pause();
-  });
+  Child child(rank_zero_of_two);
   ASSERT_GT(child.pid, 0);
   std::unique_ptr<PeerWatch> one = PeerWatch::member(1, 2, receive_address(child.from_child[0]));
   ASSERT_TRUE(heard_all(*one, 2));  // rank 0's hello came back
@@ -191,11 +194,7 @@ TEST(PeerWatch, AStoppedRankIsFoundByAProbeAndNamedByEverySurvivor) {
 
 // Rank 0 stopped: the rank that asks gets no result, and names rank 0.
 TEST(PeerWatch, AStoppedRankZeroIsNamedByTheRankThatAsked) {
-  Child child([](int, int out) {
-    std::unique_ptr<PeerWatch> lead = PeerWatch::lead(2);
-    send_address(out, lead->address());
-    pause();
-  });
+  Child child(rank_zero_of_two);
   ASSERT_GT(child.pid, 0);
   std::unique_ptr<PeerWatch> one = PeerWatch::member(1, 2, receive_address(child.from_child[0]));
   ASSERT_TRUE(heard_all(*one, 2));

@@ -220,33 +220,37 @@ void AHalfWrittenCheckpointIsRefused() {
   expect_bad(dir + "/step-00000010", "checkpoint '" + dir + "/step-00000010' is incomplete");
 }
 
+// Resuming from `dir` passes over the incomplete checkpoint `incomplete`, says so, and goes
+// on from step `from` with the uninterrupted run's losses.
+void expect_falls_back(const std::string& dir, const std::string& incomplete, int from) {
+  std::string metrics = dir + ".jsonl";
+  Result r = run(mpirun(2, std::string("run ") + kGpt + " --steps 5 --resume " + dir + " --metrics " + metrics), true, 120);
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.out.find("checkpoint '" + dir + "/" + incomplete + "' is incomplete"), std::string::npos) << r.out;
+  char step[16];
+  std::snprintf(step, sizeof step, "%08d", from);
+  EXPECT_NE(r.out.find("resumed from '" + dir + "/step-" + step + "' at step " + std::to_string(from)), std::string::npos)
+      << r.out;
+  std::vector<double> resumed = metrics_losses(metrics);
+  ASSERT_EQ(resumed.size(), 5u);
+  for (size_t i = 0; i < 5; ++i) {
+    EXPECT_NEAR(resumed[i], saved().straight[static_cast<size_t>(from) + i], 1e-4) << "step " << from + 1 + static_cast<int>(i);
+  }
+}
+
 // A save cut short (the process killed while writing) leaves step-N.tmp with some shard
 // files and no manifest: passed over, said, and the previous checkpoint resumed.
 TEST(Checkpoint, ASaveCutShortFallsBackToThePreviousOne) {
   std::string dir = copy_of_saved("cut-short");
   fs::create_directories(dir + "/step-00000015.tmp");
   std::ofstream(dir + "/step-00000015.tmp/rank-00000.bin") << std::string(100, '\0');
-  std::string metrics = dir + ".jsonl";
-  Result r = run(mpirun(2, std::string("run ") + kGpt + " --steps 5 --resume " + dir + " --metrics " + metrics), true, 120);
-  ASSERT_EQ(r.exit_code, 0) << r.err;
-  EXPECT_NE(r.out.find("checkpoint '" + dir + "/step-00000015.tmp' is incomplete"), std::string::npos) << r.out;
-  EXPECT_NE(r.out.find("resumed from '" + dir + "/step-00000010' at step 10"), std::string::npos) << r.out;
-  std::vector<double> resumed = metrics_losses(metrics);
-  ASSERT_EQ(resumed.size(), 5u);
-  for (size_t i = 0; i < 5; ++i) EXPECT_NEAR(resumed[i], saved().straight[10 + i], 1e-4) << "step " << 11 + i;
+  expect_falls_back(dir, "step-00000015.tmp", 10);
 }
 
 TEST(Checkpoint, AnIncompleteNewestFallsBackToThePreviousOne) {
   std::string dir = copy_of_saved("fallback");
   fs::remove(dir + "/step-00000010/manifest.json");
-  std::string metrics = dir + ".jsonl";
-  Result r = run(mpirun(2, std::string("run ") + kGpt + " --steps 5 --resume " + dir + " --metrics " + metrics), true, 120);
-  ASSERT_EQ(r.exit_code, 0) << r.err;
-  EXPECT_NE(r.out.find("checkpoint '" + dir + "/step-00000010' is incomplete"), std::string::npos) << r.out;
-  EXPECT_NE(r.out.find("resumed from '" + dir + "/step-00000005' at step 5"), std::string::npos) << r.out;
-  std::vector<double> resumed = metrics_losses(metrics);
-  ASSERT_EQ(resumed.size(), 5u);
-  for (size_t i = 0; i < 5; ++i) EXPECT_NEAR(resumed[i], saved().straight[5 + i], 1e-4) << "step " << 6 + i;
+  expect_falls_back(dir, "step-00000010", 5);
 }
 
 // The newest manifest of a copy of the saved checkpoints, edited by `edit`.
