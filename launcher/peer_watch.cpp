@@ -53,6 +53,9 @@ Frame frame(char kind, int rank, int64_t pid, const char* host) {
 }
 
 // Sends a whole frame; false when the peer is gone. Async-signal-safe, and never raises SIGPIPE.
+// A rank's main thread and its watch thread may both send on one socket (a probe's 'P' and
+// an 'A'): 80 bytes go whole into a socket buffer with room, in one send() under the
+// socket's lock, so frames do not interleave.
 bool send_frame(int fd, const Frame& f) {
   size_t sent = 0;
   while (sent < sizeof f) {
@@ -263,9 +266,9 @@ void PeerWatch::start_probe() {
 }
 
 // Rank 0's thread: once the probe's time is up, names the ranks that did not answer to
-// every rank and ends the probe. True when it ended one.
-bool PeerWatch::end_probe_if_due() {
-  if (probe_end_ns_ == 0 || now_ns() < probe_end_ns_) return false;
+// every rank and ends the probe.
+void PeerWatch::end_probe_if_due() {
+  if (probe_end_ns_ == 0 || now_ns() < probe_end_ns_) return;
   for (int r = 1; r < ranks_; ++r) {
     if (!answered_[static_cast<size_t>(r)] && slots_[static_cast<size_t>(r)].state.load() == kRunning) relay('U', r, kStopped);
   }
@@ -276,7 +279,6 @@ bool PeerWatch::end_probe_if_due() {
   }
   probe_end_ns_ = 0;
   probes_done_.fetch_add(1);
-  return true;
 }
 
 std::vector<PeerWatch::Lost> PeerWatch::unresponsive(double wait_s) {

@@ -92,7 +92,7 @@ class PeerWatch {
   void watch_as_member();
   void relay(char kind, int rank, int state);
   void start_probe();
-  bool end_probe_if_due();
+  void end_probe_if_due();
   Lost lost_entry(int rank) const;
 
   int rank_ = 0, ranks_ = 0;

@@ -6,10 +6,10 @@
 #include <cstdio>
 #include <cstdlib>
 #include <span>
-
-#include <unistd.h>
 #include <sstream>
 #include <string>
+
+#include <unistd.h>
 
 #include "common/error.h"
 #include "launcher/watchdog.h"

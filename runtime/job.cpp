@@ -134,7 +134,7 @@ bool Job::timed_step(int64_t step) const {
 // Without a profile the device table's CPU rate is a guess (a clock and a vector width),
 // 3x off on some machines. As FlexFlow measures each operator on the device before its
 // search (Jia et al. 2019, "Beyond Data and Model Parallelism for Deep Neural Networks"),
-// rank 0 measures its kernels for about 30 ms while the others wait (so that it has its
+// rank 0 measures its kernels for about 50 ms while the others wait (so that it has its
 // cores to itself where ranks share them), and every rank takes its figures, so that all
 // plan alike. The user's figures win; a GPU keeps its table row.
 void Job::calibrate_device() {
@@ -142,17 +142,20 @@ void Job::calibrate_device() {
   if (d.peak_flops > 0 || backend_->device_memory()) return;
   partitioner::Profile p;
   partitioner::RateCurve bytes;
-  std::vector<double> figures;  // latency, best FLOP/s, then (size, rate) pairs: 3 of FLOP, 3 of bytes
+  // Rank 0's figures as they travel: the latency, the best FLOP/s, then 3 (FLOP, FLOP/s)
+  // and 3 (bytes, bytes/s) pairs.
+  constexpr size_t kFlopPairs = 2, kBytePairs = kFlopPairs + 6, kFigures = kBytePairs + 6;
+  std::vector<double> figures;
   auto measure = [&] {
     measure_kernels_briefly(*backend_, p, bytes);
     figures = {p.op_latency_s, p.matmul_flops};
     for (const auto& [size, rate] : p.matmul_by_size) figures.insert(figures.end(), {size, rate});
     for (const auto& [size, rate] : bytes) figures.insert(figures.end(), {size, rate});
-    figures.resize(14, 0.0);
+    figures.resize(kFigures, 0.0);
   };
   if (world_ && world_->size() > 1) {
     world_->on_lead(measure, "measuring the kernels");
-    figures.resize(14, 0.0);
+    figures.resize(kFigures, 0.0);
     for (double& x : figures) {
       x = std::bit_cast<double>(world_->all_gather(std::bit_cast<uint64_t>(x), "rank 0's kernel figures").front());
     }
@@ -163,14 +166,15 @@ void Job::calibrate_device() {
   d.cpu_flops = figures[1];
   d.cpu_flops_by_size.clear();
   d.cpu_bytes_by_size.clear();
-  for (size_t i = 2; i + 1 < figures.size(); i += 2) {
-    if (figures[i] > 0 && figures[i + 1] > 0) (i < 8 ? d.cpu_flops_by_size : d.cpu_bytes_by_size).emplace_back(figures[i], figures[i + 1]);
+  for (size_t i = kFlopPairs; i + 1 < kFigures; i += 2) {
+    if (figures[i] <= 0 || figures[i + 1] <= 0) continue;
+    (i < kBytePairs ? d.cpu_flops_by_size : d.cpu_bytes_by_size).emplace_back(figures[i], figures[i + 1]);
   }
   char note[200];
   std::snprintf(note, sizeof note,
                 "matmul %.1f GFLOP/s at best, memory %.1f GB/s in the caches and %.1f GB/s beyond, %.1f us per kernel, "
                 "measured at start (no profile)",
-                d.cpu_flops / 1e9, figures[11] / 1e9, figures[13] / 1e9, d.op_latency_s * 1e6);
+                d.cpu_flops / 1e9, figures[kBytePairs + 3] / 1e9, figures[kBytePairs + 5] / 1e9, d.op_latency_s * 1e6);
   device_note_ = note;
 }
 
