@@ -4,7 +4,8 @@
 //  - Memory bandwidth: an add on 64 MiB per operand, beyond any cache.
 //  - Matmul by shape: every [m,k] x [k,n] with m, n and k from 16 to 1024 (x4 steps), the
 //    FLOP/s the cost model reads per GEMM shape (partitioner/kernel_rates.h).
-// Matmul rates are of the work beyond the fixed cost. About 4 s.
+// Matmul rates are of the work beyond the fixed cost, on operands beyond the last-level
+// cache (copies filling 64 MiB, taken in turn), as a step reads its weights. About 5 s.
 #pragma once
 
 #include <functional>
