@@ -207,19 +207,11 @@ void PeerWatch::mark_leaving() {
 }
 
 size_t PeerWatch::lost(Lost* out, size_t capacity, double wait_s) const {
-  const Slot& self = slots_[static_cast<size_t>(rank_)];
   for (double waited = 0;; waited += 0.005) {
     size_t found = 0;
     for (int r = 0; r < ranks_ && found < capacity; ++r) {
-      const Slot& s = slots_[static_cast<size_t>(r)];
-      const int state = s.state.load();
-      if (r == rank_ || (state != kLost && state != kStopped)) continue;
-      Lost& l = out[found++];
-      l.stopped = state == kStopped;
-      l.rank = r;
-      l.pid = s.pid.load();
-      std::memcpy(l.host, s.host, sizeof l.host);
-      l.this_host = std::strncmp(s.host, self.host, sizeof s.host) == 0;
+      const int state = slots_[static_cast<size_t>(r)].state.load();
+      if (r != rank_ && (state == kLost || state == kStopped)) out[found++] = lost_entry(r);
     }
     if (found > 0 || waited >= wait_s) return found;
     const timespec step{0, 5'000'000};
@@ -239,6 +231,7 @@ void PeerWatch::relay(char kind, int rank, int state) {
   s.state.store(state);
 }
 
+// Async-signal-safe: atomic loads, memcpy, strncmp.
 PeerWatch::Lost PeerWatch::lost_entry(int rank) const {
   const Slot& s = slots_[static_cast<size_t>(rank)];
   Lost l{};

@@ -51,20 +51,21 @@ double sustained(F&& fn, double at_least_s = 0.05) {
 // two are within noise of each other, the work still takes some time).
 double beyond(double s, double latency_s) { return std::max(s - latency_s, 0.1 * s); }
 
-// Seconds of one run of `node` on operands of `types`, sustained. A matmul whose operands
-// would not stay in a core's own cache reads them from beyond the last-level cache, as a
-// step reads its weights (last touched a step ago, tens of MiB of activations since): its
-// runs go round copies of them that fill 64 MiB. Timed on hot operands, such matmuls ran
-// 15-25% faster than in a step, and so did the predictions; small ones stay hot, as in a
-// step (an attention head's blocks, just computed).
+// Where a kernel's operands are when it runs: `hot`, just computed (an elementwise op's,
+// an attention head's blocks); `weights`, as a step reads its weights (last touched a step
+// ago, tens of MiB of activations since): beyond the last-level cache once they would not
+// stay in a core's own. Timed on hot operands, large matmuls ran 15-25% faster than in a
+// step, and so did the predictions.
+enum class Operands { hot, weights };
 constexpr uint64_t kPrivateCacheBytes = uint64_t{1} << 20;  // a server core's L2
 
-
+// Seconds of one run of `node` on operands of `types`, sustained. Operands read as weights
+// that outgrow a core's cache are copies filling 64 MiB, taken in turn.
 double time_kernel(kernels::Backend& backend, const ir::Node& node, const std::vector<ir::TensorType>& types,
-                   double at_least_s = 0.05) {
+                   Operands operands, double at_least_s = 0.05) {
   uint64_t bytes = node.type.bytes();
   for (const ir::TensorType& t : types) bytes += t.bytes();
-  const bool cold = node.op == "matmul" && bytes >= kPrivateCacheBytes;
+  const bool cold = operands == Operands::weights && bytes >= kPrivateCacheBytes;
   const size_t copies = cold ? static_cast<size_t>(std::clamp<uint64_t>((uint64_t{64} << 20) / bytes, 1, 64)) : 1;
   std::vector<kernels::BackendBuffer> buffers;
   buffers.reserve(copies * (types.size() + 1));
@@ -109,7 +110,7 @@ double measure_latency(kernels::Backend& backend, std::string& table, double at_
 // An add on 64 MiB per operand, beyond any cache: the device's memory bandwidth.
 void measure_memory(kernels::Backend& backend, partitioner::Profile& p, std::string& table) {
   const ir::TensorType t{ir::DType::f32, {int64_t{16} << 20}};
-  const double s = time_kernel(backend, ir::Node{"add", {0, 1}, {}, t, "add"}, {t, t});
+  const double s = time_kernel(backend, ir::Node{"add", {0, 1}, {}, t, "add"}, {t, t}, Operands::hot);
   p.memory_Bps = 3.0 * static_cast<double>(t.bytes()) / s;
   table += line("  add 64 MiB           %9.3f ms  %8.1f GB/s\n", s * 1e3, p.memory_Bps / 1e9);
 }
@@ -125,7 +126,7 @@ void measure_matmuls(kernels::Backend& backend, partitioner::Profile& p, std::st
       for (int64_t n : sizes) {
         together();
         const ir::Node node{"matmul", {0, 1}, {}, ir::TensorType{ir::DType::f32, {m, n}}, "mm"};
-        const double s = time_kernel(backend, node, {{ir::DType::f32, {m, k}}, {ir::DType::f32, {k, n}}});
+        const double s = time_kernel(backend, node, {{ir::DType::f32, {m, k}}, {ir::DType::f32, {k, n}}}, Operands::weights);
         const double flops = 2.0 * static_cast<double>(m * n * k);
         const double rate = flops / beyond(s, p.op_latency_s);
         p.matmul_by_shape.push_back({static_cast<double>(m), static_cast<double>(n), static_cast<double>(k), rate});
@@ -148,7 +149,7 @@ void measure_kernels_briefly(kernels::Backend& backend, partitioner::Profile& p,
   p.matmul_by_size.clear();
   for (int64_t n : {32, 128, 512}) {
     const ir::TensorType t{ir::DType::f32, {n, n}};
-    const double s = time_kernel(backend, ir::Node{"matmul", {0, 1}, {}, t, "mm"}, {t, t}, kBrief);
+    const double s = time_kernel(backend, ir::Node{"matmul", {0, 1}, {}, t, "mm"}, {t, t}, Operands::weights, kBrief);
     const double flops = 2.0 * static_cast<double>(n * n * n);
     p.matmul_by_size.emplace_back(flops, flops / beyond(s, p.op_latency_s));
     p.matmul_flops = std::max(p.matmul_flops, flops / s);
@@ -156,7 +157,7 @@ void measure_kernels_briefly(kernels::Backend& backend, partitioner::Profile& p,
   bytes_by_size.clear();
   for (int64_t n : {int64_t{4} << 10, int64_t{256} << 10, int64_t{4} << 20}) {  // floats per operand
     const ir::TensorType t{ir::DType::f32, {n}};
-    const double s = time_kernel(backend, ir::Node{"add", {0, 1}, {}, t, "add"}, {t, t}, kBrief);
+    const double s = time_kernel(backend, ir::Node{"add", {0, 1}, {}, t, "add"}, {t, t}, Operands::hot, kBrief);
     const double bytes = 3.0 * static_cast<double>(t.bytes());
     bytes_by_size.emplace_back(bytes, bytes / beyond(s, p.op_latency_s));
   }
