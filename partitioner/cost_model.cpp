@@ -84,7 +84,9 @@ std::optional<GemmShape> rule_gemm(const ir::ShardingRule& rule) {
       s.n *= size;
     }
   }
-  if (!contracted) return std::nullopt;
+  // A batch of dot products (layernorm's scale gradient) reads each operand once for one
+  // multiply-add per element: memory-bound work, not a GEMM's.
+  if (!contracted || (s.m == 1 && s.n == 1)) return std::nullopt;
   return s;
 }
 
@@ -106,6 +108,7 @@ struct ProblemHash {
 struct Problem {
   double flops = 0;
   std::optional<GemmShape> gemm;
+  size_t op = 0;  // the op's index in ir::all_ops()
 };
 
 const Problem& problem_of(const ir::Graph& g, ir::ValueId v) {
@@ -116,7 +119,8 @@ const Problem& problem_of(const ir::Graph& g, ir::ValueId v) {
   thread_local std::unordered_map<ProblemKey, Problem, ProblemHash> known;
   thread_local ProblemKey key;  // its words' storage kept from call to call
   const ir::Node& n = g.node(v);
-  key.words.assign({static_cast<int64_t>(ir::find_op(n.op) - ir::all_ops().data()), n.type.rank()});
+  const size_t op = static_cast<size_t>(ir::find_op(n.op) - ir::all_ops().data());
+  key.words.assign({static_cast<int64_t>(op), n.type.rank()});
   key.words.insert(key.words.end(), n.type.shape.begin(), n.type.shape.end());
   for (ir::ValueId x : n.inputs) {
     key.words.push_back(g.type(x).rank());
@@ -125,14 +129,16 @@ const Problem& problem_of(const ir::Graph& g, ir::ValueId v) {
   if (auto it = known.find(key); it != known.end()) return it->second;
   const ir::ShardingRule rule = ir::sharding_rule(g, v);
   const bool lookup = ir::op_traits(n.op).lookup;
-  return known.emplace(key, Problem{rule_flops(rule, n, lookup), lookup ? std::nullopt : rule_gemm(rule)})
+  return known.emplace(key, Problem{rule_flops(rule, n, lookup), lookup ? std::nullopt : rule_gemm(rule), op})
       .first->second;
 }
 
-// The FLOP/s the op's problem reaches: a contraction's from the matmul rates by shape where
-// measured, else the rate of its size on the measured curve, else the peak.
+// The FLOP/s the op's problem reaches: a GEMM's from the matmul rates by shape where
+// measured; any other op's as measured for its op; else the rate of its size on the
+// measured curve, else the peak.
 double flops_rate(const DeviceModel& device, const Problem& p) {
   if (p.gemm && !device.flops_by_shape.empty()) return device.flops_by_shape.rate(p.gemm->m, p.gemm->n, p.gemm->k);
+  if (!p.gemm && p.op < device.flops_by_op.size() && device.flops_by_op[p.op] > 0) return device.flops_by_op[p.op];
   return rate_at(device.flops_by_size, p.flops, device.peak_flops);
 }
 

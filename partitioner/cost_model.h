@@ -35,12 +35,13 @@ struct GemmShape {
 // The GEMM node `v` performs, read from its op's sharding rule: for an op of two operands
 // with factors contracted between them (a matmul, batched or with a broadcast operand), k
 // is those factors, the batch the factors of both operands, m those of the first operand
-// only, n those of the second only. None for any other op. Remembered as op_flops is.
+// only, n those of the second only. None for any other op, and for a batch of dot products
+// (m = n = 1). Remembered as op_flops is.
 std::optional<GemmShape> gemm_shape(const ir::Graph& g, ir::ValueId v);
 
 // Roofline time: the device's fixed cost per kernel + max(flops / FLOP/s, bytes / memory
 // bandwidth), the FLOP/s the measured one for the problem where the device model has it (a
-// GEMM's shape, else its size), else the peak.
+// GEMM's shape; another op's own; else its size), else the peak.
 double op_seconds(const ir::Graph& g, ir::ValueId v, const DeviceModel& device);
 
 // Whether the roofline's compute term is the larger for node `v` on `device` (a matmul of

@@ -46,6 +46,7 @@ DeviceModel cpu_of(const launcher::Device& d, int sharing, const DeviceOverrides
     for (const auto& [size, rate] : measured.cpu_flops_by_size) m.flops_by_size.emplace_back(size, rate / sharing);
   }
   for (const auto& [size, rate] : measured.cpu_bytes_by_size) m.bytes_by_size.emplace_back(size, rate / sharing);
+  for (double rate : measured.cpu_flops_by_op) m.flops_by_op.push_back(rate / sharing);
   if (!m.bytes_by_size.empty()) m.memory_Bps = m.bytes_by_size.back().second;
   return m;
 }
@@ -90,6 +91,7 @@ DeviceModel device_model(const launcher::Topology& topology, const DeviceOverrid
   if (!overrides.flops_by_size.empty()) model.flops_by_size = overrides.flops_by_size;
   if (overrides.handoff_s > 0) model.handoff_s = overrides.handoff_s;
   if (!overrides.flops_by_shape.empty()) model.flops_by_shape = overrides.flops_by_shape;
+  if (!overrides.flops_by_op.empty()) model.flops_by_op = overrides.flops_by_op;
   if (overrides.sync_wait_s > 0) model.sync_wait_s = overrides.sync_wait_s;
   if (overrides.sync_wait_fraction > 0) model.sync_wait_fraction = overrides.sync_wait_fraction;
   return model;

@@ -34,6 +34,11 @@ struct DeviceModel {
   // move, (bytes per call, bytes/s) by increasing size, in place of memory_Bps: data
   // within the caches moves many times faster than data from memory.
   RateCurve bytes_by_size;
+  // Measured (at bind): the FLOP/s (as op_flops counts them) of each op of the registry,
+  // by its index in ir::all_ops(), 0 where not measured: in place of the roofline for
+  // every op that is not a GEMM, whose work per point the registry does not say (a gelu's
+  // tanh costs tens of FLOP per element, an add one; a transpose moves its bytes by stride).
+  std::vector<double> flops_by_op;
   // Measured (a profile): what a collective between devices waits for the slowest rank
   // beyond its own time, sync_wait_s + sync_wait_fraction x the compute since the previous
   // one: ranks' kernels take unequal times (system noise; Hoefler et al. 2010, "Characterizing
@@ -78,6 +83,11 @@ struct DeviceOverrides {
   double cpu_flops = 0;
   RateCurve cpu_flops_by_size;
   RateCurve cpu_bytes_by_size;  // memory-bound ops' bytes/s by bytes moved
+  // Measured at bind on the program's own ops (runtime/profile_kernels.h), by a rank alone:
+  // FLOP/s by op index (DeviceModel::flops_by_op), shared out as cpu_flops is.
+  std::vector<double> cpu_flops_by_op;
+  // FLOP/s by op index as they stand, in place of cpu_flops_by_op (a refit's).
+  std::vector<double> flops_by_op;
 };
 
 // The model of the topology's devices: the smallest memory of any device stands for all.

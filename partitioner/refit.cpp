@@ -93,6 +93,8 @@ Refitted refit(const launcher::Topology& topology, const DeviceModel& device, co
   d.flops_by_size = device.flops_by_size;
   for (auto& [flop, rate] : d.flops_by_size) rate /= compute;
   d.flops_by_shape = device.flops_by_shape.scaled(1 / compute);
+  d.flops_by_op = device.flops_by_op;
+  for (double& rate : d.flops_by_op) rate /= compute;
   std::vector<launcher::LinkModel> links;
   const double c = collectives.scale;
   for (const launcher::Level& level : topology.levels()) {

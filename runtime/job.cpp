@@ -92,11 +92,8 @@ void Job::bind(JobBinding binding) {
     share_cores(*topology_, rank());
   }
   backend_ = make_rank_backend(binding.device, topology_.get(), rank());
-  if (!binding.profile.empty()) {
-    apply_profile(binding.profile, devices);
-  } else if (binding.calibrate) {
-    calibrate_device();
-  }
+  if (!binding.profile.empty()) apply_profile(binding.profile, devices);
+  if (binding.calibrate) calibrate_device(!binding.profile.empty());
   check_replan_policy(devices);
   const partitioner::PlanRequest& asked = description_.partitioning;
   if (devices > 1 && (asked.automatic || !asked.any()) && asked.search.budget_seconds > 0) {
@@ -132,49 +129,62 @@ bool Job::timed_step(int64_t step) const {
 }
 
 // Without a profile the device table's CPU rate is a guess (a clock and a vector width),
-// 3x off on some machines. As FlexFlow measures each operator on the device before its
-// search (Jia et al. 2019, "Beyond Data and Model Parallelism for Deep Neural Networks"),
-// rank 0 measures its kernels for about 50 ms while the others wait (so that it has its
-// cores to itself where ranks share them), and every rank takes its figures, so that all
-// plan alike. The user's figures win; a GPU keeps its table row.
-void Job::calibrate_device() {
+// 3x off on some machines, and no profile says what each op of this program costs. As
+// FlexFlow measures each operator on the device before its search (Jia et al. 2019, "Beyond
+// Data and Model Parallelism for Deep Neural Networks"), rank 0 measures its kernels while
+// the others wait (so that it has its cores to itself where ranks share them), and every
+// rank takes its figures, so that all plan alike. The user's figures win; a GPU keeps its
+// table row.
+void Job::calibrate_device(bool profiled) {
   partitioner::DeviceOverrides& d = description_.partitioning.search.device;
-  if (d.peak_flops > 0 || backend_->device_memory()) return;
-  partitioner::Profile p;
-  partitioner::RateCurve bytes;
-  // Rank 0's figures as they travel: the latency, the best FLOP/s, then 3 (FLOP, FLOP/s)
-  // and 3 (bytes, bytes/s) pairs.
-  constexpr size_t kFlopPairs = 2, kBytePairs = kFlopPairs + 6, kFigures = kBytePairs + 6;
+  if (backend_->device_memory()) return;
+  const bool basics = !profiled && d.peak_flops <= 0;
+  const size_t ops = ir::all_ops().size();
+  // Rank 0's figures as they travel: the latency, the best FLOP/s, 3 (FLOP, FLOP/s) and 3
+  // (bytes, bytes/s) pairs, then the FLOP/s of each op.
+  constexpr size_t kFlopPairs = 2, kBytePairs = kFlopPairs + 6, kOps = kBytePairs + 6;
   std::vector<double> figures;
   auto measure = [&] {
-    measure_kernels_briefly(*backend_, p, bytes);
+    partitioner::Profile p;
+    partitioner::RateCurve bytes;
+    p.op_latency_s = d.op_latency_s;
+    if (basics) measure_kernels_briefly(*backend_, p, bytes);
     figures = {p.op_latency_s, p.matmul_flops};
     for (const auto& [size, rate] : p.matmul_by_size) figures.insert(figures.end(), {size, rate});
     for (const auto& [size, rate] : bytes) figures.insert(figures.end(), {size, rate});
-    figures.resize(kFigures, 0.0);
+    figures.resize(kOps, 0.0);
+    for (double rate : measure_program_ops(*backend_, graph_, p.op_latency_s)) figures.push_back(rate);
   };
   if (world_ && world_->size() > 1) {
     world_->on_lead(measure, "measuring the kernels");
-    figures.resize(kFigures, 0.0);
+    figures.resize(kOps + ops, 0.0);
     for (double& x : figures) {
       x = std::bit_cast<double>(world_->all_gather(std::bit_cast<uint64_t>(x), "rank 0's kernel figures").front());
     }
   } else {
     measure();
   }
+  d.cpu_flops_by_op.assign(figures.begin() + kOps, figures.end());
+  const auto timed = std::count_if(d.cpu_flops_by_op.begin(), d.cpu_flops_by_op.end(), [](double r) { return r > 0; });
+  char note[240];
+  if (!basics) {
+    std::snprintf(note, sizeof note, "%d ops of the program timed at start", static_cast<int>(timed));
+    device_note_ = note;
+    return;
+  }
   if (d.op_latency_s <= 0) d.op_latency_s = figures[0];
   d.cpu_flops = figures[1];
   d.cpu_flops_by_size.clear();
   d.cpu_bytes_by_size.clear();
-  for (size_t i = kFlopPairs; i + 1 < kFigures; i += 2) {
+  for (size_t i = kFlopPairs; i + 1 < kOps; i += 2) {
     if (figures[i] <= 0 || figures[i + 1] <= 0) continue;
     (i < kBytePairs ? d.cpu_flops_by_size : d.cpu_bytes_by_size).emplace_back(figures[i], figures[i + 1]);
   }
-  char note[200];
   std::snprintf(note, sizeof note,
                 "matmul %.1f GFLOP/s at best, memory %.1f GB/s in the caches and %.1f GB/s beyond, %.1f us per kernel, "
-                "measured at start (no profile)",
-                d.cpu_flops / 1e9, figures[kBytePairs + 3] / 1e9, figures[kBytePairs + 5] / 1e9, d.op_latency_s * 1e6);
+                "%d ops of the program timed, measured at start (no profile)",
+                d.cpu_flops / 1e9, figures[kBytePairs + 3] / 1e9, figures[kBytePairs + 5] / 1e9, d.op_latency_s * 1e6,
+                static_cast<int>(timed));
   device_note_ = note;
 }
 

@@ -113,9 +113,11 @@ struct JobBinding {
   // A profile written by `spmd profile` (partitioner/profile.h): its measured figures
   // replace the cost model's defaults for planning and for the collectives' schedules.
   std::string profile;
-  // Without a profile, rank 0 measures its kernels at bind (about 30 ms, the others
-  // waiting) in place of the device table's CPU figures, and every rank plans with what it
-  // measured; false: the table's figures (the same plan on any machine).
+  // On a host backend, rank 0 measures its kernels at bind (tens of ms, the others
+  // waiting), and every rank plans with what it measured: the program's own ops, whose
+  // costs no profile holds, and without a profile the matmul and memory rates in place of
+  // the device table's CPU figures. false: the table's and the profile's figures only (the
+  // same plan on any machine).
   bool calibrate = true;
 
   JobBinding() = default;
@@ -159,9 +161,9 @@ class Job {
   const std::optional<Resumed>& resumed() const { return resumed_; }
   // What the profile changed, one line per figure (empty without a profile).
   const std::vector<std::string>& profile_notes() const { return profile_notes_; }
-  // What bind measured of the device without a profile (JobBinding::calibrate): "matmul
-  // 212.3 GFLOP/s at best, 0.4 us per kernel, measured at start (no profile)"; "" when it
-  // measured nothing.
+  // What bind measured of the device (JobBinding::calibrate): "matmul 212.3 GFLOP/s at
+  // best, ..., 0.4 us per kernel, 17 ops of the program timed, measured at start (no
+  // profile)"; "" when it measured nothing.
   const std::string& device_note() const { return device_note_; }
 
   // The global training step (describe) and, once bound, the plan and this rank's program.
@@ -212,7 +214,7 @@ class Job {
   std::optional<Spoiled> first_spoiled(bool states) const;
   void apply_profile(const std::string& path, int devices);
   void check_checkpoint_policy() const;
-  void calibrate_device();
+  void calibrate_device(bool profiled);
   std::optional<Manifest> prepare_resume();
   void check_checkpoint_directory(int64_t first_step) const;
   void finish_resume(const Manifest& m);

@@ -5,7 +5,10 @@
 #include <cstdio>
 #include <vector>
 
+#include "common/error.h"
 #include "ir/graph.h"
+#include "ir/ops.h"
+#include "partitioner/cost_model.h"
 #include "runtime/profile_text.h"
 
 namespace spmd::runtime {
@@ -74,7 +77,8 @@ double time_kernel(kernels::Backend& backend, const ir::Node& node, const std::v
   for (size_t c = 0; c < copies; ++c) {
     for (const ir::TensorType& t : types) {
       buffers.emplace_back(backend, t.bytes());
-      std::vector<float> halves(static_cast<size_t>(t.numel()), 0.5f);
+      // Halves for values, row 0 for indices (gather's ids, cross_entropy's labels).
+      std::vector<float> halves(static_cast<size_t>(t.numel()), t.dtype == ir::DType::i32 ? 0.0f : 0.5f);
       backend.copy_in(buffers.back().get(), halves.data(), t.bytes());
       in[c].push_back({t, buffers.back().get()});
     }
@@ -161,6 +165,46 @@ void measure_kernels_briefly(kernels::Backend& backend, partitioner::Profile& p,
     const double bytes = 3.0 * static_cast<double>(t.bytes());
     bytes_by_size.emplace_back(bytes, bytes / beyond(s, p.op_latency_s));
   }
+}
+
+namespace {
+
+// Of each op, the instance of most FLOP whose operands and result fit kOpMostBytes: its
+// rate then holds for the smaller shards of it a plan makes (an elementwise op's time is
+// linear in its points). GEMMs are left to the matmul rates, which depend on the shape.
+std::vector<ir::ValueId> largest_instance_of_each_op(const ir::Graph& g) {
+  constexpr double kOpMostBytes = 64.0 * (1 << 20);
+  std::vector<ir::ValueId> chosen(ir::all_ops().size(), -1);
+  for (ir::ValueId v = 0; v < static_cast<ir::ValueId>(g.size()); ++v) {
+    const ir::Node& n = g.node(v);
+    if (n.is_source() || !ir::op_traits(n.op).needs_kernel() || partitioner::gemm_shape(g, v)) continue;
+    if (partitioner::op_bytes(g, v) > kOpMostBytes || partitioner::op_flops(g, v) <= 0) continue;
+    ir::ValueId& best = chosen[static_cast<size_t>(ir::find_op(n.op) - ir::all_ops().data())];
+    if (best < 0 || partitioner::op_flops(g, v) > partitioner::op_flops(g, best)) best = v;
+  }
+  return chosen;
+}
+
+}  // namespace
+
+std::vector<double> measure_program_ops(kernels::Backend& backend, const ir::Graph& g, double latency_s) {
+  const std::vector<ir::ValueId> chosen = largest_instance_of_each_op(g);
+  std::vector<double> rates(chosen.size(), 0.0);
+  for (size_t op = 0; op < chosen.size(); ++op) {
+    if (chosen[op] < 0) continue;
+    const ir::Node& n = g.node(chosen[op]);
+    std::vector<ir::TensorType> types;
+    for (ir::ValueId x : n.inputs) types.push_back(g.type(x));
+    // An optimizer update reads params and state last touched a step ago.
+    const Operands where = ir::op_traits(n.op).optimizer_update ? Operands::weights : Operands::hot;
+    try {
+      const double s = time_kernel(backend, n, types, where, kBrief);
+      rates[op] = partitioner::op_flops(g, chosen[op]) / beyond(s, latency_s);
+    } catch (const Error&) {
+      // A kernel that refuses these made-up operands keeps the roofline's estimate.
+    }
+  }
+  return rates;
 }
 
 void measure_kernels(kernels::Backend& backend, partitioner::Profile& p, std::string& table,

@@ -11,6 +11,7 @@
 #include <functional>
 #include <string>
 
+#include "ir/graph.h"
 #include "kernels/backend.h"
 #include "partitioner/profile.h"
 
@@ -31,5 +32,13 @@ void measure_kernels(kernels::Backend& backend, partitioner::Profile& p, std::st
 // others wait). Fills op_latency_s, matmul_flops, matmul_by_size and `bytes_by_size`.
 void measure_kernels_briefly(kernels::Backend& backend, partitioner::Profile& p,
                              partitioner::RateCurve& bytes_by_size);
+
+// The FLOP/s (as partitioner::op_flops counts them) of each op of program `g` that is not a
+// GEMM, by its index in ir::all_ops() (0 for ops `g` lacks), beyond a kernel's fixed cost
+// `latency_s`: the op's instance of most FLOP within 64 MiB, on made-up operands, the median
+// of 7 runs (optimizer updates on cold operands, as a step finds its params). The registry
+// says how many points an op visits, not what each costs: a gelu's tanh tens of FLOP, an
+// add's one. About 8 runs of each op of `g` (tens of ms for a small model).
+std::vector<double> measure_program_ops(kernels::Backend& backend, const ir::Graph& g, double latency_s);
 
 }  // namespace spmd::runtime

@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include "ir/builder.h"
+#include "ir/ops.h"
 #include "partitioner/cost_model.h"
 
 namespace spmd::partitioner {
@@ -75,6 +76,37 @@ TEST(CostModel, MeasuredRatesCostAContractionByItsShape) {
   EXPECT_DOUBLE_EQ(op_seconds(p.g, p.skinny_k, d), op_flops(p.g, p.skinny_k) / 1e9);
   EXPECT_DOUBLE_EQ(op_seconds(p.g, p.square_k, d), op_flops(p.g, p.square_k) / 4e9);
   EXPECT_TRUE(compute_bound(p.g, p.skinny_k, d));
+}
+
+// The registry counts points, not what each costs: an op's own measured rate (by its index
+// in the registry) replaces the roofline for it alone, never for a GEMM, whose rate hangs on
+// its shape.
+TEST(CostModel, AnOpsMeasuredRateCostsThatOpAndNoGemm) {
+  const Problems p = problems();
+  DeviceModel d;
+  d.peak_flops = 1e12, d.memory_Bps = 1e15;
+  const auto index = [](const char* op) { return static_cast<size_t>(ir::find_op(op) - ir::all_ops().data()); };
+  const double add_before = op_seconds(p.g, p.add, d), sum_before = op_seconds(p.g, p.sum, d);
+  const double matmul_before = op_seconds(p.g, p.plain, d);
+  d.flops_by_op.assign(ir::all_ops().size(), 0.0);
+  d.flops_by_op[index("add")] = 1e6;
+  d.flops_by_op[index("matmul")] = 1e6;
+  EXPECT_DOUBLE_EQ(op_seconds(p.g, p.add, d), op_flops(p.g, p.add) / 1e6);
+  EXPECT_GT(op_seconds(p.g, p.add, d), 1000 * add_before);
+  EXPECT_DOUBLE_EQ(op_seconds(p.g, p.sum, d), sum_before);        // not measured: the roofline
+  EXPECT_DOUBLE_EQ(op_seconds(p.g, p.plain, d), matmul_before);   // a GEMM: the matmul rates
+}
+
+// A batch of dot products contracts between its operands but reads each once for one
+// multiply-add per element: not a GEMM, so its own measured rate costs it.
+TEST(CostModel, ABatchOfDotProductsIsNoGemm) {
+  ir::Graph g;
+  ir::Builder b(g);
+  const ir::ValueId x = b.param("x", {64, 32}), dy = b.param("dy", {64, 32});
+  const ir::ValueId scale_grad = b.op("layernorm_scale_grad", {x, dy}, {});
+  EXPECT_EQ(g.type(scale_grad).shape, (std::vector<int64_t>{32}));
+  EXPECT_FALSE(gemm_shape(g, scale_grad));
+  EXPECT_EQ(op_flops(g, scale_grad), 2 * 64 * 32);
 }
 
 }  // namespace

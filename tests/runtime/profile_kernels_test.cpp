@@ -1,0 +1,34 @@
+// What a job measures of its own program at bind (runtime/profile_kernels.h): a rate for each
+// op of the program that is not a GEMM, none for the GEMMs and none for ops it lacks, on
+// operands a kernel accepts (indices within their table).
+#include <gtest/gtest.h>
+
+#include "ir/builder.h"
+#include "ir/ops.h"
+#include "kernels/backend.h"
+#include "runtime/profile_kernels.h"
+
+namespace spmd::runtime {
+namespace {
+
+size_t index_of(const char* op) { return static_cast<size_t>(ir::find_op(op) - ir::all_ops().data()); }
+
+TEST(MeasureProgramOps, EveryOpButTheGemmsGetsARateOfItsOwn) {
+  ir::Graph g;
+  ir::Builder b(g);
+  const ir::ValueId table = b.param("table", {50, 16});
+  const ir::ValueId ids = b.input("ids", {ir::DType::i32, {64}}, "ids");
+  const ir::ValueId rows = b.gather(table, ids);
+  const ir::ValueId hidden = b.gelu(b.matmul(rows, b.param("w", {16, 32})));
+  g.outputs.emplace_back("loss", b.reduce_sum(b.add(hidden, hidden), {0, 1}));
+  auto backend = kernels::make_cpu_backend();
+  const std::vector<double> rates = measure_program_ops(*backend, g, 1e-6);
+  ASSERT_EQ(rates.size(), ir::all_ops().size());
+  for (const char* op : {"gather", "gelu", "add", "reduce_sum"}) EXPECT_GT(rates[index_of(op)], 0) << op;
+  EXPECT_EQ(rates[index_of("matmul")], 0);   // the matmul rates cost it by its shape
+  EXPECT_EQ(rates[index_of("softmax")], 0);  // not in the program
+  EXPECT_EQ(rates[index_of("param")], 0);    // filled by the runtime, no kernel
+}
+
+}  // namespace
+}  // namespace spmd::runtime
