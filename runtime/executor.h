@@ -143,7 +143,9 @@ class Executor {
     // Its members' operands packed, and the reduced result: allocated at the
     // first step, reused by every later one (scratch of a const launch, hence mutable).
     mutable std::vector<float> packed, reduced;
+    // A later member of a bucket: issued with launch `bucket_first`, done when it is.
     bool issued_with_bucket = false;
+    size_t bucket_first = 0;
   };
   struct ShardedInput {
     ir::ValueId value;

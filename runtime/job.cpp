@@ -19,6 +19,7 @@
 #include "runtime/device_choice.h"
 #include "runtime/exposed_comm.h"
 #include "runtime/profile_kernels.h"
+#include "runtime/profile_run.h"
 #include "runtime/text_gather.h"
 #include "runtime/threads.h"
 #include "runtime/trace.h"
@@ -93,7 +94,11 @@ void Job::bind(JobBinding binding) {
   }
   backend_ = make_rank_backend(binding.device, topology_.get(), rank());
   if (!binding.profile.empty()) apply_profile(binding.profile, devices);
+  if (world_) comm_ = std::make_unique<collectives::MpiCommunicator>(world_->comm());
+  // Before the executor splits it: the split communicators inherit the deadline.
+  if (comm_ && binding.timeout_s) comm_->set_timeout(std::chrono::duration<double>(*binding.timeout_s));
   if (binding.calibrate) calibrate_device(!binding.profile.empty());
+  if (binding.calibrate && binding.profile.empty()) calibrate_links();
   check_replan_policy(devices);
   const partitioner::PlanRequest& asked = description_.partitioning;
   if (devices > 1 && (asked.automatic || !asked.any()) && asked.search.budget_seconds > 0) {
@@ -103,9 +108,6 @@ void Job::bind(JobBinding binding) {
   }
   plan_ = partitioner::choose_plan(asked, graph_, devices, topology_.get());
   if (partitioned_) program_ = lowered(*plan_, topology_.get());
-  if (world_) comm_ = std::make_unique<collectives::MpiCommunicator>(world_->comm());
-  // Before the executor splits it: the split communicators inherit the deadline.
-  if (comm_ && binding.timeout_s) comm_->set_timeout(std::chrono::duration<double>(*binding.timeout_s));
   std::optional<Manifest> saved = prepare_resume();
   check_checkpoint_directory(saved ? saved->step : 0);
   const ir::Graph& runs = program_ ? program_->graph : graph_;
@@ -186,6 +188,33 @@ void Job::calibrate_device(bool profiled) {
                 d.cpu_flops / 1e9, figures[kBytePairs + 3] / 1e9, figures[kBytePairs + 5] / 1e9, d.op_latency_s * 1e6,
                 static_cast<int>(timed));
   device_note_ = note;
+}
+
+// Without a profile the links are the defaults of their kind (10 GB/s for shared memory),
+// 2-5x off here: the ranks ping-pong across each level of the job for a few ms, and the
+// collectives are then synthesized and costed on what the links do.
+void Job::calibrate_links() {
+  if (!comm_ || comm_->size() < 2 || !topology_) return;
+  const BriefLinks measured = measure_links_briefly(*comm_, *topology_);
+  std::vector<launcher::LinkModel> links;
+  std::string said;
+  for (const launcher::Level& level : topology_->levels()) {
+    links.push_back(level.link);
+    for (const partitioner::LevelProfile& l : measured.levels) {
+      if (l.name != level.name) continue;
+      links.back() = {l.latency_s, l.bandwidth_Bps};
+      char text[120];
+      std::snprintf(text, sizeof text, "%s%s %.1f us, %.1f GB/s", said.empty() ? "" : ", ", l.name.c_str(),
+                    l.latency_s * 1e6, l.bandwidth_Bps / 1e9);
+      said += text;
+    }
+  }
+  *topology_ = topology_->with_links(links);
+  partitioner::DeviceOverrides& d = description_.partitioning.search.device;
+  if (d.handoff_s <= 0) d.handoff_s = measured.handoff_s;
+  char text[80];
+  std::snprintf(text, sizeof text, "; %.1f us per hand-off to the communication thread", d.handoff_s * 1e6);
+  device_note_ += (device_note_.empty() ? "" : "; ") + std::string("links ") + said + text;
 }
 
 // The profile's figures replace the defaults: the plan is costed, and the collectives'

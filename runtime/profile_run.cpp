@@ -170,7 +170,41 @@ std::vector<launcher::MeasuredAlgorithm> collective_tables(collectives::Communic
   return fitted;
 }
 
+// For each level of `topology`, rank 0 and the first rank whose lowest common group with it
+// is at that level ping-pong messages of 4 KiB to `max_bytes`.
+std::vector<partitioner::LevelProfile> measure_levels(collectives::Communicator& comm,
+                                                      const launcher::Topology& topology, double max_bytes,
+                                                      std::string& table) {
+  std::vector<partitioner::LevelProfile> levels;
+  for (int l = 0; l < static_cast<int>(topology.levels().size()); ++l) {
+    int peer = -1;
+    for (int d = 1; d < topology.num_devices() && peer < 0; ++d) peer = topology.common_level(0, d) == l ? d : -1;
+    if (peer < 0) continue;
+    levels.push_back(measure_level(comm, topology.levels()[l].name, peer, max_bytes, table));
+  }
+  return levels;
+}
+
 }  // namespace
+
+BriefLinks measure_links_briefly(collectives::Communicator& comm, const launcher::Topology& topology) {
+  BriefLinks out;
+  std::string unused;
+  partitioner::Profile p;
+  measure_handoff(p, unused);
+  out.levels = measure_levels(comm, topology, 1 << 20, unused);
+  std::vector<float> figures = {static_cast<float>(p.handoff_s * 1e9)};
+  for (const partitioner::LevelProfile& l : out.levels) {
+    figures.insert(figures.end(), {static_cast<float>(l.latency_s * 1e9), static_cast<float>(l.bandwidth_Bps / 1e9)});
+  }
+  comm.native_broadcast(figures, 0);
+  out.handoff_s = figures[0] / 1e9;
+  for (size_t i = 0; i < out.levels.size(); ++i) {
+    out.levels[i].latency_s = figures[1 + 2 * i] / 1e9;
+    out.levels[i].bandwidth_Bps = figures[2 + 2 * i] * 1e9;
+  }
+  return out;
+}
 
 ProfileRun measure_profile(collectives::Communicator& comm, const launcher::Topology& topology,
                            kernels::Backend& backend, double max_bytes) {
@@ -187,13 +221,7 @@ ProfileRun measure_profile(collectives::Communicator& comm, const launcher::Topo
   });
   measure_handoff(run.profile, run.table);
   measure_sync_wait(comm, topology, backend, run.profile, run.table);
-  for (int l = 0; l < static_cast<int>(topology.levels().size()); ++l) {
-    int peer = -1;
-    for (int d = 1; d < topology.num_devices() && peer < 0; ++d) peer = topology.common_level(0, d) == l ? d : -1;
-    if (peer < 0) continue;
-    const std::string& name = topology.levels()[l].name;
-    run.profile.levels.push_back(measure_level(comm, name, peer, max_bytes, run.table));
-  }
+  run.profile.levels = measure_levels(comm, topology, max_bytes, run.table);
   if (comm.size() > 1) {
     // The collectives span the job's outermost level: their fits belong to it.
     std::vector<int> all(static_cast<size_t>(topology.num_devices()));

@@ -11,6 +11,7 @@
 #pragma once
 
 #include <string>
+#include <vector>
 
 #include "collectives/communicator.h"
 #include "kernels/backend.h"
@@ -32,5 +33,15 @@ inline constexpr double kProfileLeastMaxBytes = 16 << 10, kProfileMostMaxBytes =
 // spmd::Error, before measuring anything, when `max_bytes` is outside the range above.
 ProfileRun measure_profile(collectives::Communicator& comm, const launcher::Topology& topology,
                            kernels::Backend& backend, double max_bytes = 16 << 20);
+
+// What a job bound without a profile measures of its links (Job::bind): each level's
+// latency and bandwidth from ping-pongs of 4 KiB to 1 MiB, and the hand-off to the
+// communication thread, the same on every rank (rank 0's), as measure_profile fits them
+// but with no collective tables. Collective over `comm`; a few ms per level.
+struct BriefLinks {
+  std::vector<partitioner::LevelProfile> levels;
+  double handoff_s = 0;
+};
+BriefLinks measure_links_briefly(collectives::Communicator& comm, const launcher::Topology& topology);
 
 }  // namespace spmd::runtime

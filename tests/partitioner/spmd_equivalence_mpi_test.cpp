@@ -19,6 +19,8 @@
 #include <fnmatch.h>
 
 #include <algorithm>
+#include <chrono>
+#include <map>
 #include <cmath>
 #include <set>
 
@@ -332,6 +334,37 @@ TEST(SameAsOneDeviceBucketed, DpDpMegatronAndZero) {
     }
     expect_same_as_one_device(g, plan, program, world, where);
   }
+}
+
+// A bucket's later members run nothing of their own: each is done when its bucket's first
+// is, taking no time (a work item of its own woke both threads for nothing).
+TEST(Bucketed, LaterMembersEndWithTheirBucketAndTakeNoTime) {
+  collectives::MpiCommunicator world(MPI_COMM_WORLD);
+  if (world.size() < 2) GTEST_SKIP() << "one rank has no collective to bucket";
+  ir::Graph g = ir::training_step(ir::build_model(kGpt), {});
+  partitioner::PlanRequest request;
+  request.strategy = "dp";
+  partitioner::Plan plan = partitioner::choose_plan(request, g, world.size());
+  partitioner::Program program = partitioner::bucket_gradients(partitioner::lower(g, plan), 1 << 20);
+  auto cpu = kernels::make_cpu_backend();
+  runtime::Trainer t(program.graph, *cpu, 11, std::nullopt, &world);
+  t.executor().set_overlap(true);
+  t.executor().set_timeline(std::chrono::steady_clock::now());
+  t.step();
+  std::map<ir::ValueId, runtime::LaunchTime> at;
+  for (const runtime::LaunchTime& l : t.executor().take_timeline()) at[l.node] = l;
+  int later = 0;
+  for (ir::ValueId v = 1; v < program.graph.size(); ++v) {
+    const int64_t bucket = program.graph.node(v).attrs.i("bucket", -1);
+    if (bucket < 0 || program.graph.node(v - 1).attrs.i("bucket", -1) != bucket) continue;
+    ++later;
+    ir::ValueId first = v - 1;
+    while (first > 0 && program.graph.node(first - 1).attrs.i("bucket", -1) == bucket) --first;
+    ASSERT_TRUE(at.count(v) && at.count(first)) << "%" << v;
+    EXPECT_EQ(at[v].start_s, at[v].end_s) << "%" << v;
+    EXPECT_EQ(at[v].end_s, at[first].end_s) << "%" << v << " of the bucket of %" << first;
+  }
+  EXPECT_GT(later, 0);
 }
 
 // ZeRO with its param gathers issued four ahead instead of one (prefetch.h) still equals one

@@ -4,6 +4,7 @@
 // batch over the ranks.
 #include <gtest/gtest.h>
 
+#include <bit>
 #include <cmath>
 #include <filesystem>
 
@@ -75,6 +76,15 @@ TEST(JobOverRanks, DefaultPlanOnSeveralRanksIsTheSearchsAndEveryRankAgrees) {
     measured.bind({&world});
     const uint64_t hash = std::hash<std::string>{}(partitioner::to_json(measured.plan(), measured.training_step()).dump());
     for (uint64_t h : world.all_gather(hash)) EXPECT_EQ(h, hash);
+    if (world.size() > 1) {
+      // Its links measured too, rank 0's figures on every rank.
+      EXPECT_NE(measured.device_note().find("links "), std::string::npos) << measured.device_note();
+      for (const launcher::Level& level : measured.topology()->levels()) {
+        EXPECT_GT(level.link.bandwidth_Bps, 0) << level.name;
+        const uint64_t latency = std::bit_cast<uint64_t>(level.link.latency_s);
+        for (uint64_t l : world.all_gather(latency)) EXPECT_EQ(l, latency) << level.name;
+      }
+    }
   }
   Job job(std::move(d));
   JobBinding binding(&world);
