@@ -83,6 +83,10 @@ double time_kernel(kernels::Backend& backend, const ir::Node& node, const std::v
       in[c].push_back({t, buffers.back().get()});
     }
     buffers.emplace_back(backend, node.type.bytes());
+    // Written once before timing: a fresh allocation's pages fault on first touch (a run
+    // of adamw on 64 fresh copies timed 10x its rate), and a step's buffers are not fresh.
+    const std::vector<float> zeros(static_cast<size_t>(node.type.numel()), 0.0f);
+    backend.copy_in(buffers.back().get(), zeros.data(), node.type.bytes());
     out.push_back({node.type, buffers.back().get()});
   }
   size_t next = 0;
@@ -171,9 +175,11 @@ namespace {
 
 // Of each op, the instance of most FLOP whose operands and result fit kOpMostBytes: its
 // rate then holds for the smaller shards of it a plan makes (an elementwise op's time is
-// linear in its points). GEMMs are left to the matmul rates, which depend on the shape.
+// linear in its points). GEMMs are left to the matmul rates, which depend on the shape, and
+// ops of fewer than kOpLeastFlops to the roofline: their time is the kernel's fixed cost,
+// and the little beyond it is noise that would give a rate for larger shapes 100x off.
 std::vector<ir::ValueId> largest_instance_of_each_op(const ir::Graph& g) {
-  constexpr double kOpMostBytes = 64.0 * (1 << 20);
+  constexpr double kOpMostBytes = 64.0 * (1 << 20), kOpLeastFlops = 1 << 14;
   std::vector<ir::ValueId> chosen(ir::all_ops().size(), -1);
   for (ir::ValueId v = 0; v < static_cast<ir::ValueId>(g.size()); ++v) {
     const ir::Node& n = g.node(v);
@@ -181,6 +187,9 @@ std::vector<ir::ValueId> largest_instance_of_each_op(const ir::Graph& g) {
     if (partitioner::op_bytes(g, v) > kOpMostBytes || partitioner::op_flops(g, v) <= 0) continue;
     ir::ValueId& best = chosen[static_cast<size_t>(ir::find_op(n.op) - ir::all_ops().data())];
     if (best < 0 || partitioner::op_flops(g, v) > partitioner::op_flops(g, best)) best = v;
+  }
+  for (ir::ValueId& v : chosen) {
+    if (v >= 0 && partitioner::op_flops(g, v) < kOpLeastFlops) v = -1;
   }
   return chosen;
 }

@@ -34,8 +34,9 @@ void measure_kernels_briefly(kernels::Backend& backend, partitioner::Profile& p,
                              partitioner::RateCurve& bytes_by_size);
 
 // The FLOP/s (as partitioner::op_flops counts them) of each op of program `g` that is not a
-// GEMM, by its index in ir::all_ops() (0 for ops `g` lacks), beyond a kernel's fixed cost
-// `latency_s`: the op's instance of most FLOP within 64 MiB, on made-up operands, the median
+// GEMM, by its index in ir::all_ops() (0 for ops `g` lacks, and those whose largest instance
+// is under 16 Ki FLOP: all fixed cost), beyond a kernel's fixed cost `latency_s`: the op's
+// instance of most FLOP within 64 MiB, on made-up operands, the median
 // of 7 runs (optimizer updates on cold operands, as a step finds its params). The registry
 // says how many points an op visits, not what each costs: a gelu's tanh tens of FLOP, an
 // add's one. About 8 runs of each op of `g` (tens of ms for a small model).
