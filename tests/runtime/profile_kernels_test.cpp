@@ -1,6 +1,7 @@
 // What a job measures of its own program at bind (runtime/profile_kernels.h): a rate for each
-// op of the program that is not a GEMM, none for the GEMMs and none for ops it lacks, on
-// operands a kernel accepts (indices within their table).
+// op of the program that is not a GEMM, none for the GEMMs, for ops it lacks or for ops too
+// small to time beyond a kernel's fixed cost, on operands a kernel accepts (indices within
+// their table).
 #include <gtest/gtest.h>
 
 #include "ir/builder.h"
@@ -17,10 +18,11 @@ TEST(MeasureProgramOps, EveryOpButTheGemmsGetsARateOfItsOwn) {
   ir::Graph g;
   ir::Builder b(g);
   const ir::ValueId table = b.param("table", {50, 16});
-  const ir::ValueId ids = b.input("ids", {ir::DType::i32, {64}}, "ids");
+  const ir::ValueId ids = b.input("ids", {ir::DType::i32, {1024}}, "ids");
   const ir::ValueId rows = b.gather(table, ids);
-  const ir::ValueId hidden = b.gelu(b.matmul(rows, b.param("w", {16, 32})));
-  g.outputs.emplace_back("loss", b.reduce_sum(b.add(hidden, hidden), {0, 1}));
+  const ir::ValueId hidden = b.gelu(b.matmul(rows, b.param("w", {16, 64})));
+  const ir::ValueId sum = b.reduce_sum(b.add(hidden, hidden), {0, 1});
+  g.outputs.emplace_back("loss", b.mul(sum, sum));
   auto backend = kernels::make_cpu_backend();
   const std::vector<double> rates = measure_program_ops(*backend, g, 1e-6);
   ASSERT_EQ(rates.size(), ir::all_ops().size());
@@ -28,6 +30,7 @@ TEST(MeasureProgramOps, EveryOpButTheGemmsGetsARateOfItsOwn) {
   EXPECT_EQ(rates[index_of("matmul")], 0);   // the matmul rates cost it by its shape
   EXPECT_EQ(rates[index_of("softmax")], 0);  // not in the program
   EXPECT_EQ(rates[index_of("param")], 0);    // filled by the runtime, no kernel
+  EXPECT_EQ(rates[index_of("mul")], 0);      // one point: all fixed cost
 }
 
 }  // namespace
