@@ -106,5 +106,7 @@ int cuda_device_by_pci_bus_id(const std::string& pci_bus_id);
 // Sets how many threads the CPU backend's kernels use from now on (OpenMP's count: the
 // cores of the rank's binding, or OMP_NUM_THREADS, unless set here).
 void set_cpu_threads(int threads);
+// The threads the CPU backend's kernels use now. Free.
+int cpu_threads();
 
 }  // namespace spmd::kernels

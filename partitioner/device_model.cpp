@@ -41,12 +41,17 @@ DeviceModel cpu_of(const launcher::Device& d, int sharing, const DeviceOverrides
   m.name = name, m.peak_flops = pus * kCoreFlops / sharing, m.memory_Bps = pus * kCoreMemoryBps / sharing;
   m.memory_bytes = d.memory_bytes;
   m.comm_shares_core = launcher::processing_units(d) > 0 && pus <= sharing;  // unknown PUs: not assumed
+  // A rank alone measured with its threads; together, the ranks' threads take turns on the
+  // PUs only where they outnumber them (4 ranks of 1 thread on 2 PUs: half each, not a quarter).
+  const double share = measured.cpu_threads > 0
+                           ? std::min(1.0, static_cast<double>(pus) / (sharing * measured.cpu_threads))
+                           : 1.0 / sharing;
   if (measured.cpu_flops > 0) {
-    m.peak_flops = measured.cpu_flops / sharing;
-    for (const auto& [size, rate] : measured.cpu_flops_by_size) m.flops_by_size.emplace_back(size, rate / sharing);
+    m.peak_flops = measured.cpu_flops * share;
+    for (const auto& [size, rate] : measured.cpu_flops_by_size) m.flops_by_size.emplace_back(size, rate * share);
   }
-  for (const auto& [size, rate] : measured.cpu_bytes_by_size) m.bytes_by_size.emplace_back(size, rate / sharing);
-  for (double rate : measured.cpu_flops_by_op) m.flops_by_op.push_back(rate / sharing);
+  for (const auto& [size, rate] : measured.cpu_bytes_by_size) m.bytes_by_size.emplace_back(size, rate * share);
+  for (double rate : measured.cpu_flops_by_op) m.flops_by_op.push_back(rate * share);
   if (!m.bytes_by_size.empty()) m.memory_Bps = m.bytes_by_size.back().second;
   return m;
 }

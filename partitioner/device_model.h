@@ -77,9 +77,11 @@ struct DeviceOverrides {
   GemmRates flops_by_shape;
   double sync_wait_s = 0, sync_wait_fraction = 0;
   // Measured in place of the table's guess for a CPU device (a job bound without a
-  // profile: runtime/profile_kernels.h), by a rank alone on its cores: matmul FLOP/s at
-  // best and by size, shared out among the ranks bound to the same PUs as the guess is.
-  // The user's and a profile's figures win over these.
+  // profile: runtime/profile_kernels.h), by a rank alone on its cores with `cpu_threads`
+  // kernel threads: matmul FLOP/s at best and by size. When all the ranks bound to the
+  // same PUs run, each gets min(1, PUs / (ranks x cpu_threads)) of it (1 / ranks where the
+  // threads are not known). The user's and a profile's figures win over these.
+  int cpu_threads = 0;
   double cpu_flops = 0;
   RateCurve cpu_flops_by_size;
   RateCurve cpu_bytes_by_size;  // memory-bound ops' bytes/s by bytes moved

@@ -143,7 +143,7 @@ void Job::calibrate_device(bool profiled) {
   const bool basics = !profiled && d.peak_flops <= 0;
   const size_t ops = ir::all_ops().size();
   // Rank 0's figures as they travel: the latency, the best FLOP/s, 3 (FLOP, FLOP/s) and 3
-  // (bytes, bytes/s) pairs, then the FLOP/s of each op.
+  // (bytes, bytes/s) pairs, the FLOP/s of each op, then the kernel threads they ran on.
   constexpr size_t kFlopPairs = 2, kBytePairs = kFlopPairs + 6, kOps = kBytePairs + 6;
   std::vector<double> figures;
   auto measure = [&] {
@@ -156,17 +156,19 @@ void Job::calibrate_device(bool profiled) {
     for (const auto& [size, rate] : bytes) figures.insert(figures.end(), {size, rate});
     figures.resize(kOps, 0.0);
     for (double rate : measure_program_ops(*backend_, graph_, p.op_latency_s)) figures.push_back(rate);
+    figures.push_back(kernels::cpu_threads());
   };
   if (world_ && world_->size() > 1) {
     world_->on_lead(measure, "measuring the kernels");
-    figures.resize(kOps + ops, 0.0);
+    figures.resize(kOps + ops + 1, 0.0);
     for (double& x : figures) {
       x = std::bit_cast<double>(world_->all_gather(std::bit_cast<uint64_t>(x), "rank 0's kernel figures").front());
     }
   } else {
     measure();
   }
-  d.cpu_flops_by_op.assign(figures.begin() + kOps, figures.end());
+  d.cpu_flops_by_op.assign(figures.begin() + kOps, figures.begin() + static_cast<std::ptrdiff_t>(kOps + ops));
+  d.cpu_threads = static_cast<int>(figures.back());
   const auto timed = std::count_if(d.cpu_flops_by_op.begin(), d.cpu_flops_by_op.end(), [](double r) { return r > 0; });
   char note[240];
   if (!basics) {

@@ -53,4 +53,6 @@ std::unique_ptr<Backend> make_cpu_backend() { return std::make_unique<CpuBackend
 
 void set_cpu_threads(int threads) { omp_set_num_threads(threads > 0 ? threads : 1); }
 
+int cpu_threads() { return omp_get_max_threads(); }
+
 }  // namespace spmd::kernels

@@ -124,6 +124,22 @@ TEST(DeviceModel, MeasuredCpuRatesReplaceTheGuessAndAreSharedOut) {
   EXPECT_DOUBLE_EQ(shared.flops_by_size[0].second, 25e9);
   EXPECT_DOUBLE_EQ(shared.bytes_by_size[0].second, 50e9);
 
+  // Measured by a rank of 1 thread: 2 such ranks on 2 PUs each keep a PU of their own, 4
+  // take turns two to a PU (not four: rank 0 measured one PU's rate, not two's).
+  measured.cpu_threads = 1;
+  measured.cpu_flops_by_op = {0, 8e9};
+  const DeviceModel two_of_one = device_model(launcher::Topology({two_cores, two_cores}, {"n"}, {}, {}), measured);
+  EXPECT_DOUBLE_EQ(two_of_one.peak_flops, 200e9);
+  EXPECT_EQ(two_of_one.flops_by_op, (std::vector<double>{0, 8e9}));
+  const DeviceModel four_of_one =
+      device_model(launcher::Topology({two_cores, two_cores, two_cores, two_cores}, {"n"}, {}, {}), measured);
+  EXPECT_DOUBLE_EQ(four_of_one.peak_flops, 100e9);
+  EXPECT_EQ(four_of_one.flops_by_op, (std::vector<double>{0, 4e9}));
+  measured.cpu_threads = 2;  // a rank alone on both PUs: shared by 2 ranks, half each
+  EXPECT_DOUBLE_EQ(device_model(launcher::Topology({two_cores, two_cores}, {"n"}, {}, {}), measured).peak_flops, 100e9);
+  measured.cpu_threads = 0;
+  measured.cpu_flops_by_op.clear();
+
   // An add of 4096 floats moves 48 KiB: in the caches, at the small size's rate, where the
   // table's one bandwidth would take it at the memory's.
   ir::Graph g;
