@@ -45,7 +45,8 @@ class Backend {
   // Where run() reads and writes: false for host memory (the default), true for an
   // accelerator's memory, which only this backend's kernels and copies may touch.
   virtual bool device_memory() const { return false; }
-  // `bytes` of this backend's memory, 64-byte aligned (at least one byte is allocated), and
+  // `bytes` of this backend's memory, 64-byte aligned (on the host, 2 MiB-aligned and in
+  // huge pages where 2 MiB or more and the kernel grants them; at least one byte), and
   // its release. Throws spmd::Error saying how much was asked when it cannot be had.
   virtual void* allocate(size_t bytes);
   virtual void release(void* buffer) noexcept;

@@ -146,6 +146,7 @@ void Job::calibrate_device(bool profiled) {
   // (bytes, bytes/s) pairs, the FLOP/s of each op, then the kernel threads they ran on.
   constexpr size_t kFlopPairs = 2, kBytePairs = kFlopPairs + 6, kOps = kBytePairs + 6;
   std::vector<double> figures;
+  const auto start = std::chrono::steady_clock::now();
   auto measure = [&] {
     partitioner::Profile p;
     partitioner::RateCurve bytes;
@@ -170,9 +171,10 @@ void Job::calibrate_device(bool profiled) {
   d.cpu_flops_by_op.assign(figures.begin() + kOps, figures.begin() + static_cast<std::ptrdiff_t>(kOps + ops));
   d.cpu_threads = static_cast<int>(figures.back());
   const auto timed = std::count_if(d.cpu_flops_by_op.begin(), d.cpu_flops_by_op.end(), [](double r) { return r > 0; });
-  char note[240];
+  const double took_ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
+  char note[260];
   if (!basics) {
-    std::snprintf(note, sizeof note, "%d ops of the program timed at start", static_cast<int>(timed));
+    std::snprintf(note, sizeof note, "%d ops of the program timed at start (%.0f ms)", static_cast<int>(timed), took_ms);
     device_note_ = note;
     return;
   }
@@ -186,9 +188,9 @@ void Job::calibrate_device(bool profiled) {
   }
   std::snprintf(note, sizeof note,
                 "matmul %.1f GFLOP/s at best, memory %.1f GB/s in the caches and %.1f GB/s beyond, %.1f us per kernel, "
-                "%d ops of the program timed, measured at start (no profile)",
+                "%d ops of the program timed, measured at start in %.0f ms (no profile)",
                 d.cpu_flops / 1e9, figures[kBytePairs + 3] / 1e9, figures[kBytePairs + 5] / 1e9, d.op_latency_s * 1e6,
-                static_cast<int>(timed));
+                static_cast<int>(timed), took_ms);
   device_note_ = note;
 }
 

@@ -162,8 +162,8 @@ class Job {
   // What the profile changed, one line per figure (empty without a profile).
   const std::vector<std::string>& profile_notes() const { return profile_notes_; }
   // What bind measured of the device (JobBinding::calibrate): "matmul 212.3 GFLOP/s at
-  // best, ..., 0.4 us per kernel, 17 ops of the program timed, measured at start (no
-  // profile)"; "" when it measured nothing.
+  // best, ..., 0.4 us per kernel, 17 ops of the program timed, measured at start in 90 ms
+  // (no profile)"; "" when it measured nothing.
   const std::string& device_note() const { return device_note_; }
 
   // The global training step (describe) and, once bound, the plan and this rank's program.
