@@ -117,6 +117,8 @@ const OpDef& op_def(std::string_view op) {
 
 std::span<const OpDef> all_ops() { return kOps; }
 
+size_t op_index(std::string_view op) { return static_cast<size_t>(&op_def(op) - all_ops().data()); }
+
 const OpTraits& op_traits(std::string_view op) { return op_def(op).traits; }
 
 bool is_optimizer_update(std::string_view op) { return op_traits(op).optimizer_update; }

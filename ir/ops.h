@@ -120,6 +120,9 @@ const OpDef& op_def(std::string_view op);
 const OpDef* find_op(std::string_view op);
 // All registered ops, in a stable order.
 std::span<const OpDef> all_ops();
+// The index of `op` in all_ops(), by which tables of per-op figures (measured rates) are
+// kept; throws spmd::Error for an unknown op. One hash lookup.
+size_t op_index(std::string_view op);
 
 // The traits of `op`; throws spmd::Error for an unknown op.
 const OpTraits& op_traits(std::string_view op);

@@ -119,7 +119,7 @@ const Problem& problem_of(const ir::Graph& g, ir::ValueId v) {
   thread_local std::unordered_map<ProblemKey, Problem, ProblemHash> known;
   thread_local ProblemKey key;  // its words' storage kept from call to call
   const ir::Node& n = g.node(v);
-  const size_t op = static_cast<size_t>(ir::find_op(n.op) - ir::all_ops().data());
+  const size_t op = ir::op_index(n.op);
   key.words.assign({static_cast<int64_t>(op), n.type.rank()});
   key.words.insert(key.words.end(), n.type.shape.begin(), n.type.shape.end());
   for (ir::ValueId x : n.inputs) {

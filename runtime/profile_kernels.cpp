@@ -204,7 +204,7 @@ std::vector<ir::ValueId> largest_instance_of_each_op(const ir::Graph& g) {
     const ir::Node& n = g.node(v);
     if (n.is_source() || !ir::op_traits(n.op).needs_kernel() || partitioner::gemm_shape(g, v)) continue;
     if (partitioner::op_bytes(g, v) > kOpMostBytes || partitioner::op_flops(g, v) <= 0) continue;
-    ir::ValueId& best = chosen[static_cast<size_t>(ir::find_op(n.op) - ir::all_ops().data())];
+    ir::ValueId& best = chosen[ir::op_index(n.op)];
     if (best < 0 || partitioner::op_flops(g, v) > partitioner::op_flops(g, best)) best = v;
   }
   for (ir::ValueId& v : chosen) {

@@ -29,6 +29,12 @@ Node node_of(std::string_view op) {
   return n;
 }
 
+// Tables of per-op figures are kept by an op's place in the registry.
+TEST(OpIndex, IsTheOpsPlaceInTheRegistry) {
+  for (size_t i = 0; i < all_ops().size(); ++i) EXPECT_EQ(op_index(all_ops()[i].name), i) << all_ops()[i].name;
+  EXPECT_THROW(op_index("no_such_op"), Error);
+}
+
 TEST(OpTraits, SourcesAreExactlyTheOpsWithoutOperands) {
   for (const OpDef& def : all_ops()) {
     EXPECT_EQ(def.arity == 0, def.traits.source != Source::none) << def.name;

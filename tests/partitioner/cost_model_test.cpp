@@ -85,12 +85,11 @@ TEST(CostModel, AnOpsMeasuredRateCostsThatOpAndNoGemm) {
   const Problems p = problems();
   DeviceModel d;
   d.peak_flops = 1e12, d.memory_Bps = 1e15;
-  const auto index = [](const char* op) { return static_cast<size_t>(ir::find_op(op) - ir::all_ops().data()); };
   const double add_before = op_seconds(p.g, p.add, d), sum_before = op_seconds(p.g, p.sum, d);
   const double matmul_before = op_seconds(p.g, p.plain, d);
   d.flops_by_op.assign(ir::all_ops().size(), 0.0);
-  d.flops_by_op[index("add")] = 1e6;
-  d.flops_by_op[index("matmul")] = 1e6;
+  d.flops_by_op[ir::op_index("add")] = 1e6;
+  d.flops_by_op[ir::op_index("matmul")] = 1e6;
   EXPECT_DOUBLE_EQ(op_seconds(p.g, p.add, d), op_flops(p.g, p.add) / 1e6);
   EXPECT_GT(op_seconds(p.g, p.add, d), 1000 * add_before);
   EXPECT_DOUBLE_EQ(op_seconds(p.g, p.sum, d), sum_before);        // not measured: the roofline

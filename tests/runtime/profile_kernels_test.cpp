@@ -12,8 +12,6 @@
 namespace spmd::runtime {
 namespace {
 
-size_t index_of(const char* op) { return static_cast<size_t>(ir::find_op(op) - ir::all_ops().data()); }
-
 TEST(MeasureProgramOps, EveryOpButTheGemmsGetsARateOfItsOwn) {
   ir::Graph g;
   ir::Builder b(g);
@@ -26,11 +24,11 @@ TEST(MeasureProgramOps, EveryOpButTheGemmsGetsARateOfItsOwn) {
   auto backend = kernels::make_cpu_backend();
   const std::vector<double> rates = measure_program_ops(*backend, g, 1e-6);
   ASSERT_EQ(rates.size(), ir::all_ops().size());
-  for (const char* op : {"gather", "gelu", "add", "reduce_sum"}) EXPECT_GT(rates[index_of(op)], 0) << op;
-  EXPECT_EQ(rates[index_of("matmul")], 0);   // the matmul rates cost it by its shape
-  EXPECT_EQ(rates[index_of("softmax")], 0);  // not in the program
-  EXPECT_EQ(rates[index_of("param")], 0);    // filled by the runtime, no kernel
-  EXPECT_EQ(rates[index_of("mul")], 0);      // one point: all fixed cost
+  for (const char* op : {"gather", "gelu", "add", "reduce_sum"}) EXPECT_GT(rates[ir::op_index(op)], 0) << op;
+  EXPECT_EQ(rates[ir::op_index("matmul")], 0);   // the matmul rates cost it by its shape
+  EXPECT_EQ(rates[ir::op_index("softmax")], 0);  // not in the program
+  EXPECT_EQ(rates[ir::op_index("param")], 0);    // filled by the runtime, no kernel
+  EXPECT_EQ(rates[ir::op_index("mul")], 0);      // one point: all fixed cost
 }
 
 }  // namespace
