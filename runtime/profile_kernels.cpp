@@ -194,9 +194,10 @@ namespace {
 // Of each op, the instance of most FLOP whose operands and result fit kOpMostBytes: its
 // rate then holds for the smaller shards of it a plan makes (an elementwise op's time is
 // linear in its points), and for larger ones the cost model's memory term, by the bytes
-// they move, takes over where data no longer fits the caches. GEMMs are left to the matmul rates, which depend on the shape, and
-// ops of fewer than kOpLeastFlops to the roofline: their time is the kernel's fixed cost,
-// and the little beyond it is noise that would give a rate for larger shapes 100x off.
+// they move, takes over where data no longer fits the caches. GEMMs are left to the matmul
+// rates, which depend on the shape, and ops of fewer than kOpLeastFlops to the roofline:
+// their time is the kernel's fixed cost, and the little beyond it is noise that would give
+// a rate for larger shapes 100x off.
 std::vector<ir::ValueId> largest_instance_of_each_op(const ir::Graph& g) {
   constexpr double kOpMostBytes = 16.0 * (1 << 20), kOpLeastFlops = 1 << 14;
   std::vector<ir::ValueId> chosen(ir::all_ops().size(), -1);
