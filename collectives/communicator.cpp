@@ -29,7 +29,7 @@ CommBuffer Communicator::allocate(std::size_t n) {
     taken = std::move(*fits);
     spare_.erase(fits);
   } else {
-    taken = {std::make_unique_for_overwrite<float[]>(n), n};
+    taken = {host_floats(n, HugePages::rounded), n};
   }
   float* p = taken.data.get();
   lent_.push_back(std::move(taken));

@@ -12,6 +12,8 @@
 #include <string>
 #include <vector>
 
+#include "common/host_memory.h"
+
 namespace spmd::collectives {
 
 enum class ReduceOp { sum, max };
@@ -83,7 +85,7 @@ class Communicator {
 
  private:
   struct Spare {
-    std::unique_ptr<float[]> data;
+    HostFloats data;
     std::size_t floats = 0;
   };
   void give_back(float* p);
