@@ -84,6 +84,24 @@ bool fit_subset(std::span<const CostTerms> terms, std::span<const double> second
   return true;
 }
 
+// The line of one term plus a constant through both points of a band (the term that
+// changes most between them): what a band takes when its terms grow in proportion and no
+// line of theirs passes through both. False when no term changes or time falls with size.
+bool offset_line(std::span<const CostTerms> terms, std::span<const double> seconds, FittedCost& out) {
+  const std::array<double, 3> lo = as_array(terms[0]), hi = as_array(terms[1]);
+  int j = -1;
+  for (int i = 0; i < 3; ++i) {
+    const double change = hi[i] - lo[i];
+    if (change > 0 && (j < 0 || change / hi[i] > (hi[j] - lo[j]) / hi[j])) j = i;
+  }
+  if (j < 0 || !(seconds[1] >= seconds[0])) return false;
+  std::array<double, 3> figures{};
+  figures[j] = (seconds[1] - seconds[0]) / (hi[j] - lo[j]);
+  out = {figures[0], figures[1], figures[2], 0, seconds[0] - figures[j] * lo[j]};
+  out.error = relative_rms(terms, seconds, out);
+  return true;
+}
+
 }  // namespace
 
 CostTerms cost_terms(const std::string& primitive, Algorithm algo, int p, double bytes) {
@@ -136,6 +154,9 @@ std::vector<FittedBand> fit_cost_bands(std::span<const double> bytes, std::span<
         break;
       }
     }
+    if (k > 0 && cost.error > kExact && offset_line(band_terms, band_seconds, exact) && exact.error <= kExact) {
+      cost = exact;
+    }
     out.push_back({up_to, cost});
   }
   return out;
@@ -153,8 +174,8 @@ const launcher::MeasuredAlgorithm* measured_band(const std::vector<launcher::Mea
 
 double measured_seconds(const launcher::MeasuredAlgorithm& band, Algorithm algo, int p, double bytes, int concurrent) {
   const CostTerms t = cost_terms(band.primitive, algo, p, bytes);
-  // A band's alpha may be negative (fit_cost_bands): never a time below zero, whatever the size.
-  return std::max(0.0, t.messages * band.alpha_s + t.bytes * band.beta_s_per_byte * concurrent +
+  // A band's alpha or offset may be negative (fit_cost_bands): never a time below zero.
+  return std::max(0.0, band.offset_s + t.messages * band.alpha_s + t.bytes * band.beta_s_per_byte * concurrent +
                            t.reduced * band.gamma_s_per_byte);
 }
 

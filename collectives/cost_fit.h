@@ -28,14 +28,16 @@ struct CostTerms {
 CostTerms cost_terms(const std::string& primitive, Algorithm algo, int p, double bytes);
 
 // Fitted figures of one algorithm, each zero or more; `error` is the relative RMS error of
-// the fit over the points it was fitted to.
+// the fit over the points it was fitted to. `offset_s`, seconds whatever the size, is zero
+// but in a band whose terms grow in proportion (fit_cost_bands).
 struct FittedCost {
   double alpha_s = 0;
   double beta_s_per_byte = 0;
   double gamma_s_per_byte = 0;
   double error = 0;
+  double offset_s = 0;
   double seconds(const CostTerms& t) const {
-    return t.messages * alpha_s + t.bytes * beta_s_per_byte + t.reduced * gamma_s_per_byte;
+    return offset_s + t.messages * alpha_s + t.bytes * beta_s_per_byte + t.reduced * gamma_s_per_byte;
   }
 };
 
@@ -60,8 +62,11 @@ struct FittedBand {
 // the smallest sizes and the last to the largest. Where a time grows faster than its size
 // between two sizes (a buffer that outgrows a cache), the line through them has a negative
 // alpha: a band above the first takes it (its times stay between its measured ones, and
-// grow beyond the last); the first keeps non-negative figures, as it extends to size 0. With fewer than three sizes, one band of
-// fit_cost over them all. Cost: O(sizes).
+// grow beyond the last); the first keeps non-negative figures, as it extends to size 0.
+// Where the terms themselves grow in proportion between the two sizes (a pipelined chain's
+// messages and bytes both count its segments), no line of theirs passes through both times:
+// such a band takes a line of one term plus a constant, `offset_s`. With fewer than three
+// sizes, one band of fit_cost over them all. Cost: O(sizes).
 std::vector<FittedBand> fit_cost_bands(std::span<const double> bytes, std::span<const CostTerms> terms,
                                        std::span<const double> seconds);
 

@@ -72,6 +72,7 @@ struct MeasuredAlgorithm {
   double up_to_bytes = 0;
   double alpha_s = 0, beta_s_per_byte = 0, gamma_s_per_byte = 0;
   double fit_error = 0;   // relative RMS error of the fit over the band
+  double offset_s = 0;    // seconds on top of the terms, whatever the size (cost_fit.h says when)
   bool operator==(const MeasuredAlgorithm&) const = default;
 };
 

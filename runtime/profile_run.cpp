@@ -138,7 +138,7 @@ std::vector<launcher::MeasuredAlgorithm> fit_algorithm(const std::string& primit
   std::vector<launcher::MeasuredAlgorithm> out;
   for (const collectives::FittedBand& b : bands) {
     out.push_back({primitive, collectives::to_string(a), b.up_to_bytes, b.cost.alpha_s, b.cost.beta_s_per_byte,
-                   b.cost.gamma_s_per_byte, b.cost.error});
+                   b.cost.gamma_s_per_byte, b.cost.error, b.cost.offset_s});
   }
   return out;
 }

@@ -122,5 +122,32 @@ TEST(CostFit, ABandWhoseTimeOutgrowsItsSizeStillGivesItsTimesBack) {
   EXPECT_EQ(measured_seconds(measured[1], Algorithm::scatter_allgather, 2, 1024), 0);  // never below zero
 }
 
+
+// A pipelined chain's terms both count its 512 KiB segments: from 1 MiB to 4 MiB its
+// messages and bytes grow 4x alike, and a time that grows 7.7x (measured: 53 us, then
+// 410 us) lies on no line of theirs. The band takes one term plus a constant and still
+// gives both times back, and the constant travels with the band.
+TEST(CostFit, ABandOfTermsGrowingInProportionStillGivesItsTimesBack) {
+  const std::vector<double> sizes = {256 << 10, 1 << 20, 4 << 20};
+  const std::vector<double> seconds = {15e-6, 53e-6, 410e-6};
+  std::vector<CostTerms> terms;
+  for (double bytes : sizes) terms.push_back(cost_terms("broadcast", Algorithm::pipelined_chain, 2, bytes));
+  ASSERT_DOUBLE_EQ(terms[2].messages / terms[1].messages, terms[2].bytes / terms[1].bytes);  // the premise
+  const std::vector<FittedBand> bands = fit_cost_bands(sizes, terms, seconds);
+  ASSERT_EQ(bands.size(), 2u);
+  EXPECT_LE(bands[1].cost.error, 1e-9);
+  EXPECT_NE(bands[1].cost.offset_s, 0);
+  std::vector<launcher::MeasuredAlgorithm> measured;
+  for (const FittedBand& b : bands) {
+    measured.push_back({"broadcast", "pipelined_chain", b.up_to_bytes, b.cost.alpha_s, b.cost.beta_s_per_byte,
+                        b.cost.gamma_s_per_byte, b.cost.error, b.cost.offset_s});
+  }
+  for (size_t i = 0; i < sizes.size(); ++i) {
+    const launcher::MeasuredAlgorithm* band = measured_band(measured, "broadcast", Algorithm::pipelined_chain, sizes[i]);
+    EXPECT_NEAR(measured_seconds(*band, Algorithm::pipelined_chain, 2, sizes[i]), seconds[i], 1e-9 * seconds[i]);
+  }
+  EXPECT_GT(measured_seconds(measured[1], Algorithm::pipelined_chain, 2, 16 << 20), seconds[2]);  // grows beyond
+}
+
 }  // namespace
 }  // namespace spmd::collectives
