@@ -146,14 +146,14 @@ std::vector<double> bucket_sizes_tried() {
 }
 
 double bucket_size(const Program& p, const DeviceModel& device, CollectiveCosts& costs, std::int64_t memory_limit,
-                   std::optional<Prediction>* chosen) {
+                   std::optional<Prediction>* chosen, bool overlap) {
   int bucketable_collectives = 0;
   for (const CollectiveRecord& r : p.collectives) bucketable_collectives += bucketable(p.graph, r.at) ? 1 : 0;
   if (bucketable_collectives < 2) return 0;
   double best = 0, best_s = std::numeric_limits<double>::infinity();
   for (double size : bucket_sizes_tried()) {
     const Program bucketed = bucket_gradients(p, size);
-    Prediction prediction = simulate_time(bucketed, device, costs);
+    Prediction prediction = simulate_time(bucketed, device, costs, overlap);
     if (!(prediction.step_time_s < best_s * (1 - 1e-9))) continue;  // a larger one must gain
     prediction.peak_bytes = plan_program_memory(bucketed.graph).peak_bytes();  // only for a size that would win
     if (memory_limit > 0 && prediction.peak_bytes > static_cast<size_t>(memory_limit) && size > 0) continue;

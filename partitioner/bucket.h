@@ -53,12 +53,13 @@ BucketCollective bucket_at(const ir::Graph& g, ir::ValueId first);
 // The bucket sizes bucket_size() tries: none (0), then 256 KiB to 64 MiB by fourfold steps.
 std::vector<double> bucket_sizes_tried();
 
-// The bucket size under which `p` simulates fastest on `device` with `costs` (overlap on)
-// among those whose peak stays within `memory_limit` bytes (none when <= 0), 0 when no
-// bucket helps. Where `chosen` is given and sizes were tried, the chosen size's prediction
+// The bucket size under which `p` simulates fastest on `device` with `costs` (collectives
+// overlapping compute, or blocking: `overlap`) among those whose peak stays within
+// `memory_limit` bytes (none when <= 0), 0 when no bucket helps: overlapped, a bucket waits
+// for its last member and hides behind less; either way it pays one latency for all. Where `chosen` is given and sizes were tried, the chosen size's prediction
 // goes there (else it is left alone). Cost: one bucketing and simulation per size tried,
 // none when `p` has fewer than two bucketable collectives.
 double bucket_size(const Program& p, const DeviceModel& device, CollectiveCosts& costs, std::int64_t memory_limit = 0,
-                   std::optional<Prediction>* chosen = nullptr);
+                   std::optional<Prediction>* chosen = nullptr, bool overlap = true);
 
 }  // namespace spmd::partitioner

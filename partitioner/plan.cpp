@@ -63,7 +63,8 @@ nlohmann::ordered_json to_json(const Plan& plan, const ir::Graph& g) {
   if (plan.schedule) {
     // Bytes are whole: written as an integer, as every other size in the file.
     out["schedule"] = {{"prefetch", plan.schedule->prefetch},
-                       {"bucket_bytes", static_cast<std::int64_t>(plan.schedule->bucket_bytes)}};
+                       {"bucket_bytes", static_cast<std::int64_t>(plan.schedule->bucket_bytes)},
+                       {"overlap", plan.schedule->overlap}};
   }
   if (plan.predicted) {
     out["predicted"] = {{"step_time_s", plan.predicted->step_time_s}, {"exposed_comm_s", plan.predicted->exposed_comm_s},
@@ -82,8 +83,12 @@ void read_placement_and_cost(const nlohmann::ordered_json& j, Plan& p) {
   }
   if (j.contains("schedule")) {
     const auto& s = j.at("schedule");
-    require_known_keys(s, {"prefetch", "bucket_bytes"}, "the plan's schedule");
-    p.schedule = PlanSchedule{whole_number<int>(s.at("prefetch"), "the plan's prefetch depth"), s.at("bucket_bytes").get<double>()};
+    require_known_keys(s, {"prefetch", "bucket_bytes", "overlap"}, "the plan's schedule");
+    if (s.contains("overlap") && !s.at("overlap").is_boolean()) {
+      throw Error("the plan's schedule has an overlap that is not true or false");
+    }
+    p.schedule = PlanSchedule{whole_number<int>(s.at("prefetch"), "the plan's prefetch depth"),
+                              s.at("bucket_bytes").get<double>(), s.value("overlap", true)};
     if (p.schedule->prefetch < 0 || !(p.schedule->bucket_bytes >= 0)) {
       throw Error("the plan's schedule needs a prefetch depth and a bucket size of at least 0");
     }

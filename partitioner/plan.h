@@ -36,6 +36,7 @@ struct PlanCost {
 struct PlanSchedule {
   int prefetch = 1;
   double bucket_bytes = 0;
+  bool overlap = true;  // collectives overlap compute, else block (tuning.h)
   bool operator==(const PlanSchedule&) const = default;
 };
 

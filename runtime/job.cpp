@@ -114,7 +114,7 @@ void Job::bind(JobBinding binding) {
   trainer_ = std::make_unique<Trainer>(runs, *backend_, description_.seed, description_.program.lr,
                                        partitioned_ ? comm_.get() : nullptr, topology_.get(),
                                        make_data());
-  trainer_->executor().set_overlap(description_.overlap);
+  trainer_->executor().set_overlap(overlap_);
   if (saved) finish_resume(*saved);
   if (topology_) base_topology_ = *topology_;
   base_device_ = description_.partitioning.search.device;
@@ -360,19 +360,21 @@ partitioner::Program Job::lowered(const partitioner::Plan& plan, const launcher:
   const partitioner::Program ops = partitioner::lower_ops(graph_, plan);
   // What the job asks for, else what the plan was costed with (a search's winner, a plan
   // file), else the cost model's choice.
-  partitioner::ScheduleChoice asked{description_.prefetch, description_.bucket_bytes, description_.overlap};
-  prefetch_source_ = asked.prefetch >= 0 ? ScheduleSource::asked
-                     : plan.schedule     ? ScheduleSource::plan
-                                         : ScheduleSource::cost_model;
-  bucket_source_ = asked.bucket_bytes >= 0 || !asked.overlap ? ScheduleSource::asked
-                   : plan.schedule                           ? ScheduleSource::plan
-                                                             : ScheduleSource::cost_model;
+  partitioner::ScheduleChoice asked{description_.prefetch, description_.bucket_bytes,
+                                    description_.overlap ? int{*description_.overlap} : -1};
+  auto source = [&](bool given) {
+    return given ? ScheduleSource::asked : plan.schedule ? ScheduleSource::plan : ScheduleSource::cost_model;
+  };
+  prefetch_source_ = source(asked.prefetch >= 0);
+  overlap_source_ = source(asked.overlap >= 0);
+  bucket_source_ = source(asked.bucket_bytes >= 0);
   partitioner::TunedProgram tuned = partitioner::tune_schedule(
       ops, plan.rematerialize, device, costs,
       partitioner::memory_limit(description_.partitioning.search.memory_limit, device),
       partitioner::with_plan_schedule(asked, plan));
   prefetch_ = tuned.schedule.prefetch;
   bucket_bytes_ = tuned.schedule.bucket_bytes;
+  overlap_ = tuned.schedule.overlap;
   gathers_params_ = tuned.gathers_params;
   return std::move(tuned.program);
 }

@@ -80,10 +80,12 @@ struct JobDescription {
   // kernel) and keeps each launch's times until the file is written.
   std::string trace;
   // Whether collectives overlap compute where they can (executor.h); false runs them in
-  // program order, blocking: what `spmd run --no-overlap` measures against.
-  bool overlap = true;
+  // program order, blocking: what `spmd run --no-overlap` measures against. Unset: the
+  // cost model's choice (partitioner/tuning.h), blocking where the communication thread
+  // would share the main thread's core and gain less than its hand-offs cost.
+  std::optional<bool> overlap;
   // Gradient buckets (partitioner/bucket.h): the largest bucket in bytes per device, 0 for
-  // none, or negative for the size the cost model predicts fastest (with overlap on).
+  // none, or negative for the size the cost model predicts fastest (run as collectives run).
   double bucket_bytes = -1;
   // How many of ZeRO's param gathers ahead are issued (partitioner/prefetch.h), or negative
   // for the depth the cost model predicts fastest within the device's memory.
@@ -190,6 +192,10 @@ class Job {
   // params at all. Set by bind().
   int prefetch() const { return prefetch_; }
   ScheduleSource prefetch_source() const { return prefetch_source_; }
+  // Whether collectives overlap compute (on a communication thread) or block, and who
+  // chose it. Set by bind().
+  bool overlap() const { return overlap_; }
+  ScheduleSource overlap_source() const { return overlap_source_; }
   bool gathers_params() const { return gathers_params_; }
   Trainer& trainer();
   const Trainer& trainer() const;
@@ -254,6 +260,8 @@ class Job {
   bool gathers_params_ = false;
   ScheduleSource bucket_source_ = ScheduleSource::cost_model, prefetch_source_ = ScheduleSource::cost_model;
   int prefetch_ = 1;
+  bool overlap_ = true;
+  ScheduleSource overlap_source_ = ScheduleSource::cost_model;
   std::chrono::steady_clock::time_point origin_;  // of the launches' times
   std::unique_ptr<TraceRecorder> trace_;
   // Re-planning: the model as bound (topology and device figures; launches are sampled

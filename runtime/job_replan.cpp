@@ -208,7 +208,7 @@ void Job::switch_plan(partitioner::Plan next, const partitioner::Refitted& model
   partitioner::Program program = lowered(next, topology.get());
   auto trainer = std::make_unique<Trainer>(program.graph, *backend_, description_.seed, description_.program.lr,
                                            comm_.get(), topology.get(), make_data());
-  trainer->executor().set_overlap(description_.overlap);
+  trainer->executor().set_overlap(overlap_);
   reshard(trainer_->executor(), trainer->executor(), comm_.get(), topology.get());
   trainer->resume_at(trainer_->steps_done());
   plan_source_ = "the search, re-planned at step " + std::to_string(trainer_->steps_done());

@@ -81,7 +81,8 @@ std::string schedule_text(const partitioner::PlanSchedule& s, bool gathers_param
   std::string out = !gathers_params  ? "no param gathers"
                     : s.prefetch == 0 ? "gathers at first use"
                                       : "gathers " + std::to_string(s.prefetch) + " ahead";
-  return out + (s.bucket_bytes > 0 ? ", buckets up to " + bytes_text(s.bucket_bytes) : ", no buckets");
+  out += s.bucket_bytes > 0 ? ", buckets up to " + bytes_text(s.bucket_bytes) : ", no buckets";
+  return out + (s.overlap ? "" : ", collectives blocking");
 }
 
 std::string prediction_report(const partitioner::Prediction& p, const partitioner::DeviceModel& device,

@@ -107,6 +107,8 @@ void print_header(const runtime::Job& job, const RunOptions& o) {
       return s == runtime::Job::ScheduleSource::asked ? std::string() : std::string(" (") + runtime::to_string(s) + ")";
     };
     std::printf("gradient buckets: %s%s\n", size.c_str(), who(job.bucket_source()).c_str());
+    std::printf("collectives: %s%s\n", job.overlap() ? "overlapping compute" : "blocking, in program order",
+                who(job.overlap_source()).c_str());
     if (job.gathers_params()) {
       std::printf("param gathers prefetched: %d ahead%s\n", job.prefetch(),
                   who(job.prefetch_source()).c_str());
@@ -245,8 +247,10 @@ void add_run_command(CLI::App& app, const launcher::World* world) {
   cmd->add_option("--prefetch", o->prefetch,
                   "issue ZeRO's param gathers this many ahead (0: at first use), or \"auto\": the depth the cost model "
                   "predicts fastest within the device's memory (the default)");
-  cmd->add_flag("--overlap,!--no-overlap", o->job.overlap,
-                "run collectives on their own thread, overlapping compute (the default), or in program order");
+  // A callback: CLI11 2.1 sets an optional<bool> flag to false when it is not given.
+  cmd->add_flag_function("--overlap,!--no-overlap", [o](std::int64_t count) { o->job.overlap = count > 0; },
+                "run collectives on their own thread, overlapping compute, or in program order, blocking (default: "
+                "the faster by the cost model)");
   auto* dir = cmd->add_option("--checkpoint", o->job.checkpoint.dir, "save checkpoints in this directory");
   cmd->add_option("--checkpoint-every", o->job.checkpoint.every, "save a checkpoint every K steps")
       ->check(kStepCount)

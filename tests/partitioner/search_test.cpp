@@ -452,7 +452,7 @@ TEST(Plan, JsonKeepsThePredictionAndTheAxisLevels) {
   launcher::Topology t = dgx2(1);
   Plan plan = apply_tactics(g, builtin_strategy("dp+megatron", g, 16));
   Prediction p = predict_plan(plan, lower(g, plan), t, device_model(t));
-  plan.schedule = PlanSchedule{8, 1 << 20};
+  plan.schedule = PlanSchedule{8, 1 << 20, false};
   Plan back = plan_from_json(to_json(plan, g), g);
   EXPECT_EQ(back.schedule, plan.schedule);
   ASSERT_TRUE(back.predicted.has_value());
@@ -465,6 +465,10 @@ TEST(Plan, JsonKeepsThePredictionAndTheAxisLevels) {
   EXPECT_THROW(plan_from_json(bad, g), Error);
   bad["schedule"] = {{"prefetch", 1}, {"bucket_bytes", 0}, {"depth", 3}};
   EXPECT_THROW(plan_from_json(bad, g), Error);
+  bad["schedule"] = {{"prefetch", 1}, {"bucket_bytes", 0}, {"overlap", "yes"}};
+  EXPECT_THROW(plan_from_json(bad, g), Error);
+  bad["schedule"] = {{"prefetch", 1}, {"bucket_bytes", 0}};  // written before overlap was chosen
+  EXPECT_TRUE(plan_from_json(bad, g).schedule->overlap);
 }
 
 }  // namespace

@@ -54,7 +54,8 @@ TEST(TuneSchedule, TheCostModelsChoiceIsNeverSlowerThanAsLoweredAndFitsTheLimit)
     const Prediction lowered = simulate(lower(g, plan), c.device, c.costs);
     const TunedProgram t = tune_schedule(lower_ops(g, plan), false, c.device, c.costs, 0);
     EXPECT_LE(t.prediction.step_time_s, lowered.step_time_s) << strategy;
-    EXPECT_DOUBLE_EQ(t.prediction.step_time_s, simulate(t.program, c.device, c.costs).step_time_s) << strategy;
+    EXPECT_DOUBLE_EQ(t.prediction.step_time_s, simulate(t.program, c.device, c.costs, t.schedule.overlap).step_time_s)
+        << strategy;
     if (std::string(strategy) != "dp+megatron") {
       EXPECT_LT(t.prediction.step_time_s, lowered.step_time_s) << strategy << ": buckets gain here";
       EXPECT_GT(t.schedule.bucket_bytes, 0) << strategy;
@@ -66,7 +67,7 @@ TEST(TuneSchedule, TheCostModelsChoiceIsNeverSlowerThanAsLoweredAndFitsTheLimit)
 }
 
 // A plan's schedule fills what was left to the cost model, never what was asked for, and
-// gives no bucket size with overlap off.
+// gives its bucket size only to collectives run as the plan's were.
 TEST(TuneSchedule, APlansScheduleFillsWhatWasNotAskedFor) {
   Plan plan;
   EXPECT_EQ(with_plan_schedule({}, plan).prefetch, -1) << "no schedule: the cost model chooses";
@@ -77,22 +78,55 @@ TEST(TuneSchedule, APlansScheduleFillsWhatWasNotAskedFor) {
   const ScheduleChoice kept = with_plan_schedule({0, 0}, plan);
   EXPECT_EQ(kept.prefetch, 0);
   EXPECT_EQ(kept.bucket_bytes, 0);
+  EXPECT_EQ(filled.overlap, 1);
   ScheduleChoice blocking;
-  blocking.overlap = false;
+  blocking.overlap = 0;
   EXPECT_LT(with_plan_schedule(blocking, plan).bucket_bytes, 0);
+  plan.schedule->overlap = false;
+  EXPECT_EQ(with_plan_schedule({}, plan).overlap, 0);
+  EXPECT_EQ(with_plan_schedule(blocking, plan).bucket_bytes, 1 << 20);
 }
 
-TEST(TuneSchedule, WithoutOverlapNoBucketIsChosen) {
+// Blocking collectives still fuse: a bucket pays one latency for all its members.
+TEST(TuneSchedule, BlockingCollectivesGetABucketSizeOfTheirOwn) {
   const ir::Graph g = small_gpt_step();
   const Plan plan = strategy_plan(g, "dp", 4);
   Costed c(plan.mesh, 1e-3);
   ScheduleChoice blocking;
-  blocking.overlap = false;
+  blocking.overlap = 0;
   const TunedProgram t = tune_schedule(lower_ops(g, plan), false, c.device, c.costs, 0, blocking);
-  EXPECT_EQ(t.schedule.bucket_bytes, 0);
-  EXPECT_FALSE(has_buckets(t.program));
+  EXPECT_FALSE(t.schedule.overlap);
+  EXPECT_GT(t.schedule.bucket_bytes, 0);
+  EXPECT_TRUE(has_buckets(t.program));
   EXPECT_FALSE(t.gathers_params) << "data parallelism gathers no param";
   EXPECT_DOUBLE_EQ(t.prediction.step_time_s, simulate(t.program, c.device, c.costs, false).step_time_s);
+  const TunedProgram unfused = tune_schedule(lower_ops(g, plan), false, c.device, c.costs, 0, {-1, 0, 0});
+  EXPECT_FALSE(has_buckets(unfused.program));
+  EXPECT_LT(t.prediction.step_time_s, unfused.prediction.step_time_s);
+}
+
+// Where the communication thread shares the main thread's core it overlaps nothing and
+// every collective pays the hand-off: the cost model blocks. With a core of its own and a
+// cheap hand-off, overlapping hides the gradients' all-reduces behind the backward pass.
+TEST(TuneSchedule, TheCostModelBlocksWhereTheCommunicationThreadSharesTheCore) {
+  const ir::Graph g = small_gpt_step();
+  for (const char* strategy : {"dp", "zero"}) {
+    const Plan plan = strategy_plan(g, strategy, 2);
+    Costed c(plan.mesh, 1e-5);
+    c.device.handoff_s = 10e-6;
+    c.device.comm_shares_core = true;
+    const TunedProgram shared = tune_schedule(lower_ops(g, plan), false, c.device, c.costs, 0);
+    EXPECT_FALSE(shared.schedule.overlap) << strategy;
+    ScheduleChoice overlapping;
+    overlapping.overlap = 1;
+    const TunedProgram asked = tune_schedule(lower_ops(g, plan), false, c.device, c.costs, 0, overlapping);
+    EXPECT_TRUE(asked.schedule.overlap) << strategy;
+    EXPECT_LT(shared.prediction.step_time_s, asked.prediction.step_time_s) << strategy;
+    c.device.comm_shares_core = false;
+    c.device.handoff_s = 1e-6;
+    const TunedProgram own = tune_schedule(lower_ops(g, plan), false, c.device, c.costs, 0);
+    EXPECT_TRUE(own.schedule.overlap) << strategy;
+  }
 }
 
 }  // namespace

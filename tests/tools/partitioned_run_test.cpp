@@ -144,16 +144,18 @@ TEST(PartitionedRun, APlanFilesScheduleIsTheOneThatRuns) {
   ASSERT_EQ(planned.exit_code, 0) << planned.err;
   nlohmann::json plan = nlohmann::json::parse(slurp(path));
   ASSERT_TRUE(plan.contains("schedule")) << plan.dump();
-  plan["schedule"] = {{"prefetch", 3}, {"bucket_bytes", 65536}};
+  plan["schedule"] = {{"prefetch", 3}, {"bucket_bytes", 65536}, {"overlap", false}};
   std::ofstream(path) << plan.dump();
   Result r = run(mpirun(2, std::string("run ") + kGpt + " --steps 1 --plan " + path), /*raw=*/true, 120);
   ASSERT_EQ(r.exit_code, 0) << r.err;
   EXPECT_NE(r.out.find("param gathers prefetched: 3 ahead (the plan's)\n"), std::string::npos) << r.out;
   EXPECT_NE(r.out.find("gradient buckets: up to 64 KiB (the plan's)\n"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("collectives: blocking, in program order (the plan's)\n"), std::string::npos) << r.out;
   Result asked = run(mpirun(2, std::string("run ") + kGpt + " --steps 1 --plan " + path + " --prefetch 0"),
                      /*raw=*/true, 120);
   ASSERT_EQ(asked.exit_code, 0) << asked.err;
   EXPECT_NE(asked.out.find("param gathers prefetched: 0 ahead\n"), std::string::npos) << asked.out;
+  EXPECT_NE(asked.out.find("collectives: blocking, in program order (the plan's)\n"), std::string::npos) << asked.out;
 }
 
 TEST(PartitionedRun, ReplanningSwitchesAPoorPlanSaysWhyAndKeepsTheLosses) {
