@@ -136,7 +136,12 @@ std::vector<FittedBand> fit_cost_bands(std::span<const double> bytes, std::span<
                 std::to_string(seconds.size()) + " times");
   }
   if (n < 3) return {{0, fit_cost(terms, seconds)}};
-  std::vector<FittedBand> out;
+  // Below the smallest size a collective is all latency: it takes that size's time. (The
+  // line through the two smallest sizes, 4 and 16 KiB, crosses a protocol switch and fell
+  // to 0.4 us at 40 bytes, where a 2-rank all-gather took 2.4 us.)
+  FittedCost floor;
+  floor.offset_s = seconds[0];
+  std::vector<FittedBand> out = {{bytes[0], floor}};
   for (size_t k = 0; k + 1 < n; ++k) {
     const double up_to = k + 2 < n ? bytes[k + 1] : 0;
     const auto band_terms = terms.subspan(k, 2);
@@ -144,19 +149,16 @@ std::vector<FittedBand> fit_cost_bands(std::span<const double> bytes, std::span<
     FittedCost cost = fit_cost(band_terms, band_seconds);
     // A time that grows faster than its size between two sizes (a buffer that stops fitting
     // in a cache) lies on a line of negative alpha, which non-negative figures miss at both
-    // ends. A band above the first starts at a measured size, so it may take that line: its
-    // times run from one measured time to the next, and grow beyond the last.
+    // ends. Each band starts at a measured size, so it may take that line: its times run
+    // from one measured time to the next, and grow beyond the last.
     FittedCost exact;
     for (unsigned mask : {3u, 5u}) {  // alpha with beta, else alpha with gamma
-      if (k > 0 && cost.error > kExact && fit_subset(band_terms, band_seconds, mask, -1, exact, true) &&
-          exact.error <= kExact) {
+      if (cost.error > kExact && fit_subset(band_terms, band_seconds, mask, -1, exact, true) && exact.error <= kExact) {
         cost = exact;
         break;
       }
     }
-    if (k > 0 && cost.error > kExact && offset_line(band_terms, band_seconds, exact) && exact.error <= kExact) {
-      cost = exact;
-    }
+    if (cost.error > kExact && offset_line(band_terms, band_seconds, exact) && exact.error <= kExact) cost = exact;
     out.push_back({up_to, cost});
   }
   return out;

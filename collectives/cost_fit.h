@@ -58,11 +58,12 @@ struct FittedBand {
 
 // The measured sizes (ascending, each with its terms and time) as bands between consecutive
 // sizes, each band's figures through its two points (fit_cost on them): the model then
-// gives every measured time back and interpolates between them, the first band extends to
-// the smallest sizes and the last to the largest. Where a time grows faster than its size
-// between two sizes (a buffer that outgrows a cache), the line through them has a negative
-// alpha: a band above the first takes it (its times stay between its measured ones, and
-// grow beyond the last); the first keeps non-negative figures, as it extends to size 0.
+// gives every measured time back and interpolates between them, and the last band extends
+// to the largest sizes. Below the smallest size one band more holds that size's time
+// (`offset_s` alone): small collectives are all latency. Where a time grows faster than its
+// size between two sizes (a buffer that outgrows a cache), the line through them has a
+// negative alpha, which the band takes (its times stay between its measured ones, and grow
+// beyond the last).
 // Where the terms themselves grow in proportion between the two sizes (a pipelined chain's
 // messages and bytes both count its segments), no line of theirs passes through both times:
 // such a band takes a line of one term plus a constant, `offset_s`. With fewer than three

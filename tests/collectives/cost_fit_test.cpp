@@ -75,12 +75,13 @@ TEST(CostFit, BandsGiveEveryMeasuredTimeBackAndInterpolateBetween) {
     seconds.push_back(bytes < 65536 ? 2e-6 + bytes / 1e9 : 40e-6 + bytes / 3e9);
   }
   const std::vector<FittedBand> bands = fit_cost_bands(sizes, terms, seconds);
-  ASSERT_EQ(bands.size(), sizes.size() - 1);
+  ASSERT_EQ(bands.size(), sizes.size());
   EXPECT_EQ(bands.back().up_to_bytes, 0);  // the last band takes any larger size
+  EXPECT_EQ(bands.front().up_to_bytes, sizes.front());
   std::vector<launcher::MeasuredAlgorithm> measured;
   for (const FittedBand& b : bands) {
     measured.push_back({"all_gather", "ring", b.up_to_bytes, b.cost.alpha_s, b.cost.beta_s_per_byte,
-                        b.cost.gamma_s_per_byte, b.cost.error});
+                        b.cost.gamma_s_per_byte, b.cost.error, b.cost.offset_s});
   }
   for (size_t i = 0; i < sizes.size(); ++i) {
     const launcher::MeasuredAlgorithm* band = measured_band(measured, "all_gather", Algorithm::ring, sizes[i]);
@@ -92,34 +93,35 @@ TEST(CostFit, BandsGiveEveryMeasuredTimeBackAndInterpolateBetween) {
                                     between);
   EXPECT_GT(t, seconds[3]);
   EXPECT_LT(t, seconds[4]);
+  // Below the smallest size, that size's time: all latency.
+  const launcher::MeasuredAlgorithm* smallest = measured_band(measured, "all_gather", Algorithm::ring, 40);
+  EXPECT_DOUBLE_EQ(measured_seconds(*smallest, Algorithm::ring, 4, 40), seconds[0]);
   EXPECT_EQ(measured_band(measured, "all_gather", Algorithm::recursive_doubling, 4096), nullptr);
   EXPECT_EQ(measured_band(measured, "all_reduce", Algorithm::ring, 4096), nullptr);
 }
 
 // A buffer that outgrows a cache: from 4 MiB to 16 MiB the time grows 14x. The line through
-// those two times has a negative alpha, which the band above the first takes, so that it
-// still gives both back; the first band keeps non-negative figures, and no size costs less
-// than nothing.
+// those two times has a negative alpha, which its band takes, so that it still gives both
+// back; no size costs less than nothing.
 TEST(CostFit, ABandWhoseTimeOutgrowsItsSizeStillGivesItsTimesBack) {
   const std::vector<double> sizes = {1 << 20, 4 << 20, 16 << 20};
   const std::vector<double> seconds = {130e-6, 520e-6, 7300e-6};
   std::vector<CostTerms> terms;
   for (double bytes : sizes) terms.push_back(cost_terms("broadcast", Algorithm::scatter_allgather, 2, bytes));
   const std::vector<FittedBand> bands = fit_cost_bands(sizes, terms, seconds);
-  ASSERT_EQ(bands.size(), 2u);
-  EXPECT_GE(bands[0].cost.alpha_s, 0);
-  EXPECT_LT(bands[1].cost.alpha_s, 0);
+  ASSERT_EQ(bands.size(), 3u);
+  EXPECT_LT(bands[2].cost.alpha_s, 0);
   std::vector<launcher::MeasuredAlgorithm> measured;
   for (const FittedBand& b : bands) {
     measured.push_back({"broadcast", "scatter_allgather", b.up_to_bytes, b.cost.alpha_s, b.cost.beta_s_per_byte,
-                        b.cost.gamma_s_per_byte, b.cost.error});
+                        b.cost.gamma_s_per_byte, b.cost.error, b.cost.offset_s});
   }
   for (size_t i = 0; i < sizes.size(); ++i) {
     const launcher::MeasuredAlgorithm* band = measured_band(measured, "broadcast", Algorithm::scatter_allgather, sizes[i]);
     EXPECT_NEAR(measured_seconds(*band, Algorithm::scatter_allgather, 2, sizes[i]), seconds[i], 1e-9 * seconds[i]);
   }
-  EXPECT_GT(measured_seconds(measured[1], Algorithm::scatter_allgather, 2, 64 << 20), seconds[2]);  // grows beyond
-  EXPECT_EQ(measured_seconds(measured[1], Algorithm::scatter_allgather, 2, 1024), 0);  // never below zero
+  EXPECT_GT(measured_seconds(measured[2], Algorithm::scatter_allgather, 2, 64 << 20), seconds[2]);  // grows beyond
+  EXPECT_EQ(measured_seconds(measured[2], Algorithm::scatter_allgather, 2, 1024), 0);  // never below zero
 }
 
 
@@ -134,9 +136,9 @@ TEST(CostFit, ABandOfTermsGrowingInProportionStillGivesItsTimesBack) {
   for (double bytes : sizes) terms.push_back(cost_terms("broadcast", Algorithm::pipelined_chain, 2, bytes));
   ASSERT_DOUBLE_EQ(terms[2].messages / terms[1].messages, terms[2].bytes / terms[1].bytes);  // the premise
   const std::vector<FittedBand> bands = fit_cost_bands(sizes, terms, seconds);
-  ASSERT_EQ(bands.size(), 2u);
-  EXPECT_LE(bands[1].cost.error, 1e-9);
-  EXPECT_NE(bands[1].cost.offset_s, 0);
+  ASSERT_EQ(bands.size(), 3u);
+  EXPECT_LE(bands[2].cost.error, 1e-9);
+  EXPECT_NE(bands[2].cost.offset_s, 0);
   std::vector<launcher::MeasuredAlgorithm> measured;
   for (const FittedBand& b : bands) {
     measured.push_back({"broadcast", "pipelined_chain", b.up_to_bytes, b.cost.alpha_s, b.cost.beta_s_per_byte,
@@ -146,7 +148,7 @@ TEST(CostFit, ABandOfTermsGrowingInProportionStillGivesItsTimesBack) {
     const launcher::MeasuredAlgorithm* band = measured_band(measured, "broadcast", Algorithm::pipelined_chain, sizes[i]);
     EXPECT_NEAR(measured_seconds(*band, Algorithm::pipelined_chain, 2, sizes[i]), seconds[i], 1e-9 * seconds[i]);
   }
-  EXPECT_GT(measured_seconds(measured[1], Algorithm::pipelined_chain, 2, 16 << 20), seconds[2]);  // grows beyond
+  EXPECT_GT(measured_seconds(measured[2], Algorithm::pipelined_chain, 2, 16 << 20), seconds[2]);  // grows beyond
 }
 
 }  // namespace
