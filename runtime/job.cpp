@@ -115,6 +115,9 @@ void Job::bind(JobBinding binding) {
                                        partitioned_ ? comm_.get() : nullptr, topology_.get(),
                                        make_data());
   trainer_->executor().set_overlap(overlap_);
+  float feed = static_cast<float>(trainer_->feed_seconds());
+  if (comm_ && ranks() > 1) comm_->native_all_reduce({&feed, 1}, collectives::ReduceOp::max);
+  feed_s_ = feed;
   if (saved) finish_resume(*saved);
   if (topology_) base_topology_ = *topology_;
   base_device_ = description_.partitioning.search.device;

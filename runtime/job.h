@@ -179,7 +179,8 @@ class Job {
   int ranks() const;
   const launcher::Topology* topology() const { return topology_.get(); }
   // The cost model's time of one step of this rank's program (partitioner/simulator.h), on
-  // the job's topology and device model. Set by bind().
+  // the job's topology and device model, plus feeding its batch (the slowest rank's, timed
+  // at bind: Trainer::feed_seconds). Set by bind().
   double predicted_step_time_s() const { return predicted_step_time_s_; }
   // Who chose each part of the program's schedule: "asked" (the description), "the plan's"
   // (the schedule the plan was costed with: a search's winner, a plan file) or "the cost
@@ -256,6 +257,7 @@ class Job {
   std::string last_checkpoint_;
   std::vector<PredictedLaunch> predicted_;  // the cost model's step of this rank's program
   double predicted_step_time_s_ = 0;
+  double feed_s_ = 0;  // feeding a step's batch, the slowest rank's (bind)
   double bucket_bytes_ = 0;
   bool gathers_params_ = false;
   ScheduleSource bucket_source_ = ScheduleSource::cost_model, prefetch_source_ = ScheduleSource::cost_model;

@@ -1,6 +1,9 @@
 #include "runtime/trainer.h"
 
 #include <chrono>
+#include <vector>
+
+#include "common/stats.h"
 
 namespace spmd::runtime {
 
@@ -11,6 +14,16 @@ Trainer::Trainer(ir::Graph step_graph, kernels::Backend& backend, uint64_t seed,
       data_(data ? std::move(data) : make_data_source(executor_.graph(), seed)),
       lr_(lr.value_or(executor_.graph().meta.f("lr", 1e-3))) {
   for (const std::string& feed : executor_.feeds()) feeds_.emplace(feed, executor_.input(feed));
+}
+
+double Trainer::feed_seconds() {
+  std::vector<double> times;
+  for (int i = 0; i < 5; ++i) {
+    const auto start = std::chrono::steady_clock::now();
+    data_->fill(steps_done_, feeds_);
+    times.push_back(std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
+  }
+  return median(times);
 }
 
 StepReport Trainer::step() {
