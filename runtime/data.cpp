@@ -217,6 +217,7 @@ class CallbackData : public DataSource {
   int64_t items_per_step() const override { return items_; }
   std::string item_name() const override { return item_; }
   std::string describe() const override { return description_; }
+  bool timeable() const override { return false; }
 
  private:
   FillFeeds fill_;

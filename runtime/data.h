@@ -34,6 +34,9 @@ class DataSource {
   virtual int64_t items_per_step() const = 0;
   virtual std::string item_name() const = 0;  // "tokens" or "samples"
   virtual std::string describe() const = 0;
+  // Whether fill may be called beyond the steps trained, to time it (Trainer::feed_seconds):
+  // the built-in sources; a program's own data is filled for its steps only.
+  virtual bool timeable() const { return true; }
 };
 
 // The data source for `g`: a language model reads byte tokens of `data_file` or of the

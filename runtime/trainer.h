@@ -41,8 +41,8 @@ class Trainer {
 
   StepReport step();
   // Seconds feeding a step's batch takes: the median of 5 fills of the next step's (which
-  // step() fills again). Part of every step, outside the program the simulator plays: for
-  // mlp on 2 ranks 12-18 us of a 300 us step.
+  // step() fills again), 0 for a source that is not DataSource::timeable. Part of every
+  // step, outside the program the simulator plays: for mlp on 2 ranks 12-18 us of 300 us.
   double feed_seconds();
   Executor& executor() { return executor_; }
   const Executor& executor() const { return executor_; }

@@ -83,7 +83,22 @@ TEST(Job, CallsTheDataCallbackOncePerStepWithTheStepNumber) {
   Job job(std::move(d));
   job.bind();
   job.train(3);
-  EXPECT_EQ(steps, (std::vector<int64_t>{0, 1, 2}));
+  EXPECT_EQ(steps, (std::vector<int64_t>{0, 1, 2}));  // none to time it: a program's data is its own
+}
+
+// Feeding a batch is part of every step: a built-in source is timed at bind and its time
+// counted in the prediction; a program's own data is not called beyond its steps.
+TEST(Job, FeedingTheBatchIsTimedOnlyWhereTheSourceIsBuiltIn) {
+  JobDescription d;
+  d.program.model = "mlp:layers=1,hidden=8,batch=4,features=4,classes=3";
+  Job job(d);
+  job.bind();
+  EXPECT_GT(job.trainer().feed_seconds(), 0);
+  int calls = 0;
+  const auto callback = make_callback_source([&](int64_t, const Feeds&) { ++calls; }, 4);
+  EXPECT_FALSE(callback->timeable());
+  EXPECT_TRUE(make_data_source(job.training_step(), 0)->timeable());
+  EXPECT_EQ(calls, 0);
 }
 
 TEST(Job, ZooModelTrainsAsItsSpecSays) {
