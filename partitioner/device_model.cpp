@@ -31,6 +31,12 @@ DeviceModel gpu_of(const launcher::Device& d) {
   return m;
 }
 
+// A rank alone measured with its threads; together, the ranks' threads take turns on the
+// PUs only where they outnumber them (4 ranks of 1 thread on 2 PUs: half each, not a quarter).
+double share_of(int pus, int sharing, int threads) {
+  return threads > 0 ? std::min(1.0, static_cast<double>(pus) / (sharing * threads)) : 1.0 / sharing;
+}
+
 // A CPU device's PUs, shared evenly by the `sharing` ranks bound to the same ones (ranks
 // oversubscribed onto fewer cores run each other's share of the time).
 DeviceModel cpu_of(const launcher::Device& d, int sharing, const DeviceOverrides& measured) {
@@ -41,11 +47,7 @@ DeviceModel cpu_of(const launcher::Device& d, int sharing, const DeviceOverrides
   m.name = name, m.peak_flops = pus * kCoreFlops / sharing, m.memory_Bps = pus * kCoreMemoryBps / sharing;
   m.memory_bytes = d.memory_bytes;
   m.comm_shares_core = launcher::processing_units(d) > 0 && pus <= sharing;  // unknown PUs: not assumed
-  // A rank alone measured with its threads; together, the ranks' threads take turns on the
-  // PUs only where they outnumber them (4 ranks of 1 thread on 2 PUs: half each, not a quarter).
-  const double share = measured.cpu_threads > 0
-                           ? std::min(1.0, static_cast<double>(pus) / (sharing * measured.cpu_threads))
-                           : 1.0 / sharing;
+  const double share = share_of(pus, sharing, measured.cpu_threads);
   if (measured.cpu_flops > 0) {
     m.peak_flops = measured.cpu_flops * share;
     for (const auto& [size, rate] : measured.cpu_flops_by_size) m.flops_by_size.emplace_back(size, rate * share);
@@ -72,6 +74,10 @@ const std::vector<DeviceModel>& gpu_models() {
       gpu("H100-SXM5-80GB", 80, 66.9, 3350), gpu("H200", 141e9 / kGiB, 66.9, 4800),
   };
   return table;
+}
+
+double cpu_share(const launcher::Topology& topology, const launcher::Device& d, int threads) {
+  return share_of(std::max(1, launcher::processing_units(d)), sharing_of(topology, d), threads);
 }
 
 const DeviceModel* find_gpu_model(const std::string& gpu_name) {

@@ -66,6 +66,11 @@ const std::vector<DeviceModel>& gpu_models();
 // The table row whose name `gpu_name` contains; nullptr when none does.
 const DeviceModel* find_gpu_model(const std::string& gpu_name);
 
+// The part of a rank's measure alone, with `threads` kernel threads, that CPU device `d`
+// of `topology` gets when every rank bound to the same PUs runs: min(1, PUs / (ranks x
+// threads)), or 1 / ranks where `threads` is not known (0). O(devices).
+double cpu_share(const launcher::Topology& topology, const launcher::Device& d, int threads);
+
 // The user's figures, where given (0: not given).
 struct DeviceOverrides {
   double peak_flops = 0;

@@ -142,7 +142,7 @@ void measure_memory(kernels::Backend& backend, partitioner::Profile& p, std::str
 }
 
 void measure_matmuls(kernels::Backend& backend, partitioner::Profile& p, std::string& table,
-                     const std::function<void()>& together) {
+                     const std::function<void()>& together, bool measure) {
   const std::vector<int64_t> sizes = {16, 64, 256, 1024};
   for (int64_t k : sizes) {
     table += line("  matmul GFLOP/s, k = %lld: m down, n across\n  %8s", static_cast<long long>(k), "");
@@ -151,6 +151,11 @@ void measure_matmuls(kernels::Backend& backend, partitioner::Profile& p, std::st
       table += line("\n  %8lld", static_cast<long long>(m));
       for (int64_t n : sizes) {
         together();
+        if (!measure) {  // the same points, to be filled with another rank's figures
+          p.matmul_by_shape.push_back({static_cast<double>(m), static_cast<double>(n), static_cast<double>(k), 0});
+          if (m == n && n == k) p.matmul_by_size.emplace_back(2.0 * static_cast<double>(m * n * k), 0);
+          continue;
+        }
         const ir::Node node{"matmul", {0, 1}, {}, ir::TensorType{ir::DType::f32, {m, n}}, "mm"};
         const double s = time_kernel(backend, node, {{ir::DType::f32, {m, k}}, {ir::DType::f32, {k, n}}}, Operands::weights);
         const double flops = 2.0 * static_cast<double>(m * n * k);
@@ -241,13 +246,13 @@ std::vector<double> measure_program_ops(kernels::Backend& backend, const ir::Gra
 }
 
 void measure_kernels(kernels::Backend& backend, partitioner::Profile& p, std::string& table,
-                     const std::function<void()>& together) {
+                     const std::function<void()>& together, bool measure) {
   table += "kernels (this rank's backend, " + std::string(backend.name()) + ")\n";
   together();
-  p.op_latency_s = measure_latency(backend, table);
+  if (measure) p.op_latency_s = measure_latency(backend, table);
   together();
-  measure_memory(backend, p, table);
-  measure_matmuls(backend, p, table, together);
+  if (measure) measure_memory(backend, p, table);
+  measure_matmuls(backend, p, table, together, measure);
 }
 
 }  // namespace spmd::runtime

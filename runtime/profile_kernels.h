@@ -18,12 +18,14 @@
 namespace spmd::runtime {
 
 // Fills `p`'s op_latency_s, memory_Bps, matmul_flops, matmul_by_size (the
-// grid's m = n = k points) and matmul_by_shape, and appends their tables to `table`. Every
-// rank measures at once, each problem started together (`together`): ranks sharing cores
-// then load them alike, as training does, and no rank times a kernel while another is
-// between problems.
+// grid's m = n = k points) and matmul_by_shape, and appends their tables to `table`. The
+// ranks that `measure` time at once, each problem started together (`together`, which
+// every rank calls alike): ranks on cores of their own then load the machine as training
+// does, and no rank times a kernel while another is between problems. A rank that does not
+// measure (one sharing its PUs with a rank that does) leaves the grid's rates 0, to be
+// filled with the measuring rank's.
 void measure_kernels(kernels::Backend& backend, partitioner::Profile& p, std::string& table,
-                     const std::function<void()>& together);
+                     const std::function<void()>& together, bool measure = true);
 
 // The same figures in about 50 ms, for a job bound without a profile (Job::bind): the fixed
 // cost of a kernel, matmul FLOP/s at m = n = k of 32, 128 and 512, and an add's bytes/s on

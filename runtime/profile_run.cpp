@@ -17,6 +17,7 @@
 #include "runtime/comm_stream.h"
 #include "runtime/profile_kernels.h"
 #include "runtime/profile_sync.h"
+#include "partitioner/device_model.h"
 #include "runtime/profile_text.h"
 
 namespace spmd::runtime {
@@ -185,6 +186,36 @@ std::vector<partitioner::LevelProfile> measure_levels(collectives::Communicator&
   return levels;
 }
 
+// Whether `rank` times kernels: the first of the ranks bound to its PUs. Ranks that share
+// PUs and all time at once take turns on them mid-kernel: 4 ranks on 2 PUs timed matmuls
+// at 1/8 of their rate alone, where in training each gets half the time (a rank waiting in
+// a collective gives its PU to another).
+bool measures_kernels(const launcher::Topology& topology, int rank) {
+  const std::vector<launcher::Device>& devices = topology.devices();
+  if (rank >= static_cast<int>(devices.size())) return true;
+  const launcher::Device& mine = devices[static_cast<size_t>(rank)];
+  for (int r = 0; r < rank; ++r) {
+    const launcher::Device& d = devices[static_cast<size_t>(r)];
+    if (d.kind != launcher::DeviceKind::gpu && d.node == mine.node && d.cpuset == mine.cpuset) return false;
+  }
+  return true;
+}
+
+// Rank 0's rates, measured alone on its PUs, as each rank gets them when all run: the part
+// of the PUs partitioner::cpu_share gives the ranks bound to them (1 on cores of their own).
+void share_kernel_rates(const launcher::Topology& topology, const kernels::Backend& backend, ProfileRun& run) {
+  if (backend.device_memory() || topology.devices().empty()) return;
+  const launcher::Device& first = topology.devices().front();
+  const double share = partitioner::cpu_share(topology, first, kernels::cpu_threads());
+  if (!(share < 1)) return;
+  partitioner::Profile& p = run.profile;
+  p.matmul_flops *= share;
+  p.memory_Bps *= share;
+  for (auto& point : p.matmul_by_size) point.second *= share;
+  for (partitioner::GemmPoint& g : p.matmul_by_shape) g.flops_per_s *= share;
+  run.table += line("  the ranks bound to these PUs share them: each gets %.2f of these rates\n", share);
+}
+
 }  // namespace
 
 BriefLinks measure_links_briefly(collectives::Communicator& comm, const launcher::Topology& topology) {
@@ -215,10 +246,13 @@ ProfileRun measure_profile(collectives::Communicator& comm, const launcher::Topo
   }
   ProfileRun run;
   run.profile.fingerprint = launcher::fingerprint(topology);
-  measure_kernels(backend, run.profile, run.table, [&comm] {
-    float line_up = 0;
-    comm.native_all_reduce({&line_up, 1}, collectives::ReduceOp::sum);
-  });
+  measure_kernels(
+      backend, run.profile, run.table,
+      [&comm] {
+        float line_up = 0;
+        comm.native_all_reduce({&line_up, 1}, collectives::ReduceOp::sum);
+      },
+      measures_kernels(topology, comm.rank()));
   measure_handoff(run.profile, run.table);
   measure_sync_wait(comm, topology, backend, run.profile, run.table);
   run.profile.levels = measure_levels(comm, topology, max_bytes, run.table);
@@ -257,6 +291,7 @@ ProfileRun measure_profile(collectives::Communicator& comm, const launcher::Topo
     l.bandwidth_Bps = figures[at++] * 1e9;
     l.fit_error = figures[at++];
   }
+  share_kernel_rates(topology, backend, run);
   return run;
 }
 

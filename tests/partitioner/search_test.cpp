@@ -102,6 +102,16 @@ TEST(DeviceModel, RanksOversubscribedOnTheSameCoresShareTheirSpeed) {
   EXPECT_DOUBLE_EQ(shared.peak_flops * 4, alone.peak_flops);
   EXPECT_DOUBLE_EQ(shared.memory_Bps * 4, alone.memory_Bps);
   EXPECT_NE(shared.name.find("shared by 4 ranks"), std::string::npos) << shared.name;
+  // What a rank measured alone is worth when all run (a profile's rates): 4 ranks of one
+  // thread on 2 PUs get half each, 2 ranks on cores of their own all of it.
+  const launcher::Topology four({two_cores, two_cores, two_cores, two_cores}, {"n"}, {}, {});
+  EXPECT_DOUBLE_EQ(cpu_share(four, four.devices()[0], 1), 0.5);
+  EXPECT_DOUBLE_EQ(cpu_share(four, four.devices()[0], 0), 0.25) << "threads unknown";
+  launcher::Device core0 = two_cores, core1 = two_cores;
+  core0.cpuset = "0";
+  core1.cpuset = "1";
+  const launcher::Topology own({core0, core1}, {"n"}, {}, {});
+  EXPECT_DOUBLE_EQ(cpu_share(own, own.devices()[1], 1), 1.0);
 }
 
 // A CPU's rates measured at bind replace the table's guess, shared out among ranks on the
