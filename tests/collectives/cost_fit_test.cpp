@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <string>
 #include <vector>
 
 #include "collectives/cost.h"
@@ -12,6 +13,17 @@
 
 namespace spmd::collectives {
 namespace {
+
+// `bands` of `primitive` with `algorithm` as a profile keeps them.
+std::vector<launcher::MeasuredAlgorithm> as_measured(const std::string& primitive, const std::string& algorithm,
+                                                     const std::vector<FittedBand>& bands) {
+  std::vector<launcher::MeasuredAlgorithm> out;
+  for (const FittedBand& b : bands) {
+    out.push_back({primitive, algorithm, b.up_to_bytes, b.cost.alpha_s, b.cost.beta_s_per_byte, b.cost.gamma_s_per_byte,
+                   b.cost.error, b.cost.offset_s});
+  }
+  return out;
+}
 
 TEST(CostFit, TermsReproduceTheModelsTimeForEveryAlgorithm) {
   const LinkCost link{3e-6, 7e9, 4e9};
@@ -78,11 +90,7 @@ TEST(CostFit, BandsGiveEveryMeasuredTimeBackAndInterpolateBetween) {
   ASSERT_EQ(bands.size(), sizes.size());
   EXPECT_EQ(bands.back().up_to_bytes, 0);  // the last band takes any larger size
   EXPECT_EQ(bands.front().up_to_bytes, sizes.front());
-  std::vector<launcher::MeasuredAlgorithm> measured;
-  for (const FittedBand& b : bands) {
-    measured.push_back({"all_gather", "ring", b.up_to_bytes, b.cost.alpha_s, b.cost.beta_s_per_byte,
-                        b.cost.gamma_s_per_byte, b.cost.error, b.cost.offset_s});
-  }
+  const std::vector<launcher::MeasuredAlgorithm> measured = as_measured("all_gather", "ring", bands);
   for (size_t i = 0; i < sizes.size(); ++i) {
     const launcher::MeasuredAlgorithm* band = measured_band(measured, "all_gather", Algorithm::ring, sizes[i]);
     ASSERT_NE(band, nullptr);
@@ -111,11 +119,7 @@ TEST(CostFit, ABandWhoseTimeOutgrowsItsSizeStillGivesItsTimesBack) {
   const std::vector<FittedBand> bands = fit_cost_bands(sizes, terms, seconds);
   ASSERT_EQ(bands.size(), 3u);
   EXPECT_LT(bands[2].cost.alpha_s, 0);
-  std::vector<launcher::MeasuredAlgorithm> measured;
-  for (const FittedBand& b : bands) {
-    measured.push_back({"broadcast", "scatter_allgather", b.up_to_bytes, b.cost.alpha_s, b.cost.beta_s_per_byte,
-                        b.cost.gamma_s_per_byte, b.cost.error, b.cost.offset_s});
-  }
+  const std::vector<launcher::MeasuredAlgorithm> measured = as_measured("broadcast", "scatter_allgather", bands);
   for (size_t i = 0; i < sizes.size(); ++i) {
     const launcher::MeasuredAlgorithm* band = measured_band(measured, "broadcast", Algorithm::scatter_allgather, sizes[i]);
     EXPECT_NEAR(measured_seconds(*band, Algorithm::scatter_allgather, 2, sizes[i]), seconds[i], 1e-9 * seconds[i]);
@@ -139,11 +143,7 @@ TEST(CostFit, ABandOfTermsGrowingInProportionStillGivesItsTimesBack) {
   ASSERT_EQ(bands.size(), 3u);
   EXPECT_LE(bands[2].cost.error, 1e-9);
   EXPECT_NE(bands[2].cost.offset_s, 0);
-  std::vector<launcher::MeasuredAlgorithm> measured;
-  for (const FittedBand& b : bands) {
-    measured.push_back({"broadcast", "pipelined_chain", b.up_to_bytes, b.cost.alpha_s, b.cost.beta_s_per_byte,
-                        b.cost.gamma_s_per_byte, b.cost.error, b.cost.offset_s});
-  }
+  const std::vector<launcher::MeasuredAlgorithm> measured = as_measured("broadcast", "pipelined_chain", bands);
   for (size_t i = 0; i < sizes.size(); ++i) {
     const launcher::MeasuredAlgorithm* band = measured_band(measured, "broadcast", Algorithm::pipelined_chain, sizes[i]);
     EXPECT_NEAR(measured_seconds(*band, Algorithm::pipelined_chain, 2, sizes[i]), seconds[i], 1e-9 * seconds[i]);
