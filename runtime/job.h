@@ -193,8 +193,9 @@ class Job {
   // params at all. Set by bind().
   int prefetch() const { return prefetch_; }
   ScheduleSource prefetch_source() const { return prefetch_source_; }
-  // Whether collectives overlap compute (on a communication thread) or block, and who
-  // chose it. Set by bind().
+  // Whether the schedule has collectives overlap compute (on a communication thread) or
+  // block, and who chose it (the executor overlaps only where it can: executor.h). Set by
+  // bind().
   bool overlap() const { return overlap_; }
   ScheduleSource overlap_source() const { return overlap_source_; }
   bool gathers_params() const { return gathers_params_; }

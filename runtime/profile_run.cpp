@@ -1,5 +1,3 @@
-#include "common/stats.h"
-#include "common/units.h"
 #include "runtime/profile_run.h"
 
 #include <algorithm>
@@ -13,11 +11,13 @@
 #include "collectives/primitives.h"
 #include "collectives/timing.h"
 #include "common/error.h"
+#include "common/stats.h"
+#include "common/units.h"
 #include "ir/ops.h"
+#include "partitioner/device_model.h"
 #include "runtime/comm_stream.h"
 #include "runtime/profile_kernels.h"
 #include "runtime/profile_sync.h"
-#include "partitioner/device_model.h"
 #include "runtime/profile_text.h"
 
 namespace spmd::runtime {

@@ -107,7 +107,7 @@ void print_header(const runtime::Job& job, const RunOptions& o) {
       return s == runtime::Job::ScheduleSource::asked ? std::string() : std::string(" (") + runtime::to_string(s) + ")";
     };
     std::printf("gradient buckets: %s%s\n", size.c_str(), who(job.bucket_source()).c_str());
-    std::printf("collectives: %s%s\n", job.overlap() ? "overlapping compute" : "blocking, in program order",
+    std::printf("collectives: %s%s\n", ex.overlaps_communication() ? "overlapping compute" : "blocking, in program order",
                 who(job.overlap_source()).c_str());
     if (job.gathers_params()) {
       std::printf("param gathers prefetched: %d ahead%s\n", job.prefetch(),
