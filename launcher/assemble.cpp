@@ -260,7 +260,7 @@ Topology assemble_topology(const std::vector<DeviceRecord>& records, std::vector
     auto [low, high] = std::minmax_element(c.children.begin(), c.children.end());
     LinkKind kind = c.link ? c.link->first : LinkKind::shared_cache;
     LinkModel model = c.link ? c.link->second : default_link(kind);
-    levels.push_back({c.name, static_cast<int>(c.children.size()), *high, *low == *high, kind, model});
+    levels.push_back({c.name, static_cast<int>(c.children.size()), *high, *low == *high, kind, model, {}});
     group_of.push_back(std::move(c.group_of));
   }
   make_monotone(levels);

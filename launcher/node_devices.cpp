@@ -53,7 +53,7 @@ DeviceRecord cpu_record(hwloc_topology_t topology, DeviceKind kind, hwloc_const_
   Locality where = locality_of(topology, cpuset);
   DeviceRecord record;
   record.device = {kind, 0, where.package, where.numa, to_list_string(cpuset), -1, "", where.groups,
-                   local_memory_share(topology, kind, cpuset)};
+                   local_memory_share(topology, kind, cpuset), ""};
   record.cache = outer_cache(topology, cpuset);
   return record;
 }

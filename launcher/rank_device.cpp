@@ -59,7 +59,7 @@ DeviceRecord rank_device(hwloc_topology_t topology, int local_rank, std::optiona
   DeviceKind device_kind = kind.value_or(kind_of_binding(topology, set.get()));
   DeviceRecord record;
   record.device = {device_kind, 0, where.package, where.numa, binding, -1, "", where.groups,
-                   local_memory_share(topology, device_kind, set.get())};
+                   local_memory_share(topology, device_kind, set.get()), ""};
   record.cache = outer_cache(topology, set.get());
   return record;
 }

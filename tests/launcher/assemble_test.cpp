@@ -8,7 +8,7 @@ namespace {
 
 DeviceRecord core(int node, int package, int numa, std::string cpuset, std::string cache = "L3 L#0",
                   std::vector<int> groups = {}) {
-  return {{DeviceKind::core, node, package, numa, std::move(cpuset), -1, "", std::move(groups), 0},
+  return {{DeviceKind::core, node, package, numa, std::move(cpuset), -1, "", std::move(groups), 0, ""},
           {},
           false,
           0,
@@ -22,7 +22,7 @@ std::vector<std::string> level_names(const Topology& t) {
 }
 
 DeviceRecord gpu(int node, int package, int index, std::vector<double> nvlink) {
-  return {{DeviceKind::gpu, node, package, package, "0", index, "0000:0" + std::to_string(index) + ":00.0", {}, 0},
+  return {{DeviceKind::gpu, node, package, package, "0", index, "0000:0" + std::to_string(index) + ":00.0", {}, 0, ""},
           std::move(nvlink),
           false,
           0,

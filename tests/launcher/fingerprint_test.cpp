@@ -11,7 +11,7 @@ namespace spmd::launcher {
 namespace {
 
 DeviceRecord core(int node, int package, std::string cpuset) {
-  return {{DeviceKind::core, node, package, package, std::move(cpuset), -1, "", {}, 0}, {}, false, 0, "L2 L#0"};
+  return {{DeviceKind::core, node, package, package, std::move(cpuset), -1, "", {}, 0, ""}, {}, false, 0, "L2 L#0"};
 }
 
 std::vector<DeviceRecord> two_nodes() {
