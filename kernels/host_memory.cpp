@@ -1,7 +1,7 @@
-// The host-memory defaults of Backend's buffer interface: posix_memalign and memcpy.
-#include <algorithm>
-#include <cstdlib>
+// The host-memory defaults of Backend's buffer interface: allocate_host
+// (common/host_memory.h) and memcpy.
 #include <cstring>
+#include <string>
 
 #include "common/error.h"
 #include "common/host_memory.h"

@@ -151,19 +151,18 @@ void measure_matmuls(kernels::Backend& backend, partitioner::Profile& p, std::st
       table += line("\n  %8lld", static_cast<long long>(m));
       for (int64_t n : sizes) {
         together();
-        if (!measure) {  // the same points, to be filled with another rank's figures
-          p.matmul_by_shape.push_back({static_cast<double>(m), static_cast<double>(n), static_cast<double>(k), 0});
-          if (m == n && n == k) p.matmul_by_size.emplace_back(2.0 * static_cast<double>(m * n * k), 0);
-          continue;
-        }
-        const ir::Node node{"matmul", {0, 1}, {}, ir::TensorType{ir::DType::f32, {m, n}}, "mm"};
-        const double s = time_kernel(backend, node, {{ir::DType::f32, {m, k}}, {ir::DType::f32, {k, n}}}, Operands::weights);
         const double flops = 2.0 * static_cast<double>(m * n * k);
-        const double rate = flops / beyond(s, p.op_latency_s);
+        double rate = 0;  // a rank that does not measure keeps the point, for another rank's figure
+        if (measure) {
+          const ir::Node node{"matmul", {0, 1}, {}, ir::TensorType{ir::DType::f32, {m, n}}, "mm"};
+          const double s =
+              time_kernel(backend, node, {{ir::DType::f32, {m, k}}, {ir::DType::f32, {k, n}}}, Operands::weights);
+          rate = flops / beyond(s, p.op_latency_s);
+          p.matmul_flops = std::max(p.matmul_flops, flops / s);
+          table += line(" %9.1f", flops / s / 1e9);
+        }
         p.matmul_by_shape.push_back({static_cast<double>(m), static_cast<double>(n), static_cast<double>(k), rate});
         if (m == n && n == k) p.matmul_by_size.emplace_back(flops, rate);
-        p.matmul_flops = std::max(p.matmul_flops, flops / s);
-        table += line(" %9.1f", flops / s / 1e9);
       }
     }
     table += "\n";
