@@ -483,10 +483,12 @@ TEST(LostPeer, SurvivorsNameAKilledRankOfAnotherHostWithThatHost) {
 
 // A rank stopped while the job sets up (its header printed, the model's params being
 // initialised) ends the job at the deadline too, exit 3, named by the survivor. Without a deadline on setup's
-// agreements rank 0 waited for it forever.
+// agreements rank 0 waited for it forever. The job has steps enough that it cannot end
+// before the stop lands (a job that had ended would leave mpirun waiting on the stopped
+// rank); where the stop lands in the first steps instead, the survivor says the same.
 TEST(LostPeer, ARankStoppedDuringSetupFailsTheJobAtTheTimeout) {
   const std::string out = scratch("stopped-in-setup") + ".out";
-  const std::string script = mpirun(2, "run gpt:d_model=1024 --steps 2 --timeout 2") + " >" + out +
+  const std::string script = mpirun(2, "run gpt:d_model=1024 --steps 1000000 --log-every 1000000 --timeout 2") + " >" + out +
                              " 2>&1 & MP=$!; until grep -q \"^data: \" " + out + "; do sleep 0.05; done; " + find_rank(1) +
                              "echo $V >" + out + ".pid; kill -STOP $V; wait $MP; rc=$?; kill -KILL $V 2>/dev/null; exit $rc";
   const auto start = std::chrono::steady_clock::now();
