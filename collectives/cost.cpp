@@ -109,4 +109,15 @@ double predicted_seconds(const std::string& primitive, Algorithm algo, int p, do
   return best;
 }
 
+double latency_of(const std::string& primitive, Algorithm algo, int p, double bytes, double seconds,
+                  const LinkCost& link) {
+  if (algo == Algorithm::native) throw Error("latency_of: " + primitive + "'s native algorithm is not one formula");
+  // Each algorithm's cost is linear in alpha: count its messages from two latencies.
+  LinkCost none = link, one = link;
+  none.latency_s = 0, one.latency_s = 1;
+  const double bandwidth_s = predicted_seconds(primitive, algo, p, bytes, none);
+  const double messages = predicted_seconds(primitive, algo, p, bytes, one) - bandwidth_s;
+  return messages > 0 ? (seconds - bandwidth_s) / messages : std::numeric_limits<double>::quiet_NaN();
+}
+
 }  // namespace spmd::collectives

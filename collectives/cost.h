@@ -22,4 +22,12 @@ struct LinkCost {
 double predicted_seconds(const std::string& primitive, Algorithm algo, int p, double bytes,
                          const LinkCost& link);
 
+// The latency per message at which predicted_seconds gives `seconds` for that collective,
+// `link`'s bandwidth and reduction rate kept: a measured collective's time read as alpha,
+// e.g. what each round of one over every rank of a job costs where they share cores.
+// Not finite for p = 1 (no message to charge it to). Throws spmd::Error for `native`, the
+// best of several algorithms, whose cost is not one line in alpha.
+double latency_of(const std::string& primitive, Algorithm algo, int p, double bytes, double seconds,
+                  const LinkCost& link);
+
 }  // namespace spmd::collectives

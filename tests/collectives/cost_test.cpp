@@ -1,4 +1,6 @@
 // The alpha-beta-gamma formulas, and the choices they imply (Thakur et al. 2005, sec. 4).
+#include <cmath>
+
 #include <gtest/gtest.h>
 
 #include "collectives/cost.h"
@@ -97,6 +99,25 @@ TEST(CostTest, OneRankCostsNothing) {
   for (const char* primitive : {"all_reduce", "reduce_scatter", "all_gather", "broadcast", "reduce", "all_to_all"}) {
     for (Algorithm a : algorithms_of(primitive)) EXPECT_EQ(predicted_seconds(primitive, a, 1, 1e6, LinkCost{}), 0.0);
   }
+}
+
+// A time read back as alpha gives the alpha it was predicted with, for every algorithm and
+// rank count, powers of two or not; one rank has no message to charge it to, and native
+// (the best of several) no one formula to read it from.
+TEST(CostTest, LatencyOfReadsAPredictedTimeBackAsItsLatency) {
+  const LinkCost link{30e-6, 8e9, 5e9};
+  for (const char* primitive : {"all_reduce", "reduce_scatter", "all_gather", "broadcast", "reduce", "all_to_all"}) {
+    for (Algorithm a : algorithms_of(primitive)) {
+      if (a == Algorithm::native) continue;
+      for (int p : {2, 3, 4, 7}) {
+        const double t = predicted_seconds(primitive, a, p, 12288, link);
+        EXPECT_NEAR(latency_of(primitive, a, p, 12288, t, link), 30e-6, 1e-12) << primitive << " " << to_string(a) << " " << p;
+        EXPECT_GT(latency_of(primitive, a, p, 12288, 2 * t, link), 30e-6) << primitive << " " << to_string(a) << " " << p;
+      }
+    }
+  }
+  EXPECT_FALSE(std::isfinite(latency_of("all_gather", Algorithm::ring, 1, 4096, 1e-5, link)));
+  EXPECT_THROW(latency_of("all_gather", Algorithm::native, 4, 4096, 1e-5, link), Error);
 }
 
 TEST(CostTest, UnknownPrimitiveOrAlgorithmIsAnError) {
