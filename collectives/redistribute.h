@@ -60,7 +60,8 @@ class Redistributor {
 
   // `in` is this rank's shard under `from`; `out` receives its shard under `to` (both
   // row-major, sized by local_shape). Collective over `world`. One run at a time: the
-  // runs share this object's scratch (the runtime runs them all on one stream).
+  // runs share this object's scratch (the runtime runs them all on one stream). `in` may
+  // be `out` itself: a redistribution that is one all-reduce then copies nothing.
   void run(const std::vector<int64_t>& global, const Layout& from, const Layout& to, std::span<const float> in,
            std::span<float> out);
 

@@ -269,12 +269,17 @@ void Executor::run_bucket(const Launch& first) {
     return;
   }
   // Block b of the flat buffer holds every member's b-th block of rows, side by side; the
-  // flat collective leaves this device its block: each member's result, side by side.
-  std::vector<float>& packed = first.packed;
-  std::vector<float>& reduced = first.reduced;
+  // flat collective leaves this device its block: each member's result, side by side. An
+  // all-reduce's (one block) is reduced where it is packed, as DDP's bucket is: a copy of
+  // the bucket less (0.4 ms of a 7 MB one here).
   const int64_t blocks = first.bucket_blocks;
-  packed.resize(static_cast<size_t>(first.bucket->global[0]));  // once: the first step's
-  reduced.resize(packed.size() / static_cast<size_t>(blocks));
+  const size_t floats = static_cast<size_t>(first.bucket->global[0]);
+  if (!first.reduced) {  // once: the first step's
+    first.reduced = host_floats(floats / static_cast<size_t>(blocks), HugePages::rounded);
+    if (blocks > 1) first.packed = host_floats(floats, HugePages::rounded);
+  }
+  std::span<float> reduced(first.reduced.get(), floats / static_cast<size_t>(blocks));
+  std::span<float> packed = blocks > 1 ? std::span<float>(first.packed.get(), floats) : reduced;
   std::vector<const Launch*> members{&first};
   for (size_t j : first.bucket_rest) members.push_back(&launches_[j]);
   float* to = packed.data();

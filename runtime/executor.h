@@ -29,6 +29,7 @@
 #include "collectives/communicator.h"
 #include "collectives/layout.h"
 #include "collectives/redistribute.h"
+#include "common/host_memory.h"
 #include "ir/graph.h"
 #include "kernels/backend.h"
 #include "runtime/comm_stream.h"
@@ -140,9 +141,11 @@ class Executor {
     std::vector<size_t> bucket_rest;
     std::optional<Redistribution> bucket;
     int64_t bucket_blocks = 1;
-    // Its members' operands packed, and the reduced result: allocated at the
-    // first step, reused by every later one (scratch of a const launch, hence mutable).
-    mutable std::vector<float> packed, reduced;
+    // Its members' operands packed (a reduce-scatter's; an all-reduce's are packed into
+    // its result), and the reduced result: allocated at the first step, reused by every
+    // later one (scratch of a const launch, hence mutable), in huge pages as the
+    // communicator's own transfer buffers (common/host_memory.h).
+    mutable HostFloats packed, reduced;
     // A later member of a bucket: issued with launch `bucket_first`, done when it is.
     bool issued_with_bucket = false;
     size_t bucket_first = 0;
