@@ -2,10 +2,14 @@
 // one rank alone with that batch, with the collectives overlapping compute and in program
 // order (`spmd run --no-overlap`). Efficiency is one rank's median step time over the job's;
 // the exposed communication is the part of a step its kernels did not cover
-// (runtime/exposed_comm.h). The single-rank baseline is measured in the same run, by rank 0
-// alone while the others wait, interleaved with the rows (--repeats). Run under mpirun for each rank count, e.g.
+// (runtime/exposed_comm.h). The single-rank baseline is measured in the same run, by each
+// rank alone in turn while the others wait, interleaved with the rows (--repeats), and the
+// efficiency is against the slowest rank's: a step of the job waits for its slowest rank,
+// and the cores of a shared machine differ (here one ran the same step 12% slower than the
+// other, alone). Rank 0's column is beside it. Run under mpirun for each rank count, e.g.
 //   for n in 2 4; do mpirun -np $n build/bench/bench_weak_scaling; done
 // Each rank computes on one kernel thread, as the ranks of this machine share its cores.
+#include <algorithm>
 #include <cstdio>
 #include <string>
 #include <vector>
@@ -70,25 +74,36 @@ int main(int argc, char** argv) {
   for (const char* strategy : {"dp", "zero"}) {
     for (bool overlap : {false, true}) rows.push_back({strategy, overlap, {}, {}, {}});
   }
-  std::vector<double> alone_s;
+  std::vector<double> alone_s;  // this rank's
   for (int r = 0; r < repeats; ++r) {
-    if (world.lead()) alone_s.push_back(measure(nullptr, gpt(per_rank, shape), "", true, steps).step_s);
-    world.all_gather(0, "the end of the single-rank baseline");
+    for (int k = 0; k < world.size(); ++k) {
+      if (world.rank() == k) alone_s.push_back(measure(nullptr, gpt(per_rank, shape), "", true, steps).step_s);
+      world.all_gather(0, "the end of a rank's single-rank baseline");
+    }
     for (Row& row : rows) {
       Measured m = measure(&world, gpt(per_rank * world.size(), shape), row.strategy, row.overlap, steps);
       row.step_s.push_back(m.step_s);
       row.exposed_s.push_back(m.exposed_s);
     }
   }
-  Measured alone{world.lead() ? median(alone_s) : 0, 0};
+  const std::vector<uint64_t> alone_ns = world.all_gather(static_cast<uint64_t>(median(alone_s) * 1e9), "the baselines");
+  const double slowest_s = *std::max_element(alone_ns.begin(), alone_ns.end()) / 1e9, lead_s = alone_ns[0] / 1e9;
   for (Row& row : rows) row.m = {median(row.step_s), median(row.exposed_s)};
   if (!world.lead()) return 0;
-  std::printf("gpt %s, batch %d per rank; one rank alone: %.2f ms a step (median of %d steps, of %d repeats)\n",
-              shape.c_str(), per_rank, alone.step_s * 1e3, steps, repeats);
-  std::printf("%5s %-5s %-8s %10s %11s %12s\n", "ranks", "plan", "overlap", "step ms", "efficiency", "exposed ms");
+  std::string each;
+  for (uint64_t ns : alone_ns) {
+    char ms[32];
+    std::snprintf(ms, sizeof ms, "%s%.2f", each.empty() ? "" : ", ", ns / 1e6);
+    each += ms;
+  }
+  std::printf("gpt %s, batch %d per rank; each rank alone: %s ms a step (median of %d steps, of %d repeats)\n",
+              shape.c_str(), per_rank, each.c_str(), steps, repeats);
+  std::printf("%5s %-5s %-8s %10s %11s %11s %12s\n", "ranks", "plan", "overlap", "step ms", "efficiency", "vs rank 0",
+              "exposed ms");
   for (const Row& r : rows) {
-    std::printf("%5d %-5s %-8s %10.2f %10.1f%% %12.2f\n", world.size(), r.strategy.c_str(), r.overlap ? "on" : "off",
-                r.m.step_s * 1e3, 100 * alone.step_s / r.m.step_s, r.m.exposed_s * 1e3);
+    std::printf("%5d %-5s %-8s %10.2f %10.1f%% %10.1f%% %12.2f\n", world.size(), r.strategy.c_str(),
+                r.overlap ? "on" : "off", r.m.step_s * 1e3, 100 * slowest_s / r.m.step_s, 100 * lead_s / r.m.step_s,
+                r.m.exposed_s * 1e3);
   }
   return 0;
 }
