@@ -24,16 +24,21 @@ struct MemoryPlan {
 // TensorFlow Lite, "Efficient Memory Management for Deep Neural Net Inference", Pisarchyk
 // and Lee 2020). Costs O(n^2) in the number of transient values. `live_until[v]`, where
 // given, is a node index the buffer of v must outlive at least (an asynchronous
-// collective's operand and result, until the runtime waits for it).
+// collective's operand and result, until the runtime waits for it). Each of `groups` (transient, unaliased values)
+// is laid out side by side in its order, each member at a whole number of cache lines,
+// and held as one buffer for all of their lifetimes.
 MemoryPlan plan_memory(const ir::Graph& g, const std::vector<bool>& transient,
-                       const std::vector<ir::ValueId>& alias, const std::vector<int>& live_until = {});
+                       const std::vector<ir::ValueId>& alias, const std::vector<int>& live_until = {},
+                       const std::vector<std::vector<ir::ValueId>>& groups = {});
 
 // The memory of a whole training-step program, as the executor lays it out: sources,
 // outputs and updates own buffers that live across steps; a reshape is a view of its
 // operand; an optimizer op rewriting its own param or state (with no later reader of the
-// old value) writes in place; everything else shares the arena. A collective runs
+// old value) writes in place, and so does a collective of its operand's size that is its
+// last reader; everything else shares the arena. A collective runs
 // asynchronously: its operand and result stay live until the runtime waits for it
-// (schedule.h's collective_wait_points).
+// (schedule.h's collective_wait_points). The gradients of an all-reduce bucket whose
+// members all run in place lie side by side, as the bucket's flat buffer.
 struct ProgramMemory {
   std::vector<ir::ValueId> alias;   // per value: the value whose buffer it shares, or -1
   std::vector<bool> owned;          // per value: has a buffer of its own, kept across steps
@@ -48,5 +53,11 @@ struct ProgramMemory {
 // Cost: one pass over the graph plus plan_memory. Allocates nothing: planning a step for a
 // model too big for this machine is fine.
 ProgramMemory plan_program_memory(const ir::Graph& g);
+
+// The first member of each all-reduce bucket (bucket.h) that plan_program_memory lays out
+// as its flat buffer (its gradients side by side, each result over its operand): the
+// runtime reduces it where it lies and packs nothing, and the simulator costs no packing.
+// O(graph), no arena planned.
+std::vector<ir::ValueId> bucket_views(const ir::Graph& g);
 
 }  // namespace spmd::partitioner

@@ -33,7 +33,8 @@ CollectiveRecord bucket_record(const Program& program, const std::vector<int>& r
 
 // The runtime packs a bucket's members into one buffer and unpacks its result
 // (runtime/executor.h): two copies, each read and written, at the memory rate of the bytes
-// they move. 19% of a 300 KiB all-reduce's time on 2 ranks here.
+// they move. 19% of a 300 KiB all-reduce's time on 2 ranks here. None for a bucket the
+// memory plan lays out as its flat buffer (memory_plan.h's bucket_views).
 double pack_seconds(const BucketCollective& b, const DeviceModel& device) {
   if (b.members.size() < 2) return 0;
   double in = sizeof(float);
@@ -58,7 +59,9 @@ class Playback {
         // thread waits (a thread woken on a busy core waits for it), so a collective is
         // played where its result is first read, or at the step's end.
         lazy_(overlap && device.comm_shares_core), launches_(launches), record_(records_by_node(program)),
-        ready_(g_.nodes.size(), 0), waiting_(g_.nodes.size(), kReady) {}
+        ready_(g_.nodes.size(), 0), waiting_(g_.nodes.size(), kReady), packed_(g_.nodes.size(), true) {
+    for (ir::ValueId first : bucket_views(g_)) packed_[first] = false;  // reduced where it lies
+  }
 
   Prediction run() {
     for (ir::ValueId v = 0; v < g_.size(); ++v) {
@@ -152,7 +155,7 @@ class Playback {
     double ready = 0;
     for (ir::ValueId m : members) ready = std::max(ready, operands(m));
     const CollectiveRecord& r = b ? bucket_record(program_, record_, *b) : program_.collectives[record_[v]];
-    const double t = costs_.seconds(r) + (b ? pack_seconds(*b, device_) : 0);
+    const double t = costs_.seconds(r) + (b && packed_[v] ? pack_seconds(*b, device_) : 0);
     // Issued when the main thread reaches it in program order (its kernels run there, so
     // at the compute stream's time), then run when the communication stream is free;
     // overlapped, it reaches that thread and its result comes back a half hand-off late
@@ -180,6 +183,7 @@ class Playback {
   std::vector<double> ready_;
   std::deque<ir::ValueId> pending_;  // issued, not yet played, in order
   std::vector<Waiting> waiting_;
+  std::vector<bool> packed_;  // on a bucket's first member: whether the runtime packs it
   Streams s_;
 };
 

@@ -6,6 +6,7 @@
 
 #include "ir/ops.h"
 #include "partitioner/bucket.h"
+#include "partitioner/memory_plan.h"
 #include "partitioner/search.h"
 #include "partitioner/simulator.h"
 #include "tests/partitioner/small_gpt.h"
@@ -54,6 +55,46 @@ TEST(Buckets, FuseConsecutiveAllReducesWithinTheSizeAndKeepEveryOperandBeforeIts
   for (const CollectiveRecord& r : bucketed.collectives) {
     EXPECT_TRUE(ir::op_traits(bucketed.graph.node(r.at).op).collective) << r.value;
   }
+}
+
+// A gradient's all-reduce is its last reader and writes over it; an all-reduce bucket whose
+// members all do lays their gradients side by side in member order (each a whole number of
+// cache lines), so that it reduces them where they are, with nothing packed (DDP's
+// gradient_as_bucket_view). The loss, read after its all-reduce, keeps its own buffer.
+// bucket_views names the same buckets, for the simulator.
+TEST(Buckets, AnAllReduceBucketsGradientsLieSideBySideAndAreReducedWhereTheyAre) {
+  const Program bucketed = bucket_gradients(lowered_dp(4), 16 * 1024);
+  const ProgramMemory memory = plan_program_memory(bucketed.graph);
+  const ir::Graph& g = bucketed.graph;
+  std::vector<ir::ValueId> last_read(static_cast<size_t>(g.size()), -1);
+  for (ir::ValueId v = 0; v < g.size(); ++v) {
+    for (ir::ValueId x : g.node(v).inputs) last_read[x] = v;
+  }
+  int in_place = 0;
+  std::vector<ir::ValueId> views;
+  for (ir::ValueId v = 0; v < g.size(); ++v) {
+    const int64_t bucket = g.node(v).attrs.i("bucket", -1);
+    if (bucket < 0 || g.node(v - 1).attrs.i("bucket", -1) == bucket) continue;
+    const BucketCollective b = bucket_at(g, v);
+    bool all_in_place = true, whole_lines = true;
+    for (ir::ValueId m : b.members) {
+      const ir::ValueId x = g.node(m).inputs[0];
+      EXPECT_EQ(memory.alias[m] == x, last_read[x] == m && !memory.owned[m]) << ir::value_label(g, m) << " in place where it reads last";
+      in_place += memory.alias[m] == x;
+      all_in_place = all_in_place && memory.alias[m] == x;
+      whole_lines = whole_lines && g.type(x).bytes() % MemoryPlan::kAlignment == 0;
+    }
+    if (!all_in_place || !whole_lines || b.blocks != 1) continue;
+    views.push_back(v);
+    for (size_t i = 1; i < b.members.size(); ++i) {
+      const ir::ValueId before = g.node(b.members[i - 1]).inputs[0], x = g.node(b.members[i]).inputs[0];
+      EXPECT_EQ(memory.arena.offset[x], memory.arena.offset[before] + static_cast<ptrdiff_t>(g.type(before).bytes()))
+          << "bucket " << bucket << ": " << ir::value_label(g, x) << " right after " << ir::value_label(g, before);
+    }
+  }
+  EXPECT_GT(in_place, 0);
+  EXPECT_FALSE(views.empty());
+  EXPECT_EQ(bucket_views(g), views) << "the buckets the simulator costs no packing for";
 }
 
 TEST(Buckets, NoneLeavesTheProgramAsItIs) {
