@@ -63,5 +63,33 @@ TEST(MemoryPlan, LiveBuffersNeverOverlapInATrainingStep) {
   EXPECT_LT(p.plan.arena_bytes, p.plan.naive_bytes / 2);
 }
 
+// A vector's partial sum all-reduced over mesh axis 0: the redistribute node the lowering
+// makes.
+ir::ValueId all_reduce(ir::Builder& b, ir::ValueId x) {
+  ir::Attrs a;
+  a.set("from", std::string("-;0"));
+  a.set("to", std::string("-"));
+  a.set("global", std::vector<int64_t>(b.shape(x)));
+  return b.typed_op("redistribute", {x}, a, b.type(x));
+}
+
+// A collective that is the last reader of its operand's buffer writes its result over it;
+// one whose operand's buffer is read afterwards, here through a view of it, may not.
+TEST(MemoryPlan, ACollectiveWritesOverItsOperandOnlyWhereNothingReadsItAfter) {
+  ir::Graph g;
+  ir::Builder b(g);
+  const ir::ValueId w = b.param("w", {64});
+  const ir::ValueId gone = b.relu(w), kept = b.relu(w);
+  const ir::ValueId over = all_reduce(b, gone);
+  const ir::ValueId view = b.reshape(kept, {8, 8});
+  const ir::ValueId beside = all_reduce(b, kept);
+  g.outputs.emplace_back("a", b.op("add", {over, beside}));
+  g.outputs.emplace_back("b", b.relu(view));
+  const ProgramMemory m = plan_program_memory(g);
+  EXPECT_EQ(m.alias[over], gone);
+  EXPECT_EQ(m.alias[beside], -1) << "its operand is read after it, through a view";
+  EXPECT_NE(m.arena.offset[beside], m.arena.offset[kept]);
+}
+
 }  // namespace
 }  // namespace spmd::runtime
