@@ -23,6 +23,7 @@
 #include "collectives/layout.h"
 #include "collectives/primitives.h"
 #include "collectives/schedule.h"
+#include "common/host_memory.h"
 
 namespace spmd::launcher {
 class Topology;
@@ -64,6 +65,11 @@ class Redistributor {
   // be `out` itself: a redistribution that is one all-reduce then copies nothing.
   void run(const std::vector<int64_t>& global, const Layout& from, const Layout& to, std::span<const float> in,
            std::span<float> out);
+  // As run, where `in` is the caller's to lose (a packed bucket, a gradient nothing reads
+  // after): a step that works in place (a reduce-scatter's sum) works in it rather than in
+  // a copy of it.
+  void run_consuming(const std::vector<int64_t>& global, const Layout& from, const Layout& to, std::span<float> in,
+                     std::span<float> out);
 
  private:
   struct Axis;
@@ -74,8 +80,9 @@ class Redistributor {
   // read, else a scratch buffer none of `still_read` lies in.
   std::span<float> buffer(size_t n, std::span<float> out, bool last,
                           std::initializer_list<std::span<const float>> still_read);
-  bool owned(std::span<const float> span) const;  // lies in a scratch buffer
-  // `span` where it may be written: in place when it is scratch, else copied into scratch.
+  bool owned(std::span<const float> span) const;  // lies in a scratch buffer or in the run's consumable input
+  // `span` where it may be written: in place when it is scratch or the run's consumable
+  // input, else copied into scratch.
   std::span<float> writable(std::span<const float> span);
 
   Communicator& world_;
@@ -84,8 +91,15 @@ class Redistributor {
   std::vector<std::unique_ptr<Axis>> axes_;
   // Staging kept from run to run: once warm a redistribution allocates nothing (a fresh
   // page faults in on first touch; at a few hundred KiB the faults cost more than the
-  // transfer). Grows to the largest run's needs.
-  std::vector<float> scratch_[3];
+  // transfer). Grows to the largest run's needs, in huge pages as the communicator's own
+  // transfer buffers (common/host_memory.h).
+  struct Scratch {
+    HostFloats data;
+    size_t size = 0;
+    std::span<float> span() const { return {data.get(), size}; }
+  };
+  Scratch scratch_[3];
+  std::span<float> consumable_;  // run_consuming's input, while it runs
 };
 
 // One redistribution with a Redistributor of its own (splits the axis communicators anew).

@@ -223,6 +223,18 @@ void Redistributor::run(const std::vector<int64_t>& global, const Layout& from, 
   if (cur.data() != out.data()) std::copy(cur.begin(), cur.end(), out.begin());
 }
 
+void Redistributor::run_consuming(const std::vector<int64_t>& global, const Layout& from, const Layout& to,
+                                  std::span<float> in, std::span<float> out) {
+  consumable_ = in;
+  try {
+    run(global, from, to, in, out);
+  } catch (...) {
+    consumable_ = {};
+    throw;
+  }
+  consumable_ = {};
+}
+
 std::span<float> Redistributor::buffer(size_t n, std::span<float> out, bool last,
                                        std::initializer_list<std::span<const float>> still_read) {
   auto free_of_reads = [&](std::span<const float> b) {
@@ -232,23 +244,26 @@ std::span<float> Redistributor::buffer(size_t n, std::span<float> out, bool last
     return true;
   };
   if (last && out.size() == n && free_of_reads(out)) return out;
-  for (std::vector<float>& s : scratch_) {
-    if (!free_of_reads(s)) continue;
-    if (s.size() < n) s.resize(n);
-    return {s.data(), n};
+  for (Scratch& s : scratch_) {
+    if (!free_of_reads(s.span())) continue;
+    if (s.size < n) {  // what it held is not read: grown without a copy
+      s.data = host_floats(n, HugePages::rounded);
+      s.size = n;
+    }
+    return {s.data.get(), n};
   }
   throw InternalError("redistribute: every scratch buffer is still read");
 }
 
 bool Redistributor::owned(std::span<const float> span) const {
-  for (const std::vector<float>& s : scratch_) {
-    if (overlaps(span, s)) return true;
+  for (const Scratch& s : scratch_) {
+    if (overlaps(span, s.span())) return true;
   }
-  return false;
+  return overlaps(span, consumable_);
 }
 
 std::span<float> Redistributor::writable(std::span<const float> span) {
-  for (std::vector<float>& s : scratch_) {
+  for (std::span<float> s : {scratch_[0].span(), scratch_[1].span(), scratch_[2].span(), consumable_}) {
     if (overlaps(span, s)) return {s.data() + (span.data() - s.data()), span.size()};
   }
   std::span<float> copy = buffer(span.size(), {}, false, {span});

@@ -217,7 +217,7 @@ namespace {
 // short of laying out the arena. O(graph).
 struct Roles {
   std::vector<ir::ValueId> alias;
-  std::vector<bool> persistent, transient;
+  std::vector<bool> persistent, transient, consumed;
   std::vector<std::pair<ir::ValueId, ir::ValueId>> copies;
 };
 
@@ -253,6 +253,13 @@ Roles buffer_roles(const ir::Graph& g) {
   run_collectives_in_place(g, r.persistent, r.alias);
   r.transient.assign(n, false);
   for (int v = 0; v < n; ++v) r.transient[v] = !r.persistent[v] && r.alias[v] < 0;
+  const std::vector<int> last_use = last_use_of_buffers(g, r.alias);
+  r.consumed.assign(n, false);
+  for (int v = 0; v < n; ++v) {
+    if (!ir::op_traits(g.node(v).op).collective) continue;
+    const ir::ValueId x = root(g.node(v).inputs.at(0));
+    r.consumed[v] = r.transient[x] && last_use[x] == v;
+  }
   return r;
 }
 
@@ -271,6 +278,7 @@ ProgramMemory plan_program_memory(const ir::Graph& g) {
   ProgramMemory m;
   m.alias = std::move(r.alias);
   m.copies = std::move(r.copies);
+  m.consumed = std::move(r.consumed);
   m.owned.assign(n, false);
   for (int v = 0; v < n; ++v) {
     m.owned[v] = r.persistent[v] && m.alias[v] < 0;

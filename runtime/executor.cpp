@@ -151,7 +151,7 @@ void Executor::prepare_launches() {
     const ir::Node& n = graph_.node(v);
     const ir::OpTraits& traits = ir::op_traits(n.op);
     if (n.is_source() || traits.view) continue;
-    Launch launch{v, &n, {}, value(v), std::nullopt, false, {}, std::nullopt, 1, {}, {}, false};
+    Launch launch{v, &n, {}, value(v), std::nullopt, false, false, {}, std::nullopt, 1, {}, {}, false};
     for (ir::ValueId x : n.inputs) launch.operands.push_back(value(x));
     if (traits.collective) {
       // On a mesh of one device every layout holds the whole tensor: a copy, no ranks needed.
@@ -164,6 +164,7 @@ void Executor::prepare_launches() {
                                              collectives::decode_layout(n.attrs.s("to"))};
       launch.local =
           !collectives::moves_between_devices(launch.redistribution->from, launch.redistribution->to, mesh_);
+      launch.consumes_operand = memory_.consumed.at(static_cast<size_t>(v));
     }
     launches_.push_back(std::move(launch));
   }
@@ -293,7 +294,7 @@ void Executor::run_bucket(const Launch& first) {
       to = std::copy_n(m->operands[0].f32() + block * n, n, to);
     }
   }
-  redistributor_->run(first.bucket->global, first.bucket->from, first.bucket->to, packed, reduced);
+  redistributor_->run_consuming(first.bucket->global, first.bucket->from, first.bucket->to, packed, reduced);
   const float* from = reduced.data();
   for (const Launch* m : members) {
     std::copy_n(from, m->out.numel(), m->out.f32());
@@ -325,9 +326,13 @@ void Executor::run_one(const Launch& l) {
     return;
   }
   if (!backend_.device_memory()) {
-    std::span<const float> in(l.operands[0].f32(), static_cast<size_t>(l.operands[0].numel()));
+    std::span<float> in(l.operands[0].f32(), static_cast<size_t>(l.operands[0].numel()));
     std::span<float> out(l.out.f32(), static_cast<size_t>(l.out.numel()));
-    redistributor_->run(r.global, r.from, r.to, in, out);
+    if (l.consumes_operand) {
+      redistributor_->run_consuming(r.global, r.from, r.to, in, out);
+    } else {
+      redistributor_->run(r.global, r.from, r.to, in, out);
+    }
     return;
   }
   // The collectives run on host memory: stage the operand out and the result back in.

@@ -135,6 +135,9 @@ class Executor {
     // A collective over mesh axes of one device each (a mesh of one device, an axis of size
     // 1): its result is its operand, copied in place on the compute stream, no ranks asked.
     bool local = false;
+    // A collective that may work in its operand's buffer: nothing reads it after
+    // (ProgramMemory::consumed).
+    bool consumes_operand = false;
     // A gradient bucket (partitioner/bucket.h), on its first member: the launches issued
     // with it, and the one flat collective of their buffers (BucketCollective: its blocks
     // of rows interleaved). The others run nothing of their own.

@@ -1,6 +1,7 @@
 // Every pair of layouts of 2-D and 3-D tensors over the mesh that fits the world (2x2 on 4
 // ranks, 2x3 on 6, 4x2 on 8, one axis of every rank otherwise), redistributed and checked
-// element by element, also in place where the shards are of one size.
+// element by element, also from an input the run may work in, and in place where the
+// shards are of one size.
 #include <gtest/gtest.h>
 #include <mpi.h>
 
@@ -103,6 +104,10 @@ void check_all_pairs(const std::vector<int64_t>& global, const std::vector<int>&
       resolve_partial(out, mesh, to);
       std::vector<float> expected = shard(global, mesh, plain_to, coords);
       ASSERT_EQ(out, expected) << to_string(from) << " -> " << to_string(to) << " on rank " << world.rank();
+      std::vector<float> lost = in, consumed_out(out.size());  // the input the caller gives up
+      shared.run_consuming(global, from, to, lost, consumed_out);
+      resolve_partial(consumed_out, mesh, to);
+      ASSERT_EQ(consumed_out, expected) << to_string(from) << " -> " << to_string(to) << " consuming on rank " << world.rank();
       if (in.size() == out.size()) {  // the same run given one buffer as both in and out
         std::vector<float> both = in;
         shared.run(global, from, to, both, both);
