@@ -119,37 +119,45 @@ void run_collectives_in_place(const ir::Graph& g, const std::vector<bool>& persi
   }
 }
 
-// The all-reduce buckets (partitioner/bucket.h) whose members all run in place and whose
-// operands fill whole cache lines: laid out side by side in member order, the operands are
-// the flat buffer the bucket reduces, with nothing packed or unpacked (DDP's
-// gradient_as_bucket_view). The bucket's memory is then held from its first member's
-// gradient to its last reader.
+// Buckets (partitioner/bucket.h) whose buffers the plan lays side by side, each value a
+// whole number of cache lines, so that the runtime copies less. An all-reduce bucket whose
+// members all run in place gets its operands laid out so: they are the flat buffer it
+// reduces, nothing packed or unpacked (DDP's gradient_as_bucket_view). Any other gets its
+// members' results laid out so where they are buffers of their own: the flat result the
+// collective writes, nothing unpacked (a ZeRO reduce-scatter's blocks of every member).
+// Either way the group is held from its first value to its last reader.
 struct ViewBucket {
-  ir::ValueId first;                   // its first member
-  std::vector<ir::ValueId> operands;   // its members' operands, in order
+  ir::ValueId first;                 // its first member
+  BucketView view;
+  std::vector<ir::ValueId> values;   // its members' operands or results, in order
 };
 
 std::vector<ViewBucket> view_buckets(const ir::Graph& g, const std::vector<bool>& transient,
                                      const std::vector<ir::ValueId>& alias) {
+  auto whole_lines = [&](ir::ValueId x) { return g.type(x).bytes() % MemoryPlan::kAlignment == 0; };
   std::vector<ViewBucket> views;
   for (ir::ValueId v = 0; v < g.size(); ++v) {
     const int64_t bucket = g.node(v).attrs.i("bucket", -1);
     if (bucket < 0 || (v > 0 && g.node(v - 1).attrs.i("bucket", -1) == bucket)) continue;  // not a first member
     const BucketCollective b = bucket_at(g, v);
-    ViewBucket view{v, {}};
+    ViewBucket operands{v, BucketView::operands, {}}, results{v, BucketView::results, {}};
     for (ir::ValueId member : b.members) {
       const ir::ValueId x = g.node(member).inputs.at(0);
-      if (alias[member] != x || !transient[x] || g.type(x).bytes() % MemoryPlan::kAlignment != 0) break;
-      view.operands.push_back(x);
+      if (alias[member] == x && transient[x] && whole_lines(x)) operands.values.push_back(x);
+      if (transient[member] && whole_lines(member)) results.values.push_back(member);
     }
-    if (b.blocks == 1 && view.operands.size() == b.members.size()) views.push_back(std::move(view));
+    if (b.blocks == 1 && operands.values.size() == b.members.size()) {
+      views.push_back(std::move(operands));
+    } else if (results.values.size() == b.members.size()) {
+      views.push_back(std::move(results));
+    }
   }
   return views;
 }
 
-std::vector<std::vector<ir::ValueId>> operand_groups(const std::vector<ViewBucket>& views) {
+std::vector<std::vector<ir::ValueId>> value_groups(const std::vector<ViewBucket>& views) {
   std::vector<std::vector<ir::ValueId>> groups;
-  for (const ViewBucket& v : views) groups.push_back(v.operands);
+  for (const ViewBucket& v : views) groups.push_back(v.values);
   return groups;
 }
 
@@ -265,10 +273,10 @@ Roles buffer_roles(const ir::Graph& g) {
 
 }  // namespace
 
-std::vector<ir::ValueId> bucket_views(const ir::Graph& g) {
+std::vector<std::pair<ir::ValueId, BucketView>> bucket_views(const ir::Graph& g) {
   const Roles r = buffer_roles(g);
-  std::vector<ir::ValueId> firsts;
-  for (const ViewBucket& v : view_buckets(g, r.transient, r.alias)) firsts.push_back(v.first);
+  std::vector<std::pair<ir::ValueId, BucketView>> firsts;
+  for (const ViewBucket& v : view_buckets(g, r.transient, r.alias)) firsts.emplace_back(v.first, v.view);
   return firsts;
 }
 
@@ -292,7 +300,7 @@ ProgramMemory plan_program_memory(const ir::Graph& g) {
     live_until[v] = std::max(live_until[v], wait);
     live_until[g.node(v).inputs.at(0)] = std::max(live_until[g.node(v).inputs.at(0)], wait);
   }
-  m.arena = plan_memory(g, r.transient, m.alias, live_until, operand_groups(view_buckets(g, r.transient, m.alias)));
+  m.arena = plan_memory(g, r.transient, m.alias, live_until, value_groups(view_buckets(g, r.transient, m.alias)));
   return m;
 }
 

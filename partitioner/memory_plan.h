@@ -37,8 +37,8 @@ MemoryPlan plan_memory(const ir::Graph& g, const std::vector<bool>& transient,
 // old value) writes in place, and so does a collective of its operand's size that is its
 // last reader; everything else shares the arena. A collective runs
 // asynchronously: its operand and result stay live until the runtime waits for it
-// (schedule.h's collective_wait_points). The gradients of an all-reduce bucket whose
-// members all run in place lie side by side, as the bucket's flat buffer.
+// (schedule.h's collective_wait_points). A bucket's gradients, or else its results, lie
+// side by side as its flat buffer where they can (bucket_views).
 struct ProgramMemory {
   std::vector<ir::ValueId> alias;   // per value: the value whose buffer it shares, or -1
   std::vector<bool> owned;          // per value: has a buffer of its own, kept across steps
@@ -57,10 +57,14 @@ struct ProgramMemory {
 // model too big for this machine is fine.
 ProgramMemory plan_program_memory(const ir::Graph& g);
 
-// The first member of each all-reduce bucket (bucket.h) that plan_program_memory lays out
-// as its flat buffer (its gradients side by side, each result over its operand): the
-// runtime reduces it where it lies and packs nothing, and the simulator costs no packing.
-// O(graph), no arena planned.
-std::vector<ir::ValueId> bucket_views(const ir::Graph& g);
+// Which of a bucket's buffers (bucket.h) plan_program_memory lays side by side as the flat
+// one its collective works on. `operands`: an all-reduce bucket's gradients, each result
+// over its operand, reduced where they lie (nothing packed or unpacked); `results`: its
+// members' results, which the collective writes at once (nothing unpacked).
+enum class BucketView { operands, results };
+
+// The first member of each bucket laid out so, and how; the runtime and the simulator copy
+// (and cost) only what the layout leaves. O(graph), no arena planned.
+std::vector<std::pair<ir::ValueId, BucketView>> bucket_views(const ir::Graph& g);
 
 }  // namespace spmd::partitioner

@@ -33,13 +33,14 @@ CollectiveRecord bucket_record(const Program& program, const std::vector<int>& r
 
 // The runtime packs a bucket's members into one buffer and unpacks its result
 // (runtime/executor.h): two copies, each read and written, at the memory rate of the bytes
-// they move. 19% of a 300 KiB all-reduce's time on 2 ranks here. None for a bucket the
-// memory plan lays out as its flat buffer (memory_plan.h's bucket_views).
-double pack_seconds(const BucketCollective& b, const DeviceModel& device) {
-  if (b.members.size() < 2) return 0;
+// they move. 19% of a 300 KiB all-reduce's time on 2 ranks here. Only what the memory plan
+// leaves (memory_plan.h's bucket_views): no copy where the operands are the flat buffer,
+// no unpacking where the results are.
+double pack_seconds(const BucketCollective& b, const DeviceModel& device, std::optional<BucketView> view) {
+  if (b.members.size() < 2 || view == BucketView::operands) return 0;
   double in = sizeof(float);
   for (int64_t d : b.global) in *= static_cast<double>(d);
-  const double moved = 2 * (in + in / static_cast<double>(b.blocks));
+  const double moved = 2 * (in + (view == BucketView::results ? 0 : in / static_cast<double>(b.blocks)));
   return moved / rate_at(device.bytes_by_size, moved, device.memory_Bps);
 }
 
@@ -59,8 +60,8 @@ class Playback {
         // thread waits (a thread woken on a busy core waits for it), so a collective is
         // played where its result is first read, or at the step's end.
         lazy_(overlap && device.comm_shares_core), launches_(launches), record_(records_by_node(program)),
-        ready_(g_.nodes.size(), 0), waiting_(g_.nodes.size(), kReady), packed_(g_.nodes.size(), true) {
-    for (ir::ValueId first : bucket_views(g_)) packed_[first] = false;  // reduced where it lies
+        ready_(g_.nodes.size(), 0), waiting_(g_.nodes.size(), kReady), view_(g_.nodes.size()) {
+    for (auto [first, view] : bucket_views(g_)) view_[first] = view;
   }
 
   Prediction run() {
@@ -155,7 +156,7 @@ class Playback {
     double ready = 0;
     for (ir::ValueId m : members) ready = std::max(ready, operands(m));
     const CollectiveRecord& r = b ? bucket_record(program_, record_, *b) : program_.collectives[record_[v]];
-    const double t = costs_.seconds(r) + (b && packed_[v] ? pack_seconds(*b, device_) : 0);
+    const double t = costs_.seconds(r) + (b ? pack_seconds(*b, device_, view_[v]) : 0);
     // Issued when the main thread reaches it in program order (its kernels run there, so
     // at the compute stream's time), then run when the communication stream is free;
     // overlapped, it reaches that thread and its result comes back a half hand-off late
@@ -183,7 +184,7 @@ class Playback {
   std::vector<double> ready_;
   std::deque<ir::ValueId> pending_;  // issued, not yet played, in order
   std::vector<Waiting> waiting_;
-  std::vector<bool> packed_;  // on a bucket's first member: whether the runtime packs it
+  std::vector<std::optional<BucketView>> view_;  // on a bucket's first member: what the memory plan lays out flat
   Streams s_;
 };
 

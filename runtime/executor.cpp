@@ -270,22 +270,26 @@ void Executor::run_bucket(const Launch& first) {
     return;
   }
   // Block b of the flat buffer holds every member's b-th block of rows, side by side; the
-  // flat collective leaves this device its block: each member's result, side by side. An
-  // all-reduce's (one block) is reduced where it is packed, as DDP's bucket is: a copy of
-  // the bucket less (0.4 ms of a 7 MB one here).
+  // flat collective leaves this device its block: each member's result, side by side. Where
+  // the memory plan laid the operands out so (an all-reduce's, each result over its
+  // operand) they are reduced where they lie, as DDP's bucket views are; where it laid the
+  // results out so, the collective writes them at once; else an all-reduce (one block) is
+  // reduced where it is packed and unpacked after.
   const int64_t blocks = first.bucket_blocks;
-  const size_t floats = static_cast<size_t>(first.bucket->global[0]);
+  const size_t floats = static_cast<size_t>(first.bucket->global[0]), result_floats = floats / static_cast<size_t>(blocks);
   std::vector<const Launch*> members{&first};
   for (size_t j : first.bucket_rest) members.push_back(&launches_[j]);
-  if (std::span<float> view = bucket_view(members, floats); !view.empty()) {
+  if (std::span<float> view = side_by_side(members, floats, true); !view.empty()) {
     redistributor_->run(first.bucket->global, first.bucket->from, first.bucket->to, view, view);
     return;
   }
-  if (!first.reduced) {  // once: the first step's
-    first.reduced = host_floats(floats / static_cast<size_t>(blocks), HugePages::rounded);
-    if (blocks > 1) first.packed = host_floats(floats, HugePages::rounded);
+  std::span<float> reduced = side_by_side(members, result_floats, false);
+  const bool unpack = reduced.empty();
+  if (unpack) {
+    if (!first.reduced) first.reduced = host_floats(result_floats, HugePages::rounded);  // once: the first step's
+    reduced = {first.reduced.get(), result_floats};
   }
-  std::span<float> reduced(first.reduced.get(), floats / static_cast<size_t>(blocks));
+  if (blocks > 1 && !first.packed) first.packed = host_floats(floats, HugePages::rounded);
   std::span<float> packed = blocks > 1 ? std::span<float>(first.packed.get(), floats) : reduced;
   float* to = packed.data();
   for (int64_t block = 0; block < blocks; ++block) {
@@ -295,6 +299,7 @@ void Executor::run_bucket(const Launch& first) {
     }
   }
   redistributor_->run_consuming(first.bucket->global, first.bucket->from, first.bucket->to, packed, reduced);
+  if (!unpack) return;
   const float* from = reduced.data();
   for (const Launch* m : members) {
     std::copy_n(from, m->out.numel(), m->out.f32());
@@ -302,14 +307,14 @@ void Executor::run_bucket(const Launch& first) {
   }
 }
 
-// The members' operands as the one flat buffer of `floats` their bucket reduces, where the
-// memory plan laid them out so (partitioner/memory_plan.h: side by side, each result over
-// its operand); empty where it did not.
-std::span<float> Executor::bucket_view(const std::vector<const Launch*>& members, size_t floats) {
-  float* start = members.front()->operands[0].f32();
+// The members' operands (`operands`, each result over its own) or results as one flat
+// buffer of `floats`, where the memory plan laid them out so (partitioner/memory_plan.h's
+// bucket_views); empty where it did not.
+std::span<float> Executor::side_by_side(const std::vector<const Launch*>& members, size_t floats, bool operands) {
+  float* start = operands ? members.front()->operands[0].f32() : members.front()->out.f32();
   float* next = start;
   for (const Launch* m : members) {
-    if (m->operands[0].f32() != next || m->out.f32() != next) return {};
+    if (m->out.f32() != next || (operands && m->operands[0].f32() != next)) return {};
     next += m->out.numel();
   }
   return next == start + floats ? std::span<float>(start, floats) : std::span<float>();

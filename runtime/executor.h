@@ -167,7 +167,7 @@ class Executor {
   void run(const Launch& l);
   void run_one(const Launch& l);
   void run_bucket(const Launch& first);
-  static std::span<float> bucket_view(const std::vector<const Launch*>& members, size_t floats);
+  static std::span<float> side_by_side(const std::vector<const Launch*>& members, size_t floats, bool operands);
   // run(l), timed into `slot` (relative to `origin`) when given.
   void timed_run(const Launch& l, LaunchTime* slot, std::chrono::steady_clock::time_point origin);
   void record_times();
