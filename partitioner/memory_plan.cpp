@@ -15,6 +15,12 @@ size_t aligned(size_t bytes) {
   return (bytes + MemoryPlan::kAlignment - 1) / MemoryPlan::kAlignment * MemoryPlan::kAlignment;
 }
 
+// The value whose buffer `v` shares: itself unless `alias` makes it a view of another.
+ir::ValueId root_of(const std::vector<ir::ValueId>& alias, ir::ValueId v) {
+  while (alias[v] >= 0) v = alias[v];
+  return v;
+}
+
 struct Interval {
   ir::ValueId value;  // or the group's index, where `group`
   int first, last;    // node indices between which the buffer is live
@@ -94,10 +100,7 @@ class PlacedBuffers {
 // The last node that reads each buffer: for each root of `alias`, the last reader of any
 // value sharing it (a view read later still reads the buffer). O(graph).
 std::vector<int> last_use_of_buffers(const ir::Graph& g, const std::vector<ir::ValueId>& alias) {
-  auto root = [&](ir::ValueId v) {
-    while (alias[v] >= 0) v = alias[v];
-    return v;
-  };
+  auto root = [&](ir::ValueId v) { return root_of(alias, v); };
   std::vector<int> last(static_cast<size_t>(g.size()), -1);
   for (ir::ValueId v = 0; v < g.size(); ++v) {
     for (ir::ValueId x : g.node(v).inputs) last[root(x)] = v;
@@ -167,10 +170,7 @@ MemoryPlan plan_memory(const ir::Graph& g, const std::vector<bool>& transient,
                        const std::vector<ir::ValueId>& alias, const std::vector<int>& live_until,
                        const std::vector<std::vector<ir::ValueId>>& groups) {
   const int n = g.size();
-  auto root = [&](ir::ValueId v) {
-    while (alias[v] >= 0) v = alias[v];
-    return v;
-  };
+  auto root = [&](ir::ValueId v) { return root_of(alias, v); };
   std::vector<int> last(n);
   std::iota(last.begin(), last.end(), 0);
   for (int i = 0; i < n; ++i) {
@@ -241,10 +241,7 @@ Roles buffer_roles(const ir::Graph& g) {
     r.persistent[v] = node.is_source();
     if (ir::op_traits(node.op).view) r.alias[v] = node.inputs[0];  // same bytes, new shape
   }
-  auto root = [&](ir::ValueId v) {
-    while (r.alias[v] >= 0) v = r.alias[v];
-    return v;
-  };
+  auto root = [&](ir::ValueId v) { return root_of(r.alias, v); };
   for (auto [target, next] : g.updates) {
     const ir::Node& op = g.node(next);
     // In place when the optimizer op rewrites its own operand 0 and nothing reads the old

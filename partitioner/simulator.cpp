@@ -60,9 +60,7 @@ class Playback {
         // thread waits (a thread woken on a busy core waits for it), so a collective is
         // played where its result is first read, or at the step's end.
         lazy_(overlap && device.comm_shares_core), launches_(launches), record_(records_by_node(program)),
-        ready_(g_.nodes.size(), 0), waiting_(g_.nodes.size(), kReady), view_(g_.nodes.size()) {
-    for (auto [first, view] : bucket_views(g_)) view_[first] = view;
-  }
+        ready_(g_.nodes.size(), 0), waiting_(g_.nodes.size(), kReady) {}
 
   Prediction run() {
     for (ir::ValueId v = 0; v < g_.size(); ++v) {
@@ -156,7 +154,7 @@ class Playback {
     double ready = 0;
     for (ir::ValueId m : members) ready = std::max(ready, operands(m));
     const CollectiveRecord& r = b ? bucket_record(program_, record_, *b) : program_.collectives[record_[v]];
-    const double t = costs_.seconds(r) + (b ? pack_seconds(*b, device_, view_[v]) : 0);
+    const double t = costs_.seconds(r) + (b ? pack_seconds(*b, device_, view_of(v)) : 0);
     // Issued when the main thread reaches it in program order (its kernels run there, so
     // at the compute stream's time), then run when the communication stream is free;
     // overlapped, it reaches that thread and its result comes back a half hand-off late
@@ -184,7 +182,16 @@ class Playback {
   std::vector<double> ready_;
   std::deque<ir::ValueId> pending_;  // issued, not yet played, in order
   std::vector<Waiting> waiting_;
-  std::vector<std::optional<BucketView>> view_;  // on a bucket's first member: what the memory plan lays out flat
+  // On a bucket's first member: what the memory plan lays out flat. Found at the first
+  // bucket: the search's many programs without one never pay for it.
+  std::optional<BucketView> view_of(ir::ValueId first) {
+    if (view_.empty()) {
+      view_.resize(g_.nodes.size());
+      for (auto [member, view] : bucket_views(g_)) view_[member] = view;
+    }
+    return view_[first];
+  }
+  std::vector<std::optional<BucketView>> view_;
   Streams s_;
 };
 
