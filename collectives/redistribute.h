@@ -62,12 +62,12 @@ class Redistributor {
   // `in` is this rank's shard under `from`; `out` receives its shard under `to` (both
   // row-major, sized by local_shape). Collective over `world`. One run at a time: the
   // runs share this object's scratch (the runtime runs them all on one stream). `in` may
-  // be `out` itself: a redistribution that is one all-reduce then copies nothing.
+  // be `out` itself.
   void run(const std::vector<int64_t>& global, const Layout& from, const Layout& to, std::span<const float> in,
            std::span<float> out);
   // As run, where `in` is the caller's to lose (a packed bucket, a gradient nothing reads
-  // after): a step that works in place (a reduce-scatter's sum) works in it rather than in
-  // a copy of it.
+  // after, or `out` itself): a step that works in place (a reduce-scatter's sum, an
+  // all-reduce) works in it rather than in a copy of it.
   void run_consuming(const std::vector<int64_t>& global, const Layout& from, const Layout& to, std::span<float> in,
                      std::span<float> out);
 

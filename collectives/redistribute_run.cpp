@@ -156,9 +156,7 @@ void Redistributor::run(const std::vector<int64_t>& global, const Layout& from, 
         break;
       }
       case Kind::all_reduce: {
-        // Reduced in place where it lies in scratch, or is `out` itself (a run given out as in).
-        const bool is_out = last && cur.data() == out.data() && cur.size() == out.size();
-        std::span<float> sum = owned(cur) ? writable(cur) : is_out ? out : buffer(cur.size(), out, last, {cur});
+        std::span<float> sum = owned(cur) ? writable(cur) : buffer(cur.size(), out, last, {cur});
         if (sum.data() != cur.data()) std::copy(cur.begin(), cur.end(), sum.begin());
         all_reduce(s.axis, sum);
         cur = sum;

@@ -109,7 +109,7 @@ std::vector<int> last_use_of_buffers(const ir::Graph& g, const std::vector<ir::V
 }
 
 // A collective that keeps its operand's size and is the last reader of its buffer writes
-// its result over it (Redistributor::run takes out as in): an all-reduce of a gradient
+// its result over it (Redistributor::run_consuming given out as in): an all-reduce of a gradient
 // then copies nothing (0.4 ms of a 7 MB one here).
 void run_collectives_in_place(const ir::Graph& g, const std::vector<bool>& persistent, std::vector<ir::ValueId>& alias) {
   const std::vector<int> last_use = last_use_of_buffers(g, alias);
@@ -203,11 +203,14 @@ MemoryPlan plan_memory(const ir::Graph& g, const std::vector<bool>& transient,
   PlacedBuffers placed(n);
   for (const Interval& it : intervals) {
     size_t offset = placed.first_fit(it.first, it.last, it.bytes);
-    if (!it.group) plan.offset[it.value] = static_cast<ptrdiff_t>(offset);
-    size_t member_offset = offset;
-    for (ir::ValueId v : it.group ? groups[static_cast<size_t>(it.value)] : std::vector<ir::ValueId>{}) {
-      plan.offset[v] = static_cast<ptrdiff_t>(member_offset);
-      member_offset += aligned(g.type(v).bytes());
+    if (!it.group) {
+      plan.offset[it.value] = static_cast<ptrdiff_t>(offset);
+    } else {
+      size_t member_offset = offset;
+      for (ir::ValueId v : groups[static_cast<size_t>(it.value)]) {
+        plan.offset[v] = static_cast<ptrdiff_t>(member_offset);
+        member_offset += aligned(g.type(v).bytes());
+      }
     }
     plan.arena_bytes = std::max(plan.arena_bytes, offset + it.bytes);
     placed.insert({offset, it.bytes, it.first, it.last});
@@ -263,7 +266,7 @@ Roles buffer_roles(const ir::Graph& g) {
   for (int v = 0; v < n; ++v) {
     if (!ir::op_traits(g.node(v).op).collective) continue;
     const ir::ValueId x = root(g.node(v).inputs.at(0));
-    r.consumed[v] = r.transient[x] && last_use[x] == v;
+    r.consumed[v] = r.transient[x] && (last_use[x] == v || root(v) == x);  // the last reader, or writing over it
   }
   return r;
 }

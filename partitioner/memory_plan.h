@@ -44,7 +44,8 @@ struct ProgramMemory {
   std::vector<bool> owned;          // per value: has a buffer of its own, kept across steps
   std::vector<std::pair<ir::ValueId, ir::ValueId>> copies;  // (target, value) updates not in place
   // Per collective: its operand's buffer is the arena's and nothing reads it after the
-  // collective, which may work in it (Redistributor::run_consuming) rather than in a copy.
+  // collective (or the collective writes its result over it), which may work in it
+  // (Redistributor::run_consuming) rather than in a copy.
   std::vector<bool> consumed;
   MemoryPlan arena;
   size_t persistent_bytes = 0;      // the owned buffers

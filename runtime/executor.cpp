@@ -280,7 +280,7 @@ void Executor::run_bucket(const Launch& first) {
   std::vector<const Launch*> members{&first};
   for (size_t j : first.bucket_rest) members.push_back(&launches_[j]);
   if (std::span<float> view = side_by_side(members, floats, true); !view.empty()) {
-    redistributor_->run(first.bucket->global, first.bucket->from, first.bucket->to, view, view);
+    redistributor_->run_consuming(first.bucket->global, first.bucket->from, first.bucket->to, view, view);
     return;
   }
   std::span<float> reduced = side_by_side(members, result_floats, false);

@@ -5,6 +5,7 @@
 #include <cmath>
 #include <cstdio>
 #include <functional>
+#include <string>
 #include <vector>
 
 #include "collectives/cost.h"
@@ -217,6 +218,15 @@ void share_kernel_rates(const launcher::Topology& topology, const kernels::Backe
   run.table += line("  the ranks bound to these PUs share them: each gets %.2f of these rates\n", share);
 }
 
+// The name of the outermost level a collective over every device of `topology` spans
+// (where the job's collectives run), or "" where they span none.
+std::string outermost_level(const launcher::Topology& topology) {
+  std::vector<int> all(static_cast<size_t>(topology.num_devices()));
+  for (int d = 0; d < topology.num_devices(); ++d) all[static_cast<size_t>(d)] = d;
+  const std::vector<int> spanned = topology.levels_spanned(all);
+  return spanned.empty() ? "" : topology.levels()[static_cast<size_t>(spanned.front())].name;
+}
+
 // The latency a small ring all-gather over every rank of the job shows per round, on the
 // level the job spans outermost, where it is above the ping-pong's. A ping-pong between two
 // ranks, the others idle, misses what all ranks at once meet: ranks that share cores
@@ -226,13 +236,9 @@ void raise_latency_to_all_ranks(collectives::Communicator& comm, const launcher:
                                 std::vector<partitioner::LevelProfile>& levels) {
   const int p = comm.size();
   if (p < 3) return;  // two ranks: the ping-pong is the whole job
-  std::vector<int> all(static_cast<size_t>(topology.num_devices()));
-  for (int d = 0; d < topology.num_devices(); ++d) all[static_cast<size_t>(d)] = d;
-  const std::vector<int> spanned = topology.levels_spanned(all);
-  if (spanned.empty()) return;
-  const std::string& outer = topology.levels()[static_cast<size_t>(spanned.front())].name;
+  const std::string outer = outermost_level(topology);
   for (partitioner::LevelProfile& l : levels) {
-    if (l.name != outer) continue;
+    if (outer.empty() || l.name != outer) continue;
     const double bytes = 1024.0 * p;
     const double t = collectives::time_collective(
         comm, collectives::collective_run(comm, collectives::Primitive::all_gather, collectives::Algorithm::ring, bytes),
@@ -286,12 +292,10 @@ ProfileRun measure_profile(collectives::Communicator& comm, const launcher::Topo
   run.profile.levels = measure_levels(comm, topology, max_bytes, run.table);
   if (comm.size() > 1) {
     // The collectives span the job's outermost level: their fits belong to it.
-    std::vector<int> all(static_cast<size_t>(topology.num_devices()));
-    for (int d = 0; d < topology.num_devices(); ++d) all[static_cast<size_t>(d)] = d;
-    const std::vector<int> spanned = topology.levels_spanned(all);
+    const std::string outer = outermost_level(topology);
     std::vector<launcher::MeasuredAlgorithm> fitted = collective_tables(comm, max_bytes, run.table);
     for (partitioner::LevelProfile& l : run.profile.levels) {
-      if (!spanned.empty() && l.name == topology.levels()[spanned.front()].name) l.algorithms = fitted;
+      if (!outer.empty() && l.name == outer) l.algorithms = fitted;
     }
   }
   // Every rank holds rank 0's kernel figures and the fits (only rank 0 and each peer timed

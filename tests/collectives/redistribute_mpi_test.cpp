@@ -113,6 +113,11 @@ void check_all_pairs(const std::vector<int64_t>& global, const std::vector<int>&
         shared.run(global, from, to, both, both);
         resolve_partial(both, mesh, to);
         ASSERT_EQ(both, expected) << to_string(from) << " -> " << to_string(to) << " in place on rank " << world.rank();
+        both = in;
+        shared.run_consuming(global, from, to, both, both);
+        resolve_partial(both, mesh, to);
+        ASSERT_EQ(both, expected) << to_string(from) << " -> " << to_string(to) << " consuming in place on rank "
+                                  << world.rank();
       }
       ++checked;
     }
