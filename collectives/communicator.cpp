@@ -12,6 +12,12 @@ void Communicator::combine(std::span<float> acc, std::span<const float> in, Redu
   algorithms::combine(acc, in, op);
 }
 
+void Communicator::sendrecv_while(std::span<const float> send, int dest, std::span<float> recv, int source,
+                                  const std::function<void()>& meanwhile) {
+  sendrecv(send, dest, recv, source);
+  meanwhile();
+}
+
 void Communicator::copy(std::span<const float> from, std::span<float> to) { std::ranges::copy(from, to.begin()); }
 
 namespace {

@@ -14,8 +14,8 @@ constexpr std::size_t kCacheLine = 64;  // what vector loads and oneDNN's primit
 }  // namespace
 
 void* allocate_host(std::size_t bytes, HugePages pages) {
-  const bool rounded = pages == HugePages::rounded;
-  const bool huge = bytes >= (rounded ? kTransferHugeFrom : kHugePage);
+  const bool rounded = pages != HugePages::whole;
+  const bool huge = pages == HugePages::always || bytes >= (rounded ? kTransferHugeFrom : kHugePage);
   const std::size_t size = huge && rounded ? (bytes + kHugePage - 1) / kHugePage * kHugePage : std::max<std::size_t>(bytes, 1);
   void* p = nullptr;
   if (posix_memalign(&p, huge ? kHugePage : kCacheLine, size) != 0) {

@@ -10,8 +10,7 @@ namespace spmd::collectives::algorithms {
 
 void ring_all_gather(Communicator& comm, std::span<const float> in, std::span<float> out) {
   const BlockOffsets blocks = BlockOffsets::of(partition(out.size(), comm.size()));
-  comm.copy(in, blocks.block(out, comm.rank()));
-  ring_all_gather_in_place(comm, out, blocks);
+  ring_all_gather_in_place(comm, out, blocks, 0, in);  // sends `in` itself first (ring.h says why)
 }
 
 namespace {
@@ -30,14 +29,19 @@ int64_t wrapped_size(const Partition& cut, int first, int count) {
 void bruck_all_gather(Communicator& comm, std::span<const float> in, std::span<float> out) {
   const int p = comm.size(), r = comm.rank();
   const Partition cut = partition(out.size(), p);
-  comm.copy(in, out.first(in.size()));
   int64_t held = static_cast<int64_t>(in.size());
   for (int distance = 1; distance < p; distance *= 2) {
     const int count = std::min(distance, p - distance);
     const int64_t sent = wrapped_size(cut, r, count);
     const int64_t received = wrapped_size(cut, mod(r + distance, p), count);
-    comm.sendrecv(std::span<const float>(out).first(sent), mod(r - distance, p),
-                  out.subspan(held, received), mod(r + distance, p));
+    // The first step sends `in` itself, copied to the front meanwhile (ring.h says why).
+    if (distance == 1) {
+      comm.sendrecv_while(in, mod(r - distance, p), out.subspan(held, received), mod(r + distance, p),
+                          [&] { comm.copy(in, out.first(in.size())); });
+    } else {
+      comm.sendrecv(std::span<const float>(out).first(sent), mod(r - distance, p), out.subspan(held, received),
+                    mod(r + distance, p));
+    }
     held += received;
   }
   std::rotate(out.begin(), out.begin() + (cut.n - cut.offset(r)), out.end());
@@ -54,8 +58,7 @@ void recursive_doubling_all_gather(Communicator& comm, std::span<const float> in
     return;
   }
   const BlockOffsets blocks = BlockOffsets::of(partition(out.size(), p));
-  comm.copy(in, blocks.block(out, comm.rank()));
-  doubling_all_gather(comm, Fold(p), out, blocks);
+  doubling_all_gather(comm, Fold(p), out, blocks, in);  // sends `in` itself first (ring.h says why)
 }
 
 }  // namespace spmd::collectives::algorithms

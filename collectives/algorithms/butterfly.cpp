@@ -41,7 +41,7 @@ void halving_reduce_scatter(Communicator& comm, const Fold& fold, std::span<floa
 }
 
 void doubling_all_gather(Communicator& comm, const Fold& fold, std::span<float> data,
-                         const BlockOffsets& blocks) {
+                         const BlockOffsets& blocks, std::span<const float> own) {
   const int me = fold.folded_rank(comm.rank());
   assert(me >= 0 && blocks.blocks() == fold.active());
   for (int half = 1; half < fold.active(); half *= 2) {
@@ -49,9 +49,14 @@ void doubling_all_gather(Communicator& comm, const Fold& fold, std::span<float> 
     const int mine = me & ~(half - 1);  // first block of the `half` blocks I hold
     const int theirs = mine ^ half;
     const int peer = fold.group_rank(partner);
-    comm.sendrecv(blocks.range(std::span<const float>(data), mine, half), peer,
-                  blocks.range(data, theirs, half), peer);
+    if (half == 1 && !own.empty()) {  // the next step sends it from `data`
+      comm.sendrecv_while(own, peer, blocks.range(data, theirs, half), peer,
+                          [&] { comm.copy(own, blocks.block(data, me)); });
+    } else {
+      comm.sendrecv(blocks.range(std::span<const float>(data), mine, half), peer, blocks.range(data, theirs, half), peer);
+    }
   }
+  if (fold.active() == 1 && !own.empty()) comm.copy(own, blocks.block(data, me));
 }
 
 }  // namespace spmd::collectives::algorithms

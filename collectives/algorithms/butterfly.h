@@ -21,8 +21,10 @@ void fold_out(Communicator& comm, const Fold& fold, std::span<float> data);
 void halving_reduce_scatter(Communicator& comm, const Fold& fold, std::span<float> data,
                             const BlockOffsets& blocks, ReduceOp op, Scratch& scratch);
 // Recursive doubling (sec. 4.1): at distances 1, 2, ..., p'/2 partners swap the blocks each
-// holds, so the ranges double; the exact reverse of halving_reduce_scatter.
+// holds, so the ranges double; the exact reverse of halving_reduce_scatter. Where `own` is
+// given, this rank's block is sent from there at the first step and copied into `data` while
+// that transfer is in flight (ring.h's ring_all_gather_in_place says why).
 void doubling_all_gather(Communicator& comm, const Fold& fold, std::span<float> data,
-                         const BlockOffsets& blocks);
+                         const BlockOffsets& blocks, std::span<const float> own = {});
 
 }  // namespace spmd::collectives::algorithms

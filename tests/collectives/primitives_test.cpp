@@ -1,5 +1,6 @@
 // Every primitive with every algorithm (native included), for every count of test_counts()
-// and both reductions, checked element by element against the locally computed result.
+// and both reductions, checked element by element against the locally computed result; and
+// the point-to-point exchange they are built on.
 #include <gtest/gtest.h>
 
 #include "collectives/primitives.h"
@@ -110,6 +111,26 @@ TEST_P(AllToAllTest, BlockJOfRankIEndsAsBlockIOfRankJ) {
 }
 INSTANTIATE_TEST_SUITE_P(Algorithms, AllToAllTest, ::testing::ValuesIn(algorithms_of("all_to_all")),
                          algorithm_name);
+
+// The local work given to sendrecv_while runs once, on this thread, and the exchange
+// completes as sendrecv's does: what the all-gathers hide their own block's copy behind.
+using PointToPointTest = MpiTest;
+TEST_F(PointToPointTest, SendrecvWhileRunsTheLocalWorkOnceAndExchanges) {
+  const int next = (rank() + 1) % size(), prev = (rank() + size() - 1) % size();
+  for (int64_t n : test_counts(size())) {
+    SCOPED_TRACE(::testing::Message() << n << " elements");
+    const std::vector<float> mine = inputs(rank(), n);
+    std::vector<float> received(n, -1.0f), copied(n, -1.0f);
+    int runs = 0;
+    comm().sendrecv_while(mine, next, received, prev, [&] {
+      ++runs;
+      copied = mine;
+    });
+    EXPECT_EQ(runs, 1);
+    expect_elements(received, inputs(prev, n));
+    expect_elements(copied, mine);
+  }
+}
 
 }  // namespace
 }  // namespace spmd::collectives::testing
