@@ -143,6 +143,7 @@ std::vector<ViewBucket> view_buckets(const ir::Graph& g, const std::vector<bool>
     const int64_t bucket = g.node(v).attrs.i("bucket", -1);
     if (bucket < 0 || (v > 0 && g.node(v - 1).attrs.i("bucket", -1) == bucket)) continue;  // not a first member
     const BucketCollective b = bucket_at(g, v);
+    if (b.gathers) continue;  // its flat result interleaves the members': they are unpacked
     ViewBucket operands{v, BucketView::operands, {}}, results{v, BucketView::results, {}};
     for (ir::ValueId member : b.members) {
       const ir::ValueId x = g.node(member).inputs.at(0);

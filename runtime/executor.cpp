@@ -151,7 +151,7 @@ void Executor::prepare_launches() {
     const ir::Node& n = graph_.node(v);
     const ir::OpTraits& traits = ir::op_traits(n.op);
     if (n.is_source() || traits.view) continue;
-    Launch launch{v, &n, {}, value(v), std::nullopt, false, false, {}, std::nullopt, 1, {}, {}, false};
+    Launch launch{v, &n, {}, value(v), std::nullopt, false, false, {}, std::nullopt, 1, false, {}, {}, false};
     for (ir::ValueId x : n.inputs) launch.operands.push_back(value(x));
     if (traits.collective) {
       // On a mesh of one device every layout holds the whole tensor: a copy, no ranks needed.
@@ -185,6 +185,7 @@ void Executor::group_buckets() {
     }
     first.bucket = Redistribution{b.global, b.from, b.to};
     first.bucket_blocks = b.blocks;
+    first.bucket_gathers = b.gathers;
   }
 }
 
@@ -279,6 +280,7 @@ void Executor::run_bucket(const Launch& first) {
   const size_t floats = static_cast<size_t>(first.bucket->global[0]), result_floats = floats / static_cast<size_t>(blocks);
   std::vector<const Launch*> members{&first};
   for (size_t j : first.bucket_rest) members.push_back(&launches_[j]);
+  if (first.bucket_gathers) return run_gather_bucket(first, members);
   if (std::span<float> view = side_by_side(members, floats, true); !view.empty()) {
     redistributor_->run_consuming(first.bucket->global, first.bucket->from, first.bucket->to, view, view);
     return;
@@ -304,6 +306,28 @@ void Executor::run_bucket(const Launch& first) {
   for (const Launch* m : members) {
     std::copy_n(from, m->out.numel(), m->out.f32());
     from += m->out.numel();
+  }
+}
+
+// An all-gather bucket: the members' operands (this device's block) packed side by side,
+// gathered flat, and each member's block of rows unpacked from every block of the result,
+// as FSDP unpacks a flat parameter's views.
+void Executor::run_gather_bucket(const Launch& first, const std::vector<const Launch*>& members) {
+  const int64_t blocks = first.bucket_blocks;
+  const size_t floats = static_cast<size_t>(first.bucket->global[0]), block_floats = floats / static_cast<size_t>(blocks);
+  if (!first.packed) first.packed = host_floats(block_floats, HugePages::rounded);  // once: the first step's
+  if (!first.reduced) first.reduced = host_floats(floats, HugePages::rounded);
+  float* to = first.packed.get();
+  for (const Launch* m : members) to = std::copy_n(m->operands[0].f32(), m->operands[0].numel(), to);
+  redistributor_->run_consuming(first.bucket->global, first.bucket->from, first.bucket->to,
+                                {first.packed.get(), block_floats}, {first.reduced.get(), floats});
+  const float* from = first.reduced.get();
+  for (int64_t block = 0; block < blocks; ++block) {
+    for (const Launch* m : members) {
+      const int64_t n = m->operands[0].numel();
+      std::copy_n(from, n, m->out.f32() + block * n);
+      from += n;
+    }
   }
 }
 

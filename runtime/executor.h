@@ -144,8 +144,10 @@ class Executor {
     std::vector<size_t> bucket_rest;
     std::optional<Redistribution> bucket;
     int64_t bucket_blocks = 1;
-    // Its members' operands packed (a reduce-scatter's; an all-reduce's are packed into
-    // its result), and the reduced result: allocated at the first step, reused by every
+    bool bucket_gathers = false;  // an all-gather's bucket (BucketCollective::gathers)
+    // Its members' operands packed (a reduce-scatter's or an all-gather's; an all-reduce's
+    // are packed into its result), and the flat result (reduced, or gathered and unpacked
+    // from): allocated at the first step, reused by every
     // later one (scratch of a const launch, hence mutable), in huge pages as the
     // communicator's own transfer buffers (common/host_memory.h).
     mutable HostFloats packed, reduced;
@@ -167,6 +169,7 @@ class Executor {
   void run(const Launch& l);
   void run_one(const Launch& l);
   void run_bucket(const Launch& first);
+  void run_gather_bucket(const Launch& first, const std::vector<const Launch*>& members);
   static std::span<float> side_by_side(const std::vector<const Launch*>& members, size_t floats, bool operands);
   // run(l), timed into `slot` (relative to `origin`) when given.
   void timed_run(const Launch& l, LaunchTime* slot, std::chrono::steady_clock::time_point origin);

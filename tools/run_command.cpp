@@ -242,7 +242,7 @@ void add_run_command(CLI::App& app, const launcher::World* world) {
                   "write a Chrome / Perfetto trace (JSON) of every step to this file: each rank's ops and collectives "
                   "as measured, and the cost model's prediction");
   cmd->add_option("--bucket", o->bucket,
-                  "gradient buckets: fuse gradients' all-reduces (and ZeRO's reduce-scatters) into collectives of up to this size (\"4MiB\"), \"none\", or "
+                  "gradient buckets: fuse gradients' all-reduces (and ZeRO's reduce-scatters and gathers of params) into collectives of up to this size (\"4MiB\"), \"none\", or "
                   "\"auto\": the size the cost model predicts fastest (the default)");
   cmd->add_option("--prefetch", o->prefetch,
                   "issue ZeRO's param gathers this many ahead (0: at first use), or \"auto\": the depth the cost model "

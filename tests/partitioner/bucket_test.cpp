@@ -144,7 +144,7 @@ TEST(Buckets, AReduceScatterBucketsResultsLieSideBySide) {
     const int64_t bucket = b.node(v).attrs.i("bucket", -1);
     if (bucket < 0 || b.node(v - 1).attrs.i("bucket", -1) == bucket) continue;
     const BucketCollective c = bucket_at(b, v);
-    bool whole_lines = c.blocks > 1;
+    bool whole_lines = c.blocks > 1 && !c.gathers;
     for (ir::ValueId m : c.members) whole_lines = whole_lines && b.type(m).bytes() % MemoryPlan::kAlignment == 0;
     if (!whole_lines) continue;
     laid_out.push_back(v);
@@ -175,6 +175,7 @@ TEST(Buckets, ZeroReduceScattersBucketAsOneFlatReduceScatter) {
       continue;  // not a bucket's first member
     }
     const BucketCollective b = bucket_at(bucketed.graph, v);
+    if (b.gathers) continue;  // the params' gathers: the test below
     int64_t floats = 0;
     for (ir::ValueId m : b.members) {
       const int64_t in = bucketed.graph.type(bucketed.graph.node(m).inputs[0]).numel();
@@ -190,6 +191,42 @@ TEST(Buckets, ZeroReduceScattersBucketAsOneFlatReduceScatter) {
     }
   }
   EXPECT_GT(scatter_buckets, 0);
+}
+
+// ZeRO's gathers of params bucket too, apart from the reductions: one flat all-gather over
+// the data axis, each device's block its shard of every member side by side, issued where
+// the first member was (before any member's reader), in place of the members one by one.
+TEST(Buckets, ZeroParamGathersBucketAsOneFlatAllGatherAtTheFirstMembersPlace) {
+  const ir::Graph g = small_gpt_step();
+  const Program plain = lower(g, strategy_plan(g, "zero", 4));
+  const Program bucketed = bucket_gradients(plain, 1 << 20);
+  std::map<ir::ValueId, ir::ValueId> first_reader;  // in `bucketed`
+  for (ir::ValueId v = 0; v < bucketed.graph.size(); ++v) {
+    for (ir::ValueId x : bucketed.graph.node(v).inputs) first_reader.try_emplace(x, v);
+  }
+  int gather_buckets = 0;
+  for (ir::ValueId v = 0; v < bucketed.graph.size(); ++v) {
+    const ir::Node& n = bucketed.graph.node(v);
+    if (!n.attrs.has("bucket") || (v > 0 && bucketed.graph.node(v - 1).attrs.i("bucket", -1) == n.attrs.i("bucket"))) {
+      continue;
+    }
+    const BucketCollective b = bucket_at(bucketed.graph, v);
+    if (!b.gathers) continue;
+    ++gather_buckets;
+    EXPECT_EQ(b.blocks, 4);
+    EXPECT_EQ(b.from, (collectives::Layout{{{0}}, {}}));
+    EXPECT_EQ(b.to, (collectives::Layout{{{}}, {}}));
+    int64_t floats = 0;
+    for (ir::ValueId m : b.members) {
+      const ir::Node& member = bucketed.graph.node(m);
+      EXPECT_TRUE(bucketed.graph.node(member.inputs[0]).is_source()) << ir::value_label(bucketed.graph, m);
+      EXPECT_EQ(bucketed.graph.type(m).numel(), bucketed.graph.type(member.inputs[0]).numel() * 4);
+      EXPECT_LT(b.members.back(), first_reader.at(m)) << "the whole bucket before " << ir::value_label(bucketed.graph, m) << "'s reader";
+      floats += bucketed.graph.type(m).numel();
+    }
+    EXPECT_EQ(b.global, std::vector<int64_t>{floats});
+  }
+  EXPECT_GT(gather_buckets, 0);
 }
 
 }  // namespace

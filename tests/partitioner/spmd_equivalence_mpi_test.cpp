@@ -301,9 +301,10 @@ TEST(SameAsOneDeviceAuto, MlpAndGpt) {
 }
 
 // Gradient buckets (bucket.h) fuse the all-reduces of dp and dp+megatron, and ZeRO's
-// reduce-scatters, into fewer, larger collectives over the same axes: the run still equals
-// one device's, and on several ranks the program really has buckets of several members
-// (for ZeRO, a reduce-scatter bucket over every rank: its blocks interleaved).
+// reduce-scatters and param gathers, into fewer, larger collectives over the same axes: the
+// run still equals one device's, and on several ranks the program really has buckets of
+// several members (for ZeRO, a reduce-scatter bucket and a gather bucket over every rank:
+// their blocks interleaved).
 TEST(SameAsOneDeviceBucketed, DpDpMegatronAndZero) {
   collectives::MpiCommunicator world(MPI_COMM_WORLD);
   ir::Graph g = ir::training_step(ir::build_model(kGpt), {});
@@ -324,13 +325,15 @@ TEST(SameAsOneDeviceBucketed, DpDpMegatronAndZero) {
       EXPECT_GT(members, buckets.size()) << where;  // each bucket fuses several
     }
     if (std::string(strategy) == "zero" && world.size() > 1) {
-      int64_t most_blocks = 1;
+      int64_t most_blocks = 1, most_gathered = 1;
       for (ir::ValueId v = 0; v < program.graph.size(); ++v) {
         if (program.graph.node(v).attrs.has("bucket")) {
-          most_blocks = std::max(most_blocks, partitioner::bucket_at(program.graph, v).blocks);
+          const partitioner::BucketCollective b = partitioner::bucket_at(program.graph, v);
+          (b.gathers ? most_gathered : most_blocks) = std::max(b.gathers ? most_gathered : most_blocks, b.blocks);
         }
       }
       EXPECT_EQ(most_blocks, world.size()) << where << ": a reduce-scatter bucket over every rank";
+      EXPECT_EQ(most_gathered, world.size()) << where << ": a bucket of param gathers over every rank";
     }
     expect_same_as_one_device(g, plan, program, world, where);
   }
