@@ -26,6 +26,7 @@
 #include "collectives/mpi/mpi_communicator.h"
 #include "collectives/primitives.h"
 #include "collectives/schedule.h"
+#include "collectives/synthesize.h"
 #include "collectives/timing.h"
 #include "common/error.h"
 #include "launcher/world.h"
@@ -66,7 +67,8 @@ std::vector<double> measure(MpiCommunicator& comm, const std::string& primitive,
 }
 
 // Every algorithm's row; with a profile, MPI's own as a row too, and the one the profile
-// predicts fastest marked chosen: what synthesis picks for a flat group (synthesize.h).
+// predicts fastest marked chosen, MPI's own unless ours is faster by kNativeMargin: what
+// synthesis picks for a flat group (synthesize.h).
 std::vector<Row> rows_for(MpiCommunicator& comm, const std::string& primitive, int64_t bytes, const Options& options) {
   const std::vector<Algorithm> algorithms = algorithms_of(primitive);
   const std::vector<double> medians = measure(comm, primitive, bytes, algorithms, options.repetitions);
@@ -83,6 +85,11 @@ std::vector<Row> rows_for(MpiCommunicator& comm, const std::string& primitive, i
   if (profiled) {
     Row* fastest = nullptr;
     for (Row& r : rows) fastest = r.profiled_s > 0 && (!fastest || r.profiled_s < fastest->profiled_s) ? &r : fastest;
+    // As synthesize() chooses: MPI's own unless ours is predicted faster by kNativeMargin.
+    Row& native = rows.front();
+    if (fastest && native.profiled_s > 0 && fastest->profiled_s > native.profiled_s * (1 - kNativeMargin)) {
+      fastest = &native;
+    }
     if (fastest) fastest->chosen = true;
   }
   return rows;
