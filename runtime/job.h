@@ -223,6 +223,7 @@ class Job {
   void apply_profile(const std::string& path, int devices);
   void check_checkpoint_policy() const;
   void calibrate_device(bool profiled);
+  bool own_cores() const;
   void calibrate_links();
   std::optional<Manifest> prepare_resume();
   void check_checkpoint_directory(int64_t first_step) const;

@@ -188,20 +188,6 @@ std::vector<partitioner::LevelProfile> measure_levels(collectives::Communicator&
   return levels;
 }
 
-// Whether `rank` times kernels: the first of the ranks bound to its PUs. Ranks that share
-// PUs and all time at once take turns on them mid-kernel: 4 ranks on 2 PUs timed matmuls
-// at 1/8 of their rate alone, where in training each gets half the time (a rank waiting in
-// a collective gives its PU to another).
-bool measures_kernels(const launcher::Topology& topology, int rank) {
-  const std::vector<launcher::Device>& devices = topology.devices();
-  if (rank >= static_cast<int>(devices.size())) return true;
-  const launcher::Device& mine = devices[static_cast<size_t>(rank)];
-  for (int r = 0; r < rank; ++r) {
-    const launcher::Device& d = devices[static_cast<size_t>(r)];
-    if (d.kind != launcher::DeviceKind::gpu && d.node == mine.node && d.cpuset == mine.cpuset) return false;
-  }
-  return true;
-}
 
 // Rank 0's rates, measured alone on its PUs, as each rank gets them when all run: the part
 // of the PUs partitioner::cpu_share gives the ranks bound to them (1 on cores of their own).
@@ -250,6 +236,20 @@ void raise_latency_to_all_ranks(collectives::Communicator& comm, const launcher:
 }
 
 }  // namespace
+
+// Ranks that share PUs and all time at once take turns on them mid-kernel: 4 ranks on 2
+// PUs timed matmuls at 1/8 of their rate alone, where in training each gets half the time
+// (a rank waiting in a collective gives its PU to another).
+bool measures_kernels(const launcher::Topology& topology, int rank) {
+  const std::vector<launcher::Device>& devices = topology.devices();
+  if (rank >= static_cast<int>(devices.size())) return true;
+  const launcher::Device& mine = devices[static_cast<size_t>(rank)];
+  for (int r = 0; r < rank; ++r) {
+    const launcher::Device& d = devices[static_cast<size_t>(r)];
+    if (d.kind != launcher::DeviceKind::gpu && d.node == mine.node && d.cpuset == mine.cpuset) return false;
+  }
+  return true;
+}
 
 BriefLinks measure_links_briefly(collectives::Communicator& comm, const launcher::Topology& topology) {
   BriefLinks out;

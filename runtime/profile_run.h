@@ -34,6 +34,10 @@ inline constexpr double kProfileLeastMaxBytes = 16 << 10, kProfileMostMaxBytes =
 ProfileRun measure_profile(collectives::Communicator& comm, const launcher::Topology& topology,
                            kernels::Backend& backend, double max_bytes = 16 << 20);
 
+// Whether `rank` times kernels: the first of the ranks bound to its PUs (ranks that share
+// PUs and time at once take turns on them mid-kernel). O(ranks).
+bool measures_kernels(const launcher::Topology& topology, int rank);
+
 // What a job bound without a profile measures of its links (Job::bind): each level's
 // latency and bandwidth from ping-pongs of 4 KiB to 1 MiB, and the hand-off to the
 // communication thread, the same on every rank (rank 0's), as measure_profile fits them
