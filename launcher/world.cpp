@@ -55,7 +55,7 @@ std::string rank_list(const std::vector<int>& ranks) {
 
 // Completes the exchange within `timeout`. Returns the ranks it was left waiting for (none
 // when it completed), after giving up on their messages: receives are cancelled (they
-// complete locally), sends released (MPI may not cancel one already under way). Throws
+// complete locally, or are left to MPI after a moment), sends released (MPI may not cancel one already under way). Throws
 // spmd::JobFailure for an MPI error.
 std::vector<int> complete(Exchange& x, Seconds timeout, const std::string& what, const std::string& where) {
   const WaitOutcome outcome = wait_all(x.requests, MPI_STATUSES_IGNORE, timeout);
@@ -65,7 +65,9 @@ std::vector<int> complete(Exchange& x, Seconds timeout, const std::string& what,
     missing.push_back(x.peers[i]);
     MPI_Cancel(&x.requests[i]);
     if (x.receives[i]) {
-      MPI_Wait(&x.requests[i], MPI_STATUS_IGNORE);
+      // A moment, not forever: a receive whose message had begun to arrive completes only
+      // when its sender goes on (collectives/mpi's abandon() says more).
+      wait_all(std::span(&x.requests[i], 1), MPI_STATUSES_IGNORE, Seconds(0.1));
     } else {
       MPI_Request_free(&x.requests[i]);
     }

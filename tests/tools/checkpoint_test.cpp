@@ -366,11 +366,15 @@ TEST(Checkpoint, ADirectoryThatCannotBeWrittenFailsTheJob) {
 }
 
 // The pid of the spmd process of rank `rank` under mpirun $MP (its child, or its
-// grandchild through a wrapper), as a shell assignment to V.
+// grandchild through a wrapper), as a shell assignment to V. Looked for again for up to
+// 5 s where it is not found at once; not found, the job is ended and the script exits 99 at
+// once, rather than leaving a job of a million steps running until the test's deadline.
 std::string find_rank(int rank) {
-  return "for c in $(pgrep -P $MP); do for p in $c $(pgrep -P $c); do [ \"$(cat /proc/$p/comm 2>/dev/null)\" = spmd ] && "
+  return "V=; for try in $(seq 100); do for c in $(pgrep -P $MP); do for p in $c $(pgrep -P $c); do "
+         "[ \"$(cat /proc/$p/comm 2>/dev/null)\" = spmd ] && "
          "tr \"\\0\" \"\\n\" </proc/$p/environ 2>/dev/null | grep -qx OMPI_COMM_WORLD_RANK=" +
-         std::to_string(rank) + " && V=$p; done; done; ";
+         std::to_string(rank) + " && V=$p; done; done; [ -n \"$V\" ] && break; sleep 0.05; done; " +
+         "[ -n \"$V\" ] || { echo \"rank " + std::to_string(rank) + " not found under mpirun\"; kill $MP; exit 99; }; ";
 }
 
 // The line the survivor `rank` printed about how the job ended, from its own timeout or
