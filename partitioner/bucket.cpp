@@ -83,7 +83,8 @@ struct Buckets {
   std::vector<bool> gathers;  // per bucket
 };
 
-void group(const ir::Graph& g, double bucket_bytes, bool gathers, Buckets& b) {
+void group(const ir::Graph& g, const std::vector<std::optional<Kind>>& kinds, double bucket_bytes, bool gathers,
+           Buckets& b) {
   std::vector<ir::ValueId> open;
   Kind open_kind;
   double open_bytes = 0;
@@ -98,7 +99,7 @@ void group(const ir::Graph& g, double bucket_bytes, bool gathers, Buckets& b) {
   };
   std::vector<char> in_open(g.nodes.size(), 0);
   for (ir::ValueId v = 0; v < g.size(); ++v) {
-    std::optional<Kind> kind = kind_of(g, v);
+    std::optional<Kind> kind = kinds[v];
     if (kind && kind->gathers() != gathers) kind.reset();
     const double bytes = kind ? static_cast<double>(operand_bytes(g, v)) : 0;
     if (kind && bytes < bucket_bytes) {
@@ -124,9 +125,11 @@ void group(const ir::Graph& g, double bucket_bytes, bool gathers, Buckets& b) {
 
 Program bucket_gradients(Program p, double bucket_bytes) {
   if (bucket_bytes <= 0) return p;
+  std::vector<std::optional<Kind>> kinds(p.graph.nodes.size());
+  for (ir::ValueId v = 0; v < p.graph.size(); ++v) kinds[v] = kind_of(p.graph, v);
   Buckets b{std::vector<int>(p.graph.nodes.size(), -1), {}, {}};
-  group(p.graph, bucket_bytes, false, b);
-  group(p.graph, bucket_bytes, true, b);
+  group(p.graph, kinds, bucket_bytes, false, b);
+  group(p.graph, kinds, bucket_bytes, true, b);
   if (b.members.empty()) return p;
   std::vector<ir::ValueId> order;
   order.reserve(p.graph.nodes.size());

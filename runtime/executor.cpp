@@ -293,20 +293,9 @@ void Executor::run_bucket(const Launch& first) {
   }
   if (blocks > 1 && !first.packed) first.packed = host_floats(floats, HugePages::rounded);
   std::span<float> packed = blocks > 1 ? std::span<float>(first.packed.get(), floats) : reduced;
-  float* to = packed.data();
-  for (int64_t block = 0; block < blocks; ++block) {
-    for (const Launch* m : members) {
-      const int64_t n = m->out.numel();
-      to = std::copy_n(m->operands[0].f32() + block * n, n, to);
-    }
-  }
+  interleave(members, blocks, packed.data());
   redistributor_->run_consuming(first.bucket->global, first.bucket->from, first.bucket->to, packed, reduced);
-  if (!unpack) return;
-  const float* from = reduced.data();
-  for (const Launch* m : members) {
-    std::copy_n(from, m->out.numel(), m->out.f32());
-    from += m->out.numel();
-  }
+  if (unpack) deinterleave(reduced.data(), 1, members);
 }
 
 // An all-gather bucket: the members' operands (this device's block) packed side by side,
@@ -317,16 +306,30 @@ void Executor::run_gather_bucket(const Launch& first, const std::vector<const La
   const size_t floats = static_cast<size_t>(first.bucket->global[0]), block_floats = floats / static_cast<size_t>(blocks);
   if (!first.packed) first.packed = host_floats(block_floats, HugePages::rounded);  // once: the first step's
   if (!first.reduced) first.reduced = host_floats(floats, HugePages::rounded);
-  float* to = first.packed.get();
-  for (const Launch* m : members) to = std::copy_n(m->operands[0].f32(), m->operands[0].numel(), to);
+  interleave(members, 1, first.packed.get());
   redistributor_->run_consuming(first.bucket->global, first.bucket->from, first.bucket->to,
                                 {first.packed.get(), block_floats}, {first.reduced.get(), floats});
-  const float* from = first.reduced.get();
+  deinterleave(first.reduced.get(), blocks, members);
+}
+
+// Block b of `flat` gets every member's operand's b-th block of rows, side by side (one
+// block: the operands one after another).
+void Executor::interleave(const std::vector<const Launch*>& members, int64_t blocks, float* flat) {
   for (int64_t block = 0; block < blocks; ++block) {
     for (const Launch* m : members) {
-      const int64_t n = m->operands[0].numel();
-      std::copy_n(from, n, m->out.f32() + block * n);
-      from += n;
+      const int64_t n = m->operands[0].numel() / blocks;
+      flat = std::copy_n(m->operands[0].f32() + block * n, n, flat);
+    }
+  }
+}
+
+// The reverse into the members' results: each member's b-th block of rows from block b.
+void Executor::deinterleave(const float* flat, int64_t blocks, const std::vector<const Launch*>& members) {
+  for (int64_t block = 0; block < blocks; ++block) {
+    for (const Launch* m : members) {
+      const int64_t n = m->out.numel() / blocks;
+      std::copy_n(flat, n, m->out.f32() + block * n);
+      flat += n;
     }
   }
 }

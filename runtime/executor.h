@@ -170,6 +170,8 @@ class Executor {
   void run_one(const Launch& l);
   void run_bucket(const Launch& first);
   void run_gather_bucket(const Launch& first, const std::vector<const Launch*>& members);
+  static void interleave(const std::vector<const Launch*>& members, int64_t blocks, float* flat);
+  static void deinterleave(const float* flat, int64_t blocks, const std::vector<const Launch*>& members);
   static std::span<float> side_by_side(const std::vector<const Launch*>& members, size_t floats, bool operands);
   // run(l), timed into `slot` (relative to `origin`) when given.
   void timed_run(const Launch& l, LaunchTime* slot, std::chrono::steady_clock::time_point origin);

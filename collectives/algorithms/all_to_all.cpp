@@ -1,7 +1,6 @@
 // All-to-all (Thakur, Rabenseifner and Gropp 2005, sec. 4.6).
 #include <algorithm>
 #include <bit>
-#include <functional>
 
 #include "collectives/algorithms/algorithms.h"
 #include "collectives/algorithms/blocks.h"
@@ -14,14 +13,17 @@ namespace spmd::collectives::algorithms {
 void pairwise_all_to_all(Communicator& comm, std::span<const float> in, std::span<float> out) {
   const int p = comm.size(), r = comm.rank();
   const BlockOffsets blocks = BlockOffsets::of(partition(in.size(), p));
-  const std::function<void()> copy_own = [&] { comm.copy(blocks.block(in, r), blocks.block(out, r)); }, nothing = [] {};
+  const auto copy_own = [&] { comm.copy(blocks.block(in, r), blocks.block(out, r)); };
   if (p == 1) copy_own();
   const bool power_of_two = std::has_single_bit(static_cast<unsigned>(p));
   for (int i = 1; i < p; ++i) {
     const int dest = power_of_two ? r ^ i : mod(r + i, p);
     const int source = power_of_two ? r ^ i : mod(r - i, p);
-    // The own block is copied while the first exchange is in flight.
-    comm.sendrecv_while(blocks.block(in, dest), dest, blocks.block(out, source), source, i == 1 ? copy_own : nothing);
+    if (i == 1) {  // the own block is copied while the first exchange is in flight
+      comm.sendrecv_while(blocks.block(in, dest), dest, blocks.block(out, source), source, copy_own);
+    } else {
+      comm.sendrecv(blocks.block(in, dest), dest, blocks.block(out, source), source);
+    }
   }
 }
 
