@@ -100,6 +100,7 @@ DeviceModel device_model(const launcher::Topology& topology, const DeviceOverrid
   if (overrides.memory_Bps > 0) model.memory_Bps = overrides.memory_Bps;
   if (overrides.op_latency_s > 0) model.op_latency_s = overrides.op_latency_s;
   if (!overrides.flops_by_size.empty()) model.flops_by_size = overrides.flops_by_size;
+  if (!overrides.bytes_by_size.empty()) model.bytes_by_size = overrides.bytes_by_size;
   if (overrides.handoff_s > 0) model.handoff_s = overrides.handoff_s;
   if (!overrides.flops_by_shape.empty()) model.flops_by_shape = overrides.flops_by_shape;
   if (!overrides.flops_by_op.empty()) model.flops_by_op = overrides.flops_by_op;

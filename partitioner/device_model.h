@@ -78,6 +78,7 @@ struct DeviceOverrides {
   double memory_Bps = 0;  // measured (a profile), in place of the model's
   double op_latency_s = 0;
   RateCurve flops_by_size;
+  RateCurve bytes_by_size;  // measured (a profile), in place of cpu_bytes_by_size
   double handoff_s = 0;
   GemmRates flops_by_shape;
   double sync_wait_s = 0, sync_wait_fraction = 0;

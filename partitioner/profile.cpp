@@ -100,6 +100,12 @@ Profile read_profile(const std::string& path) {
       p.matmul_by_size.emplace_back(positive(point, "flops", at), positive(point, "flops_per_s", at));
     }
   }
+  if (j.contains("memory_by_size")) {
+    for (const auto& point : j.at("memory_by_size")) {
+      const std::string at = where + ", memory_by_size";
+      p.memory_by_size.emplace_back(positive(point, "bytes", at), positive(point, "bytes_per_s", at));
+    }
+  }
   if (j.contains("matmul_by_shape")) {
     const std::string at = where + ", matmul_by_shape";
     for (const auto& point : j.at("matmul_by_shape")) {
@@ -140,6 +146,8 @@ void write_profile(const std::string& path, const Profile& p) {
   }
   nlohmann::ordered_json curve = nlohmann::ordered_json::array();
   for (const auto& [flops, rate] : p.matmul_by_size) curve.push_back({{"flops", flops}, {"flops_per_s", rate}});
+  nlohmann::ordered_json memory = nlohmann::ordered_json::array();
+  for (const auto& [bytes, rate] : p.memory_by_size) memory.push_back({{"bytes", bytes}, {"bytes_per_s", rate}});
   nlohmann::ordered_json grid = nlohmann::ordered_json::array();
   for (const GemmPoint& g : p.matmul_by_shape) {
     grid.push_back({{"m", g.m}, {"n", g.n}, {"k", g.k}, {"flops_per_s", g.flops_per_s}});
@@ -148,7 +156,8 @@ void write_profile(const std::string& path, const Profile& p) {
                               {"memory_Bps", p.memory_Bps},     {"op_latency_s", p.op_latency_s},
                               {"handoff_s", p.handoff_s},       {"sync_wait_s", p.sync_wait_s},
                               {"sync_wait_fraction", p.sync_wait_fraction},
-                              {"matmul_by_size", curve},        {"matmul_by_shape", grid},
+                              {"matmul_by_size", curve},        {"memory_by_size", memory},
+                              {"matmul_by_shape", grid},
                               {"levels", levels}};
   // A figure that is not a number would be written as null, and the profile read back
   // refused: refused now instead, with the file it would replace left as it is.
@@ -210,6 +219,7 @@ Profiled apply_profile(const Profile& profile, const std::string& path, const la
   }
   if (base.peak_flops <= 0) out.device.peak_flops = profile.matmul_flops;
   if (base.memory_Bps <= 0) out.device.memory_Bps = profile.memory_Bps;
+  if (base.memory_Bps <= 0) out.device.bytes_by_size = profile.memory_by_size;
   if (base.peak_flops <= 0) out.device.flops_by_size = profile.matmul_by_size;
   if (base.peak_flops <= 0) out.device.flops_by_shape = GemmRates(profile.matmul_by_shape);
   out.device.op_latency_s = profile.op_latency_s;

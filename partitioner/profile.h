@@ -32,6 +32,9 @@ struct Profile {
   // compute since the previous one (device_model.h); 0: not measured (older profiles, 1 rank).
   double sync_wait_s = 0, sync_wait_fraction = 0;
   std::vector<std::pair<double, double>> matmul_by_size;  // (FLOP per call, FLOP/s), by size
+  // An elementwise op's (bytes moved per call, bytes/s), by size, from data in a core's
+  // caches to data beyond them; empty in older profiles (memory_Bps at every size).
+  RateCurve memory_by_size;
   // Matmul FLOP/s on a grid of m, n and k (kernel_rates.h), of the work beyond
   // op_latency_s; empty in older profiles.
   std::vector<GemmPoint> matmul_by_shape;

@@ -89,6 +89,8 @@ Refitted refit(const launcher::Topology& topology, const DeviceModel& device, co
   const TimeFit mean = mean_fit(both);
   d.peak_flops = device.peak_flops / compute;
   d.memory_Bps = device.memory_Bps / memory;
+  d.bytes_by_size = device.bytes_by_size;
+  for (auto& [bytes, rate] : d.bytes_by_size) rate /= memory;
   d.op_latency_s = device.op_latency_s * mean.scale + mean.offset_s;
   d.flops_by_size = device.flops_by_size;
   for (auto& [flop, rate] : d.flops_by_size) rate /= compute;

@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "common/error.h"
+#include "common/units.h"
 #include "ir/graph.h"
 #include "ir/ops.h"
 #include "partitioner/cost_model.h"
@@ -133,12 +134,25 @@ double measure_latency(kernels::Backend& backend, std::string& table, double at_
   return s;
 }
 
-// An add on 64 MiB per operand, beyond any cache: the device's memory bandwidth.
-void measure_memory(kernels::Backend& backend, partitioner::Profile& p, std::string& table) {
-  const ir::TensorType t{ir::DType::f32, {int64_t{16} << 20}};
-  const double s = time_kernel(backend, ir::Node{"add", {0, 1}, {}, t, "add"}, {t, t}, Operands::hot);
-  p.memory_Bps = 3.0 * static_cast<double>(t.bytes()) / s;
-  table += line("  add 64 MiB           %9.3f ms  %8.1f GB/s\n", s * 1e3, p.memory_Bps / 1e9);
+// An add at 16 KiB to 64 MiB per operand: in a core's caches, in the last level's, beyond
+// any (memory_Bps, the last): the bytes/s of memory-bound ops by the bytes they move. A
+// step's elementwise ops move tens of KiB to a few MiB: at 64 MiB alone, here 2-5x below
+// their rate, the ops of a gpt step were predicted at twice their time.
+void measure_memory(kernels::Backend& backend, partitioner::Profile& p, std::string& table, bool measure) {
+  p.memory_by_size.clear();
+  for (int64_t n : {int64_t{4} << 10, int64_t{256} << 10, int64_t{4} << 20, int64_t{16} << 20}) {  // floats
+    const ir::TensorType t{ir::DType::f32, {n}};
+    if (!measure) {  // the point kept, for another rank's figure
+      p.memory_by_size.emplace_back(3.0 * static_cast<double>(t.bytes()), 0.0);
+      continue;
+    }
+    const double s = time_kernel(backend, ir::Node{"add", {0, 1}, {}, t, "add"}, {t, t}, Operands::hot);
+    const double bytes = 3.0 * static_cast<double>(t.bytes());
+    p.memory_by_size.emplace_back(bytes, bytes / beyond(s, p.op_latency_s));
+    table += line("  add %-9s         %9.3f ms  %8.1f GB/s\n", bytes_text(static_cast<double>(t.bytes())).c_str(),
+                  s * 1e3, bytes / s / 1e9);
+  }
+  p.memory_Bps = p.memory_by_size.back().second;
 }
 
 void measure_matmuls(kernels::Backend& backend, partitioner::Profile& p, std::string& table,
@@ -250,7 +264,7 @@ void measure_kernels(kernels::Backend& backend, partitioner::Profile& p, std::st
   together();
   if (measure) p.op_latency_s = measure_latency(backend, table);
   together();
-  if (measure) measure_memory(backend, p, table);
+  measure_memory(backend, p, table, measure);
   measure_matmuls(backend, p, table, together, measure);
 }
 

@@ -200,6 +200,7 @@ void share_kernel_rates(const launcher::Topology& topology, const kernels::Backe
   p.matmul_flops *= share;
   p.memory_Bps *= share;
   for (auto& point : p.matmul_by_size) point.second *= share;
+  for (auto& point : p.memory_by_size) point.second *= share;
   for (partitioner::GemmPoint& g : p.matmul_by_shape) g.flops_per_s *= share;
   run.table += line("  the ranks bound to these PUs share them: each gets %.2f of these rates\n", share);
 }
@@ -305,6 +306,7 @@ ProfileRun measure_profile(collectives::Communicator& comm, const launcher::Topo
                                 static_cast<float>(run.profile.op_latency_s * 1e9),
                                 static_cast<float>(run.profile.handoff_s * 1e9)};
   for (const auto& [flops, rate] : run.profile.matmul_by_size) figures.push_back(static_cast<float>(rate / 1e9));
+  for (const auto& [bytes, rate] : run.profile.memory_by_size) figures.push_back(static_cast<float>(rate / 1e9));
   for (const partitioner::GemmPoint& g : run.profile.matmul_by_shape) figures.push_back(static_cast<float>(g.flops_per_s / 1e9));
   for (const partitioner::LevelProfile& l : run.profile.levels) {
     figures.insert(figures.end(), {static_cast<float>(l.latency_s * 1e9), static_cast<float>(l.bandwidth_Bps / 1e9),
@@ -317,6 +319,7 @@ ProfileRun measure_profile(collectives::Communicator& comm, const launcher::Topo
   run.profile.handoff_s = figures[3] / 1e9;
   size_t at = 4;
   for (auto& point : run.profile.matmul_by_size) point.second = figures[at++] * 1e9;
+  for (auto& point : run.profile.memory_by_size) point.second = figures[at++] * 1e9;
   for (partitioner::GemmPoint& g : run.profile.matmul_by_shape) g.flops_per_s = figures[at++] * 1e9;
   for (partitioner::LevelProfile& l : run.profile.levels) {
     l.latency_s = figures[at++] / 1e9;

@@ -56,12 +56,14 @@ TEST(Refit, RanksFitsAreAveragedByTheirLaunches) {
 // (Matmuls of 128 and 64 are compute-bound on the default CPU's roofline, its elementwise
 // ops memory-bound.) Compute-bound kernels measured 3x their prediction and memory-bound ones 1.5x, each plus
 // 5 us: the refitted model's peak FLOP/s carries the first, its bandwidth the second, and
-// every kernel is predicted as its class's line says.
+// every kernel is predicted as its class's line says (memory-bound ones on the measured
+// curve by size, which the fit scales as a whole).
 TEST(Refit, TheRefittedModelPredictsEachClassOfKernelAsFitted) {
   const ir::Graph g = ir::training_step(ir::build_model("mlp:layers=2,hidden=128,batch=64,features=8,classes=4"), {});
   const launcher::Topology t = flat_topology(4);
   DeviceModel device = device_model(t);
   device.op_latency_s = 2e-6;
+  device.bytes_by_size = {{1e4, 2 * device.memory_Bps}, {1e8, device.memory_Bps}};
   DeviceOverrides asked;
   asked.memory_bytes = 1 << 30;
   const KernelFits kernels{{3.0, 5e-6, 0, 10}, {1.5, 5e-6, 0, 10}};

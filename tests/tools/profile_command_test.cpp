@@ -23,6 +23,8 @@ TEST(ProfileCommand, WritesAProfileThatPlanAndRunUse) {
   EXPECT_GT(j.at("matmul_flops").get<double>(), 0);
   EXPECT_GT(j.at("op_latency_s").get<double>(), 0);
   EXPECT_GT(j.at("handoff_s").get<double>(), 0);
+  ASSERT_EQ(j.at("memory_by_size").size(), 4u);  // 16 KiB to 64 MiB an operand
+  EXPECT_EQ(j.at("memory_by_size").back().at("bytes_per_s").get<double>(), j.at("memory_Bps").get<double>());
   EXPECT_GE(j.at("sync_wait_fraction").get<double>(), 0);
   ASSERT_EQ(j.at("levels").size(), 1u);  // the two ranks of one node
   // Every algorithm of the five primitives, MPI's own included, fitted on that level.
