@@ -86,38 +86,75 @@ std::optional<Row> measure(const launcher::World& world, const std::string& mode
   return row;
 }
 
+// The median of `field` over a plan's repeats.
+template <class F>
+double median_of(const std::vector<Row>& repeats, F field) {
+  std::vector<double> x;
+  for (const Row& r : repeats) x.push_back(field(r));
+  return median(x);
+}
+
+// "0.84-0.97": the least and the greatest of a ratio over the repeats.
+std::string range_of(const std::vector<Row>& repeats, double (*ratio)(const Row&)) {
+  double lo = ratio(repeats.front()), hi = lo;
+  for (const Row& r : repeats) lo = std::min(lo, ratio(r)), hi = std::max(hi, ratio(r));
+  char text[32];
+  std::snprintf(text, sizeof text, "%.2f-%.2f", lo, hi);
+  return text;
+}
+
+double predicted_ratio(const Row& r) { return r.predicted_s / r.measured_s; }
+double profiled_ratio(const Row& r) { return r.profiled_s / r.measured_profiled_s; }
+
 }  // namespace
 
 int main(int argc, char** argv) {
   launcher::World world;
   CLI::App app("Predicted against measured step time and peak memory for the plans runnable here");
-  int steps = 7;
+  int steps = 7, repeats = 1;
   std::vector<std::string> models = {"mlp", "gpt"};
   std::string profile;
   app.add_option("--profile", profile, "also cost each plan with this profile's measured figures (spmd profile)");
   app.add_option("--steps", steps, "timed steps per plan (median)");
+  app.add_option("--repeats", repeats, "runs of every plan, taken in turn (medians, and the ratios' range)")
+      ->check(CLI::Range(1, 100));
   app.add_option("--models", models, "models to run");
   CLI11_PARSE(app, argc, argv);
-  std::vector<Row> rows;
-  for (const std::string& model : models) {
-    for (const char* strategy : {"dp", "megatron", "zero", "auto"}) {
-      if (auto row = measure(world, model, strategy, steps, profile)) rows.push_back(*row);
+  // The plans in turn, `repeats` times over: a machine that slows for a minute slows one
+  // run of every plan, not every run of one.
+  std::vector<std::vector<Row>> plans;
+  for (int r = 0; r < repeats; ++r) {
+    for (const std::string& model : models) {
+      for (const char* strategy : {"dp", "megatron", "zero", "auto"}) {
+        std::optional<Row> row = measure(world, model, strategy, steps, profile);
+        if (!row) continue;
+        auto same = [&](const std::vector<Row>& p) { return p.front().model == model && p.front().plan == strategy; };
+        auto it = std::find_if(plans.begin(), plans.end(), same);
+        (it == plans.end() ? plans.emplace_back() : *it).push_back(*row);
+      }
     }
   }
   if (!world.lead()) return 0;
-  std::printf("%d rank(s); step time and peak per device, predicted against measured (median of %d steps)\n",
-              world.size(), steps);
-  std::printf("%-6s %-9s %10s %10s %7s %12s %10s %7s %10s %10s %7s\n", "model", "plan", "meas ms", "pred ms", "ratio",
-              "meas(prof)", "profiled", "ratio", "pred MiB", "exec MiB", "ratio");
-  for (const Row& r : rows) {
+  std::printf("%d rank(s); step time and peak per device, predicted against measured (median of %d steps, of %d runs)\n",
+              world.size(), steps, repeats);
+  std::printf("%-6s %-9s %10s %10s %7s %12s %10s %7s %10s %10s %7s   %s\n", "model", "plan", "meas ms", "pred ms", "ratio",
+              "meas(prof)", "profiled", "ratio", "pred MiB", "exec MiB", "ratio", "ratios over the runs");
+  for (const std::vector<Row>& runs : plans) {
+    const Row& r = runs.front();
+    const double measured = median_of(runs, [](const Row& x) { return x.measured_s; });
+    const double predicted = median_of(runs, [](const Row& x) { return x.predicted_s; });
     char profiled[48] = "           -          -       -";  // no profile given
+    std::string ranges = range_of(runs, predicted_ratio);
     if (!profile.empty()) {
-      std::snprintf(profiled, sizeof profiled, "%12.2f %10.2f %7.2f", r.measured_profiled_s * 1e3, r.profiled_s * 1e3,
-                    r.profiled_s / r.measured_profiled_s);
+      std::snprintf(profiled, sizeof profiled, "%12.2f %10.2f %7.2f",
+                    median_of(runs, [](const Row& x) { return x.measured_profiled_s; }) * 1e3,
+                    median_of(runs, [](const Row& x) { return x.profiled_s; }) * 1e3, median_of(runs, profiled_ratio));
+      ranges += ", profiled " + range_of(runs, profiled_ratio);
     }
-    std::printf("%-6s %-9s %10.2f %10.2f %7.2f %s %10.2f %10.2f %7.3f\n", r.model.c_str(), r.plan.c_str(),
-                r.measured_s * 1e3, r.predicted_s * 1e3, r.predicted_s / r.measured_s, profiled,
-                r.predicted_peak / 1048576.0, r.planned_peak / 1048576.0, r.predicted_peak / r.planned_peak);
+    std::printf("%-6s %-9s %10.2f %10.2f %7.2f %s %10.2f %10.2f %7.3f   %s\n", r.model.c_str(), r.plan.c_str(),
+                measured * 1e3, predicted * 1e3, median_of(runs, predicted_ratio), profiled,
+                r.predicted_peak / 1048576.0, r.planned_peak / 1048576.0, r.predicted_peak / r.planned_peak,
+                ranges.c_str());
   }
   return 0;
 }
