@@ -1,7 +1,8 @@
 // The kernel half of `spmd profile` (profile_run.h): what a kernel costs on this rank's
 // backend, each figure sustained as a training step sees it.
 //  - The fixed cost of a kernel: an add of one element.
-//  - Memory bandwidth: an add on 64 MiB per operand, beyond any cache.
+//  - Memory bandwidth by size: an add on 16 KiB, 1 MiB, 16 MiB and 64 MiB per operand, in
+//    the caches and beyond them.
 //  - Matmul by shape: every [m,k] x [k,n] with m, n and k from 16 to 1024 (x4 steps), the
 //    FLOP/s the cost model reads per GEMM shape (partitioner/kernel_rates.h).
 // Matmul rates are of the work beyond the fixed cost, on operands beyond the last-level
@@ -17,7 +18,7 @@
 
 namespace spmd::runtime {
 
-// Fills `p`'s op_latency_s, memory_Bps, matmul_flops, matmul_by_size (the
+// Fills `p`'s op_latency_s, memory_Bps, memory_by_size, matmul_flops, matmul_by_size (the
 // grid's m = n = k points) and matmul_by_shape, and appends their tables to `table`. The
 // ranks that `measure` time at once, each problem started together (`together`, which
 // every rank calls alike): ranks on cores of their own then load the machine as training
