@@ -58,6 +58,16 @@ DeviceModel cpu_of(const launcher::Device& d, int sharing, const DeviceOverrides
   return m;
 }
 
+// Every kernel rate of `m` times `factor`.
+void scale_kernel_rates(DeviceModel& m, double factor) {
+  m.peak_flops *= factor;
+  m.memory_Bps *= factor;
+  for (auto& point : m.flops_by_size) point.second *= factor;
+  for (auto& point : m.bytes_by_size) point.second *= factor;
+  for (double& rate : m.flops_by_op) rate *= factor;
+  if (!m.flops_by_shape.empty()) m.flops_by_shape = m.flops_by_shape.scaled(factor);
+}
+
 // How many devices of `topology` run on exactly `d`'s PUs (itself included).
 int sharing_of(const launcher::Topology& topology, const launcher::Device& d) {
   int n = 0;
@@ -106,6 +116,9 @@ DeviceModel device_model(const launcher::Topology& topology, const DeviceOverrid
   if (!overrides.flops_by_op.empty()) model.flops_by_op = overrides.flops_by_op;
   if (overrides.sync_wait_s > 0) model.sync_wait_s = overrides.sync_wait_s;
   if (overrides.sync_wait_fraction > 0) model.sync_wait_fraction = overrides.sync_wait_fraction;
+  if (overrides.sharing_efficiency > 0 && overrides.sharing_efficiency < 1) {
+    scale_kernel_rates(model, overrides.sharing_efficiency);
+  }
   return model;
 }
 

@@ -96,6 +96,10 @@ struct DeviceOverrides {
   std::vector<double> cpu_flops_by_op;
   // FLOP/s by op index as they stand, in place of cpu_flops_by_op (a refit's).
   std::vector<double> flops_by_op;
+  // Measured at bind where ranks share PUs (runtime/profile_sharing.h): the part of their
+  // share of the PUs that turns taken in lockstep leave them, in (0, 1]; every kernel rate
+  // of the model is scaled by it. 0: not measured.
+  double sharing_efficiency = 0;
 };
 
 // The model of the topology's devices: the smallest memory of any device stands for all.

@@ -20,6 +20,7 @@
 #include "runtime/exposed_comm.h"
 #include "runtime/profile_kernels.h"
 #include "runtime/profile_run.h"
+#include "runtime/profile_sharing.h"
 #include "runtime/text_gather.h"
 #include "runtime/threads.h"
 #include "runtime/trace.h"
@@ -208,12 +209,13 @@ void Job::calibrate_device(bool profiled) {
   }
   d.cpu_flops_by_op.assign(figures.begin() + kOps, figures.begin() + static_cast<std::ptrdiff_t>(kOps + ops));
   d.cpu_threads = static_cast<int>(figures.back());
+  const std::string turns = measure_turns(/*users_figures=*/!profiled && d.peak_flops > 0);
   const auto timed = std::count_if(d.cpu_flops_by_op.begin(), d.cpu_flops_by_op.end(), [](double r) { return r > 0; });
   const double took_ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
   char note[260];
   if (!basics) {
     std::snprintf(note, sizeof note, "%d ops of the program timed at start (%.0f ms)", static_cast<int>(timed), took_ms);
-    device_note_ = note;
+    device_note_ = note + turns;
     return;
   }
   if (d.op_latency_s <= 0) d.op_latency_s = figures[0];
@@ -229,7 +231,24 @@ void Job::calibrate_device(bool profiled) {
                 "%d ops of the program timed, measured at start in %.0f ms (no profile)",
                 d.cpu_flops / 1e9, figures[kBytePairs + 3] / 1e9, figures[kBytePairs + 5] / 1e9, d.op_latency_s * 1e6,
                 static_cast<int>(timed), took_ms);
-  device_note_ = note;
+  device_note_ = note + turns;
+}
+
+// Where the job's ranks share PUs, what taking turns on them leaves each of its share
+// (profile_sharing.h), for the model to scale its kernel rates by; "" where they do not, or
+// the user gave the device's figures. Collective over the job.
+std::string Job::measure_turns(bool users_figures) {
+  partitioner::DeviceOverrides& d = description_.partitioning.search.device;
+  if (users_figures || !world_ || world_->size() < 2 || !comm_ || !topology_ || own_cores()) return "";
+  const double share = partitioner::cpu_share(*topology_, topology_->devices().front(), kernels::cpu_threads());
+  if (!(share < 1)) return "";
+  d.sharing_efficiency = measure_sharing_efficiency(*world_, *backend_, share, [this] {
+    float line_up = 0;
+    comm_->native_all_reduce({&line_up, 1}, collectives::ReduceOp::sum);
+  });
+  char said[120];
+  std::snprintf(said, sizeof said, "; ranks sharing PUs get %.0f%% of their share, taking turns", d.sharing_efficiency * 100);
+  return said;
 }
 
 // Without a profile the links are the defaults of their kind (10 GB/s for shared memory),

@@ -223,6 +223,7 @@ class Job {
   void apply_profile(const std::string& path, int devices);
   void check_checkpoint_policy() const;
   void calibrate_device(bool profiled);
+  std::string measure_turns(bool users_figures);
   bool own_cores() const;
   void calibrate_links();
   std::optional<Manifest> prepare_resume();

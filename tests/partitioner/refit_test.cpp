@@ -66,6 +66,7 @@ TEST(Refit, TheRefittedModelPredictsEachClassOfKernelAsFitted) {
   device.bytes_by_size = {{1e4, 2 * device.memory_Bps}, {1e8, device.memory_Bps}};
   DeviceOverrides asked;
   asked.memory_bytes = 1 << 30;
+  asked.sharing_efficiency = 0.5;  // held by `device`'s rates already: not applied again
   const KernelFits kernels{{3.0, 5e-6, 0, 10}, {1.5, 5e-6, 0, 10}};
   const TimeFit collectives{2.0, 0, 0, 10};
   const Refitted r = refit(t, device, asked, kernels, collectives);

@@ -114,6 +114,32 @@ TEST(DeviceModel, RanksOversubscribedOnTheSameCoresShareTheirSpeed) {
   EXPECT_DOUBLE_EQ(cpu_share(own, own.devices()[1], 1), 1.0);
 }
 
+// Ranks that take turns on their PUs in lockstep get less than their share of them
+// (runtime/profile_sharing.h): every kernel rate of the model is scaled by what was
+// measured, a profile's and the table's alike.
+TEST(DeviceModel, TurnsTakenOnSharedPusScaleEveryKernelRate) {
+  launcher::Device two_cores;
+  two_cores.kind = launcher::DeviceKind::core;
+  two_cores.cpuset = "0-1";
+  const launcher::Topology four({two_cores, two_cores, two_cores, two_cores}, {"n"}, {}, {});
+  DeviceOverrides measured;
+  measured.cpu_flops = 200e9;
+  measured.cpu_flops_by_size = {{1e6, 50e9}, {1e9, 200e9}};
+  measured.cpu_bytes_by_size = {{1e5, 100e9}, {1e8, 20e9}};
+  measured.cpu_flops_by_op = {0, 8e9};
+  measured.flops_by_shape = GemmRates({{16, 16, 16, 1e9}, {16, 16, 1024, 4e9}});
+  const DeviceModel fair = device_model(four, measured);
+  measured.sharing_efficiency = 0.8;
+  const DeviceModel turns = device_model(four, measured);
+  EXPECT_DOUBLE_EQ(turns.peak_flops, 0.8 * fair.peak_flops);
+  EXPECT_DOUBLE_EQ(turns.memory_Bps, 0.8 * fair.memory_Bps);
+  EXPECT_DOUBLE_EQ(turns.flops_by_size[1].second, 0.8 * fair.flops_by_size[1].second);
+  EXPECT_DOUBLE_EQ(turns.bytes_by_size[0].second, 0.8 * fair.bytes_by_size[0].second);
+  EXPECT_DOUBLE_EQ(turns.flops_by_op[1], 0.8 * fair.flops_by_op[1]);
+  EXPECT_DOUBLE_EQ(turns.flops_by_shape.rate(16, 16, 1024), 0.8 * fair.flops_by_shape.rate(16, 16, 1024));
+  EXPECT_EQ(turns.op_latency_s, fair.op_latency_s) << "a kernel's fixed cost is not a rate";
+}
+
 // A CPU's rates measured at bind replace the table's guess, shared out among ranks on the
 // same cores as the guess is; a memory-bound op reads its bytes/s by the bytes it moves;
 // the user's figure wins, and a GPU keeps its row.

@@ -1,0 +1,51 @@
+#include "runtime/profile_sharing.h"
+
+#include <algorithm>
+#include <bit>
+#include <vector>
+
+#include "ir/graph.h"
+#include "runtime/profile_text.h"
+
+namespace spmd::runtime {
+namespace {
+
+using profile_text::Clock;
+using profile_text::seconds_since;
+
+constexpr int kRuns = 300, kRunsPerLineUp = 100;
+
+// Seconds per run of a 256^3 matmul over kRuns runs (after one), calling `line_up` after
+// every kRunsPerLineUp of them where given.
+double seconds_per_matmul(kernels::Backend& backend, const std::function<void()>* line_up) {
+  const ir::TensorType t{ir::DType::f32, {256, 256}};
+  kernels::BackendBuffer a(backend, t.bytes()), b(backend, t.bytes()), c(backend, t.bytes());
+  const std::vector<float> half(static_cast<size_t>(t.numel()), 0.5f);
+  backend.copy_in(a.get(), half.data(), t.bytes());
+  backend.copy_in(b.get(), half.data(), t.bytes());
+  const kernels::TensorRef in[] = {{t, a.get()}, {t, b.get()}};
+  const ir::Node matmul{"matmul", {0, 1}, {}, t, "mm"};
+  backend.run(matmul, in, {t, c.get()});
+  const Clock::time_point start = Clock::now();
+  for (int i = 1; i <= kRuns; ++i) {
+    backend.run(matmul, in, {t, c.get()});
+    if (line_up && i % kRunsPerLineUp == 0) (*line_up)();
+  }
+  backend.synchronize();
+  return seconds_since(start) / kRuns;
+}
+
+}  // namespace
+
+double measure_sharing_efficiency(const launcher::World& world, kernels::Backend& backend, double share,
+                                  const std::function<void()>& line_up) {
+  double alone = 0;
+  world.on_lead([&] { alone = seconds_per_matmul(backend, nullptr); }, "timing a kernel alone");
+  line_up();
+  const double together = seconds_per_matmul(backend, &line_up);
+  // A stall (a rank descheduled for long) is not what every step meets: a third at the least.
+  const double efficiency = alone > 0 && together > 0 ? std::clamp(alone / (share * together), 1.0 / 3, 1.0) : 1.0;
+  return std::bit_cast<double>(world.all_gather(std::bit_cast<uint64_t>(efficiency), "the ranks' turns").front());
+}
+
+}  // namespace spmd::runtime

@@ -1,0 +1,45 @@
+// What turns on shared PUs leave each rank of its share (runtime/profile_sharing.h), on the
+// ranks of mpirun: one figure for all, within its bounds, and a job whose ranks share PUs
+// measures and says it where one whose ranks have cores of their own does not.
+#include <gtest/gtest.h>
+
+#include <bit>
+#include <string>
+
+#include "collectives/mpi/mpi_communicator.h"
+#include "kernels/backend.h"
+#include "partitioner/device_model.h"
+#include "runtime/job.h"
+#include "runtime/profile_run.h"
+#include "runtime/profile_sharing.h"
+#include "tests/runtime/regression_job.h"
+
+namespace spmd::runtime {
+namespace {
+
+TEST(SharingEfficiency, IsOneFigureOnEveryRankBetweenAThirdAndOne) {
+  launcher::World world;
+  collectives::MpiCommunicator comm(world.comm());
+  std::unique_ptr<kernels::Backend> backend = kernels::make_cpu_backend();
+  const double e = measure_sharing_efficiency(world, *backend, 1.0 / world.size(), [&] {
+    float x = 0;
+    comm.native_all_reduce({&x, 1}, collectives::ReduceOp::sum);
+  });
+  EXPECT_GE(e, 1.0 / 3);
+  EXPECT_LE(e, 1.0);
+  for (uint64_t bits : world.all_gather(std::bit_cast<uint64_t>(e))) EXPECT_EQ(bits, std::bit_cast<uint64_t>(e));
+}
+
+TEST(SharingEfficiency, AJobMeasuresItWhereItsRanksSharePus) {
+  launcher::World world;
+  Job job(testing::regression_job(6 * world.size(), 6, 10, 0.4));
+  job.bind({&world});
+  const launcher::Topology& t = *job.topology();
+  bool own = true;
+  for (int r = 0; r < world.size(); ++r) own = own && measures_kernels(t, r);
+  const bool sharing = !own && partitioner::cpu_share(t, t.devices().front(), kernels::cpu_threads()) < 1;
+  EXPECT_EQ(job.device_note().find("ranks sharing PUs get ") != std::string::npos, sharing) << job.device_note();
+}
+
+}  // namespace
+}  // namespace spmd::runtime
