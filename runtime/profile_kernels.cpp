@@ -268,4 +268,20 @@ void measure_kernels(kernels::Backend& backend, partitioner::Profile& p, std::st
   measure_matmuls(backend, p, table, together, measure);
 }
 
+SquareMatmul::SquareMatmul(kernels::Backend& backend, int64_t n)
+    : backend_(backend),
+      type_{ir::DType::f32, {n, n}},
+      a_(backend, type_.bytes()),
+      b_(backend, type_.bytes()),
+      c_(backend, type_.bytes()) {
+  fill(backend, a_.get(), type_.bytes(), 0.5f);
+  fill(backend, b_.get(), type_.bytes(), 0.5f);
+}
+
+void SquareMatmul::run() {
+  const kernels::TensorRef in[] = {{type_, a_.get()}, {type_, b_.get()}};
+  backend_.run(ir::Node{"matmul", {0, 1}, {}, type_, "mm"}, in, {type_, c_.get()});
+  backend_.synchronize();
+}
+
 }  // namespace spmd::runtime

@@ -46,4 +46,17 @@ void measure_kernels_briefly(kernels::Backend& backend, partitioner::Profile& p,
 // about 0.25 s in all: the ops left when that has passed keep the roofline (0).
 std::vector<double> measure_program_ops(kernels::Backend& backend, const ir::Graph& g, double latency_s);
 
+// A matmul of two n x n matrices of halves on `backend`, its buffers held for the kernel
+// loops the profile times (profile_sync.h, profile_sharing.h). run(): once, waited for.
+class SquareMatmul {
+ public:
+  SquareMatmul(kernels::Backend& backend, int64_t n);
+  void run();
+
+ private:
+  kernels::Backend& backend_;
+  ir::TensorType type_;
+  kernels::BackendBuffer a_, b_, c_;
+};
+
 }  // namespace spmd::runtime

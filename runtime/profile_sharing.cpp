@@ -2,9 +2,8 @@
 
 #include <algorithm>
 #include <bit>
-#include <vector>
 
-#include "ir/graph.h"
+#include "runtime/profile_kernels.h"
 #include "runtime/profile_text.h"
 
 namespace spmd::runtime {
@@ -18,20 +17,13 @@ constexpr int kRuns = 300, kRunsPerLineUp = 100;
 // Seconds per run of a 256^3 matmul over kRuns runs (after one), calling `line_up` after
 // every kRunsPerLineUp of them where given.
 double seconds_per_matmul(kernels::Backend& backend, const std::function<void()>* line_up) {
-  const ir::TensorType t{ir::DType::f32, {256, 256}};
-  kernels::BackendBuffer a(backend, t.bytes()), b(backend, t.bytes()), c(backend, t.bytes());
-  const std::vector<float> half(static_cast<size_t>(t.numel()), 0.5f);
-  backend.copy_in(a.get(), half.data(), t.bytes());
-  backend.copy_in(b.get(), half.data(), t.bytes());
-  const kernels::TensorRef in[] = {{t, a.get()}, {t, b.get()}};
-  const ir::Node matmul{"matmul", {0, 1}, {}, t, "mm"};
-  backend.run(matmul, in, {t, c.get()});
+  SquareMatmul matmul(backend, 256);
+  matmul.run();
   const Clock::time_point start = Clock::now();
   for (int i = 1; i <= kRuns; ++i) {
-    backend.run(matmul, in, {t, c.get()});
+    matmul.run();
     if (line_up && i % kRunsPerLineUp == 0) (*line_up)();
   }
-  backend.synchronize();
   return seconds_since(start) / kRuns;
 }
 

@@ -8,6 +8,7 @@
 
 #include "common/stats.h"
 #include "ir/graph.h"
+#include "runtime/profile_kernels.h"
 #include "runtime/profile_text.h"
 
 namespace spmd::runtime {
@@ -64,17 +65,8 @@ void measure_sync_wait(collectives::Communicator& comm, const launcher::Topology
     table += "  sync wait: not measured (ranks share cores: the kernels' rates hold the turns they take)\n";
     return;
   }
-  const ir::TensorType t{ir::DType::f32, {64, 64}};
-  const ir::Node node{"matmul", {0, 1}, {}, t, "mm"};
-  kernels::BackendBuffer a(backend, t.bytes()), b(backend, t.bytes()), c(backend, t.bytes());
-  const std::vector<float> halves(static_cast<size_t>(t.numel()), 0.5f);
-  backend.copy_in(a.get(), halves.data(), t.bytes());
-  backend.copy_in(b.get(), halves.data(), t.bytes());
-  const kernels::TensorRef in[] = {{t, a.get()}, {t, b.get()}};
-  const std::function<void()> matmul = [&] {
-    backend.run(node, in, {t, c.get()});
-    backend.synchronize();
-  };
+  SquareMatmul square(backend, 64);
+  const std::function<void()> matmul = [&] { square.run(); };
   // An all-reduce of ranks already lined up, and how many matmuls make about 1 ms (rank
   // 0's count, so that every rank does the same work).
   float one = 1;
