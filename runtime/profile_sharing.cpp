@@ -15,7 +15,9 @@ using profile_text::seconds_since;
 constexpr int kRuns = 300, kRunsPerLineUp = 100;
 
 // Seconds per run of a 256^3 matmul over kRuns runs (after one), calling `line_up` after
-// every kRunsPerLineUp of them where given.
+// every kRunsPerLineUp of them where given. The mean over all, turns held off the PUs
+// included: a step of tens of ms meets them too (the median block, which leaves them out,
+// gave 89-100% on 4 ranks over 2 cores and left gpt's predictions at 0.8 of measured).
 double seconds_per_matmul(kernels::Backend& backend, const std::function<void()>* line_up) {
   SquareMatmul matmul(backend, 256);
   matmul.run();
