@@ -3,7 +3,7 @@
 // alone, but ranks that line up at every collective switch in and out of the PUs and
 // refill their caches at each turn. 4 ranks on 2 cores ran a matmul loop, lined up every
 // 17 ms, at 2.3-2.8x its time alone rather than 2x, and gpt's 4-rank steps were predicted
-// at 0.75-0.85 of measured from the share alone.
+// at 0.62-0.87 of measured from the share alone.
 #pragma once
 
 #include <functional>
