@@ -92,6 +92,13 @@ Profile read_profile(const std::string& path) {
   p.memory_Bps = positive(j, "memory_Bps", where);
   p.op_latency_s = positive(j, "op_latency_s", where);
   if (j.contains("handoff_s")) p.handoff_s = non_negative(j, "handoff_s", where);  // older profiles have none
+  if (j.contains("kernel_threads")) {
+    if (!j.at("kernel_threads").is_number_integer() || j.at("kernel_threads").get<int64_t>() < 1 ||
+        j.at("kernel_threads").get<int64_t>() > 4096) {
+      throw Error(where + ": 'kernel_threads' must be a whole number from 1 to 4096");
+    }
+    p.kernel_threads = j.at("kernel_threads").get<int>();
+  }
   if (j.contains("sync_wait_s")) p.sync_wait_s = non_negative(j, "sync_wait_s", where);
   if (j.contains("sync_wait_fraction")) p.sync_wait_fraction = non_negative(j, "sync_wait_fraction", where);
   if (j.contains("matmul_by_size")) {
@@ -159,6 +166,7 @@ void write_profile(const std::string& path, const Profile& p) {
                               {"matmul_by_size", curve},        {"memory_by_size", memory},
                               {"matmul_by_shape", grid},
                               {"levels", levels}};
+  if (p.kernel_threads > 0) j["kernel_threads"] = p.kernel_threads;
   // A figure that is not a number would be written as null, and the profile read back
   // refused: refused now instead, with the file it would replace left as it is.
   std::function<void(const nlohmann::ordered_json&, const std::string&)> finite = [&](const auto& v, const std::string& at) {
@@ -177,7 +185,7 @@ void write_profile(const std::string& path, const Profile& p) {
 }
 
 Profiled apply_profile(const Profile& profile, const std::string& path, const launcher::Topology& topology,
-                       DeviceOverrides base) {
+                       DeviceOverrides base, int threads) {
   Profiled out{topology, base, {}};
   const std::string mine = launcher::fingerprint(topology);
   const bool same = mine == profile.fingerprint;
@@ -217,25 +225,32 @@ Profiled apply_profile(const Profile& profile, const std::string& path, const la
       }
     }
   }
+  out.device.handoff_s = profile.handoff_s;
+  out.device.sync_wait_s = profile.sync_wait_s;
+  out.device.sync_wait_fraction = profile.sync_wait_fraction;
+  const std::string waits = figure("%.1f us", out.device.handoff_s * 1e6) + " per hand-off to the communication thread, " +
+                            figure("%.1f us", out.device.sync_wait_s * 1e6) + " + " +
+                            figure("%.1f%%", out.device.sync_wait_fraction * 100) +
+                            " of the compute since the last for a collective to wait for the slowest rank";
+  out.kernels = threads <= 0 || profile.kernel_threads <= 0 || profile.kernel_threads == threads;
+  if (!out.kernels) {
+    out.said.push_back("device: the profile's kernels ran " + std::to_string(profile.kernel_threads) +
+                       " threads a rank and this job's ranks run " + std::to_string(threads) +
+                       ": its kernel figures are not used; " + waits + " measured");
+    return out;
+  }
   if (base.peak_flops <= 0) out.device.peak_flops = profile.matmul_flops;
   if (base.memory_Bps <= 0) out.device.memory_Bps = profile.memory_Bps;
   if (base.memory_Bps <= 0) out.device.bytes_by_size = profile.memory_by_size;
   if (base.peak_flops <= 0) out.device.flops_by_size = profile.matmul_by_size;
   if (base.peak_flops <= 0) out.device.flops_by_shape = GemmRates(profile.matmul_by_shape);
   out.device.op_latency_s = profile.op_latency_s;
-  out.device.handoff_s = profile.handoff_s;
-  out.device.sync_wait_s = profile.sync_wait_s;
-  out.device.sync_wait_fraction = profile.sync_wait_fraction;
   const std::string by_shape = out.device.flops_by_shape.empty()
                                    ? ""
                                    : " (by m, n and k over " + std::to_string(profile.matmul_by_shape.size()) + " shapes)";
   out.said.push_back("device: matmul " + figure("%.1f GFLOP/s", out.device.peak_flops / 1e9) + " at best" + by_shape +
                      ", memory " + figure("%.1f GB/s", out.device.memory_Bps / 1e9) + " beyond the caches, " +
-                     figure("%.1f us", out.device.op_latency_s * 1e6) + " per kernel, " +
-                     figure("%.1f us", out.device.handoff_s * 1e6) + " per hand-off to the communication thread, " +
-                     figure("%.1f us", out.device.sync_wait_s * 1e6) + " + " +
-                     figure("%.1f%%", out.device.sync_wait_fraction * 100) +
-                     " of the compute since the last for a collective to wait for the slowest rank" +
+                     figure("%.1f us", out.device.op_latency_s * 1e6) + " per kernel, " + waits +
                      (base.peak_flops > 0 || base.memory_Bps > 0 ? " (the user's figures win)" : " measured"));
   return out;
 }

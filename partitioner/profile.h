@@ -27,6 +27,9 @@ struct Profile {
   double matmul_flops = 0;  // f32 FLOP/s of the backend's matmul, best over the shapes tried
   double memory_Bps = 0;    // bytes/s moved by an elementwise op on data beyond the caches
   double op_latency_s = 0;  // a kernel on one element: the fixed cost of an op
+  // The kernel threads of a rank that measured the kernels (kernels::cpu_threads): their
+  // figures hold for a job whose ranks run as many. 0: not recorded (older profiles).
+  int kernel_threads = 0;
   double handoff_s = 0;     // a collective's round trip to the communication thread; 0: not measured
   // What a collective waits for the slowest rank: sync_wait_s + sync_wait_fraction x the
   // compute since the previous one (device_model.h); 0: not measured (older profiles, 1 rank).
@@ -54,13 +57,17 @@ struct Profiled {
   launcher::Topology topology;
   DeviceOverrides device;
   std::vector<std::string> said;
+  bool kernels = true;  // whether the device's kernel figures are the profile's
 };
 
 // Applies `profile` (read from `path`, for messages) to `topology`. A profile of another
 // topology (another fingerprint) is used for the levels of the same name only, and said
 // so; one that shares no level name is refused with spmd::Error. `base` keeps the user's
-// own figures, which win over measured ones.
+// own figures, which win over measured ones. `threads` (0: not known) are the kernel
+// threads of the job's ranks: a profile whose kernels ran other threads keeps its links
+// and collectives, not its kernel figures (2 threads' matmuls predicted a 1-thread gpt
+// step at 0.6 of its time), and says so.
 Profiled apply_profile(const Profile& profile, const std::string& path, const launcher::Topology& topology,
-                       DeviceOverrides base = {});
+                       DeviceOverrides base = {}, int threads = 0);
 
 }  // namespace spmd::partitioner

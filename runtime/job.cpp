@@ -98,7 +98,7 @@ void Job::bind(JobBinding binding) {
   if (world_) comm_ = std::make_unique<collectives::MpiCommunicator>(world_->comm());
   // Before the executor splits it: the split communicators inherit the deadline.
   if (comm_ && binding.timeout_s) comm_->set_timeout(std::chrono::duration<double>(*binding.timeout_s));
-  if (binding.calibrate) calibrate_device(!binding.profile.empty());
+  if (binding.calibrate) calibrate_device(/*profiled=*/!binding.profile.empty() && profile_kernels_);
   if (binding.calibrate && binding.profile.empty()) calibrate_links();
   check_replan_policy(devices);
   const partitioner::PlanRequest& asked = description_.partitioning;
@@ -228,9 +228,10 @@ void Job::calibrate_device(bool profiled) {
   }
   std::snprintf(note, sizeof note,
                 "matmul %.1f GFLOP/s at best, memory %.1f GB/s in the caches and %.1f GB/s beyond, %.1f us per kernel, "
-                "%d ops of the program timed, measured at start in %.0f ms (no profile)",
+                "%d ops of the program timed, measured at start in %.0f ms (%s)",
                 d.cpu_flops / 1e9, figures[kBytePairs + 3] / 1e9, figures[kBytePairs + 5] / 1e9, d.op_latency_s * 1e6,
-                static_cast<int>(timed), took_ms);
+                static_cast<int>(timed), took_ms,
+                profile_notes_.empty() ? "no profile" : "the profile's kernels ran other threads");
   device_note_ = note + turns;
 }
 
@@ -288,8 +289,9 @@ void Job::apply_profile(const std::string& path, int devices) {
                                                                      launcher::TopologySource{}.network, world_->timeout())
                                             : partitioner::flat_topology(devices);
   partitioner::Profiled p = partitioner::apply_profile(partitioner::read_profile(path), path, base,
-                                                       description_.partitioning.search.device);
+                                                       description_.partitioning.search.device, kernels::cpu_threads());
   description_.partitioning.search.device = p.device;
+  profile_kernels_ = p.kernels;
   profile_notes_ = std::move(p.said);
   if (topology_ || devices > 1) topology_ = std::make_unique<launcher::Topology>(std::move(p.topology));
 }

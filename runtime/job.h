@@ -256,6 +256,7 @@ class Job {
   std::optional<Resumed> resumed_;
   std::vector<std::string> profile_notes_;
   std::string device_note_;
+  bool profile_kernels_ = false;  // the profile's kernel figures are this job's (apply_profile)
   std::string fingerprint_;  // of the hardware as discovered, for checkpoints
   std::string last_checkpoint_;
   std::vector<PredictedLaunch> predicted_;  // the cost model's step of this rank's program

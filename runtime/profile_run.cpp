@@ -281,6 +281,7 @@ ProfileRun measure_profile(collectives::Communicator& comm, const launcher::Topo
   }
   ProfileRun run;
   run.profile.fingerprint = launcher::fingerprint(topology);
+  run.profile.kernel_threads = kernels::cpu_threads();
   measure_kernels(
       backend, run.profile, run.table,
       [&comm] {

@@ -36,6 +36,7 @@ Profile measured_on(const launcher::Topology& t) {
   p.sync_wait_fraction = 0.1;
   p.matmul_by_size = {{1e3, 1e9}, {1e9, 1e11}};
   p.memory_by_size = {{4.8e4, 9e10}, {2e8, 3e10}};
+  p.kernel_threads = 2;
   p.matmul_by_shape = {{16, 16, 16, 1e9}, {16, 16, 1024, 4e9}};
   p.levels = {{"package", 1e-6, 2e10, 0.05, {{"all_reduce", "ring", 65536, 3e-6, 2e-10, 1e-10, 0.04},
                                             {"all_reduce", "ring", 0, 9e-6, 4e-10, 1e-10, 0.02, -4e-5}}}};
@@ -56,6 +57,7 @@ TEST(Profile, RoundTripsThroughItsJson) {
   EXPECT_EQ(back.sync_wait_fraction, p.sync_wait_fraction);
   EXPECT_EQ(back.matmul_by_size, p.matmul_by_size);
   EXPECT_EQ(back.memory_by_size, p.memory_by_size);
+  EXPECT_EQ(back.kernel_threads, 2);
   EXPECT_EQ(back.matmul_by_shape, p.matmul_by_shape);
   ASSERT_EQ(back.levels.size(), 1u);
   EXPECT_EQ(back.levels[0].bandwidth_Bps, 2e10);
@@ -78,7 +80,9 @@ TEST(Profile, ABadFileIsNamedWithItsField) {
       {R"("matmul_by_shape": [{"m": 16, "n": 16, "k": 16, "flops_per_s": 1}, {"m": 64, "n": 16, "k": 64, "flops_per_s": 1}]})",
        "bad_rates.json', matmul_by_shape: the matmul rates are no grid"},
       {R"("matmul_by_shape": [{"m": 16, "n": 16, "k": 0, "flops_per_s": 1}]})",
-       "bad_rates.json', matmul_by_shape: 'k' must be a positive number"}};
+       "bad_rates.json', matmul_by_shape: 'k' must be a positive number"},
+      {R"("kernel_threads": 0})", "bad_rates.json': 'kernel_threads' must be a whole number from 1 to 4096"},
+      {R"("kernel_threads": 1.5})", "bad_rates.json': 'kernel_threads' must be a whole number from 1 to 4096"}};
   for (const auto& [rates, message] : cases) {
     std::ofstream(temp("bad_rates.json")) << head + rates;
     try {
@@ -143,6 +147,29 @@ TEST(Profile, AppliedItReplacesTheLinksItMeasuredAndTheDevicesFigures) {
   bool said_default = false;
   for (const std::string& s : p.said) said_default = said_default || s.find("default link") != std::string::npos;
   EXPECT_TRUE(said_default);
+}
+
+// Kernels timed with 2 threads a rank say nothing of ranks of 1: the links, collectives and
+// waits are taken, the kernel figures left to the job, and the reason said.
+TEST(Profile, KernelsOfOtherThreadsAreNotTakenTheRestIs) {
+  const launcher::Topology t = two_packages();
+  const Profiled same = apply_profile(measured_on(t), "p.json", t, {}, 2);
+  EXPECT_TRUE(same.kernels);
+  EXPECT_EQ(device_model(same.topology, same.device).peak_flops, 2e11);
+  const Profiled other = apply_profile(measured_on(t), "p.json", t, {}, 1);
+  EXPECT_FALSE(other.kernels);
+  const DeviceModel d = device_model(other.topology, other.device);
+  EXPECT_NE(d.peak_flops, 2e11);
+  EXPECT_TRUE(d.bytes_by_size.empty());
+  EXPECT_EQ(d.handoff_s, 2e-5);
+  EXPECT_EQ(d.sync_wait_fraction, 0.1);
+  EXPECT_EQ(other.topology.levels(), same.topology.levels());
+  bool said = false;
+  for (const std::string& line : other.said) {
+    said = said || line.find("the profile's kernels ran 2 threads a rank and this job's ranks run 1: its kernel "
+                             "figures are not used") != std::string::npos;
+  }
+  EXPECT_TRUE(said);
 }
 
 TEST(Profile, OfAnotherTopologyItIsUsedWhereLevelsMatchOrRefused) {

@@ -12,6 +12,8 @@
 
 #include "common/error.h"
 #include "ir/builder.h"
+#include "kernels/backend.h"
+#include "partitioner/profile.h"
 #include "runtime/job.h"
 
 namespace spmd::runtime {
@@ -177,6 +179,32 @@ TEST(Job, WithoutAProfileBindMeasuresTheKernels) {
   binding.calibrate = false;
   table.bind(binding);
   EXPECT_TRUE(table.device_note().empty()) << table.device_note();
+}
+
+// A profile whose kernels ran other threads a rank than this job's keeps its other figures
+// and not its kernels: bind measures those and says why; one of the same threads is taken.
+TEST(Job, AProfileOfOtherKernelThreadsLeavesTheKernelsToBind) {
+  partitioner::Profile p;
+  p.fingerprint = launcher::fingerprint(partitioner::flat_topology(1));
+  p.matmul_flops = 1e15, p.memory_Bps = 1e15, p.op_latency_s = 1e-6, p.handoff_s = 1e-5;
+  p.kernel_threads = kernels::cpu_threads() + 1;
+  const std::string path = ::testing::TempDir() + "other_threads_profile.json";
+  partitioner::write_profile(path, p);
+  Job other(regression_job());
+  JobBinding binding;
+  binding.profile = path;
+  other.bind(binding);
+  EXPECT_NE(other.device_note().find("GFLOP/s at best"), std::string::npos) << other.device_note();
+  EXPECT_NE(other.device_note().find("(the profile's kernels ran other threads)"), std::string::npos);
+  bool said = false;
+  for (const std::string& line : other.profile_notes()) said = said || line.find("kernel figures are not used") != std::string::npos;
+  EXPECT_TRUE(said);
+  p.kernel_threads = kernels::cpu_threads();
+  partitioner::write_profile(path, p);
+  Job same(regression_job());
+  same.bind(binding);
+  EXPECT_EQ(same.device_note().find("GFLOP/s at best"), std::string::npos) << same.device_note();
+  EXPECT_NE(same.profile_notes().back().find("matmul 1000000.0 GFLOP/s"), std::string::npos) << same.profile_notes().back();
 }
 
 TEST(Job, RunningBeforeBindIsAnError) {
