@@ -82,6 +82,16 @@ WaitOutcome wait_all(std::span<MPI_Request> requests, MPI_Status* statuses, Seco
   }
 }
 
+void abandon_request(MPI_Request& request, bool is_receive) {
+  if (request == MPI_REQUEST_NULL) return;
+  MPI_Cancel(&request);
+  if (is_receive) {
+    wait_all(std::span(&request, 1), MPI_STATUSES_IGNORE, Seconds(0.1));
+  } else {
+    MPI_Request_free(&request);
+  }
+}
+
 std::vector<std::size_t> pending(std::span<const MPI_Request> requests) {
   std::vector<std::size_t> out;
   for (std::size_t i = 0; i < requests.size(); ++i) {

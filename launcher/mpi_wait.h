@@ -53,6 +53,14 @@ struct WaitOutcome {
 // the clock every 64 polls while spinning, at every poll after.
 WaitOutcome wait_all(std::span<MPI_Request> requests, MPI_Status* statuses, Seconds timeout);
 
+// Gives up on a point-to-point `request` that did not complete: a receive is cancelled and
+// completes locally within a moment, unless its message had begun to arrive (a large one,
+// matched): it then waits for its sender, which a stopped rank never is, so it is left to
+// MPI after 0.1 s (its buffer MPI's until the job ends, as a native collective's after a
+// timeout; waiting for it hung the job's failure). A send is only released (MPI may not
+// be able to cancel one already under way).
+void abandon_request(MPI_Request& request, bool is_receive);
+
 // The indexes of `requests` that have not completed (MPI_Request_get_status: nothing is
 // freed), to name the peers a timed-out wait was left waiting for. O(requests).
 std::vector<std::size_t> pending(std::span<const MPI_Request> requests);

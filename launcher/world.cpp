@@ -54,8 +54,7 @@ std::string rank_list(const std::vector<int>& ranks) {
 }
 
 // Completes the exchange within `timeout`. Returns the ranks it was left waiting for (none
-// when it completed), after giving up on their messages: receives are cancelled (they
-// complete locally, or are left to MPI after a moment), sends released (MPI may not cancel one already under way). Throws
+// when it completed), after giving up on their messages (abandon_request). Throws
 // spmd::JobFailure for an MPI error.
 std::vector<int> complete(Exchange& x, Seconds timeout, const std::string& what, const std::string& where) {
   const WaitOutcome outcome = wait_all(x.requests, MPI_STATUSES_IGNORE, timeout);
@@ -63,14 +62,7 @@ std::vector<int> complete(Exchange& x, Seconds timeout, const std::string& what,
   std::vector<int> missing;
   for (size_t i : pending(x.requests)) {
     missing.push_back(x.peers[i]);
-    MPI_Cancel(&x.requests[i]);
-    if (x.receives[i]) {
-      // A moment, not forever: a receive whose message had begun to arrive completes only
-      // when its sender goes on (collectives/mpi's abandon() says more).
-      wait_all(std::span(&x.requests[i], 1), MPI_STATUSES_IGNORE, Seconds(0.1));
-    } else {
-      MPI_Request_free(&x.requests[i]);
-    }
+    abandon_request(x.requests[i], x.receives[i]);
   }
   if (!outcome.timed_out) throw JobFailure(what + " failed: " + mpi_message(outcome.rc) + " (" + where + ")");
   return missing;

@@ -34,23 +34,9 @@ struct Transfers {
   }
 };
 
-// Gives up on transfers that did not complete: a cancelled receive completes locally,
-// within a moment, unless its message had begun to arrive (a large one, matched): it then
-// waits for its sender, which a stopped rank never is, so it is left to MPI after that
-// moment (its buffer MPI's until the job ends, as a native collective's after a timeout)
-// where waiting for it hung the job's failure. Sends are only released (MPI may not be able
-// to cancel a send that already started).
+// Gives up on transfers that did not complete (launcher::abandon_request).
 void abandon(Transfers& t) {
-  constexpr std::chrono::duration<double> kCancelWait{0.1};
-  for (int i = 0; i < t.count; ++i) {
-    if (t.requests[i] == MPI_REQUEST_NULL) continue;
-    MPI_Cancel(&t.requests[i]);
-    if (t.peers[i].is_recv) {
-      launcher::wait_all(std::span(&t.requests[i], 1), MPI_STATUSES_IGNORE, kCancelWait);
-    } else {
-      MPI_Request_free(&t.requests[i]);
-    }
-  }
+  for (int i = 0; i < t.count; ++i) launcher::abandon_request(t.requests[i], t.peers[i].is_recv);
 }
 
 int received_floats(const MPI_Status& status) {
