@@ -94,11 +94,12 @@ void Job::bind(JobBinding binding) {
     share_cores(*topology_, rank());
   }
   backend_ = make_rank_backend(binding.device, topology_.get(), rank());
-  if (!binding.profile.empty()) apply_profile(binding.profile, devices);
+  // Whether a profile gave the device's kernel figures (not where its ranks ran other threads).
+  const bool profiled_kernels = !binding.profile.empty() && apply_profile(binding.profile, devices);
   if (world_) comm_ = std::make_unique<collectives::MpiCommunicator>(world_->comm());
   // Before the executor splits it: the split communicators inherit the deadline.
   if (comm_ && binding.timeout_s) comm_->set_timeout(std::chrono::duration<double>(*binding.timeout_s));
-  if (binding.calibrate) calibrate_device(/*profiled=*/!binding.profile.empty() && profile_kernels_);
+  if (binding.calibrate) calibrate_device(profiled_kernels);
   if (binding.calibrate && binding.profile.empty()) calibrate_links();
   check_replan_policy(devices);
   const partitioner::PlanRequest& asked = description_.partitioning;
@@ -281,7 +282,7 @@ void Job::calibrate_links() {
 
 // The profile's figures replace the defaults: the plan is costed, and the collectives'
 // schedules synthesized, with the measured links and device throughput.
-void Job::apply_profile(const std::string& path, int devices) {
+bool Job::apply_profile(const std::string& path, int devices) {
   // A rank alone has no topology to plan on, but its profile was taken on the one
   // `spmd profile` discovers: that one is compared, so that a profile of this very job matches.
   const launcher::Topology base = topology_ ? *topology_
@@ -291,9 +292,9 @@ void Job::apply_profile(const std::string& path, int devices) {
   partitioner::Profiled p = partitioner::apply_profile(partitioner::read_profile(path), path, base,
                                                        description_.partitioning.search.device, kernels::cpu_threads());
   description_.partitioning.search.device = p.device;
-  profile_kernels_ = p.kernels;
   profile_notes_ = std::move(p.said);
   if (topology_ || devices > 1) topology_ = std::make_unique<launcher::Topology>(std::move(p.topology));
+  return p.kernels;
 }
 
 void Job::check_checkpoint_policy() const {

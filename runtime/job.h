@@ -220,7 +220,7 @@ class Job {
     ir::ValueId value;
   };
   std::optional<Spoiled> first_spoiled(bool states) const;
-  void apply_profile(const std::string& path, int devices);
+  bool apply_profile(const std::string& path, int devices);  // whether it gave the kernel figures
   void check_checkpoint_policy() const;
   void calibrate_device(bool profiled);
   std::string measure_turns(bool users_figures);
@@ -256,7 +256,6 @@ class Job {
   std::optional<Resumed> resumed_;
   std::vector<std::string> profile_notes_;
   std::string device_note_;
-  bool profile_kernels_ = false;  // the profile's kernel figures are this job's (apply_profile)
   std::string fingerprint_;  // of the hardware as discovered, for checkpoints
   std::string last_checkpoint_;
   std::vector<PredictedLaunch> predicted_;  // the cost model's step of this rank's program
