@@ -151,6 +151,20 @@ double memory_seconds(const ir::Graph& g, ir::ValueId v, const DeviceModel& devi
   return bytes > 0 ? bytes / rate_at(device.bytes_by_size, bytes, device.memory_Bps) : 0;
 }
 
+// Each operand's bytes, and the result's, at the rate of the data the step touched since it
+// last touched their buffers, where that is more than the op's own bytes (reuse_distance.h).
+double memory_seconds(const ir::Graph& g, ir::ValueId v, const DeviceModel& device, const ReuseDistances& reuse) {
+  const double bytes = op_bytes(g, v);
+  if (bytes <= 0 || device.bytes_by_size.size() < 2) return memory_seconds(g, v, device);
+  const auto at = [&](double tensor, double distance) {
+    return tensor / rate_at(device.bytes_by_size, std::max(bytes, tensor + distance), device.memory_Bps);
+  };
+  const std::vector<ir::ValueId>& inputs = g.node(v).inputs;
+  double s = at(tensor_bytes(g.type(v)), reuse.result(v));
+  for (size_t i = 0; i < inputs.size(); ++i) s += at(tensor_bytes(g.type(inputs[i])), reuse.operand(v, i));
+  return s;
+}
+
 }  // namespace
 
 double op_flops(const ir::Graph& g, ir::ValueId v) { return problem_of(g, v).flops; }
@@ -166,6 +180,10 @@ double op_bytes(const ir::Graph& g, ir::ValueId v) {
 
 double op_seconds(const ir::Graph& g, ir::ValueId v, const DeviceModel& device) {
   return device.op_latency_s + std::max(compute_seconds(device, problem_of(g, v)), memory_seconds(g, v, device));
+}
+
+double op_seconds(const ir::Graph& g, ir::ValueId v, const DeviceModel& device, const ReuseDistances& reuse) {
+  return device.op_latency_s + std::max(compute_seconds(device, problem_of(g, v)), memory_seconds(g, v, device, reuse));
 }
 
 bool compute_bound(const ir::Graph& g, ir::ValueId v, const DeviceModel& device) {

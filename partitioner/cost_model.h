@@ -12,6 +12,7 @@
 #include "partitioner/device_model.h"
 #include "partitioner/lower.h"
 #include "partitioner/mesh.h"
+#include "partitioner/reuse_distance.h"
 
 namespace spmd::partitioner {
 
@@ -43,6 +44,12 @@ std::optional<GemmShape> gemm_shape(const ir::Graph& g, ir::ValueId v);
 // bandwidth), the FLOP/s the measured one for the problem where the device model has it (a
 // GEMM's shape; another op's own; else its size), else the peak.
 double op_seconds(const ir::Graph& g, ir::ValueId v, const DeviceModel& device);
+
+// The same as a step runs it: each operand read at the memory rate of the data the step
+// touched since it last touched that operand (reuse_distance.h) where that is more than the
+// op's own bytes (a tensor made long ago comes from beyond the caches), on a device with a
+// measured rate curve (DeviceModel::bytes_by_size); op_seconds without one.
+double op_seconds(const ir::Graph& g, ir::ValueId v, const DeviceModel& device, const ReuseDistances& reuse);
 
 // Whether the roofline's compute term is the larger for node `v` on `device` (a matmul of
 // any size, say), rather than its memory term (an elementwise op).

@@ -54,13 +54,20 @@ struct Streams {
 class Playback {
  public:
   Playback(const Program& program, const DeviceModel& device, CollectiveCosts& costs, bool overlap,
-           std::vector<SimulatedLaunch>* launches)
+           std::vector<SimulatedLaunch>* launches, const ProgramMemory* memory)
       : program_(program), g_(program.graph), device_(device), costs_(costs), overlap_(overlap),
         // One core for both threads: the communication thread runs only while the main
         // thread waits (a thread woken on a busy core waits for it), so a collective is
         // played where its result is first read, or at the step's end.
         lazy_(overlap && device.comm_shares_core), launches_(launches), record_(records_by_node(program)),
-        ready_(g_.nodes.size(), 0), waiting_(g_.nodes.size(), kReady) {}
+        ready_(g_.nodes.size(), 0), waiting_(g_.nodes.size(), kReady) {
+    // Where the device's memory rate depends on how much data is in play, each operand is
+    // priced by what the step touched since it last touched it (reuse_distance.h).
+    // (The memory plan where the caller has none: O(values^2), as simulate's peak.)
+    if (device.bytes_by_size.size() < 2) return;
+    if (memory) reuse_.emplace(g_, *memory);
+    else reuse_.emplace(g_, plan_program_memory(g_));
+  }
 
   Prediction run() {
     for (ir::ValueId v = 0; v < g_.size(); ++v) {
@@ -97,7 +104,7 @@ class Playback {
   }
 
   void compute(ir::ValueId v) {
-    const double t = op_seconds(g_, v, device_);
+    const double t = reuse_ ? op_seconds(g_, v, device_, *reuse_) : op_seconds(g_, v, device_);
     const double start = std::max(s_.compute, operands(v));
     s_.compute = start + t;
     s_.compute_busy += t;
@@ -182,6 +189,7 @@ class Playback {
   std::vector<double> ready_;
   std::deque<ir::ValueId> pending_;  // issued, not yet played, in order
   std::vector<Waiting> waiting_;
+  std::optional<ReuseDistances> reuse_;
   // On a bucket's first member: what the memory plan lays out flat. Found at the first
   // bucket: the search's many programs without one never pay for it.
   std::optional<BucketView> view_of(ir::ValueId first) {
@@ -199,13 +207,14 @@ class Playback {
 
 Prediction simulate_time(const Program& program, const DeviceModel& device, CollectiveCosts& costs, bool overlap,
                          std::vector<SimulatedLaunch>* launches) {
-  return Playback(program, device, costs, overlap, launches).run();
+  return Playback(program, device, costs, overlap, launches, nullptr).run();
 }
 
 Prediction simulate(const Program& program, const DeviceModel& device, CollectiveCosts& costs, bool overlap,
                     std::vector<SimulatedLaunch>* launches) {
-  Prediction p = simulate_time(program, device, costs, overlap, launches);
-  p.peak_bytes = plan_program_memory(program.graph).peak_bytes();
+  const ProgramMemory memory = plan_program_memory(program.graph);
+  Prediction p = Playback(program, device, costs, overlap, launches, &memory).run();
+  p.peak_bytes = memory.peak_bytes();
   return p;
 }
 

@@ -43,9 +43,11 @@ struct SimulatedLaunch {
 Prediction simulate(const Program& program, const DeviceModel& device, CollectiveCosts& costs, bool overlap = true,
                     std::vector<SimulatedLaunch>* launches = nullptr);
 
-// The same without the memory plan (peak_bytes left 0): one pass over the program. The
-// memory plan is the larger part of a simulation's cost, and a tuner needs the peak only of
-// a choice that would win.
+// The same without the peak (peak_bytes left 0): one pass over the program. The memory
+// plan is the larger part of a simulation's cost, and a tuner needs the peak only of a
+// choice that would win; on a device whose memory rate depends on the data in play
+// (DeviceModel::bytes_by_size, measured) it is planned still, for the distances at which
+// each op finds its buffers (reuse_distance.h).
 Prediction simulate_time(const Program& program, const DeviceModel& device, CollectiveCosts& costs,
                          bool overlap = true, std::vector<SimulatedLaunch>* launches = nullptr);
 

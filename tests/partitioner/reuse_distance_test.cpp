@@ -1,0 +1,80 @@
+// How far back a step last touched each buffer an op reads or writes, in distinct bytes:
+// counted across steps, by whole buffers for those of their own and by blocks of the arena
+// for the rest, and what the cost model makes of it.
+#include <gtest/gtest.h>
+
+#include "ir/builder.h"
+#include "partitioner/cost_model.h"
+#include "partitioner/memory_plan.h"
+#include "partitioner/reuse_distance.h"
+
+namespace spmd::partitioner {
+namespace {
+
+constexpr double kKiB = 1024;
+
+// p and q own 4 and 16 KiB; a takes 4 KiB of the arena; b and c are outputs of their own.
+// Each step touches: [read p, write a] [read q, write b] [read p, read a, write c].
+TEST(ReuseDistance, IsTheDistinctBytesTouchedSinceCountedAcrossSteps) {
+  ir::Graph g;
+  ir::Builder bld(g);
+  const ir::ValueId p = bld.param("p", {1024}), q = bld.param("q", {4096});
+  const ir::ValueId a = bld.relu(p), b = bld.relu(q), c = bld.add(p, a);
+  g.outputs = {{"b", b}, {"c", c}};
+  const ProgramMemory memory = plan_program_memory(g);
+  ASSERT_FALSE(memory.owned[a]);
+  const ReuseDistances reuse(g, memory);
+  EXPECT_EQ(reuse.operand(a, 0), 8 * kKiB);   // a, c: the previous step's last touches after p
+  EXPECT_EQ(reuse.result(a), 8 * kKiB);       // c, then p this step
+  EXPECT_EQ(reuse.operand(b, 0), 28 * kKiB);  // b, p, a, c: everything but q itself
+  EXPECT_EQ(reuse.result(b), 28 * kKiB);
+  EXPECT_EQ(reuse.operand(c, 0), 36 * kKiB);  // a, q, b: p was read at a
+  EXPECT_EQ(reuse.operand(c, 1), 36 * kKiB);  // q, b, and p, which c read first
+  EXPECT_EQ(reuse.result(c), 40 * kKiB);
+}
+
+// A result laid over arena space a dead value held finds that space as recently touched
+// as the dead value was, not as its own buffer last was a step ago.
+TEST(ReuseDistance, AResultOverADeadValuesSpaceFindsItWhereThatWasLastTouched) {
+  ir::Graph g;
+  ir::Builder bld(g);
+  const ir::ValueId p = bld.param("p", {1024});
+  const ir::ValueId a = bld.relu(p), b = bld.relu(a), c = bld.relu(b), d = bld.relu(c);
+  g.outputs = {{"d", d}};
+  const ProgramMemory memory = plan_program_memory(g);
+  ASSERT_EQ(memory.arena.offset[c], memory.arena.offset[a]);  // a is dead once b has read it
+  const ReuseDistances reuse(g, memory);
+  EXPECT_EQ(reuse.result(c), 4 * kKiB);  // b's result only, since b read a there
+  EXPECT_EQ(reuse.result(b), 12 * kKiB);  // d, then p and a this step
+}
+
+// On a device whose memory rate falls with the data in play (100 GB/s up to 1 MiB, 10 GB/s
+// at 1 GiB and beyond), an op whose operands and result were touched just before costs
+// what op_seconds says; an add after 512 MiB of other traffic pays each of its buffers' bytes
+// at the rate of the data touched since that buffer's last touch.
+TEST(CostModel, ABufferTouchedLongAgoComesAtTheRateOfTheDataTouchedSince) {
+  ir::Graph g;
+  ir::Builder bld(g);
+  const ir::ValueId p = bld.param("p", {1024}), q = bld.param("q", {1 << 26});
+  const ir::ValueId a = bld.relu(p), r = bld.relu(q), s = bld.add(p, a);
+  g.outputs = {{"r", r}, {"s", s}};
+  DeviceModel d;
+  d.peak_flops = 1e15;
+  d.op_latency_s = 1e-6;
+  d.bytes_by_size = {{1 << 20, 100e9}, {1 << 30, 10e9}};
+  d.memory_Bps = 10e9;
+  const ReuseDistances reuse(g, plan_program_memory(g));
+  EXPECT_DOUBLE_EQ(op_seconds(g, a, d, reuse), op_seconds(g, a, d));
+  const double tensor = 4 * kKiB;
+  double expected = 1e-6;
+  for (double distance : {reuse.result(s), reuse.operand(s, 0), reuse.operand(s, 1)}) {
+    ASSERT_GT(distance, 512 * kKiB * kKiB);  // q and r came between
+    EXPECT_LT(rate_at(d.bytes_by_size, tensor + distance, 0), 25e9);
+    expected += tensor / rate_at(d.bytes_by_size, tensor + distance, 0);
+  }
+  EXPECT_DOUBLE_EQ(op_seconds(g, s, d, reuse), expected);
+  EXPECT_GT(op_seconds(g, s, d, reuse) - 1e-6, 4 * (op_seconds(g, s, d) - 1e-6));
+}
+
+}  // namespace
+}  // namespace spmd::partitioner
