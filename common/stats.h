@@ -1,5 +1,6 @@
 // The median the benchmarks and the profiler report: the machine is noisy, so every timing
-// is the median of several runs. O(n log n).
+// is the median of several runs. O(n log n). And the slowest of the ranks' figures, which a
+// step goes at the pace of. O(n).
 #pragma once
 
 #include <algorithm>
@@ -12,6 +13,17 @@ inline double median(std::vector<double> v) {
   if (v.empty()) return 0;
   std::sort(v.begin(), v.end());
   return v[v.size() / 2];
+}
+
+// The slowest of several ranks' measurements of one figure, leaving out those at 0 (not
+// measured): the greatest where the figure is a time, the least where it is a rate; 0 when
+// none was measured. Every collective waits for the last rank to reach it.
+inline double slowest_measured(const std::vector<double>& figures, bool is_time) {
+  double slowest = 0;
+  for (double x : figures) {
+    if (x > 0) slowest = slowest == 0 ? x : is_time ? std::max(slowest, x) : std::min(slowest, x);
+  }
+  return slowest;
 }
 
 }  // namespace spmd

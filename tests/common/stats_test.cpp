@@ -1,0 +1,23 @@
+// The figures benchmarks and the job's measurements are reduced to: the median of noisy runs,
+// and the slowest of the ranks' figures that a step goes at the pace of.
+#include <gtest/gtest.h>
+
+#include "common/stats.h"
+
+namespace spmd {
+namespace {
+
+TEST(Stats, TheMedianIsTheMiddleValueAndTheUpperOfTwo) {
+  EXPECT_EQ(median({3, 1, 2}), 2);
+  EXPECT_EQ(median({4, 1, 3, 2}), 3);
+  EXPECT_EQ(median({}), 0);
+}
+
+TEST(Stats, TheSlowestIsTheLongestTimeOrTheLeastRateOfThoseMeasured) {
+  EXPECT_EQ(slowest_measured({2e-6, 0, 3e-6, 1e-6}, /*is_time=*/true), 3e-6);
+  EXPECT_EQ(slowest_measured({190e9, 0, 170e9, 185e9}, /*is_time=*/false), 170e9);  // 0: not measured
+  EXPECT_EQ(slowest_measured({0, 0}, false), 0);
+}
+
+}  // namespace
+}  // namespace spmd
