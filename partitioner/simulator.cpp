@@ -62,8 +62,8 @@ class Playback {
         lazy_(overlap && device.comm_shares_core), launches_(launches), record_(records_by_node(program)),
         ready_(g_.nodes.size(), 0), waiting_(g_.nodes.size(), kReady) {
     // Where the device's memory rate depends on how much data is in play, each operand is
-    // priced by what the step touched since it last touched it (reuse_distance.h).
-    // (The memory plan where the caller has none: O(values^2), as simulate's peak.)
+    // priced by what the step touched since it last touched it (reuse_distance.h), on the
+    // memory plan simulate passes, or one planned here for simulate_time (O(values^2)).
     if (device.bytes_by_size.size() < 2) return;
     if (memory) reuse_.emplace(g_, *memory);
     else reuse_.emplace(g_, plan_program_memory(g_));
