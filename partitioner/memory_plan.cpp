@@ -305,6 +305,8 @@ ProgramMemory plan_program_memory(const ir::Graph& g) {
   return m;
 }
 
+ir::ValueId ProgramMemory::buffer_of(ir::ValueId v) const { return root_of(alias, v); }
+
 size_t ProgramMemory::owned_bytes(const ir::Graph& g, const std::string& op) const {
   size_t bytes = 0;
   for (ir::ValueId v = 0; v < g.size(); ++v) {

@@ -50,6 +50,8 @@ struct ProgramMemory {
   MemoryPlan arena;
   size_t persistent_bytes = 0;      // the owned buffers
   size_t peak_bytes() const { return persistent_bytes + arena.arena_bytes; }
+  // The value whose buffer `v`'s bytes are: v itself, or the end of its chain of aliases.
+  ir::ValueId buffer_of(ir::ValueId v) const;
   // Owned bytes of the values whose node has op `op` ("param", "state", "input").
   size_t owned_bytes(const ir::Graph& g, const std::string& op) const;
 };

@@ -46,7 +46,7 @@ class BufferBlocks {
       : g_(g), memory_(memory), block_(std::max<size_t>(4096, memory.arena.arena_bytes / 2048)) {}
   size_t size() const { return g_.nodes.size() + memory_.arena.arena_bytes / block_ + 1; }
   Blocks of(ir::ValueId v) const {
-    const ir::ValueId root = root_of(v);
+    const ir::ValueId root = memory_.buffer_of(v);
     const size_t bytes = g_.type(root).bytes();
     const ptrdiff_t offset = memory_.arena.offset.at(static_cast<size_t>(root));
     if (memory_.owned.at(static_cast<size_t>(root)) || offset < 0 || bytes == 0) {
@@ -57,10 +57,6 @@ class BufferBlocks {
   }
 
  private:
-  ir::ValueId root_of(ir::ValueId v) const {
-    while (memory_.alias.at(static_cast<size_t>(v)) >= 0) v = memory_.alias[static_cast<size_t>(v)];
-    return v;
-  }
   const ir::Graph& g_;
   const ProgramMemory& memory_;
   const size_t block_;
@@ -69,10 +65,11 @@ class BufferBlocks {
 // Plays the touches of steps in order, one block after another.
 class Touches {
  public:
-  explicit Touches(size_t blocks) : latest_(blocks, kNever), unseen_(0) {}
-  void reserve(size_t times) { touched_.reserve(times); }
-  void set_unseen(double bytes) { unseen_ = bytes; }
-  // Touches the blocks now; their mean distance before (`unseen` for blocks never touched).
+  // Of `blocks` blocks, touched `times` times in all; `unseen`: the distance of a first touch.
+  Touches(size_t blocks, size_t times, double unseen) : latest_(blocks, kNever), unseen_(unseen) {
+    touched_.reserve(times);
+  }
+  // Touches the blocks now; their mean distance before.
   double touch(const Blocks& b) {
     double sum = 0;
     for (size_t i = b.first; i < b.first + b.count; ++i) {
@@ -90,7 +87,7 @@ class Touches {
   std::vector<size_t> latest_;
   LatestTouches touched_;
   size_t now_ = 0;
-  double unseen_;
+  const double unseen_;
 };
 
 }  // namespace
@@ -101,7 +98,7 @@ ReuseDistances::ReuseDistances(const ir::Graph& g, const ProgramMemory& memory) 
   std::vector<Blocks> of(g.nodes.size());
   std::vector<bool> touches(g.nodes.size(), false);
   size_t per_step = 0;
-  double all_bytes = static_cast<double>(memory.peak_bytes());
+  const double all_bytes = static_cast<double>(memory.peak_bytes());
   for (ir::ValueId v = 0; v < g.size(); ++v) {
     const ir::Node& n = g.node(v);
     const ir::OpTraits& t = ir::op_traits(n.op);
@@ -112,12 +109,10 @@ ReuseDistances::ReuseDistances(const ir::Graph& g, const ProgramMemory& memory) 
     if (t.source == ir::Source::fed) fed.push_back(v), per_step += of[i].count;
     if (!touches[i]) continue;
     per_step += of[i].count;
-    for (ir::ValueId x : n.inputs) per_step += blocks.of(x).count;
+    for (ir::ValueId x : n.inputs) per_step += of[static_cast<size_t>(x)].count;
   }
   distances_.assign(first_.back(), all_bytes);
-  Touches touched(blocks.size());
-  touched.reserve(2 * per_step);
-  touched.set_unseen(all_bytes);
+  Touches touched(blocks.size(), 2 * per_step, all_bytes);
   // Two steps: the second's distances are those of every step after the first.
   for (int step = 0; step < 2; ++step) {
     for (ir::ValueId v : fed) touched.touch(of[static_cast<size_t>(v)]);

@@ -128,8 +128,7 @@ void Executor::allocate() {
   arena_ = kernels::BackendBuffer(backend_, memory_.arena.arena_bytes);
   data_.assign(n, nullptr);
   for (int v = 0; v < n; ++v) {
-    ir::ValueId root = v;
-    while (memory_.alias[root] >= 0) root = memory_.alias[root];
+    const ir::ValueId root = memory_.buffer_of(v);
     if (root != v) {
       data_[v] = data_[root];
     } else if (memory_.owned[v]) {
