@@ -7,6 +7,8 @@
 // second time bound with the profile (as `spmd run --profile` runs it), its own prediction
 // beside its own measured time.
 #include <algorithm>
+#include <bit>
+#include <cmath>
 #include <cstdio>
 #include <memory>
 #include <string>
@@ -34,8 +36,19 @@ struct Row {
   double predicted_peak = 0, planned_peak = 0;
 };
 
+// Steps that take `seconds` at `step_s` each, at least `least`; the greatest of the ranks'
+// counts, so that every rank runs as many.
+int64_t steps_for(const launcher::World& world, double seconds, double step_s, int64_t least) {
+  const double mine = std::max<double>(static_cast<double>(least), std::ceil(seconds / std::max(step_s, 1e-6)));
+  double most = 0;
+  for (uint64_t bits : world.all_gather(std::bit_cast<uint64_t>(mine))) most = std::max(most, std::bit_cast<double>(bits));
+  return static_cast<int64_t>(most);
+}
+
 // A job of the plan, bound as `spmd run` binds it (with the profile when one is given) and
-// trained for steps + 2, the first two untimed; null where the plan does not apply here.
+// trained untimed for about 0.2 s (2 steps at least), then timed over about 0.5 s (`steps`
+// at least): sub-millisecond steps of ranks sharing cores ran 15-25% slower over their first
+// 20 than from the 50th on. Null where the plan does not apply here.
 std::unique_ptr<runtime::Job> timed_job(const launcher::World& world, const std::string& model,
                                         const std::string& strategy, int steps, const std::string& profile,
                                         double& median_step_s) {
@@ -55,9 +68,12 @@ std::unique_ptr<runtime::Job> timed_job(const launcher::World& world, const std:
     return nullptr;  // the strategy does not apply to this model on these ranks
   }
   std::vector<double> times;
-  job->train(steps + 2, [&](const runtime::StepReport& r) {
-    if (r.step > 2) times.push_back(r.step_time_s);
-  });
+  const auto time = [&](const runtime::StepReport& r) { times.push_back(r.step_time_s); };
+  job->train(2, time);
+  job->train(steps_for(world, 0.2, median(times), 2) - 2);
+  times.clear();
+  job->train(1, time);
+  job->train(steps_for(world, 0.5, times.front(), steps) - 1, time);
   median_step_s = median(times);
   return job;
 }
@@ -115,7 +131,7 @@ int main(int argc, char** argv) {
   std::vector<std::string> models = {"mlp", "gpt"};
   std::string profile;
   app.add_option("--profile", profile, "also cost each plan with this profile's measured figures (spmd profile)");
-  app.add_option("--steps", steps, "timed steps per plan (median)");
+  app.add_option("--steps", steps, "timed steps per plan, at least (median; as many as take 0.5 s where more)");
   app.add_option("--repeats", repeats, "runs of every plan, taken in turn (medians, and the ratios' range)")
       ->check(CLI::Range(1, 100));
   app.add_option("--models", models, "models to run");
@@ -135,7 +151,7 @@ int main(int argc, char** argv) {
     }
   }
   if (!world.lead()) return 0;
-  std::printf("%d rank(s); step time and peak per device, predicted against measured (median of %d steps, of %d runs)\n",
+  std::printf("%d rank(s); step time and peak per device, predicted against measured (median of %d steps or 0.5 s, of %d runs)\n",
               world.size(), steps, repeats);
   std::printf("%-6s %-9s %10s %10s %7s %12s %10s %7s %10s %10s %7s   %s\n", "model", "plan", "meas ms", "pred ms", "ratio",
               "meas(prof)", "profiled", "ratio", "pred MiB", "exec MiB", "ratio", "ratios over the runs");
