@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <cstdlib>
+#include <filesystem>
 #include <fstream>
 #include <sstream>
 #include <string>
@@ -27,6 +28,23 @@ inline std::string slurp(const std::string& path) {
   return s.str();
 }
 
+// A directory for Open MPI's session directories of one run (see spmd_mpi_session in
+// tests/CMakeLists.txt), new at each call: a singleton that exits at once leaves its daemon
+// cleaning up for a moment, which must not meet the next run's. Short, since Open MPI's Unix
+// sockets lie under it and their paths must fit in 108 bytes. Removed when the process ends.
+inline std::string new_mpi_session_dir() {
+  struct Sessions {
+    std::vector<std::string> paths;
+    ~Sessions() {
+      std::error_code ignored;
+      for (const std::string& p : paths) std::filesystem::remove_all(p, ignored);
+    }
+  };
+  static Sessions sessions;
+  const std::string name = "spmd-mpi." + std::to_string(getpid()) + "." + std::to_string(sessions.paths.size());
+  return sessions.paths.emplace_back((std::filesystem::temp_directory_path() / name).string());
+}
+
 // Runs `args` through the shell with the spmd binary's path in front (or, with `raw`, as
 // given), with a time limit so that a hang fails the test instead of blocking it.
 inline Result run(const std::string& args, bool raw = false, int timeout_s = 120) {
@@ -34,8 +52,8 @@ inline Result run(const std::string& args, bool raw = false, int timeout_s = 120
   std::string dir = ::testing::TempDir() + ::testing::UnitTest::GetInstance()->current_test_info()->name() + "." +
                     std::to_string(getpid());
   std::string out = dir + ".out", err = dir + ".err";
-  std::string cmd = "timeout " + std::to_string(timeout_s) + " " + (raw ? "" : std::string(SPMD_BINARY) + " ") +
-                    args + " >" + out + " 2>" + err;
+  std::string cmd = "export OMPI_MCA_orte_tmpdir_base=" + new_mpi_session_dir() + "; timeout " + std::to_string(timeout_s) +
+                    " " + (raw ? "" : std::string(SPMD_BINARY) + " ") + args + " >" + out + " 2>" + err;
   int status = std::system(cmd.c_str());
   Result r;
   r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
