@@ -189,7 +189,7 @@ void Job::calibrate_device(bool profiled) {
     figures.resize(kOps + ops + 1, 0.0);
     for (size_t i = 0; i < figures.size(); ++i) {
       const std::vector<uint64_t> all = world_->all_gather(std::bit_cast<uint64_t>(figures[i]), "the ranks' kernel figures");
-      // The slowest rank's (common/stats.h): here one core ran gpt 4-10% slower than the
+      // The slowest rank's (common/stats.h): here one core ran gpt 4-9% slower than the
       // other, and the ranks' mean predicted every 2-rank plan 3-5% faster than this.
       std::vector<double> each(all.size());
       std::transform(all.begin(), all.end(), each.begin(), [](uint64_t bits) { return std::bit_cast<double>(bits); });
