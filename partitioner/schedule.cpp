@@ -84,6 +84,31 @@ Program in_order(Program p, const std::vector<ir::ValueId>& order) {
   return out;
 }
 
+std::vector<ir::ValueId> in_flight_limits(const ir::Graph& g) {
+  std::vector<ir::ValueId> limit(g.nodes.size(), -1);
+  // Each issue of a collective of a computed operand (a bucket's members share their
+  // first's): its node, and its members.
+  std::vector<ir::ValueId> issued_at;
+  std::vector<std::vector<ir::ValueId>> members;
+  for (ir::ValueId v = 0; v < g.size(); ++v) {
+    const ir::Node& n = g.node(v);
+    if (!is_collective(g, v) || g.node(n.inputs.at(0)).is_source()) continue;
+    const int64_t bucket = n.attrs.i("bucket", -1);
+    const bool with_previous = bucket >= 0 && !members.empty() && members.back().back() == v - 1 &&
+                               g.node(v - 1).attrs.i("bucket", -1) == bucket;
+    if (!with_previous) {
+      issued_at.push_back(v);
+      members.emplace_back();
+    }
+    members.back().push_back(v);
+  }
+  for (size_t i = 0; i < issued_at.size(); ++i) {
+    const size_t later = i + kReductionsInFlight;
+    for (ir::ValueId c : members[i]) limit[c] = later < issued_at.size() ? issued_at[later] : g.size();
+  }
+  return limit;
+}
+
 std::vector<ir::ValueId> collective_wait_points(const ir::Graph& g, const std::vector<ir::ValueId>& alias) {
   auto root = [&](ir::ValueId v) {
     while (alias[v] >= 0) v = alias[v];
@@ -113,6 +138,10 @@ std::vector<ir::ValueId> collective_wait_points(const ir::Graph& g, const std::v
     for (ir::ValueId x : node.inputs) resolve(by_result, root(x), v);
     resolve(by_result, root(v), v);
     resolve(by_operand, root(v), v);
+  }
+  const std::vector<ir::ValueId> limit = in_flight_limits(g);
+  for (ir::ValueId v = 0; v < g.size(); ++v) {
+    if (limit[v] >= 0) wait[v] = std::min(wait[v], limit[v]);
   }
   return wait;
 }

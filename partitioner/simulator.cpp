@@ -9,6 +9,7 @@
 #include "ir/ops.h"
 #include "partitioner/bucket.h"
 #include "partitioner/memory_plan.h"
+#include "partitioner/schedule.h"
 
 namespace spmd::partitioner {
 namespace {
@@ -60,7 +61,13 @@ class Playback {
         // thread waits (a thread woken on a busy core waits for it), so a collective is
         // played where its result is first read, or at the step's end.
         lazy_(overlap && device.comm_shares_core), launches_(launches), record_(records_by_node(program)),
-        ready_(g_.nodes.size(), 0), waiting_(g_.nodes.size(), kReady) {
+        ready_(g_.nodes.size(), 0), waiting_(g_.nodes.size(), kReady), limited_(g_.nodes.size(), -1) {
+    // Before issuing a node, the main thread waits for the collectives whose in-flight
+    // limit it is (schedule.h); the stream runs them in order, so for the last of them.
+    const std::vector<ir::ValueId> limit = in_flight_limits(g_);
+    for (ir::ValueId c = 0; c < g_.size(); ++c) {
+      if (limit[c] >= 0 && limit[c] < g_.size()) limited_[limit[c]] = std::max(limited_[limit[c]], c);
+    }
     // Where the device's memory rate depends on how much data is in play, each operand is
     // priced by what the step touched since it last touched it (reuse_distance.h), on the
     // memory plan simulate passes, or one planned here for simulate_time (O(values^2)).
@@ -72,6 +79,7 @@ class Playback {
   Prediction run() {
     for (ir::ValueId v = 0; v < g_.size(); ++v) {
       const ir::Node& n = g_.node(v);
+      if (limited_[v] >= 0) wait_for(limited_[v]);
       if (record_[v] >= 0) {
         issue(v);
       } else if (n.is_source() || ir::op_def(n.op).traits.view) {
@@ -120,6 +128,12 @@ class Playback {
   }
 
   bool unplayed(ir::ValueId x) const { return waiting_[x] != kReady; }
+
+  // The main thread waits for collective `c` to finish.
+  void wait_for(ir::ValueId c) {
+    resolve(c);
+    s_.compute = std::max(s_.compute, ready_[c]);
+  }
 
   // Makes ready_[x] final: plays the collective `x` is, or that it views, with those before it.
   void resolve(ir::ValueId x) {
@@ -189,6 +203,7 @@ class Playback {
   std::vector<double> ready_;
   std::deque<ir::ValueId> pending_;  // issued, not yet played, in order
   std::vector<Waiting> waiting_;
+  std::vector<ir::ValueId> limited_;  // per node: the last collective to finish before it is issued, or -1
   std::optional<ReuseDistances> reuse_;
   // On a bucket's first member: what the memory plan lays out flat. Found at the first
   // bucket: the search's many programs without one never pay for it.

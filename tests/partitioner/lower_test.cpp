@@ -10,6 +10,7 @@
 #include "ir/autodiff.h"
 #include "ir/models/zoo.h"
 #include "ir/verify.h"
+#include "partitioner/bucket.h"
 #include "partitioner/lower.h"
 #include "ir/ops.h"
 #include "partitioner/memory_plan.h"
@@ -159,7 +160,7 @@ TEST(Schedule, GradientCollectivesAreIssuedDuringBackward) {
 
 // The wait points of the one-pass walk are those of the definition, node by node: the first
 // later op (not a collective, source or view) reading the result's bytes or rewriting the
-// result's or the operand's.
+// result's or the operand's, or the collective's in-flight limit if that comes first.
 TEST(Schedule, WaitPointsFollowTheirDefinition) {
   for (const char* strategy : {"dp", "zero", "dp+megatron"}) {
     Lowered l = lowered(strategy, 4);
@@ -173,6 +174,7 @@ TEST(Schedule, WaitPointsFollowTheirDefinition) {
         return v;
       };
       std::vector<ir::ValueId> waits = collective_wait_points(g, memory.alias);
+      const std::vector<ir::ValueId> limits = in_flight_limits(g);
       for (ir::ValueId c = 0; c < g.size(); ++c) {
         if (!ir::op_traits(g.node(c).op).collective) {
           EXPECT_EQ(waits[c], -1);
@@ -186,10 +188,71 @@ TEST(Schedule, WaitPointsFollowTheirDefinition) {
           for (ir::ValueId x : g.node(v).inputs) hit = hit || root(x) == root(c);
           if (hit) expected = v;
         }
+        if (limits[c] >= 0) expected = std::min(expected, limits[c]);
         EXPECT_EQ(waits[c], expected) << strategy << " %" << c;
       }
     }
   }
+}
+
+// The in-flight limit of a collective of a computed operand is where the second such issue
+// after its own begins, a bucket issuing its members at once; gathers of params have none.
+TEST(Schedule, AGradientReductionIsWaitedForWhenTheSecondAfterItIsIssued) {
+  Lowered l = lowered("zero", 4);
+  const Program program = bucket_gradients(schedule_for_overlap(l.program), 4096);
+  const ir::Graph& g = program.graph;
+  const std::vector<ir::ValueId> limits = in_flight_limits(g);
+  std::vector<ir::ValueId> issues;  // the first node of each issue
+  std::vector<int> issue_of(g.nodes.size(), -1);
+  int buckets = 0;
+  for (ir::ValueId v = 0; v < g.size(); ++v) {
+    const ir::Node& n = g.node(v);
+    if (!ir::op_traits(n.op).collective) {
+      EXPECT_EQ(limits[v], -1);
+      continue;
+    }
+    if (g.node(n.inputs[0]).op == "param") {
+      EXPECT_EQ(limits[v], -1) << "%" << v << ", a gather of a param";
+      continue;
+    }
+    const int64_t bucket = n.attrs.i("bucket", -1);
+    const bool joins = bucket >= 0 && !issues.empty() && g.node(v - 1).attrs.i("bucket", -1) == bucket;
+    buckets += bucket >= 0 && !joins;
+    if (!joins) issues.push_back(v);
+    issue_of[v] = static_cast<int>(issues.size()) - 1;
+  }
+  ASSERT_GT(buckets, 1);
+  ASSERT_GT(issues.size(), 4u);
+  for (ir::ValueId c = 0; c < g.size(); ++c) {
+    if (issue_of[c] < 0) continue;
+    const size_t later = static_cast<size_t>(issue_of[c]) + kReductionsInFlight;
+    EXPECT_EQ(limits[c], later < issues.size() ? issues[later] : g.size()) << "%" << c;
+  }
+}
+
+// Without a limit, a reduce-scatter's operand (a layer's whole gradient) would live until
+// the optimizer reads its result at the step's end, so every layer's would be live at
+// once; with it, a deeper model's arena (the step's transient buffers: params, their
+// shards of optimizer state and of gradients live elsewhere or are smaller) grows by less
+// than half its added layers' whole gradients.
+TEST(Schedule, ZerosWholeGradientsAreNotAllLiveAtTheStepsEnd) {
+  const char* shallow = "gpt:layers=2,d_model=64,heads=4,seq=4,vocab=16,batch=4";
+  const char* deep = "gpt:layers=6,d_model=64,heads=4,seq=4,vocab=16,batch=4";
+  auto peak = [](const char* model) {
+    Lowered l = lowered("zero", 4, model);
+    l.plan.rematerialize = true;  // what forward keeps for backward grows little with depth
+    return plan_program_memory(schedule_for_overlap(lower(l.global, l.plan)).graph).arena.arena_bytes;
+  };
+  auto param_bytes = [](const char* model) {
+    const ir::Graph g = ir::training_step(ir::build_model(model), {});
+    size_t bytes = 0;
+    for (ir::ValueId v : g.nodes_with_op("param")) bytes += g.type(v).bytes();
+    return bytes;
+  };
+  const size_t added_gradients = param_bytes(deep) - param_bytes(shallow);  // whole, as each device computes them
+  const size_t grown = peak(deep) - peak(shallow);
+  EXPECT_LT(grown, added_gradients / 2) << "the arena grew by " << grown << " bytes; the added layers' gradients are "
+                                       << added_gradients;
 }
 
 // A tactics file asks for recomputation; the plan file keeps the choice; the program then

@@ -13,6 +13,7 @@
 #include "partitioner/cost_model.h"
 #include "partitioner/mcts.h"
 #include "partitioner/placement.h"
+#include "partitioner/schedule.h"
 #include "partitioner/search.h"
 #include "partitioner/tactics.h"
 #include "partitioner/tuning.h"
@@ -337,6 +338,42 @@ TEST(Simulator, OverlappedCollectivesPayTheHandOff) {
   CollectiveCosts alone(one.mesh, single);
   EXPECT_DOUBLE_EQ(simulate(local, slow_handoff, alone, true).step_time_s,
                    simulate(local, device, alone, true).step_time_s);
+}
+
+// The main thread waits for a gradient reduction before it issues the second after it
+// (schedule.h's in-flight limit), so with links too slow to keep up, that issue starts only
+// when the reduction has finished, and the step is longer than with the stream unbounded
+// would be: at least every reduction's time.
+TEST(Simulator, TheMainThreadWaitsForAReductionAtItsInFlightLimit) {
+  ir::Graph g = step_of(kGpt);
+  std::vector<launcher::LinkModel> slow;
+  for (const launcher::Level& level : flat_topology(4).levels()) slow.push_back({level.link.latency_s, level.link.bandwidth_Bps / 1e4});
+  const launcher::Topology t = flat_topology(4).with_links(slow);  // collectives far slower than kernels
+  DeviceModel device = device_model(t);
+  device.comm_shares_core = false;
+  Plan plan = apply_tactics(g, builtin_strategy("zero", g, 4));
+  const Program program = schedule_for_overlap(lower(g, plan));
+  CollectiveCosts costs(plan.mesh, t);
+  std::vector<SimulatedLaunch> launches;
+  const Prediction p = simulate(program, device, costs, true, &launches);
+  std::vector<double> start(program.graph.nodes.size(), -1), end(program.graph.nodes.size(), -1);
+  for (const SimulatedLaunch& l : launches) {
+    start[l.node] = l.start_s;
+    end[l.node] = l.start_s + l.duration_s;
+  }
+  const std::vector<ir::ValueId> limits = in_flight_limits(program.graph);
+  int limited = 0;
+  for (ir::ValueId c = 0; c < program.graph.size(); ++c) {
+    if (limits[c] < 0) continue;
+    // The first op the main thread computes from the limit on.
+    ir::ValueId next = limits[c];
+    while (next < program.graph.size() && (start[next] < 0 || ir::op_traits(program.graph.node(next).op).collective)) ++next;
+    if (next == program.graph.size()) continue;
+    EXPECT_GE(start[next], end[c] - 1e-12) << "%" << next << " computed before %" << c << " finished";
+    ++limited;
+  }
+  EXPECT_GT(limited, 4);
+  EXPECT_GE(p.step_time_s, p.comm_s);
 }
 
 SearchOptions small_search() {
