@@ -85,26 +85,23 @@ Program in_order(Program p, const std::vector<ir::ValueId>& order) {
 }
 
 std::vector<ir::ValueId> in_flight_limits(const ir::Graph& g) {
-  std::vector<ir::ValueId> limit(g.nodes.size(), -1);
-  // Each issue of a collective of a computed operand (a bucket's members share their
-  // first's): its node, and its members.
+  // The first node of each issue of a collective of a computed operand, and each such
+  // collective's issue (a bucket's members share their first's).
   std::vector<ir::ValueId> issued_at;
-  std::vector<std::vector<ir::ValueId>> members;
+  std::vector<int> issue_of(g.nodes.size(), -1);
   for (ir::ValueId v = 0; v < g.size(); ++v) {
     const ir::Node& n = g.node(v);
     if (!is_collective(g, v) || g.node(n.inputs.at(0)).is_source()) continue;
     const int64_t bucket = n.attrs.i("bucket", -1);
-    const bool with_previous = bucket >= 0 && !members.empty() && members.back().back() == v - 1 &&
-                               g.node(v - 1).attrs.i("bucket", -1) == bucket;
-    if (!with_previous) {
-      issued_at.push_back(v);
-      members.emplace_back();
-    }
-    members.back().push_back(v);
+    const bool joins = bucket >= 0 && v > 0 && issue_of[v - 1] >= 0 && g.node(v - 1).attrs.i("bucket", -1) == bucket;
+    if (!joins) issued_at.push_back(v);
+    issue_of[v] = static_cast<int>(issued_at.size()) - 1;
   }
-  for (size_t i = 0; i < issued_at.size(); ++i) {
-    const size_t later = i + kReductionsInFlight;
-    for (ir::ValueId c : members[i]) limit[c] = later < issued_at.size() ? issued_at[later] : g.size();
+  std::vector<ir::ValueId> limit(g.nodes.size(), -1);
+  for (ir::ValueId v = 0; v < g.size(); ++v) {
+    if (issue_of[v] < 0) continue;
+    const size_t later = static_cast<size_t>(issue_of[v]) + kReductionsInFlight;
+    limit[v] = later < issued_at.size() ? issued_at[later] : g.size();
   }
   return limit;
 }
