@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
+#include <functional>
 #include <vector>
 
 #include "common/error.h"
@@ -81,46 +82,94 @@ void fill(kernels::Backend& backend, void* dst, uint64_t bytes, float value) {
 
 uint64_t line_up(uint64_t bytes) { return (bytes + 63) / 64 * 64; }
 
-// Seconds of one run of `node` on operands of `types`, sustained. Operands read as weights
-// that outgrow a core's cache are copies filling 64 MiB, taken in turn.
+// Runs of `node` on operands of `types` ready to time. Operands read as weights that
+// outgrow a core's cache are copies filling 64 MiB, taken in turn.
+class KernelRuns {
+ public:
+  KernelRuns(kernels::Backend& backend, const ir::Node& node, const std::vector<ir::TensorType>& types,
+             Operands operands)
+      : backend_(backend), node_(node) {
+    uint64_t bytes = node.type.bytes();
+    for (const ir::TensorType& t : types) bytes += t.bytes();
+    const bool cold = operands == Operands::weights && bytes >= kPrivateCacheBytes;
+    const size_t copies = cold ? static_cast<size_t>(std::clamp<uint64_t>((uint64_t{64} << 20) / bytes, 1, 64)) : 1;
+    // Every copy's operands in one buffer and their results in another, sliced on cache
+    // lines: large buffers get huge pages (Backend::allocate), where a buffer per operand of
+    // each copy faulted in 4 KiB at a time (180 ms for 64 MiB of matmul copies on a VM).
+    uint64_t per_copy = 0;
+    for (const ir::TensorType& t : types) per_copy += line_up(t.bytes());
+    operand_memory_ = kernels::BackendBuffer(backend, copies * per_copy);
+    result_memory_ = kernels::BackendBuffer(backend, copies * line_up(node.type.bytes()));
+    in_.resize(copies);
+    char* next_operand = static_cast<char*>(operand_memory_.get());
+    char* next_result = static_cast<char*>(result_memory_.get());
+    for (size_t c = 0; c < copies; ++c) {
+      for (const ir::TensorType& t : types) {
+        // Halves for values, zeros for indices (row 0 of gather's table, class 0 of cross_entropy).
+        fill(backend, next_operand, t.bytes(), t.dtype == ir::DType::i32 ? 0.0f : 0.5f);
+        in_[c].push_back({t, next_operand});
+        next_operand += line_up(t.bytes());
+      }
+      // Written once before timing: a page faults on first touch (a run of adamw on 64
+      // fresh copies timed 10x its rate), and a step's buffers are not fresh.
+      fill(backend, next_result, node.type.bytes(), 0.0f);
+      out_.push_back({node.type, next_result});
+      next_result += line_up(node.type.bytes());
+    }
+  }
+
+  // One run on the next copy, waited for.
+  void operator()() {
+    backend_.run(node_, in_[next_], out_[next_]);
+    backend_.synchronize();
+    next_ = (next_ + 1) % in_.size();
+  }
+
+ private:
+  kernels::Backend& backend_;
+  const ir::Node node_;
+  kernels::BackendBuffer operand_memory_, result_memory_;
+  std::vector<std::vector<kernels::TensorRef>> in_;
+  std::vector<kernels::TensorRef> out_;
+  size_t next_ = 0;
+};
+
+// Seconds of one run of `node` on operands of `types`, sustained.
 double time_kernel(kernels::Backend& backend, const ir::Node& node, const std::vector<ir::TensorType>& types,
                    Operands operands, double at_least_s = 0.05) {
-  uint64_t bytes = node.type.bytes();
-  for (const ir::TensorType& t : types) bytes += t.bytes();
-  const bool cold = operands == Operands::weights && bytes >= kPrivateCacheBytes;
-  const size_t copies = cold ? static_cast<size_t>(std::clamp<uint64_t>((uint64_t{64} << 20) / bytes, 1, 64)) : 1;
-  // Every copy's operands in one buffer and their results in another, sliced on cache
-  // lines: large buffers get huge pages (Backend::allocate), where a buffer per operand of
-  // each copy faulted in 4 KiB at a time (180 ms for 64 MiB of matmul copies on a VM).
-  uint64_t per_copy = 0;
-  for (const ir::TensorType& t : types) per_copy += line_up(t.bytes());
-  kernels::BackendBuffer operand_memory(backend, copies * per_copy);
-  kernels::BackendBuffer result_memory(backend, copies * line_up(node.type.bytes()));
-  std::vector<std::vector<kernels::TensorRef>> in(copies);
-  std::vector<kernels::TensorRef> out;
-  char* next_operand = static_cast<char*>(operand_memory.get());
-  char* next_result = static_cast<char*>(result_memory.get());
-  for (size_t c = 0; c < copies; ++c) {
-    for (const ir::TensorType& t : types) {
-      // Halves for values, zeros for indices (row 0 of gather's table, class 0 of cross_entropy).
-      fill(backend, next_operand, t.bytes(), t.dtype == ir::DType::i32 ? 0.0f : 0.5f);
-      in[c].push_back({t, next_operand});
-      next_operand += line_up(t.bytes());
-    }
-    // Written once before timing: a page faults on first touch (a run of adamw on 64
-    // fresh copies timed 10x its rate), and a step's buffers are not fresh.
-    fill(backend, next_result, node.type.bytes(), 0.0f);
-    out.push_back({node.type, next_result});
-    next_result += line_up(node.type.bytes());
+  KernelRuns runs(backend, node, types, operands);
+  return sustained(runs, at_least_s);
+}
+
+// Seconds per call of each of `calls`, briefly: 7 rounds over all of them, each call timed
+// in a batch of about 20 us after one untimed call (which brings its operands back into
+// the caches the others' runs took them from), the median round of each kept. Taken in
+// turn, a burst of interference of a few ms slows one round of every call, where timed one
+// after the other it slowed most runs of one: at bind, a 128^3 matmul timed 2.3x its rate
+// once in six binds on one of two ranks (its other runs and the other rank's, 18-21 us).
+std::vector<double> time_in_rounds(const std::vector<std::function<void()>>& calls) {
+  std::vector<int> batch(calls.size());
+  for (size_t i = 0; i < calls.size(); ++i) {
+    calls[i]();
+    const auto first = Clock::now();
+    calls[i]();
+    batch[i] = static_cast<int>(std::clamp(kBriefRunS / std::max(seconds_since(first), 1e-9), 1.0, 64.0));
   }
-  size_t next = 0;
-  return sustained(
-      [&] {
-        backend.run(node, in[next], out[next]);
-        backend.synchronize();
-        next = (next + 1) % copies;
-      },
-      at_least_s);
+  std::vector<std::vector<double>> runs(calls.size());
+  for (int round = 0; round < 7; ++round) {
+    for (size_t i = 0; i < calls.size(); ++i) {
+      calls[i]();
+      const auto start = Clock::now();
+      for (int c = 0; c < batch[i]; ++c) calls[i]();
+      runs[i].push_back(seconds_since(start) / batch[i]);
+    }
+  }
+  std::vector<double> seconds;
+  for (std::vector<double>& r : runs) {
+    std::nth_element(r.begin(), r.begin() + 3, r.end());
+    seconds.push_back(r[3]);
+  }
+  return seconds;
 }
 
 double measure_latency(kernels::Backend& backend, std::string& table, double at_least_s = 0.05) {
@@ -193,22 +242,35 @@ void measure_matmuls(kernels::Backend& backend, partitioner::Profile& p, std::st
 
 void measure_kernels_briefly(kernels::Backend& backend, partitioner::Profile& p,
                              partitioner::RateCurve& bytes_by_size) {
-  std::string unused;
-  p.op_latency_s = measure_latency(backend, unused, kBrief);
-  p.matmul_by_size.clear();
-  for (int64_t n : {32, 128, 512}) {
+  constexpr int kTinyAdds = 100;
+  const ir::TensorType one{ir::DType::f32, {1}};
+  KernelRuns tiny(backend, ir::Node{"add", {0, 1}, {}, one, "tiny"}, {one, one}, Operands::hot);
+  std::vector<std::function<void()>> calls = {[&] {
+    for (int i = 0; i < kTinyAdds; ++i) tiny();
+  }};
+  std::vector<KernelRuns> kernels;  // matmuls at m = n = k of 32, 128, 512; adds of 16 KiB, 1 MiB, 16 MiB an operand
+  const std::vector<int64_t> matmuls = {32, 128, 512}, adds = {int64_t{4} << 10, int64_t{256} << 10, int64_t{4} << 20};
+  for (int64_t n : matmuls) {
     const ir::TensorType t{ir::DType::f32, {n, n}};
-    const double s = time_kernel(backend, ir::Node{"matmul", {0, 1}, {}, t, "mm"}, {t, t}, Operands::weights, kBrief);
-    const double flops = 2.0 * static_cast<double>(n * n * n);
-    p.matmul_by_size.emplace_back(flops, flops / beyond(s, p.op_latency_s));
-    p.matmul_flops = std::max(p.matmul_flops, flops / s);
+    kernels.emplace_back(backend, ir::Node{"matmul", {0, 1}, {}, t, "mm"}, std::vector<ir::TensorType>{t, t}, Operands::weights);
+  }
+  for (int64_t n : adds) {
+    const ir::TensorType t{ir::DType::f32, {n}};
+    kernels.emplace_back(backend, ir::Node{"add", {0, 1}, {}, t, "add"}, std::vector<ir::TensorType>{t, t}, Operands::hot);
+  }
+  for (KernelRuns& k : kernels) calls.push_back([&k] { k(); });
+  const std::vector<double> s = time_in_rounds(calls);
+  p.op_latency_s = s[0] / kTinyAdds;
+  p.matmul_by_size.clear();
+  for (size_t i = 0; i < matmuls.size(); ++i) {
+    const double flops = 2.0 * static_cast<double>(matmuls[i] * matmuls[i] * matmuls[i]);
+    p.matmul_by_size.emplace_back(flops, flops / beyond(s[1 + i], p.op_latency_s));
+    p.matmul_flops = std::max(p.matmul_flops, flops / s[1 + i]);
   }
   bytes_by_size.clear();
-  for (int64_t n : {int64_t{4} << 10, int64_t{256} << 10, int64_t{4} << 20}) {  // floats per operand
-    const ir::TensorType t{ir::DType::f32, {n}};
-    const double s = time_kernel(backend, ir::Node{"add", {0, 1}, {}, t, "add"}, {t, t}, Operands::hot, kBrief);
-    const double bytes = 3.0 * static_cast<double>(t.bytes());
-    bytes_by_size.emplace_back(bytes, bytes / beyond(s, p.op_latency_s));
+  for (size_t i = 0; i < adds.size(); ++i) {
+    const double bytes = 3.0 * static_cast<double>(adds[i]) * sizeof(float);
+    bytes_by_size.emplace_back(bytes, bytes / beyond(s[1 + matmuls.size() + i], p.op_latency_s));
   }
 }
 

@@ -31,8 +31,10 @@ void measure_kernels(kernels::Backend& backend, partitioner::Profile& p, std::st
 // The same figures in about 50 ms, for a job bound without a profile (Job::bind): the fixed
 // cost of a kernel, matmul FLOP/s at m = n = k of 32, 128 and 512, and an add's bytes/s on
 // 16 KiB, 1 MiB and 16 MiB per operand (in the caches and beyond), each the median of 7
-// runs (a rank sharing its core may then find it to itself: measure on one rank while the
-// others wait). Fills op_latency_s, matmul_flops, matmul_by_size and `bytes_by_size`.
+// rounds over all seven kernels in turn, so that a burst of interference slows one round
+// rather than one kernel's every run (a rank sharing its core may then find it to itself:
+// measure on one rank while the others wait). Fills op_latency_s, matmul_flops,
+// matmul_by_size and `bytes_by_size`. Holds the kernels' operands at once (about 115 MiB).
 void measure_kernels_briefly(kernels::Backend& backend, partitioner::Profile& p,
                              partitioner::RateCurve& bytes_by_size);
 
