@@ -346,9 +346,10 @@ TEST(Simulator, OverlappedCollectivesPayTheHandOff) {
 // would be: at least every reduction's time.
 TEST(Simulator, TheMainThreadWaitsForAReductionAtItsInFlightLimit) {
   ir::Graph g = step_of(kGpt);
+  const launcher::Topology flat = flat_topology(4);
   std::vector<launcher::LinkModel> slow;
-  for (const launcher::Level& level : flat_topology(4).levels()) slow.push_back({level.link.latency_s, level.link.bandwidth_Bps / 1e4});
-  const launcher::Topology t = flat_topology(4).with_links(slow);  // collectives far slower than kernels
+  for (const launcher::Level& level : flat.levels()) slow.push_back({level.link.latency_s, level.link.bandwidth_Bps / 1e4});
+  const launcher::Topology t = flat.with_links(slow);  // collectives far slower than kernels
   DeviceModel device = device_model(t);
   device.comm_shares_core = false;
   Plan plan = apply_tactics(g, builtin_strategy("zero", g, 4));
