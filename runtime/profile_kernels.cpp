@@ -20,34 +20,53 @@ using profile_text::Clock;
 using profile_text::line;
 using profile_text::seconds_since;
 
+// Brief timing: the median of 7 runs after a warm-up, for a measurement of a few
+// milliseconds in all that one slow run (a page fault, another thread's time slice) must
+// not move. Each run is a batch of calls of about 20 us: a kernel of 1-2 us timed alone is
+// mostly its fixed cost and the clock's jitter, and the rate beyond that cost of a 32^3
+// matmul, timed so, varied 2x from one bind to the next.
+constexpr double kBrief = 0, kBriefRunS = 20e-6;
+
+// Seconds per call of each of `calls`, briefly: 7 rounds over all of them, the median
+// round of each kept. Several are taken in turn, each batch after one untimed call (which
+// brings its operands back into the caches the others' runs took them from): a burst of
+// interference of a few ms then slows one round of every call, where timed one after the
+// other it slowed most runs of one (at bind, a 128^3 matmul timed 2.3x its rate once in
+// six binds on one of two ranks; its other runs and the other rank's, 18-21 us).
+std::vector<double> time_in_rounds(const std::vector<std::function<void()>>& calls) {
+  std::vector<int> batch(calls.size());
+  for (size_t i = 0; i < calls.size(); ++i) {
+    calls[i]();
+    const auto first = Clock::now();
+    calls[i]();
+    batch[i] = static_cast<int>(std::clamp(kBriefRunS / std::max(seconds_since(first), 1e-9), 1.0, 64.0));
+  }
+  std::vector<std::vector<double>> runs(calls.size());
+  for (int round = 0; round < 7; ++round) {
+    for (size_t i = 0; i < calls.size(); ++i) {
+      if (calls.size() > 1) calls[i]();
+      const auto start = Clock::now();
+      for (int c = 0; c < batch[i]; ++c) calls[i]();
+      runs[i].push_back(seconds_since(start) / batch[i]);
+    }
+  }
+  std::vector<double> seconds;
+  for (std::vector<double>& r : runs) {
+    std::nth_element(r.begin(), r.begin() + 3, r.end());
+    seconds.push_back(r[3]);
+  }
+  return seconds;
+}
+
 // Seconds per run of `fn` sustained over at least 50 ms of wall time (and 5 runs), after
 // one warm-up: ranks that share a core take turns in time slices of a few ms, so a short
 // run finds the core to itself and a median of them is each rank's whole-core rate, while
 // a training step gets its share only. On cores of its own it equals the median's rate.
-//
-// Brief (at_least_s = kBrief): the median of 7 runs after the warm-up, for a measurement
-// of a few milliseconds in all that one slow run (a page fault, another thread's time
-// slice) must not move. Each run is a batch of calls of about 20 us: a kernel of 1-2 us
-// timed alone is mostly its fixed cost and the clock's jitter, and the rate beyond that
-// cost of a 32^3 matmul, timed so, varied 2x from one bind to the next.
-constexpr double kBrief = 0, kBriefRunS = 20e-6;
-
+// Brief (at_least_s = kBrief): time_in_rounds of `fn` alone.
 template <class F>
 double sustained(F&& fn, double at_least_s = 0.05) {
+  if (at_least_s == kBrief) return time_in_rounds({[&fn] { fn(); }}).front();
   fn();
-  if (at_least_s == kBrief) {
-    const auto first = Clock::now();
-    fn();
-    const int calls = static_cast<int>(std::clamp(kBriefRunS / std::max(seconds_since(first), 1e-9), 1.0, 64.0));
-    std::vector<double> runs;
-    for (int i = 0; i < 7; ++i) {
-      const auto start = Clock::now();
-      for (int c = 0; c < calls; ++c) fn();
-      runs.push_back(seconds_since(start) / calls);
-    }
-    std::nth_element(runs.begin(), runs.begin() + 3, runs.end());
-    return runs[3];
-  }
   const auto start = Clock::now();
   int runs = 0;
   do {
@@ -139,37 +158,6 @@ double time_kernel(kernels::Backend& backend, const ir::Node& node, const std::v
                    Operands operands, double at_least_s = 0.05) {
   KernelRuns runs(backend, node, types, operands);
   return sustained(runs, at_least_s);
-}
-
-// Seconds per call of each of `calls`, briefly: 7 rounds over all of them, each call timed
-// in a batch of about 20 us after one untimed call (which brings its operands back into
-// the caches the others' runs took them from), the median round of each kept. Taken in
-// turn, a burst of interference of a few ms slows one round of every call, where timed one
-// after the other it slowed most runs of one: at bind, a 128^3 matmul timed 2.3x its rate
-// once in six binds on one of two ranks (its other runs and the other rank's, 18-21 us).
-std::vector<double> time_in_rounds(const std::vector<std::function<void()>>& calls) {
-  std::vector<int> batch(calls.size());
-  for (size_t i = 0; i < calls.size(); ++i) {
-    calls[i]();
-    const auto first = Clock::now();
-    calls[i]();
-    batch[i] = static_cast<int>(std::clamp(kBriefRunS / std::max(seconds_since(first), 1e-9), 1.0, 64.0));
-  }
-  std::vector<std::vector<double>> runs(calls.size());
-  for (int round = 0; round < 7; ++round) {
-    for (size_t i = 0; i < calls.size(); ++i) {
-      calls[i]();
-      const auto start = Clock::now();
-      for (int c = 0; c < batch[i]; ++c) calls[i]();
-      runs[i].push_back(seconds_since(start) / batch[i]);
-    }
-  }
-  std::vector<double> seconds;
-  for (std::vector<double>& r : runs) {
-    std::nth_element(r.begin(), r.begin() + 3, r.end());
-    seconds.push_back(r[3]);
-  }
-  return seconds;
 }
 
 double measure_latency(kernels::Backend& backend, std::string& table, double at_least_s = 0.05) {
