@@ -13,8 +13,9 @@
 // sliced, and its `redistribute` ops run as collectives over `world`: on a host backend,
 // with a communicator callable from another thread, on a communication stream (its own
 // thread), so that they overlap the kernels that follow; the executor waits for one only
-// where its result is read or its bytes rewritten (partitioner/schedule.h), and the memory
-// plan keeps its buffers alive until then.
+// where its result is read or its bytes rewritten, or, for a gradient reduction, before it
+// issues the second after it (partitioner/schedule.h's wait points), and the memory plan
+// keeps its buffers alive until then.
 #pragma once
 
 #include <chrono>
