@@ -70,6 +70,11 @@ size_t operand_bytes(const ir::Graph& g, ir::ValueId v) {
 
 bool bucketable(const ir::Graph& g, ir::ValueId v) { return kind_of(g, v).has_value(); }
 
+bool joins_previous_in_bucket(const ir::Graph& g, ir::ValueId v) {
+  const int64_t bucket = g.node(v).attrs.i("bucket", -1);
+  return bucket >= 0 && v > 0 && g.node(v - 1).attrs.i("bucket", -1) == bucket;
+}
+
 namespace {
 
 // Each node's bucket (-1 for none), and each bucket's members in program order: greedy in

@@ -58,6 +58,10 @@ struct BucketCollective {
 };
 BucketCollective bucket_at(const ir::Graph& g, ir::ValueId first);
 
+// Whether node `v` is a member of a bucket after its first, issued with the one before it
+// as part of one collective. O(1).
+bool joins_previous_in_bucket(const ir::Graph& g, ir::ValueId v);
+
 // The bucket sizes bucket_size() tries: none (0), then 256 KiB to 64 MiB by fourfold steps.
 std::vector<double> bucket_sizes_tried();
 

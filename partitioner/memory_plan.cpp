@@ -140,8 +140,7 @@ std::vector<ViewBucket> view_buckets(const ir::Graph& g, const std::vector<bool>
   auto whole_lines = [&](ir::ValueId x) { return g.type(x).bytes() % MemoryPlan::kAlignment == 0; };
   std::vector<ViewBucket> views;
   for (ir::ValueId v = 0; v < g.size(); ++v) {
-    const int64_t bucket = g.node(v).attrs.i("bucket", -1);
-    if (bucket < 0 || (v > 0 && g.node(v - 1).attrs.i("bucket", -1) == bucket)) continue;  // not a first member
+    if (g.node(v).attrs.i("bucket", -1) < 0 || joins_previous_in_bucket(g, v)) continue;  // not a first member
     const BucketCollective b = bucket_at(g, v);
     if (b.gathers) continue;  // its flat result interleaves the members': they are unpacked
     ViewBucket operands{v, BucketView::operands, {}}, results{v, BucketView::results, {}};

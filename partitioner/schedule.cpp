@@ -4,6 +4,7 @@
 #include <unordered_map>
 
 #include "ir/ops.h"
+#include "partitioner/bucket.h"
 
 namespace spmd::partitioner {
 namespace {
@@ -92,8 +93,7 @@ std::vector<ir::ValueId> in_flight_limits(const ir::Graph& g) {
   for (ir::ValueId v = 0; v < g.size(); ++v) {
     const ir::Node& n = g.node(v);
     if (!is_collective(g, v) || g.node(n.inputs.at(0)).is_source()) continue;
-    const int64_t bucket = n.attrs.i("bucket", -1);
-    const bool joins = bucket >= 0 && v > 0 && issue_of[v - 1] >= 0 && g.node(v - 1).attrs.i("bucket", -1) == bucket;
+    const bool joins = joins_previous_in_bucket(g, v) && issue_of[v - 1] >= 0;
     if (!joins) issued_at.push_back(v);
     issue_of[v] = static_cast<int>(issued_at.size()) - 1;
   }

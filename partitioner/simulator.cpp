@@ -160,14 +160,12 @@ class Playback {
   // Plays collective `v` now: the main thread has just issued it (played at once), or, played
   // lazily, waits for it (after the compute issued so far); either way at s_.compute.
   void play(ir::ValueId v) {
-    const ir::Node& n = g_.node(v);
-    const int64_t bucket = n.attrs.i("bucket", -1);
-    if (bucket >= 0 && v > 0 && g_.node(v - 1).attrs.i("bucket", -1) == bucket) {
+    if (joins_previous_in_bucket(g_, v)) {
       ready_[v] = ready_[v - 1];  // issued with the first member, done with it
       return;
     }
     std::optional<BucketCollective> b;
-    if (bucket >= 0) b = bucket_at(g_, v);
+    if (g_.node(v).attrs.i("bucket", -1) >= 0) b = bucket_at(g_, v);
     // It waits for every member of its bucket.
     const std::span<const ir::ValueId> members = b ? std::span<const ir::ValueId>(b->members) : std::span<const ir::ValueId>(&v, 1);
     for (ir::ValueId m : members)
