@@ -48,7 +48,9 @@ double op_seconds(const ir::Graph& g, ir::ValueId v, const DeviceModel& device);
 // The same as a step runs it: each operand read at the memory rate of the data the step
 // touched since it last touched that operand (reuse_distance.h) where that is more than the
 // op's own bytes (a tensor made long ago comes from beyond the caches), on a device with a
-// measured rate curve (DeviceModel::bytes_by_size); op_seconds without one.
+// measured rate curve (DeviceModel::bytes_by_size); op_seconds without one. Plus, where the
+// device has a peer_rewrite_Bps, the result's bytes peers read since they were last
+// written at that rate (the op's own, where measured).
 double op_seconds(const ir::Graph& g, ir::ValueId v, const DeviceModel& device, const ReuseDistances& reuse);
 
 // Whether the roofline's compute term is the larger for node `v` on `device` (a matmul of

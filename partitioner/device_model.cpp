@@ -116,6 +116,13 @@ DeviceModel device_model(const launcher::Topology& topology, const DeviceOverrid
   if (!overrides.flops_by_op.empty()) model.flops_by_op = overrides.flops_by_op;
   if (overrides.sync_wait_s > 0) model.sync_wait_s = overrides.sync_wait_s;
   if (overrides.sync_wait_fraction > 0) model.sync_wait_fraction = overrides.sync_wait_fraction;
+  // A GPU's peers copy by DMA from its own memory: no core of another process caches it.
+  const bool host_memory = std::none_of(topology.devices().begin(), topology.devices().end(),
+                                        [](const launcher::Device& d) { return d.kind == launcher::DeviceKind::gpu; });
+  if (host_memory) {
+    model.peer_rewrite_Bps = overrides.peer_rewrite_Bps;
+    model.peer_rewrite_by_op = overrides.peer_rewrite_by_op;
+  }
   if (overrides.sharing_efficiency > 0 && overrides.sharing_efficiency < 1) {
     scale_kernel_rates(model, overrides.sharing_efficiency);
   }

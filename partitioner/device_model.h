@@ -46,6 +46,15 @@ struct DeviceModel {
   // collective waits for the last to arrive. 0 where not measured.
   double sync_wait_s = 0;
   double sync_wait_fraction = 0;
+  // Measured (at bind, or a profile) where processes share a node: the bytes/s of the extra
+  // time a kernel takes to write over memory a peer process read since it was last written
+  // (its copies invalidated a cache line at a time: runtime/profile_rewrite.h). Charged for
+  // the bytes of a result laid over an operand of a collective between devices
+  // (reuse_distance.h). 0: not charged (GPUs, whose peers copy by DMA; not measured). By
+  // op index, an op's own where measured (an optimizer update, slower per line than an
+  // add, pays more), else 0 and peer_rewrite_Bps holds.
+  double peer_rewrite_Bps = 0;
+  std::vector<double> peer_rewrite_by_op;
   // The runtime's communication thread has no core of its own: a CPU device of one
   // processing unit per rank. It then runs only while the main thread waits (a thread woken
   // on a busy core waits for it), so collectives overlap nothing (simulator.h).
@@ -82,6 +91,8 @@ struct DeviceOverrides {
   double handoff_s = 0;
   GemmRates flops_by_shape;
   double sync_wait_s = 0, sync_wait_fraction = 0;
+  double peer_rewrite_Bps = 0;  // measured (at bind, or a profile)
+  std::vector<double> peer_rewrite_by_op;
   // Measured in place of the table's guess for a CPU device (a job bound without a
   // profile: runtime/profile_kernels.h), by a rank alone on its cores with `cpu_threads`
   // kernel threads: matmul FLOP/s at best and by size. When all the ranks bound to the

@@ -9,6 +9,7 @@
 #include "collectives/primitives.h"
 #include "common/error.h"
 #include "common/files.h"
+#include "ir/ops.h"
 
 namespace spmd::partitioner {
 namespace {
@@ -92,6 +93,15 @@ Profile read_profile(const std::string& path) {
   p.memory_Bps = positive(j, "memory_Bps", where);
   p.op_latency_s = positive(j, "op_latency_s", where);
   if (j.contains("handoff_s")) p.handoff_s = non_negative(j, "handoff_s", where);  // older profiles have none
+  if (j.contains("peer_rewrite_Bps")) p.peer_rewrite_Bps = non_negative(j, "peer_rewrite_Bps", where);
+  if (j.contains("peer_rewrite_by_op")) {
+    const std::string at = where + ", peer_rewrite_by_op";
+    if (!j.at("peer_rewrite_by_op").is_object()) throw Error(at + ": not an object of op names and bytes/s");
+    for (const auto& [op, rate] : j.at("peer_rewrite_by_op").items()) {
+      if (!ir::find_op(op)) throw Error(at + ": '" + op + "' is no op");
+      p.peer_rewrite_by_op[op] = non_negative(j.at("peer_rewrite_by_op"), op.c_str(), at);
+    }
+  }
   if (j.contains("kernel_threads")) {
     if (!j.at("kernel_threads").is_number_integer() || j.at("kernel_threads").get<int64_t>() < 1 ||
         j.at("kernel_threads").get<int64_t>() > 4096) {
@@ -163,6 +173,8 @@ void write_profile(const std::string& path, const Profile& p) {
                               {"memory_Bps", p.memory_Bps},     {"op_latency_s", p.op_latency_s},
                               {"handoff_s", p.handoff_s},       {"sync_wait_s", p.sync_wait_s},
                               {"sync_wait_fraction", p.sync_wait_fraction},
+                              {"peer_rewrite_Bps", p.peer_rewrite_Bps},
+                              {"peer_rewrite_by_op", p.peer_rewrite_by_op},
                               {"matmul_by_size", curve},        {"memory_by_size", memory},
                               {"matmul_by_shape", grid},
                               {"levels", levels}};
@@ -228,6 +240,11 @@ Profiled apply_profile(const Profile& profile, const std::string& path, const la
   out.device.handoff_s = profile.handoff_s;
   out.device.sync_wait_s = profile.sync_wait_s;
   out.device.sync_wait_fraction = profile.sync_wait_fraction;
+  out.device.peer_rewrite_Bps = profile.peer_rewrite_Bps;
+  for (const auto& [op, rate] : profile.peer_rewrite_by_op) {
+    out.device.peer_rewrite_by_op.resize(ir::all_ops().size(), 0.0);
+    out.device.peer_rewrite_by_op[ir::op_index(op)] = rate;
+  }
   const std::string waits = figure("%.1f us", out.device.handoff_s * 1e6) + " per hand-off to the communication thread, " +
                             figure("%.1f us", out.device.sync_wait_s * 1e6) + " + " +
                             figure("%.1f%%", out.device.sync_wait_fraction * 100) +

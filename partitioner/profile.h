@@ -4,6 +4,7 @@
 // transfers). Stored as JSON, keyed by the fingerprint of the topology it was measured on.
 #pragma once
 
+#include <map>
 #include <string>
 #include <vector>
 
@@ -34,6 +35,10 @@ struct Profile {
   // What a collective waits for the slowest rank: sync_wait_s + sync_wait_fraction x the
   // compute since the previous one (device_model.h); 0: not measured (older profiles, 1 rank).
   double sync_wait_s = 0, sync_wait_fraction = 0;
+  // Writing over memory a peer process on the node read, the extra time's bytes/s
+  // (device_model.h); 0: not measured (older profiles, no peer on a node).
+  double peer_rewrite_Bps = 0;
+  std::map<std::string, double> peer_rewrite_by_op;  // an optimizer update's own, by op name
   std::vector<std::pair<double, double>> matmul_by_size;  // (FLOP per call, FLOP/s), by size
   // An elementwise op's (bytes moved per call, bytes/s), by size, from data in a core's
   // caches to data beyond them; empty in older profiles (memory_Bps at every size).

@@ -66,8 +66,18 @@ class BufferBlocks {
 class Touches {
  public:
   // Of `blocks` blocks, touched `times` times in all; `unseen`: the distance of a first touch.
-  Touches(size_t blocks, size_t times, double unseen) : latest_(blocks, kNever), unseen_(unseen) {
+  Touches(size_t blocks, size_t times, double unseen)
+      : latest_(blocks, kNever), peers_read_(blocks, 0), unseen_(unseen) {
     touched_.reserve(times);
+  }
+  // Marks the blocks as read by peers where they lie, until this process writes them.
+  void read_by_peers(const Blocks& b) { std::fill_n(peers_read_.begin() + static_cast<ptrdiff_t>(b.first), b.count, 1); }
+  // The bytes of the blocks peers read since they were last written; clears them (a write).
+  double written(const Blocks& b) {
+    const auto begin = peers_read_.begin() + static_cast<ptrdiff_t>(b.first);
+    const auto read = std::count(begin, begin + static_cast<ptrdiff_t>(b.count), 1);
+    std::fill_n(begin, b.count, 0);
+    return static_cast<double>(read) * b.bytes;
   }
   // Touches the blocks now; their mean distance before.
   double touch(const Blocks& b) {
@@ -85,6 +95,7 @@ class Touches {
 
  private:
   std::vector<size_t> latest_;
+  std::vector<char> peers_read_;  // per block
   LatestTouches touched_;
   size_t now_ = 0;
   const double unseen_;
@@ -92,7 +103,8 @@ class Touches {
 
 }  // namespace
 
-ReuseDistances::ReuseDistances(const ir::Graph& g, const ProgramMemory& memory) : first_(g.nodes.size() + 1, 0) {
+ReuseDistances::ReuseDistances(const ir::Graph& g, const ProgramMemory& memory, const std::vector<bool>& read_by_peers)
+    : first_(g.nodes.size() + 1, 0) {
   const BufferBlocks blocks(g, memory);
   std::vector<ir::ValueId> fed;
   std::vector<Blocks> of(g.nodes.size());
@@ -112,18 +124,26 @@ ReuseDistances::ReuseDistances(const ir::Graph& g, const ProgramMemory& memory) 
     for (ir::ValueId x : n.inputs) per_step += of[static_cast<size_t>(x)].count;
   }
   distances_.assign(first_.back(), all_bytes);
+  if (!read_by_peers.empty()) peer_bytes_.assign(g.nodes.size(), 0);
   Touches touched(blocks.size(), 2 * per_step, all_bytes);
   // Two steps: the second's distances are those of every step after the first.
   for (int step = 0; step < 2; ++step) {
-    for (ir::ValueId v : fed) touched.touch(of[static_cast<size_t>(v)]);
+    for (ir::ValueId v : fed) touched.touch(of[static_cast<size_t>(v)]), touched.written(of[static_cast<size_t>(v)]);
     for (ir::ValueId v = 0; v < g.size(); ++v) {
       const size_t i = static_cast<size_t>(v);
       if (!touches[i]) continue;
       const std::vector<ir::ValueId>& inputs = g.node(v).inputs;
+      // Written over before its operands are read: an update in place rewrites its operand.
+      const double rewritten = touched.written(of[i]);
+      if (step == 1 && !peer_bytes_.empty()) peer_bytes_[i] = rewritten;
       for (size_t k = 0; k <= inputs.size(); ++k) {
-        const double distance = touched.touch(of[static_cast<size_t>(k < inputs.size() ? inputs[k] : v)]);
+        const Blocks& b = of[static_cast<size_t>(k < inputs.size() ? inputs[k] : v)];
+        const double distance = touched.touch(b);
         if (step == 1) distances_[first_[i] + k] = distance;
+        if (k < inputs.size() && i < read_by_peers.size() && read_by_peers[i]) touched.read_by_peers(b);
       }
+      // A collective in place writes its result after the peers read it.
+      if (i < read_by_peers.size() && read_by_peers[i]) touched.written(of[i]);
     }
   }
 }

@@ -72,8 +72,12 @@ class Playback {
     // priced by what the step touched since it last touched it (reuse_distance.h), on the
     // memory plan simulate passes, or one planned here for simulate_time (O(values^2)).
     if (device.bytes_by_size.size() < 2) return;
-    if (memory) reuse_.emplace(g_, *memory);
-    else reuse_.emplace(g_, plan_program_memory(g_));
+    const bool rewrites_cost = device.peer_rewrite_Bps > 0 ||
+                               std::any_of(device.peer_rewrite_by_op.begin(), device.peer_rewrite_by_op.end(),
+                                           [](double r) { return r > 0; });
+    const std::vector<bool> peers = rewrites_cost ? read_by_peers() : std::vector<bool>{};
+    if (memory) reuse_.emplace(g_, *memory, peers);
+    else reuse_.emplace(g_, plan_program_memory(g_), peers);
   }
 
   Prediction run() {
@@ -128,6 +132,22 @@ class Playback {
   }
 
   bool unplayed(ir::ValueId x) const { return waiting_[x] != kReady; }
+
+  // Per node: whether processes of other devices read its operands where they lie (the
+  // collectives between devices, but for the members of a bucket packed into a buffer of
+  // its own first). O(nodes).
+  std::vector<bool> read_by_peers() {
+    std::vector<bool> out(g_.nodes.size(), false);
+    ir::ValueId first = -1;
+    for (ir::ValueId v = 0; v < g_.size(); ++v) {
+      if (record_[v] < 0) continue;
+      if (!joins_previous_in_bucket(g_, v)) first = v;
+      const bool packed = g_.node(v).attrs.i("bucket", -1) >= 0 && bucket_at(g_, first).members.size() > 1 &&
+                          view_of(first) != BucketView::operands;
+      out[v] = !packed && costs_.across_devices(program_.collectives[record_[v]]);
+    }
+    return out;
+  }
 
   // The main thread waits for collective `c` to finish.
   void wait_for(ir::ValueId c) {

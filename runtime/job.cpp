@@ -5,6 +5,7 @@
 #include <cstdio>
 #include <chrono>
 #include <cmath>
+#include <cstring>
 
 #include "collectives/mpi/mpi_communicator.h"
 #include "collectives/primitives.h"
@@ -20,6 +21,7 @@
 #include "runtime/device_choice.h"
 #include "runtime/exposed_comm.h"
 #include "runtime/profile_kernels.h"
+#include "runtime/profile_rewrite.h"
 #include "runtime/profile_run.h"
 #include "runtime/profile_sharing.h"
 #include "runtime/text_gather.h"
@@ -265,8 +267,17 @@ void Job::calibrate_links() {
   *topology_ = topology_->with_links(links);
   partitioner::DeviceOverrides& d = description_.partitioning.search.device;
   if (d.handoff_s <= 0) d.handoff_s = measured.handoff_s;
-  char text[80];
+  if (d.peer_rewrite_Bps <= 0) {
+    const PeerRewrite rewrite = measure_peer_rewrite(*comm_, *topology_, *backend_, &graph_);
+    d.peer_rewrite_Bps = rewrite.any_Bps;
+    d.peer_rewrite_by_op = rewrite.by_op;
+  }
+  char text[160];
   std::snprintf(text, sizeof text, "; %.1f us per hand-off to the communication thread", d.handoff_s * 1e6);
+  if (d.peer_rewrite_Bps > 0) {
+    std::snprintf(text + std::strlen(text), sizeof text - std::strlen(text),
+                  "; memory a peer read rewritten at %.1f GB/s more (an add)", d.peer_rewrite_Bps / 1e9);
+  }
   device_note_ += (device_note_.empty() ? "" : "; ") + std::string("links ") + said + text;
 }
 

@@ -19,6 +19,7 @@
 #include "partitioner/device_model.h"
 #include "runtime/comm_stream.h"
 #include "runtime/profile_kernels.h"
+#include "runtime/profile_rewrite.h"
 #include "runtime/profile_sync.h"
 #include "runtime/profile_text.h"
 
@@ -236,6 +237,23 @@ void raise_latency_to_all_ranks(collectives::Communicator& comm, const launcher:
   }
 }
 
+// Writing over what a peer process read (profile_rewrite.h): an add's figure, and each
+// optimizer update's by name.
+void measure_rewrites(collectives::Communicator& comm, const launcher::Topology& topology, kernels::Backend& backend,
+                      ProfileRun& run) {
+  const PeerRewrite measured = measure_peer_rewrite(comm, topology, backend);
+  run.profile.peer_rewrite_Bps = measured.any_Bps;
+  if (measured.any_Bps <= 0) return;
+  run.table += "memory a peer process read, rewritten (bytes/s of the extra time)\n" +
+               line("  %-12s %8.2f GB/s\n", "add", measured.any_Bps / 1e9);
+  for (size_t op = 0; op < measured.by_op.size(); ++op) {
+    if (measured.by_op[op] <= 0) continue;
+    const std::string name(ir::all_ops()[op].name);
+    run.profile.peer_rewrite_by_op[name] = measured.by_op[op];
+    run.table += line("  %-12s %8.2f GB/s\n", name.c_str(), measured.by_op[op] / 1e9);
+  }
+}
+
 }  // namespace
 
 // Ranks that share PUs and all time at once take turns on them mid-kernel: 4 ranks on 2
@@ -291,6 +309,7 @@ ProfileRun measure_profile(collectives::Communicator& comm, const launcher::Topo
       measures_kernels(topology, comm.rank()));
   measure_handoff(run.profile, run.table);
   measure_sync_wait(comm, topology, backend, run.profile, run.table);
+  measure_rewrites(comm, topology, backend, run);
   run.profile.levels = measure_levels(comm, topology, max_bytes, run.table);
   if (comm.size() > 1) {
     // The collectives span the job's outermost level: their fits belong to it.

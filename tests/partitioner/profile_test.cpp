@@ -34,6 +34,7 @@ Profile measured_on(const launcher::Topology& t) {
   p.handoff_s = 2e-5;
   p.sync_wait_s = 3e-6;
   p.sync_wait_fraction = 0.1;
+  p.peer_rewrite_Bps = 7e9;
   p.matmul_by_size = {{1e3, 1e9}, {1e9, 1e11}};
   p.memory_by_size = {{4.8e4, 9e10}, {2e8, 3e10}};
   p.kernel_threads = 2;
@@ -55,6 +56,7 @@ TEST(Profile, RoundTripsThroughItsJson) {
   EXPECT_EQ(back.handoff_s, p.handoff_s);
   EXPECT_EQ(back.sync_wait_s, p.sync_wait_s);
   EXPECT_EQ(back.sync_wait_fraction, p.sync_wait_fraction);
+  EXPECT_EQ(back.peer_rewrite_Bps, p.peer_rewrite_Bps);
   EXPECT_EQ(back.matmul_by_size, p.matmul_by_size);
   EXPECT_EQ(back.memory_by_size, p.memory_by_size);
   EXPECT_EQ(back.kernel_threads, 2);
@@ -141,6 +143,7 @@ TEST(Profile, AppliedItReplacesTheLinksItMeasuredAndTheDevicesFigures) {
   EXPECT_EQ(d.handoff_s, 2e-5);
   EXPECT_EQ(d.sync_wait_s, 3e-6);
   EXPECT_EQ(d.sync_wait_fraction, 0.1);
+  EXPECT_EQ(d.peer_rewrite_Bps, 7e9);
   EXPECT_EQ(d.flops_by_shape.points(), measured_on(t).matmul_by_shape);
   // Memory-bound ops by the bytes they move: 3x faster in the caches than beyond them.
   EXPECT_EQ(d.bytes_by_size, measured_on(t).memory_by_size);

@@ -48,6 +48,74 @@ TEST(ReuseDistance, AResultOverADeadValuesSpaceFindsItWhereThatWasLastTouched) {
   EXPECT_EQ(reuse.result(b), 12 * kKiB);  // d, then p and a this step
 }
 
+// p's update in place, u = ema(p, b), rewrites p after node a (standing for a collective
+// between devices) handed p to peers where it lies.
+ir::Graph peers_read_then_update(ir::ValueId& a, ir::ValueId& b, ir::ValueId& u) {
+  ir::Graph g;
+  ir::Builder bld(g);
+  const ir::ValueId p = bld.param("p", {1024});
+  a = bld.relu(p);
+  b = bld.relu(a);
+  ir::Attrs attrs;
+  attrs.set("decay", 0.9);
+  attrs.set("gain", 0.1);
+  u = bld.op("ema", {p, b}, attrs);
+  g.updates.emplace_back(p, u);
+  g.outputs = {{"b", b}};
+  return g;
+}
+
+TEST(ReuseDistance, AnUpdateInPlaceRewritesTheBytesPeersReadSinceItsLastWrite) {
+  ir::ValueId a, b, u;
+  const ir::Graph g = peers_read_then_update(a, b, u);
+  const ProgramMemory memory = plan_program_memory(g);
+  ASSERT_EQ(memory.buffer_of(u), memory.buffer_of(0));  // u is p's buffer
+  std::vector<bool> peers(g.nodes.size(), false);
+  peers[a] = true;
+  const ReuseDistances reuse(g, memory, peers);
+  EXPECT_EQ(reuse.rewritten_after_peers(u), 4 * kKiB);
+  EXPECT_EQ(reuse.rewritten_after_peers(b), 0);  // a's result: only this rank read it
+  EXPECT_EQ(ReuseDistances(g, memory).rewritten_after_peers(u), 0);
+  peers[a] = false;
+  peers[b] = true;  // peers read a, which no one writes over
+  EXPECT_EQ(ReuseDistances(g, memory, peers).rewritten_after_peers(u), 0);
+}
+
+// A result laid over arena space whose last owner peers read pays for those bytes too.
+TEST(ReuseDistance, AResultOverSpacePeersReadRewritesIt) {
+  ir::Graph g;
+  ir::Builder bld(g);
+  const ir::ValueId p = bld.param("p", {1024});
+  const ir::ValueId a = bld.relu(p), b = bld.relu(a), c = bld.relu(b), d = bld.relu(c);
+  g.outputs = {{"d", d}};
+  const ProgramMemory memory = plan_program_memory(g);
+  ASSERT_EQ(memory.arena.offset[c], memory.arena.offset[a]);
+  std::vector<bool> peers(g.nodes.size(), false);
+  peers[b] = true;  // peers read a
+  const ReuseDistances reuse(g, memory, peers);
+  EXPECT_EQ(reuse.rewritten_after_peers(c), 4 * kKiB);
+  EXPECT_EQ(reuse.rewritten_after_peers(d), 0);
+}
+
+// Rewriting what peers read costs its bytes at the device's peer_rewrite_Bps, on top.
+TEST(CostModel, RewritingBytesPeersReadCostsThemAtTheMeasuredRate) {
+  ir::ValueId a, b, u;
+  const ir::Graph g = peers_read_then_update(a, b, u);
+  const ProgramMemory memory = plan_program_memory(g);
+  std::vector<bool> peers(g.nodes.size(), false);
+  peers[a] = true;
+  const ReuseDistances reuse(g, memory, peers);
+  DeviceModel d;
+  d.peak_flops = 1e12;
+  d.op_latency_s = 1e-6;
+  d.bytes_by_size = {{1 << 20, 100e9}, {1 << 30, 10e9}};
+  d.memory_Bps = 10e9;
+  const double alone = op_seconds(g, u, d, reuse);
+  d.peer_rewrite_Bps = 2e9;
+  EXPECT_DOUBLE_EQ(op_seconds(g, u, d, reuse), alone + 4 * kKiB / 2e9);
+  EXPECT_DOUBLE_EQ(op_seconds(g, b, d, reuse), op_seconds(g, b, d, ReuseDistances(g, memory)));
+}
+
 // On a device whose memory rate falls with the data in play (100 GB/s up to 1 MiB, 10 GB/s
 // at 1 GiB and beyond), an op whose operands and result were touched just before costs
 // what op_seconds says; an add after 512 MiB of other traffic pays each of its buffers' bytes

@@ -70,8 +70,12 @@ TEST(Search, GptThreeOnSixtyFourDgxTwoNodesFitsWithTheModelAxisInsideANodeAndDat
   for (const AxisPlacement& axis : place_mesh(best.plan.mesh, t)) {
     std::set<std::string> levels;
     for (int level : axis.levels) levels.insert(t.levels()[level].name);
-    if (axis.axis == "model") EXPECT_FALSE(levels.count("cluster")) << best.name;
-    if (axis.axis == "data") EXPECT_TRUE(levels.count("cluster")) << best.name;
+    if (axis.axis == "model") {
+      EXPECT_FALSE(levels.count("cluster")) << best.name;
+    }
+    if (axis.axis == "data") {
+      EXPECT_TRUE(levels.count("cluster")) << best.name;
+    }
     axes.insert(axis.axis);
   }
   EXPECT_TRUE(axes.count("model") && axes.count("data")) << best.name;

@@ -94,6 +94,16 @@ TEST(DeviceModel, DgxTwoGpusAreV100sAndOverridesWin) {
   EXPECT_EQ(o.memory_bytes, 1 << 30);
 }
 
+// A GPU's peers copy its memory by DMA, no other process's core caching it: a measured cost
+// of rewriting what peers read holds for CPU devices only.
+TEST(DeviceModel, RewritingWhatPeersReadCostsOnCpusOnly) {
+  DeviceOverrides overrides;
+  overrides.peer_rewrite_Bps = 5e9;
+  EXPECT_EQ(device_model(dgx2(1), overrides).peer_rewrite_Bps, 0);
+  EXPECT_EQ(device_model(flat_topology(2), overrides).peer_rewrite_Bps, 5e9);
+  EXPECT_EQ(device_model(flat_topology(2)).peer_rewrite_Bps, 0);
+}
+
 TEST(DeviceModel, RanksOversubscribedOnTheSameCoresShareTheirSpeed) {
   launcher::Device two_cores;
   two_cores.kind = launcher::DeviceKind::core;
@@ -243,6 +253,39 @@ TEST(Simulator, OverlapHidesPartOfDataParallelCommunication) {
     if (std::string(strategy) == "dp") {
       EXPECT_LT(on.exposed_comm_s, off.exposed_comm_s) << strategy;
     }
+  }
+}
+
+// ZeRO's optimizer rewrites in place the parameter shards its all-gathers handed to peers
+// at the step's start: on a device where that costs (peer_rewrite_Bps), each update of a
+// shard takes its bytes at that rate longer. Data parallelism's updates rewrite parameters
+// no peer read, and cost the same.
+TEST(Simulator, ZerosUpdatesPayForRewritingTheShardsPeersGathered) {
+  ir::Graph g = step_of(kGpt);
+  const launcher::Topology t = flat_topology(2);
+  DeviceModel device = device_model(t);
+  device.bytes_by_size = {{1 << 20, 50e9}, {1 << 30, 10e9}};
+  device.comm_shares_core = false;
+  DeviceModel rewriting = device;
+  rewriting.peer_rewrite_Bps = 1e9;
+  for (const char* strategy : {"zero", "dp"}) {
+    Plan plan = apply_tactics(g, builtin_strategy(strategy, g, 2));
+    const Program program = lower(g, plan);
+    CollectiveCosts costs(plan.mesh, t);
+    std::vector<SimulatedLaunch> before, after;
+    simulate(program, device, costs, false, &before);
+    simulate(program, rewriting, costs, false, &after);
+    ASSERT_EQ(before.size(), after.size());
+    int updates = 0;
+    for (size_t i = 0; i < before.size(); ++i) {
+      const ir::Node& n = program.graph.node(before[i].node);
+      if (n.op != "adamw") continue;
+      ++updates;
+      const double shard = static_cast<double>(program.graph.type(n.inputs[0]).bytes());
+      const double extra = std::string(strategy) == "zero" ? shard / 1e9 : 0;
+      EXPECT_NEAR(after[i].duration_s - before[i].duration_s, extra, 1e-12) << strategy << " %" << before[i].node;
+    }
+    EXPECT_GT(updates, 4) << strategy;
   }
 }
 
