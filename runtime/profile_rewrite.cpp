@@ -1,5 +1,6 @@
 #include "runtime/profile_rewrite.h"
 
+#include <algorithm>
 #include <chrono>
 #include <map>
 
@@ -14,13 +15,14 @@ namespace {
 constexpr int64_t kFloats = 64 << 10;  // 256 KiB: single-copy size, within a core's caches
 constexpr int kRounds = 11;
 
-// The first rank after 0 on rank 0's node, or -1.
-int node_peer(const launcher::Topology& topology) {
+// The ranks after 0 on rank 0's node.
+std::vector<int> node_peers(const launcher::Topology& topology) {
   const std::vector<launcher::Device>& devices = topology.devices();
+  std::vector<int> out;
   for (size_t d = 1; d < devices.size(); ++d) {
-    if (devices[d].node == devices[0].node) return static_cast<int>(d);
+    if (devices[d].node == devices[0].node) out.push_back(static_cast<int>(d));
   }
-  return -1;
+  return out;
 }
 
 // A kernel to time: `node` with its operand types, each operand shaped as the result
@@ -103,17 +105,18 @@ class Runs {
   kernels::TensorRef out_;
 };
 
-// Rank 0's median extra seconds of a run after the peer read its result; 0 elsewhere.
-double extra_after_peer_read(collectives::Communicator& comm, int peer, Runs& runs) {
+// Rank 0's median extra seconds of a run after the peers read its result; 0 elsewhere.
+double extra_after_peer_read(collectives::Communicator& comm, const std::vector<int>& peers, Runs& runs) {
   std::vector<float> received(static_cast<size_t>(kFloats));
+  const bool reads = std::find(peers.begin(), peers.end(), comm.rank()) != peers.end();
   std::vector<double> extra;
   for (int round = 0; round < kRounds; ++round) {
     if (comm.rank() == 0) {
       runs.timed();
       const double alone = runs.timed();
-      comm.send(runs.result(), peer);
+      for (int peer : peers) comm.send(runs.result(), peer);
       extra.push_back(runs.timed() - alone);
-    } else if (comm.rank() == peer) {
+    } else if (reads) {
       comm.recv(received, 0);
     }
   }
@@ -125,8 +128,8 @@ double extra_after_peer_read(collectives::Communicator& comm, int peer, Runs& ru
 PeerRewrite measure_peer_rewrite(collectives::Communicator& comm, const launcher::Topology& topology,
                                  kernels::Backend& backend, const ir::Graph* program) {
   PeerRewrite out;
-  const int peer = comm.size() == topology.num_devices() ? node_peer(topology) : -1;
-  if (peer < 0 || backend.device_memory() || comm.device_memory()) return out;
+  const std::vector<int> peers = comm.size() == topology.num_devices() ? node_peers(topology) : std::vector<int>{};
+  if (peers.empty() || backend.device_memory() || comm.device_memory()) return out;
   const ir::TensorType whole{ir::DType::f32, {kFloats}};
   std::map<size_t, Kernel> kernels = kernels_to_time(program);
   const size_t add = ir::op_index("add");
@@ -135,7 +138,7 @@ PeerRewrite measure_peer_rewrite(collectives::Communicator& comm, const launcher
   std::vector<float> rates;
   for (const auto& [op, kernel] : kernels) {
     Runs runs(backend, kernel);
-    const double s = extra_after_peer_read(comm, peer, runs);
+    const double s = extra_after_peer_read(comm, peers, runs);
     rates.push_back(s > 0 ? static_cast<float>(static_cast<double>(whole.bytes()) / s / 1e9) : 0.0f);
   }
   comm.native_broadcast(rates, 0);

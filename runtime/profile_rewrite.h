@@ -25,10 +25,12 @@ struct PeerRewrite {
 };
 
 // Bytes per second of the extra time a kernel of `backend` takes to write its 256 KiB
-// result over memory a peer process read, as rank 0 and the first rank on its node
+// result over memory peer processes read, as rank 0 and the other ranks on its node
 // (launcher::Device::node) measure it: 11 rounds in which rank 0 runs the kernel twice,
-// timing the second, sends its result to the peer, and times a third run; the median of
-// the differences. For an add, and for each optimizer update (ir::OpTraits::
+// timing the second, sends its result to each peer, as a collective hands a buffer to
+// all, and times a third run; the median of the differences. (Ranks oversubscribed on
+// fewer cores float between them: one peer may share rank 0's core and its caches, and
+// cost nothing; of all of them, as in a collective, some do not.) For an add, and for each optimizer update (ir::OpTraits::
 // optimizer_update) that `program` has, every one ir::training_step makes without a
 // program. 0 where rank 0 has no peer on its node, the backend's memory is a device's,
 // or writing costs no more. The same figures on every rank. Collective over `comm`; a few
