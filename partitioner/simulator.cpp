@@ -138,12 +138,13 @@ class Playback {
   // its own first). O(nodes).
   std::vector<bool> read_by_peers() {
     std::vector<bool> out(g_.nodes.size(), false);
-    ir::ValueId first = -1;
+    bool packed = false;  // the bucket of the node before, where it joins it
     for (ir::ValueId v = 0; v < g_.size(); ++v) {
       if (record_[v] < 0) continue;
-      if (!joins_previous_in_bucket(g_, v)) first = v;
-      const bool packed = g_.node(v).attrs.i("bucket", -1) >= 0 && bucket_at(g_, first).members.size() > 1 &&
-                          view_of(first) != BucketView::operands;
+      if (!joins_previous_in_bucket(g_, v)) {
+        packed = g_.node(v).attrs.i("bucket", -1) >= 0 && bucket_at(g_, v).members.size() > 1 &&
+                 view_of(v) != BucketView::operands;
+      }
       out[v] = !packed && costs_.across_devices(program_.collectives[record_[v]]);
     }
     return out;

@@ -10,6 +10,7 @@
 #include "ir/models/zoo.h"
 #include "ir/ops.h"
 #include "ir/sharding_rule.h"
+#include "partitioner/bucket.h"
 #include "partitioner/cost_model.h"
 #include "partitioner/mcts.h"
 #include "partitioner/placement.h"
@@ -287,6 +288,36 @@ TEST(Simulator, ZerosUpdatesPayForRewritingTheShardsPeersGathered) {
     }
     EXPECT_GT(updates, 4) << strategy;
   }
+}
+
+// A bucket of gathers packs its members' shards into a flat buffer of its own, which is
+// what peers read: the updates then rewrite shards no peer read, and cost nothing more.
+TEST(Simulator, UpdatesOfShardsGatheredThroughAPackedBucketPayNothingMore) {
+  ir::Graph g = step_of(kGpt);
+  const launcher::Topology t = flat_topology(2);
+  DeviceModel device = device_model(t);
+  device.bytes_by_size = {{1 << 20, 50e9}, {1 << 30, 10e9}};
+  DeviceModel rewriting = device;
+  rewriting.peer_rewrite_Bps = 1e9;
+  Plan plan = apply_tactics(g, builtin_strategy("zero", g, 2));
+  const Program program = bucket_gradients(lower(g, plan), 64 << 20);
+  CollectiveCosts costs(plan.mesh, t);
+  int gathered = 0;
+  for (ir::ValueId v = 0; v < program.graph.size(); ++v) {
+    if (program.graph.node(v).attrs.i("bucket", -1) >= 0 && bucket_at(program.graph, v).gathers) ++gathered;
+  }
+  ASSERT_GT(gathered, 4);  // the params' gathers are bucketed
+  std::vector<SimulatedLaunch> before, after;
+  simulate(program, device, costs, false, &before);
+  simulate(program, rewriting, costs, false, &after);
+  ASSERT_EQ(before.size(), after.size());
+  int updates = 0;
+  for (size_t i = 0; i < before.size(); ++i) {
+    if (!ir::op_traits(program.graph.node(before[i].node).op).optimizer_update) continue;
+    ++updates;
+    EXPECT_DOUBLE_EQ(after[i].duration_s, before[i].duration_s) << "%" << before[i].node;
+  }
+  EXPECT_GT(updates, 4);
 }
 
 // Where the communication thread shares the main thread's core, it runs only while the
