@@ -1,13 +1,13 @@
 #include "runtime/profile_rewrite.h"
 
 #include <algorithm>
-#include <chrono>
 #include <map>
 
 #include "common/stats.h"
 #include "ir/autodiff.h"
 #include "ir/models/zoo.h"
 #include "ir/ops.h"
+#include "runtime/profile_text.h"
 
 namespace spmd::runtime {
 namespace {
@@ -40,8 +40,9 @@ Kernel sized(const ir::Graph& g, const ir::Node& n) {
   return k;
 }
 
-// An add, then each optimizer update of `program` (of the steps training_step makes, without
-// one), by op index.
+// Each optimizer update of `program`, by op index; without one, of the steps
+// ir::training_step makes of a tiny model with each optimizer (`spmd profile` measures
+// before any program is known).
 std::map<size_t, Kernel> kernels_to_time(const ir::Graph* program) {
   std::map<size_t, Kernel> out;
   std::vector<ir::Graph> steps;
@@ -85,10 +86,10 @@ class Runs {
   }
   // Seconds of one run.
   double timed() {
-    const auto start = std::chrono::steady_clock::now();
+    const auto start = profile_text::Clock::now();
     backend_.run(node_, in_, out_);
     backend_.synchronize();
-    return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    return profile_text::seconds_since(start);
   }
   std::span<const float> result() const { return {static_cast<const float*>(out_.data), static_cast<size_t>(kFloats)}; }
 

@@ -35,14 +35,21 @@ TEST(ReuseDistance, IsTheDistinctBytesTouchedSinceCountedAcrossSteps) {
 
 // A result laid over arena space a dead value held finds that space as recently touched
 // as the dead value was, not as its own buffer last was a step ago.
-TEST(ReuseDistance, AResultOverADeadValuesSpaceFindsItWhereThatWasLastTouched) {
+// p -> a -> b -> c -> d, relus of 4 KiB: c lies where a did (a is dead once b has read it).
+ir::Graph chain_of_relus(ir::ValueId& a, ir::ValueId& b, ir::ValueId& c, ir::ValueId& d) {
   ir::Graph g;
   ir::Builder bld(g);
   const ir::ValueId p = bld.param("p", {1024});
-  const ir::ValueId a = bld.relu(p), b = bld.relu(a), c = bld.relu(b), d = bld.relu(c);
+  a = bld.relu(p), b = bld.relu(a), c = bld.relu(b), d = bld.relu(c);
   g.outputs = {{"d", d}};
+  return g;
+}
+
+TEST(ReuseDistance, AResultOverADeadValuesSpaceFindsItWhereThatWasLastTouched) {
+  ir::ValueId a, b, c, d;
+  const ir::Graph g = chain_of_relus(a, b, c, d);
   const ProgramMemory memory = plan_program_memory(g);
-  ASSERT_EQ(memory.arena.offset[c], memory.arena.offset[a]);  // a is dead once b has read it
+  ASSERT_EQ(memory.arena.offset[c], memory.arena.offset[a]);
   const ReuseDistances reuse(g, memory);
   EXPECT_EQ(reuse.result(c), 4 * kKiB);  // b's result only, since b read a there
   EXPECT_EQ(reuse.result(b), 12 * kKiB);  // d, then p and a this step
@@ -83,11 +90,8 @@ TEST(ReuseDistance, AnUpdateInPlaceRewritesTheBytesPeersReadSinceItsLastWrite) {
 
 // A result laid over arena space whose last owner peers read pays for those bytes too.
 TEST(ReuseDistance, AResultOverSpacePeersReadRewritesIt) {
-  ir::Graph g;
-  ir::Builder bld(g);
-  const ir::ValueId p = bld.param("p", {1024});
-  const ir::ValueId a = bld.relu(p), b = bld.relu(a), c = bld.relu(b), d = bld.relu(c);
-  g.outputs = {{"d", d}};
+  ir::ValueId a, b, c, d;
+  const ir::Graph g = chain_of_relus(a, b, c, d);
   const ProgramMemory memory = plan_program_memory(g);
   ASSERT_EQ(memory.arena.offset[c], memory.arena.offset[a]);
   std::vector<bool> peers(g.nodes.size(), false);
