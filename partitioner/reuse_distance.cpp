@@ -111,11 +111,12 @@ ReuseDistances::ReuseDistances(const ir::Graph& g, const ProgramMemory& memory, 
   std::vector<bool> touches(g.nodes.size(), false);
   size_t per_step = 0;
   const double all_bytes = static_cast<double>(memory.peak_bytes());
+  // A bucket of gathers sits before the params it reads (bucket.h): blocks first, for all.
+  for (ir::ValueId v = 0; v < g.size(); ++v) of[static_cast<size_t>(v)] = blocks.of(v);
   for (ir::ValueId v = 0; v < g.size(); ++v) {
     const ir::Node& n = g.node(v);
     const ir::OpTraits& t = ir::op_traits(n.op);
     const size_t i = static_cast<size_t>(v);
-    of[i] = blocks.of(v);
     touches[i] = !t.view && t.source != ir::Source::fed && t.source != ir::Source::initialized;
     first_[i + 1] = first_[i] + (touches[i] ? n.inputs.size() + 1 : 0);
     if (t.source == ir::Source::fed) fed.push_back(v), per_step += of[i].count;

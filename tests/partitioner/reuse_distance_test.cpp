@@ -3,7 +3,12 @@
 // for the rest, and what the cost model makes of it.
 #include <gtest/gtest.h>
 
+#include "ir/autodiff.h"
 #include "ir/builder.h"
+#include "ir/models/zoo.h"
+#include "ir/ops.h"
+#include "partitioner/bucket.h"
+#include "partitioner/tactics.h"
 #include "partitioner/cost_model.h"
 #include "partitioner/memory_plan.h"
 #include "partitioner/reuse_distance.h"
@@ -118,6 +123,32 @@ TEST(CostModel, RewritingBytesPeersReadCostsThemAtTheMeasuredRate) {
   d.peer_rewrite_Bps = 2e9;
   EXPECT_DOUBLE_EQ(op_seconds(g, u, d, reuse), alone + 4 * kKiB / 2e9);
   EXPECT_DOUBLE_EQ(op_seconds(g, b, d, reuse), op_seconds(g, b, d, ReuseDistances(g, memory)));
+}
+
+// A bucket of ZeRO's gathers sits before the params it reads (bucket.h): their blocks count
+// too, and every distance is at most what a step touches in all (counted before their
+// params were, the touches outgrew their table, and AddressSanitizer caught the reads past it).
+TEST(ReuseDistance, AGatherBucketBeforeTheParamsItReadsIsCounted) {
+  const ir::Graph step = ir::training_step(ir::build_model("gpt:layers=1,d_model=16,heads=2,seq=4,vocab=8,batch=2"), {});
+  const Plan plan = apply_tactics(step, builtin_strategy("zero", step, 2));
+  const Program program = bucket_gradients(lower(step, plan), 64 << 20);
+  const ir::Graph& g = program.graph;
+  bool before_its_params = false;
+  for (ir::ValueId v = 0; v < g.size(); ++v) {
+    for (ir::ValueId x : g.node(v).inputs) before_its_params = before_its_params || x > v;
+  }
+  ASSERT_TRUE(before_its_params);
+  const ProgramMemory memory = plan_program_memory(g);
+  const ReuseDistances reuse(g, memory);
+  double touched = 0;  // an upper bound: every buffer's bytes, every operand's
+  for (ir::ValueId v = 0; v < g.size(); ++v) touched += static_cast<double>(g.type(v).bytes());
+  touched += static_cast<double>(memory.peak_bytes());
+  for (ir::ValueId v = 0; v < g.size(); ++v) {
+    if (!g.node(v).inputs.empty() && !ir::op_traits(g.node(v).op).view) {
+      EXPECT_GE(reuse.result(v), 0) << "%" << v;
+      EXPECT_LE(reuse.result(v), touched) << "%" << v;
+    }
+  }
 }
 
 // On a device whose memory rate falls with the data in play (100 GB/s up to 1 MiB, 10 GB/s
