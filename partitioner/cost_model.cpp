@@ -183,14 +183,10 @@ double op_seconds(const ir::Graph& g, ir::ValueId v, const DeviceModel& device) 
 }
 
 double op_seconds(const ir::Graph& g, ir::ValueId v, const DeviceModel& device, const ReuseDistances& reuse) {
-  const double bytes = reuse.rewritten_after_peers(v);
-  const size_t op = problem_of(g, v).op;
-  const double rate = op < device.peer_rewrite_by_op.size() && device.peer_rewrite_by_op[op] > 0
-                          ? device.peer_rewrite_by_op[op]
-                          : device.peer_rewrite_Bps;
+  const Problem& p = problem_of(g, v);
+  const double bytes = reuse.rewritten_after_peers(v), rate = device.peer_rewrite_rate(p.op);
   const double rewritten = bytes > 0 && rate > 0 ? bytes / rate : 0;
-  return device.op_latency_s + std::max(compute_seconds(device, problem_of(g, v)), memory_seconds(g, v, device, reuse)) +
-         rewritten;
+  return device.op_latency_s + std::max(compute_seconds(device, p), memory_seconds(g, v, device, reuse)) + rewritten;
 }
 
 bool compute_bound(const ir::Graph& g, ir::ValueId v, const DeviceModel& device) {

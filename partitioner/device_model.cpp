@@ -97,6 +97,10 @@ const DeviceModel* find_gpu_model(const std::string& gpu_name) {
   return nullptr;
 }
 
+bool DeviceModel::charges_peer_rewrites() const {
+  return peer_rewrite_Bps > 0 || std::any_of(peer_rewrite_by_op.begin(), peer_rewrite_by_op.end(), [](double r) { return r > 0; });
+}
+
 DeviceModel device_model(const launcher::Topology& topology, const DeviceOverrides& overrides) {
   DeviceModel model;
   bool first = true;

@@ -55,6 +55,13 @@ struct DeviceModel {
   // add, pays more), else 0 and peer_rewrite_Bps holds.
   double peer_rewrite_Bps = 0;
   std::vector<double> peer_rewrite_by_op;
+  // The rate op `op` (an index in ir::all_ops()) rewrites what peers read at: its own, else
+  // peer_rewrite_Bps; 0 where not charged. O(1).
+  double peer_rewrite_rate(size_t op) const {
+    return op < peer_rewrite_by_op.size() && peer_rewrite_by_op[op] > 0 ? peer_rewrite_by_op[op] : peer_rewrite_Bps;
+  }
+  // Whether any op is charged for rewriting what peers read. O(ops).
+  bool charges_peer_rewrites() const;
   // The runtime's communication thread has no core of its own: a CPU device of one
   // processing unit per rank. It then runs only while the main thread waits (a thread woken
   // on a busy core waits for it), so collectives overlap nothing (simulator.h).

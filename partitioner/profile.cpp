@@ -241,10 +241,8 @@ Profiled apply_profile(const Profile& profile, const std::string& path, const la
   out.device.sync_wait_s = profile.sync_wait_s;
   out.device.sync_wait_fraction = profile.sync_wait_fraction;
   out.device.peer_rewrite_Bps = profile.peer_rewrite_Bps;
-  for (const auto& [op, rate] : profile.peer_rewrite_by_op) {
-    out.device.peer_rewrite_by_op.resize(ir::all_ops().size(), 0.0);
-    out.device.peer_rewrite_by_op[ir::op_index(op)] = rate;
-  }
+  if (!profile.peer_rewrite_by_op.empty()) out.device.peer_rewrite_by_op.assign(ir::all_ops().size(), 0.0);
+  for (const auto& [op, rate] : profile.peer_rewrite_by_op) out.device.peer_rewrite_by_op[ir::op_index(op)] = rate;
   const std::string waits = figure("%.1f us", out.device.handoff_s * 1e6) + " per hand-off to the communication thread, " +
                             figure("%.1f us", out.device.sync_wait_s * 1e6) + " + " +
                             figure("%.1f%%", out.device.sync_wait_fraction * 100) +

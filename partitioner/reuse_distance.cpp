@@ -129,7 +129,10 @@ ReuseDistances::ReuseDistances(const ir::Graph& g, const ProgramMemory& memory, 
   Touches touched(blocks.size(), 2 * per_step, all_bytes);
   // Two steps: the second's distances are those of every step after the first.
   for (int step = 0; step < 2; ++step) {
-    for (ir::ValueId v : fed) touched.touch(of[static_cast<size_t>(v)]), touched.written(of[static_cast<size_t>(v)]);
+    for (ir::ValueId v : fed) {  // written by the runtime
+      touched.touch(of[static_cast<size_t>(v)]);
+      touched.written(of[static_cast<size_t>(v)]);
+    }
     for (ir::ValueId v = 0; v < g.size(); ++v) {
       const size_t i = static_cast<size_t>(v);
       if (!touches[i]) continue;

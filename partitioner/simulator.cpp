@@ -72,10 +72,7 @@ class Playback {
     // priced by what the step touched since it last touched it (reuse_distance.h), on the
     // memory plan simulate passes, or one planned here for simulate_time (O(values^2)).
     if (device.bytes_by_size.size() < 2) return;
-    const bool rewrites_cost = device.peer_rewrite_Bps > 0 ||
-                               std::any_of(device.peer_rewrite_by_op.begin(), device.peer_rewrite_by_op.end(),
-                                           [](double r) { return r > 0; });
-    const std::vector<bool> peers = rewrites_cost ? read_by_peers() : std::vector<bool>{};
+    const std::vector<bool> peers = device.charges_peer_rewrites() ? read_by_peers() : std::vector<bool>{};
     if (memory) reuse_.emplace(g_, *memory, peers);
     else reuse_.emplace(g_, plan_program_memory(g_), peers);
   }
