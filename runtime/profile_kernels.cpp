@@ -88,17 +88,6 @@ double beyond(double s, double latency_s) { return std::max(s - latency_s, 0.1 *
 enum class Operands { hot, weights };
 constexpr uint64_t kPrivateCacheBytes = uint64_t{1} << 20;  // a server core's L2
 
-// `bytes` of backend memory at `dst` set to `value` (a float's bits: 0 for an i32 0), from a
-// small host chunk copied in turn: a host vector as large as the buffer faulted its pages
-// in anew for each (44 ms for 16 MiB on a VM).
-void fill(kernels::Backend& backend, void* dst, uint64_t bytes, float value) {
-  const std::vector<float> chunk(static_cast<size_t>(std::min<uint64_t>(bytes / sizeof(float), 16384)), value);
-  const uint64_t step = chunk.size() * sizeof(float);
-  for (uint64_t at = 0; step > 0 && at < bytes; at += step) {
-    backend.copy_in(static_cast<char*>(dst) + at, chunk.data(), std::min(step, bytes - at));
-  }
-}
-
 uint64_t line_up(uint64_t bytes) { return (bytes + 63) / 64 * 64; }
 
 // Runs of `node` on operands of `types` ready to time. Operands read as weights that
@@ -125,13 +114,13 @@ class KernelRuns {
     for (size_t c = 0; c < copies; ++c) {
       for (const ir::TensorType& t : types) {
         // Halves for values, zeros for indices (row 0 of gather's table, class 0 of cross_entropy).
-        fill(backend, next_operand, t.bytes(), t.dtype == ir::DType::i32 ? 0.0f : 0.5f);
+        fill_backend_memory(backend, next_operand, t.bytes(), t.dtype == ir::DType::i32 ? 0.0f : 0.5f);
         in_[c].push_back({t, next_operand});
         next_operand += line_up(t.bytes());
       }
       // Written once before timing: a page faults on first touch (a run of adamw on 64
       // fresh copies timed 10x its rate), and a step's buffers are not fresh.
-      fill(backend, next_result, node.type.bytes(), 0.0f);
+      fill_backend_memory(backend, next_result, node.type.bytes(), 0.0f);
       out_.push_back({node.type, next_result});
       next_result += line_up(node.type.bytes());
     }
@@ -329,14 +318,22 @@ SquareMatmul::SquareMatmul(kernels::Backend& backend, int64_t n)
       a_(backend, type_.bytes()),
       b_(backend, type_.bytes()),
       c_(backend, type_.bytes()) {
-  fill(backend, a_.get(), type_.bytes(), 0.5f);
-  fill(backend, b_.get(), type_.bytes(), 0.5f);
+  fill_backend_memory(backend, a_.get(), type_.bytes(), 0.5f);
+  fill_backend_memory(backend, b_.get(), type_.bytes(), 0.5f);
 }
 
 void SquareMatmul::run() {
   const kernels::TensorRef in[] = {{type_, a_.get()}, {type_, b_.get()}};
   backend_.run(ir::Node{"matmul", {0, 1}, {}, type_, "mm"}, in, {type_, c_.get()});
   backend_.synchronize();
+}
+
+void fill_backend_memory(kernels::Backend& backend, void* dst, uint64_t bytes, float value) {
+  const std::vector<float> chunk(static_cast<size_t>(std::min<uint64_t>(bytes / sizeof(float), 16384)), value);
+  const uint64_t step = chunk.size() * sizeof(float);
+  for (uint64_t at = 0; step > 0 && at < bytes; at += step) {
+    backend.copy_in(static_cast<char*>(dst) + at, chunk.data(), std::min(step, bytes - at));
+  }
 }
 
 }  // namespace spmd::runtime

@@ -9,6 +9,7 @@
 // cache (copies filling 64 MiB, taken in turn), as a step reads its weights. About 5 s.
 #pragma once
 
+#include <cstdint>
 #include <functional>
 #include <string>
 
@@ -47,6 +48,11 @@ void measure_kernels_briefly(kernels::Backend& backend, partitioner::Profile& p,
 // add's one. About 8 runs of each op of `g` (tens of ms for a small model), and at most
 // about 0.25 s in all: the ops left when that has passed keep the roofline (0).
 std::vector<double> measure_program_ops(kernels::Backend& backend, const ir::Graph& g, double latency_s);
+
+// `bytes` of backend memory at `dst` set to `value` (a float's bits: 0 for an i32 0), from a
+// small host chunk copied in turn: a host vector as large as the buffer faulted its pages
+// in anew for each (44 ms for 16 MiB on a VM). O(bytes).
+void fill_backend_memory(kernels::Backend& backend, void* dst, uint64_t bytes, float value);
 
 // A matmul of two n x n matrices of halves on `backend`, its buffers held for the kernel
 // loops the profile times (profile_sync.h, profile_sharing.h). run(): once, waited for.

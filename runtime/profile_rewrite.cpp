@@ -7,6 +7,7 @@
 #include "ir/autodiff.h"
 #include "ir/models/zoo.h"
 #include "ir/ops.h"
+#include "runtime/profile_kernels.h"
 #include "runtime/profile_text.h"
 
 namespace spmd::runtime {
@@ -70,7 +71,7 @@ class Runs {
   Runs(kernels::Backend& backend, const Kernel& k) : backend_(backend), node_(k.node) {
     for (const ir::TensorType& t : k.operands) {
       memory_.emplace_back(backend, t.bytes());
-      fill(memory_.back().get(), t.bytes());
+      fill_backend_memory(backend, memory_.back().get(), t.bytes(), 0.5f);  // finite through every update
       in_.push_back({t, memory_.back().get()});
     }
     // An update writes in place, as the runtime runs it: it reads each line (a copy the
@@ -81,7 +82,7 @@ class Runs {
       return;
     }
     memory_.emplace_back(backend, node_.type.bytes());
-    fill(memory_.back().get(), node_.type.bytes());
+    fill_backend_memory(backend, memory_.back().get(), node_.type.bytes(), 0.5f);
     out_ = {node_.type, memory_.back().get()};
   }
   // Seconds of one run.
@@ -94,11 +95,6 @@ class Runs {
   std::span<const float> result() const { return {static_cast<const float*>(out_.data), static_cast<size_t>(kFloats)}; }
 
  private:
-  // Halves: finite through every update (a step of 0.5 included).
-  void fill(void* at, size_t bytes) {
-    const std::vector<float> halves(bytes / sizeof(float), 0.5f);
-    backend_.copy_in(at, halves.data(), bytes);
-  }
   kernels::Backend& backend_;
   ir::Node node_;
   std::vector<kernels::BackendBuffer> memory_;

@@ -30,11 +30,11 @@ struct PeerRewrite {
 // timing the second, sends its result to each peer, as a collective hands a buffer to
 // all, and times a third run; the median of the differences. (Ranks oversubscribed on
 // fewer cores float between them: one peer may share rank 0's core and its caches, and
-// cost nothing; of all of them, as in a collective, some do not.) For an add, and for each optimizer update (ir::OpTraits::
-// optimizer_update) that `program` has, every one ir::training_step makes without a
-// program. 0 where rank 0 has no peer on its node, the backend's memory is a device's,
-// or writing costs no more. The same figures on every rank. Collective over `comm`; a few
-// ms.
+// cost nothing; of all of them, as in a collective, some do not.) For an add, and for
+// each optimizer update (ir::OpTraits::optimizer_update) that `program` has, every one
+// ir::training_step makes without a program. 0 where rank 0 has no peer on its node, the
+// backend's memory is a device's, or writing costs no more. The same figures on every
+// rank. Collective over `comm`; a few ms.
 PeerRewrite measure_peer_rewrite(collectives::Communicator& comm, const launcher::Topology& topology,
                                  kernels::Backend& backend, const ir::Graph* program = nullptr);
 
