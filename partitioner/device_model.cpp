@@ -31,10 +31,14 @@ DeviceModel gpu_of(const launcher::Device& d) {
   return m;
 }
 
-// A rank alone measured with its threads; together, the ranks' threads take turns on the
-// PUs only where they outnumber them (4 ranks of 1 thread on 2 PUs: half each, not a quarter).
+// A rank alone measured with its threads, on as many of the PUs as it has threads; together,
+// the ranks' threads take turns on the PUs only where they outnumber them (4 ranks of 1
+// thread on 2 PUs: half each, not a quarter). A rank alone keeps what it measured, however
+// many threads it ran: a process of 2 threads planned on one synthetic core was costed at
+// half its rate, and gpt's step predicted at 1.9x what it took.
 double share_of(int pus, int sharing, int threads) {
-  return threads > 0 ? std::min(1.0, static_cast<double>(pus) / (sharing * threads)) : 1.0 / sharing;
+  if (threads <= 0) return 1.0 / sharing;
+  return std::min(1.0, static_cast<double>(pus) / (sharing * std::min(threads, pus)));
 }
 
 // A CPU device's PUs, shared evenly by the `sharing` ranks bound to the same ones (ranks

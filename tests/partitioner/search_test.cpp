@@ -185,6 +185,10 @@ TEST(DeviceModel, MeasuredCpuRatesReplaceTheGuessAndAreSharedOut) {
   EXPECT_EQ(four_of_one.flops_by_op, (std::vector<double>{0, 4e9}));
   measured.cpu_threads = 2;  // a rank alone on both PUs: shared by 2 ranks, half each
   EXPECT_DOUBLE_EQ(device_model(launcher::Topology({two_cores, two_cores}, {"n"}, {}, {}), measured).peak_flops, 100e9);
+  measured.cpu_threads = 4;  // more threads than PUs: rank 0 measured both PUs' rate, no more
+  EXPECT_DOUBLE_EQ(device_model(launcher::Topology({two_cores, two_cores}, {"n"}, {}, {}), measured).peak_flops, 100e9);
+  EXPECT_DOUBLE_EQ(device_model(launcher::Topology({two_cores}, {"n"}, {}, {}), measured).peak_flops, 200e9)
+      << "a rank alone keeps the rate it measured, whatever its threads";
   measured.cpu_threads = 0;
   measured.cpu_flops_by_op.clear();
 
