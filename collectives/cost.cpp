@@ -120,4 +120,16 @@ double latency_of(const std::string& primitive, Algorithm algo, int p, double by
   return messages > 0 ? (seconds - bandwidth_s) / messages : std::numeric_limits<double>::quiet_NaN();
 }
 
+double bandwidth_of(const std::string& primitive, Algorithm algo, int p, double bytes, double seconds,
+                    const LinkCost& link) {
+  if (algo == Algorithm::native) throw Error("bandwidth_of: " + primitive + "'s native algorithm is not one formula");
+  // Each algorithm's cost is linear in beta: the seconds per byte-beta from two betas.
+  LinkCost free = link, slow = link;
+  free.bandwidth_Bps = std::numeric_limits<double>::infinity(), slow.bandwidth_Bps = 1;
+  const double rest_s = predicted_seconds(primitive, algo, p, bytes, free);
+  const double per_beta = predicted_seconds(primitive, algo, p, bytes, slow) - rest_s;
+  const double beta = per_beta > 0 ? (seconds - rest_s) / per_beta : 0;
+  return beta > 0 ? 1 / beta : std::numeric_limits<double>::quiet_NaN();
+}
+
 }  // namespace spmd::collectives

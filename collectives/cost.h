@@ -30,4 +30,11 @@ double predicted_seconds(const std::string& primitive, Algorithm algo, int p, do
 double latency_of(const std::string& primitive, Algorithm algo, int p, double bytes, double seconds,
                   const LinkCost& link);
 
+// The bandwidth at which predicted_seconds gives `seconds`, `link`'s latency and reduction
+// rate kept: what a collective of every rank moving its bytes at once shows of the link
+// (ranks sharing cores, or a memory bus, move them in turns). Not finite where `seconds`
+// leaves no time for the bytes, nor for p = 1; throws for `native`, as latency_of.
+double bandwidth_of(const std::string& primitive, Algorithm algo, int p, double bytes, double seconds,
+                    const LinkCost& link);
+
 }  // namespace spmd::collectives

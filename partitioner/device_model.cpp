@@ -62,16 +62,6 @@ DeviceModel cpu_of(const launcher::Device& d, int sharing, const DeviceOverrides
   return m;
 }
 
-// Every kernel rate of `m` times `factor`.
-void scale_kernel_rates(DeviceModel& m, double factor) {
-  m.peak_flops *= factor;
-  m.memory_Bps *= factor;
-  for (auto& point : m.flops_by_size) point.second *= factor;
-  for (auto& point : m.bytes_by_size) point.second *= factor;
-  for (double& rate : m.flops_by_op) rate *= factor;
-  if (!m.flops_by_shape.empty()) m.flops_by_shape = m.flops_by_shape.scaled(factor);
-}
-
 // How many devices of `topology` run on exactly `d`'s PUs (itself included).
 int sharing_of(const launcher::Topology& topology, const launcher::Device& d) {
   int n = 0;
@@ -99,6 +89,12 @@ const DeviceModel* find_gpu_model(const std::string& gpu_name) {
     if (gpu_name.find(m.name) != std::string::npos) return &m;
   }
   return nullptr;
+}
+
+double DeviceModel::turn_seconds(double stretch_s) const {
+  if (turns_by_stretch.empty() || !(stretch_s > 0)) return 0;
+  const double kept = rate_at(turns_by_stretch, stretch_s, 1.0);
+  return kept > 0 && kept < 1 ? stretch_s * (1 / kept - 1) : 0;
 }
 
 bool DeviceModel::charges_peer_rewrites() const {
@@ -131,9 +127,7 @@ DeviceModel device_model(const launcher::Topology& topology, const DeviceOverrid
     model.peer_rewrite_Bps = overrides.peer_rewrite_Bps;
     model.peer_rewrite_by_op = overrides.peer_rewrite_by_op;
   }
-  if (overrides.sharing_efficiency > 0 && overrides.sharing_efficiency < 1) {
-    scale_kernel_rates(model, overrides.sharing_efficiency);
-  }
+  model.turns_by_stretch = overrides.turns_by_stretch;
   return model;
 }
 

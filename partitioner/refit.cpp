@@ -84,7 +84,7 @@ TimeFit mean_fit(std::span<const TimeFit> fits) {
 Refitted refit(const launcher::Topology& topology, const DeviceModel& device, const DeviceOverrides& overrides,
                const KernelFits& kernels, const TimeFit& collectives) {
   DeviceOverrides d = overrides;
-  d.sharing_efficiency = 0;  // `device`'s rates hold it, and the fit scales them
+  d.turns_by_stretch.clear();  // the measured times hold the turns, and the fit follows them
   const double compute = kernels.compute.scale, memory = kernels.memory.scale;
   const TimeFit both[] = {kernels.compute, kernels.memory};
   const TimeFit mean = mean_fit(both);

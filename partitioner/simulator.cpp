@@ -95,6 +95,9 @@ class Playback {
     }
     play_until(g_.size());
     for (ir::ValueId v = 0; v < g_.size(); ++v) resolve(v);  // views read by nothing
+    // The stretch after the last collective meets the next step's first one: its turns are
+    // this step's.
+    s_.compute += device_.turn_seconds(s_.since_sync);
     Prediction p;
     p.step_time_s = std::max(s_.compute, s_.comm);
     p.compute_s = s_.compute_busy;
@@ -198,8 +201,11 @@ class Playback {
     // (not one that moves nothing: the runtime copies it in place).
     const bool between_devices = costs_.across_devices(r);
     const double half_handoff = overlap_ && between_devices ? device_.handoff_s / 2 : 0;
-    // Between devices, it waits for the slowest rank too (device_model.h's sync_wait).
-    const double wait = between_devices ? device_.sync_wait_s + device_.sync_wait_fraction * s_.since_sync : 0;
+    // Between devices, it waits for the slowest rank too (device_model.h's sync_wait), and,
+    // where ranks share PUs, for the turns they took over the stretch since the last.
+    const double wait = between_devices ? device_.sync_wait_s + device_.sync_wait_fraction * s_.since_sync +
+                                              device_.turn_seconds(s_.since_sync)
+                                        : 0;
     if (between_devices) s_.since_sync = 0;
     const double start = std::max({s_.comm, ready, s_.compute + half_handoff}) + wait;
     s_.comm = start + t;

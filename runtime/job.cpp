@@ -228,20 +228,26 @@ void Job::calibrate_device(bool profiled) {
   device_note_ = note + turns;
 }
 
-// Where the job's ranks share PUs, what taking turns on them leaves each of its share
-// (profile_sharing.h), for the model to scale its kernel rates by; "" where they do not, or
-// the user gave the device's figures. Collective over the job.
+// Where the job's ranks share PUs, what taking turns on them leaves each of its share by
+// stretch of compute between collectives (profile_sharing.h), for the model to charge at
+// each collective; what it says, "" where they do not share, or the user gave the device's
+// figures. Collective over the job.
 std::string Job::measure_turns(bool users_figures) {
   partitioner::DeviceOverrides& d = description_.partitioning.search.device;
   if (users_figures || !world_ || world_->size() < 2 || !comm_ || !topology_ || own_cores()) return "";
   const double share = partitioner::cpu_share(*topology_, topology_->devices().front(), kernels::cpu_threads());
   if (!(share < 1)) return "";
-  d.sharing_efficiency = measure_sharing_efficiency(*world_, *backend_, share, [this] {
+  d.turns_by_stretch = measure_turns_by_stretch(*world_, *backend_, share, [this] {
     float line_up = 0;
     comm_->native_all_reduce({&line_up, 1}, collectives::ReduceOp::sum);
   });
-  char said[120];
-  std::snprintf(said, sizeof said, "; ranks sharing PUs get %.0f%% of their share, taking turns", d.sharing_efficiency * 100);
+  const auto& shortest = d.turns_by_stretch.front();
+  const auto& longest = d.turns_by_stretch.back();
+  char said[160];
+  std::snprintf(said, sizeof said,
+                "; ranks sharing PUs keep %.0f%% of their share over %.0f us between collectives, %.0f%% over %.0f ms, "
+                "taking turns",
+                shortest.second * 100, shortest.first * 1e6, longest.second * 100, longest.first * 1e3);
   return said;
 }
 

@@ -215,25 +215,32 @@ std::string outermost_level(const launcher::Topology& topology) {
   return spanned.empty() ? "" : topology.levels()[static_cast<size_t>(spanned.front())].name;
 }
 
-// The latency a small ring all-gather over every rank of the job shows per round, on the
-// level the job spans outermost, where it is above the ping-pong's. A ping-pong between two
-// ranks, the others idle, misses what all ranks at once meet: ranks that share cores
-// (mpirun --oversubscribe) take turns in every round, and 4 ranks on 2 cores ping-pong at
-// 12 us and gather 4 KiB in 40-60 us. Collective over `comm`; a ms or so.
-void raise_latency_to_all_ranks(collectives::Communicator& comm, const launcher::Topology& topology,
-                                std::vector<partitioner::LevelProfile>& levels) {
+// The latency a small ring all-gather over every rank of the job shows per round, and the
+// bandwidth a large one shows then, on the level the job spans outermost, where they are
+// worse than the ping-pong's. A ping-pong between two ranks, the others idle, misses what
+// all ranks at once meet: ranks that share cores (mpirun --oversubscribe) take turns in
+// every round, and 4 ranks on 2 cores ping-pong at 12 us and gather 4 KiB in 40-60 us; they
+// copy in turns too, and gathered 256 KiB in 53 us where the ping-pong's figures said 24.
+// Collective over `comm`; a few ms.
+void links_as_all_ranks_meet_them(collectives::Communicator& comm, const launcher::Topology& topology,
+                                  std::vector<partitioner::LevelProfile>& levels) {
   const int p = comm.size();
   if (p < 3) return;  // two ranks: the ping-pong is the whole job
   const std::string outer = outermost_level(topology);
-  for (partitioner::LevelProfile& l : levels) {
-    if (outer.empty() || l.name != outer) continue;
-    const double bytes = 1024.0 * p;
-    const double t = collectives::time_collective(
+  const auto gather_seconds = [&](double bytes) {
+    return collectives::time_collective(
         comm, collectives::collective_run(comm, collectives::Primitive::all_gather, collectives::Algorithm::ring, bytes),
         25);
-    const double per_round = collectives::latency_of("all_gather", collectives::Algorithm::ring, p, bytes, t,
-                                                     {l.latency_s, l.bandwidth_Bps});
+  };
+  for (partitioner::LevelProfile& l : levels) {
+    if (outer.empty() || l.name != outer) continue;
+    const double small = 1024.0 * p, large = 256.0 * 1024 * p;
+    const double per_round = collectives::latency_of("all_gather", collectives::Algorithm::ring, p, small,
+                                                     gather_seconds(small), {l.latency_s, l.bandwidth_Bps});
     if (std::isfinite(per_round) && per_round > l.latency_s) l.latency_s = per_round;
+    const double bandwidth = collectives::bandwidth_of("all_gather", collectives::Algorithm::ring, p, large,
+                                                       gather_seconds(large), {l.latency_s, l.bandwidth_Bps});
+    if (std::isfinite(bandwidth) && bandwidth < l.bandwidth_Bps) l.bandwidth_Bps = bandwidth;
   }
 }
 
@@ -286,7 +293,7 @@ BriefLinks measure_links_briefly(collectives::Communicator& comm, const launcher
     out.levels[i].latency_s = figures[1 + 2 * i] / 1e9;
     out.levels[i].bandwidth_Bps = figures[2 + 2 * i] * 1e9;
   }
-  raise_latency_to_all_ranks(comm, topology, out.levels);
+  links_as_all_ranks_meet_them(comm, topology, out.levels);
   return out;
 }
 

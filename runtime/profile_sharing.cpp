@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <bit>
+#include <vector>
 
 #include "runtime/profile_kernels.h"
 #include "runtime/profile_text.h"
@@ -12,34 +13,52 @@ namespace {
 using profile_text::Clock;
 using profile_text::seconds_since;
 
-constexpr int kRuns = 300, kRunsPerLineUp = 100;
+// A loop of `runs` matmuls of `n`^3, lined up every `every`: one point of the curve.
+struct Stretch {
+  int64_t n;
+  int every, runs;
+};
+// Stretches from about one mlp kernel to a gpt layer and more; a few line-ups each at least.
+constexpr Stretch kStretches[] = {{96, 1, 200}, {96, 8, 400}, {96, 64, 640}, {256, 100, 300}};
 
-// Seconds per run of a 256^3 matmul over kRuns runs (after one), calling `line_up` after
-// every kRunsPerLineUp of them where given. The mean over all, turns held off the PUs
-// included: a step of tens of ms meets them too (the median block, which leaves them out,
-// gave 89-100% on 4 ranks over 2 cores and left gpt's predictions at 0.8 of measured).
-double seconds_per_matmul(kernels::Backend& backend, const std::function<void()>* line_up) {
-  SquareMatmul matmul(backend, 256);
+// Seconds per run of the matmul over `s.runs` runs (after one), calling `line_up` after
+// every `s.every` of them where given. The mean over all, turns held off the PUs included:
+// a step meets them too (the median block, which leaves them out, gave 89-100% on 4 ranks
+// over 2 cores and left gpt's predictions at 0.8 of measured).
+double seconds_per_run(kernels::Backend& backend, const Stretch& s, const std::function<void()>* line_up) {
+  SquareMatmul matmul(backend, s.n);
   matmul.run();
   const Clock::time_point start = Clock::now();
-  for (int i = 1; i <= kRuns; ++i) {
+  for (int i = 1; i <= s.runs; ++i) {
     matmul.run();
-    if (line_up && i % kRunsPerLineUp == 0) (*line_up)();
+    if (line_up && i % s.every == 0) (*line_up)();
   }
-  return seconds_since(start) / kRuns;
+  return seconds_since(start) / s.runs;
 }
 
 }  // namespace
 
-double measure_sharing_efficiency(const launcher::World& world, kernels::Backend& backend, double share,
-                                  const std::function<void()>& line_up) {
-  double alone = 0;
-  world.on_lead([&] { alone = seconds_per_matmul(backend, nullptr); }, "timing a kernel alone");
-  line_up();
-  const double together = seconds_per_matmul(backend, &line_up);
-  // A stall (a rank descheduled for long) is not what every step meets: a third at the least.
-  const double efficiency = alone > 0 && together > 0 ? std::clamp(alone / (share * together), 1.0 / 3, 1.0) : 1.0;
-  return std::bit_cast<double>(world.all_gather(std::bit_cast<uint64_t>(efficiency), "the ranks' turns").front());
+partitioner::RateCurve measure_turns_by_stretch(const launcher::World& world, kernels::Backend& backend, double share,
+                                                const std::function<void()>& line_up) {
+  std::vector<double> figures;  // (stretch, kept) pairs
+  for (const Stretch& s : kStretches) {
+    double alone = 0;
+    world.on_lead([&] { alone = seconds_per_run(backend, s, nullptr); }, "timing a kernel alone");
+    line_up();
+    const double together = seconds_per_run(backend, s, &line_up);
+    // A stall (a rank descheduled for long) is not what every step meets: a third at the least.
+    const double kept = alone > 0 && together > 0 ? std::clamp(alone / (share * together), 1.0 / 3, 1.0) : 1.0;
+    figures.insert(figures.end(), {s.every * alone / share, kept});
+  }
+  partitioner::RateCurve curve;
+  for (size_t i = 0; i + 1 < figures.size(); i += 2) {
+    const auto lead = [&](double x) {
+      return std::bit_cast<double>(world.all_gather(std::bit_cast<uint64_t>(x), "the ranks' turns").front());
+    };
+    curve.emplace_back(lead(figures[i]), lead(figures[i + 1]));
+  }
+  std::sort(curve.begin(), curve.end());
+  return curve;
 }
 
 }  // namespace spmd::runtime

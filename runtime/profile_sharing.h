@@ -1,25 +1,30 @@
-// What ranks that share PUs lose to taking turns on them (partitioner::DeviceOverrides::
-// sharing_efficiency): the cost model gives each of k ranks on p PUs p/k of a rank's rate
-// alone, but ranks that line up at every collective switch in and out of the PUs and
-// refill their caches at each turn. 4 ranks on 2 cores ran a matmul loop, lined up every
-// 17 ms, at 2.3-2.8x its time alone rather than 2x, and gpt's 4-rank steps were predicted
-// at 0.62-0.87 of measured from the share alone.
+// What ranks that share PUs lose to taking turns on them (partitioner::DeviceModel::
+// turns_by_stretch): the cost model gives each of k ranks on p PUs p/k of a rank's rate
+// alone, but ranks that line up at every collective switch in and out of the PUs, refill
+// their caches at each turn, and a rank waiting at a collective yields its PU to whichever
+// rank the scheduler picks, which may be waiting too. The shorter the stretch of compute
+// between two collectives, the more of it is lost: 4 ranks on 2 cores ran matmuls lined up
+// every 17 ms at 2.1x their time alone (94% of their share), every 200 us at 2.2-3.2x,
+// every 10 us at 3.1-4.7x; mlp's 4-rank steps, a collective every 50-100 us, were predicted
+// at 0.55-0.8 of measured from the 17 ms figure alone.
 #pragma once
 
 #include <functional>
 
 #include "kernels/backend.h"
 #include "launcher/world.h"
+#include "partitioner/kernel_rates.h"
 
 namespace spmd::runtime {
 
-// The share of the PUs `share` (partitioner::cpu_share) over the time a kernel takes with
-// every rank running it in lockstep, per unit of its time alone: 1 where turns cost
-// nothing, less where they do, at most 1. Rank 0 times a loop of 256^3 matmuls alone while
-// the others wait, then every rank runs the same loop, calling `line_up` (a collective over
-// every rank) every 100 matmuls; the same figure on every rank (rank 0's). Collective over
-// `world`; about 0.15 s on 4 ranks sharing 2 cores.
-double measure_sharing_efficiency(const launcher::World& world, kernels::Backend& backend, double share,
-                                  const std::function<void()>& line_up);
+// The part of the PUs' share `share` (partitioner::cpu_share) that ranks all running the
+// same kernels in lockstep keep, by the stretch of compute between line-ups, in seconds at
+// the share's rates ((stretch, kept) by increasing stretch, each kept in [1/3, 1]). Rank 0
+// times a matmul loop alone while the others wait; then every rank runs the same loop,
+// calling `line_up` (a collective over every rank) every few runs: 96^3 matmuls every 1, 8
+// and 64 of them, and 256^3 ones every 100. The same figures on every rank (rank 0's).
+// Collective over `world`; about 0.2 s on 4 ranks sharing 2 cores.
+partitioner::RateCurve measure_turns_by_stretch(const launcher::World& world, kernels::Backend& backend, double share,
+                                                const std::function<void()>& line_up);
 
 }  // namespace spmd::runtime

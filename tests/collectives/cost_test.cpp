@@ -120,6 +120,26 @@ TEST(CostTest, LatencyOfReadsAPredictedTimeBackAsItsLatency) {
   EXPECT_THROW(latency_of("all_gather", Algorithm::native, 4, 4096, 1e-5, link), Error);
 }
 
+// A time read back as bandwidth gives the bandwidth it was predicted with, for every
+// algorithm and rank count; a slower time a lower bandwidth, one that leaves the bytes no
+// time none at all.
+TEST(CostTest, BandwidthOfReadsAPredictedTimeBackAsItsBandwidth) {
+  const LinkCost link{30e-6, 8e9, 5e9};
+  for (const char* primitive : {"all_reduce", "reduce_scatter", "all_gather", "broadcast", "reduce", "all_to_all"}) {
+    for (Algorithm a : algorithms_of(primitive)) {
+      if (a == Algorithm::native) continue;
+      for (int p : {2, 3, 4, 7}) {
+        const double t = predicted_seconds(primitive, a, p, 1 << 20, link);
+        EXPECT_NEAR(bandwidth_of(primitive, a, p, 1 << 20, t, link), 8e9, 1e-3) << primitive << " " << to_string(a) << " " << p;
+        EXPECT_LT(bandwidth_of(primitive, a, p, 1 << 20, 2 * t, link), 8e9) << primitive << " " << to_string(a) << " " << p;
+      }
+    }
+  }
+  EXPECT_FALSE(std::isfinite(bandwidth_of("all_gather", Algorithm::ring, 4, 1 << 20, 3 * 30e-6, link)));
+  EXPECT_FALSE(std::isfinite(bandwidth_of("all_gather", Algorithm::ring, 1, 4096, 1e-5, link)));
+  EXPECT_THROW(bandwidth_of("all_gather", Algorithm::native, 4, 4096, 1e-5, link), Error);
+}
+
 TEST(CostTest, UnknownPrimitiveOrAlgorithmIsAnError) {
   EXPECT_THROW(predicted_seconds("all_scatter", Algorithm::ring, 4, 1, LinkCost{}), Error);
   EXPECT_THROW(predicted_seconds("all_to_all", Algorithm::ring, 4, 1, LinkCost{}), Error);

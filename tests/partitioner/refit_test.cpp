@@ -66,12 +66,13 @@ TEST(Refit, TheRefittedModelPredictsEachClassOfKernelAsFitted) {
   device.bytes_by_size = {{1e4, 2 * device.memory_Bps}, {1e8, device.memory_Bps}};
   DeviceOverrides asked;
   asked.memory_bytes = 1 << 30;
-  asked.sharing_efficiency = 0.5;  // held by `device`'s rates already: not applied again
+  asked.turns_by_stretch = {{1e-5, 0.5}};  // held by the measured times the fit follows: not charged again
   const KernelFits kernels{{3.0, 5e-6, 0, 10}, {1.5, 5e-6, 0, 10}};
   const TimeFit collectives{2.0, 0, 0, 10};
   const Refitted r = refit(t, device, asked, kernels, collectives);
   const DeviceModel refitted = device_model(r.topology, r.device);
   EXPECT_EQ(refitted.memory_bytes, 1 << 30);  // the user's figures stay
+  EXPECT_EQ(refitted.turn_seconds(1e-5), 0.0);
   EXPECT_DOUBLE_EQ(refitted.peak_flops, device.peak_flops / 3.0);
   EXPECT_DOUBLE_EQ(refitted.memory_Bps, device.memory_Bps / 1.5);
   const double latency = 2.25 * device.op_latency_s + 5e-6;  // the classes' mean line

@@ -126,30 +126,28 @@ TEST(DeviceModel, RanksOversubscribedOnTheSameCoresShareTheirSpeed) {
   EXPECT_DOUBLE_EQ(cpu_share(own, own.devices()[1], 1), 1.0);
 }
 
-// Ranks that take turns on their PUs in lockstep get less than their share of them
-// (runtime/profile_sharing.h): every kernel rate of the model is scaled by what was
-// measured, a profile's and the table's alike.
-TEST(DeviceModel, TurnsTakenOnSharedPusScaleEveryKernelRate) {
+// Ranks that take turns on their PUs in lockstep keep less than their share of them, the
+// less the shorter the stretch between collectives (runtime/profile_sharing.h): the time
+// lost is stretch x (1 / kept - 1), on the measured curve held at its ends; the model's
+// kernel rates stay the share's, and a device whose ranks take no turns loses nothing.
+TEST(DeviceModel, TurnsTakenOnSharedPusCostTimeByTheStretchBetweenCollectives) {
   launcher::Device two_cores;
   two_cores.kind = launcher::DeviceKind::core;
   two_cores.cpuset = "0-1";
   const launcher::Topology four({two_cores, two_cores, two_cores, two_cores}, {"n"}, {}, {});
   DeviceOverrides measured;
   measured.cpu_flops = 200e9;
-  measured.cpu_flops_by_size = {{1e6, 50e9}, {1e9, 200e9}};
-  measured.cpu_bytes_by_size = {{1e5, 100e9}, {1e8, 20e9}};
-  measured.cpu_flops_by_op = {0, 8e9};
-  measured.flops_by_shape = GemmRates({{16, 16, 16, 1e9}, {16, 16, 1024, 4e9}});
   const DeviceModel fair = device_model(four, measured);
-  measured.sharing_efficiency = 0.8;
+  EXPECT_EQ(fair.turn_seconds(1e-5), 0.0);
+  measured.turns_by_stretch = {{1e-5, 0.5}, {1e-3, 0.8}, {1e-2, 1.0}};
   const DeviceModel turns = device_model(four, measured);
-  EXPECT_DOUBLE_EQ(turns.peak_flops, 0.8 * fair.peak_flops);
-  EXPECT_DOUBLE_EQ(turns.memory_Bps, 0.8 * fair.memory_Bps);
-  EXPECT_DOUBLE_EQ(turns.flops_by_size[1].second, 0.8 * fair.flops_by_size[1].second);
-  EXPECT_DOUBLE_EQ(turns.bytes_by_size[0].second, 0.8 * fair.bytes_by_size[0].second);
-  EXPECT_DOUBLE_EQ(turns.flops_by_op[1], 0.8 * fair.flops_by_op[1]);
-  EXPECT_DOUBLE_EQ(turns.flops_by_shape.rate(16, 16, 1024), 0.8 * fair.flops_by_shape.rate(16, 16, 1024));
-  EXPECT_EQ(turns.op_latency_s, fair.op_latency_s) << "a kernel's fixed cost is not a rate";
+  EXPECT_DOUBLE_EQ(turns.peak_flops, fair.peak_flops) << "the rates stay the share's";
+  EXPECT_DOUBLE_EQ(turns.turn_seconds(1e-5), 1e-5);
+  EXPECT_DOUBLE_EQ(turns.turn_seconds(1e-6), 1e-6) << "held at the shortest stretch's";
+  EXPECT_NEAR(turns.turn_seconds(1e-4), 1e-4 * (1 / 0.65 - 1), 1e-15) << "linear in log(stretch) between points";
+  EXPECT_DOUBLE_EQ(turns.turn_seconds(1e-3), 1e-3 * 0.25);
+  EXPECT_EQ(turns.turn_seconds(1.0), 0.0) << "nothing lost over long stretches";
+  EXPECT_EQ(turns.turn_seconds(0.0), 0.0);
 }
 
 // A CPU's rates measured at bind replace the table's guess, shared out among ranks on the
@@ -341,6 +339,26 @@ TEST(Simulator, ACommunicationThreadOnTheComputeCoreOverlapsNothing) {
   std::sort(launches.begin(), launches.end(), [](const SimulatedLaunch& a, const SimulatedLaunch& b) { return a.start_s < b.start_s; });
   for (size_t i = 1; i < launches.size(); ++i)
     EXPECT_GE(launches[i].start_s, launches[i - 1].start_s + launches[i - 1].duration_s - 1e-12) << i;
+}
+
+// Where ranks share PUs, each collective between devices waits for the turns taken over the
+// stretch of compute since the previous one, and the step's end for those after the last:
+// keeping half their share, every op's compute is paid once more, and nothing else moves.
+TEST(Simulator, RanksSharingPusPayTheirTurnsOverEveryStretchBetweenCollectives) {
+  ir::Graph g = step_of(kGpt);
+  launcher::Topology t = flat_topology(4);
+  DeviceModel device = device_model(t);
+  DeviceModel sharing = device;
+  sharing.turns_by_stretch = {{1e-9, 0.5}};
+  Plan plan = apply_tactics(g, builtin_strategy("dp", g, 4));
+  Program program = lower(g, plan);
+  CollectiveCosts costs(plan.mesh, t);
+  const Prediction alone = simulate(program, device, costs, false);
+  const Prediction turns = simulate(program, sharing, costs, false);
+  EXPECT_NEAR(turns.step_time_s, alone.step_time_s + alone.compute_s, 1e-9 * turns.step_time_s);
+  EXPECT_DOUBLE_EQ(turns.compute_s, alone.compute_s);
+  EXPECT_DOUBLE_EQ(turns.comm_s, alone.comm_s);
+  EXPECT_EQ(turns.peak_bytes, alone.peak_bytes);
 }
 
 // Without overlap, each collective between devices waits for the slowest rank: the fixed

@@ -1,5 +1,5 @@
 // What turns on shared PUs leave each rank of its share (runtime/profile_sharing.h), on the
-// ranks of mpirun: one figure for all, within its bounds, and a job whose ranks share PUs
+// ranks of mpirun: one curve for all, within its bounds, and a job whose ranks share PUs
 // measures and says it where one whose ranks have cores of their own does not.
 #include <gtest/gtest.h>
 
@@ -17,24 +17,36 @@
 namespace spmd::runtime {
 namespace {
 
-TEST(SharingEfficiency, IsOneFigureOnEveryRankBetweenAThirdAndOne) {
+TEST(TurnsByStretch, AreTheSameCurveOnEveryRankEachBetweenAThirdAndOne) {
   launcher::World world;
   collectives::MpiCommunicator comm(world.comm());
   std::unique_ptr<kernels::Backend> backend = kernels::make_cpu_backend();
-  const double e = measure_sharing_efficiency(world, *backend, 1.0 / world.size(), [&] {
+  const partitioner::RateCurve curve = measure_turns_by_stretch(world, *backend, 1.0 / world.size(), [&] {
     float x = 0;
     comm.native_all_reduce({&x, 1}, collectives::ReduceOp::sum);
   });
-  EXPECT_GE(e, 1.0 / 3);
-  EXPECT_LE(e, 1.0);
-  for (uint64_t bits : world.all_gather(std::bit_cast<uint64_t>(e))) EXPECT_EQ(bits, std::bit_cast<uint64_t>(e));
+  ASSERT_EQ(curve.size(), 4u);
+  for (size_t i = 0; i < curve.size(); ++i) {
+    EXPECT_GT(curve[i].first, 0.0);
+    if (i > 0) {
+      EXPECT_GE(curve[i].first, curve[i - 1].first) << "by increasing stretch";
+    }
+    EXPECT_GE(curve[i].second, 1.0 / 3);
+    EXPECT_LE(curve[i].second, 1.0);
+    for (uint64_t bits : world.all_gather(std::bit_cast<uint64_t>(curve[i].first))) {
+      EXPECT_EQ(bits, std::bit_cast<uint64_t>(curve[i].first));
+    }
+    for (uint64_t bits : world.all_gather(std::bit_cast<uint64_t>(curve[i].second))) {
+      EXPECT_EQ(bits, std::bit_cast<uint64_t>(curve[i].second));
+    }
+  }
 }
 
-TEST(SharingEfficiency, AJobMeasuresItWhereItsRanksSharePus) {
+TEST(TurnsByStretch, AJobMeasuresItWhereItsRanksSharePus) {
   launcher::World world;
   Job job(testing::regression_job(6 * world.size(), 6, 10, 0.4));
   job.bind({&world});
-  const bool noted = job.device_note().find("ranks sharing PUs get ") != std::string::npos;
+  const bool noted = job.device_note().find("ranks sharing PUs keep ") != std::string::npos;
   if (!job.topology()) {  // a rank alone shares with no one
     EXPECT_FALSE(noted) << job.device_note();
     return;
