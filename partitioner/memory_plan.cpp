@@ -280,6 +280,16 @@ std::vector<std::pair<ir::ValueId, BucketView>> bucket_views(const ir::Graph& g)
   return firsts;
 }
 
+std::vector<bool> collectives_in_place(const ir::Graph& g) {
+  const Roles r = buffer_roles(g);
+  std::vector<bool> in_place(static_cast<size_t>(g.size()), false);
+  for (ir::ValueId v = 0; v < g.size(); ++v) {
+    const ir::Node& n = g.node(v);
+    in_place[v] = ir::op_traits(n.op).collective && root_of(r.alias, v) == root_of(r.alias, n.inputs.at(0));
+  }
+  return in_place;
+}
+
 ProgramMemory plan_program_memory(const ir::Graph& g) {
   const int n = g.size();
   Roles r = buffer_roles(g);

@@ -60,6 +60,11 @@ struct ProgramMemory {
 // model too big for this machine is fine.
 ProgramMemory plan_program_memory(const ir::Graph& g);
 
+// Per node: whether it is a collective plan_program_memory writes over its operand's
+// buffer (what a redistribution on one device then copies: nothing). O(graph), no arena
+// planned.
+std::vector<bool> collectives_in_place(const ir::Graph& g);
+
 // Which of a bucket's buffers (bucket.h) plan_program_memory lays side by side as the flat
 // one its collective works on. `operands`: an all-reduce bucket's gradients, each result
 // over its operand, reduced where they lie (nothing packed or unpacked); `results`: its

@@ -40,7 +40,7 @@ class Trainer {
           const launcher::Topology* topology = nullptr, std::unique_ptr<DataSource> data = nullptr);
 
   StepReport step();
-  // Seconds feeding a step's batch takes: the median of 5 fills of the next step's (which
+  // Seconds feeding a step's batch takes: the median of fills of the next 5 steps' (which
   // step() fills again), 0 for a source that is not DataSource::timeable. Part of every
   // step, outside the program the simulator plays: for mlp on 2 ranks 12-18 us of 300 us.
   double feed_seconds();

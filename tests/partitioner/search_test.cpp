@@ -341,6 +341,40 @@ TEST(Simulator, ACommunicationThreadOnTheComputeCoreOverlapsNothing) {
     EXPECT_GE(launches[i].start_s, launches[i - 1].start_s + launches[i - 1].duration_s - 1e-12) << i;
 }
 
+// On one device a redistribution moves nothing between ranks, but the runtime copies its
+// result from its operand: ZeRO's gathers of params (kept across steps) pay the copy at the
+// memory rate, a collective the memory plan writes over its operand (a gradient's
+// reduce-scatter) nothing; and the main thread runs them, overlapping nothing.
+TEST(Simulator, ARedistributionOnOneDeviceCostsTheCopyItMakes) {
+  ir::Graph g = step_of(kGpt);
+  launcher::Topology t = flat_topology(1);
+  const DeviceModel device = device_model(t);
+  Plan plan = apply_tactics(g, builtin_strategy("zero", g, 1));
+  Program program = lower(g, plan);
+  CollectiveCosts costs(plan.mesh, t);
+  std::vector<SimulatedLaunch> launches;
+  simulate(program, device, costs, true, &launches);
+  const std::vector<bool> in_place = collectives_in_place(program.graph);
+  int copies = 0, free = 0;
+  for (const SimulatedLaunch& l : launches) {
+    if (!l.communication) continue;
+    const double moved = 2.0 * static_cast<double>(program.graph.type(l.node).bytes());
+    const bool param = program.graph.node(program.graph.node(l.node).inputs[0]).is_source();
+    if (param) {
+      EXPECT_FALSE(in_place[l.node]) << "a param stays: " << l.node;
+    }
+    EXPECT_NEAR(l.duration_s, in_place[l.node] ? 0.0 : moved / device.memory_Bps, 1e-15) << l.node;
+    (in_place[l.node] ? free : copies)++;
+    for (const SimulatedLaunch& k : launches) {
+      if (!k.communication && k.start_s < l.start_s + l.duration_s - 1e-15) {
+        EXPECT_LE(k.start_s + k.duration_s, l.start_s + 1e-15) << "the main thread runs the copy: " << k.node;
+      }
+    }
+  }
+  EXPECT_GT(copies, 0);
+  EXPECT_GT(free, 0);
+}
+
 // Where ranks share PUs, each collective between devices waits for the turns taken over the
 // stretch of compute since the previous one, and the step's end for those after the last:
 // keeping half their share, every op's compute is paid once more, and nothing else moves.
