@@ -109,26 +109,37 @@ double predicted_seconds(const std::string& primitive, Algorithm algo, int p, do
   return best;
 }
 
+namespace {
+
+// predicted_seconds as rest + slope x one figure of `link`, which `with` sets: each
+// algorithm's cost is linear in alpha, and in beta.
+struct CostLine {
+  double rest = 0, slope = 0;
+};
+template <class With>
+CostLine cost_line(const std::string& primitive, Algorithm algo, int p, double bytes, const LinkCost& link, With with) {
+  LinkCost zero = link, one = link;
+  with(zero, 0.0);
+  with(one, 1.0);
+  const double rest = predicted_seconds(primitive, algo, p, bytes, zero);
+  return {rest, predicted_seconds(primitive, algo, p, bytes, one) - rest};
+}
+
+}  // namespace
+
 double latency_of(const std::string& primitive, Algorithm algo, int p, double bytes, double seconds,
                   const LinkCost& link) {
   if (algo == Algorithm::native) throw Error("latency_of: " + primitive + "'s native algorithm is not one formula");
-  // Each algorithm's cost is linear in alpha: count its messages from two latencies.
-  LinkCost none = link, one = link;
-  none.latency_s = 0, one.latency_s = 1;
-  const double bandwidth_s = predicted_seconds(primitive, algo, p, bytes, none);
-  const double messages = predicted_seconds(primitive, algo, p, bytes, one) - bandwidth_s;
-  return messages > 0 ? (seconds - bandwidth_s) / messages : std::numeric_limits<double>::quiet_NaN();
+  const CostLine line = cost_line(primitive, algo, p, bytes, link, [](LinkCost& l, double alpha) { l.latency_s = alpha; });
+  return line.slope > 0 ? (seconds - line.rest) / line.slope : std::numeric_limits<double>::quiet_NaN();
 }
 
 double bandwidth_of(const std::string& primitive, Algorithm algo, int p, double bytes, double seconds,
                     const LinkCost& link) {
   if (algo == Algorithm::native) throw Error("bandwidth_of: " + primitive + "'s native algorithm is not one formula");
-  // Each algorithm's cost is linear in beta: the seconds per byte-beta from two betas.
-  LinkCost free = link, slow = link;
-  free.bandwidth_Bps = std::numeric_limits<double>::infinity(), slow.bandwidth_Bps = 1;
-  const double rest_s = predicted_seconds(primitive, algo, p, bytes, free);
-  const double per_beta = predicted_seconds(primitive, algo, p, bytes, slow) - rest_s;
-  const double beta = per_beta > 0 ? (seconds - rest_s) / per_beta : 0;
+  const CostLine line =
+      cost_line(primitive, algo, p, bytes, link, [](LinkCost& l, double beta) { l.bandwidth_Bps = 1 / beta; });
+  const double beta = line.slope > 0 ? (seconds - line.rest) / line.slope : 0;
   return beta > 0 ? 1 / beta : std::numeric_limits<double>::quiet_NaN();
 }
 

@@ -41,9 +41,13 @@ double seconds_per_run(kernels::Backend& backend, const Stretch& s, const std::f
 partitioner::RateCurve measure_turns_by_stretch(const launcher::World& world, kernels::Backend& backend, double share,
                                                 const std::function<void()>& line_up) {
   std::vector<double> figures;  // (stretch, kept) pairs
+  double alone = 0;
+  int64_t timed_alone = 0;  // the matmul size `alone` is of
   for (const Stretch& s : kStretches) {
-    double alone = 0;
-    world.on_lead([&] { alone = seconds_per_run(backend, s, nullptr); }, "timing a kernel alone");
+    if (s.n != timed_alone) {
+      world.on_lead([&] { alone = seconds_per_run(backend, s, nullptr); }, "timing a kernel alone");
+      timed_alone = s.n;
+    }
     line_up();
     const double together = seconds_per_run(backend, s, &line_up);
     // A stall (a rank descheduled for long) is not what every step meets: a third at the least.
