@@ -50,7 +50,8 @@ struct DeviceModel {
   // share of the PUs that ranks taking turns in lockstep keep over a stretch of compute
   // between two collectives, by the stretch's seconds at the share's rates (a curve, held
   // at its ends). A waiting rank yields its PU to one that may be waiting too: 4 ranks on
-  // 2 cores kept 45-90% over 10-200 us stretches and 94% over 17 ms. Empty: all of it.
+  // 2 cores kept 43-65% over 20 us stretches, 62-95% over 400 us and 87-94% over 17-34 ms.
+  // Empty: all of it.
   RateCurve turns_by_stretch;
   // The time ranks sharing PUs lose over a stretch of `stretch_s` of compute, at its end:
   // stretch x (1 / kept - 1); 0 where turns cost nothing. O(points).
