@@ -5,11 +5,12 @@
 //   for n in 1 2 4; do mpirun -np $n build/bench/bench_prediction; done
 // The predictions use the figures each job measures at bind (Job::bind: no profile); with --profile each plan is run a
 // second time bound with the profile (as `spmd run --profile` runs it), its own prediction
-// beside its own measured time.
+// beside its own measured time. Below the table, what the search chose in each run.
 #include <algorithm>
 #include <bit>
 #include <cmath>
 #include <cstdio>
+#include <utility>
 #include <memory>
 #include <string>
 #include <vector>
@@ -34,7 +35,19 @@ struct Row {
   double predicted_s = 0, measured_s = 0;
   double profiled_s = 0, measured_profiled_s = 0;  // the job bound with the profile
   double predicted_peak = 0, planned_peak = 0;
+  std::string chosen{};  // the plan the job ran: its mesh and the tactics that sharded it
 };
+
+// "{model: 4} by tactic 1 (class:hidden#1 -> model)": what a search chose, to tell its runs apart.
+std::string plan_text(const partitioner::Plan& plan) {
+  std::string text = plan.mesh.to_string();
+  std::vector<std::string> tactics;
+  for (const std::string& o : plan.origin) {
+    if (!o.empty() && std::find(tactics.begin(), tactics.end(), o) == tactics.end()) tactics.push_back(o);
+  }
+  for (size_t i = 0; i < tactics.size(); ++i) text += (i ? ", " : " by ") + tactics[i];
+  return text;
+}
 
 // Steps that take `seconds` at `step_s` each, at least `least`; the greatest of the ranks'
 // counts, so that every rank runs as many.
@@ -87,6 +100,7 @@ std::optional<Row> measure(const launcher::World& world, const std::string& mode
   std::unique_ptr<runtime::Job> job = timed_job(world, model, strategy, steps, "", row.measured_s);
   if (!job) return std::nullopt;
   row.predicted_s = job->predicted_step_time_s();
+  row.chosen = plan_text(job->plan());
   const launcher::Topology topology = job->topology() ? *job->topology() : partitioner::flat_topology(world.size());
   partitioner::Plan plan = job->plan();
   const partitioner::Program program =
@@ -171,6 +185,19 @@ int main(int argc, char** argv) {
                 measured * 1e3, predicted * 1e3, median_of(runs, predicted_ratio), profiled,
                 r.predicted_peak / 1048576.0, r.planned_peak / 1048576.0, r.predicted_peak / r.planned_peak,
                 ranges.c_str());
+  }
+  // What the search chose in each run, and how often: a row whose runs chose differently
+  // measured different plans.
+  for (const std::vector<Row>& runs : plans) {
+    if (runs.front().plan != "auto") continue;
+    std::vector<std::pair<std::string, int>> chosen;
+    for (const Row& r : runs) {
+      auto it = std::find_if(chosen.begin(), chosen.end(), [&](const auto& c) { return c.first == r.chosen; });
+      (it == chosen.end() ? chosen.emplace_back(r.chosen, 0) : *it).second++;
+    }
+    for (const auto& [text, count] : chosen) {
+      std::printf("auto on %s: %s (%d of %zu runs)\n", runs.front().model.c_str(), text.c_str(), count, runs.size());
+    }
   }
   return 0;
 }
