@@ -114,7 +114,8 @@ struct DeviceOverrides {
   // profile: runtime/profile_kernels.h), by a rank alone on its cores with `cpu_threads`
   // kernel threads: matmul FLOP/s at best and by size. When all the ranks bound to the
   // same PUs run, each gets min(1, PUs / (ranks x min(cpu_threads, PUs))) of it (1 / ranks
-  // where the threads are not known): all of it where the rank is alone. The user's and a profile's figures win over these.
+  // where the threads are not known): all of it where the rank is alone. The user's and a
+  // profile's figures win over these.
   int cpu_threads = 0;
   double cpu_flops = 0;
   RateCurve cpu_flops_by_size;

@@ -40,9 +40,10 @@ bool measures_kernels(const launcher::Topology& topology, int rank);
 
 // What a job bound without a profile measures of its links (Job::bind): each level's
 // latency and bandwidth from ping-pongs of 4 KiB to 1 MiB (on 3 ranks or more, the
-// outermost level's worsened to what ring all-gathers over every rank show), and the hand-off to the
-// communication thread, the same on every rank (rank 0's), as measure_profile fits them
-// but with no collective tables. Collective over `comm`; a few ms per level.
+// outermost level's worsened to what ring all-gathers over every rank show), and the
+// hand-off to the communication thread, the same on every rank (rank 0's), as
+// measure_profile fits them but with no collective tables. Collective over `comm`; a few
+// ms per level.
 struct BriefLinks {
   std::vector<partitioner::LevelProfile> levels;
   double handoff_s = 0;

@@ -54,13 +54,11 @@ partitioner::RateCurve measure_turns_by_stretch(const launcher::World& world, ke
     const double kept = alone > 0 && together > 0 ? std::clamp(alone / (share * together), 1.0 / 3, 1.0) : 1.0;
     figures.insert(figures.end(), {s.every * alone / share, kept});
   }
+  const auto leads = [&](double x) {  // rank 0's figure, on every rank
+    return std::bit_cast<double>(world.all_gather(std::bit_cast<uint64_t>(x), "the ranks' turns").front());
+  };
   partitioner::RateCurve curve;
-  for (size_t i = 0; i + 1 < figures.size(); i += 2) {
-    const auto lead = [&](double x) {
-      return std::bit_cast<double>(world.all_gather(std::bit_cast<uint64_t>(x), "the ranks' turns").front());
-    };
-    curve.emplace_back(lead(figures[i]), lead(figures[i + 1]));
-  }
+  for (size_t i = 0; i + 1 < figures.size(); i += 2) curve.emplace_back(leads(figures[i]), leads(figures[i + 1]));
   std::sort(curve.begin(), curve.end());
   return curve;
 }
