@@ -10,9 +10,9 @@
 #include <bit>
 #include <cmath>
 #include <cstdio>
-#include <utility>
 #include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include <CLI/CLI.hpp>

@@ -2,7 +2,6 @@
 
 #include <algorithm>
 #include <bit>
-#include <vector>
 
 #include "runtime/profile_kernels.h"
 #include "runtime/profile_text.h"
@@ -40,7 +39,10 @@ double seconds_per_run(kernels::Backend& backend, const Stretch& s, const std::f
 
 partitioner::RateCurve measure_turns_by_stretch(const launcher::World& world, kernels::Backend& backend, double share,
                                                 const std::function<void()>& line_up) {
-  std::vector<double> figures;  // (stretch, kept) pairs
+  const auto leads = [&](double x) {  // rank 0's figure, on every rank
+    return std::bit_cast<double>(world.all_gather(std::bit_cast<uint64_t>(x), "the ranks' turns").front());
+  };
+  partitioner::RateCurve curve;
   double alone = 0;
   int64_t timed_alone = 0;  // the matmul size `alone` is of
   for (const Stretch& s : kStretches) {
@@ -52,13 +54,9 @@ partitioner::RateCurve measure_turns_by_stretch(const launcher::World& world, ke
     const double together = seconds_per_run(backend, s, &line_up);
     // A stall (a rank descheduled for long) is not what every step meets: a third at the least.
     const double kept = alone > 0 && together > 0 ? std::clamp(alone / (share * together), 1.0 / 3, 1.0) : 1.0;
-    figures.insert(figures.end(), {s.every * alone / share, kept});
+    const double stretch = leads(s.every * alone / share);  // in turn: every rank gathers in one order
+    curve.emplace_back(stretch, leads(kept));
   }
-  const auto leads = [&](double x) {  // rank 0's figure, on every rank
-    return std::bit_cast<double>(world.all_gather(std::bit_cast<uint64_t>(x), "the ranks' turns").front());
-  };
-  partitioner::RateCurve curve;
-  for (size_t i = 0; i + 1 < figures.size(); i += 2) curve.emplace_back(leads(figures[i]), leads(figures[i + 1]));
   std::sort(curve.begin(), curve.end());
   return curve;
 }
