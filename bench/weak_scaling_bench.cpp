@@ -6,7 +6,11 @@
 // rank alone in turn while the others wait, interleaved with the rows (--repeats), and the
 // efficiency is against the slowest rank's: a step of the job waits for its slowest rank,
 // and the cores of a shared machine differ (here one ran the same step 12% slower than the
-// other, alone). Rank 0's column is beside it. Run under mpirun for each rank count, e.g.
+// other, alone). Rank 0's column is beside it, and the efficiency against every rank running
+// the single-rank job at once, with no collective between them: what the machine itself
+// loses when all its cores work (here two lone jobs on the two cores each ran 8-9% slower
+// than one alone), so that what is left is the job's communication. Run under mpirun for
+// each rank count, e.g.
 //   for n in 2 4; do mpirun -np $n build/bench/bench_weak_scaling; done
 // Each rank computes on one kernel thread, as the ranks of this machine share its cores.
 #include <algorithm>
@@ -47,6 +51,17 @@ Measured measure(const launcher::World* world, const std::string& model, const s
   return {median(times), exposed.empty() ? 0 : median(exposed)};
 }
 
+// "88.18, 89.05": each rank's time, in ms.
+std::string milliseconds(const std::vector<uint64_t>& ns) {
+  std::string each;
+  for (uint64_t t : ns) {
+    char ms[32];
+    std::snprintf(ms, sizeof ms, "%s%.2f", each.empty() ? "" : ", ", t / 1e6);
+    each += ms;
+  }
+  return each;
+}
+
 std::string gpt(int batch, const std::string& shape) { return "gpt:" + shape + ",batch=" + std::to_string(batch); }
 
 }  // namespace
@@ -74,12 +89,14 @@ int main(int argc, char** argv) {
   for (const char* strategy : {"dp", "zero"}) {
     for (bool overlap : {false, true}) rows.push_back({strategy, overlap, {}, {}, {}});
   }
-  std::vector<double> alone_s;  // this rank's
+  std::vector<double> alone_s, together_s;  // this rank's
   for (int r = 0; r < repeats; ++r) {
     for (int k = 0; k < world.size(); ++k) {
       if (world.rank() == k) alone_s.push_back(measure(nullptr, gpt(per_rank, shape), "", true, steps).step_s);
       world.all_gather(0, "the end of a rank's single-rank baseline");
     }
+    together_s.push_back(measure(nullptr, gpt(per_rank, shape), "", true, steps).step_s);
+    world.all_gather(0, "the end of the single-rank baselines run at once");
     for (Row& row : rows) {
       Measured m = measure(&world, gpt(per_rank * world.size(), shape), row.strategy, row.overlap, steps);
       row.step_s.push_back(m.step_s);
@@ -87,23 +104,22 @@ int main(int argc, char** argv) {
     }
   }
   const std::vector<uint64_t> alone_ns = world.all_gather(static_cast<uint64_t>(median(alone_s) * 1e9), "the baselines");
+  const std::vector<uint64_t> together_ns =
+      world.all_gather(static_cast<uint64_t>(median(together_s) * 1e9), "the baselines run at once");
   const double slowest_s = *std::max_element(alone_ns.begin(), alone_ns.end()) / 1e9, lead_s = alone_ns[0] / 1e9;
+  const double together_slowest_s = *std::max_element(together_ns.begin(), together_ns.end()) / 1e9;
   for (Row& row : rows) row.m = {median(row.step_s), median(row.exposed_s)};
   if (!world.lead()) return 0;
-  std::string each;
-  for (uint64_t ns : alone_ns) {
-    char ms[32];
-    std::snprintf(ms, sizeof ms, "%s%.2f", each.empty() ? "" : ", ", ns / 1e6);
-    each += ms;
-  }
-  std::printf("gpt %s, batch %d per rank; each rank alone: %s ms a step (median of %d steps, of %d repeats)\n",
-              shape.c_str(), per_rank, each.c_str(), steps, repeats);
-  std::printf("%5s %-5s %-8s %10s %11s %11s %12s\n", "ranks", "plan", "overlap", "step ms", "efficiency", "vs rank 0",
-              "exposed ms");
+  std::printf("gpt %s, batch %d per rank; each rank alone: %s ms a step, all at once: %s (median of %d steps, of "
+              "%d repeats)\n",
+              shape.c_str(), per_rank, milliseconds(alone_ns).c_str(), milliseconds(together_ns).c_str(), steps,
+              repeats);
+  std::printf("%5s %-5s %-8s %10s %11s %11s %12s %12s\n", "ranks", "plan", "overlap", "step ms", "efficiency",
+              "vs rank 0", "vs at once", "exposed ms");
   for (const Row& r : rows) {
-    std::printf("%5d %-5s %-8s %10.2f %10.1f%% %10.1f%% %12.2f\n", world.size(), r.strategy.c_str(),
+    std::printf("%5d %-5s %-8s %10.2f %10.1f%% %10.1f%% %11.1f%% %12.2f\n", world.size(), r.strategy.c_str(),
                 r.overlap ? "on" : "off", r.m.step_s * 1e3, 100 * slowest_s / r.m.step_s, 100 * lead_s / r.m.step_s,
-                r.m.exposed_s * 1e3);
+                100 * together_slowest_s / r.m.step_s, r.m.exposed_s * 1e3);
   }
   return 0;
 }
