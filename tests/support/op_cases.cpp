@@ -77,7 +77,14 @@ Cases layernorm() {
   return {{{f32({3, 7}), f32({7}), f32({7})}, kEps}, {{f32({2, 3, 7}), f32({7}), f32({7})}, kEps}};
 }
 
-Cases shape_ops_transpose() { return {{{f32({3, 5, 7})}, attrs({{"perm", Ints{2, 0, 1}}})}}; }
+// An attention transpose (heads and sequence swapped, rows kept), a matrix's, a rotation,
+// and ids (transposes move i32 as well).
+Cases shape_ops_transpose() {
+  return {{{f32({2, 5, 3, 4})}, attrs({{"perm", Ints{0, 2, 1, 3}}})},
+          {{f32({37, 19})}, attrs({{"perm", Ints{1, 0}}})},
+          {{f32({3, 5, 7})}, attrs({{"perm", Ints{2, 0, 1}}})},
+          {{ids({3, 4}, 11)}, attrs({{"perm", Ints{1, 0}}})}};
+}
 
 Cases reshape() {
   return {{{f32({3, 10})}, attrs({{"shape", Ints{3, 2, 5}}})}, {{f32({6, 5})}, attrs({{"shape", Ints{30}}})}};
