@@ -42,11 +42,13 @@ void measure_kernels_briefly(kernels::Backend& backend, partitioner::Profile& p,
 // The FLOP/s (as partitioner::op_flops counts them) of each op of program `g` that is not a
 // GEMM, by its index in ir::all_ops() (0 for ops `g` lacks, and those whose largest instance
 // is under 16 Ki FLOP: all fixed cost), beyond a kernel's fixed cost `latency_s`: the op's
-// instance of most FLOP within 16 MiB, on made-up operands, the median
-// of 7 runs (optimizer updates on cold operands, as a step finds its params). The registry
-// says how many points an op visits, not what each costs: a gelu's tanh tens of FLOP, an
-// add's one. About 8 runs of each op of `g` (tens of ms for a small model), and at most
-// about 0.25 s in all: the ops left when that has passed keep the roofline (0).
+// instance of most FLOP within 16 MiB, on made-up operands, the median of 7 runs, on
+// operands beyond the last-level cache where they outgrow a core's, as a step finds its
+// params and its activations of MiB. The registry says how many points an op visits, not
+// what each costs: a gelu's tanh tens of FLOP, an add's one. About 8 runs of each op of `g`
+// (tens of ms for a small model; about 0.2 s for the default gpt, each op of MiB filling
+// 64 MiB of copies), and at most about 0.25 s in all: the ops left when that has passed
+// keep the roofline (0).
 std::vector<double> measure_program_ops(kernels::Backend& backend, const ir::Graph& g, double latency_s);
 
 // `bytes` of backend memory at `dst` set to `value` (a float's bits: 0 for an i32 0), from a
