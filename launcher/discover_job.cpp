@@ -73,14 +73,12 @@ std::string host_name() {
 }
 
 // The lowest rank of `comm` on this node (ranks that share memory), and this rank's
-// index among them. MPI_Comm_split_type has no nonblocking form: the ranks first meet at a
-// barrier with a deadline, so that one that never comes fails the others there.
+// index among them.
 std::pair<int, int> node_leader_and_local_rank(MPI_Comm comm, Seconds timeout) {
   int rank = 0;
   MPI_Comm_rank(comm, &rank);
-  arrive_together(comm, timeout, "topology discovery: the ranks meeting to split by node");
-  MPI_Comm local;
-  MPI_Comm_split_type(comm, MPI_COMM_TYPE_SHARED, rank, MPI_INFO_NULL, &local);
+  MPI_Comm local = split_by_node(comm, timeout, "topology discovery: the ranks meeting to split by node");
+  if (local == MPI_COMM_NULL) throw JobFailure("topology discovery: MPI_Comm_split_type refused to split the ranks by node");
   int local_rank = 0, leader = 0;
   MPI_Comm_rank(local, &local_rank);
   MPI_Request request = MPI_REQUEST_NULL;

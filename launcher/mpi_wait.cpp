@@ -8,6 +8,7 @@
 #include <thread>
 
 #include "common/error.h"
+#include "launcher/watchdog.h"
 
 namespace spmd::launcher {
 namespace {
@@ -126,6 +127,16 @@ void complete_collective(int posted, MPI_Request& request, MPI_Comm comm, Second
 void arrive_together(MPI_Comm comm, Seconds timeout, const std::string& what) {
   MPI_Request request = MPI_REQUEST_NULL;
   complete_collective(MPI_Ibarrier(comm, &request), request, comm, timeout, what);
+}
+
+MPI_Comm split_by_node(MPI_Comm comm, Seconds timeout, const std::string& what) {
+  int rank = 0;
+  MPI_Comm_rank(comm, &rank);
+  arrive_together(comm, timeout, what);
+  const Watchdog watchdog("MPI_Comm_split_type (" + what + ")", timeout);
+  MPI_Comm node = MPI_COMM_NULL;
+  if (MPI_Comm_split_type(comm, MPI_COMM_TYPE_SHARED, rank, MPI_INFO_NULL, &node) != MPI_SUCCESS) return MPI_COMM_NULL;
+  return node;
 }
 
 }  // namespace spmd::launcher

@@ -85,4 +85,12 @@ void complete_collective(int posted, MPI_Request& request, MPI_Comm comm, Second
 // than by hanging in it. Cost: one barrier.
 void arrive_together(MPI_Comm comm, Seconds timeout, const std::string& what);
 
+// The ranks of `comm` that share memory with this one (MPI_Comm_split_type, keyed by rank),
+// within `timeout`: every rank first arrives (arrive_together, `what` naming the meeting),
+// then the split, which has no nonblocking form, runs under a Watchdog of the same
+// deadline: a rank that gave up at the barrier had posted its part of it, so one that came
+// later would pass the barrier alone and wait in the split forever. The caller frees the
+// result; MPI_COMM_NULL where MPI refuses the split.
+MPI_Comm split_by_node(MPI_Comm comm, Seconds timeout, const std::string& what);
+
 }  // namespace spmd::launcher

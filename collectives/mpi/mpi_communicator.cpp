@@ -6,6 +6,7 @@
 
 #include "collectives/mpi/mpi_call.h"
 #include "common/error.h"
+#include "launcher/watchdog.h"
 
 namespace spmd::collectives {
 namespace {
@@ -222,10 +223,15 @@ std::unique_ptr<Communicator> MpiCommunicator::split(int color, int key) const {
   if (color < 0) throw Error("split: color " + std::to_string(color) + " must be >= 0 (" + where() + ")");
   // MPI_Comm_split has no nonblocking form: a barrier with the deadline first, so that a
   // rank that never comes fails the others there rather than hanging them in the split.
+  // A rank that gave up at the barrier had posted its part of it, so one that comes later
+  // passes the barrier alone: the split then runs under a watchdog of the same deadline.
   MPI_Request barrier = MPI_REQUEST_NULL;
   complete_in_time(MPI_Ibarrier(comm_, &barrier), barrier, "split: the ranks meeting to split");
   MPI_Comm part = MPI_COMM_NULL;
-  check(MPI_Comm_split(comm_, color, key, &part), "MPI_Comm_split");
+  {
+    const launcher::Watchdog watchdog("MPI_Comm_split (" + where() + ")", timeout());
+    check(MPI_Comm_split(comm_, color, key, &part), "MPI_Comm_split");
+  }
   std::unique_ptr<MpiCommunicator> result = adopt(part);
   result->set_timeout(timeout());
   return result;

@@ -188,13 +188,11 @@ void NcclCommunicator::native_all_to_all(std::span<const float> in, std::span<fl
 }
 
 // The rank's index among the ranks of its node, to choose its GPU.
-// MPI_Comm_split_type has no nonblocking form: the ranks meet first within the deadline.
 int node_local_rank(MPI_Comm comm, launcher::Seconds timeout) {
-  MPI_Comm node = MPI_COMM_NULL;
   int rank = 0;
   MPI_Comm_rank(comm, &rank);
-  launcher::arrive_together(comm, timeout, "NCCL: the ranks meeting to split by node");
-  if (MPI_Comm_split_type(comm, MPI_COMM_TYPE_SHARED, rank, MPI_INFO_NULL, &node) != MPI_SUCCESS) return rank;
+  MPI_Comm node = launcher::split_by_node(comm, timeout, "NCCL: the ranks meeting to split by node");
+  if (node == MPI_COMM_NULL) return rank;
   int local = 0;
   MPI_Comm_rank(node, &local);
   MPI_Comm_free(&node);
