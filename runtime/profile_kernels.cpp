@@ -90,41 +90,82 @@ constexpr uint64_t kPrivateCacheBytes = uint64_t{1} << 20;  // a server core's L
 
 uint64_t line_up(uint64_t bytes) { return (bytes + 63) / 64 * 64; }
 
+constexpr uint64_t kColdBytes = uint64_t{64} << 20;  // copies that outgrow the last-level cache
+
+// The copies of cold operands (halves) and their results, shared by the kernels one
+// measurement times in turn, allocated and filled at the first that asks: each kernel
+// filling 64 MiB of its own took about 15 ms, most of the time of timing gpt's ops at bind.
+// Results are written once too: a page faults on first touch (a run of adamw on 64 fresh
+// copies timed 10x its rate), and a step's buffers are not fresh.
+class ColdMemory {
+ public:
+  explicit ColdMemory(kernels::Backend& backend) : backend_(backend) {}
+  char* operands() { return fill().first; }
+  char* results() { return fill().second; }
+
+ private:
+  std::pair<char*, char*> fill() {
+    if (!operands_.get()) {
+      operands_ = kernels::BackendBuffer(backend_, kColdBytes);
+      results_ = kernels::BackendBuffer(backend_, kColdBytes);
+      fill_backend_memory(backend_, operands_.get(), kColdBytes, 0.5f);
+      fill_backend_memory(backend_, results_.get(), kColdBytes, 0.0f);
+    }
+    return {static_cast<char*>(operands_.get()), static_cast<char*>(results_.get())};
+  }
+
+  kernels::Backend& backend_;
+  kernels::BackendBuffer operands_, results_;
+};
+
 // Runs of `node` on operands of `types` ready to time. Cold operands that outgrow a core's
-// cache are copies filling 64 MiB, taken in turn.
+// cache are copies filling 64 MiB, taken in turn: in `shared` where given and they fit.
 class KernelRuns {
  public:
   KernelRuns(kernels::Backend& backend, const ir::Node& node, const std::vector<ir::TensorType>& types,
-             Operands operands)
+             Operands operands, ColdMemory* shared = nullptr)
       : backend_(backend), node_(node) {
     uint64_t bytes = node.type.bytes();
     for (const ir::TensorType& t : types) bytes += t.bytes();
     const bool cold = operands == Operands::cold && bytes >= kPrivateCacheBytes;
-    const size_t copies = cold ? static_cast<size_t>(std::clamp<uint64_t>((uint64_t{64} << 20) / bytes, 1, 64)) : 1;
+    const size_t copies = cold ? static_cast<size_t>(std::clamp<uint64_t>(kColdBytes / bytes, 1, 64)) : 1;
     // Every copy's operands in one buffer and their results in another, sliced on cache
     // lines: large buffers get huge pages (Backend::allocate), where a buffer per operand of
     // each copy faulted in 4 KiB at a time (180 ms for 64 MiB of matmul copies on a VM).
     uint64_t per_copy = 0;
     for (const ir::TensorType& t : types) per_copy += line_up(t.bytes());
-    operand_memory_ = kernels::BackendBuffer(backend, copies * per_copy);
-    result_memory_ = kernels::BackendBuffer(backend, copies * line_up(node.type.bytes()));
+    const uint64_t result_bytes = line_up(node.type.bytes());
+    shared_ = cold && shared && copies * per_copy <= kColdBytes && copies * result_bytes <= kColdBytes ? shared : nullptr;
+    if (!shared_) {
+      operand_memory_ = kernels::BackendBuffer(backend, copies * per_copy);
+      result_memory_ = kernels::BackendBuffer(backend, copies * result_bytes);
+    }
+    char* next_operand = shared_ ? shared_->operands() : static_cast<char*>(operand_memory_.get());
+    char* next_result = shared_ ? shared_->results() : static_cast<char*>(result_memory_.get());
     in_.resize(copies);
-    char* next_operand = static_cast<char*>(operand_memory_.get());
-    char* next_result = static_cast<char*>(result_memory_.get());
     for (size_t c = 0; c < copies; ++c) {
       for (const ir::TensorType& t : types) {
-        // Halves for values, zeros for indices (row 0 of gather's table, class 0 of cross_entropy).
-        fill_backend_memory(backend, next_operand, t.bytes(), t.dtype == ir::DType::i32 ? 0.0f : 0.5f);
+        // Halves for values, zeros for indices (row 0 of gather's table, class 0 of
+        // cross_entropy), which go back to halves in shared memory when done.
+        if (t.dtype == ir::DType::i32) {
+          fill_backend_memory(backend, next_operand, t.bytes(), 0.0f);
+          if (shared_) indices_.push_back({t, next_operand});
+        } else if (!shared_) {
+          fill_backend_memory(backend, next_operand, t.bytes(), 0.5f);
+        }
         in_[c].push_back({t, next_operand});
         next_operand += line_up(t.bytes());
       }
-      // Written once before timing: a page faults on first touch (a run of adamw on 64
-      // fresh copies timed 10x its rate), and a step's buffers are not fresh.
-      fill_backend_memory(backend, next_result, node.type.bytes(), 0.0f);
+      if (!shared_) fill_backend_memory(backend, next_result, node.type.bytes(), 0.0f);
       out_.push_back({node.type, next_result});
-      next_result += line_up(node.type.bytes());
+      next_result += result_bytes;
     }
   }
+
+  ~KernelRuns() {
+    for (const kernels::TensorRef& t : indices_) fill_backend_memory(backend_, t.data, t.type.bytes(), 0.5f);
+  }
+  KernelRuns(KernelRuns&&) = default;  // leaves the moved-from no indices to restore
 
   // One run on the next copy, waited for.
   void operator()() {
@@ -137,6 +178,8 @@ class KernelRuns {
   kernels::Backend& backend_;
   const ir::Node node_;
   kernels::BackendBuffer operand_memory_, result_memory_;
+  ColdMemory* shared_ = nullptr;
+  std::vector<kernels::TensorRef> indices_;  // i32 operands in shared memory
   std::vector<std::vector<kernels::TensorRef>> in_;
   std::vector<kernels::TensorRef> out_;
   size_t next_ = 0;
@@ -144,8 +187,8 @@ class KernelRuns {
 
 // Seconds of one run of `node` on operands of `types`, sustained.
 double time_kernel(kernels::Backend& backend, const ir::Node& node, const std::vector<ir::TensorType>& types,
-                   Operands operands, double at_least_s = 0.05) {
-  KernelRuns runs(backend, node, types, operands);
+                   Operands operands, double at_least_s = 0.05, ColdMemory* shared = nullptr) {
+  KernelRuns runs(backend, node, types, operands, shared);
   return sustained(runs, at_least_s);
 }
 
@@ -189,6 +232,7 @@ void measure_memory(kernels::Backend& backend, partitioner::Profile& p, std::str
 void measure_matmuls(kernels::Backend& backend, partitioner::Profile& p, std::string& table,
                      const std::function<void()>& together, bool measure) {
   const std::vector<int64_t> sizes = {16, 64, 256, 1024};
+  ColdMemory cold(backend);
   for (int64_t k : sizes) {
     table += line("  matmul GFLOP/s, k = %lld: m down, n across\n  %8s", static_cast<long long>(k), "");
     for (int64_t n : sizes) table += line(" %9lld", static_cast<long long>(n));
@@ -201,7 +245,8 @@ void measure_matmuls(kernels::Backend& backend, partitioner::Profile& p, std::st
         if (measure) {
           const ir::Node node{"matmul", {0, 1}, {}, ir::TensorType{ir::DType::f32, {m, n}}, "mm"};
           const double s =
-              time_kernel(backend, node, {{ir::DType::f32, {m, k}}, {ir::DType::f32, {k, n}}}, Operands::cold);
+              time_kernel(backend, node, {{ir::DType::f32, {m, k}}, {ir::DType::f32, {k, n}}}, Operands::cold,
+                          0.05, &cold);
           rate = flops / beyond(s, p.op_latency_s);
           p.matmul_flops = std::max(p.matmul_flops, flops / s);
           table += line(" %9.1f", flops / s / 1e9);
@@ -285,6 +330,7 @@ std::vector<double> measure_program_ops(kernels::Backend& backend, const ir::Gra
   const auto start = Clock::now();
   const std::vector<ir::ValueId> chosen = largest_instance_of_each_op(g);
   std::vector<double> rates(chosen.size(), 0.0);
+  ColdMemory cold(backend);
   for (size_t op = 0; op < chosen.size(); ++op) {
     if (chosen[op] < 0 || seconds_since(start) > kBudgetS) continue;
     const ir::Node& n = g.node(chosen[op]);
@@ -293,9 +339,10 @@ std::vector<double> measure_program_ops(kernels::Backend& backend, const ir::Gra
     // As a step finds them: timed on hot operands, gpt's elementwise ops, norms and
     // transposes of MiB ran 1.3-2x their rate in a step (one rank, two threads: 16.3 ms of
     // such ops predicted, 21.7 ms measured; cold 12.7 ms and 12.6 ms), where their operands
-    // come from beyond the caches (copies of 32 MiB in all, taken in turn, still ran gelu near its hot rate).
+    // come from beyond the caches (copies of 32 MiB in all, taken in turn, still ran gelu
+    // near its hot rate).
     try {
-      const double s = time_kernel(backend, n, types, Operands::cold, kBrief);
+      const double s = time_kernel(backend, n, types, Operands::cold, kBrief, &cold);
       rates[op] = partitioner::op_flops(g, chosen[op]) / beyond(s, latency_s);
     } catch (const Error&) {
       // A kernel that refuses these made-up operands keeps the roofline's estimate.

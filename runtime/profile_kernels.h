@@ -46,9 +46,9 @@ void measure_kernels_briefly(kernels::Backend& backend, partitioner::Profile& p,
 // operands beyond the last-level cache where they outgrow a core's, as a step finds its
 // params and its activations of MiB. The registry says how many points an op visits, not
 // what each costs: a gelu's tanh tens of FLOP, an add's one. About 8 runs of each op of `g`
-// (tens of ms for a small model; about 0.2 s for the default gpt, each op of MiB filling
-// 64 MiB of copies), and at most about 0.25 s in all: the ops left when that has passed
-// keep the roofline (0).
+// (tens of ms for a small model, and 64 MiB of copies filled once where an op outgrows a
+// core's cache: about 0.1 s for the default gpt), and at most about 0.25 s in all: the ops
+// left when that has passed keep the roofline (0).
 std::vector<double> measure_program_ops(kernels::Backend& backend, const ir::Graph& g, double latency_s);
 
 // `bytes` of backend memory at `dst` set to `value` (a float's bits: 0 for an i32 0), from a
