@@ -74,7 +74,7 @@ std::vector<double> measure(MpiCommunicator& comm, const std::string& primitive,
 }
 
 // Every algorithm's row; with a profile, MPI's own as a row too, and the one the profile
-// predicts fastest marked chosen, MPI's own unless ours is faster by kNativeMargin: what
+// predicts fastest marked chosen, MPI's own unless ours is faster by native_margin: what
 // synthesis picks for a flat group (synthesize.h).
 std::vector<Row> rows_for(MpiCommunicator& comm, const std::string& primitive, int64_t bytes, const Options& options) {
   const std::vector<Algorithm> algorithms = algorithms_of(primitive);
@@ -92,10 +92,12 @@ std::vector<Row> rows_for(MpiCommunicator& comm, const std::string& primitive, i
   if (profiled) {
     Row* fastest = nullptr;
     for (Row& r : rows) fastest = r.profiled_s > 0 && (!fastest || r.profiled_s < fastest->profiled_s) ? &r : fastest;
-    // As synthesize() chooses: MPI's own unless ours is predicted faster by kNativeMargin.
+    // As synthesize() chooses: MPI's own unless ours is predicted faster by native_margin.
     Row& native = rows.front();
-    if (fastest && native.profiled_s > 0 && fastest->profiled_s > native.profiled_s * (1 - kNativeMargin)) {
-      fastest = &native;
+    const auto band = [&](const Row& r) { return measured_band(options.measured, primitive, r.algorithm, double(bytes)); };
+    if (fastest && fastest != &native && native.profiled_s > 0) {
+      const spmd::launcher::MeasuredAlgorithm* ours[] = {band(*fastest)};
+      if (fastest->profiled_s > native.profiled_s * (1 - native_margin(ours, *band(native)))) fastest = &native;
     }
     if (fastest) fastest->chosen = true;
   }

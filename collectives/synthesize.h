@@ -6,9 +6,9 @@
 // backend's own collective (Algorithm::native, MPI's or NCCL's) is a flat candidate where a
 // profile measured it: the choice of ours or the backend's is then made per size, on this
 // hardware's times, and recorded in the schedule ("flat native"). Ours replaces the
-// backend's only when predicted faster by more than kNativeMargin: closer than that, the
-// profile cannot tell the two apart (its repeated runs differ by as much on a shared
-// machine), and the backend's own is kept.
+// backend's only when predicted faster by more than kNativeMargin, or than the spread of the
+// profile's runs of the two where that is more: closer than that, the profile cannot tell
+// the two apart, and the backend's own is kept.
 #pragma once
 
 #include <span>
@@ -29,8 +29,14 @@ struct CollectiveRequest {
 // over it (where a profile measured the backend's).
 inline constexpr double kNativeMargin = 0.10;
 
+// How much faster than the backend's own (`native`, its measured band) ours (`ours`, the
+// band of each of its steps; none where unmeasured) must be predicted to replace it:
+// kNativeMargin, or the two's spreads together where more (a profile's runs of them spread
+// by 3-6% on 2 ranks of 2 cores here, by 7-10% on 4).
+double native_margin(std::span<const launcher::MeasuredAlgorithm* const> ours, const launcher::MeasuredAlgorithm& native);
+
 // Every candidate, cheapest first, except that the backend's own comes first when no other
-// is predicted faster than it by more than kNativeMargin. Cost: O(2^levels x algorithms), a few dozen candidates
+// is predicted faster than it by more than native_margin. Cost: O(2^levels x algorithms), a few dozen candidates
 // on real machines. Throws spmd::Error for an empty group or a device the topology lacks.
 std::vector<Schedule> synthesize(const launcher::Topology& topology, const CollectiveRequest& request);
 

@@ -69,7 +69,8 @@ CollectiveRun collective_run(Communicator& comm, Primitive primitive, Algorithm 
   return c;
 }
 
-std::vector<double> time_interleaved(Communicator& comm, const std::vector<CollectiveRun>& runs, int repetitions) {
+std::vector<double> time_interleaved(Communicator& comm, const std::vector<CollectiveRun>& runs, int repetitions,
+                                     std::vector<double>* spreads) {
   for (const CollectiveRun& r : runs) time_once(comm, r);  // warm-up
   std::vector<std::vector<double>> samples(runs.size());
   for (int rep = 0; rep < repetitions; ++rep) {
@@ -80,6 +81,10 @@ std::vector<double> time_interleaved(Communicator& comm, const std::vector<Colle
   }
   std::vector<double> medians;
   for (const std::vector<double>& s : samples) medians.push_back(median(s));
+  if (spreads) {
+    spreads->clear();
+    for (const std::vector<double>& s : samples) spreads->push_back(relative_spread(s));
+  }
   return medians;
 }
 

@@ -34,8 +34,10 @@ double time_once(Communicator& comm, const CollectiveRun& c);
 // Median seconds of each of `runs` as above, their runs interleaved: a warm-up of each, then
 // `repetitions` rounds, each round starting with another run, so that drift in the
 // machine's load and the cache state one leaves for the next hit all of them alike. What
-// `spmd profile` and bench_collectives time algorithms against each other with.
-std::vector<double> time_interleaved(Communicator& comm, const std::vector<CollectiveRun>& runs, int repetitions);
+// `spmd profile` and bench_collectives time algorithms against each other with. Where
+// `spreads` is given, it gets how far each one's runs spread (common/stats.h).
+std::vector<double> time_interleaved(Communicator& comm, const std::vector<CollectiveRun>& runs, int repetitions,
+                                     std::vector<double>* spreads = nullptr);
 
 // `primitive` with `algo` over all of `comm` on a buffer of `bytes` (the full buffer, as
 // cost.h counts it; an all-to-all's rounded down to a whole block per rank, which it needs:

@@ -1,5 +1,5 @@
 // The median the benchmarks and the profiler report: the machine is noisy, so every timing
-// is the median of several runs. O(n log n). And the slowest of the ranks' figures, which a
+// is the median of several runs. O(n log n). How far the runs spread about it. And the slowest of the ranks' figures, which a
 // step goes at the pace of. O(n).
 #pragma once
 
@@ -13,6 +13,15 @@ inline double median(std::vector<double> v) {
   if (v.empty()) return 0;
   std::sort(v.begin(), v.end());
   return v[v.size() / 2];
+}
+
+// How far `v` spreads about its median: half its interquartile range over the median (0.05:
+// the middle half of the runs lies within about 5% of it); 0 when empty. O(n log n).
+inline double relative_spread(std::vector<double> v) {
+  if (v.empty()) return 0;
+  std::sort(v.begin(), v.end());
+  const double mid = v[v.size() / 2];
+  return mid > 0 ? (v[v.size() * 3 / 4] - v[v.size() / 4]) / 2 / mid : 0;
 }
 
 // The slowest of several ranks' measurements of one figure, leaving out those at 0 (not

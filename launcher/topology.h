@@ -73,6 +73,10 @@ struct MeasuredAlgorithm {
   double alpha_s = 0, beta_s_per_byte = 0, gamma_s_per_byte = 0;
   double fit_error = 0;   // relative RMS error of the fit over the band
   double offset_s = 0;    // seconds on top of the terms, whatever the size (cost_fit.h says when)
+  // How far its runs spread: half their interquartile range over their median, the most
+  // over the band's sizes (0: not measured). Synthesis needs ours faster than the backend's
+  // own by more than the two spread to replace it.
+  double spread = 0;
   bool operator==(const MeasuredAlgorithm&) const = default;
 };
 

@@ -63,7 +63,8 @@ std::vector<launcher::MeasuredAlgorithm> read_algorithms(const nlohmann::json& l
     out.push_back({primitive, algorithm, a.contains("up_to_bytes") ? non_negative(a, "up_to_bytes", at) : 0.0,
                    above_first ? finite(a, "alpha_s", at) : non_negative(a, "alpha_s", at),
                    non_negative(a, "beta_s_per_byte", at), non_negative(a, "gamma_s_per_byte", at),
-                   a.value("fit_error", 0.0), a.contains("offset_s") ? finite(a, "offset_s", at) : 0.0});
+                   a.value("fit_error", 0.0), a.contains("offset_s") ? finite(a, "offset_s", at) : 0.0,
+                   a.contains("spread") ? non_negative(a, "spread", at) : 0.0});
   }
   return out;
 }
@@ -156,6 +157,7 @@ void write_profile(const std::string& path, const Profile& p) {
                                      {"beta_s_per_byte", a.beta_s_per_byte}, {"gamma_s_per_byte", a.gamma_s_per_byte},
                                      {"fit_error", a.fit_error}};
       if (a.offset_s != 0) band["offset_s"] = a.offset_s;  // only bands of proportional terms have one
+      band["spread"] = a.spread;
       algorithms.push_back(band);
     }
     levels.push_back({{"name", l.name}, {"latency_s", l.latency_s}, {"bandwidth_Bps", l.bandwidth_Bps},

@@ -106,20 +106,29 @@ partitioner::LevelProfile measure_level(collectives::Communicator& comm, const s
   return l;
 }
 
-// The slowest rank's median time of each algorithm at each size, times[a][i], the
-// algorithms interleaved at each size (collectives/timing.h).
-std::vector<std::vector<double>> interleaved_times(collectives::Communicator& comm, collectives::Primitive primitive,
-                                                   const std::vector<collectives::Algorithm>& algorithms,
-                                                   const std::vector<double>& sizes) {
-  std::vector<std::vector<double>> times(algorithms.size());
+// The slowest rank's median time of each algorithm at each size, times[a][i], and how far
+// its runs spread, spreads[a][i], the algorithms interleaved at each size
+// (collectives/timing.h).
+struct AlgorithmTimes {
+  std::vector<std::vector<double>> times, spreads;
+};
+
+AlgorithmTimes interleaved_times(collectives::Communicator& comm, collectives::Primitive primitive,
+                                 const std::vector<collectives::Algorithm>& algorithms, const std::vector<double>& sizes) {
+  AlgorithmTimes out{std::vector<std::vector<double>>(algorithms.size()),
+                     std::vector<std::vector<double>>(algorithms.size())};
   for (double bytes : sizes) {
     std::vector<collectives::CollectiveRun> runs;
     for (collectives::Algorithm a : algorithms) runs.push_back(collectives::collective_run(comm, primitive, a, bytes));
     // Small collectives vary most from run to run, and cost least to repeat.
-    const std::vector<double> medians = collectives::time_interleaved(comm, runs, bytes <= (1 << 20) ? 15 : 7);
-    for (size_t k = 0; k < runs.size(); ++k) times[k].push_back(medians[k]);
+    std::vector<double> spreads;
+    const std::vector<double> medians = collectives::time_interleaved(comm, runs, bytes <= (1 << 20) ? 15 : 7, &spreads);
+    for (size_t k = 0; k < runs.size(); ++k) {
+      out.times[k].push_back(medians[k]);
+      out.spreads[k].push_back(spreads[k]);
+    }
   }
-  return times;
+  return out;
 }
 
 // One algorithm's rows of the nccl-tests style table (size, time, algbw, busbw), the line
@@ -127,7 +136,8 @@ std::vector<std::vector<double>> interleaved_times(collectives::Communicator& co
 // give the measured times back and interpolate between them.
 std::vector<launcher::MeasuredAlgorithm> fit_algorithm(const std::string& primitive, collectives::Algorithm a, int p,
                                                        const std::vector<double>& sizes, const std::vector<double>& times,
-                                                       double busbw_factor, std::string& table) {
+                                                       const std::vector<double>& spreads, double busbw_factor,
+                                                       std::string& table) {
   std::vector<collectives::CostTerms> terms;
   for (size_t i = 0; i < sizes.size(); ++i) {
     terms.push_back(collectives::cost_terms(primitive, a, p, sizes[i]));
@@ -136,13 +146,21 @@ std::vector<launcher::MeasuredAlgorithm> fit_algorithm(const std::string& primit
   }
   const collectives::FittedCost f = collectives::fit_cost(terms, times);
   const std::vector<collectives::FittedBand> bands = collectives::fit_cost_bands(sizes, terms, times);
-  table += line("  %-26s fit: alpha %.2f us, beta %.3f ns/KB, gamma %.3f ns/KB, rms error %.1f%%; kept as %zu bands\n",
+  table += line("  %-26s fit: alpha %.2f us, beta %.3f ns/KB, gamma %.3f ns/KB, rms error %.1f%%; kept as %zu bands; "
+                "runs spread %.1f%% at most\n",
                 collectives::to_string(a).c_str(), f.alpha_s * 1e6, f.beta_s_per_byte * 1e12, f.gamma_s_per_byte * 1e12,
-                f.error * 100, bands.size());
+                f.error * 100, bands.size(), 100 * *std::max_element(spreads.begin(), spreads.end()));
   std::vector<launcher::MeasuredAlgorithm> out;
   for (const collectives::FittedBand& b : bands) {
+    // The most any size of the band spread (a band holds sizes above the last one's bound).
+    double spread = 0;
+    for (size_t i = 0; i < sizes.size(); ++i) {
+      const bool in_band = (b.up_to_bytes == 0 || sizes[i] <= b.up_to_bytes) &&
+                           (out.empty() || sizes[i] > out.back().up_to_bytes);
+      if (in_band) spread = std::max(spread, spreads[i]);
+    }
     out.push_back({primitive, collectives::to_string(a), b.up_to_bytes, b.cost.alpha_s, b.cost.beta_s_per_byte,
-                   b.cost.gamma_s_per_byte, b.cost.error, b.cost.offset_s});
+                   b.cost.gamma_s_per_byte, b.cost.error, b.cost.offset_s, spread});
   }
   return out;
 }
@@ -166,9 +184,11 @@ std::vector<launcher::MeasuredAlgorithm> collective_tables(collectives::Communic
                                                                : (p - 1.0) / p;
     // The backend's own collective too: where it beats ours, synthesis picks it.
     const std::vector<collectives::Algorithm> algorithms = collectives::algorithms_of(name);
-    const std::vector<std::vector<double>> times = interleaved_times(comm, primitive, algorithms, sizes);
+    const AlgorithmTimes measured = interleaved_times(comm, primitive, algorithms, sizes);
     for (size_t k = 0; k < algorithms.size(); ++k) {
-      for (auto& band : fit_algorithm(name, algorithms[k], p, sizes, times[k], factor, table)) fitted.push_back(band);
+      for (auto& band : fit_algorithm(name, algorithms[k], p, sizes, measured.times[k], measured.spreads[k], factor, table)) {
+        fitted.push_back(band);
+      }
     }
   }
   return fitted;

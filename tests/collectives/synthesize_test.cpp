@@ -199,5 +199,33 @@ TEST(SynthesizeTest, OursReplacesTheBackendsOwnOnlyWhenClearlyFaster) {
   EXPECT_NE(clear.front().name, "flat native") << "ours predicted " << 2 * kNativeMargin * 100 << "% faster";
 }
 
+// Where the profile's runs of the two spread further than kNativeMargin, ours must be
+// faster by more than that spread: a win within it may be the profile's noise.
+TEST(SynthesizeTest, OursMustBeatTheBackendsOwnByMoreThanTheirRunsSpread) {
+  const launcher::Topology t = launcher::load_topology({"synthetic:package:2 core:2", 1, launcher::DeviceKind::core});
+  const CollectiveRequest request{Primitive::all_gather, first_devices(4), 1 * kMiB};
+  const int outer = t.levels_spanned(request.devices).front();
+  const double ours = synthesize(t, request).front().predicted_s;
+  // MPI's own measured 25% slower than ours is predicted, its runs spreading by `spread`.
+  auto native_spreading = [&](double spread) {
+    const launcher::MeasuredAlgorithm unit{"all_gather", "native", 0, 1.0, 0, 0, 0};
+    const double alpha = ours / (1 - 0.2) / measured_seconds(unit, Algorithm::native, 4, 1 * kMiB);
+    return t.with_algorithms(outer, {{"all_gather", "native", 0, alpha, 0, 0, 0, 0, spread}});
+  };
+  EXPECT_NE(synthesize(native_spreading(0.05), request).front().name, "flat native");
+  EXPECT_EQ(synthesize(native_spreading(0.25), request).front().name, "flat native");
+}
+
+TEST(SynthesizeTest, TheNativeMarginIsTheTwoSpreadsTogetherAtLeastKNativeMargin) {
+  launcher::MeasuredAlgorithm native{"all_gather", "native", 0, 1e-6, 0, 0, 0, 0, 0.07};
+  const launcher::MeasuredAlgorithm ring{"all_gather", "ring", 0, 1e-6, 0, 0, 0, 0, 0.04};
+  const launcher::MeasuredAlgorithm* ours[] = {&ring, nullptr};
+  EXPECT_DOUBLE_EQ(native_margin(ours, native), 0.11);
+  native.spread = 0.01;
+  EXPECT_DOUBLE_EQ(native_margin(ours, native), kNativeMargin);
+  const launcher::MeasuredAlgorithm* unmeasured[] = {nullptr};
+  EXPECT_DOUBLE_EQ(native_margin(unmeasured, native), kNativeMargin);
+}
+
 }  // namespace
 }  // namespace spmd::collectives

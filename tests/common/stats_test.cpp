@@ -1,5 +1,5 @@
 // The figures benchmarks and the job's measurements are reduced to: the median of noisy runs,
-// and the slowest of the ranks' figures that a step goes at the pace of.
+// how far they spread, and the slowest of the ranks' figures that a step goes at the pace of.
 #include <gtest/gtest.h>
 
 #include "common/stats.h"
@@ -11,6 +11,13 @@ TEST(Stats, TheMedianIsTheMiddleValueAndTheUpperOfTwo) {
   EXPECT_EQ(median({3, 1, 2}), 2);
   EXPECT_EQ(median({4, 1, 3, 2}), 3);
   EXPECT_EQ(median({}), 0);
+}
+
+TEST(Stats, TheSpreadIsHalfTheInterquartileRangeOverTheMedian) {
+  // Sorted 8, 9, 10, 11, 30: quartiles 9 and 11, median 10; the outlier does not count.
+  EXPECT_DOUBLE_EQ(relative_spread({10, 30, 9, 11, 8}), 0.1);
+  EXPECT_EQ(relative_spread({5, 5, 5}), 0);
+  EXPECT_EQ(relative_spread({}), 0);
 }
 
 TEST(Stats, TheSlowestIsTheLongestTimeOrTheLeastRateOfThoseMeasured) {

@@ -39,7 +39,7 @@ Profile measured_on(const launcher::Topology& t) {
   p.memory_by_size = {{4.8e4, 9e10}, {2e8, 3e10}};
   p.kernel_threads = 2;
   p.matmul_by_shape = {{16, 16, 16, 1e9}, {16, 16, 1024, 4e9}};
-  p.levels = {{"package", 1e-6, 2e10, 0.05, {{"all_reduce", "ring", 65536, 3e-6, 2e-10, 1e-10, 0.04},
+  p.levels = {{"package", 1e-6, 2e10, 0.05, {{"all_reduce", "ring", 65536, 3e-6, 2e-10, 1e-10, 0.04, 0, 0.06},
                                             {"all_reduce", "ring", 0, 9e-6, 4e-10, 1e-10, 0.02, -4e-5}}}};
   return p;
 }
@@ -107,7 +107,8 @@ TEST(Profile, AnAlgorithmOfNoKnownNameOrSizeIsRefused) {
       {R"({"primitive": "gossip", "algorithm": "ring", "up_to_bytes": 1)", "unknown collective primitive 'gossip'"},
       {R"({"primitive": "all_reduce", "algorithm": "ring", "up_to_bytes": -1)", "'up_to_bytes' must be"},
       {R"({"primitive": "all_reduce", "algorithm": "ring", "up_to_bytes": 1, "alpha_s": -1e-6, "beta_s_per_byte": 1e-9, "gamma_s_per_byte": 0}, {"primitive": "all_reduce", "algorithm": "ring", "up_to_bytes": 4)",
-       "'alpha_s' must be a number of 0 or more"}};
+       "'alpha_s' must be a number of 0 or more"},
+      {R"({"primitive": "all_reduce", "algorithm": "ring", "up_to_bytes": 1, "spread": -0.1)", "'spread' must be"}};
   for (const auto& [algorithm, message] : cases) {
     std::ofstream(temp("bad_algorithm.json")) << head + algorithm + tail;
     try {
