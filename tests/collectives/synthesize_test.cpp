@@ -179,23 +179,25 @@ TEST(SynthesizeTest, TheBackendsOwnCollectiveIsChosenWhereItWasMeasuredFaster) {
   EXPECT_NE(large.front().name, "flat native");
 }
 
+// An all-gather of 1 MiB over the 4 cores of `t`, where MPI's own was measured to take
+// `seconds` (alpha alone: linear in it), its runs spreading by `spread`.
+launcher::Topology with_native_all_gather(const launcher::Topology& t, double seconds, double spread = 0) {
+  const int outer = t.levels_spanned(first_devices(4)).front();
+  const launcher::MeasuredAlgorithm unit{"all_gather", "native", 0, 1.0, 0, 0, 0};
+  const double per_alpha = measured_seconds(unit, Algorithm::native, 4, 1 * kMiB);
+  return t.with_algorithms(outer, {{"all_gather", "native", 0, seconds / per_alpha, 0, 0, 0, 0, spread}});
+}
+
 // Ours replaces the backend's own only when predicted faster by more than kNativeMargin:
 // closer, the profile cannot tell them apart and MPI's own is kept.
 TEST(SynthesizeTest, OursReplacesTheBackendsOwnOnlyWhenClearlyFaster) {
   const launcher::Topology t = launcher::load_topology({"synthetic:package:2 core:2", 1, launcher::DeviceKind::core});
   const CollectiveRequest request{Primitive::all_gather, first_devices(4), 1 * kMiB};
-  const int outer = t.levels_spanned(request.devices).front();
   const double ours = synthesize(t, request).front().predicted_s;
-  // A native all-gather measured to take `seconds` at this size (alpha alone: linear in it).
-  auto native_at = [&](double seconds) {
-    const launcher::MeasuredAlgorithm unit{"all_gather", "native", 0, 1.0, 0, 0, 0};
-    const double per_alpha = measured_seconds(unit, Algorithm::native, 4, 1 * kMiB);
-    return t.with_algorithms(outer, {{"all_gather", "native", 0, seconds / per_alpha, 0, 0, 0}});
-  };
-  const std::vector<Schedule> close = synthesize(native_at(ours / (1 - kNativeMargin / 2)), request);
+  const std::vector<Schedule> close = synthesize(with_native_all_gather(t, ours / (1 - kNativeMargin / 2)), request);
   EXPECT_EQ(close.front().name, "flat native") << "ours predicted " << kNativeMargin / 2 * 100 << "% faster";
   EXPECT_LT(close.at(1).predicted_s, close.front().predicted_s);  // listed after it, though cheaper
-  const std::vector<Schedule> clear = synthesize(native_at(ours / (1 - 2 * kNativeMargin)), request);
+  const std::vector<Schedule> clear = synthesize(with_native_all_gather(t, ours / (1 - 2 * kNativeMargin)), request);
   EXPECT_NE(clear.front().name, "flat native") << "ours predicted " << 2 * kNativeMargin * 100 << "% faster";
 }
 
@@ -204,16 +206,9 @@ TEST(SynthesizeTest, OursReplacesTheBackendsOwnOnlyWhenClearlyFaster) {
 TEST(SynthesizeTest, OursMustBeatTheBackendsOwnByMoreThanTheirRunsSpread) {
   const launcher::Topology t = launcher::load_topology({"synthetic:package:2 core:2", 1, launcher::DeviceKind::core});
   const CollectiveRequest request{Primitive::all_gather, first_devices(4), 1 * kMiB};
-  const int outer = t.levels_spanned(request.devices).front();
-  const double ours = synthesize(t, request).front().predicted_s;
-  // MPI's own measured 25% slower than ours is predicted, its runs spreading by `spread`.
-  auto native_spreading = [&](double spread) {
-    const launcher::MeasuredAlgorithm unit{"all_gather", "native", 0, 1.0, 0, 0, 0};
-    const double alpha = ours / (1 - 0.2) / measured_seconds(unit, Algorithm::native, 4, 1 * kMiB);
-    return t.with_algorithms(outer, {{"all_gather", "native", 0, alpha, 0, 0, 0, 0, spread}});
-  };
-  EXPECT_NE(synthesize(native_spreading(0.05), request).front().name, "flat native");
-  EXPECT_EQ(synthesize(native_spreading(0.25), request).front().name, "flat native");
+  const double slower = synthesize(t, request).front().predicted_s / (1 - 0.2);  // ours predicted 20% faster
+  EXPECT_NE(synthesize(with_native_all_gather(t, slower, 0.05), request).front().name, "flat native");
+  EXPECT_EQ(synthesize(with_native_all_gather(t, slower, 0.25), request).front().name, "flat native");
 }
 
 TEST(SynthesizeTest, TheNativeMarginIsTheTwoSpreadsTogetherAtLeastKNativeMargin) {
