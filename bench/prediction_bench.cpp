@@ -110,6 +110,7 @@ std::optional<Row> measure(const launcher::World& world, const std::string& mode
   std::vector<uint64_t> peaks = job->peak_bytes_per_rank();
   row.planned_peak = static_cast<double>(*std::max_element(peaks.begin(), peaks.end()));
   if (!profile.empty()) {
+    job.reset();  // gone before the next binds: one job's buffers and threads at a time, as `spmd run`
     job = timed_job(world, model, strategy, steps, profile, row.measured_profiled_s);
     row.profiled_s = job->predicted_step_time_s();
   }
