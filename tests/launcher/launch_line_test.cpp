@@ -16,11 +16,11 @@ TEST(MpirunCommand, BindsEachRankToItsDeviceKind) {
   NodeShape cpu_node{2, 0};
   auto line = mpirun_command(request(DeviceKind::core), cpu_node, false, "mpirun");
   EXPECT_EQ(line,
-            (std::vector<std::string>{"mpirun", "-np", "8", "--map-by", "core", "--bind-to", "core",
+            (std::vector<std::string>{"mpirun", "-np", "8", "--map-by", "core", "--bind-to", "core:overload-allowed",
                                       "--oversubscribe", "--mca", "btl", "self,tcp", "spmd", "run", "gpt"}));
   line = mpirun_command(request(DeviceKind::package), cpu_node, false, "mpirun");
   EXPECT_EQ(line[4], "socket");
-  EXPECT_EQ(line[6], "socket");
+  EXPECT_EQ(line[6], "socket:overload-allowed");
 }
 
 TEST(MpirunCommand, DefaultsToNumaWithoutGpusAndGpuWithThem) {
