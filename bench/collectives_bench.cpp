@@ -262,7 +262,14 @@ int main(int argc, char** argv) {
   try {
     app.parse(argc, argv);
     options.link = {latency_us * 1e-6, bandwidth_GBps * 1e9, reduce_GBps * 1e9};
-    if (!options.profile_path.empty()) options.measured = measured_collectives(options.profile_path);
+    if (!options.profile_path.empty()) {
+      options.measured = measured_collectives(options.profile_path);
+      // As a job bound with the profile chooses (partitioner/profile.h).
+      if (spmd::partitioner::ranks_take_turns(spmd::launcher::discover_job(job.comm()))) {
+        options.measured = spmd::partitioner::without_native(options.measured);
+        if (job.lead()) std::printf("the ranks take turns on their PUs: a job leaves MPI's own collectives out\n");
+      }
+    }
     run(options);
   } catch (const CLI::ParseError& e) {
     status = app.exit(e);

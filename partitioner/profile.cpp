@@ -198,6 +198,18 @@ void write_profile(const std::string& path, const Profile& p) {
   write_file_atomically(path, j.dump(1) + "\n", "profile");
 }
 
+bool ranks_take_turns(const launcher::Topology& topology) {
+  for (const launcher::Device& d : topology.devices()) {
+    if (d.kind != launcher::DeviceKind::gpu && cpu_share(topology, d, 1) < 1) return true;
+  }
+  return false;
+}
+
+std::vector<launcher::MeasuredAlgorithm> without_native(std::vector<launcher::MeasuredAlgorithm> measured) {
+  std::erase_if(measured, [](const launcher::MeasuredAlgorithm& a) { return a.algorithm == "native"; });
+  return measured;
+}
+
 Profiled apply_profile(const Profile& profile, const std::string& path, const launcher::Topology& topology,
                        DeviceOverrides base, int threads) {
   Profiled out{topology, base, {}};
@@ -232,12 +244,18 @@ Profiled apply_profile(const Profile& profile, const std::string& path, const la
                                           "): its figures are used where the level names match");
   }
   out.topology = topology.with_links(links);
+  const bool turns = ranks_take_turns(topology);
   for (size_t l = 0; l < topology.levels().size(); ++l) {
     for (const LevelProfile& measured : profile.levels) {
       if (measured.name == topology.levels()[l].name && !measured.algorithms.empty()) {
-        out.topology = out.topology.with_algorithms(static_cast<int>(l), measured.algorithms);
+        out.topology = out.topology.with_algorithms(
+            static_cast<int>(l), turns ? without_native(measured.algorithms) : measured.algorithms);
       }
     }
+  }
+  if (turns) {
+    out.said.push_back("collectives: MPI's own left out, the ranks taking turns on their PUs (timed lined up, they "
+                       "wait in a step for peers that are not running)");
   }
   out.device.handoff_s = profile.handoff_s;
   out.device.sync_wait_s = profile.sync_wait_s;

@@ -72,7 +72,21 @@ struct Profiled {
 // threads of the job's ranks: a profile whose kernels ran other threads keeps its links
 // and collectives, not its kernel figures (2 threads' matmuls predicted a 1-thread gpt
 // step at 0.6 of its time), and says so.
+// Where the job's ranks take turns on their PUs (a CPU device with more ranks bound to it
+// than PUs), MPI's own collectives are left out of the levels' measured algorithms, and
+// said so.
 Profiled apply_profile(const Profile& profile, const std::string& path, const launcher::Topology& topology,
                        DeviceOverrides base = {}, int threads = 0);
+
+// Whether ranks of `topology` take turns on their PUs: a CPU device with more ranks bound to
+// it than it has PUs. MPI's own collectives, which the profile times with every rank lined
+// up, then lose to ours in a step, where ranks reach a collective in turns and its rounds
+// wait for peers that are not running: mlp megatron on 4 ranks over 2 cores took 0.55-0.57
+// ms a step with MPI's all-reduce of 64 KiB, which the profile had timed faster than ours,
+// and 0.38 ms with ours. O(devices).
+bool ranks_take_turns(const launcher::Topology& topology);
+
+// `measured` without MPI's own collective (algorithm "native").
+std::vector<launcher::MeasuredAlgorithm> without_native(std::vector<launcher::MeasuredAlgorithm> measured);
 
 }  // namespace spmd::partitioner

@@ -176,6 +176,32 @@ TEST(Profile, KernelsOfOtherThreadsAreNotTakenTheRestIs) {
   EXPECT_TRUE(said);
 }
 
+// Where ranks take turns on their PUs, MPI's own collectives are left out: timed lined up by
+// the profile, in a step they wait for peers that are not running.
+TEST(Profile, RanksTakingTurnsOnTheirPusLeaveMpisOwnCollectivesOut) {
+  launcher::Device two_pus;
+  two_pus.kind = launcher::DeviceKind::core;
+  two_pus.cpuset = "0-1";
+  launcher::Level node;
+  node.name = "node";
+  node.groups = 1;
+  node.link_kind = launcher::LinkKind::shared_cache;
+  node.link = {1e-6, 1e10};
+  const launcher::Topology three_ranks({two_pus, two_pus, two_pus}, {"n"}, {node}, {{0, 0, 0}});
+  const launcher::Topology two_ranks({two_pus, two_pus}, {"n"}, {node}, {{0, 0}});
+  EXPECT_TRUE(ranks_take_turns(three_ranks));
+  EXPECT_FALSE(ranks_take_turns(two_ranks));
+  Profile p;
+  p.fingerprint = "elsewhere";
+  p.levels = {{"node", 1e-6, 1e10, 0, {{"all_reduce", "native", 0, 1e-6, 1e-10, 0, 0}, {"all_reduce", "ring", 0, 2e-6, 1e-10, 1e-10, 0}}}};
+  const Profiled turns = apply_profile(p, "p.json", three_ranks);
+  ASSERT_EQ(turns.topology.levels().at(0).algorithms.size(), 1u);
+  EXPECT_EQ(turns.topology.levels()[0].algorithms[0].algorithm, "ring");
+  EXPECT_TRUE(std::any_of(turns.said.begin(), turns.said.end(),
+                          [](const std::string& s) { return s.find("MPI's own left out") != std::string::npos; }));
+  EXPECT_EQ(apply_profile(p, "p.json", two_ranks).topology.levels().at(0).algorithms.size(), 2u);
+}
+
 TEST(Profile, OfAnotherTopologyItIsUsedWhereLevelsMatchOrRefused) {
   const launcher::Topology t = two_packages();
   Profile other = measured_on(t);
