@@ -1,6 +1,6 @@
 // The median the benchmarks and the profiler report: the machine is noisy, so every timing
-// is the median of several runs. O(n log n). How far the runs spread about it. And the slowest of the ranks' figures, which a
-// step goes at the pace of. O(n).
+// is the median of several runs. O(n log n). How far the runs spread about it. And the
+// slowest of the ranks' figures, which a step goes at the pace of. O(n).
 #pragma once
 
 #include <algorithm>
