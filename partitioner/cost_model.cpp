@@ -134,16 +134,34 @@ const Problem& problem_of(const ir::Graph& g, ir::ValueId v) {
 }
 
 // The FLOP/s the op's problem reaches: a GEMM's from the matmul rates by shape where
-// measured; any other op's as measured for its op; else the rate of its size on the
-// measured curve, else the peak.
-double flops_rate(const DeviceModel& device, const Problem& p) {
+// measured; any other op's as measured for its op (on operands in the core's cache where
+// `in_cache` and that was measured apart); else the rate of its size on the measured
+// curve, else the peak.
+double flops_rate(const DeviceModel& device, const Problem& p, bool in_cache) {
   if (p.gemm && !device.flops_by_shape.empty()) return device.flops_by_shape.rate(p.gemm->m, p.gemm->n, p.gemm->k);
+  if (!p.gemm && in_cache && p.op < device.flops_by_op_in_cache.size() && device.flops_by_op_in_cache[p.op] > 0) {
+    return device.flops_by_op_in_cache[p.op];
+  }
   if (!p.gemm && p.op < device.flops_by_op.size() && device.flops_by_op[p.op] > 0) return device.flops_by_op[p.op];
   return rate_at(device.flops_by_size, p.flops, device.peak_flops);
 }
 
-double compute_seconds(const DeviceModel& device, const Problem& p) {
-  return p.flops > 0 ? p.flops / flops_rate(device, p) : 0;
+double compute_seconds(const DeviceModel& device, const Problem& p, bool in_cache = false) {
+  return p.flops > 0 ? p.flops / flops_rate(device, p, in_cache) : 0;
+}
+
+// Whether node `v`'s operands and result are still in the core's cache when it runs: its
+// own bytes, and each with what the step touched since it last touched it
+// (reuse_distance.h), within DeviceModel::private_cache_bytes.
+bool runs_in_cache(const ir::Graph& g, ir::ValueId v, const DeviceModel& device, const ReuseDistances& reuse) {
+  const double cache = static_cast<double>(device.private_cache_bytes);
+  if (!(cache > 0) || op_bytes(g, v) > cache) return false;
+  if (tensor_bytes(g.type(v)) + reuse.result(v) > cache) return false;
+  const std::vector<ir::ValueId>& inputs = g.node(v).inputs;
+  for (size_t i = 0; i < inputs.size(); ++i) {
+    if (tensor_bytes(g.type(inputs[i])) + reuse.operand(v, i) > cache) return false;
+  }
+  return true;
 }
 
 double memory_seconds(const ir::Graph& g, ir::ValueId v, const DeviceModel& device) {
@@ -186,7 +204,9 @@ double op_seconds(const ir::Graph& g, ir::ValueId v, const DeviceModel& device, 
   const Problem& p = problem_of(g, v);
   const double bytes = reuse.rewritten_after_peers(v), rate = device.peer_rewrite_rate(p.op);
   const double rewritten = bytes > 0 && rate > 0 ? bytes / rate : 0;
-  return device.op_latency_s + std::max(compute_seconds(device, p), memory_seconds(g, v, device, reuse)) + rewritten;
+  const bool in_cache = runs_in_cache(g, v, device, reuse);
+  return device.op_latency_s + std::max(compute_seconds(device, p, in_cache), memory_seconds(g, v, device, reuse)) +
+         rewritten;
 }
 
 bool compute_bound(const ir::Graph& g, ir::ValueId v, const DeviceModel& device) {

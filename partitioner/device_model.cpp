@@ -58,6 +58,9 @@ DeviceModel cpu_of(const launcher::Device& d, int sharing, const DeviceOverrides
   }
   for (const auto& [size, rate] : measured.cpu_bytes_by_size) m.bytes_by_size.emplace_back(size, rate * share);
   for (double rate : measured.cpu_flops_by_op) m.flops_by_op.push_back(rate * share);
+  for (double rate : measured.cpu_flops_by_op_in_cache) m.flops_by_op_in_cache.push_back(rate * share);
+  m.private_cache_bytes = measured.cpu_private_cache_bytes;
+  if (measured.cpu_op_latency_s > 0) m.op_latency_s = measured.cpu_op_latency_s / share;
   if (!m.bytes_by_size.empty()) m.memory_Bps = m.bytes_by_size.back().second;
   return m;
 }
@@ -118,6 +121,7 @@ DeviceModel device_model(const launcher::Topology& topology, const DeviceOverrid
   if (overrides.handoff_s > 0) model.handoff_s = overrides.handoff_s;
   if (!overrides.flops_by_shape.empty()) model.flops_by_shape = overrides.flops_by_shape;
   if (!overrides.flops_by_op.empty()) model.flops_by_op = overrides.flops_by_op;
+  if (!overrides.flops_by_op_in_cache.empty()) model.flops_by_op_in_cache = overrides.flops_by_op_in_cache;
   if (overrides.sync_wait_s > 0) model.sync_wait_s = overrides.sync_wait_s;
   if (overrides.sync_wait_fraction > 0) model.sync_wait_fraction = overrides.sync_wait_fraction;
   // A GPU's peers copy by DMA from its own memory: no core of another process caches it.

@@ -39,6 +39,15 @@ struct DeviceModel {
   // every op that is not a GEMM, whose work per point the registry does not say (a gelu's
   // tanh costs tens of FLOP per element, an add one; a transpose moves its bytes by stride).
   std::vector<double> flops_by_op;
+  // Measured (at bind): the same on operands in a core's cache, by op index, 0 where not
+  // measured apart (flops_by_op then holds for both). An op whose data the step touched
+  // within private_cache_bytes since it last touched them runs at this rate: an optimizer
+  // update of a model whose whole step fits a core's cache ran 2-4x its rate on operands
+  // from beyond the last-level cache, which flops_by_op holds for ops of MiB.
+  std::vector<double> flops_by_op_in_cache;
+  // The cache of the core a rank runs on (its L2), 0 where not known: the data an op's
+  // operands stay within to run at flops_by_op_in_cache.
+  std::int64_t private_cache_bytes = 0;
   // Measured (a profile): what a collective between devices waits for the slowest rank
   // beyond its own time, sync_wait_s + sync_wait_fraction x the compute since the previous
   // one: ranks' kernels take unequal times (system noise; Hoefler et al. 2010, "Characterizing
@@ -123,8 +132,18 @@ struct DeviceOverrides {
   // Measured at bind on the program's own ops (runtime/profile_kernels.h), by a rank alone:
   // FLOP/s by op index (DeviceModel::flops_by_op), shared out as cpu_flops is.
   std::vector<double> cpu_flops_by_op;
-  // FLOP/s by op index as they stand, in place of cpu_flops_by_op (a refit's).
+  // The same on operands in a core's cache (DeviceModel::flops_by_op_in_cache), and the
+  // cache's bytes (DeviceModel::private_cache_bytes).
+  std::vector<double> cpu_flops_by_op_in_cache;
+  std::int64_t cpu_private_cache_bytes = 0;
+  // The kernel's fixed cost measured by a rank alone, shared out as cpu_flops is: ranks
+  // taking turns on a PU each pay theirs on it (4 ranks on 2 cores ran mlp's 50 small
+  // kernels at about twice the cost measured alone). op_latency_s wins.
+  double cpu_op_latency_s = 0;
+  // FLOP/s by op index as they stand, in place of cpu_flops_by_op and
+  // cpu_flops_by_op_in_cache (a refit's).
   std::vector<double> flops_by_op;
+  std::vector<double> flops_by_op_in_cache;
   // Measured at bind where ranks share PUs (runtime/profile_sharing.h): the part of their
   // share of the PUs ranks taking turns keep, by stretch of compute between collectives
   // (DeviceModel::turns_by_stretch). Empty: not measured.

@@ -98,6 +98,8 @@ Refitted refit(const launcher::Topology& topology, const DeviceModel& device, co
   d.flops_by_shape = device.flops_by_shape.scaled(1 / compute);
   d.flops_by_op = device.flops_by_op;
   for (double& rate : d.flops_by_op) rate /= compute;
+  d.flops_by_op_in_cache = device.flops_by_op_in_cache;
+  for (double& rate : d.flops_by_op_in_cache) rate /= compute;
   std::vector<launcher::LinkModel> links;
   const double c = collectives.scale;
   for (const launcher::Level& level : topology.levels()) {

@@ -164,7 +164,8 @@ void Job::calibrate_device(bool profiled) {
   const bool basics = !profiled && d.peak_flops <= 0;
   const size_t ops = ir::all_ops().size();
   // Rank 0's figures as they travel: the latency, the best FLOP/s, 3 (FLOP, FLOP/s) and 3
-  // (bytes, bytes/s) pairs, the FLOP/s of each op, then the kernel threads they ran on.
+  // (bytes, bytes/s) pairs, the FLOP/s of each op beyond the caches and in them, then the
+  // kernel threads they ran on.
   constexpr size_t kFlopPairs = 2, kBytePairs = kFlopPairs + 6, kOps = kBytePairs + 6;
   std::vector<double> figures;
   const auto start = std::chrono::steady_clock::now();
@@ -177,7 +178,9 @@ void Job::calibrate_device(bool profiled) {
     for (const auto& [size, rate] : p.matmul_by_size) figures.insert(figures.end(), {size, rate});
     for (const auto& [size, rate] : bytes) figures.insert(figures.end(), {size, rate});
     figures.resize(kOps, 0.0);
-    for (double rate : measure_program_ops(*backend_, graph_, p.op_latency_s)) figures.push_back(rate);
+    const ProgramOpRates rates = measure_program_ops(*backend_, graph_, p.op_latency_s);
+    figures.insert(figures.end(), rates.beyond_cache.begin(), rates.beyond_cache.end());
+    figures.insert(figures.end(), rates.in_cache.begin(), rates.in_cache.end());
     figures.push_back(kernels::cpu_threads());
   };
   if (world_ && world_->size() > 1) {
@@ -188,7 +191,7 @@ void Job::calibrate_device(bool profiled) {
     } else {
       world_->on_lead(measure, "measuring the kernels");
     }
-    figures.resize(kOps + ops + 1, 0.0);
+    figures.resize(kOps + 2 * ops + 1, 0.0);
     for (size_t i = 0; i < figures.size(); ++i) {
       const std::vector<uint64_t> all = world_->all_gather(std::bit_cast<uint64_t>(figures[i]), "the ranks' kernel figures");
       // The slowest rank's (common/stats.h): here one core ran gpt 4-9% slower than the
@@ -200,7 +203,10 @@ void Job::calibrate_device(bool profiled) {
   } else {
     measure();
   }
-  d.cpu_flops_by_op.assign(figures.begin() + kOps, figures.begin() + static_cast<std::ptrdiff_t>(kOps + ops));
+  const auto op_rates = figures.begin() + kOps;
+  d.cpu_flops_by_op.assign(op_rates, op_rates + static_cast<std::ptrdiff_t>(ops));
+  d.cpu_flops_by_op_in_cache.assign(op_rates + static_cast<std::ptrdiff_t>(ops), op_rates + static_cast<std::ptrdiff_t>(2 * ops));
+  d.cpu_private_cache_bytes = private_cache_bytes();
   d.cpu_threads = static_cast<int>(figures.back());
   const std::string turns = measure_turns(/*users_figures=*/!profiled && d.peak_flops > 0);
   const auto timed = std::count_if(d.cpu_flops_by_op.begin(), d.cpu_flops_by_op.end(), [](double r) { return r > 0; });
@@ -211,7 +217,7 @@ void Job::calibrate_device(bool profiled) {
     device_note_ = note + turns;
     return;
   }
-  if (d.op_latency_s <= 0) d.op_latency_s = figures[0];
+  d.cpu_op_latency_s = figures[0];
   d.cpu_flops = figures[1];
   d.cpu_flops_by_size.clear();
   d.cpu_bytes_by_size.clear();
@@ -222,7 +228,8 @@ void Job::calibrate_device(bool profiled) {
   std::snprintf(note, sizeof note,
                 "matmul %.1f GFLOP/s at best, memory %.1f GB/s in the caches and %.1f GB/s beyond, %.1f us per kernel, "
                 "%d ops of the program timed, measured at start in %.0f ms (%s)",
-                d.cpu_flops / 1e9, figures[kBytePairs + 3] / 1e9, figures[kBytePairs + 5] / 1e9, d.op_latency_s * 1e6,
+                d.cpu_flops / 1e9, figures[kBytePairs + 3] / 1e9, figures[kBytePairs + 5] / 1e9,
+                (d.op_latency_s > 0 ? d.op_latency_s : figures[0]) * 1e6,
                 static_cast<int>(timed), took_ms,
                 profile_notes_.empty() ? "no profile" : "the profile's kernels ran other threads");
   device_note_ = note + turns;

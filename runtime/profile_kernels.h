@@ -47,9 +47,21 @@ void measure_kernels_briefly(kernels::Backend& backend, partitioner::Profile& p,
 // params and its activations of MiB. The registry says how many points an op visits, not
 // what each costs: a gelu's tanh tens of FLOP, an add's one. About 8 runs of each op of `g`
 // (tens of ms for a small model, and 64 MiB of copies filled once where an op outgrows a
-// core's cache: about 0.1 s for the default gpt), and at most about 0.25 s in all: the ops
-// left when that has passed keep the roofline (0).
-std::vector<double> measure_program_ops(kernels::Backend& backend, const ir::Graph& g, double latency_s);
+// core's cache: about 0.1 s for the default gpt), and at most about `budget_s` in all: the
+// ops left when that has passed keep the roofline (0). `in_cache` holds the same on operands in a
+// core's cache where the instance outgrows it (timed again, the same runs on one copy), 0
+// for the others: their one rate is in the cache already.
+struct ProgramOpRates {
+  std::vector<double> beyond_cache, in_cache;
+};
+// Bind waits for it on every rank, within the job's deadline (2 s in some tests), hence a
+// quarter of a second by default.
+ProgramOpRates measure_program_ops(kernels::Backend& backend, const ir::Graph& g, double latency_s,
+                                   double budget_s = 0.25);
+
+// The bytes of the cache of the core this process runs on (its L2, as the C library reads
+// it from the CPU), 0 where it does not say. O(1).
+std::int64_t private_cache_bytes();
 
 // `bytes` of backend memory at `dst` set to `value` (a float's bits: 0 for an i32 0), from a
 // small host chunk copied in turn: a host vector as large as the buffer faulted its pages

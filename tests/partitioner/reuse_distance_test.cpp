@@ -179,5 +179,35 @@ TEST(CostModel, ABufferTouchedLongAgoComesAtTheRateOfTheDataTouchedSince) {
   EXPECT_GT(op_seconds(g, s, d, reuse) - 1e-6, 4 * (op_seconds(g, s, d) - 1e-6));
 }
 
+// An op measured apart on operands in a core's cache (an optimizer update of a model whose
+// step fits it) runs at that rate where its own bytes, and each buffer with what the step
+// touched since its last touch, fit the core's cache; at its rate beyond the caches where
+// any does not, or where the cache is not known.
+TEST(CostModel, AnOpWhoseDataStayedInTheCoresCacheRunsAtItsInCacheRate) {
+  ir::Graph g;
+  ir::Builder bld(g);
+  const ir::ValueId p = bld.param("p", {1024}), q = bld.param("q", {4096});
+  const ir::ValueId a = bld.relu(p), b = bld.relu(q), c = bld.add(p, a);
+  g.outputs = {{"b", b}, {"c", c}};
+  const ReuseDistances reuse(g, plan_program_memory(g));
+  ASSERT_EQ(reuse.operand(a, 0), 8 * kKiB);  // p, 4 KiB, and a's 4 KiB: 12 KiB in play
+  ASSERT_EQ(reuse.operand(b, 0), 28 * kKiB);  // q, 16 KiB: 44 KiB
+  DeviceModel d;
+  d.peak_flops = 1e15, d.memory_Bps = 1e15;
+  d.flops_by_op.assign(ir::all_ops().size(), 0.0);
+  d.flops_by_op_in_cache.assign(ir::all_ops().size(), 0.0);
+  d.flops_by_op[ir::op_index("relu")] = 1e6;
+  d.flops_by_op_in_cache[ir::op_index("relu")] = 4e6;
+  EXPECT_DOUBLE_EQ(op_seconds(g, a, d, reuse), 1024 / 1e6) << "no cache known";
+  d.private_cache_bytes = 16 * 1024;
+  EXPECT_DOUBLE_EQ(op_seconds(g, a, d, reuse), 1024 / 4e6);
+  EXPECT_DOUBLE_EQ(op_seconds(g, b, d, reuse), 4096 / 1e6);
+  d.private_cache_bytes = 64 * 1024;
+  EXPECT_DOUBLE_EQ(op_seconds(g, b, d, reuse), 4096 / 4e6);
+  EXPECT_DOUBLE_EQ(op_seconds(g, b, d), 4096 / 1e6) << "without the step's distances: beyond the caches";
+  d.private_cache_bytes = 40 * 1024;  // b's own 32 KiB fit, q with what came since does not
+  EXPECT_DOUBLE_EQ(op_seconds(g, b, d, reuse), 4096 / 1e6);
+}
+
 }  // namespace
 }  // namespace spmd::partitioner
