@@ -212,6 +212,8 @@ std::vector<partitioner::LevelProfile> measure_levels(collectives::Communicator&
 
 // Rank 0's rates, measured alone on its PUs, as each rank gets them when all run: the part
 // of the PUs partitioner::cpu_share gives the ranks bound to them (1 on cores of their own).
+// The fixed cost of a kernel grows as the rates shrink: ranks taking turns on a PU each pay
+// theirs on it (4 ranks on 2 cores ran mlp's small kernels at twice the cost alone).
 void share_kernel_rates(const launcher::Topology& topology, const kernels::Backend& backend, ProfileRun& run) {
   if (backend.device_memory() || topology.devices().empty()) return;
   const launcher::Device& first = topology.devices().front();
@@ -220,10 +222,12 @@ void share_kernel_rates(const launcher::Topology& topology, const kernels::Backe
   partitioner::Profile& p = run.profile;
   p.matmul_flops *= share;
   p.memory_Bps *= share;
+  p.op_latency_s /= share;
   for (auto& point : p.matmul_by_size) point.second *= share;
   for (auto& point : p.memory_by_size) point.second *= share;
   for (partitioner::GemmPoint& g : p.matmul_by_shape) g.flops_per_s *= share;
-  run.table += line("  the ranks bound to these PUs share them: each gets %.2f of these rates\n", share);
+  run.table += line("  the ranks bound to these PUs share them: each gets %.2f of these rates, and pays %.3f us a kernel\n",
+                    share, p.op_latency_s * 1e6);
 }
 
 // The name of the outermost level a collective over every device of `topology` spans

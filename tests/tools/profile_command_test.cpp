@@ -2,6 +2,7 @@
 // which figures were measured; a profile that is not one is refused with exit 2.
 #include <gtest/gtest.h>
 
+#include <cstdio>
 #include <fstream>
 #include <set>
 #include <nlohmann/json.hpp>
@@ -68,6 +69,19 @@ TEST(ProfileCommand, ThreeRanksAreProfiledToo) {
   EXPECT_TRUE(contains(r.out, "sync wait: ")) << r.out;
   const nlohmann::json j = nlohmann::json::parse(slurp(path));
   EXPECT_GE(j.at("sync_wait_fraction").get<double>(), 0);
+  // Where the ranks share PUs (3 on this machine's 2 cores), each pays the fixed cost of a
+  // kernel it measured alone over its share: the profile's figure is the shared one.
+  double alone_us = 0, share = 1, paid_us = 0;
+  const size_t at = r.out.find("add 1 element");
+  ASSERT_NE(at, std::string::npos) << r.out;
+  ASSERT_EQ(std::sscanf(r.out.c_str() + at, "add 1 element %lf us", &alone_us), 1) << r.out;
+  const size_t shared = r.out.find("each gets ");
+  if (shared != std::string::npos) {
+    ASSERT_EQ(std::sscanf(r.out.c_str() + shared, "each gets %lf of these rates, and pays %lf us a kernel", &share, &paid_us), 2)
+        << r.out;
+    EXPECT_NEAR(paid_us, alone_us / share, 0.01 * paid_us + 0.002) << r.out;  // the share printed to 2 places
+  }
+  EXPECT_NEAR(j.at("op_latency_s").get<double>() * 1e6, alone_us / share, 0.01 * alone_us / share + 0.002) << r.out;
 }
 
 // A rank alone plans on no topology, yet its own profile is of this very job.
