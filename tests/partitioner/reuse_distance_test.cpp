@@ -20,12 +20,21 @@ constexpr double kKiB = 1024;
 
 // p and q own 4 and 16 KiB; a takes 4 KiB of the arena; b and c are outputs of their own.
 // Each step touches: [read p, write a] [read q, write b] [read p, read a, write c].
-TEST(ReuseDistance, IsTheDistinctBytesTouchedSinceCountedAcrossSteps) {
+struct ThreeOps {
   ir::Graph g;
-  ir::Builder bld(g);
-  const ir::ValueId p = bld.param("p", {1024}), q = bld.param("q", {4096});
-  const ir::ValueId a = bld.relu(p), b = bld.relu(q), c = bld.add(p, a);
-  g.outputs = {{"b", b}, {"c", c}};
+  ir::ValueId p, q, a, b, c;
+  ThreeOps() {
+    ir::Builder bld(g);
+    p = bld.param("p", {1024}), q = bld.param("q", {4096});
+    a = bld.relu(p), b = bld.relu(q), c = bld.add(p, a);
+    g.outputs = {{"b", b}, {"c", c}};
+  }
+};
+
+TEST(ReuseDistance, IsTheDistinctBytesTouchedSinceCountedAcrossSteps) {
+  const ThreeOps ops;
+  const ir::Graph& g = ops.g;
+  const ir::ValueId a = ops.a, b = ops.b, c = ops.c;
   const ProgramMemory memory = plan_program_memory(g);
   ASSERT_FALSE(memory.owned[a]);
   const ReuseDistances reuse(g, memory);
@@ -184,11 +193,9 @@ TEST(CostModel, ABufferTouchedLongAgoComesAtTheRateOfTheDataTouchedSince) {
 // touched since its last touch, fit the core's cache; at its rate beyond the caches where
 // any does not, or where the cache is not known.
 TEST(CostModel, AnOpWhoseDataStayedInTheCoresCacheRunsAtItsInCacheRate) {
-  ir::Graph g;
-  ir::Builder bld(g);
-  const ir::ValueId p = bld.param("p", {1024}), q = bld.param("q", {4096});
-  const ir::ValueId a = bld.relu(p), b = bld.relu(q), c = bld.add(p, a);
-  g.outputs = {{"b", b}, {"c", c}};
+  const ThreeOps ops;
+  const ir::Graph& g = ops.g;
+  const ir::ValueId a = ops.a, b = ops.b;
   const ReuseDistances reuse(g, plan_program_memory(g));
   ASSERT_EQ(reuse.operand(a, 0), 8 * kKiB);  // p, 4 KiB, and a's 4 KiB: 12 KiB in play
   ASSERT_EQ(reuse.operand(b, 0), 28 * kKiB);  // q, 16 KiB: 44 KiB
