@@ -48,9 +48,9 @@ void measure_kernels_briefly(kernels::Backend& backend, partitioner::Profile& p,
 // what each costs: a gelu's tanh tens of FLOP, an add's one. About 8 runs of each op of `g`
 // (tens of ms for a small model, and 64 MiB of copies filled once where an op outgrows a
 // core's cache: about 0.1 s for the default gpt), and at most about `budget_s` in all: the
-// ops left when that has passed keep the roofline (0). `in_cache` holds the same on operands in a
-// core's cache where the instance outgrows it (timed again, the same runs on one copy), 0
-// for the others: their one rate is in the cache already.
+// ops left when that has passed keep the roofline (0). `in_cache` holds the same on operands
+// in a core's cache where the instance outgrows it (timed again, the same runs on one copy),
+// 0 for the others: their one rate is in the cache already.
 struct ProgramOpRates {
   std::vector<double> beyond_cache, in_cache;
 };
