@@ -150,6 +150,15 @@ double compute_seconds(const DeviceModel& device, const Problem& p, bool in_cach
   return p.flops > 0 ? p.flops / flops_rate(device, p, in_cache) : 0;
 }
 
+// compute_seconds of node `v`, a GEMM within the device's bound taking its measured
+// slowdown after the kernels that wrote its operands (DeviceModel::gemm_after_writes).
+double compute_seconds(const ir::Graph& g, ir::ValueId v, const DeviceModel& device, const Problem& p,
+                       bool in_cache = false) {
+  const double s = compute_seconds(device, p, in_cache);
+  const bool after_writes = p.gemm && device.gemm_after_writes != 1 && op_bytes(g, v) < device.gemm_after_writes_below_bytes;
+  return after_writes ? s * device.gemm_after_writes : s;
+}
+
 // Whether node `v`'s operands and result are still in the core's cache when it runs: its
 // own bytes, and each with what the step touched since it last touched it
 // (reuse_distance.h), within DeviceModel::private_cache_bytes.
@@ -197,7 +206,7 @@ double op_bytes(const ir::Graph& g, ir::ValueId v) {
 }
 
 double op_seconds(const ir::Graph& g, ir::ValueId v, const DeviceModel& device) {
-  return device.op_latency_s + std::max(compute_seconds(device, problem_of(g, v)), memory_seconds(g, v, device));
+  return device.op_latency_s + std::max(compute_seconds(g, v, device, problem_of(g, v)), memory_seconds(g, v, device));
 }
 
 double op_seconds(const ir::Graph& g, ir::ValueId v, const DeviceModel& device, const ReuseDistances& reuse) {
@@ -205,7 +214,7 @@ double op_seconds(const ir::Graph& g, ir::ValueId v, const DeviceModel& device, 
   const double bytes = reuse.rewritten_after_peers(v), rate = device.peer_rewrite_rate(p.op);
   const double rewritten = bytes > 0 && rate > 0 ? bytes / rate : 0;
   const bool in_cache = runs_in_cache(g, v, device, reuse);
-  return device.op_latency_s + std::max(compute_seconds(device, p, in_cache), memory_seconds(g, v, device, reuse)) +
+  return device.op_latency_s + std::max(compute_seconds(g, v, device, p, in_cache), memory_seconds(g, v, device, reuse)) +
          rewritten;
 }
 

@@ -48,6 +48,13 @@ struct DeviceModel {
   // The cache of the core a rank runs on (its L2), 0 where not known: the data an op's
   // operands stay within to run at flops_by_op_in_cache.
   std::int64_t private_cache_bytes = 0;
+  // Measured (at bind, a rank of several kernel threads): how much longer a GEMM moving
+  // fewer than gemm_after_writes_below_bytes takes in a step than its rates say, its
+  // operands just written by the kernels before it, which split their work among the
+  // threads otherwise (runtime/profile_kernels.h): the program's own such GEMMs so timed
+  // over their model times. Multiplies their compute time; 1: none.
+  double gemm_after_writes = 1;
+  double gemm_after_writes_below_bytes = 0;
   // Measured (a profile): what a collective between devices waits for the slowest rank
   // beyond its own time, sync_wait_s + sync_wait_fraction x the compute since the previous
   // one: ranks' kernels take unequal times (system noise; Hoefler et al. 2010, "Characterizing
@@ -136,6 +143,8 @@ struct DeviceOverrides {
   // cache's bytes (DeviceModel::private_cache_bytes).
   std::vector<double> cpu_flops_by_op_in_cache;
   std::int64_t cpu_private_cache_bytes = 0;
+  // DeviceModel::gemm_after_writes and its bound, as measured (0: not measured).
+  double cpu_gemm_after_writes = 0, cpu_gemm_after_writes_below_bytes = 0;
   // The kernel's fixed cost measured by a rank alone, shared out as cpu_flops is: ranks
   // taking turns on a PU each pay theirs on it (4 ranks on 2 cores ran mlp's 50 small
   // kernels at about twice the cost measured alone). op_latency_s wins.

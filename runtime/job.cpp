@@ -6,6 +6,7 @@
 #include <chrono>
 #include <cmath>
 #include <cstring>
+#include <optional>
 
 #include "collectives/mpi/mpi_communicator.h"
 #include "collectives/primitives.h"
@@ -14,6 +15,8 @@
 #include "common/stats.h"
 #include "ir/ops.h"
 #include "ir/text.h"
+#include "partitioner/cost_model.h"
+#include "partitioner/device_model.h"
 #include "partitioner/profile.h"
 #include "partitioner/search.h"
 #include "partitioner/tuning.h"
@@ -30,6 +33,34 @@
 
 namespace spmd::runtime {
 namespace {
+
+// How much longer the GEMMs within a core's cache took after writes (`seconds`, by
+// gemms_within_cache(g), 0 where not timed) than the model of `figures` prices them alone
+// (its times at the share of the PUs it gives, times that share): the model's
+// gemm_after_writes, set in `figures` and said ("" where none was timed). Held within
+// 0.5-4x: a figure beyond says more of a noisy run than of the kernels.
+std::string fit_gemms_after_writes(const ir::Graph& g, const launcher::Topology* topology, int ranks,
+                                   const std::vector<double>& seconds, partitioner::DeviceOverrides& figures) {
+  figures.cpu_gemm_after_writes = 0, figures.cpu_gemm_after_writes_below_bytes = 0;  // a bind's before
+  std::optional<launcher::Topology> flat;
+  const launcher::Topology& on = partitioner::topology_or_flat(topology, ranks, flat);
+  const partitioner::DeviceModel model = partitioner::device_model(on, figures);
+  const double share = on.devices().empty() ? 1.0 : partitioner::cpu_share(on, on.devices().front(), figures.cpu_threads);
+  const std::vector<ir::ValueId> gemms = gemms_within_cache(g);
+  double after = 0, priced = 0;
+  for (size_t i = 0; i < gemms.size() && i < seconds.size(); ++i) {
+    if (!(seconds[i] > 0)) continue;
+    after += seconds[i];
+    priced += partitioner::op_seconds(g, gemms[i], model) * share;
+  }
+  if (!(after > 0 && priced > 0)) return "";
+  figures.cpu_gemm_after_writes = std::clamp(after / priced, 0.5, 4.0);
+  figures.cpu_gemm_after_writes_below_bytes = kGemmsAfterWritesBytes;
+  char said[120];
+  std::snprintf(said, sizeof said, "; GEMMs within a core's cache %.2fx their rates after the kernels that wrote them",
+                figures.cpu_gemm_after_writes);
+  return said;
+}
 
 // The global batch rows of the program's data inputs (the first dimension of the first
 // input with one), for a callback's throughput.
@@ -162,10 +193,10 @@ void Job::calibrate_device(bool profiled) {
   partitioner::DeviceOverrides& d = description_.partitioning.search.device;
   if (backend_->device_memory()) return;
   const bool basics = !profiled && d.peak_flops <= 0;
-  const size_t ops = ir::all_ops().size();
+  const size_t ops = ir::all_ops().size(), gemms = gemms_within_cache(graph_).size();
   // Rank 0's figures as they travel: the latency, the best FLOP/s, 3 (FLOP, FLOP/s) and 3
-  // (bytes, bytes/s) pairs, the FLOP/s of each op beyond the caches and in them, then the
-  // kernel threads they ran on.
+  // (bytes, bytes/s) pairs, the FLOP/s of each op beyond the caches and in them, the seconds
+  // of the GEMMs within the cache after writes, then the kernel threads they ran on.
   constexpr size_t kFlopPairs = 2, kBytePairs = kFlopPairs + 6, kOps = kBytePairs + 6;
   std::vector<double> figures;
   const auto start = std::chrono::steady_clock::now();
@@ -181,6 +212,8 @@ void Job::calibrate_device(bool profiled) {
     const ProgramOpRates rates = measure_program_ops(*backend_, graph_, p.op_latency_s);
     figures.insert(figures.end(), rates.beyond_cache.begin(), rates.beyond_cache.end());
     figures.insert(figures.end(), rates.in_cache.begin(), rates.in_cache.end());
+    const std::vector<double> gemms = measure_gemms_after_writes(*backend_, graph_);
+    figures.insert(figures.end(), gemms.begin(), gemms.end());
     figures.push_back(kernels::cpu_threads());
   };
   if (world_ && world_->size() > 1) {
@@ -191,14 +224,15 @@ void Job::calibrate_device(bool profiled) {
     } else {
       world_->on_lead(measure, "measuring the kernels");
     }
-    figures.resize(kOps + 2 * ops + 1, 0.0);
+    figures.resize(kOps + 2 * ops + gemms + 1, 0.0);
     for (size_t i = 0; i < figures.size(); ++i) {
       const std::vector<uint64_t> all = world_->all_gather(std::bit_cast<uint64_t>(figures[i]), "the ranks' kernel figures");
       // The slowest rank's (common/stats.h): here one core ran gpt 4-9% slower than the
       // other, and the ranks' mean predicted every 2-rank plan 3-5% faster than this.
       std::vector<double> each(all.size());
       std::transform(all.begin(), all.end(), each.begin(), [](uint64_t bits) { return std::bit_cast<double>(bits); });
-      figures[i] = all_at_once ? slowest_measured(each, /*is_time=*/i == 0) : each.front();
+      const bool is_time = i == 0 || (i >= kOps + 2 * ops && i < kOps + 2 * ops + gemms);
+      figures[i] = all_at_once ? slowest_measured(each, is_time) : each.front();
     }
   } else {
     measure();
@@ -207,14 +241,17 @@ void Job::calibrate_device(bool profiled) {
   d.cpu_flops_by_op.assign(op_rates, op_rates + static_cast<std::ptrdiff_t>(ops));
   d.cpu_flops_by_op_in_cache.assign(op_rates + static_cast<std::ptrdiff_t>(ops), op_rates + static_cast<std::ptrdiff_t>(2 * ops));
   d.cpu_private_cache_bytes = private_cache_bytes();
+  const std::vector<double> gemm_seconds(op_rates + static_cast<std::ptrdiff_t>(2 * ops),
+                                         op_rates + static_cast<std::ptrdiff_t>(2 * ops + gemms));
   d.cpu_threads = static_cast<int>(figures.back());
   const std::string turns = measure_turns(/*users_figures=*/!profiled && d.peak_flops > 0);
   const auto timed = std::count_if(d.cpu_flops_by_op.begin(), d.cpu_flops_by_op.end(), [](double r) { return r > 0; });
   const double took_ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
   char note[260];
+  const int ranks = world_ ? world_->size() : 1;
   if (!basics) {
     std::snprintf(note, sizeof note, "%d ops of the program timed at start (%.0f ms)", static_cast<int>(timed), took_ms);
-    device_note_ = note + turns;
+    device_note_ = note + fit_gemms_after_writes(graph_, topology_.get(), ranks, gemm_seconds, d) + turns;
     return;
   }
   d.cpu_op_latency_s = figures[0];
@@ -232,7 +269,7 @@ void Job::calibrate_device(bool profiled) {
                 (d.op_latency_s > 0 ? d.op_latency_s : figures[0]) * 1e6,
                 static_cast<int>(timed), took_ms,
                 profile_notes_.empty() ? "no profile" : "the profile's kernels ran other threads");
-  device_note_ = note + turns;
+  device_note_ = note + fit_gemms_after_writes(graph_, topology_.get(), ranks, gemm_seconds, d) + turns;
 }
 
 // Where the job's ranks share PUs, what taking turns on them leaves each of its share by

@@ -59,6 +59,19 @@ struct ProgramOpRates {
 ProgramOpRates measure_program_ops(kernels::Backend& backend, const ir::Graph& g, double latency_s,
                                    double budget_s = 0.25);
 
+// The program's GEMMs within a core's cache (under kGemmsAfterWritesBytes of operands and
+// result), in program order: those whose time in a step measure_gemms_after_writes takes.
+constexpr double kGemmsAfterWritesBytes = 1 << 20;
+std::vector<ir::ValueId> gemms_within_cache(const ir::Graph& g);
+
+// The seconds each of gemms_within_cache(g) takes right after kernels wrote its computed
+// operands, as in a step, on a rank of several kernel threads; 0 for each with one thread,
+// whose writes stay in its own core's cache, and for those past `budget_s`. Two threads
+// split an elementwise op's points and a GEMM's blocks differently, so each reads lines the
+// other wrote: mlp's [64,256]x[256,256] took 37 us after a relu, 22 us alone (its step:
+// 29-32 us). About 3 brief timings of each (a few ms in all).
+std::vector<double> measure_gemms_after_writes(kernels::Backend& backend, const ir::Graph& g, double budget_s = 0.05);
+
 // The bytes of the cache of the core this process runs on (its L2, as the C library reads
 // it from the CPU), 0 where it does not say. O(1).
 std::int64_t private_cache_bytes();

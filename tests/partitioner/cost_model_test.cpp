@@ -96,6 +96,22 @@ TEST(CostModel, AnOpsMeasuredRateCostsThatOpAndNoGemm) {
   EXPECT_DOUBLE_EQ(op_seconds(p.g, p.plain, d), matmul_before);   // a GEMM: the matmul rates
 }
 
+// GEMMs within the bound take their measured slowdown after the kernels that wrote their
+// operands, on their compute time; larger ones and other ops do not.
+TEST(CostModel, AGemmWithinTheBoundTakesItsSlowdownAfterWrites) {
+  const Problems p = problems();
+  DeviceModel d;
+  d.peak_flops = 1e9, d.memory_Bps = 1e15;
+  const double plain = op_seconds(p.g, p.plain, d), square = op_seconds(p.g, p.square_k, d);
+  const double add = op_seconds(p.g, p.add, d);
+  d.gemm_after_writes = 1.5;
+  d.gemm_after_writes_below_bytes = op_bytes(p.g, p.plain) + 1;
+  ASSERT_LT(op_bytes(p.g, p.plain), op_bytes(p.g, p.square_k));
+  EXPECT_DOUBLE_EQ(op_seconds(p.g, p.plain, d), 1.5 * plain);
+  EXPECT_DOUBLE_EQ(op_seconds(p.g, p.square_k, d), square) << "beyond the bound";
+  EXPECT_DOUBLE_EQ(op_seconds(p.g, p.add, d), add) << "not a GEMM";
+}
+
 // A batch of dot products contracts between its operands but reads each once for one
 // multiply-add per element: not a GEMM, so its own measured rate costs it.
 TEST(CostModel, ABatchOfDotProductsIsNoGemm) {

@@ -51,5 +51,30 @@ TEST(MeasureProgramOps, AnOpOutgrowingACoresCacheIsAlsoTimedInIt) {
   EXPECT_EQ(rates.in_cache[ir::op_index("gelu")], 0) << "512 KiB: in the cache already";
 }
 
+// The program's GEMMs within a core's cache are timed right after kernels wrote their
+// computed operands, on several kernel threads; with one, whose writes stay in its own
+// core's cache, none is timed.
+TEST(MeasureGemmsAfterWrites, TheGemmsWithinACoresCacheAreTimedAfterWritesOnSeveralThreads) {
+  ir::Graph g;
+  ir::Builder b(g);
+  const ir::ValueId hidden = b.relu(b.matmul(b.input("x", {ir::DType::f32, {64, 32}}, "x"), b.param("w", {32, 256})));
+  const ir::ValueId big = b.matmul(b.param("a", {512, 512}), b.param("c", {512, 512}));  // 3 MiB
+  g.outputs = {{"y", b.matmul(hidden, b.param("v", {256, 256}))}, {"big", big}};
+  const std::vector<ir::ValueId> gemms = gemms_within_cache(g);
+  ASSERT_EQ(gemms.size(), 2u);
+  EXPECT_EQ(gemms[0], g.node(hidden).inputs[0]);  // x's, then the second layer's; not the 3 MiB one
+  auto backend = kernels::make_cpu_backend();
+  const int threads = kernels::cpu_threads();
+  kernels::set_cpu_threads(2);
+  const std::vector<double> two = measure_gemms_after_writes(*backend, g, kAnyTime);
+  kernels::set_cpu_threads(1);
+  const std::vector<double> one = measure_gemms_after_writes(*backend, g, kAnyTime);
+  kernels::set_cpu_threads(threads);
+  ASSERT_EQ(two.size(), 2u);
+  EXPECT_GT(two[0], 0);
+  EXPECT_GT(two[1], 0);
+  EXPECT_EQ(one, (std::vector<double>{0, 0}));
+}
+
 }  // namespace
 }  // namespace spmd::runtime
