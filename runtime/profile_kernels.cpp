@@ -89,7 +89,6 @@ double beyond(double s, double latency_s) { return std::max(s - latency_s, 0.1 *
 // once they would not stay in a core's own. Timed on hot operands, large matmuls ran
 // 15-25% faster than in a step, and so did the predictions.
 enum class Operands { hot, cold };
-constexpr uint64_t kPrivateCacheBytes = uint64_t{1} << 20;  // a server core's L2
 
 uint64_t line_up(uint64_t bytes) { return (bytes + 63) / 64 * 64; }
 
@@ -360,7 +359,7 @@ ProgramOpRates measure_program_ops(kernels::Backend& backend, const ir::Graph& g
 std::vector<ir::ValueId> gemms_within_cache(const ir::Graph& g) {
   std::vector<ir::ValueId> out;
   for (ir::ValueId v = 0; v < static_cast<ir::ValueId>(g.size()); ++v) {
-    if (!g.node(v).is_source() && partitioner::gemm_shape(g, v) && partitioner::op_bytes(g, v) < kGemmsAfterWritesBytes) {
+    if (!g.node(v).is_source() && partitioner::gemm_shape(g, v) && partitioner::op_bytes(g, v) < kPrivateCacheBytes) {
       out.push_back(v);
     }
   }

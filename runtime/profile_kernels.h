@@ -59,9 +59,12 @@ struct ProgramOpRates {
 ProgramOpRates measure_program_ops(kernels::Backend& backend, const ir::Graph& g, double latency_s,
                                    double budget_s = 0.25);
 
-// The program's GEMMs within a core's cache (under kGemmsAfterWritesBytes of operands and
+// The bytes of operands and result an op stays within to stay in a server core's L2: beyond,
+// its measurements read copies from beyond the last-level cache.
+constexpr uint64_t kPrivateCacheBytes = uint64_t{1} << 20;
+
+// The program's GEMMs within a core's cache (under kPrivateCacheBytes of operands and
 // result), in program order: those whose time in a step measure_gemms_after_writes takes.
-constexpr double kGemmsAfterWritesBytes = 1 << 20;
 std::vector<ir::ValueId> gemms_within_cache(const ir::Graph& g);
 
 // The seconds each of gemms_within_cache(g) takes right after kernels wrote its computed

@@ -30,6 +30,13 @@ Problems problems() {
   return p;
 }
 
+// A device of `peak_flops` whose memory never limits: the roofline is its compute term.
+DeviceModel compute_only(double peak_flops) {
+  DeviceModel d;
+  d.peak_flops = peak_flops, d.memory_Bps = 1e15;
+  return d;
+}
+
 TEST(CostModel, AGemmsShapeIsReadFromItsRule) {
   const Problems p = problems();
   EXPECT_EQ(gemm_shape(p.g, p.plain), (GemmShape{1, 32, 16, 8}));
@@ -69,8 +76,7 @@ TEST(CostModel, MeasuredRatesCostAContractionByItsShape) {
       for (double k : {16.0, 1024.0}) grid.push_back({m, n, k, k == 16 ? 1e9 : 4e9});
     }
   }
-  DeviceModel d;
-  d.peak_flops = 1e12, d.memory_Bps = 1e15;
+  DeviceModel d = compute_only(1e12);
   EXPECT_DOUBLE_EQ(op_seconds(p.g, p.skinny_k, d), op_seconds(p.g, p.square_k, d));  // the peak alone
   d.flops_by_shape = GemmRates(grid);
   EXPECT_DOUBLE_EQ(op_seconds(p.g, p.skinny_k, d), op_flops(p.g, p.skinny_k) / 1e9);
@@ -83,8 +89,7 @@ TEST(CostModel, MeasuredRatesCostAContractionByItsShape) {
 // its shape.
 TEST(CostModel, AnOpsMeasuredRateCostsThatOpAndNoGemm) {
   const Problems p = problems();
-  DeviceModel d;
-  d.peak_flops = 1e12, d.memory_Bps = 1e15;
+  DeviceModel d = compute_only(1e12);
   const double add_before = op_seconds(p.g, p.add, d), sum_before = op_seconds(p.g, p.sum, d);
   const double matmul_before = op_seconds(p.g, p.plain, d);
   d.flops_by_op.assign(ir::all_ops().size(), 0.0);
@@ -100,8 +105,7 @@ TEST(CostModel, AnOpsMeasuredRateCostsThatOpAndNoGemm) {
 // operands, on their compute time; larger ones and other ops do not.
 TEST(CostModel, AGemmWithinTheBoundTakesItsSlowdownAfterWrites) {
   const Problems p = problems();
-  DeviceModel d;
-  d.peak_flops = 1e9, d.memory_Bps = 1e15;
+  DeviceModel d = compute_only(1e9);
   const double plain = op_seconds(p.g, p.plain, d), square = op_seconds(p.g, p.square_k, d);
   const double add = op_seconds(p.g, p.add, d);
   d.gemm_after_writes = 1.5;
