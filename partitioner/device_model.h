@@ -48,11 +48,12 @@ struct DeviceModel {
   // The cache of the core a rank runs on (its L2), 0 where not known: the data an op's
   // operands stay within to run at flops_by_op_in_cache.
   std::int64_t private_cache_bytes = 0;
-  // Measured (at bind, a rank of several kernel threads): how much longer a GEMM moving
-  // fewer than gemm_after_writes_below_bytes takes in a step than its rates say, its
-  // operands just written by the kernels before it, which split their work among the
-  // threads otherwise (runtime/profile_kernels.h): the program's own such GEMMs so timed
-  // over their model times. Multiplies their compute time; 1: none.
+  // Measured (at bind): how much longer a GEMM moving fewer than
+  // gemm_after_writes_below_bytes takes in a step than its rates say, after the step's other
+  // kernels wrote over the nearest caches and its operands were just written (by kernels
+  // that split their work among a rank's threads otherwise: runtime/profile_kernels.h): the
+  // program's own such GEMMs so timed over their model times. Multiplies their compute
+  // time; 1: none.
   double gemm_after_writes = 1;
   double gemm_after_writes_below_bytes = 0;
   // Measured (a profile): what a collective between devices waits for the slowest rank

@@ -57,7 +57,7 @@ std::string fit_gemms_after_writes(const ir::Graph& g, const launcher::Topology*
   figures.cpu_gemm_after_writes = std::clamp(after / priced, 0.5, 4.0);
   figures.cpu_gemm_after_writes_below_bytes = static_cast<double>(kPrivateCacheBytes);
   char said[120];
-  std::snprintf(said, sizeof said, "; GEMMs within a core's cache %.2fx their rates after the kernels that wrote them",
+  std::snprintf(said, sizeof said, "; GEMMs within a core's cache %.2fx their rates as a step finds them",
                 figures.cpu_gemm_after_writes);
   return said;
 }

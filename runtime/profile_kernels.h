@@ -47,8 +47,10 @@ void measure_kernels_briefly(kernels::Backend& backend, partitioner::Profile& p,
 // params and its activations of MiB. The registry says how many points an op visits, not
 // what each costs: a gelu's tanh tens of FLOP, an add's one. About 8 runs of each op of `g`
 // (tens of ms for a small model, and 64 MiB of copies filled once where an op outgrows a
-// core's cache: about 0.1 s for the default gpt), and at most about `budget_s` in all: the
-// ops left when that has passed keep the roofline (0). `in_cache` holds the same on operands
+// core's cache: about 0.1 s for the default gpt), and at most about `budget_s` in all,
+// filling the copies aside (their page faults took 20-300 ms with two ranks filling at once,
+// and had left all ops but the first unmeasured): the ops left when that has passed keep the
+// roofline (0). `in_cache` holds the same on operands
 // in a core's cache where the instance outgrows it (timed again, the same runs on one copy),
 // 0 for the others: their one rate is in the cache already.
 struct ProgramOpRates {
@@ -67,12 +69,16 @@ constexpr uint64_t kPrivateCacheBytes = uint64_t{1} << 20;
 // result), in program order: those whose time in a step measure_gemms_after_writes takes.
 std::vector<ir::ValueId> gemms_within_cache(const ir::Graph& g);
 
-// The seconds each of gemms_within_cache(g) takes right after kernels wrote its computed
-// operands, as in a step, on a rank of several kernel threads; 0 for each with one thread,
-// whose writes stay in its own core's cache, and for those past `budget_s`. Two threads
-// split an elementwise op's points and a GEMM's blocks differently, so each reads lines the
-// other wrote: mlp's [64,256]x[256,256] took 37 us after a relu, 22 us alone (its step:
-// 29-32 us). About 3 brief timings of each (a few ms in all).
+// The seconds each of gemms_within_cache(g) takes as a step finds it: right after kernels
+// wrote as many bytes of other data as the step touched since its operands or its result's
+// buffer (reuse_distance.h; at most twice kPrivateCacheBytes), then its computed operands;
+// 0 for those past `budget_s` and on a device with memory of its own. On one thread, 2-rank
+// mlp's GEMMs took 97 us of its step where the profile's rates said 79 us: timed so they
+// came to 1.14-1.18x those rates, timed alone (all in the nearest caches) 1.07x. And where
+// a rank runs several threads, they split an elementwise op's points and a GEMM's blocks
+// differently, so each reads lines the other wrote: mlp's [64,256]x[256,256] took 37 us
+// after a relu, 22 us alone (its step: 29-32 us). About 3 brief timings of each (a few ms
+// in all).
 std::vector<double> measure_gemms_after_writes(kernels::Backend& backend, const ir::Graph& g, double budget_s = 0.05);
 
 // The bytes of the cache of the core this process runs on (its L2, as the C library reads

@@ -51,10 +51,10 @@ TEST(MeasureProgramOps, AnOpOutgrowingACoresCacheIsAlsoTimedInIt) {
   EXPECT_EQ(rates.in_cache[ir::op_index("gelu")], 0) << "512 KiB: in the cache already";
 }
 
-// The program's GEMMs within a core's cache are timed right after kernels wrote their
-// computed operands, on several kernel threads; with one, whose writes stay in its own
-// core's cache, none is timed.
-TEST(MeasureGemmsAfterWrites, TheGemmsWithinACoresCacheAreTimedAfterWritesOnSeveralThreads) {
+// The program's GEMMs within a core's cache are timed as a step finds them (after other
+// writes and the kernels that wrote their computed operands), on one kernel thread or
+// several; the 3 MiB one is left out.
+TEST(MeasureGemmsAfterWrites, TheGemmsWithinACoresCacheAreTimedAfterWrites) {
   ir::Graph g;
   ir::Builder b(g);
   const ir::ValueId hidden = b.relu(b.matmul(b.input("x", {ir::DType::f32, {64, 32}}, "x"), b.param("w", {32, 256})));
@@ -71,9 +71,11 @@ TEST(MeasureGemmsAfterWrites, TheGemmsWithinACoresCacheAreTimedAfterWritesOnSeve
   const std::vector<double> one = measure_gemms_after_writes(*backend, g, kAnyTime);
   kernels::set_cpu_threads(threads);
   ASSERT_EQ(two.size(), 2u);
-  EXPECT_GT(two[0], 0);
-  EXPECT_GT(two[1], 0);
-  EXPECT_EQ(one, (std::vector<double>{0, 0}));
+  ASSERT_EQ(one.size(), 2u);
+  for (size_t i = 0; i < 2; ++i) {
+    EXPECT_GT(two[i], 0) << i;
+    EXPECT_GT(one[i], 0) << i;
+  }
 }
 
 }  // namespace
