@@ -133,44 +133,57 @@ const Problem& problem_of(const ir::Graph& g, ir::ValueId v) {
       .first->second;
 }
 
+// The rate `p`'s op reaches with its data last touched `reach` bytes ago (0: not known):
+// the rate on operands in the core's cache within private_cache_bytes, the rate beyond the
+// caches from beyond_cache_reach_bytes on, and between them linear in log(reach) (from the
+// caches between); 0 where the op's rates were not both measured.
+double op_rate_at_reach(const DeviceModel& device, const Problem& p, double reach) {
+  const bool both = p.op < device.flops_by_op_in_cache.size() && device.flops_by_op_in_cache[p.op] > 0 &&
+                    p.op < device.flops_by_op.size() && device.flops_by_op[p.op] > 0;
+  const double cache = static_cast<double>(device.private_cache_bytes);
+  if (!both || !(reach > 0) || !(cache > 0)) return 0;
+  if (reach <= cache) return device.flops_by_op_in_cache[p.op];
+  // Measured no faster in the cache (gpt's softmax, on 2 ranks): nothing to interpolate.
+  if (!(device.beyond_cache_reach_bytes > cache) || device.flops_by_op_in_cache[p.op] <= device.flops_by_op[p.op]) return 0;
+  const RateCurve between = {{cache, device.flops_by_op_in_cache[p.op]},
+                             {device.beyond_cache_reach_bytes, device.flops_by_op[p.op]}};
+  return rate_at(between, reach, device.flops_by_op[p.op]);
+}
+
 // The FLOP/s the op's problem reaches: a GEMM's from the matmul rates by shape where
-// measured; any other op's as measured for its op (on operands in the core's cache where
-// `in_cache` and that was measured apart); else the rate of its size on the measured
-// curve, else the peak.
-double flops_rate(const DeviceModel& device, const Problem& p, bool in_cache) {
+// measured; any other op's as measured for its op (by how far back the step touched its
+// data, `reach`, where measured in the core's cache apart: op_rate_at_reach); else the rate
+// of its size on the measured curve, else the peak.
+double flops_rate(const DeviceModel& device, const Problem& p, double reach) {
   if (p.gemm && !device.flops_by_shape.empty()) return device.flops_by_shape.rate(p.gemm->m, p.gemm->n, p.gemm->k);
-  if (!p.gemm && in_cache && p.op < device.flops_by_op_in_cache.size() && device.flops_by_op_in_cache[p.op] > 0) {
-    return device.flops_by_op_in_cache[p.op];
+  if (!p.gemm) {
+    if (const double rate = op_rate_at_reach(device, p, reach); rate > 0) return rate;
   }
   if (!p.gemm && p.op < device.flops_by_op.size() && device.flops_by_op[p.op] > 0) return device.flops_by_op[p.op];
   return rate_at(device.flops_by_size, p.flops, device.peak_flops);
 }
 
-double compute_seconds(const DeviceModel& device, const Problem& p, bool in_cache = false) {
-  return p.flops > 0 ? p.flops / flops_rate(device, p, in_cache) : 0;
+double compute_seconds(const DeviceModel& device, const Problem& p, double reach = 0) {
+  return p.flops > 0 ? p.flops / flops_rate(device, p, reach) : 0;
 }
 
 // compute_seconds of node `v`, a GEMM within the device's bound taking its measured
 // slowdown after the kernels that wrote its operands (DeviceModel::gemm_after_writes).
 double compute_seconds(const ir::Graph& g, ir::ValueId v, const DeviceModel& device, const Problem& p,
-                       bool in_cache = false) {
-  const double s = compute_seconds(device, p, in_cache);
+                       double reach = 0) {
+  const double s = compute_seconds(device, p, reach);
   const bool after_writes = p.gemm && device.gemm_after_writes != 1 && op_bytes(g, v) < device.gemm_after_writes_below_bytes;
   return after_writes ? s * device.gemm_after_writes : s;
 }
 
-// Whether node `v`'s operands and result are still in the core's cache when it runs: its
-// own bytes, and each with what the step touched since it last touched it
-// (reuse_distance.h), within DeviceModel::private_cache_bytes.
-bool runs_in_cache(const ir::Graph& g, ir::ValueId v, const DeviceModel& device, const ReuseDistances& reuse) {
-  const double cache = static_cast<double>(device.private_cache_bytes);
-  if (!(cache > 0) || op_bytes(g, v) > cache) return false;
-  if (tensor_bytes(g.type(v)) + reuse.result(v) > cache) return false;
+// How far back the step touched node `v`'s data: the most, over its operands and its
+// result's buffer, of the tensor's bytes and what the step touched since (reuse_distance.h),
+// and at least the op's own bytes.
+double reach_bytes(const ir::Graph& g, ir::ValueId v, const ReuseDistances& reuse) {
+  double reach = std::max(op_bytes(g, v), tensor_bytes(g.type(v)) + reuse.result(v));
   const std::vector<ir::ValueId>& inputs = g.node(v).inputs;
-  for (size_t i = 0; i < inputs.size(); ++i) {
-    if (tensor_bytes(g.type(inputs[i])) + reuse.operand(v, i) > cache) return false;
-  }
-  return true;
+  for (size_t i = 0; i < inputs.size(); ++i) reach = std::max(reach, tensor_bytes(g.type(inputs[i])) + reuse.operand(v, i));
+  return reach;
 }
 
 double memory_seconds(const ir::Graph& g, ir::ValueId v, const DeviceModel& device) {
@@ -213,8 +226,7 @@ double op_seconds(const ir::Graph& g, ir::ValueId v, const DeviceModel& device, 
   const Problem& p = problem_of(g, v);
   const double bytes = reuse.rewritten_after_peers(v), rate = device.peer_rewrite_rate(p.op);
   const double rewritten = bytes > 0 && rate > 0 ? bytes / rate : 0;
-  const bool in_cache = runs_in_cache(g, v, device, reuse);
-  return device.op_latency_s + std::max(compute_seconds(g, v, device, p, in_cache), memory_seconds(g, v, device, reuse)) +
+  return device.op_latency_s + std::max(compute_seconds(g, v, device, p, reach_bytes(g, v, reuse)), memory_seconds(g, v, device, reuse)) +
          rewritten;
 }
 

@@ -60,6 +60,7 @@ DeviceModel cpu_of(const launcher::Device& d, int sharing, const DeviceOverrides
   for (double rate : measured.cpu_flops_by_op) m.flops_by_op.push_back(rate * share);
   for (double rate : measured.cpu_flops_by_op_in_cache) m.flops_by_op_in_cache.push_back(rate * share);
   m.private_cache_bytes = measured.cpu_private_cache_bytes;
+  m.beyond_cache_reach_bytes = measured.cpu_beyond_cache_reach_bytes;
   if (measured.cpu_gemm_after_writes > 0) {
     m.gemm_after_writes = measured.cpu_gemm_after_writes;
     m.gemm_after_writes_below_bytes = measured.cpu_gemm_after_writes_below_bytes;

@@ -48,6 +48,12 @@ struct DeviceModel {
   // The cache of the core a rank runs on (its L2), 0 where not known: the data an op's
   // operands stay within to run at flops_by_op_in_cache.
   std::int64_t private_cache_bytes = 0;
+  // The data touched since at which flops_by_op was measured (at bind: copies filling
+  // 64 MiB, taken in turn), 0 where not known. An op whose data the step touched within
+  // private_cache_bytes and this since runs at a rate between flops_by_op_in_cache and
+  // flops_by_op, linear in the log of that reach: from the caches between (gpt's residual
+  // adds of 1.5 MiB on 2 ranks ran 21-45 us where the rate beyond the caches said 67.5).
+  double beyond_cache_reach_bytes = 0;
   // Measured (at bind): how much longer a GEMM moving fewer than
   // gemm_after_writes_below_bytes takes in a step than its rates say, after the step's other
   // kernels wrote over the nearest caches and its operands were just written (by kernels
@@ -144,6 +150,7 @@ struct DeviceOverrides {
   // cache's bytes (DeviceModel::private_cache_bytes).
   std::vector<double> cpu_flops_by_op_in_cache;
   std::int64_t cpu_private_cache_bytes = 0;
+  double cpu_beyond_cache_reach_bytes = 0;  // DeviceModel::beyond_cache_reach_bytes
   // DeviceModel::gemm_after_writes and its bound, as measured (0: not measured).
   double cpu_gemm_after_writes = 0, cpu_gemm_after_writes_below_bytes = 0;
   // The kernel's fixed cost measured by a rank alone, shared out as cpu_flops is: ranks

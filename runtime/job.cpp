@@ -241,6 +241,7 @@ void Job::calibrate_device(bool profiled) {
   d.cpu_flops_by_op.assign(op_rates, op_rates + static_cast<std::ptrdiff_t>(ops));
   d.cpu_flops_by_op_in_cache.assign(op_rates + static_cast<std::ptrdiff_t>(ops), op_rates + static_cast<std::ptrdiff_t>(2 * ops));
   d.cpu_private_cache_bytes = private_cache_bytes();
+  d.cpu_beyond_cache_reach_bytes = static_cast<double>(kColdBytes);
   const std::vector<double> gemm_seconds(op_rates + static_cast<std::ptrdiff_t>(2 * ops),
                                          op_rates + static_cast<std::ptrdiff_t>(2 * ops + gemms));
   d.cpu_threads = static_cast<int>(figures.back());

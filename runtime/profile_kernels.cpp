@@ -94,7 +94,6 @@ enum class Operands { hot, cold };
 
 uint64_t line_up(uint64_t bytes) { return (bytes + 63) / 64 * 64; }
 
-constexpr uint64_t kColdBytes = uint64_t{64} << 20;  // copies that outgrow the last-level cache
 
 // The copies of cold operands (halves) and their results, shared by the kernels one
 // measurement times in turn, allocated and filled at the first that asks: each kernel

@@ -64,6 +64,9 @@ ProgramOpRates measure_program_ops(kernels::Backend& backend, const ir::Graph& g
 // The bytes of operands and result an op stays within to stay in a server core's L2: beyond,
 // its measurements read copies from beyond the last-level cache.
 constexpr uint64_t kPrivateCacheBytes = uint64_t{1} << 20;
+// The copies, taken in turn, that those measurements read: what a step touched since, for
+// each (partitioner::DeviceModel::beyond_cache_reach_bytes).
+constexpr uint64_t kColdBytes = uint64_t{64} << 20;
 
 // The program's GEMMs within a core's cache (under kPrivateCacheBytes of operands and
 // result), in program order: those whose time in a step measure_gemms_after_writes takes.

@@ -216,5 +216,31 @@ TEST(CostModel, AnOpWhoseDataStayedInTheCoresCacheRunsAtItsInCacheRate) {
   EXPECT_DOUBLE_EQ(op_seconds(g, b, d, reuse), 4096 / 1e6);
 }
 
+// Where the reach the rate beyond the caches was measured at is known, an op whose data the
+// step touched between the core's cache and it runs between its two rates, linear in the
+// log of that reach (from the caches between); an op measured no faster in the cache keeps
+// its rate beyond.
+TEST(CostModel, AnOpTouchedBetweenTheCoresCacheAndBeyondRunsBetweenItsRates) {
+  const ThreeOps ops;
+  const ir::Graph& g = ops.g;
+  const ir::ValueId b = ops.b;
+  const ReuseDistances reuse(g, plan_program_memory(g));
+  ASSERT_EQ(16 * kKiB + reuse.operand(b, 0), 44 * kKiB);  // q's reach: b's farthest
+  DeviceModel d;
+  d.peak_flops = 1e15, d.memory_Bps = 1e15;
+  d.flops_by_op.assign(ir::all_ops().size(), 0.0);
+  d.flops_by_op_in_cache.assign(ir::all_ops().size(), 0.0);
+  d.flops_by_op[ir::op_index("relu")] = 1e6;
+  d.flops_by_op_in_cache[ir::op_index("relu")] = 4e6;
+  d.private_cache_bytes = 11 * 1024;  // a quarter of the way to 44 KiB, in the log, of ...
+  d.beyond_cache_reach_bytes = 2816 * 1024;  // ... this (x 4 = 44 KiB, x 256 = 2.75 MiB)
+  EXPECT_NEAR(op_seconds(g, b, d, reuse), 4096 / (4e6 - 0.25 * 3e6), 1e-12);
+  d.beyond_cache_reach_bytes = 40 * 1024;  // reached already
+  EXPECT_DOUBLE_EQ(op_seconds(g, b, d, reuse), 4096 / 1e6);
+  d.beyond_cache_reach_bytes = 2816 * 1024;
+  d.flops_by_op_in_cache[ir::op_index("relu")] = 0.5e6;
+  EXPECT_DOUBLE_EQ(op_seconds(g, b, d, reuse), 4096 / 1e6) << "no faster in the cache: its rate beyond";
+}
+
 }  // namespace
 }  // namespace spmd::partitioner

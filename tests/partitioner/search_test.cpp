@@ -186,11 +186,13 @@ TEST(DeviceModel, MeasuredCpuRatesReplaceTheGuessAndAreSharedOut) {
   measured.cpu_op_latency_s = 2e-6;
   measured.cpu_flops_by_op_in_cache = {0, 16e9};
   measured.cpu_private_cache_bytes = 2 << 20;
+  measured.cpu_beyond_cache_reach_bytes = 64 << 20;
   measured.cpu_gemm_after_writes = 1.3, measured.cpu_gemm_after_writes_below_bytes = 1 << 20;
   const launcher::Topology four_ranks({two_cores, two_cores, two_cores, two_cores}, {"n"}, {}, {});
   EXPECT_DOUBLE_EQ(device_model(four_ranks, measured).op_latency_s, 4e-6);
   EXPECT_EQ(device_model(four_ranks, measured).flops_by_op_in_cache, (std::vector<double>{0, 8e9}));
   EXPECT_EQ(device_model(four_ranks, measured).private_cache_bytes, 2 << 20);
+  EXPECT_EQ(device_model(four_ranks, measured).beyond_cache_reach_bytes, 64 << 20) << "bytes: not shared out";
   EXPECT_DOUBLE_EQ(device_model(four_ranks, measured).gemm_after_writes, 1.3) << "a ratio of times: not shared out";
   EXPECT_DOUBLE_EQ(device_model(four_ranks, measured).gemm_after_writes_below_bytes, 1 << 20);
   EXPECT_DOUBLE_EQ(device_model(launcher::Topology({two_cores, two_cores}, {"n"}, {}, {}), measured).op_latency_s, 2e-6);
