@@ -23,12 +23,13 @@ inline constexpr std::size_t kHugePage = std::size_t{2} << 20;
 inline constexpr std::size_t kTransferHugeFrom = std::size_t{256} << 10;
 
 // Which buffers get huge pages. `whole`: from 2 MiB on, the buffer aligned to a huge page
-// and no larger, so its last partial page stays small (what a program's arena and values
-// use: no memory is lost). `rounded`: from kTransferHugeFrom on, rounded up to whole huge
-// pages (up to 2 MiB - 1 bytes more reserved: for the few scratch and timing buffers of
-// collectives, whose copies are what huge pages speed up). `always`: any size rounded up to
-// whole huge pages (timing buffers, which stand for values inside a program's arena: a
-// 128 KiB operand on small pages took an all-gather of 2 ranks 21 us against 11 us).
+// and no larger, so its last partial page stays small (what a program's values of their
+// own use: no memory is lost). `rounded`: from kTransferHugeFrom on, rounded up to whole
+// huge pages (up to 2 MiB - 1 bytes more reserved: for a program's arena and the few
+// scratch and timing buffers of collectives, whose copies are what huge pages speed up).
+// `always`: any size rounded up to whole huge pages (timing buffers, which stand for values
+// inside a program's arena: a 128 KiB operand on small pages took an all-gather of 2 ranks
+// 21 us against 11 us).
 enum class HugePages { whole, rounded, always };
 
 // `bytes` of uninitialised host memory (at least one byte), aligned to a cache line, in huge

@@ -1,5 +1,5 @@
 // The host-memory defaults of Backend's buffer interface: allocate_host
-// (common/host_memory.h) and memcpy.
+// (common/host_memory.h), for values and for a program's arena, and memcpy.
 #include <cstring>
 #include <string>
 
@@ -18,6 +18,16 @@ void* Backend::allocate(size_t bytes) {
   } catch (const Error&) {
     throw Error("cannot allocate " + bytes_text(static_cast<double>(bytes)) + " of host memory for the " +
                 std::string(name()) + " backend");
+  }
+}
+
+void* Backend::allocate_arena(size_t bytes) {
+  if (device_memory()) return allocate(bytes);
+  try {
+    return allocate_host(bytes, HugePages::rounded);
+  } catch (const Error&) {
+    throw Error("cannot allocate " + bytes_text(static_cast<double>(bytes)) + " of host memory for the " +
+                std::string(name()) + " backend's arena");
   }
 }
 

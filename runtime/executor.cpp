@@ -125,7 +125,7 @@ void Executor::allocate() {
   const int n = graph_.size();
   memory_ = plan_program_memory(graph_);
   require_memory(memory_, backend_);
-  arena_ = kernels::BackendBuffer(backend_, memory_.arena.arena_bytes);
+  arena_ = kernels::BackendBuffer(backend_, memory_.arena.arena_bytes, kernels::BufferUse::arena);
   data_.assign(n, nullptr);
   for (int v = 0; v < n; ++v) {
     const ir::ValueId root = memory_.buffer_of(v);
