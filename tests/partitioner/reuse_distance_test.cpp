@@ -188,6 +188,18 @@ TEST(CostModel, ABufferTouchedLongAgoComesAtTheRateOfTheDataTouchedSince) {
   EXPECT_GT(op_seconds(g, s, d, reuse) - 1e-6, 4 * (op_seconds(g, s, d) - 1e-6));
 }
 
+// A device whose memory never limits, with relu measured at 1e6 FLOP/s beyond the caches and
+// 4e6 in a core's (the cache's bytes, and the reach beyond, left to each test).
+DeviceModel relu_measured_apart() {
+  DeviceModel d;
+  d.peak_flops = 1e15, d.memory_Bps = 1e15;
+  d.flops_by_op.assign(ir::all_ops().size(), 0.0);
+  d.flops_by_op_in_cache.assign(ir::all_ops().size(), 0.0);
+  d.flops_by_op[ir::op_index("relu")] = 1e6;
+  d.flops_by_op_in_cache[ir::op_index("relu")] = 4e6;
+  return d;
+}
+
 // An op measured apart on operands in a core's cache (an optimizer update of a model whose
 // step fits it) runs at that rate where its own bytes, and each buffer with what the step
 // touched since its last touch, fit the core's cache; at its rate beyond the caches where
@@ -199,12 +211,7 @@ TEST(CostModel, AnOpWhoseDataStayedInTheCoresCacheRunsAtItsInCacheRate) {
   const ReuseDistances reuse(g, plan_program_memory(g));
   ASSERT_EQ(reuse.operand(a, 0), 8 * kKiB);  // p, 4 KiB, and a's 4 KiB: 12 KiB in play
   ASSERT_EQ(reuse.operand(b, 0), 28 * kKiB);  // q, 16 KiB: 44 KiB
-  DeviceModel d;
-  d.peak_flops = 1e15, d.memory_Bps = 1e15;
-  d.flops_by_op.assign(ir::all_ops().size(), 0.0);
-  d.flops_by_op_in_cache.assign(ir::all_ops().size(), 0.0);
-  d.flops_by_op[ir::op_index("relu")] = 1e6;
-  d.flops_by_op_in_cache[ir::op_index("relu")] = 4e6;
+  DeviceModel d = relu_measured_apart();
   EXPECT_DOUBLE_EQ(op_seconds(g, a, d, reuse), 1024 / 1e6) << "no cache known";
   d.private_cache_bytes = 16 * 1024;
   EXPECT_DOUBLE_EQ(op_seconds(g, a, d, reuse), 1024 / 4e6);
@@ -226,12 +233,7 @@ TEST(CostModel, AnOpTouchedBetweenTheCoresCacheAndBeyondRunsBetweenItsRates) {
   const ir::ValueId b = ops.b;
   const ReuseDistances reuse(g, plan_program_memory(g));
   ASSERT_EQ(16 * kKiB + reuse.operand(b, 0), 44 * kKiB);  // q's reach: b's farthest
-  DeviceModel d;
-  d.peak_flops = 1e15, d.memory_Bps = 1e15;
-  d.flops_by_op.assign(ir::all_ops().size(), 0.0);
-  d.flops_by_op_in_cache.assign(ir::all_ops().size(), 0.0);
-  d.flops_by_op[ir::op_index("relu")] = 1e6;
-  d.flops_by_op_in_cache[ir::op_index("relu")] = 4e6;
+  DeviceModel d = relu_measured_apart();
   d.private_cache_bytes = 11 * 1024;  // a quarter of the way to 44 KiB, in the log, of ...
   d.beyond_cache_reach_bytes = 2816 * 1024;  // ... this (x 4 = 44 KiB, x 256 = 2.75 MiB)
   EXPECT_NEAR(op_seconds(g, b, d, reuse), 4096 / (4e6 - 0.25 * 3e6), 1e-12);
