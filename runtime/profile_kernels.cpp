@@ -94,7 +94,6 @@ enum class Operands { hot, cold };
 
 uint64_t line_up(uint64_t bytes) { return (bytes + 63) / 64 * 64; }
 
-
 // The copies of cold operands (halves) and their results, shared by the kernels one
 // measurement times in turn, allocated and filled at the first that asks: each kernel
 // filling 64 MiB of its own took about 15 ms, most of the time of timing gpt's ops at bind.
