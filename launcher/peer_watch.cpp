@@ -27,7 +27,8 @@ enum State : int { kUnknown = 0, kRunning = 1, kLeft = 2, kLost = 3, kStopped = 
 struct Frame {
   // 'H' hello (rank, pid, host of the sender), 'S' leaving, 'L' lost (the rank named); a
   // probe: 'P' asked of rank 0 (pid: how long to wait for answers, ns), 'Q' its ping, 'A' the
-  // answer, 'U' a rank that did not answer (named), 'D' the probe's end.
+  // answer, 'U' a rank that did not answer (named), 'D' the probe's end (pid: how many of
+  // the receiver's asks it answers).
   char kind;
   char unused[3];
   int32_t rank;
@@ -246,6 +247,9 @@ PeerWatch::Lost PeerWatch::lost_entry(int rank) const {
 // Rank 0's thread: pings every running rank, unless a probe is under way already.
 void PeerWatch::start_probe() {
   if (probe_end_ns_ != 0) return;
+  asks_heard_.resize(static_cast<size_t>(ranks_), 0);
+  covered_ = asks_heard_;
+  covered_[0] = asks_.load();
   answered_.assign(static_cast<size_t>(ranks_), 1);
   const Slot& self = slots_[0];
   const Frame ping = frame('Q', 0, self.pid.load(), self.host);
@@ -259,23 +263,27 @@ void PeerWatch::start_probe() {
 }
 
 // Rank 0's thread: once the probe's time is up, names the ranks that did not answer to
-// every rank and ends the probe.
+// every rank and ends the probe, telling each rank how many of its asks it answers; asks
+// heard while it was under way start the next.
 void PeerWatch::end_probe_if_due() {
   if (probe_end_ns_ == 0 || now_ns() < probe_end_ns_) return;
   for (int r = 1; r < ranks_; ++r) {
     if (!answered_[static_cast<size_t>(r)] && slots_[static_cast<size_t>(r)].state.load() == kRunning) relay('U', r, kStopped);
   }
   const Slot& self = slots_[0];
-  const Frame done = frame('D', 0, self.pid.load(), self.host);
   for (size_t r = 1; r < static_cast<size_t>(ranks_); ++r) {
-    if (const int fd = slots_[r].fd.load(); fd >= 0 && slots_[r].state.load() == kRunning) send_frame(fd, done);
+    const int64_t asks = static_cast<int64_t>(covered_[r]);
+    if (const int fd = slots_[r].fd.load(); fd >= 0 && slots_[r].state.load() == kRunning) send_frame(fd, frame('D', 0, asks, self.host));
   }
   probe_end_ns_ = 0;
-  probes_done_.fetch_add(1);
+  answered_asks_.store(covered_[0]);
+  bool asked_since = asks_.load() > covered_[0];
+  for (size_t r = 1; r < covered_.size(); ++r) asked_since = asked_since || asks_heard_[r] > covered_[r];
+  if (asked_since) start_probe();
 }
 
 std::vector<PeerWatch::Lost> PeerWatch::unresponsive(double wait_s) {
-  const uint64_t before = probes_done_.load();
+  const uint64_t ask = asks_.fetch_add(1) + 1;
   const auto wait_ns = static_cast<int64_t>(wait_s * 1e9);
   if (rank_ == 0) {
     probe_wait_ns_.store(wait_ns);
@@ -284,15 +292,16 @@ std::vector<PeerWatch::Lost> PeerWatch::unresponsive(double wait_s) {
     const Slot& self = slots_[static_cast<size_t>(rank_)];
     if (to_lead_fd_ >= 0) send_frame(to_lead_fd_, frame('P', rank_, wait_ns, self.host));
   }
-  // Rank 0's result comes after its wait; a rank 0 that sends none in a second more is silent.
-  const int64_t give_up = now_ns() + wait_ns + 1'000'000'000;
-  while (probes_done_.load() == before && now_ns() < give_up) {
+  // Rank 0's result comes after its wait (two, where a probe was under way); a rank 0 that
+  // sends none in a second more is silent.
+  const int64_t give_up = now_ns() + 2 * wait_ns + 1'000'000'000;
+  while (answered_asks_.load() < ask && now_ns() < give_up) {
     const timespec step{0, 5'000'000};
     nanosleep(&step, nullptr);
   }
   Slot& lead = slots_[0];
   int running = kRunning;
-  if (rank_ != 0 && probes_done_.load() == before) lead.state.compare_exchange_strong(running, kStopped);
+  if (rank_ != 0 && answered_asks_.load() < ask) lead.state.compare_exchange_strong(running, kStopped);
   std::vector<Lost> out;
   for (int r = 0; r < ranks_; ++r) {
     if (r != rank_ && slots_[static_cast<size_t>(r)].state.load() == kStopped) out.push_back(lost_entry(r));
@@ -348,7 +357,9 @@ void PeerWatch::watch_as_lead() {
       } else if (got == 1 && r.f.kind == 'S' && r.rank > 0) {
         slots_[static_cast<size_t>(r.rank)].state.store(kLeft);
       } else if (got == 1 && r.f.kind == 'P' && r.rank > 0) {
-        if (probe_end_ns_ == 0) probe_wait_ns_.store(std::clamp<int64_t>(r.f.pid, 0, 60'000'000'000));
+        probe_wait_ns_.store(std::clamp<int64_t>(r.f.pid, 0, 60'000'000'000));  // a probe under way keeps its end
+        asks_heard_.resize(static_cast<size_t>(ranks_), 0);
+        ++asks_heard_[static_cast<size_t>(r.rank)];
         start_probe();
       } else if (got == 1 && r.f.kind == 'A' && r.rank > 0 && static_cast<size_t>(r.rank) < answered_.size()) {
         answered_[static_cast<size_t>(r.rank)] = 1;
@@ -395,7 +406,7 @@ void PeerWatch::watch_as_member() {
       const Slot& self = slots_[static_cast<size_t>(rank_)];
       send_frame(to_lead_fd_, frame('A', rank_, self.pid.load(), self.host));
     } else if (r.f.kind == 'D') {
-      probes_done_.fetch_add(1);
+      answered_asks_.store(static_cast<uint64_t>(r.f.pid));
     }
   }
 }

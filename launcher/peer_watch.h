@@ -79,9 +79,11 @@ class PeerWatch {
   size_t lost(Lost* out, size_t capacity, double wait_s = 0) const;
   // The ranks that do not answer: rank 0 pings every rank still running and waits `wait_s`
   // for the answers, then tells every rank which were silent (lost() names them too, as
-  // stopped). On another rank, a rank 0 that sends no result within wait_s + 1 s is itself
-  // the silent one. Blocks for about wait_s; not async-signal-safe. Probes asked for at
-  // once (every rank of a timed-out collective) share one.
+  // stopped). The result is always of a probe begun after the ask: one asked while another
+  // is under way starts when that ends. On another rank, a rank 0 that sends no result
+  // within twice wait_s + 1 s is itself the silent one. Blocks for about wait_s (twice where
+  // a probe was under way); not async-signal-safe. Probes asked for at once (every rank of
+  // a timed-out collective) share one.
   std::vector<Lost> unresponsive(double wait_s = 0.5);
 
  private:
@@ -101,12 +103,15 @@ class PeerWatch {
   int listen_fd_ = -1, to_lead_fd_ = -1;
   int wake_[2] = {-1, -1};  // a pipe that ends the thread's poll
   std::atomic<bool> leaving_{false};
-  // Probes: how many have ended here (rank 0: run; others: results received), and on rank 0
-  // the one under way (its thread's alone): its end, and who answered.
-  std::atomic<uint64_t> probes_done_{0};
+  // Probes: how many this rank asked for, and how many of those a probe that began after
+  // them has answered; on rank 0 the one under way (its thread's alone): its end, who
+  // answered, each rank's asks it answers (`covered_`, rank 0's own first) and each other
+  // rank's asks heard.
+  std::atomic<uint64_t> asks_{0}, answered_asks_{0};
   std::atomic<int64_t> probe_wait_ns_{500'000'000};
   int64_t probe_end_ns_ = 0;  // 0: none under way
   std::vector<char> answered_;
+  std::vector<uint64_t> covered_, asks_heard_;
   struct Thread;
   std::unique_ptr<Thread> thread_;
 };

@@ -192,6 +192,25 @@ TEST(PeerWatch, AStoppedRankIsFoundByAProbeAndNamedByEverySurvivor) {
   EXPECT_TRUE(lost[0].stopped);
 }
 
+// A rank that asks while another's probe is under way (one begun before the peer stopped,
+// which it answered) gets the result of a probe begun after its ask, which finds the peer.
+TEST(PeerWatch, AProbeAskedDuringAnotherAnswersWithOneBegunAfterTheAsk) {
+  Child child([](int in, int out) { rank_two(in, out, false); });
+  ASSERT_GT(child.pid, 0);
+  auto [lead, one] = ThreeRanks(child);
+  ASSERT_FALSE(HasFailure());
+  std::vector<PeerWatch::Lost> earlier;
+  std::thread asks_first([&, watch = lead.get()] { earlier = watch->unresponsive(1.0); });
+  std::this_thread::sleep_for(std::chrono::milliseconds(200));  // rank 2 answered its ping
+  ASSERT_EQ(kill(child.pid, SIGSTOP), 0);
+  const std::vector<PeerWatch::Lost> silent = one->unresponsive(0.3);
+  asks_first.join();
+  EXPECT_TRUE(earlier.empty()) << "rank 2 answered the probe under way";
+  ASSERT_EQ(silent.size(), 1u);
+  EXPECT_EQ(silent[0].rank, 2);
+  EXPECT_TRUE(silent[0].stopped);
+}
+
 // Rank 0 stopped: the rank that asks gets no result, and names rank 0.
 TEST(PeerWatch, AStoppedRankZeroIsNamedByTheRankThatAsked) {
   Child child(rank_zero_of_two);
