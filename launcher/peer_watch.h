@@ -83,7 +83,8 @@ class PeerWatch {
   // is under way starts when that ends. On another rank, a rank 0 that sends no result
   // within twice wait_s + 1 s is itself the silent one. Blocks for about wait_s (twice where
   // a probe was under way); not async-signal-safe. Probes asked for at once (every rank of
-  // a timed-out collective) share one.
+  // a timed-out collective) share one where the asks reach rank 0 before it starts; those
+  // that come later share the next.
   std::vector<Lost> unresponsive(double wait_s = 0.5);
 
  private:
