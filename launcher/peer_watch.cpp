@@ -106,7 +106,8 @@ struct PeerWatch::Thread {
   std::thread thread;
 };
 
-PeerWatch::PeerWatch(int rank, int ranks) : rank_(rank), ranks_(ranks), slots_(new Slot[static_cast<size_t>(ranks)]) {
+PeerWatch::PeerWatch(int rank, int ranks)
+    : rank_(rank), ranks_(ranks), slots_(new Slot[static_cast<size_t>(ranks)]), asks_heard_(static_cast<size_t>(ranks), 0) {
   if (pipe2(wake_, O_CLOEXEC) != 0) throw Error(std::string("the peer watch's pipe: ") + std::strerror(errno));
   Slot& self = slots_[static_cast<size_t>(rank)];
   self.pid.store(getpid());
@@ -247,7 +248,6 @@ PeerWatch::Lost PeerWatch::lost_entry(int rank) const {
 // Rank 0's thread: pings every running rank, unless a probe is under way already.
 void PeerWatch::start_probe() {
   if (probe_end_ns_ != 0) return;
-  asks_heard_.resize(static_cast<size_t>(ranks_), 0);
   covered_ = asks_heard_;
   covered_[0] = asks_.load();
   answered_.assign(static_cast<size_t>(ranks_), 1);
@@ -358,7 +358,6 @@ void PeerWatch::watch_as_lead() {
         slots_[static_cast<size_t>(r.rank)].state.store(kLeft);
       } else if (got == 1 && r.f.kind == 'P' && r.rank > 0) {
         probe_wait_ns_.store(std::clamp<int64_t>(r.f.pid, 0, 60'000'000'000));  // a probe under way keeps its end
-        asks_heard_.resize(static_cast<size_t>(ranks_), 0);
         ++asks_heard_[static_cast<size_t>(r.rank)];
         start_probe();
       } else if (got == 1 && r.f.kind == 'A' && r.rank > 0 && static_cast<size_t>(r.rank) < answered_.size()) {
