@@ -4,6 +4,8 @@
 // their table).
 #include <gtest/gtest.h>
 
+#include <algorithm>
+
 #include "ir/builder.h"
 #include "ir/ops.h"
 #include "kernels/backend.h"
@@ -65,17 +67,22 @@ TEST(MeasureGemmsAfterWrites, TheGemmsWithinACoresCacheAreTimedAfterWrites) {
   EXPECT_EQ(gemms[0], g.node(hidden).inputs[0]);  // x's, then the second layer's; not the 3 MiB one
   auto backend = kernels::make_cpu_backend();
   const int threads = kernels::cpu_threads();
-  kernels::set_cpu_threads(2);
-  const std::vector<double> two = measure_gemms_after_writes(*backend, g, kAnyTime);
-  kernels::set_cpu_threads(1);
-  const std::vector<double> one = measure_gemms_after_writes(*backend, g, kAnyTime);
+  // Each time is a difference of two medians (the writes, then the writes and the GEMM):
+  // on a machine loaded by other tests one try can come out at 0, "not measured". Of three
+  // tries, one must time both GEMMs.
+  const auto timed_all = [&](int kernel_threads) {
+    kernels::set_cpu_threads(kernel_threads);
+    bool all = false;
+    for (int attempt = 0; attempt < 3 && !all; ++attempt) {
+      const std::vector<double> seconds = measure_gemms_after_writes(*backend, g, kAnyTime);
+      EXPECT_EQ(seconds.size(), 2u);
+      all = seconds.size() == 2 && std::ranges::all_of(seconds, [](double t) { return t > 0; });
+    }
+    return all;
+  };
+  EXPECT_TRUE(timed_all(2));
+  EXPECT_TRUE(timed_all(1));
   kernels::set_cpu_threads(threads);
-  ASSERT_EQ(two.size(), 2u);
-  ASSERT_EQ(one.size(), 2u);
-  for (size_t i = 0; i < 2; ++i) {
-    EXPECT_GT(two[i], 0) << i;
-    EXPECT_GT(one[i], 0) << i;
-  }
 }
 
 }  // namespace
