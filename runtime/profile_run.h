@@ -28,11 +28,16 @@ struct ProfileRun {
 // The range `max_bytes` may take: two sizes at least, to fit a line through, and at most
 // what a rank can hold a few times over without taking the machine's memory.
 inline constexpr double kProfileLeastMaxBytes = 16 << 10, kProfileMostMaxBytes = 1 << 30;
+// The default: bench_collectives' largest. A profile to 16 MiB extrapolated to 64 MiB and
+// predicted 64 MiB collectives on 2 ranks here at 0.57-0.83 of measured (their buffers
+// outgrow the last-level cache); to 64 MiB, within 15%. It takes longer: 5 s against 9 s
+// on 2 ranks, 6 s against 14 s on 4 ranks over 2 cores.
+inline constexpr double kProfileDefaultMaxBytes = 64 << 20;
 
 // Measures with `comm` (the job's ranks, rank i = device i of `topology`). Throws
 // spmd::Error, before measuring anything, when `max_bytes` is outside the range above.
 ProfileRun measure_profile(collectives::Communicator& comm, const launcher::Topology& topology,
-                           kernels::Backend& backend, double max_bytes = 16 << 20);
+                           kernels::Backend& backend, double max_bytes = kProfileDefaultMaxBytes);
 
 // Whether `rank` times kernels: the first of the ranks bound to its PUs (ranks that share
 // PUs and time at once take turns on them mid-kernel). O(ranks).

@@ -17,7 +17,7 @@ namespace {
 
 struct ProfileOptions {
   std::string out = "spmd-profile.json";
-  double max_bytes = 16 << 20;
+  double max_bytes = runtime::kProfileDefaultMaxBytes;
   std::string device = "auto";
 };
 
@@ -44,7 +44,7 @@ void add_profile_command(CLI::App& app, const launcher::World* world) {
   cmd->add_option("--out", o->out, "where to write the profile (default spmd-profile.json)");
   cmd->add_option_function<std::string>(
       "--max-bytes", [o](const std::string& text) { o->max_bytes = static_cast<double>(parse_size(text, "--max-bytes")); },
-      "largest message timed (default 16MiB)");
+      "largest message timed (default 64MiB)");
   cmd->add_option("--device", o->device, "whose kernels to time: cpu, gpu or auto")
       ->check(CLI::IsMember({"cpu", "gpu", "auto"}));
   cmd->callback([o, world] { profile(*o, *world); });
