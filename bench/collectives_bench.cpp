@@ -52,6 +52,7 @@ struct Options {
   LinkCost link;
   std::string profile_path;
   std::vector<spmd::launcher::MeasuredAlgorithm> measured;  // the profile's, for the job's ranks
+  std::vector<spmd::launcher::MeasuredAlgorithm> choosable;  // of those, the ones a job bound with it chooses from
 };
 
 struct Row {
@@ -90,12 +91,14 @@ std::vector<Row> rows_for(MpiCommunicator& comm, const std::string& primitive, i
     rows.push_back(row);
   }
   if (profiled) {
+    const auto band = [&](const Row& r) { return measured_band(options.choosable, primitive, r.algorithm, double(bytes)); };
     Row* fastest = nullptr;
-    for (Row& r : rows) fastest = r.profiled_s > 0 && (!fastest || r.profiled_s < fastest->profiled_s) ? &r : fastest;
+    for (Row& r : rows) {
+      if (band(r) && r.profiled_s > 0 && (!fastest || r.profiled_s < fastest->profiled_s)) fastest = &r;
+    }
     // As synthesize() chooses: MPI's own unless ours is predicted faster by native_margin.
     Row& native = rows.front();
-    const auto band = [&](const Row& r) { return measured_band(options.measured, primitive, r.algorithm, double(bytes)); };
-    if (fastest && fastest != &native && native.profiled_s > 0) {
+    if (fastest && fastest != &native && band(native) && native.profiled_s > 0) {
       const spmd::launcher::MeasuredAlgorithm* ours[] = {band(*fastest)};
       if (fastest->profiled_s > native.profiled_s * (1 - native_margin(ours, *band(native)))) fastest = &native;
     }
@@ -229,10 +232,19 @@ void run(const Options& options) {
 }  // namespace
 
 // The profile's collectives: those of its level that has any (they were measured over all
-// the ranks of the job that wrote it).
-std::vector<spmd::launcher::MeasuredAlgorithm> measured_collectives(const std::string& path) {
-  for (const spmd::partitioner::LevelProfile& l : spmd::partitioner::read_profile(path).levels) {
-    if (!l.algorithms.empty()) return l.algorithms;
+// the ranks of the job that wrote it), into `options`; and those a job bound with it
+// chooses from (partitioner/profile.h): where the ranks take turns on their PUs, MPI's own
+// only for the primitives the profile timed in a step no slower than ours.
+void read_collectives(const std::string& path, bool turns, bool lead, Options& options) {
+  const spmd::partitioner::Profile profile = spmd::partitioner::read_profile(path);
+  for (const spmd::partitioner::LevelProfile& l : profile.levels) {
+    if (l.algorithms.empty()) continue;
+    options.measured = options.choosable = l.algorithms;
+    if (!turns) return;
+    if (lead) std::printf("the ranks take turns on their PUs: a job chooses MPI's own collectives only where the "
+                          "profile timed them in a step no slower than ours\n");
+    options.choosable = spmd::partitioner::native_kept_in_turns(l.algorithms, profile.native_in_turns);
+    return;
   }
   throw spmd::Error("profile '" + path + "' has no measured collectives: run spmd profile on 2 ranks or more");
 }
@@ -263,12 +275,9 @@ int main(int argc, char** argv) {
     app.parse(argc, argv);
     options.link = {latency_us * 1e-6, bandwidth_GBps * 1e9, reduce_GBps * 1e9};
     if (!options.profile_path.empty()) {
-      options.measured = measured_collectives(options.profile_path);
-      // As a job bound with the profile chooses (partitioner/profile.h).
-      if (spmd::partitioner::ranks_take_turns(spmd::launcher::discover_job(job.comm()))) {
-        options.measured = spmd::partitioner::without_native(options.measured);
-        if (job.lead()) std::printf("the ranks take turns on their PUs: a job leaves MPI's own collectives out\n");
-      }
+      read_collectives(options.profile_path,
+                       spmd::partitioner::ranks_take_turns(spmd::launcher::discover_job(job.comm())), job.lead(),
+                       options);
     }
     run(options);
   } catch (const CLI::ParseError& e) {

@@ -7,6 +7,8 @@
 #include <nlohmann/json.hpp>
 
 #include "collectives/primitives.h"
+#include "collectives/schedule.h"
+#include "collectives/synthesize.h"
 #include "common/error.h"
 #include "common/files.h"
 #include "ir/ops.h"
@@ -103,6 +105,18 @@ Profile read_profile(const std::string& path) {
       p.peer_rewrite_by_op[op] = non_negative(j.at("peer_rewrite_by_op"), op.c_str(), at);
     }
   }
+  if (j.contains("native_in_turns")) {
+    const std::string at = where + ", native_in_turns";
+    if (!j.at("native_in_turns").is_object()) throw Error(at + ": not an object of primitives and ratios");
+    for (const auto& [primitive, ratio] : j.at("native_in_turns").items()) {
+      try {
+        collectives::primitive_from_string(primitive);
+      } catch (const Error&) {
+        throw Error(at + ": '" + primitive + "' is no collective primitive");
+      }
+      p.native_in_turns[primitive] = positive(j.at("native_in_turns"), primitive.c_str(), at);
+    }
+  }
   if (j.contains("kernel_threads")) {
     if (!j.at("kernel_threads").is_number_integer() || j.at("kernel_threads").get<int64_t>() < 1 ||
         j.at("kernel_threads").get<int64_t>() > 4096) {
@@ -177,6 +191,7 @@ void write_profile(const std::string& path, const Profile& p) {
                               {"sync_wait_fraction", p.sync_wait_fraction},
                               {"peer_rewrite_Bps", p.peer_rewrite_Bps},
                               {"peer_rewrite_by_op", p.peer_rewrite_by_op},
+                              {"native_in_turns", p.native_in_turns},
                               {"matmul_by_size", curve},        {"memory_by_size", memory},
                               {"matmul_by_shape", grid},
                               {"levels", levels}};
@@ -205,10 +220,39 @@ bool ranks_take_turns(const launcher::Topology& topology) {
   return false;
 }
 
-std::vector<launcher::MeasuredAlgorithm> without_native(std::vector<launcher::MeasuredAlgorithm> measured) {
-  std::erase_if(measured, [](const launcher::MeasuredAlgorithm& a) { return a.algorithm == "native"; });
+bool native_left_out_in_turns(double ratio) { return ratio > 1 / (1 - collectives::kNativeMargin); }
+
+std::vector<launcher::MeasuredAlgorithm> native_kept_in_turns(std::vector<launcher::MeasuredAlgorithm> measured,
+                                                              const std::map<std::string, double>& native_in_turns) {
+  std::erase_if(measured, [&](const launcher::MeasuredAlgorithm& a) {
+    const auto timed = native_in_turns.find(a.primitive);
+    return a.algorithm == "native" && (timed == native_in_turns.end() || native_left_out_in_turns(timed->second));
+  });
   return measured;
 }
+
+namespace {
+
+// What ranks taking turns leave out of MPI's own, and why, in one line.
+std::string said_in_turns(const std::map<std::string, double>& native_in_turns) {
+  if (native_in_turns.empty()) {
+    return "collectives: MPI's own left out, the ranks taking turns on their PUs (timed lined up, they wait in a step "
+           "for peers that are not running; this profile did not time them in a step)";
+  }
+  std::string left_out, kept;
+  for (const auto& [primitive, ratio] : native_in_turns) {
+    std::string& list = native_left_out_in_turns(ratio) ? left_out : kept;
+    list += (list.empty() ? "" : ", ") + primitive + figure(" %.2fx", ratio);
+  }
+  std::string said = "collectives: the ranks take turns on their PUs; MPI's own, timed in a step against the fastest "
+                     "of ours,";
+  if (!left_out.empty()) said += " left out for " + left_out;
+  if (!left_out.empty() && !kept.empty()) said += ";";
+  if (!kept.empty()) said += " kept for " + kept;
+  return said;
+}
+
+}  // namespace
 
 Profiled apply_profile(const Profile& profile, const std::string& path, const launcher::Topology& topology,
                        DeviceOverrides base, int threads) {
@@ -249,14 +293,12 @@ Profiled apply_profile(const Profile& profile, const std::string& path, const la
     for (const LevelProfile& measured : profile.levels) {
       if (measured.name == topology.levels()[l].name && !measured.algorithms.empty()) {
         out.topology = out.topology.with_algorithms(
-            static_cast<int>(l), turns ? without_native(measured.algorithms) : measured.algorithms);
+            static_cast<int>(l),
+            turns ? native_kept_in_turns(measured.algorithms, profile.native_in_turns) : measured.algorithms);
       }
     }
   }
-  if (turns) {
-    out.said.push_back("collectives: MPI's own left out, the ranks taking turns on their PUs (timed lined up, they "
-                       "wait in a step for peers that are not running)");
-  }
+  if (turns) out.said.push_back(said_in_turns(profile.native_in_turns));
   out.device.handoff_s = profile.handoff_s;
   out.device.sync_wait_s = profile.sync_wait_s;
   out.device.sync_wait_fraction = profile.sync_wait_fraction;

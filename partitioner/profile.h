@@ -39,6 +39,10 @@ struct Profile {
   // (device_model.h); 0: not measured (older profiles, no peer on a node).
   double peer_rewrite_Bps = 0;
   std::map<std::string, double> peer_rewrite_by_op;  // an optimizer update's own, by op name
+  // Where the ranks take turns on their PUs: by primitive ("all_reduce"), MPI's own
+  // collective's time in a step over the fastest of ours (runtime/profile_turns.h); > 1:
+  // MPI's waits longer there. Empty: not measured (ranks on PUs of their own, older profiles).
+  std::map<std::string, double> native_in_turns;
   std::vector<std::pair<double, double>> matmul_by_size;  // (FLOP per call, FLOP/s), by size
   // An elementwise op's (bytes moved per call, bytes/s), by size, from data in a core's
   // caches to data beyond them; empty in older profiles (memory_Bps at every size).
@@ -73,8 +77,9 @@ struct Profiled {
 // and collectives, not its kernel figures (2 threads' matmuls predicted a 1-thread gpt
 // step at 0.6 of its time), and says so.
 // Where the job's ranks take turns on their PUs (a CPU device with more ranks bound to it
-// than PUs), MPI's own collectives are left out of the levels' measured algorithms, and
-// said so.
+// than PUs), MPI's own collectives are left out of the levels' measured algorithms for the
+// primitives whose MPI call the profile timed slower than ours in a step, or did not time
+// (native_kept_in_turns), and said so.
 Profiled apply_profile(const Profile& profile, const std::string& path, const launcher::Topology& topology,
                        DeviceOverrides base = {}, int threads = 0);
 
@@ -86,7 +91,16 @@ Profiled apply_profile(const Profile& profile, const std::string& path, const la
 // and 0.38 ms with ours. O(devices).
 bool ranks_take_turns(const launcher::Topology& topology);
 
-// `measured` without MPI's own collective (algorithm "native").
-std::vector<launcher::MeasuredAlgorithm> without_native(std::vector<launcher::MeasuredAlgorithm> measured);
+// Whether ranks taking turns leave out MPI's own collective that took `ratio` times the
+// fastest of ours in a step (Profile::native_in_turns): where ours was faster by more than
+// collectives::kNativeMargin, as synthesis keeps MPI's own elsewhere unless ours wins by it.
+bool native_left_out_in_turns(double ratio);
+
+// `measured` without MPI's own collective (algorithm "native") of the primitives where
+// ranks taking turns wait for it longer than for ours in a step: those `native_in_turns`
+// (Profile::native_in_turns) leaves out (native_left_out_in_turns), and every primitive it
+// does not name (MPI's own all-reduce, timed lined up, lost in every step measured). O(bands).
+std::vector<launcher::MeasuredAlgorithm> native_kept_in_turns(std::vector<launcher::MeasuredAlgorithm> measured,
+                                                              const std::map<std::string, double>& native_in_turns);
 
 }  // namespace spmd::partitioner

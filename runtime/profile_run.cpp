@@ -21,6 +21,7 @@
 #include "runtime/profile_kernels.h"
 #include "runtime/profile_rewrite.h"
 #include "runtime/profile_sync.h"
+#include "runtime/profile_turns.h"
 #include "runtime/profile_text.h"
 
 namespace spmd::runtime {
@@ -348,6 +349,9 @@ ProfileRun measure_profile(collectives::Communicator& comm, const launcher::Topo
     std::vector<launcher::MeasuredAlgorithm> fitted = collective_tables(comm, max_bytes, run.table);
     for (partitioner::LevelProfile& l : run.profile.levels) {
       if (!outer.empty() && l.name == outer) l.algorithms = fitted;
+    }
+    if (partitioner::ranks_take_turns(topology)) {
+      run.profile.native_in_turns = measure_native_in_turns(comm, backend, max_bytes, run.table);
     }
   }
   // Every rank holds rank 0's kernel figures and the fits (only rank 0 and each peer timed

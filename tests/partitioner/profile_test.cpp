@@ -202,6 +202,61 @@ TEST(Profile, RanksTakingTurnsOnTheirPusLeaveMpisOwnCollectivesOut) {
   EXPECT_EQ(apply_profile(p, "p.json", two_ranks).topology.levels().at(0).algorithms.size(), 2u);
 }
 
+// A profile that timed MPI's own collectives in a step, the ranks taking turns, keeps them
+// for the primitives where they took no longer than ours there, and says which.
+TEST(Profile, RanksTakingTurnsKeepMpisOwnWhereTheProfileTimedItNoSlowerInAStep) {
+  launcher::Device two_pus;
+  two_pus.kind = launcher::DeviceKind::core;
+  two_pus.cpuset = "0-1";
+  launcher::Level node;
+  node.name = "node";
+  node.groups = 1;
+  node.link_kind = launcher::LinkKind::shared_cache;
+  node.link = {1e-6, 1e10};
+  const launcher::Topology three_ranks({two_pus, two_pus, two_pus}, {"n"}, {node}, {{0, 0, 0}});
+  Profile p;
+  p.fingerprint = "elsewhere";
+  p.levels = {{"node", 1e-6, 1e10, 0,
+               {{"all_reduce", "native", 0, 1e-6, 1e-10, 0, 0}, {"all_reduce", "ring", 0, 2e-6, 1e-10, 1e-10, 0},
+                {"broadcast", "native", 0, 1e-6, 1e-10, 0, 0}, {"broadcast", "binomial_tree", 0, 2e-6, 1e-10, 0, 0},
+                {"all_to_all", "native", 0, 1e-6, 1e-10, 0, 0}}}};
+  p.matmul_flops = p.memory_Bps = p.op_latency_s = 1;
+  p.native_in_turns = {{"all_reduce", 1.9}, {"broadcast", 0.45}};  // all_to_all: not timed
+  const std::string path = ::testing::TempDir() + "profile_native_in_turns.json";
+  write_profile(path, p);
+  const Profile read = read_profile(path);
+  EXPECT_EQ(read.native_in_turns, p.native_in_turns);
+  const Profiled turns = apply_profile(read, path, three_ranks);
+  std::vector<std::string> kept;
+  for (const launcher::MeasuredAlgorithm& a : turns.topology.levels().at(0).algorithms) {
+    kept.push_back(a.primitive + " " + a.algorithm);
+  }
+  EXPECT_EQ(kept, (std::vector<std::string>{"all_reduce ring", "broadcast native", "broadcast binomial_tree"}));
+  EXPECT_TRUE(std::any_of(turns.said.begin(), turns.said.end(), [](const std::string& s) {
+    return s.find("left out for all_reduce 1.90x; kept for broadcast 0.45x") != std::string::npos;
+  })) << turns.said.back();
+}
+
+// A primitive of native_in_turns must be one, and its ratio a positive figure.
+TEST(Profile, ANativeInTurnsOfNoPrimitiveOrNoRatioIsRefused) {
+  Profile p;
+  p.fingerprint = "f";
+  p.matmul_flops = p.memory_Bps = p.op_latency_s = 1;
+  const std::string path = ::testing::TempDir() + "profile_bad_native_in_turns.json";
+  for (const auto& [bad, says] : std::vector<std::pair<std::map<std::string, double>, std::string>>{
+           {{{"all_sum", 1.0}}, "'all_sum' is no collective primitive"}, {{{"broadcast", 0.0}}, "broadcast"}}) {
+    p.native_in_turns = bad;
+    write_profile(path, p);
+    try {
+      read_profile(path);
+      ADD_FAILURE() << "accepted " << says;
+    } catch (const Error& e) {
+      EXPECT_NE(std::string(e.what()).find(says), std::string::npos) << e.what();
+      EXPECT_NE(std::string(e.what()).find("native_in_turns"), std::string::npos) << e.what();
+    }
+  }
+}
+
 TEST(Profile, OfAnotherTopologyItIsUsedWhereLevelsMatchOrRefused) {
   const launcher::Topology t = two_packages();
   Profile other = measured_on(t);

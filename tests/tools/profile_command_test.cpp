@@ -82,6 +82,13 @@ TEST(ProfileCommand, ThreeRanksAreProfiledToo) {
     EXPECT_NEAR(paid_us, alone_us / share, 0.01 * paid_us + 0.002) << r.out;  // the share printed to 2 places
   }
   EXPECT_NEAR(j.at("op_latency_s").get<double>() * 1e6, alone_us / share, 0.01 * alone_us / share + 0.002) << r.out;
+  // Ranks taking turns time MPI's own collectives in a step against ours, every primitive.
+  if (shared != std::string::npos) {
+    EXPECT_TRUE(contains(r.out, "MPI's own in a step, the ranks taking turns")) << r.out;
+    for (const char* primitive : {"all_reduce", "reduce_scatter", "all_gather", "broadcast", "all_to_all"}) {
+      EXPECT_GT(j.at("native_in_turns").at(primitive).get<double>(), 0) << primitive;
+    }
+  }
 }
 
 // A rank alone plans on no topology, yet its own profile is of this very job.

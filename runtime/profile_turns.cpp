@@ -1,0 +1,95 @@
+#include "runtime/profile_turns.h"
+
+#include <algorithm>
+#include <cmath>
+#include <functional>
+#include <vector>
+
+#include "collectives/primitives.h"
+#include "collectives/schedule.h"
+#include "collectives/timing.h"
+#include "common/stats.h"
+#include "common/units.h"
+#include "partitioner/profile.h"
+#include "runtime/profile_kernels.h"
+#include "runtime/profile_text.h"
+
+namespace spmd::runtime {
+namespace {
+
+using profile_text::Clock;
+using profile_text::line;
+using profile_text::seconds_since;
+
+constexpr int kRounds = 20;   // matmul then collective, timed together
+constexpr int kRepeats = 3;   // of every loop, interleaved; the median kept
+
+// Seconds per round of `rounds` rounds of the matmul then `collective` (none: the matmul
+// alone), the ranks lined up before the first; rank 0's figure on every rank.
+double per_round(collectives::Communicator& comm, SquareMatmul& matmul, const std::function<void()>& collective) {
+  float one = 1;
+  comm.native_all_reduce({&one, 1}, collectives::ReduceOp::sum);
+  const Clock::time_point start = Clock::now();
+  for (int r = 0; r < kRounds; ++r) {
+    matmul.run();
+    if (collective) collective();
+  }
+  float seconds = static_cast<float>(seconds_since(start) / kRounds);
+  comm.native_broadcast({&seconds, 1}, 0);
+  return seconds;
+}
+
+// Each algorithm's time per round beyond the matmul alone, at `bytes`: the median of
+// kRepeats, the loops interleaved so that drift in the machine's load hits all alike.
+std::vector<double> beyond_matmul(collectives::Communicator& comm, SquareMatmul& matmul,
+                                  collectives::Primitive primitive, const std::vector<collectives::Algorithm>& algorithms,
+                                  double bytes) {
+  std::vector<std::function<void()>> loops = {nullptr};
+  std::vector<collectives::CollectiveRun> runs;
+  for (collectives::Algorithm a : algorithms) runs.push_back(collectives::collective_run(comm, primitive, a, bytes));
+  for (const collectives::CollectiveRun& run : runs) loops.push_back(run.run);
+  std::vector<std::vector<double>> samples(loops.size());
+  for (int repeat = 0; repeat < kRepeats; ++repeat) {
+    for (size_t k = 0; k < loops.size(); ++k) samples[k].push_back(per_round(comm, matmul, loops[k]));
+  }
+  const double alone = median(samples.front());
+  std::vector<double> out;
+  for (size_t k = 1; k < loops.size(); ++k) out.push_back(std::max(0.0, median(samples[k]) - alone));
+  return out;
+}
+
+}  // namespace
+
+std::map<std::string, double> measure_native_in_turns(collectives::Communicator& comm, kernels::Backend& backend,
+                                                      double max_bytes, std::string& table) {
+  using collectives::Primitive;
+  std::vector<double> sizes;
+  for (double bytes : {256.0 * 1024, 4.0 * 1024 * 1024}) {
+    if (bytes <= max_bytes) sizes.push_back(bytes);
+  }
+  if (sizes.empty()) sizes.push_back(16.0 * 1024);
+  SquareMatmul matmul(backend, 64);
+  std::map<std::string, double> out;
+  table += "MPI's own in a step, the ranks taking turns on their PUs (a 64^3 matmul, then the collective; time "
+           "beyond the matmul, MPI's own over the fastest of ours, the geometric mean over the sizes)\n";
+  for (Primitive primitive : {Primitive::all_reduce, Primitive::reduce_scatter, Primitive::all_gather,
+                              Primitive::broadcast, Primitive::all_to_all}) {
+    const std::string name = collectives::to_string(primitive);
+    const std::vector<collectives::Algorithm> algorithms = collectives::algorithms_of(name);  // native first
+    double log_ratios = 0;
+    std::string sizes_said;
+    for (double bytes : sizes) {
+      const std::vector<double> t = beyond_matmul(comm, matmul, primitive, algorithms, bytes);
+      const auto fastest = std::min_element(t.begin() + 1, t.end());
+      log_ratios += std::log(std::max(t.front(), 1e-9) / std::max(*fastest, 1e-9));
+      sizes_said += line(" %s: %.1f us, %s %.1f us;", bytes_text(bytes).c_str(), t.front() * 1e6,
+                         collectives::to_string(algorithms[static_cast<size_t>(fastest - t.begin())]).c_str(),
+                         *fastest * 1e6);
+    }
+    out[name] = std::exp(log_ratios / static_cast<double>(sizes.size()));
+    table += line("  %-15s%s %.2fx, %s\n", name.c_str(), sizes_said.c_str(), out[name], partitioner::native_left_out_in_turns(out[name]) ? "left out" : "kept");
+  }
+  return out;
+}
+
+}  // namespace spmd::runtime

@@ -1,0 +1,30 @@
+// How MPI's own collectives fare in a step where the job's ranks take turns on their PUs
+// (partitioner::ranks_take_turns), the part of `spmd profile` (profile_run.h) that decides
+// which of them a job keeps (partitioner::native_kept_in_turns). The profile's tables time
+// collectives with every rank lined up and running; in a step the ranks reach a collective
+// one after another, some not running, and an algorithm's rounds wait for them. MPI's
+// nonblocking collectives (Open MPI's libnbc) lost there at some primitives and not at
+// others: on 4 ranks over 2 cores, after a 64^3 matmul each, MPI's all-reduce of 4 MiB took
+// 2.5 ms against 1.3 ms for our recursive halving-doubling, its broadcast of 256 KiB 20 us
+// against 48 us for our binomial tree.
+#pragma once
+
+#include <map>
+#include <string>
+
+#include "collectives/communicator.h"
+#include "kernels/backend.h"
+
+namespace spmd::runtime {
+
+// For each primitive: rounds of a 64^3 matmul on `backend` then the collective, MPI's own
+// and each of ours interleaved, on 256 KiB and 4 MiB buffers (those up to `max_bytes`, else
+// the 16 KiB one); each one's time beyond the matmul rounds alone. Gives, by primitive
+// name, MPI's own time over the fastest of ours at each size, the geometric mean over the
+// sizes (each size counts alike: MPI's broadcast won at 256 KiB and lost at 4 MiB), rank
+// 0's figure on every rank; and its lines in `table`. Collective over `comm` (2 ranks or more); about
+// 1-2 s on 4 ranks over 2 cores.
+std::map<std::string, double> measure_native_in_turns(collectives::Communicator& comm, kernels::Backend& backend,
+                                                      double max_bytes, std::string& table);
+
+}  // namespace spmd::runtime
