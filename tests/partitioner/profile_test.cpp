@@ -176,9 +176,8 @@ TEST(Profile, KernelsOfOtherThreadsAreNotTakenTheRestIs) {
   EXPECT_TRUE(said);
 }
 
-// Where ranks take turns on their PUs, MPI's own collectives are left out: timed lined up by
-// the profile, in a step they wait for peers that are not running.
-TEST(Profile, RanksTakingTurnsOnTheirPusLeaveMpisOwnCollectivesOut) {
+// `ranks` ranks bound to the same 2 PUs of one node.
+launcher::Topology ranks_on_two_pus(int ranks) {
   launcher::Device two_pus;
   two_pus.kind = launcher::DeviceKind::core;
   two_pus.cpuset = "0-1";
@@ -187,8 +186,15 @@ TEST(Profile, RanksTakingTurnsOnTheirPusLeaveMpisOwnCollectivesOut) {
   node.groups = 1;
   node.link_kind = launcher::LinkKind::shared_cache;
   node.link = {1e-6, 1e10};
-  const launcher::Topology three_ranks({two_pus, two_pus, two_pus}, {"n"}, {node}, {{0, 0, 0}});
-  const launcher::Topology two_ranks({two_pus, two_pus}, {"n"}, {node}, {{0, 0}});
+  return launcher::Topology(std::vector<launcher::Device>(static_cast<size_t>(ranks), two_pus), {"n"}, {node},
+                            {std::vector<int>(static_cast<size_t>(ranks), 0)});
+}
+
+// Where ranks take turns on their PUs, MPI's own collectives are left out: timed lined up by
+// the profile, in a step they wait for peers that are not running.
+TEST(Profile, RanksTakingTurnsOnTheirPusLeaveMpisOwnCollectivesOut) {
+  const launcher::Topology three_ranks = ranks_on_two_pus(3);
+  const launcher::Topology two_ranks = ranks_on_two_pus(2);
   EXPECT_TRUE(ranks_take_turns(three_ranks));
   EXPECT_FALSE(ranks_take_turns(two_ranks));
   Profile p;
@@ -205,15 +211,7 @@ TEST(Profile, RanksTakingTurnsOnTheirPusLeaveMpisOwnCollectivesOut) {
 // A profile that timed MPI's own collectives in a step, the ranks taking turns, keeps them
 // for the primitives where they took no longer than ours there, and says which.
 TEST(Profile, RanksTakingTurnsKeepMpisOwnWhereTheProfileTimedItNoSlowerInAStep) {
-  launcher::Device two_pus;
-  two_pus.kind = launcher::DeviceKind::core;
-  two_pus.cpuset = "0-1";
-  launcher::Level node;
-  node.name = "node";
-  node.groups = 1;
-  node.link_kind = launcher::LinkKind::shared_cache;
-  node.link = {1e-6, 1e10};
-  const launcher::Topology three_ranks({two_pus, two_pus, two_pus}, {"n"}, {node}, {{0, 0, 0}});
+  const launcher::Topology three_ranks = ranks_on_two_pus(3);
   Profile p;
   p.fingerprint = "elsewhere";
   p.levels = {{"node", 1e-6, 1e10, 0,
