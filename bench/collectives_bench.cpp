@@ -242,8 +242,8 @@ void read_collectives(const std::string& path, bool turns, bool lead, Options& o
     options.measured = options.choosable = l.algorithms;
     if (!turns) return;
     if (lead) std::printf("the ranks take turns on their PUs: a job chooses MPI's own collectives only where the "
-                          "profile timed them in a step no slower than ours\n");
-    options.choosable = spmd::partitioner::native_kept_in_turns(l.algorithms, profile.native_in_turns);
+                          "profile timed them in a step no slower than ours, or above the sizes it timed so\n");
+    options.choosable = spmd::partitioner::native_kept_in_turns(l.algorithms, profile);
     return;
   }
   throw spmd::Error("profile '" + path + "' has no measured collectives: run spmd profile on 2 ranks or more");

@@ -11,6 +11,7 @@
 #include "collectives/synthesize.h"
 #include "common/error.h"
 #include "common/files.h"
+#include "common/units.h"
 #include "ir/ops.h"
 
 namespace spmd::partitioner {
@@ -117,6 +118,7 @@ Profile read_profile(const std::string& path) {
       p.native_in_turns[primitive] = positive(j.at("native_in_turns"), primitive.c_str(), at);
     }
   }
+  if (j.contains("native_in_turns_bytes")) p.native_in_turns_bytes = non_negative(j, "native_in_turns_bytes", where);
   if (j.contains("kernel_threads")) {
     if (!j.at("kernel_threads").is_number_integer() || j.at("kernel_threads").get<int64_t>() < 1 ||
         j.at("kernel_threads").get<int64_t>() > 4096) {
@@ -192,6 +194,7 @@ void write_profile(const std::string& path, const Profile& p) {
                               {"peer_rewrite_Bps", p.peer_rewrite_Bps},
                               {"peer_rewrite_by_op", p.peer_rewrite_by_op},
                               {"native_in_turns", p.native_in_turns},
+                              {"native_in_turns_bytes", p.native_in_turns_bytes},
                               {"matmul_by_size", curve},        {"memory_by_size", memory},
                               {"matmul_by_shape", grid},
                               {"levels", levels}};
@@ -222,25 +225,35 @@ bool ranks_take_turns(const launcher::Topology& topology) {
 
 bool native_left_out_in_turns(double ratio) { return ratio > 1 / (1 - collectives::kNativeMargin); }
 
-std::vector<launcher::MeasuredAlgorithm> native_kept_in_turns(std::vector<launcher::MeasuredAlgorithm> measured,
-                                                              const std::map<std::string, double>& native_in_turns) {
-  std::erase_if(measured, [&](const launcher::MeasuredAlgorithm& a) {
-    const auto timed = native_in_turns.find(a.primitive);
-    return a.algorithm == "native" && (timed == native_in_turns.end() || native_left_out_in_turns(timed->second));
-  });
-  return measured;
+std::vector<launcher::MeasuredAlgorithm> native_kept_in_turns(const std::vector<launcher::MeasuredAlgorithm>& measured,
+                                                              const Profile& profile) {
+  std::vector<launcher::MeasuredAlgorithm> out;
+  std::map<std::string, double> band_starts;  // by primitive: where its next native band starts
+  for (const launcher::MeasuredAlgorithm& a : measured) {
+    if (a.algorithm != "native") {
+      out.push_back(a);
+      continue;
+    }
+    double& from = band_starts[a.primitive];
+    const bool above = profile.native_in_turns_bytes > 0 && from >= profile.native_in_turns_bytes;
+    from = a.up_to_bytes;
+    const auto timed = profile.native_in_turns.find(a.primitive);
+    const bool left_out = timed == profile.native_in_turns.end() || native_left_out_in_turns(timed->second);
+    if (!left_out || above) out.push_back(a);
+  }
+  return out;
 }
 
 namespace {
 
 // What ranks taking turns leave out of MPI's own, and why, in one line.
-std::string said_in_turns(const std::map<std::string, double>& native_in_turns) {
-  if (native_in_turns.empty()) {
+std::string said_in_turns(const Profile& profile) {
+  if (profile.native_in_turns.empty()) {
     return "collectives: MPI's own left out, the ranks taking turns on their PUs (timed lined up, they wait in a step "
            "for peers that are not running; this profile did not time them in a step)";
   }
   std::string left_out, kept;
-  for (const auto& [primitive, ratio] : native_in_turns) {
+  for (const auto& [primitive, ratio] : profile.native_in_turns) {
     std::string& list = native_left_out_in_turns(ratio) ? left_out : kept;
     list += (list.empty() ? "" : ", ") + primitive + figure(" %.2fx", ratio);
   }
@@ -249,6 +262,9 @@ std::string said_in_turns(const std::map<std::string, double>& native_in_turns) 
   if (!left_out.empty()) said += " left out for " + left_out;
   if (!left_out.empty() && !kept.empty()) said += ";";
   if (!kept.empty()) said += " kept for " + kept;
+  if (!left_out.empty() && profile.native_in_turns_bytes > 0) {
+    said += " (left out up to " + bytes_text(profile.native_in_turns_bytes) + ", the largest size timed so)";
+  }
   return said;
 }
 
@@ -294,11 +310,11 @@ Profiled apply_profile(const Profile& profile, const std::string& path, const la
       if (measured.name == topology.levels()[l].name && !measured.algorithms.empty()) {
         out.topology = out.topology.with_algorithms(
             static_cast<int>(l),
-            turns ? native_kept_in_turns(measured.algorithms, profile.native_in_turns) : measured.algorithms);
+            turns ? native_kept_in_turns(measured.algorithms, profile) : measured.algorithms);
       }
     }
   }
-  if (turns) out.said.push_back(said_in_turns(profile.native_in_turns));
+  if (turns) out.said.push_back(said_in_turns(profile));
   out.device.handoff_s = profile.handoff_s;
   out.device.sync_wait_s = profile.sync_wait_s;
   out.device.sync_wait_fraction = profile.sync_wait_fraction;

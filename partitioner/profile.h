@@ -43,6 +43,11 @@ struct Profile {
   // collective's time in a step over the fastest of ours (runtime/profile_turns.h); > 1:
   // MPI's waits longer there. Empty: not measured (ranks on PUs of their own, older profiles).
   std::map<std::string, double> native_in_turns;
+  // The largest size native_in_turns timed: above it a collective's rounds outweigh the
+  // turns, and MPI's own is chosen as lined up (its all-gather in a step over ours on 4
+  // ranks over 2 cores: 1.1-1.3x at 256 KiB and 4 MiB, 1.03x at 16 MiB, 0.95x at 64 MiB).
+  // 0: not recorded (every size).
+  double native_in_turns_bytes = 0;
   std::vector<std::pair<double, double>> matmul_by_size;  // (FLOP per call, FLOP/s), by size
   // An elementwise op's (bytes moved per call, bytes/s), by size, from data in a core's
   // caches to data beyond them; empty in older profiles (memory_Bps at every size).
@@ -97,10 +102,11 @@ bool ranks_take_turns(const launcher::Topology& topology);
 bool native_left_out_in_turns(double ratio);
 
 // `measured` without MPI's own collective (algorithm "native") of the primitives where
-// ranks taking turns wait for it longer than for ours in a step: those `native_in_turns`
-// (Profile::native_in_turns) leaves out (native_left_out_in_turns), and every primitive it
-// does not name (MPI's own all-reduce, timed lined up, lost in every step measured). O(bands).
-std::vector<launcher::MeasuredAlgorithm> native_kept_in_turns(std::vector<launcher::MeasuredAlgorithm> measured,
-                                                              const std::map<std::string, double>& native_in_turns);
+// ranks taking turns wait for it longer than for ours in a step: those
+// `profile.native_in_turns` leaves out (native_left_out_in_turns), and every primitive it
+// does not name (MPI's own all-reduce, timed lined up, lost in every step measured); of
+// those, its bands wholly above `profile.native_in_turns_bytes` stay. O(bands).
+std::vector<launcher::MeasuredAlgorithm> native_kept_in_turns(const std::vector<launcher::MeasuredAlgorithm>& measured,
+                                                              const Profile& profile);
 
 }  // namespace spmd::partitioner

@@ -351,7 +351,7 @@ ProfileRun measure_profile(collectives::Communicator& comm, const launcher::Topo
       if (!outer.empty() && l.name == outer) l.algorithms = fitted;
     }
     if (partitioner::ranks_take_turns(topology)) {
-      run.profile.native_in_turns = measure_native_in_turns(comm, backend, max_bytes, run.table);
+      measure_native_in_turns(comm, backend, max_bytes, run.profile, run.table);
     }
   }
   // Every rank holds rank 0's kernel figures and the fits (only rank 0 and each peer timed

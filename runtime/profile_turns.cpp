@@ -60,8 +60,8 @@ std::vector<double> beyond_matmul(collectives::Communicator& comm, SquareMatmul&
 
 }  // namespace
 
-std::map<std::string, double> measure_native_in_turns(collectives::Communicator& comm, kernels::Backend& backend,
-                                                      double max_bytes, std::string& table) {
+void measure_native_in_turns(collectives::Communicator& comm, kernels::Backend& backend, double max_bytes,
+                             partitioner::Profile& p, std::string& table) {
   using collectives::Primitive;
   std::vector<double> sizes;
   for (double bytes : {256.0 * 1024, 4.0 * 1024 * 1024}) {
@@ -69,7 +69,8 @@ std::map<std::string, double> measure_native_in_turns(collectives::Communicator&
   }
   if (sizes.empty()) sizes.push_back(16.0 * 1024);
   SquareMatmul matmul(backend, 64);
-  std::map<std::string, double> out;
+  std::map<std::string, double>& out = p.native_in_turns;
+  p.native_in_turns_bytes = sizes.back();
   table += "MPI's own in a step, the ranks taking turns on their PUs (a 64^3 matmul, then the collective; time "
            "beyond the matmul, MPI's own over the fastest of ours, the geometric mean over the sizes)\n";
   for (Primitive primitive : {Primitive::all_reduce, Primitive::reduce_scatter, Primitive::all_gather,
@@ -89,7 +90,6 @@ std::map<std::string, double> measure_native_in_turns(collectives::Communicator&
     out[name] = std::exp(log_ratios / static_cast<double>(sizes.size()));
     table += line("  %-15s%s %.2fx, %s\n", name.c_str(), sizes_said.c_str(), out[name], partitioner::native_left_out_in_turns(out[name]) ? "left out" : "kept");
   }
-  return out;
 }
 
 }  // namespace spmd::runtime

@@ -9,22 +9,24 @@
 // against 48 us for our binomial tree.
 #pragma once
 
-#include <map>
 #include <string>
 
 #include "collectives/communicator.h"
 #include "kernels/backend.h"
+#include "partitioner/profile.h"
+#include "partitioner/profile.h"
 
 namespace spmd::runtime {
 
 // For each primitive: rounds of a 64^3 matmul on `backend` then the collective, MPI's own
 // and each of ours interleaved, on 256 KiB and 4 MiB buffers (those up to `max_bytes`, else
-// the 16 KiB one); each one's time beyond the matmul rounds alone. Gives, by primitive
-// name, MPI's own time over the fastest of ours at each size, the geometric mean over the
-// sizes (each size counts alike: MPI's broadcast won at 256 KiB and lost at 4 MiB), rank
-// 0's figure on every rank; and its lines in `table`. Collective over `comm` (2 ranks or more); about
-// 1-2 s on 4 ranks over 2 cores.
-std::map<std::string, double> measure_native_in_turns(collectives::Communicator& comm, kernels::Backend& backend,
-                                                      double max_bytes, std::string& table);
+// the 16 KiB one); each one's time beyond the matmul rounds alone. Sets, in
+// `p.native_in_turns`, by primitive name, MPI's own time over the fastest of ours at each
+// size, the geometric mean over the sizes (each size counts alike: MPI's broadcast won at
+// 256 KiB and lost at 4 MiB), rank 0's figure on every rank; in `p.native_in_turns_bytes`
+// the largest size; and its lines in `table`. Collective over `comm` (2 ranks or more);
+// about 1-2 s on 4 ranks over 2 cores.
+void measure_native_in_turns(collectives::Communicator& comm, kernels::Backend& backend, double max_bytes,
+                             partitioner::Profile& p, std::string& table);
 
 }  // namespace spmd::runtime

@@ -209,29 +209,37 @@ TEST(Profile, RanksTakingTurnsOnTheirPusLeaveMpisOwnCollectivesOut) {
 }
 
 // A profile that timed MPI's own collectives in a step, the ranks taking turns, keeps them
-// for the primitives where they took no longer than ours there, and says which.
+// for the primitives where they took no longer than ours there, and above the sizes it
+// timed so, and says which.
 TEST(Profile, RanksTakingTurnsKeepMpisOwnWhereTheProfileTimedItNoSlowerInAStep) {
   const launcher::Topology three_ranks = ranks_on_two_pus(3);
   Profile p;
   p.fingerprint = "elsewhere";
   p.levels = {{"node", 1e-6, 1e10, 0,
-               {{"all_reduce", "native", 0, 1e-6, 1e-10, 0, 0}, {"all_reduce", "ring", 0, 2e-6, 1e-10, 1e-10, 0},
+               {{"all_reduce", "native", 1 << 20, 1e-6, 1e-10, 0, 0},
+                {"all_reduce", "native", 16 << 20, 1e-6, 1e-10, 0, 0},  // from 1 MiB: below 4 MiB too
+                {"all_reduce", "native", 0, 1e-6, 1e-10, 0, 0},         // from 16 MiB
+                {"all_reduce", "ring", 0, 2e-6, 1e-10, 1e-10, 0},
                 {"broadcast", "native", 0, 1e-6, 1e-10, 0, 0}, {"broadcast", "binomial_tree", 0, 2e-6, 1e-10, 0, 0},
                 {"all_to_all", "native", 0, 1e-6, 1e-10, 0, 0}}}};
   p.matmul_flops = p.memory_Bps = p.op_latency_s = 1;
   p.native_in_turns = {{"all_reduce", 1.9}, {"broadcast", 0.45}};  // all_to_all: not timed
+  p.native_in_turns_bytes = 4 << 20;
   const std::string path = ::testing::TempDir() + "profile_native_in_turns.json";
   write_profile(path, p);
   const Profile read = read_profile(path);
   EXPECT_EQ(read.native_in_turns, p.native_in_turns);
+  EXPECT_EQ(read.native_in_turns_bytes, p.native_in_turns_bytes);
   const Profiled turns = apply_profile(read, path, three_ranks);
   std::vector<std::string> kept;
   for (const launcher::MeasuredAlgorithm& a : turns.topology.levels().at(0).algorithms) {
     kept.push_back(a.primitive + " " + a.algorithm);
   }
-  EXPECT_EQ(kept, (std::vector<std::string>{"all_reduce ring", "broadcast native", "broadcast binomial_tree"}));
+  EXPECT_EQ(kept, (std::vector<std::string>{"all_reduce native", "all_reduce ring", "broadcast native",
+                                            "broadcast binomial_tree"}));
+  EXPECT_EQ(turns.topology.levels()[0].algorithms[0].up_to_bytes, 0);  // the band from 16 MiB
   EXPECT_TRUE(std::any_of(turns.said.begin(), turns.said.end(), [](const std::string& s) {
-    return s.find("left out for all_reduce 1.90x; kept for broadcast 0.45x") != std::string::npos;
+    return s.find("left out for all_reduce 1.90x; kept for broadcast 0.45x (left out up to 4 MiB") != std::string::npos;
   })) << turns.said.back();
 }
 
