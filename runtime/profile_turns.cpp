@@ -2,7 +2,6 @@
 
 #include <algorithm>
 #include <cmath>
-#include <functional>
 #include <vector>
 
 #include "collectives/primitives.h"
@@ -24,15 +23,17 @@ using profile_text::seconds_since;
 constexpr int kRounds = 20;   // matmul then collective, timed together
 constexpr int kRepeats = 3;   // of every loop, interleaved; the median kept
 
-// Seconds per round of `rounds` rounds of the matmul then `collective` (none: the matmul
-// alone), the ranks lined up before the first; rank 0's figure on every rank.
-double per_round(collectives::Communicator& comm, SquareMatmul& matmul, const std::function<void()>& collective) {
+// Seconds per round of kRounds rounds of the matmul then `collective` (none: the matmul
+// alone), its buffers prepared (an all-reduce in place would grow its values without end)
+// and the ranks lined up before the first; rank 0's figure on every rank.
+double per_round(collectives::Communicator& comm, SquareMatmul& matmul, const collectives::CollectiveRun* collective) {
+  if (collective) collective->prepare();
   float one = 1;
   comm.native_all_reduce({&one, 1}, collectives::ReduceOp::sum);
   const Clock::time_point start = Clock::now();
   for (int r = 0; r < kRounds; ++r) {
     matmul.run();
-    if (collective) collective();
+    if (collective) collective->run();
   }
   float seconds = static_cast<float>(seconds_since(start) / kRounds);
   comm.native_broadcast({&seconds, 1}, 0);
@@ -44,17 +45,16 @@ double per_round(collectives::Communicator& comm, SquareMatmul& matmul, const st
 std::vector<double> beyond_matmul(collectives::Communicator& comm, SquareMatmul& matmul,
                                   collectives::Primitive primitive, const std::vector<collectives::Algorithm>& algorithms,
                                   double bytes) {
-  std::vector<std::function<void()>> loops = {nullptr};
   std::vector<collectives::CollectiveRun> runs;
   for (collectives::Algorithm a : algorithms) runs.push_back(collectives::collective_run(comm, primitive, a, bytes));
-  for (const collectives::CollectiveRun& run : runs) loops.push_back(run.run);
-  std::vector<std::vector<double>> samples(loops.size());
+  std::vector<double> alone;
+  std::vector<std::vector<double>> samples(runs.size());
   for (int repeat = 0; repeat < kRepeats; ++repeat) {
-    for (size_t k = 0; k < loops.size(); ++k) samples[k].push_back(per_round(comm, matmul, loops[k]));
+    alone.push_back(per_round(comm, matmul, nullptr));
+    for (size_t k = 0; k < runs.size(); ++k) samples[k].push_back(per_round(comm, matmul, &runs[k]));
   }
-  const double alone = median(samples.front());
   std::vector<double> out;
-  for (size_t k = 1; k < loops.size(); ++k) out.push_back(std::max(0.0, median(samples[k]) - alone));
+  for (const std::vector<double>& s : samples) out.push_back(std::max(0.0, median(s) - median(alone)));
   return out;
 }
 
@@ -88,7 +88,8 @@ void measure_native_in_turns(collectives::Communicator& comm, kernels::Backend& 
                          *fastest * 1e6);
     }
     out[name] = std::exp(log_ratios / static_cast<double>(sizes.size()));
-    table += line("  %-15s%s %.2fx, %s\n", name.c_str(), sizes_said.c_str(), out[name], partitioner::native_left_out_in_turns(out[name]) ? "left out" : "kept");
+    const char* decision = partitioner::native_left_out_in_turns(out[name]) ? "left out" : "kept";
+    table += line("  %-15s%s %.2fx, %s\n", name.c_str(), sizes_said.c_str(), out[name], decision);
   }
 }
 
