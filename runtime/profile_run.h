@@ -31,7 +31,7 @@ inline constexpr double kProfileLeastMaxBytes = 16 << 10, kProfileMostMaxBytes =
 // The default: bench_collectives' largest. A profile to 16 MiB extrapolated to 64 MiB and
 // predicted 64 MiB collectives on 2 ranks here at 0.57-0.83 of measured (their buffers
 // outgrow the last-level cache); to 64 MiB, within 15%. It takes longer: 5 s against 9 s
-// on 2 ranks, 6 s against 14 s on 4 ranks over 2 cores.
+// on 2 ranks, 8 s against 16 s on 4 ranks over 2 cores (2 s of it timing collectives in turns).
 inline constexpr double kProfileDefaultMaxBytes = 64 << 20;
 
 // Measures with `comm` (the job's ranks, rank i = device i of `topology`). Throws
