@@ -168,7 +168,7 @@ const launcher::MeasuredAlgorithm* measured_band(const std::vector<launcher::Mea
                                                  const std::string& primitive, Algorithm algo, double bytes) {
   for (const launcher::MeasuredAlgorithm& m : algorithms) {
     if (m.primitive == primitive && m.algorithm == to_string(algo) && (m.up_to_bytes == 0 || bytes <= m.up_to_bytes)) {
-      return &m;
+      return bytes > m.from_bytes ? &m : nullptr;
     }
   }
   return nullptr;

@@ -72,7 +72,8 @@ std::vector<FittedBand> fit_cost_bands(std::span<const double> bytes, std::span<
                                        std::span<const double> seconds);
 
 // The band of a level's measured algorithms (`spmd profile`) that costs `primitive` with
-// `algo` on a buffer of `bytes`; nullptr where none was measured.
+// `algo` on a buffer of `bytes`; nullptr where none was measured, or the band holds only
+// larger sizes (MeasuredAlgorithm::from_bytes).
 const launcher::MeasuredAlgorithm* measured_band(const std::vector<launcher::MeasuredAlgorithm>& algorithms,
                                                  const std::string& primitive, Algorithm algo, double bytes);
 // Its time over `p` ranks, `concurrent` transfers sharing the link's bandwidth.

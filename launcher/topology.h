@@ -77,6 +77,10 @@ struct MeasuredAlgorithm {
   // over the band's sizes (0: not measured). Synthesis needs ours faster than the backend's
   // own by more than the two spread to replace it.
   double spread = 0;
+  // Sizes up to this many bytes have no figures here, nor in the algorithm's bands before
+  // it: the band was left for larger sizes only (partitioner::native_kept_in_turns). 0: none
+  // left out. Not in a profile's file.
+  double from_bytes = 0;
   bool operator==(const MeasuredAlgorithm&) const = default;
 };
 

@@ -239,7 +239,14 @@ std::vector<launcher::MeasuredAlgorithm> native_kept_in_turns(const std::vector<
     from = a.up_to_bytes;
     const auto timed = profile.native_in_turns.find(a.primitive);
     const bool left_out = timed == profile.native_in_turns.end() || native_left_out_in_turns(timed->second);
-    if (!left_out || above) out.push_back(a);
+    if (!left_out) {
+      out.push_back(a);
+    } else if (above) {
+      // The first band kept must not stand for the smaller sizes left out (measured_band
+      // takes the first band that reaches a size).
+      out.push_back(a);
+      out.back().from_bytes = profile.native_in_turns_bytes;
+    }
   }
   return out;
 }

@@ -7,6 +7,7 @@
 #include <cstdio>
 #include <fstream>
 
+#include "collectives/cost_fit.h"
 #include "common/error.h"
 #include "ir/autodiff.h"
 #include "ir/models/zoo.h"
@@ -238,6 +239,10 @@ TEST(Profile, RanksTakingTurnsKeepMpisOwnWhereTheProfileTimedItNoSlowerInAStep) 
   EXPECT_EQ(kept, (std::vector<std::string>{"all_reduce native", "all_reduce ring", "broadcast native",
                                             "broadcast binomial_tree"}));
   EXPECT_EQ(turns.topology.levels()[0].algorithms[0].up_to_bytes, 0);  // the band from 16 MiB
+  // ... which costs no size below it: the first band that reaches a size would.
+  const std::vector<launcher::MeasuredAlgorithm>& bands = turns.topology.levels()[0].algorithms;
+  EXPECT_EQ(collectives::measured_band(bands, "all_reduce", collectives::Algorithm::native, 1 << 20), nullptr);
+  EXPECT_EQ(collectives::measured_band(bands, "all_reduce", collectives::Algorithm::native, 32 << 20), &bands[0]);
   EXPECT_TRUE(std::any_of(turns.said.begin(), turns.said.end(), [](const std::string& s) {
     return s.find("left out for all_reduce 1.90x; kept for broadcast 0.45x (left out up to 4 MiB") != std::string::npos;
   })) << turns.said.back();
