@@ -14,7 +14,6 @@
 #include "collectives/communicator.h"
 #include "kernels/backend.h"
 #include "partitioner/profile.h"
-#include "partitioner/profile.h"
 
 namespace spmd::runtime {
 
