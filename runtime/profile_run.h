@@ -7,7 +7,8 @@
 // all ranks at the same sizes (the slowest rank's time), the backend's own among them, for
 // the tables, with alpha, beta and gamma fitted to each algorithm's times: the outermost
 // level's measured algorithms, from which synthesis picks ours or the backend's per size.
-// Collective over the world; a few seconds on a workstation.
+// Where the ranks take turns on their PUs, also each primitive's MPI call in a step against
+// ours (profile_turns.h). Collective over the world; a few seconds on a workstation.
 #pragma once
 
 #include <string>
