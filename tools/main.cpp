@@ -14,6 +14,7 @@
 #include "launcher/world.h"
 #include "tools/command_line.h"
 #include "tools/commands.h"
+#include "tools/stop_signal.h"
 
 namespace {
 
@@ -85,7 +86,8 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "spmd: error: %s\n", parse_error_line(app, e, argc, argv).c_str());
     fail(spmd::kExitUserError);
   } catch (const spmd::JobFailure& e) {
-    std::fprintf(stderr, "spmd: job failed on rank %d: %s\n", world ? world->rank() : 0, e.what());
+    std::fprintf(stderr, "%s\n", spmd::tools::failure_line(world ? world->rank() : 0, e.what()).c_str());
+    spmd::tools::failure_said();
     fail(spmd::kExitJobFailure);
   } catch (const spmd::Error& e) {
     std::fprintf(stderr, "spmd: error: %s\n", e.what());

@@ -222,7 +222,9 @@ void run(const RunOptions& o, const launcher::World& world) {
     train_and_report(o, world);
   } catch (const JobFailure& e) {
     // A wait that timed out knows only that some rank did not come: ask which.
-    throw JobFailure(e.what() + silent_ranks(watch.get()));
+    JobFailure named(e.what() + silent_ranks(watch.get()));
+    note_failure(failure_line(world.rank(), named.what()));
+    throw named;
   }
 }
 

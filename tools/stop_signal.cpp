@@ -1,5 +1,6 @@
 #include "tools/stop_signal.h"
 
+#include <algorithm>
 #include <atomic>
 #include <csignal>
 #include <cstring>
@@ -14,6 +15,9 @@ namespace {
 std::atomic<int64_t> g_step{-1};  // -1: setting up, before the first step
 std::atomic<launcher::PeerWatch*> g_watch{nullptr};
 int g_rank = 0;
+char g_failure[2048];                   // the rank's own failure line, when it has one
+std::atomic<size_t> g_failure_size{0};  // its bytes, stored after them
+std::atomic<bool> g_said{false};        // printed already
 
 // Appends the decimal digits of `v` to `out` at `at`; no allocation, no locale.
 size_t put_number(char* out, size_t at, int64_t v) {
@@ -34,6 +38,12 @@ size_t put_text(char* out, size_t at, const char* text) {
 }
 
 void on_term(int) {
+  if (g_said.load()) _exit(kExitJobFailure);
+  if (const size_t n = g_failure_size.load(); n > 0) {
+    ssize_t ignored = write(STDERR_FILENO, g_failure, n);
+    (void)ignored;
+    _exit(kExitJobFailure);
+  }
   launcher::PeerWatch* watch = g_watch.load();
   launcher::PeerWatch::Lost lost[4];
   size_t found = 0;
@@ -92,5 +102,19 @@ void stop_watching_peers() {
 }
 
 void note_step(int64_t step) { g_step.store(step, std::memory_order_relaxed); }
+
+std::string failure_line(int rank, const std::string& what) {
+  return "spmd: job failed on rank " + std::to_string(rank) + ": " + what;
+}
+
+void note_failure(const std::string& line) {
+  if (g_failure_size.load() > 0) return;  // the first stands: the handler may be reading it
+  const size_t n = std::min(line.size(), sizeof g_failure - 1);
+  std::memcpy(g_failure, line.data(), n);
+  g_failure[n] = '\n';
+  g_failure_size.store(n + 1);
+}
+
+void failure_said() { g_said.store(true); }
 
 }  // namespace spmd::tools

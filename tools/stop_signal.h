@@ -5,6 +5,7 @@
 #pragma once
 
 #include <cstdint>
+#include <string>
 
 #include "launcher/peer_watch.h"
 
@@ -21,6 +22,15 @@ void say_why_when_stopped(int rank, launcher::PeerWatch* watch);
 // This rank leaves training on its own (done, or failing with its own message): its
 // watch says so, so its exit is not taken for a loss, and the watch is let go.
 void stop_watching_peers();
+// "spmd: job failed on rank R: <what>": how a rank says it failed (main, note_failure).
+std::string failure_line(int rank, const std::string& what);
+// This rank fails with its own message, `line` (one line, cut at 2 KiB): a SIGTERM from now
+// on prints it, where the handler would otherwise guess, since mpirun may end this rank
+// between letting its watch go and printing the message (the job's other ranks fail at the
+// same deadline). Cost: one copy.
+void note_failure(const std::string& line);
+// The message noted above was printed: a SIGTERM from now on prints nothing more.
+void failure_said();
 // The step this rank is at, for that message (cheap: one atomic store).
 void note_step(int64_t step);
 
