@@ -1,6 +1,7 @@
 #include "partitioner/device_model.h"
 
 #include <algorithm>
+#include <cmath>
 
 namespace spmd::partitioner {
 namespace {
@@ -60,6 +61,7 @@ DeviceModel cpu_of(const launcher::Device& d, int sharing, const DeviceOverrides
   for (double rate : measured.cpu_flops_by_op) m.flops_by_op.push_back(rate * share);
   for (double rate : measured.cpu_flops_by_op_in_cache) m.flops_by_op_in_cache.push_back(rate * share);
   m.private_cache_bytes = measured.cpu_private_cache_bytes;
+  m.ranks_per_cache = std::max(1.0, static_cast<double>(sharing) / pus);
   m.beyond_cache_reach_bytes = measured.cpu_beyond_cache_reach_bytes;
   if (measured.cpu_gemm_after_writes > 0) {
     m.gemm_after_writes = measured.cpu_gemm_after_writes;
@@ -105,6 +107,19 @@ double DeviceModel::turn_seconds(double stretch_s) const {
   return kept > 0 && kept < 1 ? stretch_s * (1 / kept - 1) : 0;
 }
 
+double DeviceModel::collective_cold_seconds(double bytes, double touched_bytes) const {
+  if (collective_cold_s.empty() || !(touched_bytes > 0)) return 0;
+  // Where turns are charged, their curve's line-ups (one float each) met the caches written
+  // over too: it holds that much of it.
+  const double held = turns_by_stretch.empty() ? 0.0 : rate_at(collective_cold_s, sizeof(float), 0.0);
+  const double extra = std::max(0.0, rate_at(collective_cold_s, bytes, 0.0) - held);
+  if (private_cache_bytes <= 0) return extra;
+  const double least = static_cast<double>(private_cache_bytes) / 4;
+  const double most = static_cast<double>(private_cache_bytes) * kCollectiveColdCaches;
+  const double part = std::log(touched_bytes * ranks_per_cache / least) / std::log(most / least);
+  return extra * std::clamp(part, 0.0, 1.0);
+}
+
 bool DeviceModel::charges_peer_rewrites() const {
   return peer_rewrite_Bps > 0 || std::any_of(peer_rewrite_by_op.begin(), peer_rewrite_by_op.end(), [](double r) { return r > 0; });
 }
@@ -135,6 +150,7 @@ DeviceModel device_model(const launcher::Topology& topology, const DeviceOverrid
   if (host_memory) {
     model.peer_rewrite_Bps = overrides.peer_rewrite_Bps;
     model.peer_rewrite_by_op = overrides.peer_rewrite_by_op;
+    model.collective_cold_s = overrides.collective_cold_s;
   }
   model.turns_by_stretch = overrides.turns_by_stretch;
   return model;

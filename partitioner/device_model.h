@@ -13,6 +13,10 @@
 
 namespace spmd::partitioner {
 
+// The other data, in caches of the rank's core, that its ranks write before a profile times a
+// collective cold (DeviceModel::collective_cold_s).
+constexpr double kCollectiveColdCaches = 4;
+
 struct DeviceModel {
   std::string name;            // "V100-SXM3-32GB", "CPU: 4 cores"
   double peak_flops = 0;       // f32 FLOP/s
@@ -95,6 +99,25 @@ struct DeviceModel {
   }
   // Whether any op is charged for rewriting what peers read. O(ops).
   bool charges_peer_rewrites() const;
+  // Measured (a profile) on a host backend: how much longer a collective between devices
+  // takes in a step than lined up in a loop, once the step's kernels wrote over a core's
+  // cache since the last (the transport's buffers and the peers' lines then come from
+  // beyond it: runtime/profile_cold.h), (bytes, extra seconds) by increasing bytes, held at
+  // its ends. 2 ranks here: an all-reduce of 32 KiB 9 us lined up, 19 us after 8 MiB of
+  // other writes; of 256 KiB 28 and 44 us; of 4 MiB, beyond the cache anyway, alike.
+  // Empty: not charged.
+  RateCurve collective_cold_s;
+  // The ranks whose steps write over one core's cache: those bound to the same PUs, over
+  // the PUs (2 for 4 ranks on 2 cores), at least 1.
+  double ranks_per_cache = 1;
+  // The extra seconds of a collective of `bytes` after the step's kernels touched
+  // `touched_bytes` since the last one: all of collective_cold_s's where the ranks sharing
+  // a cache touched kCollectiveColdCaches x private_cache_bytes (as measured), none within a
+  // quarter of the cache, linear in the log between (2 MiB of writes on a core of 2 MiB
+  // gave 30-60% of it, 512 KiB none); all of it where the cache is not known. Less, where
+  // turns are charged, what a one-float collective gets: turns_by_stretch was measured
+  // with such line-ups, after kernels too. O(points).
+  double collective_cold_seconds(double bytes, double touched_bytes) const;
   // The runtime's communication thread has no core of its own: a CPU device of one
   // processing unit per rank. It then runs only while the main thread waits (a thread woken
   // on a busy core waits for it), so collectives overlap nothing (simulator.h).
@@ -165,6 +188,8 @@ struct DeviceOverrides {
   // share of the PUs ranks taking turns keep, by stretch of compute between collectives
   // (DeviceModel::turns_by_stretch). Empty: not measured.
   RateCurve turns_by_stretch;
+  // Measured (a profile): DeviceModel::collective_cold_s, for host memory.
+  RateCurve collective_cold_s;
 };
 
 // The model of the topology's devices: the smallest memory of any device stands for all.

@@ -140,6 +140,15 @@ Profile read_profile(const std::string& path) {
       p.memory_by_size.emplace_back(positive(point, "bytes", at), positive(point, "bytes_per_s", at));
     }
   }
+  if (j.contains("collective_cold_s")) {
+    const std::string at = where + ", collective_cold_s";
+    for (const auto& point : j.at("collective_cold_s")) {
+      p.collective_cold_s.emplace_back(positive(point, "bytes", at), non_negative(point, "seconds", at));
+      if (p.collective_cold_s.size() > 1 && !(p.collective_cold_s.back().first > p.collective_cold_s.end()[-2].first)) {
+        throw Error(at + ": the sizes must increase");
+      }
+    }
+  }
   if (j.contains("matmul_by_shape")) {
     const std::string at = where + ", matmul_by_shape";
     for (const auto& point : j.at("matmul_by_shape")) {
@@ -183,6 +192,8 @@ void write_profile(const std::string& path, const Profile& p) {
   for (const auto& [flops, rate] : p.matmul_by_size) curve.push_back({{"flops", flops}, {"flops_per_s", rate}});
   nlohmann::ordered_json memory = nlohmann::ordered_json::array();
   for (const auto& [bytes, rate] : p.memory_by_size) memory.push_back({{"bytes", bytes}, {"bytes_per_s", rate}});
+  nlohmann::ordered_json cold = nlohmann::ordered_json::array();
+  for (const auto& [bytes, seconds] : p.collective_cold_s) cold.push_back({{"bytes", bytes}, {"seconds", seconds}});
   nlohmann::ordered_json grid = nlohmann::ordered_json::array();
   for (const GemmPoint& g : p.matmul_by_shape) {
     grid.push_back({{"m", g.m}, {"n", g.n}, {"k", g.k}, {"flops_per_s", g.flops_per_s}});
@@ -195,6 +206,7 @@ void write_profile(const std::string& path, const Profile& p) {
                               {"peer_rewrite_by_op", p.peer_rewrite_by_op},
                               {"native_in_turns", p.native_in_turns},
                               {"native_in_turns_bytes", p.native_in_turns_bytes},
+                              {"collective_cold_s", cold},
                               {"matmul_by_size", curve},        {"memory_by_size", memory},
                               {"matmul_by_shape", grid},
                               {"levels", levels}};
@@ -252,6 +264,13 @@ std::vector<launcher::MeasuredAlgorithm> native_kept_in_turns(const std::vector<
 }
 
 namespace {
+
+// What a step's writes over the caches add to its collectives, in one line.
+std::string said_cold(const RateCurve& cold) {
+  const auto most = std::max_element(cold.begin(), cold.end(), [](const auto& x, const auto& y) { return x.second < y.second; });
+  return "collectives: up to " + figure("%.1f us", most->second * 1e6) + " longer in a step than lined up (at " +
+         bytes_text(most->first) + "), once its kernels wrote over a core's cache since the last, measured";
+}
 
 // What ranks taking turns leave out of MPI's own, and why, in one line.
 std::string said_in_turns(const Profile& profile) {
@@ -322,6 +341,8 @@ Profiled apply_profile(const Profile& profile, const std::string& path, const la
     }
   }
   if (turns) out.said.push_back(said_in_turns(profile));
+  out.device.collective_cold_s = profile.collective_cold_s;
+  if (!profile.collective_cold_s.empty()) out.said.push_back(said_cold(profile.collective_cold_s));
   out.device.handoff_s = profile.handoff_s;
   out.device.sync_wait_s = profile.sync_wait_s;
   out.device.sync_wait_fraction = profile.sync_wait_fraction;

@@ -48,6 +48,10 @@ struct Profile {
   // ranks over 2 cores: 1.1-1.3x at 256 KiB and 4 MiB, 1.03x at 16 MiB, 0.95x at 64 MiB).
   // 0: not recorded (every size).
   double native_in_turns_bytes = 0;
+  // How much longer a collective takes in a step whose kernels wrote over a core's cache
+  // since the last than lined up (DeviceModel::collective_cold_s): (bytes, extra seconds)
+  // by increasing bytes. Empty: not measured (older profiles, 1 rank, a GPU's backend).
+  RateCurve collective_cold_s;
   std::vector<std::pair<double, double>> matmul_by_size;  // (FLOP per call, FLOP/s), by size
   // An elementwise op's (bytes moved per call, bytes/s), by size, from data in a core's
   // caches to data beyond them; empty in older profiles (memory_Bps at every size).

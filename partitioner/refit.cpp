@@ -105,6 +105,7 @@ Refitted refit(const launcher::Topology& topology, const DeviceModel& device, co
   for (const launcher::Level& level : topology.levels()) {
     links.push_back({level.link.latency_s * c, level.link.bandwidth_Bps / c});
   }
+  for (auto& [bytes, seconds] : d.collective_cold_s) seconds *= c;  // the fitted times held it
   return {topology.with_links(links), d,
           "compute-bound kernels " + fit_text(kernels.compute) + "; memory-bound kernels " + fit_text(kernels.memory) +
               "; collectives " + fit_text(collectives)};

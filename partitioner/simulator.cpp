@@ -49,6 +49,7 @@ struct Streams {
   double compute = 0, comm = 0;      // when each stream is next free
   double compute_busy = 0, comm_busy = 0;
   double since_sync = 0;             // compute since the last collective between devices
+  double bytes_since_sync = 0;       // the bytes its kernels touched (op_bytes), likewise
 };
 
 // One pass over the program in its order, as the runtime's main thread issues it.
@@ -68,6 +69,8 @@ class Playback {
     for (ir::ValueId c = 0; c < g_.size(); ++c) {
       if (limit[c] >= 0 && limit[c] < g_.size()) limited_[limit[c]] = std::max(limited_[limit[c]], c);
     }
+    // The step's first collective meets what the kernels after its last touched.
+    if (!device.collective_cold_s.empty()) s_.bytes_since_sync = bytes_after_last_sync();
     // Where the device's memory rate depends on how much data is in play, each operand is
     // priced by what the step touched since it last touched it (reuse_distance.h), on the
     // memory plan simulate passes, or one planned here for simulate_time (O(values^2)).
@@ -121,6 +124,7 @@ class Playback {
     s_.compute = start + t;
     s_.compute_busy += t;
     s_.since_sync += t;
+    s_.bytes_since_sync += op_bytes(g_, v);
     ready_[v] = s_.compute;
     if (launches_) launches_->push_back({v, false, start, t});
   }
@@ -132,6 +136,18 @@ class Playback {
   }
 
   bool unplayed(ir::ValueId x) const { return waiting_[x] != kReady; }
+
+  // The bytes the kernels after the program's last collective between devices touch
+  // (op_bytes, each kernel's own). O(nodes).
+  double bytes_after_last_sync() const {
+    double bytes = 0;
+    for (ir::ValueId v = g_.size() - 1; v >= 0; --v) {
+      if (record_[v] >= 0 && costs_.across_devices(program_.collectives[record_[v]])) break;
+      const ir::Node& n = g_.node(v);
+      if (record_[v] < 0 && !n.is_source() && !ir::op_def(n.op).traits.view) bytes += op_bytes(g_, v);
+    }
+    return bytes;
+  }
 
   // Per node: whether processes of other devices read its operands where they lie (the
   // collectives between devices, but for the members of a bucket packed into a buffer of
@@ -195,7 +211,10 @@ class Playback {
     for (ir::ValueId m : members) ready = std::max(ready, operands(m));
     const CollectiveRecord& r = b ? bucket_record(program_, record_, *b) : program_.collectives[record_[v]];
     const bool between_devices = costs_.across_devices(r);
-    const double t = between_devices ? costs_.seconds(r) + (b ? pack_seconds(*b, device_, view_of(v)) : 0)
+    // Between devices, lined up as the collective tables time it, and more where the
+    // step's kernels wrote over the caches since the last (device_model.h).
+    const double t = between_devices ? costs_.seconds(r) + (b ? pack_seconds(*b, device_, view_of(v)) : 0) +
+                                           device_.collective_cold_seconds(static_cast<double>(r.bytes), s_.bytes_since_sync)
                                      : local_copy_seconds(members);
     // Issued when the main thread reaches it in program order (its kernels run there, so
     // at the compute stream's time), then run when the communication stream is free;
@@ -208,7 +227,7 @@ class Playback {
     const double wait = between_devices ? device_.sync_wait_s + device_.sync_wait_fraction * s_.since_sync +
                                               device_.turn_seconds(s_.since_sync)
                                         : 0;
-    if (between_devices) s_.since_sync = 0;
+    if (between_devices) s_.since_sync = s_.bytes_since_sync = 0;
     const double start = std::max({s_.comm, ready, s_.compute + half_handoff}) + wait;
     s_.comm = start + t;
     if (!overlap_ || lazy_ || !between_devices) s_.compute = std::max(s_.compute, s_.comm);

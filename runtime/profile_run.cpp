@@ -21,6 +21,7 @@
 #include "runtime/profile_kernels.h"
 #include "runtime/profile_rewrite.h"
 #include "runtime/profile_sync.h"
+#include "runtime/profile_cold.h"
 #include "runtime/profile_turns.h"
 #include "runtime/profile_text.h"
 
@@ -353,6 +354,7 @@ ProfileRun measure_profile(collectives::Communicator& comm, const launcher::Topo
     if (partitioner::ranks_take_turns(topology)) {
       measure_native_in_turns(comm, backend, max_bytes, run.profile, run.table);
     }
+    if (!backend.device_memory()) measure_collectives_cold(comm, max_bytes, run.profile, run.table);
   }
   // Every rank holds rank 0's kernel figures and the fits (only rank 0 and each peer timed
   // the levels): one broadcast of the numbers.

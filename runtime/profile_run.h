@@ -8,7 +8,9 @@
 // the tables, with alpha, beta and gamma fitted to each algorithm's times: the outermost
 // level's measured algorithms, from which synthesis picks ours or the backend's per size.
 // Where the ranks take turns on their PUs, also each primitive's MPI call in a step against
-// ours (profile_turns.h). Collective over the world; a few seconds on a workstation.
+// ours (profile_turns.h); on a host backend, how much longer collectives take once other
+// writes went over the caches (profile_cold.h). Collective over the world; a few seconds on
+// a workstation.
 #pragma once
 
 #include <string>

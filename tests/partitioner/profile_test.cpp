@@ -39,6 +39,7 @@ Profile measured_on(const launcher::Topology& t) {
   p.matmul_by_size = {{1e3, 1e9}, {1e9, 1e11}};
   p.memory_by_size = {{4.8e4, 9e10}, {2e8, 3e10}};
   p.kernel_threads = 2;
+  p.collective_cold_s = {{4096, 1e-6}, {262144, 1.2e-5}};
   p.matmul_by_shape = {{16, 16, 16, 1e9}, {16, 16, 1024, 4e9}};
   p.levels = {{"package", 1e-6, 2e10, 0.05, {{"all_reduce", "ring", 65536, 3e-6, 2e-10, 1e-10, 0.04, 0, 0.06},
                                             {"all_reduce", "ring", 0, 9e-6, 4e-10, 1e-10, 0.02, -4e-5}}}};
@@ -62,6 +63,7 @@ TEST(Profile, RoundTripsThroughItsJson) {
   EXPECT_EQ(back.memory_by_size, p.memory_by_size);
   EXPECT_EQ(back.kernel_threads, 2);
   EXPECT_EQ(back.matmul_by_shape, p.matmul_by_shape);
+  EXPECT_EQ(back.collective_cold_s, p.collective_cold_s);
   ASSERT_EQ(back.levels.size(), 1u);
   EXPECT_EQ(back.levels[0].bandwidth_Bps, 2e10);
   EXPECT_EQ(back.levels[0].algorithms, p.levels[0].algorithms);
@@ -149,9 +151,14 @@ TEST(Profile, AppliedItReplacesTheLinksItMeasuredAndTheDevicesFigures) {
   EXPECT_EQ(d.flops_by_shape.points(), measured_on(t).matmul_by_shape);
   // Memory-bound ops by the bytes they move: 3x faster in the caches than beyond them.
   EXPECT_EQ(d.bytes_by_size, measured_on(t).memory_by_size);
-  bool said_default = false;
-  for (const std::string& s : p.said) said_default = said_default || s.find("default link") != std::string::npos;
+  EXPECT_EQ(d.collective_cold_s, measured_on(t).collective_cold_s);
+  bool said_default = false, said_cold = false;
+  for (const std::string& s : p.said) {
+    said_default = said_default || s.find("default link") != std::string::npos;
+    said_cold = said_cold || s.find("collectives: up to 12.0 us longer in a step than lined up (at 256 KiB)") != std::string::npos;
+  }
   EXPECT_TRUE(said_default);
+  EXPECT_TRUE(said_cold);
 }
 
 // Kernels timed with 2 threads a rank say nothing of ranks of 1: the links, collectives and
@@ -264,6 +271,25 @@ TEST(Profile, ANativeInTurnsOfNoPrimitiveOrNoRatioIsRefused) {
     } catch (const Error& e) {
       EXPECT_NE(std::string(e.what()).find(says), std::string::npos) << e.what();
       EXPECT_NE(std::string(e.what()).find("native_in_turns"), std::string::npos) << e.what();
+    }
+  }
+}
+
+TEST(Profile, ACollectivesColdCurveOfFallingSizesOrNegativeSecondsIsRefused) {
+  Profile p;
+  p.fingerprint = "f";
+  p.matmul_flops = p.memory_Bps = p.op_latency_s = 1;
+  const std::string path = ::testing::TempDir() + "profile_bad_cold.json";
+  for (const auto& [bad, says] : std::vector<std::pair<RateCurve, std::string>>{
+           {{{4096, 1e-6}, {4096, 2e-6}}, "the sizes must increase"}, {{{4096, -1e-6}}, "seconds"}}) {
+    p.collective_cold_s = bad;
+    write_profile(path, p);
+    try {
+      read_profile(path);
+      ADD_FAILURE() << "accepted " << says;
+    } catch (const Error& e) {
+      EXPECT_NE(std::string(e.what()).find(says), std::string::npos) << e.what();
+      EXPECT_NE(std::string(e.what()).find("collective_cold_s"), std::string::npos) << e.what();
     }
   }
 }

@@ -67,6 +67,7 @@ TEST(Refit, TheRefittedModelPredictsEachClassOfKernelAsFitted) {
   DeviceOverrides asked;
   asked.memory_bytes = 1 << 30;
   asked.turns_by_stretch = {{1e-5, 0.5}};  // held by the measured times the fit follows: not charged again
+  asked.collective_cold_s = {{4096, 1e-5}};  // held by the collectives' times fitted: scaled with them
   const KernelFits kernels{{3.0, 5e-6, 0, 10}, {1.5, 5e-6, 0, 10}};
   const TimeFit collectives{2.0, 0, 0, 10};
   const Refitted r = refit(t, device, asked, kernels, collectives);
@@ -97,6 +98,8 @@ TEST(Refit, TheRefittedModelPredictsEachClassOfKernelAsFitted) {
     EXPECT_NEAR(r.topology.levels()[l].link.transfer_seconds(1e6), 2.0 * t.levels()[l].link.transfer_seconds(1e6),
                 1e-15);
   }
+  ASSERT_EQ(r.device.collective_cold_s.size(), 1u);
+  EXPECT_DOUBLE_EQ(r.device.collective_cold_s[0].second, 2e-5);
   EXPECT_NE(r.said.find("compute-bound kernels 3.00x + 5.0 us"), std::string::npos) << r.said;
   EXPECT_NE(r.said.find("memory-bound kernels 1.50x + 5.0 us"), std::string::npos) << r.said;
   EXPECT_NE(r.said.find("collectives 2.00x"), std::string::npos) << r.said;

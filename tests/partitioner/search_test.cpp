@@ -150,6 +150,42 @@ TEST(DeviceModel, TurnsTakenOnSharedPusCostTimeByTheStretchBetweenCollectives) {
   EXPECT_EQ(turns.turn_seconds(0.0), 0.0);
 }
 
+// A collective in a step whose kernels wrote over a core's cache since the last takes longer
+// than lined up (runtime/profile_cold.h): all of the measured extra at its size from 4x the
+// cache written on, none within a quarter of it, linear in the log between; the writes of
+// ranks sharing a core count together; where turns are charged, their one-float line-ups
+// held that much of it.
+TEST(DeviceModel, ACollectiveAfterKernelsWroteOverACoresCacheTakesItsColdExtra) {
+  launcher::Device two_cores;
+  two_cores.kind = launcher::DeviceKind::core;
+  two_cores.cpuset = "0-1";
+  DeviceOverrides measured;
+  measured.cpu_private_cache_bytes = 1 << 20;
+  measured.collective_cold_s = {{4096, 2e-6}, {262144, 10e-6}, {4 << 20, 0}};
+  const DeviceModel own = device_model(launcher::Topology({two_cores, two_cores}, {"n"}, {}, {}), measured);
+  EXPECT_EQ(own.ranks_per_cache, 1.0);
+  EXPECT_EQ(own.collective_cold_seconds(262144, 0), 0.0);
+  EXPECT_DOUBLE_EQ(own.collective_cold_seconds(262144, 4 << 20), 10e-6);
+  EXPECT_DOUBLE_EQ(own.collective_cold_seconds(262144, 64 << 20), 10e-6) << "all of it, however much more";
+  EXPECT_NEAR(own.collective_cold_seconds(32768, 4 << 20), 6e-6, 1e-15) << "linear in log(bytes) between sizes";
+  EXPECT_DOUBLE_EQ(own.collective_cold_seconds(16 << 20, 4 << 20), 0.0) << "beyond the cache anyway";
+  EXPECT_EQ(own.collective_cold_seconds(262144, 256 << 10), 0.0) << "within a quarter of the cache";
+  EXPECT_NEAR(own.collective_cold_seconds(262144, 1 << 20), 5e-6, 1e-15) << "halfway in log(touched)";
+  // Four ranks on the two cores: two write over each cache.
+  const DeviceModel shared = device_model(launcher::Topology({two_cores, two_cores, two_cores, two_cores}, {"n"}, {}, {}), measured);
+  EXPECT_EQ(shared.ranks_per_cache, 2.0);
+  EXPECT_NEAR(shared.collective_cold_seconds(262144, 512 << 10), 5e-6, 1e-15);
+  measured.turns_by_stretch = {{1e-5, 0.5}};
+  const DeviceModel turns = device_model(launcher::Topology({two_cores, two_cores, two_cores, two_cores}, {"n"}, {}, {}), measured);
+  EXPECT_DOUBLE_EQ(turns.collective_cold_seconds(262144, 4 << 20), 8e-6) << "less a one-float collective's";
+  measured.turns_by_stretch.clear();
+  measured.cpu_private_cache_bytes = 0;
+  const DeviceModel unknown = device_model(launcher::Topology({two_cores, two_cores}, {"n"}, {}, {}), measured);
+  EXPECT_DOUBLE_EQ(unknown.collective_cold_seconds(262144, 1), 10e-6) << "a cache not known: all of it";
+  measured.collective_cold_s.clear();
+  EXPECT_EQ(device_model(launcher::Topology({two_cores}, {"n"}, {}, {}), measured).collective_cold_seconds(262144, 64 << 20), 0.0);
+}
+
 // A CPU's rates measured at bind replace the table's guess, shared out among ranks on the
 // same cores as the guess is; a memory-bound op reads its bytes/s by the bytes it moves;
 // the user's figure wins, and a GPU keeps its row.
@@ -413,6 +449,43 @@ TEST(Simulator, RanksSharingPusPayTheirTurnsOverEveryStretchBetweenCollectives) 
   EXPECT_DOUBLE_EQ(turns.compute_s, alone.compute_s);
   EXPECT_DOUBLE_EQ(turns.comm_s, alone.comm_s);
   EXPECT_EQ(turns.peak_bytes, alone.peak_bytes);
+}
+
+// A collective between devices with kernels before it since the last (or, the step's first,
+// after the last) takes the cold extra of its size; one right after another (ZeRO's
+// gathers of params, back to back), none; the compute stays as it was.
+TEST(Simulator, CollectivesAfterKernelsTakeTheirColdExtraOnesBackToBackDoNot) {
+  ir::Graph g = step_of(kGpt);
+  launcher::Topology t = flat_topology(4);
+  DeviceModel device = device_model(t);
+  ASSERT_EQ(device.private_cache_bytes, 0) << "not known: any kernel's writes count whole";
+  DeviceModel cold = device;
+  cold.collective_cold_s = {{1, 1e-4}};
+  Plan plan = apply_tactics(g, builtin_strategy("zero", g, 4));
+  Program program = lower(g, plan);
+  CollectiveCosts costs(plan.mesh, t);
+  std::vector<SimulatedLaunch> launches;
+  const Prediction lined_up = simulate(program, device, costs, false, &launches);
+  int after_kernels = 0, back_to_back = 0;
+  bool kernels_since = false;
+  for (const SimulatedLaunch& l : launches) kernels_since = kernels_since || !l.communication;  // the step's tail
+  for (const SimulatedLaunch& l : launches) {
+    if (!l.communication) {
+      kernels_since = true;
+      continue;
+    }
+    for (const CollectiveRecord& r : program.collectives) {
+      if (r.at != l.node || !costs.across_devices(r)) continue;
+      (kernels_since ? after_kernels : back_to_back) += 1;
+      kernels_since = false;
+    }
+  }
+  ASSERT_GT(after_kernels, 0);
+  ASSERT_GT(back_to_back, 0);
+  const Prediction in_step = simulate(program, cold, costs, false);
+  EXPECT_NEAR(in_step.step_time_s, lined_up.step_time_s + after_kernels * 1e-4, 1e-9 * in_step.step_time_s);
+  EXPECT_NEAR(in_step.comm_s, lined_up.comm_s + after_kernels * 1e-4, 1e-9 * in_step.comm_s);
+  EXPECT_DOUBLE_EQ(in_step.compute_s, lined_up.compute_s);
 }
 
 // Without overlap, each collective between devices waits for the slowest rank: the fixed

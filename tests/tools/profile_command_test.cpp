@@ -27,6 +27,11 @@ TEST(ProfileCommand, WritesAProfileThatPlanAndRunUse) {
   ASSERT_EQ(j.at("memory_by_size").size(), 4u);  // 16 KiB to 64 MiB an operand
   EXPECT_EQ(j.at("memory_by_size").back().at("bytes_per_s").get<double>(), j.at("memory_Bps").get<double>());
   EXPECT_GE(j.at("sync_wait_fraction").get<double>(), 0);
+  // Collectives timed after other writes over the caches, at each size up to the largest.
+  EXPECT_TRUE(contains(r.out, "of other writes a rank (4x a core's cache)")) << r.out;
+  ASSERT_EQ(j.at("collective_cold_s").size(), 2u);  // 4 and 32 KiB
+  EXPECT_EQ(j.at("collective_cold_s")[1].at("bytes").get<double>(), 32768);
+  EXPECT_GE(j.at("collective_cold_s")[1].at("seconds").get<double>(), 0);
   ASSERT_EQ(j.at("levels").size(), 1u);  // the two ranks of one node
   // Every algorithm of the five primitives, MPI's own included, fitted on that level.
   std::set<std::string> fitted;
@@ -55,6 +60,7 @@ TEST(ProfileCommand, WritesAProfileThatPlanAndRunUse) {
   Result train = run(mpirun(2, "run mlp --steps 2 --profile " + path), true);
   ASSERT_EQ(train.exit_code, 0) << train.err;
   EXPECT_TRUE(contains(train.out, "profile: level node: ")) << train.out;
+  EXPECT_TRUE(contains(train.out, "longer in a step than lined up")) << train.out;
 }
 
 // Three ranks, whose sizes do not split evenly (4 KiB is 1,024 floats): every collective is
