@@ -27,8 +27,8 @@ double extra_seconds(collectives::Communicator& comm, collectives::Primitive pri
                      std::vector<float>& other) {
   const collectives::CollectiveRun hot = collectives::collective_run(comm, primitive, collectives::Algorithm::ring, bytes);
   const collectives::CollectiveRun cold{[&] {
-                                          write_over(other);
                                           hot.prepare();
+                                          write_over(other);
                                         },
                                         hot.run};
   hot.prepare();

@@ -17,9 +17,10 @@
 namespace spmd::runtime {
 
 // For each size of 4 KiB, 32 KiB, 256 KiB, 1 MiB, 4 MiB and 16 MiB up to `max_bytes`: the
-// ring all-reduce, all-gather and reduce-scatter, each timed lined up, and after every rank
-// wrote partitioner::kCollectiveColdCaches x its core's cache of other data (then prepared
-// its buffer: a step's operands were just written), the runs interleaved. Sets
+// ring all-reduce, all-gather and reduce-scatter, each timed lined up, and with every rank
+// writing partitioner::kCollectiveColdCaches x its core's cache of other data after
+// preparing its buffer (a step's gradients and params were written before the kernels
+// since), the runs interleaved. Sets
 // `p.collective_cold_s` to (bytes, the median over the primitives of the cold median less
 // the lined-up one, at least 0), the slowest rank's times on every rank, and its line in
 // `table`. Collective over `comm` (2 ranks or more); about 0.5 s on 2 ranks, 2 s on 4 over
