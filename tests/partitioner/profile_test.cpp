@@ -255,42 +255,44 @@ TEST(Profile, RanksTakingTurnsKeepMpisOwnWhereTheProfileTimedItNoSlowerInAStep) 
   })) << turns.said.back();
 }
 
-// A primitive of native_in_turns must be one, and its ratio a positive figure.
-TEST(Profile, ANativeInTurnsOfNoPrimitiveOrNoRatioIsRefused) {
+// A profile of only the figures every one must have.
+Profile least_profile() {
   Profile p;
   p.fingerprint = "f";
   p.matmul_flops = p.memory_Bps = p.op_latency_s = 1;
-  const std::string path = ::testing::TempDir() + "profile_bad_native_in_turns.json";
-  for (const auto& [bad, says] : std::vector<std::pair<std::map<std::string, double>, std::string>>{
-           {{{"all_sum", 1.0}}, "'all_sum' is no collective primitive"}, {{{"broadcast", 0.0}}, "broadcast"}}) {
-    p.native_in_turns = bad;
-    write_profile(path, p);
-    try {
-      read_profile(path);
-      ADD_FAILURE() << "accepted " << says;
-    } catch (const Error& e) {
-      EXPECT_NE(std::string(e.what()).find(says), std::string::npos) << e.what();
-      EXPECT_NE(std::string(e.what()).find("native_in_turns"), std::string::npos) << e.what();
-    }
+  return p;
+}
+
+// `p` written, then read back, is refused with a message that names `field` and says `says`.
+void expect_refused(const Profile& p, const std::string& field, const std::string& says) {
+  const std::string path = ::testing::TempDir() + "profile_bad_" + field + ".json";
+  write_profile(path, p);
+  try {
+    read_profile(path);
+    ADD_FAILURE() << "accepted " << says;
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find(says), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find(field), std::string::npos) << e.what();
   }
 }
 
+// A primitive of native_in_turns must be one, and its ratio a positive figure.
+TEST(Profile, ANativeInTurnsOfNoPrimitiveOrNoRatioIsRefused) {
+  Profile p = least_profile();
+  for (const auto& [bad, says] : std::vector<std::pair<std::map<std::string, double>, std::string>>{
+           {{{"all_sum", 1.0}}, "'all_sum' is no collective primitive"}, {{{"broadcast", 0.0}}, "broadcast"}}) {
+    p.native_in_turns = bad;
+    expect_refused(p, "native_in_turns", says);
+  }
+}
+
+// The collectives' cold extra is by increasing size, and no extra is negative.
 TEST(Profile, ACollectivesColdCurveOfFallingSizesOrNegativeSecondsIsRefused) {
-  Profile p;
-  p.fingerprint = "f";
-  p.matmul_flops = p.memory_Bps = p.op_latency_s = 1;
-  const std::string path = ::testing::TempDir() + "profile_bad_cold.json";
+  Profile p = least_profile();
   for (const auto& [bad, says] : std::vector<std::pair<RateCurve, std::string>>{
            {{{4096, 1e-6}, {4096, 2e-6}}, "the sizes must increase"}, {{{4096, -1e-6}}, "seconds"}}) {
     p.collective_cold_s = bad;
-    write_profile(path, p);
-    try {
-      read_profile(path);
-      ADD_FAILURE() << "accepted " << says;
-    } catch (const Error& e) {
-      EXPECT_NE(std::string(e.what()).find(says), std::string::npos) << e.what();
-      EXPECT_NE(std::string(e.what()).find("collective_cold_s"), std::string::npos) << e.what();
-    }
+    expect_refused(p, "collective_cold_s", says);
   }
 }
 
