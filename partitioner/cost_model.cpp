@@ -177,12 +177,13 @@ double compute_seconds(const ir::Graph& g, ir::ValueId v, const DeviceModel& dev
 }
 
 // How far back the step touched node `v`'s data: the most, over its operands and its
-// result's buffer, of the tensor's bytes and what the step touched since (reuse_distance.h),
-// and at least the op's own bytes.
-double reach_bytes(const ir::Graph& g, ir::ValueId v, const ReuseDistances& reuse) {
-  double reach = std::max(op_bytes(g, v), tensor_bytes(g.type(v)) + reuse.result(v));
+// result's buffer, of the tensor's bytes and what the step touched since (reuse_distance.h)
+// times the `sharers` of the core's cache (DeviceModel::ranks_per_cache), and at least the
+// op's own bytes.
+double reach_bytes(const ir::Graph& g, ir::ValueId v, const ReuseDistances& reuse, double sharers) {
+  double reach = std::max(op_bytes(g, v), tensor_bytes(g.type(v)) + sharers * reuse.result(v));
   const std::vector<ir::ValueId>& inputs = g.node(v).inputs;
-  for (size_t i = 0; i < inputs.size(); ++i) reach = std::max(reach, tensor_bytes(g.type(inputs[i])) + reuse.operand(v, i));
+  for (size_t i = 0; i < inputs.size(); ++i) reach = std::max(reach, tensor_bytes(g.type(inputs[i])) + sharers * reuse.operand(v, i));
   return reach;
 }
 
@@ -197,7 +198,7 @@ double memory_seconds(const ir::Graph& g, ir::ValueId v, const DeviceModel& devi
   const double bytes = op_bytes(g, v);
   if (bytes <= 0 || device.bytes_by_size.size() < 2) return memory_seconds(g, v, device);
   const auto at = [&](double tensor, double distance) {
-    return tensor / rate_at(device.bytes_by_size, std::max(bytes, tensor + distance), device.memory_Bps);
+    return tensor / rate_at(device.bytes_by_size, std::max(bytes, tensor + device.ranks_per_cache * distance), device.memory_Bps);
   };
   const std::vector<ir::ValueId>& inputs = g.node(v).inputs;
   double s = at(tensor_bytes(g.type(v)), reuse.result(v));
@@ -226,7 +227,7 @@ double op_seconds(const ir::Graph& g, ir::ValueId v, const DeviceModel& device, 
   const Problem& p = problem_of(g, v);
   const double bytes = reuse.rewritten_after_peers(v), rate = device.peer_rewrite_rate(p.op);
   const double rewritten = bytes > 0 && rate > 0 ? bytes / rate : 0;
-  return device.op_latency_s + std::max(compute_seconds(g, v, device, p, reach_bytes(g, v, reuse)), memory_seconds(g, v, device, reuse)) +
+  return device.op_latency_s + std::max(compute_seconds(g, v, device, p, reach_bytes(g, v, reuse, device.ranks_per_cache)), memory_seconds(g, v, device, reuse)) +
          rewritten;
 }
 

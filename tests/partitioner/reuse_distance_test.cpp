@@ -186,6 +186,13 @@ TEST(CostModel, ABufferTouchedLongAgoComesAtTheRateOfTheDataTouchedSince) {
   }
   EXPECT_DOUBLE_EQ(op_seconds(g, s, d, reuse), expected);
   EXPECT_GT(op_seconds(g, s, d, reuse) - 1e-6, 4 * (op_seconds(g, s, d) - 1e-6));
+  // Two ranks taking turns on the core write over its cache twice as much between.
+  d.ranks_per_cache = 2;
+  expected = 1e-6;
+  for (double distance : {reuse.result(s), reuse.operand(s, 0), reuse.operand(s, 1)}) {
+    expected += tensor / rate_at(d.bytes_by_size, tensor + 2 * distance, 0);
+  }
+  EXPECT_DOUBLE_EQ(op_seconds(g, s, d, reuse), expected);
 }
 
 // A device whose memory never limits, with relu measured at 1e6 FLOP/s beyond the caches and
@@ -202,8 +209,8 @@ DeviceModel relu_measured_apart() {
 
 // An op measured apart on operands in a core's cache (an optimizer update of a model whose
 // step fits it) runs at that rate where its own bytes, and each buffer with what the step
-// touched since its last touch, fit the core's cache; at its rate beyond the caches where
-// any does not, or where the cache is not known.
+// touched since its last touch (that of every rank sharing the cache), fit the core's cache;
+// at its rate beyond the caches where any does not, or where the cache is not known.
 TEST(CostModel, AnOpWhoseDataStayedInTheCoresCacheRunsAtItsInCacheRate) {
   const ThreeOps ops;
   const ir::Graph& g = ops.g;
@@ -221,6 +228,11 @@ TEST(CostModel, AnOpWhoseDataStayedInTheCoresCacheRunsAtItsInCacheRate) {
   EXPECT_DOUBLE_EQ(op_seconds(g, b, d), 4096 / 1e6) << "without the step's distances: beyond the caches";
   d.private_cache_bytes = 40 * 1024;  // b's own 32 KiB fit, q with what came since does not
   EXPECT_DOUBLE_EQ(op_seconds(g, b, d, reuse), 4096 / 1e6);
+  // Ranks taking turns on one core each write over its cache in between: a's p, 4 KiB with
+  // 8 KiB since, reaches 20 KiB when two share the cache.
+  d.private_cache_bytes = 16 * 1024;
+  d.ranks_per_cache = 2;
+  EXPECT_DOUBLE_EQ(op_seconds(g, a, d, reuse), 1024 / 1e6);
 }
 
 // Where the reach the rate beyond the caches was measured at is known, an op whose data the
