@@ -18,10 +18,10 @@
 #include "ir/ops.h"
 #include "partitioner/device_model.h"
 #include "runtime/comm_stream.h"
+#include "runtime/profile_cold.h"
 #include "runtime/profile_kernels.h"
 #include "runtime/profile_rewrite.h"
 #include "runtime/profile_sync.h"
-#include "runtime/profile_cold.h"
 #include "runtime/profile_turns.h"
 #include "runtime/profile_text.h"
 
@@ -211,7 +211,6 @@ std::vector<partitioner::LevelProfile> measure_levels(collectives::Communicator&
   return levels;
 }
 
-
 // Rank 0's rates, measured alone on its PUs, as each rank gets them when all run: the part
 // of the PUs partitioner::cpu_share gives the ranks bound to them (1 on cores of their own).
 // The fixed cost of a kernel grows as the rates shrink: ranks taking turns on a PU each pay
@@ -289,6 +288,27 @@ void measure_rewrites(collectives::Communicator& comm, const launcher::Topology&
 
 }  // namespace
 
+void keep_slowest_kernels(collectives::Communicator& comm, partitioner::Profile& p, std::string& table) {
+  const auto per_unit = [](double rate) { return rate > 0 ? static_cast<float>(1e9 / rate) : 0.0f; };
+  const auto rate = [](float seconds) { return seconds > 0 ? 1e9 / seconds : 0.0; };
+  std::vector<float> figures = {per_unit(p.matmul_flops), per_unit(p.memory_Bps), static_cast<float>(p.op_latency_s * 1e9)};
+  for (const auto& point : p.matmul_by_size) figures.push_back(per_unit(point.second));
+  for (const auto& point : p.memory_by_size) figures.push_back(per_unit(point.second));
+  for (const partitioner::GemmPoint& g : p.matmul_by_shape) figures.push_back(per_unit(g.flops_per_s));
+  comm.native_all_reduce(figures, collectives::ReduceOp::max);
+  p.matmul_flops = rate(figures[0]);
+  p.memory_Bps = rate(figures[1]);
+  p.op_latency_s = figures[2] / 1e9;
+  size_t at = 3;
+  for (auto& point : p.matmul_by_size) point.second = rate(figures[at++]);
+  for (auto& point : p.memory_by_size) point.second = rate(figures[at++]);
+  for (partitioner::GemmPoint& g : p.matmul_by_shape) g.flops_per_s = rate(figures[at++]);
+  if (comm.size() > 1) {
+    table += line("  kept, the slowest measuring rank's: add 1 element %.3f us, matmul %.1f GFLOP/s at best, memory %.1f GB/s\n",
+                  p.op_latency_s * 1e6, p.matmul_flops / 1e9, p.memory_Bps / 1e9);
+  }
+}
+
 // Ranks that share PUs and all time at once take turns on them mid-kernel: 4 ranks on 2
 // PUs timed matmuls at 1/8 of their rate alone, where in training each gets half the time
 // (a rank waiting in a collective gives its PU to another).
@@ -340,6 +360,7 @@ ProfileRun measure_profile(collectives::Communicator& comm, const launcher::Topo
         comm.native_all_reduce({&line_up, 1}, collectives::ReduceOp::sum);
       },
       measures_kernels(topology, comm.rank()));
+  keep_slowest_kernels(comm, run.profile, run.table);
   measure_handoff(run.profile, run.table);
   measure_sync_wait(comm, topology, backend, run.profile, run.table);
   measure_rewrites(comm, topology, backend, run);
@@ -356,8 +377,8 @@ ProfileRun measure_profile(collectives::Communicator& comm, const launcher::Topo
     }
     if (!backend.device_memory()) measure_collectives_cold(comm, max_bytes, run.profile, run.table);
   }
-  // Every rank holds rank 0's kernel figures and the fits (only rank 0 and each peer timed
-  // the levels): one broadcast of the numbers.
+  // Every rank holds rank 0's figures, the kernels' already the slowest rank's, and the
+  // fits (only rank 0 and each peer timed the levels): one broadcast of the numbers.
   std::vector<float> figures = {static_cast<float>(run.profile.matmul_flops / 1e9),
                                 static_cast<float>(run.profile.memory_Bps / 1e9),
                                 static_cast<float>(run.profile.op_latency_s * 1e9),

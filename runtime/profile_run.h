@@ -24,7 +24,7 @@
 namespace spmd::runtime {
 
 struct ProfileRun {
-  partitioner::Profile profile;  // the same on every rank (rank 0's kernel figures)
+  partitioner::Profile profile;  // the same on every rank (the slowest rank's kernel figures)
   std::string table;             // nccl-tests style tables and the fits, for rank 0 to print
 };
 
@@ -45,6 +45,15 @@ ProfileRun measure_profile(collectives::Communicator& comm, const launcher::Topo
 // Whether `rank` times kernels: the first of the ranks bound to its PUs (ranks that share
 // PUs and time at once take turns on them mid-kernel). O(ranks).
 bool measures_kernels(const launcher::Topology& topology, int rank);
+
+// Every rank's kernel figures (the matmul and memory rates, their curves and grid, the
+// fixed cost of a kernel) replaced by the slowest measuring rank's, each figure apart, as
+// common/stats.h's slowest_measured keeps them at bind: a step waits for the last rank at
+// each collective, and here one core ran gpt's matmuls 4% slower than the other, which
+// rank 0's figures left out (2-rank gpt predicted at 0.91-0.93 of measured, 0.94-0.96 so).
+// A rank that did not measure (measures_kernels) holds 0s. Adds the figures kept to
+// `table` where there are several ranks. Collective over `comm`; one all-reduce.
+void keep_slowest_kernels(collectives::Communicator& comm, partitioner::Profile& p, std::string& table);
 
 // What a job bound without a profile measures of its links (Job::bind): each level's
 // latency and bandwidth from ping-pongs of 4 KiB to 1 MiB (on 3 ranks or more, the

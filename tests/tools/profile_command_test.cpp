@@ -24,6 +24,20 @@ TEST(ProfileCommand, WritesAProfileThatPlanAndRunUse) {
   EXPECT_GT(j.at("matmul_flops").get<double>(), 0);
   EXPECT_GT(j.at("op_latency_s").get<double>(), 0);
   EXPECT_GT(j.at("handoff_s").get<double>(), 0);
+  // The kernel figures kept are the slowest rank's: a step waits for it.
+  double latency_us = 0, gflops = 0, gbps = 0;
+  const size_t kept = r.out.find("kept, the slowest measuring rank's: ");
+  ASSERT_NE(kept, std::string::npos) << r.out;
+  ASSERT_EQ(std::sscanf(r.out.c_str() + kept,
+                        "kept, the slowest measuring rank's: add 1 element %lf us, matmul %lf GFLOP/s at best, memory %lf GB/s",
+                        &latency_us, &gflops, &gbps),
+            3)
+      << r.out;
+  if (!contains(r.out, "each gets ")) {  // ranks on cores of their own: the figures as kept
+    EXPECT_NEAR(j.at("op_latency_s").get<double>() * 1e6, latency_us, 0.001 + 1e-3 * latency_us);
+    EXPECT_NEAR(j.at("matmul_flops").get<double>() / 1e9, gflops, 0.05 + 1e-3 * gflops);
+    EXPECT_NEAR(j.at("memory_Bps").get<double>() / 1e9, gbps, 0.05 + 1e-3 * gbps);
+  }
   ASSERT_EQ(j.at("memory_by_size").size(), 4u);  // 16 KiB to 64 MiB an operand
   EXPECT_EQ(j.at("memory_by_size").back().at("bytes_per_s").get<double>(), j.at("memory_Bps").get<double>());
   EXPECT_GE(j.at("sync_wait_fraction").get<double>(), 0);
@@ -76,11 +90,17 @@ TEST(ProfileCommand, ThreeRanksAreProfiledToo) {
   const nlohmann::json j = nlohmann::json::parse(slurp(path));
   EXPECT_GE(j.at("sync_wait_fraction").get<double>(), 0);
   // Where the ranks share PUs (3 on this machine's 2 cores), each pays the fixed cost of a
-  // kernel it measured alone over its share: the profile's figure is the shared one.
-  double alone_us = 0, share = 1, paid_us = 0;
-  const size_t at = r.out.find("add 1 element");
+  // kernel it measured alone over its share: the profile's figure is the shared one, of
+  // the slowest rank that measured (rank 0's is printed first).
+  double alone_us = 0, first_us = 0, share = 1, paid_us = 0;
+  const size_t first = r.out.find("add 1 element");
+  ASSERT_NE(first, std::string::npos) << r.out;
+  ASSERT_EQ(std::sscanf(r.out.c_str() + first, "add 1 element %lf us", &first_us), 1) << r.out;
+  const size_t at = r.out.find("kept, the slowest measuring rank's: add 1 element");
   ASSERT_NE(at, std::string::npos) << r.out;
-  ASSERT_EQ(std::sscanf(r.out.c_str() + at, "add 1 element %lf us", &alone_us), 1) << r.out;
+  ASSERT_EQ(std::sscanf(r.out.c_str() + at, "kept, the slowest measuring rank's: add 1 element %lf us", &alone_us), 1)
+      << r.out;
+  EXPECT_GE(alone_us, first_us - 0.001) << r.out;
   const size_t shared = r.out.find("each gets ");
   if (shared != std::string::npos) {
     ASSERT_EQ(std::sscanf(r.out.c_str() + shared, "each gets %lf of these rates, and pays %lf us a kernel", &share, &paid_us), 2)
