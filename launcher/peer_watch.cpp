@@ -233,6 +233,14 @@ void PeerWatch::relay(char kind, int rank, int state) {
   s.state.store(state);
 }
 
+// A rank that says it is leaving has left, unless it was found stopped or lost before: mpirun
+// wakes a stopped rank (SIGCONT) to end it, and its signal handler then says it is leaving
+// (a survivor that read that had named no rank when the same order ended it).
+void PeerWatch::leaves(Slot& s) {
+  int running = kRunning;
+  s.state.compare_exchange_strong(running, kLeft);
+}
+
 // Async-signal-safe: atomic loads, memcpy, strncmp.
 PeerWatch::Lost PeerWatch::lost_entry(int rank) const {
   const Slot& s = slots_[static_cast<size_t>(rank)];
@@ -355,7 +363,7 @@ void PeerWatch::watch_as_lead() {
         }
         if (leaving_.load()) send_frame(r.fd, frame('S', 0, self.pid.load(), self.host));
       } else if (got == 1 && r.f.kind == 'S' && r.rank > 0) {
-        slots_[static_cast<size_t>(r.rank)].state.store(kLeft);
+        leaves(slots_[static_cast<size_t>(r.rank)]);
       } else if (got == 1 && r.f.kind == 'P' && r.rank > 0) {
         probe_wait_ns_.store(std::clamp<int64_t>(r.f.pid, 0, 60'000'000'000));  // a probe under way keeps its end
         ++asks_heard_[static_cast<size_t>(r.rank)];
@@ -400,7 +408,7 @@ void PeerWatch::watch_as_member() {
       std::memcpy(s.host, r.f.host, sizeof s.host - 1);
       s.state.store(r.f.kind == 'H' ? kRunning : r.f.kind == 'L' ? kLost : kStopped);
     } else if (r.f.kind == 'S' && r.f.rank == 0) {
-      lead.state.store(kLeft);
+      leaves(lead);
     } else if (r.f.kind == 'Q') {
       const Slot& self = slots_[static_cast<size_t>(rank_)];
       send_frame(to_lead_fd_, frame('A', rank_, self.pid.load(), self.host));

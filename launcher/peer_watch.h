@@ -17,7 +17,8 @@
 // A stopped rank (SIGSTOP, a hung host) keeps its connection open: only asking finds it. A
 // rank whose collective timed out calls `unresponsive()`: rank 0 pings every rank, and the
 // ones whose watch thread does not answer in time are stopped; rank 0 tells every rank so,
-// and their signal handlers name it as they name a lost one.
+// and their signal handlers name it as they name a lost one. Such a rank stays named as
+// stopped when mpirun later wakes it (SIGCONT) to end it and it says it is leaving.
 #pragma once
 
 #include <atomic>
@@ -97,6 +98,7 @@ class PeerWatch {
   void start_probe();
   void end_probe_if_due();
   Lost lost_entry(int rank) const;
+  static void leaves(Slot& s);  // a 'leaving' frame heard: left, unless stopped or lost
 
   int rank_ = 0, ranks_ = 0;
   WatchAddress address_;

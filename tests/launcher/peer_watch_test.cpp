@@ -192,6 +192,28 @@ TEST(PeerWatch, AStoppedRankIsFoundByAProbeAndNamedByEverySurvivor) {
   EXPECT_TRUE(lost[0].stopped);
 }
 
+// A stopped rank that mpirun wakes to end it says it is leaving from its signal handler: it
+// stays named as stopped, by rank 0 too, whose handler reads it as the same order ends it.
+TEST(PeerWatch, AStoppedRankThatThenSaysItIsLeavingStaysNamedAsStopped) {
+  Child child([](int in, int out) { rank_two(in, out, true); });
+  ASSERT_GT(child.pid, 0);
+  auto [lead, one] = ThreeRanks(child);
+  ASSERT_FALSE(HasFailure());
+  ASSERT_EQ(kill(child.pid, SIGSTOP), 0);
+  ASSERT_EQ(one->unresponsive(0.3).size(), 1u);
+  ASSERT_EQ(kill(child.pid, SIGCONT), 0);
+  ASSERT_EQ(write(child.to_child[1], "g", 1), 1);  // it lets its watch go: "leaving"
+  ASSERT_EQ(waitpid(child.pid, nullptr, 0), child.pid);
+  child.pid = -1;
+  std::this_thread::sleep_for(std::chrono::milliseconds(100));  // its frame read by rank 0
+  PeerWatch::Lost lost[4];
+  for (const PeerWatch* survivor : {lead.get(), one.get()}) {
+    ASSERT_EQ(survivor->lost(lost, 4), 1u);
+    EXPECT_EQ(lost[0].rank, 2);
+    EXPECT_TRUE(lost[0].stopped);
+  }
+}
+
 // A rank that asks while another's probe is under way (one begun before the peer stopped,
 // which it answered) gets the result of a probe begun after its ask, which finds the peer.
 TEST(PeerWatch, AProbeAskedDuringAnotherAnswersWithOneBegunAfterTheAsk) {
