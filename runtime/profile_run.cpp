@@ -211,7 +211,7 @@ std::vector<partitioner::LevelProfile> measure_levels(collectives::Communicator&
   return levels;
 }
 
-// Rank 0's rates, measured alone on its PUs, as each rank gets them when all run: the part
+// The kernel rates, measured alone on the PUs, as each rank gets them when all run: the part
 // of the PUs partitioner::cpu_share gives the ranks bound to them (1 on cores of their own).
 // The fixed cost of a kernel grows as the rates shrink: ranks taking turns on a PU each pay
 // theirs on it (4 ranks on 2 cores ran mlp's small kernels at twice the cost alone).
@@ -377,28 +377,17 @@ ProfileRun measure_profile(collectives::Communicator& comm, const launcher::Topo
     }
     if (!backend.device_memory()) measure_collectives_cold(comm, max_bytes, run.profile, run.table);
   }
-  // Every rank holds rank 0's figures, the kernels' already the slowest rank's, and the
-  // fits (only rank 0 and each peer timed the levels): one broadcast of the numbers.
-  std::vector<float> figures = {static_cast<float>(run.profile.matmul_flops / 1e9),
-                                static_cast<float>(run.profile.memory_Bps / 1e9),
-                                static_cast<float>(run.profile.op_latency_s * 1e9),
-                                static_cast<float>(run.profile.handoff_s * 1e9)};
-  for (const auto& [flops, rate] : run.profile.matmul_by_size) figures.push_back(static_cast<float>(rate / 1e9));
-  for (const auto& [bytes, rate] : run.profile.memory_by_size) figures.push_back(static_cast<float>(rate / 1e9));
-  for (const partitioner::GemmPoint& g : run.profile.matmul_by_shape) figures.push_back(static_cast<float>(g.flops_per_s / 1e9));
+  // Every rank holds rank 0's hand-off and fits (only rank 0 and each peer timed the
+  // levels), the kernels' figures being the slowest rank's on every rank already: one
+  // broadcast of the numbers.
+  std::vector<float> figures = {static_cast<float>(run.profile.handoff_s * 1e9)};
   for (const partitioner::LevelProfile& l : run.profile.levels) {
     figures.insert(figures.end(), {static_cast<float>(l.latency_s * 1e9), static_cast<float>(l.bandwidth_Bps / 1e9),
                                    static_cast<float>(l.fit_error)});
   }
   comm.native_broadcast(figures, 0);
-  run.profile.matmul_flops = figures[0] * 1e9;
-  run.profile.memory_Bps = figures[1] * 1e9;
-  run.profile.op_latency_s = figures[2] / 1e9;
-  run.profile.handoff_s = figures[3] / 1e9;
-  size_t at = 4;
-  for (auto& point : run.profile.matmul_by_size) point.second = figures[at++] * 1e9;
-  for (auto& point : run.profile.memory_by_size) point.second = figures[at++] * 1e9;
-  for (partitioner::GemmPoint& g : run.profile.matmul_by_shape) g.flops_per_s = figures[at++] * 1e9;
+  run.profile.handoff_s = figures[0] / 1e9;
+  size_t at = 1;
   for (partitioner::LevelProfile& l : run.profile.levels) {
     l.latency_s = figures[at++] / 1e9;
     l.bandwidth_Bps = figures[at++] * 1e9;
