@@ -124,7 +124,7 @@ class Playback {
     s_.compute = start + t;
     s_.compute_busy += t;
     s_.since_sync += t;
-    s_.bytes_since_sync += op_bytes(g_, v);
+    if (!device_.collective_cold_s.empty()) s_.bytes_since_sync += op_bytes(g_, v);  // else never read
     ready_[v] = s_.compute;
     if (launches_) launches_->push_back({v, false, start, t});
   }
