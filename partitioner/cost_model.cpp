@@ -220,14 +220,15 @@ double op_bytes(const ir::Graph& g, ir::ValueId v) {
 }
 
 double op_seconds(const ir::Graph& g, ir::ValueId v, const DeviceModel& device) {
-  return device.op_latency_s + std::max(compute_seconds(g, v, device, problem_of(g, v)), memory_seconds(g, v, device));
+  const Problem& p = problem_of(g, v);
+  return device.op_latency(p.op) + std::max(compute_seconds(g, v, device, p), memory_seconds(g, v, device));
 }
 
 double op_seconds(const ir::Graph& g, ir::ValueId v, const DeviceModel& device, const ReuseDistances& reuse) {
   const Problem& p = problem_of(g, v);
   const double bytes = reuse.rewritten_after_peers(v), rate = device.peer_rewrite_rate(p.op);
   const double rewritten = bytes > 0 && rate > 0 ? bytes / rate : 0;
-  return device.op_latency_s + std::max(compute_seconds(g, v, device, p, reach_bytes(g, v, reuse, device.ranks_per_cache)), memory_seconds(g, v, device, reuse)) +
+  return device.op_latency(p.op) + std::max(compute_seconds(g, v, device, p, reach_bytes(g, v, reuse, device.ranks_per_cache)), memory_seconds(g, v, device, reuse)) +
          rewritten;
 }
 

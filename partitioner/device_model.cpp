@@ -68,6 +68,7 @@ DeviceModel cpu_of(const launcher::Device& d, int sharing, const DeviceOverrides
     m.gemm_after_writes_below_bytes = measured.cpu_gemm_after_writes_below_bytes;
   }
   if (measured.cpu_op_latency_s > 0) m.op_latency_s = measured.cpu_op_latency_s / share;
+  for (double seconds : measured.cpu_op_latency_by_op) m.op_latency_by_op.push_back(seconds / share);
   if (!m.bytes_by_size.empty()) m.memory_Bps = m.bytes_by_size.back().second;
   return m;
 }
@@ -141,6 +142,7 @@ DeviceModel device_model(const launcher::Topology& topology, const DeviceOverrid
   if (overrides.handoff_s > 0) model.handoff_s = overrides.handoff_s;
   if (!overrides.flops_by_shape.empty()) model.flops_by_shape = overrides.flops_by_shape;
   if (!overrides.flops_by_op.empty()) model.flops_by_op = overrides.flops_by_op;
+  if (!overrides.op_latency_by_op.empty()) model.op_latency_by_op = overrides.op_latency_by_op;
   if (!overrides.flops_by_op_in_cache.empty()) model.flops_by_op_in_cache = overrides.flops_by_op_in_cache;
   if (overrides.sync_wait_s > 0) model.sync_wait_s = overrides.sync_wait_s;
   if (overrides.sync_wait_fraction > 0) model.sync_wait_fraction = overrides.sync_wait_fraction;

@@ -27,6 +27,14 @@ struct DeviceModel {
   // peak_flops (small problems do not reach the peak).
   double op_latency_s = 0;
   RateCurve flops_by_size;
+  // Measured (at bind): the fixed cost of each op of the registry, by its index in
+  // ir::all_ops(), 0 where not measured (op_latency_s then holds): kernels differ by 10x in
+  // it (runtime/profile_kernels.h, measure_op_fixed_costs).
+  std::vector<double> op_latency_by_op;
+  // The fixed cost of op `op` (an index in ir::all_ops()): its own, else op_latency_s. O(1).
+  double op_latency(size_t op) const {
+    return op < op_latency_by_op.size() && op_latency_by_op[op] > 0 ? op_latency_by_op[op] : op_latency_s;
+  }
   // Measured (a profile): the round trip of handing a collective to the runtime's
   // communication thread and learning it is done (runtime/comm_stream.h), paid by every
   // overlapped collective on a host backend: half before it starts, half after it ends.
@@ -184,6 +192,11 @@ struct DeviceOverrides {
   // taking turns on a PU each pay theirs on it (4 ranks on 2 cores ran mlp's 50 small
   // kernels at about twice the cost measured alone). op_latency_s wins.
   double cpu_op_latency_s = 0;
+  // Each op's own fixed cost measured at bind by a rank alone, by op index (0: not
+  // measured), shared out as cpu_op_latency_s is.
+  std::vector<double> cpu_op_latency_by_op;
+  // Each op's own fixed cost as it stands, in place of cpu_op_latency_by_op (a refit's).
+  std::vector<double> op_latency_by_op;
   // FLOP/s by op index as they stand, in place of cpu_flops_by_op and
   // cpu_flops_by_op_in_cache (a refit's).
   std::vector<double> flops_by_op;

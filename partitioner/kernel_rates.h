@@ -27,7 +27,9 @@ class GemmRates {
   bool empty() const { return points_.empty(); }
   const std::vector<GemmPoint>& points() const { return points_; }
   // The FLOP/s of an [m,k] x [k,n] problem: trilinear in log m, log n and log k between the
-  // grid's values, held at the grid's edge beyond it. O(grid values per dimension).
+  // grid's values, held beyond its largest; below its smallest, the time held (the rate
+  // times m / m0, n / n0, k / k0 for each dimension under the smallest value d0). O(grid
+  // values per dimension).
   double rate(double m, double n, double k) const;
   // Every rate times `factor`.
   GemmRates scaled(double factor) const;

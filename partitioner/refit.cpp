@@ -93,6 +93,8 @@ Refitted refit(const launcher::Topology& topology, const DeviceModel& device, co
   d.bytes_by_size = device.bytes_by_size;
   for (auto& [bytes, rate] : d.bytes_by_size) rate /= memory;
   d.op_latency_s = device.op_latency_s * mean.scale + mean.offset_s;
+  d.op_latency_by_op = device.op_latency_by_op;
+  for (double& seconds : d.op_latency_by_op) seconds = seconds > 0 ? seconds * mean.scale + mean.offset_s : 0;
   d.flops_by_size = device.flops_by_size;
   for (auto& [flop, rate] : d.flops_by_size) rate /= compute;
   d.flops_by_shape = device.flops_by_shape.scaled(1 / compute);

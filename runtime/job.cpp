@@ -62,6 +62,21 @@ std::string fit_gemms_after_writes(const ir::Graph& g, const launcher::Topology*
   return said;
 }
 
+// What bind says of the ops' own fixed costs (measure_op_fixed_costs): "; the fixed cost of
+// N ops of their own, A-B us", or "" where it timed none.
+std::string fixed_costs_said(const std::vector<double>& fixed) {
+  std::vector<double> timed;
+  for (double s : fixed) {
+    if (s > 0) timed.push_back(s);
+  }
+  if (timed.empty()) return "";
+  const auto [least, most] = std::minmax_element(timed.begin(), timed.end());
+  char said[100];
+  std::snprintf(said, sizeof said, "; the fixed cost of %zu ops of their own, %.1f-%.1f us", timed.size(), *least * 1e6,
+                *most * 1e6);
+  return said;
+}
+
 // The global batch rows of the program's data inputs (the first dimension of the first
 // input with one), for a callback's throughput.
 int64_t global_batch(const ir::Graph& g) {
@@ -196,7 +211,8 @@ void Job::calibrate_device(bool profiled) {
   const size_t ops = ir::all_ops().size(), gemms = gemms_within_cache(graph_).size();
   // Rank 0's figures as they travel: the latency, the best FLOP/s, 3 (FLOP, FLOP/s) and 3
   // (bytes, bytes/s) pairs, the FLOP/s of each op beyond the caches and in them, the seconds
-  // of the GEMMs within the cache after writes, then the kernel threads they ran on.
+  // of the GEMMs within the cache after writes, each op's fixed cost, then the kernel
+  // threads they ran on.
   constexpr size_t kFlopPairs = 2, kBytePairs = kFlopPairs + 6, kOps = kBytePairs + 6;
   std::vector<double> figures;
   const auto start = std::chrono::steady_clock::now();
@@ -214,6 +230,8 @@ void Job::calibrate_device(bool profiled) {
     figures.insert(figures.end(), rates.in_cache.begin(), rates.in_cache.end());
     const std::vector<double> gemms = measure_gemms_after_writes(*backend_, graph_);
     figures.insert(figures.end(), gemms.begin(), gemms.end());
+    const std::vector<double> fixed = measure_op_fixed_costs(*backend_, graph_);
+    figures.insert(figures.end(), fixed.begin(), fixed.end());
     figures.push_back(kernels::cpu_threads());
   };
   if (world_ && world_->size() > 1) {
@@ -224,14 +242,14 @@ void Job::calibrate_device(bool profiled) {
     } else {
       world_->on_lead(measure, "measuring the kernels");
     }
-    figures.resize(kOps + 2 * ops + gemms + 1, 0.0);
+    figures.resize(kOps + 3 * ops + gemms + 1, 0.0);
     for (size_t i = 0; i < figures.size(); ++i) {
       const std::vector<uint64_t> all = world_->all_gather(std::bit_cast<uint64_t>(figures[i]), "the ranks' kernel figures");
       // The slowest rank's (common/stats.h): here one core ran gpt 4-9% slower than the
       // other, and the ranks' mean predicted every 2-rank plan 3-5% faster than this.
       std::vector<double> each(all.size());
       std::transform(all.begin(), all.end(), each.begin(), [](uint64_t bits) { return std::bit_cast<double>(bits); });
-      const bool is_time = i == 0 || (i >= kOps + 2 * ops && i < kOps + 2 * ops + gemms);
+      const bool is_time = i == 0 || (i >= kOps + 2 * ops && i < kOps + 3 * ops + gemms);
       figures[i] = all_at_once ? slowest_measured(each, is_time) : each.front();
     }
   } else {
@@ -244,6 +262,8 @@ void Job::calibrate_device(bool profiled) {
   d.cpu_beyond_cache_reach_bytes = static_cast<double>(kColdBytes);
   const std::vector<double> gemm_seconds(op_rates + static_cast<std::ptrdiff_t>(2 * ops),
                                          op_rates + static_cast<std::ptrdiff_t>(2 * ops + gemms));
+  const auto fixed = op_rates + static_cast<std::ptrdiff_t>(2 * ops + gemms);
+  d.cpu_op_latency_by_op.assign(fixed, fixed + static_cast<std::ptrdiff_t>(ops));
   d.cpu_threads = static_cast<int>(figures.back());
   const std::string turns = measure_turns(/*users_figures=*/!profiled && d.peak_flops > 0);
   const auto timed = std::count_if(d.cpu_flops_by_op.begin(), d.cpu_flops_by_op.end(), [](double r) { return r > 0; });
@@ -252,7 +272,8 @@ void Job::calibrate_device(bool profiled) {
   const int ranks = world_ ? world_->size() : 1;
   if (!basics) {
     std::snprintf(note, sizeof note, "%d ops of the program timed at start (%.0f ms)", static_cast<int>(timed), took_ms);
-    device_note_ = note + fit_gemms_after_writes(graph_, topology_.get(), ranks, gemm_seconds, d) + turns;
+    device_note_ = note + fixed_costs_said(d.cpu_op_latency_by_op) +
+                   fit_gemms_after_writes(graph_, topology_.get(), ranks, gemm_seconds, d) + turns;
     return;
   }
   d.cpu_op_latency_s = figures[0];
@@ -270,7 +291,8 @@ void Job::calibrate_device(bool profiled) {
                 (d.op_latency_s > 0 ? d.op_latency_s : figures[0]) * 1e6,
                 static_cast<int>(timed), took_ms,
                 profile_notes_.empty() ? "no profile" : "the profile's kernels ran other threads");
-  device_note_ = note + fit_gemms_after_writes(graph_, topology_.get(), ranks, gemm_seconds, d) + turns;
+  device_note_ = note + fixed_costs_said(d.cpu_op_latency_by_op) +
+                 fit_gemms_after_writes(graph_, topology_.get(), ranks, gemm_seconds, d) + turns;
 }
 
 // Where the job's ranks share PUs, what taking turns on them leaves each of its share by

@@ -166,7 +166,10 @@ ReplanReport Job::replan(double measured_s) {
   const double residual = report.measured_s - report.predicted_from_s;
   if (residual > 0 && kernels_per_step > 0) {
     const double each = residual / static_cast<double>(kernels_per_step);
-    model.device.op_latency_s = partitioner::device_model(model.topology, model.device).op_latency_s + each;
+    const partitioner::DeviceModel refitted = partitioner::device_model(model.topology, model.device);
+    model.device.op_latency_s = refitted.op_latency_s + each;
+    model.device.op_latency_by_op = refitted.op_latency_by_op;
+    for (double& seconds : model.device.op_latency_by_op) seconds = seconds > 0 ? seconds + each : 0;
     model.said += "; " + us(each) + " per kernel between launches";
     report.predicted_from_s = predict_running();
   }

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "common/error.h"
+#include "common/stats.h"
 #include "common/units.h"
 #include "ir/graph.h"
 #include "ir/ops.h"
@@ -360,6 +361,71 @@ ProgramOpRates measure_program_ops(kernels::Backend& backend, const ir::Graph& g
     }
   }
   return rates;
+}
+
+namespace {
+
+// Of each op but the GEMMs (whose rates hold their fixed cost as the matmul grid measured
+// it), its instance moving fewest bytes, where those are at most kFixedCostBytes.
+std::vector<ir::ValueId> smallest_instance_of_each_op(const ir::Graph& g) {
+  std::vector<ir::ValueId> chosen(ir::all_ops().size(), -1);
+  for (ir::ValueId v = 0; v < static_cast<ir::ValueId>(g.size()); ++v) {
+    const ir::Node& n = g.node(v);
+    if (n.is_source() || !ir::op_traits(n.op).needs_kernel() || partitioner::gemm_shape(g, v)) continue;
+    const double bytes = partitioner::op_bytes(g, v);
+    if (bytes > kFixedCostBytes) continue;
+    ir::ValueId& best = chosen[ir::op_index(n.op)];
+    if (best < 0 || bytes < partitioner::op_bytes(g, best)) best = v;
+  }
+  return chosen;
+}
+
+}  // namespace
+
+std::vector<double> measure_op_fixed_costs(kernels::Backend& backend, const ir::Graph& g) {
+  const std::vector<ir::ValueId> chosen = smallest_instance_of_each_op(g);
+  std::vector<double> fixed(chosen.size(), 0.0);
+  if (backend.device_memory()) return fixed;
+  std::vector<KernelRuns> runs;
+  std::vector<size_t> ops;
+  for (size_t op = 0; op < chosen.size(); ++op) {
+    if (chosen[op] < 0) continue;
+    const ir::Node& n = g.node(chosen[op]);
+    std::vector<ir::TensorType> types;
+    for (ir::ValueId x : n.inputs) types.push_back(g.type(x));
+    try {
+      KernelRuns run(backend, n, types, Operands::hot);
+      run();  // a kernel that refuses made-up operands keeps the common fixed cost
+      runs.push_back(std::move(run));
+      ops.push_back(op);
+    } catch (const Error&) {
+    }
+  }
+  // As a step finds each kernel: after other data filled the core's cache since it last
+  // ran (its code and the library's state for it then come from beyond), right after
+  // another kernel. Timed again and again instead, oneDNN's mul and reduce_mean took
+  // 1.2-1.5 us where a step of 2-rank mlp took 1.6-3.4 us; after writes of 1 MiB between,
+  // 1.6-1.8 us. The kernel before is an add of one element, untimed: right after the writes
+  // by this thread alone, a 2-thread kernel took 5 ms on a busy machine, waking its threads.
+  const auto cache = static_cast<uint64_t>(std::max<std::int64_t>(private_cache_bytes(), kPrivateCacheBytes));
+  kernels::BackendBuffer other(backend, cache);
+  const ir::TensorType one{ir::DType::f32, {1}};
+  kernels::BackendBuffer x(backend, one.bytes()), sum(backend, one.bytes());
+  fill_backend_memory(backend, x.get(), one.bytes(), 0.5f);
+  const kernels::TensorRef twice[] = {{one, x.get()}, {one, x.get()}};
+  const ir::Node tiny{"add", {0, 1}, {}, one, "before"};
+  std::vector<std::vector<double>> seconds(runs.size());
+  for (int round = 0; round < 7; ++round) {
+    for (size_t i = 0; i < runs.size(); ++i) {
+      fill_backend_memory(backend, other.get(), cache, static_cast<float>(round));
+      backend.run(tiny, twice, {one, sum.get()});
+      const auto start = Clock::now();
+      runs[i]();
+      seconds[i].push_back(seconds_since(start));
+    }
+  }
+  for (size_t i = 0; i < runs.size(); ++i) fixed[ops[i]] = median(seconds[i]);
+  return fixed;
 }
 
 std::vector<ir::ValueId> gemms_within_cache(const ir::Graph& g) {

@@ -101,6 +101,22 @@ TEST(CostModel, AnOpsMeasuredRateCostsThatOpAndNoGemm) {
   EXPECT_DOUBLE_EQ(op_seconds(p.g, p.plain, d), matmul_before);   // a GEMM: the matmul rates
 }
 
+// An op's own fixed cost, where measured, replaces the common one for it alone: an oneDNN
+// mul and a loop's optimizer update differ by 10x in it.
+TEST(CostModel, AnOpsOwnFixedCostReplacesTheCommonOne) {
+  const Problems p = problems();
+  DeviceModel d = compute_only(1e12);
+  d.op_latency_s = 2e-6;
+  const double add_before = op_seconds(p.g, p.add, d), sum_before = op_seconds(p.g, p.sum, d);
+  d.op_latency_by_op.assign(ir::all_ops().size(), 0.0);
+  d.op_latency_by_op[ir::op_index("add")] = 0.25e-6;
+  EXPECT_DOUBLE_EQ(d.op_latency(ir::op_index("add")), 0.25e-6);
+  EXPECT_DOUBLE_EQ(d.op_latency(ir::op_index("reduce_sum")), 2e-6);
+  EXPECT_DOUBLE_EQ(d.op_latency(ir::all_ops().size()), 2e-6) << "beyond the vector: the common cost";
+  EXPECT_DOUBLE_EQ(op_seconds(p.g, p.add, d), add_before - 1.75e-6);
+  EXPECT_DOUBLE_EQ(op_seconds(p.g, p.sum, d), sum_before);  // not measured: the common cost
+}
+
 // GEMMs within the bound take their measured slowdown after the kernels that wrote their
 // operands, on their compute time; larger ones and other ops do not.
 TEST(CostModel, AGemmWithinTheBoundTakesItsSlowdownAfterWrites) {

@@ -1,6 +1,6 @@
 // Measured kernel rates by problem: the matmul grid read at and between its points (in log
-// space) and held at its edges beyond them, a grid with a hole or a bad figure refused, the
-// curve by size read the same way.
+// space), held beyond its largest values and its time held below its smallest, a grid with
+// a hole or a bad figure refused, the curve by size read the same way.
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -36,13 +36,25 @@ TEST(GemmRates, BetweenPointsItIsLinearInLogSpaceAndBeyondThemHeld) {
   EXPECT_DOUBLE_EQ(g.rate(16, 16, 128), 2.5e9);  // 128 lies halfway from 16 to 1024 in log space
   EXPECT_DOUBLE_EQ(g.rate(128, 16, 16), 1.05e9);
   EXPECT_DOUBLE_EQ(g.rate(16, 16, 1 << 20), 4e9);
-  EXPECT_DOUBLE_EQ(g.rate(1, 1, 1), 1e9);
   EXPECT_DOUBLE_EQ(g.scaled(0.5).rate(16, 16, 128), 1.25e9);
 }
 
-TEST(GemmRates, AOneValueDimensionIsHeldEverywhere) {
+// A kernel pads a dimension below the grid's smallest value to its vectors' width: the time
+// at the smallest value holds, so the rate falls with the dimension.
+TEST(GemmRates, BelowTheGridsSmallestValueTheTimeIsHeld) {
+  const GemmRates g = k_bound_grid();
+  EXPECT_DOUBLE_EQ(g.rate(8, 16, 16), 0.5e9);
+  EXPECT_DOUBLE_EQ(g.rate(16, 4, 1024), 1e9);
+  EXPECT_DOUBLE_EQ(g.rate(16, 16, 10), 1e9 * 10 / 16);
+  EXPECT_DOUBLE_EQ(g.rate(1, 1, 1), 1e9 / (16.0 * 16 * 16));
+  const double seconds_at_16 = 2.0 * 16 * 16 * 16 / g.rate(16, 16, 16);
+  EXPECT_DOUBLE_EQ(2.0 * 16 * 10 * 16 / g.rate(16, 10, 16), seconds_at_16);
+}
+
+TEST(GemmRates, AOneValueDimensionIsHeldAboveItsValueAndItsTimeBelow) {
   const GemmRates g({{64, 64, 16, 1e9}, {64, 64, 256, 3e9}});
-  EXPECT_DOUBLE_EQ(g.rate(1, 4096, 64), 2e9);
+  EXPECT_DOUBLE_EQ(g.rate(4096, 4096, 64), 2e9);
+  EXPECT_DOUBLE_EQ(g.rate(32, 4096, 64), 1e9);
 }
 
 TEST(GemmRates, AGridWithAHoleATwiceGivenPointOrABadFigureIsRefused) {

@@ -5,6 +5,7 @@
 
 #include "ir/autodiff.h"
 #include "ir/models/zoo.h"
+#include "ir/ops.h"
 #include "partitioner/cost_model.h"
 #include "partitioner/refit.h"
 #include "partitioner/search.h"
@@ -63,6 +64,8 @@ TEST(Refit, TheRefittedModelPredictsEachClassOfKernelAsFitted) {
   const launcher::Topology t = flat_topology(4);
   DeviceModel device = device_model(t);
   device.op_latency_s = 2e-6;
+  device.op_latency_by_op.assign(ir::all_ops().size(), 0.0);
+  device.op_latency_by_op[ir::op_index("relu")] = 0.5e-6;  // an op's own fixed cost: on the same line
   device.bytes_by_size = {{1e4, 2 * device.memory_Bps}, {1e8, device.memory_Bps}};
   DeviceOverrides asked;
   asked.memory_bytes = 1 << 30;
@@ -76,12 +79,13 @@ TEST(Refit, TheRefittedModelPredictsEachClassOfKernelAsFitted) {
   EXPECT_EQ(refitted.turn_seconds(1e-5), 0.0);
   EXPECT_DOUBLE_EQ(refitted.peak_flops, device.peak_flops / 3.0);
   EXPECT_DOUBLE_EQ(refitted.memory_Bps, device.memory_Bps / 1.5);
-  const double latency = 2.25 * device.op_latency_s + 5e-6;  // the classes' mean line
   int compute = 0, memory = 0;
   for (ir::ValueId v = 0; v < g.size(); ++v) {
     const double before = op_seconds(g, v, device);
     if (!(before > 0)) continue;
-    const double work = before - device.op_latency_s;
+    const double fixed = device.op_latency(ir::op_index(g.node(v).op));
+    const double latency = 2.25 * fixed + 5e-6;  // the classes' mean line
+    const double work = before - fixed;
     const bool compute_class = compute_bound(g, v, device);
     (compute_class ? compute : memory)++;
     if (compute_class) {  // 3x its flops term, which stays the larger

@@ -226,6 +226,13 @@ TEST(DeviceModel, MeasuredCpuRatesReplaceTheGuessAndAreSharedOut) {
   measured.cpu_gemm_after_writes = 1.3, measured.cpu_gemm_after_writes_below_bytes = 1 << 20;
   const launcher::Topology four_ranks({two_cores, two_cores, two_cores, two_cores}, {"n"}, {}, {});
   EXPECT_DOUBLE_EQ(device_model(four_ranks, measured).op_latency_s, 4e-6);
+  measured.cpu_op_latency_by_op = {0, 0.5e-6};  // each op's own, shared out alike
+  EXPECT_EQ(device_model(four_ranks, measured).op_latency_by_op, (std::vector<double>{0, 1e-6}));
+  EXPECT_DOUBLE_EQ(device_model(four_ranks, measured).op_latency(1), 1e-6);
+  EXPECT_DOUBLE_EQ(device_model(four_ranks, measured).op_latency(0), 4e-6);
+  measured.op_latency_by_op = {0, 0.3e-6};  // as they stand (a refit's): they win
+  EXPECT_EQ(device_model(four_ranks, measured).op_latency_by_op, (std::vector<double>{0, 0.3e-6}));
+  measured.op_latency_by_op.clear(), measured.cpu_op_latency_by_op.clear();
   EXPECT_EQ(device_model(four_ranks, measured).flops_by_op_in_cache, (std::vector<double>{0, 8e9}));
   EXPECT_EQ(device_model(four_ranks, measured).private_cache_bytes, 2 << 20);
   EXPECT_EQ(device_model(four_ranks, measured).beyond_cache_reach_bytes, 64 << 20) << "bytes: not shared out";

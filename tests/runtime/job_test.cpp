@@ -174,6 +174,7 @@ TEST(Job, WithoutAProfileBindMeasuresTheKernels) {
   EXPECT_NE(measured.device_note().find("GFLOP/s at best"), std::string::npos) << measured.device_note();
   EXPECT_NE(measured.device_note().find("(no profile)"), std::string::npos);
   EXPECT_NE(measured.device_note().find("ops of the program timed"), std::string::npos) << measured.device_note();
+  EXPECT_NE(measured.device_note().find("ops of their own"), std::string::npos) << measured.device_note();
   Job table(regression_job());
   JobBinding binding;
   binding.calibrate = false;

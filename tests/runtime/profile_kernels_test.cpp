@@ -35,6 +35,27 @@ TEST(MeasureProgramOps, EveryOpButTheGemmsGetsARateOfItsOwn) {
   EXPECT_EQ(rates[ir::op_index("mul")], 0);      // one point: all fixed cost
 }
 
+// Each op but the GEMMs gets its own fixed cost from its instance moving fewest bytes, where
+// those are few: the mul of one element and the add of 64 do; the gelu of 64 KiB, the
+// matmul and ops the program lacks do not.
+TEST(MeasureOpFixedCosts, EachSmallOpButTheGemmsGetsItsOwn) {
+  ir::Graph g;
+  ir::Builder b(g);
+  const ir::ValueId x = b.param("x", {128, 64});
+  const ir::ValueId bias = b.param("bias", {64});
+  const ir::ValueId hidden = b.gelu(b.matmul(x, b.param("w", {64, 64})));
+  const ir::ValueId sum = b.reduce_sum(b.add(hidden, hidden), {0, 1});
+  g.outputs = {{"loss", b.mul(sum, sum)}, {"bias", b.add(bias, bias)}};
+  auto backend = kernels::make_cpu_backend();
+  const std::vector<double> fixed = measure_op_fixed_costs(*backend, g);
+  ASSERT_EQ(fixed.size(), ir::all_ops().size());
+  EXPECT_GT(fixed[ir::op_index("mul")], 0);
+  EXPECT_GT(fixed[ir::op_index("add")], 0) << "its instance of 64 floats";
+  EXPECT_EQ(fixed[ir::op_index("gelu")], 0) << "96 KiB: more than kFixedCostBytes";
+  EXPECT_EQ(fixed[ir::op_index("matmul")], 0) << "a GEMM: the matmul rates hold its fixed cost";
+  EXPECT_EQ(fixed[ir::op_index("softmax")], 0);
+}
+
 // An op whose instance outgrows a core's cache is timed twice: beyond the caches, and on
 // operands in them (its rate where a step touched little since); one within the cache once.
 TEST(MeasureProgramOps, AnOpOutgrowingACoresCacheIsAlsoTimedInIt) {
