@@ -10,13 +10,12 @@
 
 #include "common/error.h"
 #include "common/files.h"
+#include "tests/support/scratch.h"
 
 namespace spmd {
 namespace {
 
-std::string temp(const std::string& name) {
-  return ::testing::TempDir() + name + "." + std::to_string(getpid());
-}
+std::string temp(const std::string& name) { return spmd::testing::scratch_path(name); }
 
 std::string contents(const std::string& path) {
   std::ifstream in(path);

@@ -15,6 +15,7 @@
 #include "kernels/backend.h"
 #include "partitioner/profile.h"
 #include "runtime/job.h"
+#include "tests/support/scratch.h"
 
 namespace spmd::runtime {
 namespace {
@@ -130,8 +131,7 @@ TEST(Job, SameDescriptionSameLosses) {
 // built in code has its forward pass in the manifest (no zoo spec rebuilds it); a job that
 // resumes there goes on with an uninterrupted run's losses.
 TEST(Job, TrainSavesEveryKStepsKeepsTheNewestAndResumesThere) {
-  const std::string dir = ::testing::TempDir() + "job-checkpoints." + std::to_string(getpid());
-  std::filesystem::remove_all(dir);
+  const std::string dir = spmd::testing::scratch_path("job-checkpoints");
   std::vector<double> straight;
   {
     Job job(regression_job());

@@ -16,6 +16,7 @@
 #include <nlohmann/json.hpp>
 
 #include "tests/tools/cli.h"
+#include "tests/support/scratch.h"
 
 namespace spmd::testing {
 namespace {
@@ -25,9 +26,7 @@ const char* kGpt = "gpt:layers=1,d_model=24,heads=12,seq=8,vocab=32,batch=12";
 
 
 std::string scratch(const std::string& name) {
-  std::string dir = ::testing::TempDir() + "ckpt." + std::to_string(getpid()) + "." + name;
-  fs::remove_all(dir);
-  return dir;
+  return scratch_path("ckpt." + name);
 }
 
 // Each rank's exit code, as `rank R exit C` lines in `codes`: the wrapper ignores mpirun's

@@ -1,9 +1,11 @@
 // Runs the spmd binary as a user would and captures what it prints.
 #pragma once
 
+#include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -31,18 +33,29 @@ inline std::string slurp(const std::string& path) {
 // A directory for Open MPI's session directories of one run (see spmd_mpi_session in
 // tests/CMakeLists.txt), new at each call: a singleton that exits at once leaves its daemon
 // cleaning up for a moment, which must not meet the next run's. Short, since Open MPI's Unix
-// sockets lie under it and their paths must fit in 108 bytes. Removed when the process ends.
+// sockets lie under it and their paths must fit in 108 bytes. Under one directory, spmd-mpi
+// in the system's temporary one: removed when the process ends, and those of processes gone
+// (whose daemons made them again after) when the next test process first asks.
 inline std::string new_mpi_session_dir() {
   struct Sessions {
+    std::filesystem::path root = std::filesystem::temp_directory_path() / "spmd-mpi";
     std::vector<std::string> paths;
+    Sessions() {
+      std::error_code ignored;
+      std::filesystem::create_directories(root, ignored);
+      for (const auto& entry : std::filesystem::directory_iterator(root, ignored)) {
+        const pid_t pid = static_cast<pid_t>(std::atol(entry.path().filename().c_str()));
+        if (pid > 0 && kill(pid, 0) != 0 && errno == ESRCH) std::filesystem::remove_all(entry.path(), ignored);
+      }
+    }
     ~Sessions() {
       std::error_code ignored;
       for (const std::string& p : paths) std::filesystem::remove_all(p, ignored);
     }
   };
   static Sessions sessions;
-  const std::string name = "spmd-mpi." + std::to_string(getpid()) + "." + std::to_string(sessions.paths.size());
-  return sessions.paths.emplace_back((std::filesystem::temp_directory_path() / name).string());
+  const std::string name = std::to_string(getpid()) + "." + std::to_string(sessions.paths.size());
+  return sessions.paths.emplace_back((sessions.root / name).string());
 }
 
 // Runs `args` through the shell with the spmd binary's path in front (or, with `raw`, as
@@ -59,6 +72,8 @@ inline Result run(const std::string& args, bool raw = false, int timeout_s = 120
   r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
   r.out = slurp(out);
   r.err = slurp(err);
+  std::filesystem::remove(out);
+  std::filesystem::remove(err);
   return r;
 }
 

@@ -8,6 +8,7 @@
 #include <nlohmann/json.hpp>
 
 #include "tests/tools/cli.h"
+#include "tests/support/scratch.h"
 
 namespace spmd::testing {
 namespace {
@@ -22,9 +23,7 @@ void expect_exit(const std::string& args, int code, const std::string& message) 
   EXPECT_EQ(r.err.find("internal error"), std::string::npos) << args << "\n" << r.err;
 }
 
-std::string temp_path(const std::string& name) {
-  return ::testing::TempDir() + name + "." + std::to_string(getpid());
-}
+std::string temp_path(const std::string& name) { return scratch_path(name); }
 
 std::string write_temp(const std::string& name, const std::string& text) {
   std::string path = temp_path(name);

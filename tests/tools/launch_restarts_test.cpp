@@ -6,6 +6,7 @@
 #include <fstream>
 
 #include "tests/tools/cli.h"
+#include "tests/support/scratch.h"
 
 namespace spmd::testing {
 namespace {
@@ -14,8 +15,7 @@ namespace fs = std::filesystem;
 const char* kGpt = "gpt:layers=1,d_model=24,heads=12,seq=8,vocab=32,batch=12";
 
 std::string scratch(const std::string& name) {
-  std::string dir = ::testing::TempDir() + "restarts." + std::to_string(getpid()) + "." + name;
-  fs::remove_all(dir);
+  std::string dir = scratch_path("restarts." + name);
   fs::create_directories(dir);
   return dir;
 }

@@ -6,6 +6,7 @@
 #include <fstream>
 
 #include "tests/tools/cli.h"
+#include "tests/support/scratch.h"
 
 namespace spmd::testing {
 namespace {
@@ -36,7 +37,7 @@ TEST(LowerCommand, PrintedProgramParsesBackAsIr) {
   Result r = run(std::string("lower ") + kMlp + " --strategy megatron --ranks 2");
   ASSERT_EQ(r.exit_code, 0) << r.err;
   EXPECT_NE(r.out.find("redistribute"), std::string::npos) << "megatron's program has no collective";
-  std::string path = ::testing::TempDir() + "lowered." + std::to_string(getpid()) + ".ir";
+  std::string path = scratch_path("lowered.ir");
   std::ofstream(path) << r.out;
   Result again = run("ir " + path);
   EXPECT_EQ(again.exit_code, 0) << again.err;
