@@ -230,7 +230,7 @@ void Job::calibrate_device(bool profiled) {
     figures.insert(figures.end(), rates.in_cache.begin(), rates.in_cache.end());
     const std::vector<double> gemms = measure_gemms_after_writes(*backend_, graph_);
     figures.insert(figures.end(), gemms.begin(), gemms.end());
-    const std::vector<double> fixed = measure_op_fixed_costs(*backend_, graph_);
+    const std::vector<double> fixed = measure_op_fixed_costs(*backend_, graph_, rates);
     figures.insert(figures.end(), fixed.begin(), fixed.end());
     figures.push_back(kernels::cpu_threads());
   };

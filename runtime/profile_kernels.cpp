@@ -382,7 +382,7 @@ std::vector<ir::ValueId> smallest_instance_of_each_op(const ir::Graph& g) {
 
 }  // namespace
 
-std::vector<double> measure_op_fixed_costs(kernels::Backend& backend, const ir::Graph& g) {
+std::vector<double> measure_op_fixed_costs(kernels::Backend& backend, const ir::Graph& g, const ProgramOpRates& rates) {
   const std::vector<ir::ValueId> chosen = smallest_instance_of_each_op(g);
   std::vector<double> fixed(chosen.size(), 0.0);
   if (backend.device_memory()) return fixed;
@@ -424,7 +424,13 @@ std::vector<double> measure_op_fixed_costs(kernels::Backend& backend, const ir::
       seconds[i].push_back(seconds_since(start));
     }
   }
-  for (size_t i = 0; i < runs.size(); ++i) fixed[ops[i]] = median(seconds[i]);
+  for (size_t i = 0; i < runs.size(); ++i) {
+    const size_t op = ops[i];
+    const double rate = op < rates.in_cache.size() && rates.in_cache[op] > 0   ? rates.in_cache[op]
+                        : op < rates.beyond_cache.size() ? rates.beyond_cache[op] : 0.0;
+    const double s = median(seconds[i]), work = rate > 0 ? partitioner::op_flops(g, chosen[op]) / rate : 0.0;
+    fixed[op] = std::max(s - work, 0.25 * s);
+  }
   return fixed;
 }
 
