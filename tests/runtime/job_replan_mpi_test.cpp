@@ -107,6 +107,11 @@ TEST(Replan, APoorPlanIsLeftForTheOneTheRefittedModelFindsFasterAndTrainingGoesO
   ASSERT_EQ(decided.kind, ReplanReport::Kind::switched) << decided.why;
   EXPECT_LT(decided.predicted_to_s, decided.predicted_from_s);
   EXPECT_GT(decided.measured_s, 0);
+  // What the launches leave unexplained, spread over the kernels as a fixed cost of each
+  // (their own fixed costs too), makes the refitted model predict the running plan as measured.
+  if (decided.fit.find("per kernel between launches") != std::string::npos) {
+    EXPECT_NEAR(decided.predicted_from_s, decided.measured_s, 1e-2 * decided.measured_s) << decided.fit;
+  }
   EXPECT_NE(decided.fit.find("kernels"), std::string::npos) << decided.fit;
   EXPECT_EQ(got.replans[1].kind, ReplanReport::Kind::realized);
   EXPECT_EQ(got.replans[1].step, 8);
