@@ -73,11 +73,11 @@ constexpr uint64_t kColdBytes = uint64_t{64} << 20;
 // ir::all_ops(): the seconds of its instance moving fewest bytes, where those are at most
 // kFixedCostBytes (0 for the others, ops `g` lacks, and on a device with memory of its
 // own), less its work at the op's rate in `rates` (measure_program_ops; at least a quarter
-// of its time is kept), each timed as a step finds it (other data written over a core's cache since it
-// last ran, another kernel just before), the median of 7 rounds. Kernels differ by 10x in
-// it: in a step of 2-rank mlp an oneDNN mul of 3 floats took 1.6-2.4 us, a loop's AdamW
-// update of 120 bytes 0.1-0.3 us, where an add of one element timed again and again said
-// 1.4 us for each. About 10 ms for a small model.
+// of its time is kept), each timed as a step finds it (other data written over a core's
+// cache since it last ran, another kernel just before), the median of 7 rounds. Kernels
+// differ by 10x in it: in a step of 2-rank mlp an oneDNN mul of 3 floats took 1.6-2.4 us,
+// a loop's AdamW update of 120 bytes 0.1-0.3 us, where an add of one element timed again
+// and again said 1.4 us for each. About 10 ms for a small model.
 constexpr double kFixedCostBytes = 16384;
 std::vector<double> measure_op_fixed_costs(kernels::Backend& backend, const ir::Graph& g, const ProgramOpRates& rates);
 
