@@ -308,6 +308,27 @@ void measure_kernels_briefly(kernels::Backend& backend, partitioner::Profile& p,
 
 namespace {
 
+// Of each op of `g` that is not a GEMM and runs a kernel, the instance `keep` admits that
+// `better` prefers over each other one; -1 for ops without one. O(nodes).
+template <class Keep, class Better>
+std::vector<ir::ValueId> instance_of_each_op(const ir::Graph& g, Keep keep, Better better) {
+  std::vector<ir::ValueId> chosen(ir::all_ops().size(), -1);
+  for (ir::ValueId v = 0; v < static_cast<ir::ValueId>(g.size()); ++v) {
+    const ir::Node& n = g.node(v);
+    if (n.is_source() || !ir::op_traits(n.op).needs_kernel() || partitioner::gemm_shape(g, v) || !keep(v)) continue;
+    ir::ValueId& best = chosen[ir::op_index(n.op)];
+    if (best < 0 || better(v, best)) best = v;
+  }
+  return chosen;
+}
+
+// The types of node `n`'s operands in `g`, as a kernel run on made-up operands takes them.
+std::vector<ir::TensorType> operand_types(const ir::Graph& g, const ir::Node& n) {
+  std::vector<ir::TensorType> types;
+  for (ir::ValueId x : n.inputs) types.push_back(g.type(x));
+  return types;
+}
+
 // Of each op, the instance of most FLOP whose operands and result fit kOpMostBytes: its
 // rate then holds for the smaller shards of it a plan makes (an elementwise op's time is
 // linear in its points), and for larger ones the cost model's memory term, by the bytes
@@ -317,14 +338,9 @@ namespace {
 // a rate for larger shapes 100x off.
 std::vector<ir::ValueId> largest_instance_of_each_op(const ir::Graph& g) {
   constexpr double kOpMostBytes = 16.0 * (1 << 20), kOpLeastFlops = 1 << 14;
-  std::vector<ir::ValueId> chosen(ir::all_ops().size(), -1);
-  for (ir::ValueId v = 0; v < static_cast<ir::ValueId>(g.size()); ++v) {
-    const ir::Node& n = g.node(v);
-    if (n.is_source() || !ir::op_traits(n.op).needs_kernel() || partitioner::gemm_shape(g, v)) continue;
-    if (partitioner::op_bytes(g, v) > kOpMostBytes || partitioner::op_flops(g, v) <= 0) continue;
-    ir::ValueId& best = chosen[ir::op_index(n.op)];
-    if (best < 0 || partitioner::op_flops(g, v) > partitioner::op_flops(g, best)) best = v;
-  }
+  std::vector<ir::ValueId> chosen = instance_of_each_op(
+      g, [&](ir::ValueId v) { return partitioner::op_bytes(g, v) <= kOpMostBytes && partitioner::op_flops(g, v) > 0; },
+      [&](ir::ValueId v, ir::ValueId best) { return partitioner::op_flops(g, v) > partitioner::op_flops(g, best); });
   for (ir::ValueId& v : chosen) {
     if (v >= 0 && partitioner::op_flops(g, v) < kOpLeastFlops) v = -1;
   }
@@ -341,8 +357,7 @@ ProgramOpRates measure_program_ops(kernels::Backend& backend, const ir::Graph& g
   for (size_t op = 0; op < chosen.size(); ++op) {
     if (chosen[op] < 0 || seconds_since(start) - cold.fill_seconds() > budget_s) continue;
     const ir::Node& n = g.node(chosen[op]);
-    std::vector<ir::TensorType> types;
-    for (ir::ValueId x : n.inputs) types.push_back(g.type(x));
+    const std::vector<ir::TensorType> types = operand_types(g, n);
     // As a step finds them: timed on hot operands, gpt's elementwise ops, norms and
     // transposes of MiB ran 1.3-2x their rate in a step (one rank, two threads: 16.3 ms of
     // such ops predicted, 21.7 ms measured; cold 12.7 ms and 12.6 ms), where their operands
@@ -368,16 +383,9 @@ namespace {
 // Of each op but the GEMMs (whose rates hold their fixed cost as the matmul grid measured
 // it), its instance moving fewest bytes, where those are at most kFixedCostBytes.
 std::vector<ir::ValueId> smallest_instance_of_each_op(const ir::Graph& g) {
-  std::vector<ir::ValueId> chosen(ir::all_ops().size(), -1);
-  for (ir::ValueId v = 0; v < static_cast<ir::ValueId>(g.size()); ++v) {
-    const ir::Node& n = g.node(v);
-    if (n.is_source() || !ir::op_traits(n.op).needs_kernel() || partitioner::gemm_shape(g, v)) continue;
-    const double bytes = partitioner::op_bytes(g, v);
-    if (bytes > kFixedCostBytes) continue;
-    ir::ValueId& best = chosen[ir::op_index(n.op)];
-    if (best < 0 || bytes < partitioner::op_bytes(g, best)) best = v;
-  }
-  return chosen;
+  return instance_of_each_op(
+      g, [&](ir::ValueId v) { return partitioner::op_bytes(g, v) <= kFixedCostBytes; },
+      [&](ir::ValueId v, ir::ValueId best) { return partitioner::op_bytes(g, v) < partitioner::op_bytes(g, best); });
 }
 
 }  // namespace
@@ -391,8 +399,7 @@ std::vector<double> measure_op_fixed_costs(kernels::Backend& backend, const ir::
   for (size_t op = 0; op < chosen.size(); ++op) {
     if (chosen[op] < 0) continue;
     const ir::Node& n = g.node(chosen[op]);
-    std::vector<ir::TensorType> types;
-    for (ir::ValueId x : n.inputs) types.push_back(g.type(x));
+    const std::vector<ir::TensorType> types = operand_types(g, n);
     try {
       KernelRuns run(backend, n, types, Operands::hot);
       run();  // a kernel that refuses made-up operands keeps the common fixed cost
