@@ -32,7 +32,8 @@ struct Prediction {
 // runtime's `--no-overlap`, and device backends): what overlapping saves. On a device whose
 // communication thread shares the main thread's core (DeviceModel::comm_shares_core), a
 // collective is played only where its result is first read (through any view), or at the
-// step's end, and holds the core: the thread runs only while the main thread waits.
+// step's end, and holds the core: the thread runs only while the main thread waits. Its
+// wait for its peers (and their turns on shared PUs) is that of the stretch up to its issue.
 // `launches`, when given, receives every op's and collective's start and duration (sources
 // and views take no time and are left out), for a trace (runtime/predicted_timeline.h).
 struct SimulatedLaunch {

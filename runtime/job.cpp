@@ -27,6 +27,7 @@
 #include "runtime/profile_rewrite.h"
 #include "runtime/profile_run.h"
 #include "runtime/profile_sharing.h"
+#include "runtime/profile_turns.h"
 #include "runtime/text_gather.h"
 #include "runtime/threads.h"
 #include "runtime/trace.h"
@@ -297,8 +298,9 @@ void Job::calibrate_device(bool profiled) {
 
 // Where the job's ranks share PUs, what taking turns on them leaves each of its share by
 // stretch of compute between collectives (profile_sharing.h), for the model to charge at
-// each collective; what it says, "" where they do not share, or the user gave the device's
-// figures. Collective over the job.
+// each collective, and a hand-off to the communication thread as they then pay it
+// (profile_turns.h; the larger of it and the one timed alone is kept); what it says, ""
+// where they do not share, or the user gave the device's figures. Collective over the job.
 std::string Job::measure_turns(bool users_figures) {
   partitioner::DeviceOverrides& d = description_.partitioning.search.device;
   if (users_figures || !world_ || world_->size() < 2 || !comm_ || !topology_ || own_cores()) return "";
@@ -310,11 +312,18 @@ std::string Job::measure_turns(bool users_figures) {
   });
   const auto& shortest = d.turns_by_stretch.front();
   const auto& longest = d.turns_by_stretch.back();
-  char said[160];
+  char said[240];
   std::snprintf(said, sizeof said,
                 "; ranks sharing PUs keep %.0f%% of their share over %.0f us between collectives, %.0f%% over %.0f ms, "
                 "taking turns",
                 shortest.second * 100, shortest.first * 1e6, longest.second * 100, longest.first * 1e3);
+  if (!comm_->callable_from_another_thread()) return said;
+  // A hand-off as the step meets it, taking turns: the overlapped schedule pays it at every
+  // collective, and a hand-off timed alone left it out.
+  const double handoff_s = measure_handoff_in_turns(*comm_, *backend_);
+  d.handoff_s = std::max(d.handoff_s, handoff_s);
+  std::snprintf(said + std::strlen(said), sizeof said - std::strlen(said),
+                "; a hand-off to the communication thread then %.1f us", handoff_s * 1e6);
   return said;
 }
 

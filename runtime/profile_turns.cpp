@@ -10,6 +10,7 @@
 #include "common/stats.h"
 #include "common/units.h"
 #include "partitioner/profile.h"
+#include "runtime/comm_stream.h"
 #include "runtime/profile_kernels.h"
 #include "runtime/profile_text.h"
 
@@ -22,18 +23,22 @@ using profile_text::seconds_since;
 
 constexpr int kRounds = 20;   // matmul then collective, timed together
 constexpr int kRepeats = 3;   // of every loop, interleaved; the median kept
+constexpr double kHandoffBytes = 4096;  // the all-reduce a hand-off in turns is timed with
 
 // Seconds per round of kRounds rounds of the matmul then `collective` (none: the matmul
 // alone), its buffers prepared (an all-reduce in place would grow its values without end)
 // and the ranks lined up before the first; rank 0's figure on every rank.
-double per_round(collectives::Communicator& comm, SquareMatmul& matmul, const collectives::CollectiveRun* collective) {
+// Where `stream` is given, each round's collective runs on it, waited for at once.
+double per_round(collectives::Communicator& comm, SquareMatmul& matmul, const collectives::CollectiveRun* collective,
+                 CommStream* stream = nullptr) {
   if (collective) collective->prepare();
   float one = 1;
   comm.native_all_reduce({&one, 1}, collectives::ReduceOp::sum);
   const Clock::time_point start = Clock::now();
   for (int r = 0; r < kRounds; ++r) {
     matmul.run();
-    if (collective) collective->run();
+    if (collective && stream) stream->wait(stream->submit(collective->run));
+    else if (collective) collective->run();
   }
   float seconds = static_cast<float>(seconds_since(start) / kRounds);
   comm.native_broadcast({&seconds, 1}, 0);
@@ -59,6 +64,19 @@ std::vector<double> beyond_matmul(collectives::Communicator& comm, SquareMatmul&
 }
 
 }  // namespace
+
+double measure_handoff_in_turns(collectives::Communicator& comm, kernels::Backend& backend) {
+  SquareMatmul matmul(backend, 64);
+  const collectives::CollectiveRun all_reduce = collectives::collective_run(
+      comm, collectives::Primitive::all_reduce, collectives::Algorithm::recursive_doubling, kHandoffBytes);
+  CommStream stream;
+  std::vector<double> inline_s, handed_s;
+  for (int repeat = 0; repeat < kRepeats; ++repeat) {
+    inline_s.push_back(per_round(comm, matmul, &all_reduce));
+    handed_s.push_back(per_round(comm, matmul, &all_reduce, &stream));
+  }
+  return std::max(0.0, median(handed_s) - median(inline_s));
+}
 
 void measure_native_in_turns(collectives::Communicator& comm, kernels::Backend& backend, double max_bytes,
                              partitioner::Profile& p, std::string& table) {

@@ -25,6 +25,15 @@ namespace spmd::runtime {
 // 256 KiB and lost at 4 MiB), rank 0's figure on every rank; in `p.native_in_turns_bytes`
 // the largest size; and its lines in `table`. Collective over `comm` (2 ranks or more);
 // about 1-2 s on 4 ranks over 2 cores.
+// The hand-off to the communication thread as a step meets it where the ranks take turns
+// on their PUs, for the cost model to charge per collective overlapped: rounds of a 64^3
+// matmul then a 4 KiB all-reduce handed to a CommStream and waited for, against the same
+// run inline, on every rank at once; the median difference per round, rank 0's on every
+// rank. A hand-off timed alone (a few us) leaves out that the woken thread waits for a
+// turn on a PU the other ranks' threads want too. Collective over `comm` (2 ranks or more,
+// callable from another thread); about 10 ms.
+double measure_handoff_in_turns(collectives::Communicator& comm, kernels::Backend& backend);
+
 void measure_native_in_turns(collectives::Communicator& comm, kernels::Backend& backend, double max_bytes,
                              partitioner::Profile& p, std::string& table);
 

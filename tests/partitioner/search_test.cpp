@@ -404,6 +404,27 @@ TEST(Simulator, ACommunicationThreadOnTheComputeCoreOverlapsNothing) {
     EXPECT_GE(launches[i].start_s, launches[i - 1].start_s + launches[i - 1].duration_s - 1e-12) << i;
 }
 
+// Played where its result is first read, a collective still meets the other ranks' turns
+// over the stretch up to where it was issued (the communication thread is woken there):
+// deferring it does not merge stretches into longer ones that keep more of the share, so
+// with turns charged the step still costs what it costs without overlap.
+TEST(Simulator, ACollectivePlayedWhereReadTakesTheTurnsUpToWhereItWasIssued) {
+  ir::Graph g = step_of(kGpt);
+  launcher::Topology t = flat_topology(4);
+  DeviceModel own = device_model(t);
+  own.comm_shares_core = false;
+  own.turns_by_stretch = {{1e-6, 0.5}, {1e-2, 1.0}};  // longer stretches keep more
+  DeviceModel shared = own;
+  shared.comm_shares_core = true;
+  Plan plan = apply_tactics(g, builtin_strategy("dp", g, 4));
+  Program program = lower(g, plan);
+  CollectiveCosts costs(plan.mesh, t);
+  const Prediction lazy = simulate(program, shared, costs, true);
+  const Prediction serial = simulate(program, own, costs, false);
+  ASSERT_GT(serial.step_time_s, simulate(program, device_model(t), costs, false).step_time_s) << "turns charged";
+  EXPECT_NEAR(lazy.step_time_s, serial.step_time_s, 1e-9 * serial.step_time_s);
+}
+
 // On one device a redistribution moves nothing between ranks, but the runtime copies its
 // result from its operand: ZeRO's gathers of params (kept across steps) pay the copy at the
 // memory rate, a collective the memory plan writes over its operand (a gradient's

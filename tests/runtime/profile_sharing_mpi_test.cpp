@@ -1,6 +1,7 @@
-// What turns on shared PUs leave each rank of its share (runtime/profile_sharing.h), on the
-// ranks of mpirun: one curve for all, within its bounds, and a job whose ranks share PUs
-// measures and says it where one whose ranks have cores of their own does not.
+// What turns on shared PUs leave each rank of its share (runtime/profile_sharing.h) and
+// what a hand-off to the communication thread costs taking them (profile_turns.h), on the
+// ranks of mpirun: one figure for all, within its bounds, and a job whose ranks share PUs
+// measures and says them where one whose ranks have cores of their own does not.
 #include <gtest/gtest.h>
 
 #include <bit>
@@ -12,6 +13,7 @@
 #include "runtime/job.h"
 #include "runtime/profile_run.h"
 #include "runtime/profile_sharing.h"
+#include "runtime/profile_turns.h"
 #include "tests/runtime/regression_job.h"
 
 namespace spmd::runtime {
@@ -42,6 +44,21 @@ TEST(TurnsByStretch, AreTheSameCurveOnEveryRankEachBetweenAThirdAndOne) {
   }
 }
 
+// The hand-off as a step meets it, every rank handing a collective to its communication
+// thread after a kernel at once: one figure for all (rank 0's), a time of a step's scale.
+TEST(HandoffInTurns, IsTheSameOnEveryRankAndUnderAMillisecond) {
+  launcher::World world;
+  if (world.size() < 2) GTEST_SKIP() << "a hand-off in turns is timed against peers";
+  collectives::MpiCommunicator comm(world.comm());
+  std::unique_ptr<kernels::Backend> backend = kernels::make_cpu_backend();
+  const double handoff_s = measure_handoff_in_turns(comm, *backend);
+  EXPECT_GE(handoff_s, 0.0);
+  EXPECT_LT(handoff_s, 1e-3);
+  for (uint64_t bits : world.all_gather(std::bit_cast<uint64_t>(handoff_s))) {
+    EXPECT_EQ(bits, std::bit_cast<uint64_t>(handoff_s));
+  }
+}
+
 TEST(TurnsByStretch, AJobMeasuresItWhereItsRanksSharePus) {
   launcher::World world;
   Job job(testing::regression_job(6 * world.size(), 6, 10, 0.4));
@@ -56,6 +73,8 @@ TEST(TurnsByStretch, AJobMeasuresItWhereItsRanksSharePus) {
   for (int r = 0; r < world.size(); ++r) own = own && measures_kernels(t, r);
   const bool sharing = !own && partitioner::cpu_share(t, t.devices().front(), kernels::cpu_threads()) < 1;
   EXPECT_EQ(noted, sharing) << job.device_note();
+  const bool handoff = job.device_note().find("a hand-off to the communication thread then") != std::string::npos;
+  EXPECT_EQ(handoff, sharing) << "timed taking turns too: " << job.device_note();
 }
 
 }  // namespace
