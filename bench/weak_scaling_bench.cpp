@@ -1,6 +1,7 @@
 // bench_weak_scaling: data parallelism (dp and zero) keeping each rank's batch fixed, against
-// one rank alone with that batch, with the collectives overlapping compute and in program
-// order (`spmd run --no-overlap`). Efficiency is one rank's median step time over the job's;
+// one rank alone with that batch, with the collectives overlapping compute, in program
+// order (`spmd run --no-overlap`), and as the cost model chooses (what `spmd run` does
+// unless told; the row says which it chose). Efficiency is one rank's median step time over the job's;
 // the exposed communication is the part of a step its kernels did not cover
 // (runtime/exposed_comm.h). The single-rank baseline is measured in the same run, by each
 // rank alone in turn while the others wait, interleaved with the rows (--repeats), and the
@@ -15,6 +16,7 @@
 // Each rank computes on one kernel thread, as the ranks of this machine share its cores.
 #include <algorithm>
 #include <cstdio>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -30,10 +32,12 @@ using namespace spmd;
 
 struct Measured {
   double step_s = 0, exposed_s = 0;  // medians
+  bool overlapped = false;           // whether its collectives overlapped compute
 };
 
-Measured measure(const launcher::World* world, const std::string& model, const std::string& strategy, bool overlap,
-                 int steps) {
+// `overlap` unset: the cost model's choice (runtime::JobDescription::overlap).
+Measured measure(const launcher::World* world, const std::string& model, const std::string& strategy,
+                 std::optional<bool> overlap, int steps) {
   runtime::JobDescription d;
   d.program.model = model;
   if (!strategy.empty()) d.partitioning.strategy = strategy;
@@ -48,7 +52,7 @@ Measured measure(const launcher::World* world, const std::string& model, const s
     times.push_back(r.step_time_s);
     if (r.exposed_comm_s) exposed.push_back(*r.exposed_comm_s);
   });
-  return {median(times), exposed.empty() ? 0 : median(exposed)};
+  return {median(times), exposed.empty() ? 0 : median(exposed), job.overlap()};
 }
 
 // "88.18, 89.05": each rank's time, in ms.
@@ -81,13 +85,14 @@ int main(int argc, char** argv) {
   // seconds, and each figure is the median of its repeats.
   struct Row {
     std::string strategy;
-    bool overlap;
+    std::optional<bool> overlap;  // unset: the cost model's choice
     Measured m;
     std::vector<double> step_s, exposed_s;
   };
   std::vector<Row> rows;
   for (const char* strategy : {"dp", "zero"}) {
-    for (bool overlap : {false, true}) rows.push_back({strategy, overlap, {}, {}, {}});
+    for (std::optional<bool> overlap : {std::optional<bool>(false), std::optional<bool>(true), std::optional<bool>()})
+      rows.push_back({strategy, overlap, {}, {}, {}});
   }
   std::vector<double> alone_s, together_s;  // this rank's
   for (int r = 0; r < repeats; ++r) {
@@ -101,6 +106,7 @@ int main(int argc, char** argv) {
       Measured m = measure(&world, gpt(per_rank * world.size(), shape), row.strategy, row.overlap, steps);
       row.step_s.push_back(m.step_s);
       row.exposed_s.push_back(m.exposed_s);
+      row.m.overlapped = m.overlapped;
     }
   }
   const std::vector<uint64_t> alone_ns = world.all_gather(static_cast<uint64_t>(median(alone_s) * 1e9), "the baselines");
@@ -108,17 +114,18 @@ int main(int argc, char** argv) {
       world.all_gather(static_cast<uint64_t>(median(together_s) * 1e9), "the baselines run at once");
   const double slowest_s = *std::max_element(alone_ns.begin(), alone_ns.end()) / 1e9, lead_s = alone_ns[0] / 1e9;
   const double together_slowest_s = *std::max_element(together_ns.begin(), together_ns.end()) / 1e9;
-  for (Row& row : rows) row.m = {median(row.step_s), median(row.exposed_s)};
+  for (Row& row : rows) row.m = {median(row.step_s), median(row.exposed_s), row.m.overlapped};
   if (!world.lead()) return 0;
   std::printf("gpt %s, batch %d per rank; each rank alone: %s ms a step, all at once: %s (median of %d steps, of "
               "%d repeats)\n",
               shape.c_str(), per_rank, milliseconds(alone_ns).c_str(), milliseconds(together_ns).c_str(), steps,
               repeats);
-  std::printf("%5s %-5s %-8s %10s %11s %11s %12s %12s\n", "ranks", "plan", "overlap", "step ms", "efficiency",
+  std::printf("%5s %-5s %-10s %10s %11s %11s %12s %12s\n", "ranks", "plan", "overlap", "step ms", "efficiency",
               "vs rank 0", "vs at once", "exposed ms");
   for (const Row& r : rows) {
-    std::printf("%5d %-5s %-8s %10.2f %10.1f%% %10.1f%% %11.1f%% %12.2f\n", world.size(), r.strategy.c_str(),
-                r.overlap ? "on" : "off", r.m.step_s * 1e3, 100 * slowest_s / r.m.step_s, 100 * lead_s / r.m.step_s,
+    const std::string overlap = r.overlap ? (*r.overlap ? "on" : "off") : (r.m.overlapped ? "model: on" : "model: off");
+    std::printf("%5d %-5s %-10s %10.2f %10.1f%% %10.1f%% %11.1f%% %12.2f\n", world.size(), r.strategy.c_str(),
+                overlap.c_str(), r.m.step_s * 1e3, 100 * slowest_s / r.m.step_s, 100 * lead_s / r.m.step_s,
                 100 * together_slowest_s / r.m.step_s, r.m.exposed_s * 1e3);
   }
   return 0;
