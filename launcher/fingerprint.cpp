@@ -9,11 +9,14 @@
 namespace spmd::launcher {
 namespace {
 
-std::string device_signature(const Device& d) {
+// What a device is and where it sits, without its memory: the memory a node reports can
+// change while the machine does not (a VM here onlined more of it after boot, and a profile
+// taken then no longer matched the topology 15 minutes later).
+std::string device_shape(const Device& d) {
   std::string groups;
   for (int g : d.groups) groups += std::to_string(g) + ",";
   return to_string(d.kind) + "|" + std::to_string(d.package) + "|" + std::to_string(d.numa) + "|" + d.cpuset +
-         "|" + std::to_string(d.gpu) + "|" + d.pci_bus_id + "|" + groups + "|" + std::to_string(d.memory_bytes);
+         "|" + std::to_string(d.gpu) + "|" + d.pci_bus_id + "|" + groups;
 }
 
 void add_levels(Fnv1a& hash, const Topology& topology) {
@@ -30,7 +33,7 @@ std::string fingerprint(const Topology& topology) {
   // Each node as the sorted list of its devices, the nodes sorted: what stays when ranks
   // (and with them device ids and node indexes) are numbered differently.
   std::vector<std::vector<std::string>> nodes(topology.num_nodes());
-  for (const Device& d : topology.devices()) nodes.at(d.node).push_back(device_signature(d));
+  for (const Device& d : topology.devices()) nodes.at(d.node).push_back(device_shape(d));
   for (auto& node : nodes) std::sort(node.begin(), node.end());
   std::sort(nodes.begin(), nodes.end());
   Fnv1a hash;
@@ -47,7 +50,9 @@ std::string fingerprint(const Topology& topology) {
 std::uint64_t content_hash(const Topology& topology) {
   Fnv1a hash;
   for (const std::string& name : topology.node_names()) hash.add(name);
-  for (const Device& d : topology.devices()) hash.add(std::int64_t{d.node}).add(device_signature(d));
+  for (const Device& d : topology.devices()) {
+    hash.add(std::int64_t{d.node}).add(device_shape(d)).add(static_cast<std::int64_t>(d.memory_bytes));
+  }
   add_levels(hash, topology);
   for (size_t l = 0; l < topology.levels().size(); ++l)
     for (int d = 0; d < topology.num_devices(); ++d) hash.add(std::int64_t{topology.group_of(l, d)});

@@ -204,7 +204,9 @@ Topology discover_job(MPI_Comm comm, std::optional<DeviceKind> device = std::nul
 
 // A stable name of the topology's shape, 16 hex digits: it changes when nodes, devices,
 // levels or link models change, and does not when only the numbering of ranks or nodes (or
-// the host names) does. For noticing a changed topology across restarts. O(n log n).
+// the host names) does, or the memory the nodes report (a VM onlines memory after boot).
+// For noticing a changed topology across restarts, and a profile taken on other hardware.
+// O(n log n).
 std::string fingerprint(const Topology& topology);
 
 // A hash of everything in the topology, rank order and host names included: ranks compare

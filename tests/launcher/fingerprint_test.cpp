@@ -52,5 +52,18 @@ TEST(Fingerprint, ChangesWithNodesDevicesAndLinks) {
   EXPECT_NE(fingerprint(assemble_topology(records, {"a", "b"}, {2e-6, 25e9})), base);
 }
 
+// A VM onlines memory after boot: the same machine reports more of it a few minutes later,
+// and a profile taken before must still match. The ranks' check that they built the same
+// tree still sees it.
+TEST(Fingerprint, StaysWhenOnlyTheMemoryReportedChanges) {
+  LinkModel network = default_link(LinkKind::network);
+  std::vector<DeviceRecord> records = two_nodes();
+  const Topology base = assemble_topology(records, {"a", "b"}, network);
+  for (DeviceRecord& r : records) r.device.memory_bytes += 128 << 20;
+  const Topology grown = assemble_topology(records, {"a", "b"}, network);
+  EXPECT_EQ(fingerprint(grown), fingerprint(base));
+  EXPECT_NE(content_hash(grown), content_hash(base));
+}
+
 }  // namespace
 }  // namespace spmd::launcher
