@@ -34,6 +34,7 @@
 #include "collectives/synthesize.h"
 #include "collectives/timing.h"
 #include "common/error.h"
+#include "launcher/mpi_settings.h"
 #include "launcher/world.h"
 #include "partitioner/profile.h"
 
@@ -237,6 +238,12 @@ void run(const Options& options) {
 // only for the primitives the profile timed in a step no slower than ours.
 void read_collectives(const std::string& path, bool turns, bool lead, Options& options) {
   const spmd::partitioner::Profile profile = spmd::partitioner::read_profile(path);
+  const std::string changed =
+      spmd::partitioner::mpi_settings_changed(spmd::launcher::mpi_collective_settings(), profile.mpi_collectives);
+  if (lead && !changed.empty()) {
+    std::printf("the profile timed MPI's own collectives under other settings (%s): the choice follows those times\n",
+                changed.c_str());
+  }
   for (const spmd::partitioner::LevelProfile& l : profile.levels) {
     if (l.algorithms.empty()) continue;
     options.measured = options.choosable = l.algorithms;

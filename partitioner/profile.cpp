@@ -126,6 +126,15 @@ Profile read_profile(const std::string& path) {
     }
     p.kernel_threads = j.at("kernel_threads").get<int>();
   }
+  if (j.contains("mpi_collectives")) {
+    const nlohmann::json& settings = j.at("mpi_collectives");
+    const std::string at = where + ", mpi_collectives";
+    if (!settings.is_object()) throw Error(at + ": not an object of MPI settings and their values");
+    for (const auto& [name, value] : settings.items()) {
+      if (!value.is_string()) throw Error(at + ": '" + name + "' is not text");
+      p.mpi_collectives[name] = value.get<std::string>();
+    }
+  }
   if (j.contains("sync_wait_s")) p.sync_wait_s = non_negative(j, "sync_wait_s", where);
   if (j.contains("sync_wait_fraction")) p.sync_wait_fraction = non_negative(j, "sync_wait_fraction", where);
   if (j.contains("matmul_by_size")) {
@@ -211,6 +220,7 @@ void write_profile(const std::string& path, const Profile& p) {
                               {"matmul_by_shape", grid},
                               {"levels", levels}};
   if (p.kernel_threads > 0) j["kernel_threads"] = p.kernel_threads;
+  if (!p.mpi_collectives.empty()) j["mpi_collectives"] = p.mpi_collectives;
   // A figure that is not a number would be written as null, and the profile read back
   // refused: refused now instead, with the file it would replace left as it is.
   std::function<void(const nlohmann::ordered_json&, const std::string&)> finite = [&](const auto& v, const std::string& at) {
@@ -296,9 +306,30 @@ std::string said_in_turns(const Profile& profile) {
 
 }  // namespace
 
+std::string mpi_settings_changed(const std::map<std::string, std::string>& now,
+                                 const std::map<std::string, std::string>& then) {
+  if (now.empty() || then.empty()) return "";
+  std::map<std::string, std::pair<std::string, std::string>> both;
+  for (const auto& [name, value] : now) both[name] = {value, "unset"};
+  for (const auto& [name, value] : then) both.try_emplace(name, "unset", value).first->second.second = value;
+  std::string changed;
+  for (const auto& [name, values] : both) {
+    if (values.first == values.second) continue;
+    changed += (changed.empty() ? "" : ", ") + name + " '" + values.first + "' here, '" + values.second + "' when profiled";
+  }
+  return changed;
+}
+
+
 Profiled apply_profile(const Profile& profile, const std::string& path, const launcher::Topology& topology,
-                       DeviceOverrides base, int threads) {
+                       DeviceOverrides base, int threads, const std::map<std::string, std::string>& mpi_settings) {
   Profiled out{topology, base, {}};
+  const std::string changed = mpi_settings_changed(mpi_settings, profile.mpi_collectives);
+  if (!changed.empty()) {
+    out.said.push_back("MPI's own collectives were timed under other settings (" + changed +
+                       "): their times, and the choice between them and ours, may not hold; run spmd profile under "
+                       "these settings");
+  }
   const std::string mine = launcher::fingerprint(topology);
   const bool same = mine == profile.fingerprint;
   std::vector<launcher::LinkModel> links;

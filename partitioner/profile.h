@@ -60,6 +60,9 @@ struct Profile {
   // op_latency_s; empty in older profiles.
   std::vector<GemmPoint> matmul_by_shape;
   std::vector<LevelProfile> levels;
+  // The MPI settings that chose which of MPI's own collectives ran while they were timed
+  // (launcher::mpi_collective_settings). Empty: not recorded (older profiles, another MPI).
+  std::map<std::string, std::string> mpi_collectives;
 };
 
 // Reads and writes the JSON form (written atomically). Throws spmd::Error naming the file
@@ -89,8 +92,18 @@ struct Profiled {
 // than PUs), MPI's own collectives are left out of the levels' measured algorithms for the
 // primitives whose MPI call the profile timed slower than ours in a step, or did not time
 // (native_kept_in_turns), and said so.
+// Each of the MPI settings that differ between `now` and `then` (a profile's
+// mpi_collectives), as "coll_han_priority '100' here, '0' when profiled" ("unset" where one
+// side has none), ", "-joined; "" where they agree or either is empty (not known). O(n).
+std::string mpi_settings_changed(const std::map<std::string, std::string>& now,
+                                 const std::map<std::string, std::string>& then);
+
+// Where `mpi_settings` (the job's launcher::mpi_collective_settings; empty: not known) and
+// the profile's differ, it says which: the profile's times of MPI's own collectives, and
+// with them the choice between MPI's and ours, were taken under the others.
 Profiled apply_profile(const Profile& profile, const std::string& path, const launcher::Topology& topology,
-                       DeviceOverrides base = {}, int threads = 0);
+                       DeviceOverrides base = {}, int threads = 0,
+                       const std::map<std::string, std::string>& mpi_settings = {});
 
 // Whether ranks of `topology` take turns on their PUs: a CPU device with more ranks bound to
 // it than it has PUs. MPI's own collectives, which the profile times with every rank lined

@@ -15,6 +15,7 @@
 #include "common/stats.h"
 #include "ir/ops.h"
 #include "ir/text.h"
+#include "launcher/mpi_settings.h"
 #include "partitioner/cost_model.h"
 #include "partitioner/device_model.h"
 #include "partitioner/profile.h"
@@ -372,8 +373,10 @@ bool Job::apply_profile(const std::string& path, int devices) {
                                   : world_  ? launcher::discover_job(world_->comm(), std::nullopt,
                                                                      launcher::TopologySource{}.network, world_->timeout())
                                             : partitioner::flat_topology(devices);
-  partitioner::Profiled p = partitioner::apply_profile(partitioner::read_profile(path), path, base,
-                                                       description_.partitioning.search.device, kernels::cpu_threads());
+  partitioner::Profiled p =
+      partitioner::apply_profile(partitioner::read_profile(path), path, base, description_.partitioning.search.device,
+                                 kernels::cpu_threads(),
+                                 world_ ? launcher::mpi_collective_settings() : std::map<std::string, std::string>{});
   description_.partitioning.search.device = p.device;
   profile_notes_ = std::move(p.said);
   if (topology_ || devices > 1) topology_ = std::make_unique<launcher::Topology>(std::move(p.topology));

@@ -16,6 +16,7 @@
 #include "common/stats.h"
 #include "common/units.h"
 #include "ir/ops.h"
+#include "launcher/mpi_settings.h"
 #include "partitioner/device_model.h"
 #include "runtime/comm_stream.h"
 #include "runtime/profile_cold.h"
@@ -353,6 +354,7 @@ ProfileRun measure_profile(collectives::Communicator& comm, const launcher::Topo
   ProfileRun run;
   run.profile.fingerprint = launcher::fingerprint(topology);
   run.profile.kernel_threads = kernels::cpu_threads();
+  run.profile.mpi_collectives = launcher::mpi_collective_settings();  // what chose MPI's own collectives timed here
   measure_kernels(
       backend, run.profile, run.table,
       [&comm] {

@@ -4,6 +4,7 @@
 // cost model's per-kernel latency and matmul curve.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <fstream>
 
@@ -39,6 +40,7 @@ Profile measured_on(const launcher::Topology& t) {
   p.matmul_by_size = {{1e3, 1e9}, {1e9, 1e11}};
   p.memory_by_size = {{4.8e4, 9e10}, {2e8, 3e10}};
   p.kernel_threads = 2;
+  p.mpi_collectives = {{"coll", ""}, {"coll_han_priority", "0"}, {"coll_tuned_priority", "30"}};
   p.collective_cold_s = {{4096, 1e-6}, {262144, 1.2e-5}};
   p.matmul_by_shape = {{16, 16, 16, 1e9}, {16, 16, 1024, 4e9}};
   p.levels = {{"package", 1e-6, 2e10, 0.05, {{"all_reduce", "ring", 65536, 3e-6, 2e-10, 1e-10, 0.04, 0, 0.06},
@@ -62,6 +64,7 @@ TEST(Profile, RoundTripsThroughItsJson) {
   EXPECT_EQ(back.matmul_by_size, p.matmul_by_size);
   EXPECT_EQ(back.memory_by_size, p.memory_by_size);
   EXPECT_EQ(back.kernel_threads, 2);
+  EXPECT_EQ(back.mpi_collectives, p.mpi_collectives);
   EXPECT_EQ(back.matmul_by_shape, p.matmul_by_shape);
   EXPECT_EQ(back.collective_cold_s, p.collective_cold_s);
   ASSERT_EQ(back.levels.size(), 1u);
@@ -87,7 +90,9 @@ TEST(Profile, ABadFileIsNamedWithItsField) {
       {R"("matmul_by_shape": [{"m": 16, "n": 16, "k": 0, "flops_per_s": 1}]})",
        "bad_rates.json', matmul_by_shape: 'k' must be a positive number"},
       {R"("kernel_threads": 0})", "bad_rates.json': 'kernel_threads' must be a whole number from 1 to 4096"},
-      {R"("kernel_threads": 1.5})", "bad_rates.json': 'kernel_threads' must be a whole number from 1 to 4096"}};
+      {R"("kernel_threads": 1.5})", "bad_rates.json': 'kernel_threads' must be a whole number from 1 to 4096"},
+      {R"("mpi_collectives": {"coll_han_priority": 100}})", "bad_rates.json', mpi_collectives: 'coll_han_priority' is not text"},
+      {R"("mpi_collectives": []})", "bad_rates.json', mpi_collectives: not an object"}};
   for (const auto& [rates, message] : cases) {
     std::ofstream(temp("bad_rates.json")) << head + rates;
     try {
@@ -182,6 +187,35 @@ TEST(Profile, KernelsOfOtherThreadsAreNotTakenTheRestIs) {
                              "figures are not used") != std::string::npos;
   }
   EXPECT_TRUE(said);
+}
+
+// A profile timed MPI's own collectives under the MPI settings it ran with: a job under
+// others (han chosen by `--mca coll_han_priority 100`) is told which differ, and the rest
+// of the profile holds; a job under the same, or whose settings or the profile's are not
+// known (an older profile), is told nothing.
+TEST(Profile, AJobUnderOtherMpiCollectiveSettingsIsToldWhichDiffer) {
+  const launcher::Topology t = two_packages();
+  const Profile p = measured_on(t);
+  std::map<std::string, std::string> han = p.mpi_collectives;
+  han["coll_han_priority"] = "100";
+  han.erase("coll_tuned_priority");
+  han["coll_tuned_allreduce_algorithm"] = "4";
+  EXPECT_EQ(mpi_settings_changed(han, p.mpi_collectives),
+            "coll_han_priority '100' here, '0' when profiled, coll_tuned_allreduce_algorithm '4' here, 'unset' when "
+            "profiled, coll_tuned_priority 'unset' here, '30' when profiled");
+  const auto told = [](const Profiled& applied) {
+    return std::count_if(applied.said.begin(), applied.said.end(), [](const std::string& line) {
+      return line.find("MPI's own collectives were timed under other settings (coll_han_priority '100' here") == 0;
+    });
+  };
+  const Profiled other = apply_profile(p, "p.json", t, {}, 2, han);
+  EXPECT_EQ(told(other), 1);
+  EXPECT_EQ(device_model(other.topology, other.device).peak_flops, 2e11) << "the rest holds";
+  EXPECT_EQ(told(apply_profile(p, "p.json", t, {}, 2, p.mpi_collectives)), 0);
+  EXPECT_EQ(told(apply_profile(p, "p.json", t, {}, 2, {})), 0);
+  Profile older = p;
+  older.mpi_collectives.clear();
+  EXPECT_EQ(told(apply_profile(older, "p.json", t, {}, 2, han)), 0);
 }
 
 // `ranks` ranks bound to the same 2 PUs of one node.

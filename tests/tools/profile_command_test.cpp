@@ -1,5 +1,6 @@
 // spmd profile under mpirun writes a profile that spmd plan and spmd run then use, saying
-// which figures were measured; a profile that is not one is refused with exit 2.
+// which figures were measured (and where MPI's collectives were chosen by other settings);
+// a profile that is not one is refused with exit 2.
 #include <gtest/gtest.h>
 
 #include <cstdio>
@@ -86,6 +87,17 @@ TEST(ProfileCommand, WritesAProfileThatPlanAndRunUse) {
   ASSERT_EQ(train.exit_code, 0) << train.err;
   EXPECT_TRUE(contains(train.out, "profile: level node: ")) << train.out;
   EXPECT_TRUE(contains(train.out, "longer in a step than lined up")) << train.out;
+  EXPECT_FALSE(contains(train.out, "under other settings")) << train.out;
+  // MPI's own collectives were timed under the settings that chose them (Open MPI's coll
+  // priorities): a run under others is told which.
+  ASSERT_TRUE(j.contains("mpi_collectives")) << "Open MPI's settings recorded";
+  const std::string han = j.at("mpi_collectives").value("coll_han_priority", "") == "100" ? "99" : "100";
+  std::string under_han = mpirun(2, "run mlp --steps 1 --profile " + path);
+  under_han.insert(under_han.find(" -np "), " --mca coll_han_priority " + han);
+  Result other = run(under_han, true);
+  ASSERT_EQ(other.exit_code, 0) << other.err;
+  EXPECT_TRUE(contains(other.out, "MPI's own collectives were timed under other settings (coll_han_priority '" + han +
+                                      "' here")) << other.out;
 }
 
 // Three ranks, whose sizes do not split evenly (4 KiB is 1,024 floats): every collective is
