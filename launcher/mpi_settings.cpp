@@ -47,8 +47,11 @@ bool read_value(int index, MPI_Datatype type, std::string& out) {
 
 std::map<std::string, std::string> mpi_collective_settings() {
   std::map<std::string, std::string> settings;
-  int provided = 0;
-  if (MPI_T_init_thread(MPI_THREAD_SINGLE, &provided) != MPI_SUCCESS) return settings;
+  // At the thread level MPI runs at: Open MPI's MPI_T_init_thread sets the level
+  // MPI_Query_thread reports afterwards, and SINGLE turned a job's overlap off.
+  int level = MPI_THREAD_SINGLE, provided = 0;
+  MPI_Query_thread(&level);
+  if (MPI_T_init_thread(level, &provided) != MPI_SUCCESS) return settings;
   int variables = 0;
   MPI_T_cvar_get_num(&variables);
   for (int i = 0; i < variables; ++i) {
