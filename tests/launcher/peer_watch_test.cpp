@@ -62,6 +62,13 @@ struct Child {
     close(to_child[0]);
     close(from_child[1]);
   }
+  // Stops the child (SIGSTOP: a hung peer) and waits until it is stopped: the signal takes
+  // effect when the child is next scheduled, and on a loaded machine it answered the probe
+  // that followed the kill first.
+  bool stop() const {
+    int status = 0;
+    return kill(pid, SIGSTOP) == 0 && waitpid(pid, &status, WUNTRACED) == pid && WIFSTOPPED(status);
+  }
   ~Child() {
     if (pid > 0 && waitpid(pid, nullptr, WNOHANG) == 0) {
       kill(pid, SIGKILL);
@@ -172,7 +179,7 @@ TEST(PeerWatch, AStoppedRankIsFoundByAProbeAndNamedByEverySurvivor) {
   EXPECT_TRUE(one->unresponsive(0.3).empty()) << "every rank answers while all run";
   EXPECT_TRUE(lead->unresponsive(0.3).empty());
 
-  ASSERT_EQ(kill(child.pid, SIGSTOP), 0);
+  ASSERT_TRUE(child.stop());
   const std::vector<PeerWatch::Lost> silent = one->unresponsive(0.3);
   ASSERT_EQ(silent.size(), 1u);
   EXPECT_EQ(silent[0].rank, 2);
@@ -199,7 +206,7 @@ TEST(PeerWatch, AStoppedRankThatThenSaysItIsLeavingStaysNamedAsStopped) {
   ASSERT_GT(child.pid, 0);
   auto [lead, one] = ThreeRanks(child);
   ASSERT_FALSE(HasFailure());
-  ASSERT_EQ(kill(child.pid, SIGSTOP), 0);
+  ASSERT_TRUE(child.stop());
   ASSERT_EQ(one->unresponsive(0.3).size(), 1u);
   ASSERT_EQ(kill(child.pid, SIGCONT), 0);
   ASSERT_EQ(write(child.to_child[1], "g", 1), 1);  // it lets its watch go: "leaving"
@@ -224,7 +231,7 @@ TEST(PeerWatch, AProbeAskedDuringAnotherAnswersWithOneBegunAfterTheAsk) {
   std::vector<PeerWatch::Lost> earlier;
   std::thread asks_first([&, watch = lead.get()] { earlier = watch->unresponsive(1.0); });
   std::this_thread::sleep_for(std::chrono::milliseconds(200));  // rank 2 answered its ping
-  ASSERT_EQ(kill(child.pid, SIGSTOP), 0);
+  ASSERT_TRUE(child.stop());
   const std::vector<PeerWatch::Lost> silent = one->unresponsive(0.3);
   asks_first.join();
   EXPECT_TRUE(earlier.empty()) << "rank 2 answered the probe under way";
@@ -240,7 +247,7 @@ TEST(PeerWatch, AStoppedRankZeroIsNamedByTheRankThatAsked) {
   std::unique_ptr<PeerWatch> one = PeerWatch::member(1, 2, receive_address(child.from_child[0]));
   ASSERT_TRUE(heard_all(*one, 2));
   EXPECT_TRUE(one->unresponsive(0.2).empty());
-  ASSERT_EQ(kill(child.pid, SIGSTOP), 0);
+  ASSERT_TRUE(child.stop());
   const auto start = std::chrono::steady_clock::now();
   const std::vector<PeerWatch::Lost> silent = one->unresponsive(0.2);
   const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
