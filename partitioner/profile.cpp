@@ -311,7 +311,10 @@ std::string mpi_settings_changed(const std::map<std::string, std::string>& now,
   if (now.empty() || then.empty()) return "";
   std::map<std::string, std::pair<std::string, std::string>> both;
   for (const auto& [name, value] : now) both[name] = {value, "unset"};
-  for (const auto& [name, value] : then) both.try_emplace(name, "unset", value).first->second.second = value;
+  for (const auto& [name, value] : then) {
+    const auto [it, added] = both.try_emplace(name, "unset", value);
+    if (!added) it->second.second = value;
+  }
   std::string changed;
   for (const auto& [name, values] : both) {
     if (values.first == values.second) continue;
@@ -319,7 +322,6 @@ std::string mpi_settings_changed(const std::map<std::string, std::string>& now,
   }
   return changed;
 }
-
 
 Profiled apply_profile(const Profile& profile, const std::string& path, const launcher::Topology& topology,
                        DeviceOverrides base, int threads, const std::map<std::string, std::string>& mpi_settings) {
