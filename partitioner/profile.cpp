@@ -80,6 +80,24 @@ std::string figure(const char* format, double value) {
 
 }  // namespace
 
+// The "turns" object: {"share", "handoff_s", "by_stretch": [{"stretch_s", "kept"}]}, a
+// share below 1, each kept in (0, 1], the stretches increasing.
+void read_turns(const nlohmann::json& t, const std::string& at, Profile& p) {
+  p.turns_share = positive(t, "share", at);
+  if (p.turns_share >= 1) throw Error(at + ": 'share' must be under 1 (ranks on PUs of their own take no turns)");
+  p.handoff_in_turns_s = non_negative(t, "handoff_s", at);
+  if (!t.contains("by_stretch") || !t.at("by_stretch").is_array() || t.at("by_stretch").empty()) {
+    throw Error(at + ": 'by_stretch' is missing or not a list of points");
+  }
+  for (const auto& point : t.at("by_stretch")) {
+    p.turns_by_stretch.emplace_back(positive(point, "stretch_s", at), positive(point, "kept", at));
+    if (p.turns_by_stretch.back().second > 1) throw Error(at + ": a 'kept' is over 1 (a part of the share)");
+    if (p.turns_by_stretch.size() > 1 && !(p.turns_by_stretch.back().first > p.turns_by_stretch.end()[-2].first)) {
+      throw Error(at + ": the stretches must increase");
+    }
+  }
+}
+
 Profile read_profile(const std::string& path) {
   nlohmann::json j;
   try {
@@ -158,6 +176,7 @@ Profile read_profile(const std::string& path) {
       }
     }
   }
+  if (j.contains("turns")) read_turns(j.at("turns"), where + ", turns", p);
   if (j.contains("matmul_by_shape")) {
     const std::string at = where + ", matmul_by_shape";
     for (const auto& point : j.at("matmul_by_shape")) {
@@ -221,6 +240,11 @@ void write_profile(const std::string& path, const Profile& p) {
                               {"levels", levels}};
   if (p.kernel_threads > 0) j["kernel_threads"] = p.kernel_threads;
   if (!p.mpi_collectives.empty()) j["mpi_collectives"] = p.mpi_collectives;
+  if (p.turns_share > 0) {
+    nlohmann::ordered_json by_stretch = nlohmann::ordered_json::array();
+    for (const auto& [stretch, kept] : p.turns_by_stretch) by_stretch.push_back({{"stretch_s", stretch}, {"kept", kept}});
+    j["turns"] = {{"share", p.turns_share}, {"handoff_s", p.handoff_in_turns_s}, {"by_stretch", by_stretch}};
+  }
   // A figure that is not a number would be written as null, and the profile read back
   // refused: refused now instead, with the file it would replace left as it is.
   std::function<void(const nlohmann::ordered_json&, const std::string&)> finite = [&](const auto& v, const std::string& at) {
@@ -304,7 +328,32 @@ std::string said_in_turns(const Profile& profile) {
   return said;
 }
 
+// The profile's turns curve and hand-off in turns, where the job's ranks get the share the
+// profile measured them at; said either way.
+void apply_turns(const Profile& profile, const launcher::Topology& topology, int threads, Profiled& out) {
+  if (profile.turns_by_stretch.empty()) return;
+  const double share = cpu_share(topology, topology.devices().front(), threads);
+  if (std::abs(share - profile.turns_share) > 1e-6) {
+    out.said.push_back("turns: the profile measured them where each rank got " + figure("%.2f", profile.turns_share) +
+                       " of its PUs, and this job's get " + figure("%.2f", share) + ": measured at start");
+    return;
+  }
+  out.device.turns_by_stretch = profile.turns_by_stretch;
+  out.device.handoff_s = std::max(out.device.handoff_s, profile.handoff_in_turns_s);
+  out.said.push_back("turns: " + turns_said(profile.turns_by_stretch) + ", and a hand-off to the communication thread " +
+                     figure("%.1f us", profile.handoff_in_turns_s * 1e6) + " then, measured");
+}
+
 }  // namespace
+
+std::string turns_said(const RateCurve& turns_by_stretch) {
+  if (turns_by_stretch.empty()) return "";
+  const auto& shortest = turns_by_stretch.front();
+  const auto& longest = turns_by_stretch.back();
+  return "ranks sharing PUs keep " + figure("%.0f%%", shortest.second * 100) + " of their share over " +
+         figure("%.0f us", shortest.first * 1e6) + " between collectives, " + figure("%.0f%%", longest.second * 100) +
+         " over " + figure("%.0f ms", longest.first * 1e3);
+}
 
 std::string mpi_settings_changed(const std::map<std::string, std::string>& now,
                                  const std::map<std::string, std::string>& then) {
@@ -377,6 +426,7 @@ Profiled apply_profile(const Profile& profile, const std::string& path, const la
   out.device.collective_cold_s = profile.collective_cold_s;
   if (!profile.collective_cold_s.empty()) out.said.push_back(said_cold(profile.collective_cold_s));
   out.device.handoff_s = profile.handoff_s;
+  if (turns) apply_turns(profile, topology, threads, out);
   out.device.sync_wait_s = profile.sync_wait_s;
   out.device.sync_wait_fraction = profile.sync_wait_fraction;
   out.device.peer_rewrite_Bps = profile.peer_rewrite_Bps;

@@ -52,6 +52,16 @@ struct Profile {
   // since the last than lined up (DeviceModel::collective_cold_s): (bytes, extra seconds)
   // by increasing bytes. Empty: not measured (older profiles, 1 rank, a GPU's backend).
   RateCurve collective_cold_s;
+  // Where the ranks take turns on their PUs: the share of the PUs each rank gets
+  // (cpu_share), the part of it they keep by stretch of compute between collectives
+  // (DeviceModel::turns_by_stretch, each point the median of several rounds: bind's one
+  // round is noisy), and a hand-off to the communication thread as they then pay it
+  // (runtime/profile_turns.h). A job whose ranks get the same share takes these in place of
+  // measuring them at bind. 0 and empty: not measured (ranks on PUs of their own, older
+  // profiles).
+  double turns_share = 0;
+  RateCurve turns_by_stretch;
+  double handoff_in_turns_s = 0;
   std::vector<std::pair<double, double>> matmul_by_size;  // (FLOP per call, FLOP/s), by size
   // An elementwise op's (bytes moved per call, bytes/s), by size, from data in a core's
   // caches to data beyond them; empty in older profiles (memory_Bps at every size).
@@ -64,6 +74,10 @@ struct Profile {
   // (launcher::mpi_collective_settings). Empty: not recorded (older profiles, another MPI).
   std::map<std::string, std::string> mpi_collectives;
 };
+
+// "ranks sharing PUs keep 61% of their share over 24 us between collectives, 97% over 39
+// ms": a turns curve's ends, as bind and apply_profile say them. O(1).
+std::string turns_said(const RateCurve& turns_by_stretch);
 
 // Reads and writes the JSON form (written atomically). Throws spmd::Error naming the file
 // and the field for a missing file, bad JSON, a missing or non-positive figure.
@@ -91,7 +105,8 @@ struct Profiled {
 // Where the job's ranks take turns on their PUs (a CPU device with more ranks bound to it
 // than PUs), MPI's own collectives are left out of the levels' measured algorithms for the
 // primitives whose MPI call the profile timed slower than ours in a step, or did not time
-// (native_kept_in_turns), and said so.
+// (native_kept_in_turns), and said so; where its ranks get the share the profile measured
+// turns at, the profile's turns curve and hand-off in turns are the device's.
 // Each of the MPI settings that differ between `now` and `then` (a profile's
 // mpi_collectives), as "coll_han_priority '100' here, '0' when profiled" ("unset" where one
 // side has none), ", "-joined; "" where they agree or either is empty (not known). O(n).

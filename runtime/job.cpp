@@ -300,32 +300,28 @@ void Job::calibrate_device(bool profiled) {
 // Where the job's ranks share PUs, what taking turns on them leaves each of its share by
 // stretch of compute between collectives (profile_sharing.h), for the model to charge at
 // each collective, and a hand-off to the communication thread as they then pay it
-// (profile_turns.h; the larger of it and the one timed alone is kept); what it says, ""
-// where they do not share, or the user gave the device's figures. Collective over the job.
+// (profile_turns.h; the larger of it and the one timed alone is kept), unless the profile
+// gave them (measured over several rounds, where bind's one round is noisy); what it says,
+// "" where they do not share, or the user gave the device's figures. Collective over the job.
 std::string Job::measure_turns(bool users_figures) {
   partitioner::DeviceOverrides& d = description_.partitioning.search.device;
   if (users_figures || !world_ || world_->size() < 2 || !comm_ || !topology_ || own_cores()) return "";
   const double share = partitioner::cpu_share(*topology_, topology_->devices().front(), kernels::cpu_threads());
   if (!(share < 1)) return "";
+  if (!d.turns_by_stretch.empty()) return "; turns on the shared PUs as the profile measured them";
   d.turns_by_stretch = measure_turns_by_stretch(*world_, *backend_, share, [this] {
     float line_up = 0;
     comm_->native_all_reduce({&line_up, 1}, collectives::ReduceOp::sum);
   });
-  const auto& shortest = d.turns_by_stretch.front();
-  const auto& longest = d.turns_by_stretch.back();
-  char said[240];
-  std::snprintf(said, sizeof said,
-                "; ranks sharing PUs keep %.0f%% of their share over %.0f us between collectives, %.0f%% over %.0f ms, "
-                "taking turns",
-                shortest.second * 100, shortest.first * 1e6, longest.second * 100, longest.first * 1e3);
+  std::string said = "; " + partitioner::turns_said(d.turns_by_stretch) + ", taking turns";
   if (!comm_->callable_from_another_thread()) return said;
   // A hand-off as the step meets it, taking turns: the overlapped schedule pays it at every
   // collective, and a hand-off timed alone left it out.
   const double handoff_s = measure_handoff_in_turns(*comm_, *backend_);
   d.handoff_s = std::max(d.handoff_s, handoff_s);
-  std::snprintf(said + std::strlen(said), sizeof said - std::strlen(said),
-                "; a hand-off to the communication thread then %.1f us", handoff_s * 1e6);
-  return said;
+  char text[80];
+  std::snprintf(text, sizeof text, "; a hand-off to the communication thread then %.1f us", handoff_s * 1e6);
+  return said + text;
 }
 
 // Without a profile the links are the defaults of their kind (10 GB/s for shared memory),

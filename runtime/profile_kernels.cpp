@@ -65,21 +65,28 @@ std::vector<double> time_in_rounds(const std::vector<std::function<void()>>& cal
 }
 
 // Seconds per run of `fn` sustained over at least 50 ms of wall time (and 5 runs), after
-// one warm-up: ranks that share a core take turns in time slices of a few ms, so a short
-// run finds the core to itself and a median of them is each rank's whole-core rate, while
-// a training step gets its share only. On cores of its own it equals the median's rate.
-// Brief (at_least_s = kBrief): time_in_rounds of `fn` alone.
+// one warm-up, in 5 stretches of a fifth of that each (a run at least), and the median
+// stretch's mean kept: a burst of interference slows one stretch, where the mean over all
+// took it whole (a profile timed gpt's [256,256]x[256,1024] at 0.55 of the next profile's
+// rate, with its neighbours in the grid alike, and predicted its step 15% slower).
+// Ranks that share a core do not time at once (measures_kernels), so no stretch meets the
+// others' turns. Brief (at_least_s = kBrief): time_in_rounds of `fn` alone.
 template <class F>
 double sustained(F&& fn, double at_least_s = 0.05) {
   if (at_least_s == kBrief) return time_in_rounds({[&fn] { fn(); }}).front();
+  constexpr int kStretches = 5;
   fn();
-  const auto start = Clock::now();
-  int runs = 0;
-  do {
-    fn();
-    ++runs;
-  } while (runs < 5 || seconds_since(start) < at_least_s);
-  return seconds_since(start) / runs;
+  std::vector<double> per_run;
+  for (int s = 0; s < kStretches; ++s) {
+    const auto start = Clock::now();
+    int runs = 0;
+    do {
+      fn();
+      ++runs;
+    } while (seconds_since(start) < at_least_s / kStretches);
+    per_run.push_back(seconds_since(start) / runs);
+  }
+  return median(per_run);
 }
 
 // The time of a kernel's work: `s` less the fixed cost, at least a tenth of `s` (where the

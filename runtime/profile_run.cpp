@@ -22,6 +22,7 @@
 #include "runtime/profile_cold.h"
 #include "runtime/profile_kernels.h"
 #include "runtime/profile_rewrite.h"
+#include "runtime/profile_sharing.h"
 #include "runtime/profile_sync.h"
 #include "runtime/profile_turns.h"
 #include "runtime/profile_text.h"
@@ -287,6 +288,40 @@ void measure_rewrites(collectives::Communicator& comm, const launcher::Topology&
   }
 }
 
+// Rounds of the turns curve and of the hand-off in turns whose medians the profile keeps:
+// bind's one round of the curve read 83-100% over 37 ms stretches from run to run.
+constexpr int kTurnsRounds = 5, kHandoffRounds = 3;
+
+// Where the ranks share PUs: what taking turns on them leaves each of its share
+// (profile_sharing.h) and a hand-off to the communication thread then (profile_turns.h),
+// for a job of the same share to take in place of bind's brief measure. About 1 s on 4
+// ranks over 2 cores.
+void measure_turns(const launcher::World& world, collectives::Communicator& comm, const launcher::Topology& topology,
+                   kernels::Backend& backend, ProfileRun& run) {
+  const double share = partitioner::cpu_share(topology, topology.devices().front(), kernels::cpu_threads());
+  if (!(share < 1)) return;
+  partitioner::Profile& p = run.profile;
+  p.turns_share = share;
+  p.turns_by_stretch = measure_turns_by_stretch(
+      world, backend, share,
+      [&comm] {
+        float line_up = 0;
+        comm.native_all_reduce({&line_up, 1}, collectives::ReduceOp::sum);
+      },
+      kTurnsRounds);
+  run.table += line("turns on the shared PUs (each rank's share %.2f; the median of %d rounds): the part of the share "
+                    "kept by stretch of compute between collectives\n ",
+                    share, kTurnsRounds);
+  for (const auto& [stretch, kept] : p.turns_by_stretch) run.table += line(" %.0f us %.0f%%;", stretch * 1e6, kept * 100);
+  if (comm.callable_from_another_thread()) {
+    std::vector<double> handoffs;
+    for (int r = 0; r < kHandoffRounds; ++r) handoffs.push_back(measure_handoff_in_turns(comm, backend));
+    p.handoff_in_turns_s = median(handoffs);
+    run.table += line(" a hand-off to the communication thread then %.1f us", p.handoff_in_turns_s * 1e6);
+  }
+  run.table += "\n";
+}
+
 }  // namespace
 
 void keep_slowest_kernels(collectives::Communicator& comm, partitioner::Profile& p, std::string& table) {
@@ -344,8 +379,8 @@ BriefLinks measure_links_briefly(collectives::Communicator& comm, const launcher
   return out;
 }
 
-ProfileRun measure_profile(collectives::Communicator& comm, const launcher::Topology& topology,
-                           kernels::Backend& backend, double max_bytes) {
+ProfileRun measure_profile(const launcher::World& world, collectives::Communicator& comm,
+                           const launcher::Topology& topology, kernels::Backend& backend, double max_bytes) {
   if (!(max_bytes >= kProfileLeastMaxBytes && max_bytes <= kProfileMostMaxBytes)) {
     throw Error("the largest message to time, " + bytes_text(max_bytes) + ", is not from " +
                 bytes_text(kProfileLeastMaxBytes) + " (two sizes to fit a line through) to " +
@@ -376,6 +411,7 @@ ProfileRun measure_profile(collectives::Communicator& comm, const launcher::Topo
     }
     if (partitioner::ranks_take_turns(topology)) {
       measure_native_in_turns(comm, backend, max_bytes, run.profile, run.table);
+      if (!backend.device_memory()) measure_turns(world, comm, topology, backend, run);
     }
     if (!backend.device_memory()) measure_collectives_cold(comm, max_bytes, run.profile, run.table);
   }

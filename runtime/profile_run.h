@@ -8,9 +8,10 @@
 // the tables, with alpha, beta and gamma fitted to each algorithm's times: the outermost
 // level's measured algorithms, from which synthesis picks ours or the backend's per size.
 // Where the ranks take turns on their PUs, also each primitive's MPI call in a step against
-// ours (profile_turns.h); on a host backend, how much longer collectives take once other
-// writes went over the caches (profile_cold.h). Collective over the world; a few seconds on
-// a workstation.
+// ours (profile_turns.h) and, on a host backend, what the turns leave each rank of its share
+// (profile_sharing.h, the median of several rounds). On a host backend, how much longer
+// collectives take once other writes went over the caches (profile_cold.h). Collective over
+// the world; a few seconds on a workstation.
 #pragma once
 
 #include <string>
@@ -19,6 +20,7 @@
 #include "collectives/communicator.h"
 #include "kernels/backend.h"
 #include "launcher/topology.h"
+#include "launcher/world.h"
 #include "partitioner/profile.h"
 
 namespace spmd::runtime {
@@ -37,10 +39,11 @@ inline constexpr double kProfileLeastMaxBytes = 16 << 10, kProfileMostMaxBytes =
 // on 2 ranks, 8 s against 16 s on 4 ranks over 2 cores (2 s of it timing collectives in turns).
 inline constexpr double kProfileDefaultMaxBytes = 64 << 20;
 
-// Measures with `comm` (the job's ranks, rank i = device i of `topology`). Throws
-// spmd::Error, before measuring anything, when `max_bytes` is outside the range above.
-ProfileRun measure_profile(collectives::Communicator& comm, const launcher::Topology& topology,
-                           kernels::Backend& backend, double max_bytes = kProfileDefaultMaxBytes);
+// Measures with `comm` over `world` (the job's ranks, rank i = device i of `topology`).
+// Throws spmd::Error, before measuring anything, when `max_bytes` is outside the range above.
+ProfileRun measure_profile(const launcher::World& world, collectives::Communicator& comm,
+                           const launcher::Topology& topology, kernels::Backend& backend,
+                           double max_bytes = kProfileDefaultMaxBytes);
 
 // Whether `rank` times kernels: the first of the ranks bound to its PUs (ranks that share
 // PUs and time at once take turns on them mid-kernel). O(ranks).

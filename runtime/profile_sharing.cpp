@@ -2,7 +2,9 @@
 
 #include <algorithm>
 #include <bit>
+#include <vector>
 
+#include "common/stats.h"
 #include "runtime/profile_kernels.h"
 #include "runtime/profile_text.h"
 
@@ -35,14 +37,14 @@ double seconds_per_run(kernels::Backend& backend, const Stretch& s, const std::f
   return seconds_since(start) / s.runs;
 }
 
-}  // namespace
-
-partitioner::RateCurve measure_turns_by_stretch(const launcher::World& world, kernels::Backend& backend, double share,
-                                                const std::function<void()>& line_up) {
+// One round of the curve: each stretch's point, as measure_turns_by_stretch says, in
+// kStretches' order.
+partitioner::RateCurve one_round(const launcher::World& world, kernels::Backend& backend, double share,
+                                 const std::function<void()>& line_up) {
   const auto leads = [&](double x) {  // rank 0's figure, on every rank
     return std::bit_cast<double>(world.all_gather(std::bit_cast<uint64_t>(x), "the ranks' turns").front());
   };
-  partitioner::RateCurve curve;
+  partitioner::RateCurve round;
   double alone = 0;
   int64_t timed_alone = 0;  // the matmul size `alone` is of
   for (const Stretch& s : kStretches) {
@@ -55,7 +57,25 @@ partitioner::RateCurve measure_turns_by_stretch(const launcher::World& world, ke
     // A stall (a rank descheduled for long) is not what every step meets: a third at the least.
     const double kept = alone > 0 && together > 0 ? std::clamp(alone / (share * together), 1.0 / 3, 1.0) : 1.0;
     const double stretch = leads(s.every * alone / share);  // in turn: every rank gathers in one order
-    curve.emplace_back(stretch, leads(kept));
+    round.emplace_back(stretch, leads(kept));
+  }
+  return round;
+}
+
+}  // namespace
+
+partitioner::RateCurve measure_turns_by_stretch(const launcher::World& world, kernels::Backend& backend, double share,
+                                                const std::function<void()>& line_up, int rounds) {
+  std::vector<partitioner::RateCurve> each;
+  for (int r = 0; r < std::max(rounds, 1); ++r) each.push_back(one_round(world, backend, share, line_up));
+  partitioner::RateCurve curve;
+  for (size_t point = 0; point < each.front().size(); ++point) {
+    std::vector<double> stretches, kept;
+    for (const partitioner::RateCurve& round : each) {
+      stretches.push_back(round[point].first);
+      kept.push_back(round[point].second);
+    }
+    curve.emplace_back(median(stretches), median(kept));
   }
   std::sort(curve.begin(), curve.end());
   return curve;

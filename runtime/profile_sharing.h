@@ -23,8 +23,11 @@ namespace spmd::runtime {
 // times a matmul loop alone while the others wait; then every rank runs the same loop,
 // calling `line_up` (a collective over every rank) every few runs: 96^3 matmuls every 1, 8
 // and 64 of them, and 256^3 ones every 100. The same figures on every rank (rank 0's).
-// Collective over `world`; about 0.2 s on 4 ranks sharing 2 cores.
+// With several `rounds`, each point is the median of the rounds' (one round at bind read
+// 83-100% over 37 ms stretches on 4 ranks over 2 cores, from run to run, and moved gpt's
+// predicted step by 10%). Collective over `world`; about 0.2 s a round on 4 ranks sharing
+// 2 cores.
 partitioner::RateCurve measure_turns_by_stretch(const launcher::World& world, kernels::Backend& backend, double share,
-                                                const std::function<void()>& line_up);
+                                                const std::function<void()>& line_up, int rounds = 1);
 
 }  // namespace spmd::runtime

@@ -27,7 +27,7 @@ void profile(const ProfileOptions& o, const launcher::World& world) {
   // The kernels are timed with the threads a job of these ranks runs them with.
   runtime::share_cores(topology, world.rank());
   auto backend = runtime::make_rank_backend(o.device, &topology, world.rank());
-  const runtime::ProfileRun run = runtime::measure_profile(comm, topology, *backend, o.max_bytes);
+  const runtime::ProfileRun run = runtime::measure_profile(world, comm, topology, *backend, o.max_bytes);
   world.on_lead([&] { partitioner::write_profile(o.out, run.profile); });
   if (!world.lead()) return;
   std::fputs(run.table.c_str(), stdout);

@@ -42,6 +42,9 @@ Profile measured_on(const launcher::Topology& t) {
   p.kernel_threads = 2;
   p.mpi_collectives = {{"coll", ""}, {"coll_han_priority", "0"}, {"coll_tuned_priority", "30"}};
   p.collective_cold_s = {{4096, 1e-6}, {262144, 1.2e-5}};
+  p.turns_share = 0.5;
+  p.turns_by_stretch = {{2.5e-5, 0.6}, {0.04, 0.97}};
+  p.handoff_in_turns_s = 8e-6;
   p.matmul_by_shape = {{16, 16, 16, 1e9}, {16, 16, 1024, 4e9}};
   p.levels = {{"package", 1e-6, 2e10, 0.05, {{"all_reduce", "ring", 65536, 3e-6, 2e-10, 1e-10, 0.04, 0, 0.06},
                                             {"all_reduce", "ring", 0, 9e-6, 4e-10, 1e-10, 0.02, -4e-5}}}};
@@ -67,6 +70,9 @@ TEST(Profile, RoundTripsThroughItsJson) {
   EXPECT_EQ(back.mpi_collectives, p.mpi_collectives);
   EXPECT_EQ(back.matmul_by_shape, p.matmul_by_shape);
   EXPECT_EQ(back.collective_cold_s, p.collective_cold_s);
+  EXPECT_EQ(back.turns_share, p.turns_share);
+  EXPECT_EQ(back.turns_by_stretch, p.turns_by_stretch);
+  EXPECT_EQ(back.handoff_in_turns_s, p.handoff_in_turns_s);
   ASSERT_EQ(back.levels.size(), 1u);
   EXPECT_EQ(back.levels[0].bandwidth_Bps, 2e10);
   EXPECT_EQ(back.levels[0].algorithms, p.levels[0].algorithms);
@@ -328,6 +334,48 @@ TEST(Profile, ACollectivesColdCurveOfFallingSizesOrNegativeSecondsIsRefused) {
     p.collective_cold_s = bad;
     expect_refused(p, "collective_cold_s", says);
   }
+}
+
+// The turns are a share under 1 and parts of it kept, by increasing stretch.
+TEST(Profile, TurnsOfAWholeShareOrKeepingMoreThanItOrOfFallingStretchesAreRefused) {
+  Profile p = least_profile();
+  p.turns_share = 0.5;
+  p.turns_by_stretch = {{1e-5, 1.2}};
+  expect_refused(p, "turns", "a 'kept' is over 1");
+  p.turns_by_stretch = {{1e-3, 0.9}, {1e-4, 0.95}};
+  expect_refused(p, "turns", "the stretches must increase");
+  p.turns_share = 1;
+  p.turns_by_stretch = {{1e-5, 0.5}};
+  expect_refused(p, "turns", "'share' must be under 1");
+}
+
+// Where the job's ranks get the share of their PUs the profile measured turns at, its curve
+// and its hand-off in turns are the device's (bind then measures neither); at another
+// share, neither, and it says so; ranks on PUs of their own take none.
+TEST(Profile, ItsTurnsAreTakenWhereTheRanksGetTheShareTheyWereMeasuredAt) {
+  const launcher::Topology three_ranks = ranks_on_two_pus(3);  // one thread each: 2/3 of a PU
+  Profile p = least_profile();
+  p.handoff_s = 2e-6;
+  p.turns_share = 2.0 / 3;
+  p.turns_by_stretch = {{2.5e-5, 0.6}, {0.04, 0.97}};
+  p.handoff_in_turns_s = 8e-6;
+  p.levels = {{"node", 1e-6, 1e10, 0, {}}};
+  const Profiled same = apply_profile(p, "p.json", three_ranks, {}, 1);
+  EXPECT_EQ(same.device.turns_by_stretch, p.turns_by_stretch);
+  EXPECT_EQ(same.device.handoff_s, 8e-6);
+  EXPECT_TRUE(std::any_of(same.said.begin(), same.said.end(), [](const std::string& s) {
+    return s.find("turns: ranks sharing PUs keep 60% of their share over 25 us between collectives, 97% over 40 ms, "
+                  "and a hand-off to the communication thread 8.0 us then, measured") != std::string::npos;
+  }));
+  const Profiled other = apply_profile(p, "p.json", ranks_on_two_pus(4), {}, 1);  // half a PU each
+  EXPECT_TRUE(other.device.turns_by_stretch.empty());
+  EXPECT_EQ(other.device.handoff_s, 2e-6);
+  EXPECT_TRUE(std::any_of(other.said.begin(), other.said.end(), [](const std::string& s) {
+    return s.find("each rank got 0.67 of its PUs, and this job's get 0.50: measured at start") != std::string::npos;
+  }));
+  const Profiled own = apply_profile(p, "p.json", ranks_on_two_pus(2), {}, 1);
+  EXPECT_TRUE(own.device.turns_by_stretch.empty());
+  EXPECT_FALSE(std::any_of(own.said.begin(), own.said.end(), [](const std::string& s) { return s.find("turns") != std::string::npos; }));
 }
 
 TEST(Profile, OfAnotherTopologyItIsUsedWhereLevelsMatchOrRefused) {

@@ -135,6 +135,15 @@ TEST(ProfileCommand, ThreeRanksAreProfiledToo) {
     for (const char* primitive : {"all_reduce", "reduce_scatter", "all_gather", "broadcast", "all_to_all"}) {
       EXPECT_GT(j.at("native_in_turns").at(primitive).get<double>(), 0) << primitive;
     }
+    // ... and what the turns leave each rank of its share, which a job of these ranks then
+    // takes from the profile rather than measuring it at start.
+    EXPECT_NEAR(j.at("turns").at("share").get<double>(), share, 0.01) << r.out;
+    ASSERT_EQ(j.at("turns").at("by_stretch").size(), 4u) << r.out;
+    EXPECT_TRUE(contains(r.out, "the median of 5 rounds")) << r.out;
+    Result train = run(mpirun(3, "run mlp:batch=48 --steps 1 --profile " + path), true);
+    ASSERT_EQ(train.exit_code, 0) << train.err;
+    EXPECT_TRUE(contains(train.out, "profile: turns: ranks sharing PUs keep ")) << train.out;
+    EXPECT_TRUE(contains(train.out, "turns on the shared PUs as the profile measured them")) << train.out;
   }
 }
 
