@@ -102,10 +102,21 @@ const DeviceModel* find_gpu_model(const std::string& gpu_name) {
   return nullptr;
 }
 
-double DeviceModel::turn_seconds(double stretch_s) const {
+double DeviceModel::turn_seconds(double stretch_s, double held_bytes) const {
   if (turns_by_stretch.empty() || !(stretch_s > 0)) return 0;
-  const double kept = rate_at(turns_by_stretch, stretch_s, 1.0);
+  double kept = rate_at(turns_by_stretch, stretch_s, 1.0);
+  if (!turns_by_stretch_filled.empty() && held_bytes > 0) {
+    kept += cache_written_part(held_bytes) * (rate_at(turns_by_stretch_filled, stretch_s, kept) - kept);
+  }
   return kept > 0 && kept < 1 ? stretch_s * (1 / kept - 1) : 0;
+}
+
+double DeviceModel::cache_written_part(double touched_bytes) const {
+  if (private_cache_bytes <= 0) return 1;
+  if (!(touched_bytes > 0)) return 0;
+  const double least = static_cast<double>(private_cache_bytes) / 4;
+  const double most = static_cast<double>(private_cache_bytes) * kCollectiveColdCaches;
+  return std::clamp(std::log(touched_bytes * ranks_per_cache / least) / std::log(most / least), 0.0, 1.0);
 }
 
 double DeviceModel::collective_cold_seconds(double bytes, double touched_bytes) const {
@@ -114,11 +125,7 @@ double DeviceModel::collective_cold_seconds(double bytes, double touched_bytes) 
   // over too: it holds that much of it.
   const double held = turns_by_stretch.empty() ? 0.0 : rate_at(collective_cold_s, sizeof(float), 0.0);
   const double extra = std::max(0.0, rate_at(collective_cold_s, bytes, 0.0) - held);
-  if (private_cache_bytes <= 0) return extra;
-  const double least = static_cast<double>(private_cache_bytes) / 4;
-  const double most = static_cast<double>(private_cache_bytes) * kCollectiveColdCaches;
-  const double part = std::log(touched_bytes * ranks_per_cache / least) / std::log(most / least);
-  return extra * std::clamp(part, 0.0, 1.0);
+  return extra * cache_written_part(touched_bytes);
 }
 
 bool DeviceModel::charges_peer_rewrites() const {
@@ -155,6 +162,7 @@ DeviceModel device_model(const launcher::Topology& topology, const DeviceOverrid
     model.collective_cold_s = overrides.collective_cold_s;
   }
   model.turns_by_stretch = overrides.turns_by_stretch;
+  model.turns_by_stretch_filled = overrides.turns_by_stretch_filled;
   return model;
 }
 

@@ -88,9 +88,20 @@ struct DeviceModel {
   // 2 cores kept 43-65% over 20 us stretches, 62-95% over 400 us and 87-94% over 17-34 ms.
   // Empty: all of it.
   RateCurve turns_by_stretch;
-  // The time ranks sharing PUs lose over a stretch of `stretch_s` of compute, at its end:
-  // stretch x (1 / kept - 1); 0 where turns cost nothing. O(points).
-  double turn_seconds(double stretch_s) const;
+  // The same where each rank's kernels fill a core's cache with their own data between
+  // turns, which each turn then refills (measured with copies of the operands filling it);
+  // charged in part by the bytes a rank's step holds (its memory plan's peak), as
+  // collective_cold_seconds charges its extra: none where the ranks sharing a cache hold a
+  // quarter of it, all at kCollectiveColdCaches caches. 4 ranks on 2 cores kept 88-92%
+  // over 1.6 ms where turns_by_stretch kept 95-100%, and gpt (20-30 MiB a rank) was
+  // predicted at 0.85-0.89 of measured from that alone, 0.92-0.98 from this. Charged by the
+  // bytes each stretch touched instead, gpt under ZeRO (a collective every few hundred KiB
+  // touched) got little of it: 0.88-0.89. Empty: turns_by_stretch whatever the bytes.
+  RateCurve turns_by_stretch_filled;
+  // The time ranks sharing PUs lose over a stretch of `stretch_s` of compute, each rank's
+  // step holding `held_bytes`, at its end: stretch x (1 / kept - 1); 0 where turns cost
+  // nothing. O(points).
+  double turn_seconds(double stretch_s, double held_bytes = 0) const;
   // Measured (at bind, or a profile) where processes share a node: the bytes/s of the extra
   // time a kernel takes to write over memory a peer process read since it was last written
   // (its copies invalidated a cache line at a time: runtime/profile_rewrite.h). Charged for
@@ -130,6 +141,11 @@ struct DeviceModel {
   // turns are charged, what a one-float collective gets: turns_by_stretch was measured
   // with such line-ups, after kernels too. O(points).
   double collective_cold_seconds(double bytes, double touched_bytes) const;
+  // The part of a core's cache written over by `touched_bytes` of a stretch's kernels on
+  // each of ranks_per_cache ranks, as collective_cold_seconds and turn_seconds charge it: 0
+  // within a quarter of the cache, 1 at kCollectiveColdCaches caches, linear in the log
+  // between; 1 where the cache is not known. O(1).
+  double cache_written_part(double touched_bytes) const;
   // The runtime's communication thread has no core of its own: a CPU device of one
   // processing unit per rank. It then runs only while the main thread waits (a thread woken
   // on a busy core waits for it), so collectives overlap nothing (simulator.h).
@@ -203,8 +219,9 @@ struct DeviceOverrides {
   std::vector<double> flops_by_op_in_cache;
   // Measured at bind where ranks share PUs (runtime/profile_sharing.h): the part of their
   // share of the PUs ranks taking turns keep, by stretch of compute between collectives
-  // (DeviceModel::turns_by_stretch). Empty: not measured.
+  // (DeviceModel::turns_by_stretch, and turns_by_stretch_filled). Empty: not measured.
   RateCurve turns_by_stretch;
+  RateCurve turns_by_stretch_filled;
   // Measured (a profile): DeviceModel::collective_cold_s, for host memory.
   RateCurve collective_cold_s;
 };

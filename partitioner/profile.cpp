@@ -80,8 +80,19 @@ std::string figure(const char* format, double value) {
 
 }  // namespace
 
-// The "turns" object: {"share", "handoff_s", "by_stretch": [{"stretch_s", "kept"}]}, a
-// share below 1, each kept in (0, 1], the stretches increasing.
+// A turns curve's points, {"stretch_s", "kept"} each, kept in (0, 1], stretches increasing.
+void read_turns_curve(const nlohmann::json& points, const std::string& at, RateCurve& curve) {
+  for (const auto& point : points) {
+    curve.emplace_back(positive(point, "stretch_s", at), positive(point, "kept", at));
+    if (curve.back().second > 1) throw Error(at + ": a 'kept' is over 1 (a part of the share)");
+    if (curve.size() > 1 && !(curve.back().first > curve.end()[-2].first)) {
+      throw Error(at + ": the stretches must increase");
+    }
+  }
+}
+
+// The "turns" object: {"share", "handoff_s", "by_stretch": [{"stretch_s", "kept"}],
+// "by_stretch_filled": likewise (optional)}, a share below 1.
 void read_turns(const nlohmann::json& t, const std::string& at, Profile& p) {
   p.turns_share = positive(t, "share", at);
   if (p.turns_share >= 1) throw Error(at + ": 'share' must be under 1 (ranks on PUs of their own take no turns)");
@@ -89,13 +100,8 @@ void read_turns(const nlohmann::json& t, const std::string& at, Profile& p) {
   if (!t.contains("by_stretch") || !t.at("by_stretch").is_array() || t.at("by_stretch").empty()) {
     throw Error(at + ": 'by_stretch' is missing or not a list of points");
   }
-  for (const auto& point : t.at("by_stretch")) {
-    p.turns_by_stretch.emplace_back(positive(point, "stretch_s", at), positive(point, "kept", at));
-    if (p.turns_by_stretch.back().second > 1) throw Error(at + ": a 'kept' is over 1 (a part of the share)");
-    if (p.turns_by_stretch.size() > 1 && !(p.turns_by_stretch.back().first > p.turns_by_stretch.end()[-2].first)) {
-      throw Error(at + ": the stretches must increase");
-    }
-  }
+  read_turns_curve(t.at("by_stretch"), at, p.turns_by_stretch);
+  if (t.contains("by_stretch_filled")) read_turns_curve(t.at("by_stretch_filled"), at, p.turns_by_stretch_filled);
 }
 
 Profile read_profile(const std::string& path) {
@@ -244,6 +250,11 @@ void write_profile(const std::string& path, const Profile& p) {
     nlohmann::ordered_json by_stretch = nlohmann::ordered_json::array();
     for (const auto& [stretch, kept] : p.turns_by_stretch) by_stretch.push_back({{"stretch_s", stretch}, {"kept", kept}});
     j["turns"] = {{"share", p.turns_share}, {"handoff_s", p.handoff_in_turns_s}, {"by_stretch", by_stretch}};
+    if (!p.turns_by_stretch_filled.empty()) {
+      nlohmann::ordered_json filled = nlohmann::ordered_json::array();
+      for (const auto& [stretch, kept] : p.turns_by_stretch_filled) filled.push_back({{"stretch_s", stretch}, {"kept", kept}});
+      j["turns"]["by_stretch_filled"] = filled;
+    }
   }
   // A figure that is not a number would be written as null, and the profile read back
   // refused: refused now instead, with the file it would replace left as it is.
@@ -339,20 +350,27 @@ void apply_turns(const Profile& profile, const launcher::Topology& topology, int
     return;
   }
   out.device.turns_by_stretch = profile.turns_by_stretch;
+  out.device.turns_by_stretch_filled = profile.turns_by_stretch_filled;
   out.device.handoff_s = std::max(out.device.handoff_s, profile.handoff_in_turns_s);
-  out.said.push_back("turns: " + turns_said(profile.turns_by_stretch) + ", and a hand-off to the communication thread " +
+  out.said.push_back("turns: " + turns_said(profile.turns_by_stretch, profile.turns_by_stretch_filled) + ", and a hand-off to the communication thread " +
                      figure("%.1f us", profile.handoff_in_turns_s * 1e6) + " then, measured");
 }
 
 }  // namespace
 
-std::string turns_said(const RateCurve& turns_by_stretch) {
+std::string turns_said(const RateCurve& turns_by_stretch, const RateCurve& turns_by_stretch_filled) {
   if (turns_by_stretch.empty()) return "";
   const auto& shortest = turns_by_stretch.front();
   const auto& longest = turns_by_stretch.back();
-  return "ranks sharing PUs keep " + figure("%.0f%%", shortest.second * 100) + " of their share over " +
-         figure("%.0f us", shortest.first * 1e6) + " between collectives, " + figure("%.0f%%", longest.second * 100) +
-         " over " + figure("%.0f ms", longest.first * 1e3);
+  std::string said = "ranks sharing PUs keep " + figure("%.0f%%", shortest.second * 100) + " of their share over " +
+                     figure("%.0f us", shortest.first * 1e6) + " between collectives, " +
+                     figure("%.0f%%", longest.second * 100) + " over " + figure("%.0f ms", longest.first * 1e3);
+  if (turns_by_stretch_filled.size() < 2) return said;
+  const auto& mid = turns_by_stretch_filled.end()[-2];  // ms apart, as gpt's collectives
+  const auto& first = turns_by_stretch_filled.front();
+  return said + " (" + figure("%.0f%%", first.second * 100) + " over " + figure("%.0f us", first.first * 1e6) +
+         " and " + figure("%.0f%%", mid.second * 100) + " over " + figure("%.1f ms", mid.first * 1e3) +
+         ", their kernels filling a core's cache)";
 }
 
 std::string mpi_settings_changed(const std::map<std::string, std::string>& now,

@@ -61,6 +61,7 @@ struct Profile {
   // profiles).
   double turns_share = 0;
   RateCurve turns_by_stretch;
+  RateCurve turns_by_stretch_filled;  // DeviceModel::turns_by_stretch_filled; may be empty
   double handoff_in_turns_s = 0;
   std::vector<std::pair<double, double>> matmul_by_size;  // (FLOP per call, FLOP/s), by size
   // An elementwise op's (bytes moved per call, bytes/s), by size, from data in a core's
@@ -76,8 +77,10 @@ struct Profile {
 };
 
 // "ranks sharing PUs keep 61% of their share over 24 us between collectives, 97% over 39
-// ms": a turns curve's ends, as bind and apply_profile say them. O(1).
-std::string turns_said(const RateCurve& turns_by_stretch);
+// ms (59% over 25 us and 92% over 1.7 ms, their kernels filling a core's cache)": the
+// turns curve's ends, and the filled curve's first point and the one before its last (ms
+// apart, as gpt's collectives), as bind and apply_profile say them. O(1).
+std::string turns_said(const RateCurve& turns_by_stretch, const RateCurve& turns_by_stretch_filled);
 
 // Reads and writes the JSON form (written atomically). Throws spmd::Error naming the file
 // and the field for a missing file, bad JSON, a missing or non-positive figure.

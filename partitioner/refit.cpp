@@ -85,6 +85,7 @@ Refitted refit(const launcher::Topology& topology, const DeviceModel& device, co
                const KernelFits& kernels, const TimeFit& collectives) {
   DeviceOverrides d = overrides;
   d.turns_by_stretch.clear();  // the measured times hold the turns, and the fit follows them
+  d.turns_by_stretch_filled.clear();
   const double compute = kernels.compute.scale, memory = kernels.memory.scale;
   const TimeFit both[] = {kernels.compute, kernels.memory};
   const TimeFit mean = mean_fit(both);

@@ -75,10 +75,16 @@ class Playback {
     // Where the device's memory rate depends on how much data is in play, each operand is
     // priced by what the step touched since it last touched it (reuse_distance.h), on the
     // memory plan simulate passes, or one planned here for simulate_time (O(values^2)).
+    // Where the ranks' turns may refill a core's cache, what a rank's step holds decides
+    // how much (DeviceModel::turn_seconds).
+    std::optional<ProgramMemory> planned;
+    const bool needs_plan = device.bytes_by_size.size() >= 2 || !device.turns_by_stretch_filled.empty();
+    if (!memory && needs_plan) planned = plan_program_memory(g_);
+    const ProgramMemory* plan = memory ? memory : planned ? &*planned : nullptr;
+    if (plan && !device.turns_by_stretch_filled.empty()) held_bytes_ = static_cast<double>(plan->peak_bytes());
     if (device.bytes_by_size.size() < 2) return;
     const std::vector<bool> peers = device.charges_peer_rewrites() ? read_by_peers() : std::vector<bool>{};
-    if (memory) reuse_.emplace(g_, *memory, peers);
-    else reuse_.emplace(g_, plan_program_memory(g_), peers);
+    reuse_.emplace(g_, *plan, peers);
   }
 
   Prediction run() {
@@ -101,7 +107,7 @@ class Playback {
     for (ir::ValueId v = 0; v < g_.size(); ++v) resolve(v);  // views read by nothing
     // The stretch after the last collective meets the next step's first one: its turns are
     // this step's.
-    s_.compute += device_.turn_seconds(s_.since_sync);
+    s_.compute += device_.turn_seconds(s_.since_sync, held_bytes_);
     Prediction p;
     p.step_time_s = std::max(s_.compute, s_.comm);
     p.compute_s = s_.compute_busy;
@@ -148,7 +154,8 @@ class Playback {
   // rank (device_model.h's sync_wait) and, where ranks share PUs, the turns they took over
   // the stretch since the last.
   double peer_wait() const {
-    return device_.sync_wait_s + device_.sync_wait_fraction * s_.since_sync + device_.turn_seconds(s_.since_sync);
+    return device_.sync_wait_s + device_.sync_wait_fraction * s_.since_sync +
+           device_.turn_seconds(s_.since_sync, held_bytes_);
   }
 
   bool unplayed(ir::ValueId x) const { return waiting_[x] != kReady; }
@@ -289,6 +296,7 @@ class Playback {
   std::vector<ir::ValueId> limited_;  // per node: the last collective to finish before it is issued, or -1
   std::unordered_map<ir::ValueId, double> wait_at_issue_;  // played lazily: its peer_wait where issued
   std::optional<ReuseDistances> reuse_;
+  double held_bytes_ = 0;  // a rank's step's memory, where turns_by_stretch_filled is given
   // On a bucket's first member: what the memory plan lays out flat. Found at the first
   // bucket: the search's many programs without one never pay for it.
   std::optional<BucketView> view_of(ir::ValueId first) {

@@ -309,11 +309,13 @@ std::string Job::measure_turns(bool users_figures) {
   const double share = partitioner::cpu_share(*topology_, topology_->devices().front(), kernels::cpu_threads());
   if (!(share < 1)) return "";
   if (!d.turns_by_stretch.empty()) return "; turns on the shared PUs as the profile measured them";
-  d.turns_by_stretch = measure_turns_by_stretch(*world_, *backend_, share, [this] {
-    float line_up = 0;
-    comm_->native_all_reduce({&line_up, 1}, collectives::ReduceOp::sum);
-  });
-  std::string said = "; " + partitioner::turns_said(d.turns_by_stretch) + ", taking turns";
+  const auto line_up = [this] {
+    float x = 0;
+    comm_->native_all_reduce({&x, 1}, collectives::ReduceOp::sum);
+  };
+  d.turns_by_stretch = measure_turns_by_stretch(*world_, *backend_, share, line_up);
+  d.turns_by_stretch_filled = measure_turns_by_stretch(*world_, *backend_, share, line_up, 1, /*fill_cache=*/true);
+  std::string said = "; " + partitioner::turns_said(d.turns_by_stretch, d.turns_by_stretch_filled) + ", taking turns";
   if (!comm_->callable_from_another_thread()) return said;
   // A hand-off as the step meets it, taking turns: the overlapped schedule pays it at every
   // collective, and a hand-off timed alone left it out.

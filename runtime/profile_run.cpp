@@ -294,25 +294,28 @@ constexpr int kTurnsRounds = 5, kHandoffRounds = 3;
 
 // Where the ranks share PUs: what taking turns on them leaves each of its share
 // (profile_sharing.h) and a hand-off to the communication thread then (profile_turns.h),
-// for a job of the same share to take in place of bind's brief measure. About 1 s on 4
-// ranks over 2 cores.
+// for a job of the same share to take in place of bind's brief measure: the curve as the
+// loop's data stays in a core's cache and as it fills it. About 2 s on 4 ranks over 2 cores.
 void measure_turns(const launcher::World& world, collectives::Communicator& comm, const launcher::Topology& topology,
                    kernels::Backend& backend, ProfileRun& run) {
   const double share = partitioner::cpu_share(topology, topology.devices().front(), kernels::cpu_threads());
   if (!(share < 1)) return;
   partitioner::Profile& p = run.profile;
   p.turns_share = share;
-  p.turns_by_stretch = measure_turns_by_stretch(
-      world, backend, share,
-      [&comm] {
-        float line_up = 0;
-        comm.native_all_reduce({&line_up, 1}, collectives::ReduceOp::sum);
-      },
-      kTurnsRounds);
+  const auto line_up = [&comm] {
+    float x = 0;
+    comm.native_all_reduce({&x, 1}, collectives::ReduceOp::sum);
+  };
+  p.turns_by_stretch = measure_turns_by_stretch(world, backend, share, line_up, kTurnsRounds);
+  p.turns_by_stretch_filled = measure_turns_by_stretch(world, backend, share, line_up, kTurnsRounds, /*fill_cache=*/true);
   run.table += line("turns on the shared PUs (each rank's share %.2f; the median of %d rounds): the part of the share "
                     "kept by stretch of compute between collectives\n ",
                     share, kTurnsRounds);
   for (const auto& [stretch, kept] : p.turns_by_stretch) run.table += line(" %.0f us %.0f%%;", stretch * 1e6, kept * 100);
+  run.table += "\n  their kernels filling a core's cache:";
+  for (const auto& [stretch, kept] : p.turns_by_stretch_filled) {
+    run.table += line(" %.0f us %.0f%%;", stretch * 1e6, kept * 100);
+  }
   if (comm.callable_from_another_thread()) {
     std::vector<double> handoffs;
     for (int r = 0; r < kHandoffRounds; ++r) handoffs.push_back(measure_handoff_in_turns(comm, backend));

@@ -25,13 +25,21 @@ constexpr Stretch kStretches[] = {{96, 1, 200}, {96, 8, 400}, {96, 64, 640}, {25
 // Seconds per run of the matmul over `s.runs` runs (after one), calling `line_up` after
 // every `s.every` of them where given. The mean over all, turns held off the PUs included:
 // a step meets them too (the median block, which leaves them out, gave 89-100% on 4 ranks
-// over 2 cores and left gpt's predictions at 0.8 of measured).
-double seconds_per_run(kernels::Backend& backend, const Stretch& s, const std::function<void()>* line_up) {
-  SquareMatmul matmul(backend, s.n);
-  matmul.run();
+// over 2 cores and left gpt's predictions at 0.8 of measured). The runs take copies of the
+// operands in turn where `fill_cache`, filling about a core's cache, as a step's kernels
+// fill it with their own data between turns: each turn then refills it.
+double seconds_per_run(kernels::Backend& backend, const Stretch& s, const std::function<void()>* line_up,
+                       bool fill_cache) {
+  const double cache = static_cast<double>(private_cache_bytes() > 0 ? private_cache_bytes() : kPrivateCacheBytes);
+  const double bytes = 3.0 * static_cast<double>(s.n * s.n) * sizeof(float);  // a, b and c
+  const size_t copies = fill_cache ? static_cast<size_t>(std::clamp(cache / bytes, 1.0, 64.0)) : 1;
+  std::vector<SquareMatmul> matmuls;
+  matmuls.reserve(copies);
+  for (size_t c = 0; c < copies; ++c) matmuls.emplace_back(backend, s.n);
+  for (SquareMatmul& m : matmuls) m.run();
   const Clock::time_point start = Clock::now();
   for (int i = 1; i <= s.runs; ++i) {
-    matmul.run();
+    matmuls[static_cast<size_t>(i) % copies].run();
     if (line_up && i % s.every == 0) (*line_up)();
   }
   return seconds_since(start) / s.runs;
@@ -40,7 +48,7 @@ double seconds_per_run(kernels::Backend& backend, const Stretch& s, const std::f
 // One round of the curve: each stretch's point, as measure_turns_by_stretch says, in
 // kStretches' order.
 partitioner::RateCurve one_round(const launcher::World& world, kernels::Backend& backend, double share,
-                                 const std::function<void()>& line_up) {
+                                 const std::function<void()>& line_up, bool fill_cache) {
   const auto leads = [&](double x) {  // rank 0's figure, on every rank
     return std::bit_cast<double>(world.all_gather(std::bit_cast<uint64_t>(x), "the ranks' turns").front());
   };
@@ -49,11 +57,11 @@ partitioner::RateCurve one_round(const launcher::World& world, kernels::Backend&
   int64_t timed_alone = 0;  // the matmul size `alone` is of
   for (const Stretch& s : kStretches) {
     if (s.n != timed_alone) {
-      world.on_lead([&] { alone = seconds_per_run(backend, s, nullptr); }, "timing a kernel alone");
+      world.on_lead([&] { alone = seconds_per_run(backend, s, nullptr, fill_cache); }, "timing a kernel alone");
       timed_alone = s.n;
     }
     line_up();
-    const double together = seconds_per_run(backend, s, &line_up);
+    const double together = seconds_per_run(backend, s, &line_up, fill_cache);
     // A stall (a rank descheduled for long) is not what every step meets: a third at the least.
     const double kept = alone > 0 && together > 0 ? std::clamp(alone / (share * together), 1.0 / 3, 1.0) : 1.0;
     const double stretch = leads(s.every * alone / share);  // in turn: every rank gathers in one order
@@ -65,9 +73,9 @@ partitioner::RateCurve one_round(const launcher::World& world, kernels::Backend&
 }  // namespace
 
 partitioner::RateCurve measure_turns_by_stretch(const launcher::World& world, kernels::Backend& backend, double share,
-                                                const std::function<void()>& line_up, int rounds) {
+                                                const std::function<void()>& line_up, int rounds, bool fill_cache) {
   std::vector<partitioner::RateCurve> each;
-  for (int r = 0; r < std::max(rounds, 1); ++r) each.push_back(one_round(world, backend, share, line_up));
+  for (int r = 0; r < std::max(rounds, 1); ++r) each.push_back(one_round(world, backend, share, line_up, fill_cache));
   partitioner::RateCurve curve;
   for (size_t point = 0; point < each.front().size(); ++point) {
     std::vector<double> stretches, kept;

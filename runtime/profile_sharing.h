@@ -25,9 +25,15 @@ namespace spmd::runtime {
 // and 64 of them, and 256^3 ones every 100. The same figures on every rank (rank 0's).
 // With several `rounds`, each point is the median of the rounds' (one round at bind read
 // 83-100% over 37 ms stretches on 4 ranks over 2 cores, from run to run, and moved gpt's
-// predicted step by 10%). Collective over `world`; about 0.2 s a round on 4 ranks sharing
+// predicted step by 10%). With `fill_cache`, the runs take copies of the operands in turn,
+// filling about a core's cache as a step's kernels do between turns, so that each turn
+// refills it (DeviceModel::turns_by_stretch_filled): one copy, two ranks' 768 KiB within a
+// 2 MiB cache, kept 95-100% over 1.6 ms stretches where copies kept 88-92%, and 4-rank gpt,
+// its collectives ms apart and its ranks' data tens of MiB, was predicted at 0.85-0.88 of
+// measured, 0.93-0.97 so. Collective over `world`; about 0.2 s a round on 4 ranks sharing
 // 2 cores.
 partitioner::RateCurve measure_turns_by_stretch(const launcher::World& world, kernels::Backend& backend, double share,
-                                                const std::function<void()>& line_up, int rounds = 1);
+                                                const std::function<void()>& line_up, int rounds = 1,
+                                                bool fill_cache = false);
 
 }  // namespace spmd::runtime

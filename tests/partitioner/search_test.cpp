@@ -150,6 +150,32 @@ TEST(DeviceModel, TurnsTakenOnSharedPusCostTimeByTheStretchBetweenCollectives) {
   EXPECT_EQ(turns.turn_seconds(0.0), 0.0);
 }
 
+// Where the ranks' steps hold more than their core's cache, each turn refills it: the
+// curve measured with kernels filling the cache holds, all of it from kCollectiveColdCaches
+// caches held by the ranks sharing one, none within a quarter of it, linear in the log
+// between; a step holding nothing, or no such curve, the plain curve's.
+TEST(DeviceModel, TurnsRefillingTheCacheCostMoreWhereTheStepsDataOutgrowsIt) {
+  launcher::Device two_cores;
+  two_cores.kind = launcher::DeviceKind::core;
+  two_cores.cpuset = "0-1";
+  const launcher::Topology four({two_cores, two_cores, two_cores, two_cores}, {"n"}, {}, {});
+  DeviceOverrides measured;
+  measured.cpu_flops = 200e9;
+  measured.cpu_private_cache_bytes = 1 << 20;
+  measured.turns_by_stretch = {{1e-5, 0.5}, {1e-3, 0.8}};
+  const DeviceModel plain = device_model(four, measured);
+  measured.turns_by_stretch_filled = {{1e-5, 0.4}, {1e-3, 0.5}};
+  const DeviceModel filled = device_model(four, measured);
+  const double cache = 1 << 20, per_cache = filled.ranks_per_cache;
+  ASSERT_GT(per_cache, 0);
+  EXPECT_DOUBLE_EQ(filled.turn_seconds(1e-3), 1e-3 * 0.25) << "nothing held: the plain curve";
+  EXPECT_DOUBLE_EQ(filled.turn_seconds(1e-3, cache / 4 / per_cache), 1e-3 * 0.25);
+  EXPECT_DOUBLE_EQ(filled.turn_seconds(1e-3, kCollectiveColdCaches * cache / per_cache), 1e-3 * 1.0);
+  EXPECT_DOUBLE_EQ(filled.turn_seconds(1e-3, 1e9), 1e-3 * 1.0);
+  EXPECT_NEAR(filled.turn_seconds(1e-3, cache / per_cache), 1e-3 * (1 / 0.65 - 1), 1e-12) << "half way in the log";
+  EXPECT_DOUBLE_EQ(plain.turn_seconds(1e-3, 1e9), 1e-3 * 0.25) << "no curve of a filled cache: the plain one";
+}
+
 // A collective in a step whose kernels wrote over a core's cache since the last takes longer
 // than lined up (runtime/profile_cold.h): all of the measured extra at its size from 4x the
 // cache written on, none within a quarter of it, linear in the log between; the writes of

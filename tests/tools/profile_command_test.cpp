@@ -139,6 +139,7 @@ TEST(ProfileCommand, ThreeRanksAreProfiledToo) {
     // takes from the profile rather than measuring it at start.
     EXPECT_NEAR(j.at("turns").at("share").get<double>(), share, 0.01) << r.out;
     ASSERT_EQ(j.at("turns").at("by_stretch").size(), 4u) << r.out;
+    ASSERT_EQ(j.at("turns").at("by_stretch_filled").size(), 4u) << r.out;
     EXPECT_TRUE(contains(r.out, "the median of 5 rounds")) << r.out;
     Result train = run(mpirun(3, "run mlp:batch=48 --steps 1 --profile " + path), true);
     ASSERT_EQ(train.exit_code, 0) << train.err;
