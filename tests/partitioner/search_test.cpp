@@ -126,15 +126,20 @@ TEST(DeviceModel, RanksOversubscribedOnTheSameCoresShareTheirSpeed) {
   EXPECT_DOUBLE_EQ(cpu_share(own, own.devices()[1], 1), 1.0);
 }
 
+// Four ranks bound to the same two cores.
+launcher::Topology four_ranks_on_two_cores() {
+  launcher::Device two_cores;
+  two_cores.kind = launcher::DeviceKind::core;
+  two_cores.cpuset = "0-1";
+  return launcher::Topology({two_cores, two_cores, two_cores, two_cores}, {"n"}, {}, {});
+}
+
 // Ranks that take turns on their PUs in lockstep keep less than their share of them, the
 // less the shorter the stretch between collectives (runtime/profile_sharing.h): the time
 // lost is stretch x (1 / kept - 1), on the measured curve held at its ends; the model's
 // kernel rates stay the share's, and a device whose ranks take no turns loses nothing.
 TEST(DeviceModel, TurnsTakenOnSharedPusCostTimeByTheStretchBetweenCollectives) {
-  launcher::Device two_cores;
-  two_cores.kind = launcher::DeviceKind::core;
-  two_cores.cpuset = "0-1";
-  const launcher::Topology four({two_cores, two_cores, two_cores, two_cores}, {"n"}, {}, {});
+  const launcher::Topology four = four_ranks_on_two_cores();
   DeviceOverrides measured;
   measured.cpu_flops = 200e9;
   const DeviceModel fair = device_model(four, measured);
@@ -155,10 +160,7 @@ TEST(DeviceModel, TurnsTakenOnSharedPusCostTimeByTheStretchBetweenCollectives) {
 // caches held by the ranks sharing one, none within a quarter of it, linear in the log
 // between; a step holding nothing, or no such curve, the plain curve's.
 TEST(DeviceModel, TurnsRefillingTheCacheCostMoreWhereTheStepsDataOutgrowsIt) {
-  launcher::Device two_cores;
-  two_cores.kind = launcher::DeviceKind::core;
-  two_cores.cpuset = "0-1";
-  const launcher::Topology four({two_cores, two_cores, two_cores, two_cores}, {"n"}, {}, {});
+  const launcher::Topology four = four_ranks_on_two_cores();
   DeviceOverrides measured;
   measured.cpu_flops = 200e9;
   measured.cpu_private_cache_bytes = 1 << 20;
