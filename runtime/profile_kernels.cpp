@@ -6,6 +6,7 @@
 #include <chrono>
 #include <cstdio>
 #include <functional>
+#include <numeric>
 #include <span>
 #include <vector>
 
@@ -65,10 +66,12 @@ std::vector<double> time_in_rounds(const std::vector<std::function<void()>>& cal
 }
 
 // Seconds per run of `fn` sustained over at least 50 ms of wall time (and 5 runs), after
-// one warm-up, in 5 stretches of a fifth of that each (a run at least), and the median
-// stretch's mean kept: a burst of interference slows one stretch, where the mean over all
-// took it whole (a profile timed gpt's [256,256]x[256,1024] at 0.55 of the next profile's
-// rate, with its neighbours in the grid alike, and predicted its step 15% slower).
+// one warm-up, in 5 stretches of a fifth of that each (a run at least), the slowest left
+// out: a burst of interference slows one stretch, where the mean over all took it whole (a
+// profile timed gpt's [256,256]x[256,1024] at 0.55 of the next profile's rate, its
+// neighbours in the grid alike, and predicted its step 15% slower). The mean of the other
+// four, not their median: a step meets the machine's steady noise too (the median had
+// 2-rank mlp and gpt at 0.90-0.95 of measured, this 0.93-1.00).
 // Ranks that share a core do not time at once (measures_kernels), so no stretch meets the
 // others' turns. Brief (at_least_s = kBrief): time_in_rounds of `fn` alone.
 template <class F>
@@ -86,7 +89,8 @@ double sustained(F&& fn, double at_least_s = 0.05) {
     } while (seconds_since(start) < at_least_s / kStretches);
     per_run.push_back(seconds_since(start) / runs);
   }
-  return median(per_run);
+  std::sort(per_run.begin(), per_run.end());
+  return std::accumulate(per_run.begin(), per_run.end() - 1, 0.0) / (kStretches - 1);
 }
 
 // The time of a kernel's work: `s` less the fixed cost, at least a tenth of `s` (where the
