@@ -339,14 +339,14 @@ std::string said_in_turns(const Profile& profile) {
   return said;
 }
 
-// The profile's turns curve and hand-off in turns, where the job's ranks get the share the
-// profile measured them at; said either way.
+// The profile's turns curves and hand-off in turns, where the job's ranks get the share the
+// profile measured them at (elsewhere a job measures its own at bind); said either way.
 void apply_turns(const Profile& profile, const launcher::Topology& topology, int threads, Profiled& out) {
   if (profile.turns_by_stretch.empty()) return;
   const double share = cpu_share(topology, topology.devices().front(), threads);
   if (std::abs(share - profile.turns_share) > 1e-6) {
     out.said.push_back("turns: the profile measured them where each rank got " + figure("%.2f", profile.turns_share) +
-                       " of its PUs, and this job's get " + figure("%.2f", share) + ": measured at start");
+                       " of its PUs, and this job's get " + figure("%.2f", share) + ": not used");
     return;
   }
   out.device.turns_by_stretch = profile.turns_by_stretch;

@@ -377,7 +377,7 @@ TEST(Profile, ItsTurnsAreTakenWhereTheRanksGetTheShareTheyWereMeasuredAt) {
   EXPECT_TRUE(other.device.turns_by_stretch_filled.empty());
   EXPECT_EQ(other.device.handoff_s, 2e-6);
   EXPECT_TRUE(std::any_of(other.said.begin(), other.said.end(), [](const std::string& s) {
-    return s.find("each rank got 0.67 of its PUs, and this job's get 0.50: measured at start") != std::string::npos;
+    return s.find("each rank got 0.67 of its PUs, and this job's get 0.50: not used") != std::string::npos;
   }));
   const Profiled own = apply_profile(p, "p.json", ranks_on_two_pus(2), {}, 1);
   EXPECT_TRUE(own.device.turns_by_stretch.empty());
