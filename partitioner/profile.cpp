@@ -352,7 +352,8 @@ void apply_turns(const Profile& profile, const launcher::Topology& topology, int
   out.device.turns_by_stretch = profile.turns_by_stretch;
   out.device.turns_by_stretch_filled = profile.turns_by_stretch_filled;
   out.device.handoff_s = std::max(out.device.handoff_s, profile.handoff_in_turns_s);
-  out.said.push_back("turns: " + turns_said(profile.turns_by_stretch, profile.turns_by_stretch_filled) + ", and a hand-off to the communication thread " +
+  out.said.push_back("turns: " + turns_said(profile.turns_by_stretch, profile.turns_by_stretch_filled) +
+                     ", and a hand-off to the communication thread " +
                      figure("%.1f us", profile.handoff_in_turns_s * 1e6) + " then, measured");
 }
 
