@@ -169,13 +169,18 @@ void World::on_lead(const std::function<void()>& task, const std::string& what) 
 }
 
 std::vector<uint64_t> World::all_gather(uint64_t value, const std::string& what) const {
+  return all_gather(std::span<const uint64_t>(&value, 1), what);
+}
+
+std::vector<uint64_t> World::all_gather(std::span<const uint64_t> values, const std::string& what) const {
   const std::string label = "all-gather of " + what;
-  std::vector<uint64_t> all(static_cast<size_t>(size_));
-  all[static_cast<size_t>(rank_)] = value;
+  const int n = static_cast<int>(values.size());
+  std::vector<uint64_t> all(static_cast<size_t>(size_) * values.size());
+  std::copy(values.begin(), values.end(), all.begin() + static_cast<std::ptrdiff_t>(rank_) * n);
   if (lead()) {
     Exchange in(size_), out(size_);
     for (int r = 1; r < size_; ++r) {
-      post_or_fail([&] { return MPI_Irecv(&all[r], 1, MPI_UINT64_T, r, kGatherTag, own_, in.add(r, true)); },
+      post_or_fail([&] { return MPI_Irecv(&all[static_cast<size_t>(r) * n], n, MPI_UINT64_T, r, kGatherTag, own_, in.add(r, true)); },
                    label, where());
     }
     if (std::vector<int> missing = complete(in, timeout_, label, where()); !missing.empty()) {
@@ -184,7 +189,7 @@ std::vector<uint64_t> World::all_gather(uint64_t value, const std::string& what)
     }
     for (int r = 1; r < size_; ++r) {
       post_or_fail(
-          [&] { return MPI_Isend(all.data(), size_, MPI_UINT64_T, r, kGatherTag, own_, out.add(r, false)); },
+          [&] { return MPI_Isend(all.data(), size_ * n, MPI_UINT64_T, r, kGatherTag, own_, out.add(r, false)); },
           label, where());
     }
     if (std::vector<int> missing = complete(out, timeout_, label, where()); !missing.empty()) {
@@ -195,10 +200,10 @@ std::vector<uint64_t> World::all_gather(uint64_t value, const std::string& what)
   }
   // Both messages in one wait: rank 0 answers only once every rank has sent.
   Exchange x(2);
-  post_or_fail([&] { return MPI_Isend(&value, 1, MPI_UINT64_T, 0, kGatherTag, own_, x.add(0, false)); },
+  post_or_fail([&] { return MPI_Isend(values.data(), n, MPI_UINT64_T, 0, kGatherTag, own_, x.add(0, false)); },
                label, where());
   post_or_fail(
-      [&] { return MPI_Irecv(all.data(), size_, MPI_UINT64_T, 0, kGatherTag, own_, x.add(0, true)); }, label,
+      [&] { return MPI_Irecv(all.data(), size_ * n, MPI_UINT64_T, 0, kGatherTag, own_, x.add(0, true)); }, label,
       where());
   if (!complete(x, timeout_, label, where()).empty()) {
     throw JobFailure(label + ": rank 0 did not send the result within " + seconds(timeout_) + " (" + where() +

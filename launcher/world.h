@@ -18,6 +18,7 @@
 #include <cstdint>
 #include <functional>
 #include <optional>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -56,6 +57,11 @@ class World {
   // timeout's message, which on rank 0 names the ranks that did not arrive. Cost: each rank
   // sends 8 bytes to rank 0, which sends all 8 x ranks back to each.
   std::vector<uint64_t> all_gather(uint64_t value, const std::string& what = "a figure of every rank") const;
+  // The same for several figures at once, every rank giving as many: rank r's `values` at
+  // [r x n, (r + 1) x n) of the result, n = values.size(). Cost: each rank sends 8n bytes to
+  // rank 0, which sends all 8n x ranks back to each.
+  std::vector<uint64_t> all_gather(std::span<const uint64_t> values,
+                                   const std::string& what = "figures of every rank") const;
   // Ends the whole job with `code` (MPI_Abort on several ranks, so no rank is left waiting
   // in a collective; plain exit on one). Flushes stdout and stderr first. From then on a
   // SIGTERM (mpirun ending the job) exits quietly with `code`. For bad input

@@ -245,12 +245,14 @@ void Job::calibrate_device(bool profiled) {
       world_->on_lead(measure, "measuring the kernels");
     }
     figures.resize(kOps + 3 * ops + gemms + 1, 0.0);
+    std::vector<uint64_t> mine(figures.size());
+    std::transform(figures.begin(), figures.end(), mine.begin(), [](double x) { return std::bit_cast<uint64_t>(x); });
+    const std::vector<uint64_t> all = world_->all_gather(mine, "the ranks' kernel figures");
     for (size_t i = 0; i < figures.size(); ++i) {
-      const std::vector<uint64_t> all = world_->all_gather(std::bit_cast<uint64_t>(figures[i]), "the ranks' kernel figures");
       // The slowest rank's (common/stats.h): here one core ran gpt 4-9% slower than the
       // other, and the ranks' mean predicted every 2-rank plan 3-5% faster than this.
-      std::vector<double> each(all.size());
-      std::transform(all.begin(), all.end(), each.begin(), [](uint64_t bits) { return std::bit_cast<double>(bits); });
+      std::vector<double> each(static_cast<size_t>(world_->size()));
+      for (size_t r = 0; r < each.size(); ++r) each[r] = std::bit_cast<double>(all[r * figures.size() + i]);
       const bool is_time = i == 0 || (i >= kOps + 2 * ops && i < kOps + 3 * ops + gemms);
       figures[i] = all_at_once ? slowest_measured(each, is_time) : each.front();
     }

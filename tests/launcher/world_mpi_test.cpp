@@ -57,6 +57,17 @@ TEST_F(WorldTest, AllGatherGivesEveryRanksFigureInRankOrder) {
   for (int r = 0; r < world.size(); ++r) EXPECT_EQ(all[r], 100u + static_cast<uint64_t>(r));
 }
 
+// Several figures at once: rank r's at [r x n, (r + 1) x n), in the order it gave them.
+TEST_F(WorldTest, AllGatherOfSeveralFiguresGivesEachRanksInItsBlock) {
+  const uint64_t r0 = 1000 * static_cast<uint64_t>(world.rank());
+  const std::vector<uint64_t> mine = {r0 + 1, r0 + 2, r0 + 3};
+  const std::vector<uint64_t> all = world.all_gather(mine, "three figures");
+  ASSERT_EQ(all.size(), 3u * static_cast<size_t>(world.size()));
+  for (int r = 0; r < world.size(); ++r) {
+    for (uint64_t i = 0; i < 3; ++i) EXPECT_EQ(all[3 * static_cast<size_t>(r) + i], 1000u * r + i + 1) << r << " " << i;
+  }
+}
+
 TEST_F(WorldTest, OnLeadTellsEveryRankTheKindOfFailure) {
   EXPECT_NO_THROW(world.on_lead([] {}));
   EXPECT_EQ(failure_of([&] { world.on_lead([] { throw JobFailure("disk full"); }); }), "disk full");
