@@ -311,20 +311,16 @@ std::string Job::measure_turns(bool users_figures) {
   const double share = partitioner::cpu_share(*topology_, topology_->devices().front(), kernels::cpu_threads());
   if (!(share < 1)) return "";
   if (!d.turns_by_stretch.empty()) return "; turns on the shared PUs as the profile measured them";
-  const auto line_up = [this] {
-    float x = 0;
-    comm_->native_all_reduce({&x, 1}, collectives::ReduceOp::sum);
-  };
-  d.turns_by_stretch = measure_turns_by_stretch(*world_, *backend_, share, line_up);
-  d.turns_by_stretch_filled = measure_turns_by_stretch(*world_, *backend_, share, line_up, 1, /*fill_cache=*/true);
+  const SharedPuTurns turns = measure_shared_pu_turns(*world_, *comm_, *backend_, share, 1, 1);
+  d.turns_by_stretch = turns.by_stretch;
+  d.turns_by_stretch_filled = turns.by_stretch_filled;
   std::string said = "; " + partitioner::turns_said(d.turns_by_stretch, d.turns_by_stretch_filled) + ", taking turns";
-  if (!comm_->callable_from_another_thread()) return said;
+  if (!turns.handoff_s) return said;
   // A hand-off as the step meets it, taking turns: the overlapped schedule pays it at every
   // collective, and a hand-off timed alone left it out.
-  const double handoff_s = measure_handoff_in_turns(*comm_, *backend_);
-  d.handoff_s = std::max(d.handoff_s, handoff_s);
+  d.handoff_s = std::max(d.handoff_s, *turns.handoff_s);
   char text[80];
-  std::snprintf(text, sizeof text, "; a hand-off to the communication thread then %.1f us", handoff_s * 1e6);
+  std::snprintf(text, sizeof text, "; a hand-off to the communication thread then %.1f us", *turns.handoff_s * 1e6);
   return said + text;
 }
 

@@ -302,12 +302,9 @@ void measure_turns(const launcher::World& world, collectives::Communicator& comm
   if (!(share < 1)) return;
   partitioner::Profile& p = run.profile;
   p.turns_share = share;
-  const auto line_up = [&comm] {
-    float x = 0;
-    comm.native_all_reduce({&x, 1}, collectives::ReduceOp::sum);
-  };
-  p.turns_by_stretch = measure_turns_by_stretch(world, backend, share, line_up, kTurnsRounds);
-  p.turns_by_stretch_filled = measure_turns_by_stretch(world, backend, share, line_up, kTurnsRounds, /*fill_cache=*/true);
+  const SharedPuTurns turns = measure_shared_pu_turns(world, comm, backend, share, kTurnsRounds, kHandoffRounds);
+  p.turns_by_stretch = turns.by_stretch;
+  p.turns_by_stretch_filled = turns.by_stretch_filled;
   run.table += line("turns on the shared PUs (each rank's share %.2f; the median of %d rounds): the part of the share "
                     "kept by stretch of compute between collectives\n ",
                     share, kTurnsRounds);
@@ -316,10 +313,8 @@ void measure_turns(const launcher::World& world, collectives::Communicator& comm
   for (const auto& [stretch, kept] : p.turns_by_stretch_filled) {
     run.table += line(" %.0f us %.0f%%;", stretch * 1e6, kept * 100);
   }
-  if (comm.callable_from_another_thread()) {
-    std::vector<double> handoffs;
-    for (int r = 0; r < kHandoffRounds; ++r) handoffs.push_back(measure_handoff_in_turns(comm, backend));
-    p.handoff_in_turns_s = median(handoffs);
+  if (turns.handoff_s) {
+    p.handoff_in_turns_s = *turns.handoff_s;
     run.table += line(" a hand-off to the communication thread then %.1f us", p.handoff_in_turns_s * 1e6);
   }
   run.table += "\n";

@@ -2,11 +2,13 @@
 
 #include <algorithm>
 #include <bit>
+#include <utility>
 #include <vector>
 
 #include "common/stats.h"
 #include "runtime/profile_kernels.h"
 #include "runtime/profile_text.h"
+#include "runtime/profile_turns.h"
 
 namespace spmd::runtime {
 namespace {
@@ -49,8 +51,10 @@ double seconds_per_run(kernels::Backend& backend, const Stretch& s, const std::f
 // kStretches' order.
 partitioner::RateCurve one_round(const launcher::World& world, kernels::Backend& backend, double share,
                                  const std::function<void()>& line_up, bool fill_cache) {
-  const auto leads = [&](double x) {  // rank 0's figure, on every rank
-    return std::bit_cast<double>(world.all_gather(std::bit_cast<uint64_t>(x), "the ranks' turns").front());
+  const auto leads = [&](double stretch, double kept) {  // rank 0's point, on every rank
+    const uint64_t mine[] = {std::bit_cast<uint64_t>(stretch), std::bit_cast<uint64_t>(kept)};
+    const std::vector<uint64_t> all = world.all_gather(mine, "the ranks' turns");
+    return std::pair(std::bit_cast<double>(all[0]), std::bit_cast<double>(all[1]));
   };
   partitioner::RateCurve round;
   double alone = 0;
@@ -64,8 +68,7 @@ partitioner::RateCurve one_round(const launcher::World& world, kernels::Backend&
     const double together = seconds_per_run(backend, s, &line_up, fill_cache);
     // A stall (a rank descheduled for long) is not what every step meets: a third at the least.
     const double kept = alone > 0 && together > 0 ? std::clamp(alone / (share * together), 1.0 / 3, 1.0) : 1.0;
-    const double stretch = leads(s.every * alone / share);  // in turn: every rank gathers in one order
-    round.emplace_back(stretch, leads(kept));
+    round.push_back(leads(s.every * alone / share, kept));
   }
   return round;
 }
@@ -87,6 +90,22 @@ partitioner::RateCurve measure_turns_by_stretch(const launcher::World& world, ke
   }
   std::sort(curve.begin(), curve.end());
   return curve;
+}
+
+SharedPuTurns measure_shared_pu_turns(const launcher::World& world, collectives::Communicator& comm,
+                                      kernels::Backend& backend, double share, int curve_rounds, int handoff_rounds) {
+  const auto line_up = [&comm] {
+    float x = 0;
+    comm.native_all_reduce({&x, 1}, collectives::ReduceOp::sum);
+  };
+  SharedPuTurns out;
+  out.by_stretch = measure_turns_by_stretch(world, backend, share, line_up, curve_rounds);
+  out.by_stretch_filled = measure_turns_by_stretch(world, backend, share, line_up, curve_rounds, /*fill_cache=*/true);
+  if (!comm.callable_from_another_thread()) return out;
+  std::vector<double> handoffs;
+  for (int r = 0; r < std::max(handoff_rounds, 1); ++r) handoffs.push_back(measure_handoff_in_turns(comm, backend));
+  out.handoff_s = median(handoffs);
+  return out;
 }
 
 }  // namespace spmd::runtime

@@ -10,7 +10,9 @@
 #pragma once
 
 #include <functional>
+#include <optional>
 
+#include "collectives/communicator.h"
 #include "kernels/backend.h"
 #include "launcher/world.h"
 #include "partitioner/kernel_rates.h"
@@ -35,5 +37,18 @@ namespace spmd::runtime {
 partitioner::RateCurve measure_turns_by_stretch(const launcher::World& world, kernels::Backend& backend, double share,
                                                 const std::function<void()>& line_up, int rounds = 1,
                                                 bool fill_cache = false);
+
+// What taking turns leaves ranks that share PUs, as bind and `spmd profile` measure it:
+// both curves of measure_turns_by_stretch over `curve_rounds`, lined up on one-float
+// all-reduces of MPI's own over `comm`, and, where `comm` is callable from another thread,
+// a hand-off to the communication thread in turns (profile_turns.h), the median of
+// `handoff_rounds` (nullopt where not callable). Collective over `world`; about 0.4 s a
+// round on 4 ranks sharing 2 cores.
+struct SharedPuTurns {
+  partitioner::RateCurve by_stretch, by_stretch_filled;
+  std::optional<double> handoff_s;
+};
+SharedPuTurns measure_shared_pu_turns(const launcher::World& world, collectives::Communicator& comm,
+                                      kernels::Backend& backend, double share, int curve_rounds, int handoff_rounds);
 
 }  // namespace spmd::runtime
