@@ -181,8 +181,8 @@ class Playback {
     for (ir::ValueId v = 0; v < g_.size(); ++v) {
       if (record_[v] < 0) continue;
       if (!joins_previous_in_bucket(g_, v)) {
-        packed = g_.node(v).attrs.i("bucket", -1) >= 0 && bucket_at(g_, v).members.size() > 1 &&
-                 view_of(v) != BucketView::operands;
+        const std::optional<BucketCollective>& b = collective_at(v).bucket;
+        packed = b && b->members.size() > 1 && view_of(v) != BucketView::operands;
       }
       out[v] = !packed && costs_.across_devices(program_.collectives[record_[v]]);
     }
@@ -224,15 +224,13 @@ class Playback {
       ready_[v] = ready_[v - 1];  // issued with the first member, done with it
       return;
     }
-    std::optional<BucketCollective> b;
-    if (g_.node(v).attrs.i("bucket", -1) >= 0) b = bucket_at(g_, v);
+    const auto& [b, r] = collective_at(v);
     // It waits for every member of its bucket.
     const std::span<const ir::ValueId> members = b ? std::span<const ir::ValueId>(b->members) : std::span<const ir::ValueId>(&v, 1);
     for (ir::ValueId m : members)
       for (ir::ValueId x : g_.node(m).inputs) resolve(x);
     double ready = 0;
     for (ir::ValueId m : members) ready = std::max(ready, operands(m));
-    const CollectiveRecord r = record_of(v, b);
     const bool between_devices = costs_.across_devices(r);
     // Between devices, lined up as the collective tables time it, and more where the
     // step's kernels wrote over the caches since the last (device_model.h).
@@ -258,15 +256,23 @@ class Playback {
     if (launches_) launches_->push_back({v, true, start, t});
   }
 
-  // The collective `v` (a bucket's first member: the bucket's) runs; `b`, its bucket where it has one.
-  CollectiveRecord record_of(ir::ValueId v, const std::optional<BucketCollective>& b) const {
-    return b ? bucket_record(program_, record_, *b) : program_.collectives[record_[v]];
+  // The collective node `v` (a bucket's first member: the bucket's) runs, with its bucket
+  // where it has one; found once (bucket_at is O(members)), as lazy play asks at its issue
+  // and again at its play.
+  struct Collective {
+    std::optional<BucketCollective> bucket;
+    CollectiveRecord record;
+  };
+  const Collective& collective_at(ir::ValueId v) {
+    auto [at, added] = collectives_.try_emplace(v);
+    if (!added) return at->second;
+    Collective& c = at->second;
+    if (g_.node(v).attrs.i("bucket", -1) >= 0) c.bucket = bucket_at(g_, v);
+    c.record = c.bucket ? bucket_record(program_, record_, *c.bucket) : program_.collectives[record_[v]];
+    return c;
   }
-  bool across_devices(ir::ValueId v) {
-    std::optional<BucketCollective> b;
-    if (g_.node(v).attrs.i("bucket", -1) >= 0) b = bucket_at(g_, v);
-    return costs_.across_devices(record_of(v, b));
-  }
+  std::unordered_map<ir::ValueId, Collective> collectives_;
+  bool across_devices(ir::ValueId v) { return costs_.across_devices(collective_at(v).record); }
 
   // A redistribution that stays on the device copies each member's result from its operand
   // (runtime/executor.h), but where the memory plan writes it over the operand: 12 us of a

@@ -1,7 +1,6 @@
 #include "runtime/job.h"
 
 #include <algorithm>
-#include <bit>
 #include <cstdio>
 #include <chrono>
 #include <cmath>
@@ -12,7 +11,6 @@
 #include "collectives/primitives.h"
 #include "common/error.h"
 #include "common/files.h"
-#include "common/stats.h"
 #include "ir/ops.h"
 #include "ir/text.h"
 #include "launcher/mpi_settings.h"
@@ -29,6 +27,7 @@
 #include "runtime/profile_run.h"
 #include "runtime/profile_sharing.h"
 #include "runtime/profile_turns.h"
+#include "runtime/slowest_rank.h"
 #include "runtime/text_gather.h"
 #include "runtime/threads.h"
 #include "runtime/trace.h"
@@ -237,25 +236,17 @@ void Job::calibrate_device(bool profiled) {
     figures.push_back(kernels::cpu_threads());
   };
   if (world_ && world_->size() > 1) {
-    const bool all_at_once = own_cores();
-    if (all_at_once) {
+    if (own_cores()) {
       world_->all_gather(0, "the ranks lining up to measure their kernels");
       measure();
     } else {
       world_->on_lead(measure, "measuring the kernels");
     }
+    // The slowest rank's (rank 0's, where it alone measured): here one core ran gpt 4-9%
+    // slower than the other, and the ranks' mean predicted every 2-rank plan 3-5% faster.
     figures.resize(kOps + 3 * ops + gemms + 1, 0.0);
-    std::vector<uint64_t> mine(figures.size());
-    std::transform(figures.begin(), figures.end(), mine.begin(), [](double x) { return std::bit_cast<uint64_t>(x); });
-    const std::vector<uint64_t> all = world_->all_gather(mine, "the ranks' kernel figures");
-    for (size_t i = 0; i < figures.size(); ++i) {
-      // The slowest rank's (common/stats.h): here one core ran gpt 4-9% slower than the
-      // other, and the ranks' mean predicted every 2-rank plan 3-5% faster than this.
-      std::vector<double> each(static_cast<size_t>(world_->size()));
-      for (size_t r = 0; r < each.size(); ++r) each[r] = std::bit_cast<double>(all[r * figures.size() + i]);
-      const bool is_time = i == 0 || (i >= kOps + 2 * ops && i < kOps + 3 * ops + gemms);
-      figures[i] = all_at_once ? slowest_measured(each, is_time) : each.front();
-    }
+    const auto is_time = [&](size_t i) { return i == 0 || (i >= kOps + 2 * ops && i < kOps + 3 * ops + gemms); };
+    figures = slowest_of_ranks(*world_, figures, is_time, "the ranks' kernel figures");
   } else {
     measure();
   }

@@ -26,6 +26,7 @@
 #include "runtime/profile_sync.h"
 #include "runtime/profile_turns.h"
 #include "runtime/profile_text.h"
+#include "runtime/slowest_rank.h"
 
 namespace spmd::runtime {
 namespace {
@@ -322,22 +323,20 @@ void measure_turns(const launcher::World& world, collectives::Communicator& comm
 
 }  // namespace
 
-void keep_slowest_kernels(collectives::Communicator& comm, partitioner::Profile& p, std::string& table) {
-  const auto per_unit = [](double rate) { return rate > 0 ? static_cast<float>(1e9 / rate) : 0.0f; };
-  const auto rate = [](float seconds) { return seconds > 0 ? 1e9 / seconds : 0.0; };
-  std::vector<float> figures = {per_unit(p.matmul_flops), per_unit(p.memory_Bps), static_cast<float>(p.op_latency_s * 1e9)};
-  for (const auto& point : p.matmul_by_size) figures.push_back(per_unit(point.second));
-  for (const auto& point : p.memory_by_size) figures.push_back(per_unit(point.second));
-  for (const partitioner::GemmPoint& g : p.matmul_by_shape) figures.push_back(per_unit(g.flops_per_s));
-  comm.native_all_reduce(figures, collectives::ReduceOp::max);
-  p.matmul_flops = rate(figures[0]);
-  p.memory_Bps = rate(figures[1]);
-  p.op_latency_s = figures[2] / 1e9;
+void keep_slowest_kernels(const launcher::World& world, partitioner::Profile& p, std::string& table) {
+  std::vector<double> figures = {p.matmul_flops, p.memory_Bps, p.op_latency_s};
+  for (const auto& point : p.matmul_by_size) figures.push_back(point.second);
+  for (const auto& point : p.memory_by_size) figures.push_back(point.second);
+  for (const partitioner::GemmPoint& g : p.matmul_by_shape) figures.push_back(g.flops_per_s);
+  figures = slowest_of_ranks(world, figures, [](size_t i) { return i == 2; }, "the ranks' kernel figures");
+  p.matmul_flops = figures[0];
+  p.memory_Bps = figures[1];
+  p.op_latency_s = figures[2];
   size_t at = 3;
-  for (auto& point : p.matmul_by_size) point.second = rate(figures[at++]);
-  for (auto& point : p.memory_by_size) point.second = rate(figures[at++]);
-  for (partitioner::GemmPoint& g : p.matmul_by_shape) g.flops_per_s = rate(figures[at++]);
-  if (comm.size() > 1) {
+  for (auto& point : p.matmul_by_size) point.second = figures[at++];
+  for (auto& point : p.memory_by_size) point.second = figures[at++];
+  for (partitioner::GemmPoint& g : p.matmul_by_shape) g.flops_per_s = figures[at++];
+  if (world.size() > 1) {
     table += line("  kept, the slowest measuring rank's: add 1 element %.3f us, matmul %.1f GFLOP/s at best, memory %.1f GB/s\n",
                   p.op_latency_s * 1e6, p.matmul_flops / 1e9, p.memory_Bps / 1e9);
   }
@@ -395,7 +394,7 @@ ProfileRun measure_profile(const launcher::World& world, collectives::Communicat
         comm.native_all_reduce({&line_up, 1}, collectives::ReduceOp::sum);
       },
       measures_kernels(topology, comm.rank()));
-  keep_slowest_kernels(comm, run.profile, run.table);
+  keep_slowest_kernels(world, run.profile, run.table);
   measure_handoff(run.profile, run.table);
   measure_sync_wait(comm, topology, backend, run.profile, run.table);
   measure_rewrites(comm, topology, backend, run);

@@ -55,8 +55,8 @@ bool measures_kernels(const launcher::Topology& topology, int rank);
 // each collective, and here one core ran gpt's matmuls 4% slower than the other, which
 // rank 0's figures left out (2-rank gpt predicted at 0.91-0.93 of measured, 0.94-0.96 so).
 // A rank that did not measure (measures_kernels) holds 0s. Adds the figures kept to
-// `table` where there are several ranks. Collective over `comm`; one all-reduce.
-void keep_slowest_kernels(collectives::Communicator& comm, partitioner::Profile& p, std::string& table);
+// `table` where there are several ranks. Collective over `world` (slowest_rank.h).
+void keep_slowest_kernels(const launcher::World& world, partitioner::Profile& p, std::string& table);
 
 // What a job bound without a profile measures of its links (Job::bind): each level's
 // latency and bandwidth from ping-pongs of 4 KiB to 1 MiB (on 3 ranks or more, the

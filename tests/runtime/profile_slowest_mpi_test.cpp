@@ -4,7 +4,6 @@
 
 #include <string>
 
-#include "collectives/mpi/mpi_communicator.h"
 #include "launcher/world.h"
 #include "runtime/profile_run.h"
 
@@ -28,12 +27,11 @@ partitioner::Profile figures_at(double speed) {
 // the most, and says them.
 TEST(SlowestKernels, EveryRankKeepsTheSlowestMeasuringRanksFigures) {
   launcher::World world;
-  collectives::MpiCommunicator comm(world.comm());
   const int rank = world.rank(), n = world.size();
   const double speed = rank == n - 1 ? 1.0 : (n >= 3 && rank == 1) ? 0.0 : 2.0 + rank;
   partitioner::Profile p = figures_at(speed);
   std::string table;
-  keep_slowest_kernels(comm, p, table);
+  keep_slowest_kernels(world, p, table);
   const partitioner::Profile slowest = figures_at(1.0);
   const auto near = [](double a, double b) { EXPECT_NEAR(a, b, 1e-6 * b); };
   near(p.matmul_flops, slowest.matmul_flops);
