@@ -65,32 +65,47 @@ std::vector<double> time_in_rounds(const std::vector<std::function<void()>>& cal
   return seconds;
 }
 
-// Seconds per run of `fn` sustained over at least 50 ms of wall time (and 5 runs), after
-// one warm-up, in 5 stretches of a fifth of that each (a run at least), the slowest left
-// out: a burst of interference slows one stretch, where the mean over all took it whole (a
-// profile timed gpt's [256,256]x[256,1024] at 0.55 of the next profile's rate, its
-// neighbours in the grid alike, and predicted its step 15% slower). The mean of the other
-// four, not their median: a step meets the machine's steady noise too (the median had
-// 2-rank mlp and gpt at 0.90-0.95 of measured, this 0.93-1.00).
-// Ranks that share a core do not time at once (measures_kernels), so no stretch meets the
-// others' turns. Brief (at_least_s = kBrief): time_in_rounds of `fn` alone.
+// Seconds per run of each of `calls` sustained over at least `at_least_s` of wall time (and
+// 5 runs), in 5 stretches of a fifth of that each (a run at least), each after an untimed
+// run and a call of `before` (where given), taken in rounds over the calls; the slowest
+// stretch of each left out. A burst of interference shorter than a round slows one stretch
+// of each call, where stretches of one call in a row took it whole: a profile timed gpt's
+// [256,256]x[256,1024] at 0.55 of the next profile's rate, and another the k = 64 and 256
+// rows of its matmul grid at half of them, its neighbours in the grid alike (gpt's 4-rank
+// steps predicted 15-30% slower). The mean of the other four, not their median: a step
+// meets the machine's steady noise too (the median had 2-rank mlp and gpt at 0.90-0.95 of
+// measured, this 0.93-1.00). Ranks that share a core do not time at once
+// (measures_kernels), so no stretch meets the others' turns.
+constexpr int kSustainedStretches = 5;
+std::vector<double> sustained_in_rounds(const std::vector<std::function<void()>>& calls, double at_least_s,
+                                        const std::function<void()>& before = {}) {
+  std::vector<std::vector<double>> per_run(calls.size());
+  for (int round = 0; round < kSustainedStretches; ++round) {
+    for (size_t i = 0; i < calls.size(); ++i) {
+      if (before) before();
+      calls[i]();
+      const auto start = Clock::now();
+      int runs = 0;
+      do {
+        calls[i]();
+        ++runs;
+      } while (seconds_since(start) < at_least_s / kSustainedStretches);
+      per_run[i].push_back(seconds_since(start) / runs);
+    }
+  }
+  std::vector<double> seconds;
+  for (std::vector<double>& r : per_run) {
+    std::sort(r.begin(), r.end());
+    seconds.push_back(std::accumulate(r.begin(), r.end() - 1, 0.0) / (kSustainedStretches - 1));
+  }
+  return seconds;
+}
+
+// The same for one `fn`; brief (at_least_s = kBrief): time_in_rounds of `fn` alone.
 template <class F>
 double sustained(F&& fn, double at_least_s = 0.05) {
   if (at_least_s == kBrief) return time_in_rounds({[&fn] { fn(); }}).front();
-  constexpr int kStretches = 5;
-  fn();
-  std::vector<double> per_run;
-  for (int s = 0; s < kStretches; ++s) {
-    const auto start = Clock::now();
-    int runs = 0;
-    do {
-      fn();
-      ++runs;
-    } while (seconds_since(start) < at_least_s / kStretches);
-    per_run.push_back(seconds_since(start) / runs);
-  }
-  std::sort(per_run.begin(), per_run.end());
-  return std::accumulate(per_run.begin(), per_run.end() - 1, 0.0) / (kStretches - 1);
+  return sustained_in_rounds({[&fn] { fn(); }}, at_least_s).front();
 }
 
 // The time of a kernel's work: `s` less the fixed cost, at least a tenth of `s` (where the
@@ -253,30 +268,47 @@ void measure_memory(kernels::Backend& backend, partitioner::Profile& p, std::str
 void measure_matmuls(kernels::Backend& backend, partitioner::Profile& p, std::string& table,
                      const std::function<void()>& together, bool measure) {
   const std::vector<int64_t> sizes = {16, 64, 256, 1024};
-  ColdMemory cold(backend);
-  for (int64_t k : sizes) {
-    table += line("  matmul GFLOP/s, k = %lld: m down, n across\n  %8s", static_cast<long long>(k), "");
-    for (int64_t n : sizes) table += line(" %9lld", static_cast<long long>(n));
-    for (int64_t m : sizes) {
-      table += line("\n  %8lld", static_cast<long long>(m));
-      for (int64_t n : sizes) {
-        together();
-        const double flops = 2.0 * static_cast<double>(m * n * k);
-        double rate = 0;  // a rank that does not measure keeps the point, for another rank's figure
-        if (measure) {
-          const ir::Node node{"matmul", {0, 1}, {}, ir::TensorType{ir::DType::f32, {m, n}}, "mm"};
-          const double s =
-              time_kernel(backend, node, {{ir::DType::f32, {m, k}}, {ir::DType::f32, {k, n}}}, Operands::cold,
-                          0.05, &cold);
-          rate = flops / beyond(s, p.op_latency_s);
-          p.matmul_flops = std::max(p.matmul_flops, flops / s);
-          table += line(" %9.1f", flops / s / 1e9);
-        }
-        p.matmul_by_shape.push_back({static_cast<double>(m), static_cast<double>(n), static_cast<double>(k), rate});
-        if (m == n && n == k) p.matmul_by_size.emplace_back(flops, rate);
-      }
+  struct Shape {
+    int64_t m, n, k;
+  };
+  std::vector<Shape> shapes;
+  for (int64_t k : sizes)
+    for (int64_t m : sizes)
+      for (int64_t n : sizes) shapes.push_back({m, n, k});
+  // Every shape's runs at once, timed in rounds over all of them (sustained_in_rounds). A
+  // rank that does not measure keeps the points at 0, for another rank's figures, and lines
+  // up as often as one that does.
+  std::vector<double> seconds(shapes.size(), 0.0);
+  if (measure) {
+    ColdMemory cold(backend);
+    std::vector<KernelRuns> runs;
+    runs.reserve(shapes.size());
+    for (const Shape& s : shapes) {
+      const ir::Node node{"matmul", {0, 1}, {}, ir::TensorType{ir::DType::f32, {s.m, s.n}}, "mm"};
+      runs.emplace_back(backend, node, std::vector<ir::TensorType>{{ir::DType::f32, {s.m, s.k}}, {ir::DType::f32, {s.k, s.n}}},
+                        Operands::cold, &cold);
     }
-    table += "\n";
+    std::vector<std::function<void()>> calls;
+    for (KernelRuns& r : runs) calls.push_back([&r] { r(); });
+    seconds = sustained_in_rounds(calls, 0.05, together);
+  } else {
+    for (size_t i = 0; i < kSustainedStretches * shapes.size(); ++i) together();
+  }
+  for (size_t i = 0; i < shapes.size(); ++i) {
+    const Shape& s = shapes[i];
+    const double flops = 2.0 * static_cast<double>(s.m * s.n * s.k);
+    const double rate = measure ? flops / beyond(seconds[i], p.op_latency_s) : 0.0;
+    if (measure) p.matmul_flops = std::max(p.matmul_flops, flops / seconds[i]);
+    p.matmul_by_shape.push_back({static_cast<double>(s.m), static_cast<double>(s.n), static_cast<double>(s.k), rate});
+    if (s.m == s.n && s.n == s.k) p.matmul_by_size.emplace_back(flops, rate);
+    if (!measure) continue;
+    if (s.m == sizes.front() && s.n == sizes.front()) {
+      table += line("  matmul GFLOP/s, k = %lld: m down, n across\n  %8s", static_cast<long long>(s.k), "");
+      for (int64_t n : sizes) table += line(" %9lld", static_cast<long long>(n));
+    }
+    if (s.n == sizes.front()) table += line("\n  %8lld", static_cast<long long>(s.m));
+    table += line(" %9.1f", flops / seconds[i] / 1e9);
+    if (s.m == sizes.back() && s.n == sizes.back()) table += "\n";
   }
   std::sort(p.matmul_by_size.begin(), p.matmul_by_size.end());
 }

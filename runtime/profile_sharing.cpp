@@ -47,6 +47,16 @@ double seconds_per_run(kernels::Backend& backend, const Stretch& s, const std::f
   return seconds_since(start) / s.runs;
 }
 
+// Seconds of one `line_up` lined up (back to back, the mean over a hundred after ten): what
+// the cost model already charges each collective as its own time, left out of the turns.
+double line_up_seconds(const std::function<void()>& line_up) {
+  constexpr int kWarm = 10, kTimed = 100;
+  for (int i = 0; i < kWarm; ++i) line_up();
+  const Clock::time_point start = Clock::now();
+  for (int i = 0; i < kTimed; ++i) line_up();
+  return seconds_since(start) / kTimed;
+}
+
 // One round of the curve: each stretch's point, as measure_turns_by_stretch says, in
 // kStretches' order.
 partitioner::RateCurve one_round(const launcher::World& world, kernels::Backend& backend, double share,
@@ -57,6 +67,7 @@ partitioner::RateCurve one_round(const launcher::World& world, kernels::Backend&
     return std::pair(std::bit_cast<double>(all[0]), std::bit_cast<double>(all[1]));
   };
   partitioner::RateCurve round;
+  const double lined_up = line_up_seconds(line_up);
   double alone = 0;
   int64_t timed_alone = 0;  // the matmul size `alone` is of
   for (const Stretch& s : kStretches) {
@@ -65,7 +76,7 @@ partitioner::RateCurve one_round(const launcher::World& world, kernels::Backend&
       timed_alone = s.n;
     }
     line_up();
-    const double together = seconds_per_run(backend, s, &line_up, fill_cache);
+    const double together = seconds_per_run(backend, s, &line_up, fill_cache) - lined_up / s.every;
     // A stall (a rank descheduled for long) is not what every step meets: a third at the least.
     const double kept = alone > 0 && together > 0 ? std::clamp(alone / (share * together), 1.0 / 3, 1.0) : 1.0;
     round.push_back(leads(s.every * alone / share, kept));

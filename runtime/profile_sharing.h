@@ -24,7 +24,11 @@ namespace spmd::runtime {
 // the share's rates ((stretch, kept) by increasing stretch, each kept in [1/3, 1]). Rank 0
 // times a matmul loop alone while the others wait; then every rank runs the same loop,
 // calling `line_up` (a collective over every rank) every few runs: 96^3 matmuls every 1, 8
-// and 64 of them, and 256^3 ones every 100. The same figures on every rank (rank 0's).
+// and 64 of them, and 256^3 ones every 100, less a line-up's own time lined up back to back
+// (the cost model charges each collective its own lined-up time already: with it, 4 ranks
+// over 2 cores kept 36-41% over 20 us stretches, mostly the line-ups' 20-30 us, and mlp's
+// 4-rank steps were predicted at 1.14-1.40 of measured; 0.92-1.20 without it). The same
+// figures on every rank (rank 0's).
 // With several `rounds`, each point is the median of the rounds' (one round at bind read
 // 83-100% over 37 ms stretches on 4 ranks over 2 cores, from run to run, and moved gpt's
 // predicted step by 10%). With `fill_cache`, the runs take copies of the operands in turn,

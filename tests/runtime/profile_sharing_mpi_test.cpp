@@ -11,6 +11,7 @@
 #include "kernels/backend.h"
 #include "partitioner/device_model.h"
 #include "runtime/job.h"
+#include "runtime/profile_kernels.h"
 #include "runtime/profile_run.h"
 #include "runtime/profile_sharing.h"
 #include "runtime/profile_turns.h"
@@ -46,6 +47,25 @@ TEST(TurnsByStretch, AreTheSameCurveOnEveryRankEachBetweenAThirdAndOne) {
       EXPECT_EQ(bits, std::bit_cast<uint64_t>(curve[i].second));
     }
   }
+}
+
+// A line-up that takes long itself (two 128^3 matmuls before its all-reduce, several times
+// the 96^3 matmul of the shortest stretch) costs no turns: the cost model charges each
+// collective its own lined-up time already. Counted, it would leave the shortest stretch
+// under half its share (a third, clamped, on one rank).
+TEST(TurnsByStretch, LeaveOutTheLineUpsOwnTime) {
+  launcher::World world;
+  collectives::MpiCommunicator comm(world.comm());
+  std::unique_ptr<kernels::Backend> backend = kernels::make_cpu_backend();
+  SquareMatmul before(*backend, 128);
+  const partitioner::RateCurve curve = measure_turns_by_stretch(world, *backend, 1.0 / world.size(), [&] {
+    before.run();
+    before.run();
+    float x = 0;
+    comm.native_all_reduce({&x, 1}, collectives::ReduceOp::sum);
+  });
+  ASSERT_EQ(curve.size(), 4u);
+  EXPECT_GE(curve.front().second, 0.75) << "over " << curve.front().first * 1e6 << " us";
 }
 
 // The hand-off as a step meets it, every rank handing a collective to its communication
