@@ -250,17 +250,26 @@ double measure_latency(kernels::Backend& backend, std::string& table, double at_
 // their rate, the ops of a gpt step were predicted at twice their time.
 void measure_memory(kernels::Backend& backend, partitioner::Profile& p, std::string& table, bool measure) {
   p.memory_by_size.clear();
-  for (int64_t n : {int64_t{4} << 10, int64_t{256} << 10, int64_t{4} << 20, int64_t{16} << 20}) {  // floats
-    const ir::TensorType t{ir::DType::f32, {n}};
-    if (!measure) {  // the point kept, for another rank's figure
-      p.memory_by_size.emplace_back(3.0 * static_cast<double>(t.bytes()), 0.0);
-      continue;
+  const std::vector<int64_t> sizes = {int64_t{4} << 10, int64_t{256} << 10, int64_t{4} << 20, int64_t{16} << 20};  // floats
+  std::vector<double> seconds(sizes.size(), 0.0);  // 0s: the points kept, for another rank's figures
+  if (measure) {  // in rounds over the sizes (sustained_in_rounds)
+    std::vector<KernelRuns> runs;
+    runs.reserve(sizes.size());
+    for (int64_t n : sizes) {
+      const ir::TensorType t{ir::DType::f32, {n}};
+      runs.emplace_back(backend, ir::Node{"add", {0, 1}, {}, t, "add"}, std::vector<ir::TensorType>{t, t}, Operands::hot);
     }
-    const double s = time_kernel(backend, ir::Node{"add", {0, 1}, {}, t, "add"}, {t, t}, Operands::hot);
-    const double bytes = 3.0 * static_cast<double>(t.bytes());
-    p.memory_by_size.emplace_back(bytes, bytes / beyond(s, p.op_latency_s));
-    table += line("  add %-9s         %9.3f ms  %8.1f GB/s\n", bytes_text(static_cast<double>(t.bytes())).c_str(),
-                  s * 1e3, bytes / s / 1e9);
+    std::vector<std::function<void()>> calls;
+    for (KernelRuns& r : runs) calls.push_back([&r] { r(); });
+    seconds = sustained_in_rounds(calls, 0.05);
+  }
+  for (size_t i = 0; i < sizes.size(); ++i) {
+    const double operand = static_cast<double>(sizes[i]) * sizeof(float), bytes = 3 * operand;
+    p.memory_by_size.emplace_back(bytes, measure ? bytes / beyond(seconds[i], p.op_latency_s) : 0.0);
+    if (measure) {
+      table += line("  add %-9s         %9.3f ms  %8.1f GB/s\n", bytes_text(operand).c_str(), seconds[i] * 1e3,
+                    bytes / seconds[i] / 1e9);
+    }
   }
   p.memory_Bps = p.memory_by_size.back().second;
 }
