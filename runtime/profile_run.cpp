@@ -118,6 +118,15 @@ struct AlgorithmTimes {
   std::vector<std::vector<double>> times, spreads;
 };
 
+// Rounds over every primitive and size, each point the median of the rounds: the machine's
+// load drifts over seconds, and a profile that timed each size once read the drift as the
+// algorithms' own. On 2 ranks here one profile timed MPI's 1 MiB all-gather at 94 us and our
+// ring at 54 us, and chose the ring; the next three read MPI's at 36-66 us and the ring at
+// 44-71 us, and bench_collectives ran the ring at 0.62x MPI's. A burst shorter than a round
+// slows one round of each size, and that one is left out.
+constexpr int kCollectiveRounds = 3;
+
+// One round of `primitive`: every algorithm at every size, interleaved per size.
 AlgorithmTimes interleaved_times(collectives::Communicator& comm, collectives::Primitive primitive,
                                  const std::vector<collectives::Algorithm>& algorithms, const std::vector<double>& sizes) {
   AlgorithmTimes out{std::vector<std::vector<double>>(algorithms.size()),
@@ -127,10 +136,26 @@ AlgorithmTimes interleaved_times(collectives::Communicator& comm, collectives::P
     for (collectives::Algorithm a : algorithms) runs.push_back(collectives::collective_run(comm, primitive, a, bytes));
     // Small collectives vary most from run to run, and cost least to repeat.
     std::vector<double> spreads;
-    const std::vector<double> medians = collectives::time_interleaved(comm, runs, bytes <= (1 << 20) ? 15 : 7, &spreads);
+    const std::vector<double> medians = collectives::time_interleaved(comm, runs, bytes <= (1 << 20) ? 9 : 3, &spreads);
     for (size_t k = 0; k < runs.size(); ++k) {
       out.times[k].push_back(medians[k]);
       out.spreads[k].push_back(spreads[k]);
+    }
+  }
+  return out;
+}
+
+// Each point the median of its rounds' times; its spread the larger of the rounds' own
+// (their median) and how far the rounds lie apart (common/stats.h), which the choice
+// between ours and MPI's own allows for (collectives::native_margin).
+AlgorithmTimes median_of_rounds(const std::vector<AlgorithmTimes>& rounds) {
+  AlgorithmTimes out = rounds.front();
+  for (size_t k = 0; k < out.times.size(); ++k) {
+    for (size_t i = 0; i < out.times[k].size(); ++i) {
+      std::vector<double> times, spreads;
+      for (const AlgorithmTimes& r : rounds) times.push_back(r.times[k][i]), spreads.push_back(r.spreads[k][i]);
+      out.times[k][i] = median(times);
+      out.spreads[k][i] = std::max(median(spreads), relative_spread(times));
     }
   }
   return out;
@@ -170,28 +195,38 @@ std::vector<launcher::MeasuredAlgorithm> fit_algorithm(const std::string& primit
   return out;
 }
 
-// Every algorithm of every primitive over all ranks, timed and fitted. Every rank gets the
+// Every algorithm of every primitive over all ranks, timed in rounds and fitted. Every rank gets the
 // same times (each is the slowest rank's), so the same fits.
 std::vector<launcher::MeasuredAlgorithm> collective_tables(collectives::Communicator& comm, double max_bytes,
                                                            std::string& table) {
   using collectives::Primitive;
   const int p = comm.size();
   const std::vector<double> sizes = sizes_up_to(max_bytes);
+  const Primitive primitives[] = {Primitive::all_reduce, Primitive::reduce_scatter, Primitive::all_gather,
+                                  Primitive::broadcast, Primitive::all_to_all};
+  // The backend's own collective too: where it beats ours, synthesis picks it.
+  const auto algorithms = [](Primitive primitive) { return collectives::algorithms_of(collectives::to_string(primitive)); };
+  std::vector<std::vector<AlgorithmTimes>> rounds(std::size(primitives));
+  for (int r = 0; r < kCollectiveRounds; ++r) {
+    for (size_t j = 0; j < std::size(primitives); ++j) {
+      rounds[j].push_back(interleaved_times(comm, primitives[j], algorithms(primitives[j]), sizes));
+    }
+  }
   std::vector<launcher::MeasuredAlgorithm> fitted;
-  for (Primitive primitive : {Primitive::all_reduce, Primitive::reduce_scatter, Primitive::all_gather,
-                              Primitive::broadcast, Primitive::all_to_all}) {
+  for (size_t j = 0; j < std::size(primitives); ++j) {
+    const Primitive primitive = primitives[j];
     const std::string name = collectives::to_string(primitive);
-    table += name + " over " + std::to_string(p) + " ranks (slowest rank, median of 7 to 15 runs)\n" +
+    table += name + " over " + std::to_string(p) + " ranks (slowest rank, the median of " +
+             std::to_string(kCollectiveRounds) + " rounds' medians of 3 to 9 runs)\n" +
              line("  %-26s %12s %12s %12s %12s\n", "algorithm", "size (B)", "time (us)", "algbw (GB/s)", "busbw (GB/s)");
     // nccl-tests' bus bandwidth factors: what each rank's link carries per byte of buffer.
     const double factor = primitive == Primitive::all_reduce ? 2.0 * (p - 1) / p
                           : primitive == Primitive::broadcast ? 1.0
                                                                : (p - 1.0) / p;
-    // The backend's own collective too: where it beats ours, synthesis picks it.
-    const std::vector<collectives::Algorithm> algorithms = collectives::algorithms_of(name);
-    const AlgorithmTimes measured = interleaved_times(comm, primitive, algorithms, sizes);
-    for (size_t k = 0; k < algorithms.size(); ++k) {
-      for (auto& band : fit_algorithm(name, algorithms[k], p, sizes, measured.times[k], measured.spreads[k], factor, table)) {
+    const std::vector<collectives::Algorithm> of = algorithms(primitive);
+    const AlgorithmTimes measured = median_of_rounds(rounds[j]);
+    for (size_t k = 0; k < of.size(); ++k) {
+      for (auto& band : fit_algorithm(name, of[k], p, sizes, measured.times[k], measured.spreads[k], factor, table)) {
         fitted.push_back(band);
       }
     }
