@@ -24,6 +24,17 @@ inline double relative_spread(std::vector<double> v) {
   return mid > 0 ? (v[v.size() * 3 / 4] - v[v.size() / 4]) / 2 / mid : 0;
 }
 
+// A figure timed in rounds (each round's median of its runs, and their spread as above): the
+// median of the rounds, and as its spread the larger of the rounds' own (their median) and
+// how far the rounds lie apart, which drift in the machine's load between rounds shows and
+// the runs of one round cannot. O(r log r) for r rounds.
+struct RoundsMedian {
+  double median = 0, spread = 0;
+};
+inline RoundsMedian median_of_rounds(const std::vector<double>& medians, const std::vector<double>& spreads) {
+  return {median(medians), std::max(median(spreads), relative_spread(medians))};
+}
+
 // The slowest of several ranks' measurements of one figure, leaving out those at 0 (not
 // measured): the greatest where the figure is a time, the least where it is a rate; 0 when
 // none was measured. Every collective waits for the last rank to reach it.

@@ -145,17 +145,17 @@ AlgorithmTimes interleaved_times(collectives::Communicator& comm, collectives::P
   return out;
 }
 
-// Each point the median of its rounds' times; its spread the larger of the rounds' own
-// (their median) and how far the rounds lie apart (common/stats.h), which the choice
-// between ours and MPI's own allows for (collectives::native_margin).
-AlgorithmTimes median_of_rounds(const std::vector<AlgorithmTimes>& rounds) {
+// Each point the median of its rounds (common/stats.h), whose spread the choice between ours
+// and MPI's own allows for (collectives::native_margin).
+AlgorithmTimes combined(const std::vector<AlgorithmTimes>& rounds) {
   AlgorithmTimes out = rounds.front();
   for (size_t k = 0; k < out.times.size(); ++k) {
     for (size_t i = 0; i < out.times[k].size(); ++i) {
       std::vector<double> times, spreads;
       for (const AlgorithmTimes& r : rounds) times.push_back(r.times[k][i]), spreads.push_back(r.spreads[k][i]);
-      out.times[k][i] = median(times);
-      out.spreads[k][i] = std::max(median(spreads), relative_spread(times));
+      const RoundsMedian m = median_of_rounds(times, spreads);
+      out.times[k][i] = m.median;
+      out.spreads[k][i] = m.spread;
     }
   }
   return out;
@@ -224,7 +224,7 @@ std::vector<launcher::MeasuredAlgorithm> collective_tables(collectives::Communic
                           : primitive == Primitive::broadcast ? 1.0
                                                                : (p - 1.0) / p;
     const std::vector<collectives::Algorithm> of = algorithms(primitive);
-    const AlgorithmTimes measured = median_of_rounds(rounds[j]);
+    const AlgorithmTimes measured = combined(rounds[j]);
     for (size_t k = 0; k < of.size(); ++k) {
       for (auto& band : fit_algorithm(name, of[k], p, sizes, measured.times[k], measured.spreads[k], factor, table)) {
         fitted.push_back(band);
