@@ -226,11 +226,12 @@ void World::abort(int code) const {
     // stopped by the first one's abort before it has said why. Not for a failure of the
     // job: another thread of this rank may be inside MPI, or a peer never come.
     if (code == kExitUserError) {
+      // A barrier still pending when the wait gives up is left so: MPI may not free the
+      // request of a nonblocking collective (Open MPI fails MPI_Request_free on it, fatally),
+      // and the abort below ends it.
       MPI_Request request = MPI_REQUEST_NULL;
       if (MPI_Ibarrier(own_, &request) == MPI_SUCCESS) {
-        if (!wait_all(std::span(&request, 1), MPI_STATUSES_IGNORE, std::min(timeout_, kPartingWait)).done()) {
-          MPI_Request_free(&request);
-        }
+        wait_all(std::span(&request, 1), MPI_STATUSES_IGNORE, std::min(timeout_, kPartingWait));
       }
     }
     MPI_Abort(comm_, code);

@@ -31,6 +31,20 @@ std::string write_temp(const std::string& name, const std::string& text) {
   return path;
 }
 
+TEST(BadInput, BadInputOnOneRankAloneEndsTheJobWithTheUsersCode) {
+  // Only the second rank is given a missing profile. It waits a moment at parting for the
+  // others, gives up, and aborts with 2: the barrier it left pending is not freed (Open MPI
+  // fails MPI_Request_free on a nonblocking collective's request, fatally, with exit 7).
+  const std::string args = "run " + kTiny + " --steps 2 --strategy dp --timeout 10";
+  const std::string job = std::string(MPIEXEC) + " --oversubscribe --allow-run-as-root -x OMP_NUM_THREADS=1 -np 1 " +
+                          SPMD_BINARY + " " + args + " : -np 1 " + SPMD_BINARY + " " + args +
+                          " --profile /nonexistent/profile.json";
+  Result r = run(job, /*raw=*/true);
+  EXPECT_EQ(r.exit_code, 2) << r.err;
+  EXPECT_TRUE(contains(r.err, "profile '/nonexistent/profile.json' does not exist")) << r.err;
+  EXPECT_FALSE(contains(r.err, "MPI_ERR_REQUEST")) << r.err;
+}
+
 TEST(BadInput, NotANumberLearningRateIsRejected) {
   expect_exit("run " + kTiny + " --steps 1 --lr nan", 2, "--lr: learning rate nan is not a positive finite number");
   expect_exit("run " + kTiny + " --steps 1 --lr -0.1", 2, "--lr: learning rate");
