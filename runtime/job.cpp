@@ -5,6 +5,7 @@
 #include <chrono>
 #include <cmath>
 #include <cstring>
+#include <filesystem>
 #include <optional>
 
 #include "collectives/mpi/mpi_communicator.h"
@@ -408,16 +409,25 @@ std::optional<Manifest> Job::prepare_resume() {
 
 // Keeping the last N checkpoints goes by step: a directory that holds a checkpoint ahead of
 // this run's first step is another run's, and the checkpoints this one writes would be the
-// oldest, deleted as soon as written. Refused before the first step, on every rank.
+// oldest, deleted as soon as written. One of another model is another run's too, and would
+// be deleted once this run's outnumber it. Refused before the first step, on every rank.
 void Job::check_checkpoint_directory(int64_t first_step) const {
   const CheckpointPolicy& p = description_.checkpoint;
   if (p.dir.empty()) return;
   auto check = [&] {
     const std::optional<int64_t> newest = newest_checkpoint_step(p.dir);
-    if (!newest || *newest <= first_step) return;
-    throw Error("checkpoint directory '" + p.dir + "' holds a checkpoint of step " + std::to_string(*newest) +
-                ", ahead of this run's step " + std::to_string(first_step) +
-                ": it is another run's (resume it with --resume " + p.dir + ", or give an empty directory)");
+    if (newest && *newest > first_step) {
+      throw Error("checkpoint directory '" + p.dir + "' holds a checkpoint of step " + std::to_string(*newest) +
+                  ", ahead of this run's step " + std::to_string(first_step) +
+                  ": it is another run's (resume it with --resume " + p.dir + ", or give an empty directory)");
+    }
+    for (const std::string& path : complete_checkpoints(p.dir)) {
+      const Manifest m = read_manifest(path);
+      if (m.model_fnv64 == 0 || m.model_fnv64 == model_checksum(graph_)) continue;
+      throw Error("checkpoint directory '" + p.dir + "' holds '" + std::filesystem::path(path).filename().string() +
+                  "' of another model (" + m.model + "): it is another run's, which this run's checkpoints " +
+                  "would replace (give an empty directory)");
+    }
   };
   world_ ? world_->on_lead(check, "checking the checkpoint directory") : check();
 }

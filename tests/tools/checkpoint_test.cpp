@@ -352,6 +352,22 @@ TEST(Checkpoint, AFreshRunIntoAnotherRunsDirectoryIsRefused) {
   EXPECT_TRUE(fs::exists(dir + "/step-00000011/manifest.json"));
 }
 
+// A run resumed at step 10 into a directory of another model's step 1: --keep 1 would
+// delete that checkpoint as soon as this run's first was written.
+TEST(Checkpoint, ADirectoryOfAnotherModelsCheckpointsIsRefused) {
+  const std::string other = scratch("other-model");
+  const std::string other_model = "gpt:layers=1,d_model=24,heads=6,seq=8,vocab=32,batch=12";
+  ASSERT_EQ(run("run " + other_model + " --steps 1 --checkpoint " + other + " --checkpoint-every 1").exit_code, 0);
+  Result r = run(std::string("run ") + kGpt + " --steps 1 --resume " + saved().root + " --checkpoint " + other +
+                 " --checkpoint-every 1 --keep 1");
+  EXPECT_EQ(r.exit_code, 2) << r.err;
+  EXPECT_NE(r.err.find("checkpoint directory '" + other + "' holds 'step-00000001' of another model (gpt:batch=12,d_model=24,heads=6"),
+            std::string::npos)
+      << r.err;
+  EXPECT_TRUE(fs::exists(other + "/step-00000001/manifest.json"));
+  EXPECT_FALSE(fs::exists(other + "/step-00000011"));
+}
+
 }  // namespace
 }  // namespace spmd::testing
 
