@@ -101,11 +101,14 @@ void plan(const PlanOptions& o, const launcher::World& world) {
   }
   runtime::ProgramMemory memory = runtime::plan_program_memory(program.graph);
   if (o.explain) check_explained(program);
+  // Placed on every rank before anything is written or printed: a mesh the topology cannot
+  // hold fails the command whole, leaving no plan file behind.
+  const std::string placement = topology ? placement_report(*topology, plan, program) : "";
   if (!o.json.empty()) world.on_lead([&] { partitioner::write_plan(o.json, plan, g); }, "writing the plan");
   if (!world.lead()) return;
   PlanReport what{o.program.describe(), o.partition.describe(ranks), o.explain};
   std::fputs(plan_report(what, g, plan, program, memory).c_str(), stdout);
-  if (topology) std::fputs(placement_report(*topology, plan, program).c_str(), stdout);
+  std::fputs(placement.c_str(), stdout);
   if (search) std::fputs(search_report(*search).c_str(), stdout);
   for (const std::string& note : profile_notes) std::printf("profile: %s\n", note.c_str());
   if (o.predict) std::fputs(prediction_report(predicted, device, limit, tuned->schedule, tuned->gathers_params).c_str(), stdout);

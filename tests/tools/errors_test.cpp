@@ -3,6 +3,7 @@
 // internal error, a crash or a hang, and no file left half-written.
 #include <sys/stat.h>
 
+#include <filesystem>
 #include <fstream>
 
 #include <nlohmann/json.hpp>
@@ -43,6 +44,17 @@ TEST(BadInput, BadInputOnOneRankAloneEndsTheJobWithTheUsersCode) {
   EXPECT_EQ(r.exit_code, 2) << r.err;
   EXPECT_TRUE(contains(r.err, "profile '/nonexistent/profile.json' does not exist")) << r.err;
   EXPECT_FALSE(contains(r.err, "MPI_ERR_REQUEST")) << r.err;
+}
+
+TEST(BadInput, APlanTheTopologyCannotHoldWritesNoFile) {
+  const std::string path = temp_path("unplaced.json");
+  std::filesystem::remove(path);
+  const std::string args = "plan " + kTiny + " --ranks 4 --topology 'synthetic:package:2 core:2' --strategy dp --json " + path;
+  Result r = run(args);
+  EXPECT_EQ(r.exit_code, 2) << r.err;
+  EXPECT_TRUE(contains(r.err, "the mesh {data: 4} has 4 devices, the topology 1")) << r.err;
+  EXPECT_EQ(r.out, "");
+  EXPECT_FALSE(std::filesystem::exists(path));
 }
 
 TEST(BadInput, NotANumberLearningRateIsRejected) {
