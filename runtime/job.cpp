@@ -415,6 +415,14 @@ void Job::check_checkpoint_directory(int64_t first_step) const {
   const CheckpointPolicy& p = description_.checkpoint;
   if (p.dir.empty()) return;
   auto check = [&] {
+    // Made now, and tried with a file of its own: a directory that cannot be written fails
+    // before the first step rather than at the first save.
+    std::error_code ec;
+    std::filesystem::create_directories(p.dir, ec);
+    if (!std::filesystem::is_directory(p.dir)) {
+      throw Error("checkpoint directory '" + p.dir + "' cannot be made: " + (ec ? ec.message() : "a file is in the way"));
+    }
+    { AtomicFile try_dir((std::filesystem::path(p.dir) / ".written-by-spmd").string(), "checkpoint directory's file"); }
     const std::optional<int64_t> newest = newest_checkpoint_step(p.dir);
     if (newest && *newest > first_step) {
       throw Error("checkpoint directory '" + p.dir + "' holds a checkpoint of step " + std::to_string(*newest) +

@@ -5,6 +5,8 @@
 #include <memory>
 
 #include "collectives/mpi/mpi_communicator.h"
+#include "common/error.h"
+#include "common/files.h"
 #include "launcher/topology.h"
 #include "runtime/device_choice.h"
 #include "runtime/profile_run.h"
@@ -22,6 +24,10 @@ struct ProfileOptions {
 };
 
 void profile(const ProfileOptions& o, const launcher::World& world) {
+  // Where the profile goes is tried before the measuring: a path that cannot be written
+  // fails at once rather than after it.
+  if (o.out.empty()) throw Error("--out: the profile's path is empty");
+  world.on_lead([&] { AtomicFile try_out(o.out, "profile file"); }, "checking where the profile goes");
   const launcher::Topology topology = launcher::discover_job(world.comm());
   collectives::MpiCommunicator comm(world.comm());
   // The kernels are timed with the threads a job of these ranks runs them with.

@@ -57,6 +57,13 @@ TEST(BadInput, APlanTheTopologyCannotHoldWritesNoFile) {
   EXPECT_FALSE(std::filesystem::exists(path));
 }
 
+TEST(BadInput, AProfileThatCannotBeWrittenFailsBeforeMeasuring) {
+  expect_exit("profile --max-bytes 16KiB --out /proc/spmd/profile.json", 2,
+              "cannot write profile file '/proc/spmd/profile.json': No such file or directory");
+  expect_exit("profile --max-bytes 16KiB --out " + ::testing::TempDir(), 2, "is a directory");
+  expect_exit("profile --max-bytes 16KiB --out ''", 2, "--out: the profile's path is empty");
+}
+
 TEST(BadInput, NotANumberLearningRateIsRejected) {
   expect_exit("run " + kTiny + " --steps 1 --lr nan", 2, "--lr: learning rate nan is not a positive finite number");
   expect_exit("run " + kTiny + " --steps 1 --lr -0.1", 2, "--lr: learning rate");
