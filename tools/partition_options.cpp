@@ -5,6 +5,7 @@
 #include <string>
 
 #include "partitioner/tactics.h"
+#include "tools/program.h"
 #include "tools/sizes.h"
 #include "tools/validators.h"
 
@@ -65,7 +66,9 @@ void add_search_options(CLI::App& cmd, partitioner::SearchOptions& o) {
   cmd.add_option_function<std::string>(
       "--budget", [&o](const std::string& text) { parse_budget(text, o); },
       "how long the search may go on: N simulations (default 200), or seconds (30s)");
-  cmd.add_option("--seed-search", o.seed, "seed of the tree search (default 1)");
+  cmd.add_option_function<std::string>(
+      "--seed-search", [&o](const std::string& text) { o.seed = parse_seed(text, "--seed-search"); },
+      "seed of the tree search, 0 to 2^64-1 (default 1)");
   cmd.add_flag("--exhaustive", o.exhaustive, "simulate every candidate plan, whatever the budget");
 }
 

@@ -46,11 +46,11 @@ runtime::Job describe_job(const runtime::JobDescription& description) {
   }
 }
 
-uint64_t parse_seed(const std::string& text) {
+uint64_t parse_seed(const std::string& text, const std::string& flag) {
   uint64_t seed = 0;
   auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), seed);
   if (text.empty() || ec != std::errc() || end != text.data() + text.size()) {
-    throw Error("--seed: '" + text + "' is not an integer from 0 to 18446744073709551615");
+    throw Error(flag + ": '" + text + "' is not an integer from 0 to 18446744073709551615");
   }
   return seed;
 }

@@ -18,8 +18,9 @@ ir::Graph load_program(const runtime::ProgramSource& source);
 // The job described (runtime::Job's first stage), with the flags named in its messages.
 runtime::Job describe_job(const runtime::JobDescription& description);
 
-// --seed: a decimal integer from 0 to 2^64-1. Throws spmd::Error naming the flag otherwise
-// (a sign, a fraction, or a number past the range, which would otherwise saturate).
-uint64_t parse_seed(const std::string& text);
+// A seed (`flag`: --seed, --seed-search): a decimal integer from 0 to 2^64-1. Throws
+// spmd::Error naming the flag otherwise (a sign, a fraction, or a number past the range,
+// which would otherwise saturate).
+uint64_t parse_seed(const std::string& text, const std::string& flag = "--seed");
 
 }  // namespace spmd::tools

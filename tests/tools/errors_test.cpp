@@ -105,6 +105,11 @@ TEST(BadInput, SeedOutsideSixtyFourBitsIsRejected) {
   expect_exit("run " + kTiny + " --steps 1 --seed -1", 2, "--seed: '-1' is not an integer from 0 to 18446744073709551615");
   expect_exit("run " + kTiny + " --steps 1 --seed 18446744073709551616", 2, "--seed:");
   EXPECT_EQ(run("run " + kTiny + " --steps 1 --seed 18446744073709551615").exit_code, 0);
+  // The search's seed alike: it was wrapped (-1) or clamped (2^64) without a word.
+  expect_exit("plan " + kTiny + " --auto --ranks 2 --seed-search -1", 2,
+              "--seed-search: '-1' is not an integer from 0 to 18446744073709551615");
+  expect_exit("plan " + kTiny + " --auto --ranks 2 --seed-search 18446744073709551616", 2, "--seed-search:");
+  expect_exit("plan " + kTiny + " --auto --ranks 2 --seed-search ''", 2, "--seed-search:");
 }
 
 TEST(BadInput, ModelTooLargeForMemorySaysTheBytesNeeded) {
