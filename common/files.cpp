@@ -77,9 +77,13 @@ std::string read_text_file(const std::string& path, const std::string& what) {
   const std::string name = what + " '" + path + "'";
   std::ifstream in(path, std::ios::binary);
   if (!in) throw Error(name + " cannot be read: " + reason());
-  std::string text{std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
-  if (in.bad()) throw Error(name + " cannot be read: " + reason());
-  return text;
+  try {
+    std::string text{std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
+    if (in.bad()) throw Error(name + " cannot be read: " + reason());
+    return text;
+  } catch (const std::ios_base::failure&) {  // libstdc++'s filebuf throws on a failed read(2)
+    throw Error(name + " cannot be read: " + reason());
+  }
 }
 
 void write_file_atomically(const std::string& path, const std::string& text, const std::string& what) {

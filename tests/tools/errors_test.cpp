@@ -135,6 +135,14 @@ TEST(BadInput, DirectoriesAndFifosGivenAsFilesAreNamed) {
   unlink(fifo.c_str());
 }
 
+// A read that fails midway (EIO: /proc/self/mem has nothing at offset 0) is the file's
+// fault, named, not an internal error (libstdc++'s filebuf throws its own exception).
+TEST(BadInput, AFileWhoseReadFailsIsNamed) {
+  expect_exit("plan " + kTiny + " --profile /proc/self/mem", 2, "profile '/proc/self/mem' cannot be read: Input/output error");
+  expect_exit("run /proc/self/mem --steps 1", 2, "IR file '/proc/self/mem' cannot be read: Input/output error");
+  expect_exit("run gpt --steps 1 --data /proc/self/mem", 2, "data file '/proc/self/mem' cannot be read");
+}
+
 TEST(BadInput, MetricsThatCannotBeWrittenFailTheJob) {
   expect_exit("run " + kTiny + " --steps 2 --metrics /dev/full", 3, "writing metrics file '/dev/full' failed");
   expect_exit("run " + kTiny + " --steps 1 --metrics /nonexistent/dir/m.jsonl", 2, "cannot write metrics file '/nonexistent/dir/m.jsonl'");
