@@ -95,6 +95,10 @@ void check_attr_values(const Attrs& attrs) {
       if (name != r.name) continue;
       bool ok = std::isfinite(*x) && (r.low_open ? *x > r.low : *x >= r.low) && *x < r.high;
       if (!ok) throw Error("attribute " + name + " = " + format_real(*x) + ": must be " + range_text(r));
+      // Kernels compute in f32: a setting beyond its range would be infinite there.
+      if (std::abs(*x) > std::numeric_limits<float>::max()) {
+        throw Error("attribute " + name + " = " + format_real(*x) + ": beyond the largest f32");
+      }
     }
   }
 }

@@ -18,7 +18,15 @@ uint64_t name_hash(std::string_view s) {
 
 }  // namespace
 
+void check_init(const ir::Node& node) {
+  const std::string init = node.attrs.s("init", "zeros");
+  if (init != "zeros" && init != "ones" && init != "normal") {
+    throw Error("%" + node.name + ": unknown init '" + init + "' (expected normal, zeros or ones)");
+  }
+}
+
 void initialize(const ir::Node& node, uint64_t seed, std::span<float> out) {
+  check_init(node);
   std::string init = node.attrs.s("init", "zeros");
   if (init == "zeros") {
     std::fill(out.begin(), out.end(), 0.0f);

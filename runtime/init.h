@@ -10,6 +10,10 @@
 
 namespace spmd::runtime {
 
+// Throws spmd::Error naming the node unless its `init` attribute is one initialize() knows
+// (normal, zeros or ones; zeros where absent). O(1).
+void check_init(const ir::Node& node);
+
 // Fills `out` (node.type.numel() floats) per the node's `init` attribute: normal(0, std),
 // zeros or ones. Cost: one random draw per element.
 void initialize(const ir::Node& node, uint64_t seed, std::span<float> out);

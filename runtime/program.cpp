@@ -10,6 +10,7 @@
 #include "ir/models/zoo.h"
 #include "ir/text.h"
 #include "ir/verify.h"
+#include "runtime/init.h"
 
 namespace spmd::runtime {
 namespace {
@@ -27,6 +28,21 @@ std::string number_text(double x) {
   std::ostringstream text;
   text << x;
   return text.str();
+}
+
+// What a run of `g` needs of it beyond verify(): a loss of one f32 to report and train on,
+// params it can initialise, a learning rate that is a number. Checked when the program is
+// loaded, so that plan refuses it as run does, before anything runs.
+void check_trainable(const ir::Graph& g) {
+  const ir::TensorType& loss = g.node(g.output("loss")).type;
+  if (loss.dtype != ir::DType::f32 || loss.numel() != 1) {
+    throw Error("the output 'loss' is " + ir::to_string(loss.dtype) + ir::to_string(loss.shape) +
+                ": a training step's loss is one f32");
+  }
+  for (ir::ValueId v = 0; v < g.size(); ++v) {
+    if (g.node(v).op == "param") check_init(g.node(v));
+  }
+  (void)g.meta.f("lr", 1e-3);  // throws where it is not a number
 }
 
 }  // namespace
@@ -56,6 +72,11 @@ ir::Graph load_training_step(const ProgramSource& source) {
     } catch (const Error& e) {  // what the program lacks for training: say which program
       throw Error(source.describe() + ": " + e.what());
     }
+  }
+  try {
+    check_trainable(g);
+  } catch (const Error& e) {
+    throw Error(source.describe() + ": " + e.what());
   }
   if (!source.data_file.empty()) {
     require_regular_file(source.data_file, "data file");

@@ -81,6 +81,39 @@ TEST(BadInput, IrAttributesOutOfRangeAreRejectedWhereTheyAre) {
 TEST(BadInput, AProgramThatCannotTrainIsNamed) {
   std::string no_loss = write_temp("no_loss.ir", "spmd-ir 1\n%w = param {init=\"zeros\"} : f32[2]\n");
   expect_exit("run " + no_loss + " --steps 1", 2, no_loss + ": graph has no output named 'loss'");
+  // A training step from elsewhere (with its updates) is held to the same: plan refuses it
+  // as run does. Each case is the tiny model's own step with one line changed.
+  Result ir = run("ir " + kTiny);
+  ASSERT_EQ(ir.exit_code, 0) << ir.err;
+  const auto changed = [&](const std::string& name, const std::string& from, const std::string& to) {
+    std::string text = ir.out;
+    const size_t at = text.find(from);
+    EXPECT_NE(at, std::string::npos) << from;
+    return write_temp(name, text.replace(at, from.size(), to));
+  };
+  const std::string bogus = changed("bogus_init.ir", "init=\"zeros\"", "init=\"bogus\"");
+  expect_exit("plan " + bogus, 2, bogus + ": %layer0.b: unknown init 'bogus' (expected normal, zeros or ones)");
+  const std::string huge = changed("huge_std.ir", "std=0.5", "std=1e300");
+  expect_exit("plan " + huge, 2, "attribute std = 1.0000000000000001e+300: beyond the largest f32");
+  const std::string no_number = changed("lr_text.ir", "lr=0.001", "lr=\"x\"");
+  expect_exit("plan " + no_number, 2, no_number + ": attribute 'lr' must be a number");
+}
+
+// A loss of a whole batch (the cross-entropy before its mean) is no loss to report.
+TEST(BadInput, ALossThatIsNotOneNumberIsRefused) {
+  Result ir = run("ir " + kTiny);
+  ASSERT_EQ(ir.exit_code, 0) << ir.err;
+  std::string text = ir.out;
+  const size_t at = text.find("output loss = ");
+  ASSERT_NE(at, std::string::npos) << text;
+  const size_t end = text.find('\n', at);
+  // The loss is the mean of the cross-entropy defined just before it.
+  const size_t ce = text.find(" = cross_entropy ");
+  ASSERT_NE(ce, std::string::npos) << text;
+  const std::string ce_value = text.substr(text.rfind('%', ce), ce - text.rfind('%', ce));
+  const std::string path = write_temp("batch_loss.ir", text.replace(at, end - at, "output loss = " + ce_value));
+  expect_exit("plan " + path, 2, path + ": the output 'loss' is f32[4]: a training step's loss is one f32");
+  expect_exit("run " + path + " --steps 1", 2, "a training step's loss is one f32");
 }
 
 // An IR file from elsewhere whose inputs are not those its task feeds: the file is named.
