@@ -4,6 +4,7 @@
 #include <cmath>
 #include <cstdio>
 #include <functional>
+#include <string_view>
 #include <nlohmann/json.hpp>
 
 #include "collectives/primitives.h"
@@ -17,23 +18,63 @@
 namespace spmd::partitioner {
 namespace {
 
-double positive(const nlohmann::json& j, const char* key, const std::string& where) {
+std::string figure(const char* format, double value) {
+  char text[64];
+  std::snprintf(text, sizeof text, format, value);
+  return text;
+}
+
+// The figures no machine gives, by the kind of figure a key names: past them the cost model
+// predicts infinite steps (a kernel's latency of 1e308 s tied every plan at "inf s"), so
+// an edited or damaged profile is refused rather than used.
+struct Bounds {
+  double least_positive, most;  // least_positive: for rates, the least above 0
+  const char* unit;
+};
+
+constexpr Bounds kRate{1, 1e21, "a second"};
+
+Bounds bounds_of(std::string_view key) {
+  const auto ends = [&](std::string_view tail) { return key.size() >= tail.size() && key.substr(key.size() - tail.size()) == tail; };
+  if (ends("_per_byte")) return {0, 1, "s a byte"};
+  if (ends("Bps") || ends("_per_s") || key.find("flops") != std::string_view::npos) return kRate;
+  if (ends("_s") || key == "seconds") return {0, 1e4, "s"};
+  if (ends("bytes") || key == "m" || key == "n" || key == "k") return {0, 0x1p60, "bytes or elements"};
+  return {0, 100, ""};  // fractions and shares
+}
+
+double number(const nlohmann::json& j, const char* key, const std::string& where, const Bounds& b) {
   if (!j.contains(key) || !j.at(key).is_number()) throw Error(where + ": '" + key + "' is missing or not a number");
   const double v = j.at(key).get<double>();
+  if (std::isfinite(v) && std::abs(v) > b.most) {
+    throw Error(where + ": '" + key + "' is " + figure("%g", v) + ", beyond any machine's (at most " +
+                figure("%g", b.most) + (*b.unit ? " " : "") + b.unit + ")");
+  }
+  if (v > 0 && v < b.least_positive) {
+    throw Error(where + ": '" + key + "' is " + figure("%g", v) + ", below any machine's (at least " +
+                figure("%g", b.least_positive) + " " + b.unit + ")");
+  }
+  return v;
+}
+
+double positive(const nlohmann::json& j, const char* key, const std::string& where) {
+  const double v = number(j, key, where, bounds_of(key));
   if (!(v > 0) || !std::isfinite(v)) throw Error(where + ": '" + key + "' must be a positive number");
   return v;
 }
 
-double non_negative(const nlohmann::json& j, const char* key, const std::string& where) {
-  if (!j.contains(key) || !j.at(key).is_number()) throw Error(where + ": '" + key + "' is missing or not a number");
-  const double v = j.at(key).get<double>();
+double non_negative(const nlohmann::json& j, const char* key, const std::string& where, const Bounds& b) {
+  const double v = number(j, key, where, b);
   if (!(v >= 0) || !std::isfinite(v)) throw Error(where + ": '" + key + "' must be a number of 0 or more");
   return v;
 }
 
+double non_negative(const nlohmann::json& j, const char* key, const std::string& where) {
+  return non_negative(j, key, where, bounds_of(key));
+}
+
 double finite(const nlohmann::json& j, const char* key, const std::string& where) {
-  if (!j.contains(key) || !j.at(key).is_number()) throw Error(where + ": '" + key + "' is missing or not a number");
-  const double v = j.at(key).get<double>();
+  const double v = number(j, key, where, bounds_of(key));
   if (!std::isfinite(v)) throw Error(where + ": '" + key + "' must be a finite number");
   return v;
 }
@@ -70,12 +111,6 @@ std::vector<launcher::MeasuredAlgorithm> read_algorithms(const nlohmann::json& l
                    a.contains("spread") ? non_negative(a, "spread", at) : 0.0});
   }
   return out;
-}
-
-std::string figure(const char* format, double value) {
-  char text[64];
-  std::snprintf(text, sizeof text, format, value);
-  return text;
 }
 
 }  // namespace
@@ -127,7 +162,7 @@ Profile read_profile(const std::string& path) {
     if (!j.at("peer_rewrite_by_op").is_object()) throw Error(at + ": not an object of op names and bytes/s");
     for (const auto& [op, rate] : j.at("peer_rewrite_by_op").items()) {
       if (!ir::find_op(op)) throw Error(at + ": '" + op + "' is no op");
-      p.peer_rewrite_by_op[op] = non_negative(j.at("peer_rewrite_by_op"), op.c_str(), at);
+      p.peer_rewrite_by_op[op] = non_negative(j.at("peer_rewrite_by_op"), op.c_str(), at, kRate);
     }
   }
   if (j.contains("native_in_turns")) {

@@ -100,7 +100,13 @@ TEST(Profile, ABadFileIsNamedWithItsField) {
       {R"("kernel_threads": 0})", "bad_rates.json': 'kernel_threads' must be a whole number from 1 to 4096"},
       {R"("kernel_threads": 1.5})", "bad_rates.json': 'kernel_threads' must be a whole number from 1 to 4096"},
       {R"("mpi_collectives": {"coll_han_priority": 100}})", "bad_rates.json', mpi_collectives: 'coll_han_priority' is not text"},
-      {R"("mpi_collectives": []})", "bad_rates.json', mpi_collectives: not an object"}};
+      {R"("mpi_collectives": []})", "bad_rates.json', mpi_collectives: not an object"},
+      // Finite but no machine's: the cost model would predict every plan at "inf s".
+      {R"("handoff_s": 1e308})", "bad_rates.json': 'handoff_s' is 1e+308, beyond any machine's (at most 10000 s)"},
+      {R"("sync_wait_fraction": 1e308})", "'sync_wait_fraction' is 1e+308, beyond any machine's (at most 100)"},
+      {R"("peer_rewrite_Bps": 1e-300})", "'peer_rewrite_Bps' is 1e-300, below any machine's (at least 1 a second)"},
+      {R"("peer_rewrite_by_op": {"adamw": 1e300}})", "peer_rewrite_by_op: 'adamw' is 1e+300, beyond any machine's"},
+      {R"("matmul_by_size": [{"flops": 1e300, "flops_per_s": 1e9}]})", "'flops' is 1e+300, beyond any machine's"}};
   for (const auto& [rates, message] : cases) {
     std::ofstream(temp("bad_rates.json")) << head + rates;
     try {
