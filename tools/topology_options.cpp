@@ -20,10 +20,10 @@ void add_topology_options(CLI::App& cmd, TopologyOptions& options) {
                  "What one rank drives: gpu, numa, package, core or node "
                  "(default: gpu where the node has GPUs, else numa)");
   cmd.add_option("--network-gbps", options.network_gbps, "Bandwidth between nodes, Gbit/s")
-      ->check(kPositive)
+      ->check(number_between(1e-6, 1e9))
       ->capture_default_str();
   cmd.add_option("--network-latency-us", options.network_latency_us, "Latency between nodes, microseconds")
-      ->check(kNonNegative)
+      ->check(number_between(0, 1e9))
       ->capture_default_str();
 }
 

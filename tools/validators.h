@@ -6,6 +6,7 @@
 #include <charconv>
 #include <cmath>
 #include <cstdint>
+#include <cstdio>
 #include <string>
 
 #include <CLI/CLI.hpp>
@@ -52,6 +53,26 @@ inline CLI::Validator count_check(int64_t least, int64_t most) {
                text + "'";
       },
       "INT in [" + std::to_string(least) + " - " + std::to_string(most) + "]");
+}
+
+// A number from `least` to `most`: a figure of a machine (a link's bandwidth or latency),
+// where a value past any machine's predicts times too long to print.
+inline CLI::Validator number_between(double least, double most) {
+  return CLI::Validator(
+      [least, most](std::string& text) -> std::string {
+        double x = std::nan("");
+        try {
+          size_t used = 0;
+          x = std::stod(text, &used);
+          if (used != text.size()) x = std::nan("");
+        } catch (const std::exception&) {
+        }
+        if (x >= least && x <= most) return "";
+        char bounds[64];
+        std::snprintf(bounds, sizeof bounds, "from %g to %g", least, most);
+        return std::string("must be a number ") + bounds + ", got '" + text + "'";
+      },
+      "NUMBER");
 }
 
 // Counts of steps: up to 2^53, the whole numbers a JSON reader's double holds (metrics files).

@@ -195,6 +195,14 @@ TEST(BadInput, RangeErrorsAreOneShortLine) {
   EXPECT_LT(r.err.size(), 200u) << r.err;
 }
 
+// A link's figures past any machine's predicted 1 MiB all-reduces at 31-digit numbers.
+TEST(BadInput, NetworkFiguresPastAnyMachinesAreRefused) {
+  const std::string collective = "collective all_reduce --bytes 1MiB --topology 'synthetic:package:2 core:2' --nodes 2 ";
+  expect_exit(collective + "--network-gbps 1e-300", 2, "--network-gbps: must be a number from 1e-06 to 1e+09, got '1e-300'");
+  expect_exit(collective + "--network-latency-us 1e300", 2, "--network-latency-us: must be a number from 0 to 1e+09");
+  EXPECT_EQ(run(collective + "--network-latency-us 0").exit_code, 0);
+}
+
 // A count is a decimal whole number: CLI11 alone would read 010 as octal 8 and clamp a count
 // past int64 to its largest value.
 TEST(BadInput, CountsAreDecimalWholeNumbersThatFit) {
