@@ -45,8 +45,7 @@ Seconds collective_timeout(Seconds fallback) {
   if (text == nullptr || *text == '\0') return fallback;
   const std::optional<Seconds> seconds = parse_timeout(text);
   if (!seconds) {
-    throw Error(std::string("SPMD_COLLECTIVE_TIMEOUT_S='") + text + "' is not a number of seconds from 0 to " +
-                std::to_string(static_cast<int64_t>(kLongestTimeoutS)));
+    throw Error(std::string("SPMD_COLLECTIVE_TIMEOUT_S='") + text + "' is not a number of seconds " + timeout_range_text());
   }
   return *seconds;
 }

@@ -20,8 +20,13 @@ using Seconds = std::chrono::duration<double>;
 // The longest deadline a wait takes, about 11.6 days: a longer one (or an infinite one)
 // would overflow the clock's arithmetic and end the wait at once.
 inline constexpr double kLongestTimeoutS = 1e6;
-// Whether `seconds` is a deadline a wait takes: positive, finite, at most kLongestTimeoutS.
-inline bool valid_timeout(double seconds) { return seconds > 0 && seconds <= kLongestTimeoutS; }
+// The shortest, a tenth of a second: a shorter one ends a job while its peers are still in
+// MPI_Init (1e-9 s failed every job, naming a rank that had not failed).
+inline constexpr double kShortestTimeoutS = 0.1;
+// Whether `seconds` is a deadline a wait takes: from kShortestTimeoutS to kLongestTimeoutS.
+inline bool valid_timeout(double seconds) { return seconds >= kShortestTimeoutS && seconds <= kLongestTimeoutS; }
+// "from 0.1 to 1000000", for messages.
+inline std::string timeout_range_text() { return "from 0.1 to 1000000"; }
 // `text` read whole as a number of seconds, when it is a valid timeout; nullopt otherwise.
 std::optional<Seconds> parse_timeout(const std::string& text);
 

@@ -127,8 +127,7 @@ void Job::bind(JobBinding binding) {
   const int devices = world_ ? world_->size() : 1;
   partitioned_ = devices > 1 || description_.partitioning.any();
   if (binding.timeout_s && !launcher::valid_timeout(*binding.timeout_s)) {
-    throw Error("the collective timeout " + std::to_string(*binding.timeout_s) + " s is not from 0 to " +
-                std::to_string(static_cast<int64_t>(launcher::kLongestTimeoutS)) + " s");
+    throw Error("the collective timeout " + std::to_string(*binding.timeout_s) + " s is not " + launcher::timeout_range_text() + " s");
   }
   // The world's own agreements (resume checks, checkpoints) wait as long as collectives.
   if (world_ && binding.timeout_s) world_->set_timeout(launcher::Seconds(*binding.timeout_s));

@@ -84,7 +84,7 @@ inline const CLI::Validator kRankCount = count_check(1, int64_t{1} << 24);
 inline const CLI::Validator kTimeout(
     [](std::string& text) -> std::string {
       if (launcher::parse_timeout(text)) return "";
-      return "must be a number of seconds from 0 to " + std::to_string(static_cast<long long>(launcher::kLongestTimeoutS)) +
+      return "must be a number of seconds " + launcher::timeout_range_text() +
              ", got '" + text + "'";
     },
     "SECONDS");
