@@ -151,7 +151,7 @@ Manifest manifest_from_json(const nlohmann::ordered_json& j) {
   if (j.contains("model_fnv64")) m.model_fnv64 = from_hex(j.at("model_fnv64").get<std::string>(), "the model");
   if (j.contains("model_ir")) m.model_ir = j.at("model_ir").get<std::string>();
   m.optimizer = j.at("optimizer").get<std::string>();
-  m.step = partitioner::whole_number<int64_t>(j.at("step"), "step");
+  m.step = partitioner::whole_number<int64_t>(j.at("step"), "step", 0);
   m.seed = partitioner::whole_number<uint64_t>(j.at("seed"), "seed");
   // An unpartitioned job saves no mesh: one device holding every value whole.
   if (!j.at("mesh").empty()) m.mesh = partitioner::mesh_from_json(j.at("mesh"));

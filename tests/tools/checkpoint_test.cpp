@@ -272,7 +272,7 @@ void AManifestThatDoesNotAddUpIsNamed() {
   });
   expect_bad(dir, dir + where + "two shards of file 'rank-00000.bin' overlap at byte ");
   dir = with_manifest("step", [](nlohmann::json& m) { m["step"] = -5; });
-  expect_bad(dir, dir + where + "step -5 is negative");
+  expect_bad(dir, dir + where + "step must be a whole number from 0 to 9223372036854775807, got -5");
   dir = with_manifest("checksum", [](nlohmann::json& m) { m["files"][1]["fnv64"] = "zz"; });
   expect_bad(dir, dir + where + "the fnv64 of file 'rank-00001.bin' is 'zz', not 16 hex digits");
   dir = with_manifest("outside", [](nlohmann::json& m) { m["files"][1]["file"] = "../rank-00001.bin"; });
