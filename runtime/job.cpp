@@ -131,6 +131,7 @@ void Job::bind(JobBinding binding) {
   }
   // The world's own agreements (resume checks, checkpoints) wait as long as collectives.
   if (world_ && binding.timeout_s) world_->set_timeout(launcher::Seconds(*binding.timeout_s));
+  check_ranks_agree(/*plan_chosen=*/false);
   if (binding.topology) {
     topology_ = std::make_unique<launcher::Topology>(std::move(*binding.topology));
   } else if (devices > 1) {
@@ -159,6 +160,7 @@ void Job::bind(JobBinding binding) {
                 "of simulations on several ranks");
   }
   plan_ = partitioner::choose_plan(asked, graph_, devices, topology_.get());
+  check_ranks_agree(/*plan_chosen=*/true);
   if (partitioned_) program_ = lowered(*plan_, topology_.get());
   std::optional<Manifest> saved = prepare_resume();
   check_checkpoint_directory(saved ? saved->step : 0);
@@ -429,14 +431,49 @@ void Job::check_checkpoint_directory(int64_t first_step) const {
                   ": it is another run's (resume it with --resume " + p.dir + ", or give an empty directory)");
     }
     for (const std::string& path : complete_checkpoints(p.dir)) {
-      const Manifest m = read_manifest(path);
-      if (m.model_fnv64 == 0 || m.model_fnv64 == model_checksum(graph_)) continue;
+      std::optional<Manifest> m;
+      try {
+        m = read_manifest(path);
+      } catch (const Error&) {  // a damaged one says nothing of its model; resuming names it
+        continue;
+      }
+      if (m->model_fnv64 == 0 || m->model_fnv64 == model_checksum(graph_)) continue;
       throw Error("checkpoint directory '" + p.dir + "' holds '" + std::filesystem::path(path).filename().string() +
-                  "' of another model (" + m.model + "): it is another run's, which this run's checkpoints " +
+                  "' of another model (" + m->model + "): it is another run's, which this run's checkpoints " +
                   "would replace (give an empty directory)");
     }
   };
   world_ ? world_->on_lead(check, "checking the checkpoint directory") : check();
+}
+
+// Every rank runs rank 0's job: an MPMD launch (mpirun -np 1 spmd run A : -np 1 spmd run B)
+// that gives one rank other flags would train another step there, its collectives waiting
+// out the deadline or finishing with another model's numbers. Checked before the first
+// collective that depends on them (the kernels' calibration times the program's own), and
+// the plan again once chosen. One all-gather of 4 figures each time.
+void Job::check_ranks_agree(bool plan_chosen) const {
+  if (!world_ || world_->size() < 2) return;
+  const int devices = world_->size();
+  const std::string plan = plan_chosen ? partitioner::to_json(*plan_, graph_).dump()
+                                       : description_.partitioning.describe(devices);
+  const double lr = description_.program.lr.value_or(graph_.meta.f("lr", 1e-3));
+  uint64_t lr_bits = 0;
+  std::memcpy(&lr_bits, &lr, sizeof lr);
+  // The checksum is of the forward pass: the optimizer is said apart.
+  const std::string program = std::to_string(model_checksum(graph_)) + " " + graph_.meta.s("optimizer", "");
+  const uint64_t mine[] = {fnv64(program.data(), program.size()), fnv64(plan.data(), plan.size()), description_.seed,
+                           lr_bits};
+  const char* what[] = {"training step (model, optimizer)", plan_chosen ? "plan" : "partitioning", "seed",
+                        "learning rate"};
+  const std::vector<uint64_t> all = world_->all_gather(mine, "what each rank was asked to run");
+  const size_t n = std::size(mine);
+  for (size_t r = 1; r < all.size() / n; ++r) {
+    for (size_t k = 0; k < n; ++k) {
+      if (all[r * n + k] == all[k]) continue;
+      throw Error("rank " + std::to_string(r) + " was asked to run another job than rank 0: its " + what[k] +
+                  " differs (every rank of a job takes the same program and flags)");
+    }
+  }
 }
 
 void Job::finish_resume(const Manifest& m) {

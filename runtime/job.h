@@ -228,6 +228,7 @@ class Job {
   void calibrate_links();
   std::optional<Manifest> prepare_resume();
   void check_checkpoint_directory(int64_t first_step) const;
+  void check_ranks_agree(bool plan_chosen) const;
   void finish_resume(const Manifest& m);
   void start_trace();
   std::vector<PredictedLaunch> predicted_step(const launcher::Topology* topology,

@@ -46,6 +46,28 @@ TEST(BadInput, BadInputOnOneRankAloneEndsTheJobWithTheUsersCode) {
   EXPECT_FALSE(contains(r.err, "MPI_ERR_REQUEST")) << r.err;
 }
 
+// An MPMD launch that gives one rank other flags: each difference is named at bind, on
+// every rank, before any collective of the job (another optimizer hung in the first
+// broadcast of parameters until the deadline).
+TEST(BadInput, RanksAskedToRunDifferentJobsAreRefused) {
+  const std::string args = "run " + kTiny + " --steps 2 --strategy dp --timeout 10";
+  const auto launch = [&](const std::string& first, const std::string& second) {
+    return run(std::string(MPIEXEC) + " --oversubscribe --allow-run-as-root -x OMP_NUM_THREADS=1 -np 1 " +
+                   SPMD_BINARY + " " + first + " : -np 1 " + SPMD_BINARY + " " + second,
+               /*raw=*/true);
+  };
+  for (const auto& [extra, what] : std::vector<std::pair<std::string, std::string>>{
+           {" --optimizer sgd", "training step (model, optimizer)"}, {" --seed 7", "seed"}, {" --lr 0.01", "learning rate"}}) {
+    Result r = launch(args, args + extra);
+    EXPECT_EQ(r.exit_code, 2) << extra << "\n" << r.err;
+    EXPECT_TRUE(contains(r.err, "rank 1 was asked to run another job than rank 0: its " + what + " differs")) << r.err;
+  }
+  Result r = launch(args, "run " + kTiny + " --steps 2 --strategy megatron --timeout 10");
+  EXPECT_EQ(r.exit_code, 2) << r.err;
+  EXPECT_TRUE(contains(r.err, "its partitioning differs")) << r.err;
+  EXPECT_EQ(launch(args, args).exit_code, 0);
+}
+
 TEST(BadInput, APlanTheTopologyCannotHoldWritesNoFile) {
   const std::string path = temp_path("unplaced.json");
   std::filesystem::remove(path);
