@@ -152,7 +152,7 @@ std::vector<Schedule> synthesize(const launcher::Topology& t, const CollectiveRe
 double native_margin(std::span<const launcher::MeasuredAlgorithm* const> ours, const launcher::MeasuredAlgorithm& native) {
   double spread = 0;
   for (const launcher::MeasuredAlgorithm* band : ours) spread = std::max(spread, band ? band->spread : 0.0);
-  return std::max(kNativeMargin, spread + native.spread);
+  return std::min(kMostNativeMargin, std::max(kNativeMargin, spread + native.spread));
 }
 
 Schedule best_schedule(const launcher::Topology& t, const CollectiveRequest& r) { return synthesize(t, r).front(); }

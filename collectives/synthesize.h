@@ -29,10 +29,16 @@ struct CollectiveRequest {
 // over it (where a profile measured the backend's).
 inline constexpr double kNativeMargin = 0.10;
 
+// The most that margin may be: ours predicted at half the backend's time or less is chosen
+// whatever the spreads. A margin of 1 or more would keep the backend's own at any speed: a
+// profile round slowed by a burst gave our ring a spread of 177% at 16 MiB, and MPI's
+// reduce-scatter was chosen there at 90 ms against our 1.5 ms.
+inline constexpr double kMostNativeMargin = 0.5;
+
 // How much faster than the backend's own (`native`, its measured band) ours (`ours`, the
 // band of each of its steps; none where unmeasured) must be predicted to replace it:
 // kNativeMargin, or the two's spreads together where more (a profile's runs of them spread
-// by 3-6% on 2 ranks of 2 cores here, by 7-10% on 4).
+// by 3-6% on 2 ranks of 2 cores here, by 7-10% on 4), at most kMostNativeMargin.
 double native_margin(std::span<const launcher::MeasuredAlgorithm* const> ours, const launcher::MeasuredAlgorithm& native);
 
 // Every candidate, cheapest first, except that the backend's own comes first when no other

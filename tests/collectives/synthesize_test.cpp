@@ -222,5 +222,18 @@ TEST(SynthesizeTest, TheNativeMarginIsTheTwoSpreadsTogetherAtLeastKNativeMargin)
   EXPECT_DOUBLE_EQ(native_margin(unmeasured, native), kNativeMargin);
 }
 
+// Spreads past any margin (a round slowed by a burst) still let ours win where it is
+// predicted far faster: a margin of 1 would have kept the backend's own at any speed.
+TEST(SynthesizeTest, OursPredictedAtATenthOfTheBackendsWinsWhateverTheSpreads) {
+  const launcher::MeasuredAlgorithm native{"all_gather", "native", 0, 1e-6, 0, 0, 0, 0, 0.05};
+  const launcher::MeasuredAlgorithm ring{"all_gather", "ring", 0, 1e-6, 0, 0, 0, 0, 1.775};
+  const launcher::MeasuredAlgorithm* ours[] = {&ring};
+  EXPECT_DOUBLE_EQ(native_margin(ours, native), kMostNativeMargin);
+  const launcher::Topology t = launcher::load_topology({"synthetic:package:2 core:2", 1, launcher::DeviceKind::core});
+  const CollectiveRequest request{Primitive::all_gather, first_devices(4), 1 * kMiB};
+  const double ten_times = synthesize(t, request).front().predicted_s * 10;
+  EXPECT_NE(synthesize(with_native_all_gather(t, ten_times, 1.775), request).front().name, "flat native");
+}
+
 }  // namespace
 }  // namespace spmd::collectives
