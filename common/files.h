@@ -35,6 +35,11 @@ class AtomicFile {
   bool in_place_ = false;
 };
 
+// Tries that `path` can be written, as AtomicFile would (its temporary file is made and
+// removed; the target is not touched), so that a path that cannot be fails before the work
+// that would fill it. Throws as AtomicFile's constructor does. Cost: one open and unlink.
+inline void try_writing(const std::string& path, const std::string& what) { AtomicFile(path, what); }
+
 // Throws spmd::Error "<what> 'PATH' does not exist" / "is a directory" / "is not a regular
 // file" (a FIFO, a device) unless `path` names a regular file. One stat(2).
 void require_regular_file(const std::string& path, const std::string& what);

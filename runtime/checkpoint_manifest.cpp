@@ -96,7 +96,6 @@ void check_shards(const SavedFile& f, const std::map<std::string, std::vector<in
 // apart from the others, and as many blocks of each value as its layout cuts it into (a
 // replicated copy is written once). O(values + shards).
 void check_manifest(const Manifest& m, const nlohmann::ordered_json& j) {
-  if (m.step < 0) throw Error("step " + std::to_string(m.step) + " is negative");
   if (j.contains("data_position") && partitioner::whole_number<int64_t>(j.at("data_position"), "data_position") != m.step) {
     throw Error("data_position " + j.at("data_position").dump() + " is not the step, " + std::to_string(m.step));
   }

@@ -423,7 +423,7 @@ void Job::check_checkpoint_directory(int64_t first_step) const {
     if (!std::filesystem::is_directory(p.dir)) {
       throw Error("checkpoint directory '" + p.dir + "' cannot be made: " + (ec ? ec.message() : "a file is in the way"));
     }
-    { AtomicFile try_dir((std::filesystem::path(p.dir) / ".written-by-spmd").string(), "checkpoint directory's file"); }
+    try_writing((std::filesystem::path(p.dir) / ".written-by-spmd").string(), "checkpoint directory's file");
     const std::optional<int64_t> newest = newest_checkpoint_step(p.dir);
     if (newest && *newest > first_step) {
       throw Error("checkpoint directory '" + p.dir + "' holds a checkpoint of step " + std::to_string(*newest) +
@@ -525,7 +525,7 @@ std::string Job::save(const std::string& dir, int keep) {
 // The file is tried now, so that a missing directory fails before training rather than
 // after it.
 void Job::start_trace() {
-  auto try_file = [&] { AtomicFile(description_.trace, "trace file"); };
+  auto try_file = [&] { try_writing(description_.trace, "trace file"); };
   world_ ? world_->on_lead(try_file, "opening the trace file") : try_file();
   if (world_ && ranks() > 1) {
     float together = 0;

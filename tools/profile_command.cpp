@@ -27,7 +27,7 @@ void profile(const ProfileOptions& o, const launcher::World& world) {
   // Where the profile goes is tried before the measuring: a path that cannot be written
   // fails at once rather than after it.
   if (o.out.empty()) throw Error("--out: the profile's path is empty");
-  world.on_lead([&] { AtomicFile try_out(o.out, "profile file"); }, "checking where the profile goes");
+  world.on_lead([&] { try_writing(o.out, "profile file"); }, "checking where the profile goes");
   const launcher::Topology topology = launcher::discover_job(world.comm());
   collectives::MpiCommunicator comm(world.comm());
   // The kernels are timed with the threads a job of these ranks runs them with.

@@ -15,17 +15,21 @@
 
 namespace spmd::tools {
 
+// `text` read whole as a number; NaN where it is none (or only begins with one).
+inline double number_of(const std::string& text) {
+  try {
+    size_t used = 0;
+    const double x = std::stod(text, &used);
+    return used == text.size() ? x : std::nan("");
+  } catch (const std::exception&) {
+    return std::nan("");
+  }
+}
+
 inline CLI::Validator number_check(bool allow_zero) {
   return CLI::Validator(
       [allow_zero](std::string& text) -> std::string {
-        double x = 0;
-        try {
-          size_t used = 0;
-          x = std::stod(text, &used);
-          if (used != text.size()) x = std::nan("");
-        } catch (const std::exception&) {
-          x = std::nan("");
-        }
+        const double x = number_of(text);
         bool ok = std::isfinite(x) && (allow_zero ? x >= 0 : x > 0);
         if (ok) return "";
         return std::string("must be ") + (allow_zero ? "a finite number >= 0" : "a positive finite number") +
@@ -60,13 +64,7 @@ inline CLI::Validator count_check(int64_t least, int64_t most) {
 inline CLI::Validator number_between(double least, double most) {
   return CLI::Validator(
       [least, most](std::string& text) -> std::string {
-        double x = std::nan("");
-        try {
-          size_t used = 0;
-          x = std::stod(text, &used);
-          if (used != text.size()) x = std::nan("");
-        } catch (const std::exception&) {
-        }
+        const double x = number_of(text);
         if (x >= least && x <= most) return "";
         char bounds[64];
         std::snprintf(bounds, sizeof bounds, "from %g to %g", least, most);
