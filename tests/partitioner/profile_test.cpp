@@ -130,7 +130,8 @@ TEST(Profile, AnAlgorithmOfNoKnownNameOrSizeIsRefused) {
       {R"({"primitive": "all_reduce", "algorithm": "ring", "up_to_bytes": -1)", "'up_to_bytes' must be"},
       {R"({"primitive": "all_reduce", "algorithm": "ring", "up_to_bytes": 1, "alpha_s": -1e-6, "beta_s_per_byte": 1e-9, "gamma_s_per_byte": 0}, {"primitive": "all_reduce", "algorithm": "ring", "up_to_bytes": 4)",
        "'alpha_s' must be a number of 0 or more"},
-      {R"({"primitive": "all_reduce", "algorithm": "ring", "up_to_bytes": 1, "spread": -0.1)", "'spread' must be"}};
+      {R"({"primitive": "all_reduce", "algorithm": "ring", "up_to_bytes": 1, "spread": -0.1)", "'spread' must be"},
+      {R"({"primitive": "all_reduce", "algorithm": "ring", "up_to_bytes": 1, "spread": 1e300)", "'spread' is 1e+300, beyond"}};
   for (const auto& [algorithm, message] : cases) {
     std::ofstream(temp("bad_algorithm.json")) << head + algorithm + tail;
     try {
@@ -144,6 +145,10 @@ TEST(Profile, AnAlgorithmOfNoKnownNameOrSizeIsRefused) {
   std::ofstream(temp("later_band.json"))
       << head + R"({"primitive": "all_reduce", "algorithm": "ring", "up_to_bytes": 1, "alpha_s": 1e-6, "beta_s_per_byte": 1e-9, "gamma_s_per_byte": 0}, {"primitive": "all_reduce", "algorithm": "ring", "up_to_bytes": 0, "alpha_s": -1e-6, "beta_s_per_byte": 1e-9, "gamma_s_per_byte": 0}]}]})";
   EXPECT_EQ(read_profile(temp("later_band.json")).levels.at(0).algorithms.at(1).alpha_s, -1e-6);
+  // A spread far past 100% is a profile's own (a round slowed 240x by a burst), not damage.
+  std::ofstream(temp("wide_spread.json"))
+      << head + R"({"primitive": "all_reduce", "algorithm": "ring", "up_to_bytes": 0, "spread": 120.3)" + tail;
+  EXPECT_EQ(read_profile(temp("wide_spread.json")).levels.at(0).algorithms.at(0).spread, 120.3);
 }
 
 TEST(Profile, AppliedItReplacesTheLinksItMeasuredAndTheDevicesFigures) {
