@@ -16,7 +16,6 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
-#include <fstream>
 #include <span>
 #include <string>
 #include <vector>
@@ -34,6 +33,7 @@
 #include "collectives/synthesize.h"
 #include "collectives/timing.h"
 #include "common/error.h"
+#include "common/files.h"
 #include "launcher/mpi_settings.h"
 #include "launcher/world.h"
 #include "partitioner/profile.h"
@@ -224,9 +224,7 @@ void run(const Options& options) {
   }
   if (printer && !options.measured.empty()) print_summary(all_rows, options.repeats);
   if (printer && !options.json_path.empty()) {
-    std::ofstream file(options.json_path);
-    if (!file) throw spmd::Error("cannot write " + options.json_path);
-    file << records.dump(2) << "\n";
+    spmd::write_file_atomically(options.json_path, records.dump(2) + "\n", "--json file");
   }
 }
 
@@ -280,6 +278,10 @@ int main(int argc, char** argv) {
   int status = 0;
   try {
     app.parse(argc, argv);
+    // Tried before the sweeps, so that a path that cannot be written fails at once.
+    if (!options.json_path.empty()) {
+      job.on_lead([&] { spmd::try_writing(options.json_path, "--json file"); }, "checking where --json goes");
+    }
     options.link = {latency_us * 1e-6, bandwidth_GBps * 1e9, reduce_GBps * 1e9};
     if (!options.profile_path.empty()) {
       read_collectives(options.profile_path,

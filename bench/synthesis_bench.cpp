@@ -10,7 +10,6 @@
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
-#include <fstream>
 #include <optional>
 #include <string>
 #include <vector>
@@ -21,6 +20,7 @@
 #include "common/units.h"
 #include "collectives/synthesize.h"
 #include "common/error.h"
+#include "common/files.h"
 #include "launcher/topology.h"
 
 namespace {
@@ -195,9 +195,7 @@ int main(int argc, char** argv) {
       for (auto& record : rows_json(cluster, topology, rows)) records.push_back(record);
     }
     if (!json_path.empty()) {
-      std::ofstream out(json_path);
-      if (!out) throw spmd::Error("cannot write '" + json_path + "'");
-      out << records.dump(2) << "\n";
+      spmd::write_file_atomically(json_path, records.dump(2) + "\n", "--json file");
     }
   } catch (const spmd::Error& e) {
     std::fprintf(stderr, "bench_synthesis: error: %s\n", e.what());
