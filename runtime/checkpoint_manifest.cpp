@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <charconv>
+#include <cmath>
 #include <map>
 #include <set>
 #include <cstdio>
@@ -288,6 +289,29 @@ void verify_checkpoint(const std::string& dir, const Manifest& m) {
                   ", the manifest says " + hex(f.fnv64));
     }
   }
+}
+
+std::optional<NonFinite> first_non_finite(const std::string& dir, const Manifest& m) {
+  std::vector<float> buffer(1 << 18);
+  for (const SavedFile& f : m.files) {
+    const std::string path = (fs::path(dir) / f.file).string();
+    std::ifstream in(path, std::ios::binary);
+    for (const SavedShard& shard : f.shards) {
+      NonFinite found{shard.value, f.file, 0, shard.bytes / sizeof(float)};
+      in.seekg(static_cast<std::streamoff>(shard.offset));
+      for (uint64_t left = found.elements; left > 0;) {
+        const uint64_t n = std::min<uint64_t>(left, buffer.size());
+        if (!in.read(reinterpret_cast<char*>(buffer.data()), static_cast<std::streamsize>(n * sizeof(float)))) {
+          throw Error("checkpoint shard file '" + path + "' cannot be read where the manifest places " + shard.value);
+        }
+        found.count += static_cast<uint64_t>(
+            std::count_if(buffer.begin(), buffer.begin() + static_cast<std::ptrdiff_t>(n), [](float x) { return !std::isfinite(x); }));
+        left -= n;
+      }
+      if (found.count > 0) return found;
+    }
+  }
+  return std::nullopt;
 }
 
 std::string checkpoint_path(const std::string& root, int64_t step) {

@@ -80,6 +80,19 @@ uint64_t model_checksum(const ir::Graph& training_step);
 // its checksum. Throws spmd::Error naming the first bad file. Cost: one read of every file.
 void verify_checkpoint(const std::string& dir, const Manifest& m);
 
+// A saved value with NaN or infinite elements: `count` of the `elements` its shard in
+// `file` holds.
+struct NonFinite {
+  std::string value, file;
+  uint64_t count = 0, elements = 0;
+};
+
+// The first shard (in the manifest's order of files and shards) of the checkpoint in `dir`
+// holding a NaN or infinite element; nullopt where every element is finite. Checksums vouch
+// for a shard's bytes, not for its numbers. Throws spmd::Error naming a file that cannot be
+// read as the manifest says. Cost: one read of every file.
+std::optional<NonFinite> first_non_finite(const std::string& dir, const Manifest& m);
+
 // The checkpoint directory of step `step` inside `root`: root/step-00000010.
 std::string checkpoint_path(const std::string& root, int64_t step);
 

@@ -1,9 +1,11 @@
 // spmd checkpoint inspect DIR: prints a checkpoint's manifest (DIR itself, or the newest
-// complete one inside it) and verifies every shard file's size and checksum; a bad file is
-// an error naming it (exit 2).
+// complete one inside it), verifies every shard file's size and checksum, and that every
+// saved element is finite; a bad file or value is an error naming it (exit 2).
 #include <cstdio>
 #include <memory>
+#include <optional>
 
+#include "common/error.h"
 #include "runtime/checkpoint_manifest.h"
 #include "tools/commands.h"
 
@@ -46,6 +48,14 @@ void inspect(const std::string& dir, const launcher::World* world) {
   }
   runtime::verify_checkpoint(at.path, m);
   if (lead) std::printf("checksums: all %zu files match\n", m.files.size());
+  // What resuming would refuse (runtime/job.h), found here first.
+  if (const std::optional<runtime::NonFinite> bad = runtime::first_non_finite(at.path, m)) {
+    const runtime::SavedValue* v = m.find(bad->value);
+    throw Error("checkpoint '" + at.path + "' holds " + (v ? v->kind : std::string("value")) + " '" + bad->value +
+                "' with " + std::to_string(bad->count) + " NaN or infinite of its " + std::to_string(bad->elements) +
+                " elements in " + bad->file + ": a resume from it is refused");
+  }
+  if (lead) std::printf("values: every element finite\n");
 }
 
 }  // namespace

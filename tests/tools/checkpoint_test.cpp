@@ -311,8 +311,9 @@ std::string fnv64_of(const std::string& path) {
 }
 
 // Checksums vouch for a shard's bytes, not its numbers: a NaN saved (with its checksum made
-// to match) is refused on every rank at resume, naming the value, exit 2.
-TEST(Checkpoint, ANaNSavedIsRefusedAtResume) {
+// to match) is refused on every rank at resume, naming the value, exit 2; inspect names it
+// too, and says so of a checkpoint whose every element is finite.
+TEST(Checkpoint, ANaNSavedIsRefusedAtResumeAndNamedByInspect) {
   std::string dir = copy_of_saved("nan");
   const std::string shard = dir + "/step-00000010/rank-00000.bin";
   {
@@ -329,6 +330,14 @@ TEST(Checkpoint, ANaNSavedIsRefusedAtResume) {
   EXPECT_NE(r.err.find("checkpoint '" + dir + "/step-00000010' holds param 'wpe' with a NaN or infinite value"),
             std::string::npos)
       << r.err;
+  Result inspected = run("checkpoint inspect " + dir);
+  EXPECT_EQ(inspected.exit_code, 2) << inspected.err;
+  EXPECT_NE(inspected.out.find("checksums: all 4 files match"), std::string::npos) << inspected.out;
+  EXPECT_NE(inspected.err.find("checkpoint '" + dir + "/step-00000010' holds param 'wpe' with 1 NaN or infinite of its " +
+                               std::to_string(8 * 24) + " elements in rank-00000.bin"),
+            std::string::npos)
+      << inspected.err;
+  EXPECT_NE(run("checkpoint inspect " + saved().root).out.find("values: every element finite"), std::string::npos);
 }
 
 // Keeping the newest N goes by step: a fresh run writing where another run's later steps
