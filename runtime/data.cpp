@@ -8,6 +8,7 @@
 
 #include "common/error.h"
 #include "common/files.h"
+#include "runtime/checkpoint_manifest.h"
 
 namespace spmd::runtime {
 namespace {
@@ -90,6 +91,8 @@ class LanguageModelData : public DataSource {
                   " bytes, fewer than seq+1 = " + std::to_string(seq_ + 1));
     }
   }
+
+  uint64_t fingerprint() const override { return fnv64(corpus_.data(), corpus_.size()); }
 
   void fill(int64_t step, const Feeds& feeds) override {
     for (auto [feed, shift] : {std::pair{"tokens", 0}, std::pair{"targets", 1}}) {

@@ -34,6 +34,10 @@ class DataSource {
   virtual int64_t items_per_step() const = 0;
   virtual std::string item_name() const = 0;  // "tokens" or "samples"
   virtual std::string describe() const = 0;
+  // What the source draws its batches from, as a number equal on every rank given the same
+  // data (a corpus's checksum), for bind to compare across ranks; 0 where it cannot be
+  // told (a program's own callback). Cost: at most one pass over the data.
+  virtual uint64_t fingerprint() const { return 0; }
   // Whether fill may be called beyond the steps trained, to time it (Trainer::feed_seconds):
   // the built-in sources; a program's own data is filled for its steps only.
   virtual bool timeable() const { return true; }

@@ -165,9 +165,10 @@ void Job::bind(JobBinding binding) {
   std::optional<Manifest> saved = prepare_resume();
   check_checkpoint_directory(saved ? saved->step : 0);
   const ir::Graph& runs = program_ ? program_->graph : graph_;
+  std::unique_ptr<DataSource> data = make_data();
+  check_same_data(*data);
   trainer_ = std::make_unique<Trainer>(runs, *backend_, description_.seed, description_.program.lr,
-                                       partitioned_ ? comm_.get() : nullptr, topology_.get(),
-                                       make_data());
+                                       partitioned_ ? comm_.get() : nullptr, topology_.get(), std::move(data));
   trainer_->executor().set_overlap(overlap_);
   float feed = static_cast<float>(trainer_->feed_seconds());
   if (comm_ && ranks() > 1) comm_->native_all_reduce({&feed, 1}, collectives::ReduceOp::max);
@@ -465,8 +466,14 @@ void Job::check_ranks_agree(bool plan_chosen) const {
                            lr_bits};
   const char* what[] = {"training step (model, optimizer)", plan_chosen ? "plan" : "partitioning", "seed",
                         "learning rate"};
+  agree_with_rank_0(mine, what);
+}
+
+// Throws naming the first rank and figure where a rank's `mine` differs from rank 0's. One
+// all-gather of the figures.
+void Job::agree_with_rank_0(std::span<const uint64_t> mine, std::span<const char* const> what) const {
   const std::vector<uint64_t> all = world_->all_gather(mine, "what each rank was asked to run");
-  const size_t n = std::size(mine);
+  const size_t n = mine.size();
   for (size_t r = 1; r < all.size() / n; ++r) {
     for (size_t k = 0; k < n; ++k) {
       if (all[r * n + k] == all[k]) continue;
@@ -474,6 +481,15 @@ void Job::check_ranks_agree(bool plan_chosen) const {
                   " differs (every rank of a job takes the same program and flags)");
     }
   }
+}
+
+// Every rank draws its rows from rank 0's data: a --data file that differs between hosts (a
+// stale copy on one) would train on other tokens there, with no error. Before any step.
+void Job::check_same_data(const DataSource& data) const {
+  if (!world_ || world_->size() < 2) return;
+  const uint64_t mine[] = {data.fingerprint()};
+  const char* what[] = {"data (the corpus's checksum)"};
+  agree_with_rank_0(mine, what);
 }
 
 void Job::finish_resume(const Manifest& m) {

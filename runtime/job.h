@@ -20,6 +20,7 @@
 #include <functional>
 #include <memory>
 #include <optional>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -229,6 +230,8 @@ class Job {
   std::optional<Manifest> prepare_resume();
   void check_checkpoint_directory(int64_t first_step) const;
   void check_ranks_agree(bool plan_chosen) const;
+  void agree_with_rank_0(std::span<const uint64_t> mine, std::span<const char* const> what) const;
+  void check_same_data(const DataSource& data) const;
   void finish_resume(const Manifest& m);
   void start_trace();
   std::vector<PredictedLaunch> predicted_step(const launcher::Topology* topology,

@@ -68,6 +68,28 @@ TEST(BadInput, RanksAskedToRunDifferentJobsAreRefused) {
   EXPECT_EQ(launch(args, args).exit_code, 0);
 }
 
+// A --data file whose contents differ between ranks (a stale copy on one host) would train
+// on other tokens there with no error: refused at bind, on every rank.
+TEST(BadInput, RanksGivenDifferentDataAreRefused) {
+  const std::string text(4096, 'a');
+  const std::string one = write_temp("data-one.txt", text), other = write_temp("data-other.txt", text + "b");
+  const std::string same = write_temp("data-same.txt", text);
+  const std::string args = "run gpt:layers=1,d_model=16,heads=2,seq=8,vocab=256,batch=4 --steps 2 --strategy dp "
+                           "--timeout 10 --data ";
+  const auto launch = [&](const std::string& first, const std::string& second) {
+    return run(std::string(MPIEXEC) + " --oversubscribe --allow-run-as-root -x OMP_NUM_THREADS=1 -np 1 " +
+                   SPMD_BINARY + " " + args + first + " : -np 1 " + SPMD_BINARY + " " + args + second,
+               /*raw=*/true);
+  };
+  Result r = launch(one, other);
+  EXPECT_EQ(r.exit_code, 2) << r.err;
+  EXPECT_TRUE(contains(r.err, "rank 1 was asked to run another job than rank 0: its data (the corpus's checksum) differs"))
+      << r.err;
+  // The contents decide, not the path.
+  Result ok = launch(one, same);
+  EXPECT_EQ(ok.exit_code, 0) << ok.err;
+}
+
 TEST(BadInput, APlanTheTopologyCannotHoldWritesNoFile) {
   const std::string path = temp_path("unplaced.json");
   std::filesystem::remove(path);
