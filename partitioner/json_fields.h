@@ -2,6 +2,7 @@
 // "scope" must not silently drop ZeRO's scoping), reported by name.
 #pragma once
 
+#include <algorithm>
 #include <cmath>
 #include <cstdint>
 #include <initializer_list>
@@ -48,6 +49,30 @@ Int whole_number(const nlohmann::ordered_json& j, const std::string& what, Int l
   if (std::isfinite(x) && x == std::floor(x) && x >= least && x <= most) return static_cast<Int>(x);
   throw Error(what + " must be a whole number from " + std::to_string(least) + " to " + std::to_string(most) + ", got " +
               j.dump());
+}
+
+// nlohmann's message for `e`, met parsing `text`, saying where: a syntax error says its line
+// and column already; a number beyond a double ("number overflow parsing '1e999'") is
+// reported without them, so they are added, those of the number's first appearance as a
+// value in `text`. O(size of text).
+inline std::string json_error_text(const nlohmann::json::exception& e, const std::string& text) {
+  std::string message = e.what();
+  const std::string_view quote = "parsing '";
+  const size_t from = message.find(quote);
+  if (e.id != 406 || from == std::string::npos) return message;
+  const size_t begin = from + quote.size(), end = message.find('\'', begin);
+  if (end == std::string::npos) return message;
+  const std::string number = message.substr(begin, end - begin);
+  const auto bounds_value = [](char c) { return std::string_view(" \t\r\n:,[]{}").find(c) != std::string_view::npos; };
+  for (size_t at = text.find(number); at != std::string::npos; at = text.find(number, at + 1)) {
+    const size_t after = at + number.size();
+    if ((at > 0 && !bounds_value(text[at - 1])) || (after < text.size() && !bounds_value(text[after]))) continue;
+    const size_t line_start = text.rfind('\n', at);
+    const size_t line = 1 + static_cast<size_t>(std::count(text.begin(), text.begin() + static_cast<std::ptrdiff_t>(at), '\n'));
+    const size_t column = at - (line_start == std::string::npos ? 0 : line_start + 1) + 1;
+    return message + " at line " + std::to_string(line) + ", column " + std::to_string(column);
+  }
+  return message;
 }
 
 }  // namespace spmd::partitioner

@@ -153,7 +153,7 @@ Plan read_plan(const std::string& path, const ir::Graph& g) {
   try {
     return plan_from_json(nlohmann::ordered_json::parse(text), g);
   } catch (const nlohmann::json::exception& e) {
-    throw Error(path + ": not JSON: " + e.what());
+    throw Error(path + ": not JSON: " + json_error_text(e, text));
   } catch (const Error& e) {
     throw Error(path + ": " + e.what());
   }

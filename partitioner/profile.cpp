@@ -10,6 +10,7 @@
 #include "collectives/primitives.h"
 #include "collectives/schedule.h"
 #include "collectives/synthesize.h"
+#include "partitioner/json_fields.h"
 #include "common/error.h"
 #include "common/files.h"
 #include "common/units.h"
@@ -143,11 +144,12 @@ void read_turns(const nlohmann::json& t, const std::string& at, Profile& p) {
 }
 
 Profile read_profile(const std::string& path) {
+  const std::string text = read_text_file(path, "profile");
   nlohmann::json j;
   try {
-    j = nlohmann::json::parse(read_text_file(path, "profile"));
+    j = nlohmann::json::parse(text);
   } catch (const nlohmann::json::exception& e) {
-    throw Error("profile '" + path + "' is not JSON: " + e.what());
+    throw Error("profile '" + path + "' is not JSON: " + json_error_text(e, text));
   }
   const std::string where = "profile '" + path + "'";
   if (!j.is_object() || !j.contains("fingerprint") || !j.at("fingerprint").is_string()) {

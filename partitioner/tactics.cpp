@@ -141,7 +141,7 @@ Tactics read_tactics(const std::string& path) {
   try {
     return tactics_from_json(nlohmann::ordered_json::parse(text));
   } catch (const nlohmann::json::exception& e) {
-    throw Error(path + ": " + e.what());
+    throw Error(path + ": " + json_error_text(e, text));
   } catch (const Error& e) {
     throw Error(path + ": " + e.what());
   }

@@ -257,6 +257,8 @@ Manifest read_manifest(const std::string& dir) {
   std::string text = read_text_file(path, "checkpoint manifest");
   try {
     return manifest_from_json(nlohmann::ordered_json::parse(text));
+  } catch (const nlohmann::json::exception& e) {
+    throw Error("checkpoint manifest '" + path + "' is not a valid manifest: " + partitioner::json_error_text(e, text));
   } catch (const std::exception& e) {
     throw Error("checkpoint manifest '" + path + "' is not a valid manifest: " + e.what());
   }

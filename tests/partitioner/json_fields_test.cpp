@@ -36,5 +36,30 @@ TEST(WholeNumber, RefusesWhatGetWouldTruncateOrWrap) {
   EXPECT_THROW(whole_number<int64_t>(ordered_json(18446744073709551615ull), "step"), Error);
 }
 
+// The message of parsing `text`, as json_error_text gives it.
+std::string parse_message(const std::string& text) {
+  try {
+    (void)nlohmann::json::parse(text);
+  } catch (const nlohmann::json::exception& e) {
+    return json_error_text(e, text);
+  }
+  return "";
+}
+
+// A number beyond a double gets nlohmann's message with no position: its line and column
+// are added, those of the number as a value (not as a key or inside a longer number).
+TEST(JsonErrorText, ANumberBeyondADoubleIsPlaced) {
+  EXPECT_EQ(parse_message("{\"1e999\": \"11e999\",\n \"b\": [1e999, 2]}"),
+            "[json.exception.out_of_range.406] number overflow parsing '1e999' at line 2, column 8");
+  EXPECT_EQ(parse_message("{\"a\": 1,\n\n  \"b\":-1e999}"),
+            "[json.exception.out_of_range.406] number overflow parsing '-1e999' at line 3, column 7");
+}
+
+TEST(JsonErrorText, ASyntaxErrorKeepsItsOwnPosition) {
+  const std::string message = parse_message("{\"a\": [1,");
+  EXPECT_NE(message.find("at line 1, column 10"), std::string::npos) << message;
+  EXPECT_EQ(message.find("at line 1, column 10", message.find("at line 1, column 10") + 1), std::string::npos);
+}
+
 }  // namespace
 }  // namespace spmd::partitioner
