@@ -12,6 +12,7 @@
 
 #include "common/error.h"
 #include "common/files.h"
+#include "common/hash.h"
 #include "ir/text.h"
 #include "partitioner/json_fields.h"
 
@@ -262,12 +263,6 @@ Manifest read_manifest(const std::string& dir) {
   } catch (const std::exception& e) {
     throw Error("checkpoint manifest '" + path + "' is not a valid manifest: " + e.what());
   }
-}
-
-uint64_t fnv64(const void* bytes, size_t size, uint64_t hash) {
-  const auto* p = static_cast<const unsigned char*>(bytes);
-  for (size_t i = 0; i < size; ++i) hash = (hash ^ p[i]) * 1099511628211ull;
-  return hash;
 }
 
 void verify_checkpoint(const std::string& dir, const Manifest& m) {

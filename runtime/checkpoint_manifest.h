@@ -65,10 +65,6 @@ nlohmann::ordered_json to_json(const Manifest& m);
 // not a manifest.
 Manifest read_manifest(const std::string& dir);
 
-// FNV-1a 64 of `bytes`, continuing from `hash` (start: kFnvStart).
-inline constexpr uint64_t kFnvStart = 14695981039346656037ull;
-uint64_t fnv64(const void* bytes, size_t size, uint64_t hash = kFnvStart);
-
 // The forward pass of a global training step: what its loss depends on, renumbered, without
 // meta, gradients or optimizer (a checkpoint resumes under another learning rate).
 ir::Graph forward_pass(const ir::Graph& training_step);

@@ -8,6 +8,7 @@
 
 #include "common/error.h"
 #include "common/files.h"
+#include "common/hash.h"
 #include "runtime/checkpoint.h"
 #include "runtime/checkpoint_blocks.h"
 

@@ -8,7 +8,7 @@
 
 #include "common/error.h"
 #include "common/files.h"
-#include "runtime/checkpoint_manifest.h"
+#include "common/hash.h"
 
 namespace spmd::runtime {
 namespace {

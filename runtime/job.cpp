@@ -12,6 +12,7 @@
 #include "collectives/primitives.h"
 #include "common/error.h"
 #include "common/files.h"
+#include "common/hash.h"
 #include "ir/ops.h"
 #include "ir/text.h"
 #include "launcher/mpi_settings.h"
