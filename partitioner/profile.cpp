@@ -130,6 +130,22 @@ void read_turns_curve(const nlohmann::json& points, const std::string& at, RateC
   }
 }
 
+// One primitive's MPI's own over ours in turns: [{"bytes", "ratio"}] by increasing bytes,
+// or a ratio alone (older profiles), which holds at every size.
+RateCurve read_ratios_by_size(const nlohmann::json& all, const std::string& primitive, const std::string& where) {
+  const std::string at = where + ", " + primitive;
+  if (all.at(primitive).is_number()) return {{0.0, positive(all, primitive.c_str(), where)}};
+  if (!all.at(primitive).is_array() || all.at(primitive).empty()) {
+    throw Error(at + ": not a ratio or a list of {bytes, ratio}");
+  }
+  RateCurve curve;
+  for (const auto& point : all.at(primitive)) {
+    curve.emplace_back(non_negative(point, "bytes", at), positive(point, "ratio", at));
+    if (curve.size() > 1 && !(curve.back().first > curve.end()[-2].first)) throw Error(at + ": the sizes must increase");
+  }
+  return curve;
+}
+
 // The "turns" object: {"share", "handoff_s", "by_stretch": [{"stretch_s", "kept"}],
 // "by_stretch_filled": likewise (optional)}, a share below 1.
 void read_turns(const nlohmann::json& t, const std::string& at, Profile& p) {
@@ -172,14 +188,14 @@ Profile read_profile(const std::string& path) {
   }
   if (j.contains("native_in_turns")) {
     const std::string at = where + ", native_in_turns";
-    if (!j.at("native_in_turns").is_object()) throw Error(at + ": not an object of primitives and ratios");
-    for (const auto& [primitive, ratio] : j.at("native_in_turns").items()) {
+    if (!j.at("native_in_turns").is_object()) throw Error(at + ": not an object of primitives and ratios by size");
+    for (const auto& [primitive, by_size] : j.at("native_in_turns").items()) {
       try {
         collectives::primitive_from_string(primitive);
       } catch (const Error&) {
         throw Error(at + ": '" + primitive + "' is no collective primitive");
       }
-      p.native_in_turns[primitive] = positive(j.at("native_in_turns"), primitive.c_str(), at);
+      p.native_in_turns[primitive] = read_ratios_by_size(j.at("native_in_turns"), primitive, at);
     }
   }
   if (j.contains("native_in_turns_bytes")) p.native_in_turns_bytes = non_negative(j, "native_in_turns_bytes", where);
@@ -268,6 +284,11 @@ void write_profile(const std::string& path, const Profile& p) {
   for (const auto& [bytes, rate] : p.memory_by_size) memory.push_back({{"bytes", bytes}, {"bytes_per_s", rate}});
   nlohmann::ordered_json cold = nlohmann::ordered_json::array();
   for (const auto& [bytes, seconds] : p.collective_cold_s) cold.push_back({{"bytes", bytes}, {"seconds", seconds}});
+  nlohmann::ordered_json in_turns = nlohmann::ordered_json::object();
+  for (const auto& [primitive, by_size] : p.native_in_turns) {
+    in_turns[primitive] = nlohmann::ordered_json::array();
+    for (const auto& [bytes, ratio] : by_size) in_turns[primitive].push_back({{"bytes", bytes}, {"ratio", ratio}});
+  }
   nlohmann::ordered_json grid = nlohmann::ordered_json::array();
   for (const GemmPoint& g : p.matmul_by_shape) {
     grid.push_back({{"m", g.m}, {"n", g.n}, {"k", g.k}, {"flops_per_s", g.flops_per_s}});
@@ -278,7 +299,7 @@ void write_profile(const std::string& path, const Profile& p) {
                               {"sync_wait_fraction", p.sync_wait_fraction},
                               {"peer_rewrite_Bps", p.peer_rewrite_Bps},
                               {"peer_rewrite_by_op", p.peer_rewrite_by_op},
-                              {"native_in_turns", p.native_in_turns},
+                              {"native_in_turns", in_turns},
                               {"native_in_turns_bytes", p.native_in_turns_bytes},
                               {"collective_cold_s", cold},
                               {"matmul_by_size", curve},        {"memory_by_size", memory},
@@ -320,30 +341,44 @@ bool ranks_take_turns(const launcher::Topology& topology) {
   return false;
 }
 
-bool native_left_out_in_turns(double ratio) { return ratio > 1 / (1 - collectives::kNativeMargin); }
+bool native_left_out_in_turns(double ratio) { return ratio > 1 - collectives::kNativeMargin; }
+
+double native_ratio_in_turns(const RateCurve& in_turns, double bytes) {
+  double ratio = 0, nearest = 0;
+  for (const auto& [timed, r] : in_turns) {
+    const double apart = std::abs(std::log2(std::max(timed, 1.0) / std::max(bytes, 1.0)));
+    if (ratio == 0 || apart <= nearest) ratio = r, nearest = apart;
+  }
+  return ratio;
+}
 
 std::vector<launcher::MeasuredAlgorithm> native_kept_in_turns(const std::vector<launcher::MeasuredAlgorithm>& measured,
                                                               const Profile& profile) {
   std::vector<launcher::MeasuredAlgorithm> out;
-  std::map<std::string, double> band_starts;  // by primitive: where its next native band starts
+  std::map<std::string, double> band_starts;   // by primitive: where its next native band starts
+  std::map<std::string, bool> some_left_out;   // by primitive: a native band before was left out
+  const double largest_timed = profile.native_in_turns_bytes > 0 ? profile.native_in_turns_bytes : 1e300;
   for (const launcher::MeasuredAlgorithm& a : measured) {
     if (a.algorithm != "native") {
       out.push_back(a);
       continue;
     }
     double& from = band_starts[a.primitive];
-    const bool above = profile.native_in_turns_bytes > 0 && from >= profile.native_in_turns_bytes;
+    const double start = from;
     from = a.up_to_bytes;
+    const bool above = profile.native_in_turns_bytes > 0 && start >= profile.native_in_turns_bytes;
     const auto timed = profile.native_in_turns.find(a.primitive);
-    const bool left_out = timed == profile.native_in_turns.end() || native_left_out_in_turns(timed->second);
-    if (!left_out) {
-      out.push_back(a);
-    } else if (above) {
-      // The first band kept must not stand for the smaller sizes left out (measured_band
-      // takes the first band that reaches a size).
-      out.push_back(a);
-      out.back().from_bytes = profile.native_in_turns_bytes;
+    const double top = a.up_to_bytes > 0 ? std::min(a.up_to_bytes, largest_timed) : largest_timed;
+    const bool left_out = timed == profile.native_in_turns.end() ||
+                          native_left_out_in_turns(native_ratio_in_turns(timed->second, top));
+    if (left_out && !above) {
+      some_left_out[a.primitive] = true;
+      continue;
     }
+    out.push_back(a);
+    // The first band kept must not stand for the smaller sizes left out (measured_band
+    // takes the first band that reaches a size).
+    if (some_left_out[a.primitive]) out.back().from_bytes = start;
   }
   return out;
 }
@@ -364,9 +399,17 @@ std::string said_in_turns(const Profile& profile) {
            "for peers that are not running; this profile did not time them in a step)";
   }
   std::string left_out, kept;
-  for (const auto& [primitive, ratio] : profile.native_in_turns) {
-    std::string& list = native_left_out_in_turns(ratio) ? left_out : kept;
-    list += (list.empty() ? "" : ", ") + primitive + figure(" %.2fx", ratio);
+  for (const auto& [primitive, by_size] : profile.native_in_turns) {
+    std::string out_here, kept_here;
+    for (const auto& [bytes, ratio] : by_size) {
+      std::string& list = native_left_out_in_turns(ratio) ? out_here : kept_here;
+      list += (list.empty() ? "" : ", ") + (bytes > 0 ? bytes_text(bytes) + " " : "") + figure("%.2fx", ratio);
+    }
+    const auto add = [&](std::string& list, const std::string& sizes) {
+      if (!sizes.empty()) list += (list.empty() ? "" : ", ") + primitive + " " + sizes;
+    };
+    add(left_out, by_size.size() > 1 && !out_here.empty() ? "(" + out_here + ")" : out_here);
+    add(kept, by_size.size() > 1 && !kept_here.empty() ? "(" + kept_here + ")" : kept_here);
   }
   std::string said = "collectives: the ranks take turns on their PUs; MPI's own, timed in a step against the fastest "
                      "of ours,";

@@ -40,9 +40,11 @@ struct Profile {
   double peer_rewrite_Bps = 0;
   std::map<std::string, double> peer_rewrite_by_op;  // an optimizer update's own, by op name
   // Where the ranks take turns on their PUs: by primitive ("all_reduce"), MPI's own
-  // collective's time in a step over the fastest of ours (runtime/profile_turns.h); > 1:
-  // MPI's waits longer there. Empty: not measured (ranks on PUs of their own, older profiles).
-  std::map<std::string, double> native_in_turns;
+  // collective's time in a step over the fastest of ours at each size timed, (bytes, ratio)
+  // by increasing bytes (runtime/profile_turns.h); > 1: MPI's waits longer there. A point at
+  // 0 bytes holds for every size (older profiles timed one ratio per primitive). Empty: not
+  // measured (ranks on PUs of their own, older profiles).
+  std::map<std::string, RateCurve> native_in_turns;
   // The largest size native_in_turns timed: above it a collective's rounds outweigh the
   // turns, and MPI's own is chosen as lined up (its all-gather in a step over ours on 4
   // ranks over 2 cores: 1.1-1.3x at 256 KiB and 4 MiB, 1.03x at 16 MiB, 0.95x at 64 MiB).
@@ -132,15 +134,28 @@ Profiled apply_profile(const Profile& profile, const std::string& path, const la
 bool ranks_take_turns(const launcher::Topology& topology);
 
 // Whether ranks taking turns leave out MPI's own collective that took `ratio` times the
-// fastest of ours in a step (Profile::native_in_turns): where ours was faster by more than
-// collectives::kNativeMargin, as synthesis keeps MPI's own elsewhere unless ours wins by it.
+// fastest of ours in a step (Profile::native_in_turns): unless it was faster than ours by
+// collectives::kNativeMargin. Where they tie, ours: the loop that times them (a matmul,
+// then the collective) keeps the ranks nearly in step, and a real step loses more with
+// MPI's (mlp megatron on 4 ranks over 2 cores: its 64 KiB all-reduce timed at 0.98-1.09x
+// ours so, and the step took 0.40-0.41 ms with MPI's, 0.29-0.31 ms with ours).
 bool native_left_out_in_turns(double ratio);
 
-// `measured` without MPI's own collective (algorithm "native") of the primitives where
-// ranks taking turns wait for it longer than for ours in a step: those
-// `profile.native_in_turns` leaves out (native_left_out_in_turns), and every primitive it
-// does not name (MPI's own all-reduce, timed lined up, lost in every step measured); of
-// those, its bands wholly above `profile.native_in_turns_bytes` stay. O(bands).
+// The ratio of `in_turns` (one primitive's curve of Profile::native_in_turns) at `bytes`:
+// that of the size timed nearest it, by how many times larger or smaller, the larger of two
+// as near. A ratio per size, not one per primitive: MPI's all-reduce in a step on 4 ranks
+// over 2 cores took 2x ours at 64 KiB and 1.0x at 256 KiB and 4 MiB, and one figure for
+// all of them kept it for mlp's 64 KiB all-reduce (0.42 ms a step, 0.30 ms with ours).
+// O(points); 0 for an empty curve.
+double native_ratio_in_turns(const RateCurve& in_turns, double bytes);
+
+// `measured` without MPI's own collective's bands (algorithm "native") where ranks taking
+// turns wait for it longer than for ours in a step: those whose ratio at their largest size
+// (at most the largest size timed) `profile.native_in_turns` leaves out
+// (native_left_out_in_turns), and every band of a primitive it does not name (MPI's own
+// all-reduce, timed lined up, lost in every step measured); bands wholly above
+// `profile.native_in_turns_bytes` stay. A band kept after one left out holds only its own
+// sizes (MeasuredAlgorithm::from_bytes). O(bands x points).
 std::vector<launcher::MeasuredAlgorithm> native_kept_in_turns(const std::vector<launcher::MeasuredAlgorithm>& measured,
                                                               const Profile& profile);
 

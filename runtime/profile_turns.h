@@ -18,13 +18,13 @@
 namespace spmd::runtime {
 
 // For each primitive: rounds of a 64^3 matmul on `backend` then the collective, MPI's own
-// and each of ours interleaved, on 256 KiB and 4 MiB buffers (those up to `max_bytes`, else
-// the 16 KiB one); each one's time beyond the matmul rounds alone. Sets, in
-// `p.native_in_turns`, by primitive name, MPI's own time over the fastest of ours at each
-// size, the geometric mean over the sizes (each size counts alike: MPI's broadcast won at
-// 256 KiB and lost at 4 MiB), rank 0's figure on every rank; in `p.native_in_turns_bytes`
-// the largest size; and its lines in `table`. Collective over `comm` (2 ranks or more);
-// about 1-2 s on 4 ranks over 2 cores.
+// and each of ours interleaved, on buffers of 16 KiB to 4 MiB, by fours (those up to
+// `max_bytes`, else the 16 KiB one); each one's time beyond the matmul rounds alone. Sets,
+// in `p.native_in_turns`, by primitive name, MPI's own time over the fastest of ours at each
+// size (a ratio per size: MPI's broadcast won at 256 KiB and lost at 4 MiB, its all-reduce
+// lost at 64 KiB and matched ours at 256 KiB), rank 0's figures on every rank; in
+// `p.native_in_turns_bytes` the largest size; and its lines in `table`. Collective over
+// `comm` (2 ranks or more); about 2-3 s on 4 ranks over 2 cores.
 // The hand-off to the communication thread as a step meets it where the ranks take turns
 // on their PUs, for the cost model to charge per collective overlapped: rounds of a 64^3
 // matmul then a 4 KiB all-reduce handed to a CommStream and waited for, against the same

@@ -284,7 +284,8 @@ TEST(Profile, RanksTakingTurnsKeepMpisOwnWhereTheProfileTimedItNoSlowerInAStep) 
                 {"broadcast", "native", 0, 1e-6, 1e-10, 0, 0}, {"broadcast", "binomial_tree", 0, 2e-6, 1e-10, 0, 0},
                 {"all_to_all", "native", 0, 1e-6, 1e-10, 0, 0}}}};
   p.matmul_flops = p.memory_Bps = p.op_latency_s = 1;
-  p.native_in_turns = {{"all_reduce", 1.9}, {"broadcast", 0.45}};  // all_to_all: not timed
+  p.native_in_turns = {{"all_reduce", {{1 << 20, 1.9}, {4 << 20, 1.9}}},
+                       {"broadcast", {{0, 0.45}}}};  // all_to_all: not timed; broadcast: one ratio (older profiles)
   p.native_in_turns_bytes = 4 << 20;
   const std::string path = ::testing::TempDir() + "profile_native_in_turns.json";
   write_profile(path, p);
@@ -302,10 +303,55 @@ TEST(Profile, RanksTakingTurnsKeepMpisOwnWhereTheProfileTimedItNoSlowerInAStep) 
   // ... which costs no size below it: the first band that reaches a size would.
   const std::vector<launcher::MeasuredAlgorithm>& bands = turns.topology.levels()[0].algorithms;
   EXPECT_EQ(collectives::measured_band(bands, "all_reduce", collectives::Algorithm::native, 1 << 20), nullptr);
+  EXPECT_EQ(collectives::measured_band(bands, "all_reduce", collectives::Algorithm::native, 8 << 20), nullptr);
   EXPECT_EQ(collectives::measured_band(bands, "all_reduce", collectives::Algorithm::native, 32 << 20), &bands[0]);
   EXPECT_TRUE(std::any_of(turns.said.begin(), turns.said.end(), [](const std::string& s) {
-    return s.find("left out for all_reduce 1.90x; kept for broadcast 0.45x (left out up to 4 MiB") != std::string::npos;
+    return s.find("left out for all_reduce (1 MiB 1.90x, 4 MiB 1.90x); kept for broadcast 0.45x (left out up to 4 MiB") !=
+           std::string::npos;
   })) << turns.said.back();
+}
+
+// Where MPI's own won in a step at some sizes and not at others, each of its bands is kept
+// or left out by the ratio timed nearest its largest size; a tie goes to ours.
+TEST(Profile, RanksTakingTurnsKeepMpisOwnAtTheSizesWhereItWon) {
+  Profile p;
+  p.fingerprint = "elsewhere";
+  p.levels = {{"node", 1e-6, 1e10, 0,
+               {{"all_reduce", "native", 16 << 10, 1e-6, 1e-10, 0, 0},
+                {"all_reduce", "native", 64 << 10, 1e-6, 1e-10, 0, 0},
+                {"all_reduce", "native", 256 << 10, 1e-6, 1e-10, 0, 0},
+                {"all_reduce", "native", 0, 1e-6, 1e-10, 0, 0},
+                {"all_reduce", "ring", 0, 2e-6, 1e-10, 1e-10, 0}}}};
+  p.matmul_flops = p.memory_Bps = p.op_latency_s = 1;
+  p.native_in_turns = {{"all_reduce", {{16 << 10, 0.8}, {64 << 10, 1.0}, {256 << 10, 0.85}, {4 << 20, 0.7}}}};
+  p.native_in_turns_bytes = 4 << 20;
+  const Profiled turns = apply_profile(p, "p.json", ranks_on_two_pus(3));
+  const std::vector<launcher::MeasuredAlgorithm>& bands = turns.topology.levels().at(0).algorithms;
+  std::vector<double> kept;
+  for (const launcher::MeasuredAlgorithm& a : bands) {
+    if (a.algorithm == "native") kept.push_back(a.up_to_bytes);
+  }
+  EXPECT_EQ(kept, (std::vector<double>{16 << 10, 256 << 10, 0}));  // not the one up to 64 KiB
+  using collectives::Algorithm;
+  EXPECT_EQ(collectives::measured_band(bands, "all_reduce", Algorithm::native, 8 << 10), &bands[0]);
+  EXPECT_EQ(collectives::measured_band(bands, "all_reduce", Algorithm::native, 64 << 10), nullptr);
+  EXPECT_EQ(collectives::measured_band(bands, "all_reduce", Algorithm::native, 128 << 10), &bands[1]);
+  EXPECT_EQ(collectives::measured_band(bands, "all_reduce", Algorithm::native, 1 << 20), &bands[2]);
+  EXPECT_TRUE(std::any_of(turns.said.begin(), turns.said.end(), [](const std::string& s) {
+    return s.find("left out for all_reduce (64 KiB 1.00x); kept for all_reduce (16 KiB 0.80x, 256 KiB 0.85x, 4 MiB "
+                  "0.70x)") != std::string::npos;
+  })) << turns.said.back();
+}
+
+// The nearest size timed answers for a size between, the larger where two are as near.
+TEST(Profile, ANativeRatioInTurnsIsThatOfTheNearestSizeTimed) {
+  const RateCurve by_size = {{16 << 10, 0.9}, {64 << 10, 2.0}, {256 << 10, 1.0}};
+  EXPECT_EQ(native_ratio_in_turns(by_size, 1 << 10), 0.9);
+  EXPECT_EQ(native_ratio_in_turns(by_size, 48 << 10), 2.0);
+  EXPECT_EQ(native_ratio_in_turns(by_size, 128 << 10), 1.0);  // as near 64 KiB as 256 KiB
+  EXPECT_EQ(native_ratio_in_turns(by_size, 1e12), 1.0);
+  EXPECT_EQ(native_ratio_in_turns({{0, 1.5}}, 1e6), 1.5);  // one ratio for every size
+  EXPECT_EQ(native_ratio_in_turns({}, 1e6), 0);
 }
 
 // A profile of only the figures every one must have.
@@ -329,11 +375,14 @@ void expect_refused(const Profile& p, const std::string& field, const std::strin
   }
 }
 
-// A primitive of native_in_turns must be one, and its ratio a positive figure.
+// A primitive of native_in_turns must be one, its ratios positive figures, its sizes increasing.
 TEST(Profile, ANativeInTurnsOfNoPrimitiveOrNoRatioIsRefused) {
   Profile p = least_profile();
-  for (const auto& [bad, says] : std::vector<std::pair<std::map<std::string, double>, std::string>>{
-           {{{"all_sum", 1.0}}, "'all_sum' is no collective primitive"}, {{{"broadcast", 0.0}}, "broadcast"}}) {
+  for (const auto& [bad, says] : std::vector<std::pair<std::map<std::string, RateCurve>, std::string>>{
+           {{{"all_sum", {{0, 1.0}}}}, "'all_sum' is no collective primitive"},
+           {{{"broadcast", {{4096, 0.0}}}}, "broadcast: 'ratio' must be a positive number"},
+           {{{"broadcast", {{4096, 1.0}, {4096, 1.0}}}}, "broadcast: the sizes must increase"},
+           {{{"broadcast", {}}}, "broadcast: not a ratio or a list of {bytes, ratio}"}}) {
     p.native_in_turns = bad;
     expect_refused(p, "native_in_turns", says);
   }

@@ -133,7 +133,12 @@ TEST(ProfileCommand, ThreeRanksAreProfiledToo) {
   if (shared != std::string::npos) {
     EXPECT_TRUE(contains(r.out, "MPI's own in a step, the ranks taking turns")) << r.out;
     for (const char* primitive : {"all_reduce", "reduce_scatter", "all_gather", "broadcast", "all_to_all"}) {
-      EXPECT_GT(j.at("native_in_turns").at(primitive).get<double>(), 0) << primitive;
+      const nlohmann::json& by_size = j.at("native_in_turns").at(primitive);  // a ratio at each size timed
+      ASSERT_TRUE(by_size.is_array() && !by_size.empty()) << primitive;
+      for (const nlohmann::json& point : by_size) {
+        EXPECT_GT(point.at("bytes").get<double>(), 0) << primitive;
+        EXPECT_GT(point.at("ratio").get<double>(), 0) << primitive;
+      }
     }
     // ... and what the turns leave each rank of its share, which a job of these ranks then
     // takes from the profile rather than measuring it at start.
