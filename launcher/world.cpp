@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "common/error.h"
+#include "common/hash.h"
 #include "launcher/watchdog.h"
 
 namespace spmd::launcher {
@@ -22,6 +23,8 @@ constexpr int kOutcomeTag = 1;
 constexpr int kGatherTag = 2;
 // How long a rank ending on bad input waits for the others to end with it.
 constexpr Seconds kPartingWait{1.0};
+// How long a rank that ends with the others waits in MPI_Finalize.
+constexpr Seconds kLeavingWait{10.0};
 
 // The messages of one step of an agreement, each with the rank it goes to or comes from.
 // Room for `capacity` messages is reserved up front, so the requests add() hands to MPI
@@ -213,6 +216,50 @@ std::vector<uint64_t> World::all_gather(std::span<const uint64_t> values, const 
 }
 
 void World::abort(int code) const {
+  // Bad input every rank found (the ranks agree on it: a bad checkpoint, a plan that does
+  // not fit) ends them all at once: wait a moment for the others, so that none is stopped
+  // by the first one's abort before it has said why. Not for a failure of the job: another
+  // thread of this rank may be inside MPI, or a peer never come.
+  if (code == kExitUserError && size_ > 1 && mpi_running()) all_arrive_within(kPartingWait);
+  abort_now(code);
+}
+
+void World::end_on_bad_input(const std::string& line) const {
+  const auto say = [&] {
+    std::fprintf(stderr, "%s\n", line.c_str());
+    std::fflush(stderr);
+  };
+  if (size_ == 1 || !mpi_running()) {
+    say();
+    abort_now(kExitUserError);
+  }
+  if (all_arrive_within(kPartingWait)) {
+    const uint64_t mine = fnv64(line.data(), line.size());
+    std::vector<uint64_t> all;
+    try {
+      all = all_gather(mine, "the ranks' errors");
+    } catch (const Error&) {
+      say();
+      abort_now(kExitUserError);
+    }
+    const bool alike = std::all_of(all.begin(), all.end(), [&](uint64_t h) { return h == all.front(); });
+    if (!alike || lead()) say();
+    leave(kExitUserError);
+  }
+  say();
+  abort_now(kExitUserError);
+}
+
+bool World::all_arrive_within(Seconds wait) const {
+  // A barrier still pending when the wait gives up is left so: MPI may not free the request
+  // of a nonblocking collective (Open MPI fails MPI_Request_free on it, fatally), and the
+  // abort that follows ends it.
+  MPI_Request request = MPI_REQUEST_NULL;
+  if (MPI_Ibarrier(own_, &request) != MPI_SUCCESS) return false;
+  return wait_all(std::span(&request, 1), MPI_STATUSES_IGNORE, std::min(timeout_, wait)).done();
+}
+
+void World::abort_now(int code) const {
   std::fflush(stdout);
   std::fflush(stderr);
   if (size_ > 1 && mpi_running()) {
@@ -221,22 +268,21 @@ void World::abort(int code) const {
     action.sa_handler = exit_with_own_code;
     sigemptyset(&action.sa_mask);
     sigaction(SIGTERM, &action, nullptr);
-    // Bad input every rank found (the ranks agree on it: a bad checkpoint, a plan that
-    // does not fit) ends them all at once: wait a moment for the others, so that none is
-    // stopped by the first one's abort before it has said why. Not for a failure of the
-    // job: another thread of this rank may be inside MPI, or a peer never come.
-    if (code == kExitUserError) {
-      // A barrier still pending when the wait gives up is left so: MPI may not free the
-      // request of a nonblocking collective (Open MPI fails MPI_Request_free on it, fatally),
-      // and the abort below ends it.
-      MPI_Request request = MPI_REQUEST_NULL;
-      if (MPI_Ibarrier(own_, &request) == MPI_SUCCESS) {
-        wait_all(std::span(&request, 1), MPI_STATUSES_IGNORE, std::min(timeout_, kPartingWait));
-      }
-    }
     MPI_Abort(comm_, code);
   }
   if (initialised_here_ && mpi_running()) MPI_Finalize();
+  std::exit(code);
+}
+
+void World::leave(int code) const {
+  std::fflush(stdout);
+  std::fflush(stderr);
+  if (initialised_here_ && mpi_running()) {
+    // Every rank is here: MPI_Finalize meets them all. A rank stopped on the way (or MPI
+    // stuck on a request a failure left) does not hold this one past the deadline.
+    const Watchdog watchdog("MPI_Finalize (leaving the job)", std::min(timeout_, kLeavingWait));
+    MPI_Finalize();
+  }
   std::exit(code);
 }
 

@@ -79,19 +79,23 @@ int main(int argc, char** argv) {
     if (world) world->abort(code);
     std::exit(code);
   };
+  // Bad input: said once where every rank found the same, and no abort where all end.
+  auto refuse = [&](const std::string& line) {
+    if (world) world->end_on_bad_input(line);
+    std::fprintf(stderr, "%s\n", line.c_str());
+    std::exit(spmd::kExitUserError);
+  };
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
     if (e.get_exit_code() == 0) return app.exit(e);  // --help, --version
-    std::fprintf(stderr, "spmd: error: %s\n", parse_error_line(app, e, argc, argv).c_str());
-    fail(spmd::kExitUserError);
+    refuse("spmd: error: " + parse_error_line(app, e, argc, argv));
   } catch (const spmd::JobFailure& e) {
     std::fprintf(stderr, "%s\n", spmd::tools::failure_line(world ? world->rank() : 0, e.what()).c_str());
     spmd::tools::failure_said();
     fail(spmd::kExitJobFailure);
   } catch (const spmd::Error& e) {
-    std::fprintf(stderr, "spmd: error: %s\n", e.what());
-    fail(spmd::kExitUserError);
+    refuse(std::string("spmd: error: ") + e.what());
   } catch (const std::exception& e) {
     std::fprintf(stderr, "spmd: internal error: %s\n", e.what());
     fail(spmd::kExitInternalError);

@@ -30,10 +30,11 @@ std::string scratch(const std::string& name) {
 }
 
 // Each rank's exit code, as `rank R exit C` lines in `codes`: the wrapper ignores mpirun's
-// SIGTERM (spmd sets its own handler) so that it outlives spmd and says how it ended.
+// SIGTERM (spmd sets its own handler) so that it outlives spmd and says how it ended, and
+// exits as spmd did.
 std::string each_rank_exit_to(const std::string& codes) {
-  return "bash -c \"trap \\\"\\\" TERM; \\\"\\$@\\\"; echo rank \\$OMPI_COMM_WORLD_RANK exit \\$? >>" + codes +
-         "\" -- ";
+  return "bash -c \"trap \\\"\\\" TERM; \\\"\\$@\\\"; code=\\$?; echo rank \\$OMPI_COMM_WORLD_RANK exit \\$code >>" +
+         codes + "; exit \\$code\" -- ";
 }
 
 // The uninterrupted run's 15 losses, and a checkpoint root after its first 10 steps on 4

@@ -46,6 +46,25 @@ TEST(BadInput, BadInputOnOneRankAloneEndsTheJobWithTheUsersCode) {
   EXPECT_FALSE(contains(r.err, "MPI_ERR_REQUEST")) << r.err;
 }
 
+// Bad input every rank finds (a flag, a file) is said once, by rank 0, and the ranks leave
+// MPI as a job that ends does: no MPI_Abort, whose banner from Open MPI ran over ten lines.
+TEST(BadInput, BadInputEveryRankFindsIsSaidOnceWithoutAnAbort) {
+  const auto times = [](const std::string& text, const std::string& part) {
+    int n = 0;
+    for (size_t at = text.find(part); at != std::string::npos; at = text.find(part, at + 1)) ++n;
+    return n;
+  };
+  for (const auto& [args, says] : std::vector<std::pair<std::string, std::string>>{
+           {"run " + kTiny + " --steps 2 --tactics /nonexistent/tactics.json",
+            "spmd: error: /nonexistent/tactics.json: tactics file '/nonexistent/tactics.json' does not exist"},
+           {"run " + kTiny + " --steps two", "spmd: error: --steps: must be a whole number from 1 to 9007199254740992, got 'two'"}}) {
+    Result r = run(mpirun(3, args), /*raw=*/true);
+    EXPECT_EQ(r.exit_code, 2) << args << "\n" << r.err;
+    EXPECT_EQ(times(r.err, says), 1) << args << "\n" << r.err;
+    EXPECT_FALSE(contains(r.err, "MPI_ABORT")) << args << "\n" << r.err;
+  }
+}
+
 // An MPMD launch that gives one rank other flags: each difference is named at bind, on
 // every rank, before any collective of the job (another optimizer hung in the first
 // broadcast of parameters until the deadline).
