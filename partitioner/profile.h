@@ -134,11 +134,8 @@ Profiled apply_profile(const Profile& profile, const std::string& path, const la
 bool ranks_take_turns(const launcher::Topology& topology);
 
 // Whether ranks taking turns leave out MPI's own collective that took `ratio` times the
-// fastest of ours in a step (Profile::native_in_turns): where it was any slower, with no
-// margin as synthesis gives MPI's own lined up (collectives::kNativeMargin). The loop that
-// times them (a matmul, then the collective) keeps the ranks nearly in step, and a real
-// step loses more with MPI's: mlp megatron on 4 ranks over 2 cores, its 64 KiB all-reduce
-// timed at 0.98-1.09x ours so, took 0.40-0.41 ms a step with MPI's, 0.29-0.31 ms with ours.
+// fastest of ours in a step (Profile::native_in_turns): where ours was faster by more than
+// collectives::kNativeMargin, as synthesis keeps MPI's own elsewhere unless ours wins by it.
 bool native_left_out_in_turns(double ratio);
 
 // The ratio of `in_turns` (one primitive's curve of Profile::native_in_turns) at `bytes`:

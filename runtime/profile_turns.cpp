@@ -23,24 +23,34 @@ using profile_text::seconds_since;
 
 constexpr int kRounds = 20;   // matmul then collective, timed together
 constexpr int kRepeats = 3;   // of every loop, interleaved; the median kept
+// MPI's own against ours: a stretch of compute as a step's between its collectives (mlp's:
+// 100-200 us), 20 matmuls of 64^3, and 5 repeats, as the collective is a smaller part of
+// each round. After one matmul (10 us) the ranks stay nearly in step, and MPI's all-reduce
+// of 64 KiB came out at 0.89-1.09x ours in six profiles, where mlp megatron's step on 4
+// ranks over 2 cores took 0.38-0.50 ms with it and 0.26-0.33 ms with ours (its 256 KiB and
+// 1 MiB all-reduces, in mlps of 1024 hidden: 2.38 and 6.65 ms a step, 1.60 and 4.29 with
+// ours); after 20, at 1.07-1.59x at every size, in four (1.15-1.85x on 3 ranks).
+constexpr int kMatmulsInStretch = 20;
+constexpr int kStretchRepeats = 5;
 constexpr double kHandoffBytes = 4096;  // the all-reduce a hand-off in turns is timed with
 // The sizes MPI's own is timed at in turns: where it loses changes with the size (its
-// all-reduce on 4 ranks over 2 cores took 2x ours at 64 KiB, 1.0x at 256 KiB and 4 MiB).
+// all-to-all on 3 ranks over 2 cores took 1.0-1.07x ours up to 64 KiB, 1.15x at 256 KiB and
+// 1 MiB, 0.98x at 4 MiB; its all-gather 1.2x at 16 KiB, 0.8-1.0x above).
 constexpr double kSizesInTurns[] = {16 << 10, 64 << 10, 256 << 10, 1 << 20, 4 << 20};
 constexpr double kFewestTimes = 0.01, kMostTimes = 100;  // a ratio's bounds
 
-// Seconds per round of kRounds rounds of the matmul then `collective` (none: the matmul
-// alone), its buffers prepared (an all-reduce in place would grow its values without end)
+// Seconds per round of kRounds rounds of `matmuls` runs of the matmul then `collective`
+// (none: the matmuls alone), its buffers prepared (an all-reduce in place would grow its values without end)
 // and the ranks lined up before the first; rank 0's figure on every rank.
 // Where `stream` is given, each round's collective runs on it, waited for at once.
 double per_round(collectives::Communicator& comm, SquareMatmul& matmul, const collectives::CollectiveRun* collective,
-                 CommStream* stream = nullptr) {
+                 CommStream* stream = nullptr, int matmuls = 1) {
   if (collective) collective->prepare();
   float one = 1;
   comm.native_all_reduce({&one, 1}, collectives::ReduceOp::sum);
   const Clock::time_point start = Clock::now();
   for (int r = 0; r < kRounds; ++r) {
-    matmul.run();
+    for (int m = 0; m < matmuls; ++m) matmul.run();
     if (collective && stream) stream->wait(stream->submit(collective->run));
     else if (collective) collective->run();
   }
@@ -49,8 +59,9 @@ double per_round(collectives::Communicator& comm, SquareMatmul& matmul, const co
   return seconds;
 }
 
-// Each algorithm's time per round beyond the matmul alone, at `bytes`: the median of
-// kRepeats, the loops interleaved so that drift in the machine's load hits all alike.
+// Each algorithm's time per round beyond the matmuls alone (a stretch of kMatmulsInStretch),
+// at `bytes`: the median of kStretchRepeats, the loops interleaved so that drift in the
+// machine's load hits all alike.
 std::vector<double> beyond_matmul(collectives::Communicator& comm, SquareMatmul& matmul,
                                   collectives::Primitive primitive, const std::vector<collectives::Algorithm>& algorithms,
                                   double bytes) {
@@ -58,9 +69,11 @@ std::vector<double> beyond_matmul(collectives::Communicator& comm, SquareMatmul&
   for (collectives::Algorithm a : algorithms) runs.push_back(collectives::collective_run(comm, primitive, a, bytes));
   std::vector<double> alone;
   std::vector<std::vector<double>> samples(runs.size());
-  for (int repeat = 0; repeat < kRepeats; ++repeat) {
-    alone.push_back(per_round(comm, matmul, nullptr));
-    for (size_t k = 0; k < runs.size(); ++k) samples[k].push_back(per_round(comm, matmul, &runs[k]));
+  for (int repeat = 0; repeat < kStretchRepeats; ++repeat) {
+    alone.push_back(per_round(comm, matmul, nullptr, nullptr, kMatmulsInStretch));
+    for (size_t k = 0; k < runs.size(); ++k) {
+      samples[k].push_back(per_round(comm, matmul, &runs[k], nullptr, kMatmulsInStretch));
+    }
   }
   std::vector<double> out;
   for (const std::vector<double>& s : samples) out.push_back(std::max(0.0, median(s) - median(alone)));

@@ -4,9 +4,8 @@
 // collectives with every rank lined up and running; in a step the ranks reach a collective
 // one after another, some not running, and an algorithm's rounds wait for them. MPI's
 // nonblocking collectives (Open MPI's libnbc) lost there at some primitives and not at
-// others: on 4 ranks over 2 cores, after a 64^3 matmul each, MPI's all-reduce of 4 MiB took
-// 2.5 ms against 1.3 ms for our recursive halving-doubling, its broadcast of 256 KiB 20 us
-// against 48 us for our binomial tree.
+// others: on 4 ranks over 2 cores, MPI's all-reduce and reduce-scatter took 1.1-1.7x ours at
+// every size from 16 KiB to 4 MiB, its broadcast 0.4-1.0x.
 #pragma once
 
 #include <string>
@@ -17,14 +16,14 @@
 
 namespace spmd::runtime {
 
-// For each primitive: rounds of a 64^3 matmul on `backend` then the collective, MPI's own
-// and each of ours interleaved, on buffers of 16 KiB to 4 MiB, by fours (those up to
-// `max_bytes`, else the 16 KiB one); each one's time beyond the matmul rounds alone. Sets,
-// in `p.native_in_turns`, by primitive name, MPI's own time over the fastest of ours at each
-// size (a ratio per size: MPI's broadcast won at 256 KiB and lost at 4 MiB, its all-reduce
-// lost at 64 KiB and matched ours at 256 KiB), rank 0's figures on every rank; in
-// `p.native_in_turns_bytes` the largest size; and its lines in `table`. Collective over
-// `comm` (2 ranks or more); about 2-3 s on 4 ranks over 2 cores.
+// For each primitive: rounds of a stretch of compute as a step's (20 matmuls of 64^3 on
+// `backend`) then the collective, MPI's own and each of ours interleaved, on buffers of
+// 16 KiB to 4 MiB, by fours (those up to `max_bytes`, else the 16 KiB one); each one's time
+// beyond the matmul rounds alone. Sets, in `p.native_in_turns`, by primitive name, MPI's
+// own time over the fastest of ours at each size (a ratio per size: MPI's broadcast won at
+// 4 MiB and tied at 16 KiB, its all-gather lost at 16 KiB and tied from 64 KiB), rank 0's
+// figures on every rank; in `p.native_in_turns_bytes` the largest size; and its lines in
+// `table`. Collective over `comm` (2 ranks or more); about 5 s on 4 ranks over 2 cores.
 // The hand-off to the communication thread as a step meets it where the ranks take turns
 // on their PUs, for the cost model to charge per collective overlapped: rounds of a 64^3
 // matmul then a 4 KiB all-reduce handed to a CommStream and waited for, against the same
