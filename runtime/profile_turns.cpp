@@ -26,10 +26,11 @@ constexpr int kRepeats = 3;   // of every loop, interleaved; the median kept
 // MPI's own against ours: a stretch of compute as a step's between its collectives (mlp's:
 // 100-200 us), 20 matmuls of 64^3, and 5 repeats, as the collective is a smaller part of
 // each round. After one matmul (10 us) the ranks stay nearly in step, and MPI's all-reduce
-// of 64 KiB came out at 0.89-1.09x ours in six profiles, where mlp megatron's step on 4
-// ranks over 2 cores took 0.38-0.50 ms with it and 0.26-0.33 ms with ours (its 256 KiB and
-// 1 MiB all-reduces, in mlps of 1024 hidden: 2.38 and 6.65 ms a step, 1.60 and 4.29 with
-// ours); after 20, at 1.07-1.59x at every size, in four (1.15-1.85x on 3 ranks).
+// of 64 KiB came out at 0.89-1.02x ours in four profiles (0.98x and 1.09x after one 128^3
+// or 256^3 matmul), where mlp megatron's step on 4 ranks over 2 cores took 0.38-0.50 ms
+// with it and 0.26-0.33 ms with ours (its 256 KiB and 1 MiB all-reduces, in mlps of 1024
+// hidden: 2.38 and 6.65 ms a step, 1.60 and 4.29 with ours); after 20, at 1.06-1.59x at
+// every size the loop resolved, in four (1.05-1.85x on 3 ranks).
 constexpr int kMatmulsInStretch = 20;
 constexpr int kStretchRepeats = 5;
 constexpr double kHandoffBytes = 4096;  // the all-reduce a hand-off in turns is timed with
