@@ -41,8 +41,9 @@ constexpr double kSizesInTurns[] = {16 << 10, 64 << 10, 256 << 10, 1 << 20, 4 <<
 constexpr double kFewestTimes = 0.01, kMostTimes = 100;  // a ratio's bounds
 
 // Seconds per round of kRounds rounds of `matmuls` runs of the matmul then `collective`
-// (none: the matmuls alone), its buffers prepared (an all-reduce in place would grow its values without end)
-// and the ranks lined up before the first; rank 0's figure on every rank.
+// (none: the matmuls alone), its buffers prepared (an all-reduce in place would grow its
+// values without end) and the ranks lined up before the first; rank 0's figure on every
+// rank.
 // Where `stream` is given, each round's collective runs on it, waited for at once.
 double per_round(collectives::Communicator& comm, SquareMatmul& matmul, const collectives::CollectiveRun* collective,
                  CommStream* stream = nullptr, int matmuls = 1) {
@@ -106,8 +107,8 @@ void measure_native_in_turns(collectives::Communicator& comm, kernels::Backend& 
   if (sizes.empty()) sizes.push_back(kSizesInTurns[0]);
   SquareMatmul matmul(backend, 64);
   p.native_in_turns_bytes = sizes.back();
-  table += "MPI's own in a step, the ranks taking turns on their PUs (a 64^3 matmul, then the collective; time "
-           "beyond the matmul, MPI's own over the fastest of ours at each size)\n";
+  table += "MPI's own in a step, the ranks taking turns on their PUs (20 matmuls of 64^3, then the collective; "
+           "time beyond the matmuls, MPI's own over the fastest of ours at each size)\n";
   for (Primitive primitive : {Primitive::all_reduce, Primitive::reduce_scatter, Primitive::all_gather,
                               Primitive::broadcast, Primitive::all_to_all}) {
     const std::string name = collectives::to_string(primitive);
