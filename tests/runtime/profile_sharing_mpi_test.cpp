@@ -53,9 +53,11 @@ TEST(TurnsByStretch, AreTheSameCurveOnEveryRankEachBetweenAThirdAndOne) {
 // A line-up that takes long itself (two 128^3 matmuls before its all-reduce, several times
 // the 96^3 matmul of the shortest stretch) costs no turns: the cost model charges each
 // collective its own lined-up time already. Counted, it would leave the shortest stretch
-// under half its share (a third, clamped, on one rank). Where ranks share PUs, the turns
-// they take around a line-up are real and move with the scheduler (4 unbound ranks over 2
-// cores read 0.46-1 of the share): there, only the bounds. The median of 3 rounds.
+// under half its share (a third, clamped, on one rank): on PUs of their own it keeps at
+// least half (alone it read 0.75 or more; beside another test on this machine's 2 cores,
+// as CI runs them, 0.53). Where ranks share PUs, the turns they take around a line-up are
+// real and move with the scheduler (4 unbound ranks over 2 cores read 0.46-1 of the
+// share): there, only the bounds. The median of 3 rounds.
 TEST(TurnsByStretch, LeaveOutTheLineUpsOwnTime) {
   launcher::World world;
   collectives::MpiCommunicator comm(world.comm());
@@ -69,7 +71,7 @@ TEST(TurnsByStretch, LeaveOutTheLineUpsOwnTime) {
   }, 3);
   ASSERT_EQ(curve.size(), 4u);
   const bool own_pus = world.size() <= static_cast<int>(std::thread::hardware_concurrency());
-  EXPECT_GE(curve.front().second, own_pus ? 0.75 : 1.0 / 3) << "over " << curve.front().first * 1e6 << " us";
+  EXPECT_GE(curve.front().second, own_pus ? 0.5 : 1.0 / 3) << "over " << curve.front().first * 1e6 << " us";
 }
 
 // The hand-off as a step meets it, every rank handing a collective to its communication
