@@ -406,10 +406,11 @@ std::string said_in_turns(const Profile& profile) {
       list += (list.empty() ? "" : ", ") + (bytes > 0 ? bytes_text(bytes) + " " : "") + figure("%.2fx", ratio);
     }
     const auto add = [&](std::string& list, const std::string& sizes) {
-      if (!sizes.empty()) list += (list.empty() ? "" : ", ") + primitive + " " + sizes;
+      if (sizes.empty()) return;
+      list += (list.empty() ? "" : ", ") + primitive + " " + (by_size.size() > 1 ? "(" + sizes + ")" : sizes);
     };
-    add(left_out, by_size.size() > 1 && !out_here.empty() ? "(" + out_here + ")" : out_here);
-    add(kept, by_size.size() > 1 && !kept_here.empty() ? "(" + kept_here + ")" : kept_here);
+    add(left_out, out_here);
+    add(kept, kept_here);
   }
   std::string said = "collectives: the ranks take turns on their PUs; MPI's own, timed in a step against the fastest "
                      "of ours,";
