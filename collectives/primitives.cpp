@@ -7,6 +7,7 @@
 #include <utility>
 
 #include "collectives/algorithms/algorithms.h"
+#include "collectives/algorithms/pieces.h"
 #include "common/error.h"
 
 namespace spmd::collectives {
@@ -113,6 +114,75 @@ void all_gather(Communicator& comm, std::span<const float> in, std::span<float> 
     case Algorithm::recursive_doubling: return algorithms::recursive_doubling_all_gather(comm, in, out);
     default: unsupported("all_gather", algo);
   }
+}
+
+namespace {
+
+std::size_t floats_in(const Pieces& pieces) {
+  std::size_t n = 0;
+  for (std::span<float> piece : pieces) n += piece.size();
+  return n;
+}
+
+// Every block of `blocks` cut into pieces of the sizes of `shape`'s, and there are `count`.
+void expect_pieces(const char* primitive, const char* buffer, std::span<const Pieces> blocks, std::size_t count,
+                   const Pieces& shape) {
+  if (blocks.size() != count) {
+    throw Error(std::string(primitive) + ": " + buffer + " has " + std::to_string(blocks.size()) +
+                " blocks, expected " + std::to_string(count) + " (one per rank)");
+  }
+  for (std::size_t b = 0; b < blocks.size(); ++b) {
+    bool same = blocks[b].size() == shape.size();
+    for (std::size_t i = 0; same && i < shape.size(); ++i) same = blocks[b][i].size() == shape[i].size();
+    if (!same) {
+      throw Error(std::string(primitive) + ": block " + std::to_string(b) + " of " + buffer +
+                  " is not cut into pieces of the sizes of the others");
+    }
+  }
+}
+
+// Pieces to one flat run and back.
+float* pack(const Pieces& pieces, float* flat) {
+  for (std::span<float> piece : pieces) flat = std::copy(piece.begin(), piece.end(), flat);
+  return flat;
+}
+const float* unpack(const float* flat, const Pieces& pieces) {
+  for (std::span<float> piece : pieces) {
+    std::copy_n(flat, piece.size(), piece.begin());
+    flat += piece.size();
+  }
+  return flat;
+}
+
+}  // namespace
+
+bool packs_pieces(Algorithm algo, int ranks) {
+  return algo != Algorithm::ring && (ranks != 2 || algo == Algorithm::native);
+}
+
+void all_gather_pieces(Communicator& comm, const Pieces& in, std::span<const Pieces> out, Algorithm algo) {
+  expect_pieces("all_gather", "out", out, static_cast<std::size_t>(comm.size()), in);
+  if (comm.device_memory()) throw Error("all_gather: pieces are host memory; this communicator's is a device's");
+  if (!packs_pieces(algo, comm.size())) return algorithms::ring_all_gather_pieces(comm, in, out);
+  const std::size_t block = floats_in(in);
+  CommBuffer flat_in = comm.allocate(block), flat_out = comm.allocate(block * out.size());
+  pack(in, flat_in.get());
+  all_gather(comm, {flat_in.get(), block}, {flat_out.get(), block * out.size()}, algo);
+  const float* at = flat_out.get();
+  for (const Pieces& b : out) at = unpack(at, b);
+}
+
+void reduce_scatter_pieces(Communicator& comm, std::span<const Pieces> data, const Pieces& out, ReduceOp op,
+                           Algorithm algo) {
+  expect_pieces("reduce_scatter", "data", data, static_cast<std::size_t>(comm.size()), out);
+  if (comm.device_memory()) throw Error("reduce_scatter: pieces are host memory; this communicator's is a device's");
+  if (!packs_pieces(algo, comm.size())) return algorithms::ring_reduce_scatter_pieces(comm, data, out, op);
+  const std::size_t block = floats_in(out);
+  CommBuffer flat_data = comm.allocate(block * data.size()), flat_out = comm.allocate(block);
+  float* at = flat_data.get();
+  for (const Pieces& b : data) at = pack(b, at);
+  reduce_scatter(comm, {flat_data.get(), block * data.size()}, {flat_out.get(), block}, op, algo);
+  unpack(flat_out.get(), out);
 }
 
 void broadcast(Communicator& comm, std::span<float> data, int root, Algorithm algo) {

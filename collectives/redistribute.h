@@ -70,6 +70,14 @@ class Redistributor {
   // all-reduce) works in it rather than in a copy of it.
   void run_consuming(const std::vector<int64_t>& global, const Layout& from, const Layout& to, std::span<float> in,
                      std::span<float> out);
+  // A bucket's redistribution (runtime/executor.h) of a flat buffer whose blocks lie in
+  // pieces: true, and run, where it is one all-gather (`in` this rank's block, `out` one
+  // block per rank of the axis) or one reduce-scatter (`in` one block per rank, summed into
+  // in place; `out` this rank's) along one axis, with the algorithm run() would choose at
+  // that size (primitives.h's all_gather_pieces). Anything else: false, nothing done; the
+  // caller packs the buffer for run().
+  bool run_pieces(const std::vector<int64_t>& global, const Layout& from, const Layout& to, std::span<const Pieces> in,
+                  std::span<const Pieces> out);
 
  private:
   struct Axis;

@@ -233,6 +233,24 @@ void Redistributor::run_consuming(const std::vector<int64_t>& global, const Layo
   consumable_ = {};
 }
 
+bool Redistributor::run_pieces(const std::vector<int64_t>& global, const Layout& from, const Layout& to,
+                               std::span<const Pieces> in, std::span<const Pieces> out) {
+  const std::vector<RedistributionStep> steps = plan_redistribution(global, mesh_, from, to);
+  if (global.size() != 1 || steps.size() != 1) return false;
+  const RedistributionStep& s = steps[0];
+  const size_t k = static_cast<size_t>(mesh_[s.axis]);
+  const double bytes = 4.0 * static_cast<double>(global[0]);
+  if (s.kind == Kind::all_gather && in.size() == 1 && out.size() == k) {
+    all_gather_pieces(*along(s.axis).comm, in[0], out, choose(s.axis, "all_gather", bytes));
+    return true;
+  }
+  if (s.kind == Kind::reduce_scatter && in.size() == k && out.size() == 1) {
+    reduce_scatter_pieces(*along(s.axis).comm, in, out[0], ReduceOp::sum, choose(s.axis, "reduce_scatter", bytes));
+    return true;
+  }
+  return false;
+}
+
 std::span<float> Redistributor::buffer(size_t n, std::span<float> out, bool last,
                                        std::initializer_list<std::span<const float>> still_read) {
   auto free_of_reads = [&](std::span<const float> b) {

@@ -256,15 +256,25 @@ double CollectiveCosts::seconds(const CollectiveRecord& r) {
   return total;
 }
 
-double CollectiveCosts::step_seconds(int kind, int axis, double bytes) {
+bool CollectiveCosts::runs_in_pieces(const CollectiveRecord& r) {
+  using Kind = collectives::RedistributionStep::Kind;
+  const auto steps = collectives::plan_redistribution(r.global, mesh_.sizes, r.from_layout, r.to_layout);
+  if (r.global.size() != 1 || steps.size() != 1) return false;
+  const collectives::RedistributionStep& s = steps[0];
+  if (s.kind != Kind::all_gather && s.kind != Kind::reduce_scatter) return false;
+  const Step& chosen = step(static_cast<int>(s.kind), s.axis, static_cast<double>(r.bytes));
+  return !collectives::packs_pieces(chosen.algorithm, mesh_.sizes[s.axis]);
+}
+
+const CollectiveCosts::Step& CollectiveCosts::step(int kind, int axis, double bytes) {
   auto key = std::make_tuple(kind, axis, bytes);
   auto it = cache_.find(key);
   if (it != cache_.end()) return it->second;
   collectives::CollectiveRequest request{collectives::primitive_of(static_cast<collectives::RedistributionStep::Kind>(kind)),
                                          collectives::axis_ranks(mesh_.sizes, axis, 0), bytes};
-  double s = collectives::best_schedule(topology_, request).predicted_s;
-  cache_.emplace(key, s);
-  return s;
+  const collectives::Schedule s = collectives::best_schedule(topology_, request);
+  Step chosen{s.predicted_s, s.steps.size() == 1 ? s.steps[0].algorithm : collectives::Algorithm::ring};
+  return cache_.emplace(key, chosen).first->second;
 }
 
 }  // namespace spmd::partitioner

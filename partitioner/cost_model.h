@@ -7,6 +7,7 @@
 #include <optional>
 #include <tuple>
 
+#include "collectives/primitives.h"
 #include "ir/graph.h"
 #include "launcher/topology.h"
 #include "partitioner/device_model.h"
@@ -70,12 +71,21 @@ class CollectiveCosts {
   // Whether the collective moves data between devices: not when both layouts name only
   // mesh axes of one device (the runtime copies it in place). O(axes named).
   bool across_devices(const CollectiveRecord& record) const;
+  // Whether the runtime runs a bucket's collective `record` over its members where they lie
+  // (Redistributor::run_pieces: one all-gather or reduce-scatter along one axis, by an
+  // algorithm for which collectives::packs_pieces is false) rather than packed. O(axes).
+  bool runs_in_pieces(const CollectiveRecord& record);
 
  private:
-  double step_seconds(int kind, int axis, double bytes);
+  struct Step {
+    double seconds = 0;
+    collectives::Algorithm algorithm = collectives::Algorithm::ring;  // as Redistributor::choose
+  };
+  const Step& step(int kind, int axis, double bytes);
+  double step_seconds(int kind, int axis, double bytes) { return step(kind, axis, bytes).seconds; }
   Mesh mesh_;
   const launcher::Topology& topology_;
-  std::map<std::tuple<int, int, double>, double> cache_;
+  std::map<std::tuple<int, int, double>, Step> cache_;
 };
 
 }  // namespace spmd::partitioner

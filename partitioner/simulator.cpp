@@ -37,12 +37,15 @@ CollectiveRecord bucket_record(const Program& program, const std::vector<int>& r
 // (runtime/executor.h): two copies, each read and written, at the memory rate of the bytes
 // they move. 19% of a 300 KiB all-reduce's time on 2 ranks here. Only what the memory plan
 // leaves (memory_plan.h's bucket_views): no copy where the operands are the flat buffer,
-// no unpacking where the results are.
-double pack_seconds(const BucketCollective& b, const DeviceModel& device, std::optional<BucketView> view) {
-  if (b.members.size() < 2 || view == BucketView::operands) return 0;
+// no unpacking where the results are. A bucket run in pieces (CollectiveCosts::
+// runs_in_pieces) copies only a gather's own block into its results.
+double pack_seconds(const BucketCollective& b, const DeviceModel& device, std::optional<BucketView> view,
+                    bool in_pieces) {
+  if (b.members.size() < 2 || view == BucketView::operands || (in_pieces && !b.gathers)) return 0;
   double in = sizeof(float);
   for (int64_t d : b.global) in *= static_cast<double>(d);
-  const double moved = 2 * (in + (view == BucketView::results ? 0 : in / static_cast<double>(b.blocks)));
+  const double block = in / static_cast<double>(b.blocks);
+  const double moved = in_pieces ? 2 * block : 2 * (in + (view == BucketView::results ? 0 : block));
   return moved / rate_at(device.bytes_by_size, moved, device.memory_Bps);
 }
 
@@ -182,7 +185,8 @@ class Playback {
       if (record_[v] < 0) continue;
       if (!joins_previous_in_bucket(g_, v)) {
         const std::optional<BucketCollective>& b = collective_at(v).bucket;
-        packed = b && b->members.size() > 1 && view_of(v) != BucketView::operands;
+        packed = b && b->members.size() > 1 && view_of(v) != BucketView::operands &&
+                 !costs_.runs_in_pieces(collective_at(v).record);
       }
       out[v] = !packed && costs_.across_devices(program_.collectives[record_[v]]);
     }
@@ -234,7 +238,7 @@ class Playback {
     const bool between_devices = costs_.across_devices(r);
     // Between devices, lined up as the collective tables time it, and more where the
     // step's kernels wrote over the caches since the last (device_model.h).
-    const double t = between_devices ? costs_.seconds(r) + (b ? pack_seconds(*b, device_, view_of(v)) : 0) +
+    const double t = between_devices ? costs_.seconds(r) + (b ? pack_seconds(*b, device_, view_of(v), costs_.runs_in_pieces(r)) : 0) +
                                            device_.collective_cold_seconds(static_cast<double>(r.bytes), s_.bytes_since_sync)
                                      : local_copy_seconds(members);
     // Issued when the main thread reaches it in program order (its kernels run there, so

@@ -274,11 +274,13 @@ void Executor::run_bucket(const Launch& first) {
   // the memory plan laid the operands out so (an all-reduce's, each result over its
   // operand) they are reduced where they lie, as DDP's bucket views are; where it laid the
   // results out so, the collective writes them at once; else an all-reduce (one block) is
-  // reduced where it is packed and unpacked after.
+  // reduced where it is packed and unpacked after. A bucket of gathers or reduce-scatters
+  // runs over its members where they lie, where it can (run_in_pieces).
   const int64_t blocks = first.bucket_blocks;
   const size_t floats = static_cast<size_t>(first.bucket->global[0]), result_floats = floats / static_cast<size_t>(blocks);
   std::vector<const Launch*> members{&first};
   for (size_t j : first.bucket_rest) members.push_back(&launches_[j]);
+  if (run_in_pieces(first, members)) return;
   if (first.bucket_gathers) return run_gather_bucket(first, members);
   if (std::span<float> view = side_by_side(members, floats, true); !view.empty()) {
     redistributor_->run_consuming(first.bucket->global, first.bucket->from, first.bucket->to, view, view);
@@ -295,6 +297,33 @@ void Executor::run_bucket(const Launch& first) {
   interleave(members, blocks, packed.data());
   redistributor_->run_consuming(first.bucket->global, first.bucket->from, first.bucket->to, packed, reduced);
   if (unpack) deinterleave(reduced.data(), 1, members);
+}
+
+// A bucket of gathers or reduce-scatters run over its members' buffers where they lie
+// (collectives' Pieces): block b of the flat operand and result is each member's b-th block
+// of rows. A reduce-scatter sums into its operands, so only where each is the collective's to
+// lose. False where the redistribution is not one such collective: the caller packs.
+bool Executor::run_in_pieces(const Launch& first, const std::vector<const Launch*>& members) {
+  const int64_t blocks = first.bucket_blocks;
+  if (blocks < 2) return false;  // an all-reduce's
+  auto blocks_of = [&](bool operands, int64_t count) {
+    std::vector<collectives::Pieces> cut(static_cast<size_t>(count));
+    for (const Launch* m : members) {
+      const kernels::TensorRef& t = operands ? m->operands[0] : m->out;
+      const int64_t n = t.numel() / count;
+      for (int64_t b = 0; b < count; ++b) cut[b].push_back({t.f32() + b * n, static_cast<size_t>(n)});
+    }
+    return cut;
+  };
+  if (first.bucket_gathers) {
+    return redistributor_->run_pieces(first.bucket->global, first.bucket->from, first.bucket->to,
+                                      blocks_of(true, 1), blocks_of(false, blocks));
+  }
+  for (const Launch* m : members) {
+    if (!m->consumes_operand) return false;
+  }
+  return redistributor_->run_pieces(first.bucket->global, first.bucket->from, first.bucket->to,
+                                    blocks_of(true, blocks), blocks_of(false, 1));
 }
 
 // An all-gather bucket: the members' operands (this device's block) packed side by side,

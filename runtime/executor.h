@@ -146,9 +146,9 @@ class Executor {
     std::optional<Redistribution> bucket;
     int64_t bucket_blocks = 1;
     bool bucket_gathers = false;  // an all-gather's bucket (BucketCollective::gathers)
-    // Its members' operands packed (a reduce-scatter's or an all-gather's; an all-reduce's
-    // are packed into its result), and the flat result (reduced, or gathered and unpacked
-    // from): allocated at the first step, reused by every
+    // Where it does not run in pieces (run_in_pieces): its members' operands packed (a
+    // reduce-scatter's or an all-gather's; an all-reduce's are packed into its result), and
+    // the flat result (reduced, or gathered and unpacked from): allocated at the first step, reused by every
     // later one (scratch of a const launch, hence mutable), in huge pages as the
     // communicator's own transfer buffers (common/host_memory.h).
     mutable HostFloats packed, reduced;
@@ -170,6 +170,7 @@ class Executor {
   void run(const Launch& l);
   void run_one(const Launch& l);
   void run_bucket(const Launch& first);
+  bool run_in_pieces(const Launch& first, const std::vector<const Launch*>& members);
   void run_gather_bucket(const Launch& first, const std::vector<const Launch*>& members);
   static void interleave(const std::vector<const Launch*>& members, int64_t blocks, float* flat);
   static void deinterleave(const float* flat, int64_t blocks, const std::vector<const Launch*>& members);
