@@ -18,10 +18,23 @@ void Communicator::sendrecv_while(std::span<const float> send, int dest, std::sp
   meanwhile();
 }
 
+void Communicator::exchange_all(std::span<const SendTo> sends, std::span<const RecvFrom> recvs) {
+  for (std::size_t i = 0; i < std::max(sends.size(), recvs.size()); ++i) {
+    if (i >= recvs.size()) {
+      send(sends[i].data, sends[i].peer);
+    } else if (i >= sends.size()) {
+      recv(recvs[i].data, recvs[i].peer);
+    } else {
+      sendrecv(sends[i].data, sends[i].peer, recvs[i].data, recvs[i].peer);
+    }
+  }
+}
+
 void Communicator::copy(std::span<const float> from, std::span<float> to) { std::ranges::copy(from, to.begin()); }
 
 namespace {
-// Spare buffers a pool keeps: a collective takes at most two at once.
+// Spare buffers a pool keeps: a collective takes at most three at once (a reduce-scatter
+// over pieces: its packed messages each way and its scratch).
 constexpr std::size_t kSpareBuffers = 4;
 }  // namespace
 

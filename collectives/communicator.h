@@ -56,6 +56,21 @@ class Communicator {
   virtual void sendrecv_while(std::span<const float> send, int dest, std::span<float> recv, int source,
                               const std::function<void()>& meanwhile);
 
+  // Every send and receive posted at once, then all waited for (MPI: MPI_Isend and
+  // MPI_Irecv, one deadline): a rank completes its transfers in whatever order its peers
+  // come, not round by round, which matters most where ranks take turns on a core. By
+  // default one sendrecv of sends[i] with recvs[i] after another: callers list them so that
+  // round i pairs up across the group (to rank + i, from rank - i).
+  struct SendTo {
+    std::span<const float> data;
+    int peer = 0;
+  };
+  struct RecvFrom {
+    std::span<float> data;
+    int peer = 0;
+  };
+  virtual void exchange_all(std::span<const SendTo> sends, std::span<const RecvFrom> recvs);
+
   // The ranks of this group with the same `color`, ordered by `key`. Collective: every rank
   // of the group calls it.
   virtual std::unique_ptr<Communicator> split(int color, int key) const = 0;

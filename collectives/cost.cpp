@@ -76,8 +76,12 @@ double all_reduce(const Model& m, Algorithm algo) {
 // sec. 4.5: binomial tree ceil(lg p)(alpha + n beta + n gamma).
 double reduce(const Model& m, Algorithm) { return m.lg() * (m.alpha + m.n * m.beta + m.n * m.gamma); }
 
-// sec. 4.6: pairwise exchange, p-1 messages of n/p bytes.
-double all_to_all(const Model& m, Algorithm) { return (m.p - 1) * (m.alpha + m.n / m.p * m.beta); }
+// sec. 4.6: pairwise exchange, p-1 messages of n/p bytes one after another; scattered, the
+// same bytes with the latencies overlapping (one paid).
+double all_to_all(const Model& m, Algorithm algo) {
+  const double bandwidth = (m.p - 1) * m.n / m.p * m.beta;
+  return (algo == Algorithm::scattered ? 1 : m.p - 1) * m.alpha + bandwidth;
+}
 
 double cost_of(const std::string& primitive, Algorithm algo, const Model& m) {
   if (primitive == "all_reduce") return all_reduce(m, algo);

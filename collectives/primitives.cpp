@@ -13,7 +13,7 @@
 namespace spmd::collectives {
 namespace {
 
-constexpr std::array<std::pair<Algorithm, const char*>, 8> kAlgorithmNames{{
+constexpr std::array<std::pair<Algorithm, const char*>, 9> kAlgorithmNames{{
     {Algorithm::native, "native"},
     {Algorithm::ring, "ring"},
     {Algorithm::recursive_halving_doubling, "recursive_halving_doubling"},
@@ -22,6 +22,7 @@ constexpr std::array<std::pair<Algorithm, const char*>, 8> kAlgorithmNames{{
     {Algorithm::scatter_allgather, "scatter_allgather"},
     {Algorithm::pipelined_chain, "pipelined_chain"},
     {Algorithm::pairwise, "pairwise"},
+    {Algorithm::scattered, "scattered"},
 }};
 
 [[noreturn]] void unsupported(const char* primitive, Algorithm algo) {
@@ -79,7 +80,7 @@ std::vector<Algorithm> algorithms_of(const std::string& primitive) {
   if (primitive == "all_gather") return {native, ring, recursive_doubling};
   if (primitive == "broadcast") return {native, binomial_tree, scatter_allgather, pipelined_chain};
   if (primitive == "reduce") return {native, binomial_tree};
-  if (primitive == "all_to_all") return {native, pairwise};
+  if (primitive == "all_to_all") return {native, pairwise, scattered};
   throw Error("unknown collective primitive '" + primitive +
               "' (known: all_reduce, reduce_scatter, all_gather, broadcast, reduce, all_to_all)");
 }
@@ -214,6 +215,7 @@ void all_to_all(Communicator& comm, std::span<const float> in, std::span<float> 
   switch (algo) {
     case Algorithm::native: return comm.native_all_to_all(in, out);
     case Algorithm::pairwise: return algorithms::pairwise_all_to_all(comm, in, out);
+    case Algorithm::scattered: return algorithms::scattered_all_to_all(comm, in, out);
     default: unsupported("all_to_all", algo);
   }
 }

@@ -33,5 +33,6 @@ void binomial_tree_reduce(Communicator& comm, std::span<float> data, int root, R
 
 // all_to_all.cpp
 void pairwise_all_to_all(Communicator& comm, std::span<const float> in, std::span<float> out);
+void scattered_all_to_all(Communicator& comm, std::span<const float> in, std::span<float> out);
 
 }  // namespace spmd::collectives::algorithms

@@ -15,8 +15,9 @@ namespace {
 // one communicator in order, and the algorithms post them in the same order on both sides.
 constexpr int kTag = 7;
 
-// Up to two nonblocking transfers in flight (a send, a receive, or both, as sendrecv posts
-// them), and what to call each in an error message.
+// Nonblocking transfers in flight (a send, a receive, or both, as sendrecv posts them; as
+// many as exchange_all posts), and what to call each in an error message. Up to two without
+// an allocation: the latency-bound point-to-point path allocates nothing.
 struct Transfers {
   struct Peer {
     bool is_recv = false;
@@ -24,15 +25,36 @@ struct Transfers {
     std::size_t floats = 0;  // expected, for a receive
     std::string name() const { return (is_recv ? "recv from rank " : "send to rank ") + std::to_string(rank); }
   };
-  int count = 0;
-  MPI_Request requests[2] = {MPI_REQUEST_NULL, MPI_REQUEST_NULL};
-  MPI_Status statuses[2]{};
-  Peer peers[2];
+  static constexpr std::size_t kInline = 2;
+  explicit Transfers(std::size_t capacity = kInline) {
+    if (capacity <= kInline) return;
+    more_requests_.assign(capacity, MPI_REQUEST_NULL);
+    more_statuses_.resize(capacity);
+    more_peers_.resize(capacity);
+    requests = more_requests_.data();
+    statuses = more_statuses_.data();
+    peers = more_peers_.data();
+  }
+  Transfers(const Transfers&) = delete;
+  Transfers& operator=(const Transfers&) = delete;
 
   MPI_Request* add(Peer peer) {
     peers[count] = peer;
     return &requests[count++];
   }
+
+  int count = 0;
+  MPI_Request* requests = inline_requests_;
+  MPI_Status* statuses = inline_statuses_;
+  Peer* peers = inline_peers_;
+
+ private:
+  MPI_Request inline_requests_[kInline] = {MPI_REQUEST_NULL, MPI_REQUEST_NULL};
+  MPI_Status inline_statuses_[kInline]{};
+  Peer inline_peers_[kInline];
+  std::vector<MPI_Request> more_requests_;
+  std::vector<MPI_Status> more_statuses_;
+  std::vector<Peer> more_peers_;
 };
 
 // Gives up on transfers that did not complete (launcher::abandon_request).
@@ -215,6 +237,30 @@ void MpiCommunicator::sendrecv_while(std::span<const float> send, int dest, std:
   } catch (...) {
     abandon(t);
     throw;
+  }
+  complete(t, timeout(), [this] { return where(); });
+}
+
+void MpiCommunicator::exchange_all(std::span<const SendTo> sends, std::span<const RecvFrom> recvs) {
+  for (const SendTo& s : sends) check_peer(s.peer, "send to");
+  for (const RecvFrom& r : recvs) check_peer(r.peer, "recv from");
+  Transfers t(sends.size() + recvs.size());
+  // The receives first, so the peers' messages find them posted.
+  for (const RecvFrom& r : recvs) {
+    if (const int rc = MPI_Irecv(r.data.data(), mpi_count(r.data.size(), "exchange"), MPI_FLOAT, r.peer, kTag, comm_,
+                                 t.add({true, r.peer, r.data.size()}));
+        rc != MPI_SUCCESS) {
+      abandon(t);
+      check(rc, "MPI_Irecv from rank " + std::to_string(r.peer));
+    }
+  }
+  for (const SendTo& s : sends) {
+    if (const int rc = MPI_Isend(s.data.data(), mpi_count(s.data.size(), "exchange"), MPI_FLOAT, s.peer, kTag, comm_,
+                                 t.add({false, s.peer}));
+        rc != MPI_SUCCESS) {
+      abandon(t);
+      check(rc, "MPI_Isend to rank " + std::to_string(s.peer));
+    }
   }
   complete(t, timeout(), [this] { return where(); });
 }

@@ -35,6 +35,7 @@ class MpiCommunicator : public Communicator {
   void sendrecv(std::span<const float> send, int dest, std::span<float> recv, int source) override;
   void sendrecv_while(std::span<const float> send, int dest, std::span<float> recv, int source,
                       const std::function<void()>& meanwhile) override;
+  void exchange_all(std::span<const SendTo> sends, std::span<const RecvFrom> recvs) override;
   std::unique_ptr<Communicator> split(int color, int key) const override;
 
   void native_all_reduce(std::span<float> data, ReduceOp op) override;

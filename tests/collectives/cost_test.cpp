@@ -33,6 +33,7 @@ TEST(CostTest, LatencyTermsCountTheSteps) {
   EXPECT_DOUBLE_EQ(predicted_seconds("all_gather", Algorithm::ring, 5, 64, link), 4e-6);
   EXPECT_DOUBLE_EQ(predicted_seconds("broadcast", Algorithm::binomial_tree, 5, 64, link), 3e-6);
   EXPECT_DOUBLE_EQ(predicted_seconds("all_to_all", Algorithm::pairwise, 5, 64, link), 4e-6);
+  EXPECT_DOUBLE_EQ(predicted_seconds("all_to_all", Algorithm::scattered, 5, 64, link), 1e-6);  // overlapping
 }
 
 TEST(CostTest, NonPowerOfTwoCostsMoreThanThePowerBelow) {

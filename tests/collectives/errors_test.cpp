@@ -92,6 +92,8 @@ TEST_F(ErrorsTest, MissingMessageTimesOut) {
     EXPECT_THAT(message, HasSubstr("recv from rank 0 timed out after 0.5 s"));
     const std::vector<float> data(4);
     EXPECT_THAT(error_of([&] { comm().sendrecv(data, 0, buffer, 0); }), HasSubstr("timed out"));
+    const std::vector<Communicator::RecvFrom> recvs{{buffer, 0}};
+    EXPECT_THAT(error_of([&] { comm().exchange_all({}, recvs); }), HasSubstr("recv from rank 0 timed out after 0.5 s"));
   }
 }
 
