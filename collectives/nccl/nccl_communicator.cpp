@@ -56,6 +56,15 @@ class NcclCommunicator : public Communicator {
     synchronize("recv from rank " + std::to_string(source));
   }
 
+  // Every transfer in one NCCL group: they run at once, as MPI's posted requests do.
+  void exchange_all(std::span<const SendTo> sends, std::span<const RecvFrom> recvs) override {
+    check(ncclGroupStart(), "ncclGroupStart");
+    for (const SendTo& s : sends) check(ncclSend(s.data.data(), s.data.size(), ncclFloat, s.peer, comm_, stream_), "ncclSend");
+    for (const RecvFrom& r : recvs) check(ncclRecv(r.data.data(), r.data.size(), ncclFloat, r.peer, comm_, stream_), "ncclRecv");
+    check(ncclGroupEnd(), "ncclGroupEnd");
+    synchronize("exchange of " + std::to_string(sends.size()) + " sends and " + std::to_string(recvs.size()) + " receives");
+  }
+
   std::unique_ptr<Communicator> split(int color, int key) const override {
     ncclComm_t part = nullptr;
     check(ncclCommSplit(comm_, color, key, &part, nullptr), "ncclCommSplit");
