@@ -27,10 +27,12 @@ struct Model {
   double fold_cost() const { return folded() ? (alpha + n * beta + n * gamma) + (alpha + n * beta) : 0.0; }
 };
 
-// sec. 4.1: ring (p-1) steps; recursive doubling (and Bruck for non-powers of two) ceil(lg p).
+// sec. 4.1: ring (p-1) steps; recursive doubling (and Bruck for non-powers of two) ceil(lg p);
+// scattered, the same bytes with every transfer posted at once (one latency paid).
 double all_gather(const Model& m, Algorithm algo) {
   const double bandwidth = m.fraction(m.p) * m.n * m.beta;
   if (algo == Algorithm::ring) return (m.p - 1) * m.alpha + bandwidth;
+  if (algo == Algorithm::scattered) return m.alpha + bandwidth;
   return m.lg() * m.alpha + bandwidth;
 }
 
@@ -49,9 +51,11 @@ double broadcast(const Model& m, Algorithm algo) {
 
 // sec. 4.3: ring (p-1) alpha + (p-1)/p n (beta + gamma); recursive halving lg p' alpha +
 // (p'-1)/p' n (beta + gamma), plus for non-powers of two the pre-step and a last message
-// of one block to the rank that sat out.
+// of one block to the rank that sat out; scattered, the ring's bytes and sums with every
+// transfer posted at once (one latency paid).
 double reduce_scatter(const Model& m, Algorithm algo) {
   if (algo == Algorithm::ring) return (m.p - 1) * m.alpha + m.fraction(m.p) * m.n * (m.beta + m.gamma);
+  if (algo == Algorithm::scattered) return m.alpha + m.fraction(m.p) * m.n * (m.beta + m.gamma);
   const int q = m.active();
   double t = std::log2(q) * m.alpha + m.fraction(q) * m.n * (m.beta + m.gamma);
   if (m.folded()) t += (m.alpha + m.n * (m.beta + m.gamma)) + (m.alpha + m.n / m.p * m.beta);

@@ -76,8 +76,8 @@ int64_t Partition::count(int i) const { return n / p + (i < n % p ? 1 : 0); }
 std::vector<Algorithm> algorithms_of(const std::string& primitive) {
   using enum Algorithm;
   if (primitive == "all_reduce") return {native, ring, recursive_halving_doubling, recursive_doubling};
-  if (primitive == "reduce_scatter") return {native, ring, recursive_halving_doubling};
-  if (primitive == "all_gather") return {native, ring, recursive_doubling};
+  if (primitive == "reduce_scatter") return {native, ring, recursive_halving_doubling, scattered};
+  if (primitive == "all_gather") return {native, ring, recursive_doubling, scattered};
   if (primitive == "broadcast") return {native, binomial_tree, scatter_allgather, pipelined_chain};
   if (primitive == "reduce") return {native, binomial_tree};
   if (primitive == "all_to_all") return {native, pairwise, scattered};
@@ -103,6 +103,7 @@ void reduce_scatter(Communicator& comm, std::span<float> data, std::span<float> 
     case Algorithm::ring: return algorithms::ring_reduce_scatter(comm, data, out, op);
     case Algorithm::recursive_halving_doubling:
       return algorithms::recursive_halving_reduce_scatter(comm, data, out, op);
+    case Algorithm::scattered: return algorithms::scattered_reduce_scatter(comm, data, out, op);
     default: unsupported("reduce_scatter", algo);
   }
 }
@@ -113,6 +114,7 @@ void all_gather(Communicator& comm, std::span<const float> in, std::span<float> 
     case Algorithm::native: return comm.native_all_gather(in, out);
     case Algorithm::ring: return algorithms::ring_all_gather(comm, in, out);
     case Algorithm::recursive_doubling: return algorithms::recursive_doubling_all_gather(comm, in, out);
+    case Algorithm::scattered: return algorithms::scattered_all_gather(comm, in, out);
     default: unsupported("all_gather", algo);
   }
 }

@@ -111,6 +111,18 @@ std::vector<RedistributionStep> plan_redistribution(const std::vector<int64_t>& 
   return steps;
 }
 
+std::optional<RedistributionStep> single_gather_or_scatter(const std::vector<int64_t>& global,
+                                                           const std::vector<int>& mesh, const Layout& from,
+                                                           const Layout& to) {
+  using Kind = RedistributionStep::Kind;
+  if (global.size() != 1) return std::nullopt;
+  const std::vector<RedistributionStep> steps = plan_redistribution(global, mesh, from, to);
+  if (steps.size() != 1 || (steps[0].kind != Kind::all_gather && steps[0].kind != Kind::reduce_scatter)) {
+    return std::nullopt;
+  }
+  return steps[0];
+}
+
 Primitive primitive_of(RedistributionStep::Kind kind) {
   using Kind = RedistributionStep::Kind;
   switch (kind) {

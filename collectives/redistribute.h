@@ -15,6 +15,7 @@
 #include <cstdint>
 #include <initializer_list>
 #include <memory>
+#include <optional>
 #include <span>
 #include <string>
 #include <vector>
@@ -46,6 +47,14 @@ Primitive primitive_of(RedistributionStep::Kind kind);
 // The steps from `from` to `to`, in the order they run. Cost: O(axes x dims) steps.
 std::vector<RedistributionStep> plan_redistribution(const std::vector<int64_t>& global, const std::vector<int>& mesh,
                                                     const Layout& from, const Layout& to);
+
+// The one step of a redistribution of a flat buffer (`global` of one dimension) that is a
+// single all-gather or reduce-scatter along one axis: what a bucket runs over its members
+// where they lie (Redistributor::run_pieces) rather than packed. std::nullopt for anything
+// else. Cost: that of plan_redistribution.
+std::optional<RedistributionStep> single_gather_or_scatter(const std::vector<int64_t>& global,
+                                                           const std::vector<int>& mesh, const Layout& from,
+                                                           const Layout& to);
 
 // Runs redistributions on this rank over `world` (one rank per mesh device, in mesh order).
 // The communicators of the mesh axes are split from `world` once, on first use, and kept.

@@ -235,9 +235,9 @@ void Redistributor::run_consuming(const std::vector<int64_t>& global, const Layo
 
 bool Redistributor::run_pieces(const std::vector<int64_t>& global, const Layout& from, const Layout& to,
                                std::span<const Pieces> in, std::span<const Pieces> out) {
-  const std::vector<RedistributionStep> steps = plan_redistribution(global, mesh_, from, to);
-  if (global.size() != 1 || steps.size() != 1) return false;
-  const RedistributionStep& s = steps[0];
+  const std::optional<RedistributionStep> step = single_gather_or_scatter(global, mesh_, from, to);
+  if (!step) return false;
+  const RedistributionStep& s = *step;
   const size_t k = static_cast<size_t>(mesh_[s.axis]);
   const double bytes = 4.0 * static_cast<double>(global[0]);
   if (s.kind == Kind::all_gather && in.size() == 1 && out.size() == k) {

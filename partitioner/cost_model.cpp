@@ -257,13 +257,10 @@ double CollectiveCosts::seconds(const CollectiveRecord& r) {
 }
 
 bool CollectiveCosts::runs_in_pieces(const CollectiveRecord& r) {
-  using Kind = collectives::RedistributionStep::Kind;
-  const auto steps = collectives::plan_redistribution(r.global, mesh_.sizes, r.from_layout, r.to_layout);
-  if (r.global.size() != 1 || steps.size() != 1) return false;
-  const collectives::RedistributionStep& s = steps[0];
-  if (s.kind != Kind::all_gather && s.kind != Kind::reduce_scatter) return false;
-  const Step& chosen = step(static_cast<int>(s.kind), s.axis, static_cast<double>(r.bytes));
-  return !collectives::packs_pieces(chosen.algorithm, mesh_.sizes[s.axis]);
+  const auto s = collectives::single_gather_or_scatter(r.global, mesh_.sizes, r.from_layout, r.to_layout);
+  if (!s) return false;
+  const Step& chosen = step(static_cast<int>(s->kind), s->axis, static_cast<double>(r.bytes));
+  return !collectives::packs_pieces(chosen.algorithm, mesh_.sizes[s->axis]);
 }
 
 const CollectiveCosts::Step& CollectiveCosts::step(int kind, int axis, double bytes) {

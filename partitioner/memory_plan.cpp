@@ -290,6 +290,8 @@ std::vector<bool> collectives_in_place(const ir::Graph& g) {
   return in_place;
 }
 
+std::vector<bool> collectives_consuming(const ir::Graph& g) { return buffer_roles(g).consumed; }
+
 ProgramMemory plan_program_memory(const ir::Graph& g) {
   const int n = g.size();
   Roles r = buffer_roles(g);

@@ -65,6 +65,10 @@ ProgramMemory plan_program_memory(const ir::Graph& g);
 // planned.
 std::vector<bool> collectives_in_place(const ir::Graph& g);
 
+// Per node: ProgramMemory::consumed (a collective that may work in its operand's buffer),
+// without the arena planned. O(graph).
+std::vector<bool> collectives_consuming(const ir::Graph& g);
+
 // Which of a bucket's buffers (bucket.h) plan_program_memory lays side by side as the flat
 // one its collective works on. `operands`: an all-reduce bucket's gradients, each result
 // over its operand, reduced where they lie (nothing packed or unpacked); `results`: its

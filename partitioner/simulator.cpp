@@ -185,8 +185,7 @@ class Playback {
       if (record_[v] < 0) continue;
       if (!joins_previous_in_bucket(g_, v)) {
         const std::optional<BucketCollective>& b = collective_at(v).bucket;
-        packed = b && b->members.size() > 1 && view_of(v) != BucketView::operands &&
-                 !costs_.runs_in_pieces(collective_at(v).record);
+        packed = b && b->members.size() > 1 && view_of(v) != BucketView::operands && !in_pieces(v);
       }
       out[v] = !packed && costs_.across_devices(program_.collectives[record_[v]]);
     }
@@ -238,7 +237,7 @@ class Playback {
     const bool between_devices = costs_.across_devices(r);
     // Between devices, lined up as the collective tables time it, and more where the
     // step's kernels wrote over the caches since the last (device_model.h).
-    const double t = between_devices ? costs_.seconds(r) + (b ? pack_seconds(*b, device_, view_of(v), costs_.runs_in_pieces(r)) : 0) +
+    const double t = between_devices ? costs_.seconds(r) + (b ? pack_seconds(*b, device_, view_of(v), in_pieces(v)) : 0) +
                                            device_.collective_cold_seconds(static_cast<double>(r.bytes), s_.bytes_since_sync)
                                      : local_copy_seconds(members);
     // Issued when the main thread reaches it in program order (its kernels run there, so
@@ -317,6 +316,17 @@ class Playback {
     return view_[first];
   }
   std::vector<std::optional<BucketView>> view_;
+  // Whether bucket `first`'s collective runs over its members where they lie, as the
+  // executor's run_in_pieces decides: an algorithm that runs so (CollectiveCosts), and for
+  // a reduce-scatter, which sums into its operands, every member's the collective's to lose.
+  bool in_pieces(ir::ValueId first) {
+    const auto& [b, r] = collective_at(first);
+    if (!b || !costs_.runs_in_pieces(r)) return false;
+    if (b->gathers) return true;
+    if (consuming_.empty()) consuming_ = collectives_consuming(g_);
+    return std::all_of(b->members.begin(), b->members.end(), [&](ir::ValueId m) { return consuming_[m]; });
+  }
+  std::vector<bool> consuming_;
   Streams s_;
 };
 

@@ -150,7 +150,7 @@ void Executor::prepare_launches() {
     const ir::Node& n = graph_.node(v);
     const ir::OpTraits& traits = ir::op_traits(n.op);
     if (n.is_source() || traits.view) continue;
-    Launch launch{v, &n, {}, value(v), std::nullopt, false, false, {}, std::nullopt, 1, false, {}, {}, false};
+    Launch launch{v, &n, {}, value(v), std::nullopt, false, false, {}, std::nullopt, 1, false, {}, {}, false, 0, {}, {}};
     for (ir::ValueId x : n.inputs) launch.operands.push_back(value(x));
     if (traits.collective) {
       // On a mesh of one device every layout holds the whole tensor: a copy, no ranks needed.
@@ -315,15 +315,17 @@ bool Executor::run_in_pieces(const Launch& first, const std::vector<const Launch
     }
     return cut;
   };
-  if (first.bucket_gathers) {
-    return redistributor_->run_pieces(first.bucket->global, first.bucket->from, first.bucket->to,
-                                      blocks_of(true, 1), blocks_of(false, blocks));
+  if (!first.bucket_gathers) {
+    for (const Launch* m : members) {
+      if (!m->consumes_operand) return false;
+    }
   }
-  for (const Launch* m : members) {
-    if (!m->consumes_operand) return false;
+  if (first.pieces_in.empty()) {  // the first step's: the buffers stay put
+    first.pieces_in = blocks_of(true, first.bucket_gathers ? 1 : blocks);
+    first.pieces_out = blocks_of(false, first.bucket_gathers ? blocks : 1);
   }
-  return redistributor_->run_pieces(first.bucket->global, first.bucket->from, first.bucket->to,
-                                    blocks_of(true, blocks), blocks_of(false, 1));
+  return redistributor_->run_pieces(first.bucket->global, first.bucket->from, first.bucket->to, first.pieces_in,
+                                    first.pieces_out);
 }
 
 // An all-gather bucket: the members' operands (this device's block) packed side by side,

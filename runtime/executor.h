@@ -155,6 +155,9 @@ class Executor {
     // A later member of a bucket: issued with launch `bucket_first`, done when it is.
     bool issued_with_bucket = false;
     size_t bucket_first = 0;
+    // Where it runs in pieces: its members' operands and results cut into blocks of rows
+    // (collectives::Pieces), cut at the first step and kept, as the buffers stay put.
+    mutable std::vector<collectives::Pieces> pieces_in, pieces_out;
   };
   struct ShardedInput {
     ir::ValueId value;

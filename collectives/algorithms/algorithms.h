@@ -16,12 +16,14 @@ void recursive_doubling_all_reduce(Communicator& comm, std::span<float> data, Re
 
 // reduce_scatter.cpp
 void ring_reduce_scatter(Communicator& comm, std::span<float> data, std::span<float> out, ReduceOp op);
+void scattered_reduce_scatter(Communicator& comm, std::span<float> data, std::span<float> out, ReduceOp op);
 void recursive_halving_reduce_scatter(Communicator& comm, std::span<float> data, std::span<float> out,
                                       ReduceOp op);
 
 // all_gather.cpp
 void ring_all_gather(Communicator& comm, std::span<const float> in, std::span<float> out);
 void recursive_doubling_all_gather(Communicator& comm, std::span<const float> in, std::span<float> out);
+void scattered_all_gather(Communicator& comm, std::span<const float> in, std::span<float> out);
 
 // broadcast.cpp
 void binomial_tree_broadcast(Communicator& comm, std::span<float> data, int root);

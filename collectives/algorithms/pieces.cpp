@@ -45,7 +45,9 @@ void exchange(Communicator& comm, const Pieces& send, int dest, const Pieces& re
   if (staging.floats > 0) {
     float* at = staging.send.get();
     for (std::span<float> piece : send) {
-      if (packed(piece)) at = std::copy(piece.begin(), piece.end(), at);
+      if (!packed(piece)) continue;
+      comm.copy(piece, {at, piece.size()});  // the communicator's memory, as the unpacking below
+      at += piece.size();
     }
     transfer({staging.send.get(), staging.floats}, {staging.recv.get(), staging.floats});
     const float* from = staging.recv.get();

@@ -30,10 +30,12 @@ TEST(CostTest, LatencyTermsCountTheSteps) {
   // 6 ranks fold onto 4: two more steps.
   EXPECT_DOUBLE_EQ(predicted_seconds("all_reduce", Algorithm::recursive_doubling, 6, 64, link), 4e-6);
   EXPECT_DOUBLE_EQ(predicted_seconds("all_gather", Algorithm::recursive_doubling, 5, 64, link), 3e-6);  // Bruck
+  EXPECT_DOUBLE_EQ(predicted_seconds("all_gather", Algorithm::scattered, 5, 64, link), 1e-6);  // overlapping
   EXPECT_DOUBLE_EQ(predicted_seconds("all_gather", Algorithm::ring, 5, 64, link), 4e-6);
   EXPECT_DOUBLE_EQ(predicted_seconds("broadcast", Algorithm::binomial_tree, 5, 64, link), 3e-6);
   EXPECT_DOUBLE_EQ(predicted_seconds("all_to_all", Algorithm::pairwise, 5, 64, link), 4e-6);
   EXPECT_DOUBLE_EQ(predicted_seconds("all_to_all", Algorithm::scattered, 5, 64, link), 1e-6);  // overlapping
+  EXPECT_DOUBLE_EQ(predicted_seconds("reduce_scatter", Algorithm::scattered, 5, 64, link), 1e-6);
 }
 
 TEST(CostTest, NonPowerOfTwoCostsMoreThanThePowerBelow) {

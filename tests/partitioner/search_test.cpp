@@ -412,6 +412,49 @@ TEST(Simulator, UpdatesOfShardsGatheredInPiecesPayAsWithoutABucket) {
   EXPECT_GT(extras.size(), 4u);
 }
 
+// A bucket of reduce-scatters sums into its members' gradients where they lie only where
+// each is the collective's to lose (the executor's run_in_pieces): where a later reader
+// keeps one (here an output), the bucket is packed, and costs the packing's copies more.
+TEST(Simulator, AReduceScatterBucketWhoseGradientIsKeptPaysForPacking) {
+  ir::Graph g = step_of(kGpt);
+  Plan plan = apply_tactics(g, builtin_strategy("zero", g, 2));
+  const Program program = bucket_gradients(lower(g, plan), 64 << 20);
+  const launcher::Topology t = flat_topology(2);
+  DeviceModel device = device_model(t);
+  device.bytes_by_size = {{1 << 20, 50e9}, {1 << 30, 10e9}};
+  CollectiveCosts costs(plan.mesh, t);
+  ir::ValueId first = -1;
+  for (ir::ValueId v = 0; v < program.graph.size() && first < 0; ++v) {
+    if (program.graph.node(v).attrs.i("bucket", -1) < 0) continue;
+    const BucketCollective b = bucket_at(program.graph, v);
+    if (!b.gathers && b.members.size() > 1 && b.members.front() == v) first = v;
+  }
+  ASSERT_GE(first, 0) << "a bucket of several reduce-scatters";
+  const BucketCollective bucket = bucket_at(program.graph, first);
+  CollectiveRecord record;
+  for (const CollectiveRecord& r : program.collectives) {
+    if (r.at == first) record = r;
+  }
+  record.global = bucket.global;
+  record.from_layout = bucket.from;
+  record.to_layout = bucket.to;
+  record.bytes = bucket.bytes;
+  ASSERT_TRUE(costs.runs_in_pieces(record)) << "its algorithm runs in pieces";
+  Program kept = program;
+  kept.graph.outputs.emplace_back("kept_gradient", kept.graph.node(first).inputs.at(0));
+  auto duration = [&](const Program& p) {
+    std::vector<SimulatedLaunch> launches;
+    simulate(p, device, costs, false, &launches);
+    for (const SimulatedLaunch& l : launches) {
+      if (l.node == first) return l.duration_s;
+    }
+    return -1.0;
+  };
+  const double in_pieces = duration(program), packed = duration(kept);
+  ASSERT_GT(in_pieces, 0);
+  EXPECT_GT(packed, in_pieces * 1.01);
+}
+
 // Where the communication thread shares the main thread's core, it runs only while the
 // main thread waits: each collective plays where its result is first read, and the step
 // costs what it costs without overlap (no hand-off or wait for peers here), more than with
