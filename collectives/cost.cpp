@@ -41,6 +41,7 @@ double all_gather(const Model& m, Algorithm algo) {
 // of one segment each, s = the segments of kSegmentFloats floats.
 double broadcast(const Model& m, Algorithm algo) {
   if (algo == Algorithm::binomial_tree) return m.lg() * (m.alpha + m.n * m.beta);
+  if (algo == Algorithm::scattered) return m.alpha + (m.p - 1) * m.n * m.beta;
   if (algo == Algorithm::pipelined_chain) {
     const double segment = std::min(m.n, 4.0 * static_cast<double>(algorithms::kSegmentFloats));
     const double segments = std::max(1.0, std::ceil(m.n / (4.0 * static_cast<double>(algorithms::kSegmentFloats))));

@@ -78,7 +78,7 @@ std::vector<Algorithm> algorithms_of(const std::string& primitive) {
   if (primitive == "all_reduce") return {native, ring, recursive_halving_doubling, recursive_doubling};
   if (primitive == "reduce_scatter") return {native, ring, recursive_halving_doubling, scattered};
   if (primitive == "all_gather") return {native, ring, recursive_doubling, scattered};
-  if (primitive == "broadcast") return {native, binomial_tree, scatter_allgather, pipelined_chain};
+  if (primitive == "broadcast") return {native, binomial_tree, scatter_allgather, pipelined_chain, scattered};
   if (primitive == "reduce") return {native, binomial_tree};
   if (primitive == "all_to_all") return {native, pairwise, scattered};
   throw Error("unknown collective primitive '" + primitive +
@@ -195,6 +195,7 @@ void broadcast(Communicator& comm, std::span<float> data, int root, Algorithm al
     case Algorithm::binomial_tree: return algorithms::binomial_tree_broadcast(comm, data, root);
     case Algorithm::scatter_allgather: return algorithms::scatter_allgather_broadcast(comm, data, root);
     case Algorithm::pipelined_chain: return algorithms::pipelined_chain_broadcast(comm, data, root);
+    case Algorithm::scattered: return algorithms::scattered_broadcast(comm, data, root);
     default: unsupported("broadcast", algo);
   }
 }

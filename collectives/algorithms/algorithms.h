@@ -29,6 +29,7 @@ void scattered_all_gather(Communicator& comm, std::span<const float> in, std::sp
 void binomial_tree_broadcast(Communicator& comm, std::span<float> data, int root);
 void scatter_allgather_broadcast(Communicator& comm, std::span<float> data, int root);
 void pipelined_chain_broadcast(Communicator& comm, std::span<float> data, int root);
+void scattered_broadcast(Communicator& comm, std::span<float> data, int root);
 
 // reduce.cpp
 void binomial_tree_reduce(Communicator& comm, std::span<float> data, int root, ReduceOp op);

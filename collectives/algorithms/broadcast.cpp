@@ -1,5 +1,6 @@
 // Broadcast (Thakur, Rabenseifner and Gropp 2005, sec. 4.1), and the pipelined chain.
 #include <algorithm>
+#include <vector>
 
 #include "collectives/algorithms/algorithms.h"
 #include "collectives/algorithms/ring.h"
@@ -23,6 +24,21 @@ void binomial_tree_broadcast(Communicator& comm, std::span<float> data, int root
   for (mask /= 2; mask > 0; mask /= 2) {
     if (me + mask < p) comm.send(data, mod(me + mask + root, p));
   }
+}
+
+// The root's sends to every rank posted at once, each rank's one receive (a flat tree: one
+// latency, the root's link carries p - 1 copies). Where ranks share a node's memory the
+// receivers copy from the root's buffer side by side (Open MPI's single-copy transport),
+// rather than each waiting for the rank before it down a tree or chain.
+void scattered_broadcast(Communicator& comm, std::span<float> data, int root) {
+  std::vector<Communicator::SendTo> sends;
+  std::vector<Communicator::RecvFrom> recvs;
+  if (comm.rank() == root) {
+    for (int i = 1; i < comm.size(); ++i) sends.push_back({data, mod(root + i, comm.size())});
+  } else {
+    recvs.push_back({data, root});
+  }
+  comm.exchange_all(sends, recvs);
 }
 
 namespace {

@@ -33,6 +33,7 @@ TEST(CostTest, LatencyTermsCountTheSteps) {
   EXPECT_DOUBLE_EQ(predicted_seconds("all_gather", Algorithm::scattered, 5, 64, link), 1e-6);  // overlapping
   EXPECT_DOUBLE_EQ(predicted_seconds("all_gather", Algorithm::ring, 5, 64, link), 4e-6);
   EXPECT_DOUBLE_EQ(predicted_seconds("broadcast", Algorithm::binomial_tree, 5, 64, link), 3e-6);
+  EXPECT_DOUBLE_EQ(predicted_seconds("broadcast", Algorithm::scattered, 5, 64, link), 1e-6);  // a flat tree
   EXPECT_DOUBLE_EQ(predicted_seconds("all_to_all", Algorithm::pairwise, 5, 64, link), 4e-6);
   EXPECT_DOUBLE_EQ(predicted_seconds("all_to_all", Algorithm::scattered, 5, 64, link), 1e-6);  // overlapping
   EXPECT_DOUBLE_EQ(predicted_seconds("reduce_scatter", Algorithm::scattered, 5, 64, link), 1e-6);
@@ -86,6 +87,16 @@ TEST(CostTest, BroadcastPipelinedChainWinsForLongMessagesOverManyRanks) {
   // One segment's steps: p - 1 of them, the whole message each.
   EXPECT_DOUBLE_EQ(predicted_seconds("broadcast", Algorithm::pipelined_chain, 5, 64, link),
                    4 * (link.latency_s + 64 / link.bandwidth_Bps));
+}
+
+// The flat tree sends the whole message from the root once per other rank over the root's
+// link: one latency, and p - 1 times the bytes a binomial tree's step moves.
+TEST(CostTest, ScatteredBroadcastPaysOneLatencyAndTheRootsCopies) {
+  EXPECT_DOUBLE_EQ(predicted_seconds("broadcast", Algorithm::scattered, 5, 1e6, bandwidth_only()), 4 * 1e6 / 1e9);
+  EXPECT_DOUBLE_EQ(predicted_seconds("broadcast", Algorithm::scattered, 5, 1e6, latency_only()), 1e-6);
+  const LinkCost link;
+  EXPECT_GT(predicted_seconds("broadcast", Algorithm::scattered, 16, 64e6, link),
+            predicted_seconds("broadcast", Algorithm::binomial_tree, 16, 64e6, link));
 }
 
 TEST(CostTest, NativeIsTheBestOfTheOthers) {
