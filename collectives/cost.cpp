@@ -27,21 +27,22 @@ struct Model {
   double fold_cost() const { return folded() ? (alpha + n * beta + n * gamma) + (alpha + n * beta) : 0.0; }
 };
 
-// sec. 4.1: ring (p-1) steps; recursive doubling (and Bruck for non-powers of two) ceil(lg p);
-// scattered, the same bytes with every transfer posted at once (one latency paid).
+// sec. 4.1: ring (p-1) steps; recursive doubling (and Bruck for non-powers of two) ceil(lg p).
+// Scattered: the ring's, as each rank's p - 1 messages leave one at a time (the single-port
+// model of sec. 2; whatever more the hardware overlaps, a profile measures).
 double all_gather(const Model& m, Algorithm algo) {
   const double bandwidth = m.fraction(m.p) * m.n * m.beta;
-  if (algo == Algorithm::ring) return (m.p - 1) * m.alpha + bandwidth;
-  if (algo == Algorithm::scattered) return m.alpha + bandwidth;
+  if (algo == Algorithm::ring || algo == Algorithm::scattered) return (m.p - 1) * m.alpha + bandwidth;
   return m.lg() * m.alpha + bandwidth;
 }
 
 // sec. 4.1: binomial tree ceil(lg p)(alpha + n beta); van de Geijn's scatter + ring
 // all-gather (lg p + p - 1) alpha + 2 (p-1)/p n beta. The pipelined chain: p - 2 + s steps
-// of one segment each, s = the segments of kSegmentFloats floats.
+// of one segment each, s = the segments of kSegmentFloats floats. Scattered, a flat tree:
+// the root's p - 1 messages leave one at a time (single-port, as all_gather).
 double broadcast(const Model& m, Algorithm algo) {
   if (algo == Algorithm::binomial_tree) return m.lg() * (m.alpha + m.n * m.beta);
-  if (algo == Algorithm::scattered) return m.alpha + (m.p - 1) * m.n * m.beta;
+  if (algo == Algorithm::scattered) return (m.p - 1) * (m.alpha + m.n * m.beta);
   if (algo == Algorithm::pipelined_chain) {
     const double segment = std::min(m.n, 4.0 * static_cast<double>(algorithms::kSegmentFloats));
     const double segments = std::max(1.0, std::ceil(m.n / (4.0 * static_cast<double>(algorithms::kSegmentFloats))));
@@ -52,11 +53,11 @@ double broadcast(const Model& m, Algorithm algo) {
 
 // sec. 4.3: ring (p-1) alpha + (p-1)/p n (beta + gamma); recursive halving lg p' alpha +
 // (p'-1)/p' n (beta + gamma), plus for non-powers of two the pre-step and a last message
-// of one block to the rank that sat out; scattered, the ring's bytes and sums with every
-// transfer posted at once (one latency paid).
+// of one block to the rank that sat out; scattered, the ring's (single-port, as all_gather).
 double reduce_scatter(const Model& m, Algorithm algo) {
-  if (algo == Algorithm::ring) return (m.p - 1) * m.alpha + m.fraction(m.p) * m.n * (m.beta + m.gamma);
-  if (algo == Algorithm::scattered) return m.alpha + m.fraction(m.p) * m.n * (m.beta + m.gamma);
+  if (algo == Algorithm::ring || algo == Algorithm::scattered) {
+    return (m.p - 1) * m.alpha + m.fraction(m.p) * m.n * (m.beta + m.gamma);
+  }
   const int q = m.active();
   double t = std::log2(q) * m.alpha + m.fraction(q) * m.n * (m.beta + m.gamma);
   if (m.folded()) t += (m.alpha + m.n * (m.beta + m.gamma)) + (m.alpha + m.n / m.p * m.beta);
@@ -65,11 +66,12 @@ double reduce_scatter(const Model& m, Algorithm algo) {
 
 // sec. 4.4: ring = ring reduce-scatter + ring all-gather; Rabenseifner 2 lg p' alpha +
 // 2 (p'-1)/p' n beta + (p'-1)/p' n gamma; recursive doubling lg p' (alpha + n beta + n gamma);
-// both plus the fold for non-powers of two.
+// both plus the fold for non-powers of two; scattered, the ring's (single-port, as all_gather).
 double all_reduce(const Model& m, Algorithm algo) {
   const int q = m.active();
   switch (algo) {
     case Algorithm::ring:
+    case Algorithm::scattered:
       return 2 * (m.p - 1) * m.alpha + m.fraction(m.p) * m.n * (2 * m.beta + m.gamma);
     case Algorithm::recursive_halving_doubling:
       return 2 * std::log2(q) * m.alpha + m.fraction(q) * m.n * (2 * m.beta + m.gamma) + m.fold_cost();
@@ -82,11 +84,8 @@ double all_reduce(const Model& m, Algorithm algo) {
 double reduce(const Model& m, Algorithm) { return m.lg() * (m.alpha + m.n * m.beta + m.n * m.gamma); }
 
 // sec. 4.6: pairwise exchange, p-1 messages of n/p bytes one after another; scattered, the
-// same bytes with the latencies overlapping (one paid).
-double all_to_all(const Model& m, Algorithm algo) {
-  const double bandwidth = (m.p - 1) * m.n / m.p * m.beta;
-  return (algo == Algorithm::scattered ? 1 : m.p - 1) * m.alpha + bandwidth;
-}
+// same (single-port, as all_gather).
+double all_to_all(const Model& m, Algorithm) { return (m.p - 1) * (m.alpha + m.n / m.p * m.beta); }
 
 double cost_of(const std::string& primitive, Algorithm algo, const Model& m) {
   if (primitive == "all_reduce") return all_reduce(m, algo);

@@ -75,12 +75,14 @@ int64_t Partition::count(int i) const { return n / p + (i < n % p ? 1 : 0); }
 
 std::vector<Algorithm> algorithms_of(const std::string& primitive) {
   using enum Algorithm;
-  if (primitive == "all_reduce") return {native, ring, recursive_halving_doubling, recursive_doubling};
+  if (primitive == "all_reduce") return {native, ring, recursive_halving_doubling, recursive_doubling, scattered};
   if (primitive == "reduce_scatter") return {native, ring, recursive_halving_doubling, scattered};
   if (primitive == "all_gather") return {native, ring, recursive_doubling, scattered};
   if (primitive == "broadcast") return {native, binomial_tree, scatter_allgather, pipelined_chain, scattered};
   if (primitive == "reduce") return {native, binomial_tree};
-  if (primitive == "all_to_all") return {native, pairwise, scattered};
+  // Scattered before pairwise: where the model ties them, the one that does not wait for
+  // each round's partner (a profile measures which is faster).
+  if (primitive == "all_to_all") return {native, scattered, pairwise};
   throw Error("unknown collective primitive '" + primitive +
               "' (known: all_reduce, reduce_scatter, all_gather, broadcast, reduce, all_to_all)");
 }
@@ -91,6 +93,7 @@ void all_reduce(Communicator& comm, std::span<float> data, ReduceOp op, Algorith
     case Algorithm::ring: return algorithms::ring_all_reduce(comm, data, op);
     case Algorithm::recursive_halving_doubling: return algorithms::rabenseifner_all_reduce(comm, data, op);
     case Algorithm::recursive_doubling: return algorithms::recursive_doubling_all_reduce(comm, data, op);
+    case Algorithm::scattered: return algorithms::scattered_all_reduce(comm, data, op);
     default: unsupported("all_reduce", algo);
   }
 }

@@ -13,6 +13,7 @@ namespace spmd::collectives::algorithms {
 void ring_all_reduce(Communicator& comm, std::span<float> data, ReduceOp op);
 void rabenseifner_all_reduce(Communicator& comm, std::span<float> data, ReduceOp op);
 void recursive_doubling_all_reduce(Communicator& comm, std::span<float> data, ReduceOp op);
+void scattered_all_reduce(Communicator& comm, std::span<float> data, ReduceOp op);
 
 // reduce_scatter.cpp
 void ring_reduce_scatter(Communicator& comm, std::span<float> data, std::span<float> out, ReduceOp op);

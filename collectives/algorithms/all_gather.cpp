@@ -1,10 +1,9 @@
 // All-gather (Thakur, Rabenseifner and Gropp 2005, sec. 4.1).
 #include <algorithm>
 #include <bit>
-#include <vector>
 
 #include "collectives/algorithms/algorithms.h"
-#include "collectives/algorithms/blocks.h"
+#include "collectives/algorithms/scattered.h"
 #include "collectives/algorithms/butterfly.h"
 #include "collectives/algorithms/ring.h"
 
@@ -63,22 +62,12 @@ void recursive_doubling_all_gather(Communicator& comm, std::span<const float> in
   doubling_all_gather(comm, Fold(p), out, blocks, in);  // sends `in` itself first (ring.h says why)
 }
 
-// Every rank's block sent to every peer at once, every peer's received at once (the direct
-// all-gather: one latency where the ring pays p - 1 and Bruck ceil(lg p), the ring's
-// bytes). As scattered_all_to_all, listed to rank + i and from rank - i so that a backend
-// without concurrent transfers runs the ring's rounds, and where ranks take turns on a core
-// a rank finishes whatever its peers posted while it runs.
+// The direct all-gather (scattered.h); `in` is copied into place after the transfers are
+// posted, so peers read it rather than memory this core has just written (ring.h says why).
 void scattered_all_gather(Communicator& comm, std::span<const float> in, std::span<float> out) {
-  const int p = comm.size(), r = comm.rank();
-  const BlockOffsets blocks = BlockOffsets::of(partition(out.size(), p));
-  std::vector<Communicator::SendTo> sends;
-  std::vector<Communicator::RecvFrom> recvs;
-  for (int i = 1; i < p; ++i) {
-    sends.push_back({in, mod(r + i, p)});
-    recvs.push_back({blocks.block(out, mod(r - i, p)), mod(r - i, p)});
-  }
-  comm.copy(in, blocks.block(out, r));
-  comm.exchange_all(sends, recvs);
+  const BlockOffsets blocks = BlockOffsets::of(partition(out.size(), comm.size()));
+  scattered_all_gather_in_place(comm, out, blocks, in);
+  comm.copy(in, blocks.block(out, comm.rank()));
 }
 
 }  // namespace spmd::collectives::algorithms

@@ -2,6 +2,7 @@
 #include "collectives/algorithms/algorithms.h"
 #include "collectives/algorithms/butterfly.h"
 #include "collectives/algorithms/ring.h"
+#include "collectives/algorithms/scattered.h"
 
 namespace spmd::collectives::algorithms {
 
@@ -40,6 +41,14 @@ void recursive_doubling_all_reduce(Communicator& comm, std::span<float> data, Re
     }
   }
   fold_out(comm, fold, data);
+}
+
+// Scattered reduce-scatter followed by scattered all-gather (scattered.h): 2 latencies, the
+// ring's bytes and sums.
+void scattered_all_reduce(Communicator& comm, std::span<float> data, ReduceOp op) {
+  const BlockOffsets blocks = BlockOffsets::of(partition(data.size(), comm.size()));
+  scattered_reduce_scatter_in_place(comm, data, blocks, op);
+  scattered_all_gather_in_place(comm, data, blocks);
 }
 
 }  // namespace spmd::collectives::algorithms

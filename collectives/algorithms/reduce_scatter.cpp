@@ -1,9 +1,8 @@
 // Reduce-scatter (Thakur, Rabenseifner and Gropp 2005, sec. 4.3).
 #include <algorithm>
-#include <vector>
 
 #include "collectives/algorithms/algorithms.h"
-#include "collectives/algorithms/blocks.h"
+#include "collectives/algorithms/scattered.h"
 #include "collectives/algorithms/butterfly.h"
 #include "collectives/algorithms/ring.h"
 
@@ -48,25 +47,11 @@ void recursive_halving_reduce_scatter(Communicator& comm, std::span<float> data,
   comm.copy(blocks.block(std::span<const float>(data), rank), out);
 }
 
-// Block j sent to rank j by every rank at once, and the p - 1 blocks of this rank received
-// at once into scratch, then summed into this rank's block (the direct reduce-scatter: one
-// latency where the ring pays p - 1, the ring's bytes and sums). Listed as
-// scattered_all_to_all lists its transfers, for the same reasons.
+// The direct reduce-scatter (scattered.h).
 void scattered_reduce_scatter(Communicator& comm, std::span<float> data, std::span<float> out, ReduceOp op) {
-  const int p = comm.size(), r = comm.rank();
-  const BlockOffsets blocks = BlockOffsets::of(partition(data.size(), p));
-  const std::span<float> own = blocks.block(data, r);
-  if (p == 1) return comm.copy(own, out);
-  CommBuffer arrived = comm.allocate(own.size() * static_cast<std::size_t>(p - 1));
-  std::vector<Communicator::SendTo> sends;
-  std::vector<Communicator::RecvFrom> recvs;
-  for (int i = 1; i < p; ++i) {
-    sends.push_back({blocks.block(std::span<const float>(data), mod(r + i, p)), mod(r + i, p)});
-    recvs.push_back({{arrived.get() + (i - 1) * own.size(), own.size()}, mod(r - i, p)});
-  }
-  comm.exchange_all(sends, recvs);
-  for (const Communicator::RecvFrom& from : recvs) comm.combine(own, from.data, op);
-  comm.copy(own, out);
+  const BlockOffsets blocks = BlockOffsets::of(partition(data.size(), comm.size()));
+  scattered_reduce_scatter_in_place(comm, data, blocks, op);
+  comm.copy(blocks.block(std::span<const float>(data), comm.rank()), out);
 }
 
 }  // namespace spmd::collectives::algorithms

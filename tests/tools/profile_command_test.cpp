@@ -68,7 +68,7 @@ TEST(ProfileCommand, WritesAProfileThatPlanAndRunUse) {
     }
     EXPECT_GE(a.at("beta_s_per_byte").get<double>(), 0);
   }
-  EXPECT_EQ(fitted.size(), 20u);
+  EXPECT_EQ(fitted.size(), 21u);
   EXPECT_TRUE(fitted.count("all_reduce native")) << r.out;
   EXPECT_TRUE(fitted.count("broadcast pipelined_chain")) << r.out;
   EXPECT_TRUE(fitted.count("all_to_all pairwise")) << r.out;
@@ -76,6 +76,7 @@ TEST(ProfileCommand, WritesAProfileThatPlanAndRunUse) {
   EXPECT_TRUE(fitted.count("all_gather scattered")) << r.out;
   EXPECT_TRUE(fitted.count("reduce_scatter scattered")) << r.out;
   EXPECT_TRUE(fitted.count("broadcast scattered")) << r.out;
+  EXPECT_TRUE(fitted.count("all_reduce scattered")) << r.out;
   EXPECT_TRUE(contains(r.out, "pairwise                   fit: alpha ")) << r.out;
 
   Result measured = run(mpirun(2, "collective allreduce --bytes 16KiB --profile " + path), true);
