@@ -29,7 +29,7 @@ struct Model {
 
 // sec. 4.1: ring (p-1) steps; recursive doubling (and Bruck for non-powers of two) ceil(lg p).
 // Scattered: the ring's, as each rank's p - 1 messages leave one at a time (the single-port
-// model of sec. 2; whatever more the hardware overlaps, a profile measures).
+// model the paper assumes; whatever more the hardware overlaps, a profile measures).
 double all_gather(const Model& m, Algorithm algo) {
   const double bandwidth = m.fraction(m.p) * m.n * m.beta;
   if (algo == Algorithm::ring || algo == Algorithm::scattered) return (m.p - 1) * m.alpha + bandwidth;

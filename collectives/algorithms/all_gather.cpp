@@ -3,9 +3,9 @@
 #include <bit>
 
 #include "collectives/algorithms/algorithms.h"
-#include "collectives/algorithms/scattered.h"
 #include "collectives/algorithms/butterfly.h"
 #include "collectives/algorithms/ring.h"
+#include "collectives/algorithms/scattered.h"
 
 namespace spmd::collectives::algorithms {
 
