@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <functional>
 #include <optional>
+#include <vector>
 
 #include "collectives/algorithms/blocks.h"
 #include "collectives/algorithms/segmented.h"
@@ -78,6 +79,32 @@ void copy_pieces(Communicator& comm, const Pieces& from, const Pieces& to) {
   for (std::size_t i = 0; i < from.size(); ++i) comm.copy(from[i], to[i]);
 }
 
+std::size_t packed_floats(const Pieces& shape) {
+  std::size_t n = 0;
+  for (std::span<float> piece : shape) n += packed(piece) ? piece.size() : 0;
+  return n;
+}
+
+// `pieces`' small ones copied side by side from `at`.
+void pack_small(Communicator& comm, const Pieces& pieces, float* at) {
+  for (std::span<float> piece : pieces) {
+    if (!packed(piece)) continue;
+    comm.copy(piece, {at, piece.size()});
+    at += piece.size();
+  }
+}
+
+// A scattered call's messages to and from every peer, in the order both sides list them:
+// for round i (to rank + i, from rank - i) the packed message, then each larger piece.
+struct Scattered {
+  std::vector<Communicator::SendTo> sends;
+  std::vector<Communicator::RecvFrom> recvs;
+  void add(std::span<const float> send, int dest, std::span<float> recv, int source) {
+    sends.push_back({send, dest});
+    recvs.push_back({recv, source});
+  }
+};
+
 }  // namespace
 
 void ring_all_gather_pieces(Communicator& comm, const Pieces& in, std::span<const Pieces> out) {
@@ -113,6 +140,70 @@ void ring_reduce_scatter_pieces(Communicator& comm, std::span<const Pieces> data
     for (std::size_t i = 0; i < out.size(); ++i) comm.combine(out[i], data[r][i], op);
   }
   if (p == 1) copy_pieces(comm, data[0], out);
+}
+
+void scattered_all_gather_pieces(Communicator& comm, const Pieces& in, std::span<const Pieces> out) {
+  const int p = comm.size(), r = comm.rank();
+  const std::size_t small = packed_floats(in);
+  CommBuffer send = comm.allocate(small), recv = comm.allocate(small * static_cast<std::size_t>(p));
+  pack_small(comm, in, send.get());
+  Scattered x;
+  for (int i = 1; i < p; ++i) {
+    const int dest = mod(r + i, p), source = mod(r - i, p);
+    if (small > 0) x.add({send.get(), small}, dest, {recv.get() + i * small, small}, source);
+    for (std::size_t k = 0; k < in.size(); ++k) {
+      if (!packed(in[k])) x.add(in[k], dest, out[source][k], source);
+    }
+  }
+  comm.exchange_all(x.sends, x.recvs);
+  for (int i = 1; i < p && small > 0; ++i) {
+    const float* from = recv.get() + i * small;
+    for (std::span<float> piece : out[mod(r - i, p)]) {
+      if (!packed(piece)) continue;
+      comm.copy({from, piece.size()}, piece);
+      from += piece.size();
+    }
+  }
+  copy_pieces(comm, in, out[r]);
+}
+
+void scattered_reduce_scatter_pieces(Communicator& comm, std::span<const Pieces> data, const Pieces& out,
+                                     ReduceOp op) {
+  const int p = comm.size(), r = comm.rank();
+  const Pieces& own = data[r];
+  std::size_t block = 0;
+  for (std::span<float> piece : own) block += piece.size();
+  // Per round i: the packed small pieces of block r + i sent, and rank r - i's message for
+  // this rank arriving whole, small pieces packed first, then the larger in order.
+  const std::size_t small = packed_floats(own);
+  CommBuffer send = comm.allocate(small * static_cast<std::size_t>(p));
+  CommBuffer arrived = comm.allocate(block * static_cast<std::size_t>(p));
+  Scattered x;
+  for (int i = 1; i < p; ++i) {
+    const int dest = mod(r + i, p), source = mod(r - i, p);
+    float* slot = arrived.get() + i * block;
+    if (small > 0) {
+      pack_small(comm, data[dest], send.get() + i * small);
+      x.add({send.get() + i * small, small}, dest, {slot, small}, source);
+      slot += small;
+    }
+    for (std::size_t k = 0; k < own.size(); ++k) {
+      if (packed(own[k])) continue;
+      x.add(data[dest][k], dest, {slot, own[k].size()}, source);
+      slot += own[k].size();
+    }
+  }
+  comm.exchange_all(x.sends, x.recvs);
+  for (int i = 1; i < p; ++i) {
+    const float* small_at = arrived.get() + i * block;
+    const float* large_at = small_at + small;
+    for (std::span<float> piece : own) {
+      const float*& from = packed(piece) ? small_at : large_at;
+      comm.combine(piece, {from, piece.size()}, op);
+      from += piece.size();
+    }
+  }
+  copy_pieces(comm, own, out);
 }
 
 }  // namespace spmd::collectives::algorithms

@@ -1,4 +1,5 @@
-// The ring over a buffer that lies in pieces (primitives.h's Pieces): a bucket of tensors
+// The ring and the scattered algorithms over a buffer that lies in pieces (primitives.h's
+// Pieces): a bucket of tensors
 // whose flat buffer has, as block b, every member's b-th block of rows side by side
 // (runtime/executor.h). The blocks are sent from and received into the members where they
 // lie, so nothing is packed into a flat buffer first or unpacked from one after (a packed
@@ -26,5 +27,15 @@ void ring_all_gather_pieces(Communicator& comm, const Pieces& in, std::span<cons
 // The reduction of every rank's block data[r] in `out` (sec. 4.3); the other blocks of
 // `data` are summed into in place. `out` must not overlap `data`.
 void ring_reduce_scatter_pieces(Communicator& comm, std::span<const Pieces> data, const Pieces& out, ReduceOp op);
+
+// The scattered algorithms (scattered.h) over pieces: every peer's messages (its packed
+// small pieces, then each larger piece on its own) posted at once with exchange_all, in the
+// same order on both sides. All-gather: rank r's block `in` to every peer, out[b] from rank
+// b, the own block copied into out[r] after.
+void scattered_all_gather_pieces(Communicator& comm, const Pieces& in, std::span<const Pieces> out);
+// Block b of `data` to rank b; the p - 1 blocks arriving for this rank land in scratch and
+// are summed into data[r] in place, which is then copied into `out`.
+void scattered_reduce_scatter_pieces(Communicator& comm, std::span<const Pieces> data, const Pieces& out,
+                                     ReduceOp op);
 
 }  // namespace spmd::collectives::algorithms

@@ -99,8 +99,10 @@ TEST_F(MpiTest, BlocksCutUnlikeEachOtherAreRefusedBeforeAnyTransfer) {
   }
 }
 
-TEST(PacksPieces, OnlyTheRingAndOnTwoRanksAnyOfOursRunWhereThePiecesLie) {
+TEST(PacksPieces, OnlyTheRingScatteredAndOnTwoRanksAnyOfOursRunWhereThePiecesLie) {
   EXPECT_FALSE(packs_pieces(Algorithm::ring, 4));
+  EXPECT_FALSE(packs_pieces(Algorithm::scattered, 4));
+  EXPECT_FALSE(packs_pieces(Algorithm::scattered, 3));
   EXPECT_TRUE(packs_pieces(Algorithm::recursive_doubling, 4));
   EXPECT_FALSE(packs_pieces(Algorithm::recursive_doubling, 2));
   EXPECT_FALSE(packs_pieces(Algorithm::recursive_halving_doubling, 2));
