@@ -75,7 +75,9 @@ int64_t Partition::count(int i) const { return n / p + (i < n % p ? 1 : 0); }
 
 std::vector<Algorithm> algorithms_of(const std::string& primitive) {
   using enum Algorithm;
-  if (primitive == "all_reduce") return {native, ring, recursive_halving_doubling, recursive_doubling, scattered};
+  if (primitive == "all_reduce") {
+    return {native, ring, recursive_halving_doubling, recursive_doubling, scattered};
+  }
   if (primitive == "reduce_scatter") return {native, ring, recursive_halving_doubling, scattered};
   if (primitive == "all_gather") return {native, ring, recursive_doubling, scattered};
   if (primitive == "broadcast") return {native, binomial_tree, scatter_allgather, pipelined_chain, scattered};

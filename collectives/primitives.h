@@ -26,7 +26,7 @@ enum class Algorithm {
   scatter_allgather,           // broadcast of large messages (van de Geijn)
   pipelined_chain,             // broadcast of large messages in segments down a chain of ranks
   pairwise,                    // all-to-all: p-1 rounds of pairwise exchange
-  scattered,                   // all-to-all, all-gather, reduce-scatter, all-reduce, broadcast: every block's send and receive posted at once
+  scattered,                   // every block's send and receive posted at once (all but reduce)
 };
 
 std::string to_string(Algorithm a);

@@ -324,8 +324,8 @@ bool Executor::run_in_pieces(const Launch& first, const std::vector<const Launch
     first.pieces_in = blocks_of(true, first.bucket_gathers ? 1 : blocks);
     first.pieces_out = blocks_of(false, first.bucket_gathers ? blocks : 1);
   }
-  return redistributor_->run_pieces(first.bucket->global, first.bucket->from, first.bucket->to, first.pieces_in,
-                                    first.pieces_out);
+  const Redistribution& b = *first.bucket;
+  return redistributor_->run_pieces(b.global, b.from, b.to, first.pieces_in, first.pieces_out);
 }
 
 // An all-gather bucket: the members' operands (this device's block) packed side by side,

@@ -13,12 +13,38 @@ namespace {
 
 bool packed(std::span<float> piece) { return piece.size() < kPackedFloats; }
 
+std::size_t packed_floats(const Pieces& shape) {
+  std::size_t n = 0;
+  for (std::span<float> piece : shape) n += packed(piece) ? piece.size() : 0;
+  return n;
+}
+
+// `pieces`' small ones copied side by side from `at` (the communicator's memory, as the
+// unpacking below).
+void pack_small(Communicator& comm, const Pieces& pieces, float* at) {
+  for (std::span<float> piece : pieces) {
+    if (!packed(piece)) continue;
+    comm.copy(piece, {at, piece.size()});
+    at += piece.size();
+  }
+}
+
+// `pieces`' small ones taken from side by side at `from`: reduced into by `op` where given,
+// else written.
+void unpack_small(Communicator& comm, const float* from, const Pieces& pieces, std::optional<ReduceOp> op) {
+  for (std::span<float> piece : pieces) {
+    if (!packed(piece)) continue;
+    const std::span<const float> arrived(from, piece.size());
+    op ? comm.combine(piece, arrived, *op) : comm.copy(arrived, piece);
+    from += piece.size();
+  }
+}
+
 // The buffers of one call's transfers: the packed small pieces, each way, and the scratch
 // a reducing receive lands in.
 struct Staging {
   Staging(Communicator& comm, const Pieces& shape, bool reduces) : scratch(comm, reduces ? largest(shape) : 0) {
-    std::size_t small = 0;
-    for (std::span<float> piece : shape) small += packed(piece) ? piece.size() : 0;
+    const std::size_t small = packed_floats(shape);
     if (small == 0) return;
     send = comm.allocate(small);
     recv = comm.allocate(small);
@@ -44,20 +70,9 @@ void exchange(Communicator& comm, const Pieces& send, int dest, const Pieces& re
     meanwhile = nullptr;
   };
   if (staging.floats > 0) {
-    float* at = staging.send.get();
-    for (std::span<float> piece : send) {
-      if (!packed(piece)) continue;
-      comm.copy(piece, {at, piece.size()});  // the communicator's memory, as the unpacking below
-      at += piece.size();
-    }
+    pack_small(comm, send, staging.send.get());
     transfer({staging.send.get(), staging.floats}, {staging.recv.get(), staging.floats});
-    const float* from = staging.recv.get();
-    for (std::span<float> piece : recv) {
-      if (!packed(piece)) continue;
-      const std::span<const float> arrived(from, piece.size());
-      op ? comm.combine(piece, arrived, *op) : comm.copy(arrived, piece);
-      from += piece.size();
-    }
+    unpack_small(comm, staging.recv.get(), recv, op);
   }
   for (std::size_t i = 0; i < send.size(); ++i) {
     if (packed(send[i])) continue;
@@ -77,21 +92,6 @@ void exchange(Communicator& comm, const Pieces& send, int dest, const Pieces& re
 
 void copy_pieces(Communicator& comm, const Pieces& from, const Pieces& to) {
   for (std::size_t i = 0; i < from.size(); ++i) comm.copy(from[i], to[i]);
-}
-
-std::size_t packed_floats(const Pieces& shape) {
-  std::size_t n = 0;
-  for (std::span<float> piece : shape) n += packed(piece) ? piece.size() : 0;
-  return n;
-}
-
-// `pieces`' small ones copied side by side from `at`.
-void pack_small(Communicator& comm, const Pieces& pieces, float* at) {
-  for (std::span<float> piece : pieces) {
-    if (!packed(piece)) continue;
-    comm.copy(piece, {at, piece.size()});
-    at += piece.size();
-  }
 }
 
 // A scattered call's messages to and from every peer, in the order both sides list them:
@@ -157,12 +157,7 @@ void scattered_all_gather_pieces(Communicator& comm, const Pieces& in, std::span
   }
   comm.exchange_all(x.sends, x.recvs);
   for (int i = 1; i < p && small > 0; ++i) {
-    const float* from = recv.get() + i * small;
-    for (std::span<float> piece : out[mod(r - i, p)]) {
-      if (!packed(piece)) continue;
-      comm.copy({from, piece.size()}, piece);
-      from += piece.size();
-    }
+    unpack_small(comm, recv.get() + i * small, out[mod(r - i, p)], std::nullopt);
   }
   copy_pieces(comm, in, out[r]);
 }

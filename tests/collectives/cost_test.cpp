@@ -94,7 +94,8 @@ TEST(CostTest, BroadcastPipelinedChainWinsForLongMessagesOverManyRanks) {
 // The flat tree sends the whole message from the root once per other rank, one after another
 // over the root's port: p - 1 times what a binomial tree's step costs.
 TEST(CostTest, ScatteredBroadcastPaysTheRootsCopiesOneAfterAnother) {
-  EXPECT_DOUBLE_EQ(predicted_seconds("broadcast", Algorithm::scattered, 5, 1e6, bandwidth_only()), 4 * 1e6 / 1e9);
+  EXPECT_DOUBLE_EQ(predicted_seconds("broadcast", Algorithm::scattered, 5, 1e6, bandwidth_only()),
+                   4 * 1e6 / 1e9);
   EXPECT_DOUBLE_EQ(predicted_seconds("broadcast", Algorithm::scattered, 5, 1e6, latency_only()), 4e-6);
   const LinkCost link;
   EXPECT_GT(predicted_seconds("broadcast", Algorithm::scattered, 16, 64e6, link),
