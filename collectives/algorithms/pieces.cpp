@@ -145,19 +145,19 @@ void ring_reduce_scatter_pieces(Communicator& comm, std::span<const Pieces> data
 void scattered_all_gather_pieces(Communicator& comm, const Pieces& in, std::span<const Pieces> out) {
   const int p = comm.size(), r = comm.rank();
   const std::size_t small = packed_floats(in);
-  CommBuffer send = comm.allocate(small), recv = comm.allocate(small * static_cast<std::size_t>(p));
+  CommBuffer send = comm.allocate(small), recv = comm.allocate(small * static_cast<std::size_t>(p - 1));
   pack_small(comm, in, send.get());
   Scattered x;
   for (int i = 1; i < p; ++i) {
     const int dest = mod(r + i, p), source = mod(r - i, p);
-    if (small > 0) x.add({send.get(), small}, dest, {recv.get() + i * small, small}, source);
+    if (small > 0) x.add({send.get(), small}, dest, {recv.get() + (i - 1) * small, small}, source);
     for (std::size_t k = 0; k < in.size(); ++k) {
       if (!packed(in[k])) x.add(in[k], dest, out[source][k], source);
     }
   }
   comm.exchange_all(x.sends, x.recvs);
   for (int i = 1; i < p && small > 0; ++i) {
-    unpack_small(comm, recv.get() + i * small, out[mod(r - i, p)], std::nullopt);
+    unpack_small(comm, recv.get() + (i - 1) * small, out[mod(r - i, p)], std::nullopt);
   }
   copy_pieces(comm, in, out[r]);
 }
@@ -171,15 +171,16 @@ void scattered_reduce_scatter_pieces(Communicator& comm, std::span<const Pieces>
   // Per round i: the packed small pieces of block r + i sent, and rank r - i's message for
   // this rank arriving whole, small pieces packed first, then the larger in order.
   const std::size_t small = packed_floats(own);
-  CommBuffer send = comm.allocate(small * static_cast<std::size_t>(p));
-  CommBuffer arrived = comm.allocate(block * static_cast<std::size_t>(p));
+  CommBuffer send = comm.allocate(small * static_cast<std::size_t>(p - 1));
+  CommBuffer arrived = comm.allocate(block * static_cast<std::size_t>(p - 1));
   Scattered x;
   for (int i = 1; i < p; ++i) {
     const int dest = mod(r + i, p), source = mod(r - i, p);
-    float* slot = arrived.get() + i * block;
+    float* slot = arrived.get() + (i - 1) * block;
     if (small > 0) {
-      pack_small(comm, data[dest], send.get() + i * small);
-      x.add({send.get() + i * small, small}, dest, {slot, small}, source);
+      float* packed_at = send.get() + (i - 1) * small;
+      pack_small(comm, data[dest], packed_at);
+      x.add({packed_at, small}, dest, {slot, small}, source);
       slot += small;
     }
     for (std::size_t k = 0; k < own.size(); ++k) {
@@ -190,7 +191,7 @@ void scattered_reduce_scatter_pieces(Communicator& comm, std::span<const Pieces>
   }
   comm.exchange_all(x.sends, x.recvs);
   for (int i = 1; i < p; ++i) {
-    const float* small_at = arrived.get() + i * block;
+    const float* small_at = arrived.get() + (i - 1) * block;
     const float* large_at = small_at + small;
     for (std::span<float> piece : own) {
       const float*& from = packed(piece) ? small_at : large_at;
