@@ -39,6 +39,7 @@ constexpr std::size_t kSpareBuffers = 4;
 }  // namespace
 
 CommBuffer Communicator::allocate(std::size_t n) {
+  if (n == 0) return {};  // a spare lent for nothing would be missed by the next call
   std::lock_guard<std::mutex> lock(pool_mutex_);
   auto fits = std::ranges::min_element(spare_, {}, [n](const Spare& s) {  // the smallest that holds n
     return s.floats >= n ? s.floats : std::numeric_limits<std::size_t>::max();
@@ -53,6 +54,13 @@ CommBuffer Communicator::allocate(std::size_t n) {
   float* p = taken.data.get();
   lent_.push_back(std::move(taken));
   return CommBuffer(p, {[](void* self, float* q) { static_cast<Communicator*>(self)->give_back(q); }, this});
+}
+
+std::size_t Communicator::pooled_floats() const {
+  std::lock_guard<std::mutex> lock(pool_mutex_);
+  std::size_t n = 0;
+  for (const Spare& s : spare_) n += s.floats;
+  return n;
 }
 
 void Communicator::give_back(float* p) {

@@ -95,8 +95,13 @@ class Communicator {
   // `n` floats of this communicator's memory, uninitialised, valid while the communicator
   // lives. On the host, from a pool of the buffers given back: once warm a collective's
   // scratch allocates nothing (fresh pages fault in one by one: at a few hundred KiB that
-  // costs more than the transfer). The pool keeps the few largest buffers returned.
+  // costs more than the transfer). The pool keeps the few largest buffers returned. None
+  // (null) for n = 0.
   virtual CommBuffer allocate(std::size_t n);
+  // The floats the host pool keeps between calls (its spare buffers): what the collectives'
+  // scratch leaves allocated, a few segments (algorithms/segmented.h) whatever the sizes
+  // moved. O(spares).
+  std::size_t pooled_floats() const;
 
   // How long any operation, point-to-point or native collective, may wait for its peers
   // before it fails with spmd::JobFailure (a rank that died or never joined): 60 s unless
@@ -112,7 +117,7 @@ class Communicator {
   void give_back(float* p);
 
   std::chrono::duration<double> timeout_{60.0};
-  std::mutex pool_mutex_;  // a communicator may serve two threads one after the other
+  mutable std::mutex pool_mutex_;  // a communicator may serve two threads one after the other
   std::vector<Spare> spare_, lent_;
 };
 

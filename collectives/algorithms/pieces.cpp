@@ -105,6 +105,18 @@ struct Scattered {
   }
 };
 
+// Calls `f(part, from)` for each part of the parts of `parts`, laid end to end, that lies in
+// elements [at, at + n): `from` is where that part starts within the window.
+template <class Span, class F>
+void for_window(const std::vector<Span>& parts, std::size_t at, std::size_t n, F&& f) {
+  std::size_t part_at = 0;
+  for (const Span& part : parts) {
+    const std::size_t lo = std::max(at, part_at), hi = std::min(at + n, part_at + part.size());
+    if (lo < hi) f(part.subspan(lo - part_at, hi - lo), lo - at);
+    part_at += part.size();
+  }
+}
+
 }  // namespace
 
 void ring_all_gather_pieces(Communicator& comm, const Pieces& in, std::span<const Pieces> out) {
@@ -166,37 +178,46 @@ void scattered_reduce_scatter_pieces(Communicator& comm, std::span<const Pieces>
                                      ReduceOp op) {
   const int p = comm.size(), r = comm.rank();
   const Pieces& own = data[r];
-  std::size_t block = 0;
-  for (std::span<float> piece : own) block += piece.size();
-  // Per round i: the packed small pieces of block r + i sent, and rank r - i's message for
-  // this rank arriving whole, small pieces packed first, then the larger in order.
+  // Rank r + i's message from this rank: block r + i's packed small pieces, then each larger
+  // piece. Rank r - i's lands over this rank's own pieces in the same order (`landing`).
   const std::size_t small = packed_floats(own);
-  CommBuffer send = comm.allocate(small * static_cast<std::size_t>(p - 1));
-  CommBuffer arrived = comm.allocate(block * static_cast<std::size_t>(p - 1));
-  Scattered x;
+  CommBuffer packed_out = comm.allocate(small * static_cast<std::size_t>(p - 1));
+  std::vector<std::vector<std::span<const float>>> message(p - 1);
   for (int i = 1; i < p; ++i) {
-    const int dest = mod(r + i, p), source = mod(r - i, p);
-    float* slot = arrived.get() + (i - 1) * block;
-    if (small > 0) {
-      float* packed_at = send.get() + (i - 1) * small;
-      pack_small(comm, data[dest], packed_at);
-      x.add({packed_at, small}, dest, {slot, small}, source);
-      slot += small;
-    }
-    for (std::size_t k = 0; k < own.size(); ++k) {
-      if (packed(own[k])) continue;
-      x.add(data[dest][k], dest, {slot, own[k].size()}, source);
-      slot += own[k].size();
+    const Pieces& block = data[mod(r + i, p)];
+    float* packed_at = packed_out.get() + (i - 1) * small;
+    pack_small(comm, block, packed_at);
+    if (small > 0) message[i - 1].push_back({packed_at, small});
+    for (std::span<float> piece : block) {
+      if (!packed(piece)) message[i - 1].push_back(piece);
     }
   }
-  comm.exchange_all(x.sends, x.recvs);
-  for (int i = 1; i < p; ++i) {
-    const float* small_at = arrived.get() + (i - 1) * block;
-    const float* large_at = small_at + small;
+  std::vector<std::span<float>> landing;
+  for (bool small_ones : {true, false}) {
     for (std::span<float> piece : own) {
-      const float*& from = packed(piece) ? small_at : large_at;
-      comm.combine(piece, {from, piece.size()}, op);
-      from += piece.size();
+      if (packed(piece) == small_ones) landing.push_back(piece);
+    }
+  }
+  // In rounds of a segment of every message, as scattered_reduce_scatter_in_place: scratch
+  // for p - 1 segments whatever the bucket, each combined while in cache.
+  std::size_t block = 0;
+  for (std::span<float> piece : own) block += piece.size();
+  const std::size_t segment = std::min(block, kSegmentFloats);
+  CommBuffer arrived = comm.allocate(segment * static_cast<std::size_t>(p - 1));
+  for (std::size_t at = 0; at < block; at += segment) {
+    Scattered x;
+    for (int i = 1; i < p; ++i) {
+      float* slot = arrived.get() + (i - 1) * segment;
+      for_window(message[i - 1], at, segment, [&](std::span<const float> part, std::size_t from) {
+        x.add(part, mod(r + i, p), {slot + from, part.size()}, mod(r - i, p));
+      });
+    }
+    comm.exchange_all(x.sends, x.recvs);
+    for (int i = 1; i < p; ++i) {
+      const float* slot = arrived.get() + (i - 1) * segment;
+      for_window(landing, at, segment, [&](std::span<float> part, std::size_t from) {
+        comm.combine(part, {slot + from, part.size()}, op);
+      });
     }
   }
   copy_pieces(comm, own, out);

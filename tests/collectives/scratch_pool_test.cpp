@@ -2,6 +2,8 @@
 // allocates nothing (fresh pages fault in one by one and cost more than the transfer).
 #include <gtest/gtest.h>
 
+#include "collectives/algorithms/segmented.h"
+#include "collectives/primitives.h"
 #include "mpi_fixture.h"
 
 namespace spmd::collectives::testing {
@@ -29,6 +31,27 @@ TEST_F(ScratchPoolTest, BuffersLentAtOnceAreDistinct) {
   a.reset();
   CommBuffer c = comm().allocate(10);  // the smallest spare that holds it
   EXPECT_EQ(c.get(), pa);
+}
+
+// The scattered reduce-scatter takes its arrivals a segment of each peer's at a time, flat or
+// in pieces: scratch for p - 1 segments stays in the pool, not for p - 1 blocks (a 64 MiB
+// reduce-scatter on 4 ranks kept 48 MiB so).
+TEST_F(ScratchPoolTest, AScatteredReduceScatterKeepsScratchForASegmentOfEachPeers) {
+  const std::size_t segment = algorithms::kSegmentFloats, block = 4 * segment;
+  const std::size_t most = segment * static_cast<std::size_t>(size() - 1);
+  std::vector<float> data(block * size(), 1.0f), out(block);
+  reduce_scatter(comm(), data, out, ReduceOp::sum, Algorithm::scattered);
+  EXPECT_EQ(out.front(), static_cast<float>(size()));
+  EXPECT_EQ(out.back(), static_cast<float>(size()));
+  EXPECT_LE(comm().pooled_floats(), most);
+
+  std::vector<std::vector<float>> members(size(), std::vector<float>(block, 2.0f));
+  std::vector<Pieces> blocks;
+  for (std::vector<float>& m : members) blocks.push_back({m});
+  reduce_scatter_pieces(comm(), blocks, {out}, ReduceOp::sum, Algorithm::scattered);
+  EXPECT_EQ(out.front(), 2.0f * size());
+  EXPECT_EQ(out.back(), 2.0f * size());
+  EXPECT_LE(comm().pooled_floats(), most);
 }
 
 }  // namespace
