@@ -271,8 +271,13 @@ int main(int argc, char** argv) {
   app.add_option("--repetitions", options.repetitions, "runs per algorithm and size (median)")->check(CLI::Range(5, 1000));
   app.add_option("--repeats", options.repeats, "sweeps over every primitive and size, taken in turn (medians, and "
                  "how many rows the bench reproduces)")->check(CLI::Range(1, 100));
-  app.add_option("--min-bytes", options.min_bytes, "smallest buffer")->check(CLI::PositiveNumber);
-  app.add_option("--max-bytes", options.max_bytes, "largest buffer")->check(CLI::PositiveNumber);
+  // Sizes as 4KiB or 64MiB as well as in bytes (kB and MB are powers of 1000, KiB and MiB of 1024).
+  app.add_option("--min-bytes", options.min_bytes, "smallest buffer (4KiB)")
+      ->transform(CLI::AsSizeValue(true))
+      ->check(CLI::Range(int64_t{1}, int64_t{1} << 40));
+  app.add_option("--max-bytes", options.max_bytes, "largest buffer (64MiB)")
+      ->transform(CLI::AsSizeValue(true))
+      ->check(CLI::Range(int64_t{1}, int64_t{1} << 40));
   app.add_option("--latency-us", latency_us, "alpha of the cost model's prediction");
   app.add_option("--bandwidth-GBps", bandwidth_GBps, "1/beta of the prediction");
   app.add_option("--reduce-GBps", reduce_GBps, "1/gamma of the prediction");
