@@ -14,6 +14,9 @@
 // each rank count, e.g.
 //   for n in 2 4; do mpirun -np $n build/bench/bench_weak_scaling; done
 // Each rank computes on one kernel thread, as the ranks of this machine share its cores.
+// With --profile FILE (from `spmd profile` on the same ranks) the job's rows are bound with
+// it, as `spmd run --profile` binds them: its collectives' algorithms, buckets and overlap
+// chosen on the measured figures; the single-rank baselines need none.
 #include <algorithm>
 #include <cstdio>
 #include <optional>
@@ -37,7 +40,7 @@ struct Measured {
 
 // `overlap` unset: the cost model's choice (runtime::JobDescription::overlap).
 Measured measure(const launcher::World* world, const std::string& model, const std::string& strategy,
-                 std::optional<bool> overlap, int steps) {
+                 std::optional<bool> overlap, int steps, const std::string& profile = "") {
   runtime::JobDescription d;
   d.program.model = model;
   if (!strategy.empty()) d.partitioning.strategy = strategy;
@@ -45,6 +48,7 @@ Measured measure(const launcher::World* world, const std::string& model, const s
   runtime::Job job(std::move(d));
   runtime::JobBinding binding{world};
   binding.threads = 1;
+  binding.profile = profile;
   job.bind(std::move(binding));
   std::vector<double> times, exposed;
   job.train(steps + 3, [&](const runtime::StepReport& r) {
@@ -74,12 +78,14 @@ int main(int argc, char** argv) {
   launcher::World world;
   CLI::App app("Weak scaling of data parallelism against one rank, with and without overlap");
   int steps = 15, per_rank = 8, repeats = 3;
-  std::string shape = "layers=2,d_model=256,heads=4,seq=128,vocab=256";
+  std::string shape = "layers=2,d_model=256,heads=4,seq=128,vocab=256", profile;
   app.add_option("--steps", steps, "timed steps per run (median)");
   app.add_option("--per-rank-batch", per_rank, "each rank's batch");
   app.add_option("--gpt", shape, "the gpt's shape, without its batch");
   app.add_option("--repeats", repeats, "times the baseline and every row are measured, interleaved (median)")
       ->check(CLI::Range(1, 100));
+  app.add_option("--profile", profile, "bind the job's rows with this profile (spmd profile on the same ranks)")
+      ->check(CLI::ExistingFile);
   CLI11_PARSE(app, argc, argv);
   // The baseline and the rows interleaved, `repeats` times: the machine's speed drifts over
   // seconds, and each figure is the median of its repeats.
@@ -104,7 +110,7 @@ int main(int argc, char** argv) {
     together_s.push_back(measure(nullptr, gpt(per_rank, shape), "", true, steps).step_s);
     world.all_gather(0, "the end of the single-rank baselines run at once");
     for (Row& row : rows) {
-      Measured m = measure(&world, gpt(per_rank * world.size(), shape), row.strategy, row.overlap, steps);
+      Measured m = measure(&world, gpt(per_rank * world.size(), shape), row.strategy, row.overlap, steps, profile);
       row.step_s.push_back(m.step_s);
       row.exposed_s.push_back(m.exposed_s);
       row.overlapped = m.overlapped;
@@ -118,9 +124,9 @@ int main(int argc, char** argv) {
   for (Row& row : rows) row.m = {median(row.step_s), median(row.exposed_s)};
   if (!world.lead()) return 0;
   std::printf("gpt %s, batch %d per rank; each rank alone: %s ms a step, all at once: %s (median of %d steps, of "
-              "%d repeats)\n",
+              "%d repeats)%s\n",
               shape.c_str(), per_rank, milliseconds(alone_ns).c_str(), milliseconds(together_ns).c_str(), steps,
-              repeats);
+              repeats, profile.empty() ? "" : ("; the job bound with the profile " + profile).c_str());
   std::printf("%5s %-5s %-10s %10s %11s %11s %12s %12s\n", "ranks", "plan", "overlap", "step ms", "efficiency",
               "vs rank 0", "vs at once", "exposed ms");
   for (const Row& r : rows) {
