@@ -179,7 +179,8 @@ void scattered_reduce_scatter_pieces(Communicator& comm, std::span<const Pieces>
   const int p = comm.size(), r = comm.rank();
   const Pieces& own = data[r];
   // Rank r + i's message from this rank: block r + i's packed small pieces, then each larger
-  // piece. Rank r - i's lands over this rank's own pieces in the same order (`landing`).
+  // piece. Rank r - i's lands over this rank's own pieces in the same order (`landing`); every
+  // block has the same piece sizes, so a window cuts the two messages alike.
   const std::size_t small = packed_floats(own);
   CommBuffer packed_out = comm.allocate(small * static_cast<std::size_t>(p - 1));
   std::vector<std::vector<std::span<const float>>> message(p - 1);
