@@ -112,6 +112,8 @@ std::optional<Row> measure(const launcher::World& world, const std::string& mode
   if (!profile.empty()) {
     job.reset();  // gone before the next binds: one job's buffers and threads at a time, as `spmd run`
     job = timed_job(world, model, strategy, steps, profile, row.measured_profiled_s);
+    if (!job) throw Error("the " + strategy + " plan of " + model + " binds without the profile " + profile +
+                          " but not with it");
     row.profiled_s = job->predicted_step_time_s();
   }
   return row;
@@ -151,13 +153,29 @@ int main(int argc, char** argv) {
       ->check(CLI::Range(1, 100));
   app.add_option("--models", models, "models to run");
   CLI11_PARSE(app, argc, argv);
+  // A profile that cannot be read fails here, on every rank, in one line: the jobs below
+  // take a plan that does not bind as one that does not apply to these ranks.
+  if (!profile.empty()) {
+    try {
+      partitioner::read_profile(profile);
+    } catch (const Error& e) {
+      std::fprintf(stderr, "bench_prediction: %s\n", e.what());
+      return 1;
+    }
+  }
   // The plans in turn, `repeats` times over: a machine that slows for a minute slows one
   // run of every plan, not every run of one.
   std::vector<std::vector<Row>> plans;
   for (int r = 0; r < repeats; ++r) {
     for (const std::string& model : models) {
       for (const char* strategy : {"dp", "megatron", "zero", "auto"}) {
-        std::optional<Row> row = measure(world, model, strategy, steps, profile);
+        std::optional<Row> row;
+        try {
+          row = measure(world, model, strategy, steps, profile);
+        } catch (const Error& e) {  // a profile this plan does not bind with: one line, no core
+          std::fprintf(stderr, "bench_prediction: %s\n", e.what());
+          return 1;
+        }
         if (!row) continue;
         auto same = [&](const std::vector<Row>& p) { return p.front().model == model && p.front().plan == strategy; };
         auto it = std::find_if(plans.begin(), plans.end(), same);

@@ -25,8 +25,10 @@
 
 #include <CLI/CLI.hpp>
 
+#include "common/error.h"
 #include "common/stats.h"
 #include "launcher/world.h"
+#include "partitioner/profile.h"
 #include "runtime/job.h"
 
 namespace {
@@ -87,6 +89,14 @@ int main(int argc, char** argv) {
   app.add_option("--profile", profile, "bind the job's rows with this profile (spmd profile on the same ranks)")
       ->check(CLI::ExistingFile);
   CLI11_PARSE(app, argc, argv);
+  if (!profile.empty()) {  // one line on every rank, before any job, for a profile that cannot be read
+    try {
+      partitioner::read_profile(profile);
+    } catch (const Error& e) {
+      std::fprintf(stderr, "bench_weak_scaling: %s\n", e.what());
+      return 1;
+    }
+  }
   // The baseline and the rows interleaved, `repeats` times: the machine's speed drifts over
   // seconds, and each figure is the median of its repeats.
   struct Row {
