@@ -14,6 +14,7 @@
 #include <CLI/CLI.hpp>
 #include <oneapi/dnnl/dnnl.hpp>
 
+#include "bench_errors.h"
 #include "common/stats.h"
 #include "ir/autodiff.h"
 #include "ir/builder.h"
@@ -141,12 +142,15 @@ int main(int argc, char** argv) {
   CLI::App app{"Executor overhead against raw oneDNN, and GPT training throughput"};
   int runs = 5, steps = 5;
   std::string model = "gpt";
-  app.add_option("--runs", runs, "runs per figure (the median is printed)")->check(CLI::PositiveNumber);
-  app.add_option("--steps", steps, "training steps per run")->check(CLI::PositiveNumber);
+  app.add_option("--runs", runs, "runs per figure (the median is printed)")->check(CLI::Range(1, 1000000));
+  app.add_option("--steps", steps, "training steps per run")->check(CLI::Range(1, 1000000));
   app.add_option("--model", model, "the model of the training-step figure");
   CLI11_PARSE(app, argc, argv);
-  auto backend = kernels::make_cpu_backend();
-  bench_matmuls(*backend, runs);
-  bench_gpt(model, *backend, runs, steps);
-  return 0;
+  return bench::reporting_errors("bench_executor", [&] {
+    ir::build_model(model);  // an unknown model fails before the matmul figures
+    auto backend = kernels::make_cpu_backend();
+    bench_matmuls(*backend, runs);
+    bench_gpt(model, *backend, runs, steps);
+    return 0;
+  });
 }

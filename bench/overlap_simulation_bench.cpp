@@ -13,6 +13,7 @@
 
 #include <CLI/CLI.hpp>
 
+#include "bench_errors.h"
 #include "common/error.h"
 #include "ir/autodiff.h"
 #include "ir/models/zoo.h"
@@ -53,13 +54,8 @@ void cluster(const std::string& name, const launcher::Topology& t, const ir::Gra
   }
 }
 
-}  // namespace
-
-int main(int argc, char** argv) {
-  CLI::App app("Step time with and without overlapping communication, simulated on clusters");
-  std::string shape = "layers=12,d_model=2048,heads=16,seq=1024,batch=64";
-  app.add_option("--gpt", shape, "the gpt's hyper-parameters");
-  CLI11_PARSE(app, argc, argv);
+// Every cluster's rows for the gpt of `shape`.
+int simulate(const std::string& shape) {
   ir::Graph g = ir::training_step(ir::build_model("gpt:" + shape), {});
   std::printf("gpt:%s, one step per device, simulated\n", shape.c_str());
   std::printf("%-22s %-12s %-16s %10s %10s %10s %10s %10s %10s %10s %9s %10s\n", "cluster", "plan", "mesh",
@@ -69,4 +65,14 @@ int main(int argc, char** argv) {
   cluster("4 x DGX-2", launcher::load_topology({SPMD_TOPOLOGIES_DIR "/nvidiaDGX2.xml", 4, std::nullopt}), g);
   cluster("16 x 2-socket CPU", launcher::load_topology({"synthetic:package:2 core:16", 16, launcher::DeviceKind::package}), g);
   return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app("Step time with and without overlapping communication, simulated on clusters");
+  std::string shape = "layers=12,d_model=2048,heads=16,seq=1024,batch=64";
+  app.add_option("--gpt", shape, "the gpt's hyper-parameters");
+  CLI11_PARSE(app, argc, argv);
+  return bench::reporting_errors("bench_overlap_simulation", [&] { return simulate(shape); });
 }

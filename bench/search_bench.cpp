@@ -47,9 +47,9 @@ int main(int argc, char** argv) {
   CLI::App app{"time the plan search against model depth and device count"};
   std::vector<int> layers{2, 8, 24}, nodes{1, 4, 64};
   int budget = 200;
-  app.add_option("--layers", layers, "gpt depths")->delimiter(',');
-  app.add_option("--nodes", nodes, "DGX-2 node counts")->delimiter(',');
-  app.add_option("--budget", budget, "simulations the search may run");
+  app.add_option("--layers", layers, "gpt depths")->delimiter(',')->check(CLI::Range(1, 1000000));
+  app.add_option("--nodes", nodes, "DGX-2 node counts")->delimiter(',')->check(CLI::Range(1, 1000000));
+  app.add_option("--budget", budget, "simulations the search may run")->check(CLI::Range(1, 1000000));
   CLI11_PARSE(app, argc, argv);
   std::printf("%6s %6s %10s %5s %9s %9s  %-34s %9s %9s\n", "layers", "GPUs", "search", "plans", "build s",
               "search s", "chosen plan", "step s", "peak GiB");

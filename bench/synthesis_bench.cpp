@@ -171,9 +171,9 @@ int main(int argc, char** argv) {
   std::vector<std::string> cpu_devices = {"package", "core"};
   std::string json_path;
   app.add_option("--dgx2", dgx2, "The DGX-2 hwloc XML file")->capture_default_str();
-  app.add_option("--dgx2-nodes", dgx2_nodes, "DGX-2 nodes")->check(CLI::PositiveNumber)->capture_default_str();
+  app.add_option("--dgx2-nodes", dgx2_nodes, "DGX-2 nodes")->check(CLI::Range(1, 1000000))->capture_default_str();
   app.add_option("--cpu", cpu, "The CPU node: an hwloc XML file or 'synthetic:...'")->capture_default_str();
-  app.add_option("--cpu-nodes", cpu_nodes, "CPU nodes")->check(CLI::PositiveNumber)->capture_default_str();
+  app.add_option("--cpu-nodes", cpu_nodes, "CPU nodes")->check(CLI::Range(1, 1000000))->capture_default_str();
   app.add_option("--cpu-devices", cpu_devices, "What one rank drives on the CPU node, one table each: package, numa, core")
       ->delimiter(',')
       ->capture_default_str();
