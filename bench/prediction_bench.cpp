@@ -17,8 +17,9 @@
 
 #include <CLI/CLI.hpp>
 
-#include "common/stats.h"
+#include "bench_errors.h"
 #include "common/error.h"
+#include "common/stats.h"
 #include "launcher/world.h"
 #include "partitioner/device_model.h"
 #include "partitioner/memory_plan.h"
@@ -156,12 +157,11 @@ int main(int argc, char** argv) {
   // A profile that cannot be read fails here, on every rank, in one line: the jobs below
   // take a plan that does not bind as one that does not apply to these ranks.
   if (!profile.empty()) {
-    try {
+    const int refused = bench::reporting_errors("bench_prediction", [&] {
       partitioner::read_profile(profile);
-    } catch (const Error& e) {
-      std::fprintf(stderr, "bench_prediction: %s\n", e.what());
-      return 1;
-    }
+      return 0;
+    });
+    if (refused) return refused;
   }
   // The plans in turn, `repeats` times over: a machine that slows for a minute slows one
   // run of every plan, not every run of one.

@@ -25,8 +25,9 @@
 
 #include <CLI/CLI.hpp>
 
-#include "common/error.h"
+#include "bench_errors.h"
 #include "common/stats.h"
+#include "ir/models/zoo.h"
 #include "launcher/world.h"
 #include "partitioner/profile.h"
 #include "runtime/job.h"
@@ -89,14 +90,13 @@ int main(int argc, char** argv) {
   app.add_option("--profile", profile, "bind the job's rows with this profile (spmd profile on the same ranks)")
       ->check(CLI::ExistingFile);
   CLI11_PARSE(app, argc, argv);
-  if (!profile.empty()) {  // one line on every rank, before any job, for a profile that cannot be read
-    try {
-      partitioner::read_profile(profile);
-    } catch (const Error& e) {
-      std::fprintf(stderr, "bench_weak_scaling: %s\n", e.what());
-      return 1;
-    }
-  }
+  // A shape or a profile the library refuses fails here, in one line on every rank, before any job.
+  const int refused = bench::reporting_errors("bench_weak_scaling", [&] {
+    ir::build_model(gpt(per_rank, shape));
+    if (!profile.empty()) partitioner::read_profile(profile);
+    return 0;
+  });
+  if (refused) return refused;
   // The baseline and the rows interleaved, `repeats` times: the machine's speed drifts over
   // seconds, and each figure is the median of its repeats.
   struct Row {
