@@ -149,7 +149,8 @@ int main(int argc, char** argv) {
   std::vector<std::string> models = {"mlp", "gpt"};
   std::string profile;
   app.add_option("--profile", profile, "also cost each plan with this profile's measured figures (spmd profile)");
-  app.add_option("--steps", steps, "timed steps per plan, at least (median; as many as take 0.5 s where more)");
+  app.add_option("--steps", steps, "timed steps per plan, at least (median; as many as take 0.5 s where more)")
+      ->check(CLI::Range(1, 1000000));
   app.add_option("--repeats", repeats, "runs of every plan, taken in turn (medians, and the ratios' range)")
       ->check(CLI::Range(1, 100));
   app.add_option("--models", models, "models to run");

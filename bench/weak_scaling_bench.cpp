@@ -82,8 +82,8 @@ int main(int argc, char** argv) {
   CLI::App app("Weak scaling of data parallelism against one rank, with and without overlap");
   int steps = 15, per_rank = 8, repeats = 3;
   std::string shape = "layers=2,d_model=256,heads=4,seq=128,vocab=256", profile;
-  app.add_option("--steps", steps, "timed steps per run (median)");
-  app.add_option("--per-rank-batch", per_rank, "each rank's batch");
+  app.add_option("--steps", steps, "timed steps per run (median)")->check(CLI::Range(1, 1000000));
+  app.add_option("--per-rank-batch", per_rank, "each rank's batch")->check(CLI::Range(1, 1000000));
   app.add_option("--gpt", shape, "the gpt's shape, without its batch");
   app.add_option("--repeats", repeats, "times the baseline and every row are measured, interleaved (median)")
       ->check(CLI::Range(1, 100));
