@@ -266,7 +266,8 @@ int main(int argc, char** argv) {
   CLI::App app{"Collective algorithms against MPI's own collectives"};
   app.add_flag("--all", options.all, "print every algorithm, not only the fastest of ours");
   app.add_option("--json", options.json_path, "write every measurement to this JSON file");
-  app.add_option("--primitives", options.primitives, "which primitives")
+  app.add_option("--primitives", options.primitives, "which primitives: all_gather,broadcast, or the flag once for each")
+      ->delimiter(',')
       ->check(CLI::IsMember({"all_reduce", "reduce_scatter", "all_gather", "broadcast", "reduce", "all_to_all"}));
   app.add_option("--repetitions", options.repetitions, "runs per algorithm and size (median)")->check(CLI::Range(5, 1000));
   app.add_option("--repeats", options.repeats, "sweeps over every primitive and size, taken in turn (medians, and "
