@@ -85,10 +85,7 @@ void pipelined_chain_broadcast(Communicator& comm, std::span<float> data, int ro
   const int me = mod(comm.rank() - root, p);
   const int previous = mod(me - 1 + root, p), next = mod(me + 1 + root, p);
   const std::size_t segments = std::max<std::size_t>(1, (data.size() + kSegmentFloats - 1) / kSegmentFloats);
-  auto segment = [&](std::size_t s) {
-    const std::size_t begin = std::min(data.size(), s * kSegmentFloats);
-    return data.subspan(begin, std::min(kSegmentFloats, data.size() - begin));
-  };
+  auto segment = [&](std::size_t s) { return window(data, s * kSegmentFloats, kSegmentFloats); };
   if (me == 0) {
     for (std::size_t s = 0; s < segments; ++s) comm.send(segment(s), next);
     return;

@@ -7,16 +7,6 @@
 #include "collectives/algorithms/segmented.h"
 
 namespace spmd::collectives::algorithms {
-namespace {
-
-// Elements [at, at + n) of `data`, cut at its end.
-template <class T>
-std::span<T> window(std::span<T> data, std::size_t at, std::size_t n) {
-  const std::size_t from = std::min(at, data.size());
-  return data.subspan(from, std::min(n, data.size() - from));
-}
-
-}  // namespace
 
 void scattered_reduce_scatter_in_place(Communicator& comm, std::span<float> data, const BlockOffsets& blocks,
                                        ReduceOp op) {

@@ -10,8 +10,7 @@ std::size_t segment_count(std::size_t n) { return std::max<std::size_t>(1, (n + 
 
 template <class T>
 std::span<T> segment(std::span<T> data, std::size_t k) {
-  const std::size_t begin = std::min(data.size(), k * kSegmentFloats);
-  return data.subspan(begin, std::min(kSegmentFloats, data.size() - begin));
+  return window(data, k * kSegmentFloats, kSegmentFloats);
 }
 
 }  // namespace

@@ -6,6 +6,7 @@
 // at least one, so empty blocks still pair up).
 #pragma once
 
+#include <algorithm>
 #include <cstddef>
 #include <memory>
 #include <span>
@@ -15,6 +16,13 @@
 namespace spmd::collectives::algorithms {
 
 inline constexpr std::size_t kSegmentFloats = std::size_t{1} << 17;  // 512 KiB
+
+// Elements [at, at + n) of `data`, cut at its end (empty past it): a message's segment.
+template <class T>
+std::span<T> window(std::span<T> data, std::size_t at, std::size_t n) {
+  const std::size_t from = std::min(at, data.size());
+  return data.subspan(from, std::min(n, data.size() - from));
+}
 
 // Scratch for one collective call, in the communicator's memory, sized for the largest block
 // it will receive (at most a segment). Short messages on the host use the inline buffer: no
