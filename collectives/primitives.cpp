@@ -124,13 +124,13 @@ void all_gather(Communicator& comm, std::span<const float> in, std::span<float> 
   }
 }
 
-namespace {
-
 std::size_t floats_in(const Pieces& pieces) {
   std::size_t n = 0;
   for (std::span<float> piece : pieces) n += piece.size();
   return n;
 }
+
+namespace {
 
 // Every block of `blocks` cut into pieces of the sizes of `shape`'s, and there are `count`.
 void expect_pieces(const char* primitive, const char* buffer, std::span<const Pieces> blocks, std::size_t count,

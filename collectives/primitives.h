@@ -60,6 +60,8 @@ void all_to_all(Communicator& comm, std::span<const float> in, std::span<float> 
 
 // A buffer that lies in pieces: its runs of memory, in order (a bucket's members).
 using Pieces = std::vector<std::span<float>>;
+// The floats of all of `pieces`. O(pieces).
+std::size_t floats_in(const Pieces& pieces);
 
 // all_gather and reduce_scatter of a flat buffer whose block b lies in pieces: blocks[b],
 // every block with the same piece sizes (all_gather: `in`, this rank's block, and each of

@@ -201,8 +201,7 @@ void scattered_reduce_scatter_pieces(Communicator& comm, std::span<const Pieces>
   }
   // In rounds of a segment of every message, as scattered_reduce_scatter_in_place: scratch
   // for p - 1 segments whatever the bucket, each combined while in cache.
-  std::size_t block = 0;
-  for (std::span<float> piece : own) block += piece.size();
+  const std::size_t block = floats_in(own);
   const std::size_t segment = std::min(block, kSegmentFloats);
   CommBuffer arrived = comm.allocate(segment * static_cast<std::size_t>(p - 1));
   for (std::size_t at = 0; at < block; at += segment) {
