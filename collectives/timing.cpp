@@ -36,8 +36,7 @@ double time_once(Communicator& comm, const CollectiveRun& c) {
 }
 
 double time_collective(Communicator& comm, const CollectiveRun& c, int repetitions) {
-  c.prepare();
-  c.run();
+  for (int w = 0; w < kWarmUpRuns; ++w) time_once(comm, c);
   std::vector<double> times;
   for (int r = 0; r < repetitions; ++r) times.push_back(time_once(comm, c));
   return median(times);
@@ -71,7 +70,9 @@ CollectiveRun collective_run(Communicator& comm, Primitive primitive, Algorithm 
 
 std::vector<double> time_interleaved(Communicator& comm, const std::vector<CollectiveRun>& runs, int repetitions,
                                      std::vector<double>* spreads) {
-  for (const CollectiveRun& r : runs) time_once(comm, r);  // warm-up
+  for (int w = 0; w < kWarmUpRuns; ++w) {
+    for (const CollectiveRun& r : runs) time_once(comm, r);
+  }
   std::vector<std::vector<double>> samples(runs.size());
   for (int rep = 0; rep < repetitions; ++rep) {
     for (size_t j = 0; j < runs.size(); ++j) {

@@ -21,8 +21,18 @@ struct CollectiveRun {
   std::function<void()> run;
 };
 
-// Median seconds of `c.run` on the slowest rank of `comm` over `repetitions` runs after one
-// warm-up, each after `c.prepare` (not timed); the ranks line up before each run on a
+// Runs of a collective on fresh buffers before its timed ones. A program's buffers are
+// reused step after step, and fresh ones run slower for the first runs: on 2 ranks here
+// MPI's all-gather of 4 MiB took 450-520, 390-440 and 290-300 us in its first three runs
+// on buffers already written, then 290 us; of 16 MiB, 2.5-2.9 ms falling to 1.2 ms over
+// eight. `spmd profile`, which timed three runs after one warm-up above 1 MiB, read the
+// algorithms of 4 MiB 25-75% slower than bench_collectives' eleven, and the profile's
+// figures missed the bench's by more than 15% at 5-6 of its 40 chosen rows; warmed up so,
+// at 1-5.
+inline constexpr int kWarmUpRuns = 6;
+
+// Median seconds of `c.run` on the slowest rank of `comm` over `repetitions` runs after
+// kWarmUpRuns, each after `c.prepare` (not timed); the ranks line up before each run on a
 // one-float all-reduce (the backend's own) and agree on its slowest time with another, so
 // every rank returns the same figure. Collective over `comm`.
 double time_collective(Communicator& comm, const CollectiveRun& c, int repetitions = 5);
@@ -31,7 +41,7 @@ double time_collective(Communicator& comm, const CollectiveRun& c, int repetitio
 // that interleave several collectives' runs so that drift in the machine's load hits all alike.
 double time_once(Communicator& comm, const CollectiveRun& c);
 
-// Median seconds of each of `runs` as above, their runs interleaved: a warm-up of each, then
+// Median seconds of each of `runs` as above, their runs interleaved: kWarmUpRuns of each, then
 // `repetitions` rounds, each round starting with another run, so that drift in the
 // machine's load and the cache state one leaves for the next hit all of them alike. What
 // `spmd profile` and bench_collectives time algorithms against each other with. Where
