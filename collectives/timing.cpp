@@ -36,7 +36,8 @@ double time_once(Communicator& comm, const CollectiveRun& c) {
 }
 
 double time_collective(Communicator& comm, const CollectiveRun& c, int repetitions) {
-  for (int w = 0; w < kWarmUpRuns; ++w) time_once(comm, c);
+  double warmed = 0;
+  for (int w = 0; w < kWarmUpRuns && warmed < kWarmUpSeconds; ++w) warmed += time_once(comm, c);
   std::vector<double> times;
   for (int r = 0; r < repetitions; ++r) times.push_back(time_once(comm, c));
   return median(times);
@@ -70,8 +71,9 @@ CollectiveRun collective_run(Communicator& comm, Primitive primitive, Algorithm 
 
 std::vector<double> time_interleaved(Communicator& comm, const std::vector<CollectiveRun>& runs, int repetitions,
                                      std::vector<double>* spreads) {
-  for (int w = 0; w < kWarmUpRuns; ++w) {
-    for (const CollectiveRun& r : runs) time_once(comm, r);
+  double warmed = 0;  // a run's, on average
+  for (int w = 0; w < kWarmUpRuns && warmed < kWarmUpSeconds; ++w) {
+    for (const CollectiveRun& r : runs) warmed += time_once(comm, r) / static_cast<double>(runs.size());
   }
   std::vector<std::vector<double>> samples(runs.size());
   for (int rep = 0; rep < repetitions; ++rep) {

@@ -28,20 +28,23 @@ struct CollectiveRun {
 // eight. `spmd profile`, which timed three runs after one warm-up above 1 MiB, read the
 // algorithms of 4 MiB 25-75% slower than bench_collectives' eleven, and the profile's
 // figures missed the bench's by more than 15% at 5-6 of its 40 chosen rows; warmed up so,
-// at 1-5.
+// at 1-5. Fewer where they already took kWarmUpSeconds: of 64 MiB the first run was within
+// 5% of the steady ones, and six of each algorithm made a profile of 4 ranks half as long
+// again.
 inline constexpr int kWarmUpRuns = 6;
+inline constexpr double kWarmUpSeconds = 0.025;
 
-// Median seconds of `c.run` on the slowest rank of `comm` over `repetitions` runs after
-// kWarmUpRuns, each after `c.prepare` (not timed); the ranks line up before each run on a
-// one-float all-reduce (the backend's own) and agree on its slowest time with another, so
-// every rank returns the same figure. Collective over `comm`.
+// Median seconds of `c.run` on the slowest rank of `comm` over `repetitions` runs after its
+// warm-up runs (above), each after `c.prepare` (not timed); the ranks line up before each
+// run on a one-float all-reduce (the backend's own) and agree on its slowest time with
+// another, so every rank returns the same figure (and stops warming up with the others). Collective over `comm`.
 double time_collective(Communicator& comm, const CollectiveRun& c, int repetitions = 5);
 
 // One timed run of `c` as above (prepared, lined up, the slowest rank's seconds), for callers
 // that interleave several collectives' runs so that drift in the machine's load hits all alike.
 double time_once(Communicator& comm, const CollectiveRun& c);
 
-// Median seconds of each of `runs` as above, their runs interleaved: kWarmUpRuns of each, then
+// Median seconds of each of `runs` as above, their runs interleaved: their warm-up runs, then
 // `repetitions` rounds, each round starting with another run, so that drift in the
 // machine's load and the cache state one leaves for the next hit all of them alike. What
 // `spmd profile` and bench_collectives time algorithms against each other with. Where
