@@ -8,7 +8,10 @@
 // rows each predicts within 15%: the cost model before and after calibration. With
 // --repeats R the whole sweep runs R times, each row's median kept, and the summary says how
 // many rows the bench itself reproduces (every run within 15% of their median): a row whose
-// own runs disagree by more cannot show a prediction within 15% either.
+// own runs disagree by more cannot show a prediction within 15% either. Where the ranks take
+// turns on their PUs and the profile's choice left MPI's own out for a step (partitioner::
+// native_kept_in_turns), the choice and MPI's own are timed in a step too
+// (runtime::seconds_in_step), the context the choice is made for.
 //
 //   mpirun -np 2 bench_collectives [--all] [--json results.json] [--profile spmd-profile.json] [--repeats 3]
 #include <mpi.h>
@@ -16,6 +19,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
+#include <memory>
 #include <span>
 #include <string>
 #include <vector>
@@ -36,7 +40,9 @@
 #include "common/files.h"
 #include "launcher/mpi_settings.h"
 #include "launcher/world.h"
+#include "kernels/backend.h"
 #include "partitioner/profile.h"
+#include "runtime/profile_turns.h"
 
 namespace {
 
@@ -54,6 +60,9 @@ struct Options {
   std::string profile_path;
   std::vector<spmd::launcher::MeasuredAlgorithm> measured;  // the profile's, for the job's ranks
   std::vector<spmd::launcher::MeasuredAlgorithm> choosable;  // of those, the ones a job bound with it chooses from
+  // Where the ranks take turns on their PUs (with a profile): the kernels the choice is also
+  // timed in a step with, where it left MPI's own out (runtime/profile_turns.h).
+  spmd::kernels::Backend* step_backend = nullptr;
 };
 
 struct Row {
@@ -64,6 +73,9 @@ struct Row {
   double profiled_s = 0;  // from the profile's fitted figures (0: none)
   bool chosen = false;    // the one the runtime would run at this size (with the profile)
   double spread = 0;      // over the sweeps: the largest distance of a run from their median, relative
+  // The chosen one of ours and MPI's own in a step (a stretch of compute before each), where
+  // the ranks take turns and the choice left MPI's own out for a step; 0: not timed.
+  double step_ours_s = 0, step_mpi_s = 0;
 };
 
 // Median seconds of every algorithm of `primitive` (native first), each run the slowest
@@ -104,6 +116,16 @@ std::vector<Row> rows_for(MpiCommunicator& comm, const std::string& primitive, i
       if (fastest->profiled_s > native.profiled_s * (1 - native_margin(ours, *band(native)))) fastest = &native;
     }
     if (fastest) fastest->chosen = true;
+    // MPI's own left out for a step: the choice is for a step, and timed in one too.
+    if (fastest && fastest != &native && options.step_backend && band(native) == nullptr &&
+        measured_band(options.measured, primitive, Algorithm::native, double(bytes))) {
+      const std::vector<double> in_step = spmd::runtime::seconds_in_step(
+          comm, *options.step_backend,
+          {collective_run(comm, primitive_from_string(primitive), Algorithm::native, double(bytes)),
+           collective_run(comm, primitive_from_string(primitive), fastest->algorithm, double(bytes))});
+      fastest->step_mpi_s = in_step[0];
+      fastest->step_ours_s = in_step[1];
+    }
   }
   return rows;
 }
@@ -120,6 +142,31 @@ void print_row(const Row& row, bool profiled) {
                 100 * error(row.profiled_s, row.ours_s), row.chosen ? "chosen" : "");
   }
   std::printf("\n");
+}
+
+// Where the ranks take turns and the choice left MPI's own out for a step: the choice
+// against MPI's own timed in a step too, a row for each such size.
+void print_in_step(const std::vector<Row>& rows) {
+  int sizes = 0, as_fast = 0;
+  double worst = 1e9;
+  for (const Row& r : rows) {
+    if (!r.chosen || !(r.step_ours_s > 0 && r.step_mpi_s > 0)) continue;
+    ++sizes;
+    as_fast += r.step_mpi_s / r.step_ours_s >= 1.0;
+    worst = std::min(worst, r.step_mpi_s / r.step_ours_s);
+  }
+  if (sizes == 0) return;
+  std::printf("where the ranks take turns, the choice left MPI's own out for a step at %d sizes; timed in a step "
+              "(20 matmuls of 64^3 before each), at least MPI's speed at %d of them, worst %.2fx:\n",
+              sizes, as_fast, worst);
+  std::printf("  %-15s %8s  %-27s %10s %10s %10s %10s\n", "primitive", "size", "algorithm", "ours step", "mpi step",
+              "in a step", "lined up");
+  for (const Row& r : rows) {
+    if (!r.chosen || !(r.step_ours_s > 0 && r.step_mpi_s > 0)) continue;
+    std::printf("  %-15s %8s  %-27s %10.1f %10.1f %9.2fx %9.2fx\n", r.primitive.c_str(),
+                spmd::bytes_text(static_cast<double>(r.bytes)).c_str(), to_string(r.algorithm).c_str(),
+                r.step_ours_s * 1e6, r.step_mpi_s * 1e6, r.step_mpi_s / r.step_ours_s, r.mpi_s / r.ours_s);
+  }
 }
 
 // How many rows each prediction puts within 15% of the measurement, and the worst error;
@@ -158,13 +205,19 @@ void print_summary(const std::vector<Row>& rows, int repeats) {
   std::printf("the choice (ours or MPI's, by the profile): at least MPI's speed at %d of %d sizes, worst %.2fx; "
               "the profile within 15%% of it at %d of %d (worst %.0f%% off)\n",
               as_fast, sizes, worst, predicted, sizes, 100 * worst_predicted);
+  print_in_step(rows);
 }
 
 nlohmann::json to_json(const Row& row, int ranks) {
-  return {{"primitive", row.primitive}, {"bytes", row.bytes}, {"ranks", ranks},
-          {"algorithm", to_string(row.algorithm)}, {"ours_s", row.ours_s}, {"mpi_s", row.mpi_s},
-          {"predicted_s", row.predicted_s}, {"profiled_s", row.profiled_s}, {"chosen", row.chosen},
-          {"spread", row.spread}};
+  nlohmann::json j = {{"primitive", row.primitive}, {"bytes", row.bytes}, {"ranks", ranks},
+                      {"algorithm", to_string(row.algorithm)}, {"ours_s", row.ours_s}, {"mpi_s", row.mpi_s},
+                      {"predicted_s", row.predicted_s}, {"profiled_s", row.profiled_s}, {"chosen", row.chosen},
+                      {"spread", row.spread}};
+  if (row.step_ours_s > 0 || row.step_mpi_s > 0) {
+    j["step_ours_s"] = row.step_ours_s;
+    j["step_mpi_s"] = row.step_mpi_s;
+  }
+  return j;
 }
 
 // Every row of one sweep over the primitives and sizes, in order.
@@ -182,10 +235,15 @@ std::vector<Row> sweep(MpiCommunicator& comm, const Options& options) {
 std::vector<Row> medians_of(const std::vector<std::vector<Row>>& sweeps) {
   std::vector<Row> rows = sweeps.front();
   for (std::size_t i = 0; i < rows.size(); ++i) {
-    std::vector<double> ours, mpi;
-    for (const std::vector<Row>& s : sweeps) ours.push_back(s[i].ours_s), mpi.push_back(s[i].mpi_s);
+    std::vector<double> ours, mpi, step_ours, step_mpi;
+    for (const std::vector<Row>& s : sweeps) {
+      ours.push_back(s[i].ours_s), mpi.push_back(s[i].mpi_s);
+      step_ours.push_back(s[i].step_ours_s), step_mpi.push_back(s[i].step_mpi_s);
+    }
     rows[i].ours_s = spmd::median(ours);
     rows[i].mpi_s = spmd::median(mpi);
+    rows[i].step_ours_s = spmd::median(step_ours);
+    rows[i].step_mpi_s = spmd::median(step_mpi);
     for (double x : ours) rows[i].spread = std::max(rows[i].spread, std::abs(x / rows[i].ours_s - 1));
   }
   return rows;
@@ -286,6 +344,7 @@ int main(int argc, char** argv) {
                  "a profile from spmd profile on these ranks: predict from its fitted figures too, and count the "
                  "rows each prediction gets within 15%");
   int status = 0;
+  std::unique_ptr<spmd::kernels::Backend> step_backend;
   try {
     app.parse(argc, argv);
     // Tried before the sweeps, so that a path that cannot be written fails at once.
@@ -294,9 +353,10 @@ int main(int argc, char** argv) {
     }
     options.link = {latency_us * 1e-6, bandwidth_GBps * 1e9, reduce_GBps * 1e9};
     if (!options.profile_path.empty()) {
-      read_collectives(options.profile_path,
-                       spmd::partitioner::ranks_take_turns(spmd::launcher::discover_job(job.comm())), job.lead(),
-                       options);
+      const bool turns = spmd::partitioner::ranks_take_turns(spmd::launcher::discover_job(job.comm()));
+      read_collectives(options.profile_path, turns, job.lead(), options);
+      if (turns) step_backend = spmd::kernels::make_cpu_backend();
+      options.step_backend = step_backend.get();
     }
     run(options);
   } catch (const CLI::ParseError& e) {

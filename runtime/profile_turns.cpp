@@ -61,14 +61,11 @@ double per_round(collectives::Communicator& comm, SquareMatmul& matmul, const co
   return seconds;
 }
 
-// Each algorithm's time per round beyond the matmuls alone (a stretch of kMatmulsInStretch),
-// at `bytes`: the median of kStretchRepeats, the loops interleaved so that drift in the
-// machine's load hits all alike.
-std::vector<double> beyond_matmul(collectives::Communicator& comm, SquareMatmul& matmul,
-                                  collectives::Primitive primitive, const std::vector<collectives::Algorithm>& algorithms,
-                                  double bytes) {
-  std::vector<collectives::CollectiveRun> runs;
-  for (collectives::Algorithm a : algorithms) runs.push_back(collectives::collective_run(comm, primitive, a, bytes));
+}  // namespace
+
+std::vector<double> seconds_in_step(collectives::Communicator& comm, kernels::Backend& backend,
+                                    const std::vector<collectives::CollectiveRun>& runs) {
+  SquareMatmul matmul(backend, 64);
   std::vector<double> alone;
   std::vector<std::vector<double>> samples(runs.size());
   for (int repeat = 0; repeat < kStretchRepeats; ++repeat) {
@@ -81,8 +78,6 @@ std::vector<double> beyond_matmul(collectives::Communicator& comm, SquareMatmul&
   for (const std::vector<double>& s : samples) out.push_back(std::max(0.0, median(s) - median(alone)));
   return out;
 }
-
-}  // namespace
 
 double measure_handoff_in_turns(collectives::Communicator& comm, kernels::Backend& backend) {
   SquareMatmul matmul(backend, 64);
@@ -105,7 +100,6 @@ void measure_native_in_turns(collectives::Communicator& comm, kernels::Backend& 
     if (bytes <= max_bytes) sizes.push_back(bytes);
   }
   if (sizes.empty()) sizes.push_back(kSizesInTurns[0]);
-  SquareMatmul matmul(backend, 64);
   p.native_in_turns_bytes = sizes.back();
   table += "MPI's own in a step, the ranks taking turns on their PUs (20 matmuls of 64^3, then the collective; "
            "time beyond the matmuls, MPI's own over the fastest of ours at each size)\n";
@@ -117,7 +111,9 @@ void measure_native_in_turns(collectives::Communicator& comm, kernels::Backend& 
     by_size.clear();
     table += line("  %s\n", name.c_str());
     for (double bytes : sizes) {
-      const std::vector<double> t = beyond_matmul(comm, matmul, primitive, algorithms, bytes);
+      std::vector<collectives::CollectiveRun> runs;
+      for (collectives::Algorithm a : algorithms) runs.push_back(collectives::collective_run(comm, primitive, a, bytes));
+      const std::vector<double> t = seconds_in_step(comm, backend, runs);
       const auto fastest = std::min_element(t.begin() + 1, t.end());
       // Within what a profile may hold: a time that rounds to nothing beyond the matmul
       // makes no ratio of thousands.

@@ -9,8 +9,10 @@
 #pragma once
 
 #include <string>
+#include <vector>
 
 #include "collectives/communicator.h"
+#include "collectives/timing.h"
 #include "kernels/backend.h"
 #include "partitioner/profile.h"
 
@@ -32,6 +34,14 @@ namespace spmd::runtime {
 // turn on a PU the other ranks' threads want too. Collective over `comm` (2 ranks or more,
 // callable from another thread); about 10 ms.
 double measure_handoff_in_turns(collectives::Communicator& comm, kernels::Backend& backend);
+
+// Each of `runs`' seconds in a step as measure_native_in_turns times them: rounds of a
+// stretch of compute as a step's (20 matmuls of 64^3 on `backend`) then the collective,
+// less the rounds of the stretch alone; the median of 5 repeats, the runs interleaved.
+// What bench_collectives times the choice with where the ranks take turns. Collective over
+// `comm`; about 5 ms a run on 4 ranks over 2 cores, and the collective's time.
+std::vector<double> seconds_in_step(collectives::Communicator& comm, kernels::Backend& backend,
+                                    const std::vector<collectives::CollectiveRun>& runs);
 
 void measure_native_in_turns(collectives::Communicator& comm, kernels::Backend& backend, double max_bytes,
                              partitioner::Profile& p, std::string& table);
