@@ -36,11 +36,7 @@ double time_once(Communicator& comm, const CollectiveRun& c) {
 }
 
 double time_collective(Communicator& comm, const CollectiveRun& c, int repetitions) {
-  double warmed = 0;
-  for (int w = 0; w < kWarmUpRuns && warmed < kWarmUpSeconds; ++w) warmed += time_once(comm, c);
-  std::vector<double> times;
-  for (int r = 0; r < repetitions; ++r) times.push_back(time_once(comm, c));
-  return median(times);
+  return time_interleaved(comm, {c}, repetitions).front();
 }
 
 CollectiveRun collective_run(Communicator& comm, Primitive primitive, Algorithm algo, double bytes) {

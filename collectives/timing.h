@@ -37,7 +37,8 @@ inline constexpr double kWarmUpSeconds = 0.025;
 // Median seconds of `c.run` on the slowest rank of `comm` over `repetitions` runs after its
 // warm-up runs (above), each after `c.prepare` (not timed); the ranks line up before each
 // run on a one-float all-reduce (the backend's own) and agree on its slowest time with
-// another, so every rank returns the same figure (and stops warming up with the others). Collective over `comm`.
+// another, so every rank returns the same figure (and stops warming up with the others).
+// Collective over `comm`.
 double time_collective(Communicator& comm, const CollectiveRun& c, int repetitions = 5);
 
 // One timed run of `c` as above (prepared, lined up, the slowest rank's seconds), for callers
