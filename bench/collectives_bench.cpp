@@ -82,9 +82,8 @@ struct Row {
 // rank's, the algorithms interleaved (collectives/timing.h).
 std::vector<double> measure(MpiCommunicator& comm, const std::string& primitive, int64_t bytes,
                             const std::vector<Algorithm>& algorithms, int repetitions) {
-  std::vector<CollectiveRun> runs;
-  for (Algorithm a : algorithms) runs.push_back(collective_run(comm, primitive_from_string(primitive), a, double(bytes)));
-  return time_interleaved(comm, runs, repetitions);
+  return time_interleaved(comm, collective_runs(comm, primitive_from_string(primitive), algorithms, double(bytes)),
+                          repetitions);
 }
 
 // Every algorithm's row; with a profile, MPI's own as a row too, and the one the profile
@@ -121,8 +120,7 @@ std::vector<Row> rows_for(MpiCommunicator& comm, const std::string& primitive, i
         measured_band(options.measured, primitive, Algorithm::native, double(bytes))) {
       const std::vector<double> in_step = spmd::runtime::seconds_in_step(
           comm, *options.step_backend,
-          {collective_run(comm, primitive_from_string(primitive), Algorithm::native, double(bytes)),
-           collective_run(comm, primitive_from_string(primitive), fastest->algorithm, double(bytes))});
+          collective_runs(comm, primitive_from_string(primitive), {Algorithm::native, fastest->algorithm}, double(bytes)));
       fastest->step_mpi_s = in_step[0];
       fastest->step_ours_s = in_step[1];
     }
@@ -147,10 +145,11 @@ void print_row(const Row& row, bool profiled) {
 // Where the ranks take turns and the choice left MPI's own out for a step: the choice
 // against MPI's own timed in a step too, a row for each such size.
 void print_in_step(const std::vector<Row>& rows) {
+  const auto timed_in_step = [](const Row& r) { return r.chosen && r.step_ours_s > 0 && r.step_mpi_s > 0; };
   int sizes = 0, as_fast = 0;
   double worst = 1e9;
   for (const Row& r : rows) {
-    if (!r.chosen || !(r.step_ours_s > 0 && r.step_mpi_s > 0)) continue;
+    if (!timed_in_step(r)) continue;
     ++sizes;
     as_fast += r.step_mpi_s / r.step_ours_s >= 1.0;
     worst = std::min(worst, r.step_mpi_s / r.step_ours_s);
@@ -162,7 +161,7 @@ void print_in_step(const std::vector<Row>& rows) {
   std::printf("  %-15s %8s  %-27s %10s %10s %10s %10s\n", "primitive", "size", "algorithm", "ours step", "mpi step",
               "in a step", "lined up");
   for (const Row& r : rows) {
-    if (!r.chosen || !(r.step_ours_s > 0 && r.step_mpi_s > 0)) continue;
+    if (!timed_in_step(r)) continue;
     std::printf("  %-15s %8s  %-27s %10.1f %10.1f %9.2fx %9.2fx\n", r.primitive.c_str(),
                 spmd::bytes_text(static_cast<double>(r.bytes)).c_str(), to_string(r.algorithm).c_str(),
                 r.step_ours_s * 1e6, r.step_mpi_s * 1e6, r.step_mpi_s / r.step_ours_s, r.mpi_s / r.ours_s);

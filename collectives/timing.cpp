@@ -65,6 +65,13 @@ CollectiveRun collective_run(Communicator& comm, Primitive primitive, Algorithm 
   return c;
 }
 
+std::vector<CollectiveRun> collective_runs(Communicator& comm, Primitive primitive,
+                                           const std::vector<Algorithm>& algorithms, double bytes) {
+  std::vector<CollectiveRun> runs;
+  for (Algorithm a : algorithms) runs.push_back(collective_run(comm, primitive, a, bytes));
+  return runs;
+}
+
 std::vector<double> time_interleaved(Communicator& comm, const std::vector<CollectiveRun>& runs, int repetitions,
                                      std::vector<double>* spreads) {
   double warmed = 0;  // a run's, on average

@@ -59,6 +59,10 @@ std::vector<double> time_interleaved(Communicator& comm, const std::vector<Colle
 // the functions.
 CollectiveRun collective_run(Communicator& comm, Primitive primitive, Algorithm algo, double bytes);
 
+// collective_run for each of `algorithms`, in their order: what time_interleaved compares.
+std::vector<CollectiveRun> collective_runs(Communicator& comm, Primitive primitive,
+                                           const std::vector<Algorithm>& algorithms, double bytes);
+
 // A synthesized schedule over `runner`'s group: an all-reduce schedule step by step, any
 // other (flat, one step) as its primitive with the step's algorithm. `runner` and
 // `schedule` must outlive the result.

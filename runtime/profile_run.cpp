@@ -132,8 +132,7 @@ AlgorithmTimes interleaved_times(collectives::Communicator& comm, collectives::P
   AlgorithmTimes out{std::vector<std::vector<double>>(algorithms.size()),
                      std::vector<std::vector<double>>(algorithms.size())};
   for (double bytes : sizes) {
-    std::vector<collectives::CollectiveRun> runs;
-    for (collectives::Algorithm a : algorithms) runs.push_back(collectives::collective_run(comm, primitive, a, bytes));
+    const std::vector<collectives::CollectiveRun> runs = collectives::collective_runs(comm, primitive, algorithms, bytes);
     // Small collectives vary most from run to run, and cost least to repeat.
     std::vector<double> spreads;
     const std::vector<double> medians = collectives::time_interleaved(comm, runs, bytes <= (1 << 20) ? 9 : 3, &spreads);

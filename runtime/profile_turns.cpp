@@ -111,9 +111,8 @@ void measure_native_in_turns(collectives::Communicator& comm, kernels::Backend& 
     by_size.clear();
     table += line("  %s\n", name.c_str());
     for (double bytes : sizes) {
-      std::vector<collectives::CollectiveRun> runs;
-      for (collectives::Algorithm a : algorithms) runs.push_back(collectives::collective_run(comm, primitive, a, bytes));
-      const std::vector<double> t = seconds_in_step(comm, backend, runs);
+      const std::vector<double> t =
+          seconds_in_step(comm, backend, collectives::collective_runs(comm, primitive, algorithms, bytes));
       const auto fastest = std::min_element(t.begin() + 1, t.end());
       // Within what a profile may hold: a time that rounds to nothing beyond the matmul
       // makes no ratio of thousands.
