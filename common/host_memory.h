@@ -4,7 +4,8 @@
 // between ranks (Open MPI's shared-memory single copy, our own memcpy) over 4 KiB pages
 // misses the TLB on every page: on 2 ranks a 1 MiB all-reduce took 200-260 us on small
 // pages and 85-135 us on huge ones. First touch also faults once per 2 MiB rather than once
-// per 4 KiB (on a VM, 3-4 ms per MiB).
+// per 4 KiB (on a VM, 3-4 ms per MiB). Huge buffers are mappings of their own, faulted in
+// fresh: memory malloc hands out again may already sit on small pages.
 #pragma once
 
 #include <cstddef>
@@ -12,7 +13,7 @@
 
 namespace spmd {
 
-// Frees what allocate_host returned.
+// Frees what allocate_host returned; a huge buffer's pages go back to the kernel at once.
 struct HostFree {
   void operator()(void* p) const noexcept;
 };
@@ -34,7 +35,8 @@ enum class HugePages { whole, rounded, always };
 
 // `bytes` of uninitialised host memory (at least one byte), aligned to a cache line, in huge
 // pages as `huge` says. Throws spmd::Error when the memory cannot be had. Cost: one
-// posix_memalign and one madvise.
+// posix_memalign, or for huge pages one mmap, up to two munmap and one madvise (and a page
+// fault per huge page on first touch).
 void* allocate_host(std::size_t bytes, HugePages huge);
 
 // An array of `n` floats from allocate_host, freed with it.
