@@ -294,7 +294,7 @@ void run(const Options& options) {
 // The profile's collectives: those of its level that has any (they were measured over all
 // the ranks of the job that wrote it), into `options`; and those a job bound with it
 // chooses from (partitioner/profile.h): where the ranks take turns on their PUs, MPI's own
-// only for the primitives the profile timed in a step no slower than ours.
+// only where the profile timed them in a step faster than ours by the margin.
 void read_collectives(const std::string& path, bool turns, bool lead, Options& options) {
   const spmd::partitioner::Profile profile = spmd::partitioner::read_profile(path);
   const std::string changed =
@@ -308,7 +308,7 @@ void read_collectives(const std::string& path, bool turns, bool lead, Options& o
     options.measured = options.choosable = l.algorithms;
     if (!turns) return;
     if (lead) std::printf("the ranks take turns on their PUs: a job chooses MPI's own collectives only where the "
-                          "profile timed them in a step no slower than ours, or above the sizes it timed so\n");
+                          "profile timed them in a step faster than ours by 10%%, or above the sizes it timed so\n");
     options.choosable = spmd::partitioner::native_kept_in_turns(l.algorithms, profile);
     return;
   }

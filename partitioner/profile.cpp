@@ -341,7 +341,7 @@ bool ranks_take_turns(const launcher::Topology& topology) {
   return false;
 }
 
-bool native_left_out_in_turns(double ratio) { return ratio > 1 / (1 - collectives::kNativeMargin); }
+bool native_left_out_in_turns(double ratio) { return ratio > 1 - collectives::kNativeMargin; }
 
 double native_ratio_in_turns(const RateCurve& in_turns, double bytes) {
   double ratio = 0, nearest = 0;
