@@ -10,7 +10,9 @@
 // other, alone). Rank 0's column is beside it, and the efficiency against every rank running
 // the single-rank job at once, with no collective between them: what the machine itself
 // loses when all its cores work (here two lone jobs on the two cores each ran 8-9% slower
-// than one alone), so that what is left is the job's communication. Run under mpirun for
+// than one alone), so that what is left is the job's communication. Each row's least and
+// most over the repeats is beside it, and rank 0's alone above the table: the noise the
+// medians stand in. Run under mpirun for
 // each rank count, e.g.
 //   for n in 2 4; do mpirun -np $n build/bench/bench_weak_scaling; done
 // Each rank computes on one kernel thread, as the ranks of this machine share its cores.
@@ -71,6 +73,14 @@ std::string milliseconds(const std::vector<uint64_t>& ns) {
     each += ms;
   }
   return each;
+}
+
+// "86.42-91.53": the least and the most of `seconds`, in ms.
+std::string range_ms(const std::vector<double>& seconds) {
+  char text[48];
+  const auto [least, most] = std::minmax_element(seconds.begin(), seconds.end());
+  std::snprintf(text, sizeof text, "%.2f-%.2f", *least * 1e3, *most * 1e3);
+  return text;
 }
 
 std::string gpt(int batch, const std::string& shape) { return "gpt:" + shape + ",batch=" + std::to_string(batch); }
@@ -137,13 +147,18 @@ int main(int argc, char** argv) {
               "%d repeats)%s\n",
               shape.c_str(), per_rank, milliseconds(alone_ns).c_str(), milliseconds(together_ns).c_str(), steps,
               repeats, profile.empty() ? "" : ("; the job bound with the profile " + profile).c_str());
-  std::printf("%5s %-5s %-10s %10s %11s %11s %12s %12s\n", "ranks", "plan", "overlap", "step ms", "efficiency",
-              "vs rank 0", "vs at once", "exposed ms");
+  if (repeats > 1) {
+    // The machine's own noise, beside the efficiencies it blurs: here a lone rank's median
+    // step ranged over 79-87 ms in five repeats, so a point of efficiency is within it.
+    std::printf("rank 0 alone over the repeats: %s ms\n", range_ms(alone_s).c_str());
+  }
+  std::printf("%5s %-5s %-10s %10s %11s %11s %12s %12s %14s\n", "ranks", "plan", "overlap", "step ms", "efficiency",
+              "vs rank 0", "vs at once", "exposed ms", "repeats ms");
   for (const Row& r : rows) {
     const std::string overlap = r.overlap ? (*r.overlap ? "on" : "off") : (r.overlapped ? "model: on" : "model: off");
-    std::printf("%5d %-5s %-10s %10.2f %10.1f%% %10.1f%% %11.1f%% %12.2f\n", world.size(), r.strategy.c_str(),
+    std::printf("%5d %-5s %-10s %10.2f %10.1f%% %10.1f%% %11.1f%% %12.2f %14s\n", world.size(), r.strategy.c_str(),
                 overlap.c_str(), r.m.step_s * 1e3, 100 * slowest_s / r.m.step_s, 100 * lead_s / r.m.step_s,
-                100 * together_slowest_s / r.m.step_s, r.m.exposed_s * 1e3);
+                100 * together_slowest_s / r.m.step_s, r.m.exposed_s * 1e3, range_ms(r.step_s).c_str());
   }
   return 0;
 }
