@@ -148,8 +148,6 @@ int main(int argc, char** argv) {
               shape.c_str(), per_rank, milliseconds(alone_ns).c_str(), milliseconds(together_ns).c_str(), steps,
               repeats, profile.empty() ? "" : ("; the job bound with the profile " + profile).c_str());
   if (repeats > 1) {
-    // The machine's own noise, beside the efficiencies it blurs: here a lone rank's median
-    // step ranged over 79-87 ms in five repeats, so a point of efficiency is within it.
     std::printf("rank 0 alone over the repeats: %s ms\n", range_ms(alone_s).c_str());
   }
   std::printf("%5s %-5s %-10s %10s %11s %11s %12s %12s %14s\n", "ranks", "plan", "overlap", "step ms", "efficiency",

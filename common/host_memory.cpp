@@ -46,11 +46,9 @@ void* map_huge(std::size_t size) {
   if (base == MAP_FAILED) return nullptr;
   const auto b = reinterpret_cast<std::uintptr_t>(base);
   const std::uintptr_t start = (b + kHugePage - 1) / kHugePage * kHugePage;
-  // The unaligned head and what is left after the buffer go back at once.
+  // The unaligned head and what is left after the buffer (a whole page at least) go back at once.
   if (start > b) munmap(base, start - b);
-  if (const std::size_t tail = b + length + kHugePage - (start + length); tail > 0) {
-    munmap(reinterpret_cast<void*>(start + length), tail);
-  }
+  munmap(reinterpret_cast<void*>(start + length), b + kHugePage - start);
   void* p = reinterpret_cast<void*>(start);
   // A hint: refused, the pages are small ones; a last partial huge page stays small.
   madvise(p, length, MADV_HUGEPAGE);
