@@ -308,7 +308,8 @@ void read_collectives(const std::string& path, bool turns, bool lead, Options& o
     options.measured = options.choosable = l.algorithms;
     if (!turns) return;
     if (lead) std::printf("the ranks take turns on their PUs: a job chooses MPI's own collectives only where the "
-                          "profile timed them in a step faster than ours by 10%%, or above the sizes it timed so\n");
+                          "profile timed them in a step faster than ours by %.0f%%, or above the sizes it timed so\n",
+                          100 * spmd::collectives::kNativeMargin);
     options.choosable = spmd::partitioner::native_kept_in_turns(l.algorithms, profile);
     return;
   }

@@ -21,14 +21,16 @@ std::uintptr_t address(const void* p) { return reinterpret_cast<std::uintptr_t>(
 // Documentation/admin-guide/mm/pagemap.rst: the frame from /proc/self/pagemap, its flags
 // from /proc/kpageflags, KPF_THP = bit 22); nullopt where those cannot be read (not root).
 std::optional<bool> on_huge_page(const void* p) {
-  const int pagemap = open("/proc/self/pagemap", O_RDONLY), flags = open("/proc/kpageflags", O_RDONLY);
   std::uint64_t entry = 0, bits = 0;
-  const bool read = pagemap >= 0 && flags >= 0 &&
-                    pread(pagemap, &entry, 8, static_cast<off_t>(address(p) / 4096 * 8)) == 8 &&
-                    pread(flags, &bits, 8, static_cast<off_t>((entry & ((std::uint64_t{1} << 55) - 1)) * 8)) == 8;
+  const int pagemap = open("/proc/self/pagemap", O_RDONLY);
+  const bool mapped = pagemap >= 0 && pread(pagemap, &entry, 8, static_cast<off_t>(address(p) / 4096 * 8)) == 8;
   if (pagemap >= 0) close(pagemap);
+  const std::uint64_t frame = entry & ((std::uint64_t{1} << 55) - 1);  // 0 where not privileged
+  if (!mapped || frame == 0) return std::nullopt;
+  const int flags = open("/proc/kpageflags", O_RDONLY);
+  const bool read = flags >= 0 && pread(flags, &bits, 8, static_cast<off_t>(frame * 8)) == 8;
   if (flags >= 0) close(flags);
-  if (!read || (entry & ((std::uint64_t{1} << 55) - 1)) == 0) return std::nullopt;  // no frame: not privileged
+  if (!read) return std::nullopt;
   return (bits >> 22) & 1;
 }
 
