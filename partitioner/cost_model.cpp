@@ -167,13 +167,15 @@ double compute_seconds(const DeviceModel& device, const Problem& p, double reach
   return p.flops > 0 ? p.flops / flops_rate(device, p, reach) : 0;
 }
 
-// compute_seconds of node `v`, a GEMM within the device's bound taking its measured
-// slowdown after the kernels that wrote its operands (DeviceModel::gemm_after_writes).
+// compute_seconds of node `v`, a GEMM taking its measured slowdown in a step: within the
+// device's bound after the kernels that wrote its operands (DeviceModel::gemm_after_writes),
+// beyond it on operands from beyond the caches, batched or not (gemm_beyond_cache).
 double compute_seconds(const ir::Graph& g, ir::ValueId v, const DeviceModel& device, const Problem& p,
                        double reach = 0) {
   const double s = compute_seconds(device, p, reach);
-  const bool after_writes = p.gemm && device.gemm_after_writes != 1 && op_bytes(g, v) < device.gemm_after_writes_below_bytes;
-  return after_writes ? s * device.gemm_after_writes : s;
+  if (!p.gemm) return s;
+  if (op_bytes(g, v) < device.gemm_after_writes_below_bytes) return s * device.gemm_after_writes;
+  return s * (p.gemm->batch > 1 ? device.batched_gemm_beyond_cache : device.gemm_beyond_cache);
 }
 
 // How far back the step touched node `v`'s data: the most, over its operands and its

@@ -63,10 +63,11 @@ DeviceModel cpu_of(const launcher::Device& d, int sharing, const DeviceOverrides
   m.private_cache_bytes = measured.cpu_private_cache_bytes;
   m.ranks_per_cache = std::max(1.0, static_cast<double>(sharing) / pus);
   m.beyond_cache_reach_bytes = measured.cpu_beyond_cache_reach_bytes;
-  if (measured.cpu_gemm_after_writes > 0) {
-    m.gemm_after_writes = measured.cpu_gemm_after_writes;
-    m.gemm_after_writes_below_bytes = measured.cpu_gemm_after_writes_below_bytes;
-  }
+  // Ratios of times, taken as they are: not shared out.
+  if (measured.cpu_gemm_after_writes > 0) m.gemm_after_writes = measured.cpu_gemm_after_writes;
+  if (measured.cpu_gemm_beyond_cache > 0) m.gemm_beyond_cache = measured.cpu_gemm_beyond_cache;
+  if (measured.cpu_batched_gemm_beyond_cache > 0) m.batched_gemm_beyond_cache = measured.cpu_batched_gemm_beyond_cache;
+  m.gemm_after_writes_below_bytes = measured.cpu_gemm_after_writes_below_bytes;
   if (measured.cpu_op_latency_s > 0) m.op_latency_s = measured.cpu_op_latency_s / share;
   for (double seconds : measured.cpu_op_latency_by_op) m.op_latency_by_op.push_back(seconds / share);
   if (!m.bytes_by_size.empty()) m.memory_Bps = m.bytes_by_size.back().second;

@@ -74,6 +74,14 @@ struct DeviceModel {
   // time; 1: none.
   double gemm_after_writes = 1;
   double gemm_after_writes_below_bytes = 0;
+  // Measured (at bind): the same for GEMMs of gemm_after_writes_below_bytes or more, timed
+  // on copies of their operands from beyond the caches, as a step reads its weights and
+  // activations of MiB; apart for those of a batch of products (attention's), which a
+  // matmul grid by m, n and k does not time: gpt's [8,4,128,64] x [8,4,128,64]^T ran
+  // 108 GFLOP/s so where the grid's 128 x 128 x 64 said 213, its [8,128,256] x [256,1024]
+  // 159-169 where the grid said 168-179. Multiplies their compute time; 1: none.
+  double gemm_beyond_cache = 1;
+  double batched_gemm_beyond_cache = 1;
   // Measured (a profile): what a collective between devices waits for the slowest rank
   // beyond its own time, sync_wait_s + sync_wait_fraction x the compute since the previous
   // one: ranks' kernels take unequal times (system noise; Hoefler et al. 2010, "Characterizing
@@ -202,8 +210,10 @@ struct DeviceOverrides {
   std::vector<double> cpu_flops_by_op_in_cache;
   std::int64_t cpu_private_cache_bytes = 0;
   double cpu_beyond_cache_reach_bytes = 0;  // DeviceModel::beyond_cache_reach_bytes
-  // DeviceModel::gemm_after_writes and its bound, as measured (0: not measured).
+  // DeviceModel::gemm_after_writes and its bound, and gemm_beyond_cache and
+  // batched_gemm_beyond_cache, as measured (0: not measured).
   double cpu_gemm_after_writes = 0, cpu_gemm_after_writes_below_bytes = 0;
+  double cpu_gemm_beyond_cache = 0, cpu_batched_gemm_beyond_cache = 0;
   // The kernel's fixed cost measured by a rank alone, shared out as cpu_flops is: ranks
   // taking turns on a PU each pay theirs on it (4 ranks on 2 cores ran mlp's 50 small
   // kernels at about twice the cost measured alone). op_latency_s wins.

@@ -37,31 +37,50 @@
 namespace spmd::runtime {
 namespace {
 
-// How much longer the GEMMs within a core's cache took after writes (`seconds`, by
-// gemms_within_cache(g), 0 where not timed) than the model of `figures` prices them alone
-// (its times at the share of the PUs it gives, times that share): the model's
-// gemm_after_writes, set in `figures` and said ("" where none was timed). Held within
-// 0.5-4x: a figure beyond says more of a noisy run than of the kernels.
-std::string fit_gemms_after_writes(const ir::Graph& g, const launcher::Topology* topology, int ranks,
-                                   const std::vector<double>& seconds, partitioner::DeviceOverrides& figures) {
+// How much longer the program's GEMMs took in a step's conditions than the model of
+// `figures` prices them alone (its times at the share of the PUs it gives, times that
+// share): those within a core's cache after writes (`within_s`, by gemms_within_cache(g)),
+// the others on cold operands (`beyond_s`, by gemms_beyond_cache(g)), batched or not; 0
+// where not timed. The model's gemm_after_writes, gemm_beyond_cache and
+// batched_gemm_beyond_cache, set in `figures` and said ("" where none was timed). Each
+// held within 0.5-4x: a figure beyond says more of a noisy run than of the kernels.
+std::string fit_gemms_in_step(const ir::Graph& g, const launcher::Topology* topology, int ranks,
+                              const std::vector<double>& within_s, const std::vector<double>& beyond_s,
+                              partitioner::DeviceOverrides& figures) {
   figures.cpu_gemm_after_writes = 0, figures.cpu_gemm_after_writes_below_bytes = 0;  // a bind's before
+  figures.cpu_gemm_beyond_cache = 0, figures.cpu_batched_gemm_beyond_cache = 0;
   std::optional<launcher::Topology> flat;
   const launcher::Topology& on = partitioner::topology_or_flat(topology, ranks, flat);
   const partitioner::DeviceModel model = partitioner::device_model(on, figures);
   const double share = on.devices().empty() ? 1.0 : partitioner::cpu_share(on, on.devices().front(), figures.cpu_threads);
-  const std::vector<ir::ValueId> gemms = gemms_within_cache(g);
-  double after = 0, priced = 0;
-  for (size_t i = 0; i < gemms.size() && i < seconds.size(); ++i) {
-    if (!(seconds[i] > 0)) continue;
-    after += seconds[i];
-    priced += partitioner::op_seconds(g, gemms[i], model) * share;
+  const auto fit = [&](const std::vector<ir::ValueId>& gemms, const std::vector<double>& seconds, auto&& which) {
+    double timed = 0, priced = 0;
+    for (size_t i = 0; i < gemms.size() && i < seconds.size(); ++i) {
+      if (!(seconds[i] > 0) || !which(gemms[i])) continue;
+      timed += seconds[i];
+      priced += partitioner::op_seconds(g, gemms[i], model) * share;
+    }
+    return timed > 0 && priced > 0 ? std::clamp(timed / priced, 0.5, 4.0) : 0.0;
+  };
+  const auto batched = [&](ir::ValueId v) { return partitioner::gemm_shape(g, v)->batch > 1; };
+  const std::vector<ir::ValueId> beyond = gemms_beyond_cache(g);
+  figures.cpu_gemm_after_writes = fit(gemms_within_cache(g), within_s, [](ir::ValueId) { return true; });
+  figures.cpu_gemm_beyond_cache = fit(beyond, beyond_s, [&](ir::ValueId v) { return !batched(v); });
+  figures.cpu_batched_gemm_beyond_cache = fit(beyond, beyond_s, batched);
+  std::string said;
+  char part[120];
+  if (figures.cpu_gemm_after_writes > 0) {
+    std::snprintf(part, sizeof part, "; GEMMs within a core's cache %.2fx their rates as a step finds them",
+                  figures.cpu_gemm_after_writes);
+    said += part;
   }
-  if (!(after > 0 && priced > 0)) return "";
-  figures.cpu_gemm_after_writes = std::clamp(after / priced, 0.5, 4.0);
-  figures.cpu_gemm_after_writes_below_bytes = static_cast<double>(kPrivateCacheBytes);
-  char said[120];
-  std::snprintf(said, sizeof said, "; GEMMs within a core's cache %.2fx their rates as a step finds them",
-                figures.cpu_gemm_after_writes);
+  for (const auto& [factor, what] : {std::pair{figures.cpu_gemm_beyond_cache, ""},
+                                     std::pair{figures.cpu_batched_gemm_beyond_cache, " batched"}}) {
+    if (!(factor > 0)) continue;
+    std::snprintf(part, sizeof part, "; GEMMs%s beyond the cache %.2fx their rates on cold operands", what, factor);
+    said += part;
+  }
+  if (!said.empty()) figures.cpu_gemm_after_writes_below_bytes = static_cast<double>(kPrivateCacheBytes);
   return said;
 }
 
@@ -214,10 +233,11 @@ void Job::calibrate_device(bool profiled) {
   if (backend_->device_memory()) return;
   const bool basics = !profiled && d.peak_flops <= 0;
   const size_t ops = ir::all_ops().size(), gemms = gemms_within_cache(graph_).size();
+  const size_t cold_gemms = gemms_beyond_cache(graph_).size();
   // Rank 0's figures as they travel: the latency, the best FLOP/s, 3 (FLOP, FLOP/s) and 3
   // (bytes, bytes/s) pairs, the FLOP/s of each op beyond the caches and in them, the seconds
-  // of the GEMMs within the cache after writes, each op's fixed cost, then the kernel
-  // threads they ran on.
+  // of the GEMMs within the cache after writes, each op's fixed cost, the seconds of the
+  // GEMMs beyond the cache on cold operands, then the kernel threads they ran on.
   constexpr size_t kFlopPairs = 2, kBytePairs = kFlopPairs + 6, kOps = kBytePairs + 6;
   std::vector<double> figures;
   const auto start = std::chrono::steady_clock::now();
@@ -233,10 +253,12 @@ void Job::calibrate_device(bool profiled) {
     const ProgramOpRates rates = measure_program_ops(*backend_, graph_, p.op_latency_s);
     figures.insert(figures.end(), rates.beyond_cache.begin(), rates.beyond_cache.end());
     figures.insert(figures.end(), rates.in_cache.begin(), rates.in_cache.end());
-    const std::vector<double> gemms = measure_gemms_after_writes(*backend_, graph_);
-    figures.insert(figures.end(), gemms.begin(), gemms.end());
+    const std::vector<double> within = measure_gemms_after_writes(*backend_, graph_);
+    figures.insert(figures.end(), within.begin(), within.end());
     const std::vector<double> fixed = measure_op_fixed_costs(*backend_, graph_, rates);
     figures.insert(figures.end(), fixed.begin(), fixed.end());
+    figures.insert(figures.end(), rates.gemms_beyond_cache.begin(), rates.gemms_beyond_cache.end());
+    figures.resize(kOps + 3 * ops + gemms + cold_gemms, 0.0);
     figures.push_back(kernels::cpu_threads());
   };
   if (world_ && world_->size() > 1) {
@@ -248,8 +270,8 @@ void Job::calibrate_device(bool profiled) {
     }
     // The slowest rank's (rank 0's, where it alone measured): here one core ran gpt 4-9%
     // slower than the other, and the ranks' mean predicted every 2-rank plan 3-5% faster.
-    figures.resize(kOps + 3 * ops + gemms + 1, 0.0);
-    const auto is_time = [&](size_t i) { return i == 0 || (i >= kOps + 2 * ops && i < kOps + 3 * ops + gemms); };
+    figures.resize(kOps + 3 * ops + gemms + cold_gemms + 1, 0.0);
+    const auto is_time = [&](size_t i) { return i == 0 || (i >= kOps + 2 * ops && i < kOps + 3 * ops + gemms + cold_gemms); };
     figures = slowest_of_ranks(*world_, figures, is_time, "the ranks' kernel figures");
   } else {
     measure();
@@ -263,6 +285,8 @@ void Job::calibrate_device(bool profiled) {
                                          op_rates + static_cast<std::ptrdiff_t>(2 * ops + gemms));
   const auto fixed = op_rates + static_cast<std::ptrdiff_t>(2 * ops + gemms);
   d.cpu_op_latency_by_op.assign(fixed, fixed + static_cast<std::ptrdiff_t>(ops));
+  const std::vector<double> cold_gemm_seconds(fixed + static_cast<std::ptrdiff_t>(ops),
+                                              fixed + static_cast<std::ptrdiff_t>(ops + cold_gemms));
   d.cpu_threads = static_cast<int>(figures.back());
   const std::string turns = measure_turns(/*users_figures=*/!profiled && d.peak_flops > 0);
   const auto timed = std::count_if(d.cpu_flops_by_op.begin(), d.cpu_flops_by_op.end(), [](double r) { return r > 0; });
@@ -272,7 +296,7 @@ void Job::calibrate_device(bool profiled) {
   if (!basics) {
     std::snprintf(note, sizeof note, "%d ops of the program timed at start (%.0f ms)", static_cast<int>(timed), took_ms);
     device_note_ = note + fixed_costs_said(d.cpu_op_latency_by_op) +
-                   fit_gemms_after_writes(graph_, topology_.get(), ranks, gemm_seconds, d) + turns;
+                   fit_gemms_in_step(graph_, topology_.get(), ranks, gemm_seconds, cold_gemm_seconds, d) + turns;
     return;
   }
   d.cpu_op_latency_s = figures[0];
@@ -291,7 +315,7 @@ void Job::calibrate_device(bool profiled) {
                 static_cast<int>(timed), took_ms,
                 profile_notes_.empty() ? "no profile" : "the profile's kernels ran other threads");
   device_note_ = note + fixed_costs_said(d.cpu_op_latency_by_op) +
-                 fit_gemms_after_writes(graph_, topology_.get(), ranks, gemm_seconds, d) + turns;
+                 fit_gemms_in_step(graph_, topology_.get(), ranks, gemm_seconds, cold_gemm_seconds, d) + turns;
 }
 
 // Where the job's ranks share PUs, what taking turns on them leaves each of its share by

@@ -54,8 +54,12 @@ void measure_kernels_briefly(kernels::Backend& backend, partitioner::Profile& p,
 // roofline (0). `in_cache` holds the same on operands
 // in a core's cache where the instance outgrows it (timed again, the same runs on one copy),
 // 0 for the others: their one rate is in the cache already.
+// `gemms_beyond_cache` holds the seconds of each of gemms_beyond_cache(g) on operands from
+// beyond the caches, timed so once for each problem (its op and shapes), 0 where not timed:
+// within about `budget_s` again (about 0.15 s for the default gpt's 10 problems).
 struct ProgramOpRates {
   std::vector<double> beyond_cache, in_cache;
+  std::vector<double> gemms_beyond_cache;
 };
 // Bind waits for it on every rank, within the job's deadline (2 s in some tests), hence a
 // quarter of a second by default.
@@ -84,6 +88,10 @@ std::vector<double> measure_op_fixed_costs(kernels::Backend& backend, const ir::
 // The program's GEMMs within a core's cache (under kPrivateCacheBytes of operands and
 // result), in program order: those whose time in a step measure_gemms_after_writes takes.
 std::vector<ir::ValueId> gemms_within_cache(const ir::Graph& g);
+
+// The program's other GEMMs (kPrivateCacheBytes or more of operands and result), in
+// program order: those measure_program_ops times on operands from beyond the caches.
+std::vector<ir::ValueId> gemms_beyond_cache(const ir::Graph& g);
 
 // The seconds each of gemms_within_cache(g) takes as a step finds it: right after kernels
 // wrote as many bytes of other data as the step touched since its operands or its result's

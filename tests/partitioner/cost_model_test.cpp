@@ -132,6 +132,27 @@ TEST(CostModel, AGemmWithinTheBoundTakesItsSlowdownAfterWrites) {
   EXPECT_DOUBLE_EQ(op_seconds(p.g, p.add, d), add) << "not a GEMM";
 }
 
+// GEMMs from the bound on take their measured slowdown on cold operands, those of a batch of
+// products theirs; those within keep theirs after writes. Without a bound (none measured
+// within), every GEMM is beyond.
+TEST(CostModel, AGemmBeyondTheBoundTakesItsSlowdownOnColdOperandsBatchedOrNot) {
+  const Problems p = problems();
+  DeviceModel d = compute_only(1e9);
+  const double plain = op_seconds(p.g, p.plain, d), batched = op_seconds(p.g, p.batched, d);
+  const double square = op_seconds(p.g, p.square_k, d), add = op_seconds(p.g, p.add, d);
+  d.gemm_beyond_cache = 1.2, d.batched_gemm_beyond_cache = 1.6;
+  EXPECT_DOUBLE_EQ(op_seconds(p.g, p.plain, d), 1.2 * plain);
+  EXPECT_DOUBLE_EQ(op_seconds(p.g, p.batched, d), 1.6 * batched);
+  EXPECT_DOUBLE_EQ(op_seconds(p.g, p.square_k, d), 1.2 * square);
+  EXPECT_DOUBLE_EQ(op_seconds(p.g, p.add, d), add) << "not a GEMM";
+  d.gemm_after_writes = 1.5;
+  d.gemm_after_writes_below_bytes = op_bytes(p.g, p.plain) + 1;
+  ASSERT_GE(op_bytes(p.g, p.batched), d.gemm_after_writes_below_bytes);
+  EXPECT_DOUBLE_EQ(op_seconds(p.g, p.plain, d), 1.5 * plain) << "within the bound";
+  EXPECT_DOUBLE_EQ(op_seconds(p.g, p.batched, d), 1.6 * batched);
+  EXPECT_DOUBLE_EQ(op_seconds(p.g, p.square_k, d), 1.2 * square);
+}
+
 // A batch of dot products contracts between its operands but reads each once for one
 // multiply-add per element: not a GEMM, so its own measured rate costs it.
 TEST(CostModel, ABatchOfDotProductsIsNoGemm) {

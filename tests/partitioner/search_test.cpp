@@ -252,6 +252,7 @@ TEST(DeviceModel, MeasuredCpuRatesReplaceTheGuessAndAreSharedOut) {
   measured.cpu_private_cache_bytes = 2 << 20;
   measured.cpu_beyond_cache_reach_bytes = 64 << 20;
   measured.cpu_gemm_after_writes = 1.3, measured.cpu_gemm_after_writes_below_bytes = 1 << 20;
+  measured.cpu_gemm_beyond_cache = 1.1, measured.cpu_batched_gemm_beyond_cache = 1.5;
   const launcher::Topology four_ranks({two_cores, two_cores, two_cores, two_cores}, {"n"}, {}, {});
   EXPECT_DOUBLE_EQ(device_model(four_ranks, measured).op_latency_s, 4e-6);
   measured.cpu_op_latency_by_op = {0, 0.5e-6};  // each op's own, shared out alike
@@ -266,12 +267,16 @@ TEST(DeviceModel, MeasuredCpuRatesReplaceTheGuessAndAreSharedOut) {
   EXPECT_EQ(device_model(four_ranks, measured).beyond_cache_reach_bytes, 64 << 20) << "bytes: not shared out";
   EXPECT_DOUBLE_EQ(device_model(four_ranks, measured).gemm_after_writes, 1.3) << "a ratio of times: not shared out";
   EXPECT_DOUBLE_EQ(device_model(four_ranks, measured).gemm_after_writes_below_bytes, 1 << 20);
+  EXPECT_DOUBLE_EQ(device_model(four_ranks, measured).gemm_beyond_cache, 1.1);
+  EXPECT_DOUBLE_EQ(device_model(four_ranks, measured).batched_gemm_beyond_cache, 1.5);
   EXPECT_DOUBLE_EQ(device_model(launcher::Topology({two_cores, two_cores}, {"n"}, {}, {}), measured).op_latency_s, 2e-6);
   measured.op_latency_s = 3e-6;
   EXPECT_DOUBLE_EQ(device_model(four_ranks, measured).op_latency_s, 3e-6);
   measured.op_latency_s = 0, measured.cpu_op_latency_s = 0;
   measured.cpu_flops_by_op_in_cache.clear();
   measured.cpu_gemm_after_writes = 0, measured.cpu_gemm_after_writes_below_bytes = 0;
+  measured.cpu_gemm_beyond_cache = 0, measured.cpu_batched_gemm_beyond_cache = 0;
+  EXPECT_DOUBLE_EQ(device_model(four_ranks, measured).gemm_beyond_cache, 1) << "not measured";
   measured.cpu_threads = 2;  // a rank alone on both PUs: shared by 2 ranks, half each
   EXPECT_DOUBLE_EQ(device_model(launcher::Topology({two_cores, two_cores}, {"n"}, {}, {}), measured).peak_flops, 100e9);
   measured.cpu_threads = 4;  // more threads than PUs: rank 0 measured both PUs' rate, no more

@@ -74,6 +74,26 @@ TEST(MeasureProgramOps, AnOpOutgrowingACoresCacheIsAlsoTimedInIt) {
   EXPECT_EQ(rates.in_cache[ir::op_index("gelu")], 0) << "512 KiB: in the cache already";
 }
 
+// The program's GEMMs beyond a core's cache are listed in program order and timed on cold
+// operands, each problem once: the two of one problem take the same time, the small one is
+// not listed.
+TEST(MeasureProgramOps, TheGemmsBeyondACoresCacheAreTimedOnceAProblem) {
+  ir::Graph g;
+  ir::Builder b(g);
+  const ir::ValueId x = b.param("x", {256, 512}), w = b.param("w", {512, 512});  // 2 MiB of result and operands
+  const ir::ValueId first = b.matmul(x, w), second = b.matmul(b.relu(first), w);
+  const ir::ValueId batched = b.matmul(b.param("q", {8, 128, 128}), b.param("k", {8, 128, 128}), false, true);
+  const ir::ValueId small = b.matmul(b.param("s", {16, 16}), b.param("t", {16, 16}));
+  g.outputs = {{"y", second}, {"scores", batched}, {"small", small}};
+  EXPECT_EQ(gemms_beyond_cache(g), (std::vector<ir::ValueId>{first, second, batched}));
+  auto backend = kernels::make_cpu_backend();
+  const ProgramOpRates rates = measure_program_ops(*backend, g, 1e-6, kAnyTime);
+  ASSERT_EQ(rates.gemms_beyond_cache.size(), 3u);
+  EXPECT_GT(rates.gemms_beyond_cache[0], 0);
+  EXPECT_EQ(rates.gemms_beyond_cache[1], rates.gemms_beyond_cache[0]) << "one problem, timed once";
+  EXPECT_GT(rates.gemms_beyond_cache[2], 0);
+}
+
 // The program's GEMMs within a core's cache are timed as a step finds them (after other
 // writes and the kernels that wrote their computed operands), on one kernel thread or
 // several; the 3 MiB one is left out.
