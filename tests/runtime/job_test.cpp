@@ -182,6 +182,19 @@ TEST(Job, WithoutAProfileBindMeasuresTheKernels) {
   EXPECT_TRUE(table.device_note().empty()) << table.device_note();
 }
 
+// Bind times the program's GEMMs beyond a core's cache on cold operands and says how far
+// the model's rates are from them; a program whose GEMMs all fit the cache has none to say.
+TEST(Job, BindTimesTheProgramsGemmsBeyondACoresCache) {
+  JobDescription large = regression_job();
+  large.program.graph = regression(256, 1024);  // x of 1 MiB: its GEMMs move more
+  Job wide(large);
+  wide.bind();
+  EXPECT_NE(wide.device_note().find("GEMMs beyond the cache"), std::string::npos) << wide.device_note();
+  Job narrow(regression_job());
+  narrow.bind();
+  EXPECT_EQ(narrow.device_note().find("GEMMs beyond the cache"), std::string::npos) << narrow.device_note();
+}
+
 // A profile whose kernels ran other threads a rank than this job's keeps its other figures
 // and not its kernels: bind measures those and says why; one of the same threads is taken.
 TEST(Job, AProfileOfOtherKernelThreadsLeavesTheKernelsToBind) {
