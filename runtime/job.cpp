@@ -80,7 +80,9 @@ std::string fit_gemms_in_step(const ir::Graph& g, const launcher::Topology* topo
     std::snprintf(part, sizeof part, "; GEMMs%s beyond the cache %.2fx their rates on cold operands", what, factor);
     said += part;
   }
-  if (!said.empty()) figures.cpu_gemm_after_writes_below_bytes = static_cast<double>(kPrivateCacheBytes);
+  const bool fitted = figures.cpu_gemm_after_writes > 0 || figures.cpu_gemm_beyond_cache > 0 ||
+                      figures.cpu_batched_gemm_beyond_cache > 0;
+  if (fitted) figures.cpu_gemm_after_writes_below_bytes = static_cast<double>(kPrivateCacheBytes);
   return said;
 }
 
@@ -258,7 +260,6 @@ void Job::calibrate_device(bool profiled) {
     const std::vector<double> fixed = measure_op_fixed_costs(*backend_, graph_, rates);
     figures.insert(figures.end(), fixed.begin(), fixed.end());
     figures.insert(figures.end(), rates.gemms_beyond_cache.begin(), rates.gemms_beyond_cache.end());
-    figures.resize(kOps + 3 * ops + gemms + cold_gemms, 0.0);
     figures.push_back(kernels::cpu_threads());
   };
   if (world_ && world_->size() > 1) {

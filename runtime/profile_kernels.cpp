@@ -399,10 +399,6 @@ std::vector<ir::ValueId> largest_instance_of_each_op(const ir::Graph& g) {
   return chosen;
 }
 
-}  // namespace
-
-namespace {
-
 // Seconds of one of `runs`, briefly: where a run takes a millisecond or more (a large
 // GEMM: the clock's jitter and a kernel's fixed cost are nothing beside it), the median of 3
 // after an untimed one, else time_in_rounds. The 9 runs of time_in_rounds made timing gpt's
@@ -545,25 +541,24 @@ std::vector<double> measure_op_fixed_costs(kernels::Backend& backend, const ir::
   return fixed;
 }
 
-std::vector<ir::ValueId> gemms_within_cache(const ir::Graph& g) {
+namespace {
+
+// The program's GEMMs, in program order, within a core's cache (under kPrivateCacheBytes of
+// operands and result) or beyond it.
+std::vector<ir::ValueId> program_gemms(const ir::Graph& g, bool within_cache) {
   std::vector<ir::ValueId> out;
   for (ir::ValueId v = 0; v < static_cast<ir::ValueId>(g.size()); ++v) {
-    if (!g.node(v).is_source() && partitioner::gemm_shape(g, v) && partitioner::op_bytes(g, v) < kPrivateCacheBytes) {
-      out.push_back(v);
-    }
+    if (g.node(v).is_source() || !partitioner::gemm_shape(g, v)) continue;
+    if ((partitioner::op_bytes(g, v) < kPrivateCacheBytes) == within_cache) out.push_back(v);
   }
   return out;
 }
 
-std::vector<ir::ValueId> gemms_beyond_cache(const ir::Graph& g) {
-  std::vector<ir::ValueId> out;
-  for (ir::ValueId v = 0; v < static_cast<ir::ValueId>(g.size()); ++v) {
-    if (!g.node(v).is_source() && partitioner::gemm_shape(g, v) && partitioner::op_bytes(g, v) >= kPrivateCacheBytes) {
-      out.push_back(v);
-    }
-  }
-  return out;
-}
+}  // namespace
+
+std::vector<ir::ValueId> gemms_within_cache(const ir::Graph& g) { return program_gemms(g, true); }
+
+std::vector<ir::ValueId> gemms_beyond_cache(const ir::Graph& g) { return program_gemms(g, false); }
 
 namespace {
 
