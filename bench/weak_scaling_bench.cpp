@@ -150,6 +150,11 @@ int main(int argc, char** argv) {
   if (repeats > 1) {
     std::printf("rank 0 alone over the repeats: %s ms\n", range_ms(alone_s).c_str());
   }
+  // The job's ceiling here: its ranks each run a lone rank's step at the least, on cores
+  // that also run the others'.
+  std::printf("the single-rank job run on every rank at once keeps %.1f%% of the slowest rank's speed alone: "
+              "the most a job of %d ranks can reach here\n",
+              100 * slowest_s / together_slowest_s, world.size());
   std::printf("%5s %-5s %-10s %10s %11s %11s %12s %12s %14s\n", "ranks", "plan", "overlap", "step ms", "efficiency",
               "vs rank 0", "vs at once", "exposed ms", "repeats ms");
   for (const Row& r : rows) {

@@ -24,12 +24,12 @@
 #include "runtime/checkpoint.h"
 #include "runtime/device_choice.h"
 #include "runtime/exposed_comm.h"
+#include "runtime/kernel_figures.h"
 #include "runtime/profile_kernels.h"
 #include "runtime/profile_rewrite.h"
 #include "runtime/profile_run.h"
 #include "runtime/profile_sharing.h"
 #include "runtime/profile_turns.h"
-#include "runtime/slowest_rank.h"
 #include "runtime/text_gather.h"
 #include "runtime/threads.h"
 #include "runtime/trace.h"
@@ -234,34 +234,9 @@ void Job::calibrate_device(bool profiled) {
   partitioner::DeviceOverrides& d = description_.partitioning.search.device;
   if (backend_->device_memory()) return;
   const bool basics = !profiled && d.peak_flops <= 0;
-  const size_t ops = ir::all_ops().size(), gemms = gemms_within_cache(graph_).size();
-  const size_t cold_gemms = gemms_beyond_cache(graph_).size();
-  // Rank 0's figures as they travel: the latency, the best FLOP/s, 3 (FLOP, FLOP/s) and 3
-  // (bytes, bytes/s) pairs, the FLOP/s of each op beyond the caches and in them, the seconds
-  // of the GEMMs within the cache after writes, each op's fixed cost, the seconds of the
-  // GEMMs beyond the cache on cold operands, then the kernel threads they ran on.
-  constexpr size_t kFlopPairs = 2, kBytePairs = kFlopPairs + 6, kOps = kBytePairs + 6;
-  std::vector<double> figures;
   const auto start = std::chrono::steady_clock::now();
-  auto measure = [&] {
-    partitioner::Profile p;
-    partitioner::RateCurve bytes;
-    p.op_latency_s = d.op_latency_s;
-    if (basics) measure_kernels_briefly(*backend_, p, bytes);
-    figures = {p.op_latency_s, p.matmul_flops};
-    for (const auto& [size, rate] : p.matmul_by_size) figures.insert(figures.end(), {size, rate});
-    for (const auto& [size, rate] : bytes) figures.insert(figures.end(), {size, rate});
-    figures.resize(kOps, 0.0);
-    const ProgramOpRates rates = measure_program_ops(*backend_, graph_, p.op_latency_s);
-    figures.insert(figures.end(), rates.beyond_cache.begin(), rates.beyond_cache.end());
-    figures.insert(figures.end(), rates.in_cache.begin(), rates.in_cache.end());
-    const std::vector<double> within = measure_gemms_after_writes(*backend_, graph_);
-    figures.insert(figures.end(), within.begin(), within.end());
-    const std::vector<double> fixed = measure_op_fixed_costs(*backend_, graph_, rates);
-    figures.insert(figures.end(), fixed.begin(), fixed.end());
-    figures.insert(figures.end(), rates.gemms_beyond_cache.begin(), rates.gemms_beyond_cache.end());
-    figures.push_back(kernels::cpu_threads());
-  };
+  KernelFigures figures;
+  const auto measure = [&] { figures = measure_kernel_figures(*backend_, graph_, d.op_latency_s, basics); };
   if (world_ && world_->size() > 1) {
     if (own_cores()) {
       world_->all_gather(0, "the ranks lining up to measure their kernels");
@@ -269,54 +244,42 @@ void Job::calibrate_device(bool profiled) {
     } else {
       world_->on_lead(measure, "measuring the kernels");
     }
-    // The slowest rank's (rank 0's, where it alone measured): here one core ran gpt 4-9%
-    // slower than the other, and the ranks' mean predicted every 2-rank plan 3-5% faster.
-    figures.resize(kOps + 3 * ops + gemms + cold_gemms + 1, 0.0);
-    const auto is_time = [&](size_t i) { return i == 0 || (i >= kOps + 2 * ops && i < kOps + 3 * ops + gemms + cold_gemms); };
-    figures = slowest_of_ranks(*world_, figures, is_time, "the ranks' kernel figures");
+    figures = slowest_kernel_figures(*world_, graph_, figures);
   } else {
     measure();
   }
-  const auto op_rates = figures.begin() + kOps;
-  d.cpu_flops_by_op.assign(op_rates, op_rates + static_cast<std::ptrdiff_t>(ops));
-  d.cpu_flops_by_op_in_cache.assign(op_rates + static_cast<std::ptrdiff_t>(ops), op_rates + static_cast<std::ptrdiff_t>(2 * ops));
+  d.cpu_flops_by_op = figures.rates.beyond_cache;
+  d.cpu_flops_by_op_in_cache = figures.rates.in_cache;
+  d.cpu_op_latency_by_op = figures.fixed_s;
   d.cpu_private_cache_bytes = private_cache_bytes();
   d.cpu_beyond_cache_reach_bytes = static_cast<double>(kColdBytes);
-  const std::vector<double> gemm_seconds(op_rates + static_cast<std::ptrdiff_t>(2 * ops),
-                                         op_rates + static_cast<std::ptrdiff_t>(2 * ops + gemms));
-  const auto fixed = op_rates + static_cast<std::ptrdiff_t>(2 * ops + gemms);
-  d.cpu_op_latency_by_op.assign(fixed, fixed + static_cast<std::ptrdiff_t>(ops));
-  const std::vector<double> cold_gemm_seconds(fixed + static_cast<std::ptrdiff_t>(ops),
-                                              fixed + static_cast<std::ptrdiff_t>(ops + cold_gemms));
-  d.cpu_threads = static_cast<int>(figures.back());
+  d.cpu_threads = figures.threads;
   const std::string turns = measure_turns(/*users_figures=*/!profiled && d.peak_flops > 0);
   const auto timed = std::count_if(d.cpu_flops_by_op.begin(), d.cpu_flops_by_op.end(), [](double r) { return r > 0; });
   const double took_ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
-  char note[260];
   const int ranks = world_ ? world_->size() : 1;
+  const std::string fitted = fixed_costs_said(d.cpu_op_latency_by_op) +
+                             fit_gemms_in_step(graph_, topology_.get(), ranks, figures.gemms_within_s,
+                                               figures.rates.gemms_beyond_cache, d) +
+                             turns;
+  char note[260];
   if (!basics) {
     std::snprintf(note, sizeof note, "%d ops of the program timed at start (%.0f ms)", static_cast<int>(timed), took_ms);
-    device_note_ = note + fixed_costs_said(d.cpu_op_latency_by_op) +
-                   fit_gemms_in_step(graph_, topology_.get(), ranks, gemm_seconds, cold_gemm_seconds, d) + turns;
+    device_note_ = note + fitted;
     return;
   }
-  d.cpu_op_latency_s = figures[0];
-  d.cpu_flops = figures[1];
-  d.cpu_flops_by_size.clear();
-  d.cpu_bytes_by_size.clear();
-  for (size_t i = kFlopPairs; i + 1 < kOps; i += 2) {
-    if (figures[i] <= 0 || figures[i + 1] <= 0) continue;
-    (i < kBytePairs ? d.cpu_flops_by_size : d.cpu_bytes_by_size).emplace_back(figures[i], figures[i + 1]);
-  }
+  d.cpu_op_latency_s = figures.latency_s;
+  d.cpu_flops = figures.best_flops;
+  d.cpu_flops_by_size = figures.flops_by_size;
+  d.cpu_bytes_by_size = figures.bytes_by_size;
+  const auto bytes_rate = [&](size_t i) { return i < figures.bytes_by_size.size() ? figures.bytes_by_size[i].second : 0.0; };
   std::snprintf(note, sizeof note,
                 "matmul %.1f GFLOP/s at best, memory %.1f GB/s in the caches and %.1f GB/s beyond, %.1f us per kernel, "
                 "%d ops of the program timed, measured at start in %.0f ms (%s)",
-                d.cpu_flops / 1e9, figures[kBytePairs + 3] / 1e9, figures[kBytePairs + 5] / 1e9,
-                (d.op_latency_s > 0 ? d.op_latency_s : figures[0]) * 1e6,
-                static_cast<int>(timed), took_ms,
+                d.cpu_flops / 1e9, bytes_rate(1) / 1e9, bytes_rate(2) / 1e9,
+                (d.op_latency_s > 0 ? d.op_latency_s : figures.latency_s) * 1e6, static_cast<int>(timed), took_ms,
                 profile_notes_.empty() ? "no profile" : "the profile's kernels ran other threads");
-  device_note_ = note + fixed_costs_said(d.cpu_op_latency_by_op) +
-                 fit_gemms_in_step(graph_, topology_.get(), ranks, gemm_seconds, cold_gemm_seconds, d) + turns;
+  device_note_ = note + fitted;
 }
 
 // Where the job's ranks share PUs, what taking turns on them leaves each of its share by

@@ -422,23 +422,24 @@ double time_long_kernel(KernelRuns& runs) {
 std::vector<double> time_gemms_cold(kernels::Backend& backend, const ir::Graph& g, double budget_s, ColdMemory& cold) {
   const std::vector<ir::ValueId> gemms = gemms_beyond_cache(g);
   std::vector<double> seconds(gemms.size(), 0.0);
-  const auto same_problem = [&](ir::ValueId a, ir::ValueId b) {
-    const ir::Node &x = g.node(a), &y = g.node(b);
-    return x.op == y.op && x.attrs == y.attrs && x.type == y.type && operand_types(g, x) == operand_types(g, y);
+  std::vector<std::vector<ir::TensorType>> types;  // each one's operands', built once
+  for (ir::ValueId v : gemms) types.push_back(operand_types(g, g.node(v)));
+  const auto same_problem = [&](size_t a, size_t b) {
+    const ir::Node &x = g.node(gemms[a]), &y = g.node(gemms[b]);
+    return x.op == y.op && x.attrs == y.attrs && x.type == y.type && types[a] == types[b];
   };
   const auto start = Clock::now();
   const double filled_before = cold.fill_seconds();
   for (size_t i = 0; i < gemms.size(); ++i) {
-    const auto before = std::find_if(gemms.begin(), gemms.begin() + static_cast<std::ptrdiff_t>(i),
-                                     [&](ir::ValueId v) { return same_problem(v, gemms[i]); });
-    if (before != gemms.begin() + static_cast<std::ptrdiff_t>(i)) {
-      seconds[i] = seconds[static_cast<size_t>(before - gemms.begin())];
+    size_t before = 0;
+    while (before < i && !same_problem(before, i)) ++before;
+    if (before < i) {
+      seconds[i] = seconds[before];
       continue;
     }
     if (seconds_since(start) - (cold.fill_seconds() - filled_before) > budget_s) continue;
     try {
-      const ir::Node& n = g.node(gemms[i]);
-      KernelRuns runs(backend, n, operand_types(g, n), Operands::cold, &cold);
+      KernelRuns runs(backend, g.node(gemms[i]), types[i], Operands::cold, &cold);
       seconds[i] = time_long_kernel(runs);
     } catch (const Error&) {
     }
