@@ -117,8 +117,6 @@ std::vector<launcher::MeasuredAlgorithm> read_algorithms(const nlohmann::json& l
   return out;
 }
 
-}  // namespace
-
 // A turns curve's points, {"stretch_s", "kept"} each, kept in (0, 1], stretches increasing.
 void read_turns_curve(const nlohmann::json& points, const std::string& at, RateCurve& curve) {
   for (const auto& point : points) {
@@ -159,25 +157,8 @@ void read_turns(const nlohmann::json& t, const std::string& at, Profile& p) {
   if (t.contains("by_stretch_filled")) read_turns_curve(t.at("by_stretch_filled"), at, p.turns_by_stretch_filled);
 }
 
-Profile read_profile(const std::string& path) {
-  const std::string text = read_text_file(path, "profile");
-  nlohmann::json j;
-  try {
-    j = nlohmann::json::parse(text);
-  } catch (const nlohmann::json::exception& e) {
-    throw Error("profile '" + path + "' is not JSON: " + json_error_text(e, text));
-  }
-  const std::string where = "profile '" + path + "'";
-  if (!j.is_object() || !j.contains("fingerprint") || !j.at("fingerprint").is_string()) {
-    throw Error(where + ": 'fingerprint' is missing or not a string");
-  }
-  Profile p;
-  p.fingerprint = j.at("fingerprint").get<std::string>();
-  p.matmul_flops = positive(j, "matmul_flops", where);
-  p.memory_Bps = positive(j, "memory_Bps", where);
-  p.op_latency_s = positive(j, "op_latency_s", where);
-  if (j.contains("handoff_s")) p.handoff_s = non_negative(j, "handoff_s", where);  // older profiles have none
-  if (j.contains("peer_rewrite_Bps")) p.peer_rewrite_Bps = non_negative(j, "peer_rewrite_Bps", where);
+// Profile::peer_rewrite_by_op, where `j` has it.
+void read_rewrites_by_op(const nlohmann::json& j, const std::string& where, Profile& p) {
   if (j.contains("peer_rewrite_by_op")) {
     const std::string at = where + ", peer_rewrite_by_op";
     if (!j.at("peer_rewrite_by_op").is_object()) throw Error(at + ": not an object of op names and bytes/s");
@@ -186,6 +167,10 @@ Profile read_profile(const std::string& path) {
       p.peer_rewrite_by_op[op] = non_negative(j.at("peer_rewrite_by_op"), op.c_str(), at, kRate);
     }
   }
+}
+
+// Profile::native_in_turns and its largest size, where `j` has them.
+void read_native_in_turns(const nlohmann::json& j, const std::string& where, Profile& p) {
   if (j.contains("native_in_turns")) {
     const std::string at = where + ", native_in_turns";
     if (!j.at("native_in_turns").is_object()) throw Error(at + ": not an object of primitives and ratios by size");
@@ -199,6 +184,10 @@ Profile read_profile(const std::string& path) {
     }
   }
   if (j.contains("native_in_turns_bytes")) p.native_in_turns_bytes = non_negative(j, "native_in_turns_bytes", where);
+}
+
+// The settings the profile ran under: its kernel threads and MPI's collective settings.
+void read_settings(const nlohmann::json& j, const std::string& where, Profile& p) {
   if (j.contains("kernel_threads")) {
     if (!j.at("kernel_threads").is_number_integer() || j.at("kernel_threads").get<int64_t>() < 1 ||
         j.at("kernel_threads").get<int64_t>() > 4096) {
@@ -215,8 +204,11 @@ Profile read_profile(const std::string& path) {
       p.mpi_collectives[name] = value.get<std::string>();
     }
   }
-  if (j.contains("sync_wait_s")) p.sync_wait_s = non_negative(j, "sync_wait_s", where);
-  if (j.contains("sync_wait_fraction")) p.sync_wait_fraction = non_negative(j, "sync_wait_fraction", where);
+}
+
+// The kernels' curves (matmul by FLOP and by shape, memory by bytes) and the collectives'
+// extra seconds on cold caches, where `j` has them.
+void read_curves(const nlohmann::json& j, const std::string& where, Profile& p) {
   if (j.contains("matmul_by_size")) {
     for (const auto& point : j.at("matmul_by_size")) {
       const std::string at = where + ", matmul_by_size";
@@ -238,7 +230,6 @@ Profile read_profile(const std::string& path) {
       }
     }
   }
-  if (j.contains("turns")) read_turns(j.at("turns"), where + ", turns", p);
   if (j.contains("matmul_by_shape")) {
     const std::string at = where + ", matmul_by_shape";
     for (const auto& point : j.at("matmul_by_shape")) {
@@ -251,6 +242,10 @@ Profile read_profile(const std::string& path) {
       throw Error(at + ": " + e.what());
     }
   }
+}
+
+// The levels of the hierarchy, each with its fitted link and its algorithms' bands.
+void read_levels(const nlohmann::json& j, const std::string& where, Profile& p) {
   if (j.contains("levels")) {
     for (const auto& l : j.at("levels")) {
       if (!l.contains("name") || !l.at("name").is_string()) throw Error(where + ": a level has no 'name'");
@@ -259,6 +254,37 @@ Profile read_profile(const std::string& path) {
                           l.value("fit_error", 0.0), read_algorithms(l, at)});
     }
   }
+}
+
+}  // namespace
+
+Profile read_profile(const std::string& path) {
+  const std::string text = read_text_file(path, "profile");
+  nlohmann::json j;
+  try {
+    j = nlohmann::json::parse(text);
+  } catch (const nlohmann::json::exception& e) {
+    throw Error("profile '" + path + "' is not JSON: " + json_error_text(e, text));
+  }
+  const std::string where = "profile '" + path + "'";
+  if (!j.is_object() || !j.contains("fingerprint") || !j.at("fingerprint").is_string()) {
+    throw Error(where + ": 'fingerprint' is missing or not a string");
+  }
+  Profile p;
+  p.fingerprint = j.at("fingerprint").get<std::string>();
+  p.matmul_flops = positive(j, "matmul_flops", where);
+  p.memory_Bps = positive(j, "memory_Bps", where);
+  p.op_latency_s = positive(j, "op_latency_s", where);
+  if (j.contains("handoff_s")) p.handoff_s = non_negative(j, "handoff_s", where);  // older profiles have none
+  if (j.contains("peer_rewrite_Bps")) p.peer_rewrite_Bps = non_negative(j, "peer_rewrite_Bps", where);
+  read_rewrites_by_op(j, where, p);
+  read_native_in_turns(j, where, p);
+  read_settings(j, where, p);
+  if (j.contains("sync_wait_s")) p.sync_wait_s = non_negative(j, "sync_wait_s", where);
+  if (j.contains("sync_wait_fraction")) p.sync_wait_fraction = non_negative(j, "sync_wait_fraction", where);
+  if (j.contains("turns")) read_turns(j.at("turns"), where + ", turns", p);
+  read_curves(j, where, p);
+  read_levels(j, where, p);
   return p;
 }
 
