@@ -1,5 +1,6 @@
 #include "partitioner/refit.h"
 
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 
@@ -24,8 +25,8 @@ std::string fit_text(const TimeFit& f) {
   std::string line;
   std::snprintf(text, sizeof text, "%.2fx", f.scale);
   line = text;
-  if (f.offset_s > 0) {
-    std::snprintf(text, sizeof text, " + %.1f us", f.offset_s * 1e6);
+  if (f.offset_s != 0) {
+    std::snprintf(text, sizeof text, " %s %.1f us", f.offset_s > 0 ? "+" : "-", std::abs(f.offset_s) * 1e6);
     line += text;
   }
   std::snprintf(text, sizeof text, " (fit error %.0f%% over %d launches)", f.error * 100, f.launches);
@@ -56,7 +57,18 @@ TimeFit fit_times(std::span<const TimedLaunch> launches, bool with_offset) {
     fit.scale = (sw * sxy - sx * sy) / det;
     fit.offset_s = (sy - fit.scale * sx) / sw;
   }
-  if (!line || fit.offset_s < 0 || fit.scale <= 0) {
+  // A negative offset stands where the line keeps every launch it fitted above zero: the
+  // model's fixed cost of a kernel was too high. Held at zero, the small launches that ran
+  // under their prediction pulled the scale down for all: mlp's compute-bound kernels on 2
+  // ranks, its matmuls within 5% of their prediction and its kernels of under a
+  // microsecond at half of it, fitted 0.55x, and the refitted model predicted the plan it
+  // switched to at 1.4x its step.
+  double least = 0;  // the smallest prediction fitted
+  for (const TimedLaunch& l : launches) {
+    if (!(l.predicted_s > 0) || !(l.measured_s > 0) || !std::isfinite(l.measured_s)) continue;
+    least = least > 0 ? std::min(least, l.predicted_s) : l.predicted_s;
+  }
+  if (!line || fit.scale <= 0 || !(fit.scale * least + fit.offset_s > 0)) {
     fit.scale = sxy / sxx;  // through the origin
     fit.offset_s = 0;
   }
@@ -82,10 +94,12 @@ TimeFit mean_fit(std::span<const TimeFit> fits) {
 }
 
 Refitted refit(const launcher::Topology& topology, const DeviceModel& device, const DeviceOverrides& overrides,
-               const KernelFits& kernels, const TimeFit& collectives) {
+               const KernelFits& kernels, const TimeFit& collectives, bool keep_turns) {
   DeviceOverrides d = overrides;
-  d.turns_by_stretch.clear();  // the measured times hold the turns, and the fit follows them
-  d.turns_by_stretch_filled.clear();
+  if (!keep_turns) {  // the measured times hold the turns, and the fit follows them
+    d.turns_by_stretch.clear();
+    d.turns_by_stretch_filled.clear();
+  }
   const double compute = kernels.compute.scale, memory = kernels.memory.scale;
   const TimeFit both[] = {kernels.compute, kernels.memory};
   const TimeFit mean = mean_fit(both);
@@ -93,9 +107,12 @@ Refitted refit(const launcher::Topology& topology, const DeviceModel& device, co
   d.memory_Bps = device.memory_Bps / memory;
   d.bytes_by_size = device.bytes_by_size;
   for (auto& [bytes, rate] : d.bytes_by_size) rate /= memory;
-  d.op_latency_s = device.op_latency_s * mean.scale + mean.offset_s;
+  // A negative offset takes from every kernel's fixed cost, which keeps a tenth at least:
+  // a launch is never free.
+  const auto fixed = [&](double seconds) { return std::max(seconds / 10, seconds * mean.scale + mean.offset_s); };
+  d.op_latency_s = fixed(device.op_latency_s);
   d.op_latency_by_op = device.op_latency_by_op;
-  for (double& seconds : d.op_latency_by_op) seconds = seconds > 0 ? seconds * mean.scale + mean.offset_s : 0;
+  for (double& seconds : d.op_latency_by_op) seconds = seconds > 0 ? fixed(seconds) : 0;
   d.flops_by_size = device.flops_by_size;
   for (auto& [flop, rate] : d.flops_by_size) rate /= compute;
   d.flops_by_shape = device.flops_by_shape.scaled(1 / compute);

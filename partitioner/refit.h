@@ -31,10 +31,11 @@ struct TimeFit {
   int launches = 0;
 };
 
-// Least squares of the relative error over `launches`, the offset kept at zero or above (a negative one would
-// predict negative times for small launches: then the line through the origin is fitted);
-// without `with_offset`, the line through the origin (a scale alone). Launches predicted
-// to take no time are left out. Cost: O(launches).
+// Least squares of the relative error over `launches`; a negative offset only where the
+// line stays above zero at every launch fitted (else it would predict negative times for
+// small launches: then the line through the origin is fitted); without `with_offset`, the
+// line through the origin (a scale alone). Launches predicted to take no time are left
+// out. Cost: O(launches).
 TimeFit fit_times(std::span<const TimedLaunch> launches, bool with_offset = true);
 
 // The mean of several ranks' fits, each weighted by its launches: what every rank of a job
@@ -49,7 +50,8 @@ struct KernelFits {
 // The device model and links that predict the fitted times.
 //  - Kernels: peak FLOP/s and the measured matmul curve divided by the compute-bound
 //    kernels' scale, memory bandwidth by the memory-bound ones'; the fixed cost of a
-//    kernel becomes the two fits' mean scale x the old one + their mean offset.
+//    kernel becomes the two fits' mean scale x the old one + their mean offset, a tenth
+//    of the old one at least.
 //  - Collectives: each level's link latency times the collectives' scale, its bandwidth
 //    divided by it; their fit should have no offset (a collective sends several messages:
 //    an offset per collective has no place in the per-message latency), any is ignored.
@@ -59,7 +61,9 @@ struct Refitted {
   DeviceOverrides device;
   std::string said;  // "compute-bound kernels 1.32x + 4.1 us (...); memory-bound kernels ...; collectives 2.50x"
 };
+// The turns of ranks sharing PUs (DeviceModel::turns_by_stretch) go, as the measured times
+// hold them, unless `keep_turns` (fits of the step as a whole, which scale them with it).
 Refitted refit(const launcher::Topology& topology, const DeviceModel& device, const DeviceOverrides& overrides,
-               const KernelFits& kernels, const TimeFit& collectives);
+               const KernelFits& kernels, const TimeFit& collectives, bool keep_turns = false);
 
 }  // namespace spmd::partitioner

@@ -242,6 +242,9 @@ class Job {
   void sample(const StepReport& r, const std::vector<LaunchTime>& launches, bool timed);
   void end_of_window(StepReport& r);
   ReplanReport replan(double measured_s);
+  partitioner::Refitted refit_by_launch(const launcher::Topology& base, const partitioner::DeviceModel& device);
+  partitioner::Refitted refit_as_a_whole(const launcher::Topology& base, const partitioner::DeviceModel& device,
+                                         double measured_s, double predicted_s);
   void switch_plan(partitioner::Plan next, const partitioner::Refitted& model);
   // `plan` lowered for this job's ranks, its gradients bucketed (the size given, or chosen
   // on `topology`, into bucket_bytes_).

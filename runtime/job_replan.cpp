@@ -5,6 +5,7 @@
 #include <cstdio>
 
 #include "common/error.h"
+#include "partitioner/profile.h"
 #include "partitioner/search.h"
 #include "partitioner/simulator.h"
 #include "runtime/job.h"
@@ -65,9 +66,10 @@ bool same_plan(const partitioner::Plan& a, const partitioner::Plan& b) {
 void Job::check_replan_policy(int devices) const {
   const ReplanPolicy& p = description_.replan;
   if (p.when == Replan::never) return;
-  if (p.after < 2) {
-    throw Error("re-planning after " + std::to_string(p.after) +
-                " steps: at least 2 are needed (a plan's first step is not measured)");
+  if (p.after <= kWarmUpSteps) {
+    throw Error("re-planning after " + std::to_string(p.after) + " steps: at least " +
+                std::to_string(kWarmUpSteps + 1) + " are needed (a plan's first " + std::to_string(kWarmUpSteps) +
+                " warm up and are not measured)");
   }
   if (!(p.threshold >= 0) || !std::isfinite(p.threshold)) {
     throw Error("the re-planning threshold " + std::to_string(p.threshold) + " is not a fraction of 0 or more");
@@ -100,9 +102,9 @@ void Job::set_prediction() {
                    partitioner::device_model(on, figures));
 }
 
-// A plan's first step warms buffers and caches up: it is not a sample.
+// A plan's first steps warm buffers, caches and kernels up: they are not samples.
 void Job::sample(const StepReport& r, const std::vector<LaunchTime>& launches, bool timed) {
-  if (!samples_ || ++plan_steps_ == 1) return;
+  if (!samples_ || ++plan_steps_ <= kWarmUpSteps) return;
   timed ? samples_->add(launches, r.step_time_s) : samples_->add_untimed(r.step_time_s);
 }
 
@@ -115,7 +117,7 @@ void Job::end_of_window(StepReport& r) {
     done.step = r.step;
     done.realized_s = measured;
     const double gain = 1 - measured / done.measured_s, promised = done.predicted_gain();
-    done.why = "steps " + std::to_string(r.step - plan_steps_ + 2) + "-" + std::to_string(r.step) + " took " +
+    done.why = "steps " + std::to_string(r.step - plan_steps_ + kWarmUpSteps + 1) + "-" + std::to_string(r.step) + " took " +
                ms(measured) + " (median) against " + ms(done.measured_s) + " before the switch: " +
                (gain >= 0 ? percent(gain) + " faster" : percent(-gain) + " slower") + ", " + percent(promised) +
                " predicted";
@@ -140,24 +142,22 @@ void Job::end_of_window(StepReport& r) {
 ReplanReport Job::replan(double measured_s) {
   ReplanReport report;
   report.measured_s = measured_s;
-  const partitioner::KernelFits kernels{agreed_fit(world_, partitioner::fit_times(samples_->compute_kernels())),
-                                        agreed_fit(world_, partitioner::fit_times(samples_->memory_kernels()))};
-  const partitioner::TimeFit collectives = agreed_fit(world_, partitioner::fit_times(samples_->collectives(), false));
   std::optional<launcher::Topology> flat;
   const launcher::Topology& base =
       partitioner::topology_or_flat(base_topology_ ? &*base_topology_ : nullptr, ranks(), flat);
   partitioner::SearchOptions options = description_.partitioning.search;
   const partitioner::DeviceModel device = partitioner::device_model(base, base_device_);
-  partitioner::Refitted model = partitioner::refit(base, device, base_device_, kernels, collectives);
   std::optional<partitioner::Program> whole;  // an unpartitioned job's program: the step itself
   const partitioner::Program& running = program_ ? *program_ : whole.emplace(partitioner::Program{graph_, {}});
-  partitioner::CollectiveCosts costs(plan().mesh, model.topology);
   const bool overlap = trainer().executor().overlaps_communication();
-  auto predict_running = [&] {
-    return partitioner::simulate(running, partitioner::device_model(model.topology, model.device), costs, overlap)
-        .step_time_s;
+  const auto predict_running = [&](const launcher::Topology& topology, const partitioner::DeviceOverrides& figures) {
+    partitioner::CollectiveCosts costs(plan().mesh, topology);
+    return partitioner::simulate(running, partitioner::device_model(topology, figures), costs, overlap).step_time_s;
   };
-  report.predicted_from_s = predict_running();
+  partitioner::Refitted model = partitioner::ranks_take_turns(base)
+                                    ? refit_as_a_whole(base, device, measured_s, predict_running(base, base_device_))
+                                    : refit_by_launch(base, device);
+  report.predicted_from_s = predict_running(model.topology, model.device);
   // What the launches do not explain (the executor's own work between them, feeding the
   // batch) is spread over the kernels as a fixed cost of each, so that the refitted model
   // predicts the running plan's step as measured; plans of fewer kernels then gain by it.
@@ -171,7 +171,7 @@ ReplanReport Job::replan(double measured_s) {
     model.device.op_latency_by_op = refitted.op_latency_by_op;
     for (double& seconds : model.device.op_latency_by_op) seconds = seconds > 0 ? seconds + each : 0;
     model.said += "; " + us(each) + " per kernel between launches";
-    report.predicted_from_s = predict_running();
+    report.predicted_from_s = predict_running(model.topology, model.device);
   }
   report.fit = model.said;
   options.device = model.device;
@@ -201,6 +201,35 @@ ReplanReport Job::replan(double measured_s) {
     switch_plan(best->plan, model);
   }
   return report;
+}
+
+// The model refitted to this window's launches, each class of its own (every rank's fits
+// averaged, so that every rank searches the same model).
+partitioner::Refitted Job::refit_by_launch(const launcher::Topology& base, const partitioner::DeviceModel& device) {
+  const partitioner::KernelFits kernels{agreed_fit(world_, partitioner::fit_times(samples_->compute_kernels())),
+                                        agreed_fit(world_, partitioner::fit_times(samples_->memory_kernels()))};
+  const partitioner::TimeFit collectives = agreed_fit(world_, partitioner::fit_times(samples_->collectives(), false));
+  return partitioner::refit(base, device, base_device_, kernels, collectives);
+}
+
+// Where the ranks take turns on their PUs, a launch's time holds its partner's turns (a
+// kernel descheduled halfway, a collective waiting for the partner's compute) and tells
+// nothing of its class: mlp's on 4 ranks over 2 cores fitted kernels at 0.55x and
+// collectives at 2.0-2.2x, and the refitted model predicted the plan it switched to at
+// 1.3-1.9x its step. The model as bound, turns included, is scaled as a whole to the
+// window's median step (`measured_s`, agreed) against its prediction of it.
+partitioner::Refitted Job::refit_as_a_whole(const launcher::Topology& base, const partitioner::DeviceModel& device,
+                                            double measured_s, double predicted_s) {
+  const double scale = predicted_s > 0 && measured_s > 0 ? measured_s / predicted_s : 1.0;
+  const partitioner::TimeFit whole{scale, 0, 0, 1};
+  partitioner::Refitted model = partitioner::refit(base, device, base_device_, {whole, whole}, whole, /*keep_turns=*/true);
+  char said[192];
+  std::snprintf(said, sizeof said,
+                "kernels and collectives %.2fx as the model had them, fitted to the step as a whole (the ranks take "
+                "turns on their PUs: a launch's time holds its partner's)",
+                scale);
+  model.said = said;
+  return model;
 }
 
 // Lowers the new plan, builds its executor beside the running one, moves params and state

@@ -1,8 +1,10 @@
 #include "runtime/replan.h"
 
 #include <algorithm>
+#include <map>
 
 #include "common/error.h"
+#include "common/stats.h"
 #include "ir/ops.h"
 #include "partitioner/cost_model.h"
 
@@ -26,7 +28,7 @@ Replan parse_replan(const std::string& text) {
 
 PlanSamples::PlanSamples(const ir::Graph& graph, const std::vector<PredictedLaunch>& predicted,
                          const partitioner::DeviceModel& device)
-    : predicted_s_(graph.size(), 0), class_(graph.size(), Class::memory) {
+    : predicted_s_(graph.size(), 0), class_(graph.size(), Class::memory), measured_s_(graph.size()) {
   for (const PredictedLaunch& l : predicted) predicted_s_.at(l.node) += l.duration_s;
   for (ir::ValueId v = 0; v < graph.size(); ++v) {
     if (ir::op_traits(graph.node(v).op).collective) {
@@ -38,22 +40,21 @@ PlanSamples::PlanSamples(const ir::Graph& graph, const std::vector<PredictedLaun
 }
 
 void PlanSamples::add(const std::vector<LaunchTime>& launches, double step_s) {
-  for (const LaunchTime& l : launches) {
-    const partitioner::TimedLaunch t{predicted_s_.at(l.node), l.end_s - l.start_s};
-    switch (class_.at(l.node)) {
-      case Class::compute: compute_kernels_.push_back(t); break;
-      case Class::memory: memory_kernels_.push_back(t); break;
-      case Class::collective: collectives_.push_back(t); break;
-    }
-  }
+  // A node's launches of the step summed, as its predicted time sums its predicted ones.
+  std::map<ir::ValueId, double> step;
+  for (const LaunchTime& l : launches) step[l.node] += l.end_s - l.start_s;
+  for (const auto& [node, seconds] : step) measured_s_.at(node).push_back(seconds);
   steps_.push_back(step_s);
 }
 
-double PlanSamples::median_step_s() const {
-  if (steps_.empty()) return 0;
-  std::vector<double> sorted = steps_;
-  std::nth_element(sorted.begin(), sorted.begin() + sorted.size() / 2, sorted.end());
-  return sorted[sorted.size() / 2];
+std::vector<partitioner::TimedLaunch> PlanSamples::of_class(Class c) const {
+  std::vector<partitioner::TimedLaunch> out;
+  for (size_t v = 0; v < measured_s_.size(); ++v) {
+    if (class_[v] == c && !measured_s_[v].empty()) out.push_back({predicted_s_[v], median(measured_s_[v])});
+  }
+  return out;
 }
+
+double PlanSamples::median_step_s() const { return steps_.empty() ? 0 : median(steps_); }
 
 }  // namespace spmd::runtime

@@ -26,10 +26,15 @@ const char* to_string(Replan r);
 // "never", "once", "always"; anything else is an spmd::Error naming it.
 Replan parse_replan(const std::string& text);
 
+// A plan's first steps, which warm its buffers, caches and kernels up: not samples. The
+// second still took 1.2-1.6x the steady step of mlp on 2 ranks here (350-460 us against
+// 290), and a window that counted it refitted the model to a slow step.
+inline constexpr int64_t kWarmUpSteps = 2;
+
 struct ReplanPolicy {
   Replan when = Replan::never;
-  // Steps a plan runs before it is re-planned: the first is not measured (buffers and
-  // caches warm up), the others are. At least 2.
+  // Steps a plan runs before it is re-planned: the first kWarmUpSteps are not measured,
+  // the others are. At least kWarmUpSteps + 1.
   int64_t after = 5;
   // The predicted gain (1 - new / running) a new plan needs for the job to switch to it.
   double threshold = 0.10;
@@ -51,8 +56,10 @@ struct ReplanReport {
   double predicted_gain() const { return predicted_from_s > 0 ? 1 - predicted_to_s / predicted_from_s : 0; }
 };
 
-// The timed steps of one plan: each launch's measured time paired with the simulator's
-// time of the same node, kernels and collectives apart, and each step's wall time.
+// The timed steps of one plan: each node's launches, its median time over the steps paired
+// with the simulator's time of it, kernels and collectives apart, and each step's wall
+// time. One point a node, its median: a step slowed by a burst of interference moves it
+// no more than a step of its own.
 class PlanSamples {
  public:
   // `predicted`: the simulator's step of `graph` (predicted_timeline) on `device`, whose
@@ -63,16 +70,19 @@ class PlanSamples {
   void add(const std::vector<LaunchTime>& launches, double step_s);
   // A step whose launches were not timed (a device backend times one in ten).
   void add_untimed(double step_s) { steps_.push_back(step_s); }
-  const std::vector<partitioner::TimedLaunch>& compute_kernels() const { return compute_kernels_; }
-  const std::vector<partitioner::TimedLaunch>& memory_kernels() const { return memory_kernels_; }
-  const std::vector<partitioner::TimedLaunch>& collectives() const { return collectives_; }
+  // Each timed node of the class, (predicted, median measured). O(launches).
+  std::vector<partitioner::TimedLaunch> compute_kernels() const { return of_class(Class::compute); }
+  std::vector<partitioner::TimedLaunch> memory_kernels() const { return of_class(Class::memory); }
+  std::vector<partitioner::TimedLaunch> collectives() const { return of_class(Class::collective); }
   double median_step_s() const;  // 0 without steps
 
  private:
-  std::vector<double> predicted_s_;  // per node, 0 where nothing runs
   enum class Class : char { compute, memory, collective };
+  std::vector<partitioner::TimedLaunch> of_class(Class c) const;
+
+  std::vector<double> predicted_s_;  // per node, 0 where nothing runs
   std::vector<Class> class_;  // per node
-  std::vector<partitioner::TimedLaunch> compute_kernels_, memory_kernels_, collectives_;
+  std::vector<std::vector<double>> measured_s_;  // per node, a time per timed step that ran it
   std::vector<double> steps_;
 };
 

@@ -276,8 +276,8 @@ void add_run_command(CLI::App& app, const launcher::World* world) {
   cmd->add_option("--replan-threshold", o->replan_threshold,
                   "the predicted gain a new plan needs for the job to switch to it: 10% (default) or 0.1");
   cmd->add_option("--replan-after", o->job.replan.after,
-                  "steps a plan runs before it is re-planned, the first not measured (default 5, at least 2)")
-      ->check(count_check(2, int64_t{1} << 53));
+                  "steps a plan runs before it is re-planned, the first two not measured (default 5, at least 3)")
+      ->check(count_check(runtime::kWarmUpSteps + 1, int64_t{1} << 53));
   cmd->add_option("--timeout", o->timeout_s,
                   "seconds a collective may wait for a peer before the job fails naming it (default 60)")
       ->check(kTimeout);

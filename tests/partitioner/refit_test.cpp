@@ -27,14 +27,48 @@ TEST(Refit, TheFitRecoversTheLineTheLaunchesLieOn) {
   EXPECT_EQ(f.launches, static_cast<int>(on_line(1, 0).size()));
 }
 
-TEST(Refit, ANegativeOffsetOrNoOffsetGivesTheLineThroughTheOrigin) {
-  const TimeFit negative = fit_times(on_line(2.0, -5e-7));
-  EXPECT_EQ(negative.offset_s, 0);
-  EXPECT_GT(negative.scale, 1.5);
-  EXPECT_GT(negative.error, 0);
+TEST(Refit, ANegativeOffsetThatKeepsEveryLaunchAboveZeroStands) {
+  const TimeFit negative = fit_times(on_line(2.0, -5e-7));  // the smallest launch: 2 us - 0.5 us
+  EXPECT_NEAR(negative.scale, 2.0, 1e-9);
+  EXPECT_NEAR(negative.offset_s, -5e-7, 1e-12);
+  EXPECT_LT(negative.error, 1e-9);
+}
+
+// Many small launches at half their prediction and a few large ones as predicted: a line
+// through the origin, the offset held at zero, would take the small ones' half for all.
+TEST(Refit, SmallLaunchesUnderTheirPredictionTakeTheOffsetNotTheScale) {
+  std::vector<TimedLaunch> launches;
+  for (int i = 0; i < 60; ++i) launches.push_back({4e-7, 2e-7});
+  for (int i = 0; i < 4; ++i) launches.push_back({26e-6, 26e-6});
+  const TimeFit f = fit_times(launches);
+  EXPECT_NEAR(f.scale, 1.0, 0.02);
+  EXPECT_LT(f.offset_s, 0);
+}
+
+TEST(Refit, AnOffsetThatWouldMakeALaunchFreeOrNoOffsetGivesTheLineThroughTheOrigin) {
+  // The line through the two launches that weigh most (their measured times the least)
+  // crosses zero above the smallest prediction, 1 us.
+  const std::vector<TimedLaunch> launches = {{1e-6, 1e-3}, {2e-6, 1e-8}, {3e-6, 1e-6}};
+  const TimeFit crossing = fit_times(launches);
+  EXPECT_EQ(crossing.offset_s, 0);
+  EXPECT_GT(crossing.error, 0);
   const TimeFit scale_only = fit_times(on_line(4.0, 3e-6), false);
   EXPECT_EQ(scale_only.offset_s, 0);
   EXPECT_GT(scale_only.scale, 4.0);  // the offset is taken up by the scale
+}
+
+// A negative offset takes from every kernel's fixed cost, down to a tenth of it.
+TEST(Refit, ANegativeOffsetLeavesEachKernelATenthOfItsFixedCost) {
+  const launcher::Topology t = flat_topology(2);
+  DeviceModel device = device_model(t);
+  device.op_latency_s = 2e-6;
+  const TimeFit kernels{1.0, -1e-6, 0, 10};
+  const Refitted lower = refit(t, device, {}, {kernels, kernels}, {});
+  EXPECT_DOUBLE_EQ(lower.device.op_latency_s, 1e-6);
+  const TimeFit more{1.0, -5e-6, 0, 10};
+  const Refitted floor = refit(t, device, {}, {more, more}, {});
+  EXPECT_DOUBLE_EQ(floor.device.op_latency_s, 2e-7);
+  EXPECT_NE(floor.said.find("1.00x - 5.0 us"), std::string::npos) << floor.said;
 }
 
 TEST(Refit, NothingMeasuredLeavesTheModelAsItWas) {

@@ -163,15 +163,16 @@ TEST(PartitionedRun, ReplanningSwitchesAPoorPlanSaysWhyAndKeepsTheLosses) {
   std::ofstream(tactics) << R"({"mesh": {"data": 2}, "rematerialize": true, "tactics": [
     {"values": "input:tokens", "dim": 0, "axis": "data"},
     {"values": "param:*", "dim": "first_divisible", "axis": "data", "scope": "optimizer"}]})";
-  ASSERT_EQ(run(std::string("run ") + kGpt + " --steps 6 --metrics " + dir + "alone.jsonl").exit_code, 0);
-  Result r = run(mpirun(2, std::string("run ") + kGpt + " --steps 6 --tactics " + tactics +
-                               " --replan once --replan-after 3 --replan-threshold 0% --metrics " + dir + "replan.jsonl"),
+  ASSERT_EQ(run(std::string("run ") + kGpt + " --steps 8 --metrics " + dir + "alone.jsonl").exit_code, 0);
+  Result r = run(mpirun(2, std::string("run ") + kGpt + " --steps 8 --tactics " + tactics +
+                               " --replan once --replan-after 4 --replan-threshold 0% --metrics " + dir + "replan.jsonl"),
                  /*raw=*/true, 120);
   ASSERT_EQ(r.exit_code, 0) << r.err;
-  EXPECT_NE(r.out.find("re-plan after step 3: model refitted to the measured launches: compute-bound kernels "), std::string::npos) << r.out;
+  // Each plan's first two steps warm up: steps 3-4 are the first window, 7-8 the second.
+  EXPECT_NE(r.out.find("re-plan after step 4: model refitted to the measured launches: compute-bound kernels "), std::string::npos) << r.out;
   EXPECT_NE(r.out.find("  running tactics " + tactics + ", mesh {data: 2}: "), std::string::npos) << r.out;
   EXPECT_NE(r.out.find("  switched: "), std::string::npos) << r.out;
-  EXPECT_NE(r.out.find("re-planned: steps 5-6 took "), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("re-planned: steps 7-8 took "), std::string::npos) << r.out;
   std::vector<double> alone = metrics_losses(dir + "alone.jsonl"), replanned = metrics_losses(dir + "replan.jsonl");
   ASSERT_EQ(replanned.size(), alone.size());
   for (size_t i = 0; i < alone.size(); ++i) EXPECT_NEAR(replanned[i], alone[i], 1e-4 * alone[i]) << "step " << i + 1;
@@ -190,6 +191,9 @@ TEST(PartitionedRun, BadReplanningFlagsAreOneLineErrors) {
   r = run(std::string("run ") + kGpt + " --steps 1 --replan once --trace " + ::testing::TempDir() + "t.json");
   EXPECT_EQ(r.exit_code, 2);
   EXPECT_NE(r.err.find("a trace follows one program"), std::string::npos) << r.err;
+  r = run(std::string("run ") + kGpt + " --steps 1 --replan once --replan-after 2");  // both steps warm up
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_NE(r.err.find("--replan-after"), std::string::npos) << r.err;
   r = run(std::string("run ") + kGpt + " --steps 1 --replan sometimes");
   EXPECT_NE(r.exit_code, 0);
   EXPECT_NE(r.err.find("--replan"), std::string::npos) << r.err;
