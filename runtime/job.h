@@ -181,8 +181,13 @@ class Job {
   const launcher::Topology* topology() const { return topology_.get(); }
   // The cost model's time of one step of this rank's program (partitioner/simulator.h), on
   // the job's topology and device model, plus feeding its batch (the slowest rank's, timed
-  // at bind: Trainer::feed_seconds). Set by bind().
+  // at bind: Trainer::feed_seconds) and the ranks' agreement that its values are finite
+  // (finite_check_seconds). Set by bind().
   double predicted_step_time_s() const { return predicted_step_time_s_; }
+  // What agreeing after a step that its loss and params are finite takes, every rank
+  // lined up (a pass over each rank's params and one small all-gather): the median of 5 at
+  // bind, the slowest rank's. Part of every step. Set by bind().
+  double finite_check_seconds() const { return finite_check_s_; }
   // Who chose each part of the program's schedule: "asked" (the description), "the plan's"
   // (the schedule the plan was costed with: a search's winner, a plan file) or "the cost
   // model's choice" (made at bind).
@@ -267,7 +272,9 @@ class Job {
   std::string last_checkpoint_;
   std::vector<PredictedLaunch> predicted_;  // the cost model's step of this rank's program
   double predicted_step_time_s_ = 0;
+  double time_finite_check() const;
   double feed_s_ = 0;  // feeding a step's batch, the slowest rank's (bind)
+  double finite_check_s_ = 0;  // finite_check_seconds()
   double bucket_bytes_ = 0;
   bool gathers_params_ = false;
   ScheduleSource bucket_source_ = ScheduleSource::cost_model, prefetch_source_ = ScheduleSource::cost_model;

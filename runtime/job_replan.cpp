@@ -90,7 +90,7 @@ void Job::set_prediction() {
   predicted_ = predicted_step(refit_ ? &refit_->topology : topology_.get(), description_.partitioning.search.device);
   predicted_step_time_s_ = 0;
   for (const PredictedLaunch& l : predicted_) predicted_step_time_s_ = std::max(predicted_step_time_s_, l.start_s + l.duration_s);
-  predicted_step_time_s_ += feed_s_;
+  predicted_step_time_s_ += feed_s_ + finite_check_s_;
   plan_steps_ = 0;
   if (description_.replan.when == Replan::never) return;
   const launcher::Topology* base = base_topology_ ? &*base_topology_ : nullptr;

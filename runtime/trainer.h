@@ -16,7 +16,9 @@ namespace spmd::runtime {
 struct StepReport {
   int64_t step = 0;          // from 1
   double loss = 0;
-  double step_time_s = 0;    // wall time of the step, feeding included
+  // Wall time of the step, feeding included; runtime::Job's also holds the ranks' agreement
+  // that its values are finite, which the next step waits for.
+  double step_time_s = 0;
   double items_per_s = 0;    // tokens or samples per second
   size_t peak_bytes = 0;     // planned peak memory of the step
   std::string checkpoint;    // the checkpoint written after this step, if any

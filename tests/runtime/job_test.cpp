@@ -2,6 +2,8 @@
 // program's own data, and the mistakes each stage reports.
 #include <gtest/gtest.h>
 
+#include <regex>
+
 #include <cmath>
 #include <filesystem>
 #include <string>
@@ -193,6 +195,23 @@ TEST(Job, BindTimesTheProgramsGemmsBeyondACoresCache) {
   Job narrow(regression_job());
   narrow.bind();
   EXPECT_EQ(narrow.device_note().find("GEMMs beyond the cache"), std::string::npos) << narrow.device_note();
+}
+
+// The GEMMs' factors are fitted against the rates bind measured, not against figures the
+// description held before: stale ones (matmul at 1 GFLOP/s) would put the factor at its
+// bound of 0.5x, as the table's guess did when the factors were fitted before bind set its
+// rates (gpt's on 2 ranks here read 0.50x, then 1.01x).
+TEST(Job, TheGemmFactorsAreFittedAgainstTheRatesBindMeasured) {
+  JobDescription d;
+  d.program.model = "gpt";
+  d.partitioning.search.device.cpu_flops = 1e9;
+  d.partitioning.search.device.cpu_flops_by_size = {{1e6, 1e9}, {1e9, 1e9}};
+  Job job(d);
+  job.bind();
+  std::smatch factor;
+  const std::string note = job.device_note();
+  ASSERT_TRUE(std::regex_search(note, factor, std::regex(R"(GEMMs beyond the cache ([0-9.]+)x)"))) << note;
+  EXPECT_GT(std::stod(factor[1]), 0.6) << note;  // a loaded machine only raises it
 }
 
 // A profile whose kernels ran other threads a rank than this job's keeps its other figures
