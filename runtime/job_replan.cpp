@@ -150,17 +150,24 @@ ReplanReport Job::replan(double measured_s) {
   std::optional<partitioner::Program> whole;  // an unpartitioned job's program: the step itself
   const partitioner::Program& running = program_ ? *program_ : whole.emplace(partitioner::Program{graph_, {}});
   const bool overlap = trainer().executor().overlaps_communication();
-  const auto predict_running = [&](const launcher::Topology& topology, const partitioner::DeviceOverrides& figures) {
+  // Every plan's step holds the same outside its program: feeding the batch and agreeing
+  // that its values are finite (as set_prediction adds them).
+  const double outside = feed_s_ + finite_check_s_;
+  const auto predict_program = [&](const launcher::Topology& topology, const partitioner::DeviceOverrides& figures) {
     partitioner::CollectiveCosts costs(plan().mesh, topology);
     return partitioner::simulate(running, partitioner::device_model(topology, figures), costs, overlap).step_time_s;
   };
-  partitioner::Refitted model = partitioner::ranks_take_turns(base)
-                                    ? refit_as_a_whole(base, device, measured_s, predict_running(base, base_device_))
-                                    : refit_by_launch(base, device);
+  const auto predict_running = [&](const launcher::Topology& topology, const partitioner::DeviceOverrides& figures) {
+    return predict_program(topology, figures) + outside;
+  };
+  partitioner::Refitted model =
+      partitioner::ranks_take_turns(base)
+          ? refit_as_a_whole(base, device, measured_s - outside, predict_program(base, base_device_))
+          : refit_by_launch(base, device);
   report.predicted_from_s = predict_running(model.topology, model.device);
-  // What the launches do not explain (the executor's own work between them, feeding the
-  // batch) is spread over the kernels as a fixed cost of each, so that the refitted model
-  // predicts the running plan's step as measured; plans of fewer kernels then gain by it.
+  // What the launches do not explain (the executor's own work between them) is spread over
+  // the kernels as a fixed cost of each, so that the refitted model predicts the running
+  // plan's step as measured; plans of fewer kernels then gain by it.
   int64_t kernels_per_step = 0;
   for (const PredictedLaunch& l : predicted_) kernels_per_step += l.stream == Stream::compute;
   const double residual = report.measured_s - report.predicted_from_s;
@@ -187,7 +194,7 @@ ReplanReport Job::replan(double measured_s) {
     return report;
   }
   report.to = best->name + ", mesh " + best->plan.mesh.to_string();
-  report.predicted_to_s = best->prediction.step_time_s;
+  report.predicted_to_s = best->prediction.step_time_s + outside;
   const double gain = report.predicted_gain(), threshold = description_.replan.threshold;
   if (same_plan(best->plan, plan())) {
     report.why = "kept: the running plan is the best found";
@@ -217,7 +224,8 @@ partitioner::Refitted Job::refit_by_launch(const launcher::Topology& base, const
 // nothing of its class: mlp's on 4 ranks over 2 cores fitted kernels at 0.55x and
 // collectives at 2.0-2.2x, and the refitted model predicted the plan it switched to at
 // 1.3-1.9x its step. The model as bound, turns included, is scaled as a whole to the
-// window's median step (`measured_s`, agreed) against its prediction of it.
+// window's median step (`measured_s`, agreed, less what lies outside the program) against
+// its prediction of the program (`predicted_s`).
 partitioner::Refitted Job::refit_as_a_whole(const launcher::Topology& base, const partitioner::DeviceModel& device,
                                             double measured_s, double predicted_s) {
   const double scale = predicted_s > 0 && measured_s > 0 ? measured_s / predicted_s : 1.0;
