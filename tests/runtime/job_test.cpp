@@ -202,6 +202,9 @@ TEST(Job, BindTimesTheProgramsGemmsBeyondACoresCache) {
 // bound of 0.5x, as the table's guess did when the factors were fitted before bind set its
 // rates (gpt's on 2 ranks here read 0.50x, then 1.01x).
 TEST(Job, TheGemmFactorsAreFittedAgainstTheRatesBindMeasured) {
+#if defined(__SANITIZE_ADDRESS__)
+  GTEST_SKIP() << "under the sanitizers bind's timings say nothing of the kernels (a kernel's fixed cost read 6 ms)";
+#endif
   JobDescription d;
   d.program.model = "gpt";
   d.partitioning.search.device.cpu_flops = 1e9;
