@@ -40,8 +40,10 @@ TimeFit fit_times(std::span<const TimedLaunch> launches, bool with_offset) {
   // launches (whose time is mostly the fixed cost) count as much as the few large ones.
   TimeFit fit;
   double sw = 0, sx = 0, sy = 0, sxx = 0, sxy = 0;
+  double least = 0;  // the smallest prediction fitted
   for (const TimedLaunch& l : launches) {
     if (!(l.predicted_s > 0) || !(l.measured_s > 0) || !std::isfinite(l.measured_s)) continue;
+    least = least > 0 ? std::min(least, l.predicted_s) : l.predicted_s;
     const double w = 1 / (l.measured_s * l.measured_s);
     sw += w;
     sx += w * l.predicted_s;
@@ -63,11 +65,6 @@ TimeFit fit_times(std::span<const TimedLaunch> launches, bool with_offset) {
   // ranks, its matmuls within 5% of their prediction and its kernels of under a
   // microsecond at half of it, fitted 0.55x, and the refitted model predicted the plan it
   // switched to at 1.4x its step.
-  double least = 0;  // the smallest prediction fitted
-  for (const TimedLaunch& l : launches) {
-    if (!(l.predicted_s > 0) || !(l.measured_s > 0) || !std::isfinite(l.measured_s)) continue;
-    least = least > 0 ? std::min(least, l.predicted_s) : l.predicted_s;
-  }
   if (!line || fit.scale <= 0 || !(fit.scale * least + fit.offset_s > 0)) {
     fit.scale = sxy / sxx;  // through the origin
     fit.offset_s = 0;

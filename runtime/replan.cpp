@@ -1,6 +1,5 @@
 #include "runtime/replan.h"
 
-#include <algorithm>
 #include <map>
 
 #include "common/error.h"
