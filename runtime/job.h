@@ -180,14 +180,19 @@ class Job {
   int ranks() const;
   const launcher::Topology* topology() const { return topology_.get(); }
   // The cost model's time of one step of this rank's program (partitioner/simulator.h), on
-  // the job's topology and device model, plus feeding its batch (the slowest rank's, timed
-  // at bind: Trainer::feed_seconds) and the ranks' agreement that its values are finite
-  // (finite_check_seconds). Set by bind().
+  // the job's topology and device model, plus what the step does outside it
+  // (outside_program_seconds). Set by bind().
   double predicted_step_time_s() const { return predicted_step_time_s_; }
   // What agreeing after a step that its loss and params are finite takes, every rank
   // lined up (a pass over each rank's params and one small all-gather): the median of 5 at
   // bind, the slowest rank's. Part of every step. Set by bind().
   double finite_check_seconds() const { return finite_check_s_; }
+  // Feeding a step's batch, the slowest rank's, timed at bind (Trainer::feed_seconds).
+  double feed_seconds() const { return feed_s_; }
+  // What a step holds outside its program, as the predicted step counts it: the feed and the
+  // finite check, at the rank's share of its PUs where ranks take turns on them (they are
+  // the rank's compute, timed within a turn at bind). O(devices).
+  double outside_program_seconds() const;
   // Who chose each part of the program's schedule: "asked" (the description), "the plan's"
   // (the schedule the plan was costed with: a search's winner, a plan file) or "the cost
   // model's choice" (made at bind).

@@ -8,6 +8,8 @@
 #include <cmath>
 #include <filesystem>
 
+#include "kernels/backend.h"
+#include "partitioner/device_model.h"
 #include "runtime/job.h"
 #include "tests/runtime/regression_job.h"
 
@@ -103,6 +105,26 @@ TEST(JobOverRanks, DefaultPlanOnSeveralRanksIsTheSearchsAndEveryRankAgrees) {
             partitioner::to_json(job.plan(), job.training_step()).dump());
   const uint64_t hash = std::hash<std::string>{}(partitioner::to_json(job.plan(), job.training_step()).dump());
   for (uint64_t h : world.all_gather(hash)) EXPECT_EQ(h, hash);
+}
+
+// Feeding the batch and checking that the values are finite are each rank's own compute:
+// where ranks take turns on shared PUs a step holds every partner's, so the prediction
+// counts them at the rank's share (on 4 ranks over 2 cores the feed alone was 8% of mlp's
+// step); where each rank has PUs of its own, as timed.
+TEST(JobOverRanks, TheFeedAndTheFiniteCheckCostTheRanksShareOfTheirPus) {
+  launcher::World world;
+  Job job(description(6 * world.size()));
+  job.bind({&world});
+  const double timed = job.feed_seconds() + job.finite_check_seconds();
+  ASSERT_GT(job.finite_check_seconds(), 0);
+  const launcher::Topology* t = job.topology();  // none where the job runs unpartitioned
+  const double share = t ? partitioner::cpu_share(*t, t->devices().front(), kernels::cpu_threads()) : 1.0;
+  if (share < 1) {
+    EXPECT_NEAR(job.outside_program_seconds(), timed / share, 1e-12) << "share " << share;
+  } else {
+    EXPECT_DOUBLE_EQ(job.outside_program_seconds(), timed);
+  }
+  EXPECT_GT(job.predicted_step_time_s(), job.outside_program_seconds());
 }
 
 TEST(JobOverRanks, ResumesACheckpointSavedByAJobAlone) {
