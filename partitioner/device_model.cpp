@@ -107,9 +107,14 @@ double DeviceModel::turn_seconds(double stretch_s, double held_bytes) const {
   if (turns_by_stretch.empty() || !(stretch_s > 0)) return 0;
   double kept = rate_at(turns_by_stretch, stretch_s, 1.0);
   if (!turns_by_stretch_filled.empty() && held_bytes > 0) {
-    kept += cache_written_part(held_bytes) * (rate_at(turns_by_stretch_filled, stretch_s, kept) - kept);
+    kept += turn_refill_part(held_bytes) * (rate_at(turns_by_stretch_filled, stretch_s, kept) - kept);
   }
   return kept > 0 && kept < 1 ? stretch_s * (1 / kept - 1) : 0;
+}
+
+double DeviceModel::turn_refill_part(double held_bytes) const {
+  if (!(held_bytes > kTurnsMatmulBytes)) return 0;
+  return std::min(1.0, std::log(held_bytes / kTurnsMatmulBytes) / std::log(kTurnsRefilledFrom));
 }
 
 double DeviceModel::cache_written_part(double touched_bytes) const {

@@ -16,6 +16,12 @@ namespace spmd::partitioner {
 // The other data, in caches of the rank's core, that its ranks write before a profile times a
 // collective cold (DeviceModel::collective_cold_s).
 constexpr double kCollectiveColdCaches = 4;
+// The matmul the turns curves time their stretches with (runtime/profile_sharing.h), n^3,
+// and the bytes of its operands: the plain curve's kernels keep that much in a core's caches.
+constexpr int64_t kTurnsMatmulSize = 96;
+constexpr double kTurnsMatmulBytes = 3.0 * kTurnsMatmulSize * kTurnsMatmulSize * sizeof(float);
+// From how many times those bytes a rank's step meets the filled curve in full.
+constexpr double kTurnsRefilledFrom = 4;
 
 struct DeviceModel {
   std::string name;            // "V100-SXM3-32GB", "CPU: 4 cores"
@@ -98,18 +104,27 @@ struct DeviceModel {
   RateCurve turns_by_stretch;
   // The same where each rank's kernels fill a core's cache with their own data between
   // turns, which each turn then refills (measured with copies of the operands filling it);
-  // charged in part by the bytes a rank's step holds (its memory plan's peak), as
-  // collective_cold_seconds charges its extra: none where the ranks sharing a cache hold a
-  // quarter of it, all at kCollectiveColdCaches caches. 4 ranks on 2 cores kept 88-92%
-  // over 1.6 ms where turns_by_stretch kept 95-100%, and gpt (20-30 MiB a rank) was
-  // predicted at 0.85-0.89 of measured from that alone, 0.92-0.98 from this. Charged by the
-  // bytes each stretch touched instead, gpt under ZeRO (a collective every few hundred KiB
-  // touched) got little of it: 0.88-0.89. Empty: turns_by_stretch whatever the bytes.
+  // charged by the bytes a rank's step holds (its memory plan's peak): turn_refill_part.
+  // 4 ranks on 2 cores kept 88-92% over 1.6 ms where turns_by_stretch kept 95-100%, and gpt
+  // (20-30 MiB a rank) was predicted at 0.85-0.89 of measured from that alone, 0.92-0.98
+  // from this. Charged by the bytes each stretch touched instead, gpt under ZeRO (a
+  // collective every few hundred KiB touched) got little of it: 0.88-0.89. Empty:
+  // turns_by_stretch whatever the bytes.
   RateCurve turns_by_stretch_filled;
   // The time ranks sharing PUs lose over a stretch of `stretch_s` of compute, each rank's
   // step holding `held_bytes`, at its end: stretch x (1 / kept - 1); 0 where turns cost
   // nothing. O(points).
   double turn_seconds(double stretch_s, double held_bytes = 0) const;
+  // The part of the filled curve's loss beyond the plain one's that a step holding
+  // `held_bytes` a rank meets: none up to the plain curve's kernels' bytes
+  // (kTurnsMatmulBytes), all from kTurnsRefilledFrom times them, linear in the log between.
+  // Not by the cache's size: mlp (0.5-1.2 MiB a rank, the ranks sharing a core holding half
+  // its 2 MiB) ran its kernels at 1.19-1.26x their time alone in a step on 4 ranks over 2
+  // cores, each rank's turn alternating with its partner's (a trace on one clock), as the
+  // filled curve has it; charged as caches written over (a quarter of it, for mlp), the
+  // steps of dp, zero and megatron were predicted at 0.80-0.89 of measured, 0.85-0.94 so.
+  // O(1).
+  double turn_refill_part(double held_bytes) const;
   // Measured (at bind, or a profile) where processes share a node: the bytes/s of the extra
   // time a kernel takes to write over memory a peer process read since it was last written
   // (its copies invalidated a cache line at a time: runtime/profile_rewrite.h). Charged for

@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "common/stats.h"
+#include "partitioner/device_model.h"
 #include "runtime/profile_kernels.h"
 #include "runtime/profile_text.h"
 #include "runtime/profile_turns.h"
@@ -22,7 +23,8 @@ struct Stretch {
   int every, runs;
 };
 // Stretches from about one mlp kernel to a gpt layer and more; a few line-ups each at least.
-constexpr Stretch kStretches[] = {{96, 1, 200}, {96, 8, 400}, {96, 64, 640}, {256, 100, 300}};
+constexpr int64_t kN = partitioner::kTurnsMatmulSize;  // the model knows its operands' bytes
+constexpr Stretch kStretches[] = {{kN, 1, 200}, {kN, 8, 400}, {kN, 64, 640}, {256, 100, 300}};
 
 // Seconds per run of the matmul over `s.runs` runs (after one), calling `line_up` after
 // every `s.every` of them where given. The mean over all, turns held off the PUs included:

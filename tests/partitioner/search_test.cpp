@@ -2,6 +2,7 @@
 // rules, the device table, a step's time bounded by its streams, MCTS reaching the
 // exhaustive optimum deterministically, and the big GPT on four DGX-2 nodes.
 #include <algorithm>
+#include <cmath>
 
 #include <gtest/gtest.h>
 
@@ -155,27 +156,27 @@ TEST(DeviceModel, TurnsTakenOnSharedPusCostTimeByTheStretchBetweenCollectives) {
   EXPECT_EQ(turns.turn_seconds(0.0), 0.0);
 }
 
-// Where the ranks' steps hold more than their core's cache, each turn refills it: the
-// curve measured with kernels filling the cache holds, all of it from kCollectiveColdCaches
-// caches held by the ranks sharing one, none within a quarter of it, linear in the log
-// between; a step holding nothing, or no such curve, the plain curve's.
-TEST(DeviceModel, TurnsRefillingTheCacheCostMoreWhereTheStepsDataOutgrowsIt) {
+// Turns that refill a core's cache (the filled curve) cost a step by the bytes a rank holds,
+// whatever the cache's size: none up to the plain curve's kernels' operands, all from
+// kTurnsRefilledFrom times them, linear in the log between; a step holding nothing, or no
+// such curve, the plain curve's.
+TEST(DeviceModel, TurnsRefillingTheCacheCostMoreWhereTheStepsDataOutgrowsThePlainCurvesKernels) {
   const launcher::Topology four = four_ranks_on_two_cores();
   DeviceOverrides measured;
   measured.cpu_flops = 200e9;
-  measured.cpu_private_cache_bytes = 1 << 20;
+  measured.cpu_private_cache_bytes = 64 << 20;  // not what decides
   measured.turns_by_stretch = {{1e-5, 0.5}, {1e-3, 0.8}};
   const DeviceModel plain = device_model(four, measured);
   measured.turns_by_stretch_filled = {{1e-5, 0.4}, {1e-3, 0.5}};
   const DeviceModel filled = device_model(four, measured);
-  const double cache = 1 << 20, per_cache = filled.ranks_per_cache;
-  ASSERT_GT(per_cache, 0);
   EXPECT_DOUBLE_EQ(filled.turn_seconds(1e-3), 1e-3 * 0.25) << "nothing held: the plain curve";
-  EXPECT_DOUBLE_EQ(filled.turn_seconds(1e-3, cache / 4 / per_cache), 1e-3 * 0.25);
-  EXPECT_DOUBLE_EQ(filled.turn_seconds(1e-3, kCollectiveColdCaches * cache / per_cache), 1e-3 * 1.0);
+  EXPECT_DOUBLE_EQ(filled.turn_seconds(1e-3, kTurnsMatmulBytes), 1e-3 * 0.25);
+  EXPECT_DOUBLE_EQ(filled.turn_seconds(1e-3, kTurnsRefilledFrom * kTurnsMatmulBytes), 1e-3 * 1.0);
   EXPECT_DOUBLE_EQ(filled.turn_seconds(1e-3, 1e9), 1e-3 * 1.0);
-  EXPECT_NEAR(filled.turn_seconds(1e-3, cache / per_cache), 1e-3 * (1 / 0.65 - 1), 1e-12) << "half way in the log";
+  EXPECT_NEAR(filled.turn_seconds(1e-3, std::sqrt(kTurnsRefilledFrom) * kTurnsMatmulBytes), 1e-3 * (1 / 0.65 - 1), 1e-12)
+      << "half way in the log";
   EXPECT_DOUBLE_EQ(plain.turn_seconds(1e-3, 1e9), 1e-3 * 0.25) << "no curve of a filled cache: the plain one";
+  EXPECT_DOUBLE_EQ(filled.turn_refill_part(512 << 10), 1.0) << "mlp's half MiB a rank";
 }
 
 // A collective in a step whose kernels wrote over a core's cache since the last takes longer
