@@ -169,6 +169,8 @@ DeviceModel device_model(const launcher::Topology& topology, const DeviceOverrid
   }
   model.turns_by_stretch = overrides.turns_by_stretch;
   model.turns_by_stretch_filled = overrides.turns_by_stretch_filled;
+  model.step_lead_in_s = overrides.step_lead_in_s;
+  model.step_lead_out_s = overrides.step_lead_out_s;
   return model;
 }
 

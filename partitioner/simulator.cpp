@@ -73,6 +73,8 @@ class Playback {
     for (ir::ValueId c = 0; c < g_.size(); ++c) {
       if (limit[c] >= 0 && limit[c] < g_.size()) limited_[limit[c]] = std::max(limited_[limit[c]], c);
     }
+    // The first stretch holds the rank's compute before the program (its batch's feed).
+    s_.since_sync = device.step_lead_in_s;
     // The step's first collective meets what the kernels after its last touched.
     if (!device.collective_cold_s.empty()) s_.bytes_since_sync = bytes_after_last_sync();
     // Where the device's memory rate depends on how much data is in play, each operand is
@@ -108,9 +110,9 @@ class Playback {
     }
     play_until(g_.size());
     for (ir::ValueId v = 0; v < g_.size(); ++v) resolve(v);  // views read by nothing
-    // The stretch after the last collective meets the next step's first one: its turns are
-    // this step's.
-    s_.compute += device_.turn_seconds(s_.since_sync, held_bytes_);
+    // The stretch after the last collective, and the rank's compute after the program, end
+    // where the ranks agree that the step's values are finite: its turns are this step's.
+    s_.compute += device_.turn_seconds(s_.since_sync + device_.step_lead_out_s, held_bytes_);
     Prediction p;
     p.step_time_s = std::max(s_.compute, s_.comm);
     p.compute_s = s_.compute_busy;

@@ -197,6 +197,9 @@ void Job::bind(JobBinding binding) {
   if (comm_ && ranks() > 1) comm_->native_all_reduce({&feed, 1}, collectives::ReduceOp::max);
   feed_s_ = feed;
   finite_check_s_ = time_finite_check();
+  // Compute in the step's first and last stretches, where its turns and waits are charged.
+  description_.partitioning.search.device.step_lead_in_s = at_share(feed_s_);
+  description_.partitioning.search.device.step_lead_out_s = at_share(finite_check_s_);
   if (saved) finish_resume(*saved);
   if (topology_) base_topology_ = *topology_;
   base_device_ = description_.partitioning.search.device;

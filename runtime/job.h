@@ -278,6 +278,8 @@ class Job {
   std::vector<PredictedLaunch> predicted_;  // the cost model's step of this rank's program
   double predicted_step_time_s_ = 0;
   double time_finite_check() const;
+  // `seconds` of the rank's compute timed within a turn, at its share of its PUs.
+  double at_share(double seconds) const;
   double feed_s_ = 0;  // feeding a step's batch, the slowest rank's (bind)
   double finite_check_s_ = 0;  // finite_check_seconds()
   double bucket_bytes_ = 0;

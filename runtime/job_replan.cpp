@@ -107,11 +107,12 @@ void Job::set_prediction() {
 // compute: where ranks take turns on shared PUs they run at the rank's share, as its kernels
 // do. Timed at bind, they ran within a turn: mlp under megatron on 4 ranks over 2 cores fed
 // 37 us a step at bind and in each step, and its step held both partners' feeds.
-double Job::outside_program_seconds() const {
-  const double outside = feed_s_ + finite_check_s_;
-  if (!topology_ || topology_->devices().empty() || backend_->device_memory()) return outside;
+double Job::outside_program_seconds() const { return at_share(feed_s_ + finite_check_s_); }
+
+double Job::at_share(double seconds) const {
+  if (!topology_ || topology_->devices().empty() || backend_->device_memory()) return seconds;
   const double share = partitioner::cpu_share(*topology_, topology_->devices().front(), kernels::cpu_threads());
-  return share > 0 && share < 1 ? outside / share : outside;
+  return share > 0 && share < 1 ? seconds / share : seconds;
 }
 
 // A plan's first steps warm buffers, caches and kernels up: they are not samples.

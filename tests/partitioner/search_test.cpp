@@ -561,6 +561,31 @@ TEST(Simulator, RanksSharingPusPayTheirTurnsOverEveryStretchBetweenCollectives) 
   EXPECT_EQ(turns.peak_bytes, alone.peak_bytes);
 }
 
+// The rank's own compute before and after its program (the feed, the finite check) is part
+// of the first and the last stretch: its turns are charged with theirs, its own time is the
+// caller's to add; without turns it changes nothing.
+TEST(Simulator, RanksSharingPusPayTheTurnsOfTheStepsOwnComputeBeforeAndAfterTheProgram) {
+  ir::Graph g = step_of(kGpt);
+  launcher::Topology t = flat_topology(4);
+  DeviceModel sharing = device_model(t);
+  sharing.turns_by_stretch = {{1e-9, 0.5}};
+  Plan plan = apply_tactics(g, builtin_strategy("dp", g, 4));
+  Program program = lower(g, plan);
+  CollectiveCosts costs(plan.mesh, t);
+  const Prediction program_only = simulate(program, sharing, costs, false);
+  DeviceModel outside = sharing;
+  outside.step_lead_in_s = 1e-5;
+  outside.step_lead_out_s = 2e-5;
+  const Prediction with_outside = simulate(program, outside, costs, false);
+  EXPECT_NEAR(with_outside.step_time_s, program_only.step_time_s + 3e-5, 1e-9 * with_outside.step_time_s);
+  EXPECT_DOUBLE_EQ(with_outside.compute_s, program_only.compute_s);
+  DeviceModel alone = device_model(t), alone_outside = alone;
+  alone_outside.step_lead_in_s = 1e-5;
+  alone_outside.step_lead_out_s = 2e-5;
+  EXPECT_DOUBLE_EQ(simulate(program, alone_outside, costs, false).step_time_s,
+                   simulate(program, alone, costs, false).step_time_s);
+}
+
 // A collective between devices with kernels before it since the last (or, the step's first,
 // after the last) takes the cold extra of its size; one right after another (ZeRO's
 // gathers of params, back to back), none; the compute stays as it was.
