@@ -17,6 +17,7 @@
 #include "ir/ops.h"
 #include "ir/text.h"
 #include "launcher/mpi_settings.h"
+#include "launcher/tcp.h"
 #include "partitioner/cost_model.h"
 #include "partitioner/device_model.h"
 #include "partitioner/profile.h"
@@ -37,6 +38,22 @@
 
 namespace spmd::runtime {
 namespace {
+
+// Rank 0's origin, on the ranks of its host: one steady clock (CLOCK_MONOTONIC) runs for
+// every process of a host, so their timelines line up exactly, where leaving an all-reduce
+// put ranks taking turns on shared cores a turn apart (mlp on 4 ranks over 2 cores: 75 us,
+// which made a rank's kernels seem to run beside its partner's). `mine` elsewhere, and
+// where rank 0's is over a second away (another machine of the same name). Collective.
+std::chrono::steady_clock::time_point shared_origin(const launcher::World& world,
+                                                    std::chrono::steady_clock::time_point mine) {
+  using Clock = std::chrono::steady_clock;
+  const uint64_t values[] = {std::hash<std::string>{}(launcher::host_name()),
+                             static_cast<uint64_t>(mine.time_since_epoch().count())};
+  const std::vector<uint64_t> all = world.all_gather(values, "the trace's origin");
+  const Clock::time_point lead{Clock::duration(static_cast<Clock::rep>(all[1]))};
+  const bool same_host = all[0] == values[0];
+  return same_host && std::chrono::abs(lead - mine) < std::chrono::seconds(1) ? lead : mine;
+}
 
 // How much longer the program's GEMMs took in a step's conditions than the model of
 // `figures` prices them alone (its times at the share of the PUs it gives, times that
@@ -534,9 +551,9 @@ std::string Job::save(const std::string& dir, int keep) {
 }
 
 // The trace's times count from a point the ranks take together: each takes it as it
-// leaves a one-float all-reduce, so that their timelines line up to within its latency.
-// The file is tried now, so that a missing directory fails before training rather than
-// after it.
+// leaves a one-float all-reduce, so that their timelines line up to within its latency,
+// and the ranks on rank 0's host then take rank 0's (shared_origin). The file is tried now,
+// so that a missing directory fails before training rather than after it.
 void Job::start_trace() {
   auto try_file = [&] { try_writing(description_.trace, "trace file"); };
   world_ ? world_->on_lead(try_file, "opening the trace file") : try_file();
@@ -545,6 +562,7 @@ void Job::start_trace() {
     collectives::all_reduce(*comm_, {&together, 1}, collectives::ReduceOp::sum, collectives::Algorithm::recursive_doubling);
   }
   origin_ = std::chrono::steady_clock::now();
+  if (world_ && ranks() > 1) origin_ = shared_origin(*world_, origin_);
   trace_ = std::make_unique<TraceRecorder>(trainer().executor().graph(),
                                            program_ ? program_->collectives : std::vector<partitioner::CollectiveRecord>{},
                                            origin_);

@@ -45,5 +45,43 @@ TEST(JobTraceMpi, RankZeroWritesEveryRanksTimeline) {
   }
 }
 
+// The ranks' timelines share one clock: an all-reduce cannot end on any rank before every
+// rank has entered it, so on a common clock each rank's span of it holds the last entry.
+// With each rank's own origin, ranks taking turns on shared cores were a turn apart.
+TEST(JobTraceMpi, EveryRanksSpanOfAnAllReduceHoldsTheLastRanksEntry) {
+  launcher::World world;
+  if (world.size() < 2) GTEST_SKIP() << "one rank: nothing to line up";
+  const std::string path = ::testing::TempDir() + "job_trace_clock_np" + std::to_string(world.size()) + ".json";
+  JobDescription d;
+  d.program.model = "mlp:batch=24,features=8,hidden=24,classes=4";
+  d.partitioning.strategy = "megatron";
+  d.trace = path;
+  Job job(d);
+  job.bind(&world);
+  job.train(8);
+  if (!world.lead()) return;
+  std::ifstream in(path);
+  nlohmann::json doc = nlohmann::json::parse(in);
+  // step -> rank -> (start, end) of its first all-reduce
+  std::map<int, std::map<int, std::pair<double, double>>> spans;
+  for (const nlohmann::json& e : doc.at("traceEvents")) {
+    if (e["ph"] != "X" || e["tid"] != 2 || e["pid"].get<int>() >= world.size()) continue;
+    if (e["name"].get<std::string>().rfind("all-reduce", 0) != 0) continue;
+    const int step = e["args"]["step"], rank = e["pid"];
+    const double start = e["ts"], end = start + e["dur"].get<double>();
+    if (!spans[step].contains(rank) || start < spans[step][rank].first) spans[step][rank] = {start, end};
+  }
+  ASSERT_FALSE(spans.empty()) << "megatron's step all-reduces its activations";
+  for (const auto& [step, by_rank] : spans) {
+    ASSERT_EQ(by_rank.size(), static_cast<size_t>(world.size())) << "step " << step;
+    double last_entry = 0, first_exit = 1e300;
+    for (const auto& [rank, span] : by_rank) {
+      last_entry = std::max(last_entry, span.first);
+      first_exit = std::min(first_exit, span.second);
+    }
+    EXPECT_LE(last_entry, first_exit) << "step " << step;
+  }
+}
+
 }  // namespace
 }  // namespace spmd::runtime
