@@ -13,20 +13,28 @@
 namespace spmd::runtime {
 namespace {
 
-TEST(JobTraceMpi, RankZeroWritesEveryRanksTimeline) {
-  launcher::World world;
+// The trace of `steps` steps of `model` under `strategy` over the world, as rank 0 wrote it;
+// null on the other ranks.
+nlohmann::json traced(const launcher::World& world, const std::string& name, const std::string& model,
+                      const std::string& strategy, int steps) {
   // One file per rank count: CTest may run the rank counts side by side.
-  const std::string path = ::testing::TempDir() + "job_trace_np" + std::to_string(world.size()) + ".json";
+  const std::string path = ::testing::TempDir() + name + "_np" + std::to_string(world.size()) + ".json";
   JobDescription d;
-  d.program.model = "gpt:layers=1,d_model=16,heads=2,seq=8,vocab=32,batch=12";
-  d.partitioning.strategy = "dp";
+  d.program.model = model;
+  d.partitioning.strategy = strategy;
   d.trace = path;
   Job job(d);
   job.bind(&world);
-  job.train(2);
-  if (!world.lead()) return;
+  job.train(steps);
+  if (!world.lead()) return nullptr;
   std::ifstream in(path);
-  nlohmann::json doc = nlohmann::json::parse(in);
+  return nlohmann::json::parse(in);
+}
+
+TEST(JobTraceMpi, RankZeroWritesEveryRanksTimeline) {
+  launcher::World world;
+  const nlohmann::json doc = traced(world, "job_trace", "gpt:layers=1,d_model=16,heads=2,seq=8,vocab=32,batch=12", "dp", 2);
+  if (!world.lead()) return;
   std::map<int, std::string> processes;
   std::map<int, std::set<int>> streams;  // pid -> tids of its slices
   for (const nlohmann::json& e : doc.at("traceEvents")) {
@@ -51,17 +59,8 @@ TEST(JobTraceMpi, RankZeroWritesEveryRanksTimeline) {
 TEST(JobTraceMpi, EveryRanksSpanOfAnAllReduceHoldsTheLastRanksEntry) {
   launcher::World world;
   if (world.size() < 2) GTEST_SKIP() << "one rank: nothing to line up";
-  const std::string path = ::testing::TempDir() + "job_trace_clock_np" + std::to_string(world.size()) + ".json";
-  JobDescription d;
-  d.program.model = "mlp:batch=24,features=8,hidden=24,classes=4";
-  d.partitioning.strategy = "megatron";
-  d.trace = path;
-  Job job(d);
-  job.bind(&world);
-  job.train(8);
+  const nlohmann::json doc = traced(world, "job_trace_clock", "mlp:batch=24,features=8,hidden=24,classes=4", "megatron", 8);
   if (!world.lead()) return;
-  std::ifstream in(path);
-  nlohmann::json doc = nlohmann::json::parse(in);
   // step -> rank -> (start, end) of its first all-reduce
   std::map<int, std::map<int, std::pair<double, double>>> spans;
   for (const nlohmann::json& e : doc.at("traceEvents")) {
