@@ -598,14 +598,15 @@ partitioner::Program Job::lowered(const partitioner::Plan& plan, const launcher:
 }
 
 std::vector<PredictedLaunch> Job::predicted_step(const launcher::Topology* topology,
-                                                 const partitioner::DeviceOverrides& device_figures) const {
+                                                 const partitioner::DeviceOverrides& device_figures,
+                                                 double* step_time_s) const {
   const partitioner::Mesh& mesh = plan().mesh;
   std::optional<launcher::Topology> flat;
   const launcher::Topology& on = partitioner::topology_or_flat(topology, mesh.size(), flat);
   partitioner::CollectiveCosts costs(mesh, on);
   const partitioner::DeviceModel device = partitioner::device_model(on, device_figures);
-  if (program_) return predicted_timeline(*program_, device, costs, trainer_->executor().overlaps_communication());
-  return predicted_timeline(partitioner::Program{graph_, {}}, device, costs);
+  if (program_) return predicted_timeline(*program_, device, costs, trainer_->executor().overlaps_communication(), step_time_s);
+  return predicted_timeline(partitioner::Program{graph_, {}}, device, costs, true, step_time_s);
 }
 
 void Job::write_trace() {

@@ -244,8 +244,11 @@ class Job {
   void check_same_data(const DataSource& data) const;
   void finish_resume(const Manifest& m);
   void start_trace();
+  // The simulator's step of this rank's program on `topology` (predicted_timeline), its
+  // time into `step_time_s` where given.
   std::vector<PredictedLaunch> predicted_step(const launcher::Topology* topology,
-                                              const partitioner::DeviceOverrides& device) const;
+                                              const partitioner::DeviceOverrides& device,
+                                              double* step_time_s = nullptr) const;
   bool timed_step(int64_t step) const;
   void check_replan_policy(int devices) const;
   void set_prediction();

@@ -88,10 +88,9 @@ void Job::check_replan_policy(int devices) const {
 // The step the cost model predicts, and, when the job re-plans, a fresh window of samples
 // paired with it.
 void Job::set_prediction() {
-  predicted_ = predicted_step(refit_ ? &refit_->topology : topology_.get(), description_.partitioning.search.device);
-  predicted_step_time_s_ = 0;
-  for (const PredictedLaunch& l : predicted_) predicted_step_time_s_ = std::max(predicted_step_time_s_, l.start_s + l.duration_s);
-  predicted_step_time_s_ += outside_program_seconds();
+  double program_s = 0;
+  predicted_ = predicted_step(refit_ ? &refit_->topology : topology_.get(), description_.partitioning.search.device, &program_s);
+  predicted_step_time_s_ = program_s + outside_program_seconds();
   plan_steps_ = 0;
   if (description_.replan.when == Replan::never) return;
   const launcher::Topology* base = base_topology_ ? &*base_topology_ : nullptr;

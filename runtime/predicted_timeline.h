@@ -19,11 +19,14 @@ struct PredictedLaunch {
 };
 
 // One step of `program` as partitioner::simulate plays it (with the collectives
-// overlapping compute or not, as the executor runs them), each launch kept with its times;
-// the latest end is simulate()'s step_time_s. Sources and views are left out. Cost: one
-// simulation (a pass over the program and its memory plan).
+// overlapping compute or not, as the executor runs them), each launch kept with its times.
+// Sources and views are left out. `step_time_s`, where given, receives simulate()'s step
+// time: the latest end, and where ranks take turns on shared PUs the turns of the stretch
+// after the last collective, which no launch holds. Cost: one simulation (a pass over the
+// program and its memory plan).
 std::vector<PredictedLaunch> predicted_timeline(const partitioner::Program& program,
                                                 const partitioner::DeviceModel& device,
-                                                partitioner::CollectiveCosts& costs, bool overlap = true);
+                                                partitioner::CollectiveCosts& costs, bool overlap = true,
+                                                double* step_time_s = nullptr);
 
 }  // namespace spmd::runtime

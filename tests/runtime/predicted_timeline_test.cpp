@@ -41,6 +41,24 @@ TEST(PredictedTimeline, EndsWhenTheSimulatorSaysTheStepEnds) {
   }
 }
 
+// Where ranks take turns on shared PUs, the stretch after the last collective loses its
+// turns too: the step ends after the last launch, and the step time given says when.
+TEST(PredictedTimeline, GivesTheStepTimeWhereTheTurnsAfterTheLastCollectiveEndIt) {
+  ir::Graph g = ir::training_step(ir::build_model(kGpt), {});
+  launcher::Topology t = partitioner::flat_topology(4);
+  partitioner::DeviceModel device = partitioner::device_model(t);
+  device.turns_by_stretch = {{1e-9, 0.5}};
+  partitioner::Plan plan = partitioner::apply_tactics(g, partitioner::builtin_strategy("dp", g, 4));
+  partitioner::Program program = partitioner::lower(g, plan);
+  partitioner::CollectiveCosts costs(plan.mesh, t);
+  double step_time_s = 0;
+  std::vector<PredictedLaunch> timeline = predicted_timeline(program, device, costs, true, &step_time_s);
+  double end = 0;
+  for (const PredictedLaunch& l : timeline) end = std::max(end, l.start_s + l.duration_s);
+  EXPECT_DOUBLE_EQ(step_time_s, partitioner::simulate(program, plan.mesh, t, device).step_time_s);
+  EXPECT_GT(step_time_s, end) << "the last stretch's turns, after its last launch";
+}
+
 TEST(PredictedTimeline, EachStreamRunsOneLaunchAtATime) {
   ir::Graph g = ir::training_step(ir::build_model(kGpt), {});
   launcher::Topology t = partitioner::flat_topology(2);
