@@ -643,9 +643,6 @@ StepReport Job::run_step() {
   }
 }
 
-// What is not finite after a step, agreed by every rank (one small all-gather): the loss, or
-// else the first param that a NaN or infinite gradient spoiled (each rank scans its shards:
-// one pass over its params, a host copy of them on a GPU). Empty when all is finite.
 double Job::time_finite_check() const {
   std::vector<double> seconds;
   for (int i = 0; i < 5; ++i) {
@@ -658,6 +655,9 @@ double Job::time_finite_check() const {
   return mine;
 }
 
+// What is not finite after a step, agreed by every rank (one small all-gather): the loss, or
+// else the first param that a NaN or infinite gradient spoiled (each rank scans its shards:
+// one pass over its params, a host copy of them on a GPU). Empty when all is finite.
 std::string Job::nonfinite_after(const StepReport& r) const {
   if (!std::isfinite(r.loss)) return std::string("the loss is ") + (std::isnan(r.loss) ? "NaN" : r.loss > 0 ? "+inf" : "-inf");
   const std::optional<Spoiled> bad = first_spoiled(/*states=*/false);

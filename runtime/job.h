@@ -252,6 +252,10 @@ class Job {
   bool timed_step(int64_t step) const;
   void check_replan_policy(int devices) const;
   void set_prediction();
+  // The finite check as a step makes it, timed at bind: finite_check_seconds().
+  double time_finite_check() const;
+  // `seconds` of the rank's compute timed within a turn, at its share of its PUs.
+  double at_share(double seconds) const;
   void sample(const StepReport& r, const std::vector<LaunchTime>& launches, bool timed);
   void end_of_window(StepReport& r);
   ReplanReport replan(double measured_s);
@@ -280,9 +284,6 @@ class Job {
   std::string last_checkpoint_;
   std::vector<PredictedLaunch> predicted_;  // the cost model's step of this rank's program
   double predicted_step_time_s_ = 0;
-  double time_finite_check() const;
-  // `seconds` of the rank's compute timed within a turn, at its share of its PUs.
-  double at_share(double seconds) const;
   double feed_s_ = 0;  // feeding a step's batch, the slowest rank's (bind)
   double finite_check_s_ = 0;  // finite_check_seconds()
   double bucket_bytes_ = 0;
