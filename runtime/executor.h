@@ -192,7 +192,7 @@ class Executor {
   std::vector<ShardedInput> sharded_inputs_;
   ProgramMemory memory_;
   std::vector<float*> data_;                   // per value: its buffer, in the backend's memory
-  std::vector<kernels::BackendBuffer> owned_;  // persistent buffers
+  kernels::BackendBuffer owned_;  // the persistent values side by side, each 256-byte aligned
   kernels::BackendBuffer arena_;
   // Device backends: inputs' host staging, and host copies handed out by host_value().
   std::map<ir::ValueId, std::vector<float>> staged_inputs_;
