@@ -24,6 +24,8 @@ constexpr std::chrono::microseconds kLongestShortSleep{100};
 constexpr std::chrono::milliseconds kLongWait{10};
 constexpr std::chrono::microseconds kLongestSleep{1000};
 
+thread_local IdleWait this_threads_idle_wait = IdleWait::back_off;
+
 std::string where(MPI_Comm comm) {
   int rank = 0, size = 1;
   MPI_Comm_rank(comm, &rank);
@@ -54,9 +56,13 @@ Seconds collective_timeout(std::optional<Seconds> timeout) {
   return timeout ? *timeout : collective_timeout();
 }
 
+void set_idle_wait(IdleWait how) { this_threads_idle_wait = how; }
+IdleWait idle_wait() { return this_threads_idle_wait; }
+
 WaitOutcome wait_all(std::span<MPI_Request> requests, MPI_Status* statuses, Seconds timeout) {
   Clock::time_point deadline{}, long_wait{};  // set at the first clock read: a short wait reads none
   std::chrono::microseconds sleep = kFirstSleep, longest_sleep = kLongestShortSleep;
+  bool polling = this_threads_idle_wait == IdleWait::poll;  // until the wait is a long one
   for (unsigned polls = 1;; ++polls) {
     int done = 0;
     const int rc = MPI_Testall(static_cast<int>(requests.size()), requests.data(), &done, statuses);
@@ -64,7 +70,7 @@ WaitOutcome wait_all(std::span<MPI_Request> requests, MPI_Status* statuses, Seco
     if (done) return {};
     if (polls <= kSpinPolls) {
       if (polls % kPollsPerClockRead != 0) continue;
-    } else if (polls <= kSpinPolls + kYieldPolls) {
+    } else if (polling || polls <= kSpinPolls + kYieldPolls) {
       sched_yield();
     } else {
       std::this_thread::sleep_for(sleep);
@@ -78,6 +84,7 @@ WaitOutcome wait_all(std::span<MPI_Request> requests, MPI_Status* statuses, Seco
       return {MPI_SUCCESS, true};
     } else if (now > long_wait) {
       longest_sleep = kLongestSleep;
+      polling = false;
     }
   }
 }

@@ -45,11 +45,24 @@ struct WaitOutcome {
   bool done() const { return rc == MPI_SUCCESS && !timed_out; }
 };
 
+// How a thread waits once its first polls found nothing: `back_off` leaves its core to
+// others (ranks or threads sharing it), `poll` keeps polling, yielding the core between
+// polls, as Open MPI's blocking calls poll where the node is not oversubscribed. A rank
+// that sleeps wakes late: on 2 ranks with a core each, a ring all-reduce of 1 MiB entered
+// 0.5 and 2 ms after the peer ended 259 and 382 us after the last entry, against 98 us
+// lined up; polling, 104 and 115 us (bench_idle_wait).
+enum class IdleWait { back_off, poll };
+// Sets how the calling thread's waits (wait_all) go from now on; `back_off` unless set.
+// Job::bind sets `poll` on its thread where every rank has its cores to itself. O(1).
+void set_idle_wait(IdleWait how);
+IdleWait idle_wait();
+
 // Polls `requests` with MPI_Testall (which drives MPI's progress as a blocking wait would)
 // until all complete, MPI reports an error, or `timeout` passes; `statuses` as for
 // MPI_Testall (MPI_STATUSES_IGNORE, or one per request). Backs off as the wait grows: the
 // first 1,024 polls spin (a transfer under way completes at once), the next 1,024 yield
-// the core between polls, then it sleeps between polls, from 1 us doubling to 100 us, and
+// the core between polls (under IdleWait::poll, every poll of the first 10 ms), then it
+// sleeps between polls, from 1 us doubling to 100 us, and
 // once the wait has lasted 10 ms up to 1 ms: a long wait (a stopped peer) costs about a
 // thousand polls a second and a few percent of a core. Not 1 ms from the start: a rank asleep
 // does not progress its share of a collective, so its peers waited for its sleep too, and

@@ -17,6 +17,7 @@
 #include "ir/ops.h"
 #include "ir/text.h"
 #include "launcher/mpi_settings.h"
+#include "launcher/mpi_wait.h"
 #include "launcher/tcp.h"
 #include "partitioner/cost_model.h"
 #include "partitioner/device_model.h"
@@ -184,6 +185,9 @@ void Job::bind(JobBinding binding) {
   } else if (topology_) {
     share_cores(*topology_, rank());
   }
+  // A rank with cores of its own polls while it waits for its peers, as Open MPI's blocking
+  // calls do where the node is not oversubscribed: asleep, it wakes late (launcher/mpi_wait.h).
+  launcher::set_idle_wait(own_cores() ? launcher::IdleWait::poll : launcher::IdleWait::back_off);
   backend_ = make_rank_backend(binding.device, topology_.get(), rank());
   // Whether a profile gave the device's kernel figures (not where its ranks ran other threads).
   const bool profiled_kernels = !binding.profile.empty() && apply_profile(binding.profile, devices);

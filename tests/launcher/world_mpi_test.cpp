@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "common/error.h"
+#include "launcher/mpi_wait.h"
 #include "launcher/world.h"
 
 namespace spmd::launcher {
@@ -124,6 +125,25 @@ TEST_F(WorldTest, AWaitingRankLeavesItsCoreToOthers) {
   const Clock::time_point start = Clock::now();
   failure_of([&] { world.all_gather(7); });
   const double cpu = thread_cpu_seconds() - cpu_before, wall = seconds_since(start);
+  EXPECT_LT(cpu, 0.2 * wall) << cpu << " s of CPU in " << wall << " s of waiting";
+}
+
+// A thread that polls while it waits (a rank with a core of its own) still gives up at the
+// deadline, and backs off once the wait is a long one: a peer that never comes costs it
+// 10 ms of polling, not the whole second.
+TEST_F(WorldTest, APollingRankStillMeetsItsDeadlineAndBacksOffOnceTheWaitIsLong) {
+  if (world.size() < 2) GTEST_SKIP() << "needs 2 ranks";
+  world.set_timeout(std::chrono::seconds(1));
+  if (world.rank() == 1) return;
+  set_idle_wait(IdleWait::poll);
+  const double cpu_before = thread_cpu_seconds();
+  const Clock::time_point start = Clock::now();
+  const std::string message = failure_of([&] { world.all_gather(7, "the test's figure"); });
+  const double cpu = thread_cpu_seconds() - cpu_before, wall = seconds_since(start);
+  set_idle_wait(IdleWait::back_off);
+  EXPECT_THAT(message, HasSubstr("all-gather of the test's figure"));
+  EXPECT_GE(wall, 0.9);
+  EXPECT_LT(wall, 5.0);
   EXPECT_LT(cpu, 0.2 * wall) << cpu << " s of CPU in " << wall << " s of waiting";
 }
 

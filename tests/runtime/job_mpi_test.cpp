@@ -9,6 +9,7 @@
 #include <filesystem>
 
 #include "kernels/backend.h"
+#include "launcher/mpi_wait.h"
 #include "partitioner/device_model.h"
 #include "runtime/job.h"
 #include "tests/runtime/regression_job.h"
@@ -125,6 +126,34 @@ TEST(JobOverRanks, TheFeedAndTheFiniteCheckCostTheRanksShareOfTheirPus) {
     EXPECT_DOUBLE_EQ(job.outside_program_seconds(), timed);
   }
   EXPECT_GT(job.predicted_step_time_s(), job.outside_program_seconds());
+}
+
+// Whether every rank of the job has PUs of its own: no two CPU ranks of a node on one cpuset.
+bool every_rank_has_its_pus(const launcher::Topology* t, int ranks) {
+  if (!t || ranks < 2) return false;
+  const std::vector<launcher::Device>& d = t->devices();
+  for (size_t i = 0; i < d.size(); ++i) {
+    for (size_t j = 0; j < i; ++j) {
+      if (d[i].kind != launcher::DeviceKind::gpu && d[i].node == d[j].node && d[i].cpuset == d[j].cpuset) return false;
+    }
+  }
+  return true;
+}
+
+// A rank polls while it waits for its peers (a sleeping one wakes late) only where every
+// rank has PUs of its own: where ranks share them, the core it would poll on is a partner's.
+// Bound after a thread that waited either way, the job sets it anew.
+TEST(JobOverRanks, PollsWhileItWaitsOnlyWhereEveryRankHasPusOfItsOwn) {
+  launcher::World world;
+  for (launcher::IdleWait before : {launcher::IdleWait::poll, launcher::IdleWait::back_off}) {
+    launcher::set_idle_wait(before);
+    Job job(description(6 * world.size()));
+    job.bind({&world});
+    const bool own = every_rank_has_its_pus(job.topology(), world.size());
+    EXPECT_EQ(launcher::idle_wait(), own ? launcher::IdleWait::poll : launcher::IdleWait::back_off)
+        << world.size() << " ranks, PUs of their own: " << own;
+  }
+  launcher::set_idle_wait(launcher::IdleWait::back_off);
 }
 
 TEST(JobOverRanks, ResumesACheckpointSavedByAJobAlone) {
