@@ -249,11 +249,7 @@ bool Job::timed_step(int64_t step) const {
 // Whether every rank of the job has PUs of its own (each the first, and only, rank bound to
 // them), so that all may time kernels at once.
 bool Job::own_cores() const {
-  if (!topology_ || !world_) return false;
-  for (int r = 0; r < world_->size(); ++r) {
-    if (!measures_kernels(*topology_, r)) return false;
-  }
-  return true;
+  return topology_ && world_ && ranks_have_pus_of_their_own(*topology_, world_->size());
 }
 
 void Job::calibrate_device(bool profiled) {

@@ -17,6 +17,7 @@
 #include "common/units.h"
 #include "ir/ops.h"
 #include "launcher/mpi_settings.h"
+#include "launcher/mpi_wait.h"
 #include "partitioner/device_model.h"
 #include "runtime/comm_stream.h"
 #include "runtime/profile_cold.h"
@@ -390,6 +391,14 @@ bool measures_kernels(const launcher::Topology& topology, int rank) {
   return true;
 }
 
+bool ranks_have_pus_of_their_own(const launcher::Topology& topology, int ranks) {
+  if (ranks < 2) return false;
+  for (int r = 0; r < ranks; ++r) {
+    if (!measures_kernels(topology, r)) return false;
+  }
+  return true;
+}
+
 BriefLinks measure_links_briefly(collectives::Communicator& comm, const launcher::Topology& topology) {
   BriefLinks out;
   std::string unused;
@@ -417,6 +426,14 @@ ProfileRun measure_profile(const launcher::World& world, collectives::Communicat
                 bytes_text(kProfileLeastMaxBytes) + " (two sizes to fit a line through) to " +
                 bytes_text(kProfileMostMaxBytes));
   }
+  // Waits go as the jobs it is for will wait (Job::bind), so that what it times of them holds.
+  const launcher::IdleWait before = launcher::idle_wait();
+  launcher::set_idle_wait(ranks_have_pus_of_their_own(topology, comm.size()) ? launcher::IdleWait::poll
+                                                                              : launcher::IdleWait::back_off);
+  struct Restore {
+    launcher::IdleWait how;
+    ~Restore() { launcher::set_idle_wait(how); }
+  } restore{before};
   ProfileRun run;
   run.profile.fingerprint = launcher::fingerprint(topology);
   run.profile.kernel_threads = kernels::cpu_threads();

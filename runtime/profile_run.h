@@ -49,6 +49,11 @@ ProfileRun measure_profile(const launcher::World& world, collectives::Communicat
 // PUs and time at once take turns on them mid-kernel). O(ranks).
 bool measures_kernels(const launcher::Topology& topology, int rank);
 
+// Whether each of `ranks` ranks (2 or more) has PUs of its own, no two of a node bound to
+// the same ones: a rank waiting for its peers then polls (launcher::IdleWait::poll), as a
+// job's ranks and the profile's do. O(ranks^2).
+bool ranks_have_pus_of_their_own(const launcher::Topology& topology, int ranks);
+
 // Every rank's kernel figures (the matmul and memory rates, their curves and grid, the
 // fixed cost of a kernel) replaced by the slowest measuring rank's, each figure apart, as
 // common/stats.h's slowest_measured keeps them at bind: a step waits for the last rank at
