@@ -82,8 +82,9 @@ class Redistributor {
   // A bucket's redistribution (runtime/executor.h) of a flat buffer whose blocks lie in
   // pieces: true, and run, where it is one all-gather (`in` this rank's block, `out` one
   // block per rank of the axis) or one reduce-scatter (`in` one block per rank, summed into
-  // in place; `out` this rank's) along one axis, with the algorithm run() would choose at
-  // that size (primitives.h's all_gather_pieces). Anything else: false, nothing done; the
+  // in place; `out` this rank's) along one axis, with the algorithm chosen for a buffer in
+  // pieces at that size (synthesize.h's best_schedule_over_pieces; primitives.h's
+  // all_gather_pieces). Anything else: false, nothing done; the
   // caller packs the buffer for run().
   bool run_pieces(const std::vector<int64_t>& global, const Layout& from, const Layout& to, std::span<const Pieces> in,
                   std::span<const Pieces> out);
@@ -92,7 +93,9 @@ class Redistributor {
   struct Axis;
   Axis& along(int axis);
   void all_reduce(int axis, std::span<float> data);
-  Algorithm choose(int axis, const std::string& primitive, double bytes);
+  // The algorithm of `primitive` along `axis` at `bytes`, for a flat buffer or, `over_pieces`,
+  // one lying in pieces. Chosen once per size.
+  Algorithm choose(int axis, const std::string& primitive, double bytes, bool over_pieces = false);
   // Where a step writes `n` floats: `out` for the last step's result when it fits and is not
   // read, else a scratch buffer none of `still_read` lies in.
   std::span<float> buffer(size_t n, std::span<float> out, bool last,

@@ -84,13 +84,14 @@ Redistributor::Axis& Redistributor::along(int axis) {
   return *axes_[axis];
 }
 
-Algorithm Redistributor::choose(int axis, const std::string& primitive, double bytes) {
+Algorithm Redistributor::choose(int axis, const std::string& primitive, double bytes, bool over_pieces) {
   Axis& a = along(axis);
-  auto key = std::make_pair(primitive, bytes);
+  auto key = std::make_pair(over_pieces ? primitive + " over pieces" : primitive, bytes);
   if (auto it = a.algorithms.find(key); it != a.algorithms.end()) return it->second;
   Algorithm best = Algorithm::ring;
   if (topology_) {
-    Schedule s = best_schedule(*topology_, {primitive_from_string(primitive), a.devices, bytes});
+    const CollectiveRequest request{primitive_from_string(primitive), a.devices, bytes};
+    Schedule s = over_pieces ? best_schedule_over_pieces(*topology_, request) : best_schedule(*topology_, request);
     if (s.steps.size() == 1) best = s.steps[0].algorithm;
   } else {
     double best_s = -1;
@@ -241,11 +242,12 @@ bool Redistributor::run_pieces(const std::vector<int64_t>& global, const Layout&
   const size_t k = static_cast<size_t>(mesh_[s.axis]);
   const double bytes = 4.0 * static_cast<double>(global[0]);
   if (s.kind == Kind::all_gather && in.size() == 1 && out.size() == k) {
-    all_gather_pieces(*along(s.axis).comm, in[0], out, choose(s.axis, "all_gather", bytes));
+    all_gather_pieces(*along(s.axis).comm, in[0], out, choose(s.axis, "all_gather", bytes, /*over_pieces=*/true));
     return true;
   }
   if (s.kind == Kind::reduce_scatter && in.size() == k && out.size() == 1) {
-    reduce_scatter_pieces(*along(s.axis).comm, in, out[0], ReduceOp::sum, choose(s.axis, "reduce_scatter", bytes));
+    reduce_scatter_pieces(*along(s.axis).comm, in, out[0], ReduceOp::sum,
+                          choose(s.axis, "reduce_scatter", bytes, /*over_pieces=*/true));
     return true;
   }
   return false;

@@ -157,4 +157,18 @@ double native_margin(std::span<const launcher::MeasuredAlgorithm* const> ours, c
 
 Schedule best_schedule(const launcher::Topology& t, const CollectiveRequest& r) { return synthesize(t, r).front(); }
 
+Schedule best_schedule_over_pieces(const launcher::Topology& t, const CollectiveRequest& r) {
+  std::vector<Schedule> candidates = synthesize(t, r);
+  const int ranks = static_cast<int>(r.devices.size());
+  // A schedule of several steps runs over pieces as the ring (Redistributor::choose).
+  const auto packs = [&](const Schedule& s) { return s.steps.size() == 1 && packs_pieces(s.steps[0].algorithm, ranks); };
+  if (!packs(candidates.front())) return candidates.front();
+  double fastest = candidates.front().predicted_s;
+  for (const Schedule& s : candidates) fastest = std::min(fastest, s.predicted_s);
+  for (const Schedule& s : candidates) {
+    if (!packs(s) && s.predicted_s <= kPackingSpeedup * fastest) return s;
+  }
+  return candidates.front();
+}
+
 }  // namespace spmd::collectives

@@ -261,17 +261,24 @@ double CollectiveCosts::seconds(const CollectiveRecord& r) {
 bool CollectiveCosts::runs_in_pieces(const CollectiveRecord& r) {
   const auto s = collectives::single_gather_or_scatter(r.global, mesh_.sizes, r.from_layout, r.to_layout);
   if (!s) return false;
-  const Step& chosen = step(static_cast<int>(s->kind), s->axis, static_cast<double>(r.bytes));
+  const Step& chosen = step(static_cast<int>(s->kind), s->axis, static_cast<double>(r.bytes), /*over_pieces=*/true);
   return !collectives::packs_pieces(chosen.algorithm, mesh_.sizes[s->axis]);
 }
 
-const CollectiveCosts::Step& CollectiveCosts::step(int kind, int axis, double bytes) {
-  auto key = std::make_tuple(kind, axis, bytes);
+double CollectiveCosts::seconds_over_pieces(const CollectiveRecord& r) {
+  const auto s = collectives::single_gather_or_scatter(r.global, mesh_.sizes, r.from_layout, r.to_layout);
+  if (!s) return seconds(r);
+  return step(static_cast<int>(s->kind), s->axis, static_cast<double>(r.bytes), /*over_pieces=*/true).seconds;
+}
+
+const CollectiveCosts::Step& CollectiveCosts::step(int kind, int axis, double bytes, bool over_pieces) {
+  auto key = std::make_tuple(kind, axis, bytes, over_pieces);
   auto it = cache_.find(key);
   if (it != cache_.end()) return it->second;
   collectives::CollectiveRequest request{collectives::primitive_of(static_cast<collectives::RedistributionStep::Kind>(kind)),
                                          collectives::axis_ranks(mesh_.sizes, axis, 0), bytes};
-  const collectives::Schedule s = collectives::best_schedule(topology_, request);
+  const collectives::Schedule s = over_pieces ? collectives::best_schedule_over_pieces(topology_, request)
+                                              : collectives::best_schedule(topology_, request);
   Step chosen{s.predicted_s, s.steps.size() == 1 ? s.steps[0].algorithm : collectives::Algorithm::ring};
   return cache_.emplace(key, chosen).first->second;
 }

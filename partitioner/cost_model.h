@@ -68,12 +68,17 @@ class CollectiveCosts {
   CollectiveCosts(const Mesh& mesh, const launcher::Topology& topology);
   CollectiveCosts(const Mesh& mesh, launcher::Topology&& topology) = delete;
   double seconds(const CollectiveRecord& record);
+  // The same for a bucket's collective the runtime runs over its members where they lie
+  // (runs_in_pieces): by the algorithm chosen for a buffer in pieces
+  // (collectives::best_schedule_over_pieces, as Redistributor::run_pieces chooses).
+  double seconds_over_pieces(const CollectiveRecord& record);
   // Whether the collective moves data between devices: not when both layouts name only
   // mesh axes of one device (the runtime copies it in place). O(axes named).
   bool across_devices(const CollectiveRecord& record) const;
   // Whether the runtime runs a bucket's collective `record` over its members where they lie
   // (Redistributor::run_pieces: one all-gather or reduce-scatter along one axis, by an
-  // algorithm for which collectives::packs_pieces is false) rather than packed. O(axes).
+  // algorithm chosen for pieces for which collectives::packs_pieces is false) rather than
+  // packed. O(axes).
   bool runs_in_pieces(const CollectiveRecord& record);
 
  private:
@@ -81,11 +86,11 @@ class CollectiveCosts {
     double seconds = 0;
     collectives::Algorithm algorithm = collectives::Algorithm::ring;  // as Redistributor::choose
   };
-  const Step& step(int kind, int axis, double bytes);
+  const Step& step(int kind, int axis, double bytes, bool over_pieces = false);
   double step_seconds(int kind, int axis, double bytes) { return step(kind, axis, bytes).seconds; }
   Mesh mesh_;
   const launcher::Topology& topology_;
-  std::map<std::tuple<int, int, double>, Step> cache_;
+  std::map<std::tuple<int, int, double, bool>, Step> cache_;
 };
 
 }  // namespace spmd::partitioner

@@ -239,7 +239,9 @@ class Playback {
     const bool between_devices = costs_.across_devices(r);
     // Between devices, lined up as the collective tables time it, and more where the
     // step's kernels wrote over the caches since the last (device_model.h).
-    const double t = between_devices ? costs_.seconds(r) + (b ? pack_seconds(*b, device_, view_of(v), in_pieces(v)) : 0) +
+    const bool pieces = b && in_pieces(v);
+    const double t = between_devices ? (pieces ? costs_.seconds_over_pieces(r) : costs_.seconds(r)) +
+                                           (b ? pack_seconds(*b, device_, view_of(v), pieces) : 0) +
                                            device_.collective_cold_seconds(static_cast<double>(r.bytes), s_.bytes_since_sync)
                                      : local_copy_seconds(members);
     // Issued when the main thread reaches it in program order (its kernels run there, so

@@ -204,6 +204,24 @@ TEST(SynthesizeTest, OursReplacesTheBackendsOwnOnlyWhenClearlyFaster) {
   EXPECT_NE(clear.front().name, "flat native") << "ours predicted " << 2 * kNativeMargin * 100 << "% faster";
 }
 
+// Over a buffer in pieces (a bucket's members where they lie), an algorithm that packs them
+// (MPI's own) copies the buffer once more: it is taken only where predicted kPackingSpeedup
+// times faster than the best that runs over the pieces where they lie.
+TEST(SynthesizeTest, OverPiecesTheBackendsOwnMustBeFasterByWhatItsPackingCopies) {
+  const launcher::Topology t = launcher::load_topology({"synthetic:package:2 core:2", 1, launcher::DeviceKind::core});
+  const CollectiveRequest request{Primitive::all_gather, first_devices(4), 1 * kMiB};
+  const Schedule ours = best_schedule_over_pieces(t, request);
+  ASSERT_EQ(ours.steps.size(), 1u);
+  EXPECT_FALSE(packs_pieces(ours.steps.front().algorithm, 4)) << ours.name;
+  const launcher::Topology faster = with_native_all_gather(t, 0.8 * ours.predicted_s);
+  EXPECT_EQ(best_schedule(faster, request).name, "flat native");
+  const Schedule over_pieces = best_schedule_over_pieces(faster, request);
+  EXPECT_EQ(over_pieces.name, ours.name) << "MPI's own predicted 20% faster";
+  const launcher::Topology far_faster = with_native_all_gather(t, ours.predicted_s / (2 * kPackingSpeedup));
+  EXPECT_EQ(best_schedule_over_pieces(far_faster, request).name, "flat native")
+      << "MPI's own predicted " << 2 * kPackingSpeedup << "x faster";
+}
+
 // Where the profile's runs of the two spread further than kNativeMargin, ours must be
 // faster by more than that spread: a win within it may be the profile's noise.
 TEST(SynthesizeTest, OursMustBeatTheBackendsOwnByMoreThanTheirRunsSpread) {
