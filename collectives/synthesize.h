@@ -49,17 +49,17 @@ std::vector<Schedule> synthesize(const launcher::Topology& topology, const Colle
 // The cheapest candidate.
 Schedule best_schedule(const launcher::Topology& topology, const CollectiveRequest& request);
 
-// How much faster an algorithm that packs a buffer lying in pieces (primitives.h's
-// packs_pieces) must be predicted than the best that runs over the pieces where they lie
-// to be chosen for them: packing and unpacking copy the buffer once more, about what the
-// collective itself moves between ranks of a node. On 2 ranks here MPI's all-gather of
-// 4 MiB ran 297 us lined up against our ring's 305, and a ZeRO step's gather of 3.5 MiB of
-// params in pieces took 2.3 ms packed for it, 1.0 ms over the pieces with the ring.
-inline constexpr double kPackingSpeedup = 2.0;
+// What packing a buffer lying in pieces costs an algorithm that packs them (primitives.h's
+// packs_pieces): the rank's block and the whole buffer each copied once more (packed in,
+// unpacked out, or the reverse), at a CPU core's rate of adding buffers (cost.h's
+// LinkCost::reduce_Bps), which such copies run at. O(1).
+double packing_seconds(double bytes, int ranks);
 
-// The cheapest candidate for a buffer lying in pieces: best_schedule, unless that packs
-// them and a flat candidate that does not is predicted within kPackingSpeedup of it. Cost:
-// synthesize's.
+// The cheapest candidate for a buffer of `request.bytes` lying in pieces: best_schedule,
+// unless that is the backend's own (which packs them) and a flat candidate of ours that does
+// not pack is predicted no slower than it with its packing_seconds added. On 2 ranks here MPI's all-gather of 4 MiB ran 297 us
+// lined up against our ring's 305, and a ZeRO step's gather of 3.5 MiB of params in pieces
+// took 2.3 ms packed for it, 1.0 ms over the pieces with the ring. Cost: synthesize's.
 Schedule best_schedule_over_pieces(const launcher::Topology& topology, const CollectiveRequest& request);
 
 }  // namespace spmd::collectives
