@@ -166,11 +166,12 @@ Schedule best_schedule_over_pieces(const launcher::Topology& t, const Collective
   const int ranks = static_cast<int>(r.devices.size());
   // A schedule of several steps runs over pieces as the ring (Redistributor::choose).
   const auto packs = [&](const Schedule& s) { return s.steps.size() == 1 && packs_pieces(s.steps[0].algorithm, ranks); };
-  // Only the backend's own is passed over: in place of ours that pack (recursive doubling
-  // beyond 2 ranks), the ring over pieces ran mlp's ZeRO step on 4 ranks over 2 cores 2-4%
-  // slower (larger buckets chosen, each ring step a turn of the ranks sharing a core).
+  // Only the backend's own (which always packs) is passed over: in place of ours that pack
+  // (recursive doubling beyond 2 ranks), the ring over pieces ran mlp's ZeRO step on 4 ranks
+  // over 2 cores 2-4% slower (larger buckets chosen, each ring step a turn of the ranks
+  // sharing a core).
   const Schedule& best = candidates.front();
-  if (!packs(best) || best.steps[0].algorithm != Algorithm::native) return best;
+  if (best.steps.size() != 1 || best.steps[0].algorithm != Algorithm::native) return best;
   const double copies_s = packing_seconds(r.bytes, ranks);
   for (const Schedule& s : candidates) {
     if (!packs(s) && s.predicted_s <= best.predicted_s + copies_s) return s;

@@ -56,10 +56,11 @@ Schedule best_schedule(const launcher::Topology& topology, const CollectiveReque
 double packing_seconds(double bytes, int ranks);
 
 // The cheapest candidate for a buffer of `request.bytes` lying in pieces: best_schedule,
-// unless that is the backend's own (which packs them) and a flat candidate of ours that does
-// not pack is predicted no slower than it with its packing_seconds added. On 2 ranks here MPI's all-gather of 4 MiB ran 297 us
-// lined up against our ring's 305, and a ZeRO step's gather of 3.5 MiB of params in pieces
-// took 2.3 ms packed for it, 1.0 ms over the pieces with the ring. Cost: synthesize's.
+// unless that is the backend's own (which packs them) and a flat candidate of ours that
+// does not pack is predicted no slower than it with its packing_seconds added. On 2 ranks
+// here MPI's all-gather of 4 MiB ran 297 us lined up against our ring's 305, and a ZeRO
+// step's gather of 3.5 MiB of params in pieces took 2.3 ms packed for it, 1.0 ms over the
+// pieces with the ring. Cost: synthesize's.
 Schedule best_schedule_over_pieces(const launcher::Topology& topology, const CollectiveRequest& request);
 
 }  // namespace spmd::collectives
