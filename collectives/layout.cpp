@@ -21,14 +21,13 @@ std::string to_string(const Layout& l) {
 
 bool moves_between_devices(const Layout& from, const Layout& to, const std::vector<int>& mesh) {
   if (std::all_of(mesh.begin(), mesh.end(), [](int size) { return size == 1; })) return false;
-  auto one = [&](int axis) { return mesh.at(static_cast<size_t>(axis)) == 1; };
-  auto within_one_device = [&](const Layout& l) {
-    for (const std::vector<int>& axes : l.dims) {
-      if (!std::all_of(axes.begin(), axes.end(), one)) return false;
-    }
-    return std::all_of(l.partial.begin(), l.partial.end(), one);
+  auto of_one_device = [&](int axis) { return mesh.at(static_cast<size_t>(axis)) == 1; };
+  auto across_devices = [&](Layout l) {  // the layout without its axes of one device
+    for (std::vector<int>& axes : l.dims) std::erase_if(axes, of_one_device);
+    std::erase_if(l.partial, of_one_device);
+    return l;
   };
-  return !(within_one_device(from) && within_one_device(to));
+  return across_devices(from) != across_devices(to);
 }
 
 std::vector<int64_t> local_shape(const std::vector<int64_t>& global, const std::vector<int>& mesh, const Layout& l) {

@@ -24,8 +24,8 @@ std::string to_string(const Layout& l);  // "[{0,1}, {}] partial{...}" style: "[
 std::vector<int64_t> local_shape(const std::vector<int64_t>& global, const std::vector<int>& mesh, const Layout& l);
 
 // Whether redistributing from `from` to `to` on `mesh` moves data between devices: not on a
-// mesh of one device, nor where both layouts name only axes of one device (each is then
-// the whole tensor on every device). O(axes named).
+// mesh of one device, nor where the layouts differ only in axes of one device (an axis of
+// size 1 splits nothing and sums one partial). O(axes named).
 bool moves_between_devices(const Layout& from, const Layout& to, const std::vector<int>& mesh);
 
 // A compact text form for attributes and files: dims separated by ',', the axes of one dim

@@ -138,10 +138,12 @@ class Lowering {
     local_[v] = add(std::move(n));
   }
 
-  // The lowered value of global `v` (held as `from`) turned into `to`.
+  // The lowered value of global `v` (held as `from`) turned into `to`. Layouts that differ
+  // only in axes of one device hold the same data: no collective (ZeRO on one device is
+  // the replicated step).
   ir::ValueId move(ir::ValueId v, const Sharding& from, const Sharding& to, const std::string& reason) {
     ir::ValueId held = local_[v];
-    if (from == to) return held;
+    if (!collectives::moves_between_devices(from, to, plan_.mesh.sizes)) return held;
     auto key = std::make_pair(held, collectives::encode(to));
     if (auto it = moved_.find(key); it != moved_.end()) return it->second;
     ir::Node n{"redistribute", {held}, {}, local_type(v, to), ""};

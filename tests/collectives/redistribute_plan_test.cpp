@@ -28,14 +28,19 @@ TEST(RedistributionPlan, ElementaryConversionsUseOneCollective) {
   EXPECT_TRUE(kinds(rep, rep).empty());
 }
 
-// Layouts naming only axes of one device are the whole tensor everywhere: moving between
-// them moves nothing, as on a mesh of one device; an axis of two devices moves data.
+// Layouts that differ only in axes of one device hold the same data on every device:
+// moving between them moves nothing, as on a mesh of one device; an axis of two devices
+// moves data.
 TEST(RedistributionPlan, AxesOfOneDeviceMoveNothingBetweenDevices) {
   const Layout rep{{{}, {}}, {}}, on_first{{{0}, {}}, {}}, partial_first{{{}, {}}, {0}}, on_second{{{1}, {}}, {}};
   EXPECT_FALSE(moves_between_devices(partial_first, on_first, {1, 2}));
   EXPECT_FALSE(moves_between_devices(on_first, rep, {1, 2}));
   EXPECT_TRUE(moves_between_devices(on_second, rep, {1, 2}));
   EXPECT_TRUE(moves_between_devices(on_first, on_second, {1, 2}));
+  const Layout second_partial_first{{{1}, {}}, {0}}, second_on_first{{{1}, {0}}, {}};
+  EXPECT_FALSE(moves_between_devices(second_partial_first, on_second, {1, 2}));
+  EXPECT_FALSE(moves_between_devices(second_partial_first, second_on_first, {1, 2}));
+  EXPECT_TRUE(moves_between_devices(second_partial_first, on_second, {2, 2}));
   EXPECT_FALSE(moves_between_devices(on_first, rep, {1}));
   EXPECT_FALSE(moves_between_devices(on_first, rep, {}));  // no mesh: one device
 }

@@ -74,6 +74,20 @@ TEST(Lower, MegatronAllReducesFourTimesPerLayer) {
   for (const auto& c : l.program.collectives) EXPECT_FALSE(c.reason.empty()) << c.value;
 }
 
+// An axis of one device splits nothing and sums one partial, so layouts that differ only in
+// such axes hold the same data: ZeRO on one device is the replicated step, op for op, and
+// dp+megatron on 2 ranks (data 1 x model 2) is Megatron's step, with no collective over data.
+TEST(Lower, AxesOfOneDeviceNeedNoCollective) {
+  Lowered zero = lowered("zero", 1), replicated = lowered("dp", 1);
+  EXPECT_TRUE(zero.program.collectives.empty());
+  EXPECT_TRUE(zero.program.graph.nodes_with_op("redistribute").empty());
+  EXPECT_EQ(zero.program.graph.size(), replicated.program.graph.size());
+  Lowered both = lowered("dp+megatron", 2), megatron = lowered("megatron", 2);
+  ASSERT_EQ(both.program.graph.meta.s("mesh"), "data=1,model=2");
+  EXPECT_EQ(both.program.collectives.size(), megatron.program.collectives.size());
+  for (const auto& c : both.program.collectives) EXPECT_EQ(c.steps, "all-reduce along model") << c.value;
+}
+
 TEST(Lower, LocalShapesAreTheShardsAndTheProgramVerifies) {
   Lowered l = lowered("dp+megatron", 4);
   const ir::Graph& p = l.program.graph;
