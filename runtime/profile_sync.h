@@ -15,7 +15,9 @@ namespace spmd::runtime {
 
 // Every rank runs matmuls for a stretch, then all-reduces one float, round after round: the
 // time per round beyond its own kernels and the median all-reduce of ranks already lined up
-// (as the profile's tables time collectives) is the wait. Per round the ranks' mean (the
+// (as the profile's tables time collectives), less what the slowest rank's median stretch
+// over the rank's own makes (a rank slower all along is the machine's state, which the
+// profile's kernel rates hold, not noise), is the wait. Per round the ranks' mean (the
 // slowest rank waits least, the fastest most: their mean is what each collective adds to a
 // step), then the median over rounds. Stretches of one 64^3 matmul and of about 1 ms (five
 // runs of them, the median run kept) fit wait = a + w x stretch. A fit beyond the stretch
