@@ -72,7 +72,7 @@ class CollectiveCosts {
   // (runs_in_pieces): by the algorithm chosen for a buffer in pieces
   // (collectives::best_schedule_over_pieces, as Redistributor::run_pieces chooses).
   double seconds_over_pieces(const CollectiveRecord& record);
-  // Whether the collective moves data between devices: not when both layouts name only
+  // Whether the collective moves data between devices: not when the layouts differ only in
   // mesh axes of one device (the runtime copies it in place). O(axes named).
   bool across_devices(const CollectiveRecord& record) const;
   // Whether the runtime runs a bucket's collective `record` over its members where they lie

@@ -118,8 +118,9 @@ class Executor {
   // Between steps only.
   void set_overlap(bool on);
   bool overlaps_communication() const { return comm_stream_ != nullptr; }
-  // How many of the program's collectives move data between ranks: those over mesh axes
-  // of one device each are copies on the compute stream. O(launches).
+  // How many of the program's collectives move data between ranks: those whose layouts
+  // differ only in mesh axes of one device (none that lowering emits) are copies on the
+  // compute stream. O(launches).
   int collectives_across_ranks() const;
 
  private:
@@ -133,8 +134,9 @@ class Executor {
     std::vector<kernels::TensorRef> operands;
     kernels::TensorRef out;
     std::optional<Redistribution> redistribution;  // a collective rather than a kernel
-    // A collective over mesh axes of one device each (a mesh of one device, an axis of size
-    // 1): its result is its operand, copied in place on the compute stream, no ranks asked.
+    // A collective whose layouts differ only in mesh axes of one device (a program not
+    // lowered here: lowering emits none): its result is its operand, copied in place on the
+    // compute stream, no ranks asked.
     bool local = false;
     // A collective that may work in its operand's buffer: nothing reads it after
     // (ProgramMemory::consumed).
