@@ -399,6 +399,14 @@ std::vector<ir::ValueId> largest_instance_of_each_op(const ir::Graph& g) {
   return chosen;
 }
 
+// Of each op but the GEMMs (whose rates hold their fixed cost as the matmul grid measured
+// it), its instance moving fewest bytes, where those are at most kFixedCostBytes.
+std::vector<ir::ValueId> smallest_instance_of_each_op(const ir::Graph& g) {
+  return instance_of_each_op(
+      g, [&](ir::ValueId v) { return partitioner::op_bytes(g, v) <= kFixedCostBytes; },
+      [&](ir::ValueId v, ir::ValueId best) { return partitioner::op_bytes(g, v) < partitioner::op_bytes(g, best); });
+}
+
 // Seconds of one of `runs`, briefly: where a run takes a millisecond or more (a large
 // GEMM: the clock's jitter and a kernel's fixed cost are nothing beside it), the median of 3
 // after an untimed one, else time_in_rounds. The 9 runs of time_in_rounds made timing gpt's
@@ -447,12 +455,35 @@ std::vector<double> time_gemms_cold(kernels::Backend& backend, const ir::Graph& 
   return seconds;
 }
 
+// The fixed cost of each op of `chosen` (by op index, -1: none) that has an instance among
+// `smallest` (smallest_instance_of_each_op): that instance's time on hot operands, its work
+// nothing beside it; `latency_s` (an add of one element's) for the others. Kernels differ
+// by 50x in it: the rate of mlp's moments beyond the add's 5.3 us on two threads read 9.3
+// us of work in a 14.6 us update of 256x256 whose own loop costs 0.1-0.4 us, and predicted
+// its AdamW and moments at 0.65-0.8 of a step's time (one thread, whose add costs less:
+// 0.95-1.05). O(ops) brief timings of small kernels.
+std::vector<double> own_fixed_costs(kernels::Backend& backend, const ir::Graph& g,
+                                    const std::vector<ir::ValueId>& chosen, double latency_s) {
+  const std::vector<ir::ValueId> smallest = smallest_instance_of_each_op(g);
+  std::vector<double> fixed(chosen.size(), latency_s);
+  for (size_t op = 0; op < chosen.size() && op < smallest.size(); ++op) {
+    if (chosen[op] < 0 || smallest[op] < 0) continue;
+    const ir::Node& n = g.node(smallest[op]);
+    try {
+      fixed[op] = time_kernel(backend, n, operand_types(g, n), Operands::hot, kBrief);
+    } catch (const Error&) {
+    }
+  }
+  return fixed;
+}
+
 }  // namespace
 
 ProgramOpRates measure_program_ops(kernels::Backend& backend, const ir::Graph& g, double latency_s, double budget_s) {
   const auto start = Clock::now();
   const std::vector<ir::ValueId> chosen = largest_instance_of_each_op(g);
   ProgramOpRates rates{std::vector<double>(chosen.size(), 0.0), std::vector<double>(chosen.size(), 0.0), {}};
+  const std::vector<double> fixed = own_fixed_costs(backend, g, chosen, latency_s);
   ColdMemory cold(backend);
   for (size_t op = 0; op < chosen.size(); ++op) {
     if (chosen[op] < 0 || seconds_since(start) - cold.fill_seconds() > budget_s) continue;
@@ -465,11 +496,11 @@ ProgramOpRates measure_program_ops(kernels::Backend& backend, const ir::Graph& g
     // near its hot rate).
     try {
       const double flops = partitioner::op_flops(g, chosen[op]);
-      rates.beyond_cache[op] = flops / beyond(time_kernel(backend, n, types, Operands::cold, kBrief, &cold), latency_s);
+      rates.beyond_cache[op] = flops / beyond(time_kernel(backend, n, types, Operands::cold, kBrief, &cold), fixed[op]);
       // The same op where a step touched little since its operands: an optimizer update of
       // a model whose step fits a core's cache (mlp's 1.3 MiB AdamW: 2-4x the rate above).
       if (partitioner::op_bytes(g, chosen[op]) >= kPrivateCacheBytes) {
-        rates.in_cache[op] = flops / beyond(time_kernel(backend, n, types, Operands::hot, kBrief, &cold), latency_s);
+        rates.in_cache[op] = flops / beyond(time_kernel(backend, n, types, Operands::hot, kBrief, &cold), fixed[op]);
       }
     } catch (const Error&) {
       // A kernel that refuses these made-up operands keeps the roofline's estimate.
@@ -478,18 +509,6 @@ ProgramOpRates measure_program_ops(kernels::Backend& backend, const ir::Graph& g
   rates.gemms_beyond_cache = time_gemms_cold(backend, g, budget_s, cold);
   return rates;
 }
-
-namespace {
-
-// Of each op but the GEMMs (whose rates hold their fixed cost as the matmul grid measured
-// it), its instance moving fewest bytes, where those are at most kFixedCostBytes.
-std::vector<ir::ValueId> smallest_instance_of_each_op(const ir::Graph& g) {
-  return instance_of_each_op(
-      g, [&](ir::ValueId v) { return partitioner::op_bytes(g, v) <= kFixedCostBytes; },
-      [&](ir::ValueId v, ir::ValueId best) { return partitioner::op_bytes(g, v) < partitioner::op_bytes(g, best); });
-}
-
-}  // namespace
 
 std::vector<double> measure_op_fixed_costs(kernels::Backend& backend, const ir::Graph& g, const ProgramOpRates& rates) {
   const std::vector<ir::ValueId> chosen = smallest_instance_of_each_op(g);

@@ -42,7 +42,9 @@ void measure_kernels_briefly(kernels::Backend& backend, partitioner::Profile& p,
 
 // The FLOP/s (as partitioner::op_flops counts them) of each op of program `g` that is not a
 // GEMM, by its index in ir::all_ops() (0 for ops `g` lacks, and those whose largest instance
-// is under 16 Ki FLOP: all fixed cost), beyond a kernel's fixed cost `latency_s`: the op's
+// is under 16 Ki FLOP: all fixed cost), beyond the op's own fixed cost (the time of its
+// instance moving fewest bytes, where those are at most kFixedCostBytes; else a kernel's
+// fixed cost `latency_s`, an add of one element's): the op's
 // instance of most FLOP within 16 MiB, on made-up operands, the median of 7 runs, on
 // operands beyond the last-level cache where they outgrow a core's, as a step finds its
 // params and its activations of MiB. The registry says how many points an op visits, not

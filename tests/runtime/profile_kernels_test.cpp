@@ -5,10 +5,12 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <chrono>
 
 #include "ir/builder.h"
 #include "ir/ops.h"
 #include "kernels/backend.h"
+#include "partitioner/cost_model.h"
 #include "runtime/profile_kernels.h"
 
 namespace spmd::runtime {
@@ -72,6 +74,41 @@ TEST(MeasureProgramOps, AnOpOutgrowingACoresCacheIsAlsoTimedInIt) {
   EXPECT_GT(rates.in_cache[ir::op_index("add")], 0);
   EXPECT_GT(rates.beyond_cache[ir::op_index("gelu")], 0);
   EXPECT_EQ(rates.in_cache[ir::op_index("gelu")], 0) << "512 KiB: in the cache already";
+}
+
+// A backend whose kernels take a set time: `fixed_s`, then `element_s` for each element of
+// their result (spinning on the clock), computing nothing.
+class Paced : public kernels::Backend {
+ public:
+  Paced(double fixed_s, double element_s) : fixed_s_(fixed_s), element_s_(element_s) {}
+  std::string_view name() const override { return "paced"; }
+  bool supports(std::string_view, std::span<const ir::TensorType>) const override { return true; }
+  void run(const ir::Node&, std::span<const kernels::TensorRef>, const kernels::TensorRef& out) override {
+    const auto until = std::chrono::steady_clock::now() +
+                       std::chrono::duration<double>(fixed_s_ + element_s_ * static_cast<double>(out.numel()));
+    while (std::chrono::steady_clock::now() < until) {
+    }
+  }
+
+ private:
+  double fixed_s_, element_s_;
+};
+
+// An op's rate is of the work beyond its own fixed cost, the time of its smallest instance,
+// not beyond that of a kernel in general: a gelu of 20 us and 2 ns an element, where an add
+// of one element costs 200 us, does 64 Ki elements in 131 us of work (beyond 200 us, its 151
+// us would have left a tenth of it, and a rate 9x too high).
+TEST(MeasureProgramOps, AnOpsRateIsOfTheWorkBeyondItsOwnFixedCost) {
+  ir::Graph g;
+  ir::Builder b(g);
+  const ir::ValueId large = b.gelu(b.param("large", {256, 256})), small = b.gelu(b.param("small", {10}));
+  g.outputs = {{"large", large}, {"small", small}};
+  constexpr double kFixed = 20e-6, kElement = 2e-9, kAddOfOne = 200e-6;
+  Paced backend(kFixed, kElement);
+  const double rate = measure_program_ops(backend, g, kAddOfOne, kAnyTime).beyond_cache[ir::op_index("gelu")];
+  ASSERT_GT(rate, 0);
+  const double work = 256 * 256 * kElement;
+  EXPECT_NEAR(partitioner::op_flops(g, large) / rate / work, 1.0, 0.25) << "the work's time over 131 us";
 }
 
 // The program's GEMMs beyond a core's cache are listed in program order and timed on cold
