@@ -209,11 +209,18 @@ TEST(Job, TheGemmFactorsAreFittedAgainstTheRatesBindMeasured) {
   d.program.model = "gpt";
   d.partitioning.search.device.cpu_flops = 1e9;
   d.partitioning.search.device.cpu_flops_by_size = {{1e6, 1e9}, {1e9, 1e9}};
-  Job job(d);
-  job.bind();
+  // Bind times the GEMMs within a budget of its own: on a machine loaded by other tests
+  // (ctest -j2 once stretched this test from 0.5 s to 8 s) it can run out before them, and
+  // the note then has no factor. Of three binds, one must fit it.
   std::smatch factor;
-  const std::string note = job.device_note();
-  ASSERT_TRUE(std::regex_search(note, factor, std::regex(R"(GEMMs beyond the cache ([0-9.]+)x)"))) << note;
+  std::string note;
+  for (int attempt = 0; attempt < 3; ++attempt) {
+    Job job(d);
+    job.bind();
+    note = job.device_note();
+    if (std::regex_search(note, factor, std::regex(R"(GEMMs beyond the cache ([0-9.]+)x)"))) break;
+  }
+  ASSERT_FALSE(factor.empty()) << note;
   EXPECT_GT(std::stod(factor[1]), 0.6) << note;  // a loaded machine only raises it
 }
 
