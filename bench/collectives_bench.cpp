@@ -360,9 +360,7 @@ int main(int argc, char** argv) {
     // where each has PUs of its own. Backing off instead, a rank asleep did not progress its
     // half of an exchange: on 2 ranks our broadcast of 16 MiB by scatter and all-gather took
     // 4.0 ms here against the profile's 2.5 ms.
-    spmd::launcher::set_idle_wait(spmd::runtime::ranks_have_pus_of_their_own(topology, job.size())
-                                      ? spmd::launcher::IdleWait::poll
-                                      : spmd::launcher::IdleWait::back_off);
+    spmd::launcher::set_idle_wait(spmd::runtime::idle_wait_for(topology, job.size()));
     if (!options.profile_path.empty()) {
       const bool turns = spmd::partitioner::ranks_take_turns(topology);
       read_collectives(options.profile_path, turns, job.lead(), options);

@@ -401,6 +401,10 @@ bool ranks_have_pus_of_their_own(const launcher::Topology& topology, int ranks) 
   return true;
 }
 
+launcher::IdleWait idle_wait_for(const launcher::Topology& topology, int ranks) {
+  return ranks_have_pus_of_their_own(topology, ranks) ? launcher::IdleWait::poll : launcher::IdleWait::back_off;
+}
+
 BriefLinks measure_links_briefly(collectives::Communicator& comm, const launcher::Topology& topology) {
   BriefLinks out;
   std::string unused;
@@ -430,8 +434,7 @@ ProfileRun measure_profile(const launcher::World& world, collectives::Communicat
   }
   // Waits go as the jobs it is for will wait (Job::bind), so that what it times of them holds.
   const launcher::IdleWait before = launcher::idle_wait();
-  launcher::set_idle_wait(ranks_have_pus_of_their_own(topology, comm.size()) ? launcher::IdleWait::poll
-                                                                              : launcher::IdleWait::back_off);
+  launcher::set_idle_wait(idle_wait_for(topology, comm.size()));
   struct Restore {
     launcher::IdleWait how;
     ~Restore() { launcher::set_idle_wait(how); }

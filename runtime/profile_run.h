@@ -19,6 +19,7 @@
 
 #include "collectives/communicator.h"
 #include "kernels/backend.h"
+#include "launcher/mpi_wait.h"
 #include "launcher/topology.h"
 #include "launcher/world.h"
 #include "partitioner/profile.h"
@@ -53,6 +54,11 @@ bool measures_kernels(const launcher::Topology& topology, int rank);
 // the same ones: a rank waiting for its peers then polls (launcher::IdleWait::poll), as a
 // job's ranks and the profile's do. O(ranks^2).
 bool ranks_have_pus_of_their_own(const launcher::Topology& topology, int ranks);
+
+// How `ranks` ranks on `topology` wait for their peers: polling where each has PUs of its
+// own (ranks_have_pus_of_their_own), else backing off. What `spmd profile` and
+// bench_collectives time under, as Job::bind runs. O(ranks^2).
+launcher::IdleWait idle_wait_for(const launcher::Topology& topology, int ranks);
 
 // Every rank's kernel figures (the matmul and memory rates, their curves and grid, the
 // fixed cost of a kernel) replaced by the slowest measuring rank's, each figure apart, as

@@ -12,6 +12,7 @@
 #include "launcher/mpi_wait.h"
 #include "partitioner/device_model.h"
 #include "runtime/job.h"
+#include "runtime/profile_run.h"
 #include "tests/runtime/regression_job.h"
 
 namespace spmd::runtime {
@@ -152,6 +153,10 @@ TEST(JobOverRanks, PollsWhileItWaitsOnlyWhereEveryRankHasPusOfItsOwn) {
     const bool own = every_rank_has_its_pus(job.topology(), world.size());
     EXPECT_EQ(launcher::idle_wait(), own ? launcher::IdleWait::poll : launcher::IdleWait::back_off)
         << world.size() << " ranks, PUs of their own: " << own;
+    // What spmd profile and bench_collectives wait under, the same.
+    if (job.topology()) {
+      EXPECT_EQ(idle_wait_for(*job.topology(), world.size()), launcher::idle_wait());
+    }
   }
   launcher::set_idle_wait(launcher::IdleWait::back_off);
 }
