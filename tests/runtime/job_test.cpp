@@ -209,19 +209,25 @@ TEST(Job, TheGemmFactorsAreFittedAgainstTheRatesBindMeasured) {
   d.program.model = "gpt";
   d.partitioning.search.device.cpu_flops = 1e9;
   d.partitioning.search.device.cpu_flops_by_size = {{1e6, 1e9}, {1e9, 1e9}};
-  // Bind times the GEMMs within a budget of its own: on a machine loaded by other tests
-  // (ctest -j2 once stretched this test from 0.5 s to 8 s) it can run out before them, and
-  // the note then has no factor. Of three binds, one must fit it.
+  // Bind times the GEMMs within a budget of its own: on a machine loaded by other tests it
+  // can run out before them, and the note then has no factor. Or its timings are of a stall:
+  // under ctest -j2, beside another test's bind on two kernel threads, one bind took 11 s,
+  // timed a kernel's fixed cost at 8 ms and put the factor at its bound of 0.5x. Of three
+  // binds, one must fit it above 0.6x; fitted against stale figures, none would.
   std::smatch factor;
   std::string note;
+  const auto fitted = [&] {
+    return std::regex_search(note, factor, std::regex(R"(GEMMs beyond the cache ([0-9.]+)x)")) &&
+           std::stod(factor[1]) > 0.6;
+  };
   for (int attempt = 0; attempt < 3; ++attempt) {
     Job job(d);
     job.bind();
     note = job.device_note();
-    if (std::regex_search(note, factor, std::regex(R"(GEMMs beyond the cache ([0-9.]+)x)"))) break;
+    if (fitted()) break;
   }
   ASSERT_FALSE(factor.empty()) << note;
-  EXPECT_GT(std::stod(factor[1]), 0.6) << note;  // a loaded machine only raises it
+  EXPECT_GT(std::stod(factor[1]), 0.6) << note;
 }
 
 // A profile whose kernels ran other threads a rank than this job's keeps its other figures
