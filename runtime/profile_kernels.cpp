@@ -8,6 +8,8 @@
 #include <functional>
 #include <numeric>
 #include <span>
+#include <string>
+#include <utility>
 #include <vector>
 
 #include "common/error.h"
@@ -248,7 +250,9 @@ double measure_latency(kernels::Backend& backend, std::string& table, double at_
 // any (memory_Bps, the last): the bytes/s of memory-bound ops by the bytes they move. A
 // step's elementwise ops move tens of KiB to a few MiB: at 64 MiB alone, here 2-5x below
 // their rate, the ops of a gpt step were predicted at twice their time.
-void measure_memory(kernels::Backend& backend, partitioner::Profile& p, std::string& table, bool measure) {
+// Returns the adds' (bytes moved, seconds), empty where not `measure`.
+std::vector<std::pair<double, double>> measure_memory(kernels::Backend& backend, partitioner::Profile& p,
+                                                      std::string& table, bool measure) {
   p.memory_by_size.clear();
   const std::vector<int64_t> sizes = {int64_t{4} << 10, int64_t{256} << 10, int64_t{4} << 20, int64_t{16} << 20};  // floats
   std::vector<double> seconds(sizes.size(), 0.0);  // 0s: the points kept, for another rank's figures
@@ -272,6 +276,9 @@ void measure_memory(kernels::Backend& backend, partitioner::Profile& p, std::str
     }
   }
   p.memory_Bps = p.memory_by_size.back().second;
+  std::vector<std::pair<double, double>> seconds_by_bytes;
+  for (size_t i = 0; measure && i < sizes.size(); ++i) seconds_by_bytes.emplace_back(p.memory_by_size[i].first, seconds[i]);
+  return seconds_by_bytes;
 }
 
 void measure_matmuls(kernels::Backend& backend, partitioner::Profile& p, std::string& table,
@@ -662,13 +669,44 @@ std::int64_t private_cache_bytes() {
   return bytes > 0 ? bytes : 0;
 }
 
+std::string doubtful_adds(double latency_s, const std::vector<std::pair<double, double>>& seconds_by_bytes) {
+  if (seconds_by_bytes.empty()) return "";
+  const auto& [largest_bytes, largest_s] = seconds_by_bytes.back();
+  const double memory_Bps = largest_bytes / largest_s;
+  for (const auto& [bytes, seconds] : seconds_by_bytes) {
+    const double at_most = kMostBelowMemory * (latency_s + bytes / memory_Bps);
+    if (seconds > at_most) {
+      return line("an add moving %s took %.3f ms, over %.0fx what the fixed cost (%.3f us) and memory's %.1f GB/s "
+                  "give it (%.3f ms): its kernel threads waited for a PU that did not run them",
+                  bytes_text(bytes).c_str(), seconds * 1e3, kMostBelowMemory, latency_s * 1e6, memory_Bps / 1e9,
+                  at_most / kMostBelowMemory * 1e3);
+    }
+  }
+  return "";
+}
+
 void measure_kernels(kernels::Backend& backend, partitioner::Profile& p, std::string& table,
-                     const std::function<void()>& together, bool measure) {
+                     const std::function<void()>& together, bool measure, const std::function<bool(bool)>& any_rank) {
   table += "kernels (this rank's backend, " + std::string(backend.name()) + ")\n";
-  together();
-  if (measure) p.op_latency_s = measure_latency(backend, table);
-  together();
-  measure_memory(backend, p, table, measure);
+  for (int attempt = 1;; ++attempt) {
+    std::string timed;
+    together();
+    if (measure) p.op_latency_s = measure_latency(backend, timed);
+    together();
+    const std::string doubt = doubtful_adds(p.op_latency_s, measure_memory(backend, p, timed, measure));
+    const bool again = any_rank ? any_rank(!doubt.empty()) : !doubt.empty();
+    const std::string why = doubt.empty() ? "another rank's adds were at odds" : doubt;
+    if (!again) {
+      table += timed;
+      break;
+    }
+    if (attempt == kAddAttempts) {
+      table += timed + "  warning: kept, though after " + std::to_string(kAddAttempts) + " attempts " + why +
+               "; profile again on a quiet machine\n";
+      break;
+    }
+    table += line("  timed again (attempt %d of %d): ", attempt + 1, kAddAttempts) + why + "\n";
+  }
   measure_matmuls(backend, p, table, together, measure);
 }
 

@@ -12,6 +12,7 @@
 #include <cstdint>
 #include <functional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "ir/graph.h"
@@ -27,8 +28,26 @@ namespace spmd::runtime {
 // does, and no rank times a kernel while another is between problems. A rank that does not
 // measure (one sharing its PUs with a rank that does) leaves the grid's rates 0, to be
 // filled with the measuring rank's.
+// The fixed cost and the adds are timed again, up to kAddAttempts times in all, while
+// doubtful_adds finds them at odds on a measuring rank (`any_rank`, which every rank calls
+// alike with its own finding, says whether one did; none: this rank's); the table says so,
+// and warns where the last attempt still disagreed (its figures kept: a machine may really
+// run so). The matmul grid is timed once, after them.
+constexpr int kAddAttempts = 3;
 void measure_kernels(kernels::Backend& backend, partitioner::Profile& p, std::string& table,
-                     const std::function<void()>& together, bool measure = true);
+                     const std::function<void()>& together, bool measure = true,
+                     const std::function<bool(bool)>& any_rank = {});
+
+// What is wrong with a rank's timed adds, `seconds_by_bytes` ((bytes moved, seconds) by
+// increasing size) after a kernel's fixed cost of `latency_s`, or "" where nothing is: an
+// add of fewer bytes taking more than kMostBelowMemory times the fixed cost and its bytes
+// at the largest add's bytes/s (data in a cache moves at least as fast as data from
+// memory). A kernel whose threads wait for a PU that does not run them (another process on
+// it; a host slow to wake an idle virtual CPU) pays milliseconds at each call: a profile
+// timed an add of 16 KiB at 5.5 ms where it takes 4 us, and every plan costed by it was
+// predicted at 50x its time. O(sizes).
+constexpr double kMostBelowMemory = 10;
+std::string doubtful_adds(double latency_s, const std::vector<std::pair<double, double>>& seconds_by_bytes);
 
 // The same figures in about 50 ms, for a job bound without a profile (Job::bind): the fixed
 // cost of a kernel, matmul FLOP/s at m = n = k of 32, 128 and 512, and an add's bytes/s on

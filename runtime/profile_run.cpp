@@ -449,7 +449,12 @@ ProfileRun measure_profile(const launcher::World& world, collectives::Communicat
         float line_up = 0;
         comm.native_all_reduce({&line_up, 1}, collectives::ReduceOp::sum);
       },
-      measures_kernels(topology, comm.rank()));
+      measures_kernels(topology, comm.rank()),
+      [&comm](bool mine) {
+        float any = mine ? 1 : 0;
+        comm.native_all_reduce({&any, 1}, collectives::ReduceOp::max);
+        return any > 0;
+      });
   keep_slowest_kernels(world, run.profile, run.table);
   measure_handoff(run.profile, run.table);
   measure_sync_wait(comm, topology, backend, run.profile, run.table);
