@@ -56,6 +56,7 @@ std::string doubtful_adds(double latency_s, const std::vector<std::pair<double, 
 // rather than one kernel's every run (a rank sharing its core may then find it to itself:
 // measure on one rank while the others wait). Fills op_latency_s, matmul_flops,
 // matmul_by_size and `bytes_by_size`. Holds the kernels' operands at once (about 115 MiB).
+// Timed again, up to kAddAttempts times in all, while doubtful_adds finds the adds at odds.
 void measure_kernels_briefly(kernels::Backend& backend, partitioner::Profile& p,
                              partitioner::RateCurve& bytes_by_size);
 

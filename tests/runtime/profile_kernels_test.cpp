@@ -239,5 +239,15 @@ TEST(MeasureKernels, AnotherRanksDoubtTimesTheAddsAgainHereToo) {
   EXPECT_NE(table.find("timed again (attempt 2 of 3): another rank's adds were at odds"), std::string::npos) << table;
 }
 
+// Bind's brief figures too: adds at odds are timed again, and the steady figures kept.
+TEST(MeasureKernelsBriefly, AddsAtOddsAreTimedAgainAndTheSteadyFiguresKept) {
+  Paced backend(1e-6, 1e-9, /*stalled_adds=*/30, /*stall_s=*/5e-3);
+  partitioner::Profile p;
+  partitioner::RateCurve bytes_by_size;
+  measure_kernels_briefly(backend, p, bytes_by_size);
+  ASSERT_FALSE(bytes_by_size.empty());
+  EXPECT_GT(bytes_by_size.front().second, 2e9) << "an add of 16 KiB an operand: 12 GB/s steady, 0.01 GB/s stalled";
+}
+
 }  // namespace
 }  // namespace spmd::runtime
