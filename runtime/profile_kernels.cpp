@@ -351,7 +351,7 @@ void measure_kernels_briefly(kernels::Backend& backend, partitioner::Profile& p,
   }
   for (KernelRuns& k : kernels) calls.push_back([&k] { k(); });
   std::vector<double> s;
-  for (int attempt = 1; attempt <= kAddAttempts; ++attempt) {  // as measure_kernels, the last kept
+  for (int attempt = 1; attempt <= kTimingAttempts; ++attempt) {  // as measure_kernels, the last kept
     s = time_in_rounds(calls);
     std::vector<std::pair<double, double>> seconds_by_bytes;
     for (size_t i = 0; i < adds.size(); ++i) {
@@ -693,29 +693,64 @@ std::string doubtful_adds(double latency_s, const std::vector<std::pair<double, 
   return "";
 }
 
+std::string doubtful_matmuls(const std::vector<partitioner::GemmPoint>& grid) {
+  for (const partitioner::GemmPoint& small : grid) {
+    for (const partitioner::GemmPoint& large : grid) {
+      if (large.m < small.m || large.n < small.n || large.k < small.k) continue;
+      if (large.flops_per_s * kMostBelowSmaller >= small.flops_per_s) continue;
+      return line("a matmul of %gx%gx%g (m, n, k) ran at %.3f GFLOP/s, over %.0fx below the %gx%gx%g's %.3f: "
+                  "its kernel threads waited for a PU that did not run them",
+                  large.m, large.n, large.k, large.flops_per_s / 1e9, kMostBelowSmaller, small.m, small.n, small.k,
+                  small.flops_per_s / 1e9);
+    }
+  }
+  return "";
+}
+
+namespace {
+
+// Runs `attempt` (which times into the table it is given and says what is doubtful of what
+// it timed, "" for nothing) until no rank doubts (`any_rank`, as measure_kernels says), at
+// most kTimingAttempts times; the table says why each was timed again, and warns where the
+// last was still doubted.
+void timed_until_steady(std::string& table, const std::function<bool(bool)>& any_rank,
+                        const std::function<std::string(std::string& timed)>& attempt) {
+  for (int n = 1;; ++n) {
+    std::string timed;
+    const std::string doubt = attempt(timed);
+    const bool again = any_rank ? any_rank(!doubt.empty()) : !doubt.empty();
+    const std::string why = doubt.empty() ? "another rank's figures were at odds" : doubt;
+    if (!again) {
+      table += timed;
+      return;
+    }
+    if (n == kTimingAttempts) {
+      table += timed + "  warning: kept, though after " + std::to_string(kTimingAttempts) + " attempts " + why +
+               "; profile again on a quiet machine\n";
+      return;
+    }
+    table += line("  timed again (attempt %d of %d): ", n + 1, kTimingAttempts) + why + "\n";
+  }
+}
+
+}  // namespace
+
 void measure_kernels(kernels::Backend& backend, partitioner::Profile& p, std::string& table,
                      const std::function<void()>& together, bool measure, const std::function<bool(bool)>& any_rank) {
   table += "kernels (this rank's backend, " + std::string(backend.name()) + ")\n";
-  for (int attempt = 1;; ++attempt) {
-    std::string timed;
+  timed_until_steady(table, any_rank, [&](std::string& timed) {
     together();
     if (measure) p.op_latency_s = measure_latency(backend, timed);
     together();
-    const std::string doubt = doubtful_adds(p.op_latency_s, measure_memory(backend, p, timed, measure));
-    const bool again = any_rank ? any_rank(!doubt.empty()) : !doubt.empty();
-    const std::string why = doubt.empty() ? "another rank's adds were at odds" : doubt;
-    if (!again) {
-      table += timed;
-      break;
-    }
-    if (attempt == kAddAttempts) {
-      table += timed + "  warning: kept, though after " + std::to_string(kAddAttempts) + " attempts " + why +
-               "; profile again on a quiet machine\n";
-      break;
-    }
-    table += line("  timed again (attempt %d of %d): ", attempt + 1, kAddAttempts) + why + "\n";
-  }
-  measure_matmuls(backend, p, table, together, measure);
+    return doubtful_adds(p.op_latency_s, measure_memory(backend, p, timed, measure));
+  });
+  timed_until_steady(table, any_rank, [&](std::string& timed) {
+    p.matmul_flops = 0;
+    p.matmul_by_size.clear();
+    p.matmul_by_shape.clear();
+    measure_matmuls(backend, p, timed, together, measure);
+    return measure ? doubtful_matmuls(p.matmul_by_shape) : std::string();
+  });
 }
 
 SquareMatmul::SquareMatmul(kernels::Backend& backend, int64_t n)

@@ -28,12 +28,12 @@ namespace spmd::runtime {
 // does, and no rank times a kernel while another is between problems. A rank that does not
 // measure (one sharing its PUs with a rank that does) leaves the grid's rates 0, to be
 // filled with the measuring rank's.
-// The fixed cost and the adds are timed again, up to kAddAttempts times in all, while
+// The fixed cost and the adds are timed again, up to kTimingAttempts times in all, while
 // doubtful_adds finds them at odds on a measuring rank (`any_rank`, which every rank calls
-// alike with its own finding, says whether one did; none: this rank's); the table says so,
-// and warns where the last attempt still disagreed (its figures kept: a machine may really
-// run so). The matmul grid is timed once, after them.
-constexpr int kAddAttempts = 3;
+// alike with its own finding, says whether one did; none: this rank's); then the matmul
+// grid likewise, while doubtful_matmuls finds it at odds. The table says so, and warns
+// where the last attempt still disagreed (its figures kept: a machine may really run so).
+constexpr int kTimingAttempts = 3;
 void measure_kernels(kernels::Backend& backend, partitioner::Profile& p, std::string& table,
                      const std::function<void()>& together, bool measure = true,
                      const std::function<bool(bool)>& any_rank = {});
@@ -49,6 +49,15 @@ void measure_kernels(kernels::Backend& backend, partitioner::Profile& p, std::st
 constexpr double kMostBelowMemory = 10;
 std::string doubtful_adds(double latency_s, const std::vector<std::pair<double, double>>& seconds_by_bytes);
 
+// What is wrong with a rank's matmul grid (`grid`, its rates by shape), or "" where nothing
+// is: a shape at least as large as another in m, n and k (as much work a call, as much to
+// split among threads) running over kMostBelowSmaller times slower. On steady machines the
+// worst such pair here ran 3-10x slower (k of 16 and n of 1024: its result written out
+// beyond the caches); while a kernel's second thread waited for a PU another process held,
+// 1300-3700x. O(shapes^2).
+constexpr double kMostBelowSmaller = 50;
+std::string doubtful_matmuls(const std::vector<partitioner::GemmPoint>& grid);
+
 // The same figures in about 50 ms, for a job bound without a profile (Job::bind): the fixed
 // cost of a kernel, matmul FLOP/s at m = n = k of 32, 128 and 512, and an add's bytes/s on
 // 16 KiB, 1 MiB and 16 MiB per operand (in the caches and beyond), each the median of 7
@@ -56,7 +65,7 @@ std::string doubtful_adds(double latency_s, const std::vector<std::pair<double, 
 // rather than one kernel's every run (a rank sharing its core may then find it to itself:
 // measure on one rank while the others wait). Fills op_latency_s, matmul_flops,
 // matmul_by_size and `bytes_by_size`. Holds the kernels' operands at once (about 115 MiB).
-// Timed again, up to kAddAttempts times in all, while doubtful_adds finds the adds at odds.
+// Timed again, up to kTimingAttempts times in all, while doubtful_adds finds the adds at odds.
 void measure_kernels_briefly(kernels::Backend& backend, partitioner::Profile& p,
                              partitioner::RateCurve& bytes_by_size);
 

@@ -193,6 +193,26 @@ TEST(DoubtfulAdds, AnAddFarSlowerThanMemoryWouldMakeItIsNamed) {
   EXPECT_NE(doubtful_adds(1e-6, {{1 * MiB, 11e-3}, {100 * MiB, 100e-3}}), "");
 }
 
+// A matmul grid timed on a steady machine agrees: larger shapes at most a few times slower
+// (k of 16, n of 1024: 10x below 256x16x16 in one profile here).
+TEST(DoubtfulMatmuls, NoneWhereNoLargerShapeRunsFarSlower) {
+  const std::vector<partitioner::GemmPoint> steady = {
+      {16, 16, 16, 2.4e9}, {256, 16, 16, 30e9}, {256, 1024, 16, 3e9}, {1024, 1024, 1024, 80e9}};
+  EXPECT_EQ(doubtful_matmuls(steady), "");
+  EXPECT_EQ(doubtful_matmuls({}), "");
+}
+
+// A grid timed while a kernel's second thread waited for a PU another process held: a
+// 64x16x64 matmul at 0.002 GFLOP/s where the 16x16x64 ran at 7.4.
+TEST(DoubtfulMatmuls, ALargerShapeFarSlowerThanASmallerOneIsNamed) {
+  const std::vector<partitioner::GemmPoint> stalled = {{16, 16, 64, 7.4e9}, {64, 16, 64, 0.002e9}, {64, 64, 64, 20e9}};
+  const std::string doubt = doubtful_matmuls(stalled);
+  EXPECT_NE(doubt.find("64x16x64 (m, n, k) ran at 0.002 GFLOP/s"), std::string::npos) << doubt;
+  EXPECT_NE(doubt.find("16x16x64's 7.400"), std::string::npos) << doubt;
+  // A shape smaller in one dimension is not held to the other's rate.
+  EXPECT_EQ(doubtful_matmuls({{1024, 16, 16, 50e9}, {64, 1024, 16, 0.5e9}}), "");
+}
+
 // A burst of stalls over the first timing of the adds: they are timed again, the table
 // says why, and the figures kept are the steady ones (an add of 16 KiB an operand: 4 us of
 // work, 12 GB/s; stalled, 0.01 GB/s).
@@ -218,7 +238,7 @@ TEST(MeasureKernels, AddsStillAtOddsAfterTheLastAttemptAreKeptWithAWarning) {
     ++asked;
     return mine;
   });
-  EXPECT_EQ(asked, kAddAttempts);
+  EXPECT_EQ(asked, kTimingAttempts + 1) << "the adds three times, then the grid, whose matmuls do not stall, once";
   EXPECT_NE(table.find("attempt 3 of 3"), std::string::npos) << table;
   EXPECT_NE(table.find("warning: kept, though after 3 attempts an add moving"), std::string::npos) << table;
   EXPECT_FALSE(p.matmul_by_shape.empty());
@@ -235,8 +255,8 @@ TEST(MeasureKernels, AnotherRanksDoubtTimesTheAddsAgainHereToo) {
     EXPECT_FALSE(mine);
     return ++asked == 1;
   });
-  EXPECT_EQ(asked, 2);
-  EXPECT_NE(table.find("timed again (attempt 2 of 3): another rank's adds were at odds"), std::string::npos) << table;
+  EXPECT_EQ(asked, 3) << "the adds twice, then the grid";
+  EXPECT_NE(table.find("timed again (attempt 2 of 3): another rank's figures were at odds"), std::string::npos) << table;
 }
 
 // Bind's brief figures too: adds at odds are timed again, and the steady figures kept.
