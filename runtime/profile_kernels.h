@@ -43,7 +43,7 @@ void measure_kernels(kernels::Backend& backend, partitioner::Profile& p, std::st
 // add of fewer bytes taking more than kMostBelowMemory times the fixed cost and its bytes
 // at the largest add's bytes/s (data in a cache moves at least as fast as data from
 // memory). A kernel whose threads wait for a PU that does not run them (another process on
-// it; a host slow to wake an idle virtual CPU) pays milliseconds at each call: a profile
+// it; a host that holds a virtual CPU back) pays milliseconds at each call: a profile
 // timed an add of 16 KiB at 5.5 ms where it takes 4 us, and every plan costed by it was
 // predicted at 50x its time. O(sizes).
 constexpr double kMostBelowMemory = 10;
