@@ -351,13 +351,14 @@ void measure_kernels_briefly(kernels::Backend& backend, partitioner::Profile& p,
   }
   for (KernelRuns& k : kernels) calls.push_back([&k] { k(); });
   std::vector<double> s;
+  std::vector<std::pair<double, double>> adds_s;  // (bytes moved, seconds) of each add
   for (int attempt = 1; attempt <= kTimingAttempts; ++attempt) {  // as measure_kernels, the last kept
     s = time_in_rounds(calls);
-    std::vector<std::pair<double, double>> seconds_by_bytes;
+    adds_s.clear();
     for (size_t i = 0; i < adds.size(); ++i) {
-      seconds_by_bytes.emplace_back(3.0 * static_cast<double>(adds[i]) * sizeof(float), s[1 + matmuls.size() + i]);
+      adds_s.emplace_back(3.0 * static_cast<double>(adds[i]) * sizeof(float), s[1 + matmuls.size() + i]);
     }
-    if (doubtful_adds(s[0] / kTinyAdds, seconds_by_bytes).empty()) break;
+    if (doubtful_adds(s[0] / kTinyAdds, adds_s).empty()) break;
   }
   p.op_latency_s = s[0] / kTinyAdds;
   p.matmul_by_size.clear();
@@ -367,10 +368,7 @@ void measure_kernels_briefly(kernels::Backend& backend, partitioner::Profile& p,
     p.matmul_flops = std::max(p.matmul_flops, flops / s[1 + i]);
   }
   bytes_by_size.clear();
-  for (size_t i = 0; i < adds.size(); ++i) {
-    const double bytes = 3.0 * static_cast<double>(adds[i]) * sizeof(float);
-    bytes_by_size.emplace_back(bytes, bytes / beyond(s[1 + matmuls.size() + i], p.op_latency_s));
-  }
+  for (const auto& [bytes, seconds] : adds_s) bytes_by_size.emplace_back(bytes, bytes / beyond(seconds, p.op_latency_s));
 }
 
 namespace {
