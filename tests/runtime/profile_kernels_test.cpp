@@ -6,6 +6,10 @@
 
 #include <algorithm>
 #include <chrono>
+#include <set>
+#include <span>
+#include <string>
+#include <vector>
 
 #include "ir/builder.h"
 #include "ir/ops.h"
@@ -118,6 +122,54 @@ TEST(MeasureProgramOps, AnOpsRateIsOfTheWorkBeyondItsOwnFixedCost) {
   ASSERT_GT(rate, 0);
   const double work = 256 * 256 * kElement;
   EXPECT_NEAR(partitioner::op_flops(g, large) / rate / work, 1.0, 0.25) << "the work's time over 131 us";
+}
+
+// Paced, recording each run's op, operands and result.
+class Recording : public Paced {
+ public:
+  struct Run {
+    std::string op;
+    std::vector<const void*> in;
+    const void* out;
+  };
+  Recording(double fixed_s, double element_s) : Paced(fixed_s, element_s) {}
+  void run(const ir::Node& node, std::span<const kernels::TensorRef> in, const kernels::TensorRef& out) override {
+    Run r{node.op, {}, out.data};
+    for (const kernels::TensorRef& t : in) r.in.push_back(t.data);
+    runs.push_back(std::move(r));
+    Paced::run(node, in, out);
+  }
+  std::vector<Run> runs;
+};
+
+// An op outgrowing a core's cache is timed in it as a step finds it there: right after
+// another kernel wrote its computed operand (a relu), never its param, which a step last
+// wrote a step ago; and its rate is of its own time, the writes' left out (they take as
+// long as the add here: counted in, the rate would be half).
+TEST(MeasureProgramOps, AnOpInTheCacheIsTimedRightAfterItsComputedOperandsAreWritten) {
+  ir::Graph g;
+  ir::Builder b(g);
+  const ir::ValueId param = b.param("w", {512, 1024});  // 2 MiB: the add moves 6 MiB
+  const ir::ValueId sum = b.add(param, b.relu(b.param("x", {512, 1024})));
+  g.outputs = {{"sum", sum}};
+  constexpr double kFixed = 20e-6, kElement = 1e-9;
+  Recording backend(kFixed, kElement);
+  const double rate = measure_program_ops(backend, g, kFixed, kAnyTime).in_cache[ir::op_index("add")];
+  ASSERT_GT(rate, 0);
+  EXPECT_NEAR(partitioner::op_flops(g, sum) / rate / (512 * 1024 * kElement), 1.0, 0.25);
+  std::set<const void*> written;
+  for (const Recording::Run& r : backend.runs) {
+    if (r.op == "relu") written.insert(r.out);
+  }
+  int after_writes = 0;
+  for (size_t i = 1; i < backend.runs.size(); ++i) {
+    const Recording::Run& run = backend.runs[i];
+    if (run.op != "add") continue;
+    EXPECT_FALSE(written.count(run.in[0])) << "the param was written";
+    const Recording::Run& before = backend.runs[i - 1];
+    if (before.op == "relu" && before.out == run.in[1]) ++after_writes;
+  }
+  EXPECT_GE(after_writes, 7) << "each timed run right after the write of its computed operand";
 }
 
 // The program's GEMMs beyond a core's cache are listed in program order and timed on cold
