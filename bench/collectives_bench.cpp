@@ -5,7 +5,8 @@
 // mpi/ours (> 1: ours is faster) and the cost model's prediction. With --profile (written by
 // `spmd profile` on the same ranks) each row also gets the prediction from the profile's
 // fitted figures, the error of both against the measurement, and a last line counts the
-// rows each predicts within 15%: the cost model before and after calibration. With
+// rows each predicts within 15%: the cost model before and after calibration (and how far
+// the machine moved since the profile: the median of measured over profiled). With
 // --repeats R the whole sweep runs R times, each row's median kept, and the summary says how
 // many rows the bench itself reproduces (every run within 15% of their median): a row whose
 // own runs disagree by more cannot show a prediction within 15% either. Where the ranks take
@@ -171,6 +172,25 @@ void print_in_step(const std::vector<Row>& rows) {
   }
 }
 
+// How far the machine moved since the profile: the median over the rows of measured over
+// profiled, and the rows the profile, so scaled, puts within 15%. A profile is a snapshot:
+// taken minutes apart on this VM, two profiles of 2 ranks read the bench's rows 15-30% slow
+// at most sizes and within 15% at 159 of 168, and the machine's own collectives, not the
+// shape of the profile's curves, had moved.
+void print_drift(const std::vector<Row>& rows) {
+  std::vector<double> ratios;
+  for (const Row& r : rows) {
+    if (r.profiled_s > 0) ratios.push_back(r.ours_s / r.profiled_s);
+  }
+  if (ratios.empty()) return;
+  const double drift = spmd::median(ratios);
+  int within = 0;
+  for (const Row& r : rows) within += r.profiled_s > 0 && error(r.profiled_s * drift, r.ours_s) <= 0.15;
+  std::printf("since the profile the rows ran at %.2fx its times (the median); the profile so scaled within 15%% at "
+              "%d of %zu rows\n",
+              drift, within, rows.size());
+}
+
 // How many rows each prediction puts within 15% of the measurement, and the worst error;
 // over several sweeps, how many rows the bench reproduces, and the profile's count among them.
 void print_summary(const std::vector<Row>& rows, int repeats) {
@@ -192,6 +212,7 @@ void print_summary(const std::vector<Row>& rows, int repeats) {
     std::printf("rows whose %d runs each lie within 15%% of their median: %d of %zu; the profile within 15%% at %d of them\n",
                 repeats, reproduced, rows.size(), after_reproduced);
   }
+  print_drift(rows);
   // The runtime's choice against MPI's own, per primitive and size, and the profile's
   // prediction of what the runtime would run.
   int sizes = 0, as_fast = 0, predicted = 0;
