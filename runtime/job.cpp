@@ -29,6 +29,7 @@
 #include "runtime/exposed_comm.h"
 #include "runtime/kernel_figures.h"
 #include "runtime/profile_kernels.h"
+#include "runtime/program_ops.h"
 #include "runtime/profile_rewrite.h"
 #include "runtime/profile_run.h"
 #include "runtime/profile_sharing.h"

@@ -10,7 +10,7 @@
 #include "kernels/backend.h"
 #include "launcher/world.h"
 #include "partitioner/kernel_rates.h"
-#include "runtime/profile_kernels.h"
+#include "runtime/program_ops.h"
 
 namespace spmd::runtime {
 
