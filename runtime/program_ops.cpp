@@ -141,6 +141,29 @@ std::vector<double> own_fixed_costs(kernels::Backend& backend, const ir::Graph& 
   return fixed;
 }
 
+// A relu over each of `written` from the same place in `sources` (`written` itself: in
+// place), split among the threads as an elementwise kernel splits it, waited for: what
+// the kernel before leaves of an op's operands in a step.
+void write_with_relus(kernels::Backend& backend, std::span<const kernels::TensorRef> sources,
+                      std::span<const kernels::TensorRef> written) {
+  for (size_t i = 0; i < written.size(); ++i) {
+    backend.run(ir::Node{"relu", {0}, {}, written[i].type, "write"}, sources.subspan(i, 1), written[i]);
+  }
+  backend.synchronize();
+}
+
+// Seconds of node `n` on `operands` into `out` right after `writes`: the two timed together
+// less `writes` alone (time_in_rounds), at least `least` (a fraction) of the two together.
+double seconds_after(kernels::Backend& backend, const std::function<void()>& writes, const ir::Node& n,
+                     std::span<const kernels::TensorRef> operands, const kernels::TensorRef& out, double least) {
+  const std::vector<double> s = time_in_rounds({writes, [&] {
+                                                  writes();
+                                                  backend.run(n, operands, out);
+                                                  backend.synchronize();
+                                                }});
+  return std::max(s[1] - s[0], least * s[1]);
+}
+
 // Seconds of node `v` of `g` as a step finds it where it touched the op's data within a
 // core's cache: its computed operands (not params or fed inputs, last written a step ago)
 // just written by the kernel before, whose threads split the work otherwise (here a relu
@@ -167,18 +190,7 @@ double op_after_writes(kernels::Backend& backend, const ir::Graph& g, ir::ValueI
     if (values && !g.node(x).is_source()) written.push_back(operands.back());
   }
   const kernels::TensorRef out{n.type, buffer(n.type, 0.0f)};
-  const auto writes = [&] {
-    for (size_t i = 0; i < written.size(); ++i) {
-      backend.run(ir::Node{"relu", {0}, {}, written[i].type, "write"}, std::span(&written[i], 1), written[i]);
-    }
-    backend.synchronize();
-  };
-  const std::vector<double> s = time_in_rounds({writes, [&] {
-                                                  writes();
-                                                  backend.run(n, operands, out);
-                                                  backend.synchronize();
-                                                }});
-  return std::max(s[1] - s[0], 0.1 * s[1]);
+  return seconds_after(backend, [&] { write_with_relus(backend, written, written); }, n, operands, out, 0.1);
 }
 
 }  // namespace
@@ -327,21 +339,7 @@ double gemm_after_writes(kernels::Backend& backend, const ir::Graph& g, ir::Valu
   }
   kernels::BackendBuffer result(backend, n.type.bytes());
   const kernels::TensorRef out{n.type, result.get()};
-  const auto gemm = [&] {
-    backend.run(n, operands, out);
-    backend.synchronize();
-  };
-  const auto writes = [&] {
-    for (size_t i = 0; i < written.size(); ++i) {
-      backend.run(ir::Node{"relu", {0}, {}, written[i].type, "write"}, std::span(&sources[i], 1), written[i]);
-    }
-    backend.synchronize();
-  };
-  const std::vector<double> s = time_in_rounds({writes, [&] {
-                                                  writes();
-                                                  gemm();
-                                                }});
-  return std::max(s[1] - s[0], 0.0);
+  return seconds_after(backend, [&] { write_with_relus(backend, sources, written); }, n, operands, out, 0.0);
 }
 
 }  // namespace
