@@ -35,7 +35,7 @@ struct DeviceModel {
   RateCurve flops_by_size;
   // Measured (at bind): the fixed cost of each op of the registry, by its index in
   // ir::all_ops(), 0 where not measured (op_latency_s then holds): kernels differ by 10x in
-  // it (runtime/profile_kernels.h, measure_op_fixed_costs).
+  // it (runtime/program_ops.h, measure_op_fixed_costs).
   std::vector<double> op_latency_by_op;
   // The fixed cost of op `op` (an index in ir::all_ops()): its own, else op_latency_s. O(1).
   double op_latency(size_t op) const {
@@ -75,7 +75,7 @@ struct DeviceModel {
   // Measured (at bind): how much longer a GEMM moving fewer than
   // gemm_after_writes_below_bytes takes in a step than its rates say, after the step's other
   // kernels wrote over the nearest caches and its operands were just written (by kernels
-  // that split their work among a rank's threads otherwise: runtime/profile_kernels.h): the
+  // that split their work among a rank's threads otherwise: runtime/program_ops.h): the
   // program's own such GEMMs so timed over their model times. Multiplies their compute
   // time; 1: none.
   double gemm_after_writes = 1;
@@ -224,7 +224,7 @@ struct DeviceOverrides {
   double cpu_flops = 0;
   RateCurve cpu_flops_by_size;
   RateCurve cpu_bytes_by_size;  // memory-bound ops' bytes/s by bytes moved
-  // Measured at bind on the program's own ops (runtime/profile_kernels.h), by a rank alone:
+  // Measured at bind on the program's own ops (runtime/program_ops.h), by a rank alone:
   // FLOP/s by op index (DeviceModel::flops_by_op), shared out as cpu_flops is.
   std::vector<double> cpu_flops_by_op;
   // The same on operands in a core's cache (DeviceModel::flops_by_op_in_cache), and the

@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "ir/ops.h"
+#include "runtime/profile_kernels.h"
 #include "runtime/slowest_rank.h"
 
 namespace spmd::runtime {

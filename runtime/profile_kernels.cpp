@@ -3,7 +3,6 @@
 #include <unistd.h>
 
 #include <algorithm>
-#include <cstdio>
 #include <functional>
 #include <string>
 #include <utility>
@@ -11,16 +10,13 @@
 
 #include "common/units.h"
 #include "ir/graph.h"
-#include "ir/ops.h"
 #include "runtime/kernel_timing.h"
 #include "runtime/profile_text.h"
 
 namespace spmd::runtime {
 namespace {
 
-using profile_text::Clock;
 using profile_text::line;
-using profile_text::seconds_since;
 
 double measure_latency(kernels::Backend& backend, std::string& table, double at_least_s = 0.05) {
   const ir::TensorType one{ir::DType::f32, {1}};
@@ -162,7 +158,6 @@ void measure_kernels_briefly(kernels::Backend& backend, partitioner::Profile& p,
   bytes_by_size.clear();
   for (const auto& [bytes, seconds] : adds_s) bytes_by_size.emplace_back(bytes, bytes / beyond(seconds, p.op_latency_s));
 }
-
 
 std::int64_t private_cache_bytes() {
   const long bytes = sysconf(_SC_LEVEL2_CACHE_SIZE);

@@ -174,7 +174,10 @@ double seconds_after(kernels::Backend& backend, const std::function<void()>& wri
 // 0.65-0.75x and its moments 0.75-0.8x. Relus from copies of their own (as
 // gemm_after_writes writes) moved twice the bytes through the cache, and a mul by a
 // scalar or a causal mask of 2 MiB then ran 1.6-2.6x faster in the step.
-double op_after_writes(kernels::Backend& backend, const ir::Graph& g, ir::ValueId v) {
+// Adds the seconds its buffers took to allocate and fill to `filled_s` (page faults, as
+// ColdMemory's, which no op's budget is charged).
+double op_after_writes(kernels::Backend& backend, const ir::Graph& g, ir::ValueId v, double& filled_s) {
+  const auto filling = Clock::now();
   const ir::Node& n = g.node(v);
   std::vector<kernels::BackendBuffer> buffers;
   std::vector<kernels::TensorRef> operands, written;
@@ -190,6 +193,7 @@ double op_after_writes(kernels::Backend& backend, const ir::Graph& g, ir::ValueI
     if (values && !g.node(x).is_source()) written.push_back(operands.back());
   }
   const kernels::TensorRef out{n.type, buffer(n.type, 0.0f)};
+  filled_s += seconds_since(filling);
   return seconds_after(backend, [&] { write_with_relus(backend, written, written); }, n, operands, out, 0.1);
 }
 
@@ -201,8 +205,9 @@ ProgramOpRates measure_program_ops(kernels::Backend& backend, const ir::Graph& g
   ProgramOpRates rates{std::vector<double>(chosen.size(), 0.0), std::vector<double>(chosen.size(), 0.0), {}};
   const std::vector<double> fixed = own_fixed_costs(backend, g, chosen, latency_s);
   ColdMemory cold(backend);
+  double filled_s = 0;  // op_after_writes' buffers
   for (size_t op = 0; op < chosen.size(); ++op) {
-    if (chosen[op] < 0 || seconds_since(start) - cold.fill_seconds() > budget_s) continue;
+    if (chosen[op] < 0 || seconds_since(start) - cold.fill_seconds() - filled_s > budget_s) continue;
     const ir::Node& n = g.node(chosen[op]);
     const std::vector<ir::TensorType> types = operand_types(g, n);
     // As a step finds them: timed on hot operands, gpt's elementwise ops, norms and
@@ -217,7 +222,7 @@ ProgramOpRates measure_program_ops(kernels::Backend& backend, const ir::Graph& g
       // a model whose step fits a core's cache (mlp's 1.3 MiB AdamW: 2-4x the rate above),
       // a transpose of what the kernel before just wrote.
       if (partitioner::op_bytes(g, chosen[op]) >= kPrivateCacheBytes) {
-        rates.in_cache[op] = flops / beyond(op_after_writes(backend, g, chosen[op]), fixed[op]);
+        rates.in_cache[op] = flops / beyond(op_after_writes(backend, g, chosen[op], filled_s), fixed[op]);
       }
     } catch (const Error&) {
       // A kernel that refuses these made-up operands keeps the roofline's estimate.

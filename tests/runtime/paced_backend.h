@@ -12,7 +12,7 @@
 #include "ir/graph.h"
 #include "kernels/backend.h"
 
-namespace spmd::runtime {
+namespace spmd::runtime::test_backends {
 
 // A backend whose kernels take a set time: `fixed_s`, then `element_s` for each element of
 // their result (spinning on the clock), computing nothing. Its first `stalled_adds` adds
@@ -59,4 +59,4 @@ class Recording : public Paced {
   std::vector<Run> runs;
 };
 
-}  // namespace spmd::runtime
+}  // namespace spmd::runtime::test_backends

@@ -13,6 +13,8 @@
 namespace spmd::runtime {
 namespace {
 
+using test_backends::Paced;
+
 // Adds timed on a steady machine agree: a CPU's (here: 3.7 us of fixed cost, 4 us at 16 KiB
 // an operand, 25 GB/s at 64 MiB) and a GPU's, whose adds are all fixed cost up to MiB.
 TEST(DoubtfulAdds, NoneWhereSmallerAddsRunAtLeastAtMemorysSpeed) {

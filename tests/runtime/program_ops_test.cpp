@@ -4,6 +4,7 @@
 // their table).
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <set>
 #include <vector>
 
@@ -16,6 +17,9 @@
 
 namespace spmd::runtime {
 namespace {
+
+using test_backends::Paced;
+using test_backends::Recording;
 
 constexpr double kAnyTime = 60;  // the budget: a loaded machine (a sanitizer, ctest -j) takes its time
 
