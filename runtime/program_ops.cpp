@@ -220,9 +220,15 @@ ProgramOpRates measure_program_ops(kernels::Backend& backend, const ir::Graph& g
       rates.beyond_cache[op] = flops / beyond(time_kernel(backend, n, types, Operands::cold, kBrief, &cold), fixed[op]);
       // The same op where a step touched little since its operands: an optimizer update of
       // a model whose step fits a core's cache (mlp's 1.3 MiB AdamW: 2-4x the rate above),
-      // a transpose of what the kernel before just wrote.
+      // a transpose of what the kernel before just wrote. On several kernel threads, right
+      // after another kernel wrote its operands (op_after_writes). On one, that kernel
+      // leaves them in this core's cache as the op's own runs do: timed after relus there,
+      // 2-rank gpt (a thread a rank) was predicted at 1.02-1.14 of measured, 0.91-1.08 on
+      // one copy timed again and again.
       if (partitioner::op_bytes(g, chosen[op]) >= kPrivateCacheBytes) {
-        rates.in_cache[op] = flops / beyond(op_after_writes(backend, g, chosen[op], filled_s), fixed[op]);
+        const double s = kernels::cpu_threads() > 1 ? op_after_writes(backend, g, chosen[op], filled_s)
+                                                    : time_kernel(backend, n, types, Operands::hot, kBrief, &cold);
+        rates.in_cache[op] = flops / beyond(s, fixed[op]);
       }
     } catch (const Error&) {
       // A kernel that refuses these made-up operands keeps the roofline's estimate.

@@ -27,8 +27,9 @@ namespace spmd::runtime {
 // filling the copies aside (their page faults took 20-300 ms with two ranks filling at once,
 // and had left all ops but the first unmeasured): the ops left when that has passed keep the
 // roofline (0). `in_cache` holds the same on operands
-// in a core's cache where the instance outgrows it (timed again, each run right after
-// another kernel wrote its computed operands, as a step's kernel before does),
+// in a core's cache where the instance outgrows it (timed again: on several kernel threads
+// each run right after another kernel wrote its computed operands, as a step's kernel
+// before does, split among the threads otherwise; on one, on one copy again and again),
 // 0 for the others: their one rate is in the cache already.
 // `gemms_beyond_cache` holds the seconds of each of gemms_beyond_cache(g) on operands from
 // beyond the caches, timed so once for each problem (its op and shapes), 0 where not timed:

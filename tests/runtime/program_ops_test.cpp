@@ -98,11 +98,31 @@ TEST(MeasureProgramOps, AnOpsRateIsOfTheWorkBeyondItsOwnFixedCost) {
   EXPECT_NEAR(partitioner::op_flops(g, large) / rate / work, 1.0, 0.25) << "the work's time over 131 us";
 }
 
-// An op outgrowing a core's cache is timed in it as a step finds it there: right after
-// another kernel wrote its computed operand (a relu), never its param, which a step last
-// wrote a step ago; and its rate is of its own time, the writes' left out (they take as
-// long as the add here: counted in, the rate would be half).
+// The kernel threads of this test, set for its length.
+class KernelThreads {
+ public:
+  explicit KernelThreads(int threads) : before_(kernels::cpu_threads()) { kernels::set_cpu_threads(threads); }
+  ~KernelThreads() { kernels::set_cpu_threads(before_); }
+
+ private:
+  int before_;
+};
+
+// The runs of `runs` whose op is an add right after a relu that wrote its operand 1.
+int adds_after_writes(const std::vector<test_backends::Recording::Run>& runs) {
+  int n = 0;
+  for (size_t i = 1; i < runs.size(); ++i) {
+    n += runs[i].op == "add" && runs[i - 1].op == "relu" && runs[i - 1].out == runs[i].in[1];
+  }
+  return n;
+}
+
+// An op outgrowing a core's cache is timed in it as a step on several kernel threads finds
+// it there: right after another kernel wrote its computed operand (a relu), never its
+// param, which a step last wrote a step ago; and its rate is of its own time, the writes'
+// left out (they take as long as the add here: counted in, the rate would be half).
 TEST(MeasureProgramOps, AnOpInTheCacheIsTimedRightAfterItsComputedOperandsAreWritten) {
+  const KernelThreads threads(2);
   ir::Graph g;
   ir::Builder b(g);
   const ir::ValueId param = b.param("w", {512, 1024});  // 2 MiB: the add moves 6 MiB
@@ -117,15 +137,25 @@ TEST(MeasureProgramOps, AnOpInTheCacheIsTimedRightAfterItsComputedOperandsAreWri
   for (const Recording::Run& r : backend.runs) {
     if (r.op == "relu") written.insert(r.out);
   }
-  int after_writes = 0;
-  for (size_t i = 1; i < backend.runs.size(); ++i) {
-    const Recording::Run& run = backend.runs[i];
-    if (run.op != "add") continue;
-    EXPECT_FALSE(written.count(run.in[0])) << "the param was written";
-    const Recording::Run& before = backend.runs[i - 1];
-    if (before.op == "relu" && before.out == run.in[1]) ++after_writes;
+  for (const Recording::Run& run : backend.runs) {
+    if (run.op == "add") {
+      EXPECT_FALSE(written.count(run.in[0])) << "the param was written";
+    }
   }
-  EXPECT_GE(after_writes, 7) << "each timed run right after the write of its computed operand";
+  EXPECT_GE(adds_after_writes(backend.runs), 7) << "each timed run right after the write of its computed operand";
+}
+
+// On one kernel thread the kernel before leaves an op's operands in this core's cache, as
+// the op's own runs do: it is timed on one copy again and again, no writes between.
+TEST(MeasureProgramOps, OnOneThreadAnOpInTheCacheIsTimedOnOneCopy) {
+  const KernelThreads threads(1);
+  ir::Graph g;
+  ir::Builder b(g);
+  const ir::ValueId sum = b.add(b.param("w", {512, 1024}), b.relu(b.param("x", {512, 1024})));
+  g.outputs = {{"sum", sum}};
+  Recording backend(20e-6, 1e-9);
+  EXPECT_GT(measure_program_ops(backend, g, 20e-6, kAnyTime).in_cache[ir::op_index("add")], 0);
+  EXPECT_EQ(adds_after_writes(backend.runs), 0);
 }
 
 // The program's GEMMs beyond a core's cache are listed in program order and timed on cold
