@@ -32,8 +32,10 @@ namespace spmd::runtime {
 // before does, split among the threads otherwise; on one, on one copy again and again),
 // 0 for the others: their one rate is in the cache already.
 // `gemms_beyond_cache` holds the seconds of each of gemms_beyond_cache(g) on operands from
-// beyond the caches, timed so once for each problem (its op and shapes), 0 where not timed:
-// within about `budget_s` again (about 0.15 s for the default gpt's 10 problems).
+// beyond the caches, timed so for each problem (its op and shapes) before the other ops and
+// again after them, the faster of the two kept (a pass can fall in one of the machine's slow
+// spells), 0 where not timed: within about `budget_s` a pass (tens of ms for the default
+// gpt's 10 problems).
 struct ProgramOpRates {
   std::vector<double> beyond_cache, in_cache;
   std::vector<double> gemms_beyond_cache;
