@@ -5,10 +5,15 @@
 
 #include "ir/builder.h"
 #include "ir/ops.h"
+#include "ir/sharding_rule.h"
 #include "partitioner/cost_model.h"
+#include "tests/partitioner/search_fixtures.h"
 
 namespace spmd::partitioner {
 namespace {
+
+using test::kTinyGpt;
+using test::step_of;
 
 struct Problems {
   ir::Graph g;
@@ -163,6 +168,56 @@ TEST(CostModel, ABatchOfDotProductsIsNoGemm) {
   EXPECT_EQ(g.type(scale_grad).shape, (std::vector<int64_t>{32}));
   EXPECT_FALSE(gemm_shape(g, scale_grad));
   EXPECT_EQ(op_flops(g, scale_grad), 2 * 64 * 32);
+}
+
+TEST(CostModel, MatmulFlopsAreTwoPerPointOfItsIterationSpace) {
+  ir::Graph g = step_of(kTinyGpt);
+  int seen = 0;
+  for (ir::ValueId v = 0; v < g.size(); ++v) {
+    if (g.node(v).op != "matmul" || g.type(g.node(v).inputs[0]).rank() != 2) continue;
+    const ir::Shape& a = g.type(g.node(v).inputs[0]).shape;
+    const ir::Shape& b = g.type(g.node(v).inputs[1]).shape;
+    EXPECT_EQ(op_flops(g, v), 2.0 * static_cast<double>(a[0] * a[1] * b[1]));
+    ++seen;
+  }
+  EXPECT_GT(seen, 0);
+  ir::ValueId param = g.nodes_with_op("param").front();
+  EXPECT_EQ(op_flops(g, param), 0);
+}
+
+// op_flops remembers problems by op and shapes: what it answers, for every op of two models
+// asked in turn and again in reverse, is what the op's sharding rule counts.
+TEST(CostModel, RememberedFlopsAreTheRulesOwn) {
+  const std::vector<ir::Graph> graphs = {step_of(kTinyGpt), step_of("gpt:layers=1,d_model=16,heads=2,seq=4,vocab=8,batch=2"),
+                                         step_of("mlp:layers=2,hidden=16,batch=8,features=4,classes=3")};
+  auto expected = [](const ir::Graph& g, ir::ValueId v) {
+    const ir::Node& n = g.node(v);
+    const ir::OpTraits& t = ir::op_traits(n.op);
+    if (n.is_source() || t.view || t.collective) return 0.0;
+    const ir::ShardingRule rule = ir::sharding_rule(g, v);
+    double points = 1;
+    bool contracts = false;
+    for (size_t f = 0; f < rule.factor_size.size(); ++f) {
+      int places = 0;  // a lookup's table rows: replicated, in one place only, not iterated
+      for (const auto& dims : rule.operands) places += std::count(dims.begin(), dims.end(), std::vector<int>{static_cast<int>(f)});
+      places += std::count(rule.result.begin(), rule.result.end(), std::vector<int>{static_cast<int>(f)});
+      if (t.lookup && rule.factor_kind[f] == ir::FactorKind::replicated && places == 1) continue;
+      points *= static_cast<double>(rule.factor_size[f]);
+      contracts = contracts || rule.factor_kind[f] == ir::FactorKind::reduction;
+    }
+    return contracts && n.inputs.size() > 1 && !t.lookup ? 2 * points : points;
+  };
+  int checked = 0;
+  for (int pass = 0; pass < 2; ++pass) {
+    for (const ir::Graph& g : graphs) {
+      for (ir::ValueId i = 0; i < g.size(); ++i) {
+        const ir::ValueId v = pass == 0 ? i : g.size() - 1 - i;
+        EXPECT_EQ(op_flops(g, v), expected(g, v)) << ir::value_label(g, v);
+        ++checked;
+      }
+    }
+  }
+  EXPECT_GT(checked, 200);
 }
 
 }  // namespace

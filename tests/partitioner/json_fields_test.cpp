@@ -39,7 +39,7 @@ TEST(WholeNumber, RefusesWhatGetWouldTruncateOrWrap) {
 // The message of parsing `text`, as json_error_text gives it.
 std::string parse_message(const std::string& text) {
   try {
-    (void)nlohmann::json::parse(text);
+    [[maybe_unused]] const nlohmann::json parsed = nlohmann::json::parse(text);
   } catch (const nlohmann::json::exception& e) {
     return json_error_text(e, text);
   }
