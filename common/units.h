@@ -25,4 +25,11 @@ inline std::string seconds_text(double seconds) {
   return text;
 }
 
+// `value` printed by `format`, a printf format of one double: figure("%.1f us", 2.5e-6 * 1e6).
+inline std::string figure(const char* format, double value) {
+  char text[64];
+  std::snprintf(text, sizeof text, format, value);
+  return text;
+}
+
 }  // namespace spmd
