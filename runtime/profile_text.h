@@ -1,10 +1,14 @@
-// What the parts of `spmd profile` (profile_run.h, profile_kernels.h, profile_sync.h) share:
-// wall-clock seconds and a formatted line of their tables. Internal to the runtime.
+// What the parts of `spmd profile` (profile_run.h, profile_kernels.h, profile_sync.h,
+// profile_links.h, profile_collectives.h) share: wall-clock seconds, a formatted line of
+// their tables, a brief median timing and the message sizes. Internal to the runtime.
 #pragma once
 
 #include <chrono>
 #include <cstdio>
 #include <string>
+#include <vector>
+
+#include "common/stats.h"
 
 namespace spmd::runtime::profile_text {
 
@@ -20,6 +24,26 @@ std::string line(const char* format, auto... values) {
   char text[320];
   std::snprintf(text, sizeof text, format, values...);
   return text;
+}
+
+// The median seconds of 5 timed runs of `fn` after one untimed.
+template <class F>
+double median_of_5_runs(F&& fn) {
+  fn();
+  std::vector<double> t;
+  for (int r = 0; r < 5; ++r) {
+    const auto start = Clock::now();
+    fn();
+    t.push_back(seconds_since(start));
+  }
+  return median(t);
+}
+
+// The message sizes `spmd profile` times: 4 KiB, and each 4x larger up to `max_bytes`.
+inline std::vector<double> sizes_up_to(double max_bytes) {
+  std::vector<double> sizes;
+  for (double b = 4096; b <= max_bytes; b *= 4) sizes.push_back(b);
+  return sizes;
 }
 
 }  // namespace spmd::runtime::profile_text
