@@ -91,6 +91,8 @@ partitioner::RateCurve one_round(const launcher::World& world, kernels::Backend&
 partitioner::RateCurve measure_turns_by_stretch(const launcher::World& world, kernels::Backend& backend, double share,
                                                 const std::function<void()>& line_up, int rounds, bool fill_cache) {
   std::vector<partitioner::RateCurve> each;
+  line_up();
+  seconds_per_run(backend, kStretches[0], &line_up, fill_cache);  // untimed, as the header says
   for (int r = 0; r < std::max(rounds, 1); ++r) each.push_back(one_round(world, backend, share, line_up, fill_cache));
   partitioner::RateCurve curve;
   for (size_t point = 0; point < each.front().size(); ++point) {

@@ -31,7 +31,10 @@ namespace spmd::runtime {
 // figures on every rank (rank 0's).
 // With several `rounds`, each point is the median of the rounds' (one round at bind read
 // 83-100% over 37 ms stretches on 4 ranks over 2 cores, from run to run, and moved gpt's
-// predicted step by 10%). With `fill_cache`, the runs take copies of the operands in turn,
+// predicted step by 10%). The shortest stretch runs once together, untimed, before the
+// first round: without it, the first of three rounds at bind read 52-71% over 25 us
+// stretches where the next two read 77-94%, and bind times one round (74-77% in each of
+// four binds, where a profile's median of five read 93%); with it, 83-92%. With `fill_cache`, the runs take copies of the operands in turn,
 // filling about a core's cache as a step's kernels do between turns, so that each turn
 // refills it (DeviceModel::turns_by_stretch_filled): one copy, two ranks' 768 KiB within a
 // 2 MiB cache, kept 95-100% over 1.6 ms stretches where copies kept 88-92%, and 4-rank gpt,
