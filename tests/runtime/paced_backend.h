@@ -15,20 +15,20 @@
 namespace spmd::runtime::test_backends {
 
 // A backend whose kernels take a set time: `fixed_s`, then `element_s` for each element of
-// their result (spinning on the clock), computing nothing. Its first `stalled_adds` runs of
+// their result (spinning on the clock), computing nothing. Its first `stalled_runs` runs of
 // `stalled_op` (an add by default) of more than one element take `stall_s` more, as kernels
 // whose threads wait for a PU that does not run them, or that run in a slow spell.
 class Paced : public kernels::Backend {
  public:
-  Paced(double fixed_s, double element_s, int stalled_adds = 0, double stall_s = 0, std::string stalled_op = "add")
-      : fixed_s_(fixed_s), element_s_(element_s), stalled_adds_(stalled_adds), stall_s_(stall_s),
+  Paced(double fixed_s, double element_s, int stalled_runs = 0, double stall_s = 0, std::string stalled_op = "add")
+      : fixed_s_(fixed_s), element_s_(element_s), stalled_runs_(stalled_runs), stall_s_(stall_s),
         stalled_op_(std::move(stalled_op)) {}
   std::string_view name() const override { return "paced"; }
   bool supports(std::string_view, std::span<const ir::TensorType>) const override { return true; }
   void run(const ir::Node& node, std::span<const kernels::TensorRef>, const kernels::TensorRef& out) override {
     double seconds = fixed_s_ + element_s_ * static_cast<double>(out.numel());
-    if (node.op == stalled_op_ && out.numel() > 1 && stalled_adds_ > 0) {
-      --stalled_adds_;
+    if (node.op == stalled_op_ && out.numel() > 1 && stalled_runs_ > 0) {
+      --stalled_runs_;
       seconds += stall_s_;
     }
     const auto until = std::chrono::steady_clock::now() + std::chrono::duration<double>(seconds);
@@ -38,7 +38,7 @@ class Paced : public kernels::Backend {
 
  private:
   double fixed_s_, element_s_;
-  int stalled_adds_;
+  int stalled_runs_;
   double stall_s_;
   std::string stalled_op_;
 };
