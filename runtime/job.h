@@ -259,6 +259,7 @@ class Job {
   void sample(const StepReport& r, const std::vector<LaunchTime>& launches, bool timed);
   void end_of_window(StepReport& r);
   ReplanReport replan(double measured_s);
+  partitioner::Refitted refit_to_window(ReplanReport& report);
   partitioner::Refitted refit_by_launch(const launcher::Topology& base, const partitioner::DeviceModel& device);
   partitioner::Refitted refit_as_a_whole(const launcher::Topology& base, const partitioner::DeviceModel& device,
                                          double measured_s, double predicted_s);

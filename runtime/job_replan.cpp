@@ -148,16 +148,14 @@ void Job::end_of_window(StepReport& r) {
   if (description_.replan.when == Replan::once && !switched_) samples_.reset();  // nothing left to measure
 }
 
-// Refits the model to this window's launches (every rank's, averaged, so that every rank
-// searches the same model and finds the same plan; `measured_s` is the window's median
-// step, agreed the same way), costs the running plan under it, and searches again. Switches when the best plan found beats the running one by the threshold.
-ReplanReport Job::replan(double measured_s) {
-  ReplanReport report;
-  report.measured_s = measured_s;
+// The model refitted to this window's launches (every rank's, averaged, so that every rank
+// searches the same model and finds the same plan; `report.measured_s` is the window's
+// median step, agreed the same way), what they leave unexplained spread over the kernels;
+// the running plan's step under it in `report.predicted_from_s`.
+partitioner::Refitted Job::refit_to_window(ReplanReport& report) {
   std::optional<launcher::Topology> flat;
   const launcher::Topology& base =
       partitioner::topology_or_flat(base_topology_ ? &*base_topology_ : nullptr, ranks(), flat);
-  partitioner::SearchOptions options = description_.partitioning.search;
   const partitioner::DeviceModel device = partitioner::device_model(base, base_device_);
   std::optional<partitioner::Program> whole;  // an unpartitioned job's program: the step itself
   const partitioner::Program& running = program_ ? *program_ : whole.emplace(partitioner::Program{graph_, {}});
@@ -173,7 +171,7 @@ ReplanReport Job::replan(double measured_s) {
   };
   partitioner::Refitted model =
       partitioner::ranks_take_turns(base)
-          ? refit_as_a_whole(base, device, measured_s - outside, predict_program(base, base_device_))
+          ? refit_as_a_whole(base, device, report.measured_s - outside, predict_program(base, base_device_))
           : refit_by_launch(base, device);
   report.predicted_from_s = predict_running(model.topology, model.device);
   // What the launches do not explain (the executor's own work between them) is spread over
@@ -203,7 +201,17 @@ ReplanReport Job::replan(double measured_s) {
     }
     model.said += "; " + us(each) + " per kernel between launches";
   }
+  return model;
+}
+
+// Refits the model to this window (refit_to_window), costs the running plan under it, and
+// searches again. Switches when the best plan found beats the running one by the threshold.
+ReplanReport Job::replan(double measured_s) {
+  ReplanReport report;
+  report.measured_s = measured_s;
+  partitioner::Refitted model = refit_to_window(report);
   report.fit = model.said;
+  partitioner::SearchOptions options = description_.partitioning.search;
   options.device = model.device;
   report.from = plan_source() + ", mesh " + plan().mesh.to_string();
   description_.partitioning.search.device = model.device;
@@ -217,7 +225,7 @@ ReplanReport Job::replan(double measured_s) {
     return report;
   }
   report.to = best->name + ", mesh " + best->plan.mesh.to_string();
-  report.predicted_to_s = best->prediction.step_time_s + outside;
+  report.predicted_to_s = best->prediction.step_time_s + outside_program_seconds();  // as the running plan's
   const double gain = report.predicted_gain(), threshold = description_.replan.threshold;
   if (same_plan(best->plan, plan())) {
     report.why = "kept: the running plan is the best found";
