@@ -2,7 +2,9 @@
 // one rank alone with that batch, with the collectives overlapping compute, in program
 // order (`spmd run --no-overlap`), and as the cost model chooses (what `spmd run` does
 // unless told; the row says which it chose). Efficiency is one rank's median step time over the job's;
-// the exposed communication is the part of a step its kernels did not cover
+// beside it the paired efficiency, the median over the repeats of each repeat's own (its
+// baseline over its row), which the machine's drift between repeats does not reach; the
+// exposed communication is the part of a step its kernels did not cover
 // (runtime/exposed_comm.h). The single-rank baseline is measured in the same run, by each
 // rank alone in turn while the others wait, interleaved with the rows (--repeats), and the
 // efficiency is against the slowest rank's: a step of the job waits for its slowest rank,
@@ -140,6 +142,19 @@ int main(int argc, char** argv) {
   const std::vector<uint64_t> together_ns =
       world.all_gather(static_cast<uint64_t>(median(together_s) * 1e9), "the baselines run at once");
   const double slowest_s = *std::max_element(alone_ns.begin(), alone_ns.end()) / 1e9, lead_s = alone_ns[0] / 1e9;
+  // Each repeat's slowest baseline, for the paired efficiencies: the machine drifts over
+  // minutes (rank 0 alone ran 99-126 ms a step across five repeats of one run), and a row
+  // set against the baseline of its own repeat leaves that drift out.
+  std::vector<double> slowest_by_repeat;
+  for (double s : alone_s) {
+    const std::vector<uint64_t> each = world.all_gather(static_cast<uint64_t>(s * 1e9), "a repeat's baselines");
+    slowest_by_repeat.push_back(*std::max_element(each.begin(), each.end()) / 1e9);
+  }
+  const auto paired = [&](const std::vector<double>& step_s) {
+    std::vector<double> efficiency;
+    for (size_t r = 0; r < step_s.size(); ++r) efficiency.push_back(slowest_by_repeat[r] / step_s[r]);
+    return median(efficiency);
+  };
   const double together_slowest_s = *std::max_element(together_ns.begin(), together_ns.end()) / 1e9;
   for (Row& row : rows) row.m = {median(row.step_s), median(row.exposed_s)};
   if (!world.lead()) return 0;
@@ -155,12 +170,13 @@ int main(int argc, char** argv) {
   std::printf("the single-rank job run on every rank at once keeps %.1f%% of the slowest rank's speed alone: "
               "the most a job of %d ranks can reach here\n",
               100 * slowest_s / together_slowest_s, world.size());
-  std::printf("%5s %-5s %-10s %10s %11s %11s %12s %12s %14s\n", "ranks", "plan", "overlap", "step ms", "efficiency",
-              "vs rank 0", "vs at once", "exposed ms", "repeats ms");
+  std::printf("%5s %-5s %-10s %10s %11s %9s %11s %12s %12s %14s\n", "ranks", "plan", "overlap", "step ms", "efficiency",
+              "paired", "vs rank 0", "vs at once", "exposed ms", "repeats ms");
   for (const Row& r : rows) {
     const std::string overlap = r.overlap ? (*r.overlap ? "on" : "off") : (r.overlapped ? "model: on" : "model: off");
-    std::printf("%5d %-5s %-10s %10.2f %10.1f%% %10.1f%% %11.1f%% %12.2f %14s\n", world.size(), r.strategy.c_str(),
-                overlap.c_str(), r.m.step_s * 1e3, 100 * slowest_s / r.m.step_s, 100 * lead_s / r.m.step_s,
+    std::printf("%5d %-5s %-10s %10.2f %10.1f%% %8.1f%% %10.1f%% %11.1f%% %12.2f %14s\n", world.size(),
+                r.strategy.c_str(), overlap.c_str(), r.m.step_s * 1e3, 100 * slowest_s / r.m.step_s,
+                100 * paired(r.step_s), 100 * lead_s / r.m.step_s,
                 100 * together_slowest_s / r.m.step_s, r.m.exposed_s * 1e3, range_ms(r.step_s).c_str());
   }
   return 0;
