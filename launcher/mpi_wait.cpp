@@ -25,6 +25,7 @@ constexpr std::chrono::milliseconds kLongWait{10};
 constexpr std::chrono::microseconds kLongestSleep{1000};
 
 thread_local IdleWait this_threads_idle_wait = IdleWait::back_off;
+thread_local bool this_thread_waits_blocking = true;
 
 std::string where(MPI_Comm comm) {
   int rank = 0, size = 1;
@@ -58,6 +59,9 @@ Seconds collective_timeout(std::optional<Seconds> timeout) {
 
 void set_idle_wait(IdleWait how) { this_threads_idle_wait = how; }
 IdleWait idle_wait() { return this_threads_idle_wait; }
+
+void set_blocking_waits(bool allowed) { this_thread_waits_blocking = allowed; }
+bool blocking_waits() { return this_thread_waits_blocking; }
 
 WaitOutcome wait_all(std::span<MPI_Request> requests, MPI_Status* statuses, Seconds timeout) {
   Clock::time_point deadline{}, long_wait{};  // set at the first clock read: a short wait reads none

@@ -57,6 +57,14 @@ enum class IdleWait { back_off, poll };
 void set_idle_wait(IdleWait how);
 IdleWait idle_wait();
 
+// Whether this thread may wait inside MPI's blocking calls: MPI's own collectives, under a
+// DeadlineGuard (deadline_guard.h: faster than their nonblocking forms). Otherwise it waits
+// only in wait_all, which backs off: a communication stream's thread, whose waits would
+// take the core from the compute beside it (a blocking MPI wait polls without a pause
+// where the node is not oversubscribed). True unless set. O(1).
+void set_blocking_waits(bool allowed);
+bool blocking_waits();
+
 // Polls `requests` with MPI_Testall (which drives MPI's progress as a blocking wait would)
 // until all complete, MPI reports an error, or `timeout` passes; `statuses` as for
 // MPI_Testall (MPI_STATUSES_IGNORE, or one per request). Backs off as the wait grows: the

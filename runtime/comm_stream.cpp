@@ -1,5 +1,7 @@
 #include "runtime/comm_stream.h"
 
+#include "launcher/mpi_wait.h"
+
 namespace spmd::runtime {
 
 CommStream::CommStream() : thread_([this] { loop(); }) {}
@@ -32,6 +34,9 @@ void CommStream::wait(std::int64_t ticket) {
 }
 
 void CommStream::loop() {
+  // This thread shares its core with the compute: its waits must back off, not poll
+  // inside MPI's blocking calls (MPI's own collectives run nonblocking here).
+  launcher::set_blocking_waits(false);
   std::unique_lock lock(mutex_);
   for (;;) {
     changed_.wait(lock, [&] { return stopping_ || !queue_.empty(); });

@@ -11,8 +11,11 @@
 #include <memory>
 #include <optional>
 
+#include <unistd.h>
+
 #include "common/error.h"
 #include "common/units.h"
+#include "launcher/deadline_guard.h"
 #include "launcher/peer_watch.h"
 #include "runtime/job.h"
 #include "runtime/metrics_file.h"
@@ -210,13 +213,33 @@ void train_and_report(const RunOptions& o, const launcher::World& world) {
   metrics.close();
 }
 
+// A blocking MPI call that outlived its deadline (launcher/deadline_guard.h) fails the job
+// as a wait that timed out does (main's JobFailure line, exit 3), at the step noted and
+// naming the ranks that stopped answering; on the guard's thread, while the call holds MPI.
+void fail_at_deadline(int rank, launcher::PeerWatch* watch, const std::string& message) {
+  const int64_t step = noted_step();
+  const std::string at = step >= 0 ? "step " + std::to_string(step) + ": " : "";
+  const std::string line = failure_line(rank, at + launcher::deadline_passed_text(message) + silent_ranks(watch));
+  note_failure(line);
+  std::fprintf(stderr, "%s\n", line.c_str());
+  failure_said();
+  std::fflush(stdout);
+  std::fflush(stderr);
+  _exit(kExitJobFailure);
+}
+
 // Watched from the start, setup included: a rank lost or stopped is named by the others.
 void run(const RunOptions& o, const launcher::World& world) {
   std::unique_ptr<launcher::PeerWatch> watch;
   if (world.size() > 1) say_why_when_stopped(world.rank(), (watch = launcher::PeerWatch::join(world)).get());
+  launcher::set_deadline_handler(
+      [rank = world.rank(), w = watch.get()](const std::string& message) { fail_at_deadline(rank, w, message); });
   // Leaving this scope, by the end of training or by an error of this rank's own, is no loss.
   struct Unwatch {
-    ~Unwatch() { stop_watching_peers(); }
+    ~Unwatch() {
+      launcher::set_deadline_handler(nullptr);
+      stop_watching_peers();
+    }
   } unwatch;
   try {
     train_and_report(o, world);

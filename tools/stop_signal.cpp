@@ -102,6 +102,7 @@ void stop_watching_peers() {
 }
 
 void note_step(int64_t step) { g_step.store(step, std::memory_order_relaxed); }
+int64_t noted_step() { return g_step.load(std::memory_order_relaxed); }
 
 std::string failure_line(int rank, const std::string& what) {
   return "spmd: job failed on rank " + std::to_string(rank) + ": " + what;

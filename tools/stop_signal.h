@@ -33,5 +33,7 @@ void note_failure(const std::string& line);
 void failure_said();
 // The step this rank is at, for that message (cheap: one atomic store).
 void note_step(int64_t step);
+// The step noted last; -1 while the job sets up.
+int64_t noted_step();
 
 }  // namespace spmd::tools

@@ -1,12 +1,17 @@
-// The MPI backend of Communicator. Every operation, point-to-point and native collective,
-// is a nonblocking MPI call completed by launcher::wait_all (a polling loop that backs off
-// and gives up at timeout()), so a rank whose peer died or never sends fails with an
-// spmd::JobFailure naming the peer (or, for a collective, the operation) instead of hanging;
-// a split first meets at a barrier with the deadline. MPI errors are returned (the
+// The MPI backend of Communicator. Every point-to-point operation is a nonblocking MPI call
+// completed by launcher::wait_all (a polling loop that backs off and gives up at
+// timeout()), so a rank whose peer died or never sends fails with an spmd::JobFailure
+// naming the peer instead of hanging. MPI's own collectives run in their blocking form,
+// faster, under a deadline that ends the process naming the call
+// (launcher::DeadlineGuard), except on a thread that must not wait inside MPI
+// (launcher::blocking_waits), where they too are nonblocking and fail with an
+// spmd::JobFailure; a split first meets at a barrier with the deadline. MPI errors are returned (the
 // communicator's error handler is set to MPI_ERRORS_RETURN) and raised as spmd::JobFailure.
 #pragma once
 
 #include <mpi.h>
+
+#include <functional>
 
 #include "collectives/communicator.h"
 
@@ -59,6 +64,12 @@ class MpiCommunicator : public Communicator {
   // timed out stays pending (MPI can neither cancel nor free it), so the communicator is
   // then never freed: Open MPI would go on progressing the operation on freed memory.
   void complete_in_time(int posted, MPI_Request& request, const std::string& what) const;
+  // MPI's own collective: its blocking form `blocking` (named `call`) under a
+  // launcher::DeadlineGuard of timeout() where this thread may wait inside MPI
+  // (launcher::blocking_waits), else its nonblocking form `posted` (named `what`) completed
+  // in time (`what` is built only then). An error MPI reports throws spmd::JobFailure.
+  void run_native(const char* call, const std::function<int()>& blocking, const std::function<std::string()>& what,
+                  const std::function<int(MPI_Request*)>& posted) const;
 
   MPI_Comm comm_;
   bool owned_;

@@ -12,6 +12,7 @@
 #include "collectives/nccl/nccl_communicator.h"
 #include "collectives/primitives.h"
 #include "common/error.h"
+#include "launcher/mpi_wait.h"
 #include "mpi_fixture.h"
 
 namespace spmd::collectives::testing {
@@ -97,13 +98,19 @@ TEST_F(ErrorsTest, MissingMessageTimesOut) {
   }
 }
 
-// Rank 1 comes to the all-reduce after the deadline: the others fail with spmd::JobFailure
-// naming the operation. MPI cannot cancel a collective, so their buffer stays MPI's
-// (static) until rank 1 completes it.
-TEST_F(ErrorsTest, NativeCollectiveTimesOut) {
+// Rank 1 comes to the all-reduce after the deadline, which the others wait for on a thread
+// that must not wait inside MPI (a communication stream's): they fail with spmd::JobFailure
+// naming the operation. MPI cannot cancel a collective, so their buffer stays MPI's (static)
+// until rank 1 completes it. (Where blocking waits are allowed, the deadline ends the
+// process instead: collectives_late_collective_ends_at_the_deadline.)
+TEST_F(ErrorsTest, NativeCollectiveOnAThreadThatMustNotBlockTimesOut) {
   if (size() < 2) GTEST_SKIP() << "needs 2 ranks";
   comm().set_timeout(std::chrono::milliseconds(500));
   static std::vector<float> data(16, 1.0f);
+  launcher::set_blocking_waits(false);
+  struct Restore {
+    ~Restore() { launcher::set_blocking_waits(true); }
+  } restore;
   if (rank() == 1) {
     std::this_thread::sleep_for(std::chrono::milliseconds(1500));
     comm().set_timeout(std::chrono::seconds(30));
