@@ -1,7 +1,9 @@
 // The project's collective algorithms against MPI's own collectives, measured in the same
 // run: for each primitive and size (4 KiB to 64 MiB by default, in steps of 4x) the median
 // time over several repetitions, each started after a barrier and counted as the slowest
-// rank's time, of every algorithm and of MPI's collective (Algorithm::native); the ratio
+// rank's time, of every algorithm and of MPI's collective (Algorithm::native: its blocking
+// form, which under Open MPI runs coll/tuned's or han's algorithms, as a program's
+// MPI_Allreduce does, collectives/mpi/mpi_native.cpp); the ratio
 // mpi/ours (> 1: ours is faster) and the cost model's prediction. With --profile (written by
 // `spmd profile` on the same ranks) each row also gets the prediction from the profile's
 // fitted figures, the error of both against the measurement, and a last line counts the
