@@ -105,7 +105,9 @@ class Communicator {
 
   // How long any operation, point-to-point or native collective, may wait for its peers
   // before it fails with spmd::JobFailure (a rank that died or never joined): 60 s unless
-  // set otherwise (also SPMD_COLLECTIVE_TIMEOUT_S).
+  // set otherwise (also SPMD_COLLECTIVE_TIMEOUT_S). MPI's own collectives, which the MPI
+  // backend runs in their blocking form where the thread may wait inside MPI, end the
+  // process at that deadline instead (launcher/deadline_guard.h).
   std::chrono::duration<double> timeout() const { return timeout_; }
   void set_timeout(std::chrono::duration<double> t) { timeout_ = t; }
 

@@ -142,7 +142,9 @@ class Job {
 
   // Run one step, or `steps` steps calling `on_step` after each. Collective. A loss that is
   // not finite throws spmd::JobFailure, or skips the step (OnNonFinite); a failed
-  // collective (a lost or stopped peer) throws spmd::JobFailure naming the step. Each report
+  // collective (a lost or stopped peer) throws spmd::JobFailure naming the step, but for
+  // MPI's own collectives run blocking, whose deadline ends the process
+  // (launcher/deadline_guard.h, set_deadline_handler to say more). Each report
   // carries the cost model's predicted step time, and the measured exposed communication
   // of the steps whose launches are timed: every step on a host backend or with a trace,
   // every tenth on a device (timing a GPU's kernels synchronises after each).
