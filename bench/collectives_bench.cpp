@@ -42,7 +42,6 @@
 #include "collectives/timing.h"
 #include "common/error.h"
 #include "common/files.h"
-#include "launcher/mpi_settings.h"
 #include "launcher/mpi_wait.h"
 #include "launcher/world.h"
 #include "kernels/backend.h"
@@ -324,7 +323,7 @@ void run(const Options& options) {
 void read_collectives(const std::string& path, bool turns, bool lead, Options& options) {
   const spmd::partitioner::Profile profile = spmd::partitioner::read_profile(path);
   const std::string changed =
-      spmd::partitioner::mpi_settings_changed(spmd::launcher::mpi_collective_settings(), profile.mpi_collectives);
+      spmd::partitioner::mpi_settings_changed(spmd::collectives::native_collective_settings(), profile.mpi_collectives);
   if (lead && !changed.empty()) {
     std::printf("the profile timed MPI's own collectives under other settings (%s): the choice follows those times\n",
                 changed.c_str());

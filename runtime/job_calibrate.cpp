@@ -10,7 +10,6 @@
 #include <vector>
 
 #include "collectives/mpi/mpi_communicator.h"
-#include "launcher/mpi_settings.h"
 #include "partitioner/cost_model.h"
 #include "partitioner/device_model.h"
 #include "partitioner/profile.h"
@@ -236,7 +235,7 @@ bool Job::apply_profile(const std::string& path, int devices) {
   partitioner::Profiled p =
       partitioner::apply_profile(partitioner::read_profile(path), path, base, description_.partitioning.search.device,
                                  kernels::cpu_threads(),
-                                 world_ ? launcher::mpi_collective_settings() : std::map<std::string, std::string>{});
+                                 world_ ? collectives::native_collective_settings() : std::map<std::string, std::string>{});
   description_.partitioning.search.device = p.device;
   profile_notes_ = std::move(p.said);
   if (topology_ || devices > 1) topology_ = std::make_unique<launcher::Topology>(std::move(p.topology));

@@ -6,7 +6,7 @@
 #include "common/error.h"
 #include "common/units.h"
 #include "ir/ops.h"
-#include "launcher/mpi_settings.h"
+#include "collectives/mpi/mpi_communicator.h"
 #include "launcher/mpi_wait.h"
 #include "partitioner/device_model.h"
 #include "runtime/comm_stream.h"
@@ -190,7 +190,7 @@ ProfileRun measure_profile(const launcher::World& world, collectives::Communicat
   ProfileRun run;
   run.profile.fingerprint = launcher::fingerprint(topology);
   run.profile.kernel_threads = kernels::cpu_threads();
-  run.profile.mpi_collectives = launcher::mpi_collective_settings();  // what chose MPI's own collectives timed here
+  run.profile.mpi_collectives = collectives::native_collective_settings();  // what chose MPI's own collectives timed here
   measure_kernels(
       backend, run.profile, run.table,
       [&comm] {

@@ -12,6 +12,8 @@
 #include <mpi.h>
 
 #include <functional>
+#include <map>
+#include <string>
 
 #include "collectives/communicator.h"
 
@@ -77,5 +79,12 @@ class MpiCommunicator : public Communicator {
   int rank_ = 0;
   int size_ = 1;
 };
+
+// What chooses the algorithms of MPI's own collectives as this backend calls them: Open
+// MPI's coll settings (launcher::mpi_collective_settings) and, where those were found,
+// "spmd_native_collectives" -> "blocking" (mpi_native.cpp; profiles taken before timed the
+// nonblocking forms, which run other, slower algorithms). What a profile records and a job
+// compares with it (partitioner::mpi_settings_changed). Cost: mpi_collective_settings'.
+std::map<std::string, std::string> native_collective_settings();
 
 }  // namespace spmd::collectives

@@ -11,6 +11,7 @@
 #include "collectives/mpi/mpi_communicator.h"
 #include "collectives/primitives.h"
 #include "launcher/deadline_guard.h"
+#include "launcher/mpi_settings.h"
 
 namespace spmd::collectives {
 
@@ -97,6 +98,12 @@ void MpiCommunicator::native_all_to_all(std::span<const float> in, std::span<flo
       "MPI_Alltoall", [&] { return MPI_Alltoall(in.data(), block, MPI_FLOAT, out.data(), block, MPI_FLOAT, comm_); },
       [] { return std::string("MPI_Ialltoall"); },
       [&](MPI_Request* r) { return MPI_Ialltoall(in.data(), block, MPI_FLOAT, out.data(), block, MPI_FLOAT, comm_, r); });
+}
+
+std::map<std::string, std::string> native_collective_settings() {
+  std::map<std::string, std::string> settings = launcher::mpi_collective_settings();
+  if (!settings.empty()) settings["spmd_native_collectives"] = "blocking";
+  return settings;
 }
 
 }  // namespace spmd::collectives
