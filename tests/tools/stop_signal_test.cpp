@@ -5,43 +5,23 @@
 #include <csignal>
 #include <string>
 
-#include <sys/wait.h>
-#include <unistd.h>
-
 #include "common/error.h"
+#include "tests/support/child_process.h"
 #include "tools/stop_signal.h"
 
 namespace spmd::tools {
 namespace {
 
-struct Ended {
-  int code = -1;
-  std::string err;
-};
+using Ended = testing::ChildEnded;
 
 // Forks a child that runs `before` with the handler installed (rank 2, no watch), then
 // raises SIGTERM; its exit code and what it wrote to stderr.
 Ended terminated_after(void (*before)()) {
-  int fds[2];
-  if (pipe(fds) != 0) return {};
-  const pid_t child = fork();
-  if (child == 0) {
-    dup2(fds[1], STDERR_FILENO);
-    close(fds[0]);
+  return testing::run_in_child([before] {
     say_why_when_stopped(2, nullptr);
     before();
-    raise(SIGTERM);
-    _exit(0);  // not reached: the handler exits
-  }
-  close(fds[1]);
-  Ended out;
-  char buffer[4096];
-  for (ssize_t n; (n = read(fds[0], buffer, sizeof buffer)) > 0;) out.err.append(buffer, static_cast<size_t>(n));
-  close(fds[0]);
-  int status = 0;
-  waitpid(child, &status, 0);
-  out.code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  return out;
+    raise(SIGTERM);  // the handler exits
+  });
 }
 
 TEST(StopSignal, ARankEndedAfterItsOwnFailurePrintsThatFailure) {
