@@ -46,6 +46,20 @@ std::string message_of(const char* call, int rank, int size, double timeout_s) {
   _exit(kExitJobFailure);  // the call still holds MPI's locks: nothing else may run
 }
 
+// The handler set_deadline_handler sets, apart from the watch: setting one starts no thread.
+struct Handler {
+  std::mutex mutex;
+  std::function<void(const std::string&)> handler;
+  static Handler& instance() {
+    static Handler h;
+    return h;
+  }
+  std::function<void(const std::string&)> get() {
+    std::lock_guard<std::mutex> lock(mutex);
+    return handler;
+  }
+};
+
 // The process's armed deadlines and the thread that looks at them.
 class Watch {
  public:
@@ -60,10 +74,6 @@ class Watch {
   void remove(Slot* s) {
     std::lock_guard<std::mutex> lock(mutex_);
     slots_.erase(std::remove(slots_.begin(), slots_.end(), s), slots_.end());
-  }
-  void set_handler(std::function<void(const std::string&)> handler) {
-    std::lock_guard<std::mutex> lock(mutex_);
-    handler_ = std::move(handler);
   }
 
  private:
@@ -94,8 +104,8 @@ class Watch {
     while (!wake_.wait_for(lock, kLookEvery, [this] { return stop_; })) {
       const std::string message = passed();
       if (message.empty()) continue;
-      const std::function<void(const std::string&)> handler = handler_;
       lock.unlock();
+      const std::function<void(const std::string&)> handler = Handler::instance().get();
       if (handler) handler(message);
       end_process(message);  // a handler that returned
     }
@@ -105,7 +115,6 @@ class Watch {
   std::condition_variable wake_;
   bool stop_ = false;
   std::vector<Slot*> slots_;
-  std::function<void(const std::string&)> handler_;
   std::thread thread_;  // last: starts once the rest is ready
 };
 
@@ -131,7 +140,9 @@ DeadlineGuard::DeadlineGuard(const char* call, int rank, int size, Seconds timeo
 DeadlineGuard::~DeadlineGuard() { this_thread.slot.deadline_ns.store(0, std::memory_order_release); }
 
 void set_deadline_handler(std::function<void(const std::string& message)> handler) {
-  Watch::instance().set_handler(std::move(handler));
+  Handler& h = Handler::instance();
+  std::lock_guard<std::mutex> lock(h.mutex);
+  h.handler = std::move(handler);
 }
 
 std::string deadline_passed_text(const std::string& message) {

@@ -11,7 +11,6 @@
 
 #include <mpi.h>
 
-#include <functional>
 #include <map>
 #include <string>
 
@@ -69,9 +68,11 @@ class MpiCommunicator : public Communicator {
   // MPI's own collective: its blocking form `blocking` (named `call`) under a
   // launcher::DeadlineGuard of timeout() where this thread may wait inside MPI
   // (launcher::blocking_waits), else its nonblocking form `posted` (named `what`) completed
-  // in time (`what` is built only then). An error MPI reports throws spmd::JobFailure.
-  void run_native(const char* call, const std::function<int()>& blocking, const std::function<std::string()>& what,
-                  const std::function<int(MPI_Request*)>& posted) const;
+  // in time (`what` is built only then). An error MPI reports throws spmd::JobFailure. A
+  // template (defined and used in mpi_native.cpp only): no std::function to allocate on a
+  // path of a few microseconds.
+  template <class Blocking, class What, class Posted>
+  void run_native(const char* call, const Blocking& blocking, const What& what, const Posted& posted) const;
 
   MPI_Comm comm_;
   bool owned_;

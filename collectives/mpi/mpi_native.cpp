@@ -15,9 +15,9 @@
 
 namespace spmd::collectives {
 
-void MpiCommunicator::run_native(const char* call, const std::function<int()>& blocking,
-                                 const std::function<std::string()>& what,
-                                 const std::function<int(MPI_Request*)>& posted) const {
+template <class Blocking, class What, class Posted>
+void MpiCommunicator::run_native(const char* call, const Blocking& blocking, const What& what,
+                                 const Posted& posted) const {
   if (launcher::blocking_waits()) {
     int rc = MPI_SUCCESS;
     {
