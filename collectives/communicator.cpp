@@ -32,6 +32,22 @@ void Communicator::exchange_all(std::span<const SendTo> sends, std::span<const R
 
 void Communicator::copy(std::span<const float> from, std::span<float> to) { std::ranges::copy(from, to.begin()); }
 
+CommBuffer Communicator::allocate_node_shared(std::size_t n) {
+  if (n == 0) return {};
+  return CommBuffer(host_floats(n, HugePages::rounded).release(), {[](void*, float* p) { HostFree{}(p); }, nullptr});
+}
+
+std::vector<Communicator::PeerBuffers> Communicator::peer_buffers(std::span<const float>, std::span<const float>) {
+  return {};
+}
+
+// A dissemination barrier (Hensgen, Finkel and Manber 1988): ceil(lg p) rounds of empty
+// messages, after which every rank has heard, directly or not, from every other.
+void Communicator::barrier() {
+  const int p = size(), r = rank();
+  for (int k = 1; k < p; k *= 2) sendrecv({}, (r + k) % p, {}, (r - k + p) % p);
+}
+
 namespace {
 // Spare buffers a pool keeps: a collective takes at most three at once (a reduce-scatter
 // over pieces: its packed messages each way and its scratch).

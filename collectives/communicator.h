@@ -103,6 +103,32 @@ class Communicator {
   // moved. O(spares).
   std::size_t pooled_floats() const;
 
+  // Memory the ranks of a node reach directly (algorithms/shared_memory.cpp read and write
+  // peers' buffers in it, without a message). MPI: MPI shared-memory windows
+  // (MPI_Win_allocate_shared) over the group's ranks on each node, of the group's largest
+  // request, kept in a pool that lives as long as the communicator (a new window frees the
+  // spares smaller than it); on small pages (Linux gives shared memory no
+  // transparent huge pages unless /sys/kernel/mm/transparent_hugepage/shmem_enabled says
+  // so). Collective over the group: every rank calls it, in the same order, for its own `n`.
+  // By default private host memory (in huge pages, as allocate's), which the shared-memory
+  // algorithms reach through messages instead. Cost: a small all-reduce, and where the pool
+  // has no spare that holds the largest request a new window (an mmap, and a page fault
+  // per 4 KiB on first touch on each rank that touches it).
+  virtual CommBuffer allocate_node_shared(std::size_t n);
+  // Where each rank of the group has its `a` and `b` (same roles on every rank), as
+  // addresses in this process, when every rank's lie in node-shared memory this rank
+  // reaches (allocate_node_shared); empty on every rank otherwise, and by default.
+  // Collective: one small all-gather, which also means every rank has entered.
+  struct PeerBuffers {
+    float* a = nullptr;
+    float* b = nullptr;
+  };
+  virtual std::vector<PeerBuffers> peer_buffers(std::span<const float> a, std::span<const float> b);
+  // Waits for every rank of the group, within timeout(), with the memory of node-shared
+  // buffers made consistent on both sides of it (what a rank wrote before it, its peers
+  // see after). By default exchanges an empty message with every peer.
+  virtual void barrier();
+
   // How long any operation, point-to-point or native collective, may wait for its peers
   // before it fails with spmd::JobFailure (a rank that died or never joined): 60 s unless
   // set otherwise (also SPMD_COLLECTIVE_TIMEOUT_S). MPI's own collectives, which the MPI

@@ -32,6 +32,7 @@ struct Model {
 // model the paper assumes; whatever more the hardware overlaps, a profile measures).
 double all_gather(const Model& m, Algorithm algo) {
   const double bandwidth = m.fraction(m.p) * m.n * m.beta;
+  if (algo == Algorithm::shared_memory) return 2 * m.alpha + bandwidth;
   if (algo == Algorithm::ring || algo == Algorithm::scattered) return (m.p - 1) * m.alpha + bandwidth;
   return m.lg() * m.alpha + bandwidth;
 }
@@ -41,6 +42,7 @@ double all_gather(const Model& m, Algorithm algo) {
 // of one segment each, s = the segments of kSegmentFloats floats. Scattered, a flat tree:
 // the root's p - 1 messages leave one at a time (single-port, as all_gather).
 double broadcast(const Model& m, Algorithm algo) {
+  if (algo == Algorithm::shared_memory) return 2 * m.alpha + m.n * m.beta;
   if (algo == Algorithm::binomial_tree) return m.lg() * (m.alpha + m.n * m.beta);
   if (algo == Algorithm::scattered) return (m.p - 1) * (m.alpha + m.n * m.beta);
   if (algo == Algorithm::pipelined_chain) {
@@ -55,6 +57,7 @@ double broadcast(const Model& m, Algorithm algo) {
 // (p'-1)/p' n (beta + gamma), plus for non-powers of two the pre-step and a last message
 // of one block to the rank that sat out; scattered, the ring's (single-port, as all_gather).
 double reduce_scatter(const Model& m, Algorithm algo) {
+  if (algo == Algorithm::shared_memory) return 2 * m.alpha + m.fraction(m.p) * m.n * (m.beta + m.gamma);
   if (algo == Algorithm::ring || algo == Algorithm::scattered) {
     return (m.p - 1) * m.alpha + m.fraction(m.p) * m.n * (m.beta + m.gamma);
   }
@@ -73,6 +76,8 @@ double all_reduce(const Model& m, Algorithm algo) {
     case Algorithm::ring:
     case Algorithm::scattered:
       return 2 * (m.p - 1) * m.alpha + m.fraction(m.p) * m.n * (2 * m.beta + m.gamma);
+    case Algorithm::shared_memory:
+      return 2 * m.alpha + m.fraction(m.p) * m.n * (m.beta + m.gamma);
     case Algorithm::recursive_halving_doubling:
       return 2 * std::log2(q) * m.alpha + m.fraction(q) * m.n * (2 * m.beta + m.gamma) + m.fold_cost();
     default:
@@ -83,9 +88,15 @@ double all_reduce(const Model& m, Algorithm algo) {
 // sec. 4.5: binomial tree ceil(lg p)(alpha + n beta + n gamma).
 double reduce(const Model& m, Algorithm) { return m.lg() * (m.alpha + m.n * m.beta + m.n * m.gamma); }
 
+// Shared memory (algorithms/shared_memory.cpp): two small collectives (where the buffers
+// lie, the barrier at the end), then loads of the peers' blocks (reduced, for the
+// reductions), read as the link's beta.
 // sec. 4.6: pairwise exchange, p-1 messages of n/p bytes one after another; scattered, the
 // same (single-port, as all_gather).
-double all_to_all(const Model& m, Algorithm) { return (m.p - 1) * (m.alpha + m.n / m.p * m.beta); }
+double all_to_all(const Model& m, Algorithm algo) {
+  if (algo == Algorithm::shared_memory) return 2 * m.alpha + m.fraction(m.p) * m.n * m.beta;
+  return (m.p - 1) * (m.alpha + m.n / m.p * m.beta);
+}
 
 double cost_of(const std::string& primitive, Algorithm algo, const Model& m) {
   if (primitive == "all_reduce") return all_reduce(m, algo);
@@ -109,10 +120,11 @@ double predicted_seconds(const std::string& primitive, Algorithm algo, int p, do
   const Model model{p, bytes, link.latency_s, 1.0 / link.bandwidth_Bps, 1.0 / link.reduce_Bps};
   if (p == 1) return 0.0;
   if (algo != Algorithm::native) return cost_of(primitive, algo, model);
-  // The backend picks among algorithms like ours; model it as picking the best of them.
+  // The backend picks among message-passing algorithms like ours; model it as picking the
+  // best of them.
   double best = std::numeric_limits<double>::infinity();
   for (Algorithm a : algorithms) {
-    if (a != Algorithm::native) best = std::min(best, cost_of(primitive, a, model));
+    if (a != Algorithm::native && a != Algorithm::shared_memory) best = std::min(best, cost_of(primitive, a, model));
   }
   return best;
 }

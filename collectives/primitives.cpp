@@ -13,7 +13,7 @@
 namespace spmd::collectives {
 namespace {
 
-constexpr std::array<std::pair<Algorithm, const char*>, 9> kAlgorithmNames{{
+constexpr std::array<std::pair<Algorithm, const char*>, 10> kAlgorithmNames{{
     {Algorithm::native, "native"},
     {Algorithm::ring, "ring"},
     {Algorithm::recursive_halving_doubling, "recursive_halving_doubling"},
@@ -23,6 +23,7 @@ constexpr std::array<std::pair<Algorithm, const char*>, 9> kAlgorithmNames{{
     {Algorithm::pipelined_chain, "pipelined_chain"},
     {Algorithm::pairwise, "pairwise"},
     {Algorithm::scattered, "scattered"},
+    {Algorithm::shared_memory, "shared_memory"},
 }};
 
 [[noreturn]] void unsupported(const char* primitive, Algorithm algo) {
@@ -76,15 +77,17 @@ int64_t Partition::count(int i) const { return n / p + (i < n % p ? 1 : 0); }
 std::vector<Algorithm> algorithms_of(const std::string& primitive) {
   using enum Algorithm;
   if (primitive == "all_reduce") {
-    return {native, ring, recursive_halving_doubling, recursive_doubling, scattered};
+    return {native, ring, recursive_halving_doubling, recursive_doubling, scattered, shared_memory};
   }
-  if (primitive == "reduce_scatter") return {native, ring, recursive_halving_doubling, scattered};
-  if (primitive == "all_gather") return {native, ring, recursive_doubling, scattered};
-  if (primitive == "broadcast") return {native, binomial_tree, scatter_allgather, pipelined_chain, scattered};
+  if (primitive == "reduce_scatter") return {native, ring, recursive_halving_doubling, scattered, shared_memory};
+  if (primitive == "all_gather") return {native, ring, recursive_doubling, scattered, shared_memory};
+  if (primitive == "broadcast") {
+    return {native, binomial_tree, scatter_allgather, pipelined_chain, scattered, shared_memory};
+  }
   if (primitive == "reduce") return {native, binomial_tree};
   // Scattered before pairwise: where the model ties them, the one that does not wait for
   // each round's partner (a profile measures which is faster).
-  if (primitive == "all_to_all") return {native, scattered, pairwise};
+  if (primitive == "all_to_all") return {native, scattered, pairwise, shared_memory};
   throw Error("unknown collective primitive '" + primitive +
               "' (known: all_reduce, reduce_scatter, all_gather, broadcast, reduce, all_to_all)");
 }
@@ -96,6 +99,7 @@ void all_reduce(Communicator& comm, std::span<float> data, ReduceOp op, Algorith
     case Algorithm::recursive_halving_doubling: return algorithms::rabenseifner_all_reduce(comm, data, op);
     case Algorithm::recursive_doubling: return algorithms::recursive_doubling_all_reduce(comm, data, op);
     case Algorithm::scattered: return algorithms::scattered_all_reduce(comm, data, op);
+    case Algorithm::shared_memory: return algorithms::shared_memory_all_reduce(comm, data, op);
     default: unsupported("all_reduce", algo);
   }
 }
@@ -109,6 +113,7 @@ void reduce_scatter(Communicator& comm, std::span<float> data, std::span<float> 
     case Algorithm::recursive_halving_doubling:
       return algorithms::recursive_halving_reduce_scatter(comm, data, out, op);
     case Algorithm::scattered: return algorithms::scattered_reduce_scatter(comm, data, out, op);
+    case Algorithm::shared_memory: return algorithms::shared_memory_reduce_scatter(comm, data, out, op);
     default: unsupported("reduce_scatter", algo);
   }
 }
@@ -120,6 +125,7 @@ void all_gather(Communicator& comm, std::span<const float> in, std::span<float> 
     case Algorithm::ring: return algorithms::ring_all_gather(comm, in, out);
     case Algorithm::recursive_doubling: return algorithms::recursive_doubling_all_gather(comm, in, out);
     case Algorithm::scattered: return algorithms::scattered_all_gather(comm, in, out);
+    case Algorithm::shared_memory: return algorithms::shared_memory_all_gather(comm, in, out);
     default: unsupported("all_gather", algo);
   }
 }
@@ -203,6 +209,7 @@ void broadcast(Communicator& comm, std::span<float> data, int root, Algorithm al
     case Algorithm::scatter_allgather: return algorithms::scatter_allgather_broadcast(comm, data, root);
     case Algorithm::pipelined_chain: return algorithms::pipelined_chain_broadcast(comm, data, root);
     case Algorithm::scattered: return algorithms::scattered_broadcast(comm, data, root);
+    case Algorithm::shared_memory: return algorithms::shared_memory_broadcast(comm, data, root);
     default: unsupported("broadcast", algo);
   }
 }
@@ -226,6 +233,7 @@ void all_to_all(Communicator& comm, std::span<const float> in, std::span<float> 
     case Algorithm::native: return comm.native_all_to_all(in, out);
     case Algorithm::pairwise: return algorithms::pairwise_all_to_all(comm, in, out);
     case Algorithm::scattered: return algorithms::scattered_all_to_all(comm, in, out);
+    case Algorithm::shared_memory: return algorithms::shared_memory_all_to_all(comm, in, out);
     default: unsupported("all_to_all", algo);
   }
 }

@@ -27,6 +27,7 @@ enum class Algorithm {
   pipelined_chain,             // broadcast of large messages in segments down a chain of ranks
   pairwise,                    // all-to-all: p-1 rounds of pairwise exchange
   scattered,                   // every block's send and receive posted at once (all but reduce)
+  shared_memory,               // loads and stores of peers' buffers in node-shared memory (all but reduce)
 };
 
 std::string to_string(Algorithm a);

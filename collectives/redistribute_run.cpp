@@ -96,7 +96,7 @@ Algorithm Redistributor::choose(int axis, const std::string& primitive, double b
   } else {
     double best_s = -1;
     for (Algorithm algo : algorithms_of(primitive)) {
-      if (algo == Algorithm::native) continue;
+      if (algo == Algorithm::native || algo == Algorithm::shared_memory) continue;  // unmeasured: no figures
       double t = predicted_seconds(primitive, algo, mesh_[axis], bytes, LinkCost{});
       if (best_s < 0 || t < best_s) best_s = t, best = algo;
     }

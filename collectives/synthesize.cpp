@@ -66,6 +66,13 @@ void add_flat(const launcher::Topology& t, const CollectiveRequest& r, const std
     // The backend's own collective is a candidate where a profile measured it at this size:
     // where ours are slower on this hardware, it wins (unmeasured, nothing says it would).
     if (a == Algorithm::native && !measured_band(measured, to_string(r.primitive), a, r.bytes)) continue;
+    // Ours over node-shared memory likewise, and only among the cores of one node: it needs
+    // every rank's buffer in host memory its peers can load (elsewhere it runs the ring).
+    if (a == Algorithm::shared_memory && (!measured_band(measured, to_string(r.primitive), a, r.bytes) ||
+                                          t.levels().at(groups.outer_level).link_kind == launcher::LinkKind::network ||
+                                          (t.num_devices() > 0 && t.device(0).kind == launcher::DeviceKind::gpu))) {
+      continue;
+    }
     Schedule s{r.primitive, {make_step(t, groups, r.primitive, a, r.bytes)}, 0, ""};
     out.push_back(finish(std::move(s), "flat " + to_string(a)));
   }
@@ -163,6 +170,8 @@ double packing_seconds(double bytes, int ranks) {
 
 Schedule best_schedule_over_pieces(const launcher::Topology& t, const CollectiveRequest& r) {
   std::vector<Schedule> candidates = synthesize(t, r);
+  // Over pieces, shared memory would run as the ring: left to buffers that lie flat.
+  std::erase_if(candidates, [](const Schedule& s) { return s.steps.size() == 1 && s.steps[0].algorithm == Algorithm::shared_memory; });
   const int ranks = static_cast<int>(r.devices.size());
   // A schedule of several steps runs over pieces as the ring (Redistributor::choose).
   const auto packs = [&](const Schedule& s) { return s.steps.size() == 1 && packs_pieces(s.steps[0].algorithm, ranks); };

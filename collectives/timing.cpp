@@ -12,12 +12,16 @@
 namespace spmd::collectives {
 namespace {
 
-// A timed collective's buffer, in huge pages at any size as the runtime's values are, inside
-// its arena (common/host_memory.h): on small pages the copies of 128 KiB to 4 MiB took twice
-// as long as in a running program.
+// A timed collective's buffer (TimedMemory says where). Private ones on huge pages at any
+// size, as the runtime's values were: on small pages the copies of 128 KiB to 4 MiB took
+// twice as long (common/host_memory.h).
 struct HostSpan {
-  explicit HostSpan(size_t n) : floats(host_floats(n, HugePages::always)), span(floats.get(), n) {}
-  HostFloats floats;
+  HostSpan(Communicator& comm, size_t n, TimedMemory memory = TimedMemory::node_shared)
+      : floats(memory == TimedMemory::node_shared ? comm.allocate_node_shared(n) : private_floats(n)), span(floats.get(), n) {}
+  static CommBuffer private_floats(size_t n) {
+    return CommBuffer(host_floats(std::max<size_t>(n, 1), HugePages::always).release(), {[](void*, float* p) { HostFree{}(p); }, nullptr});
+  }
+  CommBuffer floats;
   std::span<float> span;
 };
 
@@ -39,7 +43,7 @@ double time_collective(Communicator& comm, const CollectiveRun& c, int repetitio
   return time_interleaved(comm, {c}, repetitions).front();
 }
 
-CollectiveRun collective_run(Communicator& comm, Primitive primitive, Algorithm algo, double bytes) {
+CollectiveRun collective_run(Communicator& comm, Primitive primitive, Algorithm algo, double bytes, TimedMemory memory) {
   size_t n = static_cast<size_t>(bytes / sizeof(float));
   const size_t ranks = static_cast<size_t>(comm.size());
   if (primitive == Primitive::all_to_all && n >= ranks) n -= n % ranks;  // a whole block per rank
@@ -48,8 +52,8 @@ CollectiveRun collective_run(Communicator& comm, Primitive primitive, Algorithm 
   // all-gather) and, where the result does not overwrite it, the output.
   const bool separate_out = primitive == Primitive::reduce_scatter || primitive == Primitive::all_gather ||
                             primitive == Primitive::all_to_all;
-  auto in = std::make_shared<HostSpan>(primitive == Primitive::all_gather ? block : n);
-  auto out = std::make_shared<HostSpan>(!separate_out ? 0 : primitive == Primitive::reduce_scatter ? block : n);
+  auto in = std::make_shared<HostSpan>(comm, primitive == Primitive::all_gather ? block : n, memory);
+  auto out = std::make_shared<HostSpan>(comm, !separate_out ? 0 : primitive == Primitive::reduce_scatter ? block : n, memory);
   const float value = 1.0f + static_cast<float>(comm.rank());
   CollectiveRun c;
   c.prepare = [in, value] { std::ranges::fill(in->span, value); };
@@ -96,7 +100,7 @@ std::vector<double> time_interleaved(Communicator& comm, const std::vector<Colle
 
 CollectiveRun schedule_run(ScheduleRunner& runner, const Schedule& schedule, double bytes) {
   if (schedule.collective == Primitive::all_reduce) {
-    auto data = std::make_shared<HostSpan>(static_cast<size_t>(bytes / sizeof(float)));
+    auto data = std::make_shared<HostSpan>(runner.group(), static_cast<size_t>(bytes / sizeof(float)));
     const float value = 1.0f + static_cast<float>(runner.group().rank());
     return {[data, value] { std::ranges::fill(data->span, value); },
             [&runner, &schedule, data] { runner.all_reduce(schedule, data->span, ReduceOp::sum); }};

@@ -53,11 +53,19 @@ double time_once(Communicator& comm, const CollectiveRun& c);
 std::vector<double> time_interleaved(Communicator& comm, const std::vector<CollectiveRun>& runs, int repetitions,
                                      std::vector<double>* spreads = nullptr);
 
+// Where a timed collective's buffers lie: in node-shared memory, as a program's values on
+// the host do (runtime/executor.h; Communicator::allocate_node_shared), or in private
+// memory on huge pages, as a program's own that calls MPI itself (the baseline of
+// bench_collectives: on 2 ranks here MPI_Allreduce took 1.2-1.4x as long over node-shared
+// memory's small pages).
+enum class TimedMemory { node_shared, private_pages };
+
 // `primitive` with `algo` over all of `comm` on a buffer of `bytes` (the full buffer, as
 // cost.h counts it; an all-to-all's rounded down to a whole block per rank, which it needs:
 // 4 KiB over 3 ranks is 1,020 floats); the buffers it uses are allocated now and kept by
-// the functions.
-CollectiveRun collective_run(Communicator& comm, Primitive primitive, Algorithm algo, double bytes);
+// the functions. Collective over `comm` (node-shared memory is allocated by all ranks).
+CollectiveRun collective_run(Communicator& comm, Primitive primitive, Algorithm algo, double bytes,
+                             TimedMemory memory = TimedMemory::node_shared);
 
 // collective_run for each of `algorithms`, in their order: what time_interleaved compares.
 std::vector<CollectiveRun> collective_runs(Communicator& comm, Primitive primitive,

@@ -1,6 +1,7 @@
 #include "runtime/executor.h"
 
 #include <algorithm>
+#include <cstdlib>
 #include <cstring>
 #include <new>
 
@@ -125,11 +126,26 @@ void Executor::initialize_sources(uint64_t seed) {
   }
 }
 
+namespace {
+// SPMD_PRIVATE_ARENA=1: the arena in private memory on huge pages even where ranks share a
+// node, its collectives then by messages (to compare the two).
+bool private_arena() {
+  const char* v = std::getenv("SPMD_PRIVATE_ARENA");
+  return v && std::string(v) == "1";
+}
+}  // namespace
+
 void Executor::allocate() {
   const int n = graph_.size();
   memory_ = plan_program_memory(graph_);
   require_memory(memory_, backend_);
-  arena_ = kernels::BackendBuffer(backend_, memory_.arena.arena_bytes, kernels::BufferUse::arena);
+  if (world_ && world_->size() > 1 && !backend_.device_memory() && !private_arena()) {
+    shared_arena_ = world_->allocate_node_shared(memory_.arena.arena_bytes / sizeof(float) + 1);
+    arena_base_ = shared_arena_.get();
+  } else {
+    arena_ = kernels::BackendBuffer(backend_, memory_.arena.arena_bytes, kernels::BufferUse::arena);
+    arena_base_ = arena_.f32();
+  }
   // The persistent values (params, optimizer state, fed inputs) side by side in one buffer,
   // on huge pages as the arena is: each on a buffer of its own, those under 2 MiB sat on
   // small pages, and gpt's optimizer updates (AdamW and its moments, over 1 MiB params) took
@@ -150,7 +166,7 @@ void Executor::allocate() {
     } else if (memory_.owned[v]) {
       data_[v] = owned_.f32() + owned_at[static_cast<size_t>(v)] / sizeof(float);
     } else {
-      data_[v] = arena_.f32() + memory_.arena.offset[v] / static_cast<ptrdiff_t>(sizeof(float));
+      data_[v] = arena_base_ + memory_.arena.offset[v] / static_cast<ptrdiff_t>(sizeof(float));
     }
   }
 }

@@ -196,6 +196,11 @@ class Executor {
   std::vector<float*> data_;                   // per value: its buffer, in the backend's memory
   kernels::BackendBuffer owned_;  // the persistent values side by side, each 256-byte aligned
   kernels::BackendBuffer arena_;
+  // On the host with ranks to talk to, the arena lies in node-shared memory instead
+  // (Communicator::allocate_node_shared), where the shared-memory collectives reach a
+  // peer's gradients without a message.
+  collectives::CommBuffer shared_arena_;
+  float* arena_base_ = nullptr;
   // Device backends: inputs' host staging, and host copies handed out by host_value().
   std::map<ir::ValueId, std::vector<float>> staged_inputs_;
   mutable std::map<ir::ValueId, std::vector<float>> host_copies_;

@@ -39,4 +39,13 @@ void binomial_tree_reduce(Communicator& comm, std::span<float> data, int root, R
 void pairwise_all_to_all(Communicator& comm, std::span<const float> in, std::span<float> out);
 void scattered_all_to_all(Communicator& comm, std::span<const float> in, std::span<float> out);
 
+// shared_memory.cpp: over node-shared memory (Communicator::allocate_node_shared), loading
+// and storing peers' buffers; each falls back to the algorithm named in its file where any
+// rank's buffer is not in it.
+void shared_memory_all_reduce(Communicator& comm, std::span<float> data, ReduceOp op);
+void shared_memory_reduce_scatter(Communicator& comm, std::span<float> data, std::span<float> out, ReduceOp op);
+void shared_memory_all_gather(Communicator& comm, std::span<const float> in, std::span<float> out);
+void shared_memory_broadcast(Communicator& comm, std::span<float> data, int root);
+void shared_memory_all_to_all(Communicator& comm, std::span<const float> in, std::span<float> out);
+
 }  // namespace spmd::collectives::algorithms

@@ -168,6 +168,7 @@ std::unique_ptr<MpiCommunicator> MpiCommunicator::adopt(MPI_Comm comm) {
 }
 
 MpiCommunicator::~MpiCommunicator() {
+  free_node_shared();
   int finalized = 0;
   MPI_Finalized(&finalized);
   if (owned_ && !finalized && !abandoned_) MPI_Comm_free(&comm_);

@@ -12,6 +12,8 @@
 #include <mpi.h>
 
 #include <map>
+#include <mutex>
+#include <vector>
 #include <string>
 
 #include "collectives/communicator.h"
@@ -51,6 +53,13 @@ class MpiCommunicator : public Communicator {
   void native_reduce(std::span<float> data, int root, ReduceOp op) override;
   void native_all_to_all(std::span<const float> in, std::span<float> out) override;
 
+  // Node-shared memory in MPI shared-memory windows over this group's ranks on each node
+  // (node_windows.h), pooled: a window given back is kept for a later call, and all are
+  // freed with the communicator (collective, in the order made). mpi_node_shared.cpp.
+  CommBuffer allocate_node_shared(std::size_t n) override;
+  std::vector<PeerBuffers> peer_buffers(std::span<const float> a, std::span<const float> b) override;
+  void barrier() override;
+
  private:
   struct Owned {};
   MpiCommunicator(MPI_Comm comm, Owned);
@@ -69,12 +78,24 @@ class MpiCommunicator : public Communicator {
   // launcher::DeadlineGuard of timeout() where this thread may wait inside MPI
   // (launcher::blocking_waits), else its nonblocking form `posted` (named `what`) completed
   // in time (`what` is built only then). An error MPI reports throws spmd::JobFailure. A
-  // template (defined and used in mpi_native.cpp only): no std::function to allocate on a
-  // path of a few microseconds.
+  // template: no std::function to allocate on a
+  // path of a few microseconds. Defined in mpi_run_native.h.
   template <class Blocking, class What, class Posted>
   void run_native(const char* call, const Blocking& blocking, const What& what, const Posted& posted) const;
 
+  struct SharedSpare {
+    int64_t window = 0;
+    float* data = nullptr;
+    std::size_t floats = 0;
+    bool lent = false;
+  };
+  void give_back_shared(float* p);
+  void free_node_shared();
+
   MPI_Comm comm_;
+  MPI_Comm node_ = MPI_COMM_NULL;  // this group's ranks on this rank's node, split at first need
+  std::vector<SharedSpare> shared_;  // in the order made
+  std::mutex shared_mutex_;
   bool owned_;
   mutable bool abandoned_ = false;  // a nonblocking collective on it timed out
   int rank_ = 0;

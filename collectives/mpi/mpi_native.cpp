@@ -9,27 +9,11 @@
 
 #include "collectives/mpi/mpi_call.h"
 #include "collectives/mpi/mpi_communicator.h"
+#include "collectives/mpi/mpi_run_native.h"
 #include "collectives/primitives.h"
-#include "launcher/deadline_guard.h"
 #include "launcher/mpi_settings.h"
 
 namespace spmd::collectives {
-
-template <class Blocking, class What, class Posted>
-void MpiCommunicator::run_native(const char* call, const Blocking& blocking, const What& what,
-                                 const Posted& posted) const {
-  if (launcher::blocking_waits()) {
-    int rc = MPI_SUCCESS;
-    {
-      const launcher::DeadlineGuard guard(call, rank_, size_, timeout());
-      rc = blocking();
-    }
-    check(rc, call);
-    return;
-  }
-  MPI_Request request = MPI_REQUEST_NULL;
-  complete_in_time(posted(&request), request, what());
-}
 
 void MpiCommunicator::native_all_reduce(std::span<float> data, ReduceOp op) {
   const int count = mpi_count(data.size(), "MPI_Allreduce");

@@ -6,8 +6,11 @@
 
 #include <bit>
 #include <cmath>
+#include <cstdlib>
 #include <filesystem>
+#include <span>
 
+#include "collectives/mpi/mpi_communicator.h"
 #include "kernels/backend.h"
 #include "launcher/mpi_wait.h"
 #include "partitioner/device_model.h"
@@ -67,6 +70,37 @@ TEST(JobOverRanks, OnlyCollectivesBetweenRanksAreRun) {
   std::vector<double> losses;
   job.train(2, [&](const StepReport& s) { losses.push_back(s.loss); });
   EXPECT_EQ(losses.size(), 2u);
+}
+
+// The first value the memory plan puts in the arena, in this rank's memory.
+std::span<const float> first_arena_value(const Executor& ex) {
+  const ProgramMemory& m = ex.memory();
+  for (ir::ValueId v = 0; v < ex.graph().size(); ++v) {
+    if (m.buffer_of(v) != v || m.owned[v] || ex.graph().type(v).bytes() == 0) continue;
+    const kernels::TensorRef t = ex.value(v);
+    return {static_cast<const float*>(t.data), static_cast<size_t>(ex.graph().type(v).bytes() / sizeof(float))};
+  }
+  return {};
+}
+
+// On the host with ranks to talk to, the arena (gradients among its values) lies in
+// node-shared memory, where every rank reaches its peers' buffers; SPMD_PRIVATE_ARENA=1
+// keeps it private, and then no rank does.
+TEST(JobOverRanks, TheArenaLiesInNodeSharedMemoryUnlessAskedPrivate) {
+  launcher::World world;
+  if (world.size() == 1) GTEST_SKIP() << "one rank: no peers, the arena is private";
+  auto comm = collectives::MpiCommunicator::world();
+  for (const bool private_arena : {false, true}) {
+    if (private_arena) setenv("SPMD_PRIVATE_ARENA", "1", 1);
+    Job job(description(6 * world.size()));
+    job.bind({&world});
+    const std::span<const float> value = first_arena_value(job.trainer().executor());
+    ASSERT_FALSE(value.empty());
+    EXPECT_EQ(comm->peer_buffers(value, {}).size(), private_arena ? 0u : static_cast<size_t>(world.size()))
+        << (private_arena ? "private arena" : "node-shared arena");
+    comm->barrier();
+  }
+  unsetenv("SPMD_PRIVATE_ARENA");
 }
 
 TEST(JobOverRanks, DefaultPlanOnSeveralRanksIsTheSearchsAndEveryRankAgrees) {

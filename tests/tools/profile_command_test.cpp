@@ -68,7 +68,8 @@ TEST(ProfileCommand, WritesAProfileThatPlanAndRunUse) {
     }
     EXPECT_GE(a.at("beta_s_per_byte").get<double>(), 0);
   }
-  EXPECT_EQ(fitted.size(), 21u);
+  EXPECT_EQ(fitted.size(), 26u);
+  EXPECT_TRUE(fitted.count("all_reduce shared_memory")) << r.out;
   EXPECT_TRUE(fitted.count("all_reduce native")) << r.out;
   EXPECT_TRUE(fitted.count("broadcast pipelined_chain")) << r.out;
   EXPECT_TRUE(fitted.count("all_to_all pairwise")) << r.out;

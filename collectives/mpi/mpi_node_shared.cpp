@@ -1,0 +1,100 @@
+// The MPI backend's node-shared memory: a pool of MPI shared-memory windows
+// (node_windows.h), where a rank's peers on its node load and store its buffers directly.
+#include <exception>
+
+#include "collectives/mpi/mpi_call.h"
+#include "collectives/mpi/mpi_communicator.h"
+#include "collectives/mpi/mpi_run_native.h"
+#include "collectives/mpi/node_windows.h"
+#include "launcher/watchdog.h"
+
+namespace spmd::collectives {
+
+CommBuffer MpiCommunicator::allocate_node_shared(std::size_t n) {
+  std::lock_guard<std::mutex> lock(shared_mutex_);
+  if (node_ == MPI_COMM_NULL) {
+    // As split: a barrier with the deadline first, then the split under a watchdog.
+    MPI_Request barrier = MPI_REQUEST_NULL;
+    complete_in_time(MPI_Ibarrier(comm_, &barrier), barrier, "node-shared memory: the ranks meeting to split by node");
+    const launcher::Watchdog watchdog("MPI_Comm_split_type (" + where() + ")", timeout());
+    check(MPI_Comm_split_type(comm_, MPI_COMM_TYPE_SHARED, rank_, MPI_INFO_NULL, &node_), "MPI_Comm_split_type");
+  }
+  // Every rank asks for the group's largest request, so that the pool's windows, and which
+  // are lent, are the same on every rank: its choices (and the windows it frees, a
+  // collective call) then are too.
+  uint64_t largest = n;
+  run_native(
+      "MPI_Allreduce", [&] { return MPI_Allreduce(MPI_IN_PLACE, &largest, 1, MPI_UINT64_T, MPI_MAX, comm_); },
+      [] { return std::string("MPI_Iallreduce (node-shared memory)"); },
+      [&](MPI_Request* r) { return MPI_Iallreduce(MPI_IN_PLACE, &largest, 1, MPI_UINT64_T, MPI_MAX, comm_, r); });
+  SharedSpare* fits = nullptr;  // the smallest spare that holds it
+  for (SharedSpare& s : shared_) {
+    if (!s.lent && s.floats >= largest && (!fits || s.floats < fits->floats)) fits = &s;
+  }
+  if (!fits) {
+    // A new window; the spares too small for this request go, so that a sweep of growing
+    // sizes keeps one set of buffers, not one per size.
+    for (const SharedSpare& s : shared_) {
+      if (!s.lent && s.floats < largest) mpi::free_node_window(s.window, timeout());
+    }
+    std::erase_if(shared_, [&](const SharedSpare& s) { return !s.lent && s.floats < largest; });
+    const mpi::NewWindow w = mpi::create_node_window(node_, largest, timeout());
+    shared_.push_back({w.id, w.base, largest, false});
+    fits = &shared_.back();
+  }
+  fits->lent = true;
+  return CommBuffer(fits->data, {[](void* self, float* p) { static_cast<MpiCommunicator*>(self)->give_back_shared(p); }, this});
+}
+
+void MpiCommunicator::give_back_shared(float* p) {
+  std::lock_guard<std::mutex> lock(shared_mutex_);
+  for (SharedSpare& s : shared_) {
+    if (s.data == p) s.lent = false;
+  }
+}
+
+// Collective: every member frees the windows in the order they were made. Not while an
+// exception unwinds (the peers may be elsewhere: the job is failing) nor after MPI ends.
+void MpiCommunicator::free_node_shared() {
+  int finalized = 0;
+  MPI_Finalized(&finalized);
+  if (finalized || abandoned_ || std::uncaught_exceptions() > 0) return;
+  for (const SharedSpare& s : shared_) mpi::free_node_window(s.window, timeout());
+  shared_.clear();
+  if (node_ != MPI_COMM_NULL) MPI_Comm_free(&node_);
+}
+
+std::vector<Communicator::PeerBuffers> MpiCommunicator::peer_buffers(std::span<const float> a,
+                                                                     std::span<const float> b) {
+  const mpi::WindowPlace pa = mpi::place_of(a.data(), a.size()), pb = mpi::place_of(b.data(), b.size());
+  int64_t mine[6] = {pa.window, pa.rank, pa.offset, pb.window, pb.rank, pb.offset};
+  std::vector<int64_t> all(6 * static_cast<std::size_t>(size_));
+  run_native(
+      "MPI_Allgather",
+      [&] { return MPI_Allgather(mine, 6, MPI_INT64_T, all.data(), 6, MPI_INT64_T, comm_); },
+      [] { return std::string("MPI_Iallgather (where the buffers lie)"); },
+      [&](MPI_Request* r) { return MPI_Iallgather(mine, 6, MPI_INT64_T, all.data(), 6, MPI_INT64_T, comm_, r); });
+  mpi::sync_node_windows();  // the peers' stores before they came, seen here
+  std::vector<PeerBuffers> peers(static_cast<std::size_t>(size_));
+  for (std::size_t r = 0; r < peers.size(); ++r) {
+    float** into[2] = {&peers[r].a, &peers[r].b};
+    for (std::size_t k = 0; k < 2; ++k) {
+      const mpi::WindowPlace place{all[6 * r + 3 * k], all[6 * r + 3 * k + 1], all[6 * r + 3 * k + 2]};
+      if (place.window == mpi::kEmptyBuffer) continue;
+      if (place.window == 0) return {};
+      *into[k] = mpi::address_of(place);
+      if (!*into[k]) return {};
+    }
+  }
+  return peers;
+}
+
+void MpiCommunicator::barrier() {
+  mpi::sync_node_windows();
+  run_native(
+      "MPI_Barrier", [&] { return MPI_Barrier(comm_); }, [] { return std::string("MPI_Ibarrier"); },
+      [&](MPI_Request* r) { return MPI_Ibarrier(comm_, r); });
+  mpi::sync_node_windows();
+}
+
+}  // namespace spmd::collectives

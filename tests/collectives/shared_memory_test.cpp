@@ -1,0 +1,113 @@
+// The shared-memory algorithms over buffers in node-shared memory (allocate_node_shared):
+// each primitive equals the locally computed result at every count, the buffers really are
+// reached directly (peer_buffers), on a split group too; and where one rank's buffer is
+// private memory every rank falls back to messages and still gets the result.
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <cstring>
+
+#include "collectives/primitives.h"
+#include "expected_values.h"
+#include "mpi_fixture.h"
+
+namespace spmd::collectives::testing {
+namespace {
+
+constexpr ReduceOp kOps[] = {ReduceOp::sum, ReduceOp::max};
+
+// `values` copied into a buffer of node-shared memory of `comm`.
+CommBuffer shared_copy(Communicator& comm, std::span<const float> values) {
+  CommBuffer b = comm.allocate_node_shared(values.size());
+  if (!values.empty()) std::memcpy(b.get(), values.data(), values.size() * sizeof(float));
+  return b;
+}
+
+using SharedMemoryTest = MpiTest;
+
+TEST_F(SharedMemoryTest, PeersReachEveryRanksBufferWhereAllLieInNodeSharedMemory) {
+  CommBuffer a = comm().allocate_node_shared(100), b = comm().allocate_node_shared(10);
+  std::fill_n(a.get(), 100, static_cast<float>(rank()));
+  const auto peers = comm().peer_buffers({a.get(), 100}, {b.get(), 10});
+  ASSERT_EQ(static_cast<int>(peers.size()), size());
+  for (int r = 0; r < size(); ++r) {
+    ASSERT_NE(peers[r].a, nullptr);
+    ASSERT_NE(peers[r].b, nullptr);
+    EXPECT_EQ(peers[r].a[99], static_cast<float>(r)) << "rank " << r << "'s buffer, seen from rank " << rank();
+  }
+  EXPECT_EQ(peers[rank()].a, a.get());
+  comm().barrier();
+}
+
+TEST_F(SharedMemoryTest, NoRankReachesPeersWhereOneBufferIsPrivate) {
+  CommBuffer shared = comm().allocate_node_shared(16);
+  std::vector<float> own(16);
+  const bool last = rank() == size() - 1;
+  const auto peers = comm().peer_buffers(last ? std::span<const float>(own) : std::span<const float>(shared.get(), 16), {});
+  EXPECT_TRUE(peers.empty());
+}
+
+TEST_F(SharedMemoryTest, EveryPrimitiveMatchesTheLocalResult) {
+  for (int64_t n : test_counts(size())) {
+    const Partition cut = partition(n, size());
+    for (ReduceOp op : kOps) {
+      SCOPED_TRACE(::testing::Message() << n << " elements, " << op_name(op));
+      const std::vector<float> in = inputs(rank(), n), want = reduced(size(), n, op);
+      CommBuffer data = shared_copy(comm(), in);
+      all_reduce(comm(), {data.get(), static_cast<size_t>(n)}, op, Algorithm::shared_memory);
+      expect_elements({data.get(), static_cast<size_t>(n)}, want);
+
+      CommBuffer scatter_in = shared_copy(comm(), in), out = comm().allocate_node_shared(cut.count(rank()));
+      reduce_scatter(comm(), {scatter_in.get(), static_cast<size_t>(n)}, {out.get(), static_cast<size_t>(cut.count(rank()))},
+                     op, Algorithm::shared_memory);
+      expect_elements({out.get(), static_cast<size_t>(cut.count(rank()))},
+                      std::span(want).subspan(cut.offset(rank()), cut.count(rank())));
+    }
+    SCOPED_TRACE(::testing::Message() << n << " elements");
+    std::vector<float> whole(n);
+    for (int owner = 0; owner < size(); ++owner) {
+      for (int64_t i = cut.offset(owner); i < cut.offset(owner) + cut.count(owner); ++i) whole[i] = input_value(owner, i);
+    }
+    CommBuffer block = shared_copy(comm(), std::span(whole).subspan(cut.offset(rank()), cut.count(rank())));
+    CommBuffer gathered = comm().allocate_node_shared(n);
+    all_gather(comm(), {block.get(), static_cast<size_t>(cut.count(rank()))}, {gathered.get(), static_cast<size_t>(n)},
+               Algorithm::shared_memory);
+    expect_elements({gathered.get(), static_cast<size_t>(n)}, whole);
+
+    const int root = size() - 1;
+    CommBuffer cast = shared_copy(comm(), inputs(rank(), n));
+    broadcast(comm(), {cast.get(), static_cast<size_t>(n)}, root, Algorithm::shared_memory);
+    expect_elements({cast.get(), static_cast<size_t>(n)}, inputs(root, n));
+
+    const int64_t m = n - n % size(), b = m / size();
+    CommBuffer sent = shared_copy(comm(), inputs(rank(), m)), received = comm().allocate_node_shared(m);
+    all_to_all(comm(), {sent.get(), static_cast<size_t>(m)}, {received.get(), static_cast<size_t>(m)}, Algorithm::shared_memory);
+    for (int from = 0; from < size(); ++from) {
+      const std::vector<float> theirs = inputs(from, m);
+      expect_elements({received.get() + from * b, static_cast<size_t>(b)}, std::span(theirs).subspan(rank() * b, b));
+    }
+  }
+}
+
+TEST_F(SharedMemoryTest, AllReduceFallsBackToMessagesWhereOneBufferIsPrivate) {
+  const int64_t n = 4099;
+  const std::vector<float> in = inputs(rank(), n);
+  CommBuffer shared = shared_copy(comm(), in);
+  std::vector<float> own = in;
+  std::span<float> data = rank() == 0 ? std::span<float>(own) : std::span<float>(shared.get(), n);
+  all_reduce(comm(), data, ReduceOp::sum, Algorithm::shared_memory);
+  expect_elements(data, reduced(size(), n, ReduceOp::sum));
+}
+
+TEST_F(SharedMemoryTest, SplitGroupReachesBuffersOfTheWholeGroupsMemory) {
+  // Even and odd ranks, each half all-reducing buffers the whole group made.
+  std::unique_ptr<Communicator> half = comm().split(rank() % 2, rank());
+  const int64_t n = 1000;
+  CommBuffer data = shared_copy(comm(), inputs(half->rank(), n));
+  EXPECT_EQ(half->peer_buffers({data.get(), static_cast<size_t>(n)}, {}).size(), static_cast<size_t>(half->size()));
+  all_reduce(*half, {data.get(), static_cast<size_t>(n)}, ReduceOp::sum, Algorithm::shared_memory);
+  expect_elements({data.get(), static_cast<size_t>(n)}, reduced(half->size(), n, ReduceOp::sum));
+}
+
+}  // namespace
+}  // namespace spmd::collectives::testing
