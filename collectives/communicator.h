@@ -115,15 +115,18 @@ class Communicator {
   // has no spare that holds the largest request a new window (an mmap, and a page fault
   // per 4 KiB on first touch on each rank that touches it).
   virtual CommBuffer allocate_node_shared(std::size_t n);
-  // Where each rank of the group has its `a` and `b` (same roles on every rank), as
-  // addresses in this process, when every rank's lie in node-shared memory this rank
-  // reaches (allocate_node_shared); empty on every rank otherwise, and by default.
-  // Collective: one small all-gather, which also means every rank has entered.
+  // Where each rank of the group has each of its `spans` (as many on every rank, in the
+  // same roles), as addresses in this process: element r * spans.size() + i is rank r's
+  // spans[i] (null where empty). Empty on every rank unless every rank's lie in node-shared
+  // memory this rank reaches (allocate_node_shared); by default empty. Collective: one
+  // all-gather of 24 bytes a span, which also means every rank has entered.
+  virtual std::vector<float*> peer_addresses(std::span<const std::span<const float>> spans);
+  // peer_addresses of two buffers, per rank.
   struct PeerBuffers {
     float* a = nullptr;
     float* b = nullptr;
   };
-  virtual std::vector<PeerBuffers> peer_buffers(std::span<const float> a, std::span<const float> b);
+  std::vector<PeerBuffers> peer_buffers(std::span<const float> a, std::span<const float> b);
   // Waits for every rank of the group, within timeout(), with the memory of node-shared
   // buffers made consistent on both sides of it (what a rank wrote before it, its peers
   // see after). By default exchanges an empty message with every peer.

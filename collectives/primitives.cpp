@@ -171,13 +171,15 @@ const float* unpack(const float* flat, const Pieces& pieces) {
 }  // namespace
 
 bool packs_pieces(Algorithm algo, int ranks) {
-  return algo != Algorithm::ring && algo != Algorithm::scattered && (ranks != 2 || algo == Algorithm::native);
+  return algo != Algorithm::ring && algo != Algorithm::scattered && algo != Algorithm::shared_memory &&
+         (ranks != 2 || algo == Algorithm::native);
 }
 
 void all_gather_pieces(Communicator& comm, const Pieces& in, std::span<const Pieces> out, Algorithm algo) {
   expect_pieces("all_gather", "out", out, static_cast<std::size_t>(comm.size()), in);
   if (comm.device_memory()) throw Error("all_gather: pieces are host memory; this communicator's is a device's");
   if (algo == Algorithm::scattered) return algorithms::scattered_all_gather_pieces(comm, in, out);
+  if (algo == Algorithm::shared_memory) return algorithms::shared_memory_all_gather_pieces(comm, in, out);
   if (!packs_pieces(algo, comm.size())) return algorithms::ring_all_gather_pieces(comm, in, out);
   const std::size_t block = floats_in(in);
   CommBuffer flat_in = comm.allocate(block), flat_out = comm.allocate(block * out.size());
@@ -192,6 +194,7 @@ void reduce_scatter_pieces(Communicator& comm, std::span<const Pieces> data, con
   expect_pieces("reduce_scatter", "data", data, static_cast<std::size_t>(comm.size()), out);
   if (comm.device_memory()) throw Error("reduce_scatter: pieces are host memory; this communicator's is a device's");
   if (algo == Algorithm::scattered) return algorithms::scattered_reduce_scatter_pieces(comm, data, out, op);
+  if (algo == Algorithm::shared_memory) return algorithms::shared_memory_reduce_scatter_pieces(comm, data, out, op);
   if (!packs_pieces(algo, comm.size())) return algorithms::ring_reduce_scatter_pieces(comm, data, out, op);
   const std::size_t block = floats_in(out);
   CommBuffer flat_data = comm.allocate(block * data.size()), flat_out = comm.allocate(block);

@@ -66,15 +66,15 @@ std::size_t floats_in(const Pieces& pieces);
 
 // all_gather and reduce_scatter of a flat buffer whose block b lies in pieces: blocks[b],
 // every block with the same piece sizes (all_gather: `in`, this rank's block, and each of
-// out; reduce_scatter: each of data, and out). The ring and scattered run over the pieces
-// where they lie (algorithms/pieces.h); where packs_pieces(algo, p), `algo` runs over a packed copy in the
-// communicator's memory instead, which costs a copy of each buffer. reduce_scatter sums into
+// out; reduce_scatter: each of data, and out). The ring, scattered and shared memory run
+// over the pieces where they lie (algorithms/pieces.h, algorithms/shared_memory.cpp); where packs_pieces(algo, p), `algo` runs over a packed copy in the
+// communicator's memory instead, which costs a copy of each buffer. reduce_scatter may sum into
 // `data` in place; `out` must not overlap it.
 void all_gather_pieces(Communicator& comm, const Pieces& in, std::span<const Pieces> out, Algorithm algo);
 void reduce_scatter_pieces(Communicator& comm, std::span<const Pieces> data, const Pieces& out, ReduceOp op,
                            Algorithm algo);
-// Whether the pieces forms pack for `algo` on `ranks`: all but the ring and scattered, and
-// on two ranks all but native (any of ours is then one exchange, the ring's).
+// Whether the pieces forms pack for `algo` on `ranks`: all but the ring, scattered and
+// shared memory, and on two ranks all but native (any of ours is then one exchange, the ring's).
 bool packs_pieces(Algorithm algo, int ranks);
 
 // The algorithms each primitive implements (native first).

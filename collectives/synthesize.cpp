@@ -170,8 +170,6 @@ double packing_seconds(double bytes, int ranks) {
 
 Schedule best_schedule_over_pieces(const launcher::Topology& t, const CollectiveRequest& r) {
   std::vector<Schedule> candidates = synthesize(t, r);
-  // Over pieces, shared memory would run as the ring: left to buffers that lie flat.
-  std::erase_if(candidates, [](const Schedule& s) { return s.steps.size() == 1 && s.steps[0].algorithm == Algorithm::shared_memory; });
   const int ranks = static_cast<int>(r.devices.size());
   // A schedule of several steps runs over pieces as the ring (Redistributor::choose).
   const auto packs = [&](const Schedule& s) { return s.steps.size() == 1 && packs_pieces(s.steps[0].algorithm, ranks); };

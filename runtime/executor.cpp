@@ -135,17 +135,27 @@ bool private_arena() {
 }
 }  // namespace
 
+float* Executor::allocate_region(size_t bytes, kernels::BackendBuffer& own, collectives::CommBuffer& shared) {
+  if (node_shared_) {
+    shared = world_->allocate_node_shared((bytes + sizeof(float) - 1) / sizeof(float));
+    return shared.get();
+  }
+  own = kernels::BackendBuffer(backend_, bytes, kernels::BufferUse::arena);
+  return own.f32();
+}
+
+collectives::CommBuffer Executor::transfer_floats(size_t n) const {
+  if (node_shared_) return world_->allocate_node_shared(n);
+  return collectives::CommBuffer(host_floats(n, HugePages::rounded).release(),
+                                 {[](void*, float* p) { HostFree{}(p); }, nullptr});
+}
+
 void Executor::allocate() {
   const int n = graph_.size();
   memory_ = plan_program_memory(graph_);
   require_memory(memory_, backend_);
-  if (world_ && world_->size() > 1 && !backend_.device_memory() && !private_arena()) {
-    shared_arena_ = world_->allocate_node_shared(memory_.arena.arena_bytes / sizeof(float) + 1);
-    arena_base_ = shared_arena_.get();
-  } else {
-    arena_ = kernels::BackendBuffer(backend_, memory_.arena.arena_bytes, kernels::BufferUse::arena);
-    arena_base_ = arena_.f32();
-  }
+  node_shared_ = world_ && world_->size() > 1 && !backend_.device_memory() && !private_arena();
+  float* const arena = allocate_region(memory_.arena.arena_bytes, arena_, shared_arena_);
   // The persistent values (params, optimizer state, fed inputs) side by side in one buffer,
   // on huge pages as the arena is: each on a buffer of its own, those under 2 MiB sat on
   // small pages, and gpt's optimizer updates (AdamW and its moments, over 1 MiB params) took
@@ -157,16 +167,16 @@ void Executor::allocate() {
     owned_at[static_cast<size_t>(v)] = owned_bytes;
     owned_bytes += (graph_.type(v).bytes() + kOwnedAlignment - 1) / kOwnedAlignment * kOwnedAlignment;
   }
-  owned_ = kernels::BackendBuffer(backend_, std::max<size_t>(owned_bytes, 1), kernels::BufferUse::arena);
+  float* const owned = allocate_region(std::max<size_t>(owned_bytes, 1), owned_, shared_owned_);
   data_.assign(n, nullptr);
   for (int v = 0; v < n; ++v) {
     const ir::ValueId root = memory_.buffer_of(v);
     if (root != v) {
       data_[v] = data_[root];
     } else if (memory_.owned[v]) {
-      data_[v] = owned_.f32() + owned_at[static_cast<size_t>(v)] / sizeof(float);
+      data_[v] = owned + owned_at[static_cast<size_t>(v)] / sizeof(float);
     } else {
-      data_[v] = arena_base_ + memory_.arena.offset[v] / static_cast<ptrdiff_t>(sizeof(float));
+      data_[v] = arena + memory_.arena.offset[v] / static_cast<ptrdiff_t>(sizeof(float));
     }
   }
 }

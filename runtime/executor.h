@@ -151,9 +151,8 @@ class Executor {
     // Where it does not run in pieces (run_in_pieces): its members' operands packed (a
     // reduce-scatter's or an all-gather's; an all-reduce's are packed into its result), and
     // the flat result (reduced, or gathered and unpacked from): allocated at the first step, reused by every
-    // later one (scratch of a const launch, hence mutable), in huge pages as the
-    // communicator's own transfer buffers (common/host_memory.h).
-    mutable HostFloats packed, reduced;
+    // later one (scratch of a const launch, hence mutable), by transfer_floats.
+    mutable collectives::CommBuffer packed, reduced;
     // A later member of a bucket: issued with launch `bucket_first`, done when it is.
     bool issued_with_bucket = false;
     size_t bucket_first = 0;
@@ -169,6 +168,13 @@ class Executor {
   // The value's host buffer (its own on a host backend), without copying anything into it.
   kernels::TensorRef host_buffer(ir::ValueId v) const;
   void allocate();
+  // `bytes` for the arena or the persistent values: node-shared (in `shared`) or the
+  // backend's (in `own`); returns where. Collective over the world where node-shared.
+  float* allocate_region(size_t bytes, kernels::BackendBuffer& own, collectives::CommBuffer& shared);
+  // `n` floats for a bucket's packed operands or flat result, where a collective's buffers
+  // go: node-shared where the arena is (collective over the world: every rank's first step
+  // comes to the same buckets in the same order), else private huge pages.
+  collectives::CommBuffer transfer_floats(size_t n) const;
   void initialize_sources(uint64_t seed);
   void prepare_launches();
   void group_buckets();
@@ -196,11 +202,12 @@ class Executor {
   std::vector<float*> data_;                   // per value: its buffer, in the backend's memory
   kernels::BackendBuffer owned_;  // the persistent values side by side, each 256-byte aligned
   kernels::BackendBuffer arena_;
-  // On the host with ranks to talk to, the arena lies in node-shared memory instead
-  // (Communicator::allocate_node_shared), where the shared-memory collectives reach a
-  // peer's gradients without a message.
-  collectives::CommBuffer shared_arena_;
-  float* arena_base_ = nullptr;
+  // On the host with ranks to talk to, the arena, the persistent values and the buckets'
+  // transfer buffers lie in node-shared memory instead (Communicator::allocate_node_shared),
+  // where the shared-memory collectives reach a peer's gradients and params without a
+  // message; SPMD_PRIVATE_ARENA=1 keeps them private.
+  bool node_shared_ = false;
+  collectives::CommBuffer shared_arena_, shared_owned_;
   // Device backends: inputs' host staging, and host copies handed out by host_value().
   std::map<ir::ValueId, std::vector<float>> staged_inputs_;
   mutable std::map<ir::ValueId, std::vector<float>> host_copies_;

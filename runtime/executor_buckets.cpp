@@ -36,10 +36,10 @@ void Executor::run_bucket(const Launch& first) {
   std::span<float> reduced = side_by_side(members, result_floats, false);
   const bool unpack = reduced.empty();
   if (unpack) {
-    if (!first.reduced) first.reduced = host_floats(result_floats, HugePages::rounded);  // once: the first step's
+    if (!first.reduced) first.reduced = transfer_floats(result_floats);  // once: the first step's
     reduced = {first.reduced.get(), result_floats};
   }
-  if (blocks > 1 && !first.packed) first.packed = host_floats(floats, HugePages::rounded);
+  if (blocks > 1 && !first.packed) first.packed = transfer_floats(floats);
   std::span<float> packed = blocks > 1 ? std::span<float>(first.packed.get(), floats) : reduced;
   interleave(members, blocks, packed.data());
   redistributor_->run_consuming(first.bucket->global, first.bucket->from, first.bucket->to, packed, reduced);
@@ -81,8 +81,8 @@ bool Executor::run_in_pieces(const Launch& first, const std::vector<const Launch
 void Executor::run_gather_bucket(const Launch& first, const std::vector<const Launch*>& members) {
   const int64_t blocks = first.bucket_blocks;
   const size_t floats = static_cast<size_t>(first.bucket->global[0]), block_floats = floats / static_cast<size_t>(blocks);
-  if (!first.packed) first.packed = host_floats(block_floats, HugePages::rounded);  // once: the first step's
-  if (!first.reduced) first.reduced = host_floats(floats, HugePages::rounded);
+  if (!first.packed) first.packed = transfer_floats(block_floats);  // once: the first step's
+  if (!first.reduced) first.reduced = transfer_floats(floats);
   interleave(members, 1, first.packed.get());
   redistributor_->run_consuming(first.bucket->global, first.bucket->from, first.bucket->to,
                                 {first.packed.get(), block_floats}, {first.reduced.get(), floats});

@@ -6,6 +6,7 @@
 #include <span>
 
 #include "collectives/communicator.h"
+#include "collectives/primitives.h"
 
 namespace spmd::collectives::algorithms {
 
@@ -47,5 +48,10 @@ void shared_memory_reduce_scatter(Communicator& comm, std::span<float> data, std
 void shared_memory_all_gather(Communicator& comm, std::span<const float> in, std::span<float> out);
 void shared_memory_broadcast(Communicator& comm, std::span<float> data, int root);
 void shared_memory_all_to_all(Communicator& comm, std::span<const float> in, std::span<float> out);
+// The same over buffers in pieces (primitives.h's all_gather_pieces, reduce_scatter_pieces),
+// where they lie; the ring over pieces where any rank's piece is not in it.
+void shared_memory_all_gather_pieces(Communicator& comm, const Pieces& in, std::span<const Pieces> out);
+void shared_memory_reduce_scatter_pieces(Communicator& comm, std::span<const Pieces> data, const Pieces& out,
+                                         ReduceOp op);
 
 }  // namespace spmd::collectives::algorithms

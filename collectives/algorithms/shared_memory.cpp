@@ -12,9 +12,11 @@
 #include <algorithm>
 #include <array>
 #include <cstring>
+#include <vector>
 
 #include "collectives/algorithms/algorithms.h"
 #include "collectives/algorithms/combine.h"
+#include "collectives/algorithms/pieces.h"
 #include "collectives/primitives.h"
 
 namespace spmd::collectives::algorithms {
@@ -24,12 +26,23 @@ namespace {
 // is loaded, so memory sees each rank's block once.
 constexpr std::size_t kChunk = 2048;
 
-// acc[0, n) = the reduction of in[k][offset, offset + n) over k in rank order, the same
-// order for every block, so every rank's copy of the result has the same bits.
-void reduce_chunk(const std::vector<Communicator::PeerBuffers>& peers, std::size_t offset, std::size_t n,
-                  ReduceOp op, float* acc) {
-  std::memcpy(acc, peers[0].a + offset, n * sizeof(float));
-  for (std::size_t k = 1; k < peers.size(); ++k) combine({acc, n}, {peers[k].a + offset, n}, op);
+// Where every rank has `buffer` (peer_addresses of one), one address per rank.
+std::vector<float*> peers_of(Communicator& comm, std::span<const float> buffer) {
+  const std::span<const float> one[] = {buffer};
+  return comm.peer_addresses(one);
+}
+
+// out[0, n) = the reduction of from[k][0, n) over the ranks k in order, chunk by chunk: the
+// same order for every block, so every rank's copy of a result has the same bits. `out`
+// may be one of `from` (each chunk is loaded whole before it is stored).
+void reduce_into(const std::vector<const float*>& from, std::size_t n, ReduceOp op, float* out) {
+  std::array<float, kChunk> acc;
+  for (std::size_t at = 0; at < n; at += kChunk) {
+    const std::size_t c = std::min(kChunk, n - at);
+    std::memcpy(acc.data(), from[0] + at, c * sizeof(float));
+    for (std::size_t k = 1; k < from.size(); ++k) combine({acc.data(), c}, {from[k] + at, c}, op);
+    std::memcpy(out + at, acc.data(), c * sizeof(float));
+  }
 }
 
 // The 2-rank all-reduce's block in one loop: loads both, stores both.
@@ -41,66 +54,100 @@ void reduce_pair(float* __restrict a, float* __restrict b, std::size_t n, Reduce
   }
 }
 
+// The addresses `at` (one per rank), each advanced by `offset` floats.
+std::vector<const float*> shifted(const std::vector<float*>& at, std::size_t offset) {
+  std::vector<const float*> from;
+  for (float* p : at) from.push_back(p + offset);
+  return from;
+}
+
 }  // namespace
 
 void shared_memory_all_reduce(Communicator& comm, std::span<float> data, ReduceOp op) {
-  const std::vector<Communicator::PeerBuffers> peers = comm.peer_buffers(data, {});
+  const std::vector<float*> peers = peers_of(comm, data);
   if (peers.empty()) return ring_all_reduce(comm, data, op);
   const Partition cut = partition(static_cast<int64_t>(data.size()), comm.size());
   const auto begin = static_cast<std::size_t>(cut.offset(comm.rank()));
   const auto count = static_cast<std::size_t>(cut.count(comm.rank()));
-  if (peers.size() == 2) {
-    reduce_pair(peers[0].a + begin, peers[1].a + begin, count, op);
-  } else {
-    std::array<float, kChunk> acc;
-    for (std::size_t at = begin; at < begin + count; at += kChunk) {
-      const std::size_t n = std::min(kChunk, begin + count - at);
-      reduce_chunk(peers, at, n, op, acc.data());
-      for (const Communicator::PeerBuffers& peer : peers) std::memcpy(peer.a + at, acc.data(), n * sizeof(float));
+  if (count > 0 && peers.size() == 2) {
+    reduce_pair(peers[0] + begin, peers[1] + begin, count, op);
+  } else if (count > 0) {
+    float* mine = peers[static_cast<std::size_t>(comm.rank())] + begin;
+    reduce_into(shifted(peers, begin), count, op, mine);
+    for (float* peer : peers) {
+      if (peer + begin != mine) std::memcpy(peer + begin, mine, count * sizeof(float));
     }
   }
   comm.barrier();
 }
 
 void shared_memory_reduce_scatter(Communicator& comm, std::span<float> data, std::span<float> out, ReduceOp op) {
-  const std::vector<Communicator::PeerBuffers> peers = comm.peer_buffers(data, {});
+  const std::vector<float*> peers = peers_of(comm, data);
   if (peers.empty()) return ring_reduce_scatter(comm, data, out, op);
   const auto begin = static_cast<std::size_t>(partition(static_cast<int64_t>(data.size()), comm.size()).offset(comm.rank()));
-  for (std::size_t at = 0; at < out.size(); at += kChunk) {
-    const std::size_t n = std::min(kChunk, out.size() - at);
-    reduce_chunk(peers, begin + at, n, op, out.data() + at);  // out is this rank's own: the accumulator
-  }
+  if (!out.empty()) reduce_into(shifted(peers, begin), out.size(), op, out.data());
   comm.barrier();
 }
 
 void shared_memory_all_gather(Communicator& comm, std::span<const float> in, std::span<float> out) {
-  const std::vector<Communicator::PeerBuffers> peers = comm.peer_buffers(in, {});
+  const std::vector<float*> peers = peers_of(comm, in);
   if (peers.empty()) return ring_all_gather(comm, in, out);
   const Partition cut = partition(static_cast<int64_t>(out.size()), comm.size());
   for (int k = 0; k < comm.size(); ++k) {
     const std::size_t n = static_cast<std::size_t>(cut.count(k));
     // memmove: this rank's own block may lie inside its output.
-    if (n > 0) std::memmove(out.data() + cut.offset(k), peers[static_cast<std::size_t>(k)].a, n * sizeof(float));
+    if (n > 0) std::memmove(out.data() + cut.offset(k), peers[static_cast<std::size_t>(k)], n * sizeof(float));
   }
   comm.barrier();
 }
 
 void shared_memory_broadcast(Communicator& comm, std::span<float> data, int root) {
-  const std::vector<Communicator::PeerBuffers> peers = comm.peer_buffers(data, {});
+  const std::vector<float*> peers = peers_of(comm, data);
   if (peers.empty()) return binomial_tree_broadcast(comm, data, root);
   if (comm.rank() != root && !data.empty()) {
-    std::memcpy(data.data(), peers[static_cast<std::size_t>(root)].a, data.size() * sizeof(float));
+    std::memcpy(data.data(), peers[static_cast<std::size_t>(root)], data.size() * sizeof(float));
   }
   comm.barrier();
 }
 
 void shared_memory_all_to_all(Communicator& comm, std::span<const float> in, std::span<float> out) {
-  const std::vector<Communicator::PeerBuffers> peers = comm.peer_buffers(in, {});
+  const std::vector<float*> peers = peers_of(comm, in);
   if (peers.empty()) return pairwise_all_to_all(comm, in, out);
   const std::size_t block = in.size() / static_cast<std::size_t>(comm.size());
   const std::size_t mine = block * static_cast<std::size_t>(comm.rank());
   for (std::size_t k = 0; k < peers.size(); ++k) {
-    if (block > 0) std::memcpy(out.data() + k * block, peers[k].a + mine, block * sizeof(float));
+    if (block > 0) std::memcpy(out.data() + k * block, peers[k] + mine, block * sizeof(float));
+  }
+  comm.barrier();
+}
+
+void shared_memory_all_gather_pieces(Communicator& comm, const Pieces& in, std::span<const Pieces> out) {
+  std::vector<std::span<const float>> mine(in.begin(), in.end());
+  const std::vector<float*> peers = comm.peer_addresses(mine);
+  if (peers.empty()) return ring_all_gather_pieces(comm, in, out);
+  const std::size_t m = in.size();
+  for (std::size_t k = 0; k < out.size(); ++k) {
+    for (std::size_t i = 0; i < m; ++i) {
+      if (!out[k][i].empty()) std::memmove(out[k][i].data(), peers[k * m + i], out[k][i].size() * sizeof(float));
+    }
+  }
+  comm.barrier();
+}
+
+void shared_memory_reduce_scatter_pieces(Communicator& comm, std::span<const Pieces> data, const Pieces& out,
+                                         ReduceOp op) {
+  // Every rank's every block's pieces, block by block: rank k's piece i of block b is
+  // element k * p * m + b * m + i.
+  std::vector<std::span<const float>> mine;
+  for (const Pieces& block : data) mine.insert(mine.end(), block.begin(), block.end());
+  const std::vector<float*> peers = comm.peer_addresses(mine);
+  if (peers.empty()) return ring_reduce_scatter_pieces(comm, data, out, op);
+  const std::size_t m = out.size(), p = data.size(), b = static_cast<std::size_t>(comm.rank());
+  for (std::size_t i = 0; i < m; ++i) {
+    if (out[i].empty()) continue;
+    std::vector<const float*> from;
+    for (std::size_t k = 0; k < p; ++k) from.push_back(peers[k * p * m + b * m + i]);
+    reduce_into(from, out[i].size(), op, out[i].data());
   }
   comm.barrier();
 }

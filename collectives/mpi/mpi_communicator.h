@@ -57,7 +57,7 @@ class MpiCommunicator : public Communicator {
   // (node_windows.h), pooled: a window given back is kept for a later call, and all are
   // freed with the communicator (collective, in the order made). mpi_node_shared.cpp.
   CommBuffer allocate_node_shared(std::size_t n) override;
-  std::vector<PeerBuffers> peer_buffers(std::span<const float> a, std::span<const float> b) override;
+  std::vector<float*> peer_addresses(std::span<const std::span<const float>> spans) override;
   void barrier() override;
 
  private:

@@ -64,29 +64,33 @@ void MpiCommunicator::free_node_shared() {
   if (node_ != MPI_COMM_NULL) MPI_Comm_free(&node_);
 }
 
-std::vector<Communicator::PeerBuffers> MpiCommunicator::peer_buffers(std::span<const float> a,
-                                                                     std::span<const float> b) {
-  const mpi::WindowPlace pa = mpi::place_of(a.data(), a.size()), pb = mpi::place_of(b.data(), b.size());
-  int64_t mine[6] = {pa.window, pa.rank, pa.offset, pb.window, pb.rank, pb.offset};
-  std::vector<int64_t> all(6 * static_cast<std::size_t>(size_));
+std::vector<float*> MpiCommunicator::peer_addresses(std::span<const std::span<const float>> spans) {
+  const std::size_t m = spans.size();
+  std::vector<int64_t> mine;
+  mine.reserve(3 * m);
+  for (std::span<const float> s : spans) {
+    const mpi::WindowPlace place = mpi::place_of(s.data(), s.size());
+    mine.insert(mine.end(), {place.window, place.rank, place.offset});
+  }
+  const int count = mpi_count(3 * m, "MPI_Allgather");
+  std::vector<int64_t> all(3 * m * static_cast<std::size_t>(size_));
   run_native(
       "MPI_Allgather",
-      [&] { return MPI_Allgather(mine, 6, MPI_INT64_T, all.data(), 6, MPI_INT64_T, comm_); },
+      [&] { return MPI_Allgather(mine.data(), count, MPI_INT64_T, all.data(), count, MPI_INT64_T, comm_); },
       [] { return std::string("MPI_Iallgather (where the buffers lie)"); },
-      [&](MPI_Request* r) { return MPI_Iallgather(mine, 6, MPI_INT64_T, all.data(), 6, MPI_INT64_T, comm_, r); });
+      [&](MPI_Request* r) {
+        return MPI_Iallgather(mine.data(), count, MPI_INT64_T, all.data(), count, MPI_INT64_T, comm_, r);
+      });
   mpi::sync_node_windows();  // the peers' stores before they came, seen here
-  std::vector<PeerBuffers> peers(static_cast<std::size_t>(size_));
-  for (std::size_t r = 0; r < peers.size(); ++r) {
-    float** into[2] = {&peers[r].a, &peers[r].b};
-    for (std::size_t k = 0; k < 2; ++k) {
-      const mpi::WindowPlace place{all[6 * r + 3 * k], all[6 * r + 3 * k + 1], all[6 * r + 3 * k + 2]};
-      if (place.window == mpi::kEmptyBuffer) continue;
-      if (place.window == 0) return {};
-      *into[k] = mpi::address_of(place);
-      if (!*into[k]) return {};
-    }
+  std::vector<float*> at(m * static_cast<std::size_t>(size_), nullptr);
+  for (std::size_t k = 0; k < at.size(); ++k) {
+    const mpi::WindowPlace place{all[3 * k], all[3 * k + 1], all[3 * k + 2]};
+    if (place.window == mpi::kEmptyBuffer) continue;
+    if (place.window == 0) return {};
+    at[k] = mpi::address_of(place);
+    if (!at[k]) return {};
   }
-  return peers;
+  return at;
 }
 
 void MpiCommunicator::barrier() {

@@ -109,5 +109,49 @@ TEST_F(SharedMemoryTest, SplitGroupReachesBuffersOfTheWholeGroupsMemory) {
   expect_elements({data.get(), static_cast<size_t>(n)}, reduced(half->size(), n, ReduceOp::sum));
 }
 
+// A buffer of `blocks` blocks, each cut into pieces of 3, 0 and 5 floats with gaps between
+// them, in node-shared memory: block b's pieces.
+struct PiecesBuffer {
+  PiecesBuffer(Communicator& comm, int blocks) : memory(comm.allocate_node_shared(16 * blocks)) {
+    for (int b = 0; b < blocks; ++b) {
+      float* at = memory.get() + 16 * b;
+      cut.push_back({{at, 3}, {at + 4, 0}, {at + 8, 5}});
+    }
+  }
+  CommBuffer memory;
+  std::vector<Pieces> cut;
+};
+
+TEST_F(SharedMemoryTest, PiecesAreGatheredAndReducedWhereTheyLie) {
+  const int p = size();
+  PiecesBuffer data(comm(), p), out(comm(), 1), gathered(comm(), p);
+  for (int b = 0; b < p; ++b) {
+    for (std::span<float> piece : data.cut[b]) {
+      const int64_t at = piece.data() - data.memory.get();  // the value of its place in the buffer
+      for (std::size_t i = 0; i < piece.size(); ++i) piece[i] = input_value(rank(), at + static_cast<int64_t>(i));
+    }
+  }
+  reduce_scatter_pieces(comm(), data.cut, out.cut[0], ReduceOp::sum, Algorithm::shared_memory);
+  for (std::size_t j = 0; j < out.cut[0].size(); ++j) {
+    const std::span<float> got = out.cut[0][j];
+    const std::size_t at = data.cut[rank()][j].data() - data.memory.get();
+    for (std::size_t i = 0; i < got.size(); ++i) {
+      float want = 0;
+      for (int r = 0; r < p; ++r) want += input_value(r, static_cast<int64_t>(at + i));
+      EXPECT_EQ(got[i], want) << "piece " << j << " element " << i;
+    }
+  }
+  all_gather_pieces(comm(), out.cut[0], gathered.cut, Algorithm::shared_memory);
+  for (int b = 0; b < p; ++b) {
+    for (std::size_t j = 0; j < gathered.cut[b].size(); ++j) {
+      for (std::size_t i = 0; i < gathered.cut[b][j].size(); ++i) {
+        float want = 0;
+        for (int r = 0; r < p; ++r) want += input_value(r, static_cast<int64_t>(16 * b + (j == 2 ? 8 : 4 * j) + i));
+        EXPECT_EQ(gathered.cut[b][j][i], want) << "block " << b << " piece " << j;
+      }
+    }
+  }
+}
+
 }  // namespace
 }  // namespace spmd::collectives::testing
