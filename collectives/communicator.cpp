@@ -32,9 +32,13 @@ void Communicator::exchange_all(std::span<const SendTo> sends, std::span<const R
 
 void Communicator::copy(std::span<const float> from, std::span<float> to) { std::ranges::copy(from, to.begin()); }
 
+CommBuffer private_comm_buffer(std::size_t n, HugePages huge) {
+  return CommBuffer(host_floats(std::max<std::size_t>(n, 1), huge).release(),
+                    {[](void*, float* p) { HostFree{}(p); }, nullptr});
+}
+
 CommBuffer Communicator::allocate_node_shared(std::size_t n) {
-  if (n == 0) return {};
-  return CommBuffer(host_floats(n, HugePages::rounded).release(), {[](void*, float* p) { HostFree{}(p); }, nullptr});
+  return n == 0 ? CommBuffer() : private_comm_buffer(n, HugePages::rounded);
 }
 
 std::vector<float*> Communicator::peer_addresses(std::span<const std::span<const float>>) { return {}; }

@@ -31,6 +31,10 @@ struct CommBufferRelease {
 // A buffer of floats in a communicator's memory, given back by its own deleter.
 using CommBuffer = std::unique_ptr<float[], CommBufferRelease>;
 
+// `n` floats (at least one) of private host memory (allocate_host), freed with it: where
+// a CommBuffer is wanted but no communicator's pool is.
+CommBuffer private_comm_buffer(std::size_t n, HugePages huge);
+
 class Communicator {
  public:
   virtual ~Communicator() = default;

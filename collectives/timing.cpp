@@ -17,10 +17,8 @@ namespace {
 // twice as long (common/host_memory.h).
 struct HostSpan {
   HostSpan(Communicator& comm, size_t n, TimedMemory memory = TimedMemory::node_shared)
-      : floats(memory == TimedMemory::node_shared ? comm.allocate_node_shared(n) : private_floats(n)), span(floats.get(), n) {}
-  static CommBuffer private_floats(size_t n) {
-    return CommBuffer(host_floats(std::max<size_t>(n, 1), HugePages::always).release(), {[](void*, float* p) { HostFree{}(p); }, nullptr});
-  }
+      : floats(memory == TimedMemory::node_shared ? comm.allocate_node_shared(n) : private_comm_buffer(n, HugePages::always)),
+        span(floats.get(), n) {}
   CommBuffer floats;
   std::span<float> span;
 };

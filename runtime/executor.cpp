@@ -145,9 +145,7 @@ float* Executor::allocate_region(size_t bytes, kernels::BackendBuffer& own, coll
 }
 
 collectives::CommBuffer Executor::transfer_floats(size_t n) const {
-  if (node_shared_) return world_->allocate_node_shared(n);
-  return collectives::CommBuffer(host_floats(n, HugePages::rounded).release(),
-                                 {[](void*, float* p) { HostFree{}(p); }, nullptr});
+  return node_shared_ ? world_->allocate_node_shared(n) : collectives::private_comm_buffer(n, HugePages::rounded);
 }
 
 void Executor::allocate() {
