@@ -43,14 +43,6 @@ CommBuffer Communicator::allocate_node_shared(std::size_t n) {
 
 std::vector<float*> Communicator::peer_addresses(std::span<const std::span<const float>>) { return {}; }
 
-std::vector<Communicator::PeerBuffers> Communicator::peer_buffers(std::span<const float> a, std::span<const float> b) {
-  const std::span<const float> both[] = {a, b};
-  const std::vector<float*> at = peer_addresses(both);
-  std::vector<PeerBuffers> peers(at.size() / 2);
-  for (std::size_t r = 0; r < peers.size(); ++r) peers[r] = {at[2 * r], at[2 * r + 1]};
-  return peers;
-}
-
 // A dissemination barrier (Hensgen, Finkel and Manber 1988): ceil(lg p) rounds of empty
 // messages, after which every rank has heard, directly or not, from every other.
 void Communicator::barrier() {

@@ -125,12 +125,6 @@ class Communicator {
   // memory this rank reaches (allocate_node_shared); by default empty. Collective: one
   // all-gather of 24 bytes a span, which also means every rank has entered.
   virtual std::vector<float*> peer_addresses(std::span<const std::span<const float>> spans);
-  // peer_addresses of two buffers, per rank.
-  struct PeerBuffers {
-    float* a = nullptr;
-    float* b = nullptr;
-  };
-  std::vector<PeerBuffers> peer_buffers(std::span<const float> a, std::span<const float> b);
   // Waits for every rank of the group, within timeout(), with the memory of node-shared
   // buffers made consistent on both sides of it (what a rank wrote before it, its peers
   // see after). By default exchanges an empty message with every peer.

@@ -1,6 +1,6 @@
 // The shared-memory algorithms over buffers in node-shared memory (allocate_node_shared):
 // each primitive equals the locally computed result at every count, the buffers really are
-// reached directly (peer_buffers), on a split group too; and where one rank's buffer is
+// reached directly (peer_addresses), on a split group too; and where one rank's buffer is
 // private memory every rank falls back to messages and still gets the result.
 #include <gtest/gtest.h>
 
@@ -28,14 +28,15 @@ using SharedMemoryTest = MpiTest;
 TEST_F(SharedMemoryTest, PeersReachEveryRanksBufferWhereAllLieInNodeSharedMemory) {
   CommBuffer a = comm().allocate_node_shared(100), b = comm().allocate_node_shared(10);
   std::fill_n(a.get(), 100, static_cast<float>(rank()));
-  const auto peers = comm().peer_buffers({a.get(), 100}, {b.get(), 10});
-  ASSERT_EQ(static_cast<int>(peers.size()), size());
+  const std::span<const float> both[] = {{a.get(), 100}, {b.get(), 10}};
+  const std::vector<float*> peers = comm().peer_addresses(both);
+  ASSERT_EQ(static_cast<int>(peers.size()), 2 * size());
   for (int r = 0; r < size(); ++r) {
-    ASSERT_NE(peers[r].a, nullptr);
-    ASSERT_NE(peers[r].b, nullptr);
-    EXPECT_EQ(peers[r].a[99], static_cast<float>(r)) << "rank " << r << "'s buffer, seen from rank " << rank();
+    ASSERT_NE(peers[2 * r], nullptr);
+    ASSERT_NE(peers[2 * r + 1], nullptr);
+    EXPECT_EQ(peers[2 * r][99], static_cast<float>(r)) << "rank " << r << "'s buffer, seen from rank " << rank();
   }
-  EXPECT_EQ(peers[rank()].a, a.get());
+  EXPECT_EQ(peers[2 * rank()], a.get());
   comm().barrier();
 }
 
@@ -43,8 +44,8 @@ TEST_F(SharedMemoryTest, NoRankReachesPeersWhereOneBufferIsPrivate) {
   CommBuffer shared = comm().allocate_node_shared(16);
   std::vector<float> own(16);
   const bool last = rank() == size() - 1;
-  const auto peers = comm().peer_buffers(last ? std::span<const float>(own) : std::span<const float>(shared.get(), 16), {});
-  EXPECT_TRUE(peers.empty());
+  const std::span<const float> one[] = {last ? std::span<const float>(own) : std::span<const float>(shared.get(), 16)};
+  EXPECT_TRUE(comm().peer_addresses(one).empty());
 }
 
 TEST_F(SharedMemoryTest, EveryPrimitiveMatchesTheLocalResult) {
@@ -104,7 +105,8 @@ TEST_F(SharedMemoryTest, SplitGroupReachesBuffersOfTheWholeGroupsMemory) {
   std::unique_ptr<Communicator> half = comm().split(rank() % 2, rank());
   const int64_t n = 1000;
   CommBuffer data = shared_copy(comm(), inputs(half->rank(), n));
-  EXPECT_EQ(half->peer_buffers({data.get(), static_cast<size_t>(n)}, {}).size(), static_cast<size_t>(half->size()));
+  const std::span<const float> one[] = {{data.get(), static_cast<size_t>(n)}};
+  EXPECT_EQ(half->peer_addresses(one).size(), static_cast<size_t>(half->size()));
   all_reduce(*half, {data.get(), static_cast<size_t>(n)}, ReduceOp::sum, Algorithm::shared_memory);
   expect_elements({data.get(), static_cast<size_t>(n)}, reduced(half->size(), n, ReduceOp::sum));
 }
