@@ -5,6 +5,7 @@
 #include <limits>
 
 #include "collectives/algorithms/combine.h"
+#include "common/error.h"
 
 namespace spmd::collectives {
 
@@ -42,6 +43,12 @@ CommBuffer Communicator::allocate_node_shared(std::size_t n) {
 }
 
 std::vector<float*> Communicator::peer_addresses(std::span<const std::span<const float>>) { return {}; }
+
+std::span<float> Communicator::staging() { return {}; }
+
+std::vector<const float*> Communicator::arrive_staged(int) {
+  throw Error("arrive_staged: the " + backend() + " communicator has no staging in node-shared memory");
+}
 
 // A dissemination barrier (Hensgen, Finkel and Manber 1988): ceil(lg p) rounds of empty
 // messages, after which every rank has heard, directly or not, from every other.

@@ -125,6 +125,20 @@ class Communicator {
   // memory this rank reaches (allocate_node_shared); by default empty. Collective: one
   // all-gather of 24 bytes a span, which also means every rank has entered.
   virtual std::vector<float*> peer_addresses(std::span<const std::span<const float>> spans);
+  // Staging for small collectives (algorithms/shared_memory.cpp): where every rank of the
+  // group shares one node, this rank's area of node-shared memory for its next arrival
+  // (arrive_staged), of as many floats on every rank; empty elsewhere, and by default.
+  // Collective the first time (it may make the area). After that O(1), but it may wait,
+  // within timeout(), for peers still reading what this rank staged there two arrivals ago.
+  virtual std::span<float> staging();
+  // Publishes what this rank stored into staging(), then waits, within timeout(), for rank
+  // `from` to do the same (every rank where `from` is kEveryRank): returns the staging area
+  // of each rank waited for (element r: rank r's, as this process addresses it; null for
+  // the others), readable until this rank calls staging, arrive_staged, peer_addresses or
+  // barrier again. One synchronization, no message: a rank whose data no one reads (a
+  // broadcast's root) does not wait for its readers. By default throws.
+  static constexpr int kEveryRank = -1;
+  virtual std::vector<const float*> arrive_staged(int from);
   // Waits for every rank of the group, within timeout(), with the memory of node-shared
   // buffers made consistent on both sides of it (what a rank wrote before it, its peers
   // see after). By default exchanges an empty message with every peer.

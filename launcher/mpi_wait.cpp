@@ -1,28 +1,14 @@
 #include "launcher/mpi_wait.h"
 
-#include <sched.h>
-
-#include <algorithm>
 #include <cstdlib>
 #include <sstream>
-#include <thread>
 
 #include "common/error.h"
+#include "launcher/poll_until.h"
 #include "launcher/watchdog.h"
 
 namespace spmd::launcher {
 namespace {
-
-using Clock = std::chrono::steady_clock;
-
-// The back-off schedule of wait_all (its header says why these figures).
-constexpr unsigned kSpinPolls = 1024;
-constexpr unsigned kYieldPolls = 1024;
-constexpr unsigned kPollsPerClockRead = 64;
-constexpr std::chrono::microseconds kFirstSleep{1};
-constexpr std::chrono::microseconds kLongestShortSleep{100};
-constexpr std::chrono::milliseconds kLongWait{10};
-constexpr std::chrono::microseconds kLongestSleep{1000};
 
 thread_local IdleWait this_threads_idle_wait = IdleWait::back_off;
 thread_local bool this_thread_waits_blocking = true;
@@ -57,6 +43,14 @@ Seconds collective_timeout(std::optional<Seconds> timeout) {
   return timeout ? *timeout : collective_timeout();
 }
 
+bool node_oversubscribed() {
+  static const bool oversubscribed = [] {
+    const char* v = std::getenv("OMPI_MCA_mpi_oversubscribe");
+    return v && std::string(v) == "1";
+  }();
+  return oversubscribed;
+}
+
 void set_idle_wait(IdleWait how) { this_threads_idle_wait = how; }
 IdleWait idle_wait() { return this_threads_idle_wait; }
 
@@ -64,33 +58,15 @@ void set_blocking_waits(bool allowed) { this_thread_waits_blocking = allowed; }
 bool blocking_waits() { return this_thread_waits_blocking; }
 
 WaitOutcome wait_all(std::span<MPI_Request> requests, MPI_Status* statuses, Seconds timeout) {
-  Clock::time_point deadline{}, long_wait{};  // set at the first clock read: a short wait reads none
-  std::chrono::microseconds sleep = kFirstSleep, longest_sleep = kLongestShortSleep;
-  bool polling = this_threads_idle_wait == IdleWait::poll;  // until the wait is a long one
-  for (unsigned polls = 1;; ++polls) {
-    int done = 0;
-    const int rc = MPI_Testall(static_cast<int>(requests.size()), requests.data(), &done, statuses);
-    if (rc != MPI_SUCCESS) return {rc, false};
-    if (done) return {};
-    if (polls <= kSpinPolls) {
-      if (polls % kPollsPerClockRead != 0) continue;
-    } else if (polling || polls <= kSpinPolls + kYieldPolls) {
-      sched_yield();
-    } else {
-      std::this_thread::sleep_for(sleep);
-      sleep = std::min(sleep * 2, longest_sleep);
-    }
-    const Clock::time_point now = Clock::now();
-    if (deadline == Clock::time_point{}) {
-      deadline = now + std::chrono::duration_cast<Clock::duration>(timeout);
-      long_wait = now + kLongWait;
-    } else if (now > deadline) {
-      return {MPI_SUCCESS, true};
-    } else if (now > long_wait) {
-      longest_sleep = kLongestSleep;
-      polling = false;
-    }
-  }
+  int rc = MPI_SUCCESS;
+  const bool ended = poll_until(
+      [&] {
+        int done = 0;
+        rc = MPI_Testall(static_cast<int>(requests.size()), requests.data(), &done, statuses);
+        return rc != MPI_SUCCESS || done != 0;
+      },
+      timeout);
+  return {rc, !ended};
 }
 
 void abandon_request(MPI_Request& request, bool is_receive) {

@@ -57,6 +57,13 @@ enum class IdleWait { back_off, poll };
 void set_idle_wait(IdleWait how);
 IdleWait idle_wait();
 
+// Whether Open MPI's launcher placed more ranks on this node than it has slots
+// (OMPI_MCA_mpi_oversubscribe=1, which it sets for each rank and which makes its own
+// progress engine yield the core whenever a poll finds nothing: mpi_yield_when_idle). Then
+// every wait yields from its first poll: a spin only holds the core its peer needs.
+// Read once.
+bool node_oversubscribed();
+
 // Whether this thread may wait inside MPI's blocking calls: MPI's own collectives, under a
 // DeadlineGuard (deadline_guard.h: faster than their nonblocking forms). Otherwise it waits
 // only in wait_all, which backs off: a communication stream's thread, whose waits would

@@ -42,7 +42,10 @@ void scattered_all_to_all(Communicator& comm, std::span<const float> in, std::sp
 
 // shared_memory.cpp: over node-shared memory (Communicator::allocate_node_shared), loading
 // and storing peers' buffers; each falls back to the algorithm named in its file where any
-// rank's buffer is not in it.
+// rank's buffer is not in it. Where a rank copies in at most kStagedFloats (a broadcast's
+// buffer, an all-gather's block, the others' input), they stage instead
+// (Communicator::staging), whatever memory the buffers lie in.
+inline constexpr std::size_t kStagedFloats = 1024;  // 4 KiB
 void shared_memory_all_reduce(Communicator& comm, std::span<float> data, ReduceOp op);
 void shared_memory_reduce_scatter(Communicator& comm, std::span<float> data, std::span<float> out, ReduceOp op);
 void shared_memory_all_gather(Communicator& comm, std::span<const float> in, std::span<float> out);

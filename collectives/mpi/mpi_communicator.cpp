@@ -5,6 +5,7 @@
 #include <vector>
 
 #include "collectives/mpi/mpi_call.h"
+#include "collectives/mpi/node_flags.h"
 #include "common/error.h"
 #include "launcher/watchdog.h"
 

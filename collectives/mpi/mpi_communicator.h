@@ -20,6 +20,11 @@
 
 namespace spmd::collectives {
 
+namespace mpi {
+class NodeFlags;
+struct WindowPlace;
+}
+
 class MpiCommunicator : public Communicator {
  public:
   // Wraps `comm` without taking ownership (sets its error handler to MPI_ERRORS_RETURN).
@@ -55,10 +60,15 @@ class MpiCommunicator : public Communicator {
 
   // Node-shared memory in MPI shared-memory windows over this group's ranks on each node
   // (node_windows.h), pooled: a window given back is kept for a later call, and all are
-  // freed with the communicator (collective, in the order made). mpi_node_shared.cpp.
+  // freed with the communicator (collective, in the order made). Where the whole group
+  // shares one node, peer_addresses and barrier meet through flags in such a window
+  // (node_flags.h) instead of MPI's all-gather and barrier, and small collectives stage
+  // their data beside the flags. mpi_node_shared.cpp.
   CommBuffer allocate_node_shared(std::size_t n) override;
   std::vector<float*> peer_addresses(std::span<const std::span<const float>> spans) override;
   void barrier() override;
+  std::span<float> staging() override;
+  std::vector<const float*> arrive_staged(int from) override;
 
  private:
   struct Owned {};
@@ -91,10 +101,19 @@ class MpiCommunicator : public Communicator {
   };
   void give_back_shared(float* p);
   void free_node_shared();
+  // This group's ranks on this rank's node (node_), split at the first call. Collective.
+  void split_node();
+  // The group's node-shared flags, made at the first call where every rank of the group
+  // shares this node; null elsewhere. Collective at the first call.
+  mpi::NodeFlags* node_flags();
+  // Every rank's `mine`, rank r's at r * mine.size(), through MPI's all-gather.
+  std::vector<mpi::WindowPlace> gather_places(std::span<const mpi::WindowPlace> mine) const;
 
   MPI_Comm comm_;
   MPI_Comm node_ = MPI_COMM_NULL;  // this group's ranks on this rank's node, split at first need
   std::vector<SharedSpare> shared_;  // in the order made
+  std::unique_ptr<mpi::NodeFlags> flags_;
+  bool flags_checked_ = false;
   std::mutex shared_mutex_;
   bool owned_;
   mutable bool abandoned_ = false;  // a nonblocking collective on it timed out

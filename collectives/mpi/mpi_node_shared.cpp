@@ -5,20 +5,37 @@
 #include "collectives/mpi/mpi_call.h"
 #include "collectives/mpi/mpi_communicator.h"
 #include "collectives/mpi/mpi_run_native.h"
+#include "collectives/mpi/node_flags.h"
 #include "collectives/mpi/node_windows.h"
+#include "common/error.h"
 #include "launcher/watchdog.h"
 
 namespace spmd::collectives {
 
+void MpiCommunicator::split_node() {
+  if (node_ != MPI_COMM_NULL) return;
+  // As split: a barrier with the deadline first, then the split under a watchdog.
+  MPI_Request barrier = MPI_REQUEST_NULL;
+  complete_in_time(MPI_Ibarrier(comm_, &barrier), barrier, "node-shared memory: the ranks meeting to split by node");
+  const launcher::Watchdog watchdog("MPI_Comm_split_type (" + where() + ")", timeout());
+  check(MPI_Comm_split_type(comm_, MPI_COMM_TYPE_SHARED, rank_, MPI_INFO_NULL, &node_), "MPI_Comm_split_type");
+}
+
+mpi::NodeFlags* MpiCommunicator::node_flags() {
+  std::lock_guard<std::mutex> lock(shared_mutex_);
+  if (!flags_checked_) {
+    flags_checked_ = true;
+    split_node();
+    int on_node = 0;
+    MPI_Comm_size(node_, &on_node);
+    if (on_node == size_) flags_ = std::make_unique<mpi::NodeFlags>(node_, timeout());
+  }
+  return flags_.get();
+}
+
 CommBuffer MpiCommunicator::allocate_node_shared(std::size_t n) {
   std::lock_guard<std::mutex> lock(shared_mutex_);
-  if (node_ == MPI_COMM_NULL) {
-    // As split: a barrier with the deadline first, then the split under a watchdog.
-    MPI_Request barrier = MPI_REQUEST_NULL;
-    complete_in_time(MPI_Ibarrier(comm_, &barrier), barrier, "node-shared memory: the ranks meeting to split by node");
-    const launcher::Watchdog watchdog("MPI_Comm_split_type (" + where() + ")", timeout());
-    check(MPI_Comm_split_type(comm_, MPI_COMM_TYPE_SHARED, rank_, MPI_INFO_NULL, &node_), "MPI_Comm_split_type");
-  }
+  split_node();
   // Every rank asks for the group's largest request, so that the pool's windows, and which
   // are lent, are the same on every rank: its choices (and the windows it frees, a
   // collective call) then are too.
@@ -61,39 +78,67 @@ void MpiCommunicator::free_node_shared() {
   if (finalized || abandoned_ || std::uncaught_exceptions() > 0) return;
   for (const SharedSpare& s : shared_) mpi::free_node_window(s.window, timeout());
   shared_.clear();
+  if (flags_) mpi::free_node_window(flags_->window(), timeout());
+  flags_.reset();
   if (node_ != MPI_COMM_NULL) MPI_Comm_free(&node_);
 }
 
 std::vector<float*> MpiCommunicator::peer_addresses(std::span<const std::span<const float>> spans) {
   const std::size_t m = spans.size();
-  std::vector<int64_t> mine;
-  mine.reserve(3 * m);
-  for (std::span<const float> s : spans) {
-    const mpi::WindowPlace place = mpi::place_of(s.data(), s.size());
-    mine.insert(mine.end(), {place.window, place.rank, place.offset});
+  std::vector<mpi::WindowPlace> mine;
+  mine.reserve(m);
+  for (std::span<const float> s : spans) mine.push_back(mpi::place_of(s.data(), s.size()));
+  std::vector<mpi::WindowPlace> all;
+  if (mpi::NodeFlags* flags = node_flags(); flags && m <= mpi::NodeFlags::kMaxPlaces) {
+    all = flags->exchange(mine, timeout());
+  } else {
+    all = gather_places(mine);
   }
-  const int count = mpi_count(3 * m, "MPI_Allgather");
-  std::vector<int64_t> all(3 * m * static_cast<std::size_t>(size_));
-  run_native(
-      "MPI_Allgather",
-      [&] { return MPI_Allgather(mine.data(), count, MPI_INT64_T, all.data(), count, MPI_INT64_T, comm_); },
-      [] { return std::string("MPI_Iallgather (where the buffers lie)"); },
-      [&](MPI_Request* r) {
-        return MPI_Iallgather(mine.data(), count, MPI_INT64_T, all.data(), count, MPI_INT64_T, comm_, r);
-      });
-  mpi::sync_node_windows();  // the peers' stores before they came, seen here
-  std::vector<float*> at(m * static_cast<std::size_t>(size_), nullptr);
+  std::vector<float*> at(all.size(), nullptr);
   for (std::size_t k = 0; k < at.size(); ++k) {
-    const mpi::WindowPlace place{all[3 * k], all[3 * k + 1], all[3 * k + 2]};
-    if (place.window == mpi::kEmptyBuffer) continue;
-    if (place.window == 0) return {};
-    at[k] = mpi::address_of(place);
+    if (all[k].window == mpi::kEmptyBuffer) continue;
+    if (all[k].window == 0) return {};
+    at[k] = mpi::address_of(all[k]);
     if (!at[k]) return {};
   }
   return at;
 }
 
+// Every rank's places by MPI_Allgather (3 int64 a place), then a memory fence on every
+// window: where the group spans nodes, or has more places than the flags hold.
+std::vector<mpi::WindowPlace> MpiCommunicator::gather_places(std::span<const mpi::WindowPlace> mine) const {
+  std::vector<int64_t> flat;
+  flat.reserve(3 * mine.size());
+  for (const mpi::WindowPlace& p : mine) flat.insert(flat.end(), {p.window, p.rank, p.offset});
+  const int count = mpi_count(flat.size(), "MPI_Allgather");
+  std::vector<int64_t> gathered(flat.size() * static_cast<std::size_t>(size_));
+  run_native(
+      "MPI_Allgather",
+      [&] { return MPI_Allgather(flat.data(), count, MPI_INT64_T, gathered.data(), count, MPI_INT64_T, comm_); },
+      [] { return std::string("MPI_Iallgather (where the buffers lie)"); },
+      [&](MPI_Request* r) {
+        return MPI_Iallgather(flat.data(), count, MPI_INT64_T, gathered.data(), count, MPI_INT64_T, comm_, r);
+      });
+  mpi::sync_node_windows();  // the peers' stores before they came, seen here
+  std::vector<mpi::WindowPlace> all(gathered.size() / 3);
+  for (std::size_t k = 0; k < all.size(); ++k) all[k] = {gathered[3 * k], gathered[3 * k + 1], gathered[3 * k + 2]};
+  return all;
+}
+
+std::span<float> MpiCommunicator::staging() {
+  mpi::NodeFlags* flags = node_flags();
+  return flags ? flags->staging(timeout()) : std::span<float>();
+}
+
+std::vector<const float*> MpiCommunicator::arrive_staged(int from) {
+  mpi::NodeFlags* flags = node_flags();
+  if (!flags) throw Error("arrive_staged: the ranks of this group do not share one node (" + where() + ")");
+  if (from != kEveryRank) check_peer(from, "arrive_staged from");
+  return flags->arrive_staged(from, timeout());
+}
+
 void MpiCommunicator::barrier() {
+  if (mpi::NodeFlags* flags = node_flags()) return flags->barrier(timeout());
   mpi::sync_node_windows();
   run_native(
       "MPI_Barrier", [&] { return MPI_Barrier(comm_); }, [] { return std::string("MPI_Ibarrier"); },

@@ -142,6 +142,29 @@ TEST_F(ErrorsTest, SplitTimesOut) {
   EXPECT_THAT(error_of([&] { comm().split(0, rank()); }), HasSubstr("split: the ranks meeting to split timed out"));
 }
 
+// A rank late to a barrier of node-shared flags is named by every other rank at the
+// deadline; it passes when it comes (its peers' counts are there), and the group goes on.
+TEST_F(ErrorsTest, ANodeSharedBarrierNamesTheRankThatDidNotCome) {
+  if (size() < 2) GTEST_SKIP() << "needs 2 ranks";
+  comm().barrier();  // every rank there while the flags are made
+  comm().set_timeout(std::chrono::milliseconds(500));
+  if (rank() == 1) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(1500));
+    comm().barrier();
+  } else {
+    try {
+      comm().barrier();
+      ADD_FAILURE() << "no spmd::JobFailure thrown";
+    } catch (const JobFailure& e) {
+      EXPECT_THAT(e.what(), HasSubstr("waiting for rank 1 to depart timed out after 0.5 s"));
+    }
+  }
+  comm().set_timeout(std::chrono::seconds(30));
+  std::vector<float> data(8, 1.0f);
+  all_reduce(comm(), data, ReduceOp::sum, Algorithm::shared_memory);
+  EXPECT_EQ(data[7], static_cast<float>(size()));
+}
+
 // A rank waiting for a peer that does not come backs off: well under a core.
 TEST_F(ErrorsTest, AWaitingRankLeavesItsCoreToOthers) {
   if (size() < 2) GTEST_SKIP() << "needs 2 ranks";

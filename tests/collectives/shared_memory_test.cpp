@@ -1,12 +1,16 @@
 // The shared-memory algorithms over buffers in node-shared memory (allocate_node_shared):
 // each primitive equals the locally computed result at every count, the buffers really are
 // reached directly (peer_addresses), on a split group too; and where one rank's buffer is
-// private memory every rank falls back to messages and still gets the result.
+// private memory every rank falls back to messages and still gets the result. Small ones
+// stage (Communicator::staging), on any buffer, with no message.
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <chrono>
 #include <cstring>
+#include <thread>
 
+#include "collectives/algorithms/algorithms.h"
 #include "collectives/primitives.h"
 #include "expected_values.h"
 #include "mpi_fixture.h"
@@ -24,6 +28,45 @@ CommBuffer shared_copy(Communicator& comm, std::span<const float> values) {
 }
 
 using SharedMemoryTest = MpiTest;
+
+// Forwards to `inner`, counting the messages, the calls for where buffers lie and the staged
+// arrivals: what tells the protocols apart.
+class CountingCommunicator : public Communicator {
+ public:
+  explicit CountingCommunicator(Communicator& inner) : inner_(inner) { set_timeout(inner.timeout()); }
+  int rank() const override { return inner_.rank(); }
+  int size() const override { return inner_.size(); }
+  std::string backend() const override { return inner_.backend(); }
+  void send(std::span<const float> data, int dest) override { ++messages, inner_.send(data, dest); }
+  void recv(std::span<float> data, int source) override { ++messages, inner_.recv(data, source); }
+  void sendrecv(std::span<const float> send, int dest, std::span<float> recv, int source) override {
+    ++messages, inner_.sendrecv(send, dest, recv, source);
+  }
+  std::unique_ptr<Communicator> split(int color, int key) const override { return inner_.split(color, key); }
+  void native_all_reduce(std::span<float> d, ReduceOp op) override { inner_.native_all_reduce(d, op); }
+  void native_reduce_scatter(std::span<const float> d, std::span<float> o, ReduceOp op) override {
+    inner_.native_reduce_scatter(d, o, op);
+  }
+  void native_all_gather(std::span<const float> i, std::span<float> o) override { inner_.native_all_gather(i, o); }
+  void native_broadcast(std::span<float> d, int root) override { inner_.native_broadcast(d, root); }
+  void native_reduce(std::span<float> d, int root, ReduceOp op) override { inner_.native_reduce(d, root, op); }
+  void native_all_to_all(std::span<const float> i, std::span<float> o) override { inner_.native_all_to_all(i, o); }
+  std::vector<float*> peer_addresses(std::span<const std::span<const float>> spans) override {
+    ++address_calls;
+    return inner_.peer_addresses(spans);
+  }
+  void barrier() override { inner_.barrier(); }
+  std::span<float> staging() override { return inner_.staging(); }
+  std::vector<const float*> arrive_staged(int from) override {
+    ++arrivals;
+    return inner_.arrive_staged(from);
+  }
+
+  int messages = 0, address_calls = 0, arrivals = 0;
+
+ private:
+  Communicator& inner_;
+};
 
 TEST_F(SharedMemoryTest, PeersReachEveryRanksBufferWhereAllLieInNodeSharedMemory) {
   CommBuffer a = comm().allocate_node_shared(100), b = comm().allocate_node_shared(10);
@@ -91,7 +134,7 @@ TEST_F(SharedMemoryTest, EveryPrimitiveMatchesTheLocalResult) {
 }
 
 TEST_F(SharedMemoryTest, AllReduceFallsBackToMessagesWhereOneBufferIsPrivate) {
-  const int64_t n = 4099;
+  const auto n = static_cast<int64_t>(algorithms::kStagedFloats) + 3;  // too large to stage
   const std::vector<float> in = inputs(rank(), n);
   CommBuffer shared = shared_copy(comm(), in);
   std::vector<float> own = in;
@@ -109,6 +152,71 @@ TEST_F(SharedMemoryTest, SplitGroupReachesBuffersOfTheWholeGroupsMemory) {
   EXPECT_EQ(half->peer_addresses(one).size(), static_cast<size_t>(half->size()));
   all_reduce(*half, {data.get(), static_cast<size_t>(n)}, ReduceOp::sum, Algorithm::shared_memory);
   expect_elements({data.get(), static_cast<size_t>(n)}, reduced(half->size(), n, ReduceOp::sum));
+}
+
+TEST_F(SharedMemoryTest, StagedAreasHoldEveryRanksValuesRoundAfterRoundWithoutABarrier) {
+  // Each round one rank reads late: a peer that stored its next round into the area being
+  // read would show here (the areas alternate, and a rank stores the next-but-one only
+  // after every peer arrived at the next).
+  for (int round = 0; round < 300; ++round) {
+    const std::span<float> stage = comm().staging();
+    ASSERT_GE(stage.size(), 4u);
+    std::fill_n(stage.data(), 4, static_cast<float>(1000 * round + rank()));
+    const std::vector<const float*> staged = comm().arrive_staged(Communicator::kEveryRank);
+    ASSERT_EQ(static_cast<int>(staged.size()), size());
+    if (round % size() == rank()) std::this_thread::sleep_for(std::chrono::microseconds(200));
+    for (int r = 0; r < size(); ++r) {
+      for (int i = 0; i < 4; ++i) ASSERT_EQ(staged[r][i], static_cast<float>(1000 * round + r)) << "round " << round << ", rank " << r;
+    }
+  }
+}
+
+TEST_F(SharedMemoryTest, SmallCollectivesStageWhateverMemoryTheirBuffersLieIn) {
+  // Private buffers, no message: the staged protocol needs neither peer_addresses nor a
+  // fallback, so no rank sends anything (counted through a communicator that forwards).
+  const int64_t n = 1000;
+  CountingCommunicator counted(comm());
+  std::vector<float> data = inputs(rank(), n);
+  all_reduce(counted, data, ReduceOp::sum, Algorithm::shared_memory);
+  expect_elements(data, reduced(size(), n, ReduceOp::sum));
+  const int64_t m = n - n % size();
+  std::vector<float> sent = inputs(rank(), m), received(static_cast<size_t>(m));
+  all_to_all(counted, sent, received, Algorithm::shared_memory);
+  std::vector<float> cast = inputs(rank(), n);
+  broadcast(counted, cast, 0, Algorithm::shared_memory);
+  expect_elements(cast, inputs(0, n));
+  if (size() > 1) {
+    EXPECT_EQ(counted.arrivals, 3);
+    EXPECT_EQ(counted.messages, 0);
+    EXPECT_EQ(counted.address_calls, 0);
+  }
+  // Too large to stage, on private buffers: where the buffers lie, then the ring.
+  std::vector<float> large = inputs(rank(), static_cast<int64_t>(algorithms::kStagedFloats) + 1);
+  all_reduce(counted, large, ReduceOp::sum, Algorithm::shared_memory);
+  if (size() > 1) {
+    EXPECT_EQ(counted.address_calls, 1);
+    EXPECT_GT(counted.messages, 0);
+  }
+}
+
+TEST_F(SharedMemoryTest, ASmallBroadcastsRootDoesNotWaitForItsReaders) {
+  // The readers come a second late; the root, with half a second to wait, goes on, twice:
+  // it stages its next broadcast in the other area.
+  if (size() < 2) GTEST_SKIP() << "needs 2 ranks";
+  const int root = size() - 1;
+  comm().barrier();  // every rank there while the flags are made
+  for (int round = 0; round < 2; ++round) {
+    std::vector<float> data(100, rank() == root ? static_cast<float>(round + 1) : 0.0f);
+    if (rank() == root) {
+      comm().set_timeout(std::chrono::milliseconds(500));
+      broadcast(comm(), data, root, Algorithm::shared_memory);
+      comm().set_timeout(std::chrono::seconds(30));
+    } else {
+      if (round == 0) std::this_thread::sleep_for(std::chrono::seconds(1));
+      broadcast(comm(), data, root, Algorithm::shared_memory);
+    }
+    EXPECT_EQ(data[99], static_cast<float>(round + 1));
+  }
 }
 
 // A buffer of `blocks` blocks, each cut into pieces of 3, 0 and 5 floats with gaps between
