@@ -88,9 +88,9 @@ double all_reduce(const Model& m, Algorithm algo) {
 // sec. 4.5: binomial tree ceil(lg p)(alpha + n beta + n gamma).
 double reduce(const Model& m, Algorithm) { return m.lg() * (m.alpha + m.n * m.beta + m.n * m.gamma); }
 
-// Shared memory (algorithms/shared_memory.cpp): two small collectives (where the buffers
-// lie, the barrier at the end), then loads of the peers' blocks (reduced, for the
-// reductions), read as the link's beta.
+// Shared memory (algorithms/shared_memory.cpp): two meetings (where the buffers lie, the
+// barrier at the end; one for the small ones it stages), then loads of the peers' blocks
+// (reduced, for the reductions), read as the link's beta.
 // sec. 4.6: pairwise exchange, p-1 messages of n/p bytes one after another; scattered, the
 // same (single-port, as all_gather).
 double all_to_all(const Model& m, Algorithm algo) {

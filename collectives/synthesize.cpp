@@ -1,6 +1,7 @@
 #include "collectives/synthesize.h"
 
 #include <algorithm>
+#include <cmath>
 #include <map>
 
 #include "collectives/cost.h"
@@ -159,7 +160,8 @@ std::vector<Schedule> synthesize(const launcher::Topology& t, const CollectiveRe
 double native_margin(std::span<const launcher::MeasuredAlgorithm* const> ours, const launcher::MeasuredAlgorithm& native) {
   double spread = 0;
   for (const launcher::MeasuredAlgorithm* band : ours) spread = std::max(spread, band ? band->spread : 0.0);
-  return std::min(kMostNativeMargin, std::max(kNativeMargin, spread + native.spread));
+  // Independent errors of the two add in quadrature (the spread of their difference).
+  return std::min(kMostNativeMargin, std::max(kNativeMargin, std::hypot(spread, native.spread)));
 }
 
 Schedule best_schedule(const launcher::Topology& t, const CollectiveRequest& r) { return synthesize(t, r).front(); }

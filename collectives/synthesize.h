@@ -37,8 +37,9 @@ inline constexpr double kMostNativeMargin = 0.5;
 
 // How much faster than the backend's own (`native`, its measured band) ours (`ours`, the
 // band of each of its steps; none where unmeasured) must be predicted to replace it:
-// kNativeMargin, or the two's spreads together where more (a profile's runs of them spread
-// by 3-6% on 2 ranks of 2 cores here, by 7-10% on 4), at most kMostNativeMargin.
+// kNativeMargin, or the spread of the difference of the two where more (their spreads
+// in quadrature: a profile's runs of them spread by 3-6% on 2 ranks of 2 cores here, by
+// 7-10% on 4), at most kMostNativeMargin.
 double native_margin(std::span<const launcher::MeasuredAlgorithm* const> ours, const launcher::MeasuredAlgorithm& native);
 
 // Every candidate, cheapest first, except that the backend's own comes first when no other
