@@ -199,7 +199,7 @@ double bucket_size(const Program& p, const DeviceModel& device, CollectiveCosts&
     const Program bucketed = bucket_gradients(p, size);
     Prediction prediction = simulate_time(bucketed, device, costs, overlap);
     if (!(prediction.step_time_s < best_s * (1 - 1e-9))) continue;  // a larger one must gain
-    prediction.peak_bytes = plan_program_memory(bucketed.graph).peak_bytes();  // only for a size that would win
+    prediction.peak_bytes = plan_program_memory(bucketed.graph, device.moved_buffers_apart).peak_bytes();  // only for a size that would win
     if (memory_limit > 0 && prediction.peak_bytes > static_cast<size_t>(memory_limit) && size > 0) continue;
     best = size, best_s = prediction.step_time_s;
     if (chosen) *chosen = prediction;

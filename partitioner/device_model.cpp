@@ -162,6 +162,7 @@ DeviceModel device_model(const launcher::Topology& topology, const DeviceOverrid
   // A GPU's peers copy by DMA from its own memory: no core of another process caches it.
   const bool host_memory = std::none_of(topology.devices().begin(), topology.devices().end(),
                                         [](const launcher::Device& d) { return d.kind == launcher::DeviceKind::gpu; });
+  model.moved_buffers_apart = host_memory && topology.num_devices() > 1;
   if (host_memory) {
     model.peer_rewrite_Bps = overrides.peer_rewrite_Bps;
     model.peer_rewrite_by_op = overrides.peer_rewrite_by_op;

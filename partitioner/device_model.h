@@ -141,6 +141,10 @@ struct DeviceModel {
   // add, pays more), else 0 and peer_rewrite_Bps holds.
   double peer_rewrite_Bps = 0;
   std::vector<double> peer_rewrite_by_op;
+  // Whether the executor lays the buffers collectives move apart from the rest of its arena
+  // (PeerBuffers::apart, memory_plan.h): host devices, more than one. Its planned peak is
+  // then that plan's, which the simulator predicts.
+  bool moved_buffers_apart = false;
   // The rate op `op` (an index in ir::all_ops()) rewrites what peers read at: its own, else
   // peer_rewrite_Bps; 0 where not charged. O(1).
   double peer_rewrite_rate(size_t op) const {

@@ -292,7 +292,47 @@ std::vector<bool> collectives_in_place(const ir::Graph& g) {
 
 std::vector<bool> collectives_consuming(const ir::Graph& g) { return buffer_roles(g).consumed; }
 
-ProgramMemory plan_program_memory(const ir::Graph& g) {
+namespace {
+
+// Per value: whether its buffer is some collective's operand or result.
+std::vector<bool> moved_buffers(const ir::Graph& g, const std::vector<ir::ValueId>& alias) {
+  std::vector<bool> root_moved(static_cast<size_t>(g.size()), false);
+  for (ir::ValueId v = 0; v < g.size(); ++v) {
+    if (!ir::op_traits(g.node(v).op).collective) continue;
+    root_moved[root_of(alias, v)] = true;
+    root_moved[root_of(alias, g.node(v).inputs.at(0))] = true;
+  }
+  std::vector<bool> moved(root_moved.size());
+  for (ir::ValueId v = 0; v < g.size(); ++v) moved[v] = root_moved[root_of(alias, v)];
+  return moved;
+}
+
+// The arena with the moved buffers first, apart from the others: each part planned alone,
+// the unmoved one after the moved one's bytes.
+MemoryPlan plan_apart(const ir::Graph& g, const std::vector<bool>& transient, const std::vector<bool>& moved,
+                      const std::vector<ir::ValueId>& alias, const std::vector<int>& live_until,
+                      const std::vector<std::vector<ir::ValueId>>& groups, size_t& moved_bytes) {
+  std::vector<bool> near(transient.size()), far(transient.size());
+  for (size_t v = 0; v < transient.size(); ++v) near[v] = transient[v] && moved[v], far[v] = transient[v] && !moved[v];
+  std::vector<std::vector<ir::ValueId>> near_groups, far_groups;
+  for (const auto& group : groups) {
+    const bool all_moved = std::ranges::all_of(group, [&](ir::ValueId v) { return moved[v]; });
+    (all_moved ? near_groups : far_groups).push_back(group);
+  }
+  MemoryPlan plan = plan_memory(g, near, alias, live_until, near_groups);
+  const MemoryPlan rest = plan_memory(g, far, alias, live_until, far_groups);
+  moved_bytes = aligned(plan.arena_bytes);
+  for (size_t v = 0; v < moved.size(); ++v) {
+    if (!moved[v] && rest.offset[v] >= 0) plan.offset[v] = static_cast<ptrdiff_t>(moved_bytes) + rest.offset[v];
+  }
+  plan.arena_bytes = moved_bytes + rest.arena_bytes;
+  plan.naive_bytes += rest.naive_bytes;
+  return plan;
+}
+
+}  // namespace
+
+ProgramMemory plan_program_memory(const ir::Graph& g, PeerBuffers peers) {
   const int n = g.size();
   Roles r = buffer_roles(g);
   ProgramMemory m;
@@ -312,7 +352,13 @@ ProgramMemory plan_program_memory(const ir::Graph& g) {
     live_until[v] = std::max(live_until[v], wait);
     live_until[g.node(v).inputs.at(0)] = std::max(live_until[g.node(v).inputs.at(0)], wait);
   }
-  m.arena = plan_memory(g, r.transient, m.alias, live_until, value_groups(view_buckets(g, r.transient, m.alias)));
+  m.moved = moved_buffers(g, m.alias);
+  const auto groups = value_groups(view_buckets(g, r.transient, m.alias));
+  if (peers == PeerBuffers::apart) {
+    m.arena = plan_apart(g, r.transient, m.moved, m.alias, live_until, groups, m.moved_bytes);
+  } else {
+    m.arena = plan_memory(g, r.transient, m.alias, live_until, groups);
+  }
   return m;
 }
 

@@ -41,6 +41,12 @@ MemoryPlan plan_memory(const ir::Graph& g, const std::vector<bool>& transient,
 // side by side as its flat buffer where they can (bucket_views).
 struct ProgramMemory {
   std::vector<ir::ValueId> alias;   // per value: the value whose buffer it shares, or -1
+  // Per value: whether a collective moves its buffer (the buffer is some collective's
+  // operand or result): what peers of a node may load and store.
+  std::vector<bool> moved;
+  // Planned with PeerBuffers::apart: the arena's first bytes, which hold the moved buffers
+  // and no other; 0 otherwise.
+  size_t moved_bytes = 0;
   std::vector<bool> owned;          // per value: has a buffer of its own, kept across steps
   std::vector<std::pair<ir::ValueId, ir::ValueId>> copies;  // (target, value) updates not in place
   // Per collective: its operand's buffer is the arena's and nothing reads it after the
@@ -56,9 +62,19 @@ struct ProgramMemory {
   size_t owned_bytes(const ir::Graph& g, const std::string& op) const;
 };
 
-// Cost: one pass over the graph plus plan_memory. Allocates nothing: planning a step for a
-// model too big for this machine is fine.
-ProgramMemory plan_program_memory(const ir::Graph& g);
+// Where the arena's buffers lie: anywhere, or the moved ones apart, first (so that the
+// executor can put those alone in node-shared memory, on small pages, and compute on the
+// rest in private huge pages). Apart, a moved buffer never reuses an unmoved one's space,
+// so the arena may be larger.
+enum class PeerBuffers { anywhere, apart };
+
+// Cost: one pass over the graph plus plan_memory (twice, apart). Allocates nothing:
+// planning a step for a model too big for this machine is fine.
+ProgramMemory plan_program_memory(const ir::Graph& g, PeerBuffers peers = PeerBuffers::anywhere);
+// As the executor plans it on devices of `apart` (DeviceModel::moved_buffers_apart).
+inline ProgramMemory plan_program_memory(const ir::Graph& g, bool apart) {
+  return plan_program_memory(g, apart ? PeerBuffers::apart : PeerBuffers::anywhere);
+}
 
 // Per node: whether it is a collective plan_program_memory writes over its operand's
 // buffer (what a redistribution on one device then copies: nothing). O(graph), no arena

@@ -31,7 +31,7 @@ int prefetch_depth(const Program& lowered, bool rematerialize, const DeviceModel
     const Program program = schedule_for_overlap(unscheduled, depth);
     Prediction p = simulate_time(program, device, costs);
     const bool gains = p.step_time_s < best_s * (1 - 1e-9);  // another one must gain
-    if (!first || gains) p.peak_bytes = plan_program_memory(program.graph).peak_bytes();  // only where it counts
+    if (!first || gains) p.peak_bytes = plan_program_memory(program.graph, device.moved_buffers_apart).peak_bytes();  // only where it counts
     if (!first) first = p;  // depth 1's, kept where no depth fits
     if (!gains || (memory_limit > 0 && p.peak_bytes > static_cast<size_t>(memory_limit))) continue;
     best = depth, best_s = p.step_time_s, best_prediction = p;

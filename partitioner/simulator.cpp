@@ -84,7 +84,7 @@ class Playback {
     // how much (DeviceModel::turn_seconds).
     std::optional<ProgramMemory> planned;
     const bool needs_plan = device.bytes_by_size.size() >= 2 || !device.turns_by_stretch_filled.empty();
-    if (!memory && needs_plan) planned = plan_program_memory(g_);
+    if (!memory && needs_plan) planned = plan_program_memory(g_, device.moved_buffers_apart);
     const ProgramMemory* plan = memory ? memory : planned ? &*planned : nullptr;
     if (plan && !device.turns_by_stretch_filled.empty()) held_bytes_ = static_cast<double>(plan->peak_bytes());
     if (device.bytes_by_size.size() < 2) return;
@@ -343,7 +343,7 @@ Prediction simulate_time(const Program& program, const DeviceModel& device, Coll
 
 Prediction simulate(const Program& program, const DeviceModel& device, CollectiveCosts& costs, bool overlap,
                     std::vector<SimulatedLaunch>* launches) {
-  const ProgramMemory memory = plan_program_memory(program.graph);
+  const ProgramMemory memory = plan_program_memory(program.graph, device.moved_buffers_apart);
   Prediction p = Playback(program, device, costs, overlap, launches, &memory).run();
   p.peak_bytes = memory.peak_bytes();
   return p;

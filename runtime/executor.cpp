@@ -135,12 +135,13 @@ bool private_arena() {
 }
 }  // namespace
 
-float* Executor::allocate_region(size_t bytes, kernels::BackendBuffer& own, collectives::CommBuffer& shared) {
-  if (node_shared_) {
-    shared = world_->allocate_node_shared((bytes + sizeof(float) - 1) / sizeof(float));
-    return shared.get();
-  }
-  own = kernels::BackendBuffer(backend_, bytes, kernels::BufferUse::arena);
+float* Executor::node_shared_region(size_t bytes, collectives::CommBuffer& shared) {
+  shared = world_->allocate_node_shared(std::max<size_t>((bytes + sizeof(float) - 1) / sizeof(float), 1));
+  return shared.get();
+}
+
+float* Executor::private_region(size_t bytes, kernels::BackendBuffer& own) {
+  own = kernels::BackendBuffer(backend_, std::max(bytes, sizeof(float)), kernels::BufferUse::arena);
   return own.f32();
 }
 
@@ -150,31 +151,42 @@ collectives::CommBuffer Executor::transfer_floats(size_t n) const {
 
 void Executor::allocate() {
   const int n = graph_.size();
-  memory_ = plan_program_memory(graph_);
-  require_memory(memory_, backend_);
   node_shared_ = world_ && world_->size() > 1 && !backend_.device_memory() && !private_arena();
-  float* const arena = allocate_region(memory_.arena.arena_bytes, arena_, shared_arena_);
+  // Planned apart on host ranks whether or not node-shared (SPMD_PRIVATE_ARENA=1): the peak
+  // the simulator predicts (DeviceModel::moved_buffers_apart).
+  memory_ = plan_program_memory(graph_, world_ && world_->size() > 1 && !backend_.device_memory());
+  require_memory(memory_, backend_);
+  // The arena's moved buffers (the first moved_bytes, none unless node-shared), then the rest.
+  const auto near_bytes = static_cast<ptrdiff_t>(memory_.moved_bytes);
+  float* const near = node_shared_ ? node_shared_region(memory_.moved_bytes, shared_arena_) : nullptr;
+  float* const far = private_region(memory_.arena.arena_bytes - memory_.moved_bytes, arena_);
   // The persistent values (params, optimizer state, fed inputs) side by side in one buffer,
   // on huge pages as the arena is: each on a buffer of its own, those under 2 MiB sat on
   // small pages, and gpt's optimizer updates (AdamW and its moments, over 1 MiB params) took
   // 1.9-2.0 ms of a step on one rank, 1.6-1.8 ms so (a VM's page walks; common/host_memory.h).
+  // Those a collective moves apart, in node-shared memory where the arena's are.
+  auto in_near = [&](ir::ValueId v) { return node_shared_ && memory_.moved[static_cast<size_t>(v)]; };
   std::vector<size_t> owned_at(static_cast<size_t>(n), 0);
-  size_t owned_bytes = 0;
+  size_t owned_bytes[2] = {0, 0};  // far, near
   for (int v = 0; v < n; ++v) {
     if (memory_.buffer_of(v) != v || !memory_.owned[v]) continue;
-    owned_at[static_cast<size_t>(v)] = owned_bytes;
-    owned_bytes += (graph_.type(v).bytes() + kOwnedAlignment - 1) / kOwnedAlignment * kOwnedAlignment;
+    size_t& bytes = owned_bytes[in_near(v) ? 1 : 0];
+    owned_at[static_cast<size_t>(v)] = bytes;
+    bytes += (graph_.type(v).bytes() + kOwnedAlignment - 1) / kOwnedAlignment * kOwnedAlignment;
   }
-  float* const owned = allocate_region(std::max<size_t>(owned_bytes, 1), owned_, shared_owned_);
+  float* const owned_near = node_shared_ ? node_shared_region(owned_bytes[1], shared_owned_) : nullptr;
+  float* const owned_far = private_region(owned_bytes[0], owned_);
   data_.assign(n, nullptr);
   for (int v = 0; v < n; ++v) {
     const ir::ValueId root = memory_.buffer_of(v);
     if (root != v) {
       data_[v] = data_[root];
     } else if (memory_.owned[v]) {
-      data_[v] = owned + owned_at[static_cast<size_t>(v)] / sizeof(float);
+      data_[v] = (in_near(v) ? owned_near : owned_far) + owned_at[static_cast<size_t>(v)] / sizeof(float);
     } else {
-      data_[v] = arena + memory_.arena.offset[v] / static_cast<ptrdiff_t>(sizeof(float));
+      const ptrdiff_t at = memory_.arena.offset[v];
+      data_[v] = at >= 0 && at < near_bytes ? near + at / static_cast<ptrdiff_t>(sizeof(float))
+                                 : far + (at - near_bytes) / static_cast<ptrdiff_t>(sizeof(float));
     }
   }
 }

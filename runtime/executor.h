@@ -168,9 +168,11 @@ class Executor {
   // The value's host buffer (its own on a host backend), without copying anything into it.
   kernels::TensorRef host_buffer(ir::ValueId v) const;
   void allocate();
-  // `bytes` for the arena or the persistent values: node-shared (in `shared`) or the
-  // backend's (in `own`); returns where. Collective over the world where node-shared.
-  float* allocate_region(size_t bytes, kernels::BackendBuffer& own, collectives::CommBuffer& shared);
+  // `bytes` (one float at least) of node-shared memory, held in `shared`: collective over
+  // the world.
+  float* node_shared_region(size_t bytes, collectives::CommBuffer& shared);
+  // `bytes` (one float at least) of the backend's memory, held in `own`.
+  float* private_region(size_t bytes, kernels::BackendBuffer& own);
   // `n` floats for a bucket's packed operands or flat result, where a collective's buffers
   // go: node-shared where the arena is (collective over the world: every rank's first step
   // comes to the same buckets in the same order), else private huge pages.
@@ -202,10 +204,13 @@ class Executor {
   std::vector<float*> data_;                   // per value: its buffer, in the backend's memory
   kernels::BackendBuffer owned_;  // the persistent values side by side, each 256-byte aligned
   kernels::BackendBuffer arena_;
-  // On the host with ranks to talk to, the arena, the persistent values and the buckets'
-  // transfer buffers lie in node-shared memory instead (Communicator::allocate_node_shared),
-  // where the shared-memory collectives reach a peer's gradients and params without a
-  // message; SPMD_PRIVATE_ARENA=1 keeps them private.
+  // On the host with ranks to talk to, the buffers collectives move (ProgramMemory::moved:
+  // the arena's first part, the persistent values a collective reads or writes) and the
+  // buckets' transfer buffers lie in node-shared memory instead
+  // (Communicator::allocate_node_shared), where the shared-memory collectives reach a
+  // peer's gradients and params without a message; the rest stays private, on huge pages
+  // (node-shared memory is on small ones, which slowed the kernels on it).
+  // SPMD_PRIVATE_ARENA=1 keeps them all private.
   bool node_shared_ = false;
   collectives::CommBuffer shared_arena_, shared_owned_;
   // Device backends: inputs' host staging, and host copies handed out by host_value().

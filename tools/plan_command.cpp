@@ -99,7 +99,7 @@ void plan(const PlanOptions& o, const launcher::World& world) {
   } else {
     program = partitioner::finish_lowering(program, plan.rematerialize);
   }
-  runtime::ProgramMemory memory = runtime::plan_program_memory(program.graph);
+  runtime::ProgramMemory memory = runtime::plan_program_memory(program.graph, device.moved_buffers_apart);  // as a job plans it
   if (o.explain) check_explained(program);
   // Placed on every rank before anything is written or printed: a mesh the topology cannot
   // hold fails the command whole, leaving no plan file behind.

@@ -72,21 +72,23 @@ TEST(JobOverRanks, OnlyCollectivesBetweenRanksAreRun) {
   EXPECT_EQ(losses.size(), 2u);
 }
 
-// The first value the memory plan puts in the arena, in this rank's memory.
-std::span<const float> first_arena_value(const Executor& ex) {
+// The first value the memory plan puts in the arena whose buffer a collective moves (or,
+// `moved` false, does not), in this rank's memory.
+std::span<const float> first_arena_value(const Executor& ex, bool moved) {
   const ProgramMemory& m = ex.memory();
   for (ir::ValueId v = 0; v < ex.graph().size(); ++v) {
-    if (m.buffer_of(v) != v || m.owned[v] || ex.graph().type(v).bytes() == 0) continue;
+    if (m.buffer_of(v) != v || m.owned[v] || m.moved[v] != moved || ex.graph().type(v).bytes() == 0) continue;
     const kernels::TensorRef t = ex.value(v);
     return {static_cast<const float*>(t.data), static_cast<size_t>(ex.graph().type(v).bytes() / sizeof(float))};
   }
   return {};
 }
 
-// On the host with ranks to talk to, the arena (gradients among its values) lies in
-// node-shared memory, where every rank reaches its peers' buffers; SPMD_PRIVATE_ARENA=1
-// keeps it private, and then no rank does.
-TEST(JobOverRanks, TheArenaLiesInNodeSharedMemoryUnlessAskedPrivate) {
+// On the host with ranks to talk to, the buffers collectives move (gradients among them)
+// lie in node-shared memory, where every rank reaches its peers' buffers, and the others
+// (activations) in private memory on huge pages; SPMD_PRIVATE_ARENA=1 keeps them all
+// private, and then no rank reaches a peer's.
+TEST(JobOverRanks, TheBuffersCollectivesMoveLieInNodeSharedMemoryTheRestPrivate) {
   launcher::World world;
   if (world.size() == 1) GTEST_SKIP() << "one rank: no peers, the arena is private";
   auto comm = collectives::MpiCommunicator::world();
@@ -94,11 +96,14 @@ TEST(JobOverRanks, TheArenaLiesInNodeSharedMemoryUnlessAskedPrivate) {
     if (private_arena) setenv("SPMD_PRIVATE_ARENA", "1", 1);
     Job job(description(6 * world.size()));
     job.bind({&world});
-    const std::span<const float> value = first_arena_value(job.trainer().executor());
-    ASSERT_FALSE(value.empty());
-    const std::span<const float> one[] = {value};
+    const std::span<const float> moved = first_arena_value(job.trainer().executor(), true);
+    const std::span<const float> kept = first_arena_value(job.trainer().executor(), false);
+    ASSERT_FALSE(moved.empty());
+    ASSERT_FALSE(kept.empty());
+    const std::span<const float> one[] = {moved}, other[] = {kept};
     EXPECT_EQ(comm->peer_addresses(one).size(), private_arena ? 0u : static_cast<size_t>(world.size()))
         << (private_arena ? "private arena" : "node-shared arena");
+    EXPECT_EQ(comm->peer_addresses(other).size(), 0u) << "an activation no collective moves";
     comm->barrier();
   }
   unsetenv("SPMD_PRIVATE_ARENA");

@@ -91,5 +91,34 @@ TEST(MemoryPlan, ACollectiveWritesOverItsOperandOnlyWhereNothingReadsItAfter) {
   EXPECT_NE(m.arena.offset[beside], m.arena.offset[kept]);
 }
 
+// Apart, the buffers collectives move lie first, below moved_bytes, and the others above,
+// and two buffers live at once still never overlap.
+TEST(MemoryPlan, ApartTheMovedBuffersLieFirstAndTheRestAfter) {
+  ir::Graph g;
+  ir::Builder b(g);
+  const ir::ValueId w = b.param("w", {64});
+  const ir::ValueId before = b.relu(w), sent = b.relu(before);
+  const ir::ValueId reduced = all_reduce(b, sent);
+  const ir::ValueId view = b.reshape(reduced, {8, 8});
+  const ir::ValueId after = b.relu(b.reshape(view, {64}));
+  g.outputs.emplace_back("out", b.op("add", {after, before}));
+  const ProgramMemory anywhere = plan_program_memory(g);
+  EXPECT_EQ(anywhere.moved_bytes, 0u);
+  const ProgramMemory m = plan_program_memory(g, partitioner::PeerBuffers::apart);
+  for (ir::ValueId v : {sent, reduced, view}) EXPECT_TRUE(m.moved[v]) << v;
+  for (ir::ValueId v : {before, after}) EXPECT_FALSE(m.moved[v]) << v;
+  ASSERT_GT(m.moved_bytes, 0u);
+  EXPECT_LT(m.arena.offset[m.buffer_of(reduced)], static_cast<ptrdiff_t>(m.moved_bytes));
+  EXPECT_LT(m.arena.offset[sent], static_cast<ptrdiff_t>(m.moved_bytes));
+  EXPECT_GE(m.arena.offset[before], static_cast<ptrdiff_t>(m.moved_bytes));
+  EXPECT_GE(m.arena.offset[after], static_cast<ptrdiff_t>(m.moved_bytes));
+  // `before` is live across the collective: apart or not, it overlaps none of its buffers.
+  for (ir::ValueId v : {sent, m.buffer_of(reduced)}) {
+    const ptrdiff_t a0 = m.arena.offset[before], a1 = a0 + 256, c0 = m.arena.offset[v], c1 = c0 + 256;
+    EXPECT_TRUE(a1 <= c0 || c1 <= a0) << "value " << v;
+  }
+  EXPECT_GE(m.arena.arena_bytes, anywhere.arena.arena_bytes);
+}
+
 }  // namespace
 }  // namespace spmd::runtime
