@@ -158,8 +158,15 @@ void Executor::allocate() {
   require_memory(memory_, backend_);
   // The arena's moved buffers (the first moved_bytes, none unless node-shared), then the rest.
   const auto near_bytes = static_cast<ptrdiff_t>(memory_.moved_bytes);
-  float* const near = node_shared_ ? node_shared_region(memory_.moved_bytes, shared_arena_) : nullptr;
-  float* const far = private_region(memory_.arena.arena_bytes - memory_.moved_bytes, arena_);
+  float* near = nullptr;
+  float* far = nullptr;
+  if (node_shared_) {
+    near = node_shared_region(memory_.moved_bytes, shared_arena_);
+    far = private_region(memory_.arena.arena_bytes - memory_.moved_bytes, arena_);
+  } else {  // one private buffer, the moved part first
+    near = private_region(memory_.arena.arena_bytes, arena_);
+    far = near + near_bytes / static_cast<ptrdiff_t>(sizeof(float));
+  }
   // The persistent values (params, optimizer state, fed inputs) side by side in one buffer,
   // on huge pages as the arena is: each on a buffer of its own, those under 2 MiB sat on
   // small pages, and gpt's optimizer updates (AdamW and its moments, over 1 MiB params) took

@@ -105,6 +105,9 @@ TEST(JobOverRanks, TheBuffersCollectivesMoveLieInNodeSharedMemoryTheRestPrivate)
         << (private_arena ? "private arena" : "node-shared arena");
     EXPECT_EQ(comm->peer_addresses(other).size(), 0u) << "an activation no collective moves";
     comm->barrier();
+    int steps = 0;
+    job.train(2, [&](const StepReport& r) { steps += std::isfinite(r.loss) ? 1 : 0; });
+    EXPECT_EQ(steps, 2) << (private_arena ? "private arena" : "node-shared arena");
   }
   unsetenv("SPMD_PRIVATE_ARENA");
 }
