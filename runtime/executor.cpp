@@ -156,7 +156,8 @@ void Executor::allocate() {
   // the simulator predicts (DeviceModel::moved_buffers_apart).
   memory_ = plan_program_memory(graph_, world_ && world_->size() > 1 && !backend_.device_memory());
   require_memory(memory_, backend_);
-  // The arena's moved buffers (the first moved_bytes, none unless node-shared), then the rest.
+  // The arena's moved buffers (its first moved_bytes: node-shared where ranks share them),
+  // then the rest, private.
   const auto near_bytes = static_cast<ptrdiff_t>(memory_.moved_bytes);
   float* near = nullptr;
   float* far = nullptr;
