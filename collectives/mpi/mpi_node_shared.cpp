@@ -107,21 +107,17 @@ std::vector<float*> MpiCommunicator::peer_addresses(std::span<const std::span<co
 // Every rank's places by MPI_Allgather (3 int64 a place), then a memory fence on every
 // window: where the group spans nodes, or has more places than the flags hold.
 std::vector<mpi::WindowPlace> MpiCommunicator::gather_places(std::span<const mpi::WindowPlace> mine) const {
-  std::vector<int64_t> flat;
-  flat.reserve(3 * mine.size());
-  for (const mpi::WindowPlace& p : mine) flat.insert(flat.end(), {p.window, p.rank, p.offset});
-  const int count = mpi_count(flat.size(), "MPI_Allgather");
-  std::vector<int64_t> gathered(flat.size() * static_cast<std::size_t>(size_));
+  static_assert(sizeof(mpi::WindowPlace) == 3 * sizeof(int64_t), "a place is sent as 3 int64");
+  const int count = mpi_count(3 * mine.size(), "MPI_Allgather");
+  std::vector<mpi::WindowPlace> all(mine.size() * static_cast<std::size_t>(size_));
   run_native(
       "MPI_Allgather",
-      [&] { return MPI_Allgather(flat.data(), count, MPI_INT64_T, gathered.data(), count, MPI_INT64_T, comm_); },
+      [&] { return MPI_Allgather(mine.data(), count, MPI_INT64_T, all.data(), count, MPI_INT64_T, comm_); },
       [] { return std::string("MPI_Iallgather (where the buffers lie)"); },
       [&](MPI_Request* r) {
-        return MPI_Iallgather(flat.data(), count, MPI_INT64_T, gathered.data(), count, MPI_INT64_T, comm_, r);
+        return MPI_Iallgather(mine.data(), count, MPI_INT64_T, all.data(), count, MPI_INT64_T, comm_, r);
       });
   mpi::sync_node_windows();  // the peers' stores before they came, seen here
-  std::vector<mpi::WindowPlace> all(gathered.size() / 3);
-  for (std::size_t k = 0; k < all.size(); ++k) all[k] = {gathered[3 * k], gathered[3 * k + 1], gathered[3 * k + 2]};
   return all;
 }
 

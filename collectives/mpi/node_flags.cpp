@@ -72,12 +72,16 @@ std::size_t NodeFlags::arrive(int from, launcher::Seconds timeout) {
   return arrival % 2;
 }
 
-std::vector<WindowPlace> NodeFlags::exchange(std::span<const WindowPlace> mine_places, launcher::Seconds timeout) {
-  if (mine_places.size() > kMaxPlaces) throw Error("node-shared flags: more than " + std::to_string(kMaxPlaces) + " places");
+std::size_t NodeFlags::next_set(launcher::Seconds timeout) {
   mark_read();
   await_readers(timeout);
+  return (arrivals_ + 1) % 2;
+}
+
+std::vector<WindowPlace> NodeFlags::exchange(std::span<const WindowPlace> mine_places, launcher::Seconds timeout) {
+  if (mine_places.size() > kMaxPlaces) throw Error("node-shared flags: more than " + std::to_string(kMaxPlaces) + " places");
   const std::size_t m = mine_places.size();
-  std::copy(mine_places.begin(), mine_places.end(), mine().places[(arrivals_ + 1) % 2]);
+  std::copy(mine_places.begin(), mine_places.end(), mine().places[next_set(timeout)]);
   const std::size_t set = arrive(-1, timeout);
   std::vector<WindowPlace> all(m * slots_.size());
   for (std::size_t r = 0; r < slots_.size(); ++r) std::copy_n(slots_[r]->places[set], m, all.begin() + r * m);
@@ -85,15 +89,10 @@ std::vector<WindowPlace> NodeFlags::exchange(std::span<const WindowPlace> mine_p
   return all;
 }
 
-std::span<float> NodeFlags::staging(launcher::Seconds timeout) {
-  mark_read();
-  await_readers(timeout);
-  return mine().staging[(arrivals_ + 1) % 2];
-}
+std::span<float> NodeFlags::staging(launcher::Seconds timeout) { return mine().staging[next_set(timeout)]; }
 
 std::vector<const float*> NodeFlags::arrive_staged(int from, launcher::Seconds timeout) {
-  mark_read();
-  await_readers(timeout);  // as staging(): a caller that staged nothing did not call it
+  next_set(timeout);  // as staging(): a caller that staged nothing did not call it
   const std::size_t set = arrive(from, timeout);
   std::vector<const float*> all(slots_.size(), nullptr);
   for (std::size_t r = 0; r < slots_.size(); ++r) {

@@ -68,6 +68,9 @@ class NodeFlags {
   void mark_read();
   // Waits until every peer has read this member's set of the next arrival, two arrivals ago.
   void await_readers(launcher::Seconds timeout) const;
+  // The set (0 or 1) this member's next arrival stands for, once it may be written: the last
+  // arrival marked read, and every peer done with the set (mark_read, await_readers).
+  std::size_t next_set(launcher::Seconds timeout);
   // Stores the next arrival and waits for member `from`'s (every member's where negative);
   // returns the set (0 or 1) of places and staging areas it stands for.
   std::size_t arrive(int from, launcher::Seconds timeout);

@@ -83,6 +83,26 @@ TEST_F(SharedMemoryTest, PeersReachEveryRanksBufferWhereAllLieInNodeSharedMemory
   comm().barrier();
 }
 
+// More places than the flags hold go through MPI's all-gather, with the same answer.
+TEST_F(SharedMemoryTest, ManyPlacesAreGatheredThroughMpiAlike) {
+  constexpr std::size_t kSpans = 300;
+  CommBuffer a = comm().allocate_node_shared(kSpans);
+  std::vector<std::span<const float>> spans;
+  for (std::size_t i = 0; i < kSpans; ++i) {
+    a.get()[i] = static_cast<float>(rank() * 1000 + static_cast<int>(i));
+    spans.emplace_back(a.get() + i, 1);
+  }
+  const std::vector<float*> peers = comm().peer_addresses(spans);
+  ASSERT_EQ(peers.size(), kSpans * static_cast<std::size_t>(size()));
+  for (int r = 0; r < size(); ++r) {
+    for (std::size_t i = 0; i < kSpans; i += 37) {
+      ASSERT_NE(peers[r * kSpans + i], nullptr);
+      EXPECT_EQ(*peers[r * kSpans + i], static_cast<float>(r * 1000 + static_cast<int>(i))) << "rank " << r << ", span " << i;
+    }
+  }
+  comm().barrier();
+}
+
 TEST_F(SharedMemoryTest, NoRankReachesPeersWhereOneBufferIsPrivate) {
   CommBuffer shared = comm().allocate_node_shared(16);
   std::vector<float> own(16);
