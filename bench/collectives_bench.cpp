@@ -97,8 +97,7 @@ std::vector<double> measure(MpiCommunicator& comm, const std::string& primitive,
 }
 
 // Every algorithm's row; with a profile, MPI's own as a row too, and the one the profile
-// predicts fastest marked chosen, MPI's own unless ours is faster by native_margin: what
-// synthesis picks for a flat group (synthesize.h).
+// predicts fastest marked chosen: what synthesis picks for a flat group (synthesize.h).
 std::vector<Row> rows_for(MpiCommunicator& comm, const std::string& primitive, int64_t bytes, const Options& options) {
   const std::vector<Algorithm> algorithms = algorithms_of(primitive);
   const std::vector<double> medians = measure(comm, primitive, bytes, algorithms, options.repetitions);
@@ -116,17 +115,13 @@ std::vector<Row> rows_for(MpiCommunicator& comm, const std::string& primitive, i
   }
   if (profiled) {
     const auto band = [&](const Row& r) { return measured_band(options.choosable, primitive, r.algorithm, double(bytes)); };
+    // As synthesize() chooses: the cheapest predicted, MPI's own among them.
     Row* fastest = nullptr;
     for (Row& r : rows) {
       if (band(r) && r.profiled_s > 0 && (!fastest || r.profiled_s < fastest->profiled_s)) fastest = &r;
     }
-    // As synthesize() chooses: MPI's own unless ours is predicted faster by native_margin.
-    Row& native = rows.front();
-    if (fastest && fastest != &native && band(native) && native.profiled_s > 0) {
-      const spmd::launcher::MeasuredAlgorithm* ours[] = {band(*fastest)};
-      if (fastest->profiled_s > native.profiled_s * (1 - native_margin(ours, *band(native)))) fastest = &native;
-    }
     if (fastest) fastest->chosen = true;
+    const Row& native = rows.front();
     // MPI's own left out for a step: the choice is for a step, and timed in one too.
     if (fastest && fastest != &native && options.step_backend && band(native) == nullptr &&
         measured_band(options.measured, primitive, Algorithm::native, double(bytes))) {
@@ -344,7 +339,7 @@ void read_collectives(const std::string& path, bool turns, bool lead, Options& o
     if (!turns) return;
     if (lead) std::printf("the ranks take turns on their PUs: a job chooses MPI's own collectives only where the "
                           "profile timed them in a step faster than ours by %.0f%%, or above the sizes it timed so\n",
-                          100 * spmd::collectives::kNativeMargin);
+                          100 * spmd::partitioner::kNativeInTurnsMargin);
     options.choosable = spmd::partitioner::native_kept_in_turns(l.algorithms, profile);
     return;
   }

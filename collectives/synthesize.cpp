@@ -1,7 +1,6 @@
 #include "collectives/synthesize.h"
 
 #include <algorithm>
-#include <cmath>
 #include <map>
 
 #include "collectives/cost.h"
@@ -40,16 +39,6 @@ Step make_step(const launcher::Topology& t, const StepGroups& groups, Primitive 
     s.predicted_s = predicted_seconds(to_string(p), a, s.group_size, bytes, step_link(t, s));
   }
   return s;
-}
-
-// The measured band each step of `s` was costed with (nullptr for a step costed on the link).
-std::vector<const launcher::MeasuredAlgorithm*> step_bands(const launcher::Topology& t, const Schedule& s) {
-  std::vector<const launcher::MeasuredAlgorithm*> bands;
-  for (const Step& step : s.steps) {
-    bands.push_back(measured_band(t.levels().at(step.outer_level).algorithms, to_string(step.primitive), step.algorithm,
-                                  step.bytes));
-  }
-  return bands;
 }
 
 Schedule finish(Schedule s, std::string name) {
@@ -147,21 +136,7 @@ std::vector<Schedule> synthesize(const launcher::Topology& t, const CollectiveRe
     }
   }
   std::stable_sort(out.begin(), out.end(), [](const Schedule& a, const Schedule& b) { return a.predicted_s < b.predicted_s; });
-  auto native = std::find_if(out.begin(), out.end(), [](const Schedule& s) {
-    return s.steps.size() == 1 && s.steps.front().algorithm == Algorithm::native;
-  });
-  if (native != out.end() && native != out.begin()) {
-    const double margin = native_margin(step_bands(t, out.front()), *step_bands(t, *native).front());
-    if (out.front().predicted_s > native->predicted_s * (1 - margin)) std::rotate(out.begin(), native, native + 1);
-  }
   return out;
-}
-
-double native_margin(std::span<const launcher::MeasuredAlgorithm* const> ours, const launcher::MeasuredAlgorithm& native) {
-  double spread = 0;
-  for (const launcher::MeasuredAlgorithm* band : ours) spread = std::max(spread, band ? band->spread : 0.0);
-  // Independent errors of the two add in quadrature (the spread of their difference).
-  return std::min(kMostNativeMargin, std::max(kNativeMargin, std::hypot(spread, native.spread)));
 }
 
 Schedule best_schedule(const launcher::Topology& t, const CollectiveRequest& r) { return synthesize(t, r).front(); }

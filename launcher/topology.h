@@ -74,8 +74,8 @@ struct MeasuredAlgorithm {
   double fit_error = 0;   // relative RMS error of the fit over the band
   double offset_s = 0;    // seconds on top of the terms, whatever the size (cost_fit.h says when)
   // How far its runs spread: half their interquartile range over their median, the most
-  // over the band's sizes (0: not measured). Synthesis needs ours faster than the backend's
-  // own by more than the two spread to replace it.
+  // over the band's sizes (0: not measured). How far a reader may trust the band; the
+  // choice between ours and the backend's own does not read it (synthesize.h says why).
   double spread = 0;
   // Sizes up to this many bytes have no figures here, nor in the algorithm's bands before
   // it: the band was left for larger sizes only (partitioner::native_kept_in_turns). 0: none

@@ -4,7 +4,6 @@
 #include <cmath>
 #include <cstdio>
 
-#include "collectives/synthesize.h"
 #include "common/error.h"
 #include "common/units.h"
 #include "ir/ops.h"
@@ -18,7 +17,7 @@ bool ranks_take_turns(const launcher::Topology& topology) {
   return false;
 }
 
-bool native_left_out_in_turns(double ratio) { return ratio > 1 - collectives::kNativeMargin; }
+bool native_left_out_in_turns(double ratio) { return ratio > 1 - kNativeInTurnsMargin; }
 
 double native_ratio_in_turns(const RateCurve& in_turns, double bytes) {
   double ratio = 0, nearest = 0;

@@ -133,12 +133,16 @@ Profiled apply_profile(const Profile& profile, const std::string& path, const la
 // and 0.38 ms with ours. O(devices).
 bool ranks_take_turns(const launcher::Topology& topology);
 
+// How much faster than the fastest of ours in a step MPI's own collective must have been
+// timed for ranks taking turns to keep it (native_left_out_in_turns). A job's step costs
+// MPI's own more than the profile's step does: mlp megatron on 4 ranks over 2 cores took
+// 0.44 ms a step with MPI's all-reduce of 64 KiB and 0.32 ms with ours, where the profile's
+// step timed the two alike (1.03x), on buffers in huge pages.
+inline constexpr double kNativeInTurnsMargin = 0.10;
+
 // Whether ranks taking turns leave out MPI's own collective that took `ratio` times the
 // fastest of ours in a step (Profile::native_in_turns): unless MPI's own was faster there by
-// collectives::kNativeMargin, the reverse of synthesis elsewhere (MPI's own unless ours wins
-// by it). A job's step costs MPI's own more than the profile's step does: mlp megatron on 4
-// ranks over 2 cores took 0.44 ms a step with MPI's all-reduce of 64 KiB and 0.32 ms with
-// ours, where the profile's step timed the two alike (1.03x), on buffers in huge pages.
+// kNativeInTurnsMargin.
 bool native_left_out_in_turns(double ratio);
 
 // The ratio of `in_turns` (one primitive's curve of Profile::native_in_turns) at `bytes`:

@@ -35,7 +35,7 @@ Bounds bounds_of(std::string_view key) {
   if (ends("_s") || key == "seconds") return {0, 1e4, "s"};
   if (ends("bytes") || key == "m" || key == "n" || key == "k") return {0, 0x1p60, "bytes or elements"};
   // How far runs spread over their median: a round that a burst slowed by 240x (3 ranks on 2
-  // cores) spread a band by 120, and the choice of MPI's own caps what it makes of it.
+  // cores) spread a band by 120.
   if (key == "spread") return {0, 1e6, ""};
   return {0, 100, ""};  // fractions and shares
 }

@@ -50,8 +50,8 @@ AlgorithmTimes interleaved_times(collectives::Communicator& comm, collectives::P
   return out;
 }
 
-// Each point the median of its rounds (common/stats.h), whose spread the choice between ours
-// and MPI's own allows for (collectives::native_margin).
+// Each point the median of its rounds (common/stats.h), with how far they spread (kept in
+// the band: launcher::MeasuredAlgorithm::spread).
 AlgorithmTimes combined(const std::vector<AlgorithmTimes>& rounds) {
   AlgorithmTimes out = rounds.front();
   for (size_t k = 0; k < out.times.size(); ++k) {

@@ -191,17 +191,18 @@ launcher::Topology with_native_all_gather(const launcher::Topology& t, double se
   return t.with_algorithms(outer, {{"all_gather", "native", 0, seconds / per_alpha, 0, 0, 0, 0, spread}});
 }
 
-// Ours replaces the backend's own only when predicted faster by more than kNativeMargin:
-// closer, the profile cannot tell them apart and MPI's own is kept.
-TEST(SynthesizeTest, OursReplacesTheBackendsOwnOnlyWhenClearlyFaster) {
+// The backend's own is ranked by its predicted time like any other candidate: chosen where
+// predicted 2% faster than the best of ours, not where 2% slower, however widely the
+// profile's runs of it spread (a margin for it kept MPI's own where it was the slower).
+TEST(SynthesizeTest, TheBackendsOwnIsChosenWhereAndOnlyWherePredictedCheapest) {
   const launcher::Topology t = launcher::load_topology({"synthetic:package:2 core:2", 1, launcher::DeviceKind::core});
   const CollectiveRequest request{Primitive::all_gather, first_devices(4), 1 * kMiB};
   const double ours = synthesize(t, request).front().predicted_s;
-  const std::vector<Schedule> close = synthesize(with_native_all_gather(t, ours / (1 - kNativeMargin / 2)), request);
-  EXPECT_EQ(close.front().name, "flat native") << "ours predicted " << kNativeMargin / 2 * 100 << "% faster";
-  EXPECT_LT(close.at(1).predicted_s, close.front().predicted_s);  // listed after it, though cheaper
-  const std::vector<Schedule> clear = synthesize(with_native_all_gather(t, ours / (1 - 2 * kNativeMargin)), request);
-  EXPECT_NE(clear.front().name, "flat native") << "ours predicted " << 2 * kNativeMargin * 100 << "% faster";
+  for (const double spread : {0.0, 0.25, 1.775}) {
+    EXPECT_NE(synthesize(with_native_all_gather(t, ours * 1.02, spread), request).front().name, "flat native") << "MPI's runs spread " << spread;
+    EXPECT_EQ(synthesize(with_native_all_gather(t, ours * 0.98, spread), request).front().name, "flat native")
+        << "MPI's runs spread " << spread;
+  }
 }
 
 // Over a buffer in pieces (a bucket's members where they lie), the backend's own collective
@@ -225,40 +226,6 @@ TEST(SynthesizeTest, OverPiecesTheBackendsOwnMustBeFasterByWhatItsPackingCopies)
   for (const char* algo : {"ring", "scattered", "recursive_doubling"}) slow.push_back({"all_gather", algo, 0, 1e-3, 1e-9, 0, 0});
   slow.push_back({"all_gather", "native", 0, 1e-6, 0, 0, 0});
   EXPECT_EQ(best_schedule_over_pieces(t.with_algorithms(outer, slow), request).name, "flat native");
-}
-
-// Where the profile's runs of the two spread further than kNativeMargin, ours must be
-// faster by more than that spread: a win within it may be the profile's noise.
-TEST(SynthesizeTest, OursMustBeatTheBackendsOwnByMoreThanTheirRunsSpread) {
-  const launcher::Topology t = launcher::load_topology({"synthetic:package:2 core:2", 1, launcher::DeviceKind::core});
-  const CollectiveRequest request{Primitive::all_gather, first_devices(4), 1 * kMiB};
-  const double slower = synthesize(t, request).front().predicted_s / (1 - 0.2);  // ours predicted 20% faster
-  EXPECT_NE(synthesize(with_native_all_gather(t, slower, 0.05), request).front().name, "flat native");
-  EXPECT_EQ(synthesize(with_native_all_gather(t, slower, 0.25), request).front().name, "flat native");
-}
-
-TEST(SynthesizeTest, TheNativeMarginIsTheTwoSpreadsInQuadratureAtLeastKNativeMargin) {
-  launcher::MeasuredAlgorithm native{"all_gather", "native", 0, 1e-6, 0, 0, 0, 0, 0.12};
-  const launcher::MeasuredAlgorithm ring{"all_gather", "ring", 0, 1e-6, 0, 0, 0, 0, 0.05};
-  const launcher::MeasuredAlgorithm* ours[] = {&ring, nullptr};
-  EXPECT_NEAR(native_margin(ours, native), 0.13, 1e-12);  // not 0.17, their sum
-  native.spread = 0.01;
-  EXPECT_DOUBLE_EQ(native_margin(ours, native), kNativeMargin);
-  const launcher::MeasuredAlgorithm* unmeasured[] = {nullptr};
-  EXPECT_DOUBLE_EQ(native_margin(unmeasured, native), kNativeMargin);
-}
-
-// Spreads past any margin (a round slowed by a burst) still let ours win where it is
-// predicted far faster: a margin of 1 would have kept the backend's own at any speed.
-TEST(SynthesizeTest, OursPredictedAtATenthOfTheBackendsWinsWhateverTheSpreads) {
-  const launcher::MeasuredAlgorithm native{"all_gather", "native", 0, 1e-6, 0, 0, 0, 0, 0.05};
-  const launcher::MeasuredAlgorithm ring{"all_gather", "ring", 0, 1e-6, 0, 0, 0, 0, 1.775};
-  const launcher::MeasuredAlgorithm* ours[] = {&ring};
-  EXPECT_DOUBLE_EQ(native_margin(ours, native), kMostNativeMargin);
-  const launcher::Topology t = launcher::load_topology({"synthetic:package:2 core:2", 1, launcher::DeviceKind::core});
-  const CollectiveRequest request{Primitive::all_gather, first_devices(4), 1 * kMiB};
-  const double ten_times = synthesize(t, request).front().predicted_s * 10;
-  EXPECT_NE(synthesize(with_native_all_gather(t, ten_times, 1.775), request).front().name, "flat native");
 }
 
 }  // namespace
