@@ -2,6 +2,8 @@
 
 #include <cstdlib>
 #include <sstream>
+#include <string_view>
+#include <thread>
 
 #include "common/error.h"
 #include "launcher/poll_until.h"
@@ -43,10 +45,19 @@ Seconds collective_timeout(std::optional<Seconds> timeout) {
   return timeout ? *timeout : collective_timeout();
 }
 
+bool ranks_outnumber_cpus(const char* oversubscribe_flag, int ranks_here, unsigned cpus) {
+  if (oversubscribe_flag && std::string_view(oversubscribe_flag) == "1") return true;
+  return cpus > 0 && ranks_here > 0 && static_cast<unsigned>(ranks_here) > cpus;
+}
+
 bool node_oversubscribed() {
   static const bool oversubscribed = [] {
-    const char* v = std::getenv("OMPI_MCA_mpi_oversubscribe");
-    return v && std::string(v) == "1";
+    int ranks_here = 0;
+    for (const char* name : {"OMPI_COMM_WORLD_LOCAL_SIZE", "MPI_LOCALNRANKS"}) {
+      if (const char* v = std::getenv(name); v && ranks_here == 0) ranks_here = std::atoi(v);
+    }
+    return ranks_outnumber_cpus(std::getenv("OMPI_MCA_mpi_oversubscribe"), ranks_here,
+                                std::thread::hardware_concurrency());
   }();
   return oversubscribed;
 }

@@ -57,12 +57,20 @@ enum class IdleWait { back_off, poll };
 void set_idle_wait(IdleWait how);
 IdleWait idle_wait();
 
-// Whether Open MPI's launcher placed more ranks on this node than it has slots
-// (OMPI_MCA_mpi_oversubscribe=1, which it sets for each rank and which makes its own
-// progress engine yield the core whenever a poll finds nothing: mpi_yield_when_idle). Then
-// every wait yields from its first poll: a spin only holds the core its peer needs.
-// Read once.
+// Whether this node's ranks outnumber its CPUs, so that they take turns on them: where
+// Open MPI's launcher placed more ranks than the node has slots (OMPI_MCA_mpi_oversubscribe=1,
+// which it sets for each rank and which makes its own progress engine yield the core
+// whenever a poll finds nothing: mpi_yield_when_idle), or where the launcher says it started
+// more ranks here than the node has CPUs online (Open MPI's OMPI_COMM_WORLD_LOCAL_SIZE,
+// MPICH's MPI_LOCALNRANKS: a hostfile may give more slots than cores). Then every wait
+// yields from its first poll (a spin only holds the core its peer needs), and the
+// shared-memory collectives copy in rank order. Read once.
 bool node_oversubscribed();
+
+// node_oversubscribed's rule: `oversubscribe_flag` Open MPI's variable (nullptr: unset),
+// `ranks_here` the ranks the launcher says it started on the node (0: unknown), `cpus` the
+// node's CPUs online. O(1).
+bool ranks_outnumber_cpus(const char* oversubscribe_flag, int ranks_here, unsigned cpus);
 
 // Whether this thread may wait inside MPI's blocking calls: MPI's own collectives, under a
 // DeadlineGuard (deadline_guard.h: faster than their nonblocking forms). Otherwise it waits
