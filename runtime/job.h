@@ -185,9 +185,10 @@ class Job {
   // the job's topology and device model, plus what the step does outside it
   // (outside_program_seconds). Set by bind().
   double predicted_step_time_s() const { return predicted_step_time_s_; }
-  // What agreeing after a step that its loss and params are finite takes, every rank
-  // lined up (a pass over each rank's params and one small all-gather): the median of 5 at
-  // bind, the slowest rank's. Part of every step. Set by bind().
+  // What checking after a step that its params are finite takes a rank (a pass over its
+  // params; the small all-gather that agrees on it left to the cost model, as a
+  // collective): the median of 5 at bind, the slowest rank's. Part of every step. Set by
+  // bind().
   double finite_check_seconds() const { return finite_check_s_; }
   // Feeding a step's batch, the slowest rank's, timed at bind (Trainer::feed_seconds).
   double feed_seconds() const { return feed_s_; }
@@ -254,8 +255,11 @@ class Job {
   bool timed_step(int64_t step) const;
   void check_replan_policy(int devices) const;
   void set_prediction();
-  // The finite check as a step makes it, timed at bind: finite_check_seconds().
+  // The finite check's pass as a step makes it, timed at bind: finite_check_seconds().
   double time_finite_check() const;
+  // The buffers the finite check scans: the rank's params, and its optimizer states where
+  // `states`; their values into `held` where given. O(nodes).
+  std::vector<kernels::TensorRef> checked_buffers(bool states, std::vector<ir::ValueId>* held) const;
   // `seconds` of the rank's compute timed within a turn, at its share of its PUs.
   double at_share(double seconds) const;
   void sample(const StepReport& r, const std::vector<LaunchTime>& launches, bool timed);
