@@ -146,6 +146,7 @@ void Job::bind(JobBinding binding) {
   if (comm_ && ranks() > 1) comm_->native_all_reduce({&feed, 1}, collectives::ReduceOp::max);
   feed_s_ = feed;
   finite_check_s_ = time_finite_check();
+  agreement_s_ = time_agreement();
   // Compute in the step's first and last stretches, where its turns and waits are charged.
   description_.partitioning.search.device.step_lead_in_s = at_share(feed_s_);
   description_.partitioning.search.device.step_lead_out_s = at_share(finite_check_s_);
@@ -425,11 +426,9 @@ StepReport Job::run_step() {
   }
 }
 
-// The pass alone: the agreement after it is a collective of one word (1-2 us lined up on 2
-// ranks here), where the simulator ends the step and charges the ranks' turns. Timed with
-// it, on 4 ranks over 2 cores, the check read 74-91 us (the all-gather lined up in turns
-// 47-61 us of it, the pass 10 us), and counted at the share, mlp's predicted step held
-// 160 us that no step spent.
+// The pass alone: where ranks take turns on PUs the agreement after it is not the rank's
+// compute, and counted at the share with it, on 4 ranks over 2 cores (the all-gather lined
+// up in turns 47-61 us, the pass 10 us), mlp's predicted step held 100 us that no step spent.
 double Job::time_finite_check() const {
   const std::vector<kernels::TensorRef> buffers = checked_buffers(/*states=*/false, nullptr);
   std::vector<double> seconds;
@@ -440,6 +439,21 @@ double Job::time_finite_check() const {
   }
   float mine = static_cast<float>(median(seconds));
   if (comm_ && ranks() > 1) comm_->native_all_reduce({&mine, 1}, collectives::ReduceOp::max);
+  return mine;
+}
+
+// The agreement lined up, as the step's end meets it: every rank arrives there within the
+// partners' turns of each other, and then waits for each to get its PU back once more.
+double Job::time_agreement() const {
+  if (!world_ || ranks() < 2) return 0;
+  std::vector<double> seconds;
+  for (int i = 0; i < 5; ++i) {
+    const auto start = std::chrono::steady_clock::now();
+    world_->all_gather(uint64_t{0});
+    seconds.push_back(std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
+  }
+  float mine = static_cast<float>(median(seconds));
+  if (comm_) comm_->native_all_reduce({&mine, 1}, collectives::ReduceOp::max);
   return mine;
 }
 

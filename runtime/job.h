@@ -185,16 +185,17 @@ class Job {
   // the job's topology and device model, plus what the step does outside it
   // (outside_program_seconds). Set by bind().
   double predicted_step_time_s() const { return predicted_step_time_s_; }
-  // What checking after a step that its params are finite takes a rank (a pass over its
-  // params; the small all-gather that agrees on it left to the cost model, as a
-  // collective): the median of 5 at bind, the slowest rank's. Part of every step. Set by
-  // bind().
+  // What checking after a step that its params are finite takes a rank: a pass over its
+  // params, the median of 5 at bind, the slowest rank's. Part of every step. Set by bind().
   double finite_check_seconds() const { return finite_check_s_; }
+  // What agreeing on that check takes the ranks (one small all-gather, lined up): the median
+  // of 5 at bind, the slowest rank's; 0 on one rank. Part of every step. Set by bind().
+  double agreement_seconds() const { return agreement_s_; }
   // Feeding a step's batch, the slowest rank's, timed at bind (Trainer::feed_seconds).
   double feed_seconds() const { return feed_s_; }
   // What a step holds outside its program, as the predicted step counts it: the feed and the
   // finite check, at the rank's share of its PUs where ranks take turns on them (they are
-  // the rank's compute, timed within a turn at bind). O(devices).
+  // the rank's compute, timed within a turn at bind), and the agreement as timed. O(devices).
   double outside_program_seconds() const;
   // Who chose each part of the program's schedule: "asked" (the description), "the plan's"
   // (the schedule the plan was costed with: a search's winner, a plan file) or "the cost
@@ -257,6 +258,8 @@ class Job {
   void set_prediction();
   // The finite check's pass as a step makes it, timed at bind: finite_check_seconds().
   double time_finite_check() const;
+  // The agreement after it, timed at bind: agreement_seconds().
+  double time_agreement() const;
   // The buffers the finite check scans: the rank's params, and its optimizer states where
   // `states`; their values into `held` where given. O(nodes).
   std::vector<kernels::TensorRef> checked_buffers(bool states, std::vector<ir::ValueId>* held) const;
@@ -293,6 +296,7 @@ class Job {
   double predicted_step_time_s_ = 0;
   double feed_s_ = 0;  // feeding a step's batch, the slowest rank's (bind)
   double finite_check_s_ = 0;  // finite_check_seconds()
+  double agreement_s_ = 0;  // agreement_seconds()
   double bucket_bytes_ = 0;
   bool gathers_params_ = false;
   ScheduleSource bucket_source_ = ScheduleSource::cost_model, prefetch_source_ = ScheduleSource::cost_model;
