@@ -431,29 +431,25 @@ StepReport Job::run_step() {
 // up in turns 47-61 us, the pass 10 us), mlp's predicted step held 100 us that no step spent.
 double Job::time_finite_check() const {
   const std::vector<kernels::TensorRef> buffers = checked_buffers(/*states=*/false, nullptr);
-  std::vector<double> seconds;
-  for (int i = 0; i < 5; ++i) {
-    const auto start = std::chrono::steady_clock::now();
-    backend_->all_finite(buffers);
-    seconds.push_back(std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
-  }
-  float mine = static_cast<float>(median(seconds));
-  if (comm_ && ranks() > 1) comm_->native_all_reduce({&mine, 1}, collectives::ReduceOp::max);
-  return mine;
+  return slowest_median_of_5([&] { backend_->all_finite(buffers); });
 }
 
 // The agreement lined up, as the step's end meets it: every rank arrives there within the
 // partners' turns of each other, and then waits for each to get its PU back once more.
 double Job::time_agreement() const {
   if (!world_ || ranks() < 2) return 0;
+  return slowest_median_of_5([&] { world_->all_gather(uint64_t{0}); });
+}
+
+double Job::slowest_median_of_5(const std::function<void()>& run) const {
   std::vector<double> seconds;
   for (int i = 0; i < 5; ++i) {
     const auto start = std::chrono::steady_clock::now();
-    world_->all_gather(uint64_t{0});
+    run();
     seconds.push_back(std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
   }
   float mine = static_cast<float>(median(seconds));
-  if (comm_) comm_->native_all_reduce({&mine, 1}, collectives::ReduceOp::max);
+  if (comm_ && ranks() > 1) comm_->native_all_reduce({&mine, 1}, collectives::ReduceOp::max);
   return mine;
 }
 
