@@ -12,7 +12,6 @@
 #include "common/error.h"
 #include "common/files.h"
 #include "common/hash.h"
-#include "common/stats.h"
 #include "ir/ops.h"
 #include "ir/text.h"
 #include "launcher/mpi_wait.h"
@@ -25,6 +24,7 @@
 #include "runtime/checkpoint.h"
 #include "runtime/device_choice.h"
 #include "runtime/exposed_comm.h"
+#include "runtime/profile_text.h"
 #include "runtime/text_gather.h"
 #include "runtime/threads.h"
 #include "runtime/trace.h"
@@ -442,13 +442,7 @@ double Job::time_agreement() const {
 }
 
 double Job::slowest_median_of_5(const std::function<void()>& run) const {
-  std::vector<double> seconds;
-  for (int i = 0; i < 5; ++i) {
-    const auto start = std::chrono::steady_clock::now();
-    run();
-    seconds.push_back(std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
-  }
-  float mine = static_cast<float>(median(seconds));
+  float mine = static_cast<float>(profile_text::median_of_5_runs(run));
   if (comm_ && ranks() > 1) comm_->native_all_reduce({&mine, 1}, collectives::ReduceOp::max);
   return mine;
 }

@@ -260,7 +260,8 @@ class Job {
   double time_finite_check() const;
   // The agreement after it, timed at bind: agreement_seconds().
   double time_agreement() const;
-  // The median of 5 runs of `run`, the slowest rank's (one small all-reduce). Collective.
+  // The median of 5 timed runs of `run` after one untimed (profile_text.h), the slowest
+  // rank's (one small all-reduce). Collective.
   double slowest_median_of_5(const std::function<void()>& run) const;
   // The buffers the finite check scans: the rank's params, and its optimizer states where
   // `states`; their values into `held` where given. O(nodes).
