@@ -168,7 +168,8 @@ struct DeviceModel {
   // measured to 0.89-0.94).
   double ranks_per_cache = 1;
   // The extra seconds of a collective of `bytes` after the step's kernels touched
-  // `touched_bytes` since the last one: all of collective_cold_s's where the ranks sharing
+  // `touched_bytes` since the last one or since its data's last touch (the simulator takes
+  // the more): all of collective_cold_s's where the ranks sharing
   // a cache touched kCollectiveColdCaches x private_cache_bytes (as measured), none within a
   // quarter of the cache, linear in the log between (2 MiB of writes on a core of 2 MiB
   // gave 30-60% of it, 512 KiB none); all of it where the cache is not known. Less, where

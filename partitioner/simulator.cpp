@@ -82,13 +82,17 @@ class Playback {
     // memory plan simulate passes, or one planned here for simulate_time (O(values^2)).
     // Where the ranks' turns may refill a core's cache, what a rank's step holds decides
     // how much (DeviceModel::turn_seconds).
+    // A collective's cold extra reads the same distances (touched_before).
     std::optional<ProgramMemory> planned;
-    const bool needs_plan = device.bytes_by_size.size() >= 2 || !device.turns_by_stretch_filled.empty();
+    prices_by_reuse_ = device.bytes_by_size.size() >= 2;
+    const bool needs_distances = prices_by_reuse_ || !device.collective_cold_s.empty();
+    const bool needs_plan = needs_distances || !device.turns_by_stretch_filled.empty();
     if (!memory && needs_plan) planned = plan_program_memory(g_, device.moved_buffers_apart);
     const ProgramMemory* plan = memory ? memory : planned ? &*planned : nullptr;
     if (plan && !device.turns_by_stretch_filled.empty()) held_bytes_ = static_cast<double>(plan->peak_bytes());
-    if (device.bytes_by_size.size() < 2) return;
-    const std::vector<bool> peers = device.charges_peer_rewrites() ? read_by_peers() : std::vector<bool>{};
+    if (!needs_distances) return;
+    const std::vector<bool> peers =
+        prices_by_reuse_ && device.charges_peer_rewrites() ? read_by_peers() : std::vector<bool>{};
     reuse_.emplace(g_, *plan, peers);
   }
 
@@ -131,7 +135,7 @@ class Playback {
   }
 
   void compute(ir::ValueId v) {
-    const double t = reuse_ ? op_seconds(g_, v, device_, *reuse_) : op_seconds(g_, v, device_);
+    const double t = prices_by_reuse_ ? op_seconds(g_, v, device_, *reuse_) : op_seconds(g_, v, device_);
     const double start = std::max(s_.compute, operands(v));
     s_.compute = start + t;
     s_.compute_busy += t;
@@ -222,6 +226,23 @@ class Playback {
     }
   }
 
+  // The bytes the step touched since a collective of `members` last met its data in the
+  // caches: since the last collective (the transport's own buffers), or since its operands
+  // and results were last touched where that is more (reuse_distance.h). A ZeRO parameter's
+  // all-gather meets the step's caches whatever ran just before it: on 2 ranks mlp's of
+  // 256 KiB (recursive doubling) took 25-29 us as the first in a step, lined up after a
+  // barrier, whether or not this rank had just read its shard and written over its output,
+  // and 17-19 us run again at once; by shared memory 21 us, and 8 us again.
+  double touched_before(std::span<const ir::ValueId> members) const {
+    double touched = s_.bytes_since_sync;
+    if (!reuse_) return touched;
+    for (ir::ValueId m : members) {
+      for (size_t i = 0; i < g_.node(m).inputs.size(); ++i) touched = std::max(touched, reuse_->operand(m, i));
+      touched = std::max(touched, reuse_->result(m));
+    }
+    return touched;
+  }
+
   // Plays collective `v` now: the main thread has just issued it (played at once), or, played
   // lazily, waits for it (after the compute issued so far); either way at s_.compute.
   void play(ir::ValueId v) {
@@ -242,7 +263,7 @@ class Playback {
     const bool pieces = b && in_pieces(v);
     const double t = between_devices ? (pieces ? costs_.seconds_over_pieces(r) : costs_.seconds(r)) +
                                            (b ? pack_seconds(*b, device_, view_of(v), pieces) : 0) +
-                                           device_.collective_cold_seconds(static_cast<double>(r.bytes), s_.bytes_since_sync)
+                                           device_.collective_cold_seconds(static_cast<double>(r.bytes), touched_before(members))
                                      : local_copy_seconds(members);
     // Issued when the main thread reaches it in program order (its kernels run there, so
     // at the compute stream's time), then run when the communication stream is free;
@@ -308,7 +329,8 @@ class Playback {
   std::vector<Waiting> waiting_;
   std::vector<ir::ValueId> limited_;  // per node: the last collective to finish before it is issued, or -1
   std::unordered_map<ir::ValueId, double> wait_at_issue_;  // played lazily: its peer_wait where issued
-  std::optional<ReuseDistances> reuse_;
+  std::optional<ReuseDistances> reuse_;  // where ops are priced by them, or collectives charged cold
+  bool prices_by_reuse_ = false;          // ops priced at the memory rate of their reuse distances
   double held_bytes_ = 0;  // a rank's step's memory, where turns_by_stretch_filled is given
   // On a bucket's first member: what the memory plan lays out flat. Found at the first
   // bucket: the search's many programs without one never pay for it.

@@ -272,14 +272,16 @@ TEST(Simulator, RanksSharingPusPayTheTurnsOfTheStepsOwnComputeBeforeAndAfterTheP
                    simulate(program, alone, costs, false).step_time_s);
 }
 
-// A collective between devices with kernels before it since the last (or, the step's first,
-// after the last) takes the cold extra of its size; one right after another (ZeRO's
-// gathers of params, back to back), none; the compute stays as it was.
-TEST(Simulator, CollectivesAfterKernelsTakeTheirColdExtraOnesBackToBackDoNot) {
+// A collective between devices takes the cold extra of its size by what the step touched
+// since the last collective or since its own data was last touched, whichever is more
+// (device_model.h's cache_written_part): ZeRO's gathers of params, back to back, take it
+// too, their shards last written by the previous step's update; where the cache holds
+// all the step touches, none does. The compute stays as it was.
+TEST(Simulator, ACollectiveIsColdByWhatTheStepTouchedSinceItsDataOrTheLastCollective) {
   ir::Graph g = step_of(kTinyGpt);
   launcher::Topology t = flat_topology(4);
   DeviceModel device = device_model(t);
-  ASSERT_EQ(device.private_cache_bytes, 0) << "not known: any kernel's writes count whole";
+  ASSERT_EQ(device.private_cache_bytes, 0) << "not known: any touch counts whole";
   DeviceModel cold = device;
   cold.collective_cold_s = {{1, 1e-4}};
   Plan plan = apply_tactics(g, builtin_strategy("zero", g, 4));
@@ -287,9 +289,8 @@ TEST(Simulator, CollectivesAfterKernelsTakeTheirColdExtraOnesBackToBackDoNot) {
   CollectiveCosts costs(plan.mesh, t);
   std::vector<SimulatedLaunch> launches;
   const Prediction lined_up = simulate(program, device, costs, false, &launches);
-  int after_kernels = 0, back_to_back = 0;
-  bool kernels_since = false;
-  for (const SimulatedLaunch& l : launches) kernels_since = kernels_since || !l.communication;  // the step's tail
+  int between_devices = 0, back_to_back = 0;
+  bool kernels_since = true;  // the step's tail
   for (const SimulatedLaunch& l : launches) {
     if (!l.communication) {
       kernels_since = true;
@@ -297,16 +298,21 @@ TEST(Simulator, CollectivesAfterKernelsTakeTheirColdExtraOnesBackToBackDoNot) {
     }
     for (const CollectiveRecord& r : program.collectives) {
       if (r.at != l.node || !costs.across_devices(r)) continue;
-      (kernels_since ? after_kernels : back_to_back) += 1;
+      ++between_devices;
+      back_to_back += !kernels_since;
       kernels_since = false;
     }
   }
-  ASSERT_GT(after_kernels, 0);
-  ASSERT_GT(back_to_back, 0);
+  ASSERT_GT(back_to_back, 0) << "ZeRO gathers its params back to back";
   const Prediction in_step = simulate(program, cold, costs, false);
-  EXPECT_NEAR(in_step.step_time_s, lined_up.step_time_s + after_kernels * 1e-4, 1e-9 * in_step.step_time_s);
-  EXPECT_NEAR(in_step.comm_s, lined_up.comm_s + after_kernels * 1e-4, 1e-9 * in_step.comm_s);
+  EXPECT_NEAR(in_step.step_time_s, lined_up.step_time_s + between_devices * 1e-4, 1e-9 * in_step.step_time_s);
+  EXPECT_NEAR(in_step.comm_s, lined_up.comm_s + between_devices * 1e-4, 1e-9 * in_step.comm_s);
   EXPECT_DOUBLE_EQ(in_step.compute_s, lined_up.compute_s);
+  DeviceModel large_cache = cold;
+  large_cache.private_cache_bytes = int64_t{1} << 40;  // a quarter of it is more than the step touches
+  const Prediction held = simulate(program, large_cache, costs, false);
+  EXPECT_NEAR(held.step_time_s, lined_up.step_time_s, 1e-9 * held.step_time_s);
+  EXPECT_DOUBLE_EQ(held.compute_s, lined_up.compute_s);
 }
 
 // Without overlap, each collective between devices waits for the slowest rank: the fixed
