@@ -25,6 +25,7 @@
 #include "runtime/device_choice.h"
 #include "runtime/exposed_comm.h"
 #include "runtime/profile_text.h"
+#include "runtime/slowest_rank.h"
 #include "runtime/text_gather.h"
 #include "runtime/threads.h"
 #include "runtime/trace.h"
@@ -431,20 +432,20 @@ StepReport Job::run_step() {
 // up in turns 47-61 us, the pass 10 us), mlp's predicted step held 100 us that no step spent.
 double Job::time_finite_check() const {
   const std::vector<kernels::TensorRef> buffers = checked_buffers(/*states=*/false, nullptr);
-  return slowest_median_of_5([&] { backend_->all_finite(buffers); });
+  return slowest_median_of_5([&] { backend_->all_finite(buffers); }, "the ranks' finite checks timed");
 }
 
 // The agreement lined up, as the step's end meets it: every rank arrives there within the
 // partners' turns of each other, and then waits for each to get its PU back once more.
 double Job::time_agreement() const {
   if (!world_ || ranks() < 2) return 0;
-  return slowest_median_of_5([&] { world_->all_gather(uint64_t{0}); });
+  return slowest_median_of_5([&] { world_->all_gather(uint64_t{0}); }, "the ranks' agreements timed");
 }
 
-double Job::slowest_median_of_5(const std::function<void()>& run) const {
-  float mine = static_cast<float>(profile_text::median_of_5_runs(run));
-  if (comm_ && ranks() > 1) comm_->native_all_reduce({&mine, 1}, collectives::ReduceOp::max);
-  return mine;
+double Job::slowest_median_of_5(const std::function<void()>& run, const std::string& what) const {
+  const double mine = profile_text::median_of_5_runs(run);
+  if (!world_ || ranks() < 2) return mine;
+  return slowest_of_ranks(*world_, {&mine, 1}, [](size_t) { return true; }, what).front();
 }
 
 // What is not finite after a step, agreed by every rank (one small all-gather): the loss, or

@@ -261,8 +261,8 @@ class Job {
   // The agreement after it, timed at bind: agreement_seconds().
   double time_agreement() const;
   // The median of 5 timed runs of `run` after one untimed (profile_text.h), the slowest
-  // rank's (one small all-reduce). Collective.
-  double slowest_median_of_5(const std::function<void()>& run) const;
+  // rank's (slowest_rank.h: one all-gather of a word, `what` naming it). Collective.
+  double slowest_median_of_5(const std::function<void()>& run, const std::string& what) const;
   // The buffers the finite check scans: the rank's params, and its optimizer states where
   // `states`; their values into `held` where given. O(nodes).
   std::vector<kernels::TensorRef> checked_buffers(bool states, std::vector<ir::ValueId>* held) const;
